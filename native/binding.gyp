@@ -1,0 +1,29 @@
+{
+  "targets": [
+    {
+      "target_name": "tunevlseg_native",
+      "sources": [
+        "src/addon.cc",
+        "src/tensor.cc",
+        "src/ops_math.cc",
+        "src/ops_nn.cc",
+        "src/ops_shape.cc",
+        "src/serialize.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<!@(node find-libtorch.cjs --include)"
+      ],
+      "libraries": ["<!@(node find-libtorch.cjs --libs)"],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "_GLIBCXX_USE_CXX11_ABI=<!(node find-libtorch.cjs --abi)"
+      ],
+      "cflags!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++14", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"]
+    }
+  ]
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+// Locates libtorch for the addon build (and for `tunevlseg doctor`).
+// Order (DESIGN.md): $LIBTORCH, then the `torch` package of python3 (CUDA builds come this
+// way), then the system's (Debian libtorch-dev). Every path tried is recorded so that a
+// failure can say exactly where we looked.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { execFileSync } = require('child_process');
+
+function candidateFromRoot(root, source) {
+  const inc = path.join(root, 'include');
+  const api = path.join(inc, 'torch', 'csrc', 'api', 'include');
+  const lib = path.join(root, 'lib');
+  return { source, root, include: [inc, api], lib, abi: null };
+}
+
+function hasHeaders(c) {
+  return fs.existsSync(path.join(c.include[0], 'ATen', 'ATen.h')) &&
+    fs.existsSync(path.join(c.include[1], 'torch', 'version.h'));
+}
+function hasLibs(c) {
+  return fs.existsSync(path.join(c.lib, 'libtorch_cpu.so')) && fs.existsSync(path.join(c.lib, 'libc10.so'));
+}
+
+function pythonTorch(python) {
+  try {
+    const out = execFileSync(python, ['-c',
+      'import torch,os,json;print(json.dumps({"dir":os.path.dirname(torch.__file__),"abi":int(torch._C._GLIBCXX_USE_CXX11_ABI),"cuda":torch.version.cuda}))'],
+    { stdio: ['ignore', 'pipe', 'ignore'], timeout: 60000 }).toString().trim().split('\n').pop();
+    const info = JSON.parse(out);
+    const c = candidateFromRoot(info.dir, `python torch (${python})`);
+    c.abi = info.abi;
+    c.cuda = info.cuda;
+    return c;
+  } catch {
+    return null;
+  }
+}
+
+function systemCandidate() {
+  const libdirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
+  const lib = libdirs.find((d) => fs.existsSync(path.join(d, 'libtorch_cpu.so'))) || libdirs[0];
+  return { source: 'system', root: '/usr', include: ['/usr/include', '/usr/include/torch/csrc/api/include'], lib, abi: 1 };
+}
+
+function locate() {
+  const tried = [];
+  const consider = (c) => {
+    if (!c) return null;
+    const ok = hasHeaders(c) && hasLibs(c);
+    tried.push(`${c.source}: ${c.root} (${ok ? 'ok' : !hasHeaders(c) ? 'no headers' : 'no libtorch_cpu.so'})`);
+    return ok ? c : null;
+  };
+  let found = null;
+  if (process.env.LIBTORCH) {
+    found = consider(candidateFromRoot(process.env.LIBTORCH, '$LIBTORCH'));
+    if (!found) {
+      throw new Error(`$LIBTORCH=${process.env.LIBTORCH} is not a libtorch folder (need include/ATen/ATen.h and lib/libtorch_cpu.so)`);
+    }
+  }
+  if (!found) {
+    for (const py of [process.env.PYTHON || 'python3', '/usr/bin/python3']) {
+      found = consider(pythonTorch(py));
+      if (found) break;
+      tried.push(`python torch (${py}): not found or without headers`);
+    }
+  }
+  if (!found) found = consider(systemCandidate());
+  if (!found) {
+    throw new Error('libtorch not found. Tried:\n  ' + tried.join('\n  ') +
+      '\nInstall Debian\'s libtorch-dev and libopenblas0-pthread (scripts/bootstrap.sh), or set LIBTORCH to a libtorch folder.');
+  }
+  if (found.abi === null) found.abi = 1;
+  found.cudaLib = fs.existsSync(path.join(found.lib, 'libtorch_cuda.so'));
+  found.tried = tried;
+  return found;
+}
+
+module.exports = { locate };
+
+if (require.main === module) {
+  const what = process.argv[2] || '--json';
+  const c = locate();
+  if (what === '--include') console.log(c.include.map((p) => JSON.stringify(p)).join(' '));
+  else if (what === '--libdir') console.log(c.lib);
+  else if (what === '--abi') console.log(String(c.abi));
+  else if (what === '--libs') {
+    const libs = ['-L' + c.lib, '-Wl,-rpath,' + c.lib, '-Wl,--no-as-needed', '-ltorch_cpu', '-lc10', '-ltorch'];
+    if (c.cudaLib) libs.push('-ltorch_cuda', '-lc10_cuda');
+    libs.push('-Wl,--as-needed');
+    console.log(libs.join(' '));
+  } else console.log(JSON.stringify(c, null, 2));
+}
