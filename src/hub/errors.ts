@@ -1,0 +1,70 @@
+/**
+ * Errors raised by the hub client. Every message names the repo, the revision and the file
+ * involved; none ever contains the access token (URLs in messages have their query string
+ * removed, since CDN redirects carry signed query strings).
+ */
+
+export type HubErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'HTTP'
+  | 'ENTRY_NOT_FOUND'
+  | 'REPO_NOT_FOUND'
+  | 'REVISION_NOT_FOUND'
+  | 'UNAUTHORIZED'
+  | 'HASH_MISMATCH'
+  | 'SIZE_MISMATCH'
+  | 'BAD_RESPONSE'
+  | 'NETWORK'
+  | 'OFFLINE_CACHE_MISS'
+  | 'LOCK_TIMEOUT';
+
+export class HubError extends Error {
+  readonly code: HubErrorCode;
+  constructor(code: HubErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'HubError';
+    this.code = code;
+  }
+}
+
+/** A non-2xx answer from the hub (or the CDN it redirected to). */
+export class HubHttpError extends HubError {
+  readonly status: number;
+  readonly url: string;
+  /** The hub's `X-Error-Code` header (EntryNotFound, RepoNotFound, RevisionNotFound, GatedRepo, ...). */
+  readonly hubErrorCode: string | undefined;
+  constructor(
+    code: HubErrorCode,
+    message: string,
+    info: { status: number; url: string; hubErrorCode: string | undefined },
+  ) {
+    super(code, message);
+    this.name = 'HubHttpError';
+    this.status = info.status;
+    this.url = info.url;
+    this.hubErrorCode = info.hubErrorCode;
+  }
+}
+
+/** Offline mode (or no network) and the file is not in the cache. */
+export class OfflineCacheMissError extends HubError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('OFFLINE_CACHE_MISS', message, options);
+    this.name = 'OfflineCacheMissError';
+  }
+}
+
+/** Removes the query string and any user:password part from a URL, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    const hadQuery = u.search !== '';
+    u.search = '';
+    u.hash = '';
+    return u.toString() + (hadQuery ? '?…' : '');
+  } catch {
+    return url.replace(/\?.*$/, '?…');
+  }
+}
