@@ -1,0 +1,244 @@
+/**
+ * The Parzen estimator of TPE: a mixture with one kernel per observation plus an optional
+ * prior kernel. Numerical parameters get truncated Gaussians (in log space for log
+ * parameters; discretised for int/step parameters), categorical ones a smoothed one-hot
+ * distribution. Semantics of Optuna 3.1's `_ParzenEstimator`.
+ */
+
+import type { Distribution } from "./space.js";
+import { npArgsort, npSum, roundHalfEven, truncnormLogPdf, truncnormPpf, logGaussMass } from "./numerics.js";
+import type { MT19937 } from "./random.js";
+
+const EPS = 1e-12;
+const SIGMA0_MAGNITUDE = 0.2;
+
+export interface ParzenParameters {
+  readonly considerPrior: boolean;
+  readonly priorWeight: number;
+  readonly considerMagicClip: boolean;
+  readonly considerEndpoints: boolean;
+  readonly weights: (n: number) => readonly number[];
+  readonly multivariate: boolean;
+}
+
+interface NumericKernel {
+  kind: "numeric";
+  dist: Exclude<Distribution, { type: "categorical" }>;
+  low: number; // bounds of the kernel support, in the transformed (log) space
+  high: number;
+  q: number | null; // discretisation step, if any
+  mus: number[];
+  sigmas: number[];
+}
+
+interface CategoricalKernel {
+  kind: "categorical";
+  nChoices: number;
+  weights: number[][]; // [component][choice]
+}
+
+type Kernel = NumericKernel | CategoricalKernel;
+
+/** Transformed-space bounds and step of a numerical distribution. */
+function parzenBounds(d: Exclude<Distribution, { type: "categorical" }>): { low: number; high: number; q: number | null } {
+  if (d.type === "float") {
+    if (d.log) return { low: Math.log(d.low), high: Math.log(d.high), q: null };
+    if (d.step !== undefined) return { low: d.low - 0.5 * d.step, high: d.high + 0.5 * d.step, q: d.step };
+    return { low: d.low, high: d.high, q: null };
+  }
+  if (d.log) return { low: Math.log(d.low - 0.5), high: Math.log(d.high + 0.5), q: null };
+  const step = d.step ?? 1;
+  return { low: d.low - 0.5 * step, high: d.high + 0.5 * step, q: step };
+}
+
+function isLog(d: Distribution): boolean {
+  return d.type !== "categorical" && !!d.log;
+}
+
+/** Maps a value (internal representation) to the space kernels live in. */
+function toKernelSpace(d: Distribution, x: number): number {
+  return isLog(d) ? Math.log(x) : x;
+}
+
+/** Maps a kernel-space sample back to a value of the distribution (rounding, clipping). */
+function fromKernelSpace(d: Distribution, x: number, q: number | null): number {
+  if (d.type === "categorical") return x;
+  if (d.type === "float") {
+    if (d.log) return Math.exp(x);
+    if (d.step !== undefined) return Math.min(Math.max(roundHalfEven((x - d.low) / (q as number)) * (q as number) + d.low, d.low), d.high);
+    return x;
+  }
+  if (d.log) return Math.min(Math.max(roundHalfEven(Math.exp(x)), d.low), d.high);
+  return Math.min(Math.max(roundHalfEven((x - d.low) / (q as number)) * (q as number) + d.low, d.low), d.high);
+}
+
+export class ParzenEstimator {
+  private readonly space: ReadonlyMap<string, Distribution>;
+  private readonly weights: number[];
+  private readonly kernels = new Map<string, Kernel>();
+
+  /**
+   * @param observations per parameter, the observed values in internal representation
+   *   (category index for categoricals), all of the same length.
+   */
+  constructor(observations: ReadonlyMap<string, readonly number[]>, space: ReadonlyMap<string, Distribution>, params: ParzenParameters) {
+    this.space = space;
+    const first = observations.values().next().value as readonly number[] | undefined;
+    const n = first ? first.length : 0;
+    const considerPrior = params.considerPrior || n === 0;
+
+    // Mixture weights.
+    const w = params.weights(n).slice(0, n);
+    if (w.some((x) => x < 0)) throw new Error(`weights(${n}) returned a negative weight`);
+    if (w.length > 0 && npSum(w) <= 0) throw new Error(`weights(${n}) returned all zeros`);
+    if (w.some((x) => !Number.isFinite(x))) throw new Error(`weights(${n}) returned a non-finite weight`);
+    const weights = considerPrior ? [...w, params.priorWeight] : [...w];
+    const total = npSum(weights);
+    this.weights = weights.map((x) => x / total);
+
+    // Multivariate TPE uses one bandwidth per dimension by Scott's rule (as BOHB does).
+    const sigma0 = params.multivariate ? SIGMA0_MAGNITUDE * Math.max(n, 1) ** (-1.0 / (space.size + 4)) : null;
+
+    for (const [name, d] of space) {
+      const obs = observations.get(name);
+      if (!obs || obs.length !== n) throw new Error(`observations for "${name}" missing or of the wrong length`);
+      if (d.type === "categorical") {
+        const k = d.choices.length;
+        const rows = considerPrior ? n + 1 : n;
+        const fill = params.priorWeight / rows;
+        const cw: number[][] = [];
+        for (let i = 0; i < rows; i++) {
+          const row = new Array<number>(k).fill(fill);
+          if (i < n) row[obs[i] as number] = (row[obs[i] as number] as number) + 1;
+          const s = npSum(row);
+          cw.push(row.map((x) => x / s));
+        }
+        this.kernels.set(name, { kind: "categorical", nChoices: k, weights: cw });
+        continue;
+      }
+      const { low, high, q } = parzenBounds(d);
+      const xs = obs.map((x) => toKernelSpace(d, x));
+      const mus = considerPrior ? [...xs, 0.5 * (low + high)] : [...xs];
+      let sigmas: number[];
+      if (sigma0 !== null) {
+        sigmas = mus.map(() => sigma0 * (high - low));
+      } else {
+        // Univariate: each kernel is as wide as the larger gap to its sorted neighbours.
+        const order = npArgsort(mus);
+        const sorted = order.map((i) => mus[i] as number);
+        const ext = [low, ...sorted, high];
+        const sortedSigmas = sorted.map((_, i) => Math.max((ext[i + 1] as number) - (ext[i] as number), (ext[i + 2] as number) - (ext[i + 1] as number)));
+        if (!params.considerEndpoints && ext.length >= 4) {
+          sortedSigmas[0] = (ext[2] as number) - (ext[1] as number);
+          sortedSigmas[sortedSigmas.length - 1] = (ext[ext.length - 2] as number) - (ext[ext.length - 3] as number);
+        }
+        sigmas = new Array<number>(mus.length);
+        order.forEach((orig, pos) => {
+          (sigmas as number[])[orig] = sortedSigmas[pos] as number;
+        });
+      }
+      const maxSigma = 1.0 * (high - low);
+      const minSigma = params.considerMagicClip ? (1.0 * (high - low)) / Math.min(100.0, 1.0 + mus.length) : EPS;
+      sigmas = sigmas.map((s) => Math.min(Math.max(s, minSigma), maxSigma));
+      if (considerPrior) sigmas[n] = 1.0 * (high - low);
+      this.kernels.set(name, { kind: "numeric", dist: d, low, high, q, mus, sigmas });
+    }
+  }
+
+  /** Draws `size` points: component indices first, then each parameter in space order. */
+  sample(rng: MT19937, size: number): Map<string, number[]> {
+    const active = rng.choice(this.weights, size);
+    const out = new Map<string, number[]>();
+    for (const [name, d] of this.space) {
+      const k = this.kernels.get(name) as Kernel;
+      if (k.kind === "categorical") {
+        const us = Array.from({ length: size }, () => rng.random());
+        out.set(
+          name,
+          active.map((c, i) => {
+            const probs = k.weights[c] as number[];
+            let cum = 0;
+            let count = 0;
+            for (const p of probs) {
+              cum += p;
+              if (cum < (us[i] as number)) count++;
+            }
+            return count;
+          }),
+        );
+      } else {
+        const us = Array.from({ length: size }, () => rng.uniform(0, 1));
+        out.set(
+          name,
+          active.map((c, i) => {
+            const mu = k.mus[c] as number;
+            const sigma = k.sigmas[c] as number;
+            const x = truncnormPpf(us[i] as number, (k.low - mu) / sigma, (k.high - mu) / sigma) * sigma + mu;
+            return fromKernelSpace(d, x, k.q);
+          }),
+        );
+      }
+    }
+    return out;
+  }
+
+  /** log density of the mixture at each sample (values in internal representation). */
+  logPdf(samples: ReadonlyMap<string, readonly number[]>): number[] {
+    const first = samples.values().next().value as readonly number[] | undefined;
+    const m = first ? first.length : 0;
+    const nc = this.weights.length;
+    if (m === 0) return [];
+    if (this.space.size === 1) {
+      // A lone categorical: the mixture's probability of each choice, directly.
+      const [name] = this.space.keys() as IterableIterator<string>;
+      const k = this.kernels.get(name as string) as Kernel;
+      if (k.kind === "categorical") {
+        const xs = samples.get(name as string) as readonly number[];
+        return xs.map((x) => {
+          let p = 0;
+          for (let c = 0; c < nc; c++) p += ((k.weights[c] as number[])[x] as number) * (this.weights[c] as number);
+          return Math.log(p);
+        });
+      }
+    }
+    const comp: number[][] = Array.from({ length: m }, () => new Array<number>(nc).fill(0));
+    for (const [name, d] of this.space) {
+      const k = this.kernels.get(name) as Kernel;
+      const xs = (samples.get(name) as readonly number[]).map((x) => toKernelSpace(d, x));
+      if (k.kind === "categorical") {
+        for (let i = 0; i < m; i++) {
+          const row = comp[i] as number[];
+          for (let c = 0; c < nc; c++) row[c] = (row[c] as number) + Math.log((k.weights[c] as number[])[xs[i] as number] as number);
+        }
+        continue;
+      }
+      const as = k.mus.map((mu, c) => (k.low - mu) / (k.sigmas[c] as number));
+      const bs = k.mus.map((mu, c) => (k.high - mu) / (k.sigmas[c] as number));
+      const logAccept = k.q === null ? null : as.map((a, c) => logGaussMass(a, bs[c] as number));
+      for (let i = 0; i < m; i++) {
+        const x = xs[i] as number;
+        const row = comp[i] as number[];
+        for (let c = 0; c < nc; c++) {
+          const mu = k.mus[c] as number;
+          const sigma = k.sigmas[c] as number;
+          let lp: number;
+          if (k.q === null) {
+            lp = truncnormLogPdf(x, as[c] as number, bs[c] as number, mu, sigma);
+          } else {
+            const upper = Math.min(x + k.q / 2.0, k.high);
+            const lower = Math.max(x - k.q / 2.0, k.low);
+            lp = logGaussMass((lower - mu) / sigma, (upper - mu) / sigma) - ((logAccept as number[])[c] as number);
+          }
+          row[c] = (row[c] as number) + lp;
+        }
+      }
+    }
+    const logW = this.weights.map((w) => Math.log(w));
+    return comp.map((row) => {
+      const wl = row.map((v, c) => v + (logW[c] as number));
+      const mx = Math.max(...wl);
+      return Math.log(npSum(wl.map((v) => Math.exp(v - mx)))) + mx;
+    });
+  }
+}
+

@@ -1,0 +1,361 @@
+/**
+ * Tree-structured Parzen Estimator (TPE) sampling, as pure functions over a list of finished
+ * trials, with the behaviour of Optuna 3.1's `TPESampler` (single objective):
+ *
+ * - the first `nStartupTrials` (10) trials are sampled uniformly at random (ints and steps
+ *   with half-step margins, log parameters in log space, categoricals uniformly);
+ * - afterwards the finished trials (complete, and pruned ones ranked by their last reported
+ *   step) are split into the best `gamma(n)` ("below") and the rest ("above"); a Parzen
+ *   estimator l(x) is fitted to the below group and g(x) to the above group, each with a prior
+ *   kernel of weight `priorWeight`; `nEiCandidates` (24) points are drawn from l and the one
+ *   maximising l(x)/g(x) is chosen;
+ * - univariate mode (default, as in Optuna) does this per parameter with data-driven kernel
+ *   widths (`considerMagicClip`, `considerEndpoints`); `multivariate: true` does it jointly
+ *   over the parameters every finished trial shares (the intersection search space) with
+ *   Scott's-rule widths, and per parameter for the rest (conditional parameters).
+ *
+ * Randomness comes from two MT19937 streams (one for random start-up sampling, one for TPE),
+ * seeded as NumPy's `RandomState`. `TPESampler` keeps them across calls like Optuna does, so
+ * that from one seed it proposes the same sequence as Optuna's sampler in a serial study;
+ * `sampleForTrial` seeds fresh streams from (study seed, trial sequence number), so a trial's
+ * parameters depend only on the seed, its number and the trials it is shown - which is what
+ * makes distributed studies reproducible (see study.ts).
+ */
+
+import { activeDistributions, contains, distributionsEqual, isSingle, toExternal, toInternal, walkSpace } from "./space.js";
+import type { Distribution, ParamValue, Params, SearchSpace } from "./space.js";
+import { ParzenEstimator } from "./parzen.js";
+import type { ParzenParameters } from "./parzen.js";
+import { nextBelow, roundHalfEven } from "./numerics.js";
+import { MT19937, deriveSeed } from "./random.js";
+
+export type Direction = "minimize" | "maximize";
+export type TrialState = "waiting" | "running" | "complete" | "pruned" | "failed";
+
+/** What the sampler needs to know of a trial. Only complete and pruned trials are used. */
+export interface TrialObservation {
+  readonly params: Readonly<Params>;
+  readonly state: TrialState;
+  /** The objective value (complete trials). */
+  readonly value?: number | null;
+  /** Reported intermediate values as [step, value] pairs (pruned trials are ranked by the last). */
+  readonly intermediate?: ReadonlyArray<readonly [number, number]>;
+}
+
+export interface TpeOptions {
+  readonly direction?: Direction;
+  /** Random trials before TPE starts (Optuna: 10). */
+  readonly nStartupTrials?: number;
+  /** Candidates drawn from l(x) per proposal (Optuna: 24). */
+  readonly nEiCandidates?: number;
+  readonly considerPrior?: boolean;
+  readonly priorWeight?: number;
+  readonly considerMagicClip?: boolean;
+  readonly considerEndpoints?: boolean;
+  readonly multivariate?: boolean;
+  /** Number of trials in the "below" (good) group given n finished trials. */
+  readonly gamma?: (n: number) => number;
+  /** Weights of n observations, oldest first. */
+  readonly weights?: (n: number) => readonly number[];
+}
+
+/** Serialisable sampler settings (what a study stores): everything but the functions. */
+export type TpeSettings = Omit<TpeOptions, "gamma" | "weights"> & { readonly gamma?: "default" | "hyperopt" };
+
+/** Optuna's `default_gamma`: 10% of the trials, at most 25. */
+export function defaultGamma(n: number): number {
+  return Math.min(Math.ceil(0.1 * n), 25);
+}
+
+/** Optuna's `hyperopt_default_gamma`. */
+export function hyperoptGamma(n: number): number {
+  return Math.min(Math.ceil(0.25 * Math.sqrt(n)), 25);
+}
+
+/** Optuna's `default_weights`: flat for the newest 25 observations, a linear ramp before. */
+export function defaultWeights(n: number): number[] {
+  if (n === 0) return [];
+  if (n < 25) return new Array<number>(n).fill(1);
+  const num = n - 25;
+  const start = 1.0 / n;
+  const ramp: number[] = [];
+  if (num === 1) ramp.push(start);
+  else if (num > 1) {
+    const step = (1.0 - start) / (num - 1);
+    for (let i = 0; i < num; i++) ramp.push(i * step + start);
+    ramp[num - 1] = 1.0;
+  }
+  return [...ramp, ...new Array<number>(25).fill(1)];
+}
+
+interface Resolved {
+  sign: number;
+  nStartup: number;
+  nEi: number;
+  gamma: (n: number) => number;
+  parzen: ParzenParameters;
+}
+
+function resolve(o: TpeOptions): Resolved {
+  return {
+    sign: o.direction === "maximize" ? -1 : 1,
+    nStartup: o.nStartupTrials ?? 10,
+    nEi: o.nEiCandidates ?? 24,
+    gamma: o.gamma ?? defaultGamma,
+    parzen: {
+      considerPrior: o.considerPrior ?? true,
+      priorWeight: o.priorWeight ?? 1.0,
+      considerMagicClip: o.considerMagicClip ?? true,
+      considerEndpoints: o.considerEndpoints ?? false,
+      weights: o.weights ?? defaultWeights,
+      multivariate: o.multivariate ?? false,
+    },
+  };
+}
+
+/** Turns stored settings into options (gamma by name). */
+export function tpeOptionsFromSettings(s: TpeSettings): TpeOptions {
+  const { gamma, ...rest } = s;
+  return { ...rest, gamma: gamma === "hyperopt" ? hyperoptGamma : defaultGamma };
+}
+
+// ---------------------------------------------------------------- random sampling
+
+/** One value drawn uniformly the way Optuna's RandomSampler does. */
+export function randomValue(d: Distribution, rng: MT19937): ParamValue {
+  if (d.type === "categorical") {
+    let best = 0;
+    let bestU = -Infinity;
+    for (let i = 0; i < d.choices.length; i++) {
+      const u = rng.uniform(0, 1);
+      if (u > bestU) {
+        bestU = u;
+        best = i;
+      }
+    }
+    return d.choices[best] as ParamValue;
+  }
+  if (d.type === "float") {
+    if (d.log) {
+      const t = rng.uniform(Math.log(d.low), Math.log(d.high));
+      return Math.min(Math.exp(t), nextBelow(d.high));
+    }
+    if (d.step !== undefined) {
+      const t = rng.uniform(d.low - 0.5 * d.step, d.high + 0.5 * d.step);
+      return Math.min(Math.max(roundHalfEven((t - d.low) / d.step) * d.step + d.low, d.low), d.high);
+    }
+    return Math.min(rng.uniform(d.low, d.high), nextBelow(d.high));
+  }
+  const step = d.step ?? 1;
+  if (d.log) {
+    const t = rng.uniform(Math.log(d.low - 0.5 * step), Math.log(d.high + 0.5 * step));
+    return Math.min(Math.max(roundHalfEven(Math.exp(t)), d.low), d.high);
+  }
+  const t = rng.uniform(d.low - 0.5 * step, d.high + 0.5 * step);
+  return Math.min(Math.max(roundHalfEven((t - d.low) / step) * step + d.low, d.low), d.high);
+}
+
+/** A whole parameter set drawn at random. */
+export function randomParams(space: SearchSpace, rng: MT19937): Params {
+  return walkSpace(space, (_name, d) => randomValue(d, rng));
+}
+
+// ---------------------------------------------------------------- observations
+
+interface Observed {
+  trial: TrialObservation;
+  dists: Map<string, Distribution>;
+  step: number; // ranking key 1 (-step of the last report for pruned trials, -inf when complete)
+  score: number; // ranking key 2 (sign * value)
+}
+
+/** The finished trials TPE learns from, in the order given, with their ranking keys. */
+function observe(space: SearchSpace, trials: readonly TrialObservation[], sign: number): Observed[] {
+  const out: Observed[] = [];
+  for (const t of trials) {
+    let step: number;
+    let score: number;
+    if (t.state === "complete") {
+      if (t.value === undefined || t.value === null) continue;
+      step = -Infinity;
+      score = sign * t.value;
+    } else if (t.state === "pruned") {
+      const iv = t.intermediate ?? [];
+      if (iv.length > 0) {
+        let last = iv[0] as readonly [number, number];
+        for (const e of iv) if (e[0] > last[0]) last = e;
+        step = -last[0];
+        score = Number.isNaN(last[1]) ? Infinity : sign * last[1];
+      } else {
+        step = 1;
+        score = 0;
+      }
+    } else continue;
+    let dists: Map<string, Distribution>;
+    try {
+      dists = activeDistributions(space, t.params);
+    } catch {
+      dists = new Map();
+    }
+    out.push({ trial: t, dists, step, score });
+  }
+  return out;
+}
+
+/** Indices (into `obs`) of the best `nBelow` and the rest, each in chronological order. */
+function split(obs: readonly Observed[], nBelow: number): { below: number[]; above: number[] } {
+  const cmpNum = (a: number, b: number): number => (a < b ? -1 : a > b ? 1 : Number.isNaN(a) ? (Number.isNaN(b) ? 0 : 1) : Number.isNaN(b) ? -1 : 0);
+  const order = obs.map((_, i) => i).sort((i, j) => {
+    const a = obs[i] as Observed;
+    const b = obs[j] as Observed;
+    return cmpNum(a.step, b.step) || cmpNum(a.score, b.score);
+  });
+  const below = order.slice(0, nBelow).sort((a, b) => a - b);
+  const above = order.slice(nBelow).sort((a, b) => a - b);
+  return { below, above };
+}
+
+/** A trial's value for `name` in internal representation, or null when it lacks it. */
+function internalValue(o: Observed, name: string, fallback: Distribution): number | null {
+  if (!(name in o.trial.params)) return null;
+  const d = o.dists.get(name) ?? fallback;
+  try {
+    return toInternal(d, o.trial.params[name] as ParamValue);
+  } catch {
+    return null;
+  }
+}
+
+/** Best candidate by l(x) - g(x) (first maximum; a NaN score wins, as with NumPy's argmax). */
+function argmaxScore(logL: readonly number[], logG: readonly number[]): number {
+  let best = 0;
+  let bestScore = -Infinity;
+  for (let i = 0; i < logL.length; i++) {
+    const s = (logL[i] as number) - (logG[i] as number);
+    if (Number.isNaN(s)) return i;
+    if (i === 0 || s > bestScore) {
+      bestScore = s;
+      best = i;
+    }
+  }
+  return best;
+}
+
+/** Draws candidates from l(x), fitted on `below`, and returns the best by l(x)/g(x). */
+function tpePropose(
+  space: ReadonlyMap<string, Distribution>,
+  below: ReadonlyMap<string, readonly number[]>,
+  above: ReadonlyMap<string, readonly number[]>,
+  r: Resolved,
+  rng: MT19937,
+): Map<string, number> {
+  const l = new ParzenEstimator(below, space, r.parzen);
+  const g = new ParzenEstimator(above, space, r.parzen);
+  const cands = l.sample(rng, r.nEi);
+  const best = argmaxScore(l.logPdf(cands), g.logPdf(cands));
+  const out = new Map<string, number>();
+  for (const [name, xs] of cands) out.set(name, xs[best] as number);
+  return out;
+}
+
+function toExternalValue(d: Distribution, x: number): ParamValue {
+  if (d.type === "int") return Math.trunc(x);
+  return toExternal(d, x);
+}
+
+/** The parameters every finished trial has with the same distribution, in the first trial's order. */
+function intersectionSpace(obs: readonly Observed[]): Map<string, Distribution> {
+  if (obs.length === 0) return new Map();
+  const out = new Map((obs[0] as Observed).dists);
+  for (const o of obs.slice(1)) {
+    for (const [name, d] of out) {
+      const e = o.dists.get(name);
+      if (!e || !distributionsEqual(e, d)) out.delete(name);
+    }
+  }
+  for (const [name, d] of out) if (isSingle(d)) out.delete(name);
+  return out;
+}
+
+function sampleRelative(obs: readonly Observed[], relSpace: ReadonlyMap<string, Distribution>, r: Resolved, rng: MT19937): Params {
+  if (relSpace.size === 0 || obs.length < r.nStartup) return {};
+  const { below, above } = split(obs, r.gamma(obs.length));
+  const pick = (idx: readonly number[]): Map<string, number[]> => {
+    const m = new Map<string, number[]>();
+    for (const [name, d] of relSpace) m.set(name, idx.map((i) => internalValue(obs[i] as Observed, name, d) as number));
+    return m;
+  };
+  const best = tpePropose(relSpace, pick(below), pick(above), r, rng);
+  const out: Params = {};
+  for (const [name, d] of relSpace) out[name] = toExternalValue(d, best.get(name) as number);
+  return out;
+}
+
+function sampleIndependent(obs: readonly Observed[], name: string, d: Distribution, r: Resolved, rngs: SamplerStreams): ParamValue {
+  if (obs.length < r.nStartup) return randomValue(d, rngs.random);
+  const { below, above } = split(obs, r.gamma(obs.length));
+  const pick = (idx: readonly number[]): number[] => {
+    const out: number[] = [];
+    for (const i of idx) {
+      const v = internalValue(obs[i] as Observed, name, d);
+      if (v !== null) out.push(v);
+    }
+    return out;
+  };
+  const one = new Map([[name, d]]);
+  const best = tpePropose(one, new Map([[name, pick(below)]]), new Map([[name, pick(above)]]), r, rngs.tpe);
+  return toExternalValue(d, best.get(name) as number);
+}
+
+/** The two random streams a sampler draws from. */
+export interface SamplerStreams {
+  readonly random: MT19937;
+  readonly tpe: MT19937;
+}
+
+/**
+ * Proposes the parameters of a new trial from the finished trials (in chronological order).
+ * Pure except for the draws it takes from `rngs`.
+ */
+export function sampleParams(space: SearchSpace, trials: readonly TrialObservation[], options: TpeOptions, rngs: SamplerStreams): Params {
+  const r = resolve(options);
+  const obs = observe(space, trials, r.sign);
+  const relSpace = r.parzen.multivariate ? intersectionSpace(obs) : new Map<string, Distribution>();
+  const rel = sampleRelative(obs, relSpace, r, rngs.tpe);
+  return walkSpace(space, (name, d) => {
+    const rd = relSpace.get(name);
+    if (name in rel && rd && distributionsEqual(rd, d) && contains(d, rel[name] as ParamValue)) return rel[name] as ParamValue;
+    return sampleIndependent(obs, name, d, r, rngs);
+  });
+}
+
+/** Streams seeded like Optuna's `TPESampler(seed=...)` (both `RandomState(seed)`). */
+export function optunaStreams(seed: number): SamplerStreams {
+  return { random: new MT19937(seed), tpe: new MT19937(seed) };
+}
+
+/** Independent streams for one trial of a study: a function of (seed, sequence number) only. */
+export function trialStreams(seed: number, seq: number): SamplerStreams {
+  return { random: new MT19937(deriveSeed(seed, seq, 0)), tpe: new MT19937(deriveSeed(seed, seq, 1)) };
+}
+
+/** Parameters of trial `seq` of a study: deterministic in (seed, seq, trials). */
+export function sampleForTrial(space: SearchSpace, trials: readonly TrialObservation[], options: TpeOptions & { readonly seed: number; readonly seq: number }): Params {
+  return sampleParams(space, trials, options, trialStreams(options.seed, options.seq));
+}
+
+/**
+ * A stateful sampler with Optuna's stream handling: from the same seed and the same history
+ * it proposes what `optuna.samplers.TPESampler(seed=seed, ...)` proposes.
+ */
+export class TPESampler {
+  private readonly streams: SamplerStreams;
+  constructor(
+    readonly options: TpeOptions & { readonly seed: number },
+  ) {
+    this.streams = optunaStreams(options.seed);
+  }
+  sample(space: SearchSpace, trials: readonly TrialObservation[]): Params {
+    return sampleParams(space, trials, this.options, this.streams);
+  }
+}
