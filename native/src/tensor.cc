@@ -387,6 +387,21 @@ TVS_OP(detach, T(info, 0).detach())
 TVS_OP(contiguous, T(info, 0).contiguous())
 TVS_FN(copy_) { TVS_PROTECT("copy_", { T(info, 0).copy_(T(info, 1)); return info[0]; }) return info.Env().Undefined(); }
 TVS_FN(zero_) { TVS_PROTECT("zero_", { T(info, 0).zero_(); return info[0]; }) return info.Env().Undefined(); }
+// setData(t, src): t's identity stays, its data becomes src's (nn.Module.to / param.data = ...).
+TVS_FN(setData) {
+  TVS_PROTECT("setData", {
+    auto& t = T(info, 0);
+    auto& src = T(info, 1);
+    auto* hd = TensorHandle::Unwrap(info[0].As<Napi::Object>());
+    auto& c = counters();
+    int64_t nb = static_cast<int64_t>(src.numel() * src.element_size());
+    c.liveBytes += nb - hd->accountedBytes;
+    hd->accountedBytes = nb;
+    t.set_data(src);
+    return info[0];
+  })
+  return info.Env().Undefined();
+}
 TVS_FN(fill_) { TVS_PROTECT("fill_", { T(info, 0).fill_(Sc(info, 1)); return info[0]; }) return info.Env().Undefined(); }
 
 // ---------------------------------------------------------------- autograd
@@ -465,7 +480,7 @@ void InitTensor(Napi::Env env, Napi::Object exports) {
   TVS_EXPORT(onesLike); TVS_EXPORT(fullLike); TVS_EXPORT(randn); TVS_EXPORT(rand); TVS_EXPORT(randint);
   TVS_EXPORT(randperm); TVS_EXPORT(bernoulli); TVS_EXPORT(normal_); TVS_EXPORT(uniform_); TVS_EXPORT(manualSeed);
   TVS_EXPORT(to); TVS_EXPORT(clone); TVS_EXPORT(detach); TVS_EXPORT(contiguous); TVS_EXPORT(copy_);
-  TVS_EXPORT(zero_); TVS_EXPORT(fill_);
+  TVS_EXPORT(zero_); TVS_EXPORT(fill_); TVS_EXPORT(setData);
   TVS_EXPORT(setRequiresGrad); TVS_EXPORT(grad); TVS_EXPORT(setGrad); TVS_EXPORT(backward);
   TVS_EXPORT(setGradEnabled); TVS_EXPORT(isGradEnabled);
   TVS_EXPORT(setNumThreads); TVS_EXPORT(getNumThreads); TVS_EXPORT(config);

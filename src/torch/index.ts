@@ -1,0 +1,10 @@
+// tunevlseg's tensor engine: libtorch through a Node-API addon, with a PyTorch-like API.
+export * from './tensor.js';
+export * from './dtype.js';
+export { tidy, keep, noGrad, enableGrad, isGradEnabled, dispose, memoryStats, liveTensors, resetPeakMemory, type MemoryStats } from './scope.js';
+export * as F from './functional.js';
+export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';
+export { loadSafetensors, saveSafetensors, rawToTensor, tensorToRaw } from './io.js';
+export { SafetensorsError } from './safetensors.js';
+export { runtimeInfo, setNumThreads, getNumThreads, type RuntimeInfo } from './runtime.js';

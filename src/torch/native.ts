@@ -1,0 +1,50 @@
+// Loads the libtorch addon. The build lives in native/build/Release; a failure to load says
+// what to run (most often: libtorch not installed, or the addon not built yet).
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { cpus } from 'node:os';
+
+/** Opaque handle to a native at::Tensor. */
+export interface NativeHandle { readonly __nativeTensor: unique symbol }
+
+// The addon's functions are typed loosely here; `Tensor` and the functional modules give
+// them their typed faces.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type NativeModule = Record<string, (...args: any[]) => any>;
+
+function findPackageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'native', 'binding.gyp'))) return dir;
+    dir = resolve(dir, '..');
+  }
+  throw new Error('tunevlseg: cannot find the package root (native/binding.gyp) above ' + fileURLToPath(import.meta.url));
+}
+
+export const packageRoot = findPackageRoot();
+export const addonPath = process.env.TUNEVLSEG_ADDON ?? join(packageRoot, 'native', 'build', 'Release', 'tunevlseg_native.node');
+
+function load(): NativeModule {
+  const require = createRequire(import.meta.url);
+  if (!existsSync(addonPath)) {
+    throw new Error(`tunevlseg: the libtorch addon is not built (${addonPath} missing). Run \`npm run build:native\` ` +
+      '(needs Debian libtorch-dev; see scripts/bootstrap.sh), then `tunevlseg doctor`.');
+  }
+  try {
+    return require(addonPath) as NativeModule;
+  } catch (e) {
+    throw new Error(`tunevlseg: failed to load ${addonPath}: ${(e as Error).message}\n` +
+      'If libtorch_cpu.so / libc10.so cannot be found, rebuild the addon (`npm run build:native`) so its rpath points at the ' +
+      'libtorch in use, or set LD_LIBRARY_PATH; `node native/find-libtorch.cjs` prints the libtorch the build picks.');
+  }
+}
+
+export const N: NativeModule = load();
+
+// libtorch's default thread count differs between builds (Debian's starts at 1); use every
+// core unless the user chose (TUNEVLSEG_THREADS, or OMP_NUM_THREADS as PyTorch honours it).
+const threadEnv = process.env.TUNEVLSEG_THREADS ?? process.env.OMP_NUM_THREADS;
+const wanted = threadEnv ? Number.parseInt(threadEnv, 10) : cpus().length;
+if (Number.isFinite(wanted) && wanted > 0) N.setNumThreads(wanted);
