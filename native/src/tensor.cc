@@ -3,6 +3,7 @@
 
 #include <ATen/core/grad_mode.h>
 #include <torch/cuda.h>
+#include <cmath>
 #include <cstring>
 #include <sstream>
 
@@ -181,7 +182,11 @@ at::Scalar Sc(const Napi::CallbackInfo& info, size_t i) {
     bool lossless;
     return at::Scalar(static_cast<int64_t>(info[i].As<Napi::BigInt>().Int64Value(&lossless)));
   }
-  return at::Scalar(F64(info, i));
+  // Integer-valued JS numbers become integral Scalars, as Python's int literals do, so that
+  // int_tensor.add_(1) keeps its dtype while float tensors still promote as usual.
+  double d = F64(info, i);
+  if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9007199254740992.0) return at::Scalar(static_cast<int64_t>(d));
+  return at::Scalar(d);
 }
 
 static at::ScalarType DtypeOf(int64_t code) {

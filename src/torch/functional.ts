@@ -69,9 +69,8 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
   if (mode === 'nearest' && opts.alignCorners !== undefined) throw new Error('interpolate: alignCorners only applies to bilinear/bicubic');
   if ((opts.size === undefined) === (opts.scaleFactor === undefined)) throw new Error('interpolate: give exactly one of size and scaleFactor');
   if (opts.size !== undefined) return w(N.interpolate(x._h, pair(opts.size), null, mode, opts.alignCorners ?? false));
-  const sf = pair(opts.scaleFactor!);
-  const size = [Math.floor(x.size(2) * sf[0]!), Math.floor(x.size(3) * sf[1]!)];
-  return w(N.interpolate(x._h, size, sf, mode, opts.alignCorners ?? false));
+  // Scale factors go to the kernel (they define the source-coordinate mapping; output size floor(in * s)).
+  return w(N.interpolate(x._h, null, pair(opts.scaleFactor!), mode, opts.alignCorners ?? false));
 }
 
 /** F.pad: pads listed from the last dimension backwards, as PyTorch. */

@@ -8,3 +8,4 @@ export * as optim from './optim/index.js';
 export { loadSafetensors, saveSafetensors, rawToTensor, tensorToRaw } from './io.js';
 export { SafetensorsError } from './safetensors.js';
 export { runtimeInfo, setNumThreads, getNumThreads, type RuntimeInfo } from './runtime.js';
+export { gradcheck, type GradcheckResult } from './gradcheck.js';

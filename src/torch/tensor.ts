@@ -350,7 +350,8 @@ function fromNumbers(vals: (number | boolean)[], d: DType): AnyTypedArray {
     case 'int32': return Int32Array.from(nums);
     case 'int16': return Int16Array.from(nums);
     case 'int8': return Int8Array.from(nums);
-    case 'uint8': case 'bool': return Uint8Array.from(nums);
+    case 'uint8': return Uint8Array.from(nums);
+    case 'bool': return Uint8Array.from(nums, (x) => (x ? 1 : 0));
     default: return Float32Array.from(nums);
   }
 }

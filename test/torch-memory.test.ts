@@ -1,0 +1,113 @@
+// Tensor lifetimes: tidy/keep/dispose semantics, errors on misuse, flat memory in long loops.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as T from '../src/torch/index.js';
+const { tidy, liveTensors } = T;
+
+test('tidy disposes intermediates and keeps what it returns', () => {
+  const before = liveTensors();
+  const out = tidy(() => {
+    const a = T.ones([10]);
+    const b = a.mul(2);
+    b.add(1);
+    return { result: b.sum(), list: [a.mean()] };
+  });
+  assert.equal(liveTensors(), before + 2);
+  assert.equal(out.result.item(), 20);
+  T.dispose(out);
+  assert.equal(liveTensors(), before);
+});
+
+test('nested tidy hands returned tensors to the outer scope', () => {
+  const before = liveTensors();
+  tidy(() => {
+    const inner = tidy(() => T.ones([3]).mul(3));
+    assert.equal(inner.isDisposed, false);
+    return null;
+  });
+  assert.equal(liveTensors(), before);
+});
+
+test('keep() survives tidy; a throwing fn still frees its tensors', () => {
+  const before = liveTensors();
+  let kept!: T.Tensor;
+  tidy(() => {
+    kept = T.ones([2]).keep();
+    T.zeros([5]);
+  });
+  assert.equal(kept.isDisposed, false);
+  kept.dispose();
+  assert.throws(() => tidy(() => {
+    T.ones([4]);
+    throw new Error('boom');
+  }), /boom/);
+  assert.equal(liveTensors(), before);
+});
+
+test('tidy refuses an async function instead of leaking', () => {
+  const before = liveTensors();
+  assert.throws(() => tidy((async () => T.ones([1])) as unknown as () => T.Tensor), /async function/);
+  // the tensor created before the first await was inside the scope and is freed
+  assert.equal(liveTensors(), before);
+});
+
+test('using a disposed tensor throws a clear error; dispose is idempotent; Symbol.dispose works', () => {
+  const t = T.ones([2]);
+  t.dispose();
+  t.dispose();
+  assert.equal(t.isDisposed, true);
+  assert.throws(() => t.add(1), /disposed Tensor/);
+  assert.throws(() => T.cat([T.ones([1]), t]), /disposed Tensor/);
+  const before = liveTensors();
+  {
+    using u = T.ones([3]);
+    assert.equal(u.numel, 3);
+  }
+  assert.equal(liveTensors(), before);
+});
+
+test('native memory is reported (live bytes and peak)', () => {
+  T.resetPeakMemory();
+  const s0 = T.memoryStats();
+  const big = T.zeros([1024, 1024]);
+  const s1 = T.memoryStats();
+  assert.equal(s1.liveBytes - s0.liveBytes, 4 * 1024 * 1024);
+  big.dispose();
+  assert.equal(T.memoryStats().liveBytes, s0.liveBytes);
+  assert.ok(T.memoryStats().peakBytes >= s0.liveBytes + 4 * 1024 * 1024);
+});
+
+test('2,000 tidy training steps of a small MLP keep memory flat', () => {
+  T.manualSeed(0);
+  const l1 = new T.nn.Linear(32, 64), l2 = new T.nn.Linear(64, 1);
+  const params = [...l1.parameters(), ...l2.parameters()];
+  const opt = new T.optim.AdamW(params, { lr: 1e-3 });
+  const x = T.randn([64, 32]).keep();
+  const y = T.randn([64, 1]).keep();
+  const step = (): number => {
+    const loss = tidy(() => {
+      const l = T.F.mseLoss(l2.forward(T.F.relu(l1.forward(x))), y);
+      l.backward();
+      return l.item();
+    });
+    opt.step();
+    opt.zeroGrad();
+    return loss;
+  };
+  let first = 0, last = 0;
+  for (let i = 0; i < 200; i++) first = step();
+  global.gc?.();
+  const live200 = liveTensors();
+  const rss200 = process.memoryUsage().rss;
+  for (let i = 200; i < 2000; i++) last = step();
+  global.gc?.();
+  const rss2000 = process.memoryUsage().rss;
+  assert.equal(liveTensors(), live200, 'live native tensors grew');
+  assert.ok(rss2000 - rss200 < 40 * 1024 * 1024, `RSS grew by ${((rss2000 - rss200) / 1e6).toFixed(1)} MB over 1,800 steps`);
+  assert.ok(last < first, `loss did not decrease (${first} -> ${last})`);
+  opt.dispose();
+  l1.dispose();
+  l2.dispose();
+  x.dispose();
+  y.dispose();
+});
