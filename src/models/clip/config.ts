@@ -117,8 +117,9 @@ export class JsonFields {
     return v;
   }
   posInt(key: string, def: number): number {
-    const v = this.int(key, def);
-    if (v <= 0) this.fail(key, 'a positive integer');
+    if (!this.has(key)) return def;
+    const v = this.obj[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) this.fail(key, 'a positive integer');
     return v;
   }
   num(key: string, def: number): number {

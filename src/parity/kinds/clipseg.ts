@@ -86,7 +86,7 @@ export const clipsegBaseKind: CaseKind = {
           tensors[name] = { pass: false, max_abs: Infinity, max_rel: Infinity, error: 'not a base-model output this kind knows how to compute' };
           continue;
         }
-        tensors[name] = compareTensors(got, exp, clipsegTolerance(name));
+        tensors[name] = tidy(() => compareTensors(got, exp, clipsegTolerance(name)));
       }
       const extra = [...actual.keys()].filter((k) => !expected.has(k));
       if (extra.length) notes.push(`computed but absent from outputs.safetensors: ${extra.join(', ')}`);
