@@ -1,0 +1,90 @@
+/**
+ * Decoding one batch: the unit of work of the loader's workers (also run in-process when the
+ * loader has no workers). Everything here is plain data so that jobs and results cross
+ * `postMessage`; result buffers are allocated here and transferred, never copied.
+ */
+import { decodeImage, decodeMask, ImageError } from './image.js';
+
+export interface BatchItem {
+  image: string;
+  /** null: no mask (the mask plane stays 0). */
+  mask: string | null;
+}
+
+export interface BatchJob {
+  id: number;
+  size: number;
+  mean: readonly [number, number, number];
+  std: readonly [number, number, number];
+  maskThreshold: number;
+  failOn: 'none' | 'truncated' | 'error' | 'warning';
+  fastShrinkOnLoad: boolean;
+  /** How many items of the batch are decoded concurrently (overlaps libvips and JS work). */
+  concurrency: number;
+  items: BatchItem[];
+}
+
+export type BatchResult =
+  | {
+      id: number;
+      ok: true;
+      /** [B, 3, S, S] */
+      images: Float32Array;
+      /** [B, 1, S, S] */
+      masks: Float32Array;
+      originalSizes: [number, number][];
+    }
+  | {
+      id: number;
+      ok: false;
+      /** Position of the failing item in the batch. */
+      item: number;
+      file: string;
+      reason: string;
+    };
+
+export async function decodeBatch(job: BatchJob): Promise<BatchResult> {
+  const S = job.size;
+  const imgLen = 3 * S * S;
+  const maskLen = S * S;
+  const n = job.items.length;
+  const images = new Float32Array(n * imgLen);
+  const masks = new Float32Array(n * maskLen);
+  const originalSizes: [number, number][] = new Array(n);
+  const state: { failure: { item: number; file: string; reason: string } | null } = { failure: null };
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (state.failure === null && next < n) {
+      const i = next++;
+      const item = job.items[i] as BatchItem;
+      let current = item.image;
+      try {
+        const img = await decodeImage(
+          item.image,
+          { size: S, mean: job.mean, std: job.std, failOn: job.failOn, fastShrinkOnLoad: job.fastShrinkOnLoad },
+          images.subarray(i * imgLen, (i + 1) * imgLen),
+        );
+        originalSizes[i] = [img.width, img.height];
+        if (item.mask !== null) {
+          current = item.mask;
+          await decodeMask(
+            item.mask,
+            { size: S, threshold: job.maskThreshold, failOn: job.failOn },
+            masks.subarray(i * maskLen, (i + 1) * maskLen),
+          );
+        }
+      } catch (err) {
+        // Another item may have failed meanwhile (the state is shared across awaits): keep the first.
+        const earlier = state.failure as { item: number } | null;
+        if (earlier !== null && earlier.item < i) return;
+        const file = err instanceof ImageError ? err.file : current;
+        let reason = err instanceof Error ? err.message : String(err);
+        if (reason.startsWith(`${file}: `)) reason = reason.slice(file.length + 2);
+        state.failure = { item: i, file, reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(job.concurrency, n)) }, worker));
+  if (state.failure !== null) return { id: job.id, ok: false, ...state.failure };
+  return { id: job.id, ok: true, images, masks, originalSizes };
+}

@@ -1,0 +1,551 @@
+/**
+ * `tunevlseg data check <dir>`: every problem of a dataset folder, with counts, never stopping
+ * at the first one. The rules are described in docs/data.md.
+ */
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  type DataFolder,
+  type FormatIssue,
+  type IndexedEntry,
+  locateDataFile,
+  type PromptValue,
+  parseSplitJson,
+  realFolder,
+  SPLITS,
+  type Split,
+  sortPromptKeys,
+  splitFile,
+  usablePromptKeys,
+} from './format.js';
+import { ImageError, imageInfo, readMaskGray, verifyDecodable } from './image.js';
+
+export type Severity = 'error' | 'warning';
+
+export type ProblemCode =
+  | 'missing_folder'
+  | 'missing_split'
+  | 'malformed_json'
+  | 'invalid_entry'
+  | 'empty_split'
+  | 'path_escape'
+  | 'missing_image'
+  | 'missing_mask'
+  | 'unreadable_image'
+  | 'unreadable_mask'
+  | 'size_mismatch'
+  | 'non_binary_mask'
+  | 'mask_values_low'
+  | 'empty_mask'
+  | 'empty_prompt'
+  | 'duplicate_entry'
+  | 'split_overlap';
+
+/** Severity of each problem: errors fail `data check` (exit 1), warnings do not. */
+export const PROBLEM_SEVERITY: Readonly<Record<ProblemCode, Severity>> = {
+  missing_folder: 'error',
+  missing_split: 'error',
+  malformed_json: 'error',
+  invalid_entry: 'error',
+  empty_split: 'warning',
+  path_escape: 'error',
+  missing_image: 'error',
+  missing_mask: 'error',
+  unreadable_image: 'error',
+  unreadable_mask: 'error',
+  size_mismatch: 'error',
+  non_binary_mask: 'error',
+  mask_values_low: 'error',
+  empty_mask: 'warning',
+  empty_prompt: 'error',
+  duplicate_entry: 'error',
+  split_overlap: 'warning',
+};
+
+export interface Problem {
+  code: ProblemCode;
+  severity: Severity;
+  message: string;
+  /** The file concerned: an annotation file, or an image/mask file. */
+  file?: string;
+  split?: Split;
+  /** Entry index in the split's JSON list (the first entry concerned for file problems). */
+  entry?: number;
+  field?: string;
+}
+
+export interface SplitSummary {
+  file: string;
+  /** The file is not a JSON list (then entries is 0). */
+  malformed: boolean;
+  /** Elements of the JSON list. */
+  entries: number;
+  /** Entries that passed validation. */
+  validEntries: number;
+  images: number;
+  masks: number;
+}
+
+export interface PromptKeySummary {
+  key: string;
+  /** Entries where the key has a non-empty value. */
+  nonEmpty: number;
+  /** Entries where the key is present but empty. */
+  empty: number;
+  /** Entries where the value is a list (to pick from). */
+  lists: number;
+  /** Valid entries without the key. */
+  missing: number;
+}
+
+export interface CheckRules {
+  /** Gray levels in [midGreyLow, midGreyHigh] count as mid-grey. */
+  midGreyLow: number;
+  midGreyHigh: number;
+  /** A mask with more than this fraction of mid-grey pixels is non-binary (error). */
+  nonBinaryFraction: number;
+}
+
+export const DEFAULT_CHECK_RULES: CheckRules = { midGreyLow: 32, midGreyHigh: 223, nonBinaryFraction: 0.01 };
+
+export interface CheckReport {
+  dir: string;
+  ok: boolean;
+  errors: number;
+  warnings: number;
+  /** Problems per code (codes with none are absent). */
+  counts: Partial<Record<ProblemCode, number>>;
+  problems: Problem[];
+  splits: Record<Split, SplitSummary | null>;
+  images: {
+    checked: number;
+    readable: number;
+    distinctSizes: number;
+    /** Smallest and largest by area, [width, height]. */
+    minSize: [number, number] | null;
+    maxSize: [number, number] | null;
+    commonSizes: { width: number; height: number; count: number }[];
+    formats: Record<string, number>;
+  };
+  masks: {
+    checked: number;
+    readable: number;
+    formats: Record<string, number>;
+    /** Largest mid-grey fraction over all masks. */
+    maxMidGreyFraction: number;
+    /** Masks with some (but not too many) mid-grey pixels: soft edges, JPEG ringing. */
+    softEdgeMasks: number;
+    /** Mean foreground fraction (gray > 127) over readable masks. */
+    meanForeground: number;
+  };
+  prompts: PromptKeySummary[];
+  rules: CheckRules;
+}
+
+export interface CheckOptions {
+  /** Files decoded at once. Default: available cores. */
+  concurrency?: number;
+  rules?: Partial<CheckRules>;
+}
+
+interface FileUse {
+  folder: DataFolder;
+  name: string;
+  file: string;
+  refs: { split: Split; entry: number }[];
+}
+
+async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+}
+
+function isEmptyValue(v: PromptValue): boolean {
+  return typeof v === 'string' ? v.trim() === '' : v.every((s) => s.trim() === '');
+}
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(x < 0.001 && x > 0 ? 3 : 2)}%`;
+}
+
+/** Checks a dataset folder and reports every problem found (never throws for dataset problems). */
+export async function checkDataset(dir: string, opts: CheckOptions = {}): Promise<CheckReport> {
+  const root = path.resolve(dir);
+  const rules: CheckRules = { ...DEFAULT_CHECK_RULES, ...opts.rules };
+  const problems: Problem[] = [];
+  const add = (code: ProblemCode, message: string, where: Omit<Problem, 'code' | 'severity' | 'message'> = {}): void => {
+    problems.push({ code, severity: PROBLEM_SEVERITY[code], message, ...where });
+  };
+  const fromIssue = (split: Split, i: FormatIssue): void => {
+    const code: ProblemCode =
+      i.code === 'malformed_json' ? 'malformed_json' : i.code === 'path_escape' ? 'path_escape' : 'invalid_entry';
+    add(code, i.message, {
+      file: i.file,
+      split,
+      ...(i.entry !== undefined ? { entry: i.entry } : {}),
+      ...(i.field !== undefined ? { field: i.field } : {}),
+    });
+  };
+
+  const folderExists: Record<string, boolean> = {};
+  for (const folder of ['images', 'masks', 'anns'] as const) {
+    const p = path.join(root, folder);
+    const st = await fs.stat(p).catch(() => null);
+    folderExists[folder] = st?.isDirectory() ?? false;
+    if (!folderExists[folder]) add('missing_folder', `${folder}/ folder not found`, { file: p });
+  }
+
+  // 1. Split files and entries.
+  const splits = { train: null, val: null, test: null } as Record<Split, SplitSummary | null>;
+  const entriesBySplit = new Map<Split, IndexedEntry[]>();
+  for (const split of SPLITS) {
+    const file = splitFile(root, split);
+    let text: string;
+    try {
+      text = await fs.readFile(file, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'split file not found' : `cannot read split file (${code ?? String(err)})`;
+      if (split === 'test') {
+        problems.push({ code: 'missing_split', severity: 'warning', message: `${why} (datasets without a test split can still be trained)`, file, split });
+      } else {
+        add('missing_split', why, { file, split });
+      }
+      continue;
+    }
+    const parsed = parseSplitJson(text, file);
+    for (const i of parsed.issues) fromIssue(split, i);
+    if (parsed.total === 0 && parsed.issues.length === 0) add('empty_split', 'the split has no entries', { file, split });
+    entriesBySplit.set(split, parsed.entries);
+    splits[split] = {
+      file,
+      malformed: parsed.issues.some((i) => i.code === 'malformed_json'),
+      entries: parsed.total,
+      validEntries: parsed.entries.length,
+      images: new Set(parsed.entries.map((e) => e.entry.img_name)).size,
+      masks: new Set(parsed.entries.map((e) => e.entry.mask_name)).size,
+    };
+  }
+
+  // 2. Duplicates within a split, images shared between splits.
+  const imageSplits = new Map<string, Set<Split>>();
+  for (const [split, entries] of entriesBySplit) {
+    const seen = new Map<string, number>();
+    for (const { index, entry } of entries) {
+      const key = `${entry.img_name}\0${entry.mask_name}`;
+      const first = seen.get(key);
+      if (first !== undefined) {
+        add('duplicate_entry', `duplicates entry ${first} (img_name ${JSON.stringify(entry.img_name)}, mask_name ${JSON.stringify(entry.mask_name)})`, {
+          file: splitFile(root, split),
+          split,
+          entry: index,
+        });
+      } else {
+        seen.set(key, index);
+      }
+      let s = imageSplits.get(entry.img_name);
+      if (s === undefined) imageSplits.set(entry.img_name, (s = new Set()));
+      s.add(split);
+    }
+  }
+  for (const [name, s] of imageSplits) {
+    if (s.size > 1) add('split_overlap', `images/${name} is used in ${[...s].join(' and ')} (data leakage between splits)`, { file: path.join(root, 'images', name) });
+  }
+
+  // 3. Prompts.
+  const keyStats = new Map<string, PromptKeySummary>();
+  let validEntries = 0;
+  for (const entries of entriesBySplit.values()) {
+    for (const { entry } of entries) {
+      validEntries++;
+      for (const [key, value] of Object.entries(entry.prompts)) {
+        let st = keyStats.get(key);
+        if (st === undefined) keyStats.set(key, (st = { key, nonEmpty: 0, empty: 0, lists: 0, missing: 0 }));
+        if (isEmptyValue(value)) st.empty++;
+        else st.nonEmpty++;
+        if (Array.isArray(value)) st.lists++;
+      }
+    }
+  }
+  for (const st of keyStats.values()) st.missing = validEntries - st.nonEmpty - st.empty;
+  for (const [split, entries] of entriesBySplit) {
+    const file = splitFile(root, split);
+    for (const { index, entry } of entries) {
+      if (usablePromptKeys(entry.prompts).length === 0) {
+        add('empty_prompt', 'the entry has no non-empty prompt', { file, split, entry: index, field: 'prompts' });
+        continue;
+      }
+      for (const key of sortPromptKeys(Object.keys(entry.prompts))) {
+        const value = entry.prompts[key] as PromptValue;
+        // A key empty in every entry (like the benchmark's p0) is a convention, not an error.
+        if (isEmptyValue(value) && (keyStats.get(key)?.nonEmpty ?? 0) > 0) {
+          add('empty_prompt', `prompt "${key}" is empty here but not in other entries`, { file, split, entry: index, field: `prompts.${key}` });
+        }
+      }
+    }
+  }
+
+  // 4. Files: existence, containment, decoding, sizes, mask values.
+  const uses = new Map<string, FileUse>();
+  const pairs = new Map<string, { image: string; mask: string; split: Split; entry: number }>();
+  for (const [split, entries] of entriesBySplit) {
+    for (const { index, entry } of entries) {
+      for (const [folder, name] of [
+        ['images', entry.img_name],
+        ['masks', entry.mask_name],
+      ] as const) {
+        const file = path.join(root, folder, name);
+        let u = uses.get(file);
+        if (u === undefined) uses.set(file, (u = { folder, name, file, refs: [] }));
+        u.refs.push({ split, entry: index });
+      }
+      const image = path.join(root, 'images', entry.img_name);
+      const mask = path.join(root, 'masks', entry.mask_name);
+      const pk = `${image}\0${mask}`;
+      if (!pairs.has(pk)) pairs.set(pk, { image, mask, split, entry: index });
+    }
+  }
+  const realFolders = { images: await realFolder(root, 'images'), masks: await realFolder(root, 'masks') };
+  const imageSizes = new Map<string, [number, number]>();
+  const maskSizes = new Map<string, [number, number]>();
+  const imageFormats: Record<string, number> = {};
+  const maskFormats: Record<string, number> = {};
+  let imagesChecked = 0;
+  let masksChecked = 0;
+  let maxMid = 0;
+  let softEdges = 0;
+  let fgSum = 0;
+  const where = (u: FileUse): Omit<Problem, 'code' | 'severity' | 'message'> => {
+    const r = u.refs[0] as { split: Split; entry: number };
+    return { file: u.file, split: r.split, entry: r.entry, field: u.folder === 'images' ? 'img_name' : 'mask_name' };
+  };
+  const refsNote = (u: FileUse): string => {
+    const r = u.refs[0] as { split: Split; entry: number };
+    const more = u.refs.length > 1 ? ` and ${u.refs.length - 1} more` : '';
+    return ` (${r.split} entry ${r.entry}${more})`;
+  };
+  const concurrency = opts.concurrency ?? os.availableParallelism();
+  await pool([...uses.values()], concurrency, async (u) => {
+    const rel = `${u.folder}/${u.name}`;
+    if (!folderExists[u.folder]) return; // reported once as missing_folder
+    const loc = await locateDataFile(u.file, realFolders[u.folder]);
+    if (loc.status === 'escape') {
+      add('path_escape', `${rel} is a symlink escaping the ${u.folder}/ folder (to ${loc.real})${refsNote(u)}`, where(u));
+      return;
+    }
+    if (loc.status !== 'ok') {
+      const what = loc.status === 'missing' ? 'not found' : 'is not a regular file';
+      add(u.folder === 'images' ? 'missing_image' : 'missing_mask', `${rel} ${what}${refsNote(u)}`, where(u));
+      return;
+    }
+    const reason = (err: unknown): string => {
+      const m = err instanceof Error ? err.message : String(err);
+      return err instanceof ImageError && m.startsWith(`${err.file}: `) ? m.slice(err.file.length + 2) : m;
+    };
+    if (u.folder === 'images') {
+      imagesChecked++;
+      try {
+        const info = await imageInfo(u.file);
+        await verifyDecodable(u.file);
+        imageSizes.set(u.file, [info.width, info.height]);
+        imageFormats[info.format] = (imageFormats[info.format] ?? 0) + 1;
+      } catch (err) {
+        add('unreadable_image', `${rel}: ${reason(err)}${refsNote(u)}`, where(u));
+      }
+      return;
+    }
+    masksChecked++;
+    let gray: Awaited<ReturnType<typeof readMaskGray>>;
+    try {
+      const info = await imageInfo(u.file);
+      maskFormats[info.format] = (maskFormats[info.format] ?? 0) + 1;
+      gray = await readMaskGray(u.file);
+    } catch (err) {
+      add('unreadable_mask', `${rel}: ${reason(err)}${refsNote(u)}`, where(u));
+      return;
+    }
+    maskSizes.set(u.file, [gray.width, gray.height]);
+    const n = gray.gray.length;
+    let mid = 0;
+    let fg = 0;
+    let max = 0;
+    for (let i = 0; i < n; i++) {
+      const v = gray.gray[i] as number;
+      if (v >= rules.midGreyLow && v <= rules.midGreyHigh) mid++;
+      if (v > 127) fg++;
+      if (v > max) max = v;
+    }
+    const midFrac = mid / n;
+    maxMid = Math.max(maxMid, midFrac);
+    fgSum += fg / n;
+    if (max === 0) {
+      add('empty_mask', `${rel} is all background${refsNote(u)}`, where(u));
+    } else if (max <= 127) {
+      add(
+        'mask_values_low',
+        `${rel}: largest value is ${max} (< 128), so after /255 and the 0.5 threshold the mask is empty; store foreground as 255 (0/1 or class-index masks?)${refsNote(u)}`,
+        where(u),
+      );
+    } else if (midFrac > rules.nonBinaryFraction) {
+      add(
+        'non_binary_mask',
+        `${rel}: ${pct(midFrac)} of pixels are mid-grey (${rules.midGreyLow}-${rules.midGreyHigh}), more than ${pct(rules.nonBinaryFraction)}: not a binary mask (soft labels or a probability map?)${refsNote(u)}`,
+        where(u),
+      );
+    } else if (mid > 0) {
+      softEdges++;
+    }
+  });
+  for (const p of pairs.values()) {
+    const a = imageSizes.get(p.image);
+    const b = maskSizes.get(p.mask);
+    if (a === undefined || b === undefined) continue;
+    if (a[0] !== b[0] || a[1] !== b[1]) {
+      add(
+        'size_mismatch',
+        `image ${path.relative(root, p.image)} is ${a[0]}x${a[1]} but mask ${path.relative(root, p.mask)} is ${b[0]}x${b[1]}`,
+        { file: p.mask, split: p.split, entry: p.entry },
+      );
+    }
+  }
+
+  // 5. Summary.
+  const sizeCounts = new Map<string, { width: number; height: number; count: number }>();
+  for (const [w, h] of imageSizes.values()) {
+    const k = `${w}x${h}`;
+    const c = sizeCounts.get(k);
+    if (c === undefined) sizeCounts.set(k, { width: w, height: h, count: 1 });
+    else c.count++;
+  }
+  const bySize = [...sizeCounts.values()];
+  const byArea = [...bySize].sort((a, b) => a.width * a.height - b.width * b.height || a.width - b.width);
+  const counts: Partial<Record<ProblemCode, number>> = {};
+  for (const p of problems) counts[p.code] = (counts[p.code] ?? 0) + 1;
+  const order = Object.keys(PROBLEM_SEVERITY) as ProblemCode[];
+  problems.sort(
+    (a, b) =>
+      order.indexOf(a.code) - order.indexOf(b.code) ||
+      (a.split ?? '').localeCompare(b.split ?? '') ||
+      (a.entry ?? -1) - (b.entry ?? -1) ||
+      (a.file ?? '').localeCompare(b.file ?? ''),
+  );
+  const errors = problems.filter((p) => p.severity === 'error').length;
+  const first = byArea[0];
+  const last = byArea[byArea.length - 1];
+  return {
+    dir: root,
+    ok: errors === 0,
+    errors,
+    warnings: problems.length - errors,
+    counts,
+    problems,
+    splits,
+    images: {
+      checked: imagesChecked,
+      readable: imageSizes.size,
+      distinctSizes: bySize.length,
+      minSize: first ? [first.width, first.height] : null,
+      maxSize: last ? [last.width, last.height] : null,
+      commonSizes: bySize.sort((a, b) => b.count - a.count || a.width - b.width).slice(0, 5),
+      formats: imageFormats,
+    },
+    masks: {
+      checked: masksChecked,
+      readable: maskSizes.size,
+      formats: maskFormats,
+      maxMidGreyFraction: maxMid,
+      softEdgeMasks: softEdges,
+      meanForeground: maskSizes.size > 0 ? fgSum / maskSizes.size : 0,
+    },
+    prompts: sortPromptKeys(keyStats.keys()).map((k) => keyStats.get(k) as PromptKeySummary),
+    rules,
+  };
+}
+
+/** The report as a readable text block (what `tunevlseg data check` prints). */
+export function formatCheckReport(report: CheckReport, opts: { maxPerCode?: number } = {}): string {
+  const maxPer = opts.maxPerCode ?? 10;
+  const L: string[] = [];
+  const fmtCounts = (r: Record<string, number>): string =>
+    Object.entries(r)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'none';
+  L.push(`Dataset check: ${report.dir}`);
+  L.push('');
+  L.push('Splits');
+  for (const split of SPLITS) {
+    const s = report.splits[split];
+    if (s === null) {
+      L.push(`  ${split.padEnd(5)}  (missing)`);
+      continue;
+    }
+    if (s.malformed) {
+      L.push(`  ${split.padEnd(5)}  (malformed JSON)`);
+      continue;
+    }
+    const invalid = s.entries - s.validEntries;
+    L.push(
+      `  ${split.padEnd(5)}  ${String(s.entries).padStart(6)} entries${invalid > 0 ? ` (${invalid} invalid)` : ''}, ${s.images} images, ${s.masks} masks`,
+    );
+  }
+  const im = report.images;
+  L.push('Images');
+  L.push(`  ${im.readable}/${im.checked} readable; formats: ${fmtCounts(im.formats)}`);
+  if (im.minSize !== null && im.maxSize !== null) {
+    const common = im.commonSizes.map((c) => `${c.width}x${c.height} (${c.count})`).join(', ');
+    L.push(`  ${im.distinctSizes} distinct sizes, ${im.minSize.join('x')} to ${im.maxSize.join('x')}; most common: ${common}`);
+  }
+  const mk = report.masks;
+  L.push('Masks');
+  L.push(`  ${mk.readable}/${mk.checked} readable; formats: ${fmtCounts(mk.formats)}; mean foreground ${pct(mk.meanForeground)}`);
+  const soft =
+    mk.softEdgeMasks > 0 ? `; ${mk.softEdgeMasks} mask(s) have a few (soft edges or JPEG ringing: fine, thresholded at 0.5)` : '';
+  L.push(
+    `  mid-grey pixels (gray ${report.rules.midGreyLow}-${report.rules.midGreyHigh}): at most ${pct(mk.maxMidGreyFraction)} of a mask` +
+      ` (non-binary above ${pct(report.rules.nonBinaryFraction)})${soft}`,
+  );
+  if (report.prompts.length > 0) {
+    L.push('Prompts');
+    const allEmpty = report.prompts.filter((p) => p.nonEmpty === 0).map((p) => p.key);
+    const lists = report.prompts.filter((p) => p.lists > 0 && p.nonEmpty > 0).map((p) => p.key);
+    const strings = report.prompts.filter((p) => p.lists === 0 && p.nonEmpty > 0).map((p) => p.key);
+    if (strings.length > 0) L.push(`  strings: ${strings.join(', ')}`);
+    if (lists.length > 0) L.push(`  lists (one picked per sample): ${lists.join(', ')}`);
+    if (allEmpty.length > 0) L.push(`  empty in every entry (do not select): ${allEmpty.join(', ')}`);
+    const partial = report.prompts.filter((p) => p.missing > 0 && p.nonEmpty > 0);
+    for (const p of partial) L.push(`  ${p.key} is missing from ${p.missing} entr${p.missing === 1 ? 'y' : 'ies'}`);
+  }
+  L.push('');
+  if (report.problems.length === 0) {
+    L.push('No problems found.');
+  } else {
+    L.push(`Problems: ${report.errors} error(s), ${report.warnings} warning(s)`);
+    const byCode = new Map<ProblemCode, Problem[]>();
+    for (const p of report.problems) {
+      let list = byCode.get(p.code);
+      if (list === undefined) byCode.set(p.code, (list = []));
+      list.push(p);
+    }
+    for (const [code, list] of byCode) {
+      const sev = list[0]?.severity ?? PROBLEM_SEVERITY[code];
+      L.push(`  ${sev === 'error' ? 'ERROR  ' : 'warning'} ${code} (${list.length})`);
+      for (const p of list.slice(0, maxPer)) {
+        const loc: string[] = [];
+        const rel = p.file === undefined ? undefined : path.relative(report.dir, p.file) || p.file;
+        if (rel !== undefined && !p.message.includes(rel)) loc.push(rel);
+        if (p.entry !== undefined && !p.message.includes(`entry ${p.entry}`)) loc.push(`${p.split} entry ${p.entry}`);
+        if (p.field !== undefined && (code === 'invalid_entry' || code === 'empty_prompt' || code === 'path_escape')) loc.push(`field "${p.field}"`);
+        L.push(`      - ${loc.length > 0 ? `${loc.join(': ')}: ` : ''}${p.message}`);
+      }
+      if (list.length > maxPer) L.push(`      ... and ${list.length - maxPer} more`);
+    }
+  }
+  L.push('');
+  L.push(report.ok ? `Result: OK${report.warnings > 0 ? ` (${report.warnings} warning(s))` : ''}` : `Result: FAILED (${report.errors} error(s))`);
+  return L.join('\n');
+}

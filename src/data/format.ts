@@ -1,0 +1,424 @@
+/**
+ * The dataset format (TuneVLSeg / medvlsm layout):
+ *
+ *   <dir>/images/<img_name>
+ *   <dir>/masks/<mask_name>
+ *   <dir>/anns/{train,val,test}.json   a JSON list of
+ *        { img_name, mask_name, prompts: { p0: str | str[], p1: ..., ... }, ...extra keys }
+ *
+ * One entry is one (image, binary mask, prompts) sample: a multi-class dataset stores one
+ * entry per (image, class mask) with the class named in the prompts, so any number of classes
+ * works. Names are relative to images/ and masks/ and must stay inside them.
+ *
+ * Prompt selection mirrors the reference `ImageTextMaskDataset.get_curr_prompt` with
+ * `insert_stop_at_last: true`; the differences are documented in docs/data.md.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { hashSeed, Rng } from './rng.js';
+
+export const SPLITS = ['train', 'val', 'test'] as const;
+export type Split = (typeof SPLITS)[number];
+
+export type PromptValue = string | string[];
+
+const promptValueSchema = z.union([z.string(), z.array(z.string())], {
+  error: 'expected a string or a list of strings',
+});
+
+export const annotationEntrySchema = z.looseObject({
+  img_name: z.string({ error: 'expected a string (file name under images/)' }).min(1, 'must not be empty'),
+  mask_name: z.string({ error: 'expected a string (file name under masks/)' }).min(1, 'must not be empty'),
+  prompts: z.record(z.string(), promptValueSchema, {
+    error: 'expected an object mapping prompt keys (p0, p1, ...) to a string or a list of strings',
+  }),
+});
+
+export type AnnotationEntry = z.infer<typeof annotationEntrySchema>;
+
+export type FormatIssueCode =
+  | 'missing_split'
+  | 'malformed_json'
+  | 'invalid_entry'
+  | 'path_escape'
+  | 'missing_image'
+  | 'missing_mask'
+  | 'prompt_unavailable';
+
+/** One problem in a dataset's annotation files, located as precisely as possible. */
+export interface FormatIssue {
+  code: FormatIssueCode;
+  /** The annotation file (or the data file, for missing images/masks). */
+  file: string;
+  /** Index of the entry in the split's JSON list. */
+  entry?: number;
+  /** The offending field, e.g. `img_name` or `prompts.p7[2]`. */
+  field?: string;
+  message: string;
+}
+
+export function formatIssue(issue: FormatIssue): string {
+  const where = [issue.file];
+  if (issue.entry !== undefined) where.push(`entry ${issue.entry}`);
+  if (issue.field !== undefined) where.push(`field "${issue.field}"`);
+  return `${where.join(': ')}: ${issue.message}`;
+}
+
+/** An error about a dataset; `issues` lists every problem found (not only the first). */
+export class DatasetError extends Error {
+  readonly issues: readonly FormatIssue[];
+
+  constructor(message: string, issues: readonly FormatIssue[] = []) {
+    super(message);
+    this.name = 'DatasetError';
+    this.issues = issues;
+  }
+
+  static fromIssues(what: string, issues: readonly FormatIssue[], show = 10): DatasetError {
+    const lines = issues.slice(0, show).map((i) => `  - ${formatIssue(i)}`);
+    if (issues.length > show) lines.push(`  ... and ${issues.length - show} more`);
+    const n = issues.length;
+    return new DatasetError(`${what}: ${n} problem${n === 1 ? '' : 's'}\n${lines.join('\n')}`, issues);
+  }
+}
+
+function fieldPath(parts: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of parts) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += out === '' ? String(p) : `.${String(p)}`;
+  }
+  return out;
+}
+
+/** A valid entry together with its index in the JSON list. */
+export interface IndexedEntry {
+  index: number;
+  entry: AnnotationEntry;
+}
+
+export interface ParsedSplit {
+  file: string;
+  /** Number of elements in the JSON list (valid or not); 0 when the file is malformed. */
+  total: number;
+  entries: IndexedEntry[];
+  issues: FormatIssue[];
+}
+
+/** Parses one split file's text; never throws, every problem becomes an issue. */
+export function parseSplitJson(text: string, file: string): ParsedSplit {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    return { file, total: 0, entries: [], issues: [{ code: 'malformed_json', file, message: `malformed JSON: ${msg}` }] };
+  }
+  if (!Array.isArray(data)) {
+    const got = data === null ? 'null' : typeof data === 'object' ? 'an object' : typeof data;
+    return {
+      file,
+      total: 0,
+      entries: [],
+      issues: [{ code: 'malformed_json', file, message: `expected a JSON list of entries, got ${got}` }],
+    };
+  }
+  const entries: IndexedEntry[] = [];
+  const issues: FormatIssue[] = [];
+  data.forEach((raw: unknown, index: number) => {
+    const r = annotationEntrySchema.safeParse(raw);
+    if (!r.success) {
+      for (const zi of r.error.issues) {
+        const field = fieldPath(zi.path);
+        issues.push({
+          code: 'invalid_entry',
+          file,
+          entry: index,
+          ...(field === '' ? {} : { field }),
+          message: zi.message,
+        });
+      }
+      return;
+    }
+    let ok = true;
+    for (const field of ['img_name', 'mask_name'] as const) {
+      const why = unsafeNameReason(r.data[field]);
+      if (why !== null) {
+        ok = false;
+        issues.push({ code: 'path_escape', file, entry: index, field, message: `${JSON.stringify(r.data[field])} ${why}` });
+      }
+    }
+    if (ok) entries.push({ index, entry: r.data });
+  });
+  return { file, total: data.length, entries, issues };
+}
+
+/**
+ * Why a file name from an annotation may not be used (lexically), or null when it is fine.
+ * Names are relative to images/ (masks/); they may contain sub-folders but never leave them.
+ */
+export function unsafeNameReason(name: string): string | null {
+  if (name.includes('\0')) return 'contains a NUL byte';
+  if (path.isAbsolute(name) || path.win32.isAbsolute(name) || /^[A-Za-z]:/.test(name)) {
+    return 'is an absolute path (names must be relative to the images/ or masks/ folder)';
+  }
+  const norm = path.posix.normalize(name.replaceAll('\\', '/'));
+  if (norm === '..' || norm.startsWith('../')) return 'escapes the dataset folder ("../")';
+  if (norm === '.' || norm.endsWith('/')) return 'is not a file name';
+  return null;
+}
+
+export type DataFolder = 'images' | 'masks';
+
+/** Resolves an entry's file name under `<dir>/<folder>/`; throws DatasetError if unsafe. */
+export function resolveDataPath(dir: string, folder: DataFolder, name: string): string {
+  const why = unsafeNameReason(name);
+  if (why !== null) throw new DatasetError(`${folder}/${name}: ${why}`);
+  return path.join(path.resolve(dir), folder, name);
+}
+
+/**
+ * Where a (lexically safe) data file really is. `escape` when a symlink takes it outside
+ * the real location of its folder (`images/` itself may be a symlink: the dataset's own
+ * layout is trusted, an entry's name is not).
+ */
+export async function locateDataFile(
+  file: string,
+  realFolder: string,
+): Promise<{ status: 'ok'; real: string } | { status: 'missing' } | { status: 'escape'; real: string } | { status: 'not_file' }> {
+  let real: string;
+  try {
+    real = await fs.realpath(file);
+  } catch {
+    return { status: 'missing' };
+  }
+  const rel = path.relative(realFolder, real);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return { status: 'escape', real };
+  try {
+    const st = await fs.stat(real);
+    if (!st.isFile()) return { status: 'not_file' };
+  } catch {
+    return { status: 'missing' };
+  }
+  return { status: 'ok', real };
+}
+
+/** `fs.realpath` of a dataset folder, or the plain resolved path if it does not exist. */
+export async function realFolder(dir: string, folder: DataFolder): Promise<string> {
+  const p = path.join(path.resolve(dir), folder);
+  try {
+    return await fs.realpath(p);
+  } catch {
+    return p;
+  }
+}
+
+/** One (image, mask, prompts) sample of a split, with absolute file paths. */
+export interface DatasetSample {
+  split: Split;
+  /** Index of the entry in the split's JSON list. */
+  index: number;
+  imgName: string;
+  maskName: string;
+  imagePath: string;
+  maskPath: string;
+  prompts: Readonly<Record<string, PromptValue>>;
+  /** The annotation file the entry comes from (for error messages). */
+  annFile: string;
+}
+
+export function splitFile(dir: string, split: Split): string {
+  return path.join(path.resolve(dir), 'anns', `${split}.json`);
+}
+
+// ---------------------------------------------------------------------------------------
+// Prompts
+
+export interface PromptOptions {
+  /** A prompt key such as `p1`, or `random` (a random non-empty key per sample). Default `p1`. */
+  promptKey?: string;
+  /** When set, every sample gets this prompt (the keys are ignored). */
+  overridePrompt?: string;
+  /** Append "." when the prompt does not end with one (reference `insert_stop_at_last`). Default true. */
+  appendFullStop?: boolean;
+}
+
+/** The reference's `prompt_index`: `p<i>` for i >= 0, `random` for a negative index. */
+export function promptKeyFromIndex(index: number): string {
+  return index >= 0 ? `p${index}` : 'random';
+}
+
+function nonEmpty(value: PromptValue | undefined): string[] {
+  if (value === undefined) return [];
+  const list = typeof value === 'string' ? [value] : value;
+  return list.filter((s) => s.trim() !== '');
+}
+
+/** Keys sorted like the reference (by the number after `p`), then by name. */
+export function sortPromptKeys(keys: Iterable<string>): string[] {
+  const num = (k: string): number => {
+    const m = /^p(\d+)$/.exec(k);
+    return m ? Number(m[1]) : Number.POSITIVE_INFINITY;
+  };
+  return [...keys].sort((a, b) => num(a) - num(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Keys of an entry whose value has at least one non-empty prompt, in sorted order. */
+export function usablePromptKeys(prompts: Readonly<Record<string, PromptValue>>): string[] {
+  return sortPromptKeys(Object.keys(prompts)).filter((k) => nonEmpty(prompts[k]).length > 0);
+}
+
+export function withFullStop(prompt: string): string {
+  const p = prompt.trimEnd();
+  return p.endsWith('.') ? p : `${p}.`;
+}
+
+/**
+ * Why `opts` cannot give this entry a prompt, or null. Used to validate a whole split before a
+ * run starts, so that a missing key fails with the entry named rather than mid-epoch.
+ */
+export function promptUnavailableReason(prompts: Readonly<Record<string, PromptValue>>, opts: PromptOptions): string | null {
+  if (opts.overridePrompt !== undefined) {
+    return opts.overridePrompt.trim() === '' ? 'the override prompt is empty' : null;
+  }
+  const key = opts.promptKey ?? 'p1';
+  if (key === 'random') {
+    return usablePromptKeys(prompts).length === 0 ? 'has no non-empty prompt to pick at random' : null;
+  }
+  if (!(key in prompts)) return `has no prompt "${key}" (keys: ${sortPromptKeys(Object.keys(prompts)).join(', ')})`;
+  if (nonEmpty(prompts[key]).length === 0) return `prompt "${key}" is empty`;
+  return null;
+}
+
+/**
+ * Picks the prompt of one sample. `random` picks a key among the non-empty ones; a list value
+ * gives a random element in training and its first (non-empty) element in evaluation. `rng`
+ * must be seeded per sample (see `promptRng`) so the choice is independent of batch order.
+ * Throws with the reason when the entry has no usable prompt for these options.
+ */
+export function selectPrompt(
+  prompts: Readonly<Record<string, PromptValue>>,
+  opts: PromptOptions & { train: boolean },
+  rng: Rng,
+): string {
+  const finish = (p: string): string => ((opts.appendFullStop ?? true) ? withFullStop(p) : p);
+  if (opts.overridePrompt !== undefined) {
+    if (opts.overridePrompt.trim() === '') throw new Error('the override prompt is empty');
+    return finish(opts.overridePrompt);
+  }
+  const reason = promptUnavailableReason(prompts, opts);
+  if (reason !== null) throw new Error(reason);
+  let key = opts.promptKey ?? 'p1';
+  if (key === 'random') key = rng.pick(usablePromptKeys(prompts));
+  const choices = nonEmpty(prompts[key]);
+  const chosen = opts.train ? rng.pick(choices) : (choices[0] as string);
+  return finish(chosen);
+}
+
+/** The per-sample generator used for prompt choices: deterministic in (seed, epoch, entry). */
+export function promptRng(seed: number, epoch: number, sampleKey: number): Rng {
+  return new Rng(hashSeed(seed, epoch, sampleKey, 0x9f0));
+}
+
+// ---------------------------------------------------------------------------------------
+// Loading
+
+export interface LoadSplitOptions extends PromptOptions {
+  /** Check that every image and mask exists and stays inside its folder (default true). */
+  checkFiles?: boolean;
+}
+
+/**
+ * Reads and validates one split. Throws a DatasetError listing every problem found:
+ * malformed JSON, invalid entries (file, entry index and field named), names escaping the
+ * dataset folder (`../`, absolute, symlinks), missing files, and entries that cannot get a
+ * prompt with the given prompt options.
+ */
+export async function loadSplit(dir: string, split: Split, opts: LoadSplitOptions = {}): Promise<DatasetSample[]> {
+  const file = splitFile(dir, split);
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const msg = code === 'ENOENT' ? 'split file not found' : `cannot read split file (${code ?? String(err)})`;
+    throw new DatasetError(`${file}: ${msg}`, [{ code: 'missing_split', file, message: msg }]);
+  }
+  const parsed = parseSplitJson(text, file);
+  const issues = [...parsed.issues];
+  const samples: DatasetSample[] = [];
+  const root = path.resolve(dir);
+  for (const { index, entry } of parsed.entries) {
+    samples.push({
+      split,
+      index,
+      imgName: entry.img_name,
+      maskName: entry.mask_name,
+      imagePath: path.join(root, 'images', entry.img_name),
+      maskPath: path.join(root, 'masks', entry.mask_name),
+      prompts: entry.prompts,
+      annFile: file,
+    });
+    const why = promptUnavailableReason(entry.prompts, opts);
+    if (why !== null) issues.push({ code: 'prompt_unavailable', file, entry: index, field: 'prompts', message: why });
+  }
+  if (opts.checkFiles ?? true) issues.push(...(await checkSampleFiles(dir, samples)));
+  if (issues.length > 0) throw DatasetError.fromIssues(`dataset ${root}, split ${split}`, issues);
+  return samples;
+}
+
+/** Existence and containment checks for the files of some samples (symlinks resolved). */
+export async function checkSampleFiles(dir: string, samples: readonly DatasetSample[]): Promise<FormatIssue[]> {
+  const folders = { images: await realFolder(dir, 'images'), masks: await realFolder(dir, 'masks') };
+  const issues: FormatIssue[] = [];
+  const seen = new Map<string, Promise<Awaited<ReturnType<typeof locateDataFile>>>>();
+  const locate = (file: string, folder: DataFolder) => {
+    let p = seen.get(file);
+    if (p === undefined) {
+      p = locateDataFile(file, folders[folder]);
+      seen.set(file, p);
+    }
+    return p;
+  };
+  const results = await Promise.all(
+    samples.map(async (s) => [s, await locate(s.imagePath, 'images'), await locate(s.maskPath, 'masks')] as const),
+  );
+  for (const [s, img, mask] of results) {
+    for (const [field, res, name, folder] of [
+      ['img_name', img, s.imgName, 'images'],
+      ['mask_name', mask, s.maskName, 'masks'],
+    ] as const) {
+      if (res.status === 'ok') continue;
+      const code = res.status === 'escape' ? 'path_escape' : folder === 'images' ? 'missing_image' : 'missing_mask';
+      const message =
+        res.status === 'escape'
+          ? `${folder}/${name} is a symlink escaping the ${folder}/ folder (to ${res.real})`
+          : res.status === 'not_file'
+            ? `${folder}/${name} is not a regular file`
+            : `${folder}/${name} not found`;
+      issues.push({ code, file: s.annFile, entry: s.index, field, message });
+    }
+  }
+  return issues;
+}
+
+/** Loads every split whose file exists (at least one must). */
+export async function loadDataset(
+  dir: string,
+  opts: LoadSplitOptions & { splits?: readonly Split[] } = {},
+): Promise<Partial<Record<Split, DatasetSample[]>>> {
+  const out: Partial<Record<Split, DatasetSample[]>> = {};
+  for (const split of opts.splits ?? SPLITS) {
+    const exists = await fs.stat(splitFile(dir, split)).then(
+      () => true,
+      () => false,
+    );
+    if (!exists && opts.splits === undefined) continue;
+    out[split] = await loadSplit(dir, split, opts);
+  }
+  if (Object.keys(out).length === 0) {
+    throw new DatasetError(`${path.resolve(dir)}: no split file found (expected anns/train.json, anns/val.json, anns/test.json)`);
+  }
+  return out;
+}

@@ -1,0 +1,349 @@
+/**
+ * Batch loader: decodes and resizes images and masks off the main thread in a pool of
+ * worker_threads, prefetching batches ahead of the consumer.
+ *
+ * - Each batch is one job for one worker, which allocates the batch's contiguous buffers
+ *   ([B,3,S,S] images, [B,1,S,S] masks) and transfers them back: no copy on either side.
+ *   With `prefetch` >= `workers` every worker is busy while the consumer works.
+ * - Order and prompt choices are deterministic in (seed, epoch): the shuffle is a seeded
+ *   permutation per epoch and each sample's prompt comes from its own seeded generator, so
+ *   neither depends on which worker finishes first.
+ * - A file that cannot be decoded makes the epoch throw an ImageError naming the file (and the
+ *   annotation entry) when the consumer reaches that batch.
+ */
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { type BatchJob, type BatchResult, decodeBatch } from './batch.js';
+import {
+  DatasetError,
+  type FormatIssue,
+  type PromptOptions,
+  type PromptValue,
+  promptRng,
+  promptUnavailableReason,
+  selectPrompt,
+} from './format.js';
+import { IMAGENET_MEAN, IMAGENET_STD, ImageError } from './image.js';
+import { permutation } from './rng.js';
+
+/** What the loader needs of a sample (a DatasetSample from format.ts fits). */
+export interface LoaderSample {
+  imagePath: string;
+  /** Absent: the sample has no mask and its mask plane is all 0 (prediction on new images). */
+  maskPath?: string;
+  /** Name reported in `Batch.names` (the mask name: unique per entry, also for multi-class data). */
+  maskName?: string;
+  prompts: Readonly<Record<string, PromptValue>>;
+  /** Entry index and annotation file, for error messages. */
+  index?: number;
+  annFile?: string;
+}
+
+export interface LoaderOptions extends PromptOptions {
+  /** Square model input side, e.g. 352. */
+  size: number;
+  batchSize: number;
+  /** Shuffle every epoch (seeded). Default false. */
+  shuffle?: boolean;
+  /** Drop the last incomplete batch. Default false. */
+  dropLast?: boolean;
+  seed?: number;
+  /**
+   * Training mode for prompt choice (a list-valued prompt gives a random element instead of
+   * the first). Default: same as `shuffle`.
+   */
+  train?: boolean;
+  /** Worker threads; 0 decodes on the main thread. Default: available cores, at most 4. */
+  workers?: number;
+  /** Batches decoded ahead of the consumer. Default: max(2, workers). */
+  prefetch?: number;
+  /** Items of a batch a worker decodes concurrently. Default 2. */
+  itemConcurrency?: number;
+  mean?: readonly [number, number, number];
+  std?: readonly [number, number, number];
+  /** Mask foreground where gray / 255 > maskThreshold. Default 0.5. */
+  maskThreshold?: number;
+  failOn?: BatchJob['failOn'];
+  fastShrinkOnLoad?: boolean;
+}
+
+export interface Batch {
+  /** [B, 3, S, S], normalised. */
+  images: Float32Array;
+  /** [B, 1, S, S], 0 or 1. */
+  masks: Float32Array;
+  prompts: string[];
+  names: string[];
+  /** [width, height] of each original image. */
+  originalSizes: [number, number][];
+  /** Position of each item in the loader's sample list. */
+  indices: number[];
+  /** B (the last batch may be smaller unless dropLast). */
+  size: number;
+  /** S */
+  imageSize: number;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  job: { id: number; resolve: (r: BatchResult) => void } | null;
+}
+
+interface QueuedJob {
+  job: BatchJob;
+  resolve: (r: BatchResult) => void;
+}
+
+/** A fixed set of workers taking batch jobs from one queue. Results never reject. */
+class WorkerPool {
+  private readonly workers: PoolWorker[] = [];
+  private readonly queue: QueuedJob[] = [];
+  private closed = false;
+
+  constructor(private readonly count: number) {
+    for (let i = 0; i < count; i++) this.workers.push(this.spawn());
+  }
+
+  private spawn(): PoolWorker {
+    const worker = new Worker(new URL('./loader-worker.js', import.meta.url), {
+      workerData: { sharpConcurrency: 1 },
+    });
+    const pw: PoolWorker = { worker, job: null };
+    worker.unref();
+    worker.on('message', (res: BatchResult) => {
+      const job = pw.job;
+      pw.job = null;
+      worker.unref();
+      if (job !== null && job.id === res.id) job.resolve(res);
+      this.dispatch();
+    });
+    const fail = (reason: string): void => {
+      const job = pw.job;
+      pw.job = null;
+      if (job !== null) job.resolve({ id: job.id, ok: false, item: 0, file: '<worker>', reason });
+      const i = this.workers.indexOf(pw);
+      if (i >= 0 && !this.closed) {
+        this.workers[i] = this.spawn();
+        this.dispatch();
+      }
+    };
+    worker.on('error', (err: unknown) => fail(`loader worker crashed: ${err instanceof Error ? err.message : String(err)}`));
+    worker.on('exit', (code) => {
+      if (!this.closed && this.workers.includes(pw)) fail(`loader worker exited with code ${code}`);
+    });
+    return pw;
+  }
+
+  run(job: BatchJob): Promise<BatchResult> {
+    if (this.closed) return Promise.resolve({ id: job.id, ok: false, item: 0, file: '<loader>', reason: 'loader is closed' });
+    return new Promise((resolve) => {
+      this.queue.push({ job, resolve });
+      this.dispatch();
+    });
+  }
+
+  /** Drops queued (not yet started) jobs whose id is in `ids`. */
+  cancel(ids: ReadonlySet<number>): void {
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const q = this.queue[i] as QueuedJob;
+      if (ids.has(q.job.id)) {
+        this.queue.splice(i, 1);
+        q.resolve({ id: q.job.id, ok: false, item: 0, file: '<loader>', reason: 'cancelled' });
+      }
+    }
+  }
+
+  private dispatch(): void {
+    for (const pw of this.workers) {
+      if (this.queue.length === 0) return;
+      if (pw.job !== null) continue;
+      const q = this.queue.shift() as QueuedJob;
+      pw.job = { id: q.job.id, resolve: q.resolve };
+      pw.worker.ref();
+      pw.worker.postMessage(q.job);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const q of this.queue.splice(0)) q.resolve({ id: q.job.id, ok: false, item: 0, file: '<loader>', reason: 'loader is closed' });
+    await Promise.all(
+      this.workers.map(async (pw) => {
+        const job = pw.job;
+        pw.job = null;
+        await pw.worker.terminate();
+        job?.resolve({ id: job.id, ok: false, item: 0, file: '<loader>', reason: 'loader is closed' });
+      }),
+    );
+    this.workers.length = 0;
+  }
+}
+
+function defaultWorkers(): number {
+  return Math.max(1, Math.min(os.availableParallelism(), 4));
+}
+
+export class BatchLoader implements AsyncIterable<Batch> {
+  readonly options: Readonly<LoaderOptions>;
+  private readonly samples: readonly LoaderSample[];
+  private pool: WorkerPool | null = null;
+  private closed = false;
+  private nextJobId = 1;
+  private nextEpoch = 0;
+
+  /** Throws a DatasetError naming every sample that cannot get a prompt with these options. */
+  constructor(samples: readonly LoaderSample[], options: LoaderOptions) {
+    if (!Number.isInteger(options.size) || options.size <= 0) throw new RangeError(`size must be a positive integer, got ${options.size}`);
+    if (!Number.isInteger(options.batchSize) || options.batchSize <= 0) {
+      throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
+    }
+    if (options.workers !== undefined && !(Number.isInteger(options.workers) && options.workers >= 0)) {
+      throw new RangeError(`workers must be an integer >= 0, got ${options.workers}`);
+    }
+    this.samples = samples;
+    this.options = { ...options };
+    const issues: FormatIssue[] = [];
+    samples.forEach((s, i) => {
+      const why = promptUnavailableReason(s.prompts, options);
+      if (why !== null) {
+        issues.push({
+          code: 'prompt_unavailable',
+          file: s.annFile ?? s.imagePath,
+          entry: s.index ?? i,
+          field: 'prompts',
+          message: why,
+        });
+      }
+    });
+    if (issues.length > 0) throw DatasetError.fromIssues('cannot choose prompts', issues);
+  }
+
+  get workers(): number {
+    return this.options.workers ?? defaultWorkers();
+  }
+
+  /** Number of samples. */
+  get sampleCount(): number {
+    return this.samples.length;
+  }
+
+  /** Batches per epoch. */
+  get length(): number {
+    const n = this.samples.length;
+    const b = this.options.batchSize;
+    return this.options.dropLast ? Math.floor(n / b) : Math.ceil(n / b);
+  }
+
+  /** The sample order of an epoch (a seeded permutation when shuffling). */
+  order(epoch: number): number[] {
+    const n = this.samples.length;
+    return this.options.shuffle ? permutation(n, this.options.seed ?? 0, epoch) : Array.from({ length: n }, (_, i) => i);
+  }
+
+  /** The prompt of sample `i` in epoch `epoch` (what the batches carry). */
+  prompt(i: number, epoch: number): string {
+    const s = this.samples[i];
+    if (s === undefined) throw new RangeError(`no sample ${i}`);
+    const train = this.options.train ?? this.options.shuffle ?? false;
+    return selectPrompt(s.prompts, { ...this.options, train }, promptRng(this.options.seed ?? 0, epoch, i));
+  }
+
+  /** Iterating the loader itself runs epochs 0, 1, 2, ... in turn. */
+  [Symbol.asyncIterator](): AsyncGenerator<Batch> {
+    return this.epoch(this.nextEpoch++);
+  }
+
+  /** The batches of one epoch. Breaking out early cancels the batches not yet started. */
+  async *epoch(epoch: number): AsyncGenerator<Batch> {
+    if (this.closed) throw new Error('BatchLoader: closed');
+    const B = this.options.batchSize;
+    const order = this.order(epoch);
+    const batches: number[][] = [];
+    for (let i = 0; i + (this.options.dropLast ? B : 1) <= order.length; i += B) batches.push(order.slice(i, i + B));
+    const prefetch = Math.max(1, this.options.prefetch ?? Math.max(2, this.workers));
+    const inflight: { id: number; result: Promise<BatchResult> }[] = [];
+    let launched = 0;
+    const launch = (): void => {
+      while (inflight.length < prefetch && launched < batches.length) {
+        const job = this.job(batches[launched++] as number[]);
+        inflight.push({ id: job.id, result: this.runJob(job) });
+      }
+    };
+    try {
+      for (let b = 0; b < batches.length; b++) {
+        launch();
+        const head = inflight.shift() as { id: number; result: Promise<BatchResult> };
+        const res = await head.result;
+        const idx = batches[b] as number[];
+        if (!res.ok) throw this.failure(res, idx);
+        launch();
+        yield {
+          images: res.images,
+          masks: res.masks,
+          prompts: idx.map((i) => this.prompt(i, epoch)),
+          names: idx.map((i) => {
+            const s = this.samples[i] as LoaderSample;
+            return s.maskName ?? s.imagePath;
+          }),
+          originalSizes: res.originalSizes,
+          indices: idx,
+          size: idx.length,
+          imageSize: this.options.size,
+        };
+      }
+    } finally {
+      if (inflight.length > 0 && this.pool !== null) this.pool.cancel(new Set(inflight.map((j) => j.id)));
+    }
+  }
+
+  private job(indices: number[]): BatchJob {
+    const o = this.options;
+    return {
+      id: this.nextJobId++,
+      size: o.size,
+      mean: o.mean ?? IMAGENET_MEAN,
+      std: o.std ?? IMAGENET_STD,
+      maskThreshold: o.maskThreshold ?? 0.5,
+      failOn: o.failOn ?? 'warning',
+      fastShrinkOnLoad: o.fastShrinkOnLoad ?? false,
+      concurrency: o.itemConcurrency ?? 2,
+      items: indices.map((i) => {
+        const s = this.samples[i] as LoaderSample;
+        return { image: s.imagePath, mask: s.maskPath ?? null };
+      }),
+    };
+  }
+
+  private runJob(job: BatchJob): Promise<BatchResult> {
+    if (this.workers === 0) {
+      return decodeBatch(job).catch((err: unknown) => ({
+        id: job.id,
+        ok: false as const,
+        item: 0,
+        file: job.items[0]?.image ?? '<batch>',
+        reason: err instanceof Error ? err.message : String(err),
+      }));
+    }
+    this.pool ??= new WorkerPool(this.workers);
+    return this.pool.run(job);
+  }
+
+  private failure(res: Extract<BatchResult, { ok: false }>, indices: number[]): Error {
+    const s = this.samples[indices[res.item] ?? -1];
+    const where = s?.annFile !== undefined && s.index !== undefined ? ` (${s.annFile} entry ${s.index})` : '';
+    return new ImageError(res.file, `${res.reason}${where}`);
+  }
+
+  /** Terminates the workers. The loader cannot be used afterwards. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const pool = this.pool;
+    this.pool = null;
+    await pool?.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
