@@ -1,0 +1,60 @@
+// bench/engine: one CLIP ViT-B/16 encoder layer (485 tokens, width 768, 12 heads, MLP 3072),
+// forward (no grad) and forward+backward to the input, batch 1 and 4, TypeScript on our
+// addon vs the same computation in PyTorch, same thread count. Ratio = ours / PyTorch.
+import * as T from '../src/torch/index.js';
+import { median, timeRuns, runPython, fmt } from './util.js';
+import { fileURLToPath } from 'node:url';
+
+const threads = Number(process.env.BENCH_THREADS ?? 2);
+const runs = Number(process.env.BENCH_RUNS ?? 7);
+T.setNumThreads(threads);
+T.manualSeed(0);
+const W = 768, H = 12, MLP = 3072, L = 485, D = W / H;
+const { nn, F, tidy } = T;
+
+class Block extends nn.Module {
+  ln1 = this.registerModule('layer_norm1', new nn.LayerNorm(W));
+  q = this.registerModule('q_proj', new nn.Linear(W, W));
+  k = this.registerModule('k_proj', new nn.Linear(W, W));
+  v = this.registerModule('v_proj', new nn.Linear(W, W));
+  o = this.registerModule('out_proj', new nn.Linear(W, W));
+  ln2 = this.registerModule('layer_norm2', new nn.LayerNorm(W));
+  fc1 = this.registerModule('fc1', new nn.Linear(W, MLP));
+  fc2 = this.registerModule('fc2', new nn.Linear(MLP, W));
+  attn(x: T.Tensor): T.Tensor {
+    const B = x.size(0);
+    const sh = (t: T.Tensor): T.Tensor => t.view(B, L, H, D).transpose(1, 2).reshape(B * H, L, D);
+    const q = this.q.forward(x).mul(D ** -0.5);
+    const w = sh(q).bmm(sh(this.k.forward(x)).transpose(1, 2)).softmax(-1);
+    const out = w.bmm(sh(this.v.forward(x))).view(B, H, L, D).transpose(1, 2).reshape(B, L, W);
+    return this.o.forward(out);
+  }
+  forward(x: T.Tensor): T.Tensor {
+    const h1 = x.add(this.attn(this.ln1.forward(x)));
+    return h1.add(this.fc2.forward(F.quickGelu(this.fc1.forward(this.ln2.forward(h1)))));
+  }
+}
+
+const blk = new Block().eval().requiresGrad_(false);
+const ours: Record<string, number> = {};
+for (const B of [1, 4]) {
+  const x = T.randn([B, L, W]).keep();
+  ours[`forward_b${B}`] = median(timeRuns(() => T.noGrad(() => tidy(() => void blk.forward(x))), runs));
+  ours[`forward_backward_b${B}`] = median(timeRuns(() => tidy(() => {
+    const xi = x.clone().requiresGrad_(true);
+    blk.forward(xi).sum().backward();
+    void xi.grad;
+  }), runs));
+  x.dispose();
+}
+const script = fileURLToPath(new URL('../../bench/engine_torch.py', import.meta.url));
+const ref = runPython<{ torch: string; threads: number; medians_s: Record<string, number> }>(script, [String(threads), String(runs)]);
+const rows: Record<string, { ours_s: number; torch_s: number; ratio: number }> = {};
+console.log(`ViT-B/16 block, ${L} tokens, ${threads} threads, median of ${runs} (libtorch ${T.runtimeInfo().libtorchVersion}, PyTorch ${ref.torch})`);
+console.log('row                    ours        pytorch     ratio');
+for (const k of Object.keys(ours)) {
+  const r = { ours_s: ours[k]!, torch_s: ref.medians_s[k]!, ratio: ours[k]! / ref.medians_s[k]! };
+  rows[k] = r;
+  console.log(`${k.padEnd(22)} ${fmt(r.ours_s).padStart(10)}  ${fmt(r.torch_s).padStart(10)}  ${r.ratio.toFixed(3)}`);
+}
+console.log(JSON.stringify({ bench: 'engine', threads, runs, device: 'cpu', rows, max_ratio: Math.max(...Object.values(rows).map((r) => r.ratio)) }));

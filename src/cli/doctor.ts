@@ -1,0 +1,70 @@
+// `tunevlseg doctor`: which libtorch the addon uses, BLAS, threads, CUDA, and every path the
+// build's locator tried (the first thing to read when "libtorch_cpu.so not found").
+import { createRequire } from 'node:module';
+import { existsSync, realpathSync } from 'node:fs';
+import type { Command } from 'commander';
+
+interface Located { source: string; root: string; lib: string; include: string[]; abi: number; tried: string[]; cudaLib: boolean }
+
+export async function doctor(opts: { brief?: boolean; json?: boolean }): Promise<number> {
+  const require = createRequire(import.meta.url);
+  const report: Record<string, unknown> = { node: process.version, platform: `${process.platform}-${process.arch}` };
+  let ok = true;
+  try {
+    const { packageRoot } = await import('../torch/native.js');
+    const finder = require(`${packageRoot}/native/find-libtorch.cjs`) as { locate(): Located };
+    const loc = finder.locate();
+    report.libtorchFound = { source: loc.source, root: loc.root, lib: loc.lib, cxx11Abi: loc.abi, cudaLibrary: loc.cudaLib };
+    report.pathsTried = loc.tried;
+  } catch (e) {
+    report.libtorchFound = null;
+    report.locateError = (e as Error).message;
+  }
+  try {
+    const { runtimeInfo } = await import('../torch/index.js');
+    const r = runtimeInfo();
+    report.addon = r.addonPath;
+    report.libtorchVersion = r.libtorchVersion;
+    report.threads = r.threads;
+    report.blas = r.blas;
+    report.cudaAvailable = r.cudaAvailable;
+    report.cudaDeviceCount = r.cudaDeviceCount;
+  } catch (e) {
+    ok = false;
+    report.addonError = (e as Error).message;
+  }
+  // Debian resolves libblas.so.3 through alternatives: reference BLAS is ~12x slower.
+  const blasLink = '/usr/lib/x86_64-linux-gnu/libblas.so.3';
+  if (existsSync(blasLink)) {
+    const target = realpathSync(blasLink);
+    report.systemBlas = target;
+    if (!/openblas|mkl|blis/i.test(target)) {
+      report.warning = `libblas.so.3 resolves to ${target} (reference BLAS, ~12x slower): apt-get install libopenblas0-pthread`;
+    }
+  }
+  if (opts.json) console.log(JSON.stringify(report, null, 2));
+  else if (opts.brief) {
+    console.log(ok
+      ? `tunevlseg: libtorch ${String(report.libtorchVersion)} (${String((report.libtorchFound as { source?: string } | null)?.source ?? '?')}), BLAS ${String(report.systemBlas ?? report.blas)}, ${String(report.threads)} threads, CUDA ${report.cudaAvailable ? `yes (${String(report.cudaDeviceCount)} devices)` : 'no'}`
+      : `tunevlseg: addon not usable: ${String(report.addonError)}`);
+    if (report.warning) console.log(`warning: ${String(report.warning)}`);
+  } else {
+    for (const [k, v] of Object.entries(report)) {
+      if (Array.isArray(v)) {
+        console.log(`${k}:`);
+        for (const x of v) console.log(`  ${String(x)}`);
+      } else console.log(`${k}: ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`);
+    }
+  }
+  return ok ? 0 : 1;
+}
+
+export function registerDoctorCommand(program: Command): void {
+  program.command('doctor')
+    .description('show the libtorch in use (version, BLAS, threads, CUDA) and every path the locator tried')
+    .option('--brief', 'one line')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { brief?: boolean; json?: boolean }) => {
+      process.exitCode = await doctor(o);
+    });
+}

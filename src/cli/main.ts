@@ -1,0 +1,21 @@
+// The `tunevlseg` command line: one module per subcommand, each thin over the library.
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { registerDoctorCommand } from './doctor.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const program = new Command();
+program
+  .name('tunevlseg')
+  .description('Prompt tuning of frozen vision-language segmentation models (CLIPSeg, CRIS) on new domains')
+  .version(pkg.version);
+
+registerDoctorCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  console.error(`tunevlseg: ${(e as Error).message}`);
+  process.exitCode = 1;
+}
