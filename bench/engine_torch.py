@@ -1,10 +1,10 @@
 # PyTorch baseline for bench/engine.ts: the same CLIP ViT-B/16 encoder layer, same op order.
-import json, sys, time, statistics
+# Serves timing requests on stdin ("forward_b1" ...) so the TypeScript side can interleave runs.
+import json, sys, time
 import torch
 import torch.nn as nn
 
 threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
-runs = int(sys.argv[2]) if len(sys.argv) > 2 else 7
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 W, H, MLP, L = 768, 12, 3072, 485
@@ -34,19 +34,24 @@ class Block(nn.Module):
 blk = Block().eval()
 for p in blk.parameters():
     p.requires_grad_(False)
-res = {}
-for B in (1, 4):
-    x = torch.randn(B, L, W)
-    def fwd():
-        with torch.no_grad():
-            blk(x)
-    def fwdbwd():
-        xi = x.clone().requires_grad_(True)
-        blk(xi).sum().backward()
-    for name, fn in (("forward", fwd), ("forward_backward", fwdbwd)):
-        fn()
-        ts = []
-        for _ in range(runs):
-            t0 = time.perf_counter(); fn(); ts.append(time.perf_counter() - t0)
-        res[f"{name}_b{B}"] = statistics.median(ts)
-print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "medians_s": res}))
+inputs = {B: torch.randn(B, L, W) for B in (1, 4)}
+
+def fwd(B):
+    with torch.no_grad():
+        blk(inputs[B])
+
+def fwdbwd(B):
+    xi = inputs[B].clone().requires_grad_(True)
+    blk(xi).sum().backward()
+
+first = True
+for line in sys.stdin:
+    name = line.strip()
+    if first or not name:
+        first = False
+        print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
+        continue
+    kind, b = name.rsplit("_b", 1)
+    fn = fwd if kind == "forward" else fwdbwd
+    t0 = time.perf_counter(); fn(int(b)); dt = time.perf_counter() - t0
+    print(json.dumps({"s": dt}), flush=True)

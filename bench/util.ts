@@ -32,3 +32,49 @@ export function runPython<T>(script: string, args: string[] = []): T {
 }
 
 export const fmt = (s: number): string => `${(s * 1000).toFixed(1)} ms`;
+
+/**
+ * A PyTorch baseline kept running beside the benchmark: each call sends one line (a command)
+ * and awaits one JSON line back. Lets a bench interleave our runs with PyTorch's, so both see
+ * the same machine load.
+ */
+export class PythonWorker {
+  private readonly proc: import('node:child_process').ChildProcessWithoutNullStreams;
+  private buf = '';
+  private waiting: ((line: string) => void)[] = [];
+  private stderr = '';
+  constructor(script: string, args: string[] = []) {
+    if (!existsSync(PYTHON)) throw new Error(`${PYTHON} not found: install Debian's python3-torch (scripts/bootstrap.sh)`);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    this.proc = spawnChild(PYTHON, [script, ...args]);
+    this.proc.stdout.setEncoding('utf8');
+    this.proc.stderr.setEncoding('utf8');
+    this.proc.stderr.on('data', (d: string) => { this.stderr = (this.stderr + d).slice(-4000); });
+    this.proc.stdout.on('data', (d: string) => {
+      this.buf += d;
+      let i;
+      while ((i = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, i);
+        this.buf = this.buf.slice(i + 1);
+        this.waiting.shift()?.(line);
+      }
+    });
+    this.proc.on('exit', (code) => {
+      for (const w of this.waiting.splice(0)) w(JSON.stringify({ error: `python exited ${code}: ${this.stderr}` }));
+    });
+  }
+  call<T>(cmd: string): Promise<T> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push((line) => {
+        const v = JSON.parse(line) as T & { error?: string };
+        if (v.error) reject(new Error(v.error));
+        else resolve(v);
+      });
+      this.proc.stdin.write(cmd + '\n');
+    });
+  }
+  close(): void {
+    this.proc.stdin.end();
+  }
+}
+import { spawn as spawnChild } from 'node:child_process';
