@@ -2,7 +2,7 @@
 // callback, extra vision tokens, early stop, decoder extra-token drop) reproduce the
 // reference learners' numbers: a minimal CoOp (text) and VPT (vision) written on the public
 // API against the clipseg-tiny learner fixtures (fixtures README quirks 1-5).
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -26,6 +26,15 @@ function repoRoot(): string {
 
 const TINY = join(repoRoot(), '..', 'shared', 'fixtures', 'clipseg-tiny');
 const { F } = T;
+
+// One frozen model and one set of inputs for the whole file (loading is the slow part).
+const model = CLIPSegForImageSegmentation.fromPretrained(TINY);
+model.requiresGrad_(false);
+const inputs = T.loadSafetensors(join(TINY, 'inputs.safetensors')).tensors;
+after(() => {
+  T.dispose([...inputs.values()]);
+  model.dispose();
+});
 
 function close(name: string, got: T.Tensor, exp: T.Tensor, tol: Tolerance = TOL.activations): void {
   const r = T.tidy(() => compareTensors(got, exp, tol));
@@ -66,8 +75,6 @@ function vptVision(model: CLIPSegForImageSegmentation, ctx: T.Tensor, pixels: T.
 
 for (const caseName of ['coop-d1', 'coop-d3']) {
   test(`text hooks reproduce the reference CoOp (${caseName}), including the truncation path`, () => {
-    const model = CLIPSegForImageSegmentation.fromPretrained(TINY);
-    const inputs = load(join(TINY, 'inputs.safetensors'));
     const params = load(join(TINY, 'learners', caseName, 'params_init.safetensors'));
     const expected = load(join(TINY, 'learners', caseName, 'outputs.safetensors'));
     try {
@@ -93,16 +100,13 @@ for (const caseName of ['coop-d1', 'coop-d3']) {
       }));
       assert.equal(T.liveTensors(), before);
     } finally {
-      T.dispose([...inputs.values(), ...params.values(), ...expected.values()]);
-      model.dispose();
+      T.dispose([...params.values(), ...expected.values()]);
     }
   });
 }
 
 for (const caseName of ['vpt-d1', 'vpt-d3']) {
   test(`vision hooks reproduce the reference VPT (${caseName}): extra tokens, per-layer overwrite, early stop, decoder drop`, () => {
-    const model = CLIPSegForImageSegmentation.fromPretrained(TINY);
-    const inputs = load(join(TINY, 'inputs.safetensors'));
     const params = load(join(TINY, 'learners', caseName, 'params_init.safetensors'));
     const expected = load(join(TINY, 'learners', caseName, 'outputs.safetensors'));
     try {
@@ -128,17 +132,13 @@ for (const caseName of ['vpt-d1', 'vpt-d3']) {
       }));
       assert.equal(T.liveTensors(), before);
     } finally {
-      T.dispose([...inputs.values(), ...params.values(), ...expected.values()]);
-      model.dispose();
+      T.dispose([...params.values(), ...expected.values()]);
     }
   });
 }
 
 test('hook contract: hiddenStates record what the hook returns; numLayers stops early; bad shapes fail clearly', () => {
-  const model = CLIPSegForImageSegmentation.fromPretrained(TINY);
-  const inputs = load(join(TINY, 'inputs.safetensors'));
-  try {
-    T.noGrad(() => T.tidy(() => {
+  T.noGrad(() => T.tidy(() => {
       const px = inputs.get('pixel_values_native')!;
       const vm = model.clip.vision_model;
       const plain = vm.forward(px);
@@ -164,18 +164,11 @@ test('hook contract: hiddenStates record what the hook returns; numLayers stops 
       assert.throws(() => model.visionActivations(px, { numLayers: 3 }), /needs 4 vision layers/);
       assert.throws(() => text.forwardEmbeds(T.zeros([2, 5, 32]), { attentionMask: T.ones([2, 6]) }), /does not match/);
       assert.throws(() => model.decode(acts, T.zeros([2, 32]), 2), /square grid/);
-    }));
-  } finally {
-    T.dispose([...inputs.values()]);
-    model.dispose();
-  }
+  }));
 });
 
 test('gradients flow through the hooks to the prompts: VPT-d3 and CoOp-d3 grads match the fixture', () => {
-  const model = CLIPSegForImageSegmentation.fromPretrained(TINY);
-  model.requiresGrad_(false);
-  const inputs = load(join(TINY, 'inputs.safetensors'));
-  try {
+  {
     for (const caseName of ['vpt-d3', 'coop-d3']) {
       const params = load(join(TINY, 'learners', caseName, 'params_init.safetensors'));
       const grads = load(join(TINY, 'learners', caseName, 'grads.safetensors'));
@@ -218,8 +211,5 @@ test('gradients flow through the hooks to the prompts: VPT-d3 and CoOp-d3 grads 
         T.dispose([...params.values(), ...grads.values(), ...expected.values()]);
       }
     }
-  } finally {
-    T.dispose([...inputs.values()]);
-    model.dispose();
   }
 });
