@@ -9,7 +9,8 @@
  * Prints one line per measurement and, last, a JSON object with the medians in seconds.
  * Never passes/fails on time.
  */
-import { CRIS, crisRn50, crisTiny, diceCeLoss, eosIndexForContext, extendPadMaskForContext, insertContextAfterBos, type CrisConfig } from '../src/models/cris/index.js';
+import { diceCELoss } from '../src/models/clipseg/loss.js';
+import { CRIS, crisRn50, crisTiny, eosIndexForContext, extendPadMaskForContext, insertContextAfterBos, type CrisConfig } from '../src/models/cris/index.js';
 import { cat, dispose, noGrad, randn, tidy, tensor, liveTensors, getNumThreads } from '../src/torch/index.js';
 
 const arg = (name: string, def: string): string => {
@@ -58,7 +59,7 @@ function bench(name: string, cfg: CrisConfig): Record<string, number> {
       }),
       afterBlock: (i, h) => (i < 1 ? cat([h.slice(1, 0, 1), ctx.unsqueeze(0).expand(2, 4, h.size(2)), h.slice(1, 5)], 1) : h),
     });
-    diceCeLoss(out.logits, labels).loss.backward();
+    diceCELoss(out.logits, labels).loss.backward();
     ctx.zeroGrad();
   }));
   const leaked = liveTensors() - live;

@@ -6,11 +6,12 @@ import { fileURLToPath } from 'node:url';
 
 import { F, Tensor, cat, dispose, liveTensors, loadSafetensors, noGrad, tidy, zeros, randn } from '../src/torch/index.js';
 import {
-  CRIS, crisConfigFromReference, crisTiny, crisRn50, checkCrisConfig, loadCrisWeights, diceCeLoss,
+  CRIS, crisConfigFromReference, crisTiny, crisRn50, checkCrisConfig, loadCrisWeights,
   extendPadMaskForContext, eosIndexForContext, insertContextAfterBos, inferCrisConfig, parseCrisConfig,
   type CrisOutput, type CrisTextHooks,
 } from '../src/models/cris/index.js';
 import { compareTensors, TOL, type Tolerance } from '../src/parity/compare.js';
+import { diceCELoss } from '../src/models/clipseg/loss.js';
 import { crisBaseKind } from '../src/parity/kinds/cris.js';
 
 function repoRoot(): string {
@@ -79,7 +80,7 @@ test('parity with cris-tiny: logits and every intermediate, pad mask exact, Dice
     for (const [name, field, tol] of FIELDS) assertClose(out[field] as Tensor, get(expected, name), tol, name);
     assert.equal(out.padMask.dtype, 'bool');
     assertClose(out.padMask.long(), get(expected, 'pad_mask'), TOL.exact, 'pad_mask');
-    const l = diceCeLoss(out.logits, get(inputs, 'labels'));
+    const l = diceCELoss(out.logits, get(inputs, 'labels'));
     assertClose(l.loss, get(expected, 'dicece_loss'), TOL.loss, 'dicece_loss');
     assert.ok(Math.abs(l.loss.item() - (l.dice.item() + 0.2 * l.bce.item())) < 1e-6);
   }));

@@ -107,6 +107,14 @@ export function checkCrisConfig(c: CrisConfig, where = ''): CrisConfig {
   return c;
 }
 
+/**
+ * Image normalisation of the reference's CRIS experiments (configs/experiment/coop/cris.yaml:
+ * OpenAI CLIP's mean/std, bicubic resize to img_size 416). Prompts use the CLIP tokenizer
+ * (`CIDAS/clipseg-rd64`), padded to the longest.
+ */
+export const CRIS_IMAGE_MEAN: readonly [number, number, number] = Object.freeze([0.48145466, 0.4578275, 0.40821073]) as readonly [number, number, number];
+export const CRIS_IMAGE_STD: readonly [number, number, number] = Object.freeze([0.26862954, 0.26130258, 0.27577711]) as readonly [number, number, number];
+
 /** OpenAI CLIP RN50 (as loaded from `RN50.pt`). */
 export function clipRn50(): ClipResNetConfig {
   return {
@@ -115,7 +123,10 @@ export function clipRn50(): ClipResNetConfig {
   };
 }
 
-/** The paper's CRIS (configs/model/coop/cris.yaml): RN50, 416x416. */
+/**
+ * The paper's CRIS (configs/model/coop/cris.yaml): RN50, 416x416, dropout 0.2. Note the reference's
+ * experiment configs (configs/experiment/coop/cris.yaml) override the dropout to 0 for training.
+ */
 export function crisRn50(overrides: Partial<Omit<CrisConfig, 'clip'>> = {}): CrisConfig {
   return checkCrisConfig({
     clip: clipRn50(),

@@ -1,5 +1,5 @@
 // CRIS (CLIP-Driven Referring Image Segmentation) for tunevlseg: config + presets, the model,
-// its CLIP ResNet backbone, the loss, and loading a converted checkpoint folder.
+// its CLIP ResNet backbone, and loading a converted checkpoint folder.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSafetensors, dispose } from '../../torch/index.js';
@@ -10,7 +10,6 @@ export * from './config.js';
 export * from './clip.js';
 export * from './layers.js';
 export * from './model.js';
-export * from './loss.js';
 
 /** Loads `<dir>/model.safetensors` strictly into a CRIS built from an explicit config. */
 export function loadCrisWeights(model: CRIS, weightsPath: string): void {

@@ -5,7 +5,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSafetensors, noGrad, tidy, dispose, type Tensor } from '../../torch/index.js';
-import { CRIS, crisConfigFromReference, loadCrisWeights, diceCeLoss, type CrisOutput } from '../../models/cris/index.js';
+import { CRIS, crisConfigFromReference, loadCrisWeights, type CrisOutput } from '../../models/cris/index.js';
+// The shared MONAI-DiceCE implementation (fixtures README "Loss"); src/train/loss.ts is its canonical twin.
+import { diceCELoss } from '../../models/clipseg/loss.js';
 import { compareTensors, TOL, type TensorReport, type Tolerance } from '../compare.js';
 import type { CaseKind, CaseResult } from '../runner.js';
 
@@ -60,7 +62,7 @@ export function runCrisBaseCase(dir: string, caseJson: Record<string, unknown>):
       }
       const loss = expected.get('dicece_loss');
       if (loss) {
-        const l = diceCeLoss(out.logits, need(inputs, 'labels', inFile), { lambdaDice: 1, lambdaCe: 0.2 });
+        const l = diceCELoss(out.logits, need(inputs, 'labels', inFile), { lambdaDice: 1, lambdaCe: 0.2 });
         tensors.dicece_loss = compareTensors(l.loss, loss, TOL.loss);
         seen.add('dicece_loss');
       }
