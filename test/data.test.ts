@@ -28,6 +28,7 @@ import {
   resizeBilinear,
   writeMaskPng,
 } from '../src/data/image.js';
+import { decodeBmp } from '../src/data/bmp.js';
 import { Rng } from '../src/data/rng.js';
 import { generateSyntheticDataset, renderShapes, renderUltrasound } from '../src/data/synthetic.js';
 
@@ -294,6 +295,48 @@ describe('image decoding', () => {
     assert.deepEqual([d.width, d.height], [W, H]);
     assert.ok(d.data[0]! > 0.99 && d.data[2 * 64]! < 0.01, 'top-left is red');
     assert.ok(d.data[63]! < 0.01 && d.data[2 * 64 + 63]! > 0.99, 'bottom-right is blue');
+  });
+
+  it('BMP: 8-bit palette, top-down rows, 32-bit with alpha', () => {
+    // 3x2, 8 bpp, top-down (negative height), palette: 0 black, 1 red, 2 green.
+    const stride = 4;
+    const pal = Buffer.from([0, 0, 0, 0, 0, 0, 255, 0, 0, 255, 0, 0]);
+    const px = Buffer.from([0, 1, 2, 0, 2, 1, 0, 0]);
+    const head = Buffer.alloc(54);
+    head.write('BM', 0, 'ascii');
+    head.writeUInt32LE(54 + pal.length + px.length, 2);
+    head.writeUInt32LE(54 + pal.length, 10);
+    head.writeUInt32LE(40, 14);
+    head.writeInt32LE(3, 18);
+    head.writeInt32LE(-2, 22);
+    head.writeUInt16LE(1, 26);
+    head.writeUInt16LE(8, 28);
+    head.writeUInt32LE(stride * 2, 34);
+    head.writeUInt32LE(3, 46);
+    const b8 = decodeBmp(Buffer.concat([head, pal, px]));
+    assert.deepEqual([b8.width, b8.height, b8.channels], [3, 2, 3]);
+    assert.deepEqual(Array.from(b8.data), [0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 255, 0, 255, 0, 0, 0, 0, 0]);
+    // 2x1, 32 bpp BI_BITFIELDS (V4 header with an alpha mask), bottom-up.
+    const v4 = Buffer.alloc(14 + 108 + 8);
+    v4.write('BM', 0, 'ascii');
+    v4.writeUInt32LE(v4.length, 2);
+    v4.writeUInt32LE(14 + 108, 10);
+    v4.writeUInt32LE(108, 14);
+    v4.writeInt32LE(2, 18);
+    v4.writeInt32LE(1, 22);
+    v4.writeUInt16LE(1, 26);
+    v4.writeUInt16LE(32, 28);
+    v4.writeUInt32LE(3, 30);
+    v4.writeUInt32LE(0x00ff0000, 54);
+    v4.writeUInt32LE(0x0000ff00, 58);
+    v4.writeUInt32LE(0x000000ff, 62);
+    v4.writeUInt32LE(0xff000000, 66);
+    v4.writeUInt32LE(0x80102030, 122);
+    v4.writeUInt32LE(0xff405060, 126);
+    const b32 = decodeBmp(v4);
+    assert.equal(b32.channels, 4);
+    assert.deepEqual(Array.from(b32.data), [0x10, 0x20, 0x30, 0x80, 0x40, 0x50, 0x60, 0xff]);
+    assert.throws(() => decodeBmp(Buffer.concat([head.subarray(0, 30)])), /truncated/);
   });
 
   it('a corrupt or missing file is an ImageError naming the file', async () => {
