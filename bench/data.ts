@@ -113,6 +113,8 @@ async function main(): Promise<void> {
         for await (const b of loader.epoch(e)) {
           images += b.size;
           checksum += b.images[0]! + b.masks[b.masks.length - 1]!;
+          // A trainer releases a batch once it is copied into tensors: its buffers are reused.
+          b.release();
         }
       }
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;

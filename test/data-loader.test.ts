@@ -129,6 +129,42 @@ describe('batch loader', () => {
     }
   });
 
+  it('released batches are decoded into again, with the same results', async () => {
+    const samples = await loadSplit(shapesDir, 'train');
+    // Every third sample has no mask: a reused mask buffer must be cleared for it.
+    const mixed: LoaderSample[] = samples.map((s, i) => (i % 3 === 0 ? { imagePath: s.imagePath, prompts: s.prompts } : s));
+    const opts = { size: 32, batchSize: 4, shuffle: true, seed: 5 } as const;
+    const reference = new BatchLoader(mixed, { ...opts, workers: 1 });
+    try {
+      const want = await collect(reference.epoch(0));
+      for (const workers of [2, 0]) {
+        const loader = new BatchLoader(mixed, { ...opts, workers, prefetch: 1 });
+        try {
+          const released: Batch[] = [];
+          for (let epoch = 0; epoch < 2; epoch++) {
+            let k = 0;
+            for await (const b of loader.epoch(0)) {
+              const w = want[k++]!;
+              assert.deepEqual(b.indices, w.indices);
+              assert.deepEqual(b.images, w.images);
+              assert.deepEqual(b.masks, w.masks);
+              b.release();
+              b.release(); // idempotent
+              released.push(b);
+            }
+          }
+          if (workers > 0) {
+            assert.ok(released.some((b) => b.images.length === 0), 'reused buffers were transferred to a worker');
+          }
+        } finally {
+          await loader.close();
+        }
+      }
+    } finally {
+      await reference.close();
+    }
+  });
+
   it('without shuffle, evaluation order and first list prompts', async () => {
     const samples = await loadSplit(shapesDir, 'val');
     const loader = new BatchLoader(samples, { size: 32, batchSize: 3, workers: 1, promptKey: 'p2' });

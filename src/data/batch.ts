@@ -1,7 +1,8 @@
 /**
  * Decoding one batch: the unit of work of the loader's workers (also run in-process when the
  * loader has no workers). Everything here is plain data so that jobs and results cross
- * `postMessage`; result buffers are allocated here and transferred, never copied.
+ * `postMessage`; result buffers are transferred, never copied, and may come back with a
+ * later job to be filled again (see `Batch.release` in loader.ts).
  */
 import { decodeImage, decodeMask, ImageError } from './image.js';
 
@@ -22,6 +23,13 @@ export interface BatchJob {
   /** How many items of the batch are decoded concurrently (overlaps libvips and JS work). */
   concurrency: number;
   items: BatchItem[];
+  /** Buffers of a released batch to decode into; new ones are allocated when absent or too small. */
+  buffers?: BatchBuffers;
+}
+
+export interface BatchBuffers {
+  images: ArrayBuffer;
+  masks: ArrayBuffer;
 }
 
 export type BatchResult =
@@ -48,8 +56,10 @@ export async function decodeBatch(job: BatchJob): Promise<BatchResult> {
   const imgLen = 3 * S * S;
   const maskLen = S * S;
   const n = job.items.length;
-  const images = new Float32Array(n * imgLen);
-  const masks = new Float32Array(n * maskLen);
+  const b = job.buffers;
+  const reuse = b !== undefined && b.images.byteLength >= n * imgLen * 4 && b.masks.byteLength >= n * maskLen * 4;
+  const images = reuse ? new Float32Array(b.images, 0, n * imgLen) : new Float32Array(n * imgLen);
+  const masks = reuse ? new Float32Array(b.masks, 0, n * maskLen) : new Float32Array(n * maskLen);
   const originalSizes: [number, number][] = new Array(n);
   const state: { failure: { item: number; file: string; reason: string } | null } = { failure: null };
   let next = 0;
@@ -65,7 +75,9 @@ export async function decodeBatch(job: BatchJob): Promise<BatchResult> {
           images.subarray(i * imgLen, (i + 1) * imgLen),
         );
         originalSizes[i] = [img.width, img.height];
-        if (item.mask !== null) {
+        if (item.mask === null) {
+          if (reuse) masks.fill(0, i * maskLen, (i + 1) * maskLen);
+        } else {
           current = item.mask;
           await decodeMask(
             item.mask,

@@ -13,7 +13,7 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { type BatchJob, type BatchResult, decodeBatch } from './batch.js';
+import { type BatchBuffers, type BatchJob, type BatchResult, decodeBatch } from './batch.js';
 import {
   DatasetError,
   type FormatIssue,
@@ -82,6 +82,13 @@ export interface Batch {
   size: number;
   /** S */
   imageSize: number;
+  /**
+   * Hands the batch's buffers back to the loader, which decodes a later batch into them
+   * instead of allocating (fresh 1.5 MB per image at 352 px costs ~1 ms of page faults and
+   * zeroing). Optional; call it only once `images` and `masks` are no longer needed (e.g. after
+   * copying them into tensors): with workers they are detached (length 0) when reused.
+   */
+  release(): void;
 }
 
 interface PoolWorker {
@@ -160,7 +167,8 @@ class WorkerPool {
       const q = this.queue.shift() as QueuedJob;
       pw.job = { id: q.job.id, resolve: q.resolve };
       pw.worker.ref();
-      pw.worker.postMessage(q.job);
+      const b = q.job.buffers;
+      pw.worker.postMessage(q.job, b === undefined ? [] : [b.images, b.masks]);
     }
   }
 
@@ -191,6 +199,8 @@ export class BatchLoader implements AsyncIterable<Batch> {
   private closed = false;
   private nextJobId = 1;
   private nextEpoch = 0;
+  /** Buffers of released batches, filled again by later jobs. */
+  private readonly spare: BatchBuffers[] = [];
 
   /** Throws a DatasetError naming every sample that cannot get a prompt with these options. */
   constructor(samples: readonly LoaderSample[], options: LoaderOptions) {
@@ -261,7 +271,7 @@ export class BatchLoader implements AsyncIterable<Batch> {
     const order = this.order(epoch);
     const batches: number[][] = [];
     for (let i = 0; i + (this.options.dropLast ? B : 1) <= order.length; i += B) batches.push(order.slice(i, i + B));
-    const prefetch = Math.max(1, this.options.prefetch ?? Math.max(2, this.workers));
+    const prefetch = this.prefetch;
     const inflight: { id: number; result: Promise<BatchResult> }[] = [];
     let launched = 0;
     const launch = (): void => {
@@ -290,6 +300,7 @@ export class BatchLoader implements AsyncIterable<Batch> {
           indices: idx,
           size: idx.length,
           imageSize: this.options.size,
+          release: this.releaser(res.images, res.masks),
         };
       }
     } finally {
@@ -297,9 +308,27 @@ export class BatchLoader implements AsyncIterable<Batch> {
     }
   }
 
+  private releaser(images: Float32Array, masks: Float32Array): () => void {
+    let done = false;
+    return () => {
+      if (done || this.closed) return;
+      done = true;
+      const b = { images: images.buffer as ArrayBuffer, masks: masks.buffer as ArrayBuffer };
+      const full = this.options.batchSize * 3 * this.options.size * this.options.size * 4;
+      // Only full-size buffers are worth keeping (a last, smaller batch's are not).
+      if (b.images.byteLength >= full && this.spare.length < this.prefetch + 2) this.spare.push(b);
+    };
+  }
+
+  private get prefetch(): number {
+    return Math.max(1, this.options.prefetch ?? Math.max(2, this.workers));
+  }
+
   private job(indices: number[]): BatchJob {
     const o = this.options;
+    const buffers = this.spare.pop();
     return {
+      ...(buffers === undefined ? {} : { buffers }),
       id: this.nextJobId++,
       size: o.size,
       mean: o.mean ?? IMAGENET_MEAN,
