@@ -5,9 +5,9 @@
  *
  * For each function and seed 0..seeds-1, a serial study of `trials` trials (minimisation) is
  * run with
- *   - ours: `sampleForTrial`, the sampler studies use (per-trial streams from the seed),
- *   - ours/optuna-rng: `TPESampler`, the same algorithm driven by Optuna's random streams,
- *     which should reproduce Optuna's numbers (a parity check, not a contender),
+ *   - ours: `sampleForTrial` with DEFAULT_SETTINGS, what studies use by default,
+ *   - ours/optuna-rng: `TPESampler` with OPTUNA_SETTINGS, driven by Optuna's random streams,
+ *     which reproduces Optuna's numbers (a parity check, not a contender),
  *   - random: uniform random search, for scale,
  * and `/usr/bin/python3 bench/tpe_optuna.py` runs `optuna.samplers.TPESampler(seed=seed,
  * multivariate=True, n_startup_trials=10)`. Both sides use multivariate TPE (as the paper's
@@ -19,7 +19,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import type { Params, SearchSpace } from "../src/sweep/space.js";
-import { TPESampler, randomParams, sampleForTrial } from "../src/sweep/tpe.js";
+import { DEFAULT_SETTINGS, OPTUNA_SETTINGS, TPESampler, randomParams, sampleForTrial, tpeOptionsFromSettings } from "../src/sweep/tpe.js";
 import type { TpeOptions, TrialObservation } from "../src/sweep/tpe.js";
 import { MT19937 } from "../src/sweep/random.js";
 
@@ -115,7 +115,8 @@ function main(): void {
   const trials = arg("--trials", 30);
   const seeds = arg("--seeds", 20);
   const multivariate = !process.argv.includes("--univariate");
-  const options: TpeOptions = { multivariate, nStartupTrials: 10 };
+  const ours: TpeOptions = tpeOptionsFromSettings({ ...DEFAULT_SETTINGS, multivariate, nStartupTrials: 10 });
+  const optunaLike: TpeOptions = tpeOptionsFromSettings({ ...OPTUNA_SETTINGS, multivariate, nStartupTrials: 10 });
 
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
   const py = spawnSync("/usr/bin/python3", [path.join(root, "bench", "tpe_optuna.py"), String(trials), String(seeds), ...(multivariate ? [] : ["--univariate"])], {
@@ -129,19 +130,19 @@ function main(): void {
   console.log(`TPE bench: ${trials} trials, ${seeds} seeds, ${multivariate ? "multivariate" : "univariate"} TPE, median of best value (lower is better)`);
   console.log(`${"function".padEnd(11)} ${"ours".padStart(11)} ${"optuna".padStart(11)} ${"ours/opt-rng".padStart(13)} ${"random".padStart(11)}`);
   for (const [name, fn] of Object.entries(FUNCTIONS)) {
-    const ours: number[] = [];
+    const oursValues: number[] = [];
     const oursOptunaRng: number[] = [];
     const random: number[] = [];
     for (let seed = 0; seed < seeds; seed++) {
-      ours.push(runSerial(fn, trials, (space, history, seq) => sampleForTrial(space, history, { ...options, seed, seq })));
-      const sampler = new TPESampler({ ...options, seed });
+      oursValues.push(runSerial(fn, trials, (space, history, seq) => sampleForTrial(space, history, { ...ours, seed, seq })));
+      const sampler = new TPESampler({ ...optunaLike, seed });
       oursOptunaRng.push(runSerial(fn, trials, (space, history) => sampler.sample(space, history)));
       const rng = new MT19937(seed);
       random.push(runSerial(fn, trials, (space) => randomParams(space, rng)));
     }
     const opt = optuna.functions[name];
     if (!opt) throw new Error(`tpe_optuna.py returned no results for ${name}`);
-    result[name] = { ours: median(ours), optuna: median(opt), ours_optuna_rng: median(oursOptunaRng), random: median(random) };
+    result[name] = { ours: median(oursValues), optuna: median(opt), ours_optuna_rng: median(oursOptunaRng), random: median(random) };
     const r = result[name];
     const fmt = (x: number, w: number): string => x.toFixed(6).padStart(w);
     console.log(`${name.padEnd(11)} ${fmt(r.ours, 11)} ${fmt(r.optuna, 11)} ${fmt(r.ours_optuna_rng, 13)} ${fmt(r.random, 11)}`);

@@ -19,6 +19,8 @@ export interface ParzenParameters {
   readonly considerEndpoints: boolean;
   readonly weights: (n: number) => readonly number[];
   readonly multivariate: boolean;
+  /** Multivariate kernel width as a fraction of the range before Scott's n^(-1/(d+4)) (Optuna: 0.2). */
+  readonly sigma0Magnitude?: number;
 }
 
 interface NumericKernel {
@@ -97,7 +99,7 @@ export class ParzenEstimator {
     this.weights = weights.map((x) => x / total);
 
     // Multivariate TPE uses one bandwidth per dimension by Scott's rule (as BOHB does).
-    const sigma0 = params.multivariate ? SIGMA0_MAGNITUDE * Math.max(n, 1) ** (-1.0 / (space.size + 4)) : null;
+    const sigma0 = params.multivariate ? (params.sigma0Magnitude ?? SIGMA0_MAGNITUDE) * Math.max(n, 1) ** (-1.0 / (space.size + 4)) : null;
 
     for (const [name, d] of space) {
       const obs = observations.get(name);
