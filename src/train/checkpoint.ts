@@ -1,0 +1,258 @@
+/**
+ * Checkpoints.
+ *
+ * A tuned checkpoint (`checkpoints/best.safetensors`, `last.safetensors`) is a safetensors file
+ * of `segmenter.learnableState()` (only the learnable tensors: a few hundred KB) whose
+ * `__metadata__` holds, as strings:
+ *
+ *   format            "pt" (so generic safetensors tools treat it as PyTorch weights)
+ *   tunevlseg.format  "checkpoint/1"
+ *   tunevlseg.version package version that wrote it
+ *   kind              "best" | "last" | "initial" | ...
+ *   segmenter         JSON of `segmenter.describe()` (base model, learner config...)
+ *   model             JSON of the run's `model` config section (what the factory builds from)
+ *   metrics           JSON of the epoch's metrics (valLoss, valDice, valIou, trainLoss, ...)
+ *   epoch             completed epochs (1-based; "0" = before training)
+ *   global_step       optimizer steps done
+ *
+ * The resume state (`checkpoints/resume/state.safetensors`) is one file, so that it is replaced
+ * as a unit: the learnable tensors under `model/<name>`, the optimizer's state tensors under
+ * `optim/<index>.<name>` (exp_avg, exp_avg_sq...), and in the metadata the optimizer's JSON meta
+ * (parameter groups with their current lr, per-parameter step counts) and the trainer's state
+ * (position, scheduler, early stopping, best metric, running sums; see `TrainerState`).
+ *
+ * Every file is written to a temporary file in the same folder, fsync'ed and renamed over the
+ * target, so a process killed at any moment (SIGKILL included) leaves either the previous file or
+ * the new one, never a truncated one. Stray temporary files of a killed writer are ignored.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { type Tensor, type optim, loadSafetensors, saveSafetensors, dispose } from '../torch/index.js';
+import { readSafetensorsHeader } from '../torch/safetensors.js';
+import type { Segmenter } from '../tuning/segmenter.js';
+
+export const CHECKPOINT_FORMAT = 'checkpoint/1';
+export const RESUME_FORMAT = 'resume/1';
+
+let cachedVersion: string | undefined;
+/** This package's version (from package.json). */
+export function tunevlsegVersion(): string {
+  if (cachedVersion === undefined) {
+    // Compiled to dist/src/train/checkpoint.js; sources live at src/train/checkpoint.ts.
+    for (const rel of ['../../../package.json', '../../package.json']) {
+      try {
+        const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+        if (pkg.name === 'tunevlseg' && pkg.version) {
+          cachedVersion = pkg.version;
+          break;
+        }
+      } catch {
+        // try the next candidate
+      }
+    }
+    cachedVersion ??= 'unknown';
+  }
+  return cachedVersion;
+}
+
+// ---------------------------------------------------------------------------------------
+// JSON with non-finite numbers (Infinity in a scheduler's "best", NaN metrics)
+
+/** JSON.stringify that keeps Infinity/-Infinity/NaN (as {"$number": "Infinity"}). */
+export function stringifyJson(v: unknown, space?: number): string {
+  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? { $number: String(x) } : x), space);
+}
+/** Inverse of `stringifyJson`. */
+export function parseJson<T>(text: string): T {
+  return JSON.parse(text, (_k, x: unknown) => {
+    if (typeof x === 'object' && x !== null && !Array.isArray(x)) {
+      const keys = Object.keys(x);
+      if (keys.length === 1 && keys[0] === '$number') return Number((x as { $number: string }).$number);
+    }
+    return x;
+  }) as T;
+}
+
+/** Writes a file atomically: temporary file in the same folder, fsync, rename. */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  const dir = path.dirname(file);
+  mkdirSync(dir, { recursive: true });
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, 'wx', 0o666);
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let done = 0;
+    while (done < buf.byteLength) done += writeSync(fd, buf, done, buf.byteLength - done);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, file);
+  } catch (e) {
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already failing
+      }
+    }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // may not exist
+    }
+    throw new Error(`${file}: cannot write file: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Tuned checkpoints
+
+export interface CheckpointInfo {
+  kind: string;
+  /** The run's model config section (what `buildSegmenter` takes), or null. */
+  model: Record<string, unknown> | null;
+  metrics: Record<string, number | null>;
+  /** Completed epochs (1-based; 0 = before training). */
+  epoch: number;
+  globalStep: number;
+}
+
+export interface CheckpointMeta extends CheckpointInfo {
+  format: string;
+  tunevlsegVersion: string;
+  segmenter: Record<string, unknown>;
+}
+
+export class CheckpointError extends Error {
+  constructor(readonly file: string, problem: string, options?: { cause?: unknown }) {
+    super(`${file}: ${problem}`, options);
+    this.name = 'CheckpointError';
+  }
+}
+
+/** Saves `segmenter.learnableState()` with its metadata, atomically. */
+export function saveCheckpoint(file: string, segmenter: Segmenter, info: CheckpointInfo): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const metadata: Record<string, string> = {
+    format: 'pt',
+    'tunevlseg.format': CHECKPOINT_FORMAT,
+    'tunevlseg.version': tunevlsegVersion(),
+    kind: info.kind,
+    segmenter: stringifyJson(segmenter.describe()),
+    model: stringifyJson(info.model),
+    metrics: stringifyJson(info.metrics),
+    epoch: String(info.epoch),
+    global_step: String(info.globalStep),
+  };
+  saveSafetensors(file, segmenter.learnableState(), metadata);
+}
+
+function metaFrom(file: string, m: Record<string, string>): CheckpointMeta {
+  const fmt = m['tunevlseg.format'];
+  if (fmt === undefined) throw new CheckpointError(file, 'not a tunevlseg checkpoint (no "tunevlseg.format" in the safetensors metadata)');
+  if (fmt !== CHECKPOINT_FORMAT) throw new CheckpointError(file, `unsupported checkpoint format "${fmt}" (this version reads "${CHECKPOINT_FORMAT}")`);
+  const json = <T>(k: string, fallback: T): T => {
+    const v = m[k];
+    if (v === undefined) return fallback;
+    try {
+      return parseJson<T>(v);
+    } catch (e) {
+      throw new CheckpointError(file, `metadata "${k}" is not valid JSON: ${(e as Error).message}`);
+    }
+  };
+  return {
+    format: fmt,
+    tunevlsegVersion: m['tunevlseg.version'] ?? 'unknown',
+    kind: m.kind ?? 'unknown',
+    segmenter: json('segmenter', {}),
+    model: json('model', null),
+    metrics: json('metrics', {}),
+    epoch: Number(m.epoch ?? 0),
+    globalStep: Number(m.global_step ?? 0),
+  };
+}
+
+/** The metadata of a checkpoint (reads the header only). */
+export function readCheckpointMeta(file: string): CheckpointMeta {
+  return metaFrom(file, readSafetensorsHeader(file).metadata);
+}
+
+/** The tensors and metadata of a checkpoint; the caller owns (disposes) the tensors. */
+export function loadCheckpoint(file: string, device?: string): { state: Map<string, Tensor>; meta: CheckpointMeta } {
+  const { tensors, metadata } = loadSafetensors(file, device ? { device } : {});
+  try {
+    return { state: tensors, meta: metaFrom(file, metadata) };
+  } catch (e) {
+    dispose([...tensors.values()]);
+    throw e;
+  }
+}
+
+/** Loads a checkpoint into a segmenter (strict names and shapes); returns its metadata. */
+export function loadCheckpointInto(segmenter: Segmenter, file: string): CheckpointMeta {
+  const { state, meta } = loadCheckpoint(file);
+  try {
+    segmenter.loadLearnableState(state, file);
+  } finally {
+    dispose([...state.values()]);
+  }
+  return meta;
+}
+
+// ---------------------------------------------------------------------------------------
+// Resume state
+
+export interface ResumeFile<S> {
+  trainer: S;
+  /** The optimizer's state (tensors owned by the caller once loaded). */
+  optimizer: optim.OptimizerState;
+  /** The learnable tensors at that point (owned by the caller). */
+  model: Map<string, Tensor>;
+  tunevlsegVersion: string;
+}
+
+export const resumeFile = (runDir: string): string => path.join(runDir, 'checkpoints', 'resume', 'state.safetensors');
+
+/** Writes the resume state (model + optimizer tensors, trainer JSON) as one atomic file. */
+export function saveResumeState<S>(file: string, segmenter: Segmenter, optimizer: optim.Optimizer, trainer: S): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tensors = new Map<string, Tensor>();
+  for (const [k, t] of segmenter.learnableState()) tensors.set(`model/${k}`, t);
+  const opt = optimizer.stateDict();
+  for (const [k, t] of opt.tensors) tensors.set(`optim/${k}`, t);
+  saveSafetensors(file, tensors, {
+    format: 'pt',
+    'tunevlseg.format': RESUME_FORMAT,
+    'tunevlseg.version': tunevlsegVersion(),
+    optimizer: stringifyJson(opt.meta),
+    trainer: stringifyJson(trainer),
+  });
+}
+
+/** Reads a resume state written by `saveResumeState`. */
+export function loadResumeState<S>(file: string): ResumeFile<S> {
+  const { tensors, metadata } = loadSafetensors(file);
+  try {
+    if (metadata['tunevlseg.format'] !== RESUME_FORMAT) {
+      throw new CheckpointError(file, `not a tunevlseg resume state (format "${metadata['tunevlseg.format'] ?? '<none>'}", expected "${RESUME_FORMAT}")`);
+    }
+    const model = new Map<string, Tensor>();
+    const optTensors = new Map<string, Tensor>();
+    for (const [k, t] of tensors) {
+      if (k.startsWith('model/')) model.set(k.slice(6), t);
+      else if (k.startsWith('optim/')) optTensors.set(k.slice(6), t);
+      else throw new CheckpointError(file, `unexpected tensor "${k}" in resume state`);
+    }
+    return {
+      trainer: parseJson<S>(metadata.trainer ?? 'null'),
+      optimizer: { meta: parseJson<optim.OptimizerState['meta']>(metadata.optimizer ?? 'null'), tensors: optTensors },
+      model,
+      tunevlsegVersion: metadata['tunevlseg.version'] ?? 'unknown',
+    };
+  } catch (e) {
+    dispose([...tensors.values()]);
+    throw e;
+  }
+}

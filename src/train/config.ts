@@ -1,0 +1,300 @@
+/**
+ * The training configuration: one zod schema with every default, loaded from a YAML/JSON file
+ * and overridden by command-line flags. Errors name the key (`config key "lr": ...`) and where
+ * the bad value came from (the file or the flag).
+ *
+ * Every leaf key has a flag: the key path in kebab case, dots as dashes (`lr` -> `--lr`,
+ * `data.dir` -> `--data-dir`, `earlyStopping.minDelta` -> `--early-stopping-min-delta`).
+ * `model` is free-form (the segmenter factory validates it): `--model key=value` sets
+ * `model.key`, and `--set a.b=value` sets any key. Flag values are parsed as YAML scalars/flow
+ * collections (`--betas "[0.9, 0.99]"`, `--override-prompt null`); string keys keep the text.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { SPLITS } from '../data/format.js';
+
+const finite = () => z.number().refine(Number.isFinite, 'expected a finite number');
+const positive = () => z.number().positive().refine(Number.isFinite, 'expected a finite number');
+const prob = () => z.number().min(0).max(1);
+
+export const augmentSchema = z.object({
+  /** Probability of each transform (affine; brightness/contrast) per sample; 0 disables augmentation. */
+  p: prob().default(0.2),
+  scale: z.tuple([positive(), positive()]).default([0.98, 1.02]),
+  translate: z.number().min(0).max(0.5).default(0.02),
+  rotate: z.number().min(0).max(180).default(5),
+  brightness: z.number().min(0).max(1).default(0.1),
+  contrast: z.number().min(0).max(1).default(0.1),
+  brightnessByMax: z.boolean().default(false),
+  imageInterpolation: z.enum(['bicubic', 'bilinear']).default('bicubic'),
+  maskInterpolation: z.enum(['nearest', 'bilinear']).default('nearest'),
+}).strict();
+
+export const trainConfigSchema = z.object({
+  /** Run name: the run folder is `<runsDir>/<name>`. Default: `<dataset folder name>-<timestamp>`. */
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected letters, digits, ".", "_" or "-" (it names a folder)')
+    .refine((s) => s !== '.' && s !== '..', 'expected a folder name').optional(),
+  runsDir: z.string().min(1).default('runs'),
+  seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+  /** "auto" (where the segmenter's parameters are), "cpu", "cuda", "cuda:1"... */
+  device: z.string().regex(/^(auto|cpu|cuda(:\d+)?)$/, 'expected auto, cpu, cuda or cuda:<n>').default('auto'),
+  /** Passed to the segmenter factory as is (base model, learner and its options...). */
+  model: z.record(z.string(), z.unknown()).default({}),
+  data: z.object({
+    dir: z.string().min(1),
+    trainSplit: z.enum(SPLITS).default('train'),
+    valSplit: z.enum(SPLITS).default('val'),
+    /** null: no test evaluation. A missing test split file is skipped with a note. */
+    testSplit: z.enum(SPLITS).nullable().default('test'),
+    promptKey: z.string().min(1).default('p1'),
+    overridePrompt: z.string().nullable().default(null),
+    appendFullStop: z.boolean().default(true),
+    /** Model input side; null: the segmenter's `info.imageSize`. */
+    imageSize: z.number().int().positive().nullable().default(null),
+    /** Loader worker threads; null: cores (at most 4); 0: main thread. */
+    workers: z.number().int().min(0).nullable().default(null),
+  }).strict(),
+  /** Samples per forward/backward pass. */
+  batchSize: z.number().int().positive().default(8),
+  /** Samples per optimizer step (gradient accumulation over batchSize-sized passes); a multiple of batchSize. */
+  effectiveBatchSize: z.number().int().positive().default(32),
+  /** Batch size for validation/test; null: batchSize. */
+  evalBatchSize: z.number().int().positive().nullable().default(null),
+  minEpochs: z.number().int().min(0).default(10),
+  maxEpochs: z.number().int().positive().default(20),
+  lr: positive().default(2e-4),
+  /** AdamW decoupled weight decay, applied to the groups the segmenter marks as decayed (Linear/Conv weights). */
+  weightDecay: z.number().min(0).refine(Number.isFinite, 'expected a finite number').default(0.01),
+  betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).default([0.9, 0.999]),
+  eps: positive().default(1e-8),
+  /** Clip the global gradient norm to this value; null: no clipping. */
+  gradClipNorm: positive().nullable().default(null),
+  plateau: z.object({
+    factor: z.number().gt(0).lt(1).default(0.2),
+    patience: z.number().int().min(0).default(5),
+    threshold: z.number().min(0).default(1e-4),
+    minLr: z.number().min(0).default(0),
+  }).strict().prefault({}),
+  earlyStopping: z.object({
+    enabled: z.boolean().default(true),
+    patience: z.number().int().min(1).default(12),
+    minDelta: z.number().min(0).default(1e-4),
+  }).strict().prefault({}),
+  augment: augmentSchema.prefault({}),
+  loss: z.object({
+    lambdaDice: z.number().min(0).default(1),
+    lambdaCe: z.number().min(0).default(0.2),
+  }).strict().prefault({}),
+  /** Probability threshold of the Dice/IoU metrics. */
+  threshold: z.number().gt(0).lt(1).default(0.5),
+  /** Also write a resume checkpoint every N optimizer steps inside an epoch (0: only at epoch ends). */
+  checkpointEverySteps: z.number().int().min(0).default(0),
+  /** Progress output: a bar (TTY), one line per epoch, or nothing. auto: bar on a TTY, else lines. */
+  progress: z.enum(['auto', 'bar', 'lines', 'none']).default('auto'),
+}).strict().superRefine((c, ctx) => {
+  if (c.effectiveBatchSize % c.batchSize !== 0) {
+    ctx.addIssue({ code: 'custom', path: ['effectiveBatchSize'], message: `must be a multiple of batchSize (${c.batchSize}), got ${c.effectiveBatchSize}` });
+  }
+  if (c.minEpochs > c.maxEpochs) {
+    ctx.addIssue({ code: 'custom', path: ['minEpochs'], message: `must not exceed maxEpochs (${c.maxEpochs}), got ${c.minEpochs}` });
+  }
+  if (c.augment.scale[0] > c.augment.scale[1]) {
+    ctx.addIssue({ code: 'custom', path: ['augment', 'scale'], message: `expected [min, max], got [${c.augment.scale.join(', ')}]` });
+  }
+});
+
+export type TrainConfigInput = z.input<typeof trainConfigSchema>;
+/** A resolved configuration (every default filled in, `name` set). */
+export type TrainConfig = z.output<typeof trainConfigSchema> & { name: string };
+
+export class ConfigError extends Error {
+  constructor(message: string, readonly issues: string[] = []) {
+    super(issues.length ? `${message}:\n  ${issues.join('\n  ')}` : message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Where each key's value came from, for error messages (`--lr`, `config.yaml`). */
+export type ConfigSources = Map<string, string>;
+
+function describeIssue(issue: z.core.$ZodIssue, sources?: ConfigSources): string {
+  let keyPath = issue.path.map(String).join('.');
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') {
+    const keys = (issue as { keys: string[] }).keys;
+    return keys.map((k) => {
+      const full = keyPath ? `${keyPath}.${k}` : k;
+      const from = sources?.get(full);
+      return `config key "${full}": unknown key${from ? ` (from ${from})` : ''}`;
+    }).join('\n  ');
+  }
+  if (keyPath === '') keyPath = '<root>';
+  let from: string | undefined;
+  for (let p = issue.path.map(String); p.length > 0 && from === undefined; p = p.slice(0, -1)) from = sources?.get(p.join('.'));
+  if (issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined) message = `missing (required): ${message}`;
+  return `config key "${keyPath}": ${message}${from ? ` (from ${from})` : ''}`;
+}
+
+function defaultName(dataDir: string): string {
+  const base = path.basename(path.resolve(dataDir)).replace(/[^A-Za-z0-9._-]+/g, '-') || 'run';
+  const d = new Date();
+  const p2 = (n: number): string => String(n).padStart(2, '0');
+  return `${base}-${d.getFullYear()}${p2(d.getMonth() + 1)}${p2(d.getDate())}-${p2(d.getHours())}${p2(d.getMinutes())}${p2(d.getSeconds())}`;
+}
+
+/** Validates and fills in a configuration; throws a ConfigError naming every bad key. */
+export function parseTrainConfig(input: unknown, sources?: ConfigSources): TrainConfig {
+  const r = trainConfigSchema.safeParse(input);
+  if (!r.success) throw new ConfigError('invalid training configuration', r.error.issues.map((i) => describeIssue(i, sources)));
+  const c = r.data;
+  return { ...c, name: c.name ?? defaultName(c.data.dir) };
+}
+
+/** Reads a YAML or JSON configuration file (an object). */
+export function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${file}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  let v: unknown;
+  try {
+    v = YAML.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${file}: not valid YAML/JSON: ${(e as Error).message}`);
+  }
+  if (v === null || v === undefined) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${file}: expected a mapping of config keys at the top level`);
+  return v as Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Leaf keys and flags
+
+export type LeafKind = 'string' | 'number' | 'boolean' | 'enum' | 'array' | 'record';
+
+export interface ConfigLeaf {
+  /** dotted key path, e.g. `earlyStopping.minDelta` */
+  key: string;
+  /** the flag, e.g. `--early-stopping-min-delta` */
+  flag: string;
+  kind: LeafKind;
+  nullable: boolean;
+  choices?: readonly string[];
+  defaultValue?: unknown;
+}
+
+type AnySchema = z.ZodType & { def: { type: string; innerType?: AnySchema; shape?: Record<string, AnySchema>; schema?: AnySchema; defaultValue?: unknown; entries?: Record<string, string> } };
+
+function unwrap(s: AnySchema): { base: AnySchema; nullable: boolean; defaultValue?: unknown } {
+  let cur = s;
+  let nullable = false;
+  let defaultValue: unknown;
+  for (;;) {
+    const t = cur.def.type;
+    if (t === 'default' || t === 'prefault') {
+      defaultValue ??= cur.def.defaultValue;
+      cur = cur.def.innerType!;
+    } else if (t === 'nullable') {
+      nullable = true;
+      cur = cur.def.innerType!;
+    } else if (t === 'optional') cur = cur.def.innerType!;
+    else if (t === 'pipe') cur = (cur.def as unknown as { in: AnySchema }).in;
+    else return { base: cur, nullable, defaultValue };
+  }
+}
+
+const kebab = (s: string): string => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+function objectShape(s: AnySchema): Record<string, AnySchema> | undefined {
+  const base = unwrap(s).base;
+  return base.def.type === 'object' ? (base as unknown as z.ZodObject).shape as unknown as Record<string, AnySchema> : undefined;
+}
+
+/** Every leaf key of the schema with its flag (the `model` record is one leaf, set with --model k=v). */
+export function configLeaves(schema: z.ZodType = trainConfigSchema): ConfigLeaf[] {
+  const out: ConfigLeaf[] = [];
+  const walk = (shape: Record<string, AnySchema>, prefix: string[]): void => {
+    for (const [k, s] of Object.entries(shape)) {
+      const keyPath = [...prefix, k];
+      const inner = objectShape(s);
+      if (inner) {
+        walk(inner, keyPath);
+        continue;
+      }
+      const { base, nullable, defaultValue } = unwrap(s);
+      const t = base.def.type;
+      const kind: LeafKind = t === 'string' ? 'string' : t === 'number' ? 'number' : t === 'boolean' ? 'boolean'
+        : t === 'enum' ? 'enum' : t === 'record' ? 'record' : 'array';
+      out.push({
+        key: keyPath.join('.'),
+        flag: `--${keyPath.map(kebab).join('-')}`,
+        kind,
+        nullable,
+        ...(kind === 'enum' ? { choices: (base as unknown as z.ZodEnum).options as string[] } : {}),
+        ...(defaultValue !== undefined ? { defaultValue } : {}),
+      });
+    }
+  };
+  walk(objectShape(schema as AnySchema) ?? {}, []);
+  return out;
+}
+
+/** Parses a flag's text for a leaf: string-like keys keep the text ("null" is null when nullable). */
+export function parseFlagValue(leaf: Pick<ConfigLeaf, 'kind' | 'nullable'> | undefined, raw: string): unknown {
+  if (leaf && (leaf.kind === 'string' || leaf.kind === 'enum')) return leaf.nullable && raw === 'null' ? null : raw;
+  try {
+    const v: unknown = YAML.parse(raw);
+    return v === undefined ? raw : v;
+  } catch {
+    return raw;
+  }
+}
+
+/** Sets `obj[a][b]... = value` for a dotted key, creating objects on the way. */
+export function setKey(obj: Record<string, unknown>, key: string, value: unknown): void {
+  const parts = key.split('.');
+  let cur: Record<string, unknown> = obj;
+  for (const p of parts.slice(0, -1)) {
+    const next = cur[p];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) cur[p] = {};
+    cur = cur[p] as Record<string, unknown>;
+  }
+  cur[parts[parts.length - 1]!] = value;
+}
+
+/** A deep copy with `overrides` (dotted keys) applied. */
+export function applyOverrides(base: Record<string, unknown>, overrides: [string, unknown][]): Record<string, unknown> {
+  const out = structuredClone(base);
+  for (const [k, v] of overrides) setKey(out, k, v);
+  return out;
+}
+
+/**
+ * Parses `key=value` assignments (from --set / --model). `prefix` is prepended to the key
+ * (`model.`). Values are typed by the schema's leaf when the key is known, else parsed as YAML.
+ */
+export function parseAssignments(items: readonly string[], flag: string, prefix = ''): [string, unknown, string][] {
+  const leaves = new Map(configLeaves().map((l) => [l.key, l]));
+  return items.map((item) => {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`${flag} ${item}: expected key=value`);
+    const key = prefix + item.slice(0, eq).trim();
+    return [key, parseFlagValue(leaves.get(key), item.slice(eq + 1)), `${flag} ${item}`];
+  });
+}
+
+/** Key paths present in a (nested) object, for attributing values to their source. */
+export function keyPaths(obj: unknown, prefix = ''): string[] {
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return prefix ? [prefix] : [];
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(obj)) {
+    const p = prefix ? `${prefix}.${k}` : k;
+    if (typeof v === 'object' && v !== null && !Array.isArray(v) && p !== 'model') out.push(p, ...keyPaths(v, p));
+    else out.push(p);
+  }
+  return out;
+}

@@ -1,0 +1,297 @@
+/**
+ * Evaluation and prediction with any `Segmenter`.
+ *
+ * - `evaluateLoader` / `evaluate`: DiceCE loss, Dice and IoU per sample (threshold 0.5) and
+ *   their means over samples, under `noGrad`, one `tidy` per batch, in eval mode.
+ * - `predictFolder`: probability maps for a dataset split or a folder of images, written back at
+ *   each image's original size with the data layer's `writeMaskPng` (binary mask, 8-bit
+ *   probability, optional overlay).
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { BatchLoader, type Batch, type LoaderSample } from '../data/loader.js';
+import { loadSplit, type Split, type PromptOptions } from '../data/format.js';
+import { writeMaskPng } from '../data/image.js';
+import { type Tensor, tensor, tidy, noGrad } from '../torch/index.js';
+import type { Segmenter } from '../tuning/segmenter.js';
+import { diceCELossPerSample, type DiceCEOptions } from './loss.js';
+import { diceIoU } from './metrics.js';
+
+export interface SampleResult {
+  /** The sample's mask name (unique per entry) or image path. */
+  name: string;
+  /** Position in the split. */
+  index: number;
+  prompt: string;
+  loss: number;
+  dice: number;
+  iou: number;
+}
+
+export interface EvalMeans {
+  samples: number;
+  loss: number;
+  dice: number;
+  iou: number;
+}
+
+export interface EvalResult extends EvalMeans {
+  perSample: SampleResult[];
+}
+
+export interface EvalLoopOptions {
+  /** Dice/IoU probability threshold. Default 0.5. */
+  threshold?: number;
+  loss?: DiceCEOptions;
+  /** Device of the model inputs. Default: the device of the segmenter's first parameter. */
+  device?: string;
+  /** Epoch passed to the loader (prompt choice for random keys). Default 0. */
+  epoch?: number;
+  /** Called after each batch (progress). */
+  onBatch?: (done: number, total: number) => void;
+}
+
+/** The device of a module's first parameter (cpu when it has none). */
+export function moduleDevice(m: Segmenter): string {
+  const p = m.parameters()[0];
+  return p ? p.device : 'cpu';
+}
+
+/** Model inputs of a loader batch: normalised images [B,3,S,S] and masks [B,1,S,S] on `device`. */
+export function batchTensors(b: Batch, device: string): { images: Tensor; masks: Tensor } {
+  const S = b.imageSize;
+  let images = tensor(b.images, [b.size, 3, S, S]);
+  let masks = tensor(b.masks, [b.size, 1, S, S]);
+  if (device !== 'cpu') {
+    images = images.to(device);
+    masks = masks.to(device);
+  }
+  return { images, masks };
+}
+
+function withEvalMode<T>(segmenter: Segmenter, fn: () => Promise<T>): Promise<T> {
+  const wasTraining = segmenter.training;
+  segmenter.eval();
+  return fn().finally(() => {
+    if (wasTraining) segmenter.train();
+  });
+}
+
+/** Runs a segmenter over every batch of a loader epoch; per-sample and mean loss/Dice/IoU. */
+export async function evaluateLoader(segmenter: Segmenter, loader: BatchLoader, o: EvalLoopOptions = {}): Promise<EvalResult> {
+  const device = o.device ?? moduleDevice(segmenter);
+  const perSample: SampleResult[] = [];
+  const total = loader.length;
+  let done = 0;
+  await withEvalMode(segmenter, async () => {
+    for await (const b of loader.epoch(o.epoch ?? 0)) {
+      const r = noGrad(() => tidy(() => {
+        const { images, masks } = batchTensors(b, device);
+        const logits = segmenter.forward(images, segmenter.tokenize(b.prompts));
+        const losses = diceCELossPerSample(logits, masks, o.loss).toArray();
+        return { losses, ...diceIoU(logits, masks, { threshold: o.threshold ?? 0.5 }) };
+      }));
+      for (let i = 0; i < b.size; i++) {
+        perSample.push({ name: b.names[i]!, index: b.indices[i]!, prompt: b.prompts[i]!, loss: r.losses[i]!, dice: r.dice[i]!, iou: r.iou[i]! });
+      }
+      o.onBatch?.(++done, total);
+    }
+  });
+  return { ...meansOf(perSample), perSample };
+}
+
+/** Means over samples (summed in arrival order). */
+export function meansOf(rs: readonly SampleResult[]): EvalMeans {
+  const n = rs.length;
+  let loss = 0, dice = 0, iou = 0;
+  for (const r of rs) {
+    loss += r.loss;
+    dice += r.dice;
+    iou += r.iou;
+  }
+  return n === 0 ? { samples: 0, loss: Number.NaN, dice: Number.NaN, iou: Number.NaN } : { samples: n, loss: loss / n, dice: dice / n, iou: iou / n };
+}
+
+export interface EvaluateOptions extends EvalLoopOptions, PromptOptions {
+  batchSize?: number;
+  workers?: number;
+  /** Model input side; default the segmenter's `info.imageSize`. */
+  imageSize?: number;
+}
+
+/** Evaluates a segmenter on one split of a dataset folder. */
+export async function evaluate(segmenter: Segmenter, dataDir: string, split: Split, o: EvaluateOptions = {}): Promise<EvalResult> {
+  const samples = await loadSplit(dataDir, split, o);
+  const loader = new BatchLoader(samples, {
+    ...promptOptions(o),
+    size: o.imageSize ?? segmenter.info.imageSize,
+    batchSize: o.batchSize ?? 8,
+    shuffle: false,
+    train: false,
+    mean: segmenter.info.mean,
+    std: segmenter.info.std,
+    ...(o.workers !== undefined ? { workers: o.workers } : {}),
+  });
+  try {
+    return await evaluateLoader(segmenter, loader, o);
+  } finally {
+    await loader.close();
+  }
+}
+
+function promptOptions(o: PromptOptions): PromptOptions {
+  const out: PromptOptions = {};
+  if (o.promptKey !== undefined) out.promptKey = o.promptKey;
+  if (o.overridePrompt !== undefined) out.overridePrompt = o.overridePrompt;
+  if (o.appendFullStop !== undefined) out.appendFullStop = o.appendFullStop;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Prediction
+
+export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.tif', '.tiff', '.webp', '.gif', '.bmp'];
+
+export interface PredictOptions extends PromptOptions {
+  /** Where the PNGs go (created). */
+  outDir: string;
+  /**
+   * A dataset folder (with `split`: its entries, prompts and mask names) or, without `split`, a
+   * folder of images (every image file, recursively; `prompt` or `overridePrompt` required).
+   */
+  input: string;
+  split?: Split;
+  /** The prompt for a folder of images. */
+  prompt?: string;
+  batchSize?: number;
+  workers?: number;
+  imageSize?: number;
+  threshold?: number;
+  /** Also write `<stem>_overlay.png` (the image with the mask tinted). Default true. */
+  overlays?: boolean;
+  /** With a dataset split, also compute Dice/IoU against its masks. Default true. */
+  score?: boolean;
+  onBatch?: (done: number, total: number) => void;
+}
+
+export interface PredictedFile {
+  /** Sample name (mask name or image path relative to the input folder). */
+  name: string;
+  mask: string;
+  prob: string;
+  overlay?: string;
+  prompt: string;
+  width: number;
+  height: number;
+  foreground: number;
+  dice?: number;
+  iou?: number;
+}
+
+export interface PredictResult {
+  outDir: string;
+  files: PredictedFile[];
+  /** Mean scores (dataset split with `score`), at the model's input size. */
+  means?: { dice: number; iou: number };
+}
+
+async function listImages(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    const entries = await fs.readdir(d, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile() && IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase()) && !/_(prob|overlay)\.png$/i.test(e.name)) out.push(p);
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+const pngName = (name: string): string => {
+  const ext = path.extname(name);
+  return `${ext ? name.slice(0, -ext.length) : name}.png`;
+};
+
+/**
+ * Predicts masks for a dataset split or a folder of images and writes them at each image's
+ * original size: `<outDir>/<name>.png` (0/255), `<name>_prob.png`, `<name>_overlay.png`, and
+ * `<outDir>/predictions.json` listing them (with per-sample Dice/IoU for a scored split).
+ */
+export async function predictFolder(segmenter: Segmenter, o: PredictOptions): Promise<PredictResult> {
+  const root = path.resolve(o.input);
+  let samples: LoaderSample[];
+  let names: string[];
+  let imagePaths: string[];
+  const promptOpts = promptOptions(o);
+  const scored = o.split !== undefined && (o.score ?? true);
+  if (o.split !== undefined) {
+    const ds = await loadSplit(root, o.split, promptOpts);
+    samples = ds;
+    names = ds.map((s) => s.maskName);
+    imagePaths = ds.map((s) => s.imagePath);
+  } else {
+    const prompt = o.prompt ?? o.overridePrompt;
+    if (prompt === undefined || prompt.trim() === '') throw new Error('predictFolder: a folder of images needs a prompt (prompt or overridePrompt)');
+    imagePaths = await listImages(root);
+    if (imagePaths.length === 0) throw new Error(`predictFolder: no images (${IMAGE_EXTENSIONS.join(', ')}) found in ${root}`);
+    names = imagePaths.map((p) => path.relative(root, p));
+    samples = imagePaths.map((p, i) => ({ imagePath: p, maskName: names[i]!, prompts: { p: prompt }, index: i }));
+    promptOpts.overridePrompt = prompt;
+  }
+  const loader = new BatchLoader(samples, {
+    ...promptOpts,
+    size: o.imageSize ?? segmenter.info.imageSize,
+    batchSize: o.batchSize ?? 8,
+    shuffle: false,
+    train: false,
+    mean: segmenter.info.mean,
+    std: segmenter.info.std,
+    ...(o.workers !== undefined ? { workers: o.workers } : {}),
+  });
+  const outDir = path.resolve(o.outDir);
+  await fs.mkdir(outDir, { recursive: true });
+  const files: PredictedFile[] = [];
+  const device = moduleDevice(segmenter);
+  const threshold = o.threshold ?? 0.5;
+  let done = 0;
+  try {
+    await withEvalMode(segmenter, async () => {
+      for await (const b of loader.epoch(0)) {
+        const S = b.imageSize;
+        const r = noGrad(() => tidy(() => {
+          const { images, masks } = batchTensors(b, device);
+          const logits = segmenter.forward(images, segmenter.tokenize(b.prompts));
+          const probs = logits.sigmoid().to('float32').to('cpu').toFloat32Array();
+          return { probs, scores: scored ? diceIoU(logits, masks, { threshold }) : null };
+        }));
+        for (let i = 0; i < b.size; i++) {
+          const idx = b.indices[i]!;
+          const name = names[idx]!;
+          const [w, h] = b.originalSizes[i]!;
+          const file = path.join(outDir, pngName(name));
+          const written = await writeMaskPng(file, r.probs.subarray(i * S * S, (i + 1) * S * S), S, S, w, h, {
+            threshold,
+            ...((o.overlays ?? true) ? { imagePath: imagePaths[idx]! } : {}),
+          });
+          files.push({
+            name, mask: written.mask, prob: written.prob, ...(written.overlay ? { overlay: written.overlay } : {}),
+            prompt: b.prompts[i]!, width: w, height: h, foreground: written.foreground,
+            ...(r.scores ? { dice: r.scores.dice[i]!, iou: r.scores.iou[i]! } : {}),
+          });
+        }
+        o.onBatch?.(++done, loader.length);
+      }
+    });
+  } finally {
+    await loader.close();
+  }
+  const result: PredictResult = { outDir, files };
+  if (scored && files.length > 0) {
+    result.means = { dice: files.reduce((s, f) => s + f.dice!, 0) / files.length, iou: files.reduce((s, f) => s + f.iou!, 0) / files.length };
+  }
+  await fs.writeFile(path.join(outDir, 'predictions.json'), `${JSON.stringify(result, null, 1)}\n`);
+  return result;
+}

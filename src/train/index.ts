@@ -1,0 +1,10 @@
+/** Training: loss, metrics, augmentation, the trainer loop, checkpoints, evaluation and prediction. */
+export * from './loss.js';
+export * from './metrics.js';
+export * from './augment.js';
+export * from './config.js';
+export * from './checkpoint.js';
+export * from './evaluate.js';
+export * from './progress.js';
+export * from './trainer.js';
+export { TinySegmenter, type TinySegmenterOptions } from './tiny.js';

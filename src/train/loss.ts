@@ -1,0 +1,82 @@
+/**
+ * The training loss: Dice + BCE with MONAI 1.3.2 `DiceCELoss(sigmoid=True, lambda_dice=1,
+ * lambda_ce=0.2)` semantics for one-channel logits (what the TuneVLSeg reference trains with):
+ *
+ *   p = sigmoid(logits)
+ *   dice(b, c) = 1 - (2·Σ p·t + smooth_nr) / (Σ p + Σ t + smooth_dr)   sums over the spatial dims
+ *   dice = mean over b and c                                             (batch=False, squared_pred=False)
+ *   bce  = BCEWithLogits(logits, t), mean over every element             (MONAI's one-channel CE path)
+ *   loss = lambda_dice·dice + lambda_ce·bce                               smooth_nr = smooth_dr = 1e-5
+ *
+ * This is the canonical copy; `src/models/clipseg/loss.ts` holds the same function for the
+ * model's own tests. The fixtures' `dicece_loss` / `dice_loss` / `bce_loss` pin it.
+ */
+import { type Tensor, tidy, F } from '../torch/index.js';
+
+export interface DiceCEOptions {
+  /** Weight of the Dice term. Default 1. */
+  lambdaDice?: number;
+  /** Weight of the BCE term. Default 0.2. */
+  lambdaCe?: number;
+  /** Numerator smoothing. Default 1e-5. */
+  smoothNr?: number;
+  /** Denominator smoothing. Default 1e-5. */
+  smoothDr?: number;
+}
+
+export interface DiceCEResult {
+  /** lambdaDice·dice + lambdaCe·bce, shape [] */
+  loss: Tensor;
+  /** the Dice term (mean over samples and channels), shape [] */
+  dice: Tensor;
+  /** the BCE term (mean over elements), shape [] */
+  bce: Tensor;
+}
+
+export const DEFAULT_LOSS: Required<DiceCEOptions> = Object.freeze({ lambdaDice: 1, lambdaCe: 0.2, smoothNr: 1e-5, smoothDr: 1e-5 });
+
+function checkShapes(name: string, logits: Tensor, target: Tensor): number[] {
+  const ls = logits.shape, ts = target.shape;
+  if (ls.length < 3 || ls.length !== ts.length || ls.some((v, i) => v !== ts[i])) {
+    throw new Error(`${name}: logits [${ls.join(', ')}] and target [${ts.join(', ')}] must have the same [B, C, ...spatial] shape`);
+  }
+  if (ls[1] !== 1) throw new Error(`${name}: only one-channel (sigmoid) logits are supported, got ${ls[1]} channels`);
+  return ls;
+}
+
+/** DiceCE of logits and a target, both [B, 1, ...spatial] (target float in [0, 1]). */
+export function diceCELoss(logits: Tensor, target: Tensor, o: DiceCEOptions = {}): DiceCEResult {
+  const ls = checkShapes('diceCELoss', logits, target);
+  const { lambdaDice, lambdaCe, smoothNr, smoothDr } = { ...DEFAULT_LOSS, ...o };
+  return tidy(() => {
+    const t = target.dtype === logits.dtype ? target : target.to(logits.dtype);
+    const p = logits.sigmoid();
+    const axes = ls.slice(2).map((_, i) => i + 2);
+    const inter = p.mul(t).sum(axes);
+    const denom = p.sum(axes).add(t.sum(axes));
+    const dice = inter.mul(2).add(smoothNr).div(denom.add(smoothDr)).rsub(1).mean();
+    const bce = F.binaryCrossEntropyWithLogits(logits, t, 'mean');
+    const loss = dice.mul(lambdaDice).add(bce.mul(lambdaCe));
+    return { loss, dice, bce };
+  });
+}
+
+/**
+ * Per-sample DiceCE values [B] (Dice of the sample + BCE mean over the sample's elements): the
+ * mean of these over a batch equals `diceCELoss(...).loss` when every sample has the same size.
+ * Used to average validation loss over samples whatever the batch split.
+ */
+export function diceCELossPerSample(logits: Tensor, target: Tensor, o: DiceCEOptions = {}): Tensor {
+  const ls = checkShapes('diceCELossPerSample', logits, target);
+  const { lambdaDice, lambdaCe, smoothNr, smoothDr } = { ...DEFAULT_LOSS, ...o };
+  return tidy(() => {
+    const t = target.dtype === logits.dtype ? target : target.to(logits.dtype);
+    const p = logits.sigmoid();
+    const axes = ls.slice(2).map((_, i) => i + 2);
+    const inter = p.mul(t).sum(axes);
+    const denom = p.sum(axes).add(t.sum(axes));
+    const dice = inter.mul(2).add(smoothNr).div(denom.add(smoothDr)).rsub(1).mean(1); // [B]
+    const bce = F.binaryCrossEntropyWithLogits(logits, t, 'none').flatten(1).mean(1); // [B]
+    return dice.mul(lambdaDice).add(bce.mul(lambdaCe));
+  });
+}
