@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 const threads = Number(process.env.BENCH_THREADS ?? 2);
 const runs = Number(process.env.BENCH_RUNS ?? 7);
+const device = process.env.BENCH_DEVICE ?? 'cpu';
 T.setNumThreads(threads);
 T.manualSeed(0);
 const W = 768, H = 12, MLP = 3072, L = 485, D = W / H;
@@ -35,23 +36,31 @@ class Block extends nn.Module {
   }
 }
 
-const blk = new Block().eval().requiresGrad_(false);
-const inputs = new Map([1, 4].map((B) => [B, T.randn([B, L, W]).keep()]));
+const blk = new Block().eval().requiresGrad_(false).to(device);
+const inputs = new Map([1, 4].map((B) => [B, T.randn([B, L, W], { device }).keep()]));
 const oursRun: Record<string, () => void> = {};
 for (const B of [1, 4]) {
   const x = inputs.get(B)!;
-  oursRun[`forward_b${B}`] = () => T.noGrad(() => tidy(() => void blk.forward(x)));
+  oursRun[`forward_b${B}`] = () => {
+    T.noGrad(() => tidy(() => void blk.forward(x)));
+    T.synchronize();
+  };
   oursRun[`forward_backward_b${B}`] = () => tidy(() => {
     const xi = x.clone().requiresGrad_(true);
     blk.forward(xi).sum().backward();
     void xi.grad;
   });
+  const fb = oursRun[`forward_backward_b${B}`]!;
+  oursRun[`forward_backward_b${B}`] = () => {
+    fb();
+    T.synchronize();
+  };
 }
 const script = fileURLToPath(new URL('../../bench/engine_torch.py', import.meta.url));
-const py = new PythonWorker(script, [String(threads)]);
+const py = new PythonWorker(script, [String(threads), device]);
 const hello = await py.call<{ torch: string; threads: number }>('');
 const rows: Record<string, { ours_s: number; torch_s: number; ratio: number }> = {};
-console.log(`ViT-B/16 block, ${L} tokens, ${threads} threads, median of ${runs}, runs interleaved with PyTorch (libtorch ${T.runtimeInfo().libtorchVersion}, PyTorch ${hello.torch})`);
+console.log(`ViT-B/16 block on ${device}, ${L} tokens, ${threads} threads, median of ${runs}, runs interleaved with PyTorch (libtorch ${T.runtimeInfo().libtorchVersion}, PyTorch ${hello.torch})`);
 console.log('row                    ours        pytorch     ratio');
 for (const [k, fn] of Object.entries(oursRun)) {
   fn();
@@ -66,4 +75,4 @@ for (const [k, fn] of Object.entries(oursRun)) {
   console.log(`${k.padEnd(22)} ${fmt(r.ours_s).padStart(10)}  ${fmt(r.torch_s).padStart(10)}  ${r.ratio.toFixed(3)}`);
 }
 py.close();
-console.log(JSON.stringify({ bench: 'engine', threads, runs, device: T.runtimeInfo().cudaAvailable ? 'cpu (cuda available)' : 'cpu', rows, max_ratio: Math.max(...Object.values(rows).map((r) => r.ratio)) }));
+console.log(JSON.stringify({ bench: 'engine', threads, runs, device, rows, max_ratio: Math.max(...Object.values(rows).map((r) => r.ratio)) }));

@@ -5,6 +5,7 @@ import torch
 import torch.nn as nn
 
 threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+device = sys.argv[2] if len(sys.argv) > 2 else 'cpu'
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 W, H, MLP, L = 768, 12, 3072, 485
@@ -31,10 +32,11 @@ class Block(nn.Module):
         h = h * torch.sigmoid(1.702 * h)
         return x + self.fc2(h)
 
-blk = Block().eval()
+blk = Block().eval().to(device)
 for p in blk.parameters():
     p.requires_grad_(False)
-inputs = {B: torch.randn(B, L, W) for B in (1, 4)}
+inputs = {B: torch.randn(B, L, W, device=device) for B in (1, 4)}
+sync = torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
 
 def fwd(B):
     with torch.no_grad():
@@ -53,5 +55,5 @@ for line in sys.stdin:
         continue
     kind, b = name.rsplit("_b", 1)
     fn = fwd if kind == "forward" else fwdbwd
-    t0 = time.perf_counter(); fn(int(b)); dt = time.perf_counter() - t0
+    t0 = time.perf_counter(); fn(int(b)); sync(); dt = time.perf_counter() - t0
     print(json.dumps({"s": dt}), flush=True)

@@ -459,6 +459,13 @@ TVS_FN(setNumThreads) {
   })
   return info.Env().Undefined();
 }
+TVS_FN(synchronize) {
+  TVS_PROTECT("synchronize", {
+    if (at::globalContext().hasCUDA()) torch::cuda::synchronize(info.Length() > 0 && info[0].IsNumber() ? I64(info, 0) : -1);
+    return info.Env().Undefined();
+  })
+  return info.Env().Undefined();
+}
 TVS_FN(getNumThreads) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
 TVS_FN(config) {
   auto env = info.Env();
@@ -488,7 +495,7 @@ void InitTensor(Napi::Env env, Napi::Object exports) {
   TVS_EXPORT(zero_); TVS_EXPORT(fill_); TVS_EXPORT(setData);
   TVS_EXPORT(setRequiresGrad); TVS_EXPORT(grad); TVS_EXPORT(setGrad); TVS_EXPORT(backward);
   TVS_EXPORT(setGradEnabled); TVS_EXPORT(isGradEnabled);
-  TVS_EXPORT(setNumThreads); TVS_EXPORT(getNumThreads); TVS_EXPORT(config);
+  TVS_EXPORT(setNumThreads); TVS_EXPORT(synchronize); TVS_EXPORT(getNumThreads); TVS_EXPORT(config);
 }
 
 }  // namespace tvs

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerDoctorCommand } from './doctor.js';
+import { registerConvertCommand } from './convert.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -12,6 +13,7 @@ program
   .version(pkg.version);
 
 registerDoctorCommand(program);
+registerConvertCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -7,5 +7,5 @@ export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export { loadSafetensors, saveSafetensors, rawToTensor, tensorToRaw } from './io.js';
 export { SafetensorsError } from './safetensors.js';
-export { runtimeInfo, setNumThreads, getNumThreads, type RuntimeInfo } from './runtime.js';
+export { runtimeInfo, setNumThreads, getNumThreads, synchronize, type RuntimeInfo } from './runtime.js';
 export { gradcheck, type GradcheckResult } from './gradcheck.js';

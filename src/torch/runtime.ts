@@ -28,3 +28,8 @@ export function setNumThreads(n: number): void {
 export function getNumThreads(): number {
   return N.getNumThreads() as number;
 }
+
+/** Waits for queued CUDA work (no-op without CUDA); needed before reading GPU timings. */
+export function synchronize(deviceIndex?: number): void {
+  N.synchronize(deviceIndex ?? null);
+}

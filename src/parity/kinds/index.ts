@@ -1,5 +1,8 @@
-// Registered parity case kinds (one file per kind of fixture).
+// Registered parity case kinds (one file per kind of fixture). The runner asks each in turn
+// whether it recognises a case folder; the first that does runs it.
 import type { CaseKind } from '../runner.js';
 import { tokenizerKind } from './tokenizer.js';
+import { clipsegBaseKind } from './clipseg.js';
+import { crisBaseKind } from './cris.js';
 
-export const caseKinds: CaseKind[] = [tokenizerKind];
+export const caseKinds: CaseKind[] = [tokenizerKind, clipsegBaseKind, crisBaseKind];

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the native addon with g++ directly (no node-gyp), for machines that have a C++
+# toolchain and libtorch but no Node build tooling (e.g. a GPU box with only a Python torch).
+# NAPI_INCLUDE: folder with node_api.h (default: Node's own include/node).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NAPI_INCLUDE=${NAPI_INCLUDE:-$(dirname "$(dirname "$(command -v node)")")/include/node}
+ADDON_API=$(node -p "require('node-addon-api').include_dir")
+read -r -a TORCH_INC <<<"$(node native/find-libtorch.cjs --include | tr -d '"')"
+read -r -a TORCH_LIBS <<<"$(node native/find-libtorch.cjs --libs)"
+ABI=$(node native/find-libtorch.cjs --abi)
+INC=(-I"$NAPI_INCLUDE" -I"$ADDON_API")
+for d in "${TORCH_INC[@]}"; do INC+=(-I"$d"); done
+FLAGS=(-std=c++17 -O2 -fPIC -fexceptions -frtti -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED
+  -D_GLIBCXX_USE_CXX11_ABI="$ABI" -Wno-deprecated-declarations -Wno-unused-parameter)
+mkdir -p native/build/obj native/build/Release
+pids=()
+for f in native/src/*.cc; do
+  g++ "${FLAGS[@]}" "${INC[@]}" -c "$f" -o "native/build/obj/$(basename "$f" .cc).o" &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+g++ -shared -o native/build/Release/tunevlseg_native.node native/build/obj/*.o "${TORCH_LIBS[@]}"
+echo "built native/build/Release/tunevlseg_native.node against $(node native/find-libtorch.cjs --libdir)"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The GPU machine's check script (see ../shared/notes/gpu-machine.md): that machine has a CUDA
+# PyTorch but no Node.js, so gpu-kit/ (git-ignored) carries a Node binary and the Node-API
+# headers; dist/ and node_modules/node-addon-api travel too. Builds the addon against the
+# Python torch, runs the CPU engine tests on that libtorch, the CUDA checks and the CUDA bench.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+mkdir -p /tmp/nodebin && xz -dc gpu-kit/node.xz > /tmp/nodebin/node && chmod +x /tmp/nodebin/node
+export PATH=/tmp/nodebin:$PATH TUNEVLSEG_TORCH_PYTHON=$(command -v python3)
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+python3 -c "import torch;print('torch', torch.__version__, 'cuda', torch.version.cuda, 'abi', torch._C._GLIBCXX_USE_CXX11_ABI)" | tee -a "$OUT/gpu.txt"
+time NAPI_INCLUDE=gpu-kit/napi bash scripts/build-addon-gxx.sh 2>&1 | tail -20 | tee "$OUT/build.log"
+node bin/tunevlseg.js doctor 2>&1 | tee "$OUT/doctor.txt"
+node --test dist/test/torch-ops.test.js dist/test/torch-autograd.test.js dist/test/torch-errors.test.js dist/test/torch-nn.test.js dist/test/torch-memory.test.js 2>&1 | tail -12 | tee "$OUT/tests.txt"
+node dist/bench/cuda_check.js 2>&1 | tee "$OUT/cuda_check.jsonl"
+BENCH_DEVICE=cuda BENCH_RUNS=10 node dist/bench/engine.js 2>&1 | tee "$OUT/engine_cuda.txt"
