@@ -10,7 +10,10 @@ mkdir -p /tmp/nodebin && xz -dc gpu-kit/node.xz > /tmp/nodebin/node && chmod +x 
 export PATH=/tmp/nodebin:$PATH TUNEVLSEG_TORCH_PYTHON=$(command -v python3)
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 python3 -c "import torch;print('torch', torch.__version__, 'cuda', torch.version.cuda, 'abi', torch._C._GLIBCXX_USE_CXX11_ABI)" | tee -a "$OUT/gpu.txt"
-time NAPI_INCLUDE=gpu-kit/napi bash scripts/build-addon-gxx.sh 2>&1 | tail -20 | tee "$OUT/build.log"
+g++ --version | head -1 | tee -a "$OUT/gpu.txt"
+export NAPI_INCLUDE=gpu-kit/napi
+( time bash scripts/build-addon-gxx.sh ) > "$OUT/build.log" 2>&1 || { echo "c++17 build failed, retrying with c++20"; ( time CXXSTD=c++20 bash scripts/build-addon-gxx.sh ) >> "$OUT/build.log" 2>&1; }
+grep -E "error|built|real" "$OUT/build.log" | head -40
 node bin/tunevlseg.js doctor 2>&1 | tee "$OUT/doctor.txt"
 node --test dist/test/torch-ops.test.js dist/test/torch-autograd.test.js dist/test/torch-errors.test.js dist/test/torch-nn.test.js dist/test/torch-memory.test.js 2>&1 | tail -12 | tee "$OUT/tests.txt"
 node dist/bench/cuda_check.js 2>&1 | tee "$OUT/cuda_check.jsonl"
