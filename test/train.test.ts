@@ -420,7 +420,8 @@ test('evaluate gives per-sample scores; predictFolder writes masks at the origin
     const out = path.join(tmp, 'pred');
     const p = await predictFolder(seg, { input: shapes, split: 'test', outDir: out, imageSize: 32, workers: 0 });
     assert.equal(p.files.length, r.samples);
-    assert.ok(Math.abs(p.means!.dice - r.dice) < 1e-12);
+    assert.deepEqual(p.evaluation!.perSample, r.perSample);
+    assert.equal(p.evaluation!.dice, r.dice);
     const f = p.files[0]!;
     for (const file of [f.mask, f.prob, f.overlay!]) {
       const meta = await sharp(file).metadata();

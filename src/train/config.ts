@@ -126,7 +126,7 @@ function describeIssue(issue: z.core.$ZodIssue, sources?: ConfigSources): string
     const keys = (issue as { keys: string[] }).keys;
     return keys.map((k) => {
       const full = keyPath ? `${keyPath}.${k}` : k;
-      const from = sources?.get(full);
+      const from = sources?.get(full) ?? [...(sources ?? new Map<string, string>())].find(([key]) => key.startsWith(`${full}.`))?.[1];
       return `config key "${full}": unknown key${from ? ` (from ${from})` : ''}`;
     }).join('\n  ');
   }

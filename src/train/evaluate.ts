@@ -91,6 +91,7 @@ export async function evaluateLoader(segmenter: Segmenter, loader: BatchLoader, 
         const losses = diceCELossPerSample(logits, masks, o.loss).toArray();
         return { losses, ...diceIoU(logits, masks, { threshold: o.threshold ?? 0.5 }) };
       }));
+      b.release();
       for (let i = 0; i < b.size; i++) {
         perSample.push({ name: b.names[i]!, index: b.indices[i]!, prompt: b.prompts[i]!, loss: r.losses[i]!, dice: r.dice[i]!, iou: r.iou[i]! });
       }
@@ -169,8 +170,9 @@ export interface PredictOptions extends PromptOptions {
   threshold?: number;
   /** Also write `<stem>_overlay.png` (the image with the mask tinted). Default true. */
   overlays?: boolean;
-  /** With a dataset split, also compute Dice/IoU against its masks. Default true. */
+  /** With a dataset split, also compute loss/Dice/IoU against its masks. Default true. */
   score?: boolean;
+  loss?: DiceCEOptions;
   onBatch?: (done: number, total: number) => void;
 }
 
@@ -184,6 +186,7 @@ export interface PredictedFile {
   width: number;
   height: number;
   foreground: number;
+  loss?: number;
   dice?: number;
   iou?: number;
 }
@@ -191,8 +194,8 @@ export interface PredictedFile {
 export interface PredictResult {
   outDir: string;
   files: PredictedFile[];
-  /** Mean scores (dataset split with `score`), at the model's input size. */
-  means?: { dice: number; iou: number };
+  /** Scores (dataset split with `score`), at the model's input size, as `evaluate` gives them. */
+  evaluation?: EvalResult;
 }
 
 async function listImages(dir: string): Promise<string[]> {
@@ -252,10 +255,12 @@ export async function predictFolder(segmenter: Segmenter, o: PredictOptions): Pr
     ...(o.workers !== undefined ? { workers: o.workers } : {}),
   });
   const outDir = path.resolve(o.outDir);
+  if (o.split === undefined && outDir === root) throw new Error(`predictFolder: the output folder must not be the input folder (${root}): predictions would overwrite images`);
   await fs.mkdir(outDir, { recursive: true });
   const files: PredictedFile[] = [];
   const device = moduleDevice(segmenter);
   const threshold = o.threshold ?? 0.5;
+  const perSample: SampleResult[] = [];
   let done = 0;
   try {
     await withEvalMode(segmenter, async () => {
@@ -265,8 +270,10 @@ export async function predictFolder(segmenter: Segmenter, o: PredictOptions): Pr
           const { images, masks } = batchTensors(b, device);
           const logits = segmenter.forward(images, segmenter.tokenize(b.prompts));
           const probs = logits.sigmoid().to('float32').to('cpu').toFloat32Array();
-          return { probs, scores: scored ? diceIoU(logits, masks, { threshold }) : null };
+          const scores = scored ? { ...diceIoU(logits, masks, { threshold }), loss: diceCELossPerSample(logits, masks, o.loss).toArray() } : null;
+          return { probs, scores };
         }));
+        b.release();
         for (let i = 0; i < b.size; i++) {
           const idx = b.indices[i]!;
           const name = names[idx]!;
@@ -279,8 +286,9 @@ export async function predictFolder(segmenter: Segmenter, o: PredictOptions): Pr
           files.push({
             name, mask: written.mask, prob: written.prob, ...(written.overlay ? { overlay: written.overlay } : {}),
             prompt: b.prompts[i]!, width: w, height: h, foreground: written.foreground,
-            ...(r.scores ? { dice: r.scores.dice[i]!, iou: r.scores.iou[i]! } : {}),
+            ...(r.scores ? { loss: r.scores.loss[i]!, dice: r.scores.dice[i]!, iou: r.scores.iou[i]! } : {}),
           });
+          if (r.scores) perSample.push({ name, index: idx, prompt: b.prompts[i]!, loss: r.scores.loss[i]!, dice: r.scores.dice[i]!, iou: r.scores.iou[i]! });
         }
         o.onBatch?.(++done, loader.length);
       }
@@ -289,9 +297,7 @@ export async function predictFolder(segmenter: Segmenter, o: PredictOptions): Pr
     await loader.close();
   }
   const result: PredictResult = { outDir, files };
-  if (scored && files.length > 0) {
-    result.means = { dice: files.reduce((s, f) => s + f.dice!, 0) / files.length, iou: files.reduce((s, f) => s + f.iou!, 0) / files.length };
-  }
-  await fs.writeFile(path.join(outDir, 'predictions.json'), `${JSON.stringify(result, null, 1)}\n`);
+  if (scored) result.evaluation = { ...meansOf(perSample), perSample };
+  await fs.writeFile(path.join(outDir, 'predictions.json'), `${JSON.stringify({ outDir, files, ...(result.evaluation ? { means: meansOf(perSample) } : {}) }, null, 1)}\n`);
   return result;
 }

@@ -11,6 +11,7 @@
 import { type Tensor, nn, optim, tensor, tidy, F, noGrad } from '../torch/index.js';
 import type { Segmenter, SegmenterInfo, TextInputs } from '../tuning/segmenter.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../data/image.js';
+import { Rng, hashSeed } from '../data/rng.js';
 
 export interface TinySegmenterOptions {
   /** Square input side. Default 32. */
@@ -25,6 +26,12 @@ export interface TinySegmenterOptions {
   numContext?: number;
   /** Dropout on the features in training mode (exercises libtorch's generator). Default 0. */
   dropout?: number;
+  /**
+   * Seed of the frozen part (stem and word embeddings), drawn with a JS generator so that it
+   * does not depend on libtorch's: like pretrained weights, it is the same in every process.
+   * Default 0.
+   */
+  frozenSeed?: number;
 }
 
 /** FNV-1a of a word, mapped to 1..vocab-1. */
@@ -46,13 +53,23 @@ export class TinySegmenter extends nn.Module implements Segmenter {
 
   constructor(o: TinySegmenterOptions = {}) {
     super();
-    this.options = { imageSize: o.imageSize ?? 32, channels: o.channels ?? 8, vocab: o.vocab ?? 97, embedDim: o.embedDim ?? 8, numContext: o.numContext ?? 2, dropout: o.dropout ?? 0 };
+    this.options = { imageSize: o.imageSize ?? 32, channels: o.channels ?? 8, vocab: o.vocab ?? 97, embedDim: o.embedDim ?? 8, numContext: o.numContext ?? 2, dropout: o.dropout ?? 0, frozenSeed: o.frozenSeed ?? 0 };
     const { channels: ch, vocab, embedDim: d, numContext: n } = this.options;
     this.info = { imageSize: this.options.imageSize, mean: [...IMAGENET_MEAN] as [number, number, number], std: [...IMAGENET_STD] as [number, number, number] };
     this.stem = this.registerModule('stem', new nn.Conv2d(3, ch, 3, { padding: 1 }));
     this.embed = this.registerModule('embed', new nn.Embedding(vocab, d));
     this.stem.requiresGrad_(false);
     this.embed.requiresGrad_(false);
+    const rng = new Rng(hashSeed(this.options.frozenSeed, 0x7171));
+    noGrad(() => {
+      for (const t of [this.stem.weight, this.stem.bias!, this.embed.weight]) {
+        const fanIn = t.ndim > 1 && t !== this.embed.weight ? t.numel / t.size(0) : 1;
+        const v = Float32Array.from({ length: t.numel }, () => rng.normal() / Math.sqrt(fanIn));
+        const src = tensor(v, t.shape);
+        t.copy_(src);
+        src.dispose();
+      }
+    });
     this.context = this.registerParameter('context', noGrad(() => tensor(new Float32Array(n * d), [n, d]).normal_(0, 0.02)));
     this.film = this.registerModule('film', new nn.Linear(d, 2 * ch));
     this.head = this.registerModule('head', new nn.Conv2d(ch, ch, 3, { padding: 1 }));

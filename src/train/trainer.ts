@@ -343,6 +343,7 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
       for await (const b of trainLoader.epoch(E)) {
         i++;
         if (i < st.batch) {
+          b.release();
           stepStart = performance.now();
           continue; // already done before the interruption (same order: the loader is seeded)
         }
@@ -359,6 +360,7 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
           loss.mul(weight).backward();
           return { value, dice: noGrad(() => diceIoU(logits, masks, { threshold: config.threshold }).dice) };
         });
+        b.release(); // the tensors hold copies
         if (!Number.isFinite(r.value)) {
           throw nonFinite(`loss (${r.value})`, r.value, E, st.stepInEpoch + 1, st.globalStep + 1, i, nb, b.names, files, st, opt);
         }
