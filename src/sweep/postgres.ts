@@ -1,0 +1,74 @@
+/**
+ * PostgreSQL study storage (node-postgres). Each claim runs in a transaction that first takes
+ * `pg_advisory_xact_lock` on the study, so claims of one study are serialised across every
+ * machine while other studies proceed; the lock is released by COMMIT/ROLLBACK, and also if
+ * the connection dies. Times come from the server's clock, so workers on machines whose clocks
+ * disagree still judge heartbeats the same way.
+ */
+
+import pg from "pg";
+import { SqlStudyStorage, StorageError } from "./storage.js";
+import type { Row, SqlDriver, SqlValue, StudyStorage } from "./storage.js";
+
+/** First half of the advisory-lock key pair: marks the locks as tunevlseg's. */
+const LOCK_NAMESPACE = 0x7476;
+
+/** `?` placeholders to `$1, $2, ...` (our SQL has no `?` inside literals). */
+function numbered(sql: string): string {
+  let i = 0;
+  return sql.replace(/\?/g, () => `$${++i}`);
+}
+
+const NOW_SQL = "SELECT (extract(epoch from clock_timestamp()) * 1000)::float8 AS now";
+
+function clientDriver(q: (sql: string, params?: readonly SqlValue[]) => Promise<pg.QueryResult>): Omit<SqlDriver, "transaction" | "close"> {
+  return {
+    dialect: "postgres",
+    all: async (sql, params = []) => (await q(numbered(sql), params)).rows as Row[],
+    run: async (sql, params = []) => (await q(numbered(sql), params)).rowCount ?? 0,
+    now: async () => Number((await q(NOW_SQL)).rows[0]?.now),
+  };
+}
+
+/** The URL with its password replaced by *** (for messages). */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
+}
+
+export async function openPostgres(url: string): Promise<StudyStorage> {
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  // An idle client losing its connection must not crash the worker; the next query reconnects.
+  pool.on("error", () => undefined);
+  const base = clientDriver((sql, params) => pool.query(sql, params as SqlValue[]));
+  const driver: SqlDriver = {
+    ...base,
+    transaction: async (lockKey, fn) => {
+      const client = await pool.connect();
+      const tx: SqlDriver = {
+        ...clientDriver((sql, params) => client.query(sql, params as SqlValue[])),
+        transaction: () => Promise.reject(new StorageError("nested transactions are not supported")),
+        close: async () => undefined,
+      };
+      try {
+        await client.query("BEGIN");
+        await client.query("SELECT pg_advisory_xact_lock($1, $2)", [LOCK_NAMESPACE, lockKey]);
+        const out = await fn(tx);
+        await client.query("COMMIT");
+        return out;
+      } catch (e) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw e;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+  try {
+    await pool.query("SELECT 1");
+  } catch (e) {
+    await pool.end().catch(() => undefined);
+    throw new StorageError(`${redactUrl(url)}: cannot connect to PostgreSQL: ${(e as Error).message}`);
+  }
+  return SqlStudyStorage.open(driver, redactUrl(url));
+}

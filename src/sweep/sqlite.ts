@@ -1,0 +1,76 @@
+/**
+ * SQLite study storage (better-sqlite3): WAL journal so readers never block the writer, a busy
+ * timeout so concurrent processes queue instead of failing, and `BEGIN IMMEDIATE` transactions
+ * so a claim takes the write lock before it reads (no two processes can claim the same trial).
+ */
+
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { SqlStudyStorage, StorageError } from "./storage.js";
+import type { Row, SqlDriver, SqlValue, StudyStorage } from "./storage.js";
+
+/** How long a statement waits for another process's write lock before failing. */
+export const SQLITE_BUSY_TIMEOUT_MS = 60_000;
+
+export async function openSqlite(file: string, url = `sqlite:${file}`): Promise<StudyStorage> {
+  if (file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  let db: Database.Database;
+  try {
+    db = new Database(file, { timeout: SQLITE_BUSY_TIMEOUT_MS });
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma("foreign_keys = ON");
+  } catch (e) {
+    throw new StorageError(`${url}: cannot open SQLite database ${file}: ${(e as Error).message}`);
+  }
+  const cache = new Map<string, Database.Statement>();
+  const stmt = (sql: string): Database.Statement => {
+    let s = cache.get(sql);
+    if (!s) cache.set(sql, (s = db.prepare(sql)));
+    return s;
+  };
+  // The connection is shared by everything in this process: run one operation at a time so a
+  // heartbeat timer cannot slip a statement into another task's open transaction.
+  let queue: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(fn: () => Promise<T> | T): Promise<T> => {
+    const next = queue.then(fn, fn);
+    queue = next.catch(() => undefined);
+    return next;
+  };
+  const raw: SqlDriver = {
+    dialect: "sqlite",
+    all: async (sql, params: readonly SqlValue[] = []) => {
+      const s = stmt(sql);
+      if (s.reader) return s.all(...params) as Row[];
+      s.run(...params);
+      return [];
+    },
+    run: async (sql, params: readonly SqlValue[] = []) => stmt(sql).run(...params).changes,
+    transaction: async (_lockKey, fn) => fn(raw),
+    now: async () => Date.now(),
+    close: async () => {
+      db.close();
+    },
+  };
+  const driver: SqlDriver = {
+    dialect: "sqlite",
+    all: (sql, params) => exclusive(() => raw.all(sql, params)),
+    run: (sql, params) => exclusive(() => raw.run(sql, params)),
+    transaction: (_lockKey, fn) =>
+      exclusive(async () => {
+        db.exec("BEGIN IMMEDIATE");
+        try {
+          const out = await fn(raw);
+          db.exec("COMMIT");
+          return out;
+        } catch (e) {
+          if (db.inTransaction) db.exec("ROLLBACK");
+          throw e;
+        }
+      }),
+    now: async () => Date.now(),
+    close: () => exclusive(() => raw.close()),
+  };
+  return SqlStudyStorage.open(driver, url);
+}

@@ -1,0 +1,457 @@
+/**
+ * Study storage: studies (name, direction, search space, sampler seed and settings) and their
+ * trials (parameters, state, value, per-step intermediate values, worker id, heartbeats), in
+ * SQLite (one machine, many processes) or PostgreSQL (many machines), behind one interface.
+ *
+ * Trials have two numbers:
+ * - `number`: the row's number in the study, 0, 1, 2, ... A number is given to one worker
+ *   only, and a finished trial is never reopened.
+ * - `seq`: the logical trial ("trial k of the study"). A trial whose worker died (no heartbeat
+ *   for `heartbeatTimeoutS`) is marked failed and its parameters are enqueued again as a new
+ *   row with a new number and the same seq, so it runs again on another worker.
+ *
+ * The next trial is claimed atomically (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: a transaction
+ * holding `pg_advisory_xact_lock` on the study), and the claim returns the finished trials the
+ * sampler may learn from: in a study with `lag` L, trial seq s sees exactly the finished trials
+ * with seq < s - L, and is only handed out once all of those have finished. Its parameters are
+ * then a function of (seed, s, those trials), which is what makes a study run by many workers
+ * give the same trials as a serial run (see study.ts). With `lag: null` a claim sees whatever
+ * has finished (Optuna's asynchronous behaviour: faster, not reproducible).
+ */
+
+import { DEFAULT_SETTINGS } from "./tpe.js";
+import type { Direction, TpeSettings, TrialState } from "./tpe.js";
+import type { Params, SearchSpace } from "./space.js";
+import { parseSpace } from "./space.js";
+
+export interface StudyConfig {
+  readonly name: string;
+  readonly direction: Direction;
+  readonly space: SearchSpace;
+  /** Seed of the sampler's random streams. */
+  readonly seed: number;
+  /** Sampler settings (default: DEFAULT_SETTINGS of tpe.ts). */
+  readonly sampler?: TpeSettings;
+  /** Reproducibility lag (see above); null = asynchronous. Default 0. */
+  readonly lag?: number | null;
+  readonly attrs?: Readonly<Record<string, unknown>>;
+}
+
+export interface StudyRecord {
+  readonly id: number;
+  readonly name: string;
+  readonly direction: Direction;
+  readonly space: SearchSpace;
+  readonly seed: number;
+  readonly sampler: TpeSettings;
+  readonly lag: number | null;
+  readonly createdAt: number;
+  readonly attrs: Readonly<Record<string, unknown>>;
+}
+
+export interface TrialRecord {
+  readonly id: number;
+  readonly studyId: number;
+  readonly number: number;
+  readonly seq: number;
+  readonly state: TrialState;
+  /** null until the claiming worker has sampled them. */
+  readonly params: Params | null;
+  readonly value: number | null;
+  /** [step, value] pairs in step order. */
+  readonly intermediate: ReadonlyArray<readonly [number, number]>;
+  readonly workerId: string | null;
+  /** Milliseconds since the epoch (storage clock). */
+  readonly heartbeatAt: number | null;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+  /** The number of the trial this one re-runs, if any. */
+  readonly retryOf: number | null;
+  readonly error: string | null;
+  readonly attrs: Readonly<Record<string, unknown>>;
+}
+
+export interface ClaimOptions {
+  readonly workerId: string;
+  /** The study's total number of logical trials (seqs). */
+  readonly nTrials: number;
+  /** Running trials without a heartbeat for this long are failed and re-enqueued. */
+  readonly heartbeatTimeoutS: number;
+  /**
+   * Seqs below this need no history (their parameters are random whatever they would see:
+   * the sampler's start-up trials plus the lag), so they are handed out without waiting.
+   */
+  readonly independentBelow?: number;
+}
+
+export type Claim =
+  | { readonly kind: "trial"; readonly trial: TrialRecord; readonly history: readonly TrialRecord[] }
+  | { readonly kind: "wait" }
+  | { readonly kind: "done" };
+
+export interface FinishResult {
+  readonly state: "complete" | "pruned" | "failed";
+  readonly value?: number | null;
+  readonly error?: string | null;
+  readonly attrs?: Readonly<Record<string, unknown>>;
+}
+
+export interface StudyStorage {
+  readonly url: string;
+  /** Creates a study; with `loadIfExists`, returns the existing one if its direction and space agree. */
+  createStudy(config: StudyConfig, opts?: { loadIfExists?: boolean }): Promise<StudyRecord>;
+  loadStudy(name: string): Promise<StudyRecord | null>;
+  listStudies(): Promise<StudyRecord[]>;
+  deleteStudy(name: string): Promise<boolean>;
+  getTrials(studyId: number): Promise<TrialRecord[]>;
+  /** Adds a trial with fixed parameters, run before any newly sampled one. */
+  enqueueTrial(studyId: number, params: Params): Promise<TrialRecord>;
+  claimTrial(studyId: number, opts: ClaimOptions): Promise<Claim>;
+  /** The following return false when the trial is no longer this worker's running trial. */
+  setParams(trialId: number, workerId: string, params: Params): Promise<boolean>;
+  heartbeat(trialId: number, workerId: string): Promise<boolean>;
+  report(trialId: number, workerId: string, step: number, value: number): Promise<boolean>;
+  finishTrial(trialId: number, workerId: string, result: FinishResult): Promise<boolean>;
+  /** Fails running trials whose heartbeat is older than the timeout and re-enqueues them; returns their numbers. */
+  failStaleTrials(studyId: number, heartbeatTimeoutS: number): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+export class StorageError extends Error {
+  override name = "StorageError";
+}
+
+// ---------------------------------------------------------------- SQL implementation
+
+export type SqlValue = string | number | null;
+export type Row = Record<string, unknown>;
+
+/** The little a dialect has to provide; SQL is written with `?` placeholders. */
+export interface SqlDriver {
+  readonly dialect: "sqlite" | "postgres";
+  all(sql: string, params?: readonly SqlValue[]): Promise<Row[]>;
+  run(sql: string, params?: readonly SqlValue[]): Promise<number>;
+  /** Runs fn in a transaction that excludes other writers (to the whole database or to `lockKey`). */
+  transaction<T>(lockKey: number, fn: (tx: SqlDriver) => Promise<T>): Promise<T>;
+  /** The storage clock, in ms since the epoch. */
+  now(): Promise<number>;
+  close(): Promise<void>;
+}
+
+const SCHEMA_VERSION = 1;
+
+function schema(dialect: "sqlite" | "postgres"): string[] {
+  const id = dialect === "sqlite" ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY";
+  return [
+    `CREATE TABLE IF NOT EXISTS tvs_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS tvs_studies (
+      id ${id},
+      name TEXT NOT NULL UNIQUE,
+      direction TEXT NOT NULL CHECK (direction IN ('minimize', 'maximize')),
+      space TEXT NOT NULL,
+      seed BIGINT NOT NULL,
+      sampler TEXT NOT NULL,
+      lag INTEGER,
+      created_at DOUBLE PRECISION NOT NULL,
+      attrs TEXT NOT NULL DEFAULT '{}'
+    )`,
+    `CREATE TABLE IF NOT EXISTS tvs_trials (
+      id ${id},
+      study_id BIGINT NOT NULL REFERENCES tvs_studies(id) ON DELETE CASCADE,
+      number INTEGER NOT NULL,
+      seq INTEGER NOT NULL,
+      state TEXT NOT NULL CHECK (state IN ('waiting', 'running', 'complete', 'pruned', 'failed')),
+      params TEXT,
+      value DOUBLE PRECISION,
+      worker_id TEXT,
+      heartbeat_at DOUBLE PRECISION,
+      started_at DOUBLE PRECISION,
+      finished_at DOUBLE PRECISION,
+      retry_of INTEGER,
+      error TEXT,
+      attrs TEXT NOT NULL DEFAULT '{}',
+      UNIQUE (study_id, number)
+    )`,
+    `CREATE INDEX IF NOT EXISTS tvs_trials_state ON tvs_trials (study_id, state)`,
+    `CREATE INDEX IF NOT EXISTS tvs_trials_seq ON tvs_trials (study_id, seq)`,
+    `CREATE TABLE IF NOT EXISTS tvs_intermediate (
+      trial_id BIGINT NOT NULL REFERENCES tvs_trials(id) ON DELETE CASCADE,
+      step INTEGER NOT NULL,
+      value DOUBLE PRECISION,
+      PRIMARY KEY (trial_id, step)
+    )`,
+  ];
+}
+
+const num = (x: unknown): number => Number(x);
+const numOrNull = (x: unknown): number | null => (x === null || x === undefined ? null : Number(x));
+const json = <T>(x: unknown, fallback: T): T => (typeof x === "string" ? (JSON.parse(x) as T) : fallback);
+
+/** Lock key of the schema migration (studies use their id, which is >= 1). */
+const MIGRATION_LOCK = 0;
+
+export class SqlStudyStorage implements StudyStorage {
+  private constructor(
+    private readonly db: SqlDriver,
+    readonly url: string,
+  ) {}
+
+  static async open(db: SqlDriver, url: string): Promise<SqlStudyStorage> {
+    await db.transaction(MIGRATION_LOCK, async (tx) => {
+      for (const stmt of schema(db.dialect)) await tx.run(stmt);
+      const rows = await tx.all(`SELECT value FROM tvs_meta WHERE key = 'schema_version'`);
+      if (rows.length === 0) await tx.run(`INSERT INTO tvs_meta (key, value) VALUES ('schema_version', ?)`, [String(SCHEMA_VERSION)]);
+      else if (Number(rows[0]?.["value"]) !== SCHEMA_VERSION) {
+        throw new StorageError(`${url}: study schema version ${String(rows[0]?.["value"])} is not the supported ${SCHEMA_VERSION}`);
+      }
+    });
+    return new SqlStudyStorage(db, url);
+  }
+
+  private studyFromRow(r: Row): StudyRecord {
+    return {
+      id: num(r["id"]),
+      name: String(r["name"]),
+      direction: r["direction"] as Direction,
+      space: parseSpace(json(r["space"], {}), `study "${String(r["name"])}" space`),
+      seed: num(r["seed"]),
+      sampler: json(r["sampler"], {}),
+      lag: numOrNull(r["lag"]),
+      createdAt: num(r["created_at"]),
+      attrs: json(r["attrs"], {}),
+    };
+  }
+
+  private trialFromRow(r: Row, intermediate: ReadonlyArray<readonly [number, number]>): TrialRecord {
+    return {
+      id: num(r["id"]),
+      studyId: num(r["study_id"]),
+      number: num(r["number"]),
+      seq: num(r["seq"]),
+      state: r["state"] as TrialState,
+      params: r["params"] === null || r["params"] === undefined ? null : json<Params>(r["params"], {}),
+      value: numOrNull(r["value"]),
+      intermediate,
+      workerId: (r["worker_id"] as string | null) ?? null,
+      heartbeatAt: numOrNull(r["heartbeat_at"]),
+      startedAt: numOrNull(r["started_at"]),
+      finishedAt: numOrNull(r["finished_at"]),
+      retryOf: numOrNull(r["retry_of"]),
+      error: (r["error"] as string | null) ?? null,
+      attrs: json(r["attrs"], {}),
+    };
+  }
+
+  /** Trials of a study matching `where` (on columns of tvs_trials t), with intermediate values. */
+  private async trials(db: SqlDriver, studyId: number, where = "", params: readonly SqlValue[] = [], order = "t.number"): Promise<TrialRecord[]> {
+    const rows = await db.all(`SELECT t.* FROM tvs_trials t WHERE t.study_id = ? ${where} ORDER BY ${order}`, [studyId, ...params]);
+    if (rows.length === 0) return [];
+    const iv = await db.all(
+      `SELECT i.trial_id, i.step, i.value FROM tvs_intermediate i JOIN tvs_trials t ON t.id = i.trial_id WHERE t.study_id = ? ${where} ORDER BY i.trial_id, i.step`,
+      [studyId, ...params],
+    );
+    const byTrial = new Map<number, [number, number][]>();
+    for (const r of iv) {
+      const id = num(r["trial_id"]);
+      let list = byTrial.get(id);
+      if (!list) byTrial.set(id, (list = []));
+      list.push([num(r["step"]), r["value"] === null ? NaN : num(r["value"])]);
+    }
+    return rows.map((r) => this.trialFromRow(r, byTrial.get(num(r["id"])) ?? []));
+  }
+
+  async createStudy(config: StudyConfig, opts: { loadIfExists?: boolean } = {}): Promise<StudyRecord> {
+    if (!config.name) throw new StorageError("a study needs a non-empty name");
+    if (config.direction !== "minimize" && config.direction !== "maximize") throw new StorageError(`direction must be "minimize" or "maximize", got ${JSON.stringify(config.direction)}`);
+    if (!Number.isInteger(config.seed) || config.seed < 0 || config.seed > 0xffffffff) throw new StorageError(`seed must be an integer in [0, 2**32 - 1], got ${config.seed}`);
+    const lag = config.lag === undefined ? 0 : config.lag;
+    if (lag !== null && (!Number.isInteger(lag) || lag < 0)) throw new StorageError(`lag must be a non-negative integer or null, got ${lag}`);
+    parseSpace(config.space);
+    const now = await this.db.now();
+    const inserted = await this.db.run(
+      `INSERT INTO tvs_studies (name, direction, space, seed, sampler, lag, created_at, attrs) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+      [config.name, config.direction, JSON.stringify(config.space), config.seed, JSON.stringify(config.sampler ?? DEFAULT_SETTINGS), lag, now, JSON.stringify(config.attrs ?? {})],
+    );
+    const study = await this.loadStudy(config.name);
+    if (!study) throw new StorageError(`study "${config.name}" vanished while being created`);
+    if (inserted === 0) {
+      if (!opts.loadIfExists) throw new StorageError(`study "${config.name}" already exists in ${this.url}`);
+      if (study.direction !== config.direction) throw new StorageError(`study "${config.name}" exists with direction ${study.direction}, not ${config.direction}`);
+      if (JSON.stringify(study.space) !== JSON.stringify(config.space)) throw new StorageError(`study "${config.name}" exists with a different search space`);
+    }
+    return study;
+  }
+
+  async loadStudy(name: string): Promise<StudyRecord | null> {
+    const rows = await this.db.all(`SELECT * FROM tvs_studies WHERE name = ?`, [name]);
+    return rows[0] ? this.studyFromRow(rows[0]) : null;
+  }
+
+  async listStudies(): Promise<StudyRecord[]> {
+    return (await this.db.all(`SELECT * FROM tvs_studies ORDER BY id`)).map((r) => this.studyFromRow(r));
+  }
+
+  async deleteStudy(name: string): Promise<boolean> {
+    const study = await this.loadStudy(name);
+    if (!study) return false;
+    await this.db.transaction(study.id, async (tx) => {
+      await tx.run(`DELETE FROM tvs_intermediate WHERE trial_id IN (SELECT id FROM tvs_trials WHERE study_id = ?)`, [study.id]);
+      await tx.run(`DELETE FROM tvs_trials WHERE study_id = ?`, [study.id]);
+      await tx.run(`DELETE FROM tvs_studies WHERE id = ?`, [study.id]);
+    });
+    return true;
+  }
+
+  getTrials(studyId: number): Promise<TrialRecord[]> {
+    return this.trials(this.db, studyId);
+  }
+
+  private async nextNumbers(tx: SqlDriver, studyId: number): Promise<{ number: number; seq: number }> {
+    const r = (await tx.all(`SELECT MAX(number) AS n, MAX(seq) AS s FROM tvs_trials WHERE study_id = ?`, [studyId]))[0] ?? {};
+    return { number: r["n"] === null || r["n"] === undefined ? 0 : num(r["n"]) + 1, seq: r["s"] === null || r["s"] === undefined ? 0 : num(r["s"]) + 1 };
+  }
+
+  async enqueueTrial(studyId: number, params: Params): Promise<TrialRecord> {
+    return this.db.transaction(studyId, async (tx) => {
+      const { number, seq } = await this.nextNumbers(tx, studyId);
+      await tx.run(`INSERT INTO tvs_trials (study_id, number, seq, state, params) VALUES (?, ?, ?, 'waiting', ?)`, [studyId, number, seq, JSON.stringify(params)]);
+      return (await this.trials(tx, studyId, "AND t.number = ?", [number]))[0] as TrialRecord;
+    });
+  }
+
+  private async reap(tx: SqlDriver, studyId: number, timeoutS: number, now: number): Promise<number[]> {
+    const stale = await tx.all(`SELECT * FROM tvs_trials WHERE study_id = ? AND state = 'running' AND heartbeat_at < ? ORDER BY number`, [studyId, now - timeoutS * 1000]);
+    const failed: number[] = [];
+    for (const r of stale) {
+      const n = num(r["number"]);
+      const msg = `worker ${String(r["worker_id"])} stopped sending heartbeats (none for ${timeoutS} s); re-enqueued`;
+      await tx.run(`UPDATE tvs_trials SET state = 'failed', finished_at = ?, error = ? WHERE id = ?`, [now, msg, num(r["id"])]);
+      const { number } = await this.nextNumbers(tx, studyId);
+      await tx.run(`INSERT INTO tvs_trials (study_id, number, seq, state, params, retry_of) VALUES (?, ?, ?, 'waiting', ?, ?)`, [
+        studyId,
+        number,
+        num(r["seq"]),
+        (r["params"] as string | null) ?? null,
+        n,
+      ]);
+      failed.push(n);
+    }
+    return failed;
+  }
+
+  failStaleTrials(studyId: number, heartbeatTimeoutS: number): Promise<number[]> {
+    return this.db.transaction(studyId, async (tx) => this.reap(tx, studyId, heartbeatTimeoutS, await tx.now()));
+  }
+
+  /** The finished trials trial `seq` learns from. */
+  private async history(tx: SqlDriver, studyId: number, lag: number | null, seq: number): Promise<TrialRecord[]> {
+    if (lag === null) return this.trials(tx, studyId, "AND t.state IN ('complete', 'pruned')");
+    return this.trials(tx, studyId, "AND t.state IN ('complete', 'pruned') AND t.seq < ?", [seq - lag], "t.seq, t.number");
+  }
+
+  async claimTrial(studyId: number, opts: ClaimOptions): Promise<Claim> {
+    const lagRow = (await this.db.all(`SELECT lag FROM tvs_studies WHERE id = ?`, [studyId]))[0];
+    if (!lagRow) throw new StorageError(`no study with id ${studyId} in ${this.url}`);
+    const lag = numOrNull(lagRow["lag"]);
+    return this.db.transaction(studyId, async (tx): Promise<Claim> => {
+      const now = await tx.now();
+      await this.reap(tx, studyId, opts.heartbeatTimeoutS, now);
+      const take = async (id: number, number: number, seq: number, needsHistory: boolean): Promise<Claim> => {
+        const trial = (await this.trials(tx, studyId, "AND t.id = ?", [id]))[0] as TrialRecord;
+        return { kind: "trial", trial, history: needsHistory ? await this.history(tx, studyId, lag, seq) : [] };
+      };
+
+      // 1. Enqueued trials (user-enqueued, or re-runs of trials whose worker died) first.
+      const waiting = (await tx.all(`SELECT id, number, seq, params FROM tvs_trials WHERE study_id = ? AND state = 'waiting' ORDER BY seq, number LIMIT 1`, [studyId]))[0];
+      if (waiting) {
+        const id = num(waiting["id"]);
+        await tx.run(`UPDATE tvs_trials SET state = 'running', worker_id = ?, heartbeat_at = ?, started_at = ? WHERE id = ?`, [opts.workerId, now, now, id]);
+        return take(id, num(waiting["number"]), num(waiting["seq"]), waiting["params"] === null);
+      }
+
+      // 2. A new logical trial, once the trials it learns from have finished.
+      const { number, seq } = await this.nextNumbers(tx, studyId);
+      if (seq >= opts.nTrials) {
+        const active = await tx.all(`SELECT id FROM tvs_trials WHERE study_id = ? AND state IN ('running', 'waiting') LIMIT 1`, [studyId]);
+        return active.length > 0 ? { kind: "wait" } : { kind: "done" };
+      }
+      if (lag !== null && seq >= (opts.independentBelow ?? 0)) {
+        const pending = await tx.all(`SELECT id FROM tvs_trials WHERE study_id = ? AND state IN ('running', 'waiting') AND seq < ? LIMIT 1`, [studyId, seq - lag]);
+        if (pending.length > 0) return { kind: "wait" };
+      }
+      const rows = await tx.all(
+        `INSERT INTO tvs_trials (study_id, number, seq, state, worker_id, heartbeat_at, started_at) VALUES (?, ?, ?, 'running', ?, ?, ?) RETURNING id`,
+        [studyId, number, seq, opts.workerId, now, now],
+      );
+      return take(num(rows[0]?.["id"]), number, seq, true);
+    });
+  }
+
+  private owns = "id = ? AND state = 'running' AND worker_id = ?";
+
+  async setParams(trialId: number, workerId: string, params: Params): Promise<boolean> {
+    return (await this.db.run(`UPDATE tvs_trials SET params = ? WHERE ${this.owns}`, [JSON.stringify(params), trialId, workerId])) === 1;
+  }
+
+  async heartbeat(trialId: number, workerId: string): Promise<boolean> {
+    const now = await this.db.now();
+    return (await this.db.run(`UPDATE tvs_trials SET heartbeat_at = ? WHERE ${this.owns}`, [now, trialId, workerId])) === 1;
+  }
+
+  async report(trialId: number, workerId: string, step: number, value: number): Promise<boolean> {
+    if (!Number.isInteger(step) || step < 0) throw new StorageError(`step must be a non-negative integer, got ${step}`);
+    const now = await this.db.now();
+    if ((await this.db.run(`UPDATE tvs_trials SET heartbeat_at = ? WHERE ${this.owns}`, [now, trialId, workerId])) !== 1) return false;
+    await this.db.run(
+      `INSERT INTO tvs_intermediate (trial_id, step, value) VALUES (?, ?, ?) ON CONFLICT (trial_id, step) DO UPDATE SET value = excluded.value`,
+      [trialId, step, Number.isNaN(value) ? null : value],
+    );
+    return true;
+  }
+
+  async finishTrial(trialId: number, workerId: string, result: FinishResult): Promise<boolean> {
+    const now = await this.db.now();
+    const value = result.value === undefined || result.value === null || Number.isNaN(result.value) ? null : result.value;
+    if (result.state === "complete" && value === null) throw new StorageError("a complete trial needs a numeric value");
+    const sets = ["state = ?", "value = ?", "finished_at = ?", "heartbeat_at = ?", "error = ?"];
+    const params: SqlValue[] = [result.state, value, now, now, result.error ?? null];
+    if (result.attrs) {
+      sets.push("attrs = ?");
+      params.push(JSON.stringify(result.attrs));
+    }
+    return (await this.db.run(`UPDATE tvs_trials SET ${sets.join(", ")} WHERE ${this.owns}`, [...params, trialId, workerId])) === 1;
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}
+
+// ---------------------------------------------------------------- URLs
+
+/** Path of a `sqlite:` URL: `sqlite:path`, `sqlite:///relative`, `sqlite:////absolute`, `sqlite::memory:`. */
+export function sqlitePath(url: string): string {
+  let rest = url.slice("sqlite:".length);
+  if (rest.startsWith("//")) rest = rest.slice(3); // sqlite:///x -> x, sqlite:////abs -> /abs
+  if (!rest) throw new StorageError(`${url}: no database path (expected sqlite:path/to/study.db)`);
+  return rest;
+}
+
+/**
+ * Opens study storage from a URL:
+ * - `sqlite:path/to/studies.db` (also `sqlite:///rel.db`, `sqlite:////abs.db`): a file shared by
+ *   the processes of one machine (WAL mode);
+ * - `postgres://user:pass@host:5432/db` (or `postgresql://`): a server shared by many machines.
+ * Tables are created on first use.
+ */
+export async function openStorage(url: string): Promise<StudyStorage> {
+  if (url.startsWith("sqlite:")) {
+    const { openSqlite } = await import("./sqlite.js");
+    return openSqlite(sqlitePath(url), url);
+  }
+  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
+    const { openPostgres } = await import("./postgres.js");
+    return openPostgres(url);
+  }
+  throw new StorageError(`unsupported storage URL ${JSON.stringify(url)}: expected sqlite:path/to/studies.db or postgres://user:pass@host:port/db`);
+}
