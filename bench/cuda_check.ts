@@ -68,5 +68,23 @@ lin.dispose();
 const memOk = T.liveTensors() === before && moved && y.length === 8;
 if (!memOk) failed++;
 console.log(JSON.stringify({ check: 'cuda memory and module.to', pass: memOk, live_before: before, live_after: T.liveTensors(), moved }));
-console.log(JSON.stringify({ bench: 'cuda_check', libtorch: info.libtorchVersion, devices: info.cudaDeviceCount, checks: ops.length + 2, failed }));
+// CLIPSeg fixture on CUDA: logits against the PyTorch reference (when the fixture travelled).
+let extra = 0;
+const fx = process.env.CLIPSEG_FIXTURE;
+if (fx) {
+  extra = 1;
+  const { CLIPSegForImageSegmentation } = await import('../src/models/clipseg/index.js');
+  const m = CLIPSegForImageSegmentation.fromPretrained(fx);
+  m.eval().requiresGrad_(false).to('cuda');
+  const inputs = T.loadSafetensors(`${fx}/inputs.safetensors`, { device: 'cuda' }).tensors;
+  const want = T.loadSafetensors(`${fx}/outputs.safetensors`).tensors;
+  const diff = T.noGrad(() => tidy(() => {
+    const out = m.forward(inputs.get('pixel_values')!, { inputIds: inputs.get('input_ids')!, attentionMask: inputs.get('attention_mask')! });
+    return out.logits.to('cpu').sub(want.get('logits')!).abs().max().item();
+  }));
+  const pass = diff < 1e-4;
+  if (!pass) failed++;
+  console.log(JSON.stringify({ check: 'clipseg-tiny logits on cuda vs PyTorch fixture', pass, max_abs: diff }));
+}
+console.log(JSON.stringify({ bench: 'cuda_check', libtorch: info.libtorchVersion, devices: info.cudaDeviceCount, checks: ops.length + 2 + extra, failed }));
 process.exit(failed ? 1 : 0);

@@ -16,5 +16,5 @@ export NAPI_INCLUDE=gpu-kit/napi
 grep -E "error|built|real" "$OUT/build.log" | head -40
 node bin/tunevlseg.js doctor 2>&1 | tee "$OUT/doctor.txt"
 node --test dist/test/torch-ops.test.js dist/test/torch-autograd.test.js dist/test/torch-errors.test.js dist/test/torch-nn.test.js dist/test/torch-memory.test.js 2>&1 | tail -12 | tee "$OUT/tests.txt"
-node dist/bench/cuda_check.js 2>&1 | tee "$OUT/cuda_check.jsonl"
-BENCH_DEVICE=cuda BENCH_RUNS=10 node dist/bench/engine.js 2>&1 | tee "$OUT/engine_cuda.txt"
+CLIPSEG_FIXTURE=gpu-kit/clipseg-tiny node dist/bench/cuda_check.js 2>&1 | tee "$OUT/cuda_check.jsonl"
+BENCH_DEVICE=cuda BENCH_RUNS=20 node dist/bench/engine.js 2>&1 | tee "$OUT/engine_cuda.txt"

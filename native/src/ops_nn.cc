@@ -2,6 +2,7 @@
 // transformer decoder and image augmentation need).
 #include "common.h"
 
+#include <c10/core/GradMode.h>
 #include <cmath>
 
 namespace tvs {
@@ -240,7 +241,7 @@ TVS_FN(clipGradNorm_) {
     std::vector<at::Tensor> grads;
     for (auto& t : params) if (t.grad().defined()) grads.push_back(t.grad());
     if (grads.empty()) return Napi::Number::New(env, 0.0);
-    at::NoGradGuard ng;
+    c10::NoGradGuard ng;
     at::Tensor total;
     if (std::isinf(p)) {
       std::vector<at::Tensor> ms;

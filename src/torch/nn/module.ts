@@ -168,9 +168,11 @@ export class Module {
       const all = [...this.namedParameters().map(([, t]) => t), ...this.namedBuffers().map(([, t]) => t)];
       for (const t of all) {
         if (!isDevice && !['float32', 'float64', 'float16', 'bfloat16'].includes(t.dtype)) continue;
-        const c = t.detach().to(target);
+        const d = t.detach();
+        const c = d.to(target);
         t.setData_(c);
         c.dispose();
+        d.dispose();
       }
     });
     return this;
