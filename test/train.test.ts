@@ -341,6 +341,9 @@ test('two epochs on synthetic data lower the loss and raise val Dice; run folder
   assert.equal(perSample.perSample.length, summary.val.samples);
   // an existing run folder is not silently reused
   await assert.rejects(train(cfg, { buildSegmenter: tiny }), /already exists: resume it/);
+  // a dataset problem fails before any run folder is made
+  await assert.rejects(train(baseConfig('no-data', { data: { dir: path.join(tmp, 'missing'), imageSize: 32 } }), { buildSegmenter: tiny }), /split file not found/);
+  assert.ok(!existsSync(path.join(tmp, 'runs', 'no-data')));
 });
 
 test('gradient accumulation: one step of 16 = two passes of 8 (same update)', async () => {
@@ -355,7 +358,15 @@ test('gradient accumulation: one step of 16 = two passes of 8 (same update)', as
 
 test('memory is flat: live tensors after epoch 1 equal those after epoch 3', async () => {
   const live: number[] = [];
-  await train(baseConfig('memory', { maxEpochs: 3 }), { buildSegmenter: tiny, onEpoch: () => live.push(T.liveTensors()) });
+  const lines: string[] = [];
+  await train(baseConfig('memory', { maxEpochs: 3, progress: 'lines' }), {
+    buildSegmenter: tiny, onEpoch: () => live.push(T.liveTensors()), log: (l) => lines.push(l),
+  });
+  // quiet mode: one line per epoch (plus the final evaluation messages)
+  const epochLines = lines.filter((l) => l.startsWith('epoch '));
+  assert.equal(epochLines.length, 3);
+  assert.match(epochLines[0]!, /^epoch 1\/3 {2}train loss \d\.\d{4} dice \d\.\d{4} \| val loss \d\.\d{4} dice \d\.\d{4} iou \d\.\d{4} \| lr 5\.00e-2 \| [\d.]+ img\/s \| [\d.]+ s/);
+  assert.match(lines[lines.length - 1]!, /^done: 3 epochs \(max_epochs\), best epoch \d: val Dice/);
   assert.equal(live.length, 3);
   assert.equal(live[2], live[0], `live tensors per epoch: ${live.join(', ')}`);
 });

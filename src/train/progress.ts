@@ -69,6 +69,7 @@ class BarProgress implements ProgressReporter {
       stream: this.stream,
       format: `epoch ${epoch}/${maxEpochs} |{bar}| {value}/{total} | loss {loss} | dice {dice} | {ips} img/s | ETA {eta_formatted}`,
       barsize: 24,
+      clearOnComplete: true,
       hideCursor: null,
       etaBuffer: 20,
       fps: 5,

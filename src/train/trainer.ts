@@ -164,6 +164,8 @@ export interface TrainerState {
   history: EpochRecord[];
   /** The seeds every random choice derives from: loader (order, prompts), augmentation, libtorch. */
   rng: { seed: number; note: string };
+  /** Samples per split when the run started (a resume checks the dataset did not change). */
+  dataset: { train: number; val: number; test: number };
 }
 
 export interface RunFiles {
@@ -229,17 +231,14 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
     if (!existsSync(files.resume)) throw new Error(`${runDir}: nothing to resume (no checkpoints/resume/state.safetensors)`);
     if (existsSync(files.summary)) throw new Error(`${runDir}: the run has already finished (summary.json exists)`);
   } else {
-    if (existsSync(runDir) && readdirSync(runDir).length > 0) {
-      if (!opts.overwrite) throw new Error(`run folder ${runDir} already exists: resume it (--resume), pick another name, or overwrite it`);
-      rmSync(runDir, { recursive: true, force: true });
+    if (existsSync(runDir) && readdirSync(runDir).length > 0 && !opts.overwrite) {
+      throw new Error(`run folder ${runDir} already exists: resume it (--resume), pick another name, or overwrite it`);
     }
-    mkdirSync(path.join(runDir, 'checkpoints'), { recursive: true });
-    writeFileAtomic(files.config, `${stringifyJson(config, 2)}\n`);
   }
   const sessionStart = performance.now();
   const progress = createProgress(config.progress, { ...(opts.stream ? { stream: opts.stream } : {}), ...(opts.log ? { log: opts.log } : {}) });
 
-  // Data first: a dataset problem should fail before a large model is built.
+  // Data first: a dataset problem should fail before a run folder is made or a large model built.
   const promptOpts = promptOptionsOf(config);
   const trainSamples = await loadSplit(config.data.dir, config.data.trainSplit, promptOpts);
   const valSamples = await loadSplit(config.data.dir, config.data.valSplit, promptOpts);
@@ -251,6 +250,11 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
   if (trainSamples.length === 0) throw new Error(`${splitFile(config.data.dir, config.data.trainSplit)}: the training split is empty`);
   if (valSamples.length === 0) throw new Error(`${splitFile(config.data.dir, config.data.valSplit)}: the validation split is empty`);
 
+  if (!opts.resume) {
+    if (opts.overwrite) rmSync(runDir, { recursive: true, force: true });
+    mkdirSync(path.join(runDir, 'checkpoints'), { recursive: true });
+    writeFileAtomic(files.config, `${stringifyJson(config, 2)}\n`);
+  }
   manualSeed(config.seed);
   const segmenter = await opts.buildSegmenter(config.model, config);
   const loaders: BatchLoader[] = [];
@@ -280,6 +284,7 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
       mode: 'min', factor: config.plateau.factor, patience: config.plateau.patience, threshold: config.plateau.threshold, minLr: config.plateau.minLr,
     });
 
+    const sizes = { train: trainSamples.length, val: valSamples.length, test: testSamples?.length ?? 0 };
     let st: TrainerState;
     if (opts.resume) {
       const r = loadResumeState<TrainerState>(files.resume);
@@ -290,6 +295,10 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
         dispose([...r.model.values(), ...r.optimizer.tensors.values()]);
       }
       st = r.trainer;
+      if (st.dataset.train !== sizes.train || st.dataset.val !== sizes.val || st.dataset.test !== sizes.test) {
+        throw new Error(`${runDir}: the dataset changed since the run started (train/val/test samples ${st.dataset.train}/${st.dataset.val}/${st.dataset.test}, ` +
+          `now ${sizes.train}/${sizes.val}/${sizes.test}): the run cannot be resumed exactly`);
+      }
       sched.loadStateDict(st.scheduler);
       if (existsSync(files.metrics)) truncateSync(files.metrics, st.metricsBytes);
       st.resumes++;
@@ -305,6 +314,7 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
         best: { dice: -Infinity, epoch: 0 },
         epochSums: null, metricsBytes: 0, elapsedSeconds: 0, resumes: 0, history: [],
         rng: { seed: config.seed, note: 'loader order/prompts: (seed, epoch); augmentation and libtorch generator: (seed, epoch, batch)' },
+        dataset: sizes,
       };
       writeFileAtomic(files.metrics, '');
       saveCheckpoint(files.last, segmenter, { kind: 'initial', model: config.model, metrics: {}, epoch: 0, globalStep: 0 });
