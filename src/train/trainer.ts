@@ -17,7 +17,7 @@
  *   the optimizer never steps on it, and the run folder keeps its last good checkpoint;
  * - every training step runs inside `tidy`, evaluation under `noGrad`.
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { hashSeed } from '../data/rng.js';
 import { BatchLoader } from '../data/loader.js';
@@ -33,8 +33,7 @@ import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from './con
 import { evaluateLoader, batchTensors, moduleDevice, type EvalMeans, type EvalResult } from './evaluate.js';
 import { diceCELoss } from './loss.js';
 import { diceIoU, MeanAccumulator } from './metrics.js';
-import { createProgress, type ProgressReporter } from './progress.js';
-import { readFileSync } from 'node:fs';
+import { createProgress } from './progress.js';
 
 /** Builds the segmenter of a run from its `model` config section (the factory in src/tuning). */
 export type BuildSegmenter = (model: Record<string, unknown>, config: TrainConfig) => Segmenter | Promise<Segmenter>;
