@@ -13,6 +13,8 @@ import type { Row, SqlDriver, SqlValue, StudyStorage } from "./storage.js";
 /** How long a statement waits for another process's write lock before failing. */
 export const SQLITE_BUSY_TIMEOUT_MS = 60_000;
 
+const queues = new Map<string | symbol, Promise<void>>();
+
 export async function openSqlite(file: string, url = `sqlite:${file}`): Promise<StudyStorage> {
   if (file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   let db: Database.Database;
@@ -30,12 +32,22 @@ export async function openSqlite(file: string, url = `sqlite:${file}`): Promise<
     if (!s) cache.set(sql, (s = db.prepare(sql)));
     return s;
   };
-  // The connection is shared by everything in this process: run one operation at a time so a
-  // heartbeat timer cannot slip a statement into another task's open transaction.
-  let queue: Promise<unknown> = Promise.resolve();
+  // One operation at a time per database file in this process, over all its connections: a
+  // heartbeat timer must not slip a statement into another task's open transaction, and a
+  // second connection waiting for the write lock would block the thread (better-sqlite3 is
+  // synchronous) while the holder, on the same thread, can never finish.
+  const key = file === ":memory:" ? Symbol("memory") : path.resolve(file);
   const exclusive = <T>(fn: () => Promise<T> | T): Promise<T> => {
-    const next = queue.then(fn, fn);
-    queue = next.catch(() => undefined);
+    const prev = queues.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    queues.set(key, tail);
+    void tail.then(() => {
+      if (queues.get(key) === tail) queues.delete(key);
+    });
     return next;
   };
   const raw: SqlDriver = {
