@@ -10,6 +10,7 @@
 namespace tvs {
 
 Napi::FunctionReference* TensorHandle::constructor = nullptr;
+static const napi_type_tag kTensorTag = {0x7476735f74656e73ULL, 0x6f725f68616e646cULL};
 
 Counters& counters() {
   static Counters c;
@@ -27,6 +28,18 @@ static int64_t TensorBytes(const at::Tensor& t) {
   }
 }
 
+// V8 only needs a rough picture of native memory to schedule GCs; telling it about every
+// tensor costs a call into the isolate per op. Batch the deltas and report past 4 MB.
+static void ReportExternal(napi_env env, int64_t delta) {
+  static int64_t pending = 0;
+  pending += delta;
+  if (pending > (4 << 20) || pending < -(4 << 20)) {
+    int64_t ignored;
+    napi_adjust_external_memory(env, pending, &ignored);
+    pending = 0;
+  }
+}
+
 void TensorHandle::Init(Napi::Env env, Napi::Object exports) {
   Napi::Function fn = DefineClass(env, "NativeTensor", {});
   constructor = new Napi::FunctionReference(Napi::Persistent(fn));
@@ -40,12 +53,13 @@ TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Te
   auto* src = info[0].As<Napi::External<at::Tensor>>().Data();
   tensor = std::move(*src);
   accountedBytes = TensorBytes(tensor);
+  napi_type_tag_object(info.Env(), info.This(), &kTensorTag);
   auto& c = counters();
   c.live++;
   c.liveBytes += accountedBytes;
   if (c.live > c.peak) c.peak = c.live;
   if (c.liveBytes > c.peakBytes) c.peakBytes = c.liveBytes;
-  if (accountedBytes > 0 && tensor.device().is_cpu()) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), accountedBytes);
+  if (accountedBytes > 0 && tensor.device().is_cpu()) ReportExternal(info.Env(), accountedBytes);
 }
 
 void TensorHandle::Release(Napi::Env env) {
@@ -54,7 +68,7 @@ void TensorHandle::Release(Napi::Env env) {
   auto& c = counters();
   c.live--;
   c.liveBytes -= accountedBytes;
-  if (accountedBytes > 0 && tensor.device().is_cpu()) Napi::MemoryManagement::AdjustExternalMemory(env, -accountedBytes);
+  if (accountedBytes > 0 && tensor.device().is_cpu()) ReportExternal(env, -accountedBytes);
   tensor = at::Tensor();
 }
 
@@ -74,12 +88,18 @@ Napi::Value WrapList(Napi::Env env, const std::vector<at::Tensor>& ts) {
 }
 
 bool IsTensor(const Napi::Value& v) {
-  return v.IsObject() && v.As<Napi::Object>().InstanceOf(TensorHandle::constructor->Value());
+  if (!v.IsObject()) return false;
+  bool tagged = false;
+  napi_check_object_type_tag(v.Env(), v, &kTensorTag, &tagged);
+  return tagged;
 }
 
+// Unwraps argument i; the type tag proves the object is one of our handles (cheaper than
+// instanceof, and safe against objects wrapped by other addons).
 static TensorHandle* Handle(const Napi::CallbackInfo& info, size_t i) {
   if (i >= info.Length() || !IsTensor(info[i])) throw ArgError("argument " + std::to_string(i) + " must be a Tensor");
-  auto* h = TensorHandle::Unwrap(info[i].As<Napi::Object>());
+  TensorHandle* h = nullptr;
+  napi_unwrap(info.Env(), info[i], reinterpret_cast<void**>(&h));
   if (h->disposed) throw ArgError("argument " + std::to_string(i) + " is a disposed Tensor (it was freed by dispose() or tidy(); keep() it to use it later)");
   return h;
 }
