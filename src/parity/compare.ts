@@ -1,5 +1,5 @@
 // Tensor comparison with the fixtures README's tolerances.
-import type { Tensor } from '../torch/index.js';
+import { tidy, type Tensor } from '../torch/index.js';
 
 export interface Tolerance {
   atol: number;
@@ -32,8 +32,7 @@ export function compareTensors(actual: Tensor, expected: Tensor, tol: Tolerance)
   if (as.length !== es.length || as.some((v, i) => v !== es[i])) {
     return { pass: false, max_abs: Infinity, max_rel: Infinity, error: `shape [${as.join(', ')}] != expected [${es.join(', ')}]` };
   }
-  const a = actual.to('float64').toTypedArray() as Float64Array;
-  const b = expected.to('float64').toTypedArray() as Float64Array;
+  const [a, b] = tidy(() => [actual.to('float64').toTypedArray() as Float64Array, expected.to('float64').toTypedArray() as Float64Array]);
   return compareArrays(a, b, tol, as);
 }
 
