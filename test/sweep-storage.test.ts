@@ -145,6 +145,9 @@ function defineTests(): void {
         await assert.rejects(storage.createStudy(config(name, { space: { params: { x: float(0, 1) } } }), { loadIfExists: true }), /different search space/);
         await assert.rejects(storage.createStudy(config(name, { direction: "maximize" }), { loadIfExists: true }), /direction/);
         await assert.rejects(storage.createStudy(config(unique("bad"), { seed: -1 })), /seed/);
+        await assert.rejects(storage.createStudy(config(unique("bad"), { sampler: { gamma: 2 } })), /sampler\.gamma/);
+        const optunaLike = await storage.createStudy(config(unique("optuna"), { sampler: { multivariate: true, nStartupTrials: 5 } }));
+        assert.deepEqual((await storage.loadStudy(optunaLike.name))?.sampler, { multivariate: true, nStartupTrials: 5 });
         await assert.rejects(storage.createStudy(config(unique("bad"), { space: { params: { x: { type: "float", low: 1, high: 0 } } } })), /low < high/);
         assert.equal((await storage.loadStudy(name))?.id, s.id);
         assert.equal(await storage.loadStudy(unique("none")), null);

@@ -14,6 +14,7 @@ import {
   tpeOptionsFromSettings,
   defaultWeights,
   defaultGamma,
+  parseTpeSettings,
 } from "../src/sweep/tpe.js";
 import type { TpeOptions, TrialObservation } from "../src/sweep/tpe.js";
 import { checkParams, contains, learnerSpace, tuneVLSegSpace, LEARNERS } from "../src/sweep/space.js";
@@ -216,6 +217,15 @@ test("sampleParams draws from the streams it is given (Optuna streams vs per-tri
   assert.deepEqual(p1, p2);
   // numpy.random.RandomState(0).uniform(-10, 10) == 0.9762700785464951
   assert.equal(p1["x"], 0.9762700785464951);
+});
+
+test("sampler settings are validated field by field", () => {
+  assert.deepEqual(parseTpeSettings(DEFAULT_SETTINGS), DEFAULT_SETTINGS);
+  assert.throws(() => parseTpeSettings({ nEiCandidates: 0 }), /sampler\.nEiCandidates: expected a positive integer/);
+  assert.throws(() => parseTpeSettings({ startup: "sobol" }), /"random" or "lhs"/);
+  assert.throws(() => parseTpeSettings({ multivariat: true }), /unknown setting "multivariat"/);
+  assert.throws(() => parseTpeSettings([]), /expected an object/);
+  assert.equal(tpeOptionsFromSettings({ gamma: 0.25 }).gamma!(30), 8);
 });
 
 test("Optuna's gamma and weights", () => {

@@ -19,7 +19,7 @@
  * has finished (Optuna's asynchronous behaviour: faster, not reproducible).
  */
 
-import { DEFAULT_SETTINGS } from "./tpe.js";
+import { DEFAULT_SETTINGS, parseTpeSettings } from "./tpe.js";
 import type { Direction, TpeSettings, TrialState } from "./tpe.js";
 import type { Params, SearchSpace } from "./space.js";
 import { parseSpace } from "./space.js";
@@ -215,7 +215,7 @@ export class SqlStudyStorage implements StudyStorage {
       direction: r["direction"] as Direction,
       space: parseSpace(json(r["space"], {}), `study "${String(r["name"])}" space`),
       seed: num(r["seed"]),
-      sampler: json(r["sampler"], {}),
+      sampler: parseTpeSettings(json(r["sampler"], {}), `study "${String(r["name"])}" sampler`),
       lag: numOrNull(r["lag"]),
       createdAt: num(r["created_at"]),
       attrs: json(r["attrs"], {}),
@@ -267,6 +267,7 @@ export class SqlStudyStorage implements StudyStorage {
     const lag = config.lag === undefined ? 0 : config.lag;
     if (lag !== null && (!Number.isInteger(lag) || lag < 0)) throw new StorageError(`lag must be a non-negative integer or null, got ${lag}`);
     parseSpace(config.space);
+    if (config.sampler) parseTpeSettings(config.sampler);
     const now = await this.db.now();
     const inserted = await this.db.run(
       `INSERT INTO tvs_studies (name, direction, space, seed, sampler, lag, created_at, attrs) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,

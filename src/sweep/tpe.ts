@@ -70,10 +70,39 @@ export interface TpeOptions {
 }
 
 /** Serialisable sampler settings (what a study stores): everything but the functions. */
-export type TpeSettings = Omit<TpeOptions, "gamma" | "weights"> & {
+export type TpeSettings = Omit<TpeOptions, "gamma" | "weights" | "direction"> & {
   /** "default" (Optuna's), "hyperopt", or a fraction f for min(ceil(f * n), 25). */
   readonly gamma?: "default" | "hyperopt" | number;
 };
+
+/** Checks sampler settings read from a config file or a database; errors name the field. */
+export function parseTpeSettings(raw: unknown, where = "sampler"): TpeSettings {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new TypeError(`${where}: expected an object of TPE settings`);
+  const o = raw as Record<string, unknown>;
+  const bool = ["considerPrior", "considerMagicClip", "considerEndpoints", "multivariate", "rankWeights"];
+  const positive = ["priorWeight", "sigma0Magnitude"];
+  for (const [k, v] of Object.entries(o)) {
+    const bad = (expected: string): never => {
+      throw new TypeError(`${where}.${k}: expected ${expected}, got ${JSON.stringify(v)}`);
+    };
+    if (bool.includes(k)) {
+      if (typeof v !== "boolean") bad("a boolean");
+    } else if (positive.includes(k)) {
+      if (typeof v !== "number" || !(v > 0) || !Number.isFinite(v)) bad("a positive number");
+    } else if (k === "nStartupTrials") {
+      if (!Number.isInteger(v) || (v as number) < 0) bad("a non-negative integer");
+    } else if (k === "nEiCandidates") {
+      if (!Number.isInteger(v) || (v as number) < 1) bad("a positive integer");
+    } else if (k === "startup") {
+      if (v !== "random" && v !== "lhs") bad('"random" or "lhs"');
+    } else if (k === "gamma") {
+      if (v !== "default" && v !== "hyperopt" && !(typeof v === "number" && v > 0 && v <= 1)) bad('"default", "hyperopt" or a fraction in (0, 1]');
+    } else {
+      throw new TypeError(`${where}: unknown setting "${k}"`);
+    }
+  }
+  return o as TpeSettings;
+}
 
 /** Optuna 3.1's `TPESampler(multivariate=True)`, as the paper's sweeps ran it. */
 export const OPTUNA_SETTINGS: TpeSettings = { multivariate: true };
