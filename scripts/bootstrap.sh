@@ -2,13 +2,14 @@
 # Installs what a fresh Debian 12 machine lacks for tunevlseg, then builds it:
 #   - Debian: libtorch-dev (libtorch 1.13 headers + libs), libopenblas0-pthread (without it
 #     Debian's torch falls back to reference BLAS, ~12x slower), python3-torch (PyTorch
-#     baselines for the benchmarks and the `convert` test), postgresql (sweep storage tests);
+#     baselines for the benchmarks and the `convert` test), postgresql (sweep storage tests),
+#     chromium (the report's browser test, driven by playwright-core);
 #   - npm ci (runtime + dev dependencies), the native addon, the TypeScript build.
 # Options: --bench also installs python3-optuna (the TPE benchmark's baseline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(libtorch-dev libopenblas0-pthread python3-torch postgresql)
+pkgs=(libtorch-dev libopenblas0-pthread python3-torch postgresql chromium)
 [[ " $* " == *" --bench "* ]] && pkgs+=(python3-optuna)
 
 missing=()
