@@ -132,3 +132,14 @@ test('TransformerEncoderLayer: post-LN and pre-LN structure', () => {
     layer.dispose();
   }
 });
+
+test('BatchNorm1d normalises [N, C] and [N, C, L] and refuses other ranks', () => {
+  const bn = new nn.BatchNorm1d(2, 0);
+  tidy(() => {
+    const y = bn.forward(T.tensor([[1, 10], [3, 30]]));
+    assert.deepEqual(y.toArray(), [-1, -1, 1, 1]);
+    assert.deepEqual(bn.forward(T.ones([2, 2, 5])).shape, [2, 2, 5]);
+    assert.throws(() => bn.forward(T.ones([1, 2, 3, 4])), /BatchNorm1d expects a 2-D or 3-D input/);
+  });
+  bn.dispose();
+});

@@ -139,11 +139,13 @@ export class Embedding extends Module {
   }
 }
 
-export class BatchNorm2d extends Module {
+/** Shared by BatchNorm1d/2d: PyTorch's _BatchNorm with running statistics as buffers. */
+abstract class BatchNormBase extends Module {
   readonly weight: Tensor | null;
   readonly bias: Tensor | null;
   readonly runningMean: Tensor | null;
   readonly runningVar: Tensor | null;
+  protected abstract readonly validDims: number[];
   constructor(readonly numFeatures: number, readonly eps = 1e-5, readonly momentum = 0.1, affine = true, readonly trackRunningStats = true, o: FactoryOptions = {}) {
     super();
     this.weight = affine ? this.registerParameter('weight', ones([numFeatures], { device: o.device })) : null;
@@ -153,14 +155,23 @@ export class BatchNorm2d extends Module {
     if (trackRunningStats) this.registerBuffer('num_batches_tracked', zeros([], { dtype: 'int64', device: o.device }));
   }
   forward(x: Tensor): Tensor {
-    if (x.ndim !== 4) throw new Error(`BatchNorm2d expects a 4-D input (N,C,H,W), got [${x.shape.join(', ')}]`);
-    const useBatchStats = this.training || !this.trackRunningStats;
-    if (this.training && this.trackRunningStats) {
-      const nbt = this._buffers.get('num_batches_tracked');
-      nbt?.add_(1);
+    if (!this.validDims.includes(x.ndim)) {
+      throw new Error(`${this.constructor.name} expects a ${this.validDims.join('-D or ')}-D input, got [${x.shape.join(', ')}]`);
     }
+    const useBatchStats = this.training || !this.trackRunningStats;
+    if (this.training && this.trackRunningStats) this._buffers.get('num_batches_tracked')?.add_(1);
     return F.batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, useBatchStats, this.momentum, this.eps);
   }
+}
+
+/** BatchNorm over [N, C] or [N, C, L]. */
+export class BatchNorm1d extends BatchNormBase {
+  protected readonly validDims = [2, 3];
+}
+
+/** BatchNorm over [N, C, H, W]. */
+export class BatchNorm2d extends BatchNormBase {
+  protected readonly validDims = [4];
 }
 
 export class Dropout extends Module {
