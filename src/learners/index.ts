@@ -1,0 +1,11 @@
+// The context learners (docs/learners.md): one file each behind the ContextLearner interface.
+export * from './types.js';
+export { BaseLearner, mlpProjection, loraProjection, buildProjection, commonOptions } from './base.js';
+export * from './coop.js';
+export * from './cocoop.js';
+export * from './vpt.js';
+export * from './maple.js';
+export * from './shared_separate.js';
+export * from './shared_attn.js';
+export * from './registry.js';
+export * from './reference.js';

@@ -1,0 +1,79 @@
+/**
+ * The context-learner interface (DESIGN.md "The context-learner interface") and what a learner
+ * is told about the frozen model it serves.
+ *
+ * A learner is a Module that, for layer `i < depth`, gives the prompt tokens each encoder must
+ * carry into that layer: text prompts `[n, Dt]` (or `[B, n, Dt]` when they depend on the image,
+ * CoCoOp) and vision prompts `[n, Dv]`. Encoders never know which learner they serve; the
+ * segmenters in src/tuning ask `prompts(layer)` once per layer and forward pass.
+ */
+import type { Tensor, nn } from '../torch/index.js';
+
+/** The six learners of the reference (names as in the registry and in configs). */
+export const LEARNER_NAMES = ['coop', 'cocoop', 'vpt', 'maple', 'shared_separate', 'shared_attn'] as const;
+export type LearnerName = (typeof LEARNER_NAMES)[number];
+
+/**
+ * `reference`: reproduce the original implementation's quirks (fixtures README 1-16);
+ * `fixed`: do what the paper describes (docs/learners.md lists every difference).
+ */
+export type QuirkMode = 'reference' | 'fixed';
+
+export interface PromptPair {
+  /** Text prompt tokens for this layer: [n, Dt], or [B, n, Dt] for image-conditioned learners. */
+  text?: Tensor;
+  /** Vision prompt tokens for this layer: [n, Dv]. */
+  vision?: Tensor;
+}
+
+export interface ContextLearner extends nn.Module {
+  readonly name: LearnerName;
+  /** Layers that receive fresh prompts (1 = input only). */
+  readonly depth: number;
+  /** Prompt tokens per layer. */
+  readonly numContext: number;
+  /** Whether the text / vision encoder gets prompts. */
+  readonly usesText: boolean;
+  readonly usesVision: boolean;
+  /** CoCoOp: the text prompts depend on an image feature vector [B, imageFeatureDim]. */
+  readonly needsImageFeatures: boolean;
+  /**
+   * The prompts of layer `layer` (0 = encoder input). Multimodal learners compute both sides
+   * from one unified prompt; call once per layer and forward pass (no state is kept).
+   */
+  prompts(layer: number, imageFeatures?: Tensor): PromptPair;
+  /** JSON-safe resolved options (stored in checkpoint metadata; rebuilds the same learner). */
+  describe(): Record<string, unknown>;
+}
+
+/** What a learner needs to know about the frozen model. */
+export interface LearnerHost {
+  family: 'clipseg' | 'cris';
+  /** Text transformer width (the token-embedding width). */
+  textDim: number;
+  /** Vision transformer width (null: no token-based vision encoder, e.g. CRIS's ResNet). */
+  visionDim: number | null;
+  /** Width of the image feature vector CoCoOp conditions on (CLIPSeg projection_dim; CRIS embed dim). */
+  imageFeatureDim: number;
+  /** Deepest valid prompt depth: min(text layers, vision layers) for CLIPSeg, text layers for CRIS. */
+  maxDepth: number;
+  /** Human description of maxDepth for error messages. */
+  maxDepthWhy: string;
+  /** The frozen token-embedding matrix [vocab, textDim] (context initializers are embedded with it). */
+  tokenEmbedding: Tensor;
+  /** Tokenises without special tokens (context initializers); null when no tokenizer is available. */
+  tokenize: ((text: string) => number[]) | null;
+  quirks: QuirkMode;
+  /**
+   * The context width the reference passes for randomly initialised text context vectors when it
+   * differs from textDim (CRIS: word_dim, quirk 14). Undefined = textDim.
+   */
+  referenceContextDim?: number;
+}
+
+export class LearnerConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LearnerConfigError';
+  }
+}
