@@ -6,7 +6,7 @@ ver=$(ls /usr/lib/postgresql | sort -V | tail -1)
 if ! pg_lsclusters -h 2>/dev/null | grep -q "^$ver main"; then
   pg_createcluster "$ver" main >/dev/null
 fi
-pg_ctlcluster "$ver" main start 2>/dev/null || true
+pg_ctlcluster "$ver" main start >/dev/null 2>&1 || true
 for i in $(seq 1 30); do
   su postgres -c "psql -qtAc 'select 1'" >/dev/null 2>&1 && break
   sleep 1
