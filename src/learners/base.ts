@@ -83,6 +83,12 @@ export function randomVectors(shape: number[], std: number): Tensor {
   return noGrad(() => empty(shape).normal_(0, std));
 }
 
+/**
+ * CLIP BPE ids (no BOS/EOS) of the paper's initializer, so that the default configuration
+ * needs no tokenizer files (CRIS folders and random-weight presets have none).
+ */
+export const KNOWN_INITIALIZER_IDS: Readonly<Record<string, readonly number[]>> = Object.freeze({ 'a photo of a': [320, 1125, 539, 320] });
+
 /** Token ids of the initializer phrase(s) (no special tokens), one row per phrase. */
 export function initializerIds(
   o: { contextInitializer: string | string[] | null; contextInitializerIds?: number[] | number[][] | undefined },
@@ -96,12 +102,13 @@ export function initializerIds(
     return null;
   } else {
     const phrases = typeof o.contextInitializer === 'string' ? [o.contextInitializer] : o.contextInitializer;
-    if (!host.tokenize) {
+    const known = phrases.every((p) => KNOWN_INITIALIZER_IDS[p] !== undefined);
+    if (!host.tokenize && !known) {
       throw new LearnerConfigError(`learner ${name}: contextInitializer ${JSON.stringify(o.contextInitializer)} needs a tokenizer ` +
         '(the model folder has no vocab.json/merges.txt: give a tokenizer folder, contextInitializerIds, or contextInitializer: null)');
     }
     // The reference tokenises `context_initializer[:prompt_depth]` in one call without padding.
-    rows = phrases.slice(0, depth).map((p) => host.tokenize!(p));
+    rows = phrases.slice(0, depth).map((p) => (host.tokenize ? host.tokenize(p) : KNOWN_INITIALIZER_IDS[p]!.slice()));
   }
   rows = rows.slice(0, depth);
   const n = rows[0]!.length;

@@ -61,6 +61,8 @@ export interface PromptedSegmenterOptions {
   tokenizer?: ClipTokenizer | null;
   /** Base-model identity recorded by describe(). */
   base?: BaseModelInfo;
+  /** The factory config it was built from (recorded by describe(); see src/tuning/factory.ts). */
+  factoryConfig?: Record<string, unknown>;
   /** Byte budget of the frozen per-image feature cache (0 = off, default). */
   frozenCacheBytes?: number;
 }
@@ -93,8 +95,9 @@ export class PromptedSegmenter extends nn.Module implements Segmenter {
   readonly mix: MixRule;
   readonly tokenizer: ClipTokenizer | null;
   readonly base: BaseModelInfo;
+  readonly factoryConfig: Record<string, unknown> | null;
   readonly frozenCache: FrozenFeatureCache;
-  readonly #options: Required<Omit<PromptedSegmenterOptions, 'tokenizer' | 'base' | 'learnerOptions'>>;
+  readonly #options: Required<Omit<PromptedSegmenterOptions, 'tokenizer' | 'base' | 'learnerOptions' | 'factoryConfig'>>;
 
   constructor(model: CLIPSegForImageSegmentation, o: PromptedSegmenterOptions) {
     super();
@@ -106,6 +109,7 @@ export class PromptedSegmenter extends nn.Module implements Segmenter {
     this.learnerName = o.learner;
     this.tokenizer = o.tokenizer !== undefined ? o.tokenizer : model.tokenizer;
     this.base = o.base ?? { id: 'unknown', fingerprint: 'unknown' };
+    this.factoryConfig = o.factoryConfig ?? null;
     const imageSize = o.imageSize ?? (c.visionConfig.imageSize === 224 && c.visionConfig.patchSize === 16 ? 352 : c.visionConfig.imageSize);
     this.#options = {
       learner: o.learner, quirks: this.quirks, useNewLastLayer: this.useNewLastLayer, newLastLayerKernelSize: o.newLastLayerKernelSize ?? 5,
@@ -224,6 +228,7 @@ export class PromptedSegmenter extends nn.Module implements Segmenter {
         extractLayers: c.extractLayers.slice(), reduceDim: c.reduceDim,
       },
       trainableParams: this.numParameters(true),
+      ...(this.factoryConfig ? { config: this.factoryConfig } : {}),
     };
   }
 

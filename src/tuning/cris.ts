@@ -44,6 +44,8 @@ export interface PromptedCrisOptions {
   /** CLIP tokenizer for prompts and the context initializer (the reference uses CIDAS/clipseg-rd64's). */
   tokenizer?: ClipTokenizer | null;
   base?: BaseModelInfo;
+  /** The factory config it was built from (recorded by describe(); see src/tuning/factory.ts). */
+  factoryConfig?: Record<string, unknown>;
   /** Byte budget of the frozen per-image image-encoder cache (0 = off, default). */
   frozenCacheBytes?: number;
 }
@@ -74,6 +76,7 @@ export class PromptedCris extends nn.Module implements Segmenter {
   readonly mix: MixRule;
   readonly tokenizer: ClipTokenizer | null;
   readonly base: BaseModelInfo;
+  readonly factoryConfig: Record<string, unknown> | null;
   readonly frozenCache: FrozenFeatureCache;
   readonly #kernel: number;
   readonly #ratio: number;
@@ -96,6 +99,7 @@ export class PromptedCris extends nn.Module implements Segmenter {
     this.learnerName = o.learner;
     this.tokenizer = o.tokenizer ?? null;
     this.base = o.base ?? { id: 'unknown', fingerprint: 'unknown' };
+    this.factoryConfig = o.factoryConfig ?? null;
     this.#kernel = o.newLastLayerKernelSize ?? 5;
     this.#ratio = o.residualRatio ?? 0.5;
     this.info = { imageSize: c.imgSize, mean: [...CRIS_IMAGE_MEAN] as [number, number, number], std: [...CRIS_IMAGE_STD] as [number, number, number] };
@@ -212,6 +216,7 @@ export class PromptedCris extends nn.Module implements Segmenter {
         wordDim: c.wordDim, visionLayers: c.clip.visionLayers.slice(), decoderLayers: c.numLayers,
       },
       trainableParams: this.numParameters(true),
+      ...(this.factoryConfig ? { config: this.factoryConfig } : {}),
     };
   }
 

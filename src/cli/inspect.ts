@@ -1,0 +1,126 @@
+// `tunevlseg inspect`: the trainable tensors of a model + learner configuration (names as in
+// checkpoints, shapes, element counts, weight-decay group) and their total. Counts need no
+// weights: presets are built with random weights, folders from their config.json alone.
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { buildSegmenter, type TunedSegmenter } from '../tuning/factory.js';
+
+export interface InspectFlags {
+  model?: string;
+  learner?: string;
+  depth?: string;
+  numContext?: string;
+  quirks?: string;
+  tokenizer?: string;
+  set?: string[];
+  weights?: boolean;
+  json?: boolean;
+  all?: boolean;
+}
+
+export interface InspectRow {
+  name: string;
+  shape: number[];
+  numel: number;
+  decay: boolean;
+}
+
+export interface InspectResult {
+  model: string;
+  learner: string;
+  depth: number | null;
+  numContext: number | null;
+  quirks: string;
+  parameters: InspectRow[];
+  total: number;
+  decayed: number;
+}
+
+function parseValue(raw: string): unknown {
+  try {
+    return parseYaml(raw) as unknown;
+  } catch {
+    return raw;
+  }
+}
+
+/** The model config `inspect` builds (flags -> factory config). */
+export function inspectConfig(f: InspectFlags): Record<string, unknown> {
+  const model = f.model ?? 'clipseg';
+  const isFolder = existsSync(resolve(model)) && statSync(resolve(model)).isDirectory();
+  const cfg: Record<string, unknown> = { model, learner: f.learner ?? 'vpt', randomWeights: !(f.weights === true && isFolder) };
+  if (f.depth !== undefined) cfg.depth = Number(f.depth);
+  if (f.numContext !== undefined) cfg.numContext = Number(f.numContext);
+  if (f.quirks !== undefined) cfg.quirks = f.quirks;
+  if (f.tokenizer !== undefined) cfg.tokenizer = f.tokenizer;
+  for (const kv of f.set ?? []) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new Error(`--set ${kv}: expected key=value`);
+    cfg[kv.slice(0, i)] = parseValue(kv.slice(i + 1));
+  }
+  return cfg;
+}
+
+/** The trainable tensors of a built segmenter. */
+export function inspectSegmenter(seg: TunedSegmenter, cfg: Record<string, unknown>): InspectResult {
+  const decayed = new Set(seg.decayNames().decayed);
+  const parameters = seg.namedTrainable().map(([name, t]) => ({ name, shape: t.shape, numel: t.numel, decay: decayed.has(name) }));
+  const L = seg.context_learner;
+  return {
+    model: String(cfg.model),
+    learner: seg.learnerName,
+    depth: L?.depth ?? null,
+    numContext: L?.numContext ?? null,
+    quirks: seg.quirks,
+    parameters,
+    total: parameters.reduce((s, p) => s + p.numel, 0),
+    decayed: parameters.filter((p) => p.decay).reduce((s, p) => s + p.numel, 0),
+  };
+}
+
+export async function runInspect(f: InspectFlags): Promise<InspectResult> {
+  const cfg = inspectConfig(f);
+  const seg = await buildSegmenter(cfg);
+  try {
+    return inspectSegmenter(seg, cfg);
+  } finally {
+    seg.dispose();
+  }
+}
+
+export function formatInspect(r: InspectResult, all = true): string {
+  const rows = all ? r.parameters : r.parameters.slice(0, 40);
+  const w = Math.max(4, ...rows.map((p) => p.name.length));
+  const lines = [
+    `${r.model} + ${r.learner}${r.depth !== null ? ` (depth ${r.depth}, ${r.numContext} prompt tokens per layer)` : ''}, quirks ${r.quirks}`,
+    `${'name'.padEnd(w)}  ${'shape'.padEnd(18)} ${'numel'.padStart(12)}  decay`,
+    ...rows.map((p) => `${p.name.padEnd(w)}  ${`[${p.shape.join(', ')}]`.padEnd(18)} ${p.numel.toLocaleString('en-US').padStart(12)}  ${p.decay ? 'yes' : 'no'}`),
+  ];
+  if (rows.length < r.parameters.length) lines.push(`... ${r.parameters.length - rows.length} more tensors (--all lists every one)`);
+  lines.push(`total trainable: ${r.total.toLocaleString('en-US')} values in ${r.parameters.length} tensors (${r.decayed.toLocaleString('en-US')} weight-decayed)`);
+  return lines.join('\n');
+}
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+export function registerInspectCommand(program: Command, print: (s: string) => void = (s) => console.log(s)): Command {
+  return program
+    .command('inspect')
+    .description('list the trainable tensors (names, shapes, counts) of a model + learner configuration')
+    .option('--model <model>', 'clipseg | cris | a preset (rd64-refined, rd64, cris-rn50, cris-tiny) | a model folder | a hub id', 'clipseg')
+    .option('--learner <name>', 'coop | cocoop | vpt | maple | shared_separate | shared_attn | none', 'vpt')
+    .option('--depth <d>', 'prompt depth')
+    .option('--num-context <n>', 'prompt tokens per layer')
+    .option('--quirks <mode>', 'reference | fixed')
+    .option('--tokenizer <dir>', 'tokenizer folder or hub id (for a context initializer other than "a photo of a")')
+    .option('--set <key=value>', 'any other model config key (e.g. intermediateDim=32, heads=20); repeatable', collect, [])
+    .option('--weights', 'load the folder\'s weights (not needed for counts)')
+    .option('--all', 'list every tensor (default: the first 40)')
+    .option('--json', 'print one JSON object')
+    .action(async (flags: InspectFlags) => {
+      const r = await runInspect(flags);
+      print(flags.json ? JSON.stringify(r) : formatInspect(r, flags.all === true));
+    });
+}
