@@ -65,7 +65,7 @@ test("walkSpace opens sub-spaces by the values chosen, in order", () => {
 });
 
 test("checkParams and contains enforce ranges, steps and the active set", () => {
-  const space = learnerSpace("shared_attention");
+  const space = learnerSpace("shared_attn");
   const good = { lr: 2e-4, weight_decay: 1e-3, prompt_depth: 4, nhead: 20, dropout: 0.3, dim_feedforward: 1280, norm_first: true };
   checkParams(space, good);
   assert.throws(() => checkParams(space, { ...good, nhead: 24 }), /nhead/);
@@ -91,7 +91,7 @@ test("TuneVLSeg spaces follow the paper's Tab. 2", () => {
   assert.deepEqual(own("cocoop"), ["intermediate_dim", "use_lora_proj"]);
   assert.deepEqual(learnerSpace("maple").params["intermediate_dim"], { type: "categorical", choices: [32, 64, 96] });
   assert.deepEqual(learnerSpace("shared_separate").params["shared_dim"], { type: "categorical", choices: [32, 64] });
-  const sa = learnerSpace("shared_attention").params;
+  const sa = learnerSpace("shared_attn").params;
   assert.deepEqual(sa["nhead"], { type: "categorical", choices: [16, 20, 32] });
   assert.deepEqual(sa["dropout"], { type: "float", low: 0.1, high: 0.55 });
   assert.deepEqual(sa["dim_feedforward"], { type: "categorical", choices: [1280, 1420] });

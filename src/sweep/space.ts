@@ -270,7 +270,7 @@ export function checkParams(space: SearchSpace, params: Readonly<Params>): void 
 
 // ---------------------------------------------------------------- TuneVLSeg spaces (paper Tab. 2)
 
-export const LEARNERS = ["coop", "cocoop", "vpt", "maple", "shared_separate", "shared_attention"] as const;
+export const LEARNERS = ["coop", "cocoop", "vpt", "maple", "shared_separate", "shared_attn"] as const;
 export type LearnerName = (typeof LEARNERS)[number];
 
 /** Rows every learner shares: lr log [1e-5, 5e-3], weight decay log [1e-5, 1e-2], depth 1..10. */
@@ -297,7 +297,7 @@ export const LEARNER_ROWS: Readonly<Record<LearnerName, Readonly<Record<string, 
   shared_separate: {
     shared_dim: { type: "categorical", choices: [32, 64] },
   },
-  shared_attention: {
+  shared_attn: {
     nhead: { type: "categorical", choices: [16, 20, 32] },
     dropout: { type: "float", low: 0.1, high: 0.55 },
     dim_feedforward: { type: "categorical", choices: [1280, 1420] },
