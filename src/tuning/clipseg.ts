@@ -18,7 +18,7 @@
  *
  * Reference: github.com/naamiinepal/tunevlseg @ 7956bcd, src/models/core_models/coop/*.py.
  */
-import { Tensor, cat, nn, noGrad, ones, stack, tensor, tidy, type optim } from '../torch/index.js';
+import { Tensor, cat, nn, noGrad, ones, scalarTensor, stack, tensor, tidy, type optim } from '../torch/index.js';
 import type { CLIPSegForImageSegmentation } from '../models/clipseg/model.js';
 import type { ClipTokenizer } from '../models/clip/tokenizer.js';
 import type { LayerHook } from '../models/clip/layers.js';
@@ -132,7 +132,7 @@ export class PromptedSegmenter extends nn.Module implements Segmenter {
         new nn.Upsample({ scaleFactor: P, mode: 'bilinear', alignCorners: false }),
         new nn.Conv2d(c.reduceDim, 1, this.#options.newLastLayerKernelSize, { padding: 'same', paddingMode: 'replicate' }),
       ));
-      this.residual_ratio = this.registerParameter('residual_ratio', tensor([this.#options.residualRatio]).reshape([]));
+      this.residual_ratio = this.registerParameter('residual_ratio', scalarTensor(this.#options.residualRatio));
     } else {
       this.additive_decoder_layer = null;
       this.residual_ratio = null;

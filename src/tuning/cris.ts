@@ -17,7 +17,7 @@
  *
  * Reference: github.com/naamiinepal/tunevlseg @ 7956bcd, src/models/core_models/coop/coop_cris.py.
  */
-import { Tensor, cat, nn, noGrad, stack, tensor, tidy, type optim } from '../torch/index.js';
+import { Tensor, cat, nn, noGrad, scalarTensor, stack, tensor, tidy, type optim } from '../torch/index.js';
 import {
   CRIS, CRIS_IMAGE_MEAN, CRIS_IMAGE_STD, eosIndexForContext, extendPadMaskForContext, insertContextAfterBos, type CrisDecodeOutput,
 } from '../models/cris/index.js';
@@ -120,7 +120,7 @@ export class PromptedCris extends nn.Module implements Segmenter {
         new nn.Upsample({ size: c.imgSize, mode: 'bilinear', alignCorners: false }),
         new nn.Conv2d(64, 1, this.#kernel, { padding: 'same', paddingMode: 'replicate' }),
       ));
-      this.residual_ratio = this.registerParameter('residual_ratio', tensor([this.#ratio]).reshape([]));
+      this.residual_ratio = this.registerParameter('residual_ratio', scalarTensor(this.#ratio));
     } else {
       this.additive_decoder_layer = null;
       this.residual_ratio = null;
