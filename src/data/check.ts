@@ -19,7 +19,7 @@ import {
   splitFile,
   usablePromptKeys,
 } from './format.js';
-import { ImageError, imageInfo, readMaskGray, verifyDecodable } from './image.js';
+import { ImageError, readMaskGray, verifyDecodable } from './image.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -349,8 +349,7 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
     if (u.folder === 'images') {
       imagesChecked++;
       try {
-        const info = await imageInfo(u.file);
-        await verifyDecodable(u.file);
+        const info = await verifyDecodable(u.file);
         imageSizes.set(u.file, [info.width, info.height]);
         imageFormats[info.format] = (imageFormats[info.format] ?? 0) + 1;
       } catch (err) {
@@ -361,9 +360,8 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
     masksChecked++;
     let gray: Awaited<ReturnType<typeof readMaskGray>>;
     try {
-      const info = await imageInfo(u.file);
-      maskFormats[info.format] = (maskFormats[info.format] ?? 0) + 1;
       gray = await readMaskGray(u.file);
+      maskFormats[gray.format] = (maskFormats[gray.format] ?? 0) + 1;
     } catch (err) {
       add('unreadable_mask', `${rel}: ${reason(err)}${refsNote(u)}`, where(u));
       return;

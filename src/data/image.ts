@@ -113,7 +113,7 @@ function open(src: Source, opts: DecodeOptions): Sharp {
   return sharp(src.buf, { failOn: opts.failOn ?? 'warning', autoOrient: true });
 }
 
-interface ImageMeta {
+export interface ImageMeta {
   width: number;
   height: number;
   is16: boolean;
@@ -228,26 +228,27 @@ function grayAt(data: Uint8Array, j: number, channels: number): number {
 async function decodeRaw8(
   input: string | Buffer,
   opts: DecodeOptions,
-): Promise<{ data: Uint8Array; width: number; height: number; channels: number }> {
+): Promise<{ data: Uint8Array; width: number; height: number; channels: number; format: string }> {
   const src = await source(input, opts);
   // Gray files stay one channel (sharp would otherwise expand them to sRGB: 2-3x slower).
-  const { gray } = await metadata(src, opts);
+  const { gray, format } = await metadata(src, opts);
   const p = open(src, opts);
   const { data, info } = await run(src, (gray ? p.toColourspace('b-w') : p).raw());
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: info.channels };
+  const pixels = new Uint8Array(data.buffer, data.byteOffset, data.length);
+  return { data: pixels, width: info.width, height: info.height, channels: info.channels, format };
 }
 
 /** The mask's gray levels at full size, as OpenCV's IMREAD_GRAYSCALE gives them (8-bit). */
 export async function readMaskGray(
   input: string | Buffer,
   opts: DecodeOptions = {},
-): Promise<{ gray: Uint8Array; width: number; height: number; channels: number }> {
-  const { data, width, height, channels } = await decodeRaw8(input, opts);
+): Promise<{ gray: Uint8Array; width: number; height: number; channels: number; format: string }> {
+  const { data, width, height, channels, format } = await decodeRaw8(input, opts);
   const n = width * height;
-  if (channels === 1) return { gray: data.subarray(0, n), width, height, channels };
+  if (channels === 1) return { gray: data.subarray(0, n), width, height, channels, format };
   const gray = new Uint8Array(n);
   for (let i = 0, j = 0; i < n; i++, j += channels) gray[i] = grayAt(data, j, channels);
-  return { gray, width, height, channels };
+  return { gray, width, height, channels, format };
 }
 
 /**
@@ -438,10 +439,12 @@ export async function imageInfo(input: string | Buffer, opts: DecodeOptions = {}
 }
 
 /**
- * Decodes every pixel of an image (at reduced size where the codec allows it), to find
- * damaged files without keeping the pixels. Throws ImageError naming the file.
+ * Decodes every pixel of an image (at reduced size where the codec allows it) to find damaged
+ * files, without keeping the pixels; returns the header facts. Throws ImageError naming the file.
  */
-export async function verifyDecodable(input: string | Buffer, opts: DecodeOptions = {}): Promise<void> {
+export async function verifyDecodable(input: string | Buffer, opts: DecodeOptions = {}): Promise<ImageMeta> {
   const src = await source(input, opts);
+  const meta = await metadata(src, opts);
   await run(src, open(src, opts).resize(256, 256, { fit: 'inside', withoutEnlargement: true }).raw());
+  return meta;
 }
