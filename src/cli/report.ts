@@ -1,0 +1,87 @@
+// `tunevlseg report <bench-dir>`: the paper's tables, figures and an HTML report of a bench folder.
+import path from 'node:path';
+import { type Command, Option } from 'commander';
+import { formatProblems } from '../report/load.js';
+import { REPORT_FORMATS, type ReportFormat, writeReport } from '../report/html.js';
+
+interface ReportCliOptions {
+  out?: string;
+  withPaperE2e?: boolean;
+  format?: string[];
+  digits?: number;
+  metric?: 'dice' | 'iou';
+  galleryK?: number;
+  thumbWidth?: number;
+  gallery?: boolean;
+  tsne?: boolean;
+  tsneMaxPoints?: number;
+  tsnePerplexity?: number;
+  tsneSeed?: number;
+  strict?: boolean;
+}
+
+const intArg = (name: string, min: number) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer >= ${min}, got ${JSON.stringify(v)}`);
+  return n;
+};
+
+const numArg = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!(n > 0)) throw new Error(`--${name}: expected a positive number, got ${JSON.stringify(v)}`);
+  return n;
+};
+
+const formatsArg = (v: string, prev: string[] | undefined): string[] => {
+  const out = [...(prev ?? [])];
+  for (const f of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (!(REPORT_FORMATS as readonly string[]).includes(f)) throw new Error(`--format: unknown format "${f}" (expected ${REPORT_FORMATS.join(', ')})`);
+    out.push(f);
+  }
+  return out;
+};
+
+/** Adds `report <bench-dir> [--out dir] [--with-paper-e2e] ...`; prints the report's path as its last line. */
+export function registerReportCommand(program: Command): Command {
+  return program
+    .command('report')
+    .description('tables (Markdown, CSV, LaTeX), figures and a self-contained HTML report of a bench folder (docs/report.md)')
+    .argument('<bench-dir>', 'bench folder: bench.json, cells/<model>__<learner>__<dataset>[__<ablation>]/, embeddings/')
+    .option('-o, --out <dir>', 'output folder (default: <bench-dir>/report)')
+    .option('--with-paper-e2e', "add the paper's end-to-end fine-tuning rows to Table 3")
+    .option('--format <list>', `formats to write, comma-separated (${REPORT_FORMATS.join(', ')}; default all)`, formatsArg)
+    .option('--digits <n>', 'decimals in the tables', intArg('digits', 0), 2)
+    .addOption(new Option('--metric <metric>', 'score in the tables').choices(['dice', 'iou']).default('dice'))
+    .option('--gallery-k <n>', 'best and worst samples per dataset in the gallery', intArg('gallery-k', 1), 3)
+    .option('--thumb-width <px>', 'gallery thumbnail width', intArg('thumb-width', 16), 160)
+    .option('--no-gallery', 'leave out the prediction galleries')
+    .option('--no-tsne', 'leave out the t-SNE figure (Fig. 4)')
+    .option('--tsne-max-points <n>', 't-SNE points per modality (stratified sample)', intArg('tsne-max-points', 2), 1000)
+    .option('--tsne-perplexity <p>', 't-SNE perplexity', numArg('tsne-perplexity'), 30)
+    .option('--tsne-seed <n>', 't-SNE seed', intArg('tsne-seed', 0), 0)
+    .option('--strict', 'fail on any malformed file or unfinished cell instead of listing it')
+    .action(async (benchDir: string, o: ReportCliOptions) => {
+      const out = o.out ?? path.join(benchDir, 'report');
+      const formats = (o.format?.length ? [...new Set(o.format)] : REPORT_FORMATS) as ReportFormat[];
+      const paths = await writeReport(benchDir, out, {
+        formats,
+        withPaperE2E: o.withPaperE2e ?? false,
+        digits: o.digits ?? 2,
+        metric: o.metric ?? 'dice',
+        k: o.galleryK ?? 3,
+        thumbWidth: o.thumbWidth ?? 160,
+        noGallery: o.gallery === false,
+        ...(o.tsne === false ? { include: ['fig6', 'fig7', 'trials', 'curves'] } : {}),
+        tsneMaxPoints: o.tsneMaxPoints ?? 1000,
+        tsnePerplexity: o.tsnePerplexity ?? 30,
+        tsneSeed: o.tsneSeed ?? 0,
+        strict: o.strict ?? false,
+      });
+      if (paths.missing.length) console.error(`warning: ${paths.missing.length} cell(s) without results: ${paths.missing.join(', ')}`);
+      if (paths.problems.length) console.error(`warning: ${paths.problems.length} problem(s) in the bench:\n${formatProblems(paths.problems)}`);
+      for (const f of [...Object.values(paths.csv), ...Object.values(paths.latex), ...paths.figures]) console.log(f);
+      if (paths.markdown && paths.html) console.log(paths.markdown);
+      const main = paths.html ?? paths.markdown ?? Object.values(paths.csv)[0] ?? Object.values(paths.latex)[0] ?? paths.outDir;
+      console.log(main);
+    });
+}

@@ -1,0 +1,262 @@
+/**
+ * The report: one self-contained HTML file (tables, figures as inline SVG, galleries as
+ * inline base64 PNG, inline CSS, and a Content-Security-Policy that forbids every network
+ * request), plus report.md, the tables as CSV and LaTeX, and the figures as SVG files.
+ */
+import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import { type Bench, type Problem, loadBench } from './load.js';
+import { buildFigures, type Figure, type FigureOptions, renderFigures } from './figures.js';
+import { buildGallery, type Gallery, type GalleryOptions } from './gallery.js';
+import { buildTables, htmlEscape, type ResultTable, type TableOptions, toCsv, toHtmlTable, toLatex, toMarkdown } from './tables.js';
+import { datasetLabel, learnerLabel, modelLabel } from './paper.js';
+
+export type ReportFormat = 'md' | 'csv' | 'tex' | 'html';
+export const REPORT_FORMATS: readonly ReportFormat[] = ['md', 'csv', 'tex', 'html'];
+
+export interface ReportOptions extends TableOptions, FigureOptions, GalleryOptions {
+  /** What to write. Default all: report.md, <table>.csv, <table>.tex, report.html. */
+  formats?: readonly ReportFormat[];
+  /** Throw (BenchError) when the bench has any problem. Default false: problems are listed. */
+  strict?: boolean;
+  /** Leave out the galleries (no image decoding). Default false. */
+  noGallery?: boolean;
+  /** The date shown in the header. Default now. */
+  date?: Date;
+}
+
+export interface ReportData {
+  bench: Bench;
+  tables: ResultTable[];
+  figures: Figure[];
+  galleries: Gallery[];
+  date: Date;
+  /** Display width of the gallery thumbnails (px). */
+  thumbWidth: number;
+}
+
+export interface ReportPaths {
+  outDir: string;
+  markdown: string | null;
+  html: string | null;
+  /** Per table id (table3, table4, table5, ...). */
+  csv: Record<string, string>;
+  latex: Record<string, string>;
+  /** SVG files of the figures (written with the Markdown report). */
+  figures: string[];
+  problems: Problem[];
+  missing: string[];
+}
+
+/** Loads a bench and builds everything the report shows (figures rendered, galleries decoded). */
+export async function buildReport(benchDir: string, o: ReportOptions = {}): Promise<ReportData> {
+  const bench = loadBench(benchDir, { strict: o.strict ?? false });
+  const tables = buildTables(bench, o);
+  const figures = await renderFigures(buildFigures(bench, o));
+  const galleries: Gallery[] = [];
+  if (!o.noGallery) {
+    for (const d of bench.grid.datasets) {
+      const g = await buildGallery(bench, d, o);
+      if (g) galleries.push(g);
+    }
+  }
+  return { bench, tables, figures, galleries, date: o.date ?? new Date(), thumbWidth: o.thumbWidth ?? 160 };
+}
+
+const CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'";
+
+const CSS = `
+:root { --fg: #1d1d1f; --muted: #666; --line: #d0d0d0; --bg: #fff; --accent: #2b6cb0; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); margin: 0 auto; padding: 24px; max-width: 1400px; }
+h1 { font-size: 24px; margin: 0 0 4px; } h2 { font-size: 19px; margin: 32px 0 8px; border-bottom: 1px solid var(--line); padding-bottom: 4px; } h3 { font-size: 16px; margin: 20px 0 6px; }
+.meta { color: var(--muted); margin: 0 0 12px; }
+nav a { margin-right: 14px; color: var(--accent); text-decoration: none; }
+.table-wrap { overflow-x: auto; margin: 8px 0 20px; }
+table.results { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 13px; }
+table.results caption { caption-side: top; text-align: left; padding: 4px 0 8px; max-width: 1100px; }
+table.results th, table.results td { padding: 3px 8px; text-align: right; white-space: nowrap; }
+table.results th[scope=row] { text-align: left; font-weight: normal; }
+table.results thead tr:last-child th { border-bottom: 1.5px solid var(--fg); }
+table.results thead tr.groups th { border-bottom: 1px solid var(--line); text-align: center; font-weight: 600; }
+table.results thead { border-top: 1.5px solid var(--fg); }
+table.results tbody { border-bottom: 1.5px solid var(--fg); }
+table.results tr.block th, table.results tr.block td { border-top: 1px solid var(--line); }
+table.results tr.reference { color: var(--muted); font-style: italic; }
+table.results tr.average th { font-style: italic; }
+table.results td.missing { color: #aaa; }
+ul.notes { color: var(--muted); font-size: 12px; margin: 4px 0 0; padding-left: 18px; }
+figure.figure { margin: 12px 0 28px; overflow-x: auto; }
+figure.figure figcaption { color: var(--muted); font-size: 12.5px; max-width: 1000px; margin-top: 4px; }
+figure.figure svg { max-width: 100%; height: auto; }
+.gallery { border-collapse: collapse; margin: 6px 0 18px; }
+.gallery th { text-align: left; font-weight: 600; padding: 2px 6px; font-size: 12.5px; }
+.gallery td { padding: 4px 6px; vertical-align: top; font-size: 12px; }
+.gallery img { display: block; border: 1px solid var(--line); height: auto; image-rendering: pixelated; }
+.gallery td.info { max-width: 220px; color: var(--muted); }
+.gallery tr.sep td { border-top: 1px solid var(--line); padding: 0; }
+.status ul { margin: 4px 0; }
+.status .ok { color: #2f855a; } .status .missing { color: #c05621; } .status .error { color: #c53030; }
+code { font-size: 12.5px; }
+`;
+
+function figureHtml(f: Figure): string {
+  return [
+    `<figure class="figure" id="fig-${htmlEscape(f.id)}" data-figure="${htmlEscape(f.id)}" data-expected-points="${f.expected.points}" data-expected-lines="${f.expected.lines}">`,
+    f.svg ?? '',
+    `<figcaption><b>${htmlEscape(f.title)}.</b> ${htmlEscape(f.caption)}</figcaption>`,
+    '</figure>',
+  ].join('\n');
+}
+
+function galleryHtml(g: Gallery, width: number): string {
+  const img = (uri: string | null, alt: string): string => (uri ? `<img src="${uri}" alt="${htmlEscape(alt)}" style="width: ${width}px">` : '<span class="missing">–</span>');
+  const rows = (items: Gallery['best'], kind: string): string =>
+    items
+      .map(
+        (it) =>
+          `<tr class="${kind}"><td class="info"><b>${kind === 'best' ? 'Best' : 'Worst'}</b>: Dice ${(it.dice * 100).toFixed(1)}<br><code>${htmlEscape(it.name)}</code>${it.prompt ? `<br>“${htmlEscape(it.prompt)}”` : ''}</td>` +
+          `<td>${img(it.image, `image ${it.name}`)}</td><td>${img(it.groundTruth, `ground truth ${it.name}`)}</td><td>${img(it.prediction, `prediction ${it.name}`)}</td></tr>`,
+      )
+      .join('\n');
+  return [
+    `<h3 id="gallery-${htmlEscape(g.dataset)}">${htmlEscape(g.datasetLabel)}</h3>`,
+    `<p class="meta">${htmlEscape(g.method)} (<code>${htmlEscape(g.cell)}</code>): the ${g.best.length} best and ${g.worst.length} worst of ${g.samples} test samples by Dice. Ground truth in green, prediction in red.</p>`,
+    `<table class="gallery" data-dataset="${htmlEscape(g.dataset)}"><thead><tr><th></th><th>Image</th><th>Ground truth</th><th>Prediction</th></tr></thead><tbody>`,
+    rows(g.best, 'best'),
+    g.worst.length ? '<tr class="sep"><td colspan="4"></td></tr>' : '',
+    rows(g.worst, 'worst'),
+    '</tbody></table>',
+    g.notes.length ? `<ul class="notes">${g.notes.map((n) => `<li>${htmlEscape(n)}</li>`).join('')}</ul>` : '',
+  ].join('\n');
+}
+
+function cellCounts(b: Bench): Record<string, number> {
+  const counts: Record<string, number> = { ok: 0, missing: 0, incomplete: 0, error: 0 };
+  for (const c of b.cells) if (c.inGrid) counts[c.status] = (counts[c.status] ?? 0) + 1;
+  return counts;
+}
+
+const cellName = (b: Bench, c: Bench['cells'][number]): string => {
+  const L = b.grid.labels;
+  return `${modelLabel(c.key.model, L.models)} ${learnerLabel(c.key.learner, L.learners)} / ${datasetLabel(c.key.dataset, L.datasets)}${c.key.ablation ? ` [${c.key.ablation}]` : ''}`;
+};
+
+/** The report as one self-contained HTML document. */
+export function renderHtml(r: ReportData): string {
+  const b = r.bench;
+  const counts = cellCounts(b);
+  const total = b.cells.filter((c) => c.inGrid).length;
+  const notOk = b.cells.filter((c) => c.inGrid && c.status !== 'ok');
+  const extra = b.cells.filter((c) => !c.inGrid);
+  const title = `TuneVLSeg benchmark report: ${b.grid.name}`;
+  const sections: string[] = [];
+  sections.push(`<section id="tables"><h2>Tables</h2>\n${r.tables.map((t) => `<div class="table-wrap">${toHtmlTable(t)}</div>`).join('\n')}</section>`);
+  if (r.figures.length) sections.push(`<section id="figures"><h2>Figures</h2>\n${r.figures.map(figureHtml).join('\n')}</section>`);
+  if (r.galleries.length) sections.push(`<section id="galleries"><h2>Predictions</h2>\n${r.galleries.map((g) => galleryHtml(g, r.thumbWidth)).join('\n')}</section>`);
+  const status: string[] = [
+    `<section id="status" class="status"><h2>Grid status</h2>`,
+    `<p>${total} cells in the grid (${b.gridSource === 'bench.json' ? 'bench.json' : 'inferred from cells/: no usable bench.json'}): <span class="ok">${counts.ok} with results</span>, <span class="missing">${counts.missing} missing</span>, ${counts.incomplete} incomplete, <span class="error">${counts.error} unreadable</span>.</p>`,
+  ];
+  if (notOk.length) status.push(`<h3>Cells without results</h3><ul>${notOk.map((c) => `<li class="${c.status === 'error' ? 'error' : 'missing'}">${htmlEscape(cellName(b, c))}: ${c.status} (<code>cells/${htmlEscape(c.id)}</code>)</li>`).join('')}</ul>`);
+  if (extra.length) status.push(`<h3>Cells outside the grid</h3><ul>${extra.map((c) => `<li><code>cells/${htmlEscape(c.id)}</code> (${c.status})</li>`).join('')}</ul>`);
+  if (b.problems.length) status.push(`<h3>Problems</h3><ul>${b.problems.map((p) => `<li class="error"><code>${htmlEscape(p.file)}</code>: ${htmlEscape(p.message)}</li>`).join('')}</ul>`);
+  status.push('</section>');
+  sections.push(status.join('\n'));
+  const nav = [['tables', 'Tables'], ...(r.figures.length ? [['figures', 'Figures']] : []), ...(r.galleries.length ? [['galleries', 'Predictions']] : []), ['status', 'Grid status']]
+    .map(([id, l]) => `<a href="#${id}">${l}</a>`)
+    .join('');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${CSP}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${htmlEscape(title)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<header>
+<h1>${htmlEscape(title)}</h1>
+<p class="meta">Bench <code>${htmlEscape(b.dir)}</code>, ${r.date.toISOString().replace('T', ' ').slice(0, 16)} UTC. ${counts.ok} of ${total} cells with results${counts.missing ? `, ${counts.missing} missing` : ''}.</p>
+<nav>${nav}</nav>
+</header>
+<main>
+${sections.join('\n')}
+</main>
+</body>
+</html>
+`;
+}
+
+/** The report as Markdown (figures linked as SVG files under `figures/`). */
+export function renderMarkdown(r: ReportData, figureFiles: Record<string, string> = {}): string {
+  const b = r.bench;
+  const counts = cellCounts(b);
+  const total = b.cells.filter((c) => c.inGrid).length;
+  const out: string[] = [`# TuneVLSeg benchmark report: ${b.grid.name}`, '', `Bench \`${b.dir}\`, ${r.date.toISOString().slice(0, 16).replace('T', ' ')} UTC. ${counts.ok} of ${total} cells with results${counts.missing ? `, ${counts.missing} missing` : ''}.`, ''];
+  for (const t of r.tables) out.push(toMarkdown(t));
+  if (r.figures.length) {
+    out.push('## Figures', '');
+    for (const f of r.figures) {
+      const file = figureFiles[f.id];
+      out.push(`**${f.title}.** ${f.caption}`, '', ...(file ? [`![${f.title}](${file})`, ''] : []));
+    }
+  }
+  if (r.galleries.length) {
+    out.push('## Predictions', '', 'Best and worst test samples by Dice (images in report.html):', '');
+    for (const g of r.galleries) {
+      out.push(`- ${g.datasetLabel} (${g.method}): best ${g.best.map((i) => `\`${i.name}\` ${(i.dice * 100).toFixed(1)}`).join(', ')}; worst ${g.worst.map((i) => `\`${i.name}\` ${(i.dice * 100).toFixed(1)}`).join(', ') || '–'}`);
+    }
+    out.push('');
+  }
+  const notOk = b.cells.filter((c) => c.inGrid && c.status !== 'ok');
+  if (notOk.length || b.problems.length) {
+    out.push('## Grid status', '');
+    for (const c of notOk) out.push(`- ${cellName(b, c)}: ${c.status} (\`cells/${c.id}\`)`);
+    for (const p of b.problems) out.push(`- problem: \`${p.file}\`: ${p.message}`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+function writeAtomic(file: string, data: string): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  writeFileSync(tmp, data);
+  renameSync(tmp, file);
+}
+
+/**
+ * Writes the report of a bench folder into `outDir` (created): `report.html`, `report.md` with
+ * `figures/<id>.svg`, and `<table>.csv` / `<table>.tex` for Table 3 and, when the bench has
+ * their ablations, Tables 4 and 5. Returns the paths written.
+ */
+export async function writeReport(benchDir: string, outDir: string, o: ReportOptions = {}): Promise<ReportPaths> {
+  const formats = new Set(o.formats ?? REPORT_FORMATS);
+  for (const f of formats) if (!REPORT_FORMATS.includes(f)) throw new Error(`unknown report format "${f}" (expected ${REPORT_FORMATS.join(', ')})`);
+  const data = await buildReport(benchDir, { ...o, noGallery: o.noGallery || !formats.has('html') });
+  const out = path.resolve(outDir);
+  mkdirSync(out, { recursive: true });
+  const paths: ReportPaths = {
+    outDir: out, markdown: null, html: null, csv: {}, latex: {}, figures: [],
+    problems: data.bench.problems,
+    missing: data.bench.cells.filter((c) => c.inGrid && c.status !== 'ok').map((c) => c.id),
+  };
+  for (const t of data.tables) {
+    if (formats.has('csv')) writeAtomic((paths.csv[t.id] = path.join(out, `${t.id}.csv`)), toCsv(t));
+    if (formats.has('tex')) writeAtomic((paths.latex[t.id] = path.join(out, `${t.id}.tex`)), toLatex(t));
+  }
+  if (formats.has('md')) {
+    const files: Record<string, string> = {};
+    if (data.figures.length) mkdirSync(path.join(out, 'figures'), { recursive: true });
+    for (const f of data.figures) {
+      const file = path.join(out, 'figures', `${f.id}.svg`);
+      writeAtomic(file, f.svg ?? '');
+      paths.figures.push(file);
+      files[f.id] = `figures/${f.id}.svg`;
+    }
+    writeAtomic((paths.markdown = path.join(out, 'report.md')), renderMarkdown(data, files));
+  }
+  if (formats.has('html')) writeAtomic((paths.html = path.join(out, 'report.html')), renderHtml(data));
+  return paths;
+}

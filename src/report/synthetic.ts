@@ -1,0 +1,229 @@
+/**
+ * A small synthetic bench folder with known numbers, written exactly as docs/report.md lays
+ * one out: for the report's tests, and to try `tunevlseg report` without running a sweep.
+ *
+ * Grid: CLIPSeg x {MaPLe, VPT, CoOp} and CRIS x {CoOp} on Kvasir, BUSI and CAMUS, with
+ * - one missing cell (CRIS CoOp / CAMUS),
+ * - two seeds for CLIPSeg VPT / Kvasir (test Dice 0.80 and 0.84),
+ * - the `init-gaussian` ablation for CLIPSeg MaPLe (Table 4) and `no-upsampler` for
+ *   CLIPSeg VPT and CoOp (Table 5),
+ * - six sweep trials per cell (four complete with a test Dice, one pruned, one failed),
+ * - three epochs of metrics per run,
+ * - predictions for Kvasir (predictions.json as `predictFolder` writes it, images and ground
+ *   truth from the dataset folder `data/kvasir` named by config.json) and for BUSI (files only:
+ *   `_mask`/`_overlay`/`_image`/`_gt` PNGs, per-sample Dice from eval/test.json),
+ * - embeddings for the three datasets (CAMUS's image vectors as a float32 file).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { cellId, type CellKey } from './load.js';
+import { SeededRandom } from './stats.js';
+
+export interface SyntheticTrial {
+  number: number;
+  state: 'complete' | 'pruned' | 'failed';
+  params: { lr: number; weight_decay: number; depth: number };
+  value: number | null;
+  testDice: number | null;
+}
+
+export interface SyntheticBench {
+  dir: string;
+  datasets: string[];
+  /** Test Dice (in [0, 1]) of each written cell, one value per seed. */
+  testDice: Record<string, number[]>;
+  /** Grid cells with no folder. */
+  missing: string[];
+  trials: Record<string, SyntheticTrial[]>;
+  /** Epoch records written per run folder. */
+  epochs: number;
+  /** Runs (run folders with metrics) per main-grid cell. */
+  runs: Record<string, number>;
+  /** Samples with predictions, per dataset. */
+  predictions: Record<string, { cell: string; dice: number[] }>;
+  /** Embedding vectors per dataset and modality. */
+  embeddings: Record<string, { text: number; image: number }>;
+}
+
+const DATASETS = ['kvasir', 'busi', 'camus'];
+
+/** Test Dice of the main grid's cells (in [0, 1]); CLIPSeg VPT / Kvasir repeats two seeds. */
+const MAIN: Record<string, Record<string, number[]>> = {
+  'clipseg/maple': { kvasir: [0.8612], busi: [0.6231], camus: [0.8455] },
+  'clipseg/vpt': { kvasir: [0.8, 0.84], busi: [0.6702], camus: [0.8731] },
+  'clipseg/coop': { kvasir: [0.7011], busi: [0.5123], camus: [0.7702] },
+  'cris/coop': { kvasir: [0.7555], busi: [0.5834] },
+};
+const GAUSSIAN: Record<string, number> = { kvasir: 0.8401, busi: 0.6333, camus: 0.8012 };
+const NO_UPS: Record<string, Record<string, number>> = {
+  vpt: { kvasir: 0.7912, busi: 0.6011, camus: 0.8523 },
+  coop: { kvasir: 0.6814, busi: 0.5002, camus: 0.7405 },
+};
+
+const json = (x: unknown): string => `${JSON.stringify(x, null, 1)}\n`;
+
+function write(file: string, text: string | Buffer): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, text);
+}
+
+async function png(file: string, w: number, h: number, channels: 1 | 3, fill: (x: number, y: number, c: number) => number): Promise<void> {
+  const data = Buffer.alloc(w * h * channels);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < channels; c++) data[(y * w + x) * channels + c] = fill(x, y, c);
+  mkdirSync(path.dirname(file), { recursive: true });
+  await sharp(data, { raw: { width: w, height: h, channels } }).png().toFile(file);
+}
+
+const inBox = (x: number, y: number, i: number): boolean => x >= 4 + i && x < 14 + i && y >= 5 && y < 14;
+
+async function writeRun(dir: string, key: CellKey, dice: number, seed: number, epochs: number, benchDir: string): Promise<void> {
+  const val = Math.min(1, dice + 0.01);
+  write(path.join(dir, 'config.json'), json({
+    name: cellId(key), runsDir: 'runs', seed, device: 'cpu',
+    model: { base: key.model === 'clipseg' ? 'clipseg-rd64-refined' : 'cris', learner: key.learner, depth: 3 },
+    data: { dir: path.relative(dir, path.join(benchDir, 'data', key.dataset)), trainSplit: 'train', valSplit: 'val', testSplit: 'test', promptKey: 'p1' },
+    lr: 2e-4, weightDecay: 0.01, batchSize: 8, effectiveBatchSize: 32, maxEpochs: epochs,
+  }));
+  const lines: string[] = [];
+  for (let e = 1; e <= epochs; e++) {
+    lines.push(JSON.stringify({ type: 'step', epoch: e, step: 1, globalStep: e, samples: 32, loss: 1 - dice * (e / epochs) * 0.5, dice: 0.5, lr: 2e-4, imagesPerSecond: 10 }));
+    lines.push(JSON.stringify({
+      type: 'epoch', epoch: e, globalStep: e, trainLoss: 0.9 - 0.1 * e, trainDice: 0.4 + 0.1 * e, valLoss: 0.95 - 0.1 * e,
+      valDice: val - 0.05 * (epochs - e), valIou: val - 0.1, lr: 2e-4, lrReduced: false, best: true, earlyStoppingWait: 0, seconds: 1, imagesPerSecond: 10,
+    }));
+  }
+  const scores = (d: number) => ({ samples: 4, loss: 1 - d, dice: d, iou: d - 0.08 });
+  lines.push(JSON.stringify({ type: 'final', val: scores(val), test: scores(dice), bestEpoch: epochs }));
+  write(path.join(dir, 'metrics.jsonl'), `${lines.join('\n')}\n`);
+  write(path.join(dir, 'summary.json'), json({
+    name: cellId(key), runDir: dir, status: 'completed', stopReason: 'max_epochs', epochs, globalSteps: epochs, bestEpoch: epochs,
+    val: scores(val), test: scores(dice), trainableParams: 1234, wallSeconds: 12.5, resumes: 0, seed, device: 'cpu', tunevlsegVersion: '0.1.0',
+    checkpoints: { best: 'checkpoints/best.safetensors', last: 'checkpoints/last.safetensors' },
+  }));
+}
+
+function trialsFor(key: CellKey, best: number, rng: SeededRandom): SyntheticTrial[] {
+  const out: SyntheticTrial[] = [];
+  for (let i = 0; i < 6; i++) {
+    const depth = 1 + ((i * 3 + key.dataset.length) % 10);
+    const params = { lr: Number((1e-5 * Math.pow(500, rng.next())).toPrecision(4)), weight_decay: Number((1e-5 * Math.pow(1000, rng.next())).toPrecision(4)), depth };
+    const state = i === 4 ? 'pruned' : i === 5 ? 'failed' : 'complete';
+    const testDice = state === 'complete' ? Number(Math.max(0, best - 0.02 * (3 - i) - 0.004 * depth).toFixed(4)) : null;
+    const value = state === 'failed' ? null : Number((0.2 + rng.next() * 0.3).toFixed(4));
+    out.push({ number: i, state, params, value, testDice });
+  }
+  return out;
+}
+
+/** Writes the synthetic bench into `dir` (created) and returns what it holds. */
+export async function makeSyntheticBench(dir: string): Promise<SyntheticBench> {
+  mkdirSync(dir, { recursive: true });
+  const info: SyntheticBench = { dir, datasets: DATASETS, testDice: {}, missing: [], trials: {}, epochs: 3, runs: {}, predictions: {}, embeddings: {} };
+  write(path.join(dir, 'bench.json'), json({
+    name: 'synthetic',
+    models: ['clipseg', 'cris'],
+    learners: { clipseg: ['maple', 'vpt', 'coop'], cris: ['coop'] },
+    datasets: DATASETS,
+    ablations: [
+      { name: 'init-gaussian', models: ['clipseg'], learners: ['maple'] },
+      { name: 'no-upsampler', models: ['clipseg'], learners: ['vpt', 'coop'] },
+    ],
+    sweep: { trials: 6, sampler: 'tpe' },
+  }));
+  const rng = new SeededRandom(7);
+  const cells: Array<{ key: CellKey; dice: number[] }> = [];
+  for (const [ml, byDs] of Object.entries(MAIN)) {
+    const [model, learner] = ml.split('/') as [string, string];
+    for (const dataset of DATASETS) {
+      const key: CellKey = { model, learner, dataset, ablation: null };
+      const d = byDs[dataset];
+      if (!d) info.missing.push(cellId(key));
+      else cells.push({ key, dice: d });
+    }
+  }
+  for (const dataset of DATASETS) cells.push({ key: { model: 'clipseg', learner: 'maple', dataset, ablation: 'init-gaussian' }, dice: [GAUSSIAN[dataset]!] });
+  for (const [learner, byDs] of Object.entries(NO_UPS)) {
+    for (const dataset of DATASETS) cells.push({ key: { model: 'clipseg', learner, dataset, ablation: 'no-upsampler' }, dice: [byDs[dataset]!] });
+  }
+  for (const { key, dice } of cells) {
+    const id = cellId(key);
+    const cdir = path.join(dir, 'cells', id);
+    info.testDice[id] = dice;
+    if (dice.length > 1) {
+      for (let s = 0; s < dice.length; s++) await writeRun(path.join(cdir, `seed-${s}`), key, dice[s]!, s, info.epochs, dir);
+    } else {
+      await writeRun(cdir, key, dice[0]!, 0, info.epochs, dir);
+    }
+    if (key.ablation === null) info.runs[id] = dice.length;
+    const trials = trialsFor(key, Math.max(...dice), rng);
+    info.trials[id] = trials;
+    write(path.join(cdir, 'trials.jsonl'), trials.map((t) => JSON.stringify({ ...t, seq: t.number, attrs: { valDice: t.testDice } })).join('\n') + '\n');
+  }
+
+  // Kvasir: a dataset folder and predictions as predictFolder writes them (absolute paths).
+  const kv = path.join(dir, 'data', 'kvasir');
+  const anns: unknown[] = [];
+  const kvCell = path.join(dir, 'cells', 'clipseg__maple__kvasir');
+  const kvPred = path.join(kvCell, 'predictions');
+  const kvDice = [0.95, 0.2, 0.7, 0.55];
+  const files: unknown[] = [];
+  for (let i = 0; i < kvDice.length; i++) {
+    const name = `img${i}.png`;
+    anns.push({ img_name: `img${i}.png`, mask_name: name, prompts: { p1: 'polyp' } });
+    await png(path.join(kv, 'images', `img${i}.png`), 24, 20, 3, (x, y, c) => (c === 0 ? 40 + 8 * x : c === 1 ? 30 + 9 * y : 90));
+    await png(path.join(kv, 'masks', name), 24, 20, 1, (x, y) => (inBox(x, y, i) ? 255 : 0));
+    await png(path.join(kvPred, name), 24, 20, 1, (x, y) => (inBox(x, y, i + 1) ? 255 : 0));
+    await png(path.join(kvPred, `img${i}_prob.png`), 24, 20, 1, (x, y) => (inBox(x, y, i + 1) ? 230 : 10));
+    await png(path.join(kvPred, `img${i}_overlay.png`), 24, 20, 3, (x, y, c) => (inBox(x, y, i + 1) && c === 0 ? 250 : 60));
+    files.push({
+      name, mask: path.join(kvPred, name), prob: path.join(kvPred, `img${i}_prob.png`), overlay: path.join(kvPred, `img${i}_overlay.png`),
+      prompt: 'polyp.', width: 24, height: 20, foreground: 90, loss: 1 - kvDice[i]!, dice: kvDice[i]!, iou: kvDice[i]! - 0.1,
+    });
+  }
+  write(path.join(kv, 'anns', 'test.json'), json(anns));
+  write(path.join(kvPred, 'predictions.json'), json({ outDir: kvPred, files, means: { samples: 4, loss: 0.4, dice: 0.6, iou: 0.5 } }));
+  info.predictions.kvasir = { cell: 'clipseg__maple__kvasir', dice: kvDice };
+
+  // BUSI: files only, scores from eval/test.json (the best BUSI cell is CLIPSeg VPT).
+  const buCell = path.join(dir, 'cells', 'clipseg__vpt__busi');
+  const buPred = path.join(buCell, 'predictions');
+  const buDice = [0.1, 0.9, 0.5];
+  const per: unknown[] = [];
+  for (let i = 0; i < buDice.length; i++) {
+    const stem = `case${i}`;
+    await png(path.join(buPred, `${stem}_image.png`), 20, 20, 3, (x, y) => 60 + 5 * ((x + y) % 20));
+    await png(path.join(buPred, `${stem}_gt.png`), 20, 20, 1, (x, y) => (inBox(x, y, i) ? 255 : 0));
+    await png(path.join(buPred, `${stem}_mask.png`), 20, 20, 1, (x, y) => (inBox(x, y, 2 * i) ? 255 : 0));
+    await png(path.join(buPred, `${stem}_overlay.png`), 20, 20, 3, (x, y, c) => (inBox(x, y, 2 * i) && c === 0 ? 240 : 70));
+    per.push({ name: `${stem}.png`, index: i, prompt: 'tumor.', loss: 1 - buDice[i]!, dice: buDice[i]!, iou: buDice[i]! - 0.05 });
+  }
+  write(path.join(buCell, 'eval', 'test.json'), json({ split: 'test', samples: 3, loss: 0.5, dice: 0.5, iou: 0.45, perSample: per }));
+  info.predictions.busi = { cell: 'clipseg__vpt__busi', dice: buDice };
+
+  // Embeddings: well-separated clusters per dataset.
+  const dim = 16;
+  const erng = new SeededRandom(11);
+  const cluster = (centre: number, n: number): number[][] =>
+    Array.from({ length: n }, () => Array.from({ length: dim }, (_, k) => (k % DATASETS.length === centre ? 4 : 0) + 0.3 * erng.gaussian()));
+  DATASETS.forEach((ds, c) => {
+    const text = cluster(c, 3);
+    const image = cluster(c, 15);
+    const labels = image.map((_, i) => `${ds}/img${i}.png`);
+    const doc: Record<string, unknown> = {
+      format: 'tunevlseg-embeddings/1', dataset: ds, model: 'clipseg-rd64-refined',
+      text: { labels: text.map((_, i) => `${ds} prompt ${i}`), vectors: text },
+    };
+    if (ds === 'camus') {
+      const buf = Buffer.alloc(image.length * dim * 4);
+      image.forEach((v, i) => v.forEach((x, j) => buf.writeFloatLE(x, (i * dim + j) * 4)));
+      write(path.join(dir, 'embeddings', `${ds}.image.f32`), buf);
+      doc.image = { labels, file: `${ds}.image.f32`, dim };
+    } else {
+      doc.image = { labels, vectors: image };
+    }
+    write(path.join(dir, 'embeddings', `${ds}.json`), JSON.stringify(doc));
+    info.embeddings[ds] = { text: text.length, image: image.length };
+  });
+  return info;
+}
