@@ -3,6 +3,10 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerDoctorCommand } from './doctor.js';
 import { registerConvertCommand } from './convert.js';
+import { registerTrainCommand } from './train.js';
+import { registerEvalCommand } from './eval.js';
+import { registerInspectCommand } from './inspect.js';
+import { registerReportCommand } from './report.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -13,7 +17,11 @@ program
   .version(pkg.version);
 
 registerDoctorCommand(program);
+registerTrainCommand(program);
+registerEvalCommand(program);
+registerInspectCommand(program);
 registerConvertCommand(program);
+registerReportCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -4,5 +4,6 @@ import type { CaseKind } from '../runner.js';
 import { tokenizerKind } from './tokenizer.js';
 import { clipsegBaseKind } from './clipseg.js';
 import { crisBaseKind } from './cris.js';
+import { learnerKind } from './learners.js';
 
-export const caseKinds: CaseKind[] = [tokenizerKind, clipsegBaseKind, crisBaseKind];
+export const caseKinds: CaseKind[] = [tokenizerKind, clipsegBaseKind, crisBaseKind, learnerKind];

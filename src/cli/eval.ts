@@ -1,0 +1,161 @@
+// `tunevlseg eval`: scores a tuned checkpoint on a dataset split (Dice/IoU per sample and mean)
+// and optionally writes its predictions (masks, probability maps, overlays) at each image's
+// original size; or predicts a folder of images with one prompt. Thin over src/train.
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { SPLITS, type PromptOptions } from '../data/format.js';
+import { readRunConfig, runFiles, type BuildSegmenter } from '../train/trainer.js';
+import { readCheckpointMeta, loadCheckpointInto, stringifyJson, writeFileAtomic } from '../train/checkpoint.js';
+import { evaluate, predictFolder, type EvalResult, type PredictResult } from '../train/evaluate.js';
+import { ConfigError, parseAssignments, readConfigFile, applyOverrides, type TrainConfig } from '../train/config.js';
+import { loadDefaultFactory, type CommandDeps } from './train.js';
+
+const int = (min: number) => z.coerce.number().int().min(min);
+
+/** The eval command's options (flag values arrive as strings; numbers are coerced). */
+export const evalOptionsSchema = z.object({
+  checkpoint: z.string().min(1).default('best'),
+  data: z.string().min(1).optional(),
+  split: z.enum(SPLITS).default('test'),
+  images: z.string().min(1).optional(),
+  prompt: z.string().min(1).optional(),
+  promptKey: z.string().min(1).optional(),
+  out: z.string().min(1).optional(),
+  overlays: z.boolean().default(true),
+  batchSize: int(1).default(8),
+  workers: int(0).optional(),
+  imageSize: int(1).optional(),
+  threshold: z.coerce.number().gt(0).lt(1).default(0.5),
+  results: z.string().min(1).optional(),
+  json: z.boolean().default(false),
+  config: z.string().min(1).optional(),
+  model: z.array(z.string()).default([]),
+}).strict();
+export type EvalOptions = z.output<typeof evalOptionsSchema>;
+
+const kebab = (s: string): string => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+function parseEvalOptions(raw: Record<string, unknown>): EvalOptions {
+  const r = evalOptionsSchema.safeParse(raw);
+  if (!r.success) {
+    throw new ConfigError('invalid eval options', r.error.issues.map((i) => `option "--${kebab(i.path.map(String).join('.'))}": ${i.message}`));
+  }
+  return r.data;
+}
+
+export interface EvalTarget {
+  checkpoint: string;
+  /** Model config for the factory. */
+  model: Record<string, unknown>;
+  /** The run's config, when the target is a run folder. */
+  run: TrainConfig | null;
+}
+
+/** A run folder (its best/last checkpoint, or a path) or a checkpoint file. */
+export function resolveEvalTarget(target: string, o: Pick<EvalOptions, 'checkpoint' | 'config' | 'model'>): EvalTarget {
+  let run: TrainConfig | null = null;
+  let checkpoint: string;
+  if (existsSync(target) && statSync(target).isDirectory()) {
+    run = readRunConfig(target);
+    const f = runFiles(path.resolve(target));
+    checkpoint = o.checkpoint === 'best' ? f.best : o.checkpoint === 'last' ? f.last : path.resolve(o.checkpoint);
+  } else if (existsSync(target)) {
+    checkpoint = path.resolve(target);
+  } else {
+    throw new Error(`${target}: no such run folder or checkpoint file`);
+  }
+  if (!existsSync(checkpoint)) throw new Error(`${checkpoint}: checkpoint not found`);
+  const meta = readCheckpointMeta(checkpoint);
+  let model: Record<string, unknown> = run?.model ?? meta.model ?? {};
+  if (o.config) {
+    const file = readConfigFile(o.config);
+    if (typeof file.model === 'object' && file.model !== null) model = file.model as Record<string, unknown>;
+  }
+  const sets = parseAssignments(o.model, '--model');
+  if (sets.length > 0) model = applyOverrides(model, sets.map(([k, v]) => [k, v]));
+  return { checkpoint, model, run };
+}
+
+export interface EvalCommandResult {
+  checkpoint: string;
+  split: string | null;
+  evaluation: Omit<EvalResult, 'perSample'> | null;
+  predictions: { outDir: string; files: number } | null;
+}
+
+/** What `tunevlseg eval` does, as a function. */
+export async function runEval(target: string, raw: Record<string, unknown>, buildSegmenter: BuildSegmenter): Promise<EvalCommandResult> {
+  const o = parseEvalOptions(raw);
+  const t = resolveEvalTarget(target, o);
+  const data = o.data ?? t.run?.data.dir;
+  if (o.images === undefined && data === undefined) throw new ConfigError('option "--data": a dataset folder is needed (the target is not a run folder)');
+  const prompts: PromptOptions = {
+    ...(t.run ? { promptKey: t.run.data.promptKey, appendFullStop: t.run.data.appendFullStop } : {}),
+    ...(t.run?.data.overridePrompt ? { overridePrompt: t.run.data.overridePrompt } : {}),
+    ...(o.promptKey ? { promptKey: o.promptKey } : {}),
+    ...(o.prompt && o.images === undefined ? { overridePrompt: o.prompt } : {}),
+  };
+  const imageSize = o.imageSize ?? t.run?.data.imageSize ?? undefined;
+  const segmenter = await buildSegmenter(t.model, t.run ?? ({ model: t.model } as TrainConfig));
+  try {
+    loadCheckpointInto(segmenter, t.checkpoint);
+    const common = { batchSize: o.batchSize, threshold: o.threshold, ...(o.workers !== undefined ? { workers: o.workers } : {}), ...(imageSize ? { imageSize } : {}) };
+    if (o.images !== undefined) {
+      if (!o.out) throw new ConfigError('option "--out": --images needs an output folder');
+      if (!o.prompt) throw new ConfigError('option "--prompt": --images needs a prompt');
+      const p = await predictFolder(segmenter, { ...common, input: o.images, prompt: o.prompt, outDir: o.out, overlays: o.overlays });
+      return { checkpoint: t.checkpoint, split: null, evaluation: null, predictions: { outDir: p.outDir, files: p.files.length } };
+    }
+    let ev: EvalResult;
+    let pred: PredictResult | null = null;
+    if (o.out) {
+      pred = await predictFolder(segmenter, { ...common, ...prompts, input: data!, split: o.split, outDir: o.out, overlays: o.overlays });
+      ev = pred.evaluation!;
+    } else {
+      ev = await evaluate(segmenter, data!, o.split, { ...common, ...prompts });
+    }
+    if (o.results) writeFileAtomic(path.resolve(o.results), `${stringifyJson({ checkpoint: t.checkpoint, split: o.split, ...ev }, 1)}\n`);
+    const { perSample: _p, ...means } = ev;
+    return { checkpoint: t.checkpoint, split: o.split, evaluation: means, predictions: pred ? { outDir: pred.outDir, files: pred.files.length } : null };
+  } finally {
+    segmenter.dispose();
+  }
+}
+
+export function registerEvalCommand(program: Command, deps: CommandDeps = {}): Command {
+  return program
+    .command('eval <target>')
+    .description('score a tuned checkpoint (a run folder or a .safetensors file) on a split; --out writes predictions')
+    .option('--checkpoint <which>', 'for a run folder: best, last, or a checkpoint path', 'best')
+    .option('--data <dir>', "dataset folder (default: the run's data.dir)")
+    .option('--split <split>', `split to score [${SPLITS.join('|')}]`, 'test')
+    .option('--images <dir>', 'predict every image of a folder instead (needs --prompt and --out; no scores)')
+    .option('--prompt <text>', 'the prompt for --images, or an override prompt for the split')
+    .option('--prompt-key <key>', "prompt key of the split's entries (default: the run's)")
+    .option('--out <dir>', 'write masks, probability maps and overlays at original size there')
+    .option('--no-overlays', 'do not write overlay images')
+    .option('--batch-size <n>', 'batch size', '8')
+    .option('--workers <n>', 'loader worker threads')
+    .option('--image-size <n>', "model input side (default: the run's or the model's)")
+    .option('--threshold <p>', 'probability threshold for masks and Dice/IoU', '0.5')
+    .option('--results <file>', 'write per-sample scores (JSON) there')
+    .option('--json', 'print the result as one JSON line')
+    .option('-c, --config <file>', 'take the model config from this config file')
+    .option('--model <key=value>', 'set model.<key>; repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .action(async (target: string, flags: Record<string, unknown>) => {
+      const print = deps.print ?? ((l: string) => console.log(l));
+      const build = deps.buildSegmenter ?? (await loadDefaultFactory());
+      const r = await runEval(target, flags, build);
+      if (flags.json) {
+        print(stringifyJson(r));
+        return;
+      }
+      if (r.evaluation) {
+        const e = r.evaluation;
+        print(`${r.split}: ${e.samples} samples  Dice ${e.dice.toFixed(4)}  IoU ${e.iou.toFixed(4)}  loss ${e.loss.toFixed(4)}  (${r.checkpoint})`);
+      }
+      if (r.predictions) print(`predictions: ${r.predictions.files} images -> ${r.predictions.outDir}`);
+    });
+}

@@ -1,0 +1,161 @@
+// `tunevlseg train`: a YAML/JSON config file plus a flag for every config key, validated with
+// zod (errors name the key and where its value came from); `--resume <run>` continues an
+// interrupted run. Thin over src/train (docs/train.md).
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Option, type Command } from 'commander';
+import {
+  train, readRunConfig, runDirOf, TrainingInterruptedError, type BuildSegmenter, type TrainSummary,
+} from '../train/trainer.js';
+import {
+  configLeaves, parseFlagValue, parseAssignments, readConfigFile, applyOverrides, keyPaths, parseTrainConfig,
+  ConfigError, type ConfigSources, type TrainConfig,
+} from '../train/config.js';
+import { stringifyJson } from '../train/checkpoint.js';
+
+/** The segmenter factory of src/tuning, loaded only when a command needs a model. */
+export async function loadDefaultFactory(): Promise<BuildSegmenter> {
+  const mod = await import('../tuning/factory.js');
+  return (model) => mod.buildSegmenter(model as Parameters<typeof mod.buildSegmenter>[0]);
+}
+
+export interface CommandDeps {
+  /** Replaces the factory of src/tuning (tests, embedding applications). */
+  buildSegmenter?: BuildSegmenter;
+  /** Where results/JSON go (default console.log). */
+  print?: (line: string) => void;
+  /** Progress bar stream (default stderr). */
+  stream?: NodeJS.WritableStream;
+}
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+interface TrainFlags {
+  config?: string;
+  resume?: string;
+  overwrite?: boolean;
+  quiet?: boolean;
+  json?: boolean;
+  printConfig?: boolean;
+  set: string[];
+  model: string[];
+  [k: string]: unknown;
+}
+
+/**
+ * Resolves a configuration from a file (optional) and flags: defaults < file < key flags <
+ * --model k=v < --set k=v. Returns it with the source of every key (for error messages).
+ */
+export function resolveTrainConfig(flags: TrainFlags, leafValues: [string, string, string][]): { config: TrainConfig; sources: ConfigSources } {
+  const sources: ConfigSources = new Map();
+  let base: Record<string, unknown> = {};
+  if (flags.config) {
+    base = readConfigFile(flags.config);
+    for (const k of keyPaths(base)) sources.set(k, flags.config);
+  }
+  const leaves = new Map(configLeaves().map((l) => [l.key, l]));
+  const overrides: [string, unknown][] = [];
+  for (const [key, raw, flag] of leafValues) {
+    overrides.push([key, parseFlagValue(leaves.get(key), raw)]);
+    sources.set(key, flag);
+  }
+  for (const [k, v, from] of [...parseAssignments(flags.model, '--model', 'model.'), ...parseAssignments(flags.set, '--set')]) {
+    overrides.push([k, v]);
+    sources.set(k, from);
+  }
+  if (flags.quiet) overrides.push(['progress', 'lines']);
+  const merged = applyOverrides(base, overrides);
+  return { config: parseTrainConfig(merged, sources), sources };
+}
+
+/** A run given as a folder, or as a name under runsDir. */
+function locateRun(run: string, runsDir: string): string {
+  if (existsSync(path.join(run, 'config.json'))) return path.resolve(run);
+  const under = path.join(runsDir, run);
+  if (existsSync(path.join(under, 'config.json'))) return path.resolve(under);
+  throw new Error(`--resume ${run}: no run folder there (looked for ${path.resolve(run, 'config.json')} and ${path.resolve(under, 'config.json')})`);
+}
+
+function printSummary(s: TrainSummary, print: (l: string) => void, json: boolean): void {
+  if (json) print(stringifyJson(s));
+}
+
+export function registerTrainCommand(program: Command, deps: CommandDeps = {}): Command {
+  const cmd = program
+    .command('train')
+    .description('tune a segmenter on a dataset (config file + flags; --resume continues an interrupted run)')
+    .option('-c, --config <file>', 'YAML or JSON config file (keys as in docs/train.md)')
+    .option('--resume <run>', 'continue an interrupted run (its folder, or its name under --runs-dir)')
+    .option('--overwrite', 'replace an existing run folder of the same name')
+    .option('-q, --quiet', 'one line per epoch instead of a progress bar (= --progress lines)')
+    .option('--json', 'print the summary as one JSON line at the end')
+    .option('--print-config', 'print the resolved configuration and exit')
+    .option('--model <key=value>', 'set model.<key> (passed to the segmenter factory); repeatable', collect, [])
+    .option('--set <key=value>', 'set any config key by its dotted path; repeatable', collect, []);
+  const leafOptions: { key: string; flag: string; attr: string }[] = [];
+  for (const leaf of configLeaves()) {
+    if (leaf.kind === 'record') continue; // model: --model key=value
+    const def = leaf.defaultValue === undefined ? '' : ` (default ${JSON.stringify(leaf.defaultValue)})`;
+    const choices = leaf.choices ? ` [${leaf.choices.join('|')}]` : '';
+    const opt = new Option(`${leaf.flag} <value>`, `config key ${leaf.key}${choices}${def}`);
+    cmd.addOption(opt);
+    leafOptions.push({ key: leaf.key, flag: leaf.flag, attr: opt.attributeName() });
+  }
+  cmd.action(async (flags: TrainFlags) => {
+    const print = deps.print ?? ((l: string) => console.log(l));
+    const given: [string, string, string][] = leafOptions
+      .filter((o) => flags[o.attr] !== undefined)
+      .map((o) => [o.key, String(flags[o.attr]), o.flag]);
+    let config: TrainConfig;
+    let resume = false;
+    if (flags.resume !== undefined) {
+      const extra = [...given.map(([, , f]) => f).filter((f) => f !== '--progress' && f !== '--runs-dir'),
+        ...(flags.config ? ['--config'] : []), ...(flags.set.length ? ['--set'] : []), ...(flags.model.length ? ['--model'] : [])];
+      if (extra.length > 0) {
+        throw new ConfigError(`--resume continues a run with its saved config.json; config flags are not allowed with it (got ${extra.join(', ')})`);
+      }
+      const runsDir = given.find(([k]) => k === 'runsDir')?.[1] ?? 'runs';
+      const dir = locateRun(flags.resume, runsDir);
+      const saved = readRunConfig(dir);
+      const progress = flags.quiet ? 'lines' : (given.find(([k]) => k === 'progress')?.[1] as TrainConfig['progress'] | undefined) ?? saved.progress;
+      config = parseTrainConfig({ ...saved, runsDir: path.dirname(dir), name: path.basename(dir), progress });
+      resume = true;
+    } else {
+      config = resolveTrainConfig(flags, given).config;
+    }
+    if (flags.printConfig) {
+      print(stringifyJson(config, 2));
+      return;
+    }
+    const buildSegmenter = deps.buildSegmenter ?? (await loadDefaultFactory());
+    const controller = new AbortController();
+    let interrupts = 0;
+    const onSigint = (): void => {
+      interrupts++;
+      if (interrupts === 1) {
+        process.stderr.write('\ninterrupt: stopping after the current step (a resume state is written); Ctrl-C again to quit now\n');
+        controller.abort();
+      } else process.exit(130);
+    };
+    process.on('SIGINT', onSigint);
+    try {
+      const summary = await train(config, {
+        buildSegmenter, resume, overwrite: flags.overwrite === true, signal: controller.signal,
+        ...(deps.stream ? { stream: deps.stream } : {}), log: print,
+      });
+      printSummary(summary, print, flags.json === true);
+    } catch (e) {
+      if (e instanceof TrainingInterruptedError) {
+        process.stderr.write(`${e.message}\n`);
+        process.exitCode = 130;
+        return;
+      }
+      throw e;
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  });
+  return cmd;
+}
+
+export { runDirOf };
