@@ -7,6 +7,7 @@ import { registerTrainCommand } from './train.js';
 import { registerEvalCommand } from './eval.js';
 import { registerInspectCommand } from './inspect.js';
 import { registerReportCommand } from './report.js';
+import { registerSweepCommands } from './sweep.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -22,6 +23,7 @@ registerEvalCommand(program);
 registerInspectCommand(program);
 registerConvertCommand(program);
 registerReportCommand(program);
+registerSweepCommands(program);
 
 try {
   await program.parseAsync(process.argv);
