@@ -8,6 +8,7 @@ import { registerEvalCommand } from './eval.js';
 import { registerInspectCommand } from './inspect.js';
 import { registerReportCommand } from './report.js';
 import { registerSweepCommands } from './sweep.js';
+import { registerPredictCommand } from './predict.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -20,6 +21,7 @@ program
 registerDoctorCommand(program);
 registerTrainCommand(program);
 registerEvalCommand(program);
+registerPredictCommand(program);
 registerInspectCommand(program);
 registerConvertCommand(program);
 registerReportCommand(program);

@@ -1,0 +1,102 @@
+// `tunevlseg predict`: masks, probability maps and overlays at each image's original size,
+// zero-shot from a base model (`--model`) or from a tuned checkpoint (`--tuned`).
+import type { Command } from 'commander';
+import { mkdtempSync, rmSync, statSync, copyFileSync, existsSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { SingleBar, Presets } from 'cli-progress';
+import { predictFolder } from '../train/index.js';
+import type { Segmenter } from '../tuning/segmenter.js';
+
+export interface PredictCliOptions {
+  model?: string;
+  tuned?: string;
+  prompt?: string;
+  out: string;
+  tokenizer?: string;
+  imageSize?: string;
+  batchSize?: string;
+  threshold?: string;
+  overlays: boolean;
+  device?: string;
+  quiet?: boolean;
+  randomWeights?: boolean;
+}
+
+/** One folder as predictFolder wants it: the folder itself, or a temporary copy of the given files. */
+function inputFolder(inputs: string[]): { dir: string; cleanup: () => void } {
+  if (inputs.length === 1 && statSync(inputs[0]!).isDirectory()) return { dir: resolve(inputs[0]!), cleanup: () => {} };
+  const dir = mkdtempSync(join(tmpdir(), 'tvs-predict-'));
+  const seen = new Set<string>();
+  for (const f of inputs) {
+    if (!existsSync(f)) throw new Error(`predict: ${f} does not exist`);
+    if (statSync(f).isDirectory()) throw new Error(`predict: give either one folder or image files, not both (${f} is a folder)`);
+    const name = basename(f);
+    if (seen.has(name)) throw new Error(`predict: two inputs are named ${name}; predict them in separate calls or pass their folder`);
+    seen.add(name);
+    copyFileSync(resolve(f), join(dir, name));
+  }
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export async function predict(inputs: string[], o: PredictCliOptions): Promise<string> {
+  if (inputs.length === 0) throw new Error('predict: give image files or a folder of images');
+  if (!o.prompt) throw new Error('predict: --prompt is required (e.g. --prompt "polyp")');
+  if (!o.model && !o.tuned) throw new Error('predict: give --model <preset|folder|hub id> (zero-shot) or --tuned <checkpoint.safetensors>');
+  const { buildSegmenter, loadTuned } = await import('../tuning/factory.js');
+  let seg: Segmenter;
+  if (o.tuned) {
+    seg = (await loadTuned(o.tuned, o.model, o.device ? { device: o.device } : {})).segmenter;
+  } else {
+    seg = await buildSegmenter({
+      model: o.model!, learner: 'none',
+      ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
+      ...(o.imageSize ? { imageSize: Number.parseInt(o.imageSize, 10) } : {}),
+      ...(o.device ? { device: o.device } : {}),
+      ...(o.randomWeights ? { randomWeights: true } : {}),
+    });
+  }
+  seg.eval();
+  const { dir, cleanup } = inputFolder(inputs);
+  const bar = o.quiet || !process.stderr.isTTY ? null : new SingleBar({ format: 'predict |{bar}| {value}/{total} images | ETA {eta}s', stream: process.stderr }, Presets.shades_classic);
+  try {
+    const res = await predictFolder(seg, {
+      input: dir, prompt: o.prompt, outDir: resolve(o.out), overlays: o.overlays,
+      ...(o.batchSize ? { batchSize: Number.parseInt(o.batchSize, 10) } : {}),
+      ...(o.threshold ? { threshold: Number.parseFloat(o.threshold) } : {}),
+      onBatch: (done, total) => {
+        if (!bar) return;
+        if (done === 0 || bar.getTotal() !== total) bar.start(total, done);
+        else bar.update(done);
+      },
+    });
+    bar?.stop();
+    if (!o.quiet) console.log(`${res.files.length} image(s): masks, probability maps${o.overlays ? ' and overlays' : ''} at original size`);
+    return res.outDir;
+  } finally {
+    bar?.stop();
+    cleanup();
+    seg.dispose();
+  }
+}
+
+export function registerPredictCommand(program: Command): void {
+  program.command('predict <inputs...>')
+    .description('segment images with a prompt: zero-shot (--model) or tuned (--tuned); writes <name>.png, <name>_prob.png, <name>_overlay.png at original size')
+    .requiredOption('--prompt <text>', 'what to segment, e.g. "polyp"')
+    .option('--model <m>', 'base model: preset (clipseg, rd64), local folder or hub id org/name[@rev]')
+    .option('--tuned <ckpt>', 'a tuned checkpoint (.safetensors from tunevlseg train); --model overrides its base model location')
+    .option('--out <dir>', 'output folder', 'predictions')
+    .option('--tokenizer <dir>', 'tokenizer folder (vocab.json + merges.txt) when the model folder has none')
+    .option('--image-size <n>', 'model input side (default: the model\'s)')
+    .option('--batch-size <n>', 'images per forward', '8')
+    .option('--threshold <p>', 'probability threshold of the binary mask', '0.5')
+    .option('--no-overlays', 'skip the overlay PNGs')
+    .option('--device <d>', 'cpu, cuda or cuda:N')
+    .option('--random-weights', 'build the architecture with random weights (smoke tests; no weights read)')
+    .option('-q, --quiet', 'no progress bar')
+    .action(async (inputs: string[], o: PredictCliOptions) => {
+      const out = await predict(inputs, o);
+      console.log(out);
+    });
+}
