@@ -9,6 +9,7 @@ import { registerInspectCommand } from './inspect.js';
 import { registerReportCommand } from './report.js';
 import { registerSweepCommands } from './sweep.js';
 import { registerPredictCommand } from './predict.js';
+import { registerDownloadCommand } from './download.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -23,6 +24,7 @@ registerTrainCommand(program);
 registerEvalCommand(program);
 registerPredictCommand(program);
 registerInspectCommand(program);
+registerDownloadCommand(program);
 registerConvertCommand(program);
 registerReportCommand(program);
 registerSweepCommands(program);
