@@ -10,6 +10,7 @@ import { registerReportCommand } from './report.js';
 import { registerSweepCommands } from './sweep.js';
 import { registerPredictCommand } from './predict.js';
 import { registerDownloadCommand } from './download.js';
+import { registerBenchCommand } from './bench.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -28,6 +29,7 @@ registerDownloadCommand(program);
 registerConvertCommand(program);
 registerReportCommand(program);
 registerSweepCommands(program);
+registerBenchCommand(program);
 
 try {
   await program.parseAsync(process.argv);
