@@ -11,6 +11,7 @@ import { registerSweepCommands } from './sweep.js';
 import { registerPredictCommand } from './predict.js';
 import { registerDownloadCommand } from './download.js';
 import { registerBenchCommand } from './bench.js';
+import { registerDataCommands } from './data.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -21,6 +22,7 @@ program
   .version(pkg.version);
 
 registerDoctorCommand(program);
+registerDataCommands(program);
 registerTrainCommand(program);
 registerEvalCommand(program);
 registerPredictCommand(program);
