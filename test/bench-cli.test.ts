@@ -47,16 +47,21 @@ test('bench runs each cell once, writes the report layout, and the report reads 
       assert.equal(trials.length, 1);
       assert.equal(trials[0]!.state, 'complete');
     }
+    const emb = JSON.parse(readFileSync(join(dir, 'bench', 'embeddings', 'us.json'), 'utf8')) as { text: { labels: string[]; vectors: number[][] }; image: { labels: string[]; vectors: number[][] } };
+    assert.deepEqual(emb.text.labels, ['tumor.']);
+    assert.equal(emb.image.labels.length, 4);
+    assert.equal(emb.image.vectors[0]!.length, 32, 'projection_dim of the tiny CLIPSeg');
     const cfg = JSON.parse(readFileSync(join(dir, 'bench', 'cells', 'tiny__vpt__us__no-upsampler', 'config.json'), 'utf8')) as { model: { useNewLastLayer: boolean } };
     assert.equal(cfg.model.useNewLastLayer, false);
     const again = run(args, dir);
     assert.equal(again.status, 0, again.stderr.slice(-2000));
     assert.match(again.stdout, /0 cell\(s\) run, 2 already finished/);
-    const rep = run(['report', join(dir, 'bench'), '--no-tsne'], dir);
+    const rep = run(['report', join(dir, 'bench')], dir);
     assert.equal(rep.status, 0, rep.stderr.slice(-2000));
     const md = readFileSync(join(dir, 'bench', 'report', 'report.md'), 'utf8');
     assert.match(md, /\*\*Table 3\.\*\*/);
     assert.match(md, /\*\*Table 5\.\*\*/);
+    assert.ok(existsSync(join(dir, 'bench', 'report', 'figures', 'fig4-tsne.svg')), 'the t-SNE figure from the embeddings');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

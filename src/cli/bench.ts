@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { openStorage, summarizeStudy, LEARNERS, type LearnerName, type StudyConfig } from '../sweep/index.js';
-import { readConfigFile, predictFolder, type TrainConfigInput } from '../train/index.js';
+import { readConfigFile, predictFolder, datasetEmbeddings, type TrainConfigInput } from '../train/index.js';
 import { toTrialsJsonl } from '../report/index.js';
 import { runWorker, sweepSpace } from './sweep.js';
 
@@ -64,6 +64,7 @@ export interface BenchOptions {
   maxDepth: string;
   seed: string;
   predictions: boolean;
+  embeddings: boolean;
   quiet?: boolean;
 }
 
@@ -136,10 +137,42 @@ export async function runBench(o: BenchOptions): Promise<{ dir: string; ran: str
       ran.push(cell.id);
       if (!o.quiet) console.log(`${cell.id}: best trial ${s.best.number} (val loss ${String(s.best.value)}) -> ${cellDir}`);
     }
+    if (o.embeddings) await writeEmbeddings(dir, cells, fileCfg, o.quiet === true);
   } finally {
     await storage.close();
   }
   return { dir, ran, skipped };
+}
+
+/**
+ * Fig. 4's input: CLIP text and image embeddings of each dataset's test split from the first
+ * CLIPSeg base model of the grid (the frozen towers: the same for every learner).
+ */
+async function writeEmbeddings(dir: string, cells: BenchCell[], fileCfg: Record<string, unknown>, quiet: boolean): Promise<void> {
+  const clipCell = cells.find((c) => !/cris/i.test(c.model.spec) && !/cris/i.test(c.model.name));
+  if (!clipCell) return;
+  const datasets = [...new Map(cells.map((c) => [c.dataset.name, c.dataset])).values()].filter((d) => !existsSync(join(dir, 'embeddings', `${d.name}.json`)));
+  if (datasets.length === 0) return;
+  const { buildSegmenter } = await import('../tuning/factory.js');
+  const { PromptedSegmenter } = await import('../tuning/clipseg.js');
+  const modelCfg = { ...((fileCfg.model as Record<string, unknown> | undefined) ?? {}), model: clipCell.model.spec, learner: 'none' };
+  const seg = await buildSegmenter(modelCfg);
+  try {
+    if (!(seg instanceof PromptedSegmenter)) return;
+    const clip = seg.model.clip;
+    mkdirSync(join(dir, 'embeddings'), { recursive: true });
+    for (const d of datasets) {
+      const e = await datasetEmbeddings({
+        info: seg.info, tokenize: (p) => seg.tokenize(p),
+        textFeatures: (t) => clip.getTextFeatures(t.inputIds, t.attentionMask),
+        imageFeatures: (px) => clip.getImageFeatures(px),
+      }, { dataset: d.name, dataDir: resolve(d.spec), model: clipCell.model.name });
+      writeFileSync(join(dir, 'embeddings', `${d.name}.json`), JSON.stringify(e));
+      if (!quiet) console.log(`embeddings/${d.name}.json: ${e.text.labels.length} prompt(s), ${e.image.labels.length} image(s)`);
+    }
+  } finally {
+    seg.dispose();
+  }
 }
 
 export function registerBenchCommand(program: Command): void {
@@ -157,6 +190,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--max-depth <n>', 'largest prompt depth sampled', '10')
     .option('--seed <n>', 'sampler seed', '0')
     .option('--no-predictions', 'skip writing test-set predictions (the report\'s gallery)')
+    .option('--no-embeddings', 'skip the CLIP embeddings of each dataset (the report\'s t-SNE figure)')
     .option('-q, --quiet', 'less output')
     .action(async (o: BenchOptions) => {
       const r = await runBench(o);

@@ -8,3 +8,4 @@ export * from './evaluate.js';
 export * from './progress.js';
 export * from './trainer.js';
 export { TinySegmenter, type TinySegmenterOptions } from './tiny.js';
+export * from './embeddings.js';
