@@ -9,7 +9,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import * as T from '../src/torch/index.js';
-import { CLIPSegForImageSegmentation, diceCELoss } from '../src/models/clipseg/index.js';
+import { CLIPSegForImageSegmentation } from '../src/models/clipseg/index.js';
+import { diceCELoss } from '../src/train/loss.js';
 import type { LayerHook } from '../src/models/clip/index.js';
 import { compareTensors, TOL, type Tolerance } from '../src/parity/compare.js';
 

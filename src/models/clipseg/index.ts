@@ -1,5 +1,4 @@
-// CLIPSeg (HF names and numerics): config and presets, decoder, segmentation model, loss.
+// CLIPSeg (HF names and numerics): config and presets, decoder, segmentation model.
 export * from './config.js';
 export * from './decoder.js';
 export * from './model.js';
-export * from './loss.js';
