@@ -8,8 +8,8 @@
  *   bce  = BCEWithLogits(logits, t), mean over every element             (MONAI's one-channel CE path)
  *   loss = lambda_dice·dice + lambda_ce·bce                               smooth_nr = smooth_dr = 1e-5
  *
- * This is the canonical copy; `src/models/clipseg/loss.ts` holds the same function for the
- * model's own tests. The fixtures' `dicece_loss` / `dice_loss` / `bce_loss` pin it.
+ * The only copy: the trainer, the parity kinds and the tests use it. The fixtures'
+ * `dicece_loss` / `dice_loss` / `bce_loss` pin it.
  */
 import { type Tensor, tidy, F } from '../torch/index.js';
 
