@@ -12,6 +12,8 @@ import { registerPredictCommand } from './predict.js';
 import { registerDownloadCommand } from './download.js';
 import { registerBenchCommand } from './bench.js';
 import { registerDataCommands } from './data.js';
+import { registerDemoCommand } from './demo.js';
+import { registerPretrainCommand } from './pretrain.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -21,9 +23,11 @@ program
   .description('Prompt tuning of frozen vision-language segmentation models (CLIPSeg, CRIS) on new domains')
   .version(pkg.version);
 
+registerDemoCommand(program);
 registerDoctorCommand(program);
 registerDataCommands(program);
 registerTrainCommand(program);
+registerPretrainCommand(program);
 registerEvalCommand(program);
 registerPredictCommand(program);
 registerInspectCommand(program);
