@@ -3,7 +3,7 @@
 // ("tumor", a word it never saw); prints a Table-3-style table and writes demo-summary.json.
 // Thin over src/demo/run.ts.
 import type { Command } from 'commander';
-import { runDemo } from '../demo/run.js';
+import { runDemo, type DemoOptions, type DemoSummary } from '../demo/run.js';
 import { LEARNER_NAMES, type LearnerName } from '../learners/types.js';
 import { isLearnerName } from '../learners/registry.js';
 
@@ -81,7 +81,9 @@ export function registerDemoCommand(program: Command, deps: { print?: (line: str
           .map(([k, v]) => [k, int(`--${k}`, v)] as const).filter(([, v]) => v !== undefined),
       );
       let table = false;
-      const summary = await runDemo({
+      // Ctrl-C: the current learner stops after its optimizer step; a second one quits at once.
+      const controller = new AbortController();
+      const options: DemoOptions = {
         ...(f.runDir ? { runDir: f.runDir } : {}),
         ...(f.model ? { modelDir: f.model } : {}),
         ...(f.learners ? { learners: parseLearnerList(f.learners) } : {}),
@@ -95,11 +97,31 @@ export function registerDemoCommand(program: Command, deps: { print?: (line: str
         ...(f.quirks !== undefined ? { quirks: quirksOf(f.quirks) } : {}),
         ...(f.threads !== undefined ? { threads: int('--threads', f.threads)! } : {}),
         targetCounts: counts,
+        signal: controller.signal,
         log: (l) => {
           if (l.startsWith('| ')) table = true;
           if (!f.quiet || table || l.startsWith('summary:') || l.startsWith('run folder:')) print(l);
         },
-      });
+      };
+      const onSigint = (): void => {
+        if (controller.signal.aborted) process.exit(130);
+        process.stderr.write('\ninterrupt: stopping the demo after the current step (Ctrl-C again to quit now)\n');
+        controller.abort();
+      };
+      process.on('SIGINT', onSigint);
+      let summary: DemoSummary;
+      try {
+        summary = await runDemo(options);
+      } catch (e) {
+        if (controller.signal.aborted) {
+          process.stderr.write(`demo interrupted: ${(e as Error).message}\n`);
+          process.exitCode = 130;
+          return;
+        }
+        throw e;
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
       if (f.json) print(JSON.stringify(summary));
     });
 }
