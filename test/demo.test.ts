@@ -240,3 +240,28 @@ test('tunevlseg demo: a very short run of every learner writes demo-summary.json
   assert.ok(printed.some((l) => l.startsWith('[3/6] VPT')), 'progress lines');
   assert.throws(() => parseLearnerList('coop,bogus'), /--learners/);
 });
+
+test('the demo command ends with the path of the report of its own runs', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { mkdtempSync, rmSync, existsSync, readFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { repoRoot } = await import('./helpers.js');
+  const dir = mkdtempSync(join(tmpdir(), 'tvs-demo-cli-'));
+  try {
+    const r = spawnSync(process.execPath, [join(repoRoot(), 'bin', 'tunevlseg.js'), 'demo', '--steps', '2', '--train', '16', '--val', '8', '--test', '8',
+      '--source-test', '16', '--learners', 'vpt,coop', '-q', '--run-dir', join(dir, 'run')], { encoding: 'utf8', timeout: 180_000 });
+    assert.equal(r.status, 0, r.stderr.slice(-2000));
+    const lines = r.stdout.trim().split('\n');
+    assert.match(lines.find((l) => l.startsWith('summary: '))!, /demo-summary\.json$/);
+    const last = lines[lines.length - 1]!;
+    assert.equal(last, join(dir, 'run', 'report', 'report.html'));
+    assert.ok(existsSync(last));
+    const md = readFileSync(join(dir, 'run', 'report', 'report.md'), 'utf8');
+    assert.match(md, /Table 3/);
+    assert.match(md, /VPT/);
+    assert.match(md, /CoOp/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -73,7 +73,7 @@ export function registerDemoCommand(program: Command, deps: { print?: (line: str
     .option('--quirks <mode>', 'fixed (default: every learner gets the upsampler, as in the paper) or reference (the original code: CoOp/CoCoOp bypass it)')
     .option('--threads <n>', 'libtorch threads (default 1)')
     .option('-q, --quiet', 'only the table and the summary path')
-    .option('--json', 'print demo-summary.json as the last line')
+    .option('--json', 'print demo-summary.json before the report path (the last line)')
     .action(async (f: DemoFlags) => {
       const print = deps.print ?? ((l: string) => console.log(l));
       const counts = Object.fromEntries(
@@ -123,5 +123,8 @@ export function registerDemoCommand(program: Command, deps: { print?: (line: str
         process.off('SIGINT', onSigint);
       }
       if (f.json) print(JSON.stringify(summary));
+      // The report of the demo's own runs (Table 3 in miniature, figures, HTML); its path last.
+      const { writeDemoReport } = await import('../demo/report.js');
+      print(await writeDemoReport(summary));
     });
 }
