@@ -16,6 +16,7 @@ import { buildSegmenter, loadTuned, parseSegmenterConfig, readTunedCheckpoint, t
 import { PromptedSegmenter } from '../src/tuning/clipseg.js';
 import { PromptedCris } from '../src/tuning/cris.js';
 import { LearnableStateError } from '../src/tuning/common.js';
+import { UpsampleConvPlan, type UpsampleSpec } from '../src/tuning/upsampler.js';
 import { saveCheckpoint } from '../src/train/checkpoint.js';
 import { fixturesDir } from './helpers.js';
 
@@ -74,6 +75,7 @@ test('Segmenter contract: tokenize, forward [B, 1, S, S], info, describe; a trai
     assert.equal((d.learner as Record<string, unknown>).depth, 2);
     assert.match(String((d.base as Record<string, unknown>).fingerprint), /^sha256-sampled:[0-9a-f]{64}$/);
     assert.equal((d.config as Record<string, unknown>).learner, 'maple');
+    T.noGrad(() => T.tidy(() => { seg.forward(px(), text()); })); // builds the upsampler's cached interpolation matrices
     const before = T.liveTensors();
     const opt = new T.optim.AdamW(seg.parameterGroups(0.01), { lr: 1e-3 });
     for (let i = 0; i < 2; i++) {
@@ -307,6 +309,40 @@ test('e2e trains the whole model; noFreezeLastLayer trains the transposed convol
   } finally {
     e2e.dispose();
     last.dispose();
+  }
+});
+
+test('the factored upsampler equals Upsample -> Conv2d(replicate, same) in values and gradients', () => {
+  const cases: { x: number[]; k: number; spec: UpsampleSpec }[] = [
+    { x: [2, 16, 6, 6], k: 5, spec: { scaleFactor: 16 } }, // CLIPSeg tiny
+    { x: [1, 8, 5, 7], k: 4, spec: { scaleFactor: 3 } }, // even kernel, non-square
+    { x: [2, 6, 4, 4], k: 5, spec: { size: 64 } }, // CRIS: Upsample(size)
+    { x: [1, 3, 3, 3], k: 3, spec: { size: 10 } }, // non-integer ratio
+  ];
+  const plan = new UpsampleConvPlan();
+  try {
+    for (const c of cases) {
+      T.tidy(() => {
+        const C = c.x[1]!;
+        const conv = new T.nn.Conv2d(C, 1, c.k, { padding: 'same', paddingMode: 'replicate' });
+        const up = new T.nn.Upsample({ ...(c.spec.scaleFactor ? { scaleFactor: c.spec.scaleFactor } : { size: c.spec.size! }), mode: 'bilinear', alignCorners: false });
+        const x1 = T.randn(c.x).requiresGrad_(true), x2 = x1.detach().requiresGrad_(true);
+        const a = conv.forward(up.forward(x1));
+        const b = plan.forward(x2, conv.weight, conv.bias, c.spec);
+        assert.deepEqual(b.shape, a.shape);
+        assert.ok(a.sub(b).abs().max().item() < 1e-5, `${JSON.stringify(c)}: values`);
+        const g = T.randn(a.shape);
+        const [gw1, gb1, gx1] = (() => { a.backward(g); return [conv.weight.grad!, conv.bias!.grad!, x1.grad!]; })();
+        conv.zeroGrad();
+        b.backward(g);
+        for (const [name, p, q] of [['x', gx1, x2.grad!], ['weight', gw1, conv.weight.grad!], ['bias', gb1, conv.bias!.grad!]] as const) {
+          assert.ok(p.sub(q).abs().max().item() < 1e-4 * Math.max(1, p.abs().max().item()), `${JSON.stringify(c)}: grad ${name}`);
+        }
+        conv.dispose();
+      });
+    }
+  } finally {
+    plan.dispose();
   }
 });
 

@@ -28,6 +28,7 @@ import type { Segmenter, SegmenterInfo, TextInputs } from './segmenter.js';
 import {
   CLIPSEG_IMAGE_MEAN, CLIPSEG_IMAGE_STD, FrozenFeatureCache, decayGroups, imageKey, loadStateStrict, mixLogits, type MixRule,
 } from './common.js';
+import { UpsampleConvPlan } from './upsampler.js';
 
 export interface BaseModelInfo {
   /** What the user named (hub id, folder, preset). */
@@ -65,6 +66,11 @@ export interface PromptedSegmenterOptions {
   factoryConfig?: Record<string, unknown>;
   /** Byte budget of the frozen per-image feature cache (0 = off, default). */
   frozenCacheBytes?: number;
+  /**
+   * How the upsampler is computed: 'factored' (default: the same arithmetic as small matrix
+   * products, src/tuning/upsampler.ts) or 'direct' (Upsample then Conv2d, as the reference).
+   */
+  upsamplerImpl?: 'factored' | 'direct';
 }
 
 /** Everything one forward produces (the parity kind compares these with the fixtures). */
@@ -97,7 +103,9 @@ export class PromptedSegmenter extends nn.Module implements Segmenter {
   readonly base: BaseModelInfo;
   readonly factoryConfig: Record<string, unknown> | null;
   readonly frozenCache: FrozenFeatureCache;
-  readonly #options: Required<Omit<PromptedSegmenterOptions, 'tokenizer' | 'base' | 'learnerOptions' | 'factoryConfig'>>;
+  readonly #options: Required<Omit<PromptedSegmenterOptions, 'tokenizer' | 'base' | 'learnerOptions' | 'factoryConfig' | 'upsamplerImpl'>>;
+  readonly upsamplerImpl: 'factored' | 'direct';
+  readonly #plan = new UpsampleConvPlan();
 
   constructor(model: CLIPSegForImageSegmentation, o: PromptedSegmenterOptions) {
     super();
@@ -116,6 +124,7 @@ export class PromptedSegmenter extends nn.Module implements Segmenter {
       residualRatio: o.residualRatio ?? 0.5, noFreezeLastLayer: this.noFreezeLastLayer, e2e: this.e2e, imageSize, frozenCacheBytes: o.frozenCacheBytes ?? 0,
     };
     this.info = { imageSize, mean: [...CLIPSEG_IMAGE_MEAN], std: [...CLIPSEG_IMAGE_STD] };
+    this.upsamplerImpl = o.upsamplerImpl ?? 'factored';
 
     // The frozen model (reference: freeze_all -> eval() + requires_grad_(False)).
     this.model = this.registerModule('model', model);
@@ -244,6 +253,7 @@ export class PromptedSegmenter extends nn.Module implements Segmenter {
 
   override dispose(): void {
     this.frozenCache.clear();
+    this.#plan.dispose();
     super.dispose();
   }
 
@@ -315,11 +325,19 @@ export class PromptedSegmenter extends nn.Module implements Segmenter {
     const logits = dec.head(features).unsqueeze(1);
 
     // 6. The upsampler.
-    const out = mixLogits(this.mix, logits, () => this.additive_decoder_layer!.forward(features), this.residual_ratio!);
+    const out = mixLogits(this.mix, logits, () => this.upsampler(features), this.residual_ratio!);
     return {
       logits: out, decoderFeatures: features, conditionalEmbeddings: conditional,
       visionActivations: activations, textLastHiddenState: lastHidden, textPooledOutput: pooled,
     };
+  }
+
+  /** additive_decoder_layer(features): Upsample(patch, bilinear) -> Conv2d(k, 'same', replicate). */
+  upsampler(features: Tensor): Tensor {
+    const seq = this.additive_decoder_layer!;
+    if (this.upsamplerImpl === 'direct') return seq.forward(features);
+    const conv = seq.at(1) as nn.Conv2d;
+    return this.#plan.forward(features, conv.weight, conv.bias, { scaleFactor: this.model.config.visionConfig.patchSize });
   }
 
   /**
@@ -371,7 +389,7 @@ export class PromptedSegmenter extends nn.Module implements Segmenter {
     const found = keys.map((k) => this.frozenCache.get(k));
     const missing = found.flatMap((f, b) => (f ? [] : [b]));
     if (missing.length > 0) {
-      const sub = missing.length === B ? pixels : pixels.indexSelect(0, tensor(BigInt64Array.from(missing, (b) => BigInt(b)), [missing.length]));
+      const sub = missing.length === B ? pixels : pixels.indexSelect(0, tensor(BigInt64Array.from(missing, (b) => BigInt(b)), [missing.length]).to(pixels.device));
       const r = compute(sub);
       missing.forEach((b, j) => {
         const entry = [...r.reduced.map((t) => t.select(0, j)), ...(r.imageFeatures ? [r.imageFeatures.select(0, j)] : [])];

@@ -28,6 +28,7 @@ import { LearnerConfigError, type ContextLearner, type LearnerHost, type Learner
 import type { Segmenter, SegmenterInfo, TextInputs } from './segmenter.js';
 import type { BaseModelInfo } from './clipseg.js';
 import { FrozenFeatureCache, decayGroups, imageKey, loadStateStrict, mixLogits, type MixRule } from './common.js';
+import { UpsampleConvPlan } from './upsampler.js';
 
 export interface PromptedCrisOptions {
   /** coop, cocoop or 'none' (vision-prompt learners are refused: CRIS's image encoder is a CNN). */
@@ -48,6 +49,8 @@ export interface PromptedCrisOptions {
   factoryConfig?: Record<string, unknown>;
   /** Byte budget of the frozen per-image image-encoder cache (0 = off, default). */
   frozenCacheBytes?: number;
+  /** 'factored' (default, src/tuning/upsampler.ts) or 'direct' (the reference's layers in order). */
+  upsamplerImpl?: 'factored' | 'direct';
 }
 
 export interface PromptedCrisOutput extends CrisDecodeOutput {
@@ -79,6 +82,8 @@ export class PromptedCris extends nn.Module implements Segmenter {
   readonly factoryConfig: Record<string, unknown> | null;
   readonly frozenCache: FrozenFeatureCache;
   readonly #kernel: number;
+  readonly upsamplerImpl: 'factored' | 'direct';
+  readonly #plan = new UpsampleConvPlan();
   readonly #ratio: number;
 
   constructor(cris: CRIS, o: PromptedCrisOptions) {
@@ -102,6 +107,7 @@ export class PromptedCris extends nn.Module implements Segmenter {
     this.factoryConfig = o.factoryConfig ?? null;
     this.#kernel = o.newLastLayerKernelSize ?? 5;
     this.#ratio = o.residualRatio ?? 0.5;
+    this.upsamplerImpl = o.upsamplerImpl ?? 'factored';
     this.info = { imageSize: c.imgSize, mean: [...CRIS_IMAGE_MEAN] as [number, number, number], std: [...CRIS_IMAGE_STD] as [number, number, number] };
 
     // COOPCRIS is a CRIS subclass: its modules sit at the top level.
@@ -233,8 +239,20 @@ export class PromptedCris extends nn.Module implements Segmenter {
     return this;
   }
 
+  /** additive_decoder_layer(map): Conv1x1 -> Upsample(imgSize, bilinear) -> Conv2d(k, 'same', replicate). */
+  upsampler(map: Tensor): Tensor {
+    const seq = this.additive_decoder_layer!;
+    if (this.upsamplerImpl === 'direct') return seq.forward(map);
+    return tidy(() => {
+      const reduced = (seq.at(0) as nn.Conv2d).forward(map);
+      const conv = seq.at(2) as nn.Conv2d;
+      return this.#plan.forward(reduced, conv.weight, conv.bias, { size: this.cris.config.imgSize });
+    });
+  }
+
   override dispose(): void {
     this.frozenCache.clear();
+    this.#plan.dispose();
     super.dispose();
   }
 
@@ -254,7 +272,7 @@ export class PromptedCris extends nn.Module implements Segmenter {
     const found = keys.map((k) => this.frozenCache.get(k));
     const missing = found.flatMap((f, b) => (f ? [] : [b]));
     if (missing.length > 0) {
-      const sub = missing.length === B ? pixels : pixels.indexSelect(0, tensor(BigInt64Array.from(missing, (b) => BigInt(b)), [missing.length]));
+      const sub = missing.length === B ? pixels : pixels.indexSelect(0, tensor(BigInt64Array.from(missing, (b) => BigInt(b)), [missing.length]).to(pixels.device));
       const r = compute(sub);
       missing.forEach((b, j) => {
         const e = [r.c3.select(0, j), r.c4.select(0, j), r.c5.select(0, j)];
@@ -301,7 +319,7 @@ export class PromptedCris extends nn.Module implements Segmenter {
       });
     }
     const dec = cris.decode(vis, textOut.features, textOut.state, padMask);
-    const output = mixLogits(this.mix, dec.logits, () => this.additive_decoder_layer!.forward(dec.decoderMap), this.residual_ratio!);
+    const output = mixLogits(this.mix, dec.logits, () => this.upsampler(dec.decoderMap), this.residual_ratio!);
     return {
       ...dec, output, visC3: vis.c3, visC4: vis.c4, visC5: vis.c5, textFeatures: textOut.features, textState: textOut.state, padMask,
     };

@@ -1,0 +1,293 @@
+/**
+ * Training-step benchmark of the prompted segmenters at full size.
+ *
+ *   node dist/bench/learners.js [--runs 5] [--only vpt_d1,coop_d1] [--torch] [--omp-active]
+ *
+ * Each case builds the full-size model with random weights (CLIPSeg: CIDAS/clipseg-rd64-refined
+ * config, 352x352; CRIS: the paper's RN50 config, 416x416), batch 2, 2 threads, the prompts
+ * "a photo of a polyp." / "skin lesion", and times one training step = zero_grad + forward +
+ * DiceCE + backward + AdamW (lr 2e-4, wd 0.01 on the decayed group), train() mode, quirks
+ * 'reference': the median of `--runs` after one warm-up, plus a no-grad forward (median of 3).
+ * Every case runs in its own process (its peak RSS is its own); with `--torch`, the PyTorch
+ * re-statement of the reference wrappers (bench/learners_torch.py) runs beside it, steps
+ * interleaved, so both see the same machine load.
+ *
+ * `ratio_vs_reference` = our median / the reference's median in ../shared/fixtures/bench_reference.json
+ * (PyTorch 1.13 measured on this machine type, unloaded; CLIPSeg rows only). The machine is shared:
+ * the load average is printed and stored, and `ratio_vs_torch_same_load` (with --torch) is the
+ * load-independent comparison. Our processes run with OMP_WAIT_POLICY=PASSIVE (libgomp's worker
+ * threads sleep instead of spinning while OpenBLAS runs; --omp-active measures without it).
+ *
+ * Last stdout line: {"bench":"learners", ..., "learners": {"vpt_d1": {"median_s", "ratio_vs_reference",
+ * "peak_rss_mb", ...}, ...}}.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { loadavg, cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+interface CaseSpec {
+  config: Record<string, unknown>;
+  /** bench_reference.json results key. */
+  reference?: string;
+  /** bench/learners_torch.py case. */
+  torch?: string;
+  family: 'clipseg' | 'cris';
+  note?: string;
+}
+
+export const CASES: Record<string, CaseSpec> = {
+  vpt_d1: { config: { learner: 'vpt', depth: 1 }, reference: 'vpt_d1', torch: 'vpt_d1', family: 'clipseg' },
+  vpt_d9: { config: { learner: 'vpt', depth: 9 }, reference: 'vpt_d9', torch: 'vpt_d9', family: 'clipseg' },
+  maple_d9: { config: { learner: 'maple', depth: 9 }, reference: 'maple_d9', torch: 'maple_d9', family: 'clipseg' },
+  coop_d1: { config: { learner: 'coop', depth: 1 }, reference: 'coop_d1', torch: 'coop_d1', family: 'clipseg' },
+  shared_attn_d9: {
+    config: { learner: 'shared_attn', depth: 9, heads: 16, feedforward: 1536, dropout: 0.25 }, reference: 'shared_attn_d9', torch: 'shared_attn_d9', family: 'clipseg',
+  },
+  cris_coop_d1: { config: { model: 'cris-rn50', learner: 'coop', depth: 1 }, family: 'cris' },
+  cris_cocoop_d1: { config: { model: 'cris-rn50', learner: 'cocoop', depth: 1 }, family: 'cris' },
+  coop_d1_frozen_cache: {
+    config: { learner: 'coop', depth: 1, frozenCacheMb: 64 }, reference: 'coop_d1', family: 'clipseg',
+    note: 'CoOp with the frozen-feature cache: the repeated batch hits it after the warm-up (what every epoch after the first gets for un-augmented images)',
+  },
+};
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+function repoRoot(): string {
+  let dir = here;
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'tunevlseg') return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error('bench/learners: cannot find the tunevlseg repository root');
+    dir = up;
+  }
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+// ------------------------------------------------------------------------------ child mode
+
+async function serveCase(name: string): Promise<void> {
+  const spec = CASES[name];
+  if (!spec) throw new Error(`unknown case ${name} (have ${Object.keys(CASES).join(', ')})`);
+  const T = await import('../src/torch/index.js');
+  const { buildSegmenter } = await import('../src/tuning/factory.js');
+  const { diceCELoss } = await import('../src/train/loss.js');
+  T.setNumThreads(2);
+  const seg = await buildSegmenter({ model: 'rd64-refined', randomWeights: true, ...spec.config });
+  const S = seg.info.imageSize;
+  const prompts = ['a photo of a polyp.', 'skin lesion'];
+  const tokDir = join(repoRoot(), '..', 'shared', 'fixtures', 'tokenizer');
+  let ids: number[][], mask: number[][];
+  if (existsSync(join(tokDir, 'vocab.json'))) {
+    const { ClipTokenizer } = await import('../src/models/clip/tokenizer.js');
+    const enc = ClipTokenizer.fromDir(tokDir).encodeBatch(prompts);
+    ids = enc.inputIds;
+    mask = enc.attentionMask;
+  } else {
+    ids = [[49406, 320, 1125, 539, 320, 6833, 335, 269, 49407], [49406, 3575, 534, 1015, 49407, 49407, 49407, 49407, 49407]];
+    mask = [[1, 1, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0, 0, 0, 0]];
+  }
+  const L = ids[0]!.length;
+  const text = {
+    inputIds: T.keep(T.tensor(BigInt64Array.from(ids.flat(), (x) => BigInt(x)), [2, L])),
+    attentionMask: T.keep(T.tensor(BigInt64Array.from(mask.flat(), (x) => BigInt(x)), [2, L])),
+  };
+  T.manualSeed(0);
+  const px = T.keep(T.randn([2, 3, S, S]));
+  const labels = T.keep(T.noGrad(() => T.tidy(() => T.rand([2, 1, S, S]).gt(0.5).float())));
+  seg.train();
+  const opt = new T.optim.AdamW(seg.parameterGroups(0.01), { lr: 2e-4 });
+  const step = (): { seconds: number; cpu: number } => {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    opt.zeroGrad();
+    T.tidy(() => diceCELoss(seg.forward(px, text), labels).loss.backward());
+    opt.step();
+    const c = process.cpuUsage(c0);
+    return { seconds: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 };
+  };
+  const nograd = (): { seconds: number } => {
+    seg.eval();
+    const t0 = performance.now();
+    T.noGrad(() => T.tidy(() => { seg.forward(px, text); }));
+    seg.train();
+    return { seconds: (performance.now() - t0) / 1000 };
+  };
+  const out = (o: unknown): void => void process.stdout.write(`${JSON.stringify(o)}\n`);
+  out({ ready: true, trainable: seg.numParameters(true), imageSize: S });
+  let first = true;
+  for await (const line of (await import('node:readline')).createInterface({ input: process.stdin })) {
+    const cmd = line.trim();
+    if (cmd === 'run') {
+      const r = step();
+      if (first) {
+        T.resetPeakMemory();
+        first = false;
+      }
+      out(r);
+    } else if (cmd === 'nograd') out(nograd());
+    else if (cmd === 'stats') {
+      const ru = process.resourceUsage();
+      out({ peakRssMb: ru.maxRSS / 1024, peakNativeMb: T.memoryStats().peakBytes / 2 ** 20, liveNativeMb: T.memoryStats().liveBytes / 2 ** 20 });
+    } else if (cmd === 'quit') break;
+  }
+  opt.dispose();
+  seg.dispose();
+}
+
+// ----------------------------------------------------------------------------- parent mode
+
+class LineServer {
+  readonly proc: ChildProcessWithoutNullStreams;
+  #buf = '';
+  #waiting: ((line: string) => void)[] = [];
+  /** Lines that arrived before anyone asked for them. */
+  #pending: string[] = [];
+  #stderr = '';
+  constructor(cmd: string, args: string[], env: NodeJS.ProcessEnv) {
+    this.proc = spawn(cmd, args, { env, cwd: repoRoot() });
+    this.proc.stdout.setEncoding('utf8');
+    this.proc.stderr.setEncoding('utf8');
+    this.proc.stderr.on('data', (d: string) => { this.#stderr = (this.#stderr + d).slice(-4000); });
+    this.proc.stdout.on('data', (d: string) => {
+      this.#buf += d;
+      let i;
+      while ((i = this.#buf.indexOf('\n')) >= 0) {
+        const line = this.#buf.slice(0, i);
+        this.#buf = this.#buf.slice(i + 1);
+        if (!line.trim().startsWith('{')) continue;
+        const w = this.#waiting.shift();
+        if (w) w(line);
+        else this.#pending.push(line);
+      }
+    });
+    this.proc.on('exit', (code) => {
+      for (const w of this.#waiting.splice(0)) w(JSON.stringify({ error: `exited with ${code}: ${this.#stderr}` }));
+    });
+  }
+  next<R>(): Promise<R> {
+    return new Promise((resolve, reject) => {
+      const take = (line: string): void => {
+        const v = JSON.parse(line) as R & { error?: string };
+        if (v.error) reject(new Error(v.error));
+        else resolve(v);
+      };
+      const early = this.#pending.shift();
+      if (early !== undefined) take(early);
+      else this.#waiting.push(take);
+    });
+  }
+  call<R>(cmd: string): Promise<R> {
+    const p = this.next<R>();
+    this.proc.stdin.write(`${cmd}\n`);
+    return p;
+  }
+  quit(): void {
+    this.proc.stdin.write('quit\n');
+    this.proc.stdin.end();
+  }
+}
+
+async function main(): Promise<void> {
+  const one = argValue('serve-case');
+  if (one) return serveCase(one);
+
+  const runs = Number(argValue('runs') ?? 5);
+  const only = argValue('only')?.split(',') ?? Object.keys(CASES);
+  const withTorch = process.argv.includes('--torch');
+  const ompActive = process.argv.includes('--omp-active');
+  const reference = JSON.parse(readFileSync(join(repoRoot(), '..', 'shared', 'fixtures', 'bench_reference.json'), 'utf8')) as {
+    results: Record<string, { train_step_median_s: number; forward_nograd_median_s: number; trainable_params?: number }>;
+  };
+  const env = { ...process.env, ...(ompActive ? {} : { OMP_WAIT_POLICY: 'PASSIVE' }) };
+  const python = process.env.TUNEVLSEG_PYTHON ?? '/usr/bin/python3';
+  const loadStart = loadavg();
+  console.log(`learners bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadStart.map((x) => x.toFixed(2)).join(' ')}, ` +
+    `${runs} runs after 1 warm-up, OMP_WAIT_POLICY=${env.OMP_WAIT_POLICY ?? '(unset)'}${withTorch ? ', PyTorch interleaved' : ''}`);
+  const results: Record<string, Record<string, unknown>> = {};
+  for (const name of only) {
+    const spec = CASES[name];
+    if (!spec) throw new Error(`unknown case ${name} (have ${Object.keys(CASES).join(', ')})`);
+    const ours = new LineServer(process.execPath, [fileURLToPath(import.meta.url), '--serve-case', name], env);
+    const torch = withTorch && spec.torch && existsSync(python)
+      ? new LineServer(python, [join(repoRoot(), 'bench', 'learners_torch.py'), '--serve', '--case', spec.torch], process.env)
+      : null;
+    try {
+      const ready = await ours.next<{ trainable: number; imageSize: number }>();
+      if (torch) await torch.next();
+      const mine: { seconds: number; cpu: number }[] = [];
+      const theirs: { seconds: number; cpu: number }[] = [];
+      await ours.call('run'); // warm-up
+      if (torch) await torch.call('run');
+      for (let i = 0; i < runs; i++) {
+        mine.push(await ours.call('run'));
+        if (torch) theirs.push(await torch.call('run'));
+      }
+      const fwd: number[] = [];
+      for (let i = 0; i < 3; i++) fwd.push((await ours.call<{ seconds: number }>('nograd')).seconds);
+      const stats = await ours.call<{ peakRssMb: number; peakNativeMb: number }>('stats');
+      const med = median(mine.map((r) => r.seconds));
+      const ref = spec.reference ? reference.results[spec.reference] : undefined;
+      const row: Record<string, unknown> = {
+        median_s: round(med),
+        runs_s: mine.map((r) => round(r.seconds)),
+        cpu_median_s: round(median(mine.map((r) => r.cpu))),
+        forward_nograd_median_s: round(median(fwd)),
+        peak_rss_mb: round(stats.peakRssMb, 0),
+        peak_native_mb: round(stats.peakNativeMb, 0),
+        trainable_params: ready.trainable,
+        image_size: ready.imageSize,
+      };
+      if (ref) {
+        row.reference_median_s = round(ref.train_step_median_s);
+        row.ratio_vs_reference = round(med / ref.train_step_median_s);
+        row.forward_ratio_vs_reference = round(median(fwd) / ref.forward_nograd_median_s);
+      }
+      if (theirs.length) {
+        row.torch_same_load_median_s = round(median(theirs.map((r) => r.seconds)));
+        row.torch_same_load_cpu_median_s = round(median(theirs.map((r) => r.cpu)));
+        row.ratio_vs_torch_same_load = round(med / median(theirs.map((r) => r.seconds)));
+      }
+      if (spec.note) row.note = spec.note;
+      results[name] = row;
+      console.log(`${name.padEnd(22)} median ${med.toFixed(2)} s (runs ${mine.map((r) => r.seconds.toFixed(2)).join(' ')})` +
+        `${ref ? `, reference ${ref.train_step_median_s.toFixed(2)} s -> ratio ${(med / ref.train_step_median_s).toFixed(2)}` : ''}` +
+        `${theirs.length ? `, PyTorch same load ${median(theirs.map((r) => r.seconds)).toFixed(2)} s` : ''}` +
+        `, no-grad fwd ${median(fwd).toFixed(2)} s, peak RSS ${stats.peakRssMb.toFixed(0)} MB, load ${loadavg()[0]!.toFixed(2)}`);
+    } finally {
+      ours.quit();
+      torch?.quit();
+    }
+  }
+  const loadEnd = loadavg();
+  const clipsegRatios = Object.entries(results).filter(([k]) => CASES[k]!.family === 'clipseg' && k !== 'coop_d1_frozen_cache')
+    .map(([, r]) => r.ratio_vs_reference as number | undefined).filter((x): x is number => x !== undefined);
+  console.log(JSON.stringify({
+    bench: 'learners',
+    threads: 2,
+    batch: 2,
+    runs,
+    omp_wait_policy: env.OMP_WAIT_POLICY ?? null,
+    load_avg_start: loadStart.map((x) => round(x, 2)),
+    load_avg_end: loadEnd.map((x) => round(x, 2)),
+    target_ratio: 0.75,
+    max_clipseg_ratio_vs_reference: clipsegRatios.length ? Math.max(...clipsegRatios) : null,
+    learners: results,
+  }));
+}
+
+await main();
