@@ -5,6 +5,11 @@
  * loss and every gradient must agree. Then one full-size VPT d1 / CoOp d1 training step on CUDA
  * is timed. One JSON line per check; the last line is a summary.
  *
+ * Tolerances are TF32-level: libtorch 2.x lets cuDNN convolutions use TF32 by default (10-bit
+ * mantissa), so the patch embedding and the transposed convolutions differ from the CPU by ~1e-3
+ * relative (H200, torch 2.11: logits <= 2.6e-3 abs, losses <= 6e-6, gradients <= 7e-3 relative
+ * to the tensor's max). A wrong prompt placement changes logits by 1e-2..1.
+ *
  *   node dist/bench/learners_cuda.js [fixturesDir]
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -54,7 +59,7 @@ for (const dir of dirs) {
       if ((g === null) !== (h === null || h === undefined)) gradMismatch = true;
       if (g && h) dGrad = Math.max(dGrad, T.tidy(() => g.sub(h).abs().max().item() / Math.max(1e-12, g.abs().max().item())));
     }
-    const pass = dLogits < 1e-3 && Math.abs(cpu.loss - gpu.loss) < 1e-4 && dGrad < 1e-2 && !gradMismatch;
+    const pass = dLogits < 1e-2 && Math.abs(cpu.loss - gpu.loss) < 1e-4 && dGrad < 3e-2 && !gradMismatch;
     if (!pass) failed++;
     console.log(JSON.stringify({ check: dir.slice(fixtures.length + 1), pass, logits_max_abs: dLogits, loss_cpu: cpu.loss, loss_cuda: gpu.loss, grad_max_rel: dGrad, gradMismatch }));
     T.dispose([cpu.logits, gpu.logits, ...cpu.grads.values(), ...gpu.grads.values()]);
