@@ -27,6 +27,11 @@ export const packageRoot = findPackageRoot();
 export const addonPath = process.env.TUNEVLSEG_ADDON ?? join(packageRoot, 'native', 'build', 'Release', 'tunevlseg_native.node');
 
 function load(): NativeModule {
+  // libtorch's OpenMP workers spin between elementwise ops by default while OpenBLAS's own
+  // threads run the GEMMs; on few cores the spinning steals a core from the GEMM (measured in
+  // docs/learners.md: a VPT step's CPU time ~13 s -> ~7 s). libgomp reads this when libtorch
+  // loads, i.e. below; a value the user set wins.
+  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
   const require = createRequire(import.meta.url);
   if (!existsSync(addonPath)) {
     throw new Error(`tunevlseg: the libtorch addon is not built (${addonPath} missing). Run \`npm run build:native\` ` +
