@@ -16,7 +16,8 @@
  * (PyTorch 1.13 measured on this machine type, unloaded; CLIPSeg rows only). The machine is shared:
  * the load average is printed and stored, and `ratio_vs_torch_same_load` (with --torch) is the
  * load-independent comparison. Our processes run with OMP_WAIT_POLICY=PASSIVE (libgomp's worker
- * threads sleep instead of spinning while OpenBLAS runs; --omp-active measures without it).
+ * threads sleep instead of spinning while OpenBLAS runs; src/torch/native.ts defaults to it too);
+ * --omp-active sets ACTIVE to measure spinning workers.
  *
  * Last stdout line: {"bench":"learners", ..., "learners": {"vpt_d1": {"median_s", "ratio_vs_reference",
  * "peak_rss_mb", ...}, ...}}.
@@ -213,11 +214,11 @@ async function main(): Promise<void> {
   const reference = JSON.parse(readFileSync(join(repoRoot(), '..', 'shared', 'fixtures', 'bench_reference.json'), 'utf8')) as {
     results: Record<string, { train_step_median_s: number; forward_nograd_median_s: number; trainable_params?: number }>;
   };
-  const env = { ...process.env, ...(ompActive ? {} : { OMP_WAIT_POLICY: 'PASSIVE' }) };
+  const env = { ...process.env, OMP_WAIT_POLICY: ompActive ? 'ACTIVE' : 'PASSIVE' };
   const python = process.env.TUNEVLSEG_PYTHON ?? '/usr/bin/python3';
   const loadStart = loadavg();
   console.log(`learners bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadStart.map((x) => x.toFixed(2)).join(' ')}, ` +
-    `${runs} runs after 1 warm-up, OMP_WAIT_POLICY=${env.OMP_WAIT_POLICY ?? '(unset)'}${withTorch ? ', PyTorch interleaved' : ''}`);
+    `${runs} runs after 1 warm-up, OMP_WAIT_POLICY=${env.OMP_WAIT_POLICY}${withTorch ? ', PyTorch interleaved' : ''}`);
   const results: Record<string, Record<string, unknown>> = {};
   for (const name of only) {
     const spec = CASES[name];
@@ -281,7 +282,7 @@ async function main(): Promise<void> {
     threads: 2,
     batch: 2,
     runs,
-    omp_wait_policy: env.OMP_WAIT_POLICY ?? null,
+    omp_wait_policy: env.OMP_WAIT_POLICY,
     load_avg_start: loadStart.map((x) => round(x, 2)),
     load_avg_end: loadEnd.map((x) => round(x, 2)),
     target_ratio: 0.75,
