@@ -22,7 +22,12 @@ class Block extends nn.Module {
   ln2 = this.registerModule('layer_norm2', new nn.LayerNorm(W));
   fc1 = this.registerModule('fc1', new nn.Linear(W, MLP));
   fc2 = this.registerModule('fc2', new nn.Linear(MLP, W));
+  // Sub-blocks run in their own tidy scopes, as the model code does: intermediates are freed as
+  // soon as a sub-block returns (like Python's refcounting), keeping the working set small.
   attn(x: T.Tensor): T.Tensor {
+    return tidy(() => this.attnInner(x));
+  }
+  attnInner(x: T.Tensor): T.Tensor {
     const B = x.size(0);
     const sh = (t: T.Tensor): T.Tensor => t.view(B, L, H, D).transpose(1, 2).reshape(B * H, L, D);
     const q = this.q.forward(x).mul(D ** -0.5);
@@ -31,8 +36,8 @@ class Block extends nn.Module {
     return this.o.forward(out);
   }
   forward(x: T.Tensor): T.Tensor {
-    const h1 = x.add(this.attn(this.ln1.forward(x)));
-    return h1.add(this.fc2.forward(F.quickGelu(this.fc1.forward(this.ln2.forward(h1)))));
+    const h1 = tidy(() => x.add(this.attn(this.ln1.forward(x))));
+    return tidy(() => h1.add(this.fc2.forward(F.quickGelu(this.fc1.forward(this.ln2.forward(h1))))));
   }
 }
 
