@@ -14,17 +14,8 @@ import { diceCELoss } from '../src/train/loss.js';
 import type { LayerHook } from '../src/models/clip/index.js';
 import { compareTensors, TOL, type Tolerance } from '../src/parity/compare.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'tunevlseg') return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('clipseg-hooks.test: cannot find the tunevlseg repository root');
-    dir = up;
-  }
-}
 
+import { repoRoot } from './helpers.js';
 const TINY = join(repoRoot(), '..', 'shared', 'fixtures', 'clipseg-tiny');
 const { F } = T;
 

@@ -17,17 +17,8 @@ import { CLIPTextTransformer, clipTextConfig } from '../src/models/clip/index.js
 import { computeClipsegBaseOutputs, clipsegBaseKind, clipsegTolerance } from '../src/parity/kinds/clipseg.js';
 import { compareTensors, TOL } from '../src/parity/compare.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'tunevlseg') return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('clipseg.test: cannot find the tunevlseg repository root');
-    dir = up;
-  }
-}
 
+import { repoRoot } from './helpers.js';
 const TINY = join(repoRoot(), '..', 'shared', 'fixtures', 'clipseg-tiny');
 
 function withTmp<R>(fn: (dir: string) => R): R {

@@ -16,17 +16,8 @@ import {
 } from '../src/cli/convert.js';
 import { compareTensors, TOL } from '../src/parity/compare.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'tunevlseg') return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('convert.test: cannot find the tunevlseg repository root');
-    dir = up;
-  }
-}
 
+import { repoRoot } from './helpers.js';
 const FIX = join(repoRoot(), '..', 'shared', 'fixtures', 'cris-tiny');
 const TINY_HYPER = { numHead: 4, dropout: 0, imgSize: 64 };
 const PYTHON = '/usr/bin/python3';

@@ -14,17 +14,8 @@ import { compareTensors, TOL, type Tolerance } from '../src/parity/compare.js';
 import { diceCELoss } from '../src/train/loss.js';
 import { crisBaseKind } from '../src/parity/kinds/cris.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'tunevlseg') return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cris.test: cannot find the tunevlseg repository root');
-    dir = up;
-  }
-}
 
+import { repoRoot } from './helpers.js';
 const FIX = join(repoRoot(), '..', 'shared', 'fixtures', 'cris-tiny');
 const caseJson = JSON.parse(readFileSync(join(FIX, 'case.json'), 'utf8')) as Record<string, unknown>;
 

@@ -7,17 +7,8 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { type CheckReport, checkDataset, formatCheckReport, type ProblemCode } from '../src/data/check.js';
 
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'tunevlseg') return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('package.json named tunevlseg not found above the test file');
-    dir = up;
-  }
-}
 
+import { repoRoot } from './helpers.js';
 const KVASIR = path.join(repoRoot(), '..', 'shared', 'datasets', 'kvasir-sample');
 let tmp: string;
 

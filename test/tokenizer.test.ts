@@ -7,17 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 import { ClipTokenizer } from '../src/models/clip/tokenizer.js';
 
+import { repoRoot } from './helpers.js';
 /** Walk up from this file to the folder whose package.json is named "tunevlseg". */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'tunevlseg') return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('tokenizer.test: cannot find the tunevlseg repository root');
-    dir = up;
-  }
-}
 
 const FIXTURES = join(repoRoot(), '..', 'shared', 'fixtures', 'tokenizer');
 
