@@ -26,7 +26,7 @@ import { createLearner } from '../learners/registry.js';
 import type { ContextLearner, LearnerHost, LearnerName, PromptPair, QuirkMode } from '../learners/types.js';
 import type { Segmenter, SegmenterInfo, TextInputs } from './segmenter.js';
 import {
-  CLIPSEG_IMAGE_MEAN, CLIPSEG_IMAGE_STD, FrozenFeatureCache, decayGroups, imageKey, loadStateStrict, mixLogits, type MixRule,
+  CLIPSEG_IMAGE_MEAN, CLIPSEG_IMAGE_STD, FrozenFeatureCache, decayGroups, imageKey, loadStateStrict, mixLogits, textInputsFrom, type MixRule,
 } from './common.js';
 import { UpsampleConvPlan } from './upsampler.js';
 
@@ -182,10 +182,7 @@ export class PromptedSegmenter extends nn.Module implements Segmenter {
 
   tokenize(prompts: string[]): TextInputs {
     if (!this.tokenizer) throw new Error('PromptedSegmenter: no tokenizer (the model folder has no vocab.json/merges.txt; pass one)');
-    const { inputIds, attentionMask } = this.tokenizer.encodeBatch(prompts);
-    const L = inputIds[0]?.length ?? 0;
-    const flat = (rows: number[][]): BigInt64Array => BigInt64Array.from(rows.flat(), (x) => BigInt(x));
-    return { inputIds: tensor(flat(inputIds), [prompts.length, L]), attentionMask: tensor(flat(attentionMask), [prompts.length, L]) };
+    return textInputsFrom(this.tokenizer.encodeBatch(prompts));
   }
 
   forward(pixelValues: Tensor, text: TextInputs): Tensor {

@@ -3,7 +3,7 @@
  * loading, the upsampler mixing rule, and an LRU cache of frozen per-image features.
  */
 import { createHash } from 'node:crypto';
-import { Tensor, nn, noGrad, keep, type optim } from '../torch/index.js';
+import { Tensor, nn, noGrad, keep, tensor, type optim } from '../torch/index.js';
 import type { QuirkMode } from '../learners/types.js';
 
 export type { QuirkMode };
@@ -171,3 +171,11 @@ export class FrozenFeatureCache {
 /** ImageNet normalisation (CLIPSeg's processor). */
 export const CLIPSEG_IMAGE_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
 export const CLIPSEG_IMAGE_STD: [number, number, number] = [0.229, 0.224, 0.225];
+
+/** A tokenizer's batch (padded to the longest) as the int64 [B, L] tensors a Segmenter takes. */
+export function textInputsFrom(enc: { inputIds: number[][]; attentionMask: number[][] }): { inputIds: Tensor; attentionMask: Tensor } {
+  const B = enc.inputIds.length;
+  const L = enc.inputIds[0]?.length ?? 0;
+  const flat = (rows: number[][]): BigInt64Array => BigInt64Array.from(rows.flat(), (x) => BigInt(x));
+  return { inputIds: tensor(flat(enc.inputIds), [B, L]), attentionMask: tensor(flat(enc.attentionMask), [B, L]) };
+}

@@ -27,7 +27,7 @@ import { createLearner, learnerEntry } from '../learners/registry.js';
 import { LearnerConfigError, type ContextLearner, type LearnerHost, type LearnerName, type PromptPair, type QuirkMode } from '../learners/types.js';
 import type { Segmenter, SegmenterInfo, TextInputs } from './segmenter.js';
 import type { BaseModelInfo } from './clipseg.js';
-import { FrozenFeatureCache, decayGroups, imageKey, loadStateStrict, mixLogits, type MixRule } from './common.js';
+import { FrozenFeatureCache, decayGroups, imageKey, loadStateStrict, mixLogits, textInputsFrom, type MixRule } from './common.js';
 import { UpsampleConvPlan } from './upsampler.js';
 
 export interface PromptedCrisOptions {
@@ -163,10 +163,7 @@ export class PromptedCris extends nn.Module implements Segmenter {
       throw new Error('PromptedCris: no tokenizer: set the model config\'s "tokenizer" to a folder with vocab.json + merges.txt ' +
         '(or a hub id; the reference uses CIDAS/clipseg-rd64\'s CLIP tokenizer)');
     }
-    const { inputIds, attentionMask } = this.tokenizer.encodeBatch(prompts, { maxLength: this.cris.config.maxLength });
-    const L = inputIds[0]?.length ?? 0;
-    const flat = (rows: number[][]): BigInt64Array => BigInt64Array.from(rows.flat(), (x) => BigInt(x));
-    return { inputIds: tensor(flat(inputIds), [prompts.length, L]), attentionMask: tensor(flat(attentionMask), [prompts.length, L]) };
+    return textInputsFrom(this.tokenizer.encodeBatch(prompts, { maxLength: this.cris.config.maxLength }));
   }
 
   forward(pixelValues: Tensor, text: TextInputs): Tensor {
