@@ -33,6 +33,7 @@
  *
  * Every failure on bad input is a `SafetensorsError` whose message starts with the file.
  */
+import { writeChunksAtomic } from './atomic-write.js';
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
@@ -720,52 +721,10 @@ export function writeSafetensors(
   metadata?: Record<string, string>,
 ): void {
   const plan = planWrite(tensors, metadata, path);
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let fd: number | undefined;
   try {
-    const out = openSync(tmp, 'wx', 0o666);
-    fd = out;
-    writeFully(out, plan.head);
-    for (const chunk of plan.chunks) writeFully(out, chunk);
-    fsyncSync(out);
-    fd = undefined;
-    closeSync(out);
-    renameSync(tmp, path);
+    writeChunksAtomic(path, [plan.head, ...plan.chunks]);
   } catch (e) {
-    if (fd !== undefined) {
-      try {
-        closeSync(fd);
-      } catch {
-        // already failing
-      }
-    }
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // may not exist
-    }
     throw ioError(path, 'cannot write file', e);
   }
-  // Make the rename durable (best effort: not every platform can fsync a folder).
-  try {
-    const dfd = openSync(dir, 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // ignore
-  }
 }
 
-const WRITE_CHUNK = 1 << 30;
-
-function writeFully(fd: number, data: Uint8Array): void {
-  let done = 0;
-  while (done < data.byteLength) {
-    const len = Math.min(WRITE_CHUNK, data.byteLength - done);
-    done += writeSync(fd, data, done, len);
-  }
-}

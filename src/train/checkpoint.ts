@@ -25,6 +25,7 @@
  * target, so a process killed at any moment (SIGKILL included) leaves either the previous file or
  * the new one, never a truncated one. Stray temporary files of a killed writer are ignored.
  */
+import { writeChunksAtomic } from '../torch/atomic-write.js';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -76,32 +77,9 @@ export function parseJson<T>(text: string): T {
 
 /** Writes a file atomically: temporary file in the same folder, fsync, rename. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const dir = path.dirname(file);
-  mkdirSync(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let fd: number | undefined;
   try {
-    fd = openSync(tmp, 'wx', 0o666);
-    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let done = 0;
-    while (done < buf.byteLength) done += writeSync(fd, buf, done, buf.byteLength - done);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, file);
+    writeChunksAtomic(file, [typeof data === 'string' ? Buffer.from(data, 'utf8') : data], { mkdir: true });
   } catch (e) {
-    if (fd !== undefined) {
-      try {
-        closeSync(fd);
-      } catch {
-        // already failing
-      }
-    }
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // may not exist
-    }
     throw new Error(`${file}: cannot write file: ${(e as Error).message}`, { cause: e });
   }
 }

@@ -44,17 +44,22 @@ function checkShapes(name: string, logits: Tensor, target: Tensor): number[] {
   return ls;
 }
 
+/** 1 - soft Dice per (sample, channel) [B, C]: sums over the spatial dims of sigmoid(logits). */
+function diceTerms(logits: Tensor, t: Tensor, shape: number[], smoothNr: number, smoothDr: number): Tensor {
+  const p = logits.sigmoid();
+  const axes = shape.slice(2).map((_, i) => i + 2);
+  const inter = p.mul(t).sum(axes);
+  const denom = p.sum(axes).add(t.sum(axes));
+  return inter.mul(2).add(smoothNr).div(denom.add(smoothDr)).rsub(1);
+}
+
 /** DiceCE of logits and a target, both [B, 1, ...spatial] (target float in [0, 1]). */
 export function diceCELoss(logits: Tensor, target: Tensor, o: DiceCEOptions = {}): DiceCEResult {
   const ls = checkShapes('diceCELoss', logits, target);
   const { lambdaDice, lambdaCe, smoothNr, smoothDr } = { ...DEFAULT_LOSS, ...o };
   return tidy(() => {
     const t = target.dtype === logits.dtype ? target : target.to(logits.dtype);
-    const p = logits.sigmoid();
-    const axes = ls.slice(2).map((_, i) => i + 2);
-    const inter = p.mul(t).sum(axes);
-    const denom = p.sum(axes).add(t.sum(axes));
-    const dice = inter.mul(2).add(smoothNr).div(denom.add(smoothDr)).rsub(1).mean();
+    const dice = diceTerms(logits, t, ls, smoothNr, smoothDr).mean();
     const bce = F.binaryCrossEntropyWithLogits(logits, t, 'mean');
     const loss = dice.mul(lambdaDice).add(bce.mul(lambdaCe));
     return { loss, dice, bce };
@@ -71,11 +76,7 @@ export function diceCELossPerSample(logits: Tensor, target: Tensor, o: DiceCEOpt
   const { lambdaDice, lambdaCe, smoothNr, smoothDr } = { ...DEFAULT_LOSS, ...o };
   return tidy(() => {
     const t = target.dtype === logits.dtype ? target : target.to(logits.dtype);
-    const p = logits.sigmoid();
-    const axes = ls.slice(2).map((_, i) => i + 2);
-    const inter = p.mul(t).sum(axes);
-    const denom = p.sum(axes).add(t.sum(axes));
-    const dice = inter.mul(2).add(smoothNr).div(denom.add(smoothDr)).rsub(1).mean(1); // [B]
+    const dice = diceTerms(logits, t, ls, smoothNr, smoothDr).mean(1); // [B]
     const bce = F.binaryCrossEntropyWithLogits(logits, t, 'none').flatten(1).mean(1); // [B]
     return dice.mul(lambdaDice).add(bce.mul(lambdaCe));
   });
