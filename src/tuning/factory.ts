@@ -15,7 +15,8 @@ import {
 } from '../models/clipseg/index.js';
 import { ClipTokenizer } from '../models/clip/tokenizer.js';
 import { CRIS, crisRn50, crisTiny, loadCris, parseCrisConfig, type CrisConfig } from '../models/cris/index.js';
-import { LEARNER_NAMES, LearnerConfigError } from '../learners/types.js';
+import { LearnerConfigError, type BaseFamily } from '../learners/types.js';
+import { DEFAULT_LEARNER, LEARNER_NAMES, isLearnerName, learnerEntry } from '../learners/registry.js';
 import { formatIssues } from '../learners/base.js';
 import { PromptedSegmenter, type BaseModelInfo } from './clipseg.js';
 import { PromptedCris } from './cris.js';
@@ -24,11 +25,14 @@ import { PromptedCris } from './cris.js';
 
 const posInt = z.number().int().positive();
 
-/** Learner options (see src/learners); absent keys take the learner's (yaml) defaults. */
-export const learnerOptionKeys = [
-  'depth', 'numContext', 'vectorStd', 'contextInitializer', 'contextInitializerIds', 'intermediateDim', 'useProjNorm', 'useLoraProj',
-  'useUnifiedProjection', 'normImageFeatures', 'sharedDim', 'heads', 'feedforward', 'dropout', 'normFirst', 'activation', 'layerNormEps',
-] as const;
+/**
+ * Learner options: every option of a registered learner's schema (src/learners); absent keys take
+ * the learner's (yaml) defaults. Options typed below are checked here too; the learner's own
+ * schema checks the rest and refuses options that are not its own.
+ */
+export function learnerOptionKeys(): string[] {
+  return [...new Set(LEARNER_NAMES.flatMap((n) => Object.keys(learnerEntry(n).schema.shape)))];
+}
 
 export const segmenterConfigSchema = z.object({
   /**
@@ -38,7 +42,8 @@ export const segmenterConfigSchema = z.object({
    */
   model: z.string().min(1).default('clipseg'),
   /** Learner name, or 'none' (no prompts). */
-  learner: z.enum([...LEARNER_NAMES, 'none']).default('vpt'),
+  learner: z.string().refine((l) => l === 'none' || isLearnerName(l), { error: (i) => `unknown learner ${JSON.stringify(i.input)} (expected one of ${[...LEARNER_NAMES, 'none'].join(', ')})` })
+    .default(DEFAULT_LEARNER),
   depth: posInt.optional(),
   numContext: posInt.optional(),
   vectorStd: z.number().positive().optional(),
@@ -93,9 +98,16 @@ export class SegmenterConfigError extends Error {
 
 /** Validates a model config (errors name every bad key). */
 export function parseSegmenterConfig(raw: unknown, where = 'model config'): SegmenterConfig {
-  const r = segmenterConfigSchema.safeParse(raw ?? {});
+  // Options that only a registered learner knows pass through to its schema (buildSegmenter).
+  const own: Record<string, unknown> = {}, learnerOnly: Record<string, unknown> = {};
+  const known = new Set(learnerOptionKeys());
+  for (const [k, v] of Object.entries((raw ?? {}) as Record<string, unknown>)) {
+    if (!(k in segmenterConfigSchema.shape) && known.has(k)) learnerOnly[k] = v;
+    else own[k] = v;
+  }
+  const r = segmenterConfigSchema.safeParse(typeof raw === 'object' && raw !== null ? own : raw ?? {});
   if (!r.success) throw new SegmenterConfigError(formatIssues(r.error.issues as never, where));
-  return r.data;
+  return { ...r.data, ...learnerOnly };
 }
 
 // --------------------------------------------------------------------------- base models
@@ -112,6 +124,14 @@ const CRIS_PRESETS: Record<string, () => CrisConfig> = {
   'cris-rn50': () => crisRn50({ dropout: 0 }),
   'cris-tiny': crisTiny,
 };
+
+/**
+ * The base-model family a model spec (a preset, folder or hub id, and its short name) names,
+ * judged from the names alone without reading anything: CRIS when "cris" appears in one.
+ */
+export function familyOfModelSpec(...names: string[]): BaseFamily {
+  return names.some((n) => /cris/i.test(n)) ? 'cris' : 'clipseg';
+}
 
 type BaseSource =
   | { family: 'clipseg'; dir: string | null; config: CLIPSegConfig; id: string; inputSize?: number }
@@ -212,7 +232,8 @@ async function loadTokenizer(cfg: SegmenterConfig, dir: string | null): Promise<
 /** The learner options present in the config (the learner's schema checks they apply to it). */
 function learnerOptionsOf(cfg: SegmenterConfig): Record<string, unknown> {
   const o: Record<string, unknown> = {};
-  for (const k of learnerOptionKeys) if (cfg[k] !== undefined) o[k] = cfg[k];
+  const c = cfg as Record<string, unknown>;
+  for (const k of learnerOptionKeys()) if (c[k] !== undefined) o[k] = c[k];
   return o;
 }
 
