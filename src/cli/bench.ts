@@ -122,7 +122,7 @@ export async function runBench(o: BenchOptions): Promise<{ dir: string; ran: str
       cpSync(runDir, tmp, { recursive: true });
       writeFileSync(join(tmp, 'trials.jsonl'), toTrialsJsonl(s.trials));
       if (o.predictions) {
-        const { loadTuned } = await import('../tuning/factory.js');
+        const { loadTuned } = await import('../tuning/checkpoint.js');
         const { segmenter } = await loadTuned(join(tmp, 'checkpoints', 'best.safetensors'));
         try {
           const cfg = JSON.parse(readFileSync(join(tmp, 'config.json'), 'utf8')) as { data?: { testSplit?: string | null } };
