@@ -74,7 +74,9 @@ const BUILTIN_LEARNERS: readonly LearnerEntry[] = [
     name: 'cocoop', label: 'CoCoOp', title: 'CoCoOp', paperOrder: 4, summary: 'CoOp vectors plus a per-image bias from the image embedding',
     schema: cocoopOptionsSchema, text: true, vision: false, models: ['clipseg', 'cris'],
     referenceClass: 'CoCoOpContextLearner', referenceWrappers: { clipseg: 'COOPCLIPSeg', cris: 'COOPCRIS' },
-    referenceDefaults: { depth: 1, vectorStd: 0.02, contextInitializer: null, ...projectionDefaults, normImageFeatures: true }, searchRows: projectionRows,
+    referenceDefaults: { depth: 1, vectorStd: 0.02, contextInitializer: null, ...projectionDefaults, normImageFeatures: true },
+    // The original sweep config's choices (configs/hparams_search/cocoop*.yaml): {32, 129}.
+    searchRows: { intermediateDim: { type: 'categorical', choices: [32, 129] }, useLoraProj: projectionRows.useLoraProj },
   },
   {
     name: 'vpt', label: 'VPT', title: 'VPT', paperOrder: 3, summary: 'learned vision prompt tokens after the patch tokens',
