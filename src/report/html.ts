@@ -10,6 +10,7 @@ import { buildFigures, type Figure, type FigureOptions, renderFigures } from './
 import { buildGallery, type Gallery, type GalleryOptions } from './gallery.js';
 import { buildTables, htmlEscape, type ResultTable, type TableOptions, toCsv, toHtmlTable, toLatex, toMarkdown } from './tables.js';
 import { datasetLabel, learnerLabel, modelLabel } from './paper.js';
+import type { EvalProtocol } from './protocol.js';
 
 export type ReportFormat = 'md' | 'csv' | 'tex' | 'html';
 export const REPORT_FORMATS: readonly ReportFormat[] = ['md', 'csv', 'tex', 'html'];
@@ -23,6 +24,8 @@ export interface ReportOptions extends TableOptions, FigureOptions, GalleryOptio
   noGallery?: boolean;
   /** The date shown in the header. Default now. */
   date?: Date;
+  /** The evaluation protocol of the tables' test scores. Default `original-size` (src/report/protocol.ts). */
+  protocol?: EvalProtocol;
 }
 
 export interface ReportData {
@@ -50,7 +53,7 @@ export interface ReportPaths {
 
 /** Loads a bench and builds everything the report shows (figures rendered, galleries decoded). */
 export async function buildReport(benchDir: string, o: ReportOptions = {}): Promise<ReportData> {
-  const bench = loadBench(benchDir, { strict: o.strict ?? false });
+  const bench = loadBench(benchDir, { strict: o.strict ?? false, ...(o.protocol ? { protocol: o.protocol } : {}) });
   const tables = buildTables(bench, o);
   const figures = await renderFigures(buildFigures(bench, o));
   const galleries: Gallery[] = [];

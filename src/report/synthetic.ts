@@ -61,6 +61,19 @@ const NO_UPS: Record<string, Record<string, number>> = {
   coop: { kvasir: 0.6814, busi: 0.5002, camus: 0.7405 },
 };
 
+export interface SyntheticBenchOptions {
+  /**
+   * Write `test.protocols` into every summary.json (`true`), into all but the CLIPSeg CoOp cells
+   * (`'mixed'`: those look like runs made before protocols), or nowhere (`false`, the default).
+   */
+  protocols?: boolean | 'mixed';
+}
+
+/** A cell's synthetic test Dice under each protocol, from its model-resolution Dice. */
+export function syntheticProtocolDice(dice: number): Record<'model-resolution-reference' | 'original-size' | 'model-resolution', number> {
+  return { 'model-resolution-reference': Math.min(1, dice + 0.005), 'original-size': Math.max(0, dice - 0.012), 'model-resolution': dice };
+}
+
 const json = (x: unknown): string => `${JSON.stringify(x, null, 1)}\n`;
 
 function write(file: string, text: string | Buffer): void {
@@ -77,7 +90,7 @@ async function png(file: string, w: number, h: number, channels: 1 | 3, fill: (x
 
 const inBox = (x: number, y: number, i: number): boolean => x >= 4 + i && x < 14 + i && y >= 5 && y < 14;
 
-async function writeRun(dir: string, key: CellKey, dice: number, seed: number, epochs: number, benchDir: string): Promise<void> {
+async function writeRun(dir: string, key: CellKey, dice: number, seed: number, epochs: number, benchDir: string, protocols: boolean): Promise<void> {
   const val = Math.min(1, dice + 0.01);
   write(path.join(dir, 'config.json'), json({
     name: cellId(key), runsDir: 'runs', seed, device: 'cpu',
@@ -98,7 +111,9 @@ async function writeRun(dir: string, key: CellKey, dice: number, seed: number, e
   write(path.join(dir, 'metrics.jsonl'), `${lines.join('\n')}\n`);
   write(path.join(dir, 'summary.json'), json({
     name: cellId(key), runDir: dir, status: 'completed', stopReason: 'max_epochs', epochs, globalSteps: epochs, bestEpoch: epochs,
-    val: scores(val), test: scores(dice), trainableParams: 1234, wallSeconds: 12.5, resumes: 0, seed, device: 'cpu', tunevlsegVersion: '0.1.0',
+    val: scores(val),
+    test: { ...scores(dice), ...(protocols ? { protocols: Object.fromEntries(Object.entries(syntheticProtocolDice(dice)).map(([k, d]) => [k, { dice: d, iou: d - 0.08 }])) } : {}) },
+    trainableParams: 1234, wallSeconds: 12.5, resumes: 0, seed, device: 'cpu', tunevlsegVersion: '0.1.0',
     checkpoints: { best: 'checkpoints/best.safetensors', last: 'checkpoints/last.safetensors' },
   }));
 }
@@ -117,7 +132,7 @@ function trialsFor(key: CellKey, best: number, rng: SeededRandom): SyntheticTria
 }
 
 /** Writes the synthetic bench into `dir` (created) and returns what it holds. */
-export async function makeSyntheticBench(dir: string): Promise<SyntheticBench> {
+export async function makeSyntheticBench(dir: string, o: SyntheticBenchOptions = {}): Promise<SyntheticBench> {
   mkdirSync(dir, { recursive: true });
   const info: SyntheticBench = { dir, datasets: DATASETS, testDice: {}, missing: [], trials: {}, epochs: 3, runs: {}, predictions: {}, embeddings: {} };
   write(path.join(dir, 'bench.json'), json({
@@ -148,12 +163,13 @@ export async function makeSyntheticBench(dir: string): Promise<SyntheticBench> {
   }
   for (const { key, dice } of cells) {
     const id = cellId(key);
+    const protocols = o.protocols === true || (o.protocols === 'mixed' && !(key.model === 'clipseg' && key.learner === 'coop'));
     const cdir = path.join(dir, 'cells', id);
     info.testDice[id] = dice;
     if (dice.length > 1) {
-      for (let s = 0; s < dice.length; s++) await writeRun(path.join(cdir, `seed-${s}`), key, dice[s]!, s, info.epochs, dir);
+      for (let s = 0; s < dice.length; s++) await writeRun(path.join(cdir, `seed-${s}`), key, dice[s]!, s, info.epochs, dir, protocols);
     } else {
-      await writeRun(cdir, key, dice[0]!, 0, info.epochs, dir);
+      await writeRun(cdir, key, dice[0]!, 0, info.epochs, dir, protocols);
     }
     if (key.ablation === null) info.runs[id] = dice.length;
     const trials = trialsFor(key, Math.max(...dice), rng);
