@@ -62,8 +62,16 @@ export interface Bench {
   cells: CellData[];
   embeddings: EmbeddingSet[];
   problems: Problem[];
+  /** Frozen base models scored on a dataset (`zero-shot/<model>__<dataset>/`, a run folder with predictions): the galleries' zero-shot column. */
+  zeroShot: ZeroShotRun[];
   /** The evaluation protocol of the test scores, and the cells that fell back to `model-resolution`. */
   protocol: { requested: EvalProtocol; fallback: string[] };
+}
+
+export interface ZeroShotRun {
+  model: string;
+  dataset: string;
+  run: RunData;
 }
 
 export class BenchError extends Error {
@@ -129,6 +137,23 @@ function readCell(ctx: Ctx, benchDir: string, key: CellKey, inGrid: boolean, pro
   return cell;
 }
 
+/** `zero-shot/<model>__<dataset>/` folders: the frozen base model's predictions (no tuning). */
+function readZeroShot(ctx: Ctx, benchDir: string): ZeroShotRun[] {
+  const root = path.join(benchDir, 'zero-shot');
+  if (!isDir(root)) return [];
+  const out: ZeroShotRun[] = [];
+  for (const n of readdirSync(root).sort()) {
+    if (n.startsWith('.') || !isDir(path.join(root, n))) continue;
+    const parts = n.split('__');
+    if (parts.length !== 2 || parts.some((x) => x === '')) {
+      ctx.add(path.join(root, n), 'not a zero-shot folder name (<model>__<dataset>): ignored');
+      continue;
+    }
+    out.push({ model: parts[0]!, dataset: parts[1]!, run: readRun(ctx, path.join(root, n), null, `zero-shot/${n}`) });
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------
 // The bench
 
@@ -174,7 +199,8 @@ export function loadBench(benchDir: string, opts: LoadOptions = {}): Bench {
   for (const k of found) if (!ids.has(cellId(k))) cells.push(readCell(ctx, dir, k, false, protocol));
   const embeddings = opts.embeddings === false ? [] : readEmbeddings(ctx, dir);
   const fallback = cells.filter((c) => c.protocol !== null && c.protocol !== protocol).map((c) => c.id);
-  const bench: Bench = { dir, grid, gridSource, cells, embeddings, problems: ctx.problems, protocol: { requested: protocol, fallback } };
+  const zeroShot = readZeroShot(ctx, dir);
+  const bench: Bench = { dir, grid, gridSource, cells, embeddings, zeroShot, problems: ctx.problems, protocol: { requested: protocol, fallback } };
   if (opts.strict && ctx.problems.length) {
     throw new BenchError(`${dir}: ${ctx.problems.length} problem(s):\n${formatProblems(ctx.problems)}`, ctx.problems);
   }

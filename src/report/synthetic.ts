@@ -12,6 +12,7 @@
  * - predictions for Kvasir (predictions.json as `predictFolder` writes it, images and ground
  *   truth from the dataset folder `data/kvasir` named by config.json) and for BUSI (files only:
  *   `_mask`/`_overlay`/`_image`/`_gt` PNGs, per-sample Dice from eval/test.json),
+ * - for Kvasir also CLIPSeg CoOp's predictions and the base model's (`zero-shot/clipseg__kvasir`),
  * - embeddings for the three datasets (CAMUS's image vectors as a float32 file).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -42,6 +43,10 @@ export interface SyntheticBench {
   runs: Record<string, number>;
   /** Samples with predictions, per dataset. */
   predictions: Record<string, { cell: string; dice: number[] }>;
+  /** Zero-shot per-sample Dice (`zero-shot/<model>__<dataset>`). */
+  zeroShot: Record<string, number[]>;
+  /** The gallery's prediction columns per dataset (zero-shot first, then the cells). */
+  galleryColumns: Record<string, string[]>;
   /** Embedding vectors per dataset and modality. */
   embeddings: Record<string, { text: number; image: number }>;
 }
@@ -134,7 +139,7 @@ function trialsFor(key: CellKey, best: number, rng: SeededRandom): SyntheticTria
 /** Writes the synthetic bench into `dir` (created) and returns what it holds. */
 export async function makeSyntheticBench(dir: string, o: SyntheticBenchOptions = {}): Promise<SyntheticBench> {
   mkdirSync(dir, { recursive: true });
-  const info: SyntheticBench = { dir, datasets: DATASETS, testDice: {}, missing: [], trials: {}, epochs: 3, runs: {}, predictions: {}, embeddings: {} };
+  const info: SyntheticBench = { dir, datasets: DATASETS, testDice: {}, missing: [], trials: {}, epochs: 3, runs: {}, predictions: {}, zeroShot: {}, galleryColumns: {}, embeddings: {} };
   write(path.join(dir, 'bench.json'), json({
     name: 'synthetic',
     models: ['clipseg', 'cris'],
@@ -200,6 +205,20 @@ export async function makeSyntheticBench(dir: string, o: SyntheticBenchOptions =
   write(path.join(kv, 'anns', 'test.json'), json(anns));
   write(path.join(kvPred, 'predictions.json'), json({ outDir: kvPred, files, means: { samples: 4, loss: 0.4, dice: 0.6, iou: 0.5 } }));
   info.predictions.kvasir = { cell: 'clipseg__maple__kvasir', dice: kvDice };
+  // The same images predicted by CLIPSeg CoOp and by the frozen base model (zero-shot/), for the gallery's columns.
+  const others: Array<[string, number[]]> = [[path.join(dir, 'cells', 'clipseg__coop__kvasir'), [0.85, 0.3, 0.5, 0.45]], [path.join(dir, 'zero-shot', 'clipseg__kvasir'), [0.4, 0.05, 0.2, 0.1]]];
+  for (const [runDir, dices] of others) {
+    const pred = path.join(runDir, 'predictions');
+    const fs: unknown[] = [];
+    for (let i = 0; i < dices.length; i++) {
+      await png(path.join(pred, `img${i}.png`), 24, 20, 1, (x, y) => (inBox(x, y, i + 2) ? 255 : 0));
+      fs.push({ name: `img${i}.png`, mask: `img${i}.png`, prompt: 'polyp.', dice: dices[i]!, iou: dices[i]! - 0.1 });
+    }
+    write(path.join(pred, 'predictions.json'), json({ files: fs }));
+    if (runDir.includes('zero-shot')) write(path.join(runDir, 'config.json'), json({ data: { dir: path.relative(runDir, kv), testSplit: 'test' } }));
+  }
+  info.zeroShot = { clipseg__kvasir: [0.4, 0.05, 0.2, 0.1] };
+  info.galleryColumns = { kvasir: ['zero-shot/clipseg', 'clipseg__maple__kvasir', 'clipseg__coop__kvasir'], busi: ['clipseg__vpt__busi'] };
 
   // BUSI: files only, scores from eval/test.json (the best BUSI cell is CLIPSeg VPT).
   const buCell = path.join(dir, 'cells', 'clipseg__vpt__busi');
