@@ -5,35 +5,18 @@
  * report shows one protocol per table and says which in the caption.
  */
 
-/** The protocols' names, as `summary.json` and `--protocol` spell them. */
-export const EVAL_PROTOCOLS = ['model-resolution-reference', 'original-size', 'model-resolution'] as const;
-export type EvalProtocol = (typeof EVAL_PROTOCOLS)[number];
+import { DEFAULT_TABLE_PROTOCOL, EVAL_PROTOCOLS, type EvalProtocol, PROTOCOL_DESCRIPTIONS, parseProtocol } from '../train/protocol-names.js';
+
+export { EVAL_PROTOCOLS, type EvalProtocol, PROTOCOL_DESCRIPTIONS, parseProtocol };
 
 /**
  * The report's default: the paper writes each prediction back at its image's original size
  * (bicubic, 8-bit PNG, > 127) and scores those files, so its Table 3 is `original-size`.
  */
-export const DEFAULT_REPORT_PROTOCOL: EvalProtocol = 'original-size';
+export const DEFAULT_REPORT_PROTOCOL: EvalProtocol = DEFAULT_TABLE_PROTOCOL;
 
 /** What `test.dice`/`test.iou` of a summary are scored with (also every run made before protocols existed). */
 export const LEGACY_PROTOCOL: EvalProtocol = 'model-resolution';
-
-/** One line per protocol, for captions and `--help`. */
-export const PROTOCOL_DESCRIPTIONS: Readonly<Record<EvalProtocol, string>> = {
-  'model-resolution-reference': "the reference's Lightning test_dice at the model's resolution (per-sample Dice, an empty prediction of an empty mask scores 1)",
-  'original-size': "the reference's saved-PNG pipeline: each prediction resized to its image's original size, 8-bit, > 127, MONAI Dice",
-  'model-resolution': "tunevlseg's metric at the model's resolution (probability thresholded at 0.5)",
-};
-
-export function isEvalProtocol(s: string): s is EvalProtocol {
-  return (EVAL_PROTOCOLS as readonly string[]).includes(s);
-}
-
-/** Validates a protocol name (errors list the valid ones). */
-export function parseProtocol(s: string, what = 'protocol'): EvalProtocol {
-  if (!isEvalProtocol(s)) throw new Error(`${what}: unknown evaluation protocol "${s}" (expected one of ${EVAL_PROTOCOLS.join(', ')})`);
-  return s;
-}
 
 /** What a table needs to say which protocol its numbers are scored under. */
 interface ProtocolTable {
