@@ -35,10 +35,10 @@ test('each protocol shows its own scores, and the caption names it', () => {
     const t = table3(b);
     const maple = t.rows.find((r) => r.labels[1] === 'MaPLe')!;
     assert.ok(Math.abs(maple.values[0]!.mean - syntheticProtocolDice(d)[p] * 100) < 1e-9, `${p}: ${maple.values[0]!.mean}`);
-    assert.match(t.caption, new RegExp(`Protocol \`${p}\``));
-    assert.ok(toMarkdown(t).includes(`Protocol \`${p}\``));
+    assert.match(t.caption, new RegExp(`Protocol ${p}:`));
+    assert.ok(toMarkdown(t).includes(`Protocol ${p}:`));
     assert.ok(toLatex(t).includes(`\\caption{`) && toLatex(t).includes(p));
-    assert.ok(toHtmlTable(t).includes(`<caption><b>Table 3.</b>`) && toHtmlTable(t).includes(`Protocol \`${p}\``));
+    assert.ok(toHtmlTable(t).includes(`<caption><b>Table 3.</b>`) && toHtmlTable(t).includes(`Protocol ${p}:`));
   }
   // The protocols differ, so switching really changes the numbers.
   const a = table3(loadBench(full.dir, { protocol: 'original-size' })).rows.find((r) => r.labels[1] === 'MaPLe')!.values[0]!.mean;
@@ -54,7 +54,7 @@ test('runs without protocols fall back to model-resolution, said in the caption'
   const b = loadBench(legacy.dir);
   assert.equal(b.protocol.fallback.length, b.cells.filter((c) => c.status === 'ok').length);
   const t = table3(b);
-  assert.match(t.caption, /Protocol `model-resolution`.*not the requested `original-size`.*made before protocols existed/);
+  assert.match(t.caption, /Protocol model-resolution.*not the requested original-size.*made before protocols existed/);
   const maple = t.rows.find((r) => r.labels[1] === 'MaPLe')!;
   assert.ok(Math.abs(maple.values[0]!.mean - legacy.testDice[MAPLE_KVASIR]![0]! * 100) < 1e-9);
 });
@@ -64,7 +64,7 @@ test('a bench mixing old and new runs names the fallback cells in a note', () =>
   assert.deepEqual(b.protocol.fallback.filter((c) => c.split('__').length === 3).sort(),
     ['clipseg__coop__busi', 'clipseg__coop__camus', 'clipseg__coop__kvasir']);
   const t = table3(b);
-  assert.match(t.caption, /Protocol `original-size`/);
+  assert.match(t.caption, /Protocol original-size:/);
   const note = t.notes.find((n) => n.includes('made before protocols existed'));
   assert.ok(note && note.includes('clipseg__coop__kvasir') && !note.includes('clipseg__maple__kvasir'), String(note));
   const coop = t.rows.find((r) => r.labels[0] === 'CLIPSeg' && r.labels[1] === 'CoOp')!;
@@ -82,10 +82,10 @@ test('tunevlseg report --protocol switches the tables', () => {
   const run = (args: string[]) => spawnSync(process.execPath, [cli, 'report', full.dir, '--format', 'md,csv', ...args], { encoding: 'utf8', timeout: 60_000 });
   const a = run(['--out', path.join(tmp, 'r-ref'), '--protocol', 'model-resolution-reference']);
   assert.equal(a.status, 0, a.stderr);
-  assert.match(readFileSync(path.join(tmp, 'r-ref', 'report.md'), 'utf8'), /Protocol `model-resolution-reference`/);
+  assert.match(readFileSync(path.join(tmp, 'r-ref', 'report.md'), 'utf8'), /Protocol model-resolution-reference:/);
   const d = run(['--out', path.join(tmp, 'r-def')]);
   assert.equal(d.status, 0, d.stderr);
-  assert.match(readFileSync(path.join(tmp, 'r-def', 'report.md'), 'utf8'), /Protocol `original-size`/);
+  assert.match(readFileSync(path.join(tmp, 'r-def', 'report.md'), 'utf8'), /Protocol original-size:/);
   const bad = run(['--out', path.join(tmp, 'r-bad'), '--protocol', 'nope']);
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /nope/);

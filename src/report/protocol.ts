@@ -33,13 +33,13 @@ interface ProtocolTable {
 export function captionProtocol(t: ProtocolTable, p: { requested: EvalProtocol; fallback: readonly string[] }): void {
   const shown = t.rows.filter((r) => r.kind === 'method').flatMap((r) => r.cells.filter((c, j): c is string => c !== null && r.values[j] !== null));
   const fell = shown.filter((c) => p.fallback.includes(c));
-  const asked = `Protocol \`${p.requested}\`: ${PROTOCOL_DESCRIPTIONS[p.requested]}.`;
+  const asked = `Protocol ${p.requested}: ${PROTOCOL_DESCRIPTIONS[p.requested]}.`;
   if (p.requested === LEGACY_PROTOCOL || fell.length === 0) {
     t.caption += ` ${asked}`;
   } else if (fell.length === shown.length) {
-    t.caption += ` Protocol \`${LEGACY_PROTOCOL}\` (${PROTOCOL_DESCRIPTIONS[LEGACY_PROTOCOL]}), not the requested \`${p.requested}\`: these runs' summary.json hold no per-protocol scores (made before protocols existed).`;
+    t.caption += ` Protocol ${LEGACY_PROTOCOL} (${PROTOCOL_DESCRIPTIONS[LEGACY_PROTOCOL]}), not the requested ${p.requested}: these runs' summary.json hold no per-protocol scores (made before protocols existed).`;
   } else {
     t.caption += ` ${asked}`;
-    t.notes.push(`Not under \`${p.requested}\` but \`${LEGACY_PROTOCOL}\` (runs made before protocols existed): ${fell.join(', ')}.`);
+    t.notes.push(`Not under ${p.requested} but ${LEGACY_PROTOCOL} (runs made before protocols existed): ${fell.join(', ')}.`);
   }
 }
