@@ -55,7 +55,7 @@ export function registerReportCommand(program: Command): Command {
     .option('--digits <n>', 'decimals in the tables', intArg('digits', 0), 2)
     .addOption(new Option('--metric <metric>', 'score in the tables').choices(['dice', 'iou']).default('dice'))
     .addOption(new Option('--protocol <name>', "evaluation protocol of the tables' test scores (summary.json test.protocols.<name>; runs without them show model-resolution, noted)").choices(EVAL_PROTOCOLS).default(DEFAULT_REPORT_PROTOCOL))
-    .option('--gallery-k <n>', 'best and worst samples per dataset in the gallery', intArg('gallery-k', 1), 3)
+    .option('--gallery-k <n>', 'gallery images per group (best, median, worst by mean Dice over the methods)', intArg('gallery-k', 1), 1)
     .option('--thumb-width <px>', 'gallery thumbnail width', intArg('thumb-width', 16), 160)
     .option('--no-gallery', 'leave out the prediction galleries')
     .option('--no-tsne', 'leave out the t-SNE figure (Fig. 4)')
@@ -72,7 +72,7 @@ export function registerReportCommand(program: Command): Command {
         digits: o.digits ?? 2,
         metric: o.metric ?? 'dice',
         protocol: o.protocol ?? DEFAULT_REPORT_PROTOCOL,
-        k: o.galleryK ?? 3,
+        k: o.galleryK ?? 1,
         thumbWidth: o.thumbWidth ?? 160,
         noGallery: o.gallery === false,
         ...(o.tsne === false ? { include: ['fig6', 'fig7', 'trials', 'curves'] } : {}),
