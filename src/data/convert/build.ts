@@ -212,8 +212,9 @@ export async function buildDataset(samples: readonly RawSample[], skipped: reado
         counts[split].entries += list.length;
       });
       for (const split of SPLITS) {
-        // A split the dataset has no images for (VOC's test) gets no file, as published.
-        if (bySplit[split].length === 0 && counts[split].images === 0) continue;
+        // A test split the dataset has no images for (VOC, Cityscapes) gets no file, as
+        // published; train and val always exist (an empty one is a data check warning).
+        if (split === 'test' && counts.test.images === 0) continue;
         await stage.write(path.join('anns', `${split}.json`), `${JSON.stringify(bySplit[split], null, 1)}\n`);
       }
     }
