@@ -20,7 +20,7 @@ import {
   type Split,
 } from '../format.js';
 import { ImageError } from '../image.js';
-import { encodeMask, readPixels } from './masks.js';
+import { encodeMask, readPixelsSmall } from './masks.js';
 import { assignSplits } from './split.js';
 import { StagingDir } from './staging.js';
 import type { MaskOut, RawSample } from './types.js';
@@ -104,11 +104,6 @@ async function pool<T>(items: readonly T[], limit: number, fn: (item: T, index: 
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
-async function imagePixels(s: RawSample): Promise<ImagePixels> {
-  if (s.image.kind === 'pixels') return s.image.load();
-  return readPixels(s.image.file);
-}
-
 async function writeImage(stage: StagingDir, s: RawSample, rel: string, px: ImagePixels | null): Promise<void> {
   const img = s.image;
   if (img.kind === 'copy') return stage.copy(img.file, rel);
@@ -117,7 +112,8 @@ async function writeImage(stage: StagingDir, s: RawSample, rel: string, px: Imag
     if (img.kind === 'png' && px === null) {
       png = await sharp(img.file, { failOn: 'error' }).png({ compressionLevel: 3 }).toBuffer();
     } else {
-      const p = px ?? (await imagePixels(s));
+      const p = px ?? (img.kind === 'pixels' ? await img.load() : null);
+      if (p === null) throw new Error('no pixels');
       png = await sharp(p.data, { raw: { width: p.width, height: p.height, channels: p.channels as 1 | 3 } })
         .png({ compressionLevel: 3 })
         .toBuffer();
@@ -158,8 +154,10 @@ export async function buildDataset(samples: readonly RawSample[], skipped: reado
         let masks: MaskOut[] = await s.masks();
         const maskRel = (m: MaskOut): string => path.posix.join(folderOf(s, 'masks'), m.maskName);
         if (published !== null) masks = masks.filter((m) => published.needMasks.has(maskRel(m)));
-        // Image pixels are needed for colour words, and to re-encode frames decoded by the converter.
-        const px = published === null && opts.attributes ? await imagePixels(s) : s.image.kind === 'pixels' ? await s.image.load() : null;
+        // Frames the converter decodes are written from their pixels; colour words need the
+        // image too, at low resolution (the mean colour under a mask does not need more).
+        const px = s.image.kind === 'pixels' ? await s.image.load() : null;
+        const colourPx = published === null && opts.attributes ? (px ?? (await readPixelsSmall(s.image.file))) : null;
         const imgRel = path.posix.join(folderOf(s, 'images'), s.imageName);
         await writeImage(stage, s, imgRel, px);
         written.add(imgRel);
@@ -170,7 +168,7 @@ export async function buildDataset(samples: readonly RawSample[], skipped: reado
           else await stage.write(rel, await encodeMask(m.mask, m.maskName));
           written.add(rel);
           if (published === null) {
-            const a = maskAttributes(m.mask, opts.attributes ? px : null);
+            const a = maskAttributes(m.mask, colourPx);
             const prompts = opts.attributes ? attributePrompts(m.className, a) : { p0: '', p1: m.className };
             list.push({ img_name: s.imageName, mask_name: m.maskName, prompts, class: m.className, ...(a.bbox !== null ? { bbox: a.bbox } : {}) });
           }

@@ -42,6 +42,25 @@ export async function readPixels(file: string): Promise<RawPixels> {
   }
 }
 
+/**
+ * An image decoded at most `maxSide` pixels wide and high (JPEG shrink-on-load): enough for
+ * the mean colour under a mask, and 3-4x cheaper than a full decode.
+ */
+export async function readPixelsSmall(file: string, maxSide = 256): Promise<RawPixels> {
+  try {
+    const img = sharp(file, { failOn: 'error' });
+    const meta = await img.metadata();
+    const { data, info } = await img
+      .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true })
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: info.channels, format: meta.format ?? 'unknown' };
+  } catch (err) {
+    throw new ImageError(file, `cannot decode image: ${errMessage(err)}`, { cause: err });
+  }
+}
+
 /** OpenCV's gray level of pixel i (what cv2.IMREAD_GRAYSCALE gives). */
 function grayOf(p: RawPixels, i: number): number {
   if (p.channels < 3) return p.data[i * p.channels] as number;
@@ -56,16 +75,22 @@ function grayOf(p: RawPixels, i: number): number {
  */
 export function binarizeGray(p: RawPixels): { mask: BinaryMask; exact: boolean } {
   const n = p.width * p.height;
+  let gray: Uint8Array;
+  if (p.channels === 1) gray = p.data.length === n ? p.data : p.data.subarray(0, n);
+  else {
+    gray = new Uint8Array(n);
+    for (let i = 0; i < n; i++) gray[i] = grayOf(p, i);
+  }
   let max = 0;
-  for (let i = 0; i < n; i++) max = Math.max(max, grayOf(p, i));
-  const cut = max <= 1 ? 0 : 127;
-  const out = new Uint8Array(n);
   let exact = p.channels === 1;
   for (let i = 0; i < n; i++) {
-    const g = grayOf(p, i);
+    const g = gray[i] as number;
+    if (g > max) max = g;
     if (g !== 0 && g !== 255) exact = false;
-    out[i] = g > cut ? 255 : 0;
   }
+  const cut = max <= 1 ? 0 : 127;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (gray[i] as number) > cut ? 255 : 0;
   return { mask: { data: out, width: p.width, height: p.height }, exact };
 }
 
