@@ -16,7 +16,8 @@ import {
 import type { AnnEntry } from '../src/data/convert/build.js';
 import { binarizeGray, readPixels } from '../src/data/convert/masks.js';
 import type { BinaryMask } from '../src/data/convert/types.js';
-import { importDataset, parseLabels, pngPalette } from '../src/data/import.js';
+import { importDataset, parseLabels } from '../src/data/import.js';
+import { pngPalette } from '../src/data/indexed-png.js';
 import { repoRoot } from './helpers.js';
 import { grayImage, palettePng, put, rgbImage } from './raw-fixtures.js';
 

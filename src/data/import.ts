@@ -14,6 +14,7 @@ import { binarizeGray, hasForeground, labelMask, readPixels, type RawPixels } fr
 import { listFiles, pairByStem, stem } from './convert/scan.js';
 import type { BinaryMask, MaskOut, RawSample } from './convert/types.js';
 import { DatasetError } from './format.js';
+import { pngPalette } from './indexed-png.js';
 
 export interface ImportOptions {
   images: string;
@@ -51,26 +52,6 @@ export function parseLabels(text: string, file: string): { value: number; name: 
   });
   if (out.length === 0) throw new DatasetError(`${file}: no labels (expected lines such as "1 polyp" or one class name per line)`);
   return out;
-}
-
-/** The PLTE colours of a palette PNG (empty for other files), read from its chunks. */
-export function pngPalette(buf: Buffer): [number, number, number][] {
-  if (buf.length < 8 || buf.readUInt32BE(0) !== 0x89504e47) return [];
-  let p = 8;
-  let colourType = -1;
-  while (p + 8 <= buf.length) {
-    const len = buf.readUInt32BE(p);
-    const type = buf.toString('latin1', p + 4, p + 8);
-    if (type === 'IHDR') colourType = buf[p + 8 + 9] ?? -1;
-    if (type === 'PLTE' && colourType === 3) {
-      const out: [number, number, number][] = [];
-      for (let i = 0; i + 2 < len; i += 3) out.push([buf[p + 8 + i] as number, buf[p + 9 + i] as number, buf[p + 10 + i] as number]);
-      return out;
-    }
-    if (type === 'IDAT' || type === 'IEND') break;
-    p += 12 + len;
-  }
-  return [];
 }
 
 /** A mask file as one-channel values: palette indices for palette PNGs, else the decoded pixels. */
