@@ -12,6 +12,10 @@ import { importDataset } from '../src/data/import.js';
 import { pngPalette } from '../src/data/indexed-png.js';
 import { buildSegmenter } from '../src/tuning/factory.js';
 import { classLegend, evaluateClasses, labelMapFromProbs, parseClassList, predictClasses } from '../src/train/multiclass.js';
+import { Command } from 'commander';
+import { registerEvalCommand } from '../src/cli/eval.js';
+import { saveCheckpoint } from '../src/train/checkpoint.js';
+import { TinySegmenter } from '../src/train/tiny.js';
 import { fixturesDir, repoRoot } from './helpers.js';
 import { grayImage, put, rgbImage } from './raw-fixtures.js';
 
@@ -142,5 +146,21 @@ describe('label maps', () => {
     assert.ok(existsSync(path.join(out, 'a_labels.png')));
     assert.ok(existsSync(path.join(out, 'legend.json')));
     assert.ok(existsSync(path.join(out, 'classes', '2_instrument', 'a_prob.png')));
+  });
+
+  // Uses the dataset the evaluateClasses test above wrote (tests in a file run in order).
+  it('eval --prompts on the command line prints per-class and mean Dice', async () => {
+    const ckpt = path.join(tmp, 'tiny.safetensors');
+    const tiny = new TinySegmenter({ imageSize: 32, channels: 8 });
+    saveCheckpoint(ckpt, tiny, { kind: 'best', model: { channels: 8 }, metrics: {}, epoch: 0, globalStep: 0 });
+    tiny.dispose();
+    const out: string[] = [];
+    const program = new Command().exitOverride();
+    registerEvalCommand(program, { buildSegmenter: () => new TinySegmenter({ imageSize: 32, channels: 8 }), print: (l: string) => out.push(l) });
+    await program.parseAsync(['node', 'tunevlseg', 'eval', ckpt, '--data', path.join(tmp, 'ds'), '--split', 'train', '--prompts', 'polyp,instrument', '--image-size', '32', '--workers', '0']);
+    assert.match(out[0] ?? '', /^train: per-class Dice of the label maps/);
+    assert.match(out[1] ?? '', /^ {2}polyp +Dice \d\.\d{4} {2}\(2 entries\)$/);
+    assert.match(out[2] ?? '', /^ {2}instrument +Dice \d\.\d{4} {2}\(2 entries\)$/);
+    assert.match(out[3] ?? '', /^ {2}mean +Dice \d\.\d{4}$/);
   });
 });
