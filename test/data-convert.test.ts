@@ -111,6 +111,19 @@ describe('cvc-clinicdb', () => {
     assert.deepEqual((await anns(out)).test, [entry(3)]);
   });
 
+  it('reads the common PNG re-pack (PNG/Original, PNG/Ground Truth), copying files that need no change', async () => {
+    const raw = path.join(tmp, 'clinic-png');
+    for (const n of [1, 2, 3, 4, 5]) {
+      await rgbImage(path.join(raw, 'PNG', 'Original', `${n}.png`), W, H, n);
+      await grayImage(path.join(raw, 'PNG', 'Ground Truth', `${n}.png`), W, H, disc(4 * n, 8, 3));
+    }
+    const out = path.join(tmp, 'clinic-png-out');
+    const r = await convertDataset('cvc-clinicdb', raw, { out });
+    assert.equal(r.check.ok, true, JSON.stringify(r.check.problems));
+    assert.deepEqual(await fs.readFile(path.join(out, 'images', '3.png')), await fs.readFile(path.join(raw, 'PNG', 'Original', '3.png')));
+    assert.deepEqual(await fs.readFile(path.join(out, 'masks', '3.png')), await fs.readFile(path.join(raw, 'PNG', 'Ground Truth', '3.png')));
+  });
+
   it('fails, naming the file, when the published annotations name a frame the raw folder lacks; nothing is left behind', async () => {
     const pub = path.join(tmp, 'clinic-anns-bad');
     await put(path.join(pub, 'train.json'), JSON.stringify([{ img_name: '9.png', mask_name: '9.png', prompts: { p1: 'polyp' } }]));
@@ -236,6 +249,21 @@ describe('camus', () => {
     assert.equal(myo[2 * W + 3], 0);
     const samples = await loadSplit(out, 'test');
     assert.equal(samples[0]?.imagePath, path.join(out, 'images', 'test', 'patient0001_2CH_ED.png'));
+  });
+
+  it('with published annotations, val names resolve in images/train and test names in images/test', async () => {
+    const pub = path.join(tmp, 'camus-anns');
+    const e = (p: string, v: string, k: number) => ({ img_name: `${p}_${v}.png`, mask_name: `mask_${k}/${p}_${v}_gt.png`, prompts: { p0: '', p1: [`structure ${k}.`] } });
+    await put(path.join(pub, 'train.json'), JSON.stringify([e('patient0002', '2CH_ED', 1), e('patient0002', '4CH_ES', 3)]));
+    await put(path.join(pub, 'val.json'), JSON.stringify([e('patient0001', '2CH_ED', 2)]));
+    await put(path.join(pub, 'test.json'), JSON.stringify([e('patient0001', '2CH_ED', 1), e('patient0001', '4CH_ES', 2)]));
+    const out = path.join(tmp, 'camus-pub-out');
+    const r = await convertDataset('camus', path.join(tmp, 'camus-raw'), { out, anns: pub });
+    assert.equal(r.check.ok, true, JSON.stringify(r.check.problems));
+    assert.deepEqual(r.counts.test, { images: 2, entries: 2 });
+    assert.deepEqual((await fs.readdir(path.join(out, 'images', 'test'))).sort(), ['patient0001_2CH_ED.png', 'patient0001_4CH_ES.png']);
+    assert.deepEqual((await fs.readdir(path.join(out, 'images', 'train'))).sort(), ['patient0001_2CH_ED.png', 'patient0002_2CH_ED.png', 'patient0002_4CH_ES.png']);
+    assert.equal(await fs.readFile(path.join(out, 'anns', 'val.json'), 'utf8'), await fs.readFile(path.join(pub, 'val.json'), 'utf8'));
   });
 
   it('2023 layout (NIfTI .nii.gz) reads the same labels; a frame without its _gt is reported', async () => {
