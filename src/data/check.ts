@@ -24,6 +24,7 @@ import {
   usablePromptKeys,
 } from './format.js';
 import { ImageError, readMaskGray, verifyDecodable } from './image.js';
+import { pool } from './pool.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -162,14 +163,6 @@ interface FileUse {
   name: string;
   file: string;
   refs: { split: Split; entry: number }[];
-}
-
-async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
 function isEmptyValue(v: PromptValue): boolean {

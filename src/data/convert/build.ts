@@ -20,6 +20,7 @@ import {
   type Split,
 } from '../format.js';
 import { ImageError } from '../image.js';
+import { pool } from '../pool.js';
 import { encodeMask, readPixelsSmall } from './masks.js';
 import { assignSplits } from './split.js';
 import { StagingDir } from './staging.js';
@@ -91,17 +92,6 @@ async function readPublished(dir: string, layout: DatasetLayout): Promise<Publis
     throw new DatasetError(`${path.resolve(dir)}: no train.json, val.json or test.json (--anns names the folder holding them, e.g. medvlsm's data/<dataset>/anns)`);
   }
   return pub;
-}
-
-async function pool<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i] as T, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
 async function writeImage(stage: StagingDir, s: RawSample, rel: string, px: ImagePixels | null): Promise<void> {

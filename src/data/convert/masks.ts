@@ -23,7 +23,11 @@ function errMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Decodes a file to 8-bit raw pixels (alpha dropped), throwing ImageError naming it. */
+/**
+ * Decodes a file to 8-bit raw pixels, alpha dropped and EXIF orientation applied (as the
+ * loader's decoder does, so masks and images line up the same way), throwing ImageError
+ * naming it.
+ */
 export async function readPixels(file: string): Promise<RawPixels> {
   let buf: Buffer;
   try {
@@ -33,7 +37,7 @@ export async function readPixels(file: string): Promise<RawPixels> {
     throw new ImageError(file, code === 'ENOENT' ? 'file not found' : `cannot read file (${errMessage(err)})`, { cause: err });
   }
   try {
-    const img = sharp(buf, { failOn: 'error' });
+    const img = sharp(buf, { failOn: 'error', autoOrient: true });
     const meta = await img.metadata();
     const { data, info } = await img.removeAlpha().toColourspace(meta.channels === 1 || meta.space === 'b-w' ? 'b-w' : 'srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: info.channels, format: meta.format ?? 'unknown' };
@@ -48,7 +52,7 @@ export async function readPixels(file: string): Promise<RawPixels> {
  */
 export async function readPixelsSmall(file: string, maxSide = 256): Promise<RawPixels> {
   try {
-    const img = sharp(file, { failOn: 'error' });
+    const img = sharp(file, { failOn: 'error', autoOrient: true });
     const meta = await img.metadata();
     const { data, info } = await img
       .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true })
