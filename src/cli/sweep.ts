@@ -10,6 +10,7 @@ import {
   LEARNERS, type LearnerName, type Params, type Pruner, type StudyConfig, type SearchSpace, type StudyStorage,
 } from '../sweep/index.js';
 import { train, readConfigFile, TrainingInterruptedError, type TrainConfigInput, type TrainSummary } from '../train/index.js';
+import { urlPassword, urlWithoutPassword } from '../hub/redact.js';
 
 /** How a sampled parameter sets the training config (paper Tab. 2 names -> our config keys). */
 const PARAM_TO_MODEL_KEY: Record<string, string> = {
@@ -134,34 +135,118 @@ export async function sweep(o: SweepOptions): Promise<void> {
     runsDir: resolve(o.runsDir),
     ...(o.maxEpochs ? { maxEpochs: Number.parseInt(o.maxEpochs, 10) } : {}),
   } as TrainConfigInput;
+  const space = await clampedSpace(learner, Number.parseInt(o.maxDepth, 10), base, o.model);
   const config: StudyConfig = {
     name: studyName,
     direction: o.objective === 'val_loss' ? 'minimize' : 'maximize',
-    space: sweepSpace(learner, Number.parseInt(o.maxDepth, 10)),
+    space,
     seed: Number.parseInt(o.seed, 10),
     lag: workers - 1,
     attrs: { train: base, objective: o.objective, nTrials, pruner: o.pruner, model: o.model, learner, dataset: resolve(o.dataset) },
   };
   const storage = await openStorage(o.storage);
   try {
+    const existing = await storage.loadStudy(studyName);
+    const finished = existing ? await finishedTrials(storage, existing.id) : 0;
+    if (existing) console.log(rerunNote(existing.name, existing.attrs.train, base, finished, nTrials));
     await storage.createStudy(config, { loadIfExists: true });
-    console.log(`study ${studyName} in ${o.storage}: ${nTrials} trials, ${workers} worker(s); join from elsewhere with\n  tunevlseg worker --storage ${o.storage} --study ${studyName}`);
+    if (finished < nTrials) {
+      console.log(`study ${studyName} in ${storage.url}: ${nTrials} trials, ${workers} worker(s)`);
+      console.log(joinHint(o.storage, studyName));
+    }
+    let codes: number[] = [];
     if (workers === 1) {
       await runWorker(storage, studyName, { nTrials, pruner: o.pruner, quiet: o.quiet });
     } else {
-      const bin = fileURLToPath(new URL('../../../bin/tunevlseg.js', import.meta.url));
-      const codes = await Promise.all(Array.from({ length: workers }, (_, i) => new Promise<number>((res) => {
-        const args = [bin, 'worker', '--storage', o.storage, '--study', studyName, '--trials', String(nTrials), '--worker-id', `local-${i}`];
-        if (o.quiet) args.push('--quiet');
-        const p = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, TUNEVLSEG_THREADS: process.env.TUNEVLSEG_THREADS ?? '1' } });
-        p.on('exit', (code) => res(code ?? 1));
-      })));
-      if (codes.some((c) => c !== 0)) throw new Error(`worker exit codes: ${codes.join(', ')}`);
+      codes = await spawnWorkers(o.storage, studyName, nTrials, workers, o.quiet === true);
     }
-    printStudy(await summarizeStudy(storage, studyName), false);
+    const summary = await summarizeStudy(storage, studyName);
+    printStudy(summary, false);
+    assertSomeTrialCompleted(summary);
+    if (codes.some((c) => c !== 0)) throw new Error(`study "${studyName}": worker exit codes ${codes.join(', ')}`);
   } finally {
     await storage.close();
   }
+}
+
+/**
+ * The per-learner space with its depth range clamped to what the base model takes (a depth
+ * the encoders lack would only make trials fail), saying so when it clamps.
+ */
+async function clampedSpace(learner: LearnerName, maxDepth: number, base: TrainConfigInput, model: string): Promise<SearchSpace> {
+  const space = sweepSpace(learner, maxDepth);
+  const depth = space.params.prompt_depth;
+  if (!depth || depth.type !== 'int') return space;
+  const { promptDepthLimit } = await import('../tuning/factory.js');
+  const limit = await promptDepthLimit((base as { model?: Record<string, unknown> }).model ?? {});
+  if (depth.high <= limit.maxDepth) return space;
+  const high = Math.max(depth.low, limit.maxDepth);
+  console.log(`sweep: prompt depth range ${depth.low}..${depth.high} clamped to ${depth.low}..${high}: ${model} takes at most ${limit.maxDepth} (${limit.maxDepthWhy})`);
+  return { ...space, params: { ...space.params, prompt_depth: { ...depth, high } } };
+}
+
+/** Logical trials of a study that have finished (a re-run of a dead worker's trial counts once). */
+async function finishedTrials(storage: StudyStorage, studyId: number): Promise<number> {
+  const seqs = new Set<number>();
+  for (const t of await storage.getTrials(studyId)) if (t.state === 'complete' || t.state === 'pruned' || t.state === 'failed') seqs.add(t.seq);
+  return seqs.size;
+}
+
+/**
+ * What rerunning `sweep` on an existing study does, said out loud: resume it, or nothing at all
+ * because it is complete. A different training config under the same name is refused: its
+ * trials would mix two experiments in one table.
+ */
+function rerunNote(name: string, oldTrain: unknown, base: TrainConfigInput, finished: number, nTrials: number): string {
+  const was = JSON.stringify(oldTrain ?? null), now = JSON.stringify(base);
+  if (was !== now) {
+    const a = (oldTrain ?? {}) as Record<string, unknown>, b = base as Record<string, unknown>;
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+    throw new Error(`study "${name}" already exists with a different training config (differs in: ${keys.join(', ')}); ` +
+      'give this sweep its own --study name');
+  }
+  if (finished >= nTrials) {
+    return `study "${name}" already has ${finished} finished trial(s) of the ${nTrials} asked: nothing to run. ` +
+      `Its results are below; --trials ${nTrials + 10} adds trials to it, --study <new name> starts a fresh study.`;
+  }
+  return `study "${name}" exists: resuming it, ${finished} of ${nTrials} trial(s) finished, ${nTrials - finished} to run`;
+}
+
+/**
+ * How to join from another machine, with no credential in it: the password goes through the
+ * environment (PGPASSWORD or ~/.pgpass), never into a command line that shell history and the
+ * process list keep.
+ */
+function joinHint(url: string, study: string): string {
+  const cmd = `tunevlseg worker --storage ${urlWithoutPassword(url)} --study ${study}`;
+  if (!/^postgres(ql)?:\/\//.test(url)) return `join from elsewhere with\n  ${cmd}`;
+  const lines = [`join from elsewhere with (the password in $PGPASSWORD or ~/.pgpass, not in the URL)\n  PGPASSWORD=... ${cmd}`];
+  if (urlPassword(url) !== null) {
+    lines.push('note: --storage holds a password, which the process list and your shell history keep; pass it as PGPASSWORD or in ~/.pgpass instead');
+  }
+  return lines.join('\n');
+}
+
+/** Local worker processes; the storage password reaches them through PGPASSWORD, never argv. */
+async function spawnWorkers(url: string, study: string, nTrials: number, workers: number, quiet: boolean): Promise<number[]> {
+  const bin = fileURLToPath(new URL('../../../bin/tunevlseg.js', import.meta.url));
+  const password = urlPassword(url);
+  const env = { ...process.env, TUNEVLSEG_THREADS: process.env.TUNEVLSEG_THREADS ?? '1', ...(password !== null ? { PGPASSWORD: password } : {}) };
+  return Promise.all(Array.from({ length: workers }, (_, i) => new Promise<number>((res) => {
+    const args = [bin, 'worker', '--storage', urlWithoutPassword(url), '--study', study, '--trials', String(nTrials), '--worker-id', `local-${i}`];
+    if (quiet) args.push('--quiet');
+    const p = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env });
+    p.on('exit', (code) => res(code ?? 1));
+  })));
+}
+
+/** A study with no completed trial is a failed sweep: exit non-zero with the first reason, whole. */
+function assertSomeTrialCompleted(s: Awaited<ReturnType<typeof summarizeStudy>>): void {
+  if (s.counts.complete > 0 || s.trials.length === 0) return;
+  const first = s.trials.find((t) => t.state === 'failed');
+  const what = `${s.counts.failed} failed${s.counts.pruned ? `, ${s.counts.pruned} pruned` : ''}`;
+  throw new Error(`study "${s.study.name}": no trial completed (${what})` +
+    (first ? `; first failure, trial ${first.number}:\n${first.error ?? 'unknown error'}` : ''));
 }
 
 function printStudy(s: Awaited<ReturnType<typeof summarizeStudy>>, json: boolean): void {
@@ -176,10 +261,23 @@ function printStudy(s: Awaited<ReturnType<typeof summarizeStudy>>, json: boolean
   for (const t of s.trials) {
     console.log([t.number, t.state, t.value === null || t.value === undefined ? '-' : t.value.toPrecision(5), ...names.map((n) => JSON.stringify(t.params?.[n] ?? null))].join('\t'));
   }
-  for (const t of s.trials) if (t.state === 'failed' && t.error) console.log(`trial ${t.number} failed: ${t.error.split('\n')[0]}`);
+  // The whole reason, continuation lines indented (a first line alone rarely says what to fix),
+  // once per distinct reason: twenty trials failing alike make one paragraph, not twenty.
+  const reasons = new Map<string, number[]>();
+  for (const t of s.trials) if (t.state === 'failed' && t.error) reasons.set(t.error, [...(reasons.get(t.error) ?? []), t.number]);
+  for (const [error, nums] of reasons) console.log(`trial${nums.length > 1 ? 's' : ''} ${nums.join(', ')} failed: ${error.replace(/\n/g, '\n  ')}`);
   if (s.best) console.log(`best: trial ${s.best.number}, value ${String(s.best.value)}, ${JSON.stringify(s.best.params)}`);
   const imp = [...s.importances].sort((a, b) => b.importance - a.importance);
   if (imp.length) console.log(`importance: ${imp.map((i) => `${i.param} ${i.importance.toFixed(2)}`).join(', ')}`);
+}
+
+/** Storage that must already hold the study: reading or joining never creates a database. */
+async function openStudyStorage(url: string, study: string): Promise<StudyStorage> {
+  try {
+    return await openStorage(url, { create: false });
+  } catch (e) {
+    throw new Error(`study "${study}": ${(e as Error).message}`);
+  }
 }
 
 export function registerSweepCommands(program: Command): void {
@@ -213,10 +311,11 @@ export function registerSweepCommands(program: Command): void {
     .option('--worker-id <id>', 'name in the trials table (default host:pid)')
     .option('-q, --quiet', 'no per-trial lines')
     .action(async (o: { storage: string; study: string; trials?: string; pruner?: string; workerId?: string; quiet?: boolean }) => {
-      const storage = await openStorage(o.storage);
+      const storage = await openStudyStorage(o.storage, o.study);
       try {
         const ran = await runWorker(storage, o.study, { nTrials: o.trials ? Number.parseInt(o.trials, 10) : undefined, pruner: o.pruner, quiet: o.quiet, workerId: o.workerId });
         if (!o.quiet) console.log(`worker ran ${ran} trial(s)`);
+        if (ran > 0) assertSomeTrialCompleted(await summarizeStudy(storage, o.study));
       } finally {
         await storage.close();
       }
@@ -227,7 +326,7 @@ export function registerSweepCommands(program: Command): void {
     .option('--storage <url>', 'the study storage', 'sqlite:runs/studies.db')
     .option('--json', 'one JSON object')
     .action(async (name: string, o: { storage: string; json?: boolean }) => {
-      const storage = await openStorage(o.storage);
+      const storage = await openStudyStorage(o.storage, name);
       try {
         printStudy(await summarizeStudy(storage, name), o.json === true);
       } finally {

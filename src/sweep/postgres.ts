@@ -7,8 +7,10 @@
  */
 
 import pg from "pg";
-import { SqlStudyStorage, StorageError } from "./storage.js";
-import type { Row, SqlDriver, SqlValue, StudyStorage } from "./storage.js";
+import { redactUrl } from "../hub/redact.js";
+import { StorageError } from "./storage.js";
+import { SqlStudyStorage } from "./sql-storage.js";
+import type { OpenStorageOptions, Row, SqlDriver, SqlValue, StudyStorage } from "./storage.js";
 
 /** First half of the advisory-lock key pair: marks the locks as tunevlseg's. */
 const LOCK_NAMESPACE = 0x7476;
@@ -30,12 +32,7 @@ function clientDriver(q: (sql: string, params?: readonly SqlValue[]) => Promise<
   };
 }
 
-/** The URL with its password replaced by *** (for messages). */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
-}
-
-export async function openPostgres(url: string): Promise<StudyStorage> {
+export async function openPostgres(url: string, opts: OpenStorageOptions = {}): Promise<StudyStorage> {
   const pool = new pg.Pool({ connectionString: url, max: 4 });
   // An idle client losing its connection must not crash the worker; the next query reconnects.
   pool.on("error", () => undefined);
@@ -70,5 +67,10 @@ export async function openPostgres(url: string): Promise<StudyStorage> {
     await pool.end().catch(() => undefined);
     throw new StorageError(`${redactUrl(url)}: cannot connect to PostgreSQL: ${(e as Error).message}`);
   }
-  return SqlStudyStorage.open(driver, redactUrl(url));
+  try {
+    return await SqlStudyStorage.open(driver, redactUrl(url), opts);
+  } catch (e) {
+    await pool.end().catch(() => undefined);
+    throw e;
+  }
 }

@@ -20,6 +20,7 @@
  */
 import { Tensor, cat, nn, noGrad, ones, scalarTensor, stack, tensor, tidy, type optim } from '../torch/index.js';
 import type { CLIPSegForImageSegmentation } from '../models/clipseg/model.js';
+import type { CLIPSegConfig } from '../models/clipseg/index.js';
 import type { ClipTokenizer } from '../models/clip/tokenizer.js';
 import type { LayerHook } from '../models/clip/layers.js';
 import { createLearner } from '../learners/registry.js';
@@ -85,6 +86,14 @@ export interface PromptedOutput {
   /** Text final_layer_norm output and pooled token (null when the text side was cached). */
   textLastHiddenState: Tensor | null;
   textPooledOutput: Tensor | null;
+}
+
+/** The deepest prompt a CLIPSeg takes (the sweep clamps its depth range to it, the learners refuse more). */
+export function clipsegDepthLimit(c: CLIPSegConfig): Pick<LearnerHost, 'maxDepth' | 'maxDepthWhy'> {
+  return {
+    maxDepth: Math.min(c.textConfig.numHiddenLayers, c.visionConfig.numHiddenLayers),
+    maxDepthWhy: `min of the text (${c.textConfig.numHiddenLayers}) and vision (${c.visionConfig.numHiddenLayers}) layers`,
+  };
 }
 
 export class PromptedSegmenter extends nn.Module implements Segmenter {
@@ -160,8 +169,7 @@ export class PromptedSegmenter extends nn.Module implements Segmenter {
         textDim: c.textConfig.hiddenSize,
         visionDim: c.visionConfig.hiddenSize,
         imageFeatureDim: c.projectionDim,
-        maxDepth: Math.min(c.textConfig.numHiddenLayers, c.visionConfig.numHiddenLayers),
-        maxDepthWhy: `min of the text (${c.textConfig.numHiddenLayers}) and vision (${c.visionConfig.numHiddenLayers}) layers`,
+        ...clipsegDepthLimit(c),
         tokenEmbedding: model.clip.text_model.embeddings.token_embedding.weight,
         tokenize: this.tokenizer ? (t) => this.tokenizer!.encode(t, { addSpecialTokens: false }).inputIds : null,
         quirks: this.quirks,

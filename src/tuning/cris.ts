@@ -19,7 +19,7 @@
  */
 import { Tensor, cat, nn, noGrad, scalarTensor, stack, tensor, tidy, type optim } from '../torch/index.js';
 import {
-  CRIS, CRIS_IMAGE_MEAN, CRIS_IMAGE_STD, eosIndexForContext, extendPadMaskForContext, insertContextAfterBos, type CrisDecodeOutput,
+  CRIS, CRIS_IMAGE_MEAN, CRIS_IMAGE_STD, eosIndexForContext, extendPadMaskForContext, insertContextAfterBos, type CrisConfig, type CrisDecodeOutput,
 } from '../models/cris/index.js';
 import type { VisualFeatures } from '../models/cris/clip.js';
 import type { ClipTokenizer } from '../models/clip/tokenizer.js';
@@ -63,6 +63,11 @@ export interface PromptedCrisOutput extends CrisDecodeOutput {
   padMask: Tensor;
   /** The final logits [B, 1, S, S] after the upsampler mix (`logits` is CRIS's own). */
   output: Tensor;
+}
+
+/** The deepest prompt a CRIS takes (the sweep clamps its depth range to it, the learners refuse more). */
+export function crisDepthLimit(c: CrisConfig): Pick<LearnerHost, 'maxDepth' | 'maxDepthWhy'> {
+  return { maxDepth: c.clip.transformerLayers, maxDepthWhy: `the text transformer's ${c.clip.transformerLayers} blocks` };
 }
 
 export class PromptedCris extends nn.Module implements Segmenter {
@@ -143,8 +148,7 @@ export class PromptedCris extends nn.Module implements Segmenter {
         textDim: c.clip.transformerWidth,
         visionDim: null,
         imageFeatureDim: c.clip.embedDim,
-        maxDepth: c.clip.transformerLayers,
-        maxDepthWhy: `the text transformer's ${c.clip.transformerLayers} blocks`,
+        ...crisDepthLimit(c),
         tokenEmbedding: cris.backbone.token_embedding.weight,
         tokenize: this.tokenizer ? (t) => this.tokenizer!.encode(t, { addSpecialTokens: false }).inputIds : null,
         quirks: this.quirks,

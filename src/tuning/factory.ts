@@ -17,8 +17,8 @@ import { ClipTokenizer } from '../models/clip/tokenizer.js';
 import { CRIS, crisRn50, crisTiny, loadCris, parseCrisConfig, type CrisConfig } from '../models/cris/index.js';
 import { LEARNER_NAMES, LearnerConfigError } from '../learners/types.js';
 import { formatIssues } from '../learners/base.js';
-import { PromptedSegmenter, type BaseModelInfo } from './clipseg.js';
-import { PromptedCris } from './cris.js';
+import { PromptedSegmenter, clipsegDepthLimit, type BaseModelInfo } from './clipseg.js';
+import { PromptedCris, crisDepthLimit } from './cris.js';
 
 // ------------------------------------------------------------------------------- schema
 
@@ -377,3 +377,12 @@ export async function loadTuned(ckptPath: string, baseModel?: string, overrides:
 }
 
 export { LearnerConfigError };
+
+/**
+ * The deepest prompt the config's base model takes, read from its config alone (no weights are
+ * loaded): what `sweep` clamps its depth range to before any trial runs.
+ */
+export async function promptDepthLimit(raw: SegmenterConfigInput | Record<string, unknown>): Promise<{ maxDepth: number; maxDepthWhy: string }> {
+  const src = await resolveBase(parseSegmenterConfig(raw));
+  return src.family === 'clipseg' ? clipsegDepthLimit(src.config) : crisDepthLimit(src.config);
+}
