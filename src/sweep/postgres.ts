@@ -32,6 +32,27 @@ function clientDriver(q: (sql: string, params?: readonly SqlValue[]) => Promise<
   };
 }
 
+/**
+ * One connection and `SELECT 1` before the pool starts, so that a bad URL or a refused login
+ * fails at once. On failure the socket is destroyed: node-postgres leaves it open after a failed
+ * password exchange, which would keep the process alive until the server's authentication
+ * timeout (a minute) after the error was already printed.
+ */
+async function probe(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+    await client.query("SELECT 1");
+    await client.end();
+  } catch (e) {
+    (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    let why = (e as Error).message;
+    if (/password must be a string/.test(why)) why = "the server asks for a password and none was given: set PGPASSWORD or add the server to ~/.pgpass";
+    throw new StorageError(`${redactUrl(url)}: cannot connect to PostgreSQL: ${why}`);
+  }
+}
+
 export async function openPostgres(url: string, opts: OpenStorageOptions = {}): Promise<StudyStorage> {
   const pool = new pg.Pool({ connectionString: url, max: 4 });
   // An idle client losing its connection must not crash the worker; the next query reconnects.
@@ -62,10 +83,10 @@ export async function openPostgres(url: string, opts: OpenStorageOptions = {}): 
     close: () => pool.end(),
   };
   try {
-    await pool.query("SELECT 1");
+    await probe(url);
   } catch (e) {
     await pool.end().catch(() => undefined);
-    throw new StorageError(`${redactUrl(url)}: cannot connect to PostgreSQL: ${(e as Error).message}`);
+    throw e;
   }
   try {
     return await SqlStudyStorage.open(driver, redactUrl(url), opts);
