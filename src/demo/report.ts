@@ -4,6 +4,7 @@ import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeReport } from '../report/index.js';
 import type { DemoSummary } from './run.js';
+import { benchFiles, runFiles } from '../train/run-folder.js';
 
 export const DEMO_MODEL = 'tiny-clipseg';
 export const DEMO_DATASET = 'ultrasound';
@@ -11,11 +12,12 @@ export const DEMO_DATASET = 'ultrasound';
 /** Lays the learners' run folders out as bench cells and writes the report; returns report.html. */
 export async function writeDemoReport(s: DemoSummary): Promise<string> {
   const bench = join(s.run_dir, 'bench');
-  const learners = Object.keys(s.learners).filter((l) => existsSync(join(s.run_dir, 'tuning', l, 'summary.json')));
+  const learners = Object.keys(s.learners).filter((l) => existsSync(runFiles(join(s.run_dir, 'tuning', l)).summary));
   if (learners.length === 0) throw new Error(`demo report: no finished learner runs under ${join(s.run_dir, 'tuning')}`);
-  mkdirSync(join(bench, 'cells'), { recursive: true });
-  for (const l of learners) cpSync(join(s.run_dir, 'tuning', l), join(bench, 'cells', `${DEMO_MODEL}__${l}__${DEMO_DATASET}`), { recursive: true });
-  writeFileSync(join(bench, 'bench.json'), JSON.stringify({
+  const files = benchFiles(bench);
+  mkdirSync(files.cells, { recursive: true });
+  for (const l of learners) cpSync(join(s.run_dir, 'tuning', l), files.cell(`${DEMO_MODEL}__${l}__${DEMO_DATASET}`), { recursive: true });
+  writeFileSync(files.grid, JSON.stringify({
     name: 'tunevlseg demo', models: [DEMO_MODEL], learners, datasets: [DEMO_DATASET],
     labels: { models: { [DEMO_MODEL]: 'Tiny CLIPSeg' }, datasets: { [DEMO_DATASET]: 'Synthetic US' } },
     demo: { zero_shot_dice: s.zero_shot_dice, trivial_dice: s.trivial_dice, source_dice: s.source_dice, text_blind_dice: s.text_blind_dice },

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { DATASET_ORDER, LEARNER_ORDER, MODEL_ORDER, orderBy } from './paper.js';
 import { stat, type Stat } from './stats.js';
+import { benchFiles, runFiles } from '../train/run-folder.js';
 
 // ---------------------------------------------------------------------------------------
 // Types
@@ -521,7 +522,7 @@ function datasetDir(config: Record<string, unknown> | null, runDir: string, benc
 }
 
 function readPredictions(ctx: Ctx, run: { dir: string; config: Record<string, unknown> | null }, cell: string): PredictionSet | null {
-  const predDir = path.join(run.dir, 'predictions');
+  const predDir = runFiles(run.dir).predictions;
   if (!isDir(predDir)) return null;
   const samples: PredictionSample[] = [];
   const listFile = path.join(predDir, 'predictions.json');
@@ -569,7 +570,7 @@ function readPredictions(ctx: Ctx, run: { dir: string; config: Record<string, un
     }
   }
   // Per-sample scores: a separate metrics file, else the run's eval/<split>.json.
-  const scoreFiles = [path.join(predDir, 'metrics.json'), path.join(run.dir, 'eval', `${split ?? testSplitOf(run.config)}.json`)];
+  const scoreFiles = [path.join(predDir, 'metrics.json'), path.join(runFiles(run.dir).evalDir, `${split ?? testSplitOf(run.config)}.json`)];
   if (samples.some((s) => s.dice === null)) {
     for (const sf of scoreFiles) {
       if (!isFile(sf)) continue;
@@ -633,9 +634,9 @@ function testSplitOf(config: Record<string, unknown> | null): string {
 }
 
 function readRun(ctx: Ctx, dir: string, seed: number | null, cell: string): RunData {
-  const summaryFile = path.join(dir, 'summary.json');
+  const summaryFile = runFiles(dir).summary;
   const { summary, error: summaryError } = isFile(summaryFile) ? readSummary(ctx, summaryFile, cell) : { summary: null, error: null };
-  const configFile = path.join(dir, 'config.json');
+  const configFile = runFiles(dir).config;
   let config: Record<string, unknown> | null = null;
   if (isFile(configFile)) {
     const raw = ctx.readJson(configFile, cell);
@@ -644,7 +645,7 @@ function readRun(ctx: Ctx, dir: string, seed: number | null, cell: string): RunD
       else ctx.add(configFile, 'expected a JSON object', cell);
     }
   }
-  const metricsFile = path.join(dir, 'metrics.jsonl');
+  const metricsFile = runFiles(dir).metrics;
   const epochs = isFile(metricsFile) ? readEpochs(ctx, metricsFile, cell) : [];
   const run: RunData = { dir, seed: seed ?? summary?.seed ?? null, summary, summaryError, config, epochs, predictions: null };
   run.predictions = readPredictions(ctx, run, cell);
@@ -767,7 +768,7 @@ export function toTrialsJsonl(trials: readonly TrialLike[]): string {
 
 function readCell(ctx: Ctx, benchDir: string, key: CellKey, inGrid: boolean): CellData {
   const id = cellId(key);
-  const dir = path.join(benchDir, 'cells', id);
+  const dir = benchFiles(benchDir).cell(id);
   const cell: CellData = { key, id, dir, status: 'missing', inGrid, runs: [], trials: [], test: null, val: null, testIou: null };
   if (!existsSync(dir)) return cell;
   if (!isDir(dir)) {
@@ -783,18 +784,18 @@ function readCell(ctx: Ctx, benchDir: string, key: CellKey, inGrid: boolean): Ce
   if (seedDirs.length) {
     for (const s of seedDirs) {
       const run = readRun(ctx, s.dir, s.seed, id);
-      if (!isFile(path.join(s.dir, 'summary.json'))) ctx.add(s.dir, 'no summary.json (run not finished?): left out', id);
+      if (!isFile(runFiles(s.dir).summary)) ctx.add(s.dir, 'no summary.json (run not finished?): left out', id);
       cell.runs.push(run);
     }
   } else {
     const run = readRun(ctx, dir, null, id);
-    if (!isFile(path.join(dir, 'summary.json'))) ctx.add(dir, 'no summary.json and no seed-<n>/ runs (run not finished?)', id);
+    if (!isFile(runFiles(dir).summary)) ctx.add(dir, 'no summary.json and no seed-<n>/ runs (run not finished?)', id);
     cell.runs.push(run);
   }
-  const trialsFile = path.join(dir, 'trials.jsonl');
+  const trialsFile = runFiles(dir).trials;
   if (isFile(trialsFile)) cell.trials = readTrials(ctx, trialsFile, id);
   const finished = cell.runs.filter((r) => r.summary !== null);
-  for (const r of finished) if (r.summary!.test === null) ctx.add(path.join(r.dir, 'summary.json'), 'no test scores (field "test" is null)', id);
+  for (const r of finished) if (r.summary!.test === null) ctx.add(runFiles(r.dir).summary, 'no test scores (field "test" is null)', id);
   cell.test = stat(finished.flatMap((r) => (r.summary!.test ? [r.summary!.test.dice] : [])));
   cell.val = stat(finished.flatMap((r) => (r.summary!.val ? [r.summary!.val.dice] : [])));
   cell.testIou = stat(finished.flatMap((r) => (r.summary!.test?.iou != null ? [r.summary!.test.iou] : [])));
@@ -880,7 +881,7 @@ function readVectors(ctx: Ctx, file: string, g: unknown, what: string, embDir: s
 }
 
 function readEmbeddings(ctx: Ctx, benchDir: string): EmbeddingSet[] {
-  const embDir = path.join(benchDir, 'embeddings');
+  const embDir = benchFiles(benchDir).embeddings;
   if (!isDir(embDir)) return [];
   const out: EmbeddingSet[] = [];
   for (const f of readdirSync(embDir).filter((n) => n.endsWith('.json')).sort()) {
@@ -911,7 +912,7 @@ export function loadBench(benchDir: string, opts: LoadOptions = {}): Bench {
   const dir = path.resolve(benchDir);
   if (!isDir(dir)) throw new BenchError(`${benchDir}: not a folder`, [{ file: benchDir, message: 'not a folder' }]);
   const ctx = new Ctx(dir);
-  const cellsDir = path.join(dir, 'cells');
+  const cellsDir = benchFiles(dir).cells;
   const found: CellKey[] = [];
   if (isDir(cellsDir)) {
     for (const n of readdirSync(cellsDir).sort()) {
@@ -926,7 +927,7 @@ export function loadBench(benchDir: string, opts: LoadOptions = {}): Bench {
   } else {
     ctx.add(cellsDir, 'no cells/ folder');
   }
-  const benchFile = path.join(dir, 'bench.json');
+  const benchFile = benchFiles(dir).grid;
   let grid: BenchGrid | null = null;
   let gridSource: Bench['gridSource'] = 'inferred';
   if (isFile(benchFile)) {
