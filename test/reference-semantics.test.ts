@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as T from '../src/torch/index.js';
 import {
   TinySegmenter, diceCELoss, lossTargets, optimizerGroups, passBatchSize, batchStatisticNorms, TORCH_DEFAULT_WEIGHT_DECAY,
-  resolveAugment, applyAugmentations, sampleAugmentations, affineTheta, DEFAULT_AUGMENT, parseTrainConfig, type TrainSummary,
+  resolveAugment, applyAugmentations, checkpointSelectionProtocol, sampleAugmentations, affineTheta, DEFAULT_AUGMENT, parseTrainConfig, type TrainSummary,
 } from '../src/train/index.js';
 import { Rng } from '../src/data/rng.js';
 import { objectiveValue, autoObjective } from '../src/cli/sweep.js';
@@ -105,6 +105,9 @@ test('quirk 21: the sweep objective is the last epoch\'s val_loss (reference); t
   assert.equal(objectiveValue('val_dice', s), 0.8);
   assert.equal(autoObjective({}), 'val_loss');
   assert.equal(autoObjective({ quirks: 'fixed' }), 'best_val_loss');
+  // ...and the best checkpoint is picked by Lightning's val_dice (mask.long() truth) in reference mode.
+  assert.equal(checkpointSelectionProtocol('reference'), 'model-resolution-reference');
+  assert.equal(checkpointSelectionProtocol('fixed'), 'model-resolution');
 });
 
 test('BatchNorms on batch statistics: one pass per step by default, accumulation over smaller passes refused', () => {

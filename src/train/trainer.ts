@@ -31,8 +31,8 @@ import {
 } from './checkpoint.js';
 import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
 import { evaluateLoader, batchTensors, moduleDevice, lossTargets, softTargetsOf, type EvalMeans, type EvalResult } from './evaluate.js';
-import { EVAL_PROTOCOLS } from './protocols.js';
-import { optimizerGroups, passBatchSize } from './reference-semantics.js';
+import { EVAL_PROTOCOLS, type EvalProtocol } from './protocols.js';
+import { checkpointSelectionProtocol, optimizerGroups, passBatchSize } from './reference-semantics.js';
 import { diceCELoss } from './loss.js';
 import { diceIoU, MeanAccumulator } from './metrics.js';
 import { createProgress } from './progress.js';
@@ -67,8 +67,11 @@ export interface EpochRecord {
   trainLoss: number;
   trainDice: number;
   valLoss: number;
+  /** `model-resolution` validation Dice and IoU */
   valDice: number;
   valIou: number;
+  /** the validation Dice that picks the best checkpoint (protocol: the summary's `checkpointSelection`) */
+  valSelectDice: number;
   /** learning rate(s) used during the epoch (first group) */
   lr: number;
   /** ReduceLROnPlateau lowered the learning rate after this epoch */
@@ -102,6 +105,8 @@ export interface TrainSummary {
   quirks: 'reference' | 'fixed';
   /** samples per forward/backward pass (resolved: see config batchSize) */
   batchSize: number;
+  /** the protocol of the validation Dice that picked `bestEpoch` (reference: Lightning's `val_dice`) */
+  checkpointSelection: EvalProtocol;
   /** the last epoch's record */
   lastEpoch: EpochRecord;
   trainableParams: number;
@@ -253,6 +258,7 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
     const batchSize = passBatchSize(config.batchSize, config.effectiveBatchSize, segmenter);
     if (config.effectiveBatchSize % batchSize !== 0) throw new Error(`effectiveBatchSize ${config.effectiveBatchSize} must be a multiple of the pass size ${batchSize}`);
     const softTargets = softTargetsOf(segmenter);
+    const selectBy = checkpointSelectionProtocol(quirks);
     const augment = resolveAugment(config.augment, quirks);
     const evalBatch = config.evalBatchSize ?? batchSize;
     const trainLoader = new BatchLoader(trainSamples, { ...common, batchSize, shuffle: true, train: true, seed: config.seed });
@@ -405,7 +411,8 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
       }
       const trainSeconds = (performance.now() - epochStart) / 1000;
       progress.validating();
-      const val = await evaluateLoader(segmenter, valLoader, { threshold: config.threshold, loss: lossCfg, device });
+      const val = await evaluateLoader(segmenter, valLoader, { threshold: config.threshold, loss: lossCfg, device, protocols: [selectBy] });
+      const selectDice = val.protocols![selectBy]!.dice;
       const lrUsed = opt.paramGroups[0]!.lr;
       const lrReduced = sched.step(val.loss);
       if (val.loss < st.early.best - config.earlyStopping.minDelta) {
@@ -415,16 +422,16 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
         st.early.wait++;
         if (config.earlyStopping.enabled && st.early.wait >= config.earlyStopping.patience) st.early.triggered = true;
       }
-      const isBest = val.dice > st.best.dice;
+      const isBest = selectDice > st.best.dice;
       const rec: EpochRecord = {
         type: 'epoch', epoch: E + 1, globalStep: st.globalStep, trainLoss: acc.mean('loss'), trainDice: acc.mean('dice'),
-        valLoss: val.loss, valDice: val.dice, valIou: val.iou, lr: lrUsed, lrReduced, best: isBest,
+        valLoss: val.loss, valDice: val.dice, valIou: val.iou, valSelectDice: selectDice, lr: lrUsed, lrReduced, best: isBest,
         earlyStoppingWait: st.early.wait, seconds: (performance.now() - epochStart) / 1000,
         imagesPerSecond: epochImages / Math.max(1e-9, trainSeconds),
       };
       const metrics = { trainLoss: rec.trainLoss, trainDice: rec.trainDice, valLoss: val.loss, valDice: val.dice, valIou: val.iou };
       if (isBest) {
-        st.best = { dice: val.dice, epoch: E + 1 };
+        st.best = { dice: selectDice, epoch: E + 1 };
         saveCheckpoint(files.best, segmenter, { kind: 'best', model: config.model, metrics, epoch: E + 1, globalStep: st.globalStep });
       }
       saveCheckpoint(files.last, segmenter, { kind: 'last', model: config.model, metrics, epoch: E + 1, globalStep: st.globalStep });
@@ -467,7 +474,7 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
       epochs: st.epoch, globalSteps: st.globalStep, bestEpoch: st.best.epoch,
       val: means(valRes), test: testRes ? means(testRes) : null,
       lastEpoch: st.history[st.history.length - 1]!,
-      metricsProtocol: 'model-resolution', quirks, batchSize,
+      metricsProtocol: 'model-resolution', quirks, batchSize, checkpointSelection: selectBy,
       trainableParams, wallSeconds: elapsed(), resumes: st.resumes, seed: config.seed, device,
       tunevlsegVersion: tunevlsegVersion(),
       checkpoints: { best: path.relative(runDir, files.best), last: path.relative(runDir, files.last) },
