@@ -1,276 +1,10 @@
-// `tunevlseg sweep | worker | study show`: TPE hyperparameter sweeps of a model x learner x
-// dataset cell, each trial a full training run, studies kept in SQLite or PostgreSQL so that
-// workers on any machine can join (src/sweep does the sampling, storage and claiming).
+// `tunevlseg sweep | worker | study show`: flags in, one call to src/experiment (sweeps and
+// workers) or src/sweep (study summaries), the study table out.
 import type { Command } from 'commander';
-import { spawn } from 'node:child_process';
-import { resolve, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import {
-  openStorage, runStudy, summarizeStudy, learnerSpace, MedianPruner, SuccessiveHalvingPruner, TrialPruned,
-  LEARNERS, type LearnerName, type Params, type Pruner, type StudyConfig, type SearchSpace, type StudyStorage,
-} from '../sweep/index.js';
-import { train, readConfigFile, TrainingInterruptedError, type TrainConfigInput, type TrainSummary } from '../train/index.js';
-import { urlPassword, urlWithoutPassword } from '../hub/redact.js';
+import { LEARNERS, type StudySummary } from '../sweep/index.js';
+import { joinStudy, readStudy, runSweep, StudyFailedError, SWEEP_OBJECTIVES, type SweepOptions } from '../experiment/index.js';
 
-/** How a sampled parameter sets the training config (paper Tab. 2 names -> our config keys). */
-const PARAM_TO_MODEL_KEY: Record<string, string> = {
-  prompt_depth: 'depth', intermediate_dim: 'intermediateDim', use_lora_proj: 'useLoraProj', shared_dim: 'sharedDim',
-  nhead: 'heads', dropout: 'dropout', dim_feedforward: 'feedforward', norm_first: 'normFirst',
-};
-
-/**
- * What a trial returns to the sampler:
- * - `val_loss`: the last epoch's validation loss, minimised (the reference: Optuna reads the
- *   `val_loss` Lightning reports after `fit`, fixtures README quirk 21);
- * - `best_val_loss`: the validation loss of the best-Dice checkpoint, minimised;
- * - `val_dice`: the best checkpoint's validation Dice, maximised.
- * `auto` (the flag's default) is `val_loss` with `quirks: reference`, `best_val_loss` with `fixed`.
- */
-export type SweepObjective = 'val_loss' | 'best_val_loss' | 'val_dice';
-export const SWEEP_OBJECTIVES: readonly SweepObjective[] = ['val_loss', 'best_val_loss', 'val_dice'];
-
-/** The `auto` objective of a model config (its quirks mode decides). */
-export function autoObjective(model: Record<string, unknown>): SweepObjective {
-  return model.quirks === 'fixed' ? 'best_val_loss' : 'val_loss';
-}
-
-/** A finished trial's objective value. */
-export function objectiveValue(objective: SweepObjective, s: Pick<TrainSummary, 'val' | 'lastEpoch'>): number {
-  if (objective === 'val_loss') return s.lastEpoch.valLoss;
-  return objective === 'best_val_loss' ? s.val.loss : s.val.dice;
-}
-
-/** The training config of one trial: the study's base config with the sampled values applied. */
-export function trialConfig(base: TrainConfigInput, params: Params, study: string, trialNumber: number): TrainConfigInput {
-  const cfg = structuredClone(base) as TrainConfigInput & { model?: Record<string, unknown> };
-  const model: Record<string, unknown> = { ...(cfg.model ?? {}) };
-  for (const [k, v] of Object.entries(params)) {
-    if (k === 'lr') cfg.lr = v as number;
-    else if (k === 'weight_decay') cfg.weightDecay = v as number;
-    else if (k === 'learner') model.learner = v;
-    else if (PARAM_TO_MODEL_KEY[k]) model[PARAM_TO_MODEL_KEY[k]!] = v;
-    else throw new Error(`sweep: no config key for parameter "${k}"`);
-  }
-  cfg.model = model;
-  // Trial run folders: <runsDir>/<study>/trial-NNN (a run name is one folder level).
-  cfg.runsDir = join(cfg.runsDir ?? 'runs', study);
-  cfg.name = `trial-${String(trialNumber).padStart(3, '0')}`;
-  return cfg;
-}
-
-/** The per-learner space of paper.md, with the prompt depth capped (small encoders have fewer layers). */
-export function sweepSpace(learner: LearnerName, maxDepth = 10): SearchSpace {
-  const s = learnerSpace(learner);
-  const depth = s.params.prompt_depth;
-  if (!depth || depth.type !== 'int') return s;
-  return { ...s, params: { ...s.params, prompt_depth: { ...depth, high: Math.max(depth.low, Math.min(depth.high, maxDepth)) } } };
-}
-
-function makePruner(name: string): Pruner | undefined {
-  if (name === 'none') return undefined;
-  if (name === 'median') return new MedianPruner({ nStartupTrials: 5, nWarmupSteps: 2 });
-  if (name === 'halving') return new SuccessiveHalvingPruner();
-  throw new Error(`unknown pruner "${name}" (none, median, halving)`);
-}
-
-/** Runs trials of an existing study until it has nTrials (any number of these may run at once). */
-export async function runWorker(storage: StudyStorage, studyName: string, o: { nTrials?: number; pruner?: string; quiet?: boolean; workerId?: string }): Promise<number> {
-  const study = await storage.loadStudy(studyName);
-  if (!study) throw new Error(`no study named "${studyName}" in ${storage.url} (create it with tunevlseg sweep)`);
-  const base = study.attrs.train as TrainConfigInput | undefined;
-  const objective = (study.attrs.objective as SweepObjective | undefined) ?? 'val_loss';
-  if (!base) throw new Error(`study "${studyName}" has no training config (attrs.train): it was not created by tunevlseg sweep`);
-  const nTrials = o.nTrials ?? (study.attrs.nTrials as number | undefined) ?? 20;
-  const pruner = makePruner(o.pruner ?? (study.attrs.pruner as string | undefined) ?? 'none');
-  const res = await runStudy({
-    storage, study: studyName, nTrials, pruner, workerId: o.workerId,
-    objective: async (params, report, trial) => {
-      const cfg = trialConfig(base, params, studyName, trial.number);
-      const ac = new AbortController();
-      let pruned: unknown = null;
-      const pending: Promise<void>[] = [];
-      let summary: TrainSummary;
-      try {
-        summary = await train({ ...cfg, progress: o.quiet ? 'none' : 'lines' }, {
-          buildSegmenter: async (model) => (await import('../tuning/factory.js')).buildSegmenter(model as Record<string, unknown>),
-          overwrite: true,
-          signal: ac.signal,
-          onEpoch: (r) => {
-            const v = objective === 'val_dice' ? r.valDice : r.valLoss;
-            pending.push(report(r.epoch, v).catch((e: unknown) => {
-              pruned = e;
-              ac.abort();
-            }));
-          },
-        });
-      } catch (e) {
-        await Promise.all(pending);
-        if (pruned && e instanceof TrainingInterruptedError) throw pruned;
-        throw e;
-      }
-      await Promise.all(pending);
-      if (pruned instanceof TrialPruned) throw pruned;
-      const value = objectiveValue(objective, summary);
-      return { value, attrs: { runDir: summary.runDir, testDice: summary.test?.dice ?? null, valDice: summary.val.dice, epochs: summary.epochs } };
-    },
-    onTrialFinished: (t) => {
-      // A failed trial's reason always reaches the log: silent failures make a useless sweep.
-      if (t.state === 'failed') console.error(`trial ${t.number} failed: ${t.error ?? 'unknown error'}`);
-      else if (!o.quiet) console.log(`trial ${t.number}: ${t.state}${t.value !== null && t.value !== undefined ? ` value=${t.value.toFixed(5)}` : ''} ${JSON.stringify(t.params)}`);
-    },
-  });
-  return res.ran;
-}
-
-export interface SweepOptions {
-  model: string;
-  learner: string;
-  dataset: string;
-  trials: string;
-  storage: string;
-  study?: string;
-  workers: string;
-  seed: string;
-  objective: SweepObjective | 'auto';
-  pruner: string;
-  maxDepth: string;
-  config?: string;
-  runsDir: string;
-  maxEpochs?: string;
-  quiet?: boolean;
-}
-
-export async function sweep(o: SweepOptions): Promise<void> {
-  if (!(LEARNERS as readonly string[]).includes(o.learner)) throw new Error(`unknown learner "${o.learner}" (${LEARNERS.join(', ')})`);
-  const learner = o.learner as LearnerName;
-  const nTrials = Number.parseInt(o.trials, 10);
-  const workers = Number.parseInt(o.workers, 10);
-  if (!(nTrials > 0) || !(workers > 0)) throw new Error('--trials and --workers must be positive integers');
-  const fileCfg = o.config ? readConfigFile(o.config) : {};
-  const studyName = o.study ?? `${o.model.replace(/[^\w.-]+/g, '_')}__${learner}__${resolve(o.dataset).split('/').filter(Boolean).pop()}`;
-  const base = {
-    ...fileCfg,
-    data: { ...((fileCfg.data as Record<string, unknown> | undefined) ?? {}), dir: resolve(o.dataset) },
-    model: { ...((fileCfg.model as Record<string, unknown> | undefined) ?? {}), model: o.model, learner },
-    runsDir: resolve(o.runsDir),
-    ...(o.maxEpochs ? { maxEpochs: Number.parseInt(o.maxEpochs, 10) } : {}),
-  } as TrainConfigInput;
-  const objective = o.objective === 'auto' ? autoObjective((base.model ?? {}) as Record<string, unknown>) : o.objective;
-  const space = await clampedSpace(learner, Number.parseInt(o.maxDepth, 10), base, o.model);
-  const config: StudyConfig = {
-    name: studyName,
-    direction: objective === 'val_dice' ? 'maximize' : 'minimize',
-    space,
-    seed: Number.parseInt(o.seed, 10),
-    lag: workers - 1,
-    attrs: { train: base, objective, nTrials, pruner: o.pruner, model: o.model, learner, dataset: resolve(o.dataset) },
-  };
-  const storage = await openStorage(o.storage);
-  try {
-    const existing = await storage.loadStudy(studyName);
-    const finished = existing ? await finishedTrials(storage, existing.id) : 0;
-    if (existing) console.log(rerunNote(existing.name, existing.attrs.train, base, finished, nTrials));
-    await storage.createStudy(config, { loadIfExists: true });
-    if (finished < nTrials) {
-      console.log(`study ${studyName} in ${storage.url}: ${nTrials} trials, ${workers} worker(s)`);
-      console.log(joinHint(o.storage, studyName));
-    }
-    let codes: number[] = [];
-    if (workers === 1) {
-      await runWorker(storage, studyName, { nTrials, pruner: o.pruner, quiet: o.quiet });
-    } else {
-      codes = await spawnWorkers(o.storage, studyName, nTrials, workers, o.quiet === true);
-    }
-    const summary = await summarizeStudy(storage, studyName);
-    printStudy(summary, false);
-    assertSomeTrialCompleted(summary);
-    if (codes.some((c) => c !== 0)) throw new Error(`study "${studyName}": worker exit codes ${codes.join(', ')}`);
-  } finally {
-    await storage.close();
-  }
-}
-
-/**
- * The per-learner space with its depth range clamped to what the base model takes (a depth
- * the encoders lack would only make trials fail), saying so when it clamps.
- */
-async function clampedSpace(learner: LearnerName, maxDepth: number, base: TrainConfigInput, model: string): Promise<SearchSpace> {
-  const space = sweepSpace(learner, maxDepth);
-  const depth = space.params.prompt_depth;
-  if (!depth || depth.type !== 'int') return space;
-  const { promptDepthLimit } = await import('../tuning/factory.js');
-  const limit = await promptDepthLimit((base as { model?: Record<string, unknown> }).model ?? {});
-  if (depth.high <= limit.maxDepth) return space;
-  const high = Math.max(depth.low, limit.maxDepth);
-  console.log(`sweep: prompt depth range ${depth.low}..${depth.high} clamped to ${depth.low}..${high}: ${model} takes at most ${limit.maxDepth} (${limit.maxDepthWhy})`);
-  return { ...space, params: { ...space.params, prompt_depth: { ...depth, high } } };
-}
-
-/** Logical trials of a study that have finished (a re-run of a dead worker's trial counts once). */
-async function finishedTrials(storage: StudyStorage, studyId: number): Promise<number> {
-  const seqs = new Set<number>();
-  for (const t of await storage.getTrials(studyId)) if (t.state === 'complete' || t.state === 'pruned' || t.state === 'failed') seqs.add(t.seq);
-  return seqs.size;
-}
-
-/**
- * What rerunning `sweep` on an existing study does, said out loud: resume it, or nothing at all
- * because it is complete. A different training config under the same name is refused: its
- * trials would mix two experiments in one table.
- */
-function rerunNote(name: string, oldTrain: unknown, base: TrainConfigInput, finished: number, nTrials: number): string {
-  const was = JSON.stringify(oldTrain ?? null), now = JSON.stringify(base);
-  if (was !== now) {
-    const a = (oldTrain ?? {}) as Record<string, unknown>, b = base as Record<string, unknown>;
-    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
-    throw new Error(`study "${name}" already exists with a different training config (differs in: ${keys.join(', ')}); ` +
-      'give this sweep its own --study name');
-  }
-  if (finished >= nTrials) {
-    return `study "${name}" already has ${finished} finished trial(s) of the ${nTrials} asked: nothing to run. ` +
-      `Its results are below; --trials ${nTrials + 10} adds trials to it, --study <new name> starts a fresh study.`;
-  }
-  return `study "${name}" exists: resuming it, ${finished} of ${nTrials} trial(s) finished, ${nTrials - finished} to run`;
-}
-
-/**
- * How to join from another machine, with no credential in it: the password goes through the
- * environment (PGPASSWORD or ~/.pgpass), never into a command line that shell history and the
- * process list keep.
- */
-function joinHint(url: string, study: string): string {
-  const cmd = `tunevlseg worker --storage ${urlWithoutPassword(url)} --study ${study}`;
-  if (!/^postgres(ql)?:\/\//.test(url)) return `join from elsewhere with\n  ${cmd}`;
-  const lines = [`join from elsewhere with (the password in $PGPASSWORD or ~/.pgpass, not in the URL)\n  PGPASSWORD=... ${cmd}`];
-  if (urlPassword(url) !== null) {
-    lines.push('note: --storage holds a password, which the process list and your shell history keep; pass it as PGPASSWORD or in ~/.pgpass instead');
-  }
-  return lines.join('\n');
-}
-
-/** Local worker processes; the storage password reaches them through PGPASSWORD, never argv. */
-async function spawnWorkers(url: string, study: string, nTrials: number, workers: number, quiet: boolean): Promise<number[]> {
-  const bin = fileURLToPath(new URL('../../../bin/tunevlseg.js', import.meta.url));
-  const password = urlPassword(url);
-  const env = { ...process.env, TUNEVLSEG_THREADS: process.env.TUNEVLSEG_THREADS ?? '1', ...(password !== null ? { PGPASSWORD: password } : {}) };
-  return Promise.all(Array.from({ length: workers }, (_, i) => new Promise<number>((res) => {
-    const args = [bin, 'worker', '--storage', urlWithoutPassword(url), '--study', study, '--trials', String(nTrials), '--worker-id', `local-${i}`];
-    if (quiet) args.push('--quiet');
-    const p = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env });
-    p.on('exit', (code) => res(code ?? 1));
-  })));
-}
-
-/** A study with no completed trial is a failed sweep: exit non-zero with the first reason, whole. */
-function assertSomeTrialCompleted(s: Awaited<ReturnType<typeof summarizeStudy>>): void {
-  if (s.counts.complete > 0 || s.trials.length === 0) return;
-  const first = s.trials.find((t) => t.state === 'failed');
-  const what = `${s.counts.failed} failed${s.counts.pruned ? `, ${s.counts.pruned} pruned` : ''}`;
-  throw new Error(`study "${s.study.name}": no trial completed (${what})` +
-    (first ? `; first failure, trial ${first.number}:\n${first.error ?? 'unknown error'}` : ''));
-}
-
-function printStudy(s: Awaited<ReturnType<typeof summarizeStudy>>, json: boolean): void {
+function printStudy(s: StudySummary, json: boolean): void {
   if (json) {
     console.log(JSON.stringify({ study: s.study.name, direction: s.study.direction, counts: s.counts, best: s.best, importances: s.importances,
       trials: s.trials.map((t) => ({ number: t.number, state: t.state, value: t.value, params: t.params, attrs: t.attrs })) }));
@@ -290,15 +24,6 @@ function printStudy(s: Awaited<ReturnType<typeof summarizeStudy>>, json: boolean
   if (s.best) console.log(`best: trial ${s.best.number}, value ${String(s.best.value)}, ${JSON.stringify(s.best.params)}`);
   const imp = [...s.importances].sort((a, b) => b.importance - a.importance);
   if (imp.length) console.log(`importance: ${imp.map((i) => `${i.param} ${i.importance.toFixed(2)}`).join(', ')}`);
-}
-
-/** Storage that must already hold the study: reading or joining never creates a database. */
-async function openStudyStorage(url: string, study: string): Promise<StudyStorage> {
-  try {
-    return await openStorage(url, { create: false });
-  } catch (e) {
-    throw new Error(`study "${study}": ${(e as Error).message}`);
-  }
 }
 
 export function registerSweepCommands(program: Command): void {
@@ -321,7 +46,13 @@ export function registerSweepCommands(program: Command): void {
     .option('-q, --quiet', 'no per-epoch lines')
     .action(async (o: SweepOptions) => {
       if (o.objective !== 'auto' && !SWEEP_OBJECTIVES.includes(o.objective)) throw new Error(`--objective must be auto or one of ${SWEEP_OBJECTIVES.join(', ')}, got "${o.objective}"`);
-      await sweep(o);
+      try {
+        printStudy(await runSweep(o), false);
+      } catch (e) {
+        // A study whose trials all failed still shows its table (every reason, in full) before the error.
+        if (e instanceof StudyFailedError) printStudy(e.summary, false);
+        throw e;
+      }
     });
   program.command('worker')
     .description('join a sweep study from any machine and run its trials until it has enough')
@@ -332,14 +63,8 @@ export function registerSweepCommands(program: Command): void {
     .option('--worker-id <id>', 'name in the trials table (default host:pid)')
     .option('-q, --quiet', 'no per-trial lines')
     .action(async (o: { storage: string; study: string; trials?: string; pruner?: string; workerId?: string; quiet?: boolean }) => {
-      const storage = await openStudyStorage(o.storage, o.study);
-      try {
-        const ran = await runWorker(storage, o.study, { nTrials: o.trials ? Number.parseInt(o.trials, 10) : undefined, pruner: o.pruner, quiet: o.quiet, workerId: o.workerId });
-        if (!o.quiet) console.log(`worker ran ${ran} trial(s)`);
-        if (ran > 0) assertSomeTrialCompleted(await summarizeStudy(storage, o.study));
-      } finally {
-        await storage.close();
-      }
+      const ran = await joinStudy(o.storage, o.study, { nTrials: o.trials ? Number.parseInt(o.trials, 10) : undefined, pruner: o.pruner, quiet: o.quiet, workerId: o.workerId });
+      if (!o.quiet) console.log(`worker ran ${ran} trial(s)`);
     });
   const study = program.command('study').description('inspect sweep studies');
   study.command('show <name>')
@@ -347,12 +72,7 @@ export function registerSweepCommands(program: Command): void {
     .option('--storage <url>', 'the study storage', 'sqlite:runs/studies.db')
     .option('--json', 'one JSON object')
     .action(async (name: string, o: { storage: string; json?: boolean }) => {
-      const storage = await openStudyStorage(o.storage, name);
-      try {
-        printStudy(await summarizeStudy(storage, name), o.json === true);
-      } finally {
-        await storage.close();
-      }
+      printStudy(await readStudy(o.storage, name), o.json === true);
     });
 }
 

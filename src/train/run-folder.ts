@@ -109,3 +109,40 @@ export function benchFiles(benchDir: string): BenchFiles {
     embeddingsOf: (dataset) => path.join(benchDir, BENCH_FILES.embeddings, `${dataset}.json`),
   };
 }
+
+/** What `toTrialsJsonl` needs of a sweep trial (a `TrialRecord` of src/sweep fits). */
+export interface TrialLike {
+  readonly number: number;
+  readonly seq?: number;
+  readonly state: string;
+  readonly params: Readonly<Record<string, unknown>> | null;
+  readonly value: number | null;
+  readonly attrs?: Readonly<Record<string, unknown>>;
+}
+
+const finite = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+
+/**
+ * A grid cell's `trials.jsonl` from its study's trials: one line per trial, with `testDice`
+ * lifted from `attrs.testDice` (or `attrs.test.dice`) when the objective recorded it. The grid
+ * writes it; src/report reads it back.
+ */
+export function toTrialsJsonl(trials: readonly TrialLike[]): string {
+  return trials
+    .map((t) => {
+      const attrs = t.attrs ?? {};
+      const test = attrs.test as { dice?: unknown } | null | undefined;
+      const testDice = finite(attrs.testDice) ?? finite(test && typeof test === 'object' ? test.dice : undefined);
+      return JSON.stringify({
+        number: t.number,
+        ...(t.seq !== undefined ? { seq: t.seq } : {}),
+        state: t.state,
+        params: t.params ?? {},
+        value: t.value !== null && Number.isFinite(t.value) ? t.value : null,
+        ...(testDice !== null ? { testDice } : {}),
+        attrs,
+      });
+    })
+    .map((l) => `${l}\n`)
+    .join('');
+}
