@@ -2,6 +2,7 @@
 // workers) or src/sweep (study summaries), the study table out.
 import type { Command } from 'commander';
 import { LEARNERS, type StudySummary } from '../sweep/index.js';
+import { DEFAULT_LEARNER } from '../learners/registry.js';
 import { joinStudy, readStudy, runSweep, StudyFailedError, SWEEP_OBJECTIVES, type SweepOptions } from '../experiment/index.js';
 
 function printStudy(s: StudySummary, json: boolean): void {
@@ -31,7 +32,7 @@ export function registerSweepCommands(program: Command): void {
     .description('TPE hyperparameter sweep of one model x learner x dataset (each trial a training run)')
     .requiredOption('--dataset <dir>', 'dataset folder (docs/data.md)')
     .option('--model <m>', 'base model: preset, folder or hub id', 'clipseg')
-    .option('--learner <l>', `context learner (${LEARNERS.join(', ')})`, 'vpt')
+    .option('--learner <l>', `context learner (${LEARNERS.join(', ')})`, DEFAULT_LEARNER)
     .option('--trials <n>', 'trials in the study', '20')
     .option('--storage <url>', 'sqlite:<file> or postgres://...', 'sqlite:runs/studies.db')
     .option('--study <name>', 'study name (default <model>__<learner>__<dataset>)')

@@ -6,17 +6,18 @@
  */
 import { basename } from 'node:path';
 import { LEARNERS, type LearnerName } from '../sweep/index.js';
+import { learnerSupports, learnersWithOption } from '../learners/registry.js';
+import { familyOfModelSpec } from '../tuning/factory.js';
 
 export const ABLATIONS: Record<string, { name: string; model: Record<string, unknown>; learners?: readonly string[] }> = {
   // Table 4: MaPLe (and the other initialised learners) from N(0, 0.02) instead of "a photo of a".
-  init: { name: 'init-gaussian', model: { contextInitializer: null }, learners: ['coop', 'cocoop', 'maple'] },
+  init: { name: 'init-gaussian', model: { contextInitializer: null }, get learners() { return learnersWithOption('contextInitializer'); } },
   // Table 5: no learnable upsampler.
   upsampler: { name: 'no-upsampler', model: { useNewLastLayer: false } },
 };
-const TEXT_ONLY = new Set(['coop', 'cocoop']);
 
-/** Whether a grid model is a CRIS (its image encoder is a CNN: textual learners only). */
-export const isCrisModel = (m: { name: string; spec: string }): boolean => /cris/i.test(m.name) || /cris/i.test(m.spec);
+/** The model family of a grid model (which learners it takes; which one gives the embeddings). */
+export const familyOf = (m: { name: string; spec: string }): ReturnType<typeof familyOfModelSpec> => familyOfModelSpec(m.name, m.spec);
 
 /**
  * The grid's base model: the original's experiment configs load `CIDAS/clipseg-rd64` (and its
@@ -41,9 +42,9 @@ export function gridCells(models: string[], learners: string[], datasets: string
   for (const a of ablate) if (!ABLATIONS[a]) throw new Error(`bench: unknown ablation "${a}" (${Object.keys(ABLATIONS).join(', ')})`);
   const cells: GridCell[] = [];
   for (const m of models.map(namedSpec)) {
-    const isCris = isCrisModel(m);
+    const family = familyOf(m);
     for (const l of learners as LearnerName[]) {
-      if (isCris && !TEXT_ONLY.has(l)) continue; // CRIS's image encoder is a CNN: textual learners only
+      if (!learnerSupports(l, family)) continue; // e.g. CRIS's image encoder is a CNN: textual learners only
       for (const d of datasets.map(namedSpec)) {
         const base = `${m.name}__${l}__${d.name}`;
         cells.push({ id: base, model: m, learner: l, dataset: d, ablation: null, overrides: {} });

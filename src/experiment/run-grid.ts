@@ -9,7 +9,7 @@ import { basename, resolve } from 'node:path';
 import { openStorage, summarizeStudy, type StudyConfig } from '../sweep/index.js';
 import { readConfigFile, predictFolder, datasetEmbeddings, type TrainConfigInput } from '../train/index.js';
 import { benchFiles, runFiles, toTrialsJsonl, type BenchFiles } from '../train/run-folder.js';
-import { gridCells, isCrisModel, type GridCell } from './grid.js';
+import { familyOf, gridCells, type GridCell } from './grid.js';
 import { autoObjective, clampedSpace } from './trial.js';
 import { runWorker } from './worker.js';
 
@@ -87,7 +87,7 @@ export async function runGrid(o: GridOptions): Promise<{ dir: string; ran: strin
       cpSync(runDir, tmp, { recursive: true });
       writeFileSync(tmpFiles.trials, toTrialsJsonl(s.trials));
       if (o.predictions) {
-        const { loadTuned } = await import('../tuning/factory.js');
+        const { loadTuned } = await import('../tuning/checkpoint.js');
         const { segmenter } = await loadTuned(tmpFiles.best);
         try {
           const cfg = JSON.parse(readFileSync(tmpFiles.config, 'utf8')) as { data?: { testSplit?: string | null } };
@@ -115,7 +115,7 @@ export async function runGrid(o: GridOptions): Promise<{ dir: string; ran: strin
  * CLIPSeg base model of the grid (the frozen towers: the same for every learner).
  */
 async function writeEmbeddings(files: BenchFiles, cells: GridCell[], fileCfg: Record<string, unknown>, quiet: boolean): Promise<void> {
-  const clipCell = cells.find((c) => !isCrisModel(c.model));
+  const clipCell = cells.find((c) => familyOf(c.model) === 'clipseg');
   if (!clipCell) return;
   const datasets = [...new Map(cells.map((c) => [c.dataset.name, c.dataset])).values()].filter((d) => !existsSync(files.embeddingsOf(d.name)));
   if (datasets.length === 0) return;

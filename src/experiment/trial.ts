@@ -6,12 +6,7 @@
 import { join } from 'node:path';
 import { learnerSpace, type LearnerName, type Params, type SearchSpace } from '../sweep/index.js';
 import type { TrainConfigInput, TrainSummary } from '../train/index.js';
-
-/** How a sampled parameter sets the training config (paper Tab. 2 names -> our config keys). */
-const PARAM_TO_MODEL_KEY: Record<string, string> = {
-  prompt_depth: 'depth', intermediate_dim: 'intermediateDim', use_lora_proj: 'useLoraProj', shared_dim: 'sharedDim',
-  nhead: 'heads', dropout: 'dropout', dim_feedforward: 'feedforward', norm_first: 'normFirst',
-};
+import { optionForReferenceName } from '../learners/reference.js';
 
 /**
  * What a trial returns to the sampler:
@@ -43,7 +38,7 @@ export function trialConfig(base: TrainConfigInput, params: Params, study: strin
     if (k === 'lr') cfg.lr = v as number;
     else if (k === 'weight_decay') cfg.weightDecay = v as number;
     else if (k === 'learner') model.learner = v;
-    else if (PARAM_TO_MODEL_KEY[k]) model[PARAM_TO_MODEL_KEY[k]!] = v;
+    else if (optionForReferenceName(k)) model[optionForReferenceName(k)!] = v; // paper Tab. 2 name -> our option
     else throw new Error(`sweep: no config key for parameter "${k}"`);
   }
   cfg.model = model;
