@@ -9,6 +9,7 @@
  */
 // Building: a model config -> a segmenter; a tuned checkpoint -> the segmenter it was trained as.
 export * from './tuning/factory.js';
+export * from './tuning/checkpoint.js';
 export * from './tuning/segmenter.js';
 export * from './tuning/clipseg.js';
 export * from './tuning/cris.js';
