@@ -13,6 +13,7 @@ export * from './tuning/checkpoint.js';
 export * from './tuning/segmenter.js';
 export * from './tuning/clipseg.js';
 export * from './tuning/cris.js';
+export * from './tuning/prompted.js';
 // The base models and the context learners.
 export * from './models/clipseg/index.js';
 export * from './models/cris/index.js';

@@ -120,11 +120,11 @@ async function writeEmbeddings(files: BenchFiles, cells: GridCell[], fileCfg: Re
   const datasets = [...new Map(cells.map((c) => [c.dataset.name, c.dataset])).values()].filter((d) => !existsSync(files.embeddingsOf(d.name)));
   if (datasets.length === 0) return;
   const { buildSegmenter } = await import('../tuning/factory.js');
-  const { PromptedSegmenter } = await import('../tuning/clipseg.js');
+  const { PromptedClipSeg } = await import('../tuning/clipseg.js');
   const modelCfg = { ...((fileCfg.model as Record<string, unknown> | undefined) ?? {}), model: clipCell.model.spec, learner: 'none' };
   const seg = await buildSegmenter(modelCfg);
   try {
-    if (!(seg instanceof PromptedSegmenter)) return;
+    if (!(seg instanceof PromptedClipSeg)) return;
     const clip = seg.model.clip;
     mkdirSync(files.embeddings, { recursive: true });
     for (const d of datasets) {
