@@ -26,7 +26,7 @@ import { type Tensor, tidy, manualSeed, optim, dispose, noGrad } from '../torch/
 import type { Segmenter } from '../tuning/segmenter.js';
 import { augmentBatch, resolveAugment } from './augment.js';
 import {
-  saveCheckpoint, loadCheckpointInto, saveResumeState, loadResumeState, resumeFile, writeFileAtomic,
+  saveCheckpoint, loadCheckpointInto, saveResumeState, loadResumeState, writeFileAtomic,
   stringifyJson, parseJson, tunevlsegVersion,
 } from './checkpoint.js';
 import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
@@ -37,6 +37,7 @@ import { checkpointSelectionProtocol, optimizerGroups, passBatchSize } from './r
 import { diceCELoss } from './loss.js';
 import { diceIoU, MeanAccumulator } from './metrics.js';
 import { createProgress } from './progress.js';
+import { runFiles, runDirOf, type RunFiles } from './run-folder.js';
 
 /** Builds the segmenter of a run from its `model` config section (the factory in src/tuning). */
 export type BuildSegmenter = (model: Record<string, unknown>, config: TrainConfig) => Segmenter | Promise<Segmenter>;
@@ -184,38 +185,9 @@ export interface TrainerState {
   dataset: { train: number; val: number; test: number };
 }
 
-export interface RunFiles {
-  dir: string;
-  config: string;
-  metrics: string;
-  summary: string;
-  best: string;
-  last: string;
-  resume: string;
-  evalDir: string;
-}
-
-export function runFiles(runDir: string): RunFiles {
-  return {
-    dir: runDir,
-    config: path.join(runDir, 'config.json'),
-    metrics: path.join(runDir, 'metrics.jsonl'),
-    summary: path.join(runDir, 'summary.json'),
-    best: path.join(runDir, 'checkpoints', 'best.safetensors'),
-    last: path.join(runDir, 'checkpoints', 'last.safetensors'),
-    resume: resumeFile(runDir),
-    evalDir: path.join(runDir, 'eval'),
-  };
-}
-
-/** The run folder of a configuration. */
-export function runDirOf(config: Pick<TrainConfig, 'runsDir' | 'name'>): string {
-  return path.resolve(config.runsDir, config.name);
-}
-
 /** Reads a run folder's resolved configuration (config.json). */
 export function readRunConfig(runDir: string): TrainConfig {
-  const file = path.join(runDir, 'config.json');
+  const file = runFiles(runDir).config;
   if (!existsSync(file)) throw new Error(`${runDir}: not a run folder (no config.json)`);
   return parseTrainConfig(parseJson<unknown>(readFileSync(file, 'utf8')));
 }
@@ -268,7 +240,7 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
 
   if (!opts.resume) {
     if (opts.overwrite) rmSync(runDir, { recursive: true, force: true });
-    mkdirSync(path.join(runDir, 'checkpoints'), { recursive: true });
+    mkdirSync(path.dirname(files.best), { recursive: true });
     writeFileAtomic(files.config, `${stringifyJson(config, 2)}\n`);
   }
   manualSeed(config.seed);
