@@ -13,6 +13,8 @@
  *    segmenter factory (src/tuning), each evaluated on the test split (best validation
  *    checkpoint).
  * 4. Prints a Table-3-style table and writes demo-summary.json.
+ * Along the way it keeps what its report shows besides numbers (src/demo/artifacts.ts): the
+ * zero-shot and every learner's test masks, and both domains' CLIP embeddings.
  *
  * Every learner runs with `quirks: 'fixed'` by default (each gets the learnable upsampler, as
  * the paper describes; with the original code's quirks CoOp/CoCoOp bypass it and stay near 0
