@@ -108,6 +108,7 @@ ${GALLERY_CSS}
 @media print {
   body { max-width: none; padding: 0; font-size: 10.5pt; color: #000; }
   nav, .tile .close { display: none !important; }
+  .legend-swatch { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   a { color: inherit; text-decoration: none; }
   h2 { break-after: avoid; page-break-after: avoid; }
   figure.figure, table.results, table.gallery tr, .table-wrap { break-inside: avoid; page-break-inside: avoid; overflow: visible; }
