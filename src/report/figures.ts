@@ -13,7 +13,7 @@
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { Bench } from './load.js';
-import { LEARNER_ORDER, datasetLabel, learnerLabel, modelLabel, orderBy } from './paper.js';
+import { learnerOrder, datasetLabel, learnerLabel, modelLabel, orderBy } from './paper.js';
 import { linearFit } from './stats.js';
 import {
   CONFIG, type Figure, type FigureOptions, type OmittedFigure, PANEL_H, PANEL_W, SCHEMA, TICK_FORMATS, type VegaLiteSpec,
@@ -93,7 +93,7 @@ export const FIG7 = { id: 'fig7-lr-wd', title: 'Fig. 7: test Dice vs learning ra
 export function depthFigure(b: Bench): Figure | OmittedFigure {
   const all = testDicePoints(b).filter((p) => p.depth !== null);
   if (!all.length) return { ...FIG6, reason: 'no run or trial records its prompt depth.' };
-  const learners = orderBy([...new Set(all.map((p) => p.learner))], LEARNER_ORDER);
+  const learners = orderBy([...new Set(all.map((p) => p.learner))], learnerOrder());
   const varied = learners.filter((l) => distinct(all.filter((p) => p.learner === l).map((p) => p.depth)).length >= 2);
   const depths = distinct(all.map((p) => p.depth));
   if (!varied.length) {
@@ -161,7 +161,7 @@ export function lrWdFigure(b: Bench): Figure | OmittedFigure {
     const said = (what: string, xs: number[]): string => (xs.length ? `one ${what} (${xs.map(formatRate).join(', ')})` : `no positive ${what}`);
     return { ...FIG7, reason: `every ${pts[0]?.source === 'trial' ? 'trial' : 'run'} uses ${said('learning rate', lrs)} and ${said('weight decay', wds)}: a trend needs at least two values.` };
   }
-  const learnerDomain = orderBy([...new Set(pts.map((p) => p.learner))], LEARNER_ORDER).map((l) => learnerLabel(l, b.grid.labels.learners));
+  const learnerDomain = orderBy([...new Set(pts.map((p) => p.learner))], learnerOrder()).map((l) => learnerLabel(l, b.grid.labels.learners));
   const panel = (which: 'lr' | 'weightDecay', data: TrialPoint[], title: string): VegaLiteSpec => ({
     title,
     width: PANEL_W + 60,
