@@ -4,7 +4,7 @@
  * page carries each picture once, and a full-window link closes it), and a Markdown summary.
  */
 import type { Gallery, GalleryRank } from './gallery.js';
-import { htmlEscape } from './tables.js';
+import { htmlEscape } from './tables-render.js';
 
 const RANK: Record<GalleryRank, string> = { best: 'Best', median: 'Median', worst: 'Worst' };
 
