@@ -207,7 +207,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       // For the report: the zero-shot masks (gallery) and both domains' CLIP embeddings (Fig. 4).
       await writeTestPredictions(base, targetDir, path.join(runDir, 'zero-shot', 'predictions'), workers);
       for (const [name, dir] of [['ultrasound', targetDir], ['natural', sourceDir]] as const) {
-        await writeDomainEmbeddings(base, name, dir, path.join(runDir, 'embeddings', `${name}.json`));
+        const n = await writeDomainEmbeddings(base, name, dir, path.join(runDir, 'embeddings', `${name}.json`));
+        log(`[report] ${name}: CLIP embeddings of ${n.text} prompt(s) and ${n.image} image(s) (Fig. 4)`);
       }
     } finally {
       base.dispose();
