@@ -269,3 +269,20 @@ test('the demo command ends with the path of the report of its own runs', async 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the demo's next-step line names commands and flags that exist", async () => {
+  const { NEXT_STEPS } = await import('../src/demo/report.js');
+  const { registerDataCommands } = await import('../src/cli/data.js');
+  const { registerTrainCommand } = await import('../src/cli/train.js');
+  const program = new Command();
+  registerDataCommands(program);
+  registerTrainCommand(program);
+  const flagsOf = (c: Command | undefined): string[] => (c?.options ?? []).map((o) => o.long ?? '');
+  const dataImport = program.commands.find((c) => c.name() === 'data')?.commands.find((c) => c.name() === 'import');
+  const train = program.commands.find((c) => c.name() === 'train');
+  for (const [cmd, command] of [['data import', dataImport], ['train', train]] as const) {
+    const used = new RegExp(`tunevlseg ${cmd} ((?:--[a-z-]+ \\S+ ?)+)`).exec(NEXT_STEPS);
+    assert.ok(used && command, `"${cmd}" in: ${NEXT_STEPS}`);
+    for (const f of used[1]!.match(/--[a-z-]+/g)!) assert.ok(flagsOf(command).includes(f), `tunevlseg ${cmd} has no ${f}`);
+  }
+});

@@ -53,6 +53,8 @@ test('writeReport writes report.md, table CSV/LaTeX, figure SVGs and a self-cont
   // Every figure has a text alternative: role="img" and the title plus its summary.
   assert.equal((html.match(/<svg role="img" aria-label="Fig\. |<svg role="img" aria-label="(Sweep trials|Training curves)/g) ?? []).length, 9);
   assert.match(html, /@media print/);
+  // A dataset without predictions says why it has no gallery.
+  assert.match(html, /No gallery for CAMUS: no cell of it has scored predictions/);
   assert.match(html, /2025-01-02 03:04 UTC/);
   assert.match(html, /cells\/cris__coop__camus/);
 });

@@ -13,6 +13,8 @@
  *    segmenter factory (src/tuning), each evaluated on the test split (best validation
  *    checkpoint).
  * 4. Prints a Table-3-style table and writes demo-summary.json.
+ * Along the way it keeps what its report shows besides numbers (src/demo/artifacts.ts): the
+ * zero-shot and every learner's test masks, and both domains' CLIP embeddings.
  *
  * Every learner runs with `quirks: 'fixed'` by default (each gets the learnable upsampler, as
  * the paper describes; with the original code's quirks CoOp/CoCoOp bypass it and stay near 0
@@ -205,7 +207,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       // For the report: the zero-shot masks (gallery) and both domains' CLIP embeddings (Fig. 4).
       await writeTestPredictions(base, targetDir, path.join(runDir, 'zero-shot', 'predictions'), workers);
       for (const [name, dir] of [['ultrasound', targetDir], ['natural', sourceDir]] as const) {
-        await writeDomainEmbeddings(base, name, dir, path.join(runDir, 'embeddings', `${name}.json`));
+        const n = await writeDomainEmbeddings(base, name, dir, path.join(runDir, 'embeddings', `${name}.json`));
+        log(`[report] ${name}: CLIP embeddings of ${n.text} prompt(s) and ${n.image} image(s) (Fig. 4)`);
       }
     } finally {
       base.dispose();

@@ -4,7 +4,7 @@
  * page carries each picture once, and a full-window link closes it), and a Markdown summary.
  */
 import type { Gallery, GalleryRank } from './gallery.js';
-import { htmlEscape } from './tables.js';
+import { htmlEscape } from './tables-render.js';
 
 const RANK: Record<GalleryRank, string> = { best: 'Best', median: 'Median', worst: 'Worst' };
 
@@ -19,20 +19,23 @@ export const GALLERY_CSS = `
 .gallery td.info { max-width: 200px; color: var(--muted); text-align: left; }
 .gallery tr.median td, .gallery tr.worst td { border-top: 1px solid var(--line); }
 .tile { margin: 0; }
-.tile img { display: block; border: 1px solid var(--line); height: auto; image-rendering: pixelated; cursor: zoom-in; }
+.tile img { display: block; margin: 0 auto; border: 1px solid var(--line); height: auto; image-rendering: pixelated; cursor: zoom-in;
+  /* As wide as asked, but narrower when the columns would not fit the page (many methods). */
+  width: min(var(--thumb), calc((min(100vw, 1400px) - 260px) / var(--cols) - 14px)); min-width: 48px; }
 .tile figcaption { font-variant-numeric: tabular-nums; margin-top: 2px; }
-.tile .close { display: none; }
+.tile .close, .tile .what { display: none; }
+.tile:target .what { display: inline; }
 .tile:target .close { display: block; position: fixed; inset: 0; z-index: 10; background: rgba(0, 0, 0, 0.82); cursor: zoom-out; }
 .tile:target .close span { position: absolute; top: 12px; right: 18px; color: #fff; font-size: 14px; }
-.tile:target .open img { position: fixed; z-index: 11; left: 50%; top: 50%; transform: translate(-50%, -50%); width: min(88vw, 88vh) !important; pointer-events: none; border: 0; }
+.tile:target .open img { position: fixed; z-index: 11; left: 50%; top: 50%; transform: translate(-50%, -50%); width: min(88vw, 88vh); max-height: 88vh; object-fit: contain; pointer-events: none; border: 0; }
 .tile:target figcaption { position: fixed; z-index: 11; left: 0; right: 0; bottom: 16px; color: #fff; font-size: 15px; pointer-events: none; }
 .legend-swatch { display: inline-block; width: 11px; height: 11px; vertical-align: -1px; margin: 0 3px 0 6px; border: 1px solid #555; }
 `;
 
-function tile(id: string, back: string, uri: string | null, alt: string, caption: string): string {
+function tile(id: string, back: string, uri: string | null, alt: string, caption: string, what: string): string {
   if (!uri) return '<span class="missing" title="no prediction of this image">–</span>';
-  return `<figure class="tile" id="${id}"><a class="open" href="#${id}" aria-label="enlarge ${htmlEscape(alt)}"><img src="${uri}" alt="${htmlEscape(alt)}" style="width: var(--thumb)"></a>` +
-    `<a class="close" href="#${back}" aria-label="close"><span>close ✕</span></a><figcaption>${htmlEscape(caption)}</figcaption></figure>`;
+  return `<figure class="tile" id="${id}"><a class="open" href="#${id}" aria-label="enlarge ${htmlEscape(alt)}"><img src="${uri}" alt="${htmlEscape(alt)}"></a>` +
+    `<a class="close" href="#${back}" aria-label="close"><span>close ✕</span></a><figcaption><span class="what">${htmlEscape(what)}: </span>${htmlEscape(caption)}</figcaption></figure>`;
 }
 
 /** One dataset's gallery as HTML (`width`: thumbnail display width in px). */
@@ -43,8 +46,8 @@ export function galleryHtml(g: Gallery, width: number): string {
   const rows = g.rows.map((r, i) => {
     const cells = [
       `<td class="info"><b>${RANK[r.rank]}</b><br>mean Dice ${pct(r.meanDice)}<br><code>${htmlEscape(r.name)}</code>${r.prompt ? `<br>“${htmlEscape(r.prompt)}”` : ''}</td>`,
-      `<td>${tile(`g-${ds}-${i}-gt`, back, r.groundTruth, `${g.datasetLabel} ${r.name}: ground truth`, 'ground truth')}</td>`,
-      ...r.tiles.map((t, j) => `<td>${tile(`g-${ds}-${i}-${j}`, back, t.uri, `${g.datasetLabel} ${r.name}: ${g.columns[j]!.label}, Dice ${pct(t.dice)}`, `Dice ${pct(t.dice)}`)}</td>`),
+      `<td>${tile(`g-${ds}-${i}-gt`, back, r.groundTruth, `${g.datasetLabel} ${r.name}: ground truth`, 'ground truth', r.name)}</td>`,
+      ...r.tiles.map((t, j) => `<td>${tile(`g-${ds}-${i}-${j}`, back, t.uri, `${g.datasetLabel} ${r.name}: ${g.columns[j]!.label}, Dice ${pct(t.dice)}`, `Dice ${pct(t.dice)}`, `${r.name}, ${g.columns[j]!.label}`)}</td>`),
     ];
     return `<tr class="${r.rank}">${cells.join('')}</tr>`;
   });
@@ -53,7 +56,7 @@ export function galleryHtml(g: Gallery, width: number): string {
     `<h3 id="${back}">${htmlEscape(g.datasetLabel)}</h3>`,
     `<p class="meta">${g.rows.length} of ${g.samples} test images, chosen by their mean Dice over the ${methods} tuned method${methods === 1 ? '' : 's'} (best, median, worst). ` +
       `Prediction<span class="legend-swatch" style="background: rgb(230, 159, 0)"></span>tinted, ground truth<span class="legend-swatch" style="background: rgb(0, 114, 178)"></span>outlined. Click an image to enlarge it.</p>`,
-    `<table class="gallery" data-dataset="${ds}" style="--thumb: ${width}px"><thead><tr>${head}</tr></thead><tbody>`,
+    `<table class="gallery" data-dataset="${ds}" style="--thumb: ${width}px; --cols: ${g.columns.length + 1}"><thead><tr>${head}</tr></thead><tbody>`,
     ...rows,
     '</tbody></table>',
     g.notes.length ? `<ul class="notes">${g.notes.map((n) => `<li>${htmlEscape(n)}</li>`).join('')}</ul>` : '',

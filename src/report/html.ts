@@ -36,6 +36,8 @@ export interface ReportData {
   /** Figures the data cannot support, with the line that says why. */
   omitted: OmittedFigure[];
   galleries: Gallery[];
+  /** Labels of the datasets without a gallery (no method with scored predictions); empty when galleries were not asked for. */
+  noGallery: string[];
   date: Date;
   /** Display width of the gallery thumbnails (px). */
   thumbWidth: number;
@@ -61,13 +63,15 @@ export async function buildReport(benchDir: string, o: ReportOptions = {}): Prom
   const set = buildFigureSet(bench, o);
   const figures = await renderFigures(set.figures);
   const galleries: Gallery[] = [];
+  const noGallery: string[] = [];
   if (!o.noGallery) {
     for (const d of bench.grid.datasets) {
       const g = await buildGallery(bench, d, o);
       if (g) galleries.push(g);
+      else noGallery.push(datasetLabel(d, bench.grid.labels.datasets));
     }
   }
-  return { bench, tables, figures, omitted: set.omitted, galleries, date: o.date ?? new Date(), thumbWidth: o.thumbWidth ?? 160 };
+  return { bench, tables, figures, omitted: set.omitted, galleries, noGallery, date: o.date ?? new Date(), thumbWidth: o.thumbWidth ?? 160 };
 }
 
 const CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'";
@@ -104,14 +108,15 @@ ${GALLERY_CSS}
 @media print {
   body { max-width: none; padding: 0; font-size: 10.5pt; color: #000; }
   nav, .tile .close { display: none !important; }
+  .legend-swatch { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   a { color: inherit; text-decoration: none; }
   h2 { break-after: avoid; page-break-after: avoid; }
   figure.figure, table.results, table.gallery tr, .table-wrap { break-inside: avoid; page-break-inside: avoid; overflow: visible; }
   .table-wrap, figure.figure { overflow: visible; }
   figure.figure svg { max-width: 100%; height: auto; }
-  .gallery img { width: 96px !important; }
+  .tile img { width: min(var(--thumb), calc((100vw - 150px) / var(--cols) - 10px)); }
   table.results td, table.results th { padding: 2px 5px; }
-  .tile:target .open img { position: static; transform: none; width: 96px !important; }
+  .tile:target .open img { position: static; transform: none; width: min(var(--thumb), calc((100vw - 150px) / var(--cols) - 10px)); }
   .tile:target figcaption { position: static; color: inherit; font-size: inherit; }
 }
 `;
@@ -158,7 +163,10 @@ export function renderHtml(r: ReportData): string {
   const sections: string[] = [];
   sections.push(`<section id="tables"><h2>Tables</h2>\n${r.tables.map((t) => `<div class="table-wrap">${toHtmlTable(t)}</div>`).join('\n')}</section>`);
   if (r.figures.length || r.omitted.length) sections.push(`<section id="figures"><h2>Figures</h2>\n${r.figures.map(figureHtml).join('\n')}\n${omittedHtml(r.omitted)}</section>`);
-  if (r.galleries.length) sections.push(`<section id="galleries"><h2>Predictions</h2>\n${r.galleries.map((g) => galleryHtml(g, r.thumbWidth)).join('\n')}</section>`);
+  if (r.galleries.length || r.noGallery.length) {
+    const why = r.noGallery.length ? `<p class="meta" data-no-gallery>No gallery for ${htmlEscape(r.noGallery.join(', '))}: no cell of ${r.noGallery.length === 1 ? 'it' : 'them'} has scored predictions (<code>predictions/</code>, written by <code>tunevlseg bench</code> or <code>tunevlseg eval &lt;run&gt; --out &lt;run&gt;/predictions</code>).</p>` : '';
+    sections.push(`<section id="galleries"><h2>Predictions</h2>\n${r.galleries.map((g) => galleryHtml(g, r.thumbWidth)).join('\n')}\n${why}</section>`);
+  }
   const status: string[] = [
     `<section id="status" class="status"><h2>Grid status</h2>`,
     `<p>${total} cells in the grid (${b.gridSource === 'bench.json' ? 'bench.json' : 'inferred from cells/: no usable bench.json'}): <span class="ok">${counts.ok} with results</span>, <span class="missing">${counts.missing} missing</span>, ${counts.incomplete} incomplete, <span class="error">${counts.error} unreadable</span>.</p>`,
@@ -168,7 +176,7 @@ export function renderHtml(r: ReportData): string {
   if (b.problems.length) status.push(`<h3>Problems</h3><ul>${b.problems.map((p) => `<li class="error"><code>${htmlEscape(p.file)}</code>: ${htmlEscape(p.message)}</li>`).join('')}</ul>`);
   status.push('</section>');
   sections.push(status.join('\n'));
-  const nav = [['tables', 'Tables'], ...(r.figures.length || r.omitted.length ? [['figures', 'Figures']] : []), ...(r.galleries.length ? [['galleries', 'Predictions']] : []), ['status', 'Grid status']]
+  const nav = [['tables', 'Tables'], ...(r.figures.length || r.omitted.length ? [['figures', 'Figures']] : []), ...(r.galleries.length || r.noGallery.length ? [['galleries', 'Predictions']] : []), ['status', 'Grid status']]
     .map(([id, l]) => `<a href="#${id}">${l}</a>`)
     .join('');
   return `<!DOCTYPE html>
