@@ -14,6 +14,7 @@ import { registerBenchCommand } from './bench.js';
 import { registerDataCommands } from './data.js';
 import { registerDemoCommand } from './demo.js';
 import { registerPretrainCommand } from './pretrain.js';
+import { registerExportCommand } from './export.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -30,6 +31,7 @@ registerTrainCommand(program);
 registerPretrainCommand(program);
 registerEvalCommand(program);
 registerPredictCommand(program);
+registerExportCommand(program);
 registerInspectCommand(program);
 registerDownloadCommand(program);
 registerConvertCommand(program);

@@ -13,7 +13,7 @@ import { BatchLoader, type Batch, type LoaderSample } from '../data/loader.js';
 import { loadSplit, type Split, type PromptOptions } from '../data/format.js';
 import { writeMaskPng } from '../data/image.js';
 import { type Tensor, tensor, tidy, noGrad } from '../torch/index.js';
-import type { Segmenter } from '../tuning/segmenter.js';
+import type { Segmenter, SegmenterInfo } from '../tuning/segmenter.js';
 import { diceCELossPerSample, type DiceCEOptions } from './loss.js';
 import { diceIoU } from './metrics.js';
 
@@ -219,11 +219,23 @@ const pngName = (name: string): string => {
 };
 
 /**
+ * A model outside libtorch (an exported ONNX graph run by onnxruntime): logits [B, 1, S, S]
+ * for normalised images [B, 3, S, S], asynchronously.
+ */
+export interface LogitsModel {
+  readonly info: SegmenterInfo;
+  logits(images: Float32Array, batch: number, size: number): Promise<Float32Array>;
+}
+
+const isSegmenter = (m: Segmenter | LogitsModel): m is Segmenter => 'forward' in m;
+
+/**
  * Predicts masks for a dataset split or a folder of images and writes them at each image's
  * original size: `<outDir>/<name>.png` (0/255), `<name>_prob.png`, `<name>_overlay.png`, and
  * `<outDir>/predictions.json` listing them (with per-sample Dice/IoU for a scored split).
+ * `model`: a libtorch segmenter, or a `LogitsModel` (the exported ONNX graph).
  */
-export async function predictFolder(segmenter: Segmenter, o: PredictOptions): Promise<PredictResult> {
+export async function predictFolder(model: Segmenter | LogitsModel, o: PredictOptions): Promise<PredictResult> {
   const root = path.resolve(o.input);
   let samples: LoaderSample[];
   let names: string[];
@@ -246,53 +258,56 @@ export async function predictFolder(segmenter: Segmenter, o: PredictOptions): Pr
   }
   const loader = new BatchLoader(samples, {
     ...promptOpts,
-    size: o.imageSize ?? segmenter.info.imageSize,
+    size: o.imageSize ?? model.info.imageSize,
     batchSize: o.batchSize ?? 8,
     shuffle: false,
     train: false,
-    mean: segmenter.info.mean,
-    std: segmenter.info.std,
+    mean: model.info.mean,
+    std: model.info.std,
     ...(o.workers !== undefined ? { workers: o.workers } : {}),
   });
   const outDir = path.resolve(o.outDir);
   if (o.split === undefined && outDir === root) throw new Error(`predictFolder: the output folder must not be the input folder (${root}): predictions would overwrite images`);
   await fs.mkdir(outDir, { recursive: true });
   const files: PredictedFile[] = [];
-  const device = moduleDevice(segmenter);
+  const device = isSegmenter(model) ? moduleDevice(model) : 'cpu';
   const threshold = o.threshold ?? 0.5;
   const perSample: SampleResult[] = [];
   let done = 0;
-  try {
-    await withEvalMode(segmenter, async () => {
-      for await (const b of loader.epoch(0)) {
-        const S = b.imageSize;
-        const r = noGrad(() => tidy(() => {
-          const { images, masks } = batchTensors(b, device);
-          const logits = segmenter.forward(images, segmenter.tokenize(b.prompts));
-          const probs = logits.sigmoid().to('float32').to('cpu').toFloat32Array();
-          const scores = scored ? { ...diceIoU(logits, masks, { threshold }), loss: diceCELossPerSample(logits, masks, o.loss).toArray() } : null;
-          return { probs, scores };
-        }));
-        b.release();
-        for (let i = 0; i < b.size; i++) {
-          const idx = b.indices[i]!;
-          const name = names[idx]!;
-          const [w, h] = b.originalSizes[i]!;
-          const file = path.join(outDir, pngName(name));
-          const written = await writeMaskPng(file, r.probs.subarray(i * S * S, (i + 1) * S * S), S, S, w, h, {
-            threshold,
-            ...((o.overlays ?? true) ? { imagePath: imagePaths[idx]! } : {}),
-          });
-          files.push({
-            name, mask: written.mask, prob: written.prob, ...(written.overlay ? { overlay: written.overlay } : {}),
-            prompt: b.prompts[i]!, width: w, height: h, foreground: written.foreground,
-            ...(r.scores ? { loss: r.scores.loss[i]!, dice: r.scores.dice[i]!, iou: r.scores.iou[i]! } : {}),
-          });
-          if (r.scores) perSample.push({ name, index: idx, prompt: b.prompts[i]!, loss: r.scores.loss[i]!, dice: r.scores.dice[i]!, iou: r.scores.iou[i]! });
-        }
-        o.onBatch?.(++done, loader.length);
+  const loop = async (): Promise<void> => {
+    for await (const b of loader.epoch(0)) {
+      const S = b.imageSize;
+      const external = isSegmenter(model) ? null : await model.logits(b.images, b.size, S);
+      const r = noGrad(() => tidy(() => {
+        const { images, masks } = batchTensors(b, device);
+        const logits = isSegmenter(model) ? model.forward(images, model.tokenize(b.prompts)) : tensor(external!, [b.size, 1, S, S]);
+        const probs = logits.sigmoid().to('float32').to('cpu').toFloat32Array();
+        const scores = scored ? { ...diceIoU(logits, masks, { threshold }), loss: diceCELossPerSample(logits, masks, o.loss).toArray() } : null;
+        return { probs, scores };
+      }));
+      b.release();
+      for (let i = 0; i < b.size; i++) {
+        const idx = b.indices[i]!;
+        const name = names[idx]!;
+        const [w, h] = b.originalSizes[i]!;
+        const file = path.join(outDir, pngName(name));
+        const written = await writeMaskPng(file, r.probs.subarray(i * S * S, (i + 1) * S * S), S, S, w, h, {
+          threshold,
+          ...((o.overlays ?? true) ? { imagePath: imagePaths[idx]! } : {}),
+        });
+        files.push({
+          name, mask: written.mask, prob: written.prob, ...(written.overlay ? { overlay: written.overlay } : {}),
+          prompt: b.prompts[i]!, width: w, height: h, foreground: written.foreground,
+          ...(r.scores ? { loss: r.scores.loss[i]!, dice: r.scores.dice[i]!, iou: r.scores.iou[i]! } : {}),
+        });
+        if (r.scores) perSample.push({ name, index: idx, prompt: b.prompts[i]!, loss: r.scores.loss[i]!, dice: r.scores.dice[i]!, iou: r.scores.iou[i]! });
       }
-    });
+      o.onBatch?.(++done, loader.length);
+    }
+  };
+  try {
+    if (isSegmenter(model)) await withEvalMode(model, loop);
+    else await loop();
   } finally {
     await loader.close();
   }
