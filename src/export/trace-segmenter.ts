@@ -14,6 +14,8 @@ export const ONNX_OUTPUTS = ['logits', 'probabilities'] as const;
 export const ONNX_OPSET = 17;
 
 export interface TraceSegmenterOptions {
+  /** Input side traced (default: segmenter.info.imageSize). */
+  imageSize?: number;
   /** Store float32 weights as float16 (computed in float32). */
   fp16?: boolean;
   /** Strings stored in the model's metadata_props. */
@@ -45,7 +47,7 @@ export function traceSegmenter(segmenter: Segmenter, text: TextInputs, o: TraceS
   segmenter.eval();
   try {
     return noGrad(() => traceOnnx({
-      inputs: (b) => [traceImages(b, segmenter.info.imageSize)],
+      inputs: (b) => [traceImages(b, o.imageSize ?? segmenter.info.imageSize)],
       inputNames: [ONNX_INPUT],
       outputNames: [...ONNX_OUTPUTS],
       forward: ([x]) => {
