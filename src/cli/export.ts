@@ -13,6 +13,7 @@ export interface ExportCliOptions {
   threshold?: string;
   randomWeights?: boolean;
   verify: boolean;
+  fullStop: boolean;
   quiet?: boolean;
 }
 
@@ -28,13 +29,14 @@ export function registerExportCommand(program: Command): void {
     .option('--tokenizer <dir>', 'tokenizer folder (vocab.json + merges.txt) when the model folder has none')
     .option('--threshold <p>', 'mask threshold written to preprocess.json', '0.5')
     .option('--random-weights', 'build the architecture with random weights (smoke tests; no weights read)')
+    .option('--no-full-stop', 'bake the prompt as given (default: with "." appended, as predict and training feed it)')
     .option('--no-verify', 'skip comparing onnxruntime-node with libtorch on one image')
     .option('-q, --quiet', 'no progress lines')
     .action(async (o: ExportCliOptions) => {
       if (!o.tuned && !o.model) throw new Error('export: give --tuned <checkpoint.safetensors> or --model <preset|folder|hub id>');
       const { exportModel } = await import('../export/bundle.js');
       const r = await exportModel({
-        prompt: o.prompt, outDir: o.out, verify: o.verify,
+        prompt: o.prompt, outDir: o.out, verify: o.verify, appendFullStop: o.fullStop,
         ...(o.tuned ? { tuned: o.tuned } : {}), ...(o.model ? { model: o.model } : {}),
         ...(o.fp16 ? { fp16: true } : {}), ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
         ...(o.imageSize ? { imageSize: Number.parseInt(o.imageSize, 10) } : {}),

@@ -13,6 +13,7 @@ import type { TunedSegmenter } from '../tuning/factory.js';
 import { traceSegmenter } from './trace-segmenter.js';
 import { ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUTS, type PreprocessJson } from './preprocess.js';
 import { writeWebPage } from './web.js';
+import { withFullStop } from '../data/format.js';
 
 export interface ExportOptions {
   /** A tuned checkpoint (.safetensors from `tunevlseg train`), or */
@@ -25,6 +26,8 @@ export interface ExportOptions {
   imageSize?: number;
   tokenizer?: string;
   randomWeights?: boolean;
+  /** Append "." to the prompt as `predict` and training do (reference insert_stop_at_last). Default true. */
+  appendFullStop?: boolean;
   /** Binary-mask threshold written to preprocess.json (default 0.5). */
   threshold?: number;
   /** Compare onnxruntime-node's output with libtorch's on one image (default true; skipped when onnxruntime-node is absent). */
@@ -69,7 +72,7 @@ Exported by \`tunevlseg export\` (ONNX opset ${ONNX_OPSET}, ${pre.weights} weigh
 |---|---|
 | base model | ${String(base.id)} (weights fingerprint \`${String(base.fingerprint)}\`) |
 | learner | \`${JSON.stringify(learner)}\` |
-| prompt | ${JSON.stringify(o.prompt)} (folded into the graph) |
+| prompt | ${JSON.stringify(o.prompt)} (the model sees ${JSON.stringify(pre.modelPrompt)}; folded into the graph) |
 | checkpoint | ${o.tuned ? `${resolve(o.tuned)} (\`${ckptFingerprint}\`)` : 'none (zero-shot base model)'} |
 
 ## Files
@@ -92,7 +95,9 @@ export async function exportModel(o: ExportOptions): Promise<ExportSummary> {
   const seg = await segmenterFor(o);
   try {
     seg.eval();
-    const text = seg.tokenize([o.prompt]);
+    // The text the model sees, as predict's loader gives it.
+    const modelPrompt = (o.appendFullStop ?? true) ? withFullStop(o.prompt) : o.prompt;
+    const text = seg.tokenize([modelPrompt]);
     const d = seg.describe();
     const ckptFingerprint = o.tuned ? sha256File(o.tuned) : null;
     const learner = String((d.learner as Record<string, unknown>).name);
@@ -101,7 +106,7 @@ export async function exportModel(o: ExportOptions): Promise<ExportSummary> {
     const res = traceSegmenter(seg, text, {
       ...(o.fp16 ? { fp16: true } : {}),
       metadata: {
-        prompt: o.prompt, family: String(d.family), learner, base_model: String((d.base as Record<string, unknown>).id),
+        prompt: o.prompt, model_prompt: modelPrompt, family: String(d.family), learner, base_model: String((d.base as Record<string, unknown>).id),
         ...(ckptFingerprint ? { checkpoint: ckptFingerprint } : {}),
       },
       docString: `tunevlseg ${String(d.family)} + ${learner}, prompt ${JSON.stringify(o.prompt)}`,
@@ -115,7 +120,7 @@ export async function exportModel(o: ExportOptions): Promise<ExportSummary> {
       layout: 'NCHW', channels: 'RGB', input: ONNX_INPUT, outputs: [...ONNX_OUTPUTS],
       threshold: o.threshold ?? 0.5,
       maskResize: 'bilinear, half-pixel centres, to the original image size; 8-bit quantised (round(p*255))',
-      prompt: o.prompt, weights: o.fp16 ? 'float16' : 'float32',
+      prompt: o.prompt, modelPrompt, weights: o.fp16 ? 'float16' : 'float32',
     };
     writeFileSync(join(outDir, 'preprocess.json'), `${JSON.stringify(pre, null, 2)}\n`);
     writeFileSync(join(outDir, 'README.md'), readme(o, d, pre, ckptFingerprint, res.model.byteLength));

@@ -57,7 +57,8 @@ export class OnnxSegmenter implements LogitsModel {
 
   async logits(images: Float32Array, batch: number, size: number): Promise<Float32Array> {
     if (size !== this.preprocess.size) throw new Error(`${this.dir}: the model takes ${this.preprocess.size}px images, got ${size}px`);
-    const out = await this.session.run({ [ONNX_INPUT]: new this.ort.Tensor('float32', images.subarray(0, batch * 3 * size * size), [batch, 3, size, size]) });
+    const input = images.subarray(0, batch * 3 * size * size);
+    const out = await this.session.run({ [ONNX_INPUT]: new this.ort.Tensor('float32', input, [batch, 3, size, size]) });
     const l = out.logits;
     if (!l) throw new Error(`${this.dir}/model.onnx has no "logits" output`);
     return l.data as Float32Array;

@@ -25,6 +25,8 @@ export const preprocessSchema = z.object({
   /** How the probability map returns to the image's size. */
   maskResize: z.string(),
   prompt: z.string(),
+  /** The text tokenised at export (with predict's full stop appended unless turned off). */
+  modelPrompt: z.string(),
   /** 'float32', or 'float16' (weights stored in half precision, computed in float32). */
   weights: z.enum(['float32', 'float16']),
 }).strict();
