@@ -15,7 +15,8 @@
  *   reads of input-dependent data (item, toBuffer: data-dependent control flow).
  */
 import { N, type NativeHandle } from '../native.js';
-import { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
+import { tidy } from '../scope.js';
 import { dtypeFromCode, dtypeCode, type DType } from '../dtype.js';
 import { OnnxGraph } from './graph.js';
 import { EXPORTERS } from './ops.js';
@@ -156,7 +157,7 @@ function record(spec: TraceSpec, batch: number, snapshotting: boolean, real: Rec
   try {
     const inputIds = inputs.map((t) => rec.id(t._h));
     for (const i of inputIds) rec.dynamic.add(i);
-    const outs = withHook((n, f, a) => rec.hook(n, f, a), () => spec.forward(inputs));
+    const outs = withHook((n, f, a) => rec.hook(n, f, a), () => tidy(() => spec.forward(inputs)));
     const outputIds = outs.map((t) => {
       const i = rec.id(t._h);
       if (!rec.dynamic.has(i)) throw new OnnxExportError('ONNX export: an output does not depend on the inputs');
@@ -182,7 +183,7 @@ export function traceOnnx(spec: TraceSpec): TraceResult {
   const [b1, b2] = spec.batchSizes ?? [2, 3];
   const real = Object.fromEntries(Object.entries(N)) as Record<string, (...a: unknown[]) => unknown>;
   // Warm-up: lazily built caches (interpolation matrices, ...) are filled before either pass, so both record the same ops.
-  { const ins = spec.inputs(b1); for (const t of spec.forward(ins)) t.dispose(); for (const t of ins) t.dispose(); }
+  { const ins = spec.inputs(b1); for (const t of tidy(() => spec.forward(ins))) t.dispose(); for (const t of ins) t.dispose(); }
   const A = record(spec, b1, true, real);
   const B = record(spec, b2, false, real);
   const ca = A.rec.calls, cb = B.rec.calls;
