@@ -78,7 +78,7 @@ test('export --tuned writes model.onnx, preprocess.json, README.md and web/; pre
   assert.equal(readPreprocess(join(out, 'preprocess.json')).modelPrompt, listed(pTuned)[0]!.prompt, 'the export baked the text predict --tuned feeds the model');
 });
 
-test('export a CRIS model with float16 weights; predict --onnx refuses a prompt', () => {
+test('export a CRIS model with float16 weights, a zero-shot CLIPSeg at --image-size 96; predict --onnx refuses a prompt', () => {
   const out = join(tmp, 'cris');
   const e = run(['export', '--model', 'cris-tiny', '--random-weights', '--tokenizer', join(fixturesDir(), 'tokenizer'), '--prompt', 'a polyp', '--out', out, '--fp16']);
   assert.equal(e.status, 0, e.stderr.slice(-2000));
@@ -88,6 +88,9 @@ test('export a CRIS model with float16 weights; predict --onnx refuses a prompt'
   const r = run(['predict', '--onnx', out, '--prompt', 'x', '--out', join(tmp, 'p'), kvasir]);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /--onnx takes no --prompt/);
+  const z = run(['export', '--model', join(fixturesDir(), 'clipseg-tiny'), '--tokenizer', join(fixturesDir(), 'tokenizer'), '--image-size', '96', '--prompt', 'a polyp', '--out', join(tmp, 'zs96'), '--no-verify']);
+  assert.equal(z.status, 0, z.stderr.slice(-2000));
+  assert.equal(readPreprocess(join(tmp, 'zs96', 'preprocess.json')).size, 96);
   const n = run(['export', '--prompt', 'x', '--out', join(tmp, 'none')]);
   assert.match(n.stderr, /give --tuned <checkpoint\.safetensors> or --model/);
 });
