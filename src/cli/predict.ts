@@ -45,7 +45,8 @@ export async function predict(inputs: string[], o: PredictCliOptions): Promise<s
   if (o.onnx) return predictWithOnnx(inputs, o);
   if (!o.prompt) throw new Error('predict: --prompt is required (e.g. --prompt "polyp")');
   if (!o.model && !o.tuned) throw new Error('predict: give --model <preset|folder|hub id> (zero-shot) or --tuned <checkpoint.safetensors>');
-  const { buildSegmenter, loadTuned } = await import('../tuning/factory.js');
+  const { buildSegmenter } = await import('../tuning/factory.js');
+  const { loadTuned } = await import('../tuning/checkpoint.js');
   let seg: Segmenter;
   if (o.tuned) {
     seg = (await loadTuned(o.tuned, o.model, o.device ? { device: o.device } : {})).segmenter;
