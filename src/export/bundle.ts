@@ -51,7 +51,8 @@ const sha256File = (f: string): string => `sha256:${createHash('sha256').update(
 
 /** Builds the segmenter the options name. */
 async function segmenterFor(o: ExportOptions): Promise<TunedSegmenter> {
-  const { buildSegmenter, loadTuned } = await import('../tuning/factory.js');
+  const { buildSegmenter } = await import('../tuning/factory.js');
+  const { loadTuned } = await import('../tuning/checkpoint.js');
   const overrides = {
     ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
     ...(o.imageSize ? { imageSize: o.imageSize } : {}),
