@@ -131,3 +131,36 @@ test('batch-linear arguments: reshape to [B·k, ...], slices to B, per-image til
   }
   w.dispose();
 });
+
+test('op exporters match libtorch: interpolate (bilinear, bicubic, nearest; size and scale), conv padding, pads, norms, activations', async () => {
+  T.manualSeed(7);
+  const w3 = T.randn([5, 3, 3, 3]), w4 = T.randn([5, 3, 4, 4]), gamma = T.randn([6]), beta = T.randn([6]);
+  const cases: [string, (x: T.Tensor) => T.Tensor][] = [
+    ['bilinear size', (x) => T.F.interpolate(x, { size: [17, 23], mode: 'bilinear' })],
+    ['bilinear scale', (x) => T.F.interpolate(x, { scaleFactor: 2, mode: 'bilinear' })],
+    ['bilinear align corners', (x) => T.F.interpolate(x, { size: [20, 20], mode: 'bilinear', alignCorners: true })],
+    ['bicubic size', (x) => T.F.interpolate(x, { size: [13, 19], mode: 'bicubic' })],
+    ['bicubic scale', (x) => T.F.interpolate(x, { scaleFactor: 3, mode: 'bicubic' })],
+    ['nearest', (x) => T.F.interpolate(x, { size: [16, 24], mode: 'nearest' })],
+    ['conv same (even kernel)', (x) => T.F.conv2d(x, w4, null, 1, 'same')],
+    ['conv stride 2 pad 1', (x) => T.F.conv2d(x, w3, null, 2, 1)],
+    ['pad replicate', (x) => T.F.pad(x, [1, 2, 3, 0], 'replicate')],
+    ['group norm', (x) => T.F.groupNorm(T.cat([x, x], 1), 3, gamma, beta)],
+    ['avg pool', (x) => T.F.avgPool2d(x, 2)],
+    ['layer norm + gelu', (x) => T.F.gelu(T.F.layerNorm(x, [x.size(-1)]))],
+    ['std + amax', (x) => x.std(-1, 1, true).add(x.amax([2, 3], true))],
+  ];
+  for (const [name, fn] of cases) {
+    const res = traceOnnx({ inputs: (b) => [T.randn([b, 3, 8, 10])], inputNames: ['x'], outputNames: ['y'], forward: ([x]) => [fn(x!)] });
+    const s = await ort.InferenceSession.create(res.model);
+    for (const B of [1, 4]) {
+      const x = T.randn([B, 3, 8, 10]);
+      const want = T.tidy(() => fn(x).toFloat32Array());
+      const got = (await s.run({ x: new ort.Tensor('float32', x.toFloat32Array(), x.shape) })).y!.data as Float32Array;
+      const d = maxAbs(got, want);
+      assert.ok(d < 1e-4, `${name} batch ${B}: max |Δ| ${d}`);
+      x.dispose();
+    }
+  }
+  T.dispose([w3, w4, gamma, beta]);
+});
