@@ -111,6 +111,7 @@ export async function exportModel(o: ExportOptions): Promise<ExportSummary> {
         ...(ckptFingerprint ? { checkpoint: ckptFingerprint } : {}),
       },
       docString: `tunevlseg ${String(d.family)} + ${learner}, prompt ${JSON.stringify(o.prompt)}`,
+      ...(o.onStage ? { onPhase: (p: string) => o.onStage!(`  ${p}`) } : {}),
     });
     mkdirSync(outDir, { recursive: true });
     writeFileSync(join(outDir, 'model.onnx'), res.model);

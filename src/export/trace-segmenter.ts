@@ -21,6 +21,7 @@ export interface TraceSegmenterOptions {
   /** Strings stored in the model's metadata_props. */
   metadata?: Record<string, string>;
   docString?: string;
+  onPhase?: (phase: string) => void;
 }
 
 /** Deterministic stand-in images for the trace (their values do not shape the graph). */
@@ -59,6 +60,7 @@ export function traceSegmenter(segmenter: Segmenter, text: TextInputs, o: TraceS
       ...(o.fp16 ? { weightsFloat16: true } : {}),
       ...(o.metadata ? { metadata: o.metadata } : {}),
       ...(o.docString ? { docString: o.docString } : {}),
+      ...(o.onPhase ? { onPhase: o.onPhase } : {}),
     }));
   } finally {
     if (wasTraining) segmenter.train();

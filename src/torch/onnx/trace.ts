@@ -56,6 +56,8 @@ export interface TraceSpec {
   weightsFloat16?: boolean;
   docString?: string;
   metadata?: Record<string, string>;
+  /** Called as each phase starts (a full-size trace takes minutes on a CPU). */
+  onPhase?: (phase: string) => void;
 }
 
 export interface TraceResult {
@@ -182,10 +184,14 @@ function fitInt(v1: number, v2: number, b1: number, b2: number, what: () => stri
 export function traceOnnx(spec: TraceSpec): TraceResult {
   const [b1, b2] = spec.batchSizes ?? [2, 3];
   const real = Object.fromEntries(Object.entries(N)) as Record<string, (...a: unknown[]) => unknown>;
+  spec.onPhase?.('warm-up forward');
   // Warm-up: lazily built caches (interpolation matrices, ...) are filled before either pass, so both record the same ops.
   { const ins = spec.inputs(b1); for (const t of tidy(() => spec.forward(ins))) t.dispose(); for (const t of ins) t.dispose(); }
+  spec.onPhase?.(`recording at batch ${b1}`);
   const A = record(spec, b1, true, real);
+  spec.onPhase?.(`recording at batch ${b2}`);
   const B = record(spec, b2, false, real);
+  spec.onPhase?.(`building the graph (${A.rec.calls.filter((c) => c.dynamic).length} input-dependent ops)`);
   const ca = A.rec.calls, cb = B.rec.calls;
   for (let i = 0; i < Math.min(ca.length, cb.length); i++) {
     if (ca[i]!.op !== cb[i]!.op) throw new OnnxExportError(`ONNX export: the forward runs different ops at batch ${b1} and ${b2} (call ${i}: ${ca[i]!.op} vs ${cb[i]!.op}); it must not branch on the batch size`);
@@ -285,6 +291,7 @@ export function traceOnnx(spec: TraceSpec): TraceResult {
     g.node('Identity', [v.name], {}, [name]);
     g.outputs.push({ name, dtype: v.dtype, shape: v.shape.map((d) => (typeof d === 'number' ? d : d.a === 1 && d.c === 0 ? 'batch' : `batch*${d.a}+${d.c}`)) });
   });
+  spec.onPhase?.('encoding');
   const model = g.encode({ opset: spec.opset ?? 17, producer: 'tunevlseg', ...(spec.docString ? { docString: spec.docString } : {}), ...(spec.metadata ? { metadata: spec.metadata } : {}) });
   const nodeCounts: Record<string, number> = {};
   for (const n of g.nodes) nodeCounts[n.opType!] = (nodeCounts[n.opType!] ?? 0) + 1;
