@@ -78,13 +78,22 @@ test('export --tuned writes model.onnx, preprocess.json, README.md and web/; pre
   assert.equal(readPreprocess(join(out, 'preprocess.json')).modelPrompt, listed(pTuned)[0]!.prompt, 'the export baked the text predict --tuned feeds the model');
 });
 
-test('export a CRIS model with float16 weights, a zero-shot CLIPSeg at --image-size 96; predict --onnx refuses a prompt', () => {
+test('export a CRIS model with float16 weights (its threshold used by predict --onnx), a zero-shot CLIPSeg at --image-size 96; predict --onnx refuses a prompt', async () => {
   const out = join(tmp, 'cris');
-  const e = run(['export', '--model', 'cris-tiny', '--random-weights', '--tokenizer', join(fixturesDir(), 'tokenizer'), '--prompt', 'a polyp', '--out', out, '--fp16']);
+  const e = run(['export', '--model', 'cris-tiny', '--random-weights', '--tokenizer', join(fixturesDir(), 'tokenizer'), '--prompt', 'a polyp', '--out', out, '--fp16', '--threshold', '0.7']);
   assert.equal(e.status, 0, e.stderr.slice(-2000));
   const m = /max \|logits\(onnxruntime\) - logits\(libtorch\)\| = ([0-9.e+-]+)/.exec(e.stdout);
   assert.ok(m && Number(m[1]) < 2e-2, `float16 verification: ${e.stdout}`);
   assert.equal(readPreprocess(join(out, 'preprocess.json')).weights, 'float16');
+  // predict --onnx thresholds at the export's 0.7: foreground exactly where the 8-bit probability > 0.7·255
+  const img = join(kvasir, readdirSync(kvasir).sort()[0]!);
+  const po = join(tmp, 'p-cris');
+  const p = run(['predict', '--onnx', out, '--out', po, '-q', '--no-overlays', img]);
+  assert.equal(p.status, 0, p.stderr.slice(-2000));
+  const stem = img.split('/').pop()!.replace(/\.jpg$/, '');
+  const [mask, prob] = await Promise.all([`${stem}.png`, `${stem}_prob.png`].map((f) => sharp(join(po, f)).extractChannel(0).raw().toBuffer()));
+  assert.ok(mask!.every((v, i) => (v === 255) === (prob![i]! > 0.7 * 255)), 'mask = prob8 > 0.7·255');
+  assert.ok(prob!.some((v) => v > 0.5 * 255 && v <= 0.7 * 255), 'some probabilities between 0.5 and 0.7 (else the threshold is not tested)');
   const r = run(['predict', '--onnx', out, '--prompt', 'x', '--out', join(tmp, 'p'), kvasir]);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /--onnx takes no --prompt/);

@@ -106,7 +106,7 @@ export function registerPredictCommand(program: Command): void {
     .option('--tokenizer <dir>', 'tokenizer folder (vocab.json + merges.txt) when the model folder has none')
     .option('--image-size <n>', 'model input side (default: the model\'s)')
     .option('--batch-size <n>', 'images per forward', '8')
-    .option('--threshold <p>', 'probability threshold of the binary mask', '0.5')
+    .option('--threshold <p>', 'probability threshold of the binary mask (default 0.5; with --onnx the export\'s preprocess.json threshold)')
     .option('--no-overlays', 'skip the overlay PNGs')
     .option('--device <d>', 'cpu, cuda or cuda:N')
     .option('--random-weights', 'build the architecture with random weights (smoke tests; no weights read)')
