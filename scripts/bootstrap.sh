@@ -5,7 +5,11 @@
 #     baselines for the benchmarks and the `convert` test), postgresql (sweep storage tests),
 #     chromium (the report's browser test, driven by playwright-core);
 #   - npm ci (runtime + dev dependencies), the native addon, the TypeScript build.
-# Options: --bench also installs python3-optuna (the TPE benchmark's baseline).
+# Options: --bench also installs python3-optuna (the TPE benchmark's baseline);
+#          --export also installs onnxruntime-node + onnxruntime-web (package.json's
+#          "exportDependencies", ~290 MB + ~140 MB: `tunevlseg export`'s verification, `predict --onnx`
+#          and the export web page) from npm only: onnxruntime-node's postinstall, which would
+#          fetch CUDA binaries from outside the registry, is skipped; its CPU binding ships in the package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +29,12 @@ fi
 
 echo "bootstrap: npm ci"
 npm ci --no-audit --no-fund
+if [[ " $* " == *" --export "* ]]; then
+  ort=$(node -p "Object.entries(require('./package.json').exportDependencies).map(([k, v]) => k + '@' + v).join(' ')")
+  echo "bootstrap: npm install --no-save $ort (export)"
+  # shellcheck disable=SC2086
+  ONNXRUNTIME_NODE_INSTALL=skip npm install --no-save --no-audit --no-fund --ignore-scripts $ort
+fi
 echo "bootstrap: building the libtorch addon"
 npm run build:native --silent >/tmp/tunevlseg-native-build.log 2>&1 || { tail -50 /tmp/tunevlseg-native-build.log; exit 1; }
 echo "bootstrap: compiling TypeScript"

@@ -15,6 +15,7 @@ import { registerDataCommands } from './data.js';
 import { registerDemoCommand } from './demo.js';
 import { registerPretrainCommand } from './pretrain.js';
 import { redactText } from '../hub/redact.js';
+import { registerExportCommand } from './export.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -31,6 +32,7 @@ registerTrainCommand(program);
 registerPretrainCommand(program);
 registerEvalCommand(program);
 registerPredictCommand(program);
+registerExportCommand(program);
 registerInspectCommand(program);
 registerDownloadCommand(program);
 registerConvertCommand(program);

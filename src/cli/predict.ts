@@ -23,6 +23,7 @@ export interface PredictCliOptions {
   device?: string;
   quiet?: boolean;
   randomWeights?: boolean;
+  onnx?: string;
 }
 
 /** One folder as predictFolder wants it: the folder itself, or a temporary copy of the given files. */
@@ -43,6 +44,7 @@ function inputFolder(inputs: string[]): { dir: string; cleanup: () => void } {
 
 export async function predict(inputs: string[], o: PredictCliOptions): Promise<string> {
   if (inputs.length === 0) throw new Error('predict: give image files or a folder of images');
+  if (o.onnx) return predictWithOnnx(inputs, o);
   if (!o.prompt && !o.prompts) throw new Error('predict: --prompt is required (e.g. --prompt "polyp"), or --prompts "a,b,c" for several classes');
   if (!o.model && !o.tuned) throw new Error('predict: give --model <preset|folder|hub id> (zero-shot) or --tuned <checkpoint.safetensors>');
   const { buildSegmenter } = await import('../tuning/factory.js');
@@ -98,18 +100,31 @@ export async function predict(inputs: string[], o: PredictCliOptions): Promise<s
   }
 }
 
+/** `--onnx <dir>`: the prompt is baked into the export (src/cli/predict-onnx.ts). */
+async function predictWithOnnx(inputs: string[], o: PredictCliOptions): Promise<string> {
+  if (o.prompt || o.prompts || o.model || o.tuned) throw new Error('predict: --onnx takes no --prompt, --prompts, --model or --tuned (the export folder has its model and prompt)');
+  const { predictOnnx } = await import('./predict-onnx.js');
+  const { dir, cleanup } = inputFolder(inputs);
+  try {
+    return await predictOnnx(dir, { ...o, onnx: o.onnx! });
+  } finally {
+    cleanup();
+  }
+}
+
 export function registerPredictCommand(program: Command): void {
   program.command('predict <inputs...>')
-    .description('segment images with a prompt: zero-shot (--model) or tuned (--tuned); writes <name>.png, <name>_prob.png, <name>_overlay.png at original size')
-    .option('--prompt <text>', 'what to segment, e.g. "polyp"')
+    .description('segment images with a prompt: zero-shot (--model), tuned (--tuned) or exported (--onnx); writes <name>.png, <name>_prob.png, <name>_overlay.png at original size')
+    .option('--prompt <text>', 'what to segment, e.g. "polyp" (not with --onnx: the export has its prompt)')
     .option('--prompts <list>', 'several classes: "a,b,c", @labels.txt or @<dataset dir>; writes a probability map per class and a label map (argmax, background below --threshold) with legend.json')
     .option('--model <m>', 'base model: preset (clipseg, rd64), local folder or hub id org/name[@rev]')
+    .option('--onnx <dir>', 'an export folder (tunevlseg export): runs its model.onnx with onnxruntime-node')
     .option('--tuned <ckpt>', 'a tuned checkpoint (.safetensors from tunevlseg train); --model overrides its base model location')
     .option('--out <dir>', 'output folder', 'predictions')
     .option('--tokenizer <dir>', 'tokenizer folder (vocab.json + merges.txt) when the model folder has none')
     .option('--image-size <n>', 'model input side (default: the model\'s)')
     .option('--batch-size <n>', 'images per forward', '8')
-    .option('--threshold <p>', 'probability threshold of the binary mask (with --prompts: of the background)', '0.5')
+    .option('--threshold <p>', 'probability threshold of the binary mask, default 0.5 (with --prompts: of the background; with --onnx: default the export\'s preprocess.json threshold)')
     .option('--no-overlays', 'skip the overlay PNGs')
     .option('--device <d>', 'cpu, cuda or cuda:N')
     .option('--random-weights', 'build the architecture with random weights (smoke tests; no weights read)')

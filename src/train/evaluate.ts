@@ -14,9 +14,9 @@ import path from 'node:path';
 import type { BatchLoader, Batch, LoaderSample } from '../data/loader.js';
 import { loadSplit, type Split, type PromptOptions } from '../data/format.js';
 import { readMaskGray, writePredictionPngs } from '../data/image.js';
-import { type Tensor, tidy, noGrad } from '../torch/index.js';
+import { type Tensor, tensor, tidy, noGrad } from '../torch/index.js';
 import { batchTensors, loaderFor, normalise } from './inputs.js';
-import type { Segmenter } from '../tuning/segmenter.js';
+import type { Segmenter, SegmenterInfo } from '../tuning/segmenter.js';
 import { diceCELossPerSample, type DiceCEOptions } from './loss.js';
 import {
   modelSideScores, originalSizePrediction, originalSizeScores, protocolMeans,
@@ -89,7 +89,19 @@ export function moduleDevice(m: Segmenter): string {
   return p ? p.device : 'cpu';
 }
 
-function withEvalMode<T>(segmenter: Segmenter, fn: () => Promise<T>): Promise<T> {
+/**
+ * A model outside libtorch (an exported ONNX graph run by onnxruntime): logits [B, 1, S, S]
+ * for normalised images [B, 3, S, S], asynchronously.
+ */
+export interface LogitsModel {
+  readonly info: SegmenterInfo;
+  logits(images: Float32Array, batch: number, size: number): Promise<Float32Array>;
+}
+
+const isSegmenter = (m: Segmenter | LogitsModel): m is Segmenter => 'forward' in m;
+
+function withEvalMode<T>(segmenter: Segmenter | LogitsModel, fn: () => Promise<T>): Promise<T> {
+  if (!isSegmenter(segmenter)) return fn();
   const wasTraining = segmenter.training;
   segmenter.eval();
   return fn().finally(() => {
@@ -297,8 +309,9 @@ const pngName = (name: string): string => {
  * Predicts masks for a dataset split or a folder of images and writes them at each image's
  * original size: `<outDir>/<name>.png` (0/255), `<name>_prob.png`, `<name>_overlay.png`, and
  * `<outDir>/predictions.json` listing them (with per-sample Dice/IoU for a scored split).
+ * `segmenter`: a libtorch segmenter, or a `LogitsModel` (an exported ONNX graph).
  */
-export async function predictFolder(segmenter: Segmenter, o: PredictOptions): Promise<PredictResult> {
+export async function predictFolder(segmenter: Segmenter | LogitsModel, o: PredictOptions): Promise<PredictResult> {
   const root = path.resolve(o.input);
   let samples: LoaderSample[];
   let names: string[];
@@ -331,9 +344,9 @@ export async function predictFolder(segmenter: Segmenter, o: PredictOptions): Pr
   if (o.split === undefined && outDir === root) throw new Error(`predictFolder: the output folder must not be the input folder (${root}): predictions would overwrite images`);
   await fs.mkdir(outDir, { recursive: true });
   const files: PredictedFile[] = [];
-  const device = moduleDevice(segmenter);
+  const device = isSegmenter(segmenter) ? moduleDevice(segmenter) : 'cpu';
   const threshold = o.threshold ?? 0.5;
-  const soft = softTargetsOf(segmenter);
+  const soft = isSegmenter(segmenter) ? softTargetsOf(segmenter) : true;
   const protocols = scored ? [...EVAL_PROTOCOLS] : [];
   const perSample: SampleResult[] = [];
   let done = 0;
@@ -341,9 +354,11 @@ export async function predictFolder(segmenter: Segmenter, o: PredictOptions): Pr
     await withEvalMode(segmenter, async () => {
       for await (const b of loader.epoch(0)) {
         const S = b.imageSize;
+        const external = isSegmenter(segmenter) ? null
+          : await segmenter.logits(noGrad(() => tidy(() => normalise(batchTensors(b, 'cpu').images, segmenter.info).toFloat32Array())), b.size, S);
         const r = noGrad(() => tidy(() => {
           const { images, masks } = batchTensors(b, device);
-          const logits = segmenter.forward(normalise(images, segmenter.info), segmenter.tokenize(b.prompts));
+          const logits = isSegmenter(segmenter) ? segmenter.forward(normalise(images, segmenter.info), segmenter.tokenize(b.prompts)) : tensor(external!, [b.size, 1, S, S]);
           return scoreBatch(logits, masks, { threshold, soft, loss: o.loss, cpuProbs: true });
         }));
         b.release();

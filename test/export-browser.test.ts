@@ -1,0 +1,125 @@
+// The export's web page in a real browser: Debian's chromium, headless, driven by
+// playwright-core. Serves web/ from a loopback server, loads a test image through the page's
+// file input, reads back the mask (>= 99.9% of pixels as `predict --onnx`), checks that nothing
+// was requested beyond the page's own files, and saves a screenshot.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { chromium } from 'playwright-core';
+import * as T from '../src/torch/index.js';
+import { buildSegmenter } from '../src/tuning/factory.js';
+import { saveCheckpoint } from '../src/train/checkpoint.js';
+import { exportModel } from '../src/export/bundle.js';
+import { OnnxSegmenter } from '../src/export/onnx-runtime.js';
+import { predictFolder } from '../src/train/index.js';
+import { fixturesDir, sharedDir } from './helpers.js';
+
+const CHROMIUM = process.env.TUNEVLSEG_CHROMIUM ?? '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const TYPES: Record<string, string> = {
+  '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json', '.onnx': 'application/octet-stream',
+};
+
+let tmp = '';
+let exportDir = '';
+let image = '';
+let server: Server;
+let origin = '';
+
+before(async () => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'export-browser-'));
+  const config = { model: path.join(fixturesDir(), 'clipseg-tiny'), tokenizer: path.join(fixturesDir(), 'tokenizer'), learner: 'vpt', depth: 1 };
+  T.manualSeed(3); // learner initialisation and the "tuning" below are reproducible
+  const seg = await buildSegmenter(config);
+  T.noGrad(() => { for (const [, p] of seg.learnableState()) T.tidy(() => { p.add_(T.randn(p.shape).mul(0.2)); }); });
+  const ckpt = path.join(tmp, 'vpt.safetensors');
+  saveCheckpoint(ckpt, seg, { kind: 'best', model: config, metrics: {}, epoch: 1, globalStep: 1 });
+  seg.dispose();
+  exportDir = path.join(tmp, 'export');
+  await exportModel({ tuned: ckpt, prompt: 'polyp', outDir: exportDir, verify: false });
+  // a test image at the model's input size (64 px): both the browser's canvas and libvips then leave it as is
+  const src = (await readdir(path.join(sharedDir(), 'datasets', 'kvasir-sample', 'images'))).sort()[0]!;
+  image = path.join(tmp, 'input', 'polyp.png');
+  mkdirSync(path.dirname(image), { recursive: true });
+  await sharp(path.join(sharedDir(), 'datasets', 'kvasir-sample', 'images', src)).resize(64, 64, { fit: 'fill' }).png().toFile(image);
+  const web = path.join(exportDir, 'web');
+  server = createServer((req, res) => {
+    const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname).replace(/^\/+/, '') || 'index.html';
+    const file = path.resolve(web, rel);
+    if (!file.startsWith(web + path.sep) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+after(async () => {
+  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+test('web/ runs model.onnx in chromium: the mask matches predict --onnx, no network beyond the page, screenshot', async () => {
+  if (!existsSync(CHROMIUM)) assert.fail(`chromium not found at ${CHROMIUM}: the export's browser test needs Debian's chromium (scripts/bootstrap.sh installs it)`);
+  // predict --onnx on the same image
+  const model = await OnnxSegmenter.open(exportDir);
+  const predOut = path.join(tmp, 'pred');
+  try {
+    await predictFolder(model, { input: path.dirname(image), prompt: model.preprocess.prompt, outDir: predOut, overlays: false, threshold: model.preprocess.threshold });
+  } finally {
+    await model.dispose();
+  }
+  const want = await sharp(path.join(predOut, 'polyp.png')).extractChannel(0).raw().toBuffer();
+
+  const ctx = await chromium.launchPersistentContext(mkdtempSync(path.join(tmp, 'profile-')), { executablePath: CHROMIUM, args: ARGS, viewport: { width: 1000, height: 700 } });
+  try {
+    const outside: string[] = [];
+    const requested: string[] = [];
+    await ctx.route('**/*', (route) => {
+      const url = route.request().url();
+      if (url.startsWith(`${origin}/`)) {
+        requested.push(url.slice(origin.length));
+        return route.continue();
+      }
+      outside.push(url);
+      return route.abort();
+    });
+    const page = ctx.pages()[0] ?? (await ctx.newPage());
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${origin}/index.html`);
+    await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 120_000 });
+    await page.setInputFiles('#file', image);
+    await page.waitForSelector('body[data-state="done"], body[data-state="error"]', { timeout: 120_000 });
+    const status = await page.textContent('#status');
+    assert.equal(await page.getAttribute('body', 'data-state'), 'done', `page: ${status}; ${errors.join('; ')}`);
+    const r = await page.evaluate(() => (globalThis as unknown as { tvsResult: { width: number; height: number; mask: number[]; ms: number } }).tvsResult);
+    assert.deepEqual([r.width, r.height], [64, 64]);
+    assert.equal(r.mask.length, want.length);
+    let same = 0, fg = 0;
+    for (let i = 0; i < want.length; i++) {
+      if (r.mask[i] === want[i]) same++;
+      if (want[i] === 255) fg++;
+    }
+    assert.ok(fg > 0 && fg < want.length, `the test image needs foreground and background (foreground ${fg})`);
+    assert.ok(same / want.length >= 0.999, `browser mask agrees with predict --onnx on ${((100 * same) / want.length).toFixed(2)}% of pixels`);
+    assert.match(status ?? '', /done: \d+ ms/);
+    assert.deepEqual(outside, [], 'no request beyond the page\'s own files');
+    const own = new Set(['/index.html', '/app.js', '/preprocess.json', '/model.onnx', '/ort.wasm.min.mjs', '/ort-wasm-simd-threaded.mjs', '/ort-wasm-simd-threaded.wasm']);
+    assert.deepEqual(requested.filter((u) => !own.has(u.split('?')[0]!)), [], 'only the page\'s own files');
+    assert.deepEqual(errors, []);
+    const shot = path.join(tmp, 'web.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    assert.ok(statSync(shot).size > 5000, 'screenshot written');
+    if (process.env.TUNEVLSEG_EXPORT_SCREENSHOT) copyFileSync(shot, process.env.TUNEVLSEG_EXPORT_SCREENSHOT);
+  } finally {
+    await ctx.close();
+  }
+});
