@@ -2,7 +2,7 @@
  * The result tables rendered: Markdown, CSV (RFC 4180), LaTeX (booktabs) and HTML. Bold marks,
  * ± std, the † of partial means and "–" for missing cells come from the table itself.
  */
-import type { ResultTable, TableRow, TableValue } from './tables.js';
+import type { ResultTable, TableRow, TableValue } from './table-types.js';
 
 /** "86.47", "86.47 ± 0.52", or "–" for a missing value. */
 export function formatValue(v: TableValue | null, digits: number, pm = ' ± '): string {
