@@ -9,8 +9,10 @@ import { SPLITS, type PromptOptions } from '../data/format.js';
 import { readRunConfig, runFiles, type BuildSegmenter } from '../train/trainer.js';
 import { readCheckpointMeta, loadCheckpointInto, stringifyJson, writeFileAtomic } from '../train/checkpoint.js';
 import { evaluate, predictFolder, type EvalResult, type PredictResult } from '../train/evaluate.js';
-import { ConfigError, parseAssignments, readConfigFile, applyOverrides, type TrainConfig } from '../train/config.js';
+import { ConfigError, readConfigFile, applyOverrides, type TrainConfig } from '../train/config.js';
 import { loadDefaultFactory, type CommandDeps } from './train.js';
+import { MODEL_FLAG_HELP, modelFlagAssignments } from '../tuning/model-flag.js';
+import { assertNoOverwrite } from '../data/output-guard.js';
 
 const int = (min: number) => z.coerce.number().int().min(min);
 
@@ -73,7 +75,7 @@ export function resolveEvalTarget(target: string, o: Pick<EvalOptions, 'checkpoi
     const file = readConfigFile(o.config);
     if (typeof file.model === 'object' && file.model !== null) model = file.model as Record<string, unknown>;
   }
-  const sets = parseAssignments(o.model, '--model');
+  const sets = modelFlagAssignments(o.model);
   if (sets.length > 0) model = applyOverrides(model, sets.map(([k, v]) => [k, v]));
   return { checkpoint, model, run };
 }
@@ -98,6 +100,14 @@ export async function runEval(target: string, raw: Record<string, unknown>, buil
     ...(o.prompt && o.images === undefined ? { overridePrompt: o.prompt } : {}),
   };
   const imageSize = o.imageSize ?? t.run?.data.imageSize ?? undefined;
+  if (o.results) {
+    // Checked before the model is built: scores must never land on a dataset file or the checkpoint.
+    assertNoOverwrite({
+      command: 'eval --results', outputs: [o.results], inputs: [t.checkpoint],
+      protectedDirs: [{ dir: o.images ?? data!, what: o.images ? 'the input folder' : 'the dataset folder' }],
+      hint: 'write the scores elsewhere',
+    });
+  }
   const segmenter = await buildSegmenter(t.model, t.run ?? ({ model: t.model } as TrainConfig));
   try {
     loadCheckpointInto(segmenter, t.checkpoint);
@@ -143,7 +153,7 @@ export function registerEvalCommand(program: Command, deps: CommandDeps = {}): C
     .option('--results <file>', 'write per-sample scores (JSON) there')
     .option('--json', 'print the result as one JSON line')
     .option('-c, --config <file>', 'take the model config from this config file')
-    .option('--model <key=value>', 'set model.<key>; repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--model <m>', MODEL_FLAG_HELP, (v: string, prev: string[]) => [...prev, v], [] as string[])
     .action(async (target: string, flags: Record<string, unknown>) => {
       const print = deps.print ?? ((l: string) => console.log(l));
       const build = deps.buildSegmenter ?? (await loadDefaultFactory());
