@@ -21,6 +21,7 @@
 import { Tensor, cat, nn, noGrad, ones, scalarTensor, stack, tensor, tidy, type optim } from '../torch/index.js';
 import type { CLIPSegForImageSegmentation } from '../models/clipseg/model.js';
 import type { ClipTokenizer } from '../models/clip/tokenizer.js';
+import { warnAboutPrompts } from './prompt-check.js';
 import type { LayerHook } from '../models/clip/layers.js';
 import { createLearner } from '../learners/registry.js';
 import type { ContextLearner, LearnerHost, LearnerName, PromptPair, QuirkMode } from '../learners/types.js';
@@ -182,6 +183,8 @@ export class PromptedSegmenter extends nn.Module implements Segmenter {
 
   tokenize(prompts: string[]): TextInputs {
     if (!this.tokenizer) throw new Error('PromptedSegmenter: no tokenizer (the model folder has no vocab.json/merges.txt; pass one)');
+    const L = this.context_learner;
+    warnAboutPrompts(this.tokenizer, prompts, { maxLength: this.tokenizer.modelMaxLength, contextTokens: L?.usesText ? L.numContext : 0 });
     return textInputsFrom(this.tokenizer.encodeBatch(prompts));
   }
 

@@ -23,6 +23,7 @@ import {
 } from '../models/cris/index.js';
 import type { VisualFeatures } from '../models/cris/clip.js';
 import type { ClipTokenizer } from '../models/clip/tokenizer.js';
+import { warnAboutPrompts } from './prompt-check.js';
 import { createLearner, learnerEntry } from '../learners/registry.js';
 import { LearnerConfigError, type ContextLearner, type LearnerHost, type LearnerName, type PromptPair, type QuirkMode } from '../learners/types.js';
 import type { Segmenter, SegmenterInfo, TextInputs } from './segmenter.js';
@@ -163,6 +164,8 @@ export class PromptedCris extends nn.Module implements Segmenter {
       throw new Error('PromptedCris: no tokenizer: set the model config\'s "tokenizer" to a folder with vocab.json + merges.txt ' +
         '(or a hub id; the reference uses CIDAS/clipseg-rd64\'s CLIP tokenizer)');
     }
+    const L = this.context_learner;
+    warnAboutPrompts(this.tokenizer, prompts, { maxLength: this.cris.config.maxLength, contextTokens: L?.usesText ? L.numContext : 0 });
     return textInputsFrom(this.tokenizer.encodeBatch(prompts, { maxLength: this.cris.config.maxLength }));
   }
 
