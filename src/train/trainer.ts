@@ -24,13 +24,15 @@ import { BatchLoader } from '../data/loader.js';
 import { loadSplit, splitFile, type PromptOptions, type DatasetSample } from '../data/format.js';
 import { type Tensor, tidy, manualSeed, optim, dispose, noGrad } from '../torch/index.js';
 import type { Segmenter } from '../tuning/segmenter.js';
-import { augmentBatch } from './augment.js';
+import { augmentBatch, resolveAugment } from './augment.js';
 import {
   saveCheckpoint, loadCheckpointInto, saveResumeState, loadResumeState, resumeFile, writeFileAtomic,
   stringifyJson, parseJson, tunevlsegVersion,
 } from './checkpoint.js';
 import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
-import { evaluateLoader, batchTensors, moduleDevice, type EvalMeans, type EvalResult } from './evaluate.js';
+import { evaluateLoader, batchTensors, moduleDevice, lossTargets, softTargetsOf, type EvalMeans, type EvalResult } from './evaluate.js';
+import { EVAL_PROTOCOLS } from './protocols.js';
+import { optimizerGroups, passBatchSize } from './reference-semantics.js';
 import { diceCELoss } from './loss.js';
 import { diceIoU, MeanAccumulator } from './metrics.js';
 import { createProgress } from './progress.js';
@@ -91,10 +93,19 @@ export interface TrainSummary {
   epochs: number;
   globalSteps: number;
   bestEpoch: number;
-  /** the best checkpoint on the validation split */
+  /**
+   * the best checkpoint on the validation split: `dice`/`iou` under `metricsProtocol`, and
+   * every evaluation protocol apart in `protocols` (src/train/protocols.ts)
+   */
   val: EvalMeans;
-  /** the best checkpoint on the test split (null: none) */
+  /** the best checkpoint on the test split (null: none), like `val` */
   test: EvalMeans | null;
+  /** the protocol of the top-level `dice`/`iou` (and of every per-epoch validation score) */
+  metricsProtocol: 'model-resolution';
+  /** the segmenter's quirks mode: what the training semantics followed */
+  quirks: 'reference' | 'fixed';
+  /** samples per forward/backward pass (resolved: see config batchSize) */
+  batchSize: number;
   /** the last epoch's record */
   lastEpoch: EpochRecord;
   trainableParams: number;
@@ -289,14 +300,19 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
       ...promptOpts, size, mean: segmenter.info.mean, std: segmenter.info.std,
       ...(config.data.workers !== null ? { workers: config.data.workers } : {}),
     };
-    const evalBatch = config.evalBatchSize ?? config.batchSize;
-    const trainLoader = new BatchLoader(trainSamples, { ...common, batchSize: config.batchSize, shuffle: true, train: true, seed: config.seed });
+    const quirks = segmenter.quirks ?? 'reference';
+    const batchSize = passBatchSize(config.batchSize, config.effectiveBatchSize, segmenter);
+    if (config.effectiveBatchSize % batchSize !== 0) throw new Error(`effectiveBatchSize ${config.effectiveBatchSize} must be a multiple of the pass size ${batchSize}`);
+    const softTargets = softTargetsOf(segmenter);
+    const augment = resolveAugment(config.augment, quirks);
+    const evalBatch = config.evalBatchSize ?? batchSize;
+    const trainLoader = new BatchLoader(trainSamples, { ...common, batchSize, shuffle: true, train: true, seed: config.seed });
     const valLoader = new BatchLoader(valSamples, { ...common, batchSize: evalBatch, shuffle: false, train: false, seed: config.seed });
     const testLoader = testSamples && testSamples.length > 0
       ? new BatchLoader(testSamples, { ...common, batchSize: evalBatch, shuffle: false, train: false, seed: config.seed }) : null;
     loaders.push(trainLoader, valLoader, ...(testLoader ? [testLoader] : []));
 
-    const opt = (optimizer = new optim.AdamW(segmenter.parameterGroups(config.weightDecay), {
+    const opt = (optimizer = new optim.AdamW(optimizerGroups(segmenter, config.weightDecay), {
       lr: config.lr, betas: config.betas, eps: config.eps, weightDecay: config.weightDecay,
     }));
     const params = opt.paramGroups.flatMap((g) => g.params);
@@ -351,10 +367,10 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
       saveResumeState(files.resume, segmenter, opt, st);
     };
 
-    const accum = config.effectiveBatchSize / config.batchSize;
+    const accum = config.effectiveBatchSize / batchSize;
     const nb = trainLoader.length;
     const N = trainLoader.sampleCount;
-    const batchSizeAt = (i: number): number => (i < nb - 1 ? config.batchSize : N - (nb - 1) * config.batchSize);
+    const batchSizeAt = (i: number): number => (i < nb - 1 ? batchSize : N - (nb - 1) * batchSize);
     const groupSamples = (g: number): number => {
       let s = 0;
       for (let i = g * accum; i < Math.min(nb, (g + 1) * accum); i++) s += batchSizeAt(i);
@@ -384,10 +400,10 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
         const weight = b.size / groupSamples(g);
         const r = tidy(() => {
           let { images, masks } = batchTensors(b, device);
-          if (config.augment.p > 0) ({ images, masks } = augmentBatch(images, masks, config.augment, { seed: config.seed, epoch: E, step: i }, norm));
+          if (augment.p > 0) ({ images, masks } = augmentBatch(images, masks, augment, { seed: config.seed, epoch: E, step: i }, norm));
           manualSeed(hashSeed(config.seed, E, i, 0x70c4));
           const logits = segmenter.forward(images, segmenter.tokenize(b.prompts));
-          const { loss } = diceCELoss(logits, masks, lossCfg);
+          const { loss } = diceCELoss(logits, lossTargets(masks, softTargets), lossCfg);
           const value = loss.item();
           if (!Number.isFinite(value)) return { value, dice: [] as number[] };
           loss.mul(weight).backward();
@@ -492,17 +508,18 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
     // Final evaluation of the best checkpoint.
     progress.message(`evaluating the best checkpoint (epoch ${st.best.epoch}, val Dice ${st.best.dice.toFixed(4)})`);
     loadCheckpointInto(segmenter, files.best);
-    const evalOpts = { threshold: config.threshold, loss: lossCfg, device };
+    const evalOpts = { threshold: config.threshold, loss: lossCfg, device, protocols: EVAL_PROTOCOLS };
     const valRes = await evaluateLoader(segmenter, valLoader, evalOpts);
     const testRes = testLoader ? await evaluateLoader(segmenter, testLoader, evalOpts) : null;
     writeEval(path.join(files.evalDir, 'val.json'), config.data.valSplit, valRes);
     if (testRes && config.data.testSplit) writeEval(path.join(files.evalDir, 'test.json'), config.data.testSplit, testRes);
-    const means = (r: EvalResult): EvalMeans => ({ samples: r.samples, loss: r.loss, dice: r.dice, iou: r.iou });
+    const means = (r: EvalResult): EvalMeans => ({ samples: r.samples, loss: r.loss, dice: r.dice, iou: r.iou, ...(r.protocols ? { protocols: r.protocols } : {}) });
     const summary: TrainSummary = {
       name: config.name, runDir, status: 'completed', stopReason: st.stopReason ?? 'max_epochs',
       epochs: st.epoch, globalSteps: st.globalStep, bestEpoch: st.best.epoch,
       val: means(valRes), test: testRes ? means(testRes) : null,
       lastEpoch: st.history[st.history.length - 1]!,
+      metricsProtocol: 'model-resolution', quirks, batchSize,
       trainableParams, wallSeconds: elapsed(), resumes: st.resumes, seed: config.seed, device,
       tunevlsegVersion: tunevlsegVersion(),
       checkpoints: { best: path.relative(runDir, files.best), last: path.relative(runDir, files.last) },
@@ -510,8 +527,10 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
     appendLine(files.metrics, { type: 'final', val: summary.val, test: summary.test, bestEpoch: summary.bestEpoch });
     writeFileAtomic(files.summary, `${stringifyJson(summary, 2)}\n`);
     const t = summary.test;
+    const orig = t?.protocols?.['original-size'];
     progress.message(`done: ${summary.epochs} epochs (${summary.stopReason}), best epoch ${summary.bestEpoch}: val Dice ${summary.val.dice.toFixed(4)} IoU ${summary.val.iou.toFixed(4)}` +
-      (t ? `, test Dice ${t.dice.toFixed(4)} IoU ${t.iou.toFixed(4)}` : '') + ` -> ${files.summary}`);
+      (t ? `, test Dice ${t.dice.toFixed(4)} IoU ${t.iou.toFixed(4)} (model-resolution)` : '') +
+      (orig ? `, ${orig.dice.toFixed(4)} / ${orig.iou.toFixed(4)} (original-size)` : '') + ` -> ${files.summary}`);
     return summary;
   } catch (e) {
     folder?.rollback();
@@ -525,7 +544,7 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
 }
 
 function writeEval(file: string, split: string, r: EvalResult): void {
-  writeFileAtomic(file, `${stringifyJson({ split, samples: r.samples, loss: r.loss, dice: r.dice, iou: r.iou, perSample: r.perSample }, 1)}\n`);
+  writeFileAtomic(file, `${stringifyJson({ split, samples: r.samples, loss: r.loss, dice: r.dice, iou: r.iou, metricsProtocol: 'model-resolution', protocols: r.protocols ?? null, perSample: r.perSample }, 1)}\n`);
 }
 
 /** L2 norm of all gradients (parameters without a gradient are skipped), without modifying them. */
