@@ -167,7 +167,15 @@ export function registerEvalCommand(program: Command, deps: CommandDeps = {}): C
     .action(async (target: string, flags: Record<string, unknown>) => {
       const print = deps.print ?? ((l: string) => console.log(l));
       const build = deps.buildSegmenter ?? (await loadDefaultFactory());
-      const r = await runEval(target, flags, build);
+      // Ctrl-C: exit at once; an unfinished --out's new files are removed by predictFolder's exit hook.
+      const onSigint = (): void => process.exit(130);
+      process.once('SIGINT', onSigint);
+      let r: EvalCommandResult;
+      try {
+        r = await runEval(target, flags, build);
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
       if (flags.json) {
         print(stringifyJson(r));
         return;

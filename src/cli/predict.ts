@@ -65,6 +65,9 @@ export async function predict(inputs: string[], o: PredictCliOptions): Promise<s
   }
   seg.eval();
   const bar = o.quiet || !process.stderr.isTTY ? null : new SingleBar({ format: 'predict |{bar}| {value}/{total} images | ETA {eta}s', stream: process.stderr }, Presets.shades_classic);
+  // Ctrl-C: exit at once; predictFolder's exit hook removes the outputs this call wrote.
+  const onSigint = (): void => process.exit(130);
+  process.once('SIGINT', onSigint);
   try {
     const res = await predictFolder(seg, {
       ...source, prompt: o.prompt, outDir: resolve(o.out), overlays: o.overlays,
@@ -80,6 +83,7 @@ export async function predict(inputs: string[], o: PredictCliOptions): Promise<s
     if (!o.quiet) console.log(`${res.files.length} image(s): masks, probability maps${o.overlays ? ' and overlays' : ''} at original size`);
     return res.outDir;
   } finally {
+    process.off('SIGINT', onSigint);
     bar?.stop();
     seg.dispose();
   }

@@ -22,7 +22,7 @@ import {
   EVAL_PROTOCOLS, type EvalProtocol, type ProtocolMeans, type ProtocolSample,
 } from './protocols.js';
 import { ensureOutputDir, requireRegularFile } from '../data/output-guard.js';
-import { planPredictionOutputs, PREDICTIONS_INDEX } from './prediction-plan.js';
+import { planPredictionOutputs, removeFreshOutputs, PREDICTIONS_INDEX } from './prediction-plan.js';
 
 export interface SampleResult {
   /** The sample's mask name (unique per entry) or image path. */
@@ -353,6 +353,12 @@ export async function predictFolder(segmenter: Segmenter, o: PredictOptions): Pr
     ...(o.images === undefined ? { protectedDir: { dir: o.input, what: o.split !== undefined ? 'the dataset folder' : 'the input folder' } } : {}),
   });
   ensureOutputDir(o.outDir, 'output folder');
+  // A failure or an exit (Ctrl-C) half-way removes what this call wrote, so a retry is not refused.
+  let finished = false;
+  const cleanup = (): void => {
+    if (!finished) removeFreshOutputs(plan, outDir);
+  };
+  process.on('exit', cleanup);
   const loader = new BatchLoader(samples, {
     ...promptOpts,
     size: o.imageSize ?? segmenter.info.imageSize,
@@ -385,7 +391,7 @@ export async function predictFolder(segmenter: Segmenter, o: PredictOptions): Pr
           const idx = b.indices[i]!;
           const name = names[idx]!;
           const [w, h] = b.originalSizes[i]!;
-          const planned = plan[idx]!;
+          const planned = plan.outputs[idx]!;
           const pred8 = originalSizePrediction(probs.subarray(i * S * S, (i + 1) * S * S), S, w, h);
           const written = await writePredictionPngs(planned.mask, pred8, w, h, {
             threshold, probPath: planned.prob,
@@ -415,12 +421,16 @@ export async function predictFolder(segmenter: Segmenter, o: PredictOptions): Pr
         o.onBatch?.(++done, loader.length);
       }
     });
+    const result: PredictResult = { outDir, files };
+    if (scored) result.evaluation = { ...meansOf(perSample, protocols), perSample };
+    await fs.writeFile(path.join(outDir, PREDICTIONS_INDEX), `${JSON.stringify({ outDir, files, ...(result.evaluation ? { means: meansOf(perSample, protocols) } : {}) }, null, 1)}\n`);
+    finished = true;
+    return result;
+  } catch (e) {
+    cleanup();
+    throw e;
   } finally {
+    process.off('exit', cleanup);
     await loader.close();
   }
-  const result: PredictResult = { outDir, files };
-  if (scored) result.evaluation = { ...meansOf(perSample, protocols), perSample };
-  await fs.writeFile(path.join(outDir, PREDICTIONS_INDEX), `${JSON.stringify({ outDir, files, ...(result.evaluation ? { means: meansOf(perSample, protocols) } : {}) }, null, 1)}
-`);
-  return result;
 }

@@ -5,7 +5,7 @@
  * `b.png` would both give `b.png`), and an existing file in the output folder is replaced only
  * when an earlier prediction wrote it (it is listed in that folder's predictions.json).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
 import { assertNoOverwrite, canonicalPath, OutputPathError } from '../data/output-guard.js';
 
@@ -47,8 +47,32 @@ function earlierOutputs(outDir: string): Set<string> {
   return out;
 }
 
+export interface PredictionPlan {
+  /** The output files of each sample, in the order of `names`. */
+  outputs: PlannedOutput[];
+  /** Outputs that do not exist yet: what a failed or interrupted prediction removes again. */
+  fresh: string[];
+  /** The output folder does not exist yet (removed again when a failure leaves it empty). */
+  freshDir: boolean;
+}
+
+/**
+ * Removes what a failed prediction wrote that did not exist before (synchronous: it also runs
+ * from an exit handler), so a retry into the same folder is not refused for our own leftovers.
+ */
+export function removeFreshOutputs(plan: PredictionPlan, outDir: string): void {
+  for (const f of plan.fresh) rmSync(f, { force: true });
+  if (plan.freshDir) {
+    try {
+      rmdirSync(outDir); // only when empty
+    } catch {
+      // not empty or already gone
+    }
+  }
+}
+
 /** The output files of every sample, or an error naming the files that would collide. */
-export function planPredictionOutputs(p: PredictionPlanInput): PlannedOutput[] {
+export function planPredictionOutputs(p: PredictionPlanInput): PredictionPlan {
   const outDir = path.resolve(p.outDir);
   const byOutput = new Map<string, string>();
   const plan = p.names.map((name) => {
@@ -83,5 +107,5 @@ export function planPredictionOutputs(p: PredictionPlanInput): PlannedOutput[] {
   if (existsSync(index) && earlier.size === 0 && p.names.length > 0) {
     throw new OutputPathError(`predict: ${index} exists and is not a predictions index; choose an empty or new --out folder`);
   }
-  return plan;
+  return { outputs: plan, fresh: outputs.filter((f) => !existsSync(f)), freshDir: !existsSync(outDir) };
 }

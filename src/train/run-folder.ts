@@ -13,6 +13,7 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { TrainConfig } from './config.js';
+import { canonicalPath } from '../data/output-guard.js';
 
 export interface RunFolderStart {
   /** The run is resumable now: drop the replaced folder, if any. */
@@ -68,6 +69,31 @@ export function startRunFolder(runDir: string, replace: boolean): RunFolderStart
     rollback,
   };
 }
+
+/**
+ * The run folder may neither lie inside an input (the dataset, a local model or tokenizer folder)
+ * nor contain one: `--name images --runs-dir data --overwrite` would otherwise replace the
+ * dataset's images, and `--runs-dir . --name data --overwrite` the whole dataset.
+ */
+export function checkRunFolderPlacement(runDir: string, config: TrainConfig): void {
+  const run = canonicalPath(runDir);
+  const inputs: [string, string][] = [[config.data.dir, 'the dataset folder (data.dir)']];
+  for (const k of ['model', 'tokenizer']) {
+    const v = config.model[k];
+    if (typeof v === 'string' && existsSync(v)) inputs.push([v, `the model config's ${k} folder`]);
+  }
+  for (const [p, what] of inputs) {
+    const input = canonicalPath(p);
+    if (isInside(run, input) || isInside(input, run)) {
+      throw new Error(`run folder ${runDir}: overlaps ${what} ${p}; put runs elsewhere (--runs-dir) or pick another --name`);
+    }
+  }
+}
+
+const isInside = (child: string, parent: string): boolean => {
+  const rel = path.relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+};
 
 /** A local path as an absolute one; anything else (a preset, a hub id) unchanged. */
 function absoluteIfLocal(v: unknown): unknown {

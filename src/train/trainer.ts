@@ -37,8 +37,9 @@ import { diceCELoss } from './loss.js';
 import { diceIoU, MeanAccumulator } from './metrics.js';
 import { createProgress } from './progress.js';
 import { acquireRunLock } from './run-lock.js';
-import { startRunFolder, withAbsolutePaths, type RunFolderStart } from './run-folder.js';
+import { checkRunFolderPlacement, startRunFolder, withAbsolutePaths, type RunFolderStart } from './run-folder.js';
 import { ensureOutputDir } from '../data/output-guard.js';
+import { fileError } from '../torch/atomic-write.js';
 import { checkTrainingPairs, preflightHint } from '../data/preflight.js';
 import { DatasetError } from '../data/format.js';
 
@@ -227,7 +228,13 @@ export async function resumeRun(runDir: string, opts: Omit<TrainOptions, 'resume
   return train({ ...config, runsDir: path.dirname(dir), name: path.basename(dir) }, { ...opts, resume: true });
 }
 
-const appendLine = (file: string, rec: unknown): void => appendFileSync(file, `${stringifyJson(rec)}\n`);
+const appendLine = (file: string, rec: unknown): void => {
+  try {
+    appendFileSync(file, `${stringifyJson(rec)}\n`);
+  } catch (e) {
+    throw fileError(e, file);
+  }
+};
 
 function promptOptionsOf(c: TrainConfig): PromptOptions {
   return {
@@ -246,6 +253,7 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
   // An unusable runs folder (/proc/x, read-only, a file) fails here, named as the user typed it.
   ensureOutputDir(typed.runsDir, 'runs folder (runsDir)');
   const config = withAbsolutePaths(typed);
+  checkRunFolderPlacement(runDirOf(config), config);
   const lock = acquireRunLock(runDirOf(config));
   try {
     return await trainLocked(config, opts);

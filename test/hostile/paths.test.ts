@@ -42,10 +42,10 @@ test('a run trained with relative paths records them absolute: eval works from a
 });
 
 test('--model: a base model or key=value in every command; an unknown key lists the valid ones with a suggestion', () => {
-  const inspect = tvs(['inspect', '--model', tinyModel, '--model', 'learner=coop', '--model', 'numContext=3', '--json']);
+  const inspect = tvs(['inspect', '--model', tinyModel, '--model', 'learner=vpt', '--model', 'numContext=3', '--model', 'depth=1', '--json']);
   assert.equal(inspect.status, 0, inspect.all);
-  const r = JSON.parse(inspect.stdout) as { learner: string; numContext: number };
-  assert.deepEqual([r.learner, r.numContext], ['coop', 3]);
+  const r = JSON.parse(inspect.stdout) as { learner: string; numContext: number; depth: number };
+  assert.deepEqual([r.learner, r.numContext, r.depth], ['vpt', 3, 1]);
   const typo = tvs(['inspect', '--model', tinyModel, '--model', 'numContxt=3']);
   assert.equal(typo.status, 1, typo.all);
   assert.match(typo.stderr, /unknown key "numContxt" \(did you mean "numContext"\?\)\. Valid keys: model, learner/);
@@ -66,5 +66,5 @@ test('docs: every model config key in docs/train.md examples exists', () => {
     const keys = [...body.matchAll(/(\w+):/g)].map((m) => m[1]!);
     assert.doesNotThrow(() => checkModelKeys(Object.fromEntries(keys.map((k) => [k, 1]))), `docs/train.md: model { ${body} }`);
   }
-  for (const m of doc.matchAll(/--model (\w+)=/g)) assert.doesNotThrow(() => checkModelKeys({ [m[1]!]: 1 }), `docs/train.md: --model ${m[1]}=`);
+  for (const m of doc.matchAll(/--model ([A-Za-z]{2,}\w*)=/g)) assert.doesNotThrow(() => checkModelKeys({ [m[1]!]: 1 }), `docs/train.md: --model ${m[1]}=`);
 });
