@@ -90,6 +90,8 @@ test('train then eval a run folder: summary, scores and predictions agree', asyn
   assert.equal(r.evaluation!.loss, summary.test!.loss);
   // Every protocol is kept apart, in the run's summary and in eval; eval reports original-size by default.
   assert.equal(summary.metricsProtocol, 'model-resolution');
+  assert.deepEqual([summary.quirks, summary.batchSize, summary.checkpointSelection], ['reference', 4, 'model-resolution-reference']);
+  assert.ok(Number.isFinite(summary.lastEpoch.valSelectDice));
   assert.deepEqual(Object.keys(summary.test!.protocols!).sort(), ['model-resolution', 'model-resolution-reference', 'original-size']);
   assert.equal(summary.test!.protocols!['model-resolution']!.dice, summary.test!.dice);
   assert.deepEqual(r.evaluation!.protocols, summary.test!.protocols);

@@ -6,6 +6,16 @@
  */
 import { nn, type optim } from '../torch/index.js';
 import type { Segmenter } from '../tuning/segmenter.js';
+import type { EvalProtocol } from './protocols.js';
+
+/**
+ * The validation Dice that picks the best checkpoint: the original's ModelCheckpoint monitors
+ * Lightning's `val_dice`, i.e. `model-resolution-reference` (only gray 255 is foreground,
+ * quirk 17); `fixed` uses this project's `model-resolution`. Identical on clean 0/255 masks.
+ */
+export function checkpointSelectionProtocol(quirks: 'reference' | 'fixed'): EvalProtocol {
+  return quirks === 'reference' ? 'model-resolution-reference' : 'model-resolution';
+}
 
 /** torch.optim.AdamW's default weight decay, which the reference falls back to (quirk 19). */
 export const TORCH_DEFAULT_WEIGHT_DECAY = 0.01;

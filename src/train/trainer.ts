@@ -20,7 +20,7 @@
 import { appendFileSync, existsSync, readFileSync, readdirSync, statSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { hashSeed } from '../data/rng.js';
-import { BatchLoader } from '../data/loader.js';
+import type { BatchLoader } from '../data/loader.js';
 import { loadSplit, splitFile, type PromptOptions, type DatasetSample } from '../data/format.js';
 import { type Tensor, tidy, manualSeed, optim, dispose, noGrad } from '../torch/index.js';
 import type { Segmenter } from '../tuning/segmenter.js';
@@ -30,9 +30,10 @@ import {
   stringifyJson, parseJson, tunevlsegVersion,
 } from './checkpoint.js';
 import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
-import { evaluateLoader, batchTensors, moduleDevice, lossTargets, softTargetsOf, type EvalMeans, type EvalResult } from './evaluate.js';
-import { EVAL_PROTOCOLS } from './protocols.js';
-import { optimizerGroups, passBatchSize } from './reference-semantics.js';
+import { batchTensors, loaderFor, normalise } from './inputs.js';
+import { evaluateLoader, moduleDevice, lossTargets, softTargetsOf, type EvalMeans, type EvalResult } from './evaluate.js';
+import { EVAL_PROTOCOLS, type EvalProtocol } from './protocols.js';
+import { checkpointSelectionProtocol, optimizerGroups, passBatchSize } from './reference-semantics.js';
 import { diceCELoss } from './loss.js';
 import { diceIoU, MeanAccumulator } from './metrics.js';
 import { createProgress } from './progress.js';
@@ -72,8 +73,11 @@ export interface EpochRecord {
   trainLoss: number;
   trainDice: number;
   valLoss: number;
+  /** `model-resolution` validation Dice and IoU */
   valDice: number;
   valIou: number;
+  /** the validation Dice that picks the best checkpoint (protocol: the summary's `checkpointSelection`) */
+  valSelectDice: number;
   /** learning rate(s) used during the epoch (first group) */
   lr: number;
   /** ReduceLROnPlateau lowered the learning rate after this epoch */
@@ -107,6 +111,8 @@ export interface TrainSummary {
   quirks: 'reference' | 'fixed';
   /** samples per forward/backward pass (resolved: see config batchSize) */
   batchSize: number;
+  /** the protocol of the validation Dice that picked `bestEpoch` (reference: Lightning's `val_dice`) */
+  checkpointSelection: EvalProtocol;
   /** the last epoch's record */
   lastEpoch: EpochRecord;
   trainableParams: number;
@@ -303,21 +309,21 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
     }
     if (config.device !== 'auto') segmenter.to(config.device);
     const device = moduleDevice(segmenter);
-    const size = config.data.imageSize ?? segmenter.info.imageSize;
     const common = {
-      ...promptOpts, size, mean: segmenter.info.mean, std: segmenter.info.std,
+      ...promptOpts, imageSize: config.data.imageSize,
       ...(config.data.workers !== null ? { workers: config.data.workers } : {}),
     };
     const quirks = segmenter.quirks ?? 'reference';
     const batchSize = passBatchSize(config.batchSize, config.effectiveBatchSize, segmenter);
     if (config.effectiveBatchSize % batchSize !== 0) throw new Error(`effectiveBatchSize ${config.effectiveBatchSize} must be a multiple of the pass size ${batchSize}`);
     const softTargets = softTargetsOf(segmenter);
+    const selectBy = checkpointSelectionProtocol(quirks);
     const augment = resolveAugment(config.augment, quirks);
     const evalBatch = config.evalBatchSize ?? batchSize;
-    const trainLoader = new BatchLoader(trainSamples, { ...common, batchSize, shuffle: true, train: true, seed: config.seed });
-    const valLoader = new BatchLoader(valSamples, { ...common, batchSize: evalBatch, shuffle: false, train: false, seed: config.seed });
+    const trainLoader = loaderFor(segmenter, trainSamples, { ...common, batchSize, shuffle: true, train: true, seed: config.seed });
+    const valLoader = loaderFor(segmenter, valSamples, { ...common, batchSize: evalBatch, shuffle: false, train: false, seed: config.seed });
     const testLoader = testSamples && testSamples.length > 0
-      ? new BatchLoader(testSamples, { ...common, batchSize: evalBatch, shuffle: false, train: false, seed: config.seed }) : null;
+      ? loaderFor(segmenter, testSamples, { ...common, batchSize: evalBatch, shuffle: false, train: false, seed: config.seed }) : null;
     loaders.push(trainLoader, valLoader, ...(testLoader ? [testLoader] : []));
 
     const opt = (optimizer = new optim.AdamW(optimizerGroups(segmenter, config.weightDecay), {
@@ -385,7 +391,6 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
       return s;
     };
     const lossCfg = { lambdaDice: config.loss.lambdaDice, lambdaCe: config.loss.lambdaCe };
-    const norm = { mean: segmenter.info.mean, std: segmenter.info.std };
 
     while (!st.done) {
       const E = st.epoch;
@@ -408,9 +413,9 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
         const weight = b.size / groupSamples(g);
         const r = tidy(() => {
           let { images, masks } = batchTensors(b, device);
-          if (augment.p > 0) ({ images, masks } = augmentBatch(images, masks, augment, { seed: config.seed, epoch: E, step: i }, norm));
+          if (augment.p > 0) ({ images, masks } = augmentBatch(images, masks, augment, { seed: config.seed, epoch: E, step: i }));
           manualSeed(hashSeed(config.seed, E, i, 0x70c4));
-          const logits = segmenter.forward(images, segmenter.tokenize(b.prompts));
+          const logits = segmenter.forward(normalise(images, segmenter.info), segmenter.tokenize(b.prompts));
           const { loss } = diceCELoss(logits, lossTargets(masks, softTargets), lossCfg);
           const value = loss.item();
           if (!Number.isFinite(value)) return { value, dice: [] as number[] };
@@ -465,7 +470,8 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
       }
       const trainSeconds = (performance.now() - epochStart) / 1000;
       progress.validating();
-      const val = await evaluateLoader(segmenter, valLoader, { threshold: config.threshold, loss: lossCfg, device });
+      const val = await evaluateLoader(segmenter, valLoader, { threshold: config.threshold, loss: lossCfg, device, protocols: [selectBy] });
+      const selectDice = val.protocols![selectBy]!.dice;
       const lrUsed = opt.paramGroups[0]!.lr;
       const lrReduced = sched.step(val.loss);
       if (val.loss < st.early.best - config.earlyStopping.minDelta) {
@@ -475,16 +481,16 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
         st.early.wait++;
         if (config.earlyStopping.enabled && st.early.wait >= config.earlyStopping.patience) st.early.triggered = true;
       }
-      const isBest = val.dice > st.best.dice;
+      const isBest = selectDice > st.best.dice;
       const rec: EpochRecord = {
         type: 'epoch', epoch: E + 1, globalStep: st.globalStep, trainLoss: acc.mean('loss'), trainDice: acc.mean('dice'),
-        valLoss: val.loss, valDice: val.dice, valIou: val.iou, lr: lrUsed, lrReduced, best: isBest,
+        valLoss: val.loss, valDice: val.dice, valIou: val.iou, valSelectDice: selectDice, lr: lrUsed, lrReduced, best: isBest,
         earlyStoppingWait: st.early.wait, seconds: (performance.now() - epochStart) / 1000,
         imagesPerSecond: epochImages / Math.max(1e-9, trainSeconds),
       };
       const metrics = { trainLoss: rec.trainLoss, trainDice: rec.trainDice, valLoss: val.loss, valDice: val.dice, valIou: val.iou };
       if (isBest) {
-        st.best = { dice: val.dice, epoch: E + 1 };
+        st.best = { dice: selectDice, epoch: E + 1 };
         saveCheckpoint(files.best, segmenter, { kind: 'best', model: config.model, metrics, epoch: E + 1, globalStep: st.globalStep });
       }
       saveCheckpoint(files.last, segmenter, { kind: 'last', model: config.model, metrics, epoch: E + 1, globalStep: st.globalStep });
@@ -527,7 +533,7 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
       epochs: st.epoch, globalSteps: st.globalStep, bestEpoch: st.best.epoch,
       val: means(valRes), test: testRes ? means(testRes) : null,
       lastEpoch: st.history[st.history.length - 1]!,
-      metricsProtocol: 'model-resolution', quirks, batchSize,
+      metricsProtocol: 'model-resolution', quirks, batchSize, checkpointSelection: selectBy,
       trainableParams, wallSeconds: elapsed(), resumes: st.resumes, seed: config.seed, device,
       tunevlsegVersion: tunevlsegVersion(),
       checkpoints: { best: path.relative(runDir, files.best), last: path.relative(runDir, files.last) },
