@@ -12,18 +12,6 @@ function writeFully(fd: number, data: Uint8Array): void {
   while (done < data.byteLength) done += writeSync(fd, data, done, Math.min(WRITE_CHUNK, data.byteLength - done));
 }
 
-/**
- * The fs error with the file named: Node's write errors (ENOSPC, EIO) carry no path, and "no
- * space left on device, write" alone does not tell the user what was being written.
- */
-export function fileError(e: unknown, file: string): Error {
-  if (!(e instanceof Error) || e.message.includes(file)) return e as Error;
-  const out: NodeJS.ErrnoException = new Error(`cannot write ${file}: ${e.message}`, { cause: e });
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code !== undefined) out.code = code;
-  return out;
-}
-
 /** Writes the chunks, in order, atomically to `path`; throws the underlying fs error. */
 export function writeChunksAtomic(path: string, chunks: readonly Uint8Array[], opts: { mkdir?: boolean } = {}): void {
   const dir = dirname(path);
@@ -51,7 +39,7 @@ export function writeChunksAtomic(path: string, chunks: readonly Uint8Array[], o
     } catch {
       // may not exist
     }
-    throw fileError(e, path);
+    throw e;
   }
   // Make the rename durable (best effort: not every platform can fsync a folder).
   try {

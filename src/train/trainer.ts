@@ -40,7 +40,6 @@ import { createProgress } from './progress.js';
 import { acquireRunLock } from './run-lock.js';
 import { checkRunFolderPlacement, startRunFolder, withAbsolutePaths, type RunFolderStart } from './run-folder.js';
 import { ensureOutputDir } from '../data/output-guard.js';
-import { fileError } from '../torch/atomic-write.js';
 import { checkTrainingPairs, preflightHint } from '../data/preflight.js';
 import { DatasetError } from '../data/format.js';
 
@@ -238,7 +237,8 @@ const appendLine = (file: string, rec: unknown): void => {
   try {
     appendFileSync(file, `${stringifyJson(rec)}\n`);
   } catch (e) {
-    throw fileError(e, file);
+    // Node's write errors (ENOSPC, EIO) name no file; say which one.
+    throw new Error(`${file}: cannot write file: ${(e as Error).message}`, { cause: e });
   }
 };
 
