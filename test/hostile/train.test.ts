@@ -41,6 +41,14 @@ test('train --overwrite with a mistyped --model key or a missing model folder ke
   assert.deepEqual(readdirSync(runs).filter((n) => n.includes('replaced')), [], 'no moved-aside copy left behind');
 });
 
+test('a run folder overlapping the dataset is refused, even with --overwrite', () => {
+  const before = hashTree(ds);
+  const r = tvs(['train', '--data-dir', ds, '--name', 'images', '--runs-dir', ds, ...quickTrainFlags, ...tinyModelFlags, '--overwrite']);
+  assert.equal(r.status, 1, r.all);
+  assert.match(r.stderr, new RegExp(`overlaps the dataset folder \\(data\\.dir\\) ${ds.replaceAll('/', '\\/')}`));
+  assert.deepEqual(hashTree(ds), before);
+});
+
 test('a run in use by a live process is refused with its pid; a stale lock of a dead process is taken over', async () => {
   const lock = path.join(runs, '.done.lock');
   const holder = spawn('sleep', ['60']);
