@@ -156,7 +156,8 @@ interface FileUse {
   refs: { split: Split; entry: number }[];
 }
 
-async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+/** Runs `fn` over `items`, at most `limit` at a time. */
+export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) await fn(items[next++] as T);
@@ -339,7 +340,7 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
     return ` (${r.split} entry ${r.entry}${more})`;
   };
   const concurrency = opts.concurrency ?? os.availableParallelism();
-  await pool([...uses.values()], concurrency, async (u) => {
+  await forEachLimited([...uses.values()], concurrency, async (u) => {
     const rel = `${u.folder}/${u.name}`;
     if (!folderExists[u.folder]) return; // reported once as missing_folder
     const loc = await locateDataFile(u.file, realFolders[u.folder]);

@@ -100,10 +100,11 @@ export function requireRegularFile(file: string, what: string): void {
   if (!st.isFile()) throw new OutputPathError(`${what}: ${file} is not a regular file (a FIFO, socket or device would block reading)`);
 }
 
-const inside = (child: string, parent: string): boolean => {
+/** `child` is `parent` or lies under it (absolute, canonical paths). */
+export function isInside(child: string, parent: string): boolean {
   const rel = path.relative(parent, child);
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-};
+}
 
 export interface OverwriteCheck {
   /** Files the command will write (any spelling). */
@@ -126,7 +127,7 @@ export function assertNoOverwrite(c: OverwriteCheck): void {
   const hint = c.hint ? `; ${c.hint}` : '';
   for (const p of c.protectedDirs ?? []) {
     const dir = canonicalPath(p.dir);
-    const hit = c.outputs.find((o) => inside(canonicalPath(o), dir));
+    const hit = c.outputs.find((o) => isInside(canonicalPath(o), dir));
     if (hit !== undefined) {
       throw new OutputPathError(`${c.command}: the output ${hit} would be written inside ${p.what} ${p.dir}${hint}`);
     }

@@ -15,18 +15,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { type DatasetSample, type FormatIssue } from './format.js';
 import { imageInfo, readMaskGray } from './image.js';
+import { forEachLimited } from './check.js';
 
 export interface PreflightOptions {
   /** Files decoded at once. Default: available cores (at most 4). */
   concurrency?: number;
-}
-
-async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -49,7 +42,7 @@ export async function checkTrainingPairs(samples: readonly DatasetSample[], o: P
   };
   const reported = new Set<string>();
   const limit = o.concurrency ?? Math.min(4, os.availableParallelism());
-  await pool(samples, limit, async (s) => {
+  await forEachLimited(samples, limit, async (s) => {
     const where = { file: s.annFile, entry: s.index };
     let img: { width: number; height: number };
     let mask: { width: number; height: number; max: number };

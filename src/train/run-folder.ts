@@ -13,7 +13,7 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { TrainConfig } from './config.js';
-import { canonicalPath } from '../data/output-guard.js';
+import { canonicalPath, isInside } from '../data/output-guard.js';
 
 export interface RunFolderStart {
   /** The run is resumable now: drop the replaced folder, if any. */
@@ -89,11 +89,6 @@ export function checkRunFolderPlacement(runDir: string, config: TrainConfig): vo
     }
   }
 }
-
-const isInside = (child: string, parent: string): boolean => {
-  const rel = path.relative(parent, child);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-};
 
 /** A local path as an absolute one; anything else (a preset, a hub id) unchanged. */
 function absoluteIfLocal(v: unknown): unknown {
