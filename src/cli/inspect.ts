@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { buildSegmenter, type TunedSegmenter } from '../tuning/factory.js';
 import { MODEL_FLAG_HELP, modelFlagConfig, checkModelKeys } from '../tuning/model-flag.js';
+import { DEFAULT_LEARNER, LEARNER_NAMES } from '../learners/registry.js';
 
 export interface InspectFlags {
   /** `--model` values (repeatable): a base model and/or key=value model config keys. */
@@ -53,7 +54,7 @@ export function inspectConfig(f: InspectFlags): Record<string, unknown> {
   const fromFlag = modelFlagConfig(typeof f.model === 'string' ? [f.model] : f.model ?? []);
   const model = typeof fromFlag.model === 'string' ? fromFlag.model : 'clipseg';
   const isFolder = existsSync(resolve(model)) && statSync(resolve(model)).isDirectory();
-  const cfg: Record<string, unknown> = { model, learner: f.learner ?? 'vpt', randomWeights: !(f.weights === true && isFolder) };
+  const cfg: Record<string, unknown> = { model, learner: f.learner ?? DEFAULT_LEARNER, randomWeights: !(f.weights === true && isFolder) };
   for (const [k, v] of Object.entries(fromFlag)) if (k !== 'model') cfg[k] = v;
   if (f.depth !== undefined) cfg.depth = Number(f.depth);
   if (f.numContext !== undefined) cfg.numContext = Number(f.numContext);
@@ -115,7 +116,7 @@ export function registerInspectCommand(program: Command, print: (s: string) => v
     .command('inspect')
     .description('list the trainable tensors (names, shapes, counts) of a model + learner configuration')
     .option('--model <m>', `${MODEL_FLAG_HELP} (default clipseg; presets: rd64-refined, rd64, cris-rn50, cris-tiny)`, collect, [])
-    .option('--learner <name>', 'coop | cocoop | vpt | maple | shared_separate | shared_attn | none', 'vpt')
+    .option('--learner <name>', [...LEARNER_NAMES, 'none'].join(' | '), DEFAULT_LEARNER)
     .option('--depth <d>', 'prompt depth')
     .option('--num-context <n>', 'prompt tokens per layer')
     .option('--quirks <mode>', 'reference | fixed')

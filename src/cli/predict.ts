@@ -48,7 +48,8 @@ export async function predict(inputs: string[], o: PredictCliOptions): Promise<s
   if (model.model === undefined && !o.tuned) throw new Error('predict: give --model <preset|folder|hub id> (zero-shot) or --tuned <checkpoint.safetensors>');
   checkModelKeys(model, '--model');
   const source = inputSet(inputs);
-  const { buildSegmenter, loadTuned } = await import('../tuning/factory.js');
+  const { buildSegmenter } = await import('../tuning/factory.js');
+  const { loadTuned } = await import('../tuning/checkpoint.js');
   let seg: Segmenter;
   if (o.tuned) {
     const { model: base, ...overrides } = model;
