@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot, fixturesDir } from './helpers.js';
 import { generateSyntheticDataset } from '../src/data/synthetic.js';
-import { benchCells, namedSpec, BENCH_DEFAULT_MODELS } from '../src/cli/bench.js';
+import { gridCells as benchCells, namedSpec, GRID_DEFAULT_MODELS as BENCH_DEFAULT_MODELS } from '../src/experiment/grid.js';
 
 const bin = join(repoRoot(), 'bin', 'tunevlseg.js');
 const run = (args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } =>

@@ -10,10 +10,10 @@ import { Command } from 'commander';
 import { Tensor, dispose, liveTensors, loadSafetensors, noGrad, tidy, zeros, scalarTensor } from '../src/torch/index.js';
 import { N } from '../src/torch/native.js';
 import { loadCris, crisTiny, type CrisConfig, type ClipResNetConfig } from '../src/models/cris/index.js';
-import { readTorchSaveZip } from '../src/models/cris/torch-pickle.js';
-import {
-  applyKeyMap, convertCheckpoint, registerConvertCommand, defaultKeyMap, ConvertError, CRIS_KEY_MAP, CLIP_RN50_KEY_MAP,
-} from '../src/cli/convert.js';
+import { readTorchSaveZip } from '../src/torch/torch-pickle.js';
+import { registerConvertCommand } from '../src/cli/convert.js';
+import { applyKeyMap, defaultKeyMap, CRIS_KEY_MAP, CLIP_RN50_KEY_MAP } from '../src/models/cris/key-map.js';
+import { convertCheckpoint, ConvertError } from '../src/models/cris/convert.js';
 import { compareTensors, TOL } from '../src/parity/compare.js';
 
 

@@ -13,8 +13,8 @@ import {
 } from '../src/learners/index.js';
 import { randomVectors } from '../src/learners/base.js';
 import { runInspect } from '../src/cli/inspect.js';
-import { sweep, sweepSpace } from '../src/cli/sweep.js';
-import { benchCells } from '../src/cli/bench.js';
+import { runSweep as sweep, sweepSpace } from '../src/experiment/index.js';
+import { gridCells as benchCells } from '../src/experiment/grid.js';
 import { learnerLabel, learnerOrder } from '../src/report/paper.js';
 import { openStorage, summarizeStudy } from '../src/sweep/index.js';
 import { generateSyntheticDataset } from '../src/data/synthetic.js';

@@ -10,7 +10,7 @@ import {
   resolveAugment, applyAugmentations, checkpointSelectionProtocol, sampleAugmentations, affineTheta, DEFAULT_AUGMENT, parseTrainConfig, type TrainSummary,
 } from '../src/train/index.js';
 import { Rng } from '../src/data/rng.js';
-import { objectiveValue, autoObjective } from '../src/cli/sweep.js';
+import { objectiveValue, autoObjective } from '../src/experiment/trial.js';
 
 T.setNumThreads(1);
 

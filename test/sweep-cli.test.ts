@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot, fixturesDir } from './helpers.js';
 import { generateSyntheticDataset } from '../src/data/synthetic.js';
-import { trialConfig, sweepSpace } from '../src/cli/sweep.js';
+import { trialConfig, sweepSpace } from '../src/experiment/trial.js';
 
 const bin = join(repoRoot(), 'bin', 'tunevlseg.js');
 const run = (args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } =>

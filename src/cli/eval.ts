@@ -6,10 +6,12 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { SPLITS, type PromptOptions } from '../data/format.js';
-import { readRunConfig, runFiles, type BuildSegmenter } from '../train/trainer.js';
+import { readRunConfig, type BuildSegmenter } from '../train/trainer.js';
+import { runFiles } from '../train/run-folder.js';
 import { readCheckpointMeta, loadCheckpointInto, stringifyJson, writeFileAtomic } from '../train/checkpoint.js';
 import { evaluate, predictFolder, type EvalResult, type PredictResult } from '../train/evaluate.js';
 import { EVAL_PROTOCOLS, DEFAULT_TABLE_PROTOCOL, parseProtocol, type EvalProtocol } from '../train/protocols.js';
+import { evaluateClasses, parseClassList, type ClassEvalResult } from '../train/multiclass.js';
 import { ConfigError, readConfigFile, applyOverrides, type TrainConfig } from '../train/config.js';
 import { loadDefaultFactory, type CommandDeps } from './train.js';
 import { MODEL_FLAG_HELP, modelFlagAssignments } from '../tuning/model-flag.js';
@@ -24,6 +26,7 @@ export const evalOptionsSchema = z.object({
   split: z.enum(SPLITS).default('test'),
   images: z.string().min(1).optional(),
   prompt: z.string().min(1).optional(),
+  prompts: z.string().min(1).optional(),
   promptKey: z.string().min(1).optional(),
   out: z.string().min(1).optional(),
   overlays: z.boolean().default(true),
@@ -91,6 +94,8 @@ export interface EvalCommandResult {
   score: { dice: number; iou: number } | null;
   evaluation: Omit<EvalResult, 'perSample'> | null;
   predictions: { outDir: string; files: number } | null;
+  /** With --prompts: per-class Dice of the label maps, and their mean. */
+  classes?: ClassEvalResult;
 }
 
 /** What `tunevlseg eval` does, as a function. */
@@ -115,10 +120,22 @@ export async function runEval(target: string, raw: Record<string, unknown>, buil
       hint: 'write the scores elsewhere',
     });
   }
+  if (o.out) {
+    // Every --out (one class or several) is checked here, before the model is built.
+    assertNoOverwrite({
+      command: 'eval --out', outputs: [o.out], inputs: [t.checkpoint],
+      protectedDirs: [{ dir: o.images ?? data!, what: o.images ? 'the input folder' : 'the dataset folder' }],
+      hint: 'choose an --out folder outside the inputs',
+    });
+  }
   const segmenter = await buildSegmenter(t.model, t.run ?? ({ model: t.model } as TrainConfig));
   try {
     loadCheckpointInto(segmenter, t.checkpoint);
     const common = { batchSize: o.batchSize, threshold: o.threshold, ...(o.workers !== undefined ? { workers: o.workers } : {}), ...(imageSize ? { imageSize } : {}) };
+    if (o.prompts !== undefined && o.images === undefined) {
+      const classes = await evaluateClasses(segmenter, data!, o.split, { ...common, classes: await parseClassList(o.prompts), ...(o.out ? { outDir: o.out } : {}) });
+      return { checkpoint: t.checkpoint, split: o.split, protocol, score: null, evaluation: null, predictions: null, classes };
+    }
     if (o.images !== undefined) {
       if (!o.out) throw new ConfigError('option "--out": --images needs an output folder');
       if (!o.prompt) throw new ConfigError('option "--prompt": --images needs a prompt');
@@ -152,6 +169,7 @@ export function registerEvalCommand(program: Command, deps: CommandDeps = {}): C
     .option('--split <split>', `split to score [${SPLITS.join('|')}]`, 'test')
     .option('--images <dir>', 'predict every image of a folder instead (needs --prompt and --out; no scores)')
     .option('--prompt <text>', 'the prompt for --images, or an override prompt for the split')
+    .option('--prompts <list>', 'several classes: "a,b,c", @labels.txt or @<dataset dir>; per-class Dice of the label maps (argmax over the classes, background below --threshold) and their mean; --out keeps the maps')
     .option('--prompt-key <key>', "prompt key of the split's entries (default: the run's)")
     .option('--out <dir>', "write masks, 8-bit probability maps (the reference's bicubic resize + save_image) and overlays at original size there")
     .option('--protocol <name>', `evaluation protocol to report: ${EVAL_PROTOCOLS.join(', ')} (default ${DEFAULT_TABLE_PROTOCOL}; docs/protocols.md)`)
@@ -188,6 +206,13 @@ export function registerEvalCommand(program: Command, deps: CommandDeps = {}): C
           const m = e.protocols?.[p];
           if (m) print(`  ${p.padEnd(27)} Dice ${m.dice.toFixed(4)}  IoU ${m.iou.toFixed(4)}${m.iouAggregate === 'global' ? ' (global)' : ''}${p === r.protocol ? '  <-' : ''}`);
         }
+      }
+      if (r.classes) {
+        const c = r.classes;
+        print(`${c.split}: per-class Dice of the label maps (${r.checkpoint})`);
+        for (const k of c.classes) print(`  ${k.name.padEnd(24)} Dice ${Number.isNaN(k.dice) ? '   -  ' : k.dice.toFixed(4)}  (${k.entries} entries)`);
+        print(`  ${'mean'.padEnd(24)} Dice ${c.meanDice.toFixed(4)}${c.unmatched > 0 ? `  (${c.unmatched} entries of other classes left out)` : ''}`);
+        if (c.outDir) print(`label maps -> ${c.outDir}`);
       }
       if (r.predictions) print(`predictions: ${r.predictions.files} images -> ${r.predictions.outDir}`);
     });

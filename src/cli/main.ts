@@ -14,6 +14,7 @@ import { registerBenchCommand } from './bench.js';
 import { registerDataCommands } from './data.js';
 import { registerDemoCommand } from './demo.js';
 import { registerPretrainCommand } from './pretrain.js';
+import { redactText } from '../hub/redact.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -40,6 +41,6 @@ registerBenchCommand(program);
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
-  console.error(`tunevlseg: ${(e as Error).message}`);
+  console.error(`tunevlseg: ${redactText((e as Error).message)}`);
   process.exitCode = 1;
 }

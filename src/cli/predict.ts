@@ -5,7 +5,8 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { predictFolder } from '../train/index.js';
-import { requireRegularFile } from '../data/output-guard.js';
+import { requireRegularFile, assertNoOverwrite } from '../data/output-guard.js';
+import { parseClassList, predictClasses } from '../train/multiclass.js';
 import type { Segmenter } from '../tuning/segmenter.js';
 import { MODEL_FLAG_HELP, modelFlagConfig, checkModelKeys } from '../tuning/model-flag.js';
 
@@ -14,6 +15,7 @@ export interface PredictCliOptions {
   model?: string[];
   tuned?: string;
   prompt?: string;
+  prompts?: string;
   out: string;
   tokenizer?: string;
   imageSize?: string;
@@ -43,11 +45,16 @@ function inputSet(inputs: string[]): { input: string; images?: string[] } {
 
 export async function predict(inputs: string[], o: PredictCliOptions): Promise<string> {
   if (inputs.length === 0) throw new Error('predict: give image files or a folder of images');
-  if (!o.prompt) throw new Error('predict: --prompt is required (e.g. --prompt "polyp")');
+  if (!o.prompt && !o.prompts) throw new Error('predict: --prompt is required (e.g. --prompt "polyp"), or --prompts "a,b,c" for several classes');
   const model = modelFlagConfig(o.model ?? []);
   if (model.model === undefined && !o.tuned) throw new Error('predict: give --model <preset|folder|hub id> (zero-shot) or --tuned <checkpoint.safetensors>');
   checkModelKeys(model, '--model');
   const source = inputSet(inputs);
+  if (o.prompts) {
+    if (source.images) throw new Error('predict --prompts: give one folder of images (several classes are predicted per folder)');
+    // Several classes write under --out too: never inside the input folder.
+    assertNoOverwrite({ command: 'predict', outputs: [resolve(o.out)], inputs: [], protectedDirs: [{ dir: source.input, what: 'the input folder' }], hint: 'choose an --out folder outside the inputs' });
+  }
   const { buildSegmenter } = await import('../tuning/factory.js');
   const { loadTuned } = await import('../tuning/checkpoint.js');
   let seg: Segmenter;
@@ -70,6 +77,21 @@ export async function predict(inputs: string[], o: PredictCliOptions): Promise<s
   const onSigint = (): void => process.exit(130);
   process.once('SIGINT', onSigint);
   try {
+    if (o.prompts) {
+      const res = await predictClasses(seg, {
+        input: source.input, classes: await parseClassList(o.prompts), outDir: resolve(o.out),
+        ...(o.batchSize ? { batchSize: Number.parseInt(o.batchSize, 10) } : {}),
+        ...(o.threshold ? { threshold: Number.parseFloat(o.threshold) } : {}),
+        onProgress: (done, total) => {
+          if (!bar) return;
+          if (done === 0 || bar.getTotal() !== total) bar.start(total, done);
+          else bar.update(done);
+        },
+      });
+      bar?.stop();
+      if (!o.quiet) console.log(`${res.files.length} image(s): label maps <name>_labels.png (legend.json), one probability map per class under classes/`);
+      return res.outDir;
+    }
     const res = await predictFolder(seg, {
       ...source, prompt: o.prompt, outDir: resolve(o.out), overlays: o.overlays,
       ...(o.batchSize ? { batchSize: Number.parseInt(o.batchSize, 10) } : {}),
@@ -93,14 +115,15 @@ export async function predict(inputs: string[], o: PredictCliOptions): Promise<s
 export function registerPredictCommand(program: Command): void {
   program.command('predict <inputs...>')
     .description('segment images with a prompt: zero-shot (--model) or tuned (--tuned); writes <name>.png, <name>_prob.png, <name>_overlay.png at original size')
-    .requiredOption('--prompt <text>', 'what to segment, e.g. "polyp"')
+    .option('--prompt <text>', 'what to segment, e.g. "polyp"')
+    .option('--prompts <list>', 'several classes: "a,b,c", @labels.txt or @<dataset dir>; writes a probability map per class and a label map (argmax, background below --threshold) with legend.json')
     .option('--model <m>', `${MODEL_FLAG_HELP} (with --tuned: where its base model is)`, (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--tuned <ckpt>', 'a tuned checkpoint (.safetensors from tunevlseg train); --model overrides its base model location')
     .option('--out <dir>', 'output folder', 'predictions')
     .option('--tokenizer <dir>', 'tokenizer folder (vocab.json + merges.txt) when the model folder has none')
     .option('--image-size <n>', 'model input side (default: the model\'s)')
     .option('--batch-size <n>', 'images per forward', '8')
-    .option('--threshold <p>', 'probability threshold of the binary mask', '0.5')
+    .option('--threshold <p>', 'probability threshold of the binary mask (with --prompts: of the background)', '0.5')
     .option('--no-overlays', 'skip the overlay PNGs')
     .option('--device <d>', 'cpu, cuda or cuda:N')
     .option('--random-weights', 'build the architecture with random weights (smoke tests; no weights read)')

@@ -5,8 +5,9 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import {
-  train, readRunConfig, runDirOf, TrainingInterruptedError, type BuildSegmenter, type TrainSummary,
+  train, readRunConfig, TrainingInterruptedError, type BuildSegmenter, type TrainSummary,
 } from '../train/trainer.js';
+import { runDirOf, RUN_FILES } from '../train/run-folder.js';
 import {
   configLeaves, parseFlagValue, parseAssignments, readConfigFile, applyOverrides, keyPaths, parseTrainConfig,
   ConfigError, type ConfigSources, type TrainConfig,
@@ -75,10 +76,10 @@ export function resolveTrainConfig(flags: TrainFlags, leafValues: [string, strin
 
 /** A run given as a folder, or as a name under runsDir. */
 function locateRun(run: string, runsDir: string): string {
-  if (existsSync(path.join(run, 'config.json'))) return path.resolve(run);
+  if (existsSync(path.join(run, RUN_FILES.config))) return path.resolve(run);
   const under = path.join(runsDir, run);
-  if (existsSync(path.join(under, 'config.json'))) return path.resolve(under);
-  throw new Error(`--resume ${run}: no run folder there (looked for ${path.resolve(run, 'config.json')} and ${path.resolve(under, 'config.json')})`);
+  if (existsSync(path.join(under, RUN_FILES.config))) return path.resolve(under);
+  throw new Error(`--resume ${run}: no run folder there (looked for ${path.resolve(run, RUN_FILES.config)} and ${path.resolve(under, RUN_FILES.config)})`);
 }
 
 function printSummary(s: TrainSummary, print: (l: string) => void, json: boolean): void {

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type DatasetSample, type FormatIssue } from './format.js';
 import { imageInfo, readMaskGray } from './image.js';
-import { forEachLimited } from './check.js';
+import { pool } from './pool.js';
 
 export interface PreflightOptions {
   /** Files decoded at once. Default: available cores (at most 4). */
@@ -42,7 +42,7 @@ export async function checkTrainingPairs(samples: readonly DatasetSample[], o: P
   };
   const reported = new Set<string>();
   const limit = o.concurrency ?? Math.min(4, os.availableParallelism());
-  await forEachLimited(samples, limit, async (s) => {
+  await pool(samples, limit, async (s) => {
     const where = { file: s.annFile, entry: s.index };
     let img: { width: number; height: number };
     let mask: { width: number; height: number; max: number };

@@ -53,18 +53,3 @@ export class OfflineCacheMissError extends HubError {
     this.name = 'OfflineCacheMissError';
   }
 }
-
-/** Removes the query string and any user:password part from a URL, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    const hadQuery = u.search !== '';
-    u.search = '';
-    u.hash = '';
-    return u.toString() + (hadQuery ? '?…' : '');
-  } catch {
-    return url.replace(/\?.*$/, '?…');
-  }
-}

@@ -7,7 +7,11 @@
  * (a renamed repo) are followed. Redirects are always followed by hand so that the token is sent
  * to the hub's own origin only, never to the CDN (signed URLs carry their own credentials).
  */
-import { HubError, HubHttpError, redactUrl } from './errors.js';
+import { HubError, HubHttpError } from './errors.js';
+import { redactUrl as redact } from './redact.js';
+
+/** Hub URLs in messages: no credentials, and no (signed, long) query string. */
+const redactUrl = (url: string): string => redact(url, { query: 'drop' });
 
 export const USER_AGENT = `tunevlseg/0.1.0; node/${process.versions.node}`;
 const MAX_REDIRECTS = 10;

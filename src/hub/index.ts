@@ -25,3 +25,4 @@ export {
   type RepoCachePaths,
 } from './cache.js';
 export { HubError, HubHttpError, OfflineCacheMissError, type HubErrorCode } from './errors.js';
+export { redactText, redactUrl, urlPassword, urlWithoutPassword, SECRET_ENV_VARS } from './redact.js';

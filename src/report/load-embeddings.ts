@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Ctx, errMessage, isDir, isRecord, safeName } from './load-files.js';
+import { benchFiles } from '../train/run-folder.js';
 
 export interface EmbeddingGroup {
   labels: string[];
@@ -95,7 +96,7 @@ function readVectors(ctx: Ctx, file: string, g: unknown, what: string, embDir: s
 }
 
 export function readEmbeddings(ctx: Ctx, benchDir: string): EmbeddingSet[] {
-  const embDir = path.join(benchDir, 'embeddings');
+  const embDir = benchFiles(benchDir).embeddings;
   if (!isDir(embDir)) return [];
   const out: EmbeddingSet[] = [];
   for (const f of readdirSync(embDir).filter((n) => n.endsWith('.json')).sort()) {

@@ -7,6 +7,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { type Ctx, finiteOrNull, isDir, isFile, isRecord, safeName } from './load-files.js';
+import { runFiles } from '../train/run-folder.js';
 
 export interface PredictionSample {
   /** Sample name (the dataset's mask name). */
@@ -63,7 +64,7 @@ function datasetDir(config: Record<string, unknown> | null, runDir: string, benc
 
 
 export function readPredictions(ctx: Ctx, run: { dir: string; config: Record<string, unknown> | null }, cell: string): PredictionSet | null {
-  const predDir = path.join(run.dir, 'predictions');
+  const predDir = runFiles(run.dir).predictions;
   if (!isDir(predDir)) return null;
   const samples: PredictionSample[] = [];
   const listFile = path.join(predDir, 'predictions.json');
@@ -111,7 +112,7 @@ export function readPredictions(ctx: Ctx, run: { dir: string; config: Record<str
     }
   }
   // Per-sample scores: a separate metrics file, else the run's eval/<split>.json.
-  const scoreFiles = [path.join(predDir, 'metrics.json'), path.join(run.dir, 'eval', `${split ?? testSplitOf(run.config)}.json`)];
+  const scoreFiles = [path.join(predDir, 'metrics.json'), path.join(runFiles(run.dir).evalDir, `${split ?? testSplitOf(run.config)}.json`)];
   if (samples.some((s) => s.dice === null)) {
     for (const sf of scoreFiles) {
       if (!isFile(sf)) continue;

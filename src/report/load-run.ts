@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { type Ctx, finiteOrNull, isFile, isRecord, zodIssues } from './load-files.js';
 import { type PredictionSet, readPredictions } from './load-predictions.js';
 import { type EvalProtocol, LEGACY_PROTOCOL } from './protocol.js';
+import { runFiles } from '../train/run-folder.js';
 
 export interface EvalScores {
   samples: number | null;
@@ -153,9 +154,9 @@ function readEpochs(ctx: Ctx, file: string, cell: string): EpochPoint[] {
 }
 
 export function readRun(ctx: Ctx, dir: string, seed: number | null, cell: string): RunData {
-  const summaryFile = path.join(dir, 'summary.json');
+  const summaryFile = runFiles(dir).summary;
   const { summary, error: summaryError } = isFile(summaryFile) ? readSummary(ctx, summaryFile, cell) : { summary: null, error: null };
-  const configFile = path.join(dir, 'config.json');
+  const configFile = runFiles(dir).config;
   let config: Record<string, unknown> | null = null;
   if (isFile(configFile)) {
     const raw = ctx.readJson(configFile, cell);
@@ -164,7 +165,7 @@ export function readRun(ctx: Ctx, dir: string, seed: number | null, cell: string
       else ctx.add(configFile, 'expected a JSON object', cell);
     }
   }
-  const metricsFile = path.join(dir, 'metrics.jsonl');
+  const metricsFile = runFiles(dir).metrics;
   const epochs = isFile(metricsFile) ? readEpochs(ctx, metricsFile, cell) : [];
   const run: RunData = { dir, seed: seed ?? summary?.seed ?? null, summary, summaryError, config, epochs, predictions: null };
   run.predictions = readPredictions(ctx, run, cell);

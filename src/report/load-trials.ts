@@ -93,35 +93,5 @@ export function readTrials(ctx: Ctx, file: string, cell: string): TrialRow[] {
   return out.sort((a, b) => a.number - b.number);
 }
 
-/** What `toTrialsJsonl` needs of a sweep trial (a `TrialRecord` of src/sweep fits). */
-export interface TrialLike {
-  readonly number: number;
-  readonly seq?: number;
-  readonly state: string;
-  readonly params: Readonly<Record<string, unknown>> | null;
-  readonly value: number | null;
-  readonly attrs?: Readonly<Record<string, unknown>>;
-}
-
-/**
- * A cell's `trials.jsonl` from a study's trials: one line per trial, with `testDice` lifted from
- * `attrs.testDice` (or `attrs.test.dice`) when the objective recorded it.
- */
-export function toTrialsJsonl(trials: readonly TrialLike[]): string {
-  return trials
-    .map((t) => {
-      const attrs = t.attrs ?? {};
-      const testDice = firstDice({ attrs } as Record<string, unknown>, [['attrs', 'testDice'], ['attrs', 'test', 'dice']]);
-      return JSON.stringify({
-        number: t.number,
-        ...(t.seq !== undefined ? { seq: t.seq } : {}),
-        state: t.state,
-        params: t.params ?? {},
-        value: t.value !== null && Number.isFinite(t.value) ? t.value : null,
-        ...(testDice !== null ? { testDice } : {}),
-        attrs,
-      });
-    })
-    .map((l) => `${l}\n`)
-    .join('');
-}
+// The writer of trials.jsonl lives with the bench-folder layout (src/train/run-folder.ts).
+export { toTrialsJsonl, type TrialLike } from '../train/run-folder.js';

@@ -17,6 +17,7 @@ import { type RunData, readRun, testScoresUnder } from './load-run.js';
 import { type TrialRow, readTrials } from './load-trials.js';
 import { type EmbeddingSet, readEmbeddings } from './load-embeddings.js';
 import { DEFAULT_REPORT_PROTOCOL, type EvalProtocol, LEGACY_PROTOCOL } from './protocol.js';
+import { benchFiles, runFiles } from '../train/run-folder.js';
 
 // Each job in its own module; this one assembles cells and the bench, and re-exports them all.
 export * from './load-files.js';
@@ -98,7 +99,7 @@ export interface LoadOptions {
 
 function readCell(ctx: Ctx, benchDir: string, key: CellKey, inGrid: boolean, protocol: EvalProtocol): CellData {
   const id = cellId(key);
-  const dir = path.join(benchDir, 'cells', id);
+  const dir = benchFiles(benchDir).cell(id);
   const cell: CellData = { key, id, dir, status: 'missing', inGrid, runs: [], trials: [], test: null, val: null, testIou: null, protocol: null };
   if (!existsSync(dir)) return cell;
   if (!isDir(dir)) {
@@ -114,18 +115,18 @@ function readCell(ctx: Ctx, benchDir: string, key: CellKey, inGrid: boolean, pro
   if (seedDirs.length) {
     for (const s of seedDirs) {
       const run = readRun(ctx, s.dir, s.seed, id);
-      if (!isFile(path.join(s.dir, 'summary.json'))) ctx.add(s.dir, 'no summary.json (run not finished?): left out', id);
+      if (!isFile(runFiles(s.dir).summary)) ctx.add(s.dir, 'no summary.json (run not finished?): left out', id);
       cell.runs.push(run);
     }
   } else {
     const run = readRun(ctx, dir, null, id);
-    if (!isFile(path.join(dir, 'summary.json'))) ctx.add(dir, 'no summary.json and no seed-<n>/ runs (run not finished?)', id);
+    if (!isFile(runFiles(dir).summary)) ctx.add(dir, 'no summary.json and no seed-<n>/ runs (run not finished?)', id);
     cell.runs.push(run);
   }
-  const trialsFile = path.join(dir, 'trials.jsonl');
+  const trialsFile = runFiles(dir).trials;
   if (isFile(trialsFile)) cell.trials = readTrials(ctx, trialsFile, id);
   const finished = cell.runs.filter((r) => r.summary !== null);
-  for (const r of finished) if (r.summary!.test === null) ctx.add(path.join(r.dir, 'summary.json'), 'no test scores (field "test" is null)', id);
+  for (const r of finished) if (r.summary!.test === null) ctx.add(runFiles(r.dir).summary, 'no test scores (field "test" is null)', id);
   // One protocol per cell: if any run lacks the asked one, every run shows model-resolution.
   let scores = finished.flatMap((r) => testScoresUnder(r.summary!, protocol) ?? []);
   if (scores.some((x) => x.protocol !== protocol)) scores = finished.flatMap((r) => testScoresUnder(r.summary!, LEGACY_PROTOCOL) ?? []);
@@ -162,7 +163,7 @@ export function loadBench(benchDir: string, opts: LoadOptions = {}): Bench {
   const dir = path.resolve(benchDir);
   if (!isDir(dir)) throw new BenchError(`${benchDir}: not a folder`, [{ file: benchDir, message: 'not a folder' }]);
   const ctx = new Ctx(dir);
-  const cellsDir = path.join(dir, 'cells');
+  const cellsDir = benchFiles(dir).cells;
   const found: CellKey[] = [];
   if (isDir(cellsDir)) {
     for (const n of readdirSync(cellsDir).sort()) {
@@ -177,7 +178,7 @@ export function loadBench(benchDir: string, opts: LoadOptions = {}): Bench {
   } else {
     ctx.add(cellsDir, 'no cells/ folder');
   }
-  const benchFile = path.join(dir, 'bench.json');
+  const benchFile = benchFiles(dir).grid;
   let grid: BenchGrid | null = null;
   let gridSource: Bench['gridSource'] = 'inferred';
   if (isFile(benchFile)) {

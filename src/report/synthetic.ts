@@ -20,6 +20,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { cellId, type CellKey } from './load.js';
 import { SeededRandom } from './stats.js';
+import { benchFiles, runFiles } from '../train/run-folder.js';
 
 export interface SyntheticTrial {
   number: number;
@@ -101,7 +102,8 @@ const inBox = (x: number, y: number, i: number): boolean => x >= 4 + i && x < 14
 
 async function writeRun(dir: string, key: CellKey, dice: number, seed: number, epochs: number, benchDir: string, protocols: boolean): Promise<void> {
   const val = Math.min(1, dice + 0.01);
-  write(path.join(dir, 'config.json'), json({
+  const files = runFiles(dir);
+  write(files.config, json({
     name: cellId(key), runsDir: 'runs', seed, device: 'cpu',
     model: { base: key.model === 'clipseg' ? 'clipseg-rd64-refined' : 'cris', learner: key.learner, depth: 3 },
     data: { dir: path.relative(dir, path.join(benchDir, 'data', key.dataset)), trainSplit: 'train', valSplit: 'val', testSplit: 'test', promptKey: 'p1' },
@@ -117,8 +119,8 @@ async function writeRun(dir: string, key: CellKey, dice: number, seed: number, e
   }
   const scores = (d: number) => ({ samples: 4, loss: 1 - d, dice: d, iou: d - 0.08 });
   lines.push(JSON.stringify({ type: 'final', val: scores(val), test: scores(dice), bestEpoch: epochs }));
-  write(path.join(dir, 'metrics.jsonl'), `${lines.join('\n')}\n`);
-  write(path.join(dir, 'summary.json'), json({
+  write(files.metrics, `${lines.join('\n')}\n`);
+  write(files.summary, json({
     name: cellId(key), runDir: dir, status: 'completed', stopReason: 'max_epochs', epochs, globalSteps: epochs, bestEpoch: epochs,
     val: scores(val),
     test: { ...scores(dice), ...(protocols ? { protocols: Object.fromEntries(Object.entries(syntheticProtocolDice(dice)).map(([k, d]) => [k, { dice: d, iou: d - 0.08 }])) } : {}) },
@@ -144,7 +146,7 @@ function trialsFor(key: CellKey, best: number, rng: SeededRandom): SyntheticTria
 export async function makeSyntheticBench(dir: string, o: SyntheticBenchOptions = {}): Promise<SyntheticBench> {
   mkdirSync(dir, { recursive: true });
   const info: SyntheticBench = { dir, datasets: DATASETS, testDice: {}, missing: [], trials: {}, epochs: 3, runs: {}, predictions: {}, zeroShot: {}, galleryColumns: {}, embeddings: {} };
-  write(path.join(dir, 'bench.json'), json({
+  write(benchFiles(dir).grid, json({
     name: 'synthetic',
     models: ['clipseg', 'cris'],
     learners: { clipseg: learnersOf('clipseg'), cris: learnersOf('cris') },
@@ -173,7 +175,7 @@ export async function makeSyntheticBench(dir: string, o: SyntheticBenchOptions =
   for (const { key, dice } of cells) {
     const id = cellId(key);
     const protocols = o.protocols === true || (o.protocols === 'mixed' && !(key.model === 'clipseg' && key.learner === 'coop'));
-    const cdir = path.join(dir, 'cells', id);
+    const cdir = benchFiles(dir).cell(id);
     info.testDice[id] = dice;
     if (dice.length > 1) {
       for (let s = 0; s < dice.length; s++) await writeRun(path.join(cdir, `seed-${s}`), key, dice[s]!, s, info.epochs, dir, protocols);
@@ -183,14 +185,14 @@ export async function makeSyntheticBench(dir: string, o: SyntheticBenchOptions =
     if (key.ablation === null) info.runs[id] = dice.length;
     const trials = trialsFor(key, Math.max(...dice), rng);
     info.trials[id] = trials;
-    write(path.join(cdir, 'trials.jsonl'), trials.map((t) => JSON.stringify({ ...t, seq: t.number, attrs: { valDice: t.testDice } })).join('\n') + '\n');
+    write(runFiles(cdir).trials, trials.map((t) => JSON.stringify({ ...t, seq: t.number, attrs: { valDice: t.testDice } })).join('\n') + '\n');
   }
 
   // Kvasir: a dataset folder and predictions as predictFolder writes them (absolute paths).
   const kv = path.join(dir, 'data', 'kvasir');
   const anns: unknown[] = [];
-  const kvCell = path.join(dir, 'cells', 'clipseg__maple__kvasir');
-  const kvPred = path.join(kvCell, 'predictions');
+  const kvCell = benchFiles(dir).cell('clipseg__maple__kvasir');
+  const kvPred = runFiles(kvCell).predictions;
   const kvDice = [0.95, 0.2, 0.7, 0.55];
   const files: unknown[] = [];
   for (let i = 0; i < kvDice.length; i++) {

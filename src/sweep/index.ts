@@ -2,6 +2,7 @@
 export * from "./space.js";
 export * from "./tpe.js";
 export * from "./storage.js";
+export * from "./open-storage.js";
 export * from "./study.js";
 export * from "./pruners.js";
 export * from "./importance.js";

@@ -7,8 +7,10 @@
  */
 
 import pg from "pg";
-import { SqlStudyStorage, StorageError } from "./storage.js";
-import type { Row, SqlDriver, SqlValue, StudyStorage } from "./storage.js";
+import { redactUrl } from "../hub/redact.js";
+import { StorageError } from "./storage.js";
+import { SqlStudyStorage } from "./sql-storage.js";
+import type { OpenStorageOptions, Row, SqlDriver, SqlValue, StudyStorage } from "./storage.js";
 
 /** First half of the advisory-lock key pair: marks the locks as tunevlseg's. */
 const LOCK_NAMESPACE = 0x7476;
@@ -30,12 +32,28 @@ function clientDriver(q: (sql: string, params?: readonly SqlValue[]) => Promise<
   };
 }
 
-/** The URL with its password replaced by *** (for messages). */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
+/**
+ * One connection and `SELECT 1` before the pool starts, so that a bad URL or a refused login
+ * fails at once. On failure the socket is destroyed: node-postgres leaves it open after a failed
+ * password exchange, which would keep the process alive until the server's authentication
+ * timeout (a minute) after the error was already printed.
+ */
+async function probe(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+    await client.query("SELECT 1");
+    await client.end();
+  } catch (e) {
+    (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    let why = (e as Error).message;
+    if (/password must be a string/.test(why)) why = "the server asks for a password and none was given: set PGPASSWORD or add the server to ~/.pgpass";
+    throw new StorageError(`${redactUrl(url)}: cannot connect to PostgreSQL: ${why}`);
+  }
 }
 
-export async function openPostgres(url: string): Promise<StudyStorage> {
+export async function openPostgres(url: string, opts: OpenStorageOptions = {}): Promise<StudyStorage> {
   const pool = new pg.Pool({ connectionString: url, max: 4 });
   // An idle client losing its connection must not crash the worker; the next query reconnects.
   pool.on("error", () => undefined);
@@ -65,10 +83,15 @@ export async function openPostgres(url: string): Promise<StudyStorage> {
     close: () => pool.end(),
   };
   try {
-    await pool.query("SELECT 1");
+    await probe(url);
   } catch (e) {
     await pool.end().catch(() => undefined);
-    throw new StorageError(`${redactUrl(url)}: cannot connect to PostgreSQL: ${(e as Error).message}`);
+    throw e;
   }
-  return SqlStudyStorage.open(driver, redactUrl(url));
+  try {
+    return await SqlStudyStorage.open(driver, redactUrl(url), opts);
+  } catch (e) {
+    await pool.end().catch(() => undefined);
+    throw e;
+  }
 }

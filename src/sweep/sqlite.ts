@@ -7,20 +7,26 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { SqlStudyStorage, StorageError } from "./storage.js";
-import type { Row, SqlDriver, SqlValue, StudyStorage } from "./storage.js";
+import { StorageError } from "./storage.js";
+import { SqlStudyStorage } from "./sql-storage.js";
+import type { OpenStorageOptions, Row, SqlDriver, SqlValue, StudyStorage } from "./storage.js";
 
 /** How long a statement waits for another process's write lock before failing. */
 export const SQLITE_BUSY_TIMEOUT_MS = 60_000;
 
 const queues = new Map<string | symbol, Promise<void>>();
 
-export async function openSqlite(file: string, url = `sqlite:${file}`): Promise<StudyStorage> {
-  if (file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+export async function openSqlite(file: string, url = `sqlite:${file}`, opts: OpenStorageOptions = {}): Promise<StudyStorage> {
+  const create = opts.create !== false;
+  if (!create && file !== ":memory:" && !fs.existsSync(file)) {
+    throw new StorageError(`${url}: no study database at ${path.resolve(file)} (no sweep has written there; pass the --storage the sweep used)`);
+  }
+  if (create && file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   let db: Database.Database;
   try {
-    db = new Database(file, { timeout: SQLITE_BUSY_TIMEOUT_MS });
-    db.pragma("journal_mode = WAL");
+    db = new Database(file, { timeout: SQLITE_BUSY_TIMEOUT_MS, fileMustExist: !create });
+    // A database made by a sweep is already in WAL mode; an opener that may not create leaves the file's mode alone.
+    if (create) db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
     db.pragma("foreign_keys = ON");
   } catch (e) {
@@ -84,5 +90,10 @@ export async function openSqlite(file: string, url = `sqlite:${file}`): Promise<
     now: async () => Date.now(),
     close: () => exclusive(() => raw.close()),
   };
-  return SqlStudyStorage.open(driver, url);
+  try {
+    return await SqlStudyStorage.open(driver, url, opts);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
 }

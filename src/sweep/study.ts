@@ -24,6 +24,7 @@ import type { StudyConfig, StudyRecord, StudyStorage, TrialRecord } from "./stor
 import { StorageError } from "./storage.js";
 import type { Pruner } from "./pruners.js";
 import { paramImportances } from "./importance.js";
+import { redactText } from "../hub/redact.js";
 import type { ParamImportance } from "./importance.js";
 
 /** Thrown by `report` when the pruner stops the trial; the trial is recorded as pruned. */
@@ -180,7 +181,8 @@ export async function runStudy(opts: RunStudyOptions): Promise<RunStudyResult> {
           const last = current?.intermediate.at(-1);
           finished = await storage.finishTrial(trial.id, workerId, { state: "pruned", value: last ? last[1] : null });
         } else {
-          const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+          // The whole message (not its first line) is the trial's record, credentials masked.
+          const msg = redactText(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
           finished = await storage.finishTrial(trial.id, workerId, { state: "failed", error: msg });
           if (opts.catchErrors === false) thrown = e;
         }

@@ -9,3 +9,4 @@ export { loadSafetensors, saveSafetensors, rawToTensor, tensorToRaw } from './io
 export { SafetensorsError } from './safetensors.js';
 export { runtimeInfo, setNumThreads, getNumThreads, synchronize, type RuntimeInfo } from './runtime.js';
 export { gradcheck, type GradcheckResult } from './gradcheck.js';
+export { readTorchSaveZip, isTorchSaveZip, type PickledCheckpoint } from './torch-pickle.js';

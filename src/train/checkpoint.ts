@@ -111,8 +111,6 @@ export interface ResumeFile<S> {
   tunevlsegVersion: string;
 }
 
-export const resumeFile = (runDir: string): string => path.join(runDir, 'checkpoints', 'resume', 'state.safetensors');
-
 /** Writes the resume state (model + optimizer tensors, trainer JSON) as one atomic file. */
 export function saveResumeState<S>(file: string, segmenter: Segmenter, optimizer: optim.Optimizer, trainer: S): void {
   mkdirSync(path.dirname(file), { recursive: true });

@@ -10,5 +10,6 @@ export * from './protocols.js';
 export * from './reference-semantics.js';
 export * from './progress.js';
 export * from './trainer.js';
+export * from './run-folder.js';
 export { TinySegmenter, type TinySegmenterOptions } from './tiny.js';
 export * from './embeddings.js';

@@ -1,104 +1,148 @@
 /**
- * Starting a run folder without ever losing one (docs/reliability.md):
+ * The one definition of what a run folder and a bench folder hold, by file name. The trainer,
+ * `eval`, the grid runner (src/experiment) and the report reader (src/report) all name files
+ * through these, so a layout change is one edit here.
  *
- * - a new run's folder is made only after the config, the data and the model have been
- *   validated and built; until its first resume state is written, a failure (or Ctrl-C) removes
- *   it again, so no half-made folder blocks the retry ("already exists") without being
- *   resumable ("nothing to resume");
- * - `--overwrite` moves the old folder aside (`<runsDir>/.<name>.replaced-<pid>`), and deletes
- *   it only once the new run has its first resume state; a failure before that puts it back;
- * - config.json records absolute paths (data.dir, local model and tokenizer folders), so that
- *   `eval` and `--resume` work from any directory.
+ * A run folder (`<runsDir>/<name>/`, one training run):
+ *   config.json            the resolved training config
+ *   metrics.jsonl          one line per epoch
+ *   summary.json           written last: its presence means "finished"
+ *   checkpoints/best.safetensors, checkpoints/last.safetensors   tuned checkpoints
+ *   checkpoints/resume/state.safetensors                         what --resume continues from
+ *   eval/<split>.json      the final evaluation
+ * A grid cell adds `trials.jsonl` (its sweep's trials) and `predictions/` (test-set masks).
+ *
+ * A bench folder (`tunevlseg bench --out <dir>`, read by `tunevlseg report`):
+ *   bench.json             the grid (models, learners, datasets, ablations, specs, trials)
+ *   cells/<cell id>/       one finished run folder per cell (the best trial's, plus the above)
+ *   trials/<cell id>/trial-NNN/   every trial's run folder
+ *   embeddings/<dataset>.json     CLIP embeddings for the t-SNE figure
+ *   studies.db             the cells' sweep studies (default SQLite storage)
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { TrainConfig } from './config.js';
-import { canonicalPath, isInside } from '../data/output-guard.js';
 
-export interface RunFolderStart {
-  /** The run is resumable now: drop the replaced folder, if any. */
-  commit(): void;
-  /** The start failed: remove the new folder and put the replaced one back. */
-  rollback(): void;
+/** File and folder names inside a run folder. */
+export const RUN_FILES = {
+  config: 'config.json',
+  metrics: 'metrics.jsonl',
+  summary: 'summary.json',
+  checkpoints: 'checkpoints',
+  best: path.join('checkpoints', 'best.safetensors'),
+  last: path.join('checkpoints', 'last.safetensors'),
+  resume: path.join('checkpoints', 'resume', 'state.safetensors'),
+  eval: 'eval',
+  trials: 'trials.jsonl',
+  predictions: 'predictions',
+} as const;
+
+/** File and folder names inside a bench folder. */
+export const BENCH_FILES = {
+  grid: 'bench.json',
+  cells: 'cells',
+  trials: 'trials',
+  embeddings: 'embeddings',
+  studies: 'studies.db',
+} as const;
+
+export interface RunFiles {
+  dir: string;
+  config: string;
+  metrics: string;
+  summary: string;
+  best: string;
+  last: string;
+  resume: string;
+  evalDir: string;
+  trials: string;
+  predictions: string;
 }
 
-function isNonEmptyDir(p: string): boolean {
-  try {
-    return statSync(p).isDirectory() && readdirSync(p).length > 0;
-  } catch {
-    return false;
-  }
-}
-
-/** Creates `<runDir>/checkpoints`; with `replace`, an existing run folder is moved aside first. */
-export function startRunFolder(runDir: string, replace: boolean): RunFolderStart {
-  const abs = path.resolve(runDir);
-  let aside: string | null = null;
-  if (existsSync(abs)) {
-    if (!statSync(abs).isDirectory()) throw new Error(`run folder ${abs}: a file of that name exists; pick another name`);
-    if (isNonEmptyDir(abs) && !replace) {
-      throw new Error(`run folder ${abs} already exists: resume it (--resume), pick another name, or overwrite it`);
-    }
-    aside = path.join(path.dirname(abs), `.${path.basename(abs)}.replaced-${process.pid}`);
-    rmSync(aside, { recursive: true, force: true });
-    renameSync(abs, aside);
-  }
-  let done = false;
-  const rollback = (): void => {
-    if (done) return;
-    done = true;
-    process.off('exit', rollback);
-    rmSync(abs, { recursive: true, force: true });
-    if (aside !== null) renameSync(aside, abs);
-  };
-  // A second Ctrl-C exits at once: the half-made folder must not outlive the process.
-  process.on('exit', rollback);
-  try {
-    mkdirSync(path.join(abs, 'checkpoints'), { recursive: true });
-  } catch (e) {
-    rollback();
-    throw e;
-  }
+/** The paths of a run folder's files. */
+export function runFiles(runDir: string): RunFiles {
+  const p = (rel: string): string => path.join(runDir, rel);
   return {
-    commit: () => {
-      if (done) return;
-      done = true;
-      process.off('exit', rollback);
-      if (aside !== null) rmSync(aside, { recursive: true, force: true });
-    },
-    rollback,
+    dir: runDir,
+    config: p(RUN_FILES.config),
+    metrics: p(RUN_FILES.metrics),
+    summary: p(RUN_FILES.summary),
+    best: p(RUN_FILES.best),
+    last: p(RUN_FILES.last),
+    resume: p(RUN_FILES.resume),
+    evalDir: p(RUN_FILES.eval),
+    trials: p(RUN_FILES.trials),
+    predictions: p(RUN_FILES.predictions),
   };
 }
+
+/** The run folder of a configuration: `<runsDir>/<name>`, absolute. */
+export function runDirOf(config: { runsDir: string; name: string }): string {
+  return path.resolve(config.runsDir, config.name);
+}
+
+/** The resume state of a run folder. */
+export const resumeFile = (runDir: string): string => path.join(runDir, RUN_FILES.resume);
+
+export interface BenchFiles {
+  dir: string;
+  grid: string;
+  cells: string;
+  trials: string;
+  embeddings: string;
+  studies: string;
+  /** A cell's folder. */
+  cell(id: string): string;
+  /** A dataset's embeddings file. */
+  embeddingsOf(dataset: string): string;
+}
+
+/** The paths of a bench folder's files. */
+export function benchFiles(benchDir: string): BenchFiles {
+  const p = (rel: string): string => path.join(benchDir, rel);
+  return {
+    dir: benchDir,
+    grid: p(BENCH_FILES.grid),
+    cells: p(BENCH_FILES.cells),
+    trials: p(BENCH_FILES.trials),
+    embeddings: p(BENCH_FILES.embeddings),
+    studies: p(BENCH_FILES.studies),
+    cell: (id) => path.join(benchDir, BENCH_FILES.cells, id),
+    embeddingsOf: (dataset) => path.join(benchDir, BENCH_FILES.embeddings, `${dataset}.json`),
+  };
+}
+
+/** What `toTrialsJsonl` needs of a sweep trial (a `TrialRecord` of src/sweep fits). */
+export interface TrialLike {
+  readonly number: number;
+  readonly seq?: number;
+  readonly state: string;
+  readonly params: Readonly<Record<string, unknown>> | null;
+  readonly value: number | null;
+  readonly attrs?: Readonly<Record<string, unknown>>;
+}
+
+const finite = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
 
 /**
- * The run folder may neither lie inside an input (the dataset, a local model or tokenizer folder)
- * nor contain one: `--name images --runs-dir data --overwrite` would otherwise replace the
- * dataset's images, and `--runs-dir . --name data --overwrite` the whole dataset.
+ * A grid cell's `trials.jsonl` from its study's trials: one line per trial, with `testDice`
+ * lifted from `attrs.testDice` (or `attrs.test.dice`) when the objective recorded it. The grid
+ * writes it; src/report reads it back.
  */
-export function checkRunFolderPlacement(runDir: string, config: TrainConfig): void {
-  const run = canonicalPath(runDir);
-  const inputs: [string, string][] = [[config.data.dir, 'the dataset folder (data.dir)']];
-  for (const k of ['model', 'tokenizer']) {
-    const v = config.model[k];
-    if (typeof v === 'string' && existsSync(v)) inputs.push([v, `the model config's ${k} folder`]);
-  }
-  for (const [p, what] of inputs) {
-    const input = canonicalPath(p);
-    if (isInside(run, input) || isInside(input, run)) {
-      throw new Error(`run folder ${runDir}: overlaps ${what} ${p}; put runs elsewhere (--runs-dir) or pick another --name`);
-    }
-  }
-}
-
-/** A local path as an absolute one; anything else (a preset, a hub id) unchanged. */
-function absoluteIfLocal(v: unknown): unknown {
-  if (typeof v !== 'string' || v === '') return v;
-  return existsSync(v) ? path.resolve(v) : v;
-}
-
-/** The configuration with absolute paths, as config.json and the checkpoints record it. */
-export function withAbsolutePaths(config: TrainConfig): TrainConfig {
-  const model = { ...config.model };
-  for (const k of ['model', 'tokenizer']) if (k in model) model[k] = absoluteIfLocal(model[k]);
-  return { ...config, runsDir: path.resolve(config.runsDir), data: { ...config.data, dir: path.resolve(config.data.dir) }, model };
+export function toTrialsJsonl(trials: readonly TrialLike[]): string {
+  return trials
+    .map((t) => {
+      const attrs = t.attrs ?? {};
+      const test = attrs.test as { dice?: unknown } | null | undefined;
+      const testDice = finite(attrs.testDice) ?? finite(test && typeof test === 'object' ? test.dice : undefined);
+      return JSON.stringify({
+        number: t.number,
+        ...(t.seq !== undefined ? { seq: t.seq } : {}),
+        state: t.state,
+        params: t.params ?? {},
+        value: t.value !== null && Number.isFinite(t.value) ? t.value : null,
+        ...(testDice !== null ? { testDice } : {}),
+        attrs,
+      });
+    })
+    .map((l) => `${l}\n`)
+    .join('');
 }

@@ -26,7 +26,7 @@ import { type Tensor, tidy, manualSeed, optim, dispose, noGrad } from '../torch/
 import type { Segmenter } from '../tuning/segmenter.js';
 import { augmentBatch, resolveAugment } from './augment.js';
 import {
-  saveCheckpoint, loadCheckpointInto, saveResumeState, loadResumeState, resumeFile, writeFileAtomic,
+  saveCheckpoint, loadCheckpointInto, saveResumeState, loadResumeState, writeFileAtomic,
   stringifyJson, parseJson, tunevlsegVersion,
 } from './checkpoint.js';
 import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
@@ -37,8 +37,9 @@ import { checkpointSelectionProtocol, optimizerGroups, passBatchSize } from './r
 import { diceCELoss } from './loss.js';
 import { diceIoU, MeanAccumulator } from './metrics.js';
 import { createProgress } from './progress.js';
+import { runFiles, runDirOf, type RunFiles } from './run-folder.js';
 import { acquireRunLock } from './run-lock.js';
-import { checkRunFolderPlacement, startRunFolder, withAbsolutePaths, type RunFolderStart } from './run-folder.js';
+import { checkRunFolderPlacement, startRunFolder, withAbsolutePaths, type RunFolderStart } from './run-start.js';
 import { ensureOutputDir } from '../data/output-guard.js';
 import { checkTrainingPairs, preflightHint } from '../data/preflight.js';
 import { DatasetError } from '../data/format.js';
@@ -189,38 +190,9 @@ export interface TrainerState {
   dataset: { train: number; val: number; test: number };
 }
 
-export interface RunFiles {
-  dir: string;
-  config: string;
-  metrics: string;
-  summary: string;
-  best: string;
-  last: string;
-  resume: string;
-  evalDir: string;
-}
-
-export function runFiles(runDir: string): RunFiles {
-  return {
-    dir: runDir,
-    config: path.join(runDir, 'config.json'),
-    metrics: path.join(runDir, 'metrics.jsonl'),
-    summary: path.join(runDir, 'summary.json'),
-    best: path.join(runDir, 'checkpoints', 'best.safetensors'),
-    last: path.join(runDir, 'checkpoints', 'last.safetensors'),
-    resume: resumeFile(runDir),
-    evalDir: path.join(runDir, 'eval'),
-  };
-}
-
-/** The run folder of a configuration. */
-export function runDirOf(config: Pick<TrainConfig, 'runsDir' | 'name'>): string {
-  return path.resolve(config.runsDir, config.name);
-}
-
 /** Reads a run folder's resolved configuration (config.json). */
 export function readRunConfig(runDir: string): TrainConfig {
-  const file = path.join(runDir, 'config.json');
+  const file = runFiles(runDir).config;
   if (!existsSync(file)) throw new Error(`${runDir}: not a run folder (no config.json)`);
   return parseTrainConfig(parseJson<unknown>(readFileSync(file, 'utf8')));
 }

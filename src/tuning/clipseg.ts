@@ -20,7 +20,7 @@
  * Reference: github.com/naamiinepal/tunevlseg @ 7956bcd, src/models/core_models/coop/*.py.
  */
 import { Tensor, cat, nn } from '../torch/index.js';
-import { CLIPSEG_IMAGE_MEAN, CLIPSEG_IMAGE_STD } from '../models/clipseg/config.js';
+import { CLIPSEG_IMAGE_MEAN, CLIPSEG_IMAGE_STD, type CLIPSegConfig } from '../models/clipseg/config.js';
 import type { CLIPSegForImageSegmentation } from '../models/clipseg/model.js';
 import type { LayerHook } from '../models/clip/layers.js';
 import { batchedPrompts, deepPromptHook, extendAttentionMaskForContext, insertContextAfterBos, shiftPoolIndex } from '../models/clip/prompt-layout.js';
@@ -85,8 +85,7 @@ function clipsegSpec(model: CLIPSegForImageSegmentation, o: PromptedClipSegOptio
       textDim: c.textConfig.hiddenSize,
       visionDim: c.visionConfig.hiddenSize,
       imageFeatureDim: c.projectionDim,
-      maxDepth: Math.min(c.textConfig.numHiddenLayers, c.visionConfig.numHiddenLayers),
-      maxDepthWhy: `min of the text (${c.textConfig.numHiddenLayers}) and vision (${c.visionConfig.numHiddenLayers}) layers`,
+      ...clipsegDepthLimit(c),
       tokenEmbedding: model.clip.text_model.embeddings.token_embedding.weight,
     },
     mixRule(L, quirks) {
@@ -95,6 +94,14 @@ function clipsegSpec(model: CLIPSegForImageSegmentation, o: PromptedClipSegOptio
       return 'residual';
     },
     noTokenizer: 'PromptedClipSeg: no tokenizer (the model folder has no vocab.json/merges.txt; pass one)',
+  };
+}
+
+/** The deepest prompt a CLIPSeg takes (the sweep clamps its depth range to it, the learners refuse more). */
+export function clipsegDepthLimit(c: CLIPSegConfig): { maxDepth: number; maxDepthWhy: string } {
+  return {
+    maxDepth: Math.min(c.textConfig.numHiddenLayers, c.visionConfig.numHiddenLayers),
+    maxDepthWhy: `min of the text (${c.textConfig.numHiddenLayers}) and vision (${c.visionConfig.numHiddenLayers}) layers`,
   };
 }
 

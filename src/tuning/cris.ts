@@ -19,7 +19,7 @@
  * Reference: github.com/naamiinepal/tunevlseg @ 7956bcd, src/models/core_models/coop/coop_cris.py.
  */
 import { Tensor, nn, tidy } from '../torch/index.js';
-import { CRIS, CRIS_IMAGE_MEAN, CRIS_IMAGE_STD, type CrisDecodeOutput } from '../models/cris/index.js';
+import { CRIS, CRIS_IMAGE_MEAN, CRIS_IMAGE_STD, type CrisConfig, type CrisDecodeOutput } from '../models/cris/index.js';
 import type { VisualFeatures } from '../models/cris/clip.js';
 import { batchedPrompts, deepPromptHook, eosIndexForContext, extendPadMaskForContext, insertContextAfterBos } from '../models/clip/prompt-layout.js';
 import type { PromptPair } from '../learners/types.js';
@@ -82,8 +82,7 @@ function crisSpec(cris: CRIS): FrozenModelSpec {
       textDim: c.clip.transformerWidth,
       visionDim: null,
       imageFeatureDim: c.clip.embedDim,
-      maxDepth: c.clip.transformerLayers,
-      maxDepthWhy: `the text transformer's ${c.clip.transformerLayers} blocks`,
+      ...crisDepthLimit(c),
       tokenEmbedding: cris.backbone.token_embedding.weight,
       referenceContextDim: c.wordDim,
     },
@@ -92,6 +91,11 @@ function crisSpec(cris: CRIS): FrozenModelSpec {
       '(or a hub id; the reference uses CIDAS/clipseg-rd64\'s CLIP tokenizer)',
     maxTokens: c.maxLength,
   };
+}
+
+/** The deepest prompt a CRIS takes (the sweep clamps its depth range to it, the learners refuse more). */
+export function crisDepthLimit(c: CrisConfig): { maxDepth: number; maxDepthWhy: string } {
+  return { maxDepth: c.clip.transformerLayers, maxDepthWhy: `the text transformer's ${c.clip.transformerLayers} blocks` };
 }
 
 export class PromptedCris extends PromptedSegmenterBase<PromptedCrisOutput> {

@@ -9,8 +9,8 @@ import { noGrad } from '../torch/index.js';
 import { CLIPSegForImageSegmentation, clipsegConfigToJson } from '../models/clipseg/index.js';
 import { CRIS, loadCris } from '../models/cris/index.js';
 import { LearnerConfigError } from '../learners/types.js';
-import { PromptedClipSeg, type BaseModelInfo } from './clipseg.js';
-import { PromptedCris } from './cris.js';
+import { PromptedClipSeg, clipsegDepthLimit, type BaseModelInfo } from './clipseg.js';
+import { PromptedCris, crisDepthLimit } from './cris.js';
 import { SegmenterConfigError, configJson, learnerOptionsOf, parseSegmenterConfig, type SegmenterConfigInput } from './config.js';
 import { fingerprintWeights, hubResolver, loadTokenizer, resolveBase, sha256, type ModelResolver } from './base-model.js';
 
@@ -84,5 +84,13 @@ export async function buildSegmenter(raw: SegmenterConfigInput | Record<string, 
   return seg;
 }
 
+/**
+ * The deepest prompt the config's base model takes, read from its config alone (no weights are
+ * loaded): what `sweep` clamps its depth range to before any trial runs.
+ */
+export async function promptDepthLimit(raw: SegmenterConfigInput | Record<string, unknown>, resolveModel: ModelResolver = hubResolver): Promise<{ maxDepth: number; maxDepthWhy: string }> {
+  const src = await resolveBase(parseSegmenterConfig(raw), resolveModel);
+  return src.family === 'clipseg' ? clipsegDepthLimit(src.config) : crisDepthLimit(src.config);
+}
 
 export { LearnerConfigError, SegmenterConfigError };

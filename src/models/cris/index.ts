@@ -10,6 +10,8 @@ export * from './config.js';
 export * from './clip.js';
 export * from './layers.js';
 export * from './model.js';
+export * from './key-map.js';
+export * from './convert.js';
 
 /** Loads `<dir>/model.safetensors` strictly into a CRIS built from an explicit config. */
 export function loadCrisWeights(model: CRIS, weightsPath: string): void {

@@ -9,8 +9,8 @@
 // (Generic code: it belongs in src/torch/ once that layer accepts it.)
 import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
-import { fromBytes, type Tensor } from '../../torch/index.js';
-import type { DType } from '../../torch/index.js';
+import { fromBytes, type Tensor } from './tensor.js';
+import type { DType } from './dtype.js';
 
 // ------------------------------------------------------------------ zip
 

@@ -1,0 +1,6 @@
+/** Orchestration (docs/architecture.md layer 9): trials, workers, sweeps and the paper's grid. */
+export * from './trial.js';
+export * from './worker.js';
+export * from './sweep.js';
+export * from './grid.js';
+export * from './run-grid.js';

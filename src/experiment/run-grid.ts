@@ -1,0 +1,142 @@
+/**
+ * Running the grid (`tunevlseg bench`): one TPE sweep per cell; each finished cell holds its best
+ * trial's run folder, the trials and test-set predictions, laid out as `tunevlseg report` reads
+ * them (src/train/run-folder.ts, docs/report.md). Finished cells are never rerun, so an
+ * interrupted grid continues where it stopped.
+ */
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { openStorage, summarizeStudy, type StudyConfig } from '../sweep/index.js';
+import { readConfigFile, predictFolder, datasetEmbeddings, type TrainConfigInput } from '../train/index.js';
+import { benchFiles, runFiles, toTrialsJsonl, type BenchFiles } from '../train/run-folder.js';
+import { familyOf, gridCells, type GridCell } from './grid.js';
+import { autoObjective, clampedSpace } from './trial.js';
+import { runWorker } from './worker.js';
+
+export interface GridOptions {
+  models: string;
+  learners: string;
+  datasets: string;
+  trials: string;
+  out: string;
+  storage?: string;
+  ablate?: string;
+  config?: string;
+  maxEpochs?: string;
+  maxDepth: string;
+  seed: string;
+  predictions: boolean;
+  embeddings: boolean;
+  quiet?: boolean;
+}
+
+const list = (s: string | undefined): string[] => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+
+export async function runGrid(o: GridOptions): Promise<{ dir: string; ran: string[]; skipped: string[] }> {
+  const dir = resolve(o.out);
+  const files = benchFiles(dir);
+  const cells = gridCells(list(o.models), list(o.learners), list(o.datasets), list(o.ablate));
+  if (cells.length === 0) throw new Error('bench: the grid is empty (check --models, --learners, --datasets)');
+  mkdirSync(files.cells, { recursive: true });
+  const models = [...new Set(cells.map((c) => c.model.name))];
+  writeFileSync(files.grid, JSON.stringify({
+    name: basename(dir), models, learners: [...new Set(cells.map((c) => c.learner))], datasets: [...new Set(cells.map((c) => c.dataset.name))],
+    ablations: [...new Set(cells.map((c) => c.ablation).filter((a): a is string => a !== null))],
+    specs: { models: Object.fromEntries(cells.map((c) => [c.model.name, c.model.spec])), datasets: Object.fromEntries(cells.map((c) => [c.dataset.name, resolve(c.dataset.spec)])) },
+    trials: Number.parseInt(o.trials, 10),
+  }, null, 2) + '\n');
+  const fileCfg = o.config ? readConfigFile(o.config) : {};
+  const storageUrl = o.storage ?? `sqlite:${files.studies}`;
+  const storage = await openStorage(storageUrl);
+  const ran: string[] = [], skipped: string[] = [];
+  try {
+    for (const [i, cell] of cells.entries()) {
+      const cellDir = files.cell(cell.id);
+      if (existsSync(runFiles(cellDir).summary)) {
+        skipped.push(cell.id);
+        if (!o.quiet) console.log(`[${i + 1}/${cells.length}] ${cell.id}: finished earlier, skipped`);
+        continue;
+      }
+      if (!o.quiet) console.log(`[${i + 1}/${cells.length}] ${cell.id}: sweeping ${o.trials} trials`);
+      const base = {
+        ...fileCfg,
+        data: { ...((fileCfg.data as Record<string, unknown> | undefined) ?? {}), dir: resolve(cell.dataset.spec) },
+        model: { ...((fileCfg.model as Record<string, unknown> | undefined) ?? {}), model: cell.model.spec, learner: cell.learner, ...cell.overrides },
+        runsDir: files.trials,
+        ...(o.maxEpochs ? { maxEpochs: Number.parseInt(o.maxEpochs, 10) } : {}),
+      } as TrainConfigInput;
+      const nTrials = Number.parseInt(o.trials, 10);
+      const model = (base.model ?? {}) as Record<string, unknown>;
+      const config: StudyConfig = {
+        name: cell.id, direction: 'minimize', space: await clampedSpace(cell.learner, Number.parseInt(o.maxDepth, 10), model, console.log),
+        seed: Number.parseInt(o.seed, 10), lag: 0,
+        attrs: { train: base, objective: autoObjective(model), nTrials, pruner: 'none', cell: cell.id },
+      };
+      await storage.createStudy(config, { loadIfExists: true });
+      await runWorker(storage, cell.id, { nTrials, quiet: o.quiet });
+      const s = await summarizeStudy(storage, cell.id);
+      const runDir = s.best?.attrs.runDir as string | undefined;
+      if (!s.best || !runDir || !existsSync(runFiles(runDir).summary)) {
+        console.error(`${cell.id}: no successful trial (${JSON.stringify(s.counts)}); the cell stays empty and will be retried`);
+        continue;
+      }
+      // Assemble the cell in a temporary folder, then rename: a half-written cell never looks finished.
+      const tmp = `${cellDir}.partial`;
+      const tmpFiles = runFiles(tmp);
+      rmSync(tmp, { recursive: true, force: true });
+      cpSync(runDir, tmp, { recursive: true });
+      writeFileSync(tmpFiles.trials, toTrialsJsonl(s.trials));
+      if (o.predictions) {
+        const { loadTuned } = await import('../tuning/checkpoint.js');
+        const { segmenter } = await loadTuned(tmpFiles.best);
+        try {
+          const cfg = JSON.parse(readFileSync(tmpFiles.config, 'utf8')) as { data?: { testSplit?: string | null } };
+          const split = (cfg.data?.testSplit ?? 'test') as 'test';
+          await predictFolder(segmenter, { input: resolve(cell.dataset.spec), split, outDir: tmpFiles.predictions });
+        } finally {
+          segmenter.dispose();
+        }
+      }
+      rmSync(cellDir, { recursive: true, force: true });
+      cpSync(tmp, cellDir, { recursive: true });
+      rmSync(tmp, { recursive: true, force: true });
+      ran.push(cell.id);
+      if (!o.quiet) console.log(`${cell.id}: best trial ${s.best.number} (val loss ${String(s.best.value)}) -> ${cellDir}`);
+    }
+    if (o.embeddings) await writeEmbeddings(files, cells, fileCfg, o.quiet === true);
+  } finally {
+    await storage.close();
+  }
+  return { dir, ran, skipped };
+}
+
+/**
+ * Fig. 4's input: CLIP text and image embeddings of each dataset's test split from the first
+ * CLIPSeg base model of the grid (the frozen towers: the same for every learner).
+ */
+async function writeEmbeddings(files: BenchFiles, cells: GridCell[], fileCfg: Record<string, unknown>, quiet: boolean): Promise<void> {
+  const clipCell = cells.find((c) => familyOf(c.model) === 'clipseg');
+  if (!clipCell) return;
+  const datasets = [...new Map(cells.map((c) => [c.dataset.name, c.dataset])).values()].filter((d) => !existsSync(files.embeddingsOf(d.name)));
+  if (datasets.length === 0) return;
+  const { buildSegmenter } = await import('../tuning/factory.js');
+  const { PromptedClipSeg } = await import('../tuning/clipseg.js');
+  const modelCfg = { ...((fileCfg.model as Record<string, unknown> | undefined) ?? {}), model: clipCell.model.spec, learner: 'none' };
+  const seg = await buildSegmenter(modelCfg);
+  try {
+    if (!(seg instanceof PromptedClipSeg)) return;
+    const clip = seg.model.clip;
+    mkdirSync(files.embeddings, { recursive: true });
+    for (const d of datasets) {
+      const e = await datasetEmbeddings({
+        info: seg.info, tokenize: (p) => seg.tokenize(p),
+        textFeatures: (t) => clip.getTextFeatures(t.inputIds, t.attentionMask),
+        imageFeatures: (px) => clip.getImageFeatures(px),
+      }, { dataset: d.name, dataDir: resolve(d.spec), model: clipCell.model.name });
+      writeFileSync(files.embeddingsOf(d.name), JSON.stringify(e));
+      if (!quiet) console.log(`embeddings/${d.name}.json: ${e.text.labels.length} prompt(s), ${e.image.labels.length} image(s)`);
+    }
+  } finally {
+    seg.dispose();
+  }
+}

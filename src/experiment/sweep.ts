@@ -1,0 +1,109 @@
+/**
+ * `sweep`: a TPE study of one model x learner x dataset, each trial a training run, run by one
+ * worker in this process or by local worker processes, with studies in SQLite or PostgreSQL so
+ * that workers on other machines can join. Rerunning it on an existing study says what happens.
+ */
+import { resolve } from 'node:path';
+import { openStorage, summarizeStudy, LEARNERS, type LearnerName, type StudyConfig, type StudyStorage, type StudySummary } from '../sweep/index.js';
+import { readConfigFile, type TrainConfigInput } from '../train/index.js';
+import { autoObjective, clampedSpace, type SweepObjective } from './trial.js';
+import { assertSomeTrialCompleted, joinHint, runWorker, spawnWorkers, StudyFailedError } from './worker.js';
+
+export interface SweepOptions {
+  model: string;
+  learner: string;
+  dataset: string;
+  trials: string;
+  storage: string;
+  study?: string;
+  workers: string;
+  seed: string;
+  objective: SweepObjective | 'auto';
+  pruner: string;
+  maxDepth: string;
+  config?: string;
+  runsDir: string;
+  maxEpochs?: string;
+  quiet?: boolean;
+}
+
+/**
+ * Creates (or resumes) the study and runs its trials; returns its summary. A study with no
+ * completed trial, or a local worker that failed, throws StudyFailedError (with the summary).
+ */
+export async function runSweep(o: SweepOptions, log: (line: string) => void = console.log): Promise<StudySummary> {
+  if (!(LEARNERS as readonly string[]).includes(o.learner)) throw new Error(`unknown learner "${o.learner}" (${LEARNERS.join(', ')})`);
+  const learner = o.learner as LearnerName;
+  const nTrials = Number.parseInt(o.trials, 10);
+  const workers = Number.parseInt(o.workers, 10);
+  if (!(nTrials > 0) || !(workers > 0)) throw new Error('--trials and --workers must be positive integers');
+  const fileCfg = o.config ? readConfigFile(o.config) : {};
+  const studyName = o.study ?? `${o.model.replace(/[^\w.-]+/g, '_')}__${learner}__${resolve(o.dataset).split('/').filter(Boolean).pop()}`;
+  const base = {
+    ...fileCfg,
+    data: { ...((fileCfg.data as Record<string, unknown> | undefined) ?? {}), dir: resolve(o.dataset) },
+    model: { ...((fileCfg.model as Record<string, unknown> | undefined) ?? {}), model: o.model, learner },
+    runsDir: resolve(o.runsDir),
+    ...(o.maxEpochs ? { maxEpochs: Number.parseInt(o.maxEpochs, 10) } : {}),
+  } as TrainConfigInput;
+  const objective = o.objective === 'auto' ? autoObjective((base.model ?? {}) as Record<string, unknown>) : o.objective;
+  const space = await clampedSpace(learner, Number.parseInt(o.maxDepth, 10), (base.model ?? {}) as Record<string, unknown>, log);
+  const config: StudyConfig = {
+    name: studyName,
+    direction: objective === 'val_dice' ? 'maximize' : 'minimize',
+    space,
+    seed: Number.parseInt(o.seed, 10),
+    lag: workers - 1,
+    attrs: { train: base, objective, nTrials, pruner: o.pruner, model: o.model, learner, dataset: resolve(o.dataset) },
+  };
+  const storage = await openStorage(o.storage);
+  try {
+    const existing = await storage.loadStudy(studyName);
+    const finished = existing ? await finishedTrials(storage, existing.id) : 0;
+    if (existing) log(rerunNote(existing.name, existing.attrs.train, base, finished, nTrials));
+    await storage.createStudy(config, { loadIfExists: true });
+    if (finished < nTrials) {
+      log(`study ${studyName} in ${storage.url}: ${nTrials} trials, ${workers} worker(s)`);
+      log(joinHint(o.storage, studyName));
+    }
+    let codes: number[] = [];
+    if (workers === 1) {
+      await runWorker(storage, studyName, { nTrials, pruner: o.pruner, quiet: o.quiet });
+    } else {
+      codes = await spawnWorkers(o.storage, studyName, nTrials, workers, o.quiet === true);
+    }
+    const summary = await summarizeStudy(storage, studyName);
+    assertSomeTrialCompleted(summary);
+    if (codes.some((c) => c !== 0)) throw new StudyFailedError(`study "${studyName}": worker exit codes ${codes.join(', ')}`, summary);
+    return summary;
+  } finally {
+    await storage.close();
+  }
+}
+
+/** Logical trials of a study that have finished (a re-run of a dead worker's trial counts once). */
+async function finishedTrials(storage: StudyStorage, studyId: number): Promise<number> {
+  const seqs = new Set<number>();
+  for (const t of await storage.getTrials(studyId)) if (t.state === 'complete' || t.state === 'pruned' || t.state === 'failed') seqs.add(t.seq);
+  return seqs.size;
+}
+
+/**
+ * What rerunning `sweep` on an existing study does, said out loud: resume it, or nothing at all
+ * because it is complete. A different training config under the same name is refused: its
+ * trials would mix two experiments in one table.
+ */
+function rerunNote(name: string, oldTrain: unknown, base: TrainConfigInput, finished: number, nTrials: number): string {
+  const was = JSON.stringify(oldTrain ?? null), now = JSON.stringify(base);
+  if (was !== now) {
+    const a = (oldTrain ?? {}) as Record<string, unknown>, b = base as Record<string, unknown>;
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+    throw new Error(`study "${name}" already exists with a different training config (differs in: ${keys.join(', ')}); ` +
+      'give this sweep its own --study name');
+  }
+  if (finished >= nTrials) {
+    return `study "${name}" already has ${finished} finished trial(s) of the ${nTrials} asked: nothing to run. ` +
+      `Its results are below; --trials ${nTrials + 10} adds trials to it, --study <new name> starts a fresh study.`;
+  }
+  return `study "${name}" exists: resuming it, ${finished} of ${nTrials} trial(s) finished, ${nTrials - finished} to run`;
+}

@@ -1,0 +1,153 @@
+/**
+ * Workers: the loop that claims a study's trials and runs each as a training run, in this
+ * process (`runWorker`) or as local worker processes (`spawnWorkers`), and what a finished study
+ * must hold to count as a result (`assertSomeTrialCompleted`).
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import {
+  openStorage, runStudy, summarizeStudy, MedianPruner, SuccessiveHalvingPruner, TrialPruned,
+  type Pruner, type StudyStorage, type StudySummary,
+} from '../sweep/index.js';
+import { train, TrainingInterruptedError, type TrainConfigInput, type TrainSummary } from '../train/index.js';
+import { urlPassword, urlWithoutPassword } from '../hub/redact.js';
+import { objectiveValue, trialConfig, type SweepObjective } from './trial.js';
+
+export function makePruner(name: string): Pruner | undefined {
+  if (name === 'none') return undefined;
+  if (name === 'median') return new MedianPruner({ nStartupTrials: 5, nWarmupSteps: 2 });
+  if (name === 'halving') return new SuccessiveHalvingPruner();
+  throw new Error(`unknown pruner "${name}" (none, median, halving)`);
+}
+
+export interface WorkerOptions {
+  nTrials?: number;
+  pruner?: string;
+  quiet?: boolean;
+  workerId?: string;
+}
+
+/** Runs trials of an existing study until it has nTrials (any number of these may run at once). */
+export async function runWorker(storage: StudyStorage, studyName: string, o: WorkerOptions): Promise<number> {
+  const study = await storage.loadStudy(studyName);
+  if (!study) throw new Error(`no study named "${studyName}" in ${storage.url} (create it with tunevlseg sweep)`);
+  const base = study.attrs.train as TrainConfigInput | undefined;
+  const objective = (study.attrs.objective as SweepObjective | undefined) ?? 'val_loss';
+  if (!base) throw new Error(`study "${studyName}" has no training config (attrs.train): it was not created by tunevlseg sweep`);
+  const nTrials = o.nTrials ?? (study.attrs.nTrials as number | undefined) ?? 20;
+  const pruner = makePruner(o.pruner ?? (study.attrs.pruner as string | undefined) ?? 'none');
+  const res = await runStudy({
+    storage, study: studyName, nTrials, pruner, workerId: o.workerId,
+    objective: async (params, report, trial) => {
+      const cfg = trialConfig(base, params, studyName, trial.number);
+      const ac = new AbortController();
+      let pruned: unknown = null;
+      const pending: Promise<void>[] = [];
+      let summary: TrainSummary;
+      try {
+        summary = await train({ ...cfg, progress: o.quiet ? 'none' : 'lines' }, {
+          buildSegmenter: async (model) => (await import('../tuning/factory.js')).buildSegmenter(model as Record<string, unknown>),
+          overwrite: true,
+          signal: ac.signal,
+          onEpoch: (r) => {
+            const v = objective === 'val_dice' ? r.valDice : r.valLoss;
+            pending.push(report(r.epoch, v).catch((e: unknown) => {
+              pruned = e;
+              ac.abort();
+            }));
+          },
+        });
+      } catch (e) {
+        await Promise.all(pending);
+        if (pruned && e instanceof TrainingInterruptedError) throw pruned;
+        throw e;
+      }
+      await Promise.all(pending);
+      if (pruned instanceof TrialPruned) throw pruned;
+      const value = objectiveValue(objective, summary);
+      return { value, attrs: { runDir: summary.runDir, testDice: summary.test?.dice ?? null, valDice: summary.val.dice, epochs: summary.epochs } };
+    },
+    onTrialFinished: (t) => {
+      // A failed trial's reason always reaches the log: silent failures make a useless sweep.
+      if (t.state === 'failed') console.error(`trial ${t.number} failed: ${t.error ?? 'unknown error'}`);
+      else if (!o.quiet) console.log(`trial ${t.number}: ${t.state}${t.value !== null && t.value !== undefined ? ` value=${t.value.toFixed(5)}` : ''} ${JSON.stringify(t.params)}`);
+    },
+  });
+  return res.ran;
+}
+
+/** `worker`: joins an existing study (its storage must exist) and runs trials; returns how many. */
+export async function joinStudy(url: string, studyName: string, o: WorkerOptions): Promise<number> {
+  const storage = await openStudyStorage(url, studyName);
+  try {
+    const ran = await runWorker(storage, studyName, o);
+    if (ran > 0) assertSomeTrialCompleted(await summarizeStudy(storage, studyName));
+    return ran;
+  } finally {
+    await storage.close();
+  }
+}
+
+/** Storage that must already hold the study: reading or joining never creates a database. */
+export async function openStudyStorage(url: string, study: string): Promise<StudyStorage> {
+  try {
+    return await openStorage(url, { create: false });
+  } catch (e) {
+    throw new Error(`study "${study}": ${(e as Error).message}`);
+  }
+}
+
+/** A study's summary, read without creating anything (`study show`). */
+export async function readStudy(url: string, studyName: string): Promise<StudySummary> {
+  const storage = await openStudyStorage(url, studyName);
+  try {
+    return await summarizeStudy(storage, studyName);
+  } finally {
+    await storage.close();
+  }
+}
+
+/**
+ * How to join from another machine, with no credential in it: the password goes through the
+ * environment (PGPASSWORD or ~/.pgpass), never into a command line that shell history and the
+ * process list keep.
+ */
+export function joinHint(url: string, study: string): string {
+  const cmd = `tunevlseg worker --storage ${urlWithoutPassword(url)} --study ${study}`;
+  if (!/^postgres(ql)?:\/\//.test(url)) return `join from elsewhere with\n  ${cmd}`;
+  const lines = [`join from elsewhere with (the password in $PGPASSWORD or ~/.pgpass, not in the URL)\n  PGPASSWORD=... ${cmd}`];
+  if (urlPassword(url) !== null) {
+    lines.push('note: --storage holds a password, which the process list and your shell history keep; pass it as PGPASSWORD or in ~/.pgpass instead');
+  }
+  return lines.join('\n');
+}
+
+/** Local worker processes; the storage password reaches them through PGPASSWORD, never argv. */
+export async function spawnWorkers(url: string, study: string, nTrials: number, workers: number, quiet: boolean): Promise<number[]> {
+  const bin = fileURLToPath(new URL('../../../bin/tunevlseg.js', import.meta.url));
+  const password = urlPassword(url);
+  const env = { ...process.env, TUNEVLSEG_THREADS: process.env.TUNEVLSEG_THREADS ?? '1', ...(password !== null ? { PGPASSWORD: password } : {}) };
+  return Promise.all(Array.from({ length: workers }, (_, i) => new Promise<number>((res) => {
+    const args = [bin, 'worker', '--storage', urlWithoutPassword(url), '--study', study, '--trials', String(nTrials), '--worker-id', `local-${i}`];
+    if (quiet) args.push('--quiet');
+    const p = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env });
+    p.on('exit', (code) => res(code ?? 1));
+  })));
+}
+
+/** A study none of whose trials completed; carries the summary so the caller can still show it. */
+export class StudyFailedError extends Error {
+  override name = 'StudyFailedError';
+  constructor(message: string, readonly summary: StudySummary) {
+    super(message);
+  }
+}
+
+/** A study with no completed trial is a failed sweep: an error with the first reason, whole. */
+export function assertSomeTrialCompleted(s: StudySummary): void {
+  if (s.counts.complete > 0 || s.trials.length === 0) return;
+  const first = s.trials.find((t) => t.state === 'failed');
+  const what = `${s.counts.failed} failed${s.counts.pruned ? `, ${s.counts.pruned} pruned` : ''}`;
+  throw new StudyFailedError(`study "${s.study.name}": no trial completed (${what})` +
+    (first ? `; first failure, trial ${first.number}:\n${first.error ?? 'unknown error'}` : ''), s);
+}

@@ -1,0 +1,23 @@
+/**
+ * `tunevlseg`: the public TypeScript API (package.json `exports` "."). Build a prompted
+ * segmenter from a config, train it, evaluate it, predict with it:
+ *
+ *   import { buildSegmenter, train, evaluate, predictFolder, loadTuned } from 'tunevlseg';
+ *
+ * The tensor engine is `tunevlseg/torch`, datasets are `tunevlseg/data`, sweeps are
+ * `tunevlseg/sweep`. Everything else under dist/ is internal and may move between versions.
+ */
+// Building: a model config -> a segmenter; a tuned checkpoint -> the segmenter it was trained as.
+export * from './tuning/factory.js';
+export * from './tuning/checkpoint.js';
+export * from './tuning/segmenter.js';
+export * from './tuning/clipseg.js';
+export * from './tuning/cris.js';
+export * from './tuning/prompted.js';
+// The base models and the context learners.
+export * from './models/clipseg/index.js';
+export * from './models/cris/index.js';
+export { ClipTokenizer } from './models/clip/tokenizer.js';
+export * from './learners/index.js';
+// Training, checkpoints, evaluation and prediction (train, resumeRun, evaluate, predictFolder, ...).
+export * from './train/index.js';

@@ -1,0 +1,94 @@
+// The layer rule of docs/architecture.md, checked on the code: the table in that page gives the
+// order; every relative import in src/ (static, dynamic, type-only, re-export) must stay in its
+// own layer or go up the table, every folder of src/ must have a row, and there is no cycle.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, normalize, relative, sep } from 'node:path';
+import { repoRoot } from './helpers.js';
+
+const src = join(repoRoot(), 'src');
+
+/** folder name under src/ -> its order in the table (equal orders share a layer). */
+function layerTable(): Map<string, number> {
+  const doc = readFileSync(join(repoRoot(), 'docs', 'architecture.md'), 'utf8');
+  const layers = new Map<string, number>();
+  for (const line of doc.split('\n')) {
+    const m = /^\| (\d+) \| (.+?) \|/.exec(line);
+    if (!m) continue;
+    for (const f of m[2]!.matchAll(/`src\/([a-z-]+)\/`/g)) layers.set(f[1]!, Number(m[1]));
+  }
+  return layers;
+}
+
+function tsFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? tsFiles(p) : p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+/** Relative import specifiers of a file, resolved to src-relative .ts paths. */
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const out: string[] = [];
+  for (const m of text.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|^\s*import\s+)['"](\.{1,2}\/[^'"]+)['"]/gm)) {
+    out.push(relative(src, normalize(join(dirname(file), m[1]!))).replace(/\.js$/, '.ts'));
+  }
+  return out;
+}
+
+const top = (rel: string): string | null => (rel.includes(sep) ? rel.split(sep)[0]! : null);
+
+test('docs/architecture.md places every folder of src/', () => {
+  const layers = layerTable();
+  assert.ok(layers.size >= 12, `the layer table was read (${[...layers.keys()].join(', ')})`);
+  for (const n of readdirSync(src)) {
+    if (statSync(join(src, n)).isDirectory()) assert.ok(layers.has(n), `src/${n}/ has no row in docs/architecture.md's layer table`);
+  }
+});
+
+test('no module under src/ imports a layer below its own', () => {
+  const layers = layerTable();
+  const bad: string[] = [];
+  for (const file of tsFiles(src)) {
+    const me = relative(src, file);
+    const myLayer = top(me);
+    for (const target of importsOf(file)) {
+      const theirs = top(target);
+      if (target.startsWith('..')) bad.push(`${me} imports ${target}, outside src/`);
+      else if (theirs === null) {
+        if (myLayer !== null) bad.push(`${me} imports src/${target}: the public API facade is for users, not for the library`);
+      } else if (myLayer !== null && layers.get(theirs)! > layers.get(myLayer)!) {
+        bad.push(`${me} (layer ${layers.get(myLayer)}, src/${myLayer}) imports ${target} (layer ${layers.get(theirs)}, src/${theirs})`);
+      } else if (myLayer === null && theirs === 'cli') bad.push(`${me} imports the CLI`);
+    }
+  }
+  assert.deepEqual(bad, []);
+});
+
+test('src/ has no import cycle', () => {
+  const graph = new Map(tsFiles(src).map((f) => [relative(src, f), importsOf(f)]));
+  const state = new Map<string, 'open' | 'done'>();
+  const cycles: string[] = [];
+  const visit = (n: string, path: string[]): void => {
+    if (state.get(n) === 'done') return;
+    if (state.get(n) === 'open') {
+      cycles.push([...path.slice(path.indexOf(n)), n].join(' -> '));
+      return;
+    }
+    state.set(n, 'open');
+    for (const m of graph.get(n) ?? []) if (graph.has(m)) visit(m, [...path, n]);
+    state.set(n, 'done');
+  };
+  for (const n of graph.keys()) visit(n, []);
+  assert.deepEqual(cycles, []);
+});
+
+test('the check sees a violation when there is one', () => {
+  // A guard against a check that passes because it reads nothing: the regex finds the imports
+  // of a known file, and the table orders a known pair.
+  const layers = layerTable();
+  assert.ok(importsOf(join(src, 'cli', 'sweep.ts')).some((t) => t.startsWith(`sweep${sep}`) || t.startsWith(`experiment${sep}`)));
+  assert.ok(layers.get('torch')! < layers.get('train')! && layers.get('train')! < layers.get('cli')!);
+});
