@@ -12,8 +12,10 @@ import { readCheckpointMeta, loadCheckpointInto, stringifyJson, writeFileAtomic 
 import { evaluate, predictFolder, type EvalResult, type PredictResult } from '../train/evaluate.js';
 import { EVAL_PROTOCOLS, DEFAULT_TABLE_PROTOCOL, parseProtocol, type EvalProtocol } from '../train/protocols.js';
 import { evaluateClasses, parseClassList, type ClassEvalResult } from '../train/multiclass.js';
-import { ConfigError, parseAssignments, readConfigFile, applyOverrides, type TrainConfig } from '../train/config.js';
+import { ConfigError, readConfigFile, applyOverrides, type TrainConfig } from '../train/config.js';
 import { loadDefaultFactory, type CommandDeps } from './train.js';
+import { MODEL_FLAG_HELP, modelFlagAssignments } from '../tuning/model-flag.js';
+import { assertNoOverwrite } from '../data/output-guard.js';
 
 const int = (min: number) => z.coerce.number().int().min(min);
 
@@ -78,7 +80,7 @@ export function resolveEvalTarget(target: string, o: Pick<EvalOptions, 'checkpoi
     const file = readConfigFile(o.config);
     if (typeof file.model === 'object' && file.model !== null) model = file.model as Record<string, unknown>;
   }
-  const sets = parseAssignments(o.model, '--model');
+  const sets = modelFlagAssignments(o.model);
   if (sets.length > 0) model = applyOverrides(model, sets.map(([k, v]) => [k, v]));
   return { checkpoint, model, run };
 }
@@ -110,6 +112,22 @@ export async function runEval(target: string, raw: Record<string, unknown>, buil
     ...(o.prompt && o.images === undefined ? { overridePrompt: o.prompt } : {}),
   };
   const imageSize = o.imageSize ?? t.run?.data.imageSize ?? undefined;
+  if (o.results) {
+    // Checked before the model is built: scores must never land on a dataset file or the checkpoint.
+    assertNoOverwrite({
+      command: 'eval --results', outputs: [o.results], inputs: [t.checkpoint],
+      protectedDirs: [{ dir: o.images ?? data!, what: o.images ? 'the input folder' : 'the dataset folder' }],
+      hint: 'write the scores elsewhere',
+    });
+  }
+  if (o.out) {
+    // Every --out (one class or several) is checked here, before the model is built.
+    assertNoOverwrite({
+      command: 'eval --out', outputs: [o.out], inputs: [t.checkpoint],
+      protectedDirs: [{ dir: o.images ?? data!, what: o.images ? 'the input folder' : 'the dataset folder' }],
+      hint: 'choose an --out folder outside the inputs',
+    });
+  }
   const segmenter = await buildSegmenter(t.model, t.run ?? ({ model: t.model } as TrainConfig));
   try {
     loadCheckpointInto(segmenter, t.checkpoint);
@@ -163,11 +181,19 @@ export function registerEvalCommand(program: Command, deps: CommandDeps = {}): C
     .option('--results <file>', 'write per-sample scores (JSON) there')
     .option('--json', 'print the result as one JSON line')
     .option('-c, --config <file>', 'take the model config from this config file')
-    .option('--model <key=value>', 'set model.<key>; repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--model <m>', MODEL_FLAG_HELP, (v: string, prev: string[]) => [...prev, v], [] as string[])
     .action(async (target: string, flags: Record<string, unknown>) => {
       const print = deps.print ?? ((l: string) => console.log(l));
       const build = deps.buildSegmenter ?? (await loadDefaultFactory());
-      const r = await runEval(target, flags, build);
+      // Ctrl-C: exit at once; an unfinished --out's new files are removed by predictFolder's exit hook.
+      const onSigint = (): void => process.exit(130);
+      process.once('SIGINT', onSigint);
+      let r: EvalCommandResult;
+      try {
+        r = await runEval(target, flags, build);
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
       if (flags.json) {
         print(stringifyJson(r));
         return;

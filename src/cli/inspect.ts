@@ -6,10 +6,12 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { buildSegmenter, type TunedSegmenter } from '../tuning/factory.js';
+import { MODEL_FLAG_HELP, modelFlagConfig, checkModelKeys } from '../tuning/model-flag.js';
 import { DEFAULT_LEARNER, LEARNER_NAMES } from '../learners/registry.js';
 
 export interface InspectFlags {
-  model?: string;
+  /** `--model` values (repeatable): a base model and/or key=value model config keys. */
+  model?: string | string[];
   learner?: string;
   depth?: string;
   numContext?: string;
@@ -49,9 +51,11 @@ function parseValue(raw: string): unknown {
 
 /** The model config `inspect` builds (flags -> factory config). */
 export function inspectConfig(f: InspectFlags): Record<string, unknown> {
-  const model = f.model ?? 'clipseg';
+  const fromFlag = modelFlagConfig(typeof f.model === 'string' ? [f.model] : f.model ?? []);
+  const model = typeof fromFlag.model === 'string' ? fromFlag.model : 'clipseg';
   const isFolder = existsSync(resolve(model)) && statSync(resolve(model)).isDirectory();
   const cfg: Record<string, unknown> = { model, learner: f.learner ?? DEFAULT_LEARNER, randomWeights: !(f.weights === true && isFolder) };
+  for (const [k, v] of Object.entries(fromFlag)) if (k !== 'model') cfg[k] = v;
   if (f.depth !== undefined) cfg.depth = Number(f.depth);
   if (f.numContext !== undefined) cfg.numContext = Number(f.numContext);
   if (f.quirks !== undefined) cfg.quirks = f.quirks;
@@ -61,6 +65,7 @@ export function inspectConfig(f: InspectFlags): Record<string, unknown> {
     if (i <= 0) throw new Error(`--set ${kv}: expected key=value`);
     cfg[kv.slice(0, i)] = parseValue(kv.slice(i + 1));
   }
+  checkModelKeys(cfg, 'inspect');
   return cfg;
 }
 
@@ -110,7 +115,7 @@ export function registerInspectCommand(program: Command, print: (s: string) => v
   return program
     .command('inspect')
     .description('list the trainable tensors (names, shapes, counts) of a model + learner configuration')
-    .option('--model <model>', 'clipseg | cris | a preset (rd64-refined, rd64, cris-rn50, cris-tiny) | a model folder | a hub id', 'clipseg')
+    .option('--model <m>', `${MODEL_FLAG_HELP} (default clipseg; presets: rd64-refined, rd64, cris-rn50, cris-tiny)`, collect, [])
     .option('--learner <name>', [...LEARNER_NAMES, 'none'].join(' | '), DEFAULT_LEARNER)
     .option('--depth <d>', 'prompt depth')
     .option('--num-context <n>', 'prompt tokens per layer')

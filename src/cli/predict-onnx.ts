@@ -12,13 +12,13 @@ export interface PredictOnnxCliOptions {
   quiet?: boolean;
 }
 
-/** Predicts `dir` (an input folder) with an export folder; returns the output folder. */
-export async function predictOnnx(dir: string, o: PredictOnnxCliOptions): Promise<string> {
+/** Predicts a folder or image files (as `predictFolder` takes them) with an export folder; returns the output folder. */
+export async function predictOnnx(source: { input: string; images?: string[] }, o: PredictOnnxCliOptions): Promise<string> {
   const { OnnxSegmenter } = await import('../export/onnx-runtime.js');
   const model = await OnnxSegmenter.open(resolve(o.onnx));
   try {
     const res = await predictFolder(model, {
-      input: dir, prompt: model.preprocess.prompt, outDir: resolve(o.out), overlays: o.overlays,
+      ...source, prompt: model.preprocess.prompt, outDir: resolve(o.out), overlays: o.overlays,
       threshold: o.threshold ? Number.parseFloat(o.threshold) : model.preprocess.threshold,
       ...(o.batchSize ? { batchSize: Number.parseInt(o.batchSize, 10) } : {}),
     });

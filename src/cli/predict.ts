@@ -1,16 +1,18 @@
 // `tunevlseg predict`: masks, probability maps and overlays at each image's original size,
 // zero-shot from a base model (`--model`) or from a tuned checkpoint (`--tuned`).
 import type { Command } from 'commander';
-import { mkdtempSync, rmSync, statSync, copyFileSync, existsSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { predictFolder } from '../train/index.js';
+import { requireRegularFile, assertNoOverwrite } from '../data/output-guard.js';
 import { parseClassList, predictClasses } from '../train/multiclass.js';
 import type { Segmenter } from '../tuning/segmenter.js';
+import { MODEL_FLAG_HELP, modelFlagConfig, checkModelKeys } from '../tuning/model-flag.js';
 
 export interface PredictCliOptions {
-  model?: string;
+  /** `--model` values: a base model and/or key=value model config keys. */
+  model?: string[];
   tuned?: string;
   prompt?: string;
   prompts?: string;
@@ -26,48 +28,60 @@ export interface PredictCliOptions {
   onnx?: string;
 }
 
-/** One folder as predictFolder wants it: the folder itself, or a temporary copy of the given files. */
-function inputFolder(inputs: string[]): { dir: string; cleanup: () => void } {
-  if (inputs.length === 1 && statSync(inputs[0]!).isDirectory()) return { dir: resolve(inputs[0]!), cleanup: () => {} };
-  const dir = mkdtempSync(join(tmpdir(), 'tvs-predict-'));
-  const seen = new Set<string>();
-  for (const f of inputs) {
-    if (!existsSync(f)) throw new Error(`predict: ${f} does not exist`);
-    if (statSync(f).isDirectory()) throw new Error(`predict: give either one folder or image files, not both (${f} is a folder)`);
-    const name = basename(f);
-    if (seen.has(name)) throw new Error(`predict: two inputs are named ${name}; predict them in separate calls or pass their folder`);
-    seen.add(name);
-    copyFileSync(resolve(f), join(dir, name));
-  }
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+/** One folder, or image files read where they are (no copies: errors name the user's files). */
+function inputSet(inputs: string[]): { input: string; images?: string[] } {
+  const isDir = (f: string): boolean => {
+    try {
+      return statSync(f).isDirectory();
+    } catch {
+      return false;
+    }
+  };
+  if (inputs.length === 1 && isDir(inputs[0]!)) return { input: resolve(inputs[0]!) };
+  const dir = inputs.find(isDir);
+  if (dir !== undefined) throw new Error(`predict: give either one folder or image files, not both (${dir} is a folder)`);
+  for (const f of inputs) requireRegularFile(f, 'predict');
+  return { input: '.', images: inputs };
 }
 
 export async function predict(inputs: string[], o: PredictCliOptions): Promise<string> {
   if (inputs.length === 0) throw new Error('predict: give image files or a folder of images');
   if (o.onnx) return predictWithOnnx(inputs, o);
   if (!o.prompt && !o.prompts) throw new Error('predict: --prompt is required (e.g. --prompt "polyp"), or --prompts "a,b,c" for several classes');
-  if (!o.model && !o.tuned) throw new Error('predict: give --model <preset|folder|hub id> (zero-shot) or --tuned <checkpoint.safetensors>');
+  const model = modelFlagConfig(o.model ?? []);
+  if (model.model === undefined && !o.tuned) throw new Error('predict: give --model <preset|folder|hub id> (zero-shot) or --tuned <checkpoint.safetensors>');
+  checkModelKeys(model, '--model');
+  const source = inputSet(inputs);
+  if (o.prompts) {
+    if (source.images) throw new Error('predict --prompts: give one folder of images (several classes are predicted per folder)');
+    // Several classes write under --out too: never inside the input folder.
+    assertNoOverwrite({ command: 'predict', outputs: [resolve(o.out)], inputs: [], protectedDirs: [{ dir: source.input, what: 'the input folder' }], hint: 'choose an --out folder outside the inputs' });
+  }
   const { buildSegmenter } = await import('../tuning/factory.js');
   const { loadTuned } = await import('../tuning/checkpoint.js');
   let seg: Segmenter;
   if (o.tuned) {
-    seg = (await loadTuned(o.tuned, o.model, o.device ? { device: o.device } : {})).segmenter;
+    const { model: base, ...overrides } = model;
+    seg = (await loadTuned(o.tuned, base as string | undefined, { ...overrides, ...(o.device ? { device: o.device } : {}) })).segmenter;
   } else {
     seg = await buildSegmenter({
-      model: o.model!, learner: 'none',
+      learner: 'none',
       ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
       ...(o.imageSize ? { imageSize: Number.parseInt(o.imageSize, 10) } : {}),
       ...(o.device ? { device: o.device } : {}),
       ...(o.randomWeights ? { randomWeights: true } : {}),
+      ...model,
     });
   }
   seg.eval();
-  const { dir, cleanup } = inputFolder(inputs);
   const bar = o.quiet || !process.stderr.isTTY ? null : new SingleBar({ format: 'predict |{bar}| {value}/{total} images | ETA {eta}s', stream: process.stderr }, Presets.shades_classic);
+  // Ctrl-C: exit at once; predictFolder's exit hook removes the outputs this call wrote.
+  const onSigint = (): void => process.exit(130);
+  process.once('SIGINT', onSigint);
   try {
     if (o.prompts) {
       const res = await predictClasses(seg, {
-        input: dir, classes: await parseClassList(o.prompts), outDir: resolve(o.out),
+        input: source.input, classes: await parseClassList(o.prompts), outDir: resolve(o.out),
         ...(o.batchSize ? { batchSize: Number.parseInt(o.batchSize, 10) } : {}),
         ...(o.threshold ? { threshold: Number.parseFloat(o.threshold) } : {}),
         onProgress: (done, total) => {
@@ -81,7 +95,7 @@ export async function predict(inputs: string[], o: PredictCliOptions): Promise<s
       return res.outDir;
     }
     const res = await predictFolder(seg, {
-      input: dir, prompt: o.prompt, outDir: resolve(o.out), overlays: o.overlays,
+      ...source, prompt: o.prompt, outDir: resolve(o.out), overlays: o.overlays,
       ...(o.batchSize ? { batchSize: Number.parseInt(o.batchSize, 10) } : {}),
       ...(o.threshold ? { threshold: Number.parseFloat(o.threshold) } : {}),
       onBatch: (done, total) => {
@@ -94,22 +108,17 @@ export async function predict(inputs: string[], o: PredictCliOptions): Promise<s
     if (!o.quiet) console.log(`${res.files.length} image(s): masks, probability maps${o.overlays ? ' and overlays' : ''} at original size`);
     return res.outDir;
   } finally {
+    process.off('SIGINT', onSigint);
     bar?.stop();
-    cleanup();
     seg.dispose();
   }
 }
 
 /** `--onnx <dir>`: the prompt is baked into the export (src/cli/predict-onnx.ts). */
 async function predictWithOnnx(inputs: string[], o: PredictCliOptions): Promise<string> {
-  if (o.prompt || o.prompts || o.model || o.tuned) throw new Error('predict: --onnx takes no --prompt, --prompts, --model or --tuned (the export folder has its model and prompt)');
+  if (o.prompt || o.prompts || (o.model ?? []).length > 0 || o.tuned) throw new Error('predict: --onnx takes no --prompt, --prompts, --model or --tuned (the export folder has its model and prompt)');
   const { predictOnnx } = await import('./predict-onnx.js');
-  const { dir, cleanup } = inputFolder(inputs);
-  try {
-    return await predictOnnx(dir, { ...o, onnx: o.onnx! });
-  } finally {
-    cleanup();
-  }
+  return predictOnnx(inputSet(inputs), { ...o, onnx: o.onnx! });
 }
 
 export function registerPredictCommand(program: Command): void {
@@ -117,7 +126,7 @@ export function registerPredictCommand(program: Command): void {
     .description('segment images with a prompt: zero-shot (--model), tuned (--tuned) or exported (--onnx); writes <name>.png, <name>_prob.png, <name>_overlay.png at original size')
     .option('--prompt <text>', 'what to segment, e.g. "polyp" (not with --onnx: the export has its prompt)')
     .option('--prompts <list>', 'several classes: "a,b,c", @labels.txt or @<dataset dir>; writes a probability map per class and a label map (argmax, background below --threshold) with legend.json')
-    .option('--model <m>', 'base model: preset (clipseg, rd64), local folder or hub id org/name[@rev]')
+    .option('--model <m>', `${MODEL_FLAG_HELP} (with --tuned: where its base model is)`, (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--onnx <dir>', 'an export folder (tunevlseg export): runs its model.onnx with onnxruntime-node')
     .option('--tuned <ckpt>', 'a tuned checkpoint (.safetensors from tunevlseg train); --model overrides its base model location')
     .option('--out <dir>', 'output folder', 'predictions')

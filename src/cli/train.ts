@@ -13,11 +13,15 @@ import {
   ConfigError, type ConfigSources, type TrainConfig,
 } from '../train/config.js';
 import { stringifyJson } from '../train/checkpoint.js';
+import { MODEL_FLAG_HELP, modelFlagAssignments, checkModelKeys } from '../tuning/model-flag.js';
 
 /** The segmenter factory of src/tuning, loaded only when a command needs a model. */
 export async function loadDefaultFactory(): Promise<BuildSegmenter> {
   const mod = await import('../tuning/factory.js');
-  return (model) => mod.buildSegmenter(model as Parameters<typeof mod.buildSegmenter>[0]);
+  return (model) => {
+    checkModelKeys(model, 'model config');
+    return mod.buildSegmenter(model as Parameters<typeof mod.buildSegmenter>[0]);
+  };
 }
 
 export interface CommandDeps {
@@ -60,7 +64,8 @@ export function resolveTrainConfig(flags: TrainFlags, leafValues: [string, strin
     overrides.push([key, parseFlagValue(leaves.get(key), raw)]);
     sources.set(key, flag);
   }
-  for (const [k, v, from] of [...parseAssignments(flags.model, '--model', 'model.'), ...parseAssignments(flags.set, '--set')]) {
+  const modelSets = modelFlagAssignments(flags.model).map(([k, v, from]): [string, unknown, string] => [`model.${k}`, v, from]);
+  for (const [k, v, from] of [...modelSets, ...parseAssignments(flags.set, '--set')]) {
     overrides.push([k, v]);
     sources.set(k, from);
   }
@@ -91,7 +96,7 @@ export function registerTrainCommand(program: Command, deps: CommandDeps = {}): 
     .option('-q, --quiet', 'one line per epoch instead of a progress bar (= --progress lines)')
     .option('--json', 'print the summary as one JSON line at the end')
     .option('--print-config', 'print the resolved configuration and exit')
-    .option('--model <key=value>', 'set model.<key> (passed to the segmenter factory); repeatable', collect, [])
+    .option('--model <m>', MODEL_FLAG_HELP, collect, [])
     .option('--set <key=value>', 'set any config key by its dotted path; repeatable', collect, []);
   const leafOptions: { key: string; flag: string; attr: string }[] = [];
   for (const leaf of configLeaves()) {

@@ -192,6 +192,12 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
     });
   };
 
+  const rootStat = await fs.stat(root).catch(() => null);
+  if (!rootStat?.isDirectory()) {
+    // One problem, not one per missing sub-folder and split file.
+    add('missing_folder', rootStat ? 'not a folder' : 'no such folder', { file: root });
+    return emptyReport(root, rules, problems);
+  }
   // 0. The per-split folders (dataset.json), then every folder they name.
   let layout: DatasetLayout = DEFAULT_LAYOUT;
   const layoutFile = path.join(root, LAYOUT_FILE);
@@ -235,7 +241,11 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
     }
     const parsed = parseSplitJson(text, file);
     for (const i of parsed.issues) fromIssue(split, i);
-    if (parsed.total === 0 && parsed.issues.length === 0) add('empty_split', 'the split has no entries', { file, split });
+    if (parsed.total === 0 && parsed.issues.length === 0) {
+      // Training needs train and val entries (the trainer refuses an empty one); a test split may be empty.
+      const severity: Severity = split === 'test' ? 'warning' : 'error';
+      problems.push({ code: 'empty_split', severity, message: `the split has no entries${split === 'test' ? '' : ' (training needs some)'}`, file, split });
+    }
     entriesBySplit.set(split, parsed.entries);
     splits[split] = {
       file,
@@ -485,9 +495,26 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
   };
 }
 
+function emptyReport(dir: string, rules: CheckRules, problems: Problem[]): CheckReport {
+  const errors = problems.filter((p) => p.severity === 'error').length;
+  const counts: Partial<Record<ProblemCode, number>> = {};
+  for (const p of problems) counts[p.code] = (counts[p.code] ?? 0) + 1;
+  return {
+    dir, ok: errors === 0, errors, warnings: problems.length - errors, counts, problems,
+    splits: { train: null, val: null, test: null },
+    images: { checked: 0, readable: 0, distinctSizes: 0, minSize: null, maxSize: null, commonSizes: [], formats: {} },
+    masks: { checked: 0, readable: 0, formats: {}, maxMidGreyFraction: 0, softEdgeMasks: 0, meanForeground: 0 },
+    prompts: [],
+    rules,
+    layout: DEFAULT_LAYOUT,
+  };
+}
+
 /** The report as a readable text block (what `tunevlseg data check` prints). */
 export function formatCheckReport(report: CheckReport, opts: { maxPerCode?: number } = {}): string {
   const maxPer = opts.maxPerCode ?? 10;
+  const only = report.problems.length === 1 ? report.problems[0] : undefined;
+  if (only?.code === 'missing_folder' && only.file === report.dir) return `Dataset check: ${report.dir}: ${only.message}. Result: FAILED`;
   const L: string[] = [];
   const fmtCounts = (r: Record<string, number>): string =>
     Object.entries(r)
@@ -548,13 +575,17 @@ export function formatCheckReport(report: CheckReport, opts: { maxPerCode?: numb
     L.push('No problems found.');
   } else {
     L.push(`Problems: ${report.errors} error(s), ${report.warnings} warning(s)`);
-    const byCode = new Map<ProblemCode, Problem[]>();
+    // Grouped by code and severity (a missing test split is a warning, a missing train split an
+    // error), so that the ERROR/warning lines add up to the counts above.
+    const byCode = new Map<string, Problem[]>();
     for (const p of report.problems) {
-      let list = byCode.get(p.code);
-      if (list === undefined) byCode.set(p.code, (list = []));
+      const key = `${p.severity === 'error' ? 0 : 1}\0${p.code}`;
+      let list = byCode.get(key);
+      if (list === undefined) byCode.set(key, (list = []));
       list.push(p);
     }
-    for (const [code, list] of byCode) {
+    for (const [key, list] of [...byCode].sort(([a], [b]) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0))) {
+      const code = key.slice(2) as ProblemCode;
       const sev = list[0]?.severity ?? PROBLEM_SEVERITY[code];
       L.push(`  ${sev === 'error' ? 'ERROR  ' : 'warning'} ${code} (${list.length})`);
       for (const p of list.slice(0, maxPer)) {

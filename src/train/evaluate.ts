@@ -22,6 +22,8 @@ import {
   modelSideScores, originalSizePrediction, originalSizeScores, protocolMeans,
   EVAL_PROTOCOLS, type EvalProtocol, type ProtocolMeans, type ProtocolSample,
 } from './protocols.js';
+import { ensureOutputDir, requireRegularFile } from '../data/output-guard.js';
+import { planPredictionOutputs, removeFreshOutputs, PREDICTIONS_INDEX } from './prediction-plan.js';
 
 export interface SampleResult {
   /** The sample's mask name (unique per entry) or image path. */
@@ -246,6 +248,8 @@ export interface PredictOptions extends PromptOptions {
    * folder of images (every image file, recursively; `prompt` or `overridePrompt` required).
    */
   input: string;
+  /** Instead of a folder: these image files (names: their base names, which must differ). */
+  images?: readonly string[];
   split?: Split;
   /** The prompt for a folder of images. */
   prompt?: string;
@@ -300,11 +304,6 @@ async function listImages(dir: string): Promise<string[]> {
   return out;
 }
 
-const pngName = (name: string): string => {
-  const ext = path.extname(name);
-  return `${ext ? name.slice(0, -ext.length) : name}.png`;
-};
-
 /**
  * Predicts masks for a dataset split or a folder of images and writes them at each image's
  * original size: `<outDir>/<name>.png` (0/255), `<name>_prob.png`, `<name>_overlay.png`, and
@@ -326,12 +325,40 @@ export async function predictFolder(segmenter: Segmenter | LogitsModel, o: Predi
   } else {
     const prompt = o.prompt ?? o.overridePrompt;
     if (prompt === undefined || prompt.trim() === '') throw new Error('predictFolder: a folder of images needs a prompt (prompt or overridePrompt)');
-    imagePaths = await listImages(root);
-    if (imagePaths.length === 0) throw new Error(`predictFolder: no images (${IMAGE_EXTENSIONS.join(', ')}) found in ${root}`);
-    names = imagePaths.map((p) => path.relative(root, p));
+    if (o.images !== undefined) {
+      for (const f of o.images) requireRegularFile(f, 'predict');
+      imagePaths = o.images.map((f) => path.resolve(f));
+      names = o.images.map((f) => path.basename(f));
+      const seen = new Map<string, string>();
+      names.forEach((n, i) => {
+        const other = seen.get(n);
+        if (other !== undefined) throw new Error(`predict: ${other} and ${o.images![i]} are both named ${n}; predict them in separate calls or pass their folder`);
+        seen.set(n, o.images![i]!);
+      });
+    } else {
+      imagePaths = await listImages(root);
+      if (imagePaths.length === 0) throw new Error(`predictFolder: no images (${IMAGE_EXTENSIONS.join(', ')}) found in ${root}`);
+      names = imagePaths.map((p) => path.relative(root, p));
+    }
+    if (imagePaths.length === 0) throw new Error('predictFolder: no images given');
     samples = imagePaths.map((p, i) => ({ imagePath: p, maskName: names[i]!, prompts: { p: prompt }, index: i }));
     promptOpts.overridePrompt = prompt;
   }
+  const outDir = path.resolve(o.outDir);
+  const overlays = o.overlays ?? true;
+  // Every output is decided, and checked against every input, before anything is written.
+  const plan = planPredictionOutputs({
+    outDir, names, overlays,
+    inputs: o.split !== undefined ? [...imagePaths, ...(samples as { maskPath?: string }[]).flatMap((s) => (s.maskPath ? [s.maskPath] : []))] : imagePaths,
+    ...(o.images === undefined ? { protectedDir: { dir: o.input, what: o.split !== undefined ? 'the dataset folder' : 'the input folder' } } : {}),
+  });
+  ensureOutputDir(o.outDir, 'output folder');
+  // A failure or an exit (Ctrl-C) half-way removes what this call wrote, so a retry is not refused.
+  let finished = false;
+  const cleanup = (): void => {
+    if (!finished) removeFreshOutputs(plan, outDir);
+  };
+  process.on('exit', cleanup);
   const loader = loaderFor(segmenter, samples, {
     ...promptOpts,
     imageSize: o.imageSize ?? null,
@@ -340,9 +367,6 @@ export async function predictFolder(segmenter: Segmenter | LogitsModel, o: Predi
     train: false,
     ...(o.workers !== undefined ? { workers: o.workers } : {}),
   });
-  const outDir = path.resolve(o.outDir);
-  if (o.split === undefined && outDir === root) throw new Error(`predictFolder: the output folder must not be the input folder (${root}): predictions would overwrite images`);
-  await fs.mkdir(outDir, { recursive: true });
   const files: PredictedFile[] = [];
   const device = isSegmenter(segmenter) ? moduleDevice(segmenter) : 'cpu';
   const threshold = o.threshold ?? 0.5;
@@ -367,11 +391,11 @@ export async function predictFolder(segmenter: Segmenter | LogitsModel, o: Predi
           const idx = b.indices[i]!;
           const name = names[idx]!;
           const [w, h] = b.originalSizes[i]!;
-          const file = path.join(outDir, pngName(name));
+          const planned = plan.outputs[idx]!;
           const pred8 = originalSizePrediction(probs.subarray(i * S * S, (i + 1) * S * S), S, w, h);
-          const written = await writePredictionPngs(file, pred8, w, h, {
-            threshold,
-            ...((o.overlays ?? true) ? { imagePath: imagePaths[idx]! } : {}),
+          const written = await writePredictionPngs(planned.mask, pred8, w, h, {
+            threshold, probPath: planned.prob,
+            ...(planned.overlay !== undefined ? { imagePath: imagePaths[idx]!, overlayPath: planned.overlay } : {}),
           });
           const entry: PredictedFile = {
             name, mask: written.mask, prob: written.prob, ...(written.overlay ? { overlay: written.overlay } : {}),
@@ -397,12 +421,16 @@ export async function predictFolder(segmenter: Segmenter | LogitsModel, o: Predi
         o.onBatch?.(++done, loader.length);
       }
     });
+    const result: PredictResult = { outDir, files };
+    if (scored) result.evaluation = { ...meansOf(perSample, protocols), perSample };
+    await fs.writeFile(path.join(outDir, PREDICTIONS_INDEX), `${JSON.stringify({ outDir, files, ...(result.evaluation ? { means: meansOf(perSample, protocols) } : {}) }, null, 1)}\n`);
+    finished = true;
+    return result;
+  } catch (e) {
+    cleanup();
+    throw e;
   } finally {
+    process.off('exit', cleanup);
     await loader.close();
   }
-  const result: PredictResult = { outDir, files };
-  if (scored) result.evaluation = { ...meansOf(perSample, protocols), perSample };
-  await fs.writeFile(path.join(outDir, 'predictions.json'), `${JSON.stringify({ outDir, files, ...(result.evaluation ? { means: meansOf(perSample, protocols) } : {}) }, null, 1)}
-`);
-  return result;
 }

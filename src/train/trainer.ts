@@ -17,7 +17,7 @@
  *   the optimizer never steps on it, and the run folder keeps its last good checkpoint;
  * - every training step runs inside `tidy`, evaluation under `noGrad`.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, readdirSync, statSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { hashSeed } from '../data/rng.js';
 import type { BatchLoader } from '../data/loader.js';
@@ -38,6 +38,11 @@ import { diceCELoss } from './loss.js';
 import { diceIoU, MeanAccumulator } from './metrics.js';
 import { createProgress } from './progress.js';
 import { runFiles, runDirOf, type RunFiles } from './run-folder.js';
+import { acquireRunLock } from './run-lock.js';
+import { checkRunFolderPlacement, startRunFolder, withAbsolutePaths, type RunFolderStart } from './run-start.js';
+import { ensureOutputDir } from '../data/output-guard.js';
+import { checkTrainingPairs, preflightHint } from '../data/preflight.js';
+import { DatasetError } from '../data/format.js';
 
 /** Builds the segmenter of a run from its `model` config section (the factory in src/tuning). */
 export type BuildSegmenter = (model: Record<string, unknown>, config: TrainConfig) => Segmenter | Promise<Segmenter>;
@@ -200,7 +205,14 @@ export async function resumeRun(runDir: string, opts: Omit<TrainOptions, 'resume
   return train({ ...config, runsDir: path.dirname(dir), name: path.basename(dir) }, { ...opts, resume: true });
 }
 
-const appendLine = (file: string, rec: unknown): void => appendFileSync(file, `${stringifyJson(rec)}\n`);
+const appendLine = (file: string, rec: unknown): void => {
+  try {
+    appendFileSync(file, `${stringifyJson(rec)}\n`);
+  } catch (e) {
+    // Node's write errors (ENOSPC, EIO) name no file; say which one.
+    throw new Error(`${file}: cannot write file: ${(e as Error).message}`, { cause: e });
+  }
+};
 
 function promptOptionsOf(c: TrainConfig): PromptOptions {
   return {
@@ -210,9 +222,25 @@ function promptOptionsOf(c: TrainConfig): PromptOptions {
   };
 }
 
-/** Trains a segmenter as configured; see the file header and docs/train.md. */
+/**
+ * Trains a segmenter as configured; see the file header and docs/train.md. The run folder is
+ * locked against other processes for the whole run (src/train/run-lock.ts).
+ */
 export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOptions): Promise<TrainSummary> {
-  const config = parseTrainConfig(input);
+  const typed = parseTrainConfig(input);
+  // An unusable runs folder (/proc/x, read-only, a file) fails here, named as the user typed it.
+  ensureOutputDir(typed.runsDir, 'runs folder (runsDir)');
+  const config = withAbsolutePaths(typed);
+  checkRunFolderPlacement(runDirOf(config), config);
+  const lock = acquireRunLock(runDirOf(config));
+  try {
+    return await trainLocked(config, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<TrainSummary> {
   const files = runFiles(runDirOf(config));
   const runDir = files.dir;
   if (opts.resume) {
@@ -237,17 +265,20 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
   }
   if (trainSamples.length === 0) throw new Error(`${splitFile(config.data.dir, config.data.trainSplit)}: the training split is empty`);
   if (valSamples.length === 0) throw new Error(`${splitFile(config.data.dir, config.data.valSplit)}: the validation split is empty`);
+  const pairIssues = await checkTrainingPairs([...trainSamples, ...valSamples, ...(testSamples ?? [])]);
+  if (pairIssues.length > 0) throw DatasetError.fromIssues(`dataset ${config.data.dir} (${preflightHint(config.data.dir)})`, pairIssues);
 
-  if (!opts.resume) {
-    if (opts.overwrite) rmSync(runDir, { recursive: true, force: true });
-    mkdirSync(path.dirname(files.best), { recursive: true });
-    writeFileAtomic(files.config, `${stringifyJson(config, 2)}\n`);
-  }
+  // The model is built before the run folder is touched: a bad model config must not cost a run.
   manualSeed(config.seed);
   const segmenter = await opts.buildSegmenter(config.model, config);
   const loaders: BatchLoader[] = [];
   let optimizer: optim.AdamW | null = null;
+  let folder: RunFolderStart | null = null;
   try {
+    if (!opts.resume) {
+      folder = startRunFolder(runDir, opts.overwrite === true);
+      writeFileAtomic(files.config, `${stringifyJson(config, 2)}\n`);
+    }
     if (config.device !== 'auto') segmenter.to(config.device);
     const device = moduleDevice(segmenter);
     const common = {
@@ -312,6 +343,7 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
       writeFileAtomic(files.metrics, '');
       saveCheckpoint(files.last, segmenter, { kind: 'initial', model: config.model, metrics: {}, epoch: 0, globalStep: 0 });
       saveResumeState(files.resume, segmenter, opt, st);
+      folder?.commit(); // resumable from here on
     }
     const elapsedBase = st.elapsedSeconds;
     const elapsed = (): number => elapsedBase + (performance.now() - sessionStart) / 1000;
@@ -486,6 +518,9 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
       (t ? `, test Dice ${t.dice.toFixed(4)} IoU ${t.iou.toFixed(4)} (model-resolution)` : '') +
       (orig ? `, ${orig.dice.toFixed(4)} / ${orig.iou.toFixed(4)} (original-size)` : '') + ` -> ${files.summary}`);
     return summary;
+  } catch (e) {
+    folder?.rollback();
+    throw e;
   } finally {
     progress.close();
     await Promise.all(loaders.map((l) => l.close()));

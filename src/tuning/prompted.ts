@@ -20,6 +20,7 @@ import { learnerEntry, learnersFor } from '../learners/registry.js';
 import { LearnerConfigError, type BaseFamily, type ContextLearner, type LearnerHost, type LearnerName, type QuirkMode } from '../learners/types.js';
 import type { Segmenter, SegmenterInfo, TextInputs } from './segmenter.js';
 import { FrozenFeatureCache, decayGroups, loadStateStrict, mixLogits, textInputsFrom, type MixRule } from './common.js';
+import { warnAboutPrompts } from './prompt-check.js';
 import { UpsampleConvPlan } from './upsampler.js';
 
 export interface BaseModelInfo {
@@ -184,6 +185,8 @@ export abstract class PromptedSegmenterBase<Output> extends nn.Module implements
   tokenize(prompts: string[]): TextInputs {
     if (!this.tokenizer) throw new Error(this.#spec.noTokenizer);
     const max = this.#spec.maxTokens;
+    const L = this.context_learner;
+    warnAboutPrompts(this.tokenizer, prompts, { maxLength: max ?? this.tokenizer.modelMaxLength, contextTokens: L?.usesText ? L.numContext : 0 });
     return textInputsFrom(max === undefined ? this.tokenizer.encodeBatch(prompts) : this.tokenizer.encodeBatch(prompts, { maxLength: max }));
   }
 

@@ -1,0 +1,99 @@
+/**
+ * `--model` means one thing in every command (train, eval, predict, inspect, sweep): it is
+ * repeatable, and each value is either
+ *
+ *   - a base model: a preset (clipseg, rd64, cris-tiny, ...), a local folder or a hub id
+ *     (`--model rd64`, `--model weights/clipseg`, `--model CIDAS/clipseg-rd64@main`), or
+ *   - `key=value` for any model config key (`--model learner=vpt --model depth=3`);
+ *     `--model model=rd64` is the same as `--model rd64`.
+ *
+ * Keys are those of the factory's schema (src/tuning/factory.ts); an unknown key is an error
+ * that lists the valid ones and suggests the nearest.
+ */
+import YAML from 'yaml';
+import { segmenterConfigSchema } from './factory.js';
+
+/** Every key of the model config (the factory's schema). */
+export const MODEL_CONFIG_KEYS: readonly string[] = Object.keys(segmenterConfigSchema.shape);
+
+/** Help text of the flag, the same in every command. */
+export const MODEL_FLAG_HELP = 'base model (preset, folder or hub id org/name[@rev]) or key=value for any model config key; repeatable';
+
+export class ModelFlagError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelFlagError';
+  }
+}
+
+/** Keys that name a path or an id: their text is kept as typed (never parsed as YAML). */
+const TEXT_KEYS = new Set(['model', 'tokenizer', 'device', 'quirks', 'learner', 'activation']);
+
+/** `key=value` when the part before `=` looks like a config key, else a base-model spec. */
+export function splitModelFlag(value: string): [key: string, raw: string] {
+  const eq = value.indexOf('=');
+  if (eq > 0 && /^[A-Za-z][A-Za-z0-9_]*$/.test(value.slice(0, eq).trim())) return [value.slice(0, eq).trim(), value.slice(eq + 1)];
+  return ['model', value];
+}
+
+function parseValue(key: string, raw: string): unknown {
+  if (TEXT_KEYS.has(key)) return raw;
+  try {
+    const v: unknown = YAML.parse(raw);
+    return v === undefined || v === null && raw.trim() !== 'null' ? raw : v;
+  } catch {
+    return raw;
+  }
+}
+
+/** `--model` values as `[key, value]` pairs, in order (later values win). */
+export function modelFlagAssignments(values: readonly string[]): [string, unknown, string][] {
+  return values.map((v) => {
+    const [key, raw] = splitModelFlag(v);
+    return [key, parseValue(key, raw), `--model ${v}`];
+  });
+}
+
+/** `--model` values as a model config (unchecked: an injected factory may take other keys). */
+export function modelFlagConfig(values: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of modelFlagAssignments(values)) out[k] = v;
+  return out;
+}
+
+/** Edit distance (insert, delete, substitute), for "did you mean". */
+function distance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j]!;
+      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length]!;
+}
+
+/** The nearest of `choices` to `word` (case-insensitive), when it is close enough to be a typo. */
+export function didYouMean(word: string, choices: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestD = Infinity;
+  for (const c of choices) {
+    const d = distance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return best !== null && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : null;
+}
+
+/** Throws a ModelFlagError naming each unknown model config key, the nearest valid one and the list. */
+export function checkModelKeys(model: Record<string, unknown>, where = 'model config'): void {
+  const unknown = Object.keys(model).filter((k) => !MODEL_CONFIG_KEYS.includes(k));
+  if (unknown.length === 0) return;
+  const lines = unknown.map((k) => {
+    const near = didYouMean(k, MODEL_CONFIG_KEYS);
+    return `unknown key "${k}"${near ? ` (did you mean "${near}"?)` : ''}`;
+  });
+  throw new ModelFlagError(`${where}: ${lines.join('; ')}. Valid keys: ${MODEL_CONFIG_KEYS.join(', ')}`);
+}
