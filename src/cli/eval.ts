@@ -8,8 +8,9 @@ import { z } from 'zod';
 import { SPLITS, type PromptOptions } from '../data/format.js';
 import { readRunConfig, runFiles, type BuildSegmenter } from '../train/trainer.js';
 import { readCheckpointMeta, loadCheckpointInto, stringifyJson, writeFileAtomic } from '../train/checkpoint.js';
-import { evaluate, predictFolder, type EvalResult, type PredictResult } from '../train/evaluate.js';
-import { ConfigError, parseAssignments, readConfigFile, applyOverrides, type TrainConfig } from '../train/config.js';
+import { evaluate, predictFolder, moduleDevice, type EvalResult, type PredictResult } from '../train/evaluate.js';
+import { applyTf32For } from '../train/precision.js';
+import { PRECISIONS, TF32_MODES, ConfigError, parseAssignments, readConfigFile, applyOverrides, type TrainConfig } from '../train/config.js';
 import { loadDefaultFactory, type CommandDeps } from './train.js';
 
 const int = (min: number) => z.coerce.number().int().min(min);
@@ -32,6 +33,9 @@ export const evalOptionsSchema = z.object({
   json: z.boolean().default(false),
   config: z.string().min(1).optional(),
   model: z.array(z.string()).default([]),
+  /** default: the run's precision (a run folder), else 32 */
+  precision: z.enum(PRECISIONS).optional(),
+  tf32: z.enum(TF32_MODES).default('auto'),
 }).strict();
 export type EvalOptions = z.output<typeof evalOptionsSchema>;
 
@@ -101,7 +105,9 @@ export async function runEval(target: string, raw: Record<string, unknown>, buil
   const segmenter = await buildSegmenter(t.model, t.run ?? ({ model: t.model } as TrainConfig));
   try {
     loadCheckpointInto(segmenter, t.checkpoint);
-    const common = { batchSize: o.batchSize, threshold: o.threshold, ...(o.workers !== undefined ? { workers: o.workers } : {}), ...(imageSize ? { imageSize } : {}) };
+    applyTf32For(o.tf32, moduleDevice(segmenter));
+    const precision = o.precision ?? t.run?.precision ?? '32';
+    const common = { precision, batchSize: o.batchSize, threshold: o.threshold, ...(o.workers !== undefined ? { workers: o.workers } : {}), ...(imageSize ? { imageSize } : {}) };
     if (o.images !== undefined) {
       if (!o.out) throw new ConfigError('option "--out": --images needs an output folder');
       if (!o.prompt) throw new ConfigError('option "--prompt": --images needs a prompt');
@@ -144,6 +150,8 @@ export function registerEvalCommand(program: Command, deps: CommandDeps = {}): C
     .option('--json', 'print the result as one JSON line')
     .option('-c, --config <file>', 'take the model config from this config file')
     .option('--model <key=value>', 'set model.<key>; repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--precision <p>', `autocast of the forward [${PRECISIONS.join('|')}] (default: the run's, else 32)`)
+    .option('--tf32 <mode>', `TF32 math on CUDA [${TF32_MODES.join('|')}]`, 'auto')
     .action(async (target: string, flags: Record<string, unknown>) => {
       const print = deps.print ?? ((l: string) => console.log(l));
       const build = deps.buildSegmenter ?? (await loadDefaultFactory());

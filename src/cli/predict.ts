@@ -6,6 +6,9 @@ import { basename, join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { SingleBar, Presets } from 'cli-progress';
 import { predictFolder } from '../train/index.js';
+import { moduleDevice } from '../train/evaluate.js';
+import { applyTf32For, type Precision } from '../train/precision.js';
+import { PRECISIONS, TF32_MODES } from '../train/config.js';
 import type { Segmenter } from '../tuning/segmenter.js';
 
 export interface PredictCliOptions {
@@ -21,6 +24,8 @@ export interface PredictCliOptions {
   device?: string;
   quiet?: boolean;
   randomWeights?: boolean;
+  precision?: string;
+  tf32?: string;
 }
 
 /** One folder as predictFolder wants it: the folder itself, or a temporary copy of the given files. */
@@ -57,11 +62,16 @@ export async function predict(inputs: string[], o: PredictCliOptions): Promise<s
     });
   }
   seg.eval();
+  const precision = (o.precision ?? '32') as Precision;
+  if (!PRECISIONS.includes(precision)) throw new Error(`predict: --precision must be one of ${PRECISIONS.join(', ')}, got '${o.precision}'`);
+  const tf32 = o.tf32 ?? 'auto';
+  if (!(TF32_MODES as readonly string[]).includes(tf32)) throw new Error(`predict: --tf32 must be one of ${TF32_MODES.join(', ')}, got '${tf32}'`);
+  applyTf32For(tf32 as (typeof TF32_MODES)[number], moduleDevice(seg));
   const { dir, cleanup } = inputFolder(inputs);
   const bar = o.quiet || !process.stderr.isTTY ? null : new SingleBar({ format: 'predict |{bar}| {value}/{total} images | ETA {eta}s', stream: process.stderr }, Presets.shades_classic);
   try {
     const res = await predictFolder(seg, {
-      input: dir, prompt: o.prompt, outDir: resolve(o.out), overlays: o.overlays,
+      input: dir, prompt: o.prompt, outDir: resolve(o.out), overlays: o.overlays, precision,
       ...(o.batchSize ? { batchSize: Number.parseInt(o.batchSize, 10) } : {}),
       ...(o.threshold ? { threshold: Number.parseFloat(o.threshold) } : {}),
       onBatch: (done, total) => {
@@ -94,6 +104,8 @@ export function registerPredictCommand(program: Command): void {
     .option('--no-overlays', 'skip the overlay PNGs')
     .option('--device <d>', 'cpu, cuda or cuda:N')
     .option('--random-weights', 'build the architecture with random weights (smoke tests; no weights read)')
+    .option('--precision <p>', `autocast of the forward [${PRECISIONS.join('|')}]`, '32')
+    .option('--tf32 <mode>', `TF32 math on CUDA [${TF32_MODES.join('|')}]`, 'auto')
     .option('-q, --quiet', 'no progress bar')
     .action(async (inputs: string[], o: PredictCliOptions) => {
       const out = await predict(inputs, o);

@@ -16,6 +16,7 @@ import { type Tensor, tensor, tidy, noGrad } from '../torch/index.js';
 import type { Segmenter } from '../tuning/segmenter.js';
 import { diceCELossPerSample, type DiceCEOptions } from './loss.js';
 import { diceIoU } from './metrics.js';
+import { mixedPrecision, float32, type Precision } from './precision.js';
 
 export interface SampleResult {
   /** The sample's mask name (unique per entry) or image path. */
@@ -49,6 +50,8 @@ export interface EvalLoopOptions {
   epoch?: number;
   /** Called after each batch (progress). */
   onBatch?: (done: number, total: number) => void;
+  /** Autocast of the forward ('32': none); scores always compute on float32 logits. Default '32'. */
+  precision?: Precision;
 }
 
 /** The device of a module's first parameter (cpu when it has none). */
@@ -80,6 +83,7 @@ function withEvalMode<T>(segmenter: Segmenter, fn: () => Promise<T>): Promise<T>
 /** Runs a segmenter over every batch of a loader epoch; per-sample and mean loss/Dice/IoU. */
 export async function evaluateLoader(segmenter: Segmenter, loader: BatchLoader, o: EvalLoopOptions = {}): Promise<EvalResult> {
   const device = o.device ?? moduleDevice(segmenter);
+  const amp = mixedPrecision(o.precision ?? '32', device);
   const perSample: SampleResult[] = [];
   const total = loader.length;
   let done = 0;
@@ -87,7 +91,7 @@ export async function evaluateLoader(segmenter: Segmenter, loader: BatchLoader, 
     for await (const b of loader.epoch(o.epoch ?? 0)) {
       const r = noGrad(() => tidy(() => {
         const { images, masks } = batchTensors(b, device);
-        const logits = segmenter.forward(images, segmenter.tokenize(b.prompts));
+        const logits = float32(amp.run(() => segmenter.forward(images, segmenter.tokenize(b.prompts))));
         const losses = diceCELossPerSample(logits, masks, o.loss).toArray();
         return { losses, ...diceIoU(logits, masks, { threshold: o.threshold ?? 0.5 }) };
       }));
@@ -174,6 +178,8 @@ export interface PredictOptions extends PromptOptions {
   score?: boolean;
   loss?: DiceCEOptions;
   onBatch?: (done: number, total: number) => void;
+  /** Autocast of the forward ('32': none). Default '32'. */
+  precision?: Precision;
 }
 
 export interface PredictedFile {
@@ -259,6 +265,7 @@ export async function predictFolder(segmenter: Segmenter, o: PredictOptions): Pr
   await fs.mkdir(outDir, { recursive: true });
   const files: PredictedFile[] = [];
   const device = moduleDevice(segmenter);
+  const amp = mixedPrecision(o.precision ?? '32', device);
   const threshold = o.threshold ?? 0.5;
   const perSample: SampleResult[] = [];
   let done = 0;
@@ -268,7 +275,7 @@ export async function predictFolder(segmenter: Segmenter, o: PredictOptions): Pr
         const S = b.imageSize;
         const r = noGrad(() => tidy(() => {
           const { images, masks } = batchTensors(b, device);
-          const logits = segmenter.forward(images, segmenter.tokenize(b.prompts));
+          const logits = float32(amp.run(() => segmenter.forward(images, segmenter.tokenize(b.prompts))));
           const probs = logits.sigmoid().to('float32').to('cpu').toFloat32Array();
           const scores = scored ? { ...diceIoU(logits, masks, { threshold }), loss: diceCELossPerSample(logits, masks, o.loss).toArray() } : null;
           return { probs, scores };

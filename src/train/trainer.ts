@@ -32,6 +32,9 @@ import {
 import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
 import { evaluateLoader, batchTensors, moduleDevice, type EvalMeans, type EvalResult } from './evaluate.js';
 import { diceCELoss } from './loss.js';
+import { mixedPrecision, float32, applyTf32For, type Precision } from './precision.js';
+import type { GradScalerState } from './grad-scaler.js';
+import { peakMemoryMeter, releaseCachedMemory, refuseBatchThatCannotFit, type PeakMemory } from './device-memory.js';
 import { diceIoU, MeanAccumulator } from './metrics.js';
 import { createProgress } from './progress.js';
 
@@ -54,6 +57,9 @@ export interface StepRecord {
   dice: number;
   lr: number;
   imagesPerSecond: number;
+  /** 16-mixed: the loss scale used for this step, and whether the step was skipped (inf/NaN gradients) */
+  lossScale?: number;
+  skipped?: boolean;
 }
 
 export interface EpochRecord {
@@ -97,6 +103,13 @@ export interface TrainSummary {
   resumes: number;
   seed: number;
   device: string;
+  precision: Precision;
+  /** TF32 flags in force on CUDA (null on CPU) */
+  tf32: { matmul: boolean; cudnn: boolean } | null;
+  /** peak memory of this session (since the last start or resume) */
+  peakMemory: PeakMemory;
+  /** training images per second over the run's epochs (forward + backward + optimizer) */
+  imagesPerSecond: number;
   tunevlsegVersion: string;
   checkpoints: { best: string; last: string };
 }
@@ -165,6 +178,8 @@ export interface TrainerState {
   rng: { seed: number; note: string };
   /** Samples per split when the run started (a resume checks the dataset did not change). */
   dataset: { train: number; val: number; test: number };
+  /** 16-mixed: the loss scaler's state (null otherwise). */
+  scaler?: GradScalerState | null;
 }
 
 export interface RunFiles {
@@ -261,6 +276,9 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
   try {
     if (config.device !== 'auto') segmenter.to(config.device);
     const device = moduleDevice(segmenter);
+    const amp = mixedPrecision(config.precision, device);
+    const tf32 = applyTf32For(config.tf32, device);
+    const memory = peakMemoryMeter(device);
     const size = config.data.imageSize ?? segmenter.info.imageSize;
     const common = {
       ...promptOpts, size, mean: segmenter.info.mean, std: segmenter.info.std,
@@ -279,6 +297,7 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
     const params = opt.paramGroups.flatMap((g) => g.params);
     if (params.length === 0) throw new Error('the segmenter has no trainable parameters (parameterGroups returned none)');
     const trainableParams = params.reduce((s, p) => s + p.numel, 0);
+    refuseBatchThatCannotFit(segmenter, amp, device, config.batchSize, size, [trainSamples[0]!.prompts[config.data.promptKey] ?? 'a photo'].flat()[0]!, params);
     const sched = new optim.ReduceLROnPlateau(opt, {
       mode: 'min', factor: config.plateau.factor, patience: config.plateau.patience, threshold: config.plateau.threshold, minLr: config.plateau.minLr,
     });
@@ -299,6 +318,7 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
           `now ${sizes.train}/${sizes.val}/${sizes.test}): the run cannot be resumed exactly`);
       }
       sched.loadStateDict(st.scheduler);
+      if (amp.scaler && st.scaler) amp.scaler.loadStateDict(st.scaler);
       if (existsSync(files.metrics)) truncateSync(files.metrics, st.metricsBytes);
       st.resumes++;
       appendLine(files.metrics, { type: 'resume', epoch: st.epoch + 1, batch: st.batch, globalStep: st.globalStep, resumes: st.resumes });
@@ -323,6 +343,7 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
     const elapsed = (): number => elapsedBase + (performance.now() - sessionStart) / 1000;
     const save = (): void => {
       st.scheduler = sched.stateDict();
+      st.scaler = amp.scaler?.stateDict() ?? null;
       st.elapsedSeconds = elapsed();
       saveResumeState(files.resume, segmenter, opt, st);
     };
@@ -362,11 +383,14 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
           let { images, masks } = batchTensors(b, device);
           if (config.augment.p > 0) ({ images, masks } = augmentBatch(images, masks, config.augment, { seed: config.seed, epoch: E, step: i }, norm));
           manualSeed(hashSeed(config.seed, E, i, 0x70c4));
-          const logits = segmenter.forward(images, segmenter.tokenize(b.prompts));
-          const { loss } = diceCELoss(logits, masks, lossCfg);
+          const { logits, loss } = amp.run(() => {
+            const logits = float32(segmenter.forward(images, segmenter.tokenize(b.prompts)));
+            return { logits, loss: diceCELoss(logits, masks, lossCfg).loss };
+          });
           const value = loss.item();
           if (!Number.isFinite(value)) return { value, dice: [] as number[] };
-          loss.mul(weight).backward();
+          const weighted = loss.mul(weight);
+          (amp.scaler ? amp.scaler.scaleLoss(weighted) : weighted).backward();
           return { value, dice: noGrad(() => diceIoU(logits, masks, { threshold: config.threshold }).dice) };
         });
         b.release(); // the tensors hold copies
@@ -380,11 +404,15 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
         stepSamples += b.size;
         epochImages += b.size;
         if ((i + 1) % accum === 0 || i === nb - 1) {
-          const gradNorm = config.gradClipNorm !== null ? optim.clipGradNorm_(params, config.gradClipNorm) : globalGradNorm(params);
-          if (!Number.isFinite(gradNorm)) {
+          // 16-mixed: unscale before clipping; inf/NaN gradients skip the step and lower the scale.
+          const lossScale = amp.scaler?.scale;
+          const skipped = amp.scaler ? amp.scaler.unscale(params) : false;
+          const gradNorm = config.gradClipNorm !== null ? optim.clipGradNorm_(params, config.gradClipNorm) : skipped ? NaN : globalGradNorm(params);
+          if (!skipped && !Number.isFinite(gradNorm)) {
             throw nonFinite(`gradient norm (${gradNorm})`, gradNorm, E, st.stepInEpoch + 1, st.globalStep + 1, i, nb, b.names, files, st, opt);
           }
-          opt.step();
+          if (!skipped) opt.step();
+          amp.scaler?.update();
           opt.zeroGrad();
           st.globalStep++;
           st.stepInEpoch++;
@@ -394,6 +422,7 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
             type: 'step', epoch: E + 1, step: st.stepInEpoch, globalStep: st.globalStep, samples: stepSamples,
             loss: stepLoss / stepSamples, dice: stepDice / stepSamples, lr: opt.paramGroups[0]!.lr,
             imagesPerSecond: stepSamples / Math.max(1e-9, (now - stepStart) / 1000),
+            ...(lossScale !== undefined ? { lossScale, skipped } : {}),
           };
           appendLine(files.metrics, rec);
           opts.onStep?.(rec);
@@ -417,7 +446,7 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
       }
       const trainSeconds = (performance.now() - epochStart) / 1000;
       progress.validating();
-      const val = await evaluateLoader(segmenter, valLoader, { threshold: config.threshold, loss: lossCfg, device });
+      const val = await evaluateLoader(segmenter, valLoader, { threshold: config.threshold, loss: lossCfg, device, precision: config.precision });
       const lrUsed = opt.paramGroups[0]!.lr;
       const lrReduced = sched.step(val.loss);
       if (val.loss < st.early.best - config.earlyStopping.minDelta) {
@@ -468,7 +497,7 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
     // Final evaluation of the best checkpoint.
     progress.message(`evaluating the best checkpoint (epoch ${st.best.epoch}, val Dice ${st.best.dice.toFixed(4)})`);
     loadCheckpointInto(segmenter, files.best);
-    const evalOpts = { threshold: config.threshold, loss: lossCfg, device };
+    const evalOpts = { threshold: config.threshold, loss: lossCfg, device, precision: config.precision };
     const valRes = await evaluateLoader(segmenter, valLoader, evalOpts);
     const testRes = testLoader ? await evaluateLoader(segmenter, testLoader, evalOpts) : null;
     writeEval(path.join(files.evalDir, 'val.json'), config.data.valSplit, valRes);
@@ -480,6 +509,8 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
       val: means(valRes), test: testRes ? means(testRes) : null,
       lastEpoch: st.history[st.history.length - 1]!,
       trainableParams, wallSeconds: elapsed(), resumes: st.resumes, seed: config.seed, device,
+      precision: config.precision, tf32: tf32 ? { matmul: tf32.tf32Matmul, cudnn: tf32.tf32Cudnn } : null,
+      peakMemory: memory.read(), imagesPerSecond: trainImagesPerSecond(st.history, trainSamples.length),
       tunevlsegVersion: tunevlsegVersion(),
       checkpoints: { best: path.relative(runDir, files.best), last: path.relative(runDir, files.last) },
     };
@@ -494,7 +525,14 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
     await Promise.all(loaders.map((l) => l.close()));
     optimizer?.dispose();
     segmenter.dispose();
+    releaseCachedMemory(); // CUDA: hand the cached blocks back (a sweep's next trial starts clean)
   }
+}
+
+/** Training images per second over all epochs: N images per epoch over each epoch's training time. */
+function trainImagesPerSecond(history: readonly EpochRecord[], n: number): number {
+  const seconds = history.reduce((s, r) => s + (r.imagesPerSecond > 0 ? n / r.imagesPerSecond : 0), 0);
+  return seconds > 0 ? (n * history.length) / seconds : 0;
 }
 
 function writeEval(file: string, split: string, r: EvalResult): void {
