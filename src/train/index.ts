@@ -9,3 +9,6 @@ export * from './progress.js';
 export * from './trainer.js';
 export { TinySegmenter, type TinySegmenterOptions } from './tiny.js';
 export * from './embeddings.js';
+export * from './grad-scaler.js';
+export * from './precision.js';
+export * from './device-memory.js';
