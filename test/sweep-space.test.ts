@@ -89,6 +89,8 @@ test("TuneVLSeg spaces follow the paper's Tab. 2", () => {
   assert.deepEqual(own("coop"), []);
   assert.deepEqual(own("vpt"), []);
   assert.deepEqual(own("cocoop"), ["intermediate_dim", "use_lora_proj"]);
+  // The original sweep config (configs/hparams_search) offers CoCoOp {32, 129}.
+  assert.deepEqual(learnerSpace("cocoop").params["intermediate_dim"], { type: "categorical", choices: [32, 129] });
   assert.deepEqual(learnerSpace("maple").params["intermediate_dim"], { type: "categorical", choices: [32, 64, 96] });
   assert.deepEqual(learnerSpace("shared_separate").params["shared_dim"], { type: "categorical", choices: [32, 64] });
   const sa = learnerSpace("shared_attn").params;

@@ -8,7 +8,7 @@ import { basename, join, resolve } from 'node:path';
 import { openStorage, summarizeStudy, LEARNERS, type LearnerName, type StudyConfig } from '../sweep/index.js';
 import { readConfigFile, predictFolder, datasetEmbeddings, type TrainConfigInput } from '../train/index.js';
 import { toTrialsJsonl } from '../report/index.js';
-import { runWorker, sweepSpace } from './sweep.js';
+import { runWorker, sweepSpace, autoObjective } from './sweep.js';
 
 export const ABLATIONS: Record<string, { name: string; model: Record<string, unknown>; learners?: readonly string[] }> = {
   // Table 4: MaPLe (and the other initialised learners) from N(0, 0.02) instead of "a photo of a".
@@ -105,7 +105,7 @@ export async function runBench(o: BenchOptions): Promise<{ dir: string; ran: str
       const nTrials = Number.parseInt(o.trials, 10);
       const config: StudyConfig = {
         name: cell.id, direction: 'minimize', space: sweepSpace(cell.learner, Number.parseInt(o.maxDepth, 10)), seed: Number.parseInt(o.seed, 10), lag: 0,
-        attrs: { train: base, objective: 'val_loss', nTrials, pruner: 'none', cell: cell.id },
+        attrs: { train: base, objective: autoObjective(base.model ?? {}), nTrials, pruner: 'none', cell: cell.id },
       };
       await storage.createStudy(config, { loadIfExists: true });
       await runWorker(storage, cell.id, { nTrials, quiet: o.quiet });

@@ -17,7 +17,27 @@ const PARAM_TO_MODEL_KEY: Record<string, string> = {
   nhead: 'heads', dropout: 'dropout', dim_feedforward: 'feedforward', norm_first: 'normFirst',
 };
 
-export type SweepObjective = 'val_loss' | 'val_dice';
+/**
+ * What a trial returns to the sampler:
+ * - `val_loss`: the last epoch's validation loss, minimised (the reference: Optuna reads the
+ *   `val_loss` Lightning reports after `fit`, fixtures README quirk 21);
+ * - `best_val_loss`: the validation loss of the best-Dice checkpoint, minimised;
+ * - `val_dice`: the best checkpoint's validation Dice, maximised.
+ * `auto` (the flag's default) is `val_loss` with `quirks: reference`, `best_val_loss` with `fixed`.
+ */
+export type SweepObjective = 'val_loss' | 'best_val_loss' | 'val_dice';
+export const SWEEP_OBJECTIVES: readonly SweepObjective[] = ['val_loss', 'best_val_loss', 'val_dice'];
+
+/** The `auto` objective of a model config (its quirks mode decides). */
+export function autoObjective(model: Record<string, unknown>): SweepObjective {
+  return model.quirks === 'fixed' ? 'best_val_loss' : 'val_loss';
+}
+
+/** A finished trial's objective value. */
+export function objectiveValue(objective: SweepObjective, s: Pick<TrainSummary, 'val' | 'lastEpoch'>): number {
+  if (objective === 'val_loss') return s.lastEpoch.valLoss;
+  return objective === 'best_val_loss' ? s.val.loss : s.val.dice;
+}
 
 /** The training config of one trial: the study's base config with the sampled values applied. */
 export function trialConfig(base: TrainConfigInput, params: Params, study: string, trialNumber: number): TrainConfigInput {
@@ -75,7 +95,7 @@ export async function runWorker(storage: StudyStorage, studyName: string, o: { n
           overwrite: true,
           signal: ac.signal,
           onEpoch: (r) => {
-            const v = objective === 'val_loss' ? r.valLoss : r.valDice;
+            const v = objective === 'val_dice' ? r.valDice : r.valLoss;
             pending.push(report(r.epoch, v).catch((e: unknown) => {
               pruned = e;
               ac.abort();
@@ -89,7 +109,7 @@ export async function runWorker(storage: StudyStorage, studyName: string, o: { n
       }
       await Promise.all(pending);
       if (pruned instanceof TrialPruned) throw pruned;
-      const value = objective === 'val_loss' ? summary.val.loss : summary.val.dice;
+      const value = objectiveValue(objective, summary);
       return { value, attrs: { runDir: summary.runDir, testDice: summary.test?.dice ?? null, valDice: summary.val.dice, epochs: summary.epochs } };
     },
     onTrialFinished: (t) => {
@@ -110,7 +130,7 @@ export interface SweepOptions {
   study?: string;
   workers: string;
   seed: string;
-  objective: SweepObjective;
+  objective: SweepObjective | 'auto';
   pruner: string;
   maxDepth: string;
   config?: string;
@@ -134,13 +154,14 @@ export async function sweep(o: SweepOptions): Promise<void> {
     runsDir: resolve(o.runsDir),
     ...(o.maxEpochs ? { maxEpochs: Number.parseInt(o.maxEpochs, 10) } : {}),
   } as TrainConfigInput;
+  const objective = o.objective === 'auto' ? autoObjective((base.model ?? {}) as Record<string, unknown>) : o.objective;
   const config: StudyConfig = {
     name: studyName,
-    direction: o.objective === 'val_loss' ? 'minimize' : 'maximize',
+    direction: objective === 'val_dice' ? 'maximize' : 'minimize',
     space: sweepSpace(learner, Number.parseInt(o.maxDepth, 10)),
     seed: Number.parseInt(o.seed, 10),
     lag: workers - 1,
-    attrs: { train: base, objective: o.objective, nTrials, pruner: o.pruner, model: o.model, learner, dataset: resolve(o.dataset) },
+    attrs: { train: base, objective, nTrials, pruner: o.pruner, model: o.model, learner, dataset: resolve(o.dataset) },
   };
   const storage = await openStorage(o.storage);
   try {
@@ -193,7 +214,7 @@ export function registerSweepCommands(program: Command): void {
     .option('--study <name>', 'study name (default <model>__<learner>__<dataset>)')
     .option('--workers <n>', 'local worker processes (each trial still uses the threads it is given)', '1')
     .option('--seed <n>', 'sampler seed', '0')
-    .option('--objective <o>', 'val_loss (minimised, as the paper) or val_dice (maximised)', 'val_loss')
+    .option('--objective <o>', 'auto, val_loss (last epoch, minimised: the reference), best_val_loss (best checkpoint\'s) or val_dice (maximised); auto: val_loss with quirks reference, best_val_loss with fixed', 'auto')
     .option('--pruner <p>', 'none, median or halving (stops bad trials early, on per-epoch values)', 'none')
     .option('--max-depth <n>', 'largest prompt depth sampled (<= the encoders\' layers)', '10')
     .option('-c, --config <file>', 'base training config (YAML/JSON, docs/train.md)')
@@ -201,7 +222,7 @@ export function registerSweepCommands(program: Command): void {
     .option('--max-epochs <n>', 'override the training config\'s maxEpochs')
     .option('-q, --quiet', 'no per-epoch lines')
     .action(async (o: SweepOptions) => {
-      if (o.objective !== 'val_loss' && o.objective !== 'val_dice') throw new Error('--objective must be val_loss or val_dice');
+      if (o.objective !== 'auto' && !SWEEP_OBJECTIVES.includes(o.objective)) throw new Error(`--objective must be auto or one of ${SWEEP_OBJECTIVES.join(', ')}, got "${o.objective}"`);
       await sweep(o);
     });
   program.command('worker')

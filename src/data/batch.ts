@@ -17,7 +17,8 @@ export interface BatchJob {
   size: number;
   mean: readonly [number, number, number];
   std: readonly [number, number, number];
-  maskThreshold: number;
+  /** null: soft masks (gray / 255). */
+  maskThreshold: number | null;
   failOn: 'none' | 'truncated' | 'error' | 'warning';
   fastShrinkOnLoad: boolean;
   /** How many items of the batch are decoded concurrently (overlaps libvips and JS work). */

@@ -58,8 +58,12 @@ export interface ImageOptions extends DecodeOptions {
 
 export interface MaskOptions extends DecodeOptions {
   size: number;
-  /** Foreground where gray / 255 > threshold. Default 0.5. */
-  threshold?: number;
+  /**
+   * Foreground (1) where gray / 255 > threshold, else 0. `null`: the soft mask gray / 255, as
+   * the reference's loader gives it (training targets are soft, quirk 18; each evaluation
+   * protocol thresholds it its own way). Default 0.5.
+   */
+  threshold?: number | null;
 }
 
 export interface DecodedImage {
@@ -71,7 +75,7 @@ export interface DecodedImage {
 }
 
 export interface DecodedMask {
-  /** [size, size], 0 or 1. */
+  /** [size, size], 0 or 1 (or gray / 255 with `threshold: null`). */
   data: Uint8Array | Float32Array;
   width: number;
   height: number;
@@ -262,7 +266,10 @@ export function nearestIndices(src: number, dst: number): Int32Array {
   return idx;
 }
 
-/** Decodes a mask to size x size, 0/1 (Uint8Array, or into `out`, e.g. a Float32Array view of a batch). */
+/**
+ * Decodes a mask to size x size: 0/1 (Uint8Array), or gray / 255 (Float32Array) with
+ * `threshold: null`; or into `out`, e.g. a Float32Array view of a batch.
+ */
 export async function decodeMask(
   input: string | Buffer,
   opts: MaskOptions,
@@ -273,14 +280,16 @@ export async function decodeMask(
     throw new RangeError(`decodeMask: out has length ${out.length}, expected ${S * S}`);
   }
   const { data, width, height, channels } = await decodeRaw8(input, opts);
+  const soft = opts.threshold === null;
   const level = (opts.threshold ?? 0.5) * 255;
   const xs = nearestIndices(width, S);
   const ys = nearestIndices(height, S);
-  const dst = out ?? new Uint8Array(S * S);
+  const dst = out ?? (soft ? new Float32Array(S * S) : new Uint8Array(S * S));
   for (let y = 0; y < S; y++) {
     const row = (ys[y] as number) * width;
     for (let x = 0; x < S; x++) {
-      dst[y * S + x] = grayAt(data, (row + (xs[x] as number)) * channels, channels) > level ? 1 : 0;
+      const g = grayAt(data, (row + (xs[x] as number)) * channels, channels);
+      dst[y * S + x] = soft ? g / 255 : g > level ? 1 : 0;
     }
   }
   return { data: dst, width, height };
@@ -325,7 +334,7 @@ export function resizeBilinear(src: Float32Array, w: number, h: number, outW: nu
 }
 
 export interface WriteMaskOptions {
-  /** Foreground where probability > threshold (torchmetrics' rule). Default 0.5. */
+  /** Foreground where the 8-bit probability > 255·threshold. Default 0.5 (the reference's > 127). */
   threshold?: number;
   /** Where the 8-bit probability PNG goes. Default `<stem>_prob.png` next to `path`. */
   probPath?: string;
@@ -364,11 +373,21 @@ async function writeGrayPng(file: string, pixels: Uint8Array, w: number, h: numb
   }
 }
 
+/** torchvision `save_image`'s 8 bits: `mul(255).add_(0.5).clamp_(0, 255).to(uint8)`, in float32 (NaN -> 0). */
+export function quantize8(p: Float32Array): Uint8Array {
+  const out = new Uint8Array(p.length);
+  for (let i = 0; i < p.length; i++) {
+    const v = Math.fround(Math.fround(p[i]! * 255) + 0.5);
+    out[i] = v >= 255 ? 255 : v > 0 ? Math.trunc(v) : 0;
+  }
+  return out;
+}
+
 /**
  * Writes a predicted probability map (w x h, values in [0, 1]) back at the original image
- * size: a binary mask PNG (0/255) at `path`, an 8-bit probability PNG, and, when
- * `imagePath` is given, an overlay PNG (the image with the mask tinted). The map is resized
- * bilinearly (half-pixel centres) before thresholding.
+ * size: resized bilinearly (half-pixel centres) when the sizes differ, then as
+ * `writePredictionPngs`. The evaluation protocols' resize (bicubic, as the reference) lives in
+ * src/train/protocols.ts, which hands its 8-bit map to `writePredictionPngs` directly.
  */
 export async function writeMaskPng(
   file: string,
@@ -382,21 +401,35 @@ export async function writeMaskPng(
   if (probs.length !== w * h) throw new RangeError(`writeMaskPng: got ${probs.length} values for ${w}x${h}`);
   if (!(origW > 0 && origH > 0)) throw new RangeError(`writeMaskPng: invalid original size ${origW}x${origH}`);
   const big = w === origW && h === origH ? probs : resizeBilinear(probs, w, h, origW, origH);
-  const threshold = opts.threshold ?? 0.5;
+  return writePredictionPngs(file, quantize8(big), origW, origH, opts);
+}
+
+/**
+ * Writes an 8-bit probability map at the original image size (`prob8`, what the reference's
+ * `save_image` stores) as: a binary mask PNG (0/255, foreground where prob8 > 255·threshold:
+ * the reference's `> 127` at 0.5) at `file`, the 8-bit probability PNG, and, when `imagePath`
+ * is given, an overlay PNG (the image with the mask tinted).
+ */
+export async function writePredictionPngs(
+  file: string,
+  prob8: Uint8Array,
+  origW: number,
+  origH: number,
+  opts: WriteMaskOptions = {},
+): Promise<WrittenMask> {
   const n = origW * origH;
+  if (!(origW > 0 && origH > 0) || prob8.length !== n) throw new RangeError(`writePredictionPngs: got ${prob8.length} values for ${origW}x${origH}`);
+  const level = (opts.threshold ?? 0.5) * 255;
   const mask = new Uint8Array(n);
-  const prob = new Uint8Array(n);
   let foreground = 0;
   for (let i = 0; i < n; i++) {
-    const p = big[i] as number;
-    const fg = p > threshold;
+    const fg = prob8[i]! > level;
     mask[i] = fg ? 255 : 0;
     if (fg) foreground++;
-    prob[i] = Math.round(Math.min(Math.max(Number.isNaN(p) ? 0 : p, 0), 1) * 255);
   }
   const probPath = opts.probPath ?? siblingPath(file, '_prob');
   await writeGrayPng(file, mask, origW, origH);
-  await writeGrayPng(probPath, prob, origW, origH);
+  await writeGrayPng(probPath, prob8, origW, origH);
   const written: WrittenMask = { mask: file, prob: probPath, foreground };
   if (opts.imagePath !== undefined) {
     const overlayPath = opts.overlayPath ?? siblingPath(file, '_overlay');

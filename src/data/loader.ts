@@ -61,8 +61,12 @@ export interface LoaderOptions extends PromptOptions {
   itemConcurrency?: number;
   mean?: readonly [number, number, number];
   std?: readonly [number, number, number];
-  /** Mask foreground where gray / 255 > maskThreshold. Default 0.5. */
-  maskThreshold?: number;
+  /**
+   * Masks are binary (1 where gray / 255 > maskThreshold) or, with null (the default), soft:
+   * gray / 255 after the nearest resize, as the reference's loader yields them. The loss trains
+   * on them (quirk 18) and each evaluation protocol thresholds them its own way.
+   */
+  maskThreshold?: number | null;
   failOn?: BatchJob['failOn'];
   fastShrinkOnLoad?: boolean;
 }
@@ -70,8 +74,10 @@ export interface LoaderOptions extends PromptOptions {
 export interface Batch {
   /** [B, 3, S, S], normalised. */
   images: Float32Array;
-  /** [B, 1, S, S], 0 or 1. */
+  /** [B, 1, S, S]: gray / 255 (soft, the default) or 0/1 with `maskThreshold`. */
   masks: Float32Array;
+  /** Each item's mask file (null: none), e.g. for scoring at the original size. */
+  maskPaths: (string | null)[];
   prompts: string[];
   names: string[];
   /** [width, height] of each original image. */
@@ -297,6 +303,7 @@ export class BatchLoader implements AsyncIterable<Batch> {
             return s.maskName ?? s.imagePath;
           }),
           originalSizes: res.originalSizes,
+          maskPaths: idx.map((i) => (this.samples[i] as LoaderSample).maskPath ?? null),
           indices: idx,
           size: idx.length,
           imageSize: this.options.size,
@@ -333,7 +340,7 @@ export class BatchLoader implements AsyncIterable<Batch> {
       size: o.size,
       mean: o.mean ?? IMAGENET_MEAN,
       std: o.std ?? IMAGENET_STD,
-      maskThreshold: o.maskThreshold ?? 0.5,
+      maskThreshold: o.maskThreshold === undefined ? null : o.maskThreshold,
       failOn: o.failOn ?? 'warning',
       fastShrinkOnLoad: o.fastShrinkOnLoad ?? false,
       concurrency: o.itemConcurrency ?? 2,

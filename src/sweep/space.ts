@@ -286,7 +286,8 @@ export const COMMON_SPACE: SearchSpace = {
 export const LEARNER_ROWS: Readonly<Record<LearnerName, Readonly<Record<string, Distribution>>>> = {
   coop: {},
   cocoop: {
-    intermediate_dim: { type: "categorical", choices: [32, 64, 96] },
+    // The original sweep config's choices (configs/hparams_search/cocoop*.yaml): {32, 129}.
+    intermediate_dim: { type: "categorical", choices: [32, 129] },
     use_lora_proj: { type: "categorical", choices: [false, true] },
   },
   vpt: {},

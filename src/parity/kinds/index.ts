@@ -5,5 +5,6 @@ import { tokenizerKind } from './tokenizer.js';
 import { clipsegBaseKind } from './clipseg.js';
 import { crisBaseKind } from './cris.js';
 import { learnerKind } from './learners.js';
+import { evalProtocolKind } from './eval-protocol.js';
 
-export const caseKinds: CaseKind[] = [tokenizerKind, clipsegBaseKind, crisBaseKind, learnerKind];
+export const caseKinds: CaseKind[] = [tokenizerKind, clipsegBaseKind, crisBaseKind, learnerKind, evalProtocolKind];
