@@ -7,11 +7,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot, fixturesDir } from './helpers.js';
 import { generateSyntheticDataset } from '../src/data/synthetic.js';
-import { benchCells, namedSpec } from '../src/cli/bench.js';
+import { benchCells, namedSpec, BENCH_DEFAULT_MODELS } from '../src/cli/bench.js';
 
 const bin = join(repoRoot(), 'bin', 'tunevlseg.js');
 const run = (args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } =>
   spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', env: { ...process.env, TUNEVLSEG_THREADS: '1' }, timeout: 300_000 });
+
+test('the grid defaults to CIDAS/clipseg-rd64, the model the original experiment configs load', () => {
+  const [cell] = benchCells([BENCH_DEFAULT_MODELS], ['vpt'], ['kv=/data/kvasir'], []);
+  assert.deepEqual(cell!.model, { name: 'clipseg', spec: 'CIDAS/clipseg-rd64' });
+  const help = run(['bench', '--help'], repoRoot()).stdout;
+  assert.match(help, /CIDAS\/clipseg-rd64/);
+});
 
 test('grid cells: CRIS gets textual learners only; ablations attach where they apply', () => {
   const cells = benchCells(['clipseg', 'cris'], ['vpt', 'coop', 'maple'], ['kv=/data/kvasir'], ['init', 'upsampler']);

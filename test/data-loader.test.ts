@@ -44,7 +44,15 @@ describe('batch loader', () => {
       assert.equal(first.masks.length, 4 * 96 * 96);
       assert.deepEqual(first.prompts, ['polyp.', 'polyp.', 'polyp.', 'polyp.']);
       assert.deepEqual(first.names, samples.slice(0, 4).map((s) => s.maskName));
-      for (const v of first.masks) assert.ok(v === 0 || v === 1);
+      // Soft masks by default (gray / 255, as the reference's loader): Kvasir's JPEG masks have
+      // levels between 0 and 255 at the edges.
+      const levels = new Set<number>();
+      for (const v of first.masks) {
+        assert.ok(v >= 0 && v <= 1);
+        levels.add(Math.round(v * 255));
+        assert.ok(Math.abs(v * 255 - Math.round(v * 255)) < 1e-4, `gray/255, got ${v}`);
+      }
+      assert.ok(levels.has(0) && levels.has(255) && levels.size > 2, `soft levels: ${[...levels].slice(0, 8).join(', ')}`);
       // Same pixels as decoding on the main thread, original sizes from the files.
       for (let i = 0; i < 4; i++) {
         const s = samples[i]!;
@@ -52,7 +60,7 @@ describe('batch loader', () => {
         assert.deepEqual(first.originalSizes[i], [meta.width, meta.height]);
         const img = await decodeImage(s.imagePath, { size: 96 });
         assert.deepEqual(first.images.subarray(i * 3 * 96 * 96, (i + 1) * 3 * 96 * 96), img.data);
-        const m = await decodeMask(s.maskPath, { size: 96 });
+        const m = await decodeMask(s.maskPath, { size: 96, threshold: null });
         assert.deepEqual(Array.from(first.masks.subarray(i * 96 * 96, (i + 1) * 96 * 96)), Array.from(m.data));
       }
     } finally {

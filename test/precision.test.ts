@@ -148,6 +148,9 @@ test('CPU autocast (bfloat16): matmul, linear, conv, bmm run in bf16; losses in 
         softmaxOfFloat: T.F.softmax(x, -1).dtype,
         softmaxAsked: T.F.softmax(y, -1, 'float32').dtype,
         residual: y.add(T.randn(y.shape)).dtype,
+        // a bf16 activation meeting float32 norm weights (libtorch 1.13's CPU kernels refuse the mix)
+        layerNormOfBf16: T.F.layerNorm(y, [6], T.ones([6]), T.zeros([6])).dtype,
+        groupNormOfBf16: T.F.groupNorm(T.F.conv2d(img, k), 2, T.ones([4]), T.zeros([4])).dtype,
       };
     });
     assert.equal(r.linear, 'bfloat16');
@@ -161,6 +164,8 @@ test('CPU autocast (bfloat16): matmul, linear, conv, bmm run in bf16; losses in 
     assert.equal(r.softmaxOfFloat, 'float32');
     assert.equal(r.softmaxAsked, 'float32');
     assert.equal(r.residual, 'float32', 'bf16 + float32 promotes to float32 (the residual stream)');
+    assert.equal(r.layerNormOfBf16, 'float32', 'layer norm of a bf16 activation normalises in float32 (CUDA autocast\'s rule)');
+    assert.equal(r.groupNormOfBf16, 'float32');
     // the master weight and its gradient stay float32
     const loss = T.autocast('cpu', 'bfloat16', () => float32(T.F.linear(x, w)).square().mean());
     loss.backward();

@@ -88,13 +88,27 @@ test('train then eval a run folder: summary, scores and predictions agree', asyn
   assert.equal(r.split, 'test');
   assert.equal(r.evaluation!.dice, summary.test!.dice);
   assert.equal(r.evaluation!.loss, summary.test!.loss);
+  // Every protocol is kept apart, in the run's summary and in eval; eval reports original-size by default.
+  assert.equal(summary.metricsProtocol, 'model-resolution');
+  assert.deepEqual([summary.quirks, summary.batchSize, summary.checkpointSelection], ['reference', 4, 'model-resolution-reference']);
+  assert.ok(Number.isFinite(summary.lastEpoch.valSelectDice));
+  assert.deepEqual(Object.keys(summary.test!.protocols!).sort(), ['model-resolution', 'model-resolution-reference', 'original-size']);
+  assert.equal(summary.test!.protocols!['model-resolution']!.dice, summary.test!.dice);
+  assert.deepEqual(r.evaluation!.protocols, summary.test!.protocols);
+  assert.equal(r.protocol, 'original-size');
+  assert.equal(r.score!.dice, summary.test!.protocols!['original-size']!.dice);
   assert.equal(r.predictions!.files, summary.test!.samples);
   assert.ok(existsSync(path.join(tmp, 'pred', 'predictions.json')));
   // a checkpoint file on its own: model config from its metadata, data from --data
   const results = path.join(tmp, 'val-scores.json');
   const [line] = await cli('eval', path.join(run, 'checkpoints', 'best.safetensors'), '--data', data, '--split', 'val', '--image-size', '32',
     '--workers', '0', '--results', results);
-  assert.match(line!, new RegExp(`^val: ${summary.val.samples} samples  Dice ${summary.val.dice.toFixed(4)}`));
+  assert.match(line!, new RegExp(`^val: ${summary.val.samples} samples  loss`));
+  const [, ...protocolLines] = await cli('eval', path.join(run, 'checkpoints', 'best.safetensors'), '--data', data, '--split', 'val', '--image-size', '32',
+    '--workers', '0', '--protocol', 'model-resolution');
+  assert.equal(protocolLines.length, 1);
+  assert.match(protocolLines[0]!, new RegExp(`model-resolution +Dice ${summary.val.dice.toFixed(4)}`));
+  await assert.rejects(cli('eval', run, '--protocol', 'paper'), /unknown evaluation protocol "paper"; expected one of model-resolution-reference, original-size, model-resolution/);
   assert.equal((JSON.parse(readFileSync(results, 'utf8')) as { perSample: unknown[] }).perSample.length, summary.val.samples);
   await assert.rejects(cli('eval', run, '--batch-size', 'zero'), /option "--batch-size"/);
   // --resume: a finished run is refused, config flags are refused

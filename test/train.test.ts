@@ -15,7 +15,7 @@ import {
   sampleAugmentations, applyAugmentations, augmentBatch, augmentRng, affineTheta, DEFAULT_AUGMENT, type SampleAugment,
   parseTrainConfig, configLeaves, parseFlagValue, parseAssignments, ConfigError,
   saveCheckpoint, loadCheckpoint, loadCheckpointInto, readCheckpointMeta, stringifyJson, parseJson, writeFileAtomic,
-  train, NonFiniteLossError, evaluate, predictFolder, TinySegmenter, type EpochRecord, type TrainConfigInput,
+  train, NonFiniteLossError, evaluate, predictFolder, TinySegmenter, EVAL_PROTOCOLS, type EpochRecord, type TrainConfigInput,
 } from '../src/train/index.js';
 import type { TextInputs } from '../src/tuning/segmenter.js';
 import { fixturesDir, sharedDir } from './helpers.js';
@@ -424,7 +424,7 @@ test('evaluate gives per-sample scores; predictFolder writes masks at the origin
   T.manualSeed(3);
   const seg = tiny();
   try {
-    const r = await evaluate(seg, shapes, 'test', { imageSize: 32, workers: 0, batchSize: 4 });
+    const r = await evaluate(seg, shapes, 'test', { imageSize: 32, workers: 0, batchSize: 4, protocols: EVAL_PROTOCOLS });
     assert.equal(r.perSample.length, r.samples);
     assert.ok(r.perSample.every((s) => s.dice >= 0 && s.dice <= 1 && s.iou <= s.dice + 1e-12 && s.prompt.endsWith('.')));
     assert.ok(Math.abs(r.dice - r.perSample.reduce((a, s) => a + s.dice, 0) / r.samples) < 1e-12);

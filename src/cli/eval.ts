@@ -10,6 +10,7 @@ import { readRunConfig, runFiles, type BuildSegmenter } from '../train/trainer.j
 import { readCheckpointMeta, loadCheckpointInto, stringifyJson, writeFileAtomic } from '../train/checkpoint.js';
 import { evaluate, predictFolder, moduleDevice, type EvalResult, type PredictResult } from '../train/evaluate.js';
 import { applyTf32For } from '../train/precision.js';
+import { EVAL_PROTOCOLS, DEFAULT_TABLE_PROTOCOL, parseProtocol, type EvalProtocol } from '../train/protocols.js';
 import { PRECISIONS, TF32_MODES, ConfigError, parseAssignments, readConfigFile, applyOverrides, type TrainConfig } from '../train/config.js';
 import { loadDefaultFactory, type CommandDeps } from './train.js';
 
@@ -31,6 +32,7 @@ export const evalOptionsSchema = z.object({
   threshold: z.coerce.number().gt(0).lt(1).default(0.5),
   results: z.string().min(1).optional(),
   json: z.boolean().default(false),
+  protocol: z.string().optional(),
   config: z.string().min(1).optional(),
   model: z.array(z.string()).default([]),
   /** default: the run's precision (a run folder), else 32 */
@@ -85,6 +87,10 @@ export function resolveEvalTarget(target: string, o: Pick<EvalOptions, 'checkpoi
 export interface EvalCommandResult {
   checkpoint: string;
   split: string | null;
+  /** The protocol of `score` (`--protocol`; every protocol is in `evaluation.protocols`). */
+  protocol: EvalProtocol;
+  /** Dice and IoU under `protocol`. */
+  score: { dice: number; iou: number } | null;
   evaluation: Omit<EvalResult, 'perSample'> | null;
   predictions: { outDir: string; files: number } | null;
 }
@@ -92,6 +98,7 @@ export interface EvalCommandResult {
 /** What `tunevlseg eval` does, as a function. */
 export async function runEval(target: string, raw: Record<string, unknown>, buildSegmenter: BuildSegmenter): Promise<EvalCommandResult> {
   const o = parseEvalOptions(raw);
+  const protocol = o.protocol === undefined ? DEFAULT_TABLE_PROTOCOL : parseProtocol(o.protocol);
   const t = resolveEvalTarget(target, o);
   const data = o.data ?? t.run?.data.dir;
   if (o.images === undefined && data === undefined) throw new ConfigError('option "--data": a dataset folder is needed (the target is not a run folder)');
@@ -112,7 +119,7 @@ export async function runEval(target: string, raw: Record<string, unknown>, buil
       if (!o.out) throw new ConfigError('option "--out": --images needs an output folder');
       if (!o.prompt) throw new ConfigError('option "--prompt": --images needs a prompt');
       const p = await predictFolder(segmenter, { ...common, input: o.images, prompt: o.prompt, outDir: o.out, overlays: o.overlays });
-      return { checkpoint: t.checkpoint, split: null, evaluation: null, predictions: { outDir: p.outDir, files: p.files.length } };
+      return { checkpoint: t.checkpoint, split: null, protocol, score: null, evaluation: null, predictions: { outDir: p.outDir, files: p.files.length } };
     }
     let ev: EvalResult;
     let pred: PredictResult | null = null;
@@ -120,11 +127,13 @@ export async function runEval(target: string, raw: Record<string, unknown>, buil
       pred = await predictFolder(segmenter, { ...common, ...prompts, input: data!, split: o.split, outDir: o.out, overlays: o.overlays });
       ev = pred.evaluation!;
     } else {
-      ev = await evaluate(segmenter, data!, o.split, { ...common, ...prompts });
+      ev = await evaluate(segmenter, data!, o.split, { ...common, ...prompts, protocols: EVAL_PROTOCOLS });
     }
     if (o.results) writeFileAtomic(path.resolve(o.results), `${stringifyJson({ checkpoint: t.checkpoint, split: o.split, ...ev }, 1)}\n`);
     const { perSample: _p, ...means } = ev;
-    return { checkpoint: t.checkpoint, split: o.split, evaluation: means, predictions: pred ? { outDir: pred.outDir, files: pred.files.length } : null };
+    const chosen = ev.protocols?.[protocol];
+    const score = chosen ? { dice: chosen.dice, iou: chosen.iou } : null;
+    return { checkpoint: t.checkpoint, split: o.split, protocol, score, evaluation: means, predictions: pred ? { outDir: pred.outDir, files: pred.files.length } : null };
   } finally {
     segmenter.dispose();
   }
@@ -140,7 +149,8 @@ export function registerEvalCommand(program: Command, deps: CommandDeps = {}): C
     .option('--images <dir>', 'predict every image of a folder instead (needs --prompt and --out; no scores)')
     .option('--prompt <text>', 'the prompt for --images, or an override prompt for the split')
     .option('--prompt-key <key>', "prompt key of the split's entries (default: the run's)")
-    .option('--out <dir>', 'write masks, probability maps and overlays at original size there')
+    .option('--out <dir>', "write masks, 8-bit probability maps (the reference's bicubic resize + save_image) and overlays at original size there")
+    .option('--protocol <name>', `evaluation protocol to report: ${EVAL_PROTOCOLS.join(', ')} (default ${DEFAULT_TABLE_PROTOCOL}; docs/protocols.md)`)
     .option('--no-overlays', 'do not write overlay images')
     .option('--batch-size <n>', 'batch size', '8')
     .option('--workers <n>', 'loader worker threads')
@@ -162,7 +172,12 @@ export function registerEvalCommand(program: Command, deps: CommandDeps = {}): C
       }
       if (r.evaluation) {
         const e = r.evaluation;
-        print(`${r.split}: ${e.samples} samples  Dice ${e.dice.toFixed(4)}  IoU ${e.iou.toFixed(4)}  loss ${e.loss.toFixed(4)}  (${r.checkpoint})`);
+        const shown = flags.protocol === undefined ? EVAL_PROTOCOLS : [r.protocol];
+        print(`${r.split}: ${e.samples} samples  loss ${e.loss.toFixed(4)}  (${r.checkpoint})`);
+        for (const p of shown) {
+          const m = e.protocols?.[p];
+          if (m) print(`  ${p.padEnd(27)} Dice ${m.dice.toFixed(4)}  IoU ${m.iou.toFixed(4)}${m.iouAggregate === 'global' ? ' (global)' : ''}${p === r.protocol ? '  <-' : ''}`);
+        }
       }
       if (r.predictions) print(`predictions: ${r.predictions.files} images -> ${r.predictions.outDir}`);
     });

@@ -2,19 +2,26 @@
  * Training augmentation on tensors (after the loader's resize and normalisation), as the
  * paper's recipe (albumentations in the reference), each transform drawn per sample:
  *
- * - affine with probability `p` (0.2): scale U(0.98, 1.02), translation U(±2%) of the side in x
- *   and y, rotation U(±5°) about the centre; images resampled bicubically, masks with nearest
+ * - affine with probability `p` (0.2): scale U(0.98, 1.02) (one factor, or independent x and y
+ *   factors as albumentations' `Affine(keep_ratio=False)` draws them: `keepRatio`), translation
+ *   U(±2%) of the side in x and y, rotation U(±5°) about the centre; images resampled bicubically,
+ *   masks (soft, gray / 255) with nearest
  *   neighbour (or bilinear + threshold 0.5), both through the *same* sampling grid
  *   (`F.affineGrid` + `F.gridSample`, `align_corners=False`), replicate ("border") padding;
  * - brightness/contrast with probability `p` (one transform, albumentations'
  *   `RandomBrightnessContrast(brightness_limit=0.1, contrast_limit=0.1)`): in [0, 1] pixel space
  *   `x' = clamp(α·x + b, 0, 1)` with α = 1 + U(±contrast), β = U(±brightness), and b = β
- *   (`brightnessByMax`) or α·β·mean(x) (the reference config's `brightness_by_max: false`,
- *   the default here). Masks are untouched.
+ *   (`brightnessByMax`: albumentations' default, which the reference's experiment configs keep,
+ *   quirk 20) or α·β·mean(x). Masks are untouched.
+ *
+ * `resolveAugment` fills the two settings left to the quirks mode: `reference` (the default)
+ * draws independent x/y scales and shifts brightness by the maximum, as the original's
+ * configs do; `fixed` keeps one scale factor and shifts by α·mean.
  *
  * Randomness comes from a JS generator seeded by (seed, epoch, step): a step's augmentation does
  * not depend on anything that happened before it, so runs are reproducible and resumable
- * mid-epoch. For each sample eight numbers are drawn in a fixed order whatever is applied.
+ * mid-epoch. For each sample eight numbers (nine with independent scales) are drawn in a fixed
+ * order whatever is applied.
  */
 import { Rng, hashSeed } from '../data/rng.js';
 import { type Tensor, tensor, tidy, F } from '../torch/index.js';
@@ -34,6 +41,8 @@ export interface AugmentConfig {
   contrast: number;
   /** Brightness shift relative to the maximum value (true) or to α·mean of the image (false). */
   brightnessByMax: boolean;
+  /** One scale factor for x and y (true) or two drawn independently (false). */
+  keepRatio: boolean;
   /** Image resampling. */
   imageInterpolation: 'bicubic' | 'bilinear';
   /** Mask resampling: nearest neighbour, or bilinear then threshold 0.5. */
@@ -48,12 +57,16 @@ export const DEFAULT_AUGMENT: Readonly<AugmentConfig> = Object.freeze({
   brightness: 0.1,
   contrast: 0.1,
   brightnessByMax: false,
+  keepRatio: true,
   imageInterpolation: 'bicubic' as const,
   maskInterpolation: 'nearest' as const,
 });
 
 export interface AffineParams {
+  /** Scale in x (and in y unless `scaleY` is given). */
   scale: number;
+  /** Scale in y when drawn independently (`keepRatio: false`). */
+  scaleY?: number;
   /** Translation as a fraction of the width (positive: content moves right). */
   tx: number;
   /** Translation as a fraction of the height (positive: content moves down). */
@@ -91,6 +104,7 @@ export function sampleAugmentations(cfg: AugmentConfig, batchSize: number, rng: 
       ty: rng.uniform(-cfg.translate, cfg.translate),
       angle: rng.uniform(-cfg.rotate, cfg.rotate),
     };
+    if (!cfg.keepRatio) affine.scaleY = rng.uniform(cfg.scale[0], cfg.scale[1]);
     const doColour = rng.next() < cfg.p;
     const colour: ColourParams = {
       alpha: 1 + rng.uniform(-cfg.contrast, cfg.contrast),
@@ -103,18 +117,34 @@ export function sampleAugmentations(cfg: AugmentConfig, batchSize: number, rng: 
 
 /**
  * The 2x3 matrix for `F.affineGrid` (output -> input coordinates, normalised [-1, 1], square
- * images) of the forward transform "scale by s and rotate by `angle` about the centre, then
- * translate by (tx, ty)": θ = [A⁻¹ | -A⁻¹·t] with A = s·R(angle), t = 2·(tx, ty).
+ * images) of the forward transform "scale by (sx, sy), rotate by `angle` about the centre, then
+ * translate by (tx, ty)" (skimage's AffineTransform order, which albumentations uses):
+ * θ = [A⁻¹ | -A⁻¹·t] with A = R(angle)·diag(sx, sy), t = 2·(tx, ty).
  */
 export function affineTheta(a: AffineParams): number[][] {
   const r = (a.angle * Math.PI) / 180;
-  const c = Math.cos(r) / a.scale, s = Math.sin(r) / a.scale;
-  // A⁻¹ = R(-angle) / scale = [[c, s], [-s, c]]
+  const sx = a.scale, sy = a.scaleY ?? a.scale;
+  // A⁻¹ = diag(1/sx, 1/sy)·R(-angle) = [[cos/sx, sin/sx], [-sin/sy, cos/sy]]
+  const a00 = Math.cos(r) / sx, a01 = Math.sin(r) / sx;
+  const a10 = -Math.sin(r) / sy, a11 = Math.cos(r) / sy;
   const tx = 2 * a.tx, ty = 2 * a.ty;
   return [
-    [c, s, -(c * tx + s * ty)],
-    [-s, c, -(-s * tx + c * ty)],
+    [a00, a01, -(a00 * tx + a01 * ty)],
+    [a10, a11, -(a10 * tx + a11 * ty)],
   ];
+}
+
+/** Augmentation settings as configured, with those left to the quirks mode (null) filled in. */
+export type AugmentSettings = Omit<AugmentConfig, 'brightnessByMax' | 'keepRatio'> & { brightnessByMax: boolean | null; keepRatio: boolean | null };
+
+/**
+ * Fills `brightnessByMax` / `keepRatio` left null: `reference` follows the original's configs
+ * (albumentations defaults brightness_by_max=True, keep_ratio=False: quirk 20), `fixed` keeps
+ * one scale and shifts brightness by α·mean.
+ */
+export function resolveAugment(cfg: AugmentSettings, quirks: 'reference' | 'fixed' = 'reference'): AugmentConfig {
+  const ref = quirks === 'reference';
+  return { ...cfg, brightnessByMax: cfg.brightnessByMax ?? ref, keepRatio: cfg.keepRatio ?? !ref };
 }
 
 export interface Normalisation {
@@ -123,7 +153,7 @@ export interface Normalisation {
 }
 
 /**
- * Applies a drawn plan to normalised images [B, 3, S, S] and binary masks [B, 1, S, S]. Samples
+ * Applies a drawn plan to normalised images [B, 3, S, S] and masks [B, 1, S, S]. Samples
  * without a transform are passed through bit for bit. Returns new tensors (the inputs are not
  * modified); call it inside `tidy`.
  */

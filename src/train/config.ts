@@ -31,7 +31,10 @@ export const augmentSchema = z.object({
   rotate: z.number().min(0).max(180).default(5),
   brightness: z.number().min(0).max(1).default(0.1),
   contrast: z.number().min(0).max(1).default(0.1),
-  brightnessByMax: z.boolean().default(false),
+  /** Brightness shift by the maximum (true) or by α·mean (false); null: by the quirks mode (reference: true, quirk 20). */
+  brightnessByMax: z.boolean().nullable().default(null),
+  /** One scale factor (true) or independent x/y scales (false); null: by the quirks mode (reference: false, quirk 20). */
+  keepRatio: z.boolean().nullable().default(null),
   imageInterpolation: z.enum(['bicubic', 'bilinear']).default('bicubic'),
   maskInterpolation: z.enum(['nearest', 'bilinear']).default('nearest'),
 }).strict();
@@ -64,16 +67,23 @@ export const trainConfigSchema = z.object({
     /** Loader worker threads; null: cores (at most 4); 0: main thread. */
     workers: z.number().int().min(0).nullable().default(null),
   }).strict(),
-  /** Samples per forward/backward pass. */
-  batchSize: z.number().int().positive().default(8),
+  /**
+   * Samples per forward/backward pass; null: 8, or one pass per step (effectiveBatchSize) when
+   * the model's BatchNorms use batch statistics in training (CRIS with quirks: reference).
+   */
+  batchSize: z.number().int().positive().nullable().default(null),
   /** Samples per optimizer step (gradient accumulation over batchSize-sized passes); a multiple of batchSize. */
   effectiveBatchSize: z.number().int().positive().default(32),
-  /** Batch size for validation/test; null: batchSize. */
+  /** Batch size for validation/test; null: the pass size. */
   evalBatchSize: z.number().int().positive().nullable().default(null),
   minEpochs: z.number().int().min(0).default(10),
   maxEpochs: z.number().int().positive().default(20),
   lr: positive().default(2e-4),
-  /** AdamW decoupled weight decay, applied to the groups the segmenter marks as decayed (Linear/Conv weights). */
+  /**
+   * AdamW decoupled weight decay, applied to the groups the segmenter marks as decayed
+   * (Linear/Conv weights). With quirks: reference, 0 means torch's default 0.01 on every
+   * trainable tensor, as the original (quirk 19).
+   */
   weightDecay: z.number().min(0).refine(Number.isFinite, 'expected a finite number').default(0.01),
   betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).default([0.9, 0.999]),
   eps: positive().default(1e-8),
@@ -102,7 +112,7 @@ export const trainConfigSchema = z.object({
   /** Progress output: a bar (TTY), one line per epoch, or nothing. auto: bar on a TTY, else lines. */
   progress: z.enum(['auto', 'bar', 'lines', 'none']).default('auto'),
 }).strict().superRefine((c, ctx) => {
-  if (c.effectiveBatchSize % c.batchSize !== 0) {
+  if (c.batchSize !== null && c.effectiveBatchSize % c.batchSize !== 0) {
     ctx.addIssue({ code: 'custom', path: ['effectiveBatchSize'], message: `must be a multiple of batchSize (${c.batchSize}), got ${c.effectiveBatchSize}` });
   }
   if (c.minEpochs > c.maxEpochs) {

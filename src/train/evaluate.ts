@@ -1,22 +1,27 @@
 /**
  * Evaluation and prediction with any `Segmenter`.
  *
- * - `evaluateLoader` / `evaluate`: DiceCE loss, Dice and IoU per sample (threshold 0.5) and
- *   their means over samples, under `noGrad`, one `tidy` per batch, in eval mode.
+ * - `evaluateLoader` / `evaluate`: DiceCE loss, Dice and IoU per sample and their means over
+ *   samples, under `noGrad`, one `tidy` per batch, in eval mode. `dice`/`iou` are the
+ *   `model-resolution` protocol; `protocols` adds any of the named evaluation protocols
+ *   (src/train/protocols.ts), each kept apart in the result.
  * - `predictFolder`: probability maps for a dataset split or a folder of images, written back at
- *   each image's original size with the data layer's `writeMaskPng` (binary mask, 8-bit
- *   probability, optional overlay).
+ *   each image's original size as the reference does (bicubic, 8-bit `save_image`, see
+ *   protocols.ts): binary mask, 8-bit probability, optional overlay.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { BatchLoader, type Batch, type LoaderSample } from '../data/loader.js';
 import { loadSplit, type Split, type PromptOptions } from '../data/format.js';
-import { writeMaskPng } from '../data/image.js';
+import { readMaskGray, writePredictionPngs } from '../data/image.js';
 import { type Tensor, tensor, tidy, noGrad } from '../torch/index.js';
 import type { Segmenter } from '../tuning/segmenter.js';
 import { diceCELossPerSample, type DiceCEOptions } from './loss.js';
-import { diceIoU } from './metrics.js';
 import { mixedPrecision, float32, type Precision } from './precision.js';
+import {
+  modelSideScores, originalSizePrediction, originalSizeScores, protocolMeans,
+  EVAL_PROTOCOLS, type EvalProtocol, type ProtocolMeans, type ProtocolSample,
+} from './protocols.js';
 
 export interface SampleResult {
   /** The sample's mask name (unique per entry) or image path. */
@@ -25,15 +30,21 @@ export interface SampleResult {
   index: number;
   prompt: string;
   loss: number;
+  /** `model-resolution` Dice and IoU. */
   dice: number;
   iou: number;
+  /** The sample under each protocol asked for (`EvalLoopOptions.protocols`). */
+  protocols?: Partial<Record<EvalProtocol, ProtocolSample>>;
 }
 
 export interface EvalMeans {
   samples: number;
   loss: number;
+  /** `model-resolution` means (see `protocols` for the others). */
   dice: number;
   iou: number;
+  /** Each protocol asked for, kept apart: `protocols['original-size'].dice`. */
+  protocols?: Partial<Record<EvalProtocol, ProtocolMeans>>;
 }
 
 export interface EvalResult extends EvalMeans {
@@ -52,6 +63,26 @@ export interface EvalLoopOptions {
   onBatch?: (done: number, total: number) => void;
   /** Autocast of the forward ('32': none); scores always compute on float32 logits. Default '32'. */
   precision?: Precision;
+  /**
+   * Evaluation protocols to score besides `model-resolution` (which `dice`/`iou` always are).
+   * `original-size` reads each mask file at full size.
+   */
+  protocols?: readonly EvalProtocol[];
+  /**
+   * Loss targets: the soft masks (gray / 255, as the reference trains: quirk 18) or the masks
+   * thresholded at 0.5. Default: soft unless the segmenter's quirks mode is `fixed`.
+   */
+  softTargets?: boolean;
+}
+
+/** Whether a segmenter's loss sees soft targets by default (its quirks mode; reference when unknown). */
+export function softTargetsOf(m: Segmenter): boolean {
+  return m.quirks !== 'fixed';
+}
+
+/** The loss targets of soft masks: themselves, or thresholded at 0.5 (gray >= 128). */
+export function lossTargets(masks: Tensor, soft: boolean): Tensor {
+  return soft ? masks : masks.gt(0.5).to(masks.dtype);
 }
 
 /** The device of a module's first parameter (cpu when it has none). */
@@ -84,6 +115,8 @@ function withEvalMode<T>(segmenter: Segmenter, fn: () => Promise<T>): Promise<T>
 export async function evaluateLoader(segmenter: Segmenter, loader: BatchLoader, o: EvalLoopOptions = {}): Promise<EvalResult> {
   const device = o.device ?? moduleDevice(segmenter);
   const amp = mixedPrecision(o.precision ?? '32', device);
+  const soft = o.softTargets ?? softTargetsOf(segmenter);
+  const protocols = [...new Set(o.protocols ?? [])];
   const perSample: SampleResult[] = [];
   const total = loader.length;
   let done = 0;
@@ -92,21 +125,69 @@ export async function evaluateLoader(segmenter: Segmenter, loader: BatchLoader, 
       const r = noGrad(() => tidy(() => {
         const { images, masks } = batchTensors(b, device);
         const logits = float32(amp.run(() => segmenter.forward(images, segmenter.tokenize(b.prompts))));
-        const losses = diceCELossPerSample(logits, masks, o.loss).toArray();
-        return { losses, ...diceIoU(logits, masks, { threshold: o.threshold ?? 0.5 }) };
+        return scoreBatch(logits, masks, { threshold: o.threshold ?? 0.5, soft, loss: o.loss, cpuProbs: protocols.includes('original-size') });
       }));
       b.release();
+      const orig = r.probs ? await originalSizeBatch(r.probs, b) : null;
       for (let i = 0; i < b.size; i++) {
-        perSample.push({ name: b.names[i]!, index: b.indices[i]!, prompt: b.prompts[i]!, loss: r.losses[i]!, dice: r.dice[i]!, iou: r.iou[i]! });
+        const mr = r.side['model-resolution'][i]!;
+        const rec: SampleResult = { name: b.names[i]!, index: b.indices[i]!, prompt: b.prompts[i]!, loss: r.losses[i]!, dice: mr.dice, iou: mr.iou };
+        if (protocols.length > 0) rec.protocols = pickProtocols(protocols, r.side, orig, i, i);
+        perSample.push(rec);
       }
       o.onBatch?.(++done, total);
     }
   });
-  return { ...meansOf(perSample), perSample };
+  return { ...meansOf(perSample, protocols), perSample };
 }
 
-/** Means over samples (summed in arrival order). */
-export function meansOf(rs: readonly SampleResult[]): EvalMeans {
+interface BatchScores {
+  losses: number[];
+  side: ReturnType<typeof modelSideScores>;
+  /** [B, S, S] probabilities on the CPU (for the original-size protocol), or null. */
+  probs: Float32Array | null;
+}
+
+/** Loss and the model-side protocols of one batch of logits [B, 1, S, S] against soft masks. */
+function scoreBatch(logits: Tensor, masks: Tensor, o: { threshold: number; soft: boolean; loss: DiceCEOptions | undefined; cpuProbs: boolean }): BatchScores {
+  const probs = logits.sigmoid();
+  return {
+    losses: diceCELossPerSample(logits, lossTargets(masks, o.soft), o.loss).toArray(),
+    side: modelSideScores(probs, masks, o.threshold),
+    probs: o.cpuProbs ? probs.to('float32').to('cpu').toFloat32Array() : null,
+  };
+}
+
+/** The original-size protocol of each item of a batch that has a mask file (null: none). */
+async function originalSizeBatch(probs: Float32Array, b: Batch): Promise<(ProtocolSample | null)[]> {
+  const S = b.imageSize;
+  const out: (ProtocolSample | null)[] = [];
+  for (let i = 0; i < b.size; i++) {
+    const file = b.maskPaths[i];
+    if (!file) {
+      out.push(null);
+      continue;
+    }
+    const truth = await readMaskGray(file);
+    out.push(originalSizeScores(originalSizePrediction(probs.subarray(i * S * S, (i + 1) * S * S), S, truth.width, truth.height), truth.gray));
+  }
+  return out;
+}
+
+/** Item `i`'s scores under `protocols` (`orig[origIndex]`: its original-size score, if any). */
+function pickProtocols(
+  protocols: readonly EvalProtocol[], side: BatchScores['side'], orig: (ProtocolSample | null)[] | null, origIndex: number, i: number,
+): Partial<Record<EvalProtocol, ProtocolSample>> {
+  const out: Partial<Record<EvalProtocol, ProtocolSample>> = {};
+  for (const p of protocols) {
+    const v = p === 'original-size' ? orig?.[origIndex] : side[p][i];
+    if (v) out[p] = v;
+  }
+  return out;
+}
+
+/** Means over samples (summed in arrival order), and each protocol's aggregate. */
+export function meansOf(rs: readonly SampleResult[], protocols: readonly EvalProtocol[] = []): EvalMeans {
   const n = rs.length;
   let loss = 0, dice = 0, iou = 0;
   for (const r of rs) {
@@ -114,7 +195,12 @@ export function meansOf(rs: readonly SampleResult[]): EvalMeans {
     dice += r.dice;
     iou += r.iou;
   }
-  return n === 0 ? { samples: 0, loss: Number.NaN, dice: Number.NaN, iou: Number.NaN } : { samples: n, loss: loss / n, dice: dice / n, iou: iou / n };
+  const out: EvalMeans = n === 0 ? { samples: 0, loss: Number.NaN, dice: Number.NaN, iou: Number.NaN } : { samples: n, loss: loss / n, dice: dice / n, iou: iou / n };
+  if (protocols.length > 0) {
+    out.protocols = {};
+    for (const p of protocols) out.protocols[p] = protocolMeans(p, rs.flatMap((r) => (r.protocols?.[p] ? [r.protocols[p]] : [])));
+  }
+  return out;
 }
 
 export interface EvaluateOptions extends EvalLoopOptions, PromptOptions {
@@ -195,12 +281,14 @@ export interface PredictedFile {
   loss?: number;
   dice?: number;
   iou?: number;
+  /** A scored split: the sample under every evaluation protocol. */
+  protocols?: Partial<Record<EvalProtocol, ProtocolSample>>;
 }
 
 export interface PredictResult {
   outDir: string;
   files: PredictedFile[];
-  /** Scores (dataset split with `score`), at the model's input size, as `evaluate` gives them. */
+  /** Scores (dataset split with `score`) as `evaluate` gives them, with every protocol. */
   evaluation?: EvalResult;
 }
 
@@ -267,6 +355,8 @@ export async function predictFolder(segmenter: Segmenter, o: PredictOptions): Pr
   const device = moduleDevice(segmenter);
   const amp = mixedPrecision(o.precision ?? '32', device);
   const threshold = o.threshold ?? 0.5;
+  const soft = softTargetsOf(segmenter);
+  const protocols = scored ? [...EVAL_PROTOCOLS] : [];
   const perSample: SampleResult[] = [];
   let done = 0;
   try {
@@ -276,26 +366,40 @@ export async function predictFolder(segmenter: Segmenter, o: PredictOptions): Pr
         const r = noGrad(() => tidy(() => {
           const { images, masks } = batchTensors(b, device);
           const logits = float32(amp.run(() => segmenter.forward(images, segmenter.tokenize(b.prompts))));
-          const probs = logits.sigmoid().to('float32').to('cpu').toFloat32Array();
-          const scores = scored ? { ...diceIoU(logits, masks, { threshold }), loss: diceCELossPerSample(logits, masks, o.loss).toArray() } : null;
-          return { probs, scores };
+          return scoreBatch(logits, masks, { threshold, soft, loss: o.loss, cpuProbs: true });
         }));
         b.release();
+        const probs = r.probs!;
         for (let i = 0; i < b.size; i++) {
           const idx = b.indices[i]!;
           const name = names[idx]!;
           const [w, h] = b.originalSizes[i]!;
           const file = path.join(outDir, pngName(name));
-          const written = await writeMaskPng(file, r.probs.subarray(i * S * S, (i + 1) * S * S), S, S, w, h, {
+          const pred8 = originalSizePrediction(probs.subarray(i * S * S, (i + 1) * S * S), S, w, h);
+          const written = await writePredictionPngs(file, pred8, w, h, {
             threshold,
             ...((o.overlays ?? true) ? { imagePath: imagePaths[idx]! } : {}),
           });
-          files.push({
+          const entry: PredictedFile = {
             name, mask: written.mask, prob: written.prob, ...(written.overlay ? { overlay: written.overlay } : {}),
             prompt: b.prompts[i]!, width: w, height: h, foreground: written.foreground,
-            ...(r.scores ? { loss: r.scores.loss[i]!, dice: r.scores.dice[i]!, iou: r.scores.iou[i]! } : {}),
-          });
-          if (r.scores) perSample.push({ name, index: idx, prompt: b.prompts[i]!, loss: r.scores.loss[i]!, dice: r.scores.dice[i]!, iou: r.scores.iou[i]! });
+          };
+          if (scored) {
+            const mr = r.side['model-resolution'][i]!;
+            const rec: SampleResult = { name, index: idx, prompt: b.prompts[i]!, loss: r.losses[i]!, dice: mr.dice, iou: mr.iou };
+            // The original-size protocol scores the written 8-bit map when the mask has the image's size.
+            const maskFile = b.maskPaths[i];
+            let orig: ProtocolSample | null = null;
+            if (maskFile) {
+              const truth = await readMaskGray(maskFile);
+              const p8 = truth.width === w && truth.height === h ? pred8 : originalSizePrediction(probs.subarray(i * S * S, (i + 1) * S * S), S, truth.width, truth.height);
+              orig = originalSizeScores(p8, truth.gray);
+            }
+            rec.protocols = pickProtocols(protocols, r.side, [orig], 0, i);
+            Object.assign(entry, { loss: rec.loss, dice: rec.dice, iou: rec.iou, protocols: rec.protocols });
+            perSample.push(rec);
+          }
+          files.push(entry);
         }
         o.onBatch?.(++done, loader.length);
       }
@@ -304,7 +408,8 @@ export async function predictFolder(segmenter: Segmenter, o: PredictOptions): Pr
     await loader.close();
   }
   const result: PredictResult = { outDir, files };
-  if (scored) result.evaluation = { ...meansOf(perSample), perSample };
-  await fs.writeFile(path.join(outDir, 'predictions.json'), `${JSON.stringify({ outDir, files, ...(result.evaluation ? { means: meansOf(perSample) } : {}) }, null, 1)}\n`);
+  if (scored) result.evaluation = { ...meansOf(perSample, protocols), perSample };
+  await fs.writeFile(path.join(outDir, 'predictions.json'), `${JSON.stringify({ outDir, files, ...(result.evaluation ? { means: meansOf(perSample, protocols) } : {}) }, null, 1)}
+`);
   return result;
 }

@@ -5,6 +5,8 @@ export * from './augment.js';
 export * from './config.js';
 export * from './checkpoint.js';
 export * from './evaluate.js';
+export * from './protocols.js';
+export * from './reference-semantics.js';
 export * from './progress.js';
 export * from './trainer.js';
 export { TinySegmenter, type TinySegmenterOptions } from './tiny.js';

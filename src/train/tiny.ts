@@ -32,6 +32,13 @@ export interface TinySegmenterOptions {
    * Default 0.
    */
   frozenSeed?: number;
+  /** The quirks mode the trainer follows for this model (loss targets, weight decay, augmentation). Default 'reference'. */
+  quirks?: 'reference' | 'fixed';
+  /**
+   * A frozen BatchNorm after the stem that, like the frozen CRIS with `quirks: reference`,
+   * normalises with batch statistics in training mode (`fixed`: running statistics). Default false.
+   */
+  batchNorm?: boolean;
 }
 
 /** FNV-1a of a word, mapped to 1..vocab-1. */
@@ -50,10 +57,16 @@ export class TinySegmenter extends nn.Module implements Segmenter {
   readonly film: nn.Linear;
   readonly head: nn.Conv2d;
   readonly out: nn.Conv2d;
+  readonly norm: nn.BatchNorm2d | null;
+  readonly quirks: 'reference' | 'fixed';
 
   constructor(o: TinySegmenterOptions = {}) {
     super();
-    this.options = { imageSize: o.imageSize ?? 32, channels: o.channels ?? 8, vocab: o.vocab ?? 97, embedDim: o.embedDim ?? 8, numContext: o.numContext ?? 2, dropout: o.dropout ?? 0, frozenSeed: o.frozenSeed ?? 0 };
+    this.options = {
+      imageSize: o.imageSize ?? 32, channels: o.channels ?? 8, vocab: o.vocab ?? 97, embedDim: o.embedDim ?? 8, numContext: o.numContext ?? 2,
+      dropout: o.dropout ?? 0, frozenSeed: o.frozenSeed ?? 0, quirks: o.quirks ?? 'reference', batchNorm: o.batchNorm ?? false,
+    };
+    this.quirks = this.options.quirks;
     const { channels: ch, vocab, embedDim: d, numContext: n } = this.options;
     this.info = { imageSize: this.options.imageSize, mean: [...IMAGENET_MEAN] as [number, number, number], std: [...IMAGENET_STD] as [number, number, number] };
     this.stem = this.registerModule('stem', new nn.Conv2d(3, ch, 3, { padding: 1 }));
@@ -74,6 +87,15 @@ export class TinySegmenter extends nn.Module implements Segmenter {
     this.film = this.registerModule('film', new nn.Linear(d, 2 * ch));
     this.head = this.registerModule('head', new nn.Conv2d(ch, ch, 3, { padding: 1 }));
     this.out = this.registerModule('out', new nn.Conv2d(ch, 1, 3, { padding: 1 }));
+    this.norm = this.options.batchNorm ? this.registerModule('norm', new nn.BatchNorm2d(ch)) : null;
+    this.norm?.requiresGrad_(false);
+  }
+
+  /** With `quirks: fixed` the frozen BatchNorm keeps its running statistics in training. */
+  override train(mode = true): this {
+    super.train(mode);
+    if (this.quirks === 'fixed') this.norm?.eval();
+    return this;
   }
 
   tokenize(prompts: string[]): TextInputs {
@@ -95,7 +117,8 @@ export class TinySegmenter extends nn.Module implements Segmenter {
       const words = this.embed.forward(text.inputIds).mul(m).sum(1).div(m.sum(1).clamp(1)); // [B, d]
       const t = words.add(this.context.mean(0, true)); // [B, d]
       const [gamma, beta] = this.film.forward(t).chunk(2, 1) as [Tensor, Tensor]; // [B, ch] each
-      const feats = F.relu(this.stem.forward(pixelValues));
+      const stem = this.stem.forward(pixelValues);
+      const feats = F.relu(this.norm ? this.norm.forward(stem) : stem);
       const mod = feats.mul(gamma.view(-1, ch, 1, 1).add(1)).add(beta.view(-1, ch, 1, 1));
       return this.out.forward(F.dropout(F.relu(this.head.forward(mod)), this.options.dropout, this.training));
     });

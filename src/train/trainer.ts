@@ -24,13 +24,15 @@ import { BatchLoader } from '../data/loader.js';
 import { loadSplit, splitFile, type PromptOptions, type DatasetSample } from '../data/format.js';
 import { type Tensor, tidy, manualSeed, optim, dispose, noGrad } from '../torch/index.js';
 import type { Segmenter } from '../tuning/segmenter.js';
-import { augmentBatch } from './augment.js';
+import { augmentBatch, resolveAugment } from './augment.js';
 import {
   saveCheckpoint, loadCheckpointInto, saveResumeState, loadResumeState, resumeFile, writeFileAtomic,
   stringifyJson, parseJson, tunevlsegVersion,
 } from './checkpoint.js';
 import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
-import { evaluateLoader, batchTensors, moduleDevice, type EvalMeans, type EvalResult } from './evaluate.js';
+import { evaluateLoader, batchTensors, moduleDevice, lossTargets, softTargetsOf, type EvalMeans, type EvalResult } from './evaluate.js';
+import { EVAL_PROTOCOLS, type EvalProtocol } from './protocols.js';
+import { checkpointSelectionProtocol, optimizerGroups, passBatchSize } from './reference-semantics.js';
 import { diceCELoss } from './loss.js';
 import { mixedPrecision, float32, applyTf32For, type Precision } from './precision.js';
 import type { GradScalerState } from './grad-scaler.js';
@@ -70,8 +72,11 @@ export interface EpochRecord {
   trainLoss: number;
   trainDice: number;
   valLoss: number;
+  /** `model-resolution` validation Dice and IoU */
   valDice: number;
   valIou: number;
+  /** the validation Dice that picks the best checkpoint (protocol: the summary's `checkpointSelection`) */
+  valSelectDice: number;
   /** learning rate(s) used during the epoch (first group) */
   lr: number;
   /** ReduceLROnPlateau lowered the learning rate after this epoch */
@@ -92,10 +97,21 @@ export interface TrainSummary {
   epochs: number;
   globalSteps: number;
   bestEpoch: number;
-  /** the best checkpoint on the validation split */
+  /**
+   * the best checkpoint on the validation split: `dice`/`iou` under `metricsProtocol`, and
+   * every evaluation protocol apart in `protocols` (src/train/protocols.ts)
+   */
   val: EvalMeans;
-  /** the best checkpoint on the test split (null: none) */
+  /** the best checkpoint on the test split (null: none), like `val` */
   test: EvalMeans | null;
+  /** the protocol of the top-level `dice`/`iou` (and of every per-epoch validation score) */
+  metricsProtocol: 'model-resolution';
+  /** the segmenter's quirks mode: what the training semantics followed */
+  quirks: 'reference' | 'fixed';
+  /** samples per forward/backward pass (resolved: see config batchSize) */
+  batchSize: number;
+  /** the protocol of the validation Dice that picked `bestEpoch` (reference: Lightning's `val_dice`) */
+  checkpointSelection: EvalProtocol;
   /** the last epoch's record */
   lastEpoch: EpochRecord;
   trainableParams: number;
@@ -284,20 +300,26 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
       ...promptOpts, size, mean: segmenter.info.mean, std: segmenter.info.std,
       ...(config.data.workers !== null ? { workers: config.data.workers } : {}),
     };
-    const evalBatch = config.evalBatchSize ?? config.batchSize;
-    const trainLoader = new BatchLoader(trainSamples, { ...common, batchSize: config.batchSize, shuffle: true, train: true, seed: config.seed });
+    const quirks = segmenter.quirks ?? 'reference';
+    const batchSize = passBatchSize(config.batchSize, config.effectiveBatchSize, segmenter);
+    if (config.effectiveBatchSize % batchSize !== 0) throw new Error(`effectiveBatchSize ${config.effectiveBatchSize} must be a multiple of the pass size ${batchSize}`);
+    const softTargets = softTargetsOf(segmenter);
+    const selectBy = checkpointSelectionProtocol(quirks);
+    const augment = resolveAugment(config.augment, quirks);
+    const evalBatch = config.evalBatchSize ?? batchSize;
+    const trainLoader = new BatchLoader(trainSamples, { ...common, batchSize, shuffle: true, train: true, seed: config.seed });
     const valLoader = new BatchLoader(valSamples, { ...common, batchSize: evalBatch, shuffle: false, train: false, seed: config.seed });
     const testLoader = testSamples && testSamples.length > 0
       ? new BatchLoader(testSamples, { ...common, batchSize: evalBatch, shuffle: false, train: false, seed: config.seed }) : null;
     loaders.push(trainLoader, valLoader, ...(testLoader ? [testLoader] : []));
 
-    const opt = (optimizer = new optim.AdamW(segmenter.parameterGroups(config.weightDecay), {
+    const opt = (optimizer = new optim.AdamW(optimizerGroups(segmenter, config.weightDecay), {
       lr: config.lr, betas: config.betas, eps: config.eps, weightDecay: config.weightDecay,
     }));
     const params = opt.paramGroups.flatMap((g) => g.params);
     if (params.length === 0) throw new Error('the segmenter has no trainable parameters (parameterGroups returned none)');
     const trainableParams = params.reduce((s, p) => s + p.numel, 0);
-    refuseBatchThatCannotFit(segmenter, amp, device, config.batchSize, size, [trainSamples[0]!.prompts[config.data.promptKey] ?? 'a photo'].flat()[0]!, params);
+    refuseBatchThatCannotFit(segmenter, amp, device, batchSize, size, [trainSamples[0]!.prompts[config.data.promptKey] ?? 'a photo'].flat()[0]!, params);
     const sched = new optim.ReduceLROnPlateau(opt, {
       mode: 'min', factor: config.plateau.factor, patience: config.plateau.patience, threshold: config.plateau.threshold, minLr: config.plateau.minLr,
     });
@@ -348,10 +370,10 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
       saveResumeState(files.resume, segmenter, opt, st);
     };
 
-    const accum = config.effectiveBatchSize / config.batchSize;
+    const accum = config.effectiveBatchSize / batchSize;
     const nb = trainLoader.length;
     const N = trainLoader.sampleCount;
-    const batchSizeAt = (i: number): number => (i < nb - 1 ? config.batchSize : N - (nb - 1) * config.batchSize);
+    const batchSizeAt = (i: number): number => (i < nb - 1 ? batchSize : N - (nb - 1) * batchSize);
     const groupSamples = (g: number): number => {
       let s = 0;
       for (let i = g * accum; i < Math.min(nb, (g + 1) * accum); i++) s += batchSizeAt(i);
@@ -381,11 +403,11 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
         const weight = b.size / groupSamples(g);
         const r = tidy(() => {
           let { images, masks } = batchTensors(b, device);
-          if (config.augment.p > 0) ({ images, masks } = augmentBatch(images, masks, config.augment, { seed: config.seed, epoch: E, step: i }, norm));
+          if (augment.p > 0) ({ images, masks } = augmentBatch(images, masks, augment, { seed: config.seed, epoch: E, step: i }, norm));
           manualSeed(hashSeed(config.seed, E, i, 0x70c4));
           const { logits, loss } = amp.run(() => {
             const logits = float32(segmenter.forward(images, segmenter.tokenize(b.prompts)));
-            return { logits, loss: diceCELoss(logits, masks, lossCfg).loss };
+            return { logits, loss: diceCELoss(logits, lossTargets(masks, softTargets), lossCfg).loss };
           });
           const value = loss.item();
           if (!Number.isFinite(value)) return { value, dice: [] as number[] };
@@ -446,7 +468,8 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
       }
       const trainSeconds = (performance.now() - epochStart) / 1000;
       progress.validating();
-      const val = await evaluateLoader(segmenter, valLoader, { threshold: config.threshold, loss: lossCfg, device, precision: config.precision });
+      const val = await evaluateLoader(segmenter, valLoader, { threshold: config.threshold, loss: lossCfg, device, protocols: [selectBy], precision: config.precision });
+      const selectDice = val.protocols![selectBy]!.dice;
       const lrUsed = opt.paramGroups[0]!.lr;
       const lrReduced = sched.step(val.loss);
       if (val.loss < st.early.best - config.earlyStopping.minDelta) {
@@ -456,16 +479,16 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
         st.early.wait++;
         if (config.earlyStopping.enabled && st.early.wait >= config.earlyStopping.patience) st.early.triggered = true;
       }
-      const isBest = val.dice > st.best.dice;
+      const isBest = selectDice > st.best.dice;
       const rec: EpochRecord = {
         type: 'epoch', epoch: E + 1, globalStep: st.globalStep, trainLoss: acc.mean('loss'), trainDice: acc.mean('dice'),
-        valLoss: val.loss, valDice: val.dice, valIou: val.iou, lr: lrUsed, lrReduced, best: isBest,
+        valLoss: val.loss, valDice: val.dice, valIou: val.iou, valSelectDice: selectDice, lr: lrUsed, lrReduced, best: isBest,
         earlyStoppingWait: st.early.wait, seconds: (performance.now() - epochStart) / 1000,
         imagesPerSecond: epochImages / Math.max(1e-9, trainSeconds),
       };
       const metrics = { trainLoss: rec.trainLoss, trainDice: rec.trainDice, valLoss: val.loss, valDice: val.dice, valIou: val.iou };
       if (isBest) {
-        st.best = { dice: val.dice, epoch: E + 1 };
+        st.best = { dice: selectDice, epoch: E + 1 };
         saveCheckpoint(files.best, segmenter, { kind: 'best', model: config.model, metrics, epoch: E + 1, globalStep: st.globalStep });
       }
       saveCheckpoint(files.last, segmenter, { kind: 'last', model: config.model, metrics, epoch: E + 1, globalStep: st.globalStep });
@@ -497,17 +520,18 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
     // Final evaluation of the best checkpoint.
     progress.message(`evaluating the best checkpoint (epoch ${st.best.epoch}, val Dice ${st.best.dice.toFixed(4)})`);
     loadCheckpointInto(segmenter, files.best);
-    const evalOpts = { threshold: config.threshold, loss: lossCfg, device, precision: config.precision };
+    const evalOpts = { threshold: config.threshold, loss: lossCfg, device, protocols: EVAL_PROTOCOLS, precision: config.precision };
     const valRes = await evaluateLoader(segmenter, valLoader, evalOpts);
     const testRes = testLoader ? await evaluateLoader(segmenter, testLoader, evalOpts) : null;
     writeEval(path.join(files.evalDir, 'val.json'), config.data.valSplit, valRes);
     if (testRes && config.data.testSplit) writeEval(path.join(files.evalDir, 'test.json'), config.data.testSplit, testRes);
-    const means = (r: EvalResult): EvalMeans => ({ samples: r.samples, loss: r.loss, dice: r.dice, iou: r.iou });
+    const means = (r: EvalResult): EvalMeans => ({ samples: r.samples, loss: r.loss, dice: r.dice, iou: r.iou, ...(r.protocols ? { protocols: r.protocols } : {}) });
     const summary: TrainSummary = {
       name: config.name, runDir, status: 'completed', stopReason: st.stopReason ?? 'max_epochs',
       epochs: st.epoch, globalSteps: st.globalStep, bestEpoch: st.best.epoch,
       val: means(valRes), test: testRes ? means(testRes) : null,
       lastEpoch: st.history[st.history.length - 1]!,
+      metricsProtocol: 'model-resolution', quirks, batchSize, checkpointSelection: selectBy,
       trainableParams, wallSeconds: elapsed(), resumes: st.resumes, seed: config.seed, device,
       precision: config.precision, tf32: tf32 ? { matmul: tf32.tf32Matmul, cudnn: tf32.tf32Cudnn } : null,
       peakMemory: memory.read(), imagesPerSecond: trainImagesPerSecond(st.history, trainSamples.length),
@@ -517,8 +541,10 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
     appendLine(files.metrics, { type: 'final', val: summary.val, test: summary.test, bestEpoch: summary.bestEpoch });
     writeFileAtomic(files.summary, `${stringifyJson(summary, 2)}\n`);
     const t = summary.test;
+    const orig = t?.protocols?.['original-size'];
     progress.message(`done: ${summary.epochs} epochs (${summary.stopReason}), best epoch ${summary.bestEpoch}: val Dice ${summary.val.dice.toFixed(4)} IoU ${summary.val.iou.toFixed(4)}` +
-      (t ? `, test Dice ${t.dice.toFixed(4)} IoU ${t.iou.toFixed(4)}` : '') + ` -> ${files.summary}`);
+      (t ? `, test Dice ${t.dice.toFixed(4)} IoU ${t.iou.toFixed(4)} (model-resolution)` : '') +
+      (orig ? `, ${orig.dice.toFixed(4)} / ${orig.iou.toFixed(4)} (original-size)` : '') + ` -> ${files.summary}`);
     return summary;
   } finally {
     progress.close();
@@ -536,7 +562,7 @@ function trainImagesPerSecond(history: readonly EpochRecord[], n: number): numbe
 }
 
 function writeEval(file: string, split: string, r: EvalResult): void {
-  writeFileAtomic(file, `${stringifyJson({ split, samples: r.samples, loss: r.loss, dice: r.dice, iou: r.iou, perSample: r.perSample }, 1)}\n`);
+  writeFileAtomic(file, `${stringifyJson({ split, samples: r.samples, loss: r.loss, dice: r.dice, iou: r.iou, metricsProtocol: 'model-resolution', protocols: r.protocols ?? null, perSample: r.perSample }, 1)}\n`);
 }
 
 /** L2 norm of all gradients (parameters without a gradient are skipped), without modifying them. */

@@ -20,6 +20,12 @@ export interface SegmenterInfo {
 
 export interface Segmenter extends nn.Module {
   readonly info: SegmenterInfo;
+  /**
+   * Reproduce the original implementation (`reference`) or do what the paper says (`fixed`).
+   * Training follows it too: soft loss targets, weight decay 0, augmentation (docs/quirks.md).
+   * Absent: `reference`.
+   */
+  readonly quirks?: 'reference' | 'fixed';
   /** Tokenises prompts the way the model expects (padding to the longest). */
   tokenize(prompts: string[]): TextInputs;
   /** Logits [B, 1, S, S] for normalised images [B, 3, S, S] and tokenised prompts. */
