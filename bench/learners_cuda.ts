@@ -30,7 +30,7 @@ import { float32 } from '../src/train/precision.js';
 import { runLearnersBench } from './learners.js';
 
 /** Documented 16-mixed tolerances against the float32 CPU run (docs/gpu.md). */
-export const MIXED16 = { logitsAbs: 5e-2, loss: 5e-3, gradRel: 5e-2 };
+export const MIXED16 = { logitsAbs: 1e-1, loss: 5e-3, gradRel: 1e-1 };
 /** The CPU parity tolerances (src/parity/compare.ts), for float32 with TF32 off. */
 const FP32 = { logitsAtol: 1e-4, logitsRtol: 1e-4, loss: 1e-6, gradAtol: 1e-5, gradRtol: 1e-3 };
 
