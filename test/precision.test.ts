@@ -16,7 +16,7 @@ import * as T from '../src/torch/index.js';
 import { generateSyntheticDataset } from '../src/data/synthetic.js';
 import {
   GradScaler, mixedPrecision, cpuBf16Autocast, parseTrainConfig, configLeaves, train, TinySegmenter, loadCheckpoint, diceCELoss, float32,
-  type TrainSummary,
+  evaluate, refuseBatchThatCannotFit, batchTooLargeMessage, type TrainSummary,
 } from '../src/train/index.js';
 
 T.setNumThreads(1);
@@ -310,4 +310,35 @@ test('a loss-scaled loop resumed from its saved state (params, AdamW, scaler) eq
     images.dispose();
     masks.dispose();
   }
+});
+
+test('evaluate with precision bf16-mixed scores within bf16 noise of float32; 16-mixed eval on CPU is refused', async () => {
+  T.manualSeed(3);
+  const seg = new TinySegmenter({ imageSize: 32 });
+  try {
+    const a = await evaluate(seg, shapes, 'val', { imageSize: 32, workers: 0 });
+    const b = await evaluate(seg, shapes, 'val', { imageSize: 32, workers: 0, precision: 'bf16-mixed' });
+    assert.equal(b.samples, a.samples);
+    assert.ok(Math.abs(a.loss - b.loss) < 2e-2, `loss ${a.loss} vs ${b.loss}`);
+    assert.notEqual(a.loss, b.loss, 'the bf16 forward really ran in bf16');
+    await assert.rejects(evaluate(seg, shapes, 'val', { imageSize: 32, workers: 0, precision: '16-mixed' }), /needs a CUDA device/);
+  } finally {
+    seg.dispose();
+  }
+});
+
+test('batch-fit probe: nothing to do on CPU; the refusal names the estimate, the device and the largest batch that fits', () => {
+  const seg = new TinySegmenter({ imageSize: 32 });
+  try {
+    const params = seg.parameterGroups(0).flatMap((g) => g.params);
+    assert.equal(refuseBatchThatCannotFit(seg, mixedPrecision('32', 'cpu'), 'cpu', 4096, 32, 'a circle', params), null);
+  } finally {
+    seg.dispose();
+  }
+  const GiB = 2 ** 30;
+  const msg = batchTooLargeMessage('cuda:0', 64, { baseBytes: 2 * GiB, perSampleBytes: 1.5 * GiB, estimateBytes: 98 * GiB, totalBytes: 80 * GiB, fits: false });
+  assert.match(msg, /batchSize 64 does not fit on cuda:0/);
+  assert.match(msg, /about 98\.00 GiB of the device's 80\.00 GiB/);
+  assert.match(msg, /batchSize <= 46/); // floor((72 - 2) / 1.5)
+  assert.match(msg, /effectiveBatchSize/);
 });
