@@ -9,7 +9,11 @@
  *      gradients 1e-5 + 1e-3 x max|g|) — no TF32 means the GPU should match float32 math;
  *    - in 16-mixed (float16 autocast, float32 logits into the loss): within the mixed-precision
  *      tolerances MIXED16 below (float16 has a 10-bit mantissa: ~5e-4 relative per op).
- * 2. Timing: `bench/learners` on CUDA at the paper's batch 32 and 352 px (CRIS: 416 px) for
+ * 2. The trainer in 16-mixed on CUDA: the tiny segmenter on synthetic shapes, once straight
+ *    through and once interrupted after step 5 (AbortSignal) and resumed: the loss-scale
+ *    sequence and skipped steps in metrics.jsonl must be equal, the final validation Dice
+ *    within 1e-3 (cuDNN backward kernels may use atomics), and the resume state holds the scaler.
+ * 3. Timing: `bench/learners` on CUDA at the paper's batch 32 and 352 px (CRIS: 416 px) for
  *    VPT d9, MaPLe d9, CoOp d1 and CRIS CoOp d1, in 32 and 16-mixed, each step interleaved
  *    with the original wrappers run by PyTorch (bench/learners_torch.py: torch.autocast +
  *    torch.cuda.amp.GradScaler, cudnn.benchmark on, as the original's run scripts). CRIS has
@@ -20,8 +24,11 @@
  *
  *   node dist/bench/learners_cuda.js [fixturesDir] [--runs 5] [--skip-timing]
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import { join } from 'node:path';
+import { generateSyntheticDataset } from '../src/data/synthetic.js';
+import { train, resumeRun, TinySegmenter, TrainingInterruptedError, type TrainConfigInput } from '../src/train/index.js';
 import * as T from '../src/torch/index.js';
 import { buildCaseSegmenter } from '../src/parity/kinds/learners.js';
 import { loadStateStrict } from '../src/tuning/common.js';
@@ -107,6 +114,44 @@ for (const dir of dirs) {
   }
 }
 
+/** 16-mixed through the trainer, straight and interrupted + resumed (see the header). */
+async function trainerCheck(): Promise<Record<string, unknown>> {
+  const tmp = mkdtempSync(join(os.tmpdir(), 'tunevlseg-amp-'));
+  try {
+    const data = join(tmp, 'shapes');
+    await generateSyntheticDataset('shapes', data, { size: 32, counts: { train: 24, val: 8, test: 0 }, seed: 5 });
+    const cfg = (name: string): TrainConfigInput => ({
+      name, runsDir: join(tmp, 'runs'), seed: 1, device: 'cuda', precision: '16-mixed',
+      data: { dir: data, imageSize: 32, workers: 0, testSplit: null }, batchSize: 4, effectiveBatchSize: 4,
+      minEpochs: 2, maxEpochs: 2, lr: 0.03, progress: 'none',
+    });
+    const build = { buildSegmenter: () => new TinySegmenter({ imageSize: 32 }) };
+    const ref = await train(cfg('straight'), build);
+    const ac = new AbortController();
+    let interrupted = false;
+    try {
+      await train(cfg('resumed'), { ...build, signal: ac.signal, onStep: (r) => { if (r.globalStep === 5) ac.abort(); } });
+    } catch (e) {
+      if (!(e instanceof TrainingInterruptedError)) throw e;
+      interrupted = true;
+    }
+    const res = await resumeRun(join(tmp, 'runs', 'resumed'), build);
+    const steps = (run: string): { lossScale?: number; skipped?: boolean }[] => readFileSync(join(tmp, 'runs', run, 'metrics.jsonl'), 'utf8').trim().split('\n')
+      .map((l) => JSON.parse(l) as { type: string; lossScale?: number; skipped?: boolean }).filter((r) => r.type === 'step');
+    const a = steps('straight').map((r) => [r.lossScale, r.skipped]);
+    const b = steps('resumed').map((r) => [r.lossScale, r.skipped]);
+    const pass = interrupted && JSON.stringify(a) === JSON.stringify(b) && a.every(([s]) => typeof s === 'number') &&
+      Math.abs(ref.val.dice - res.val.dice) < 1e-3 && res.precision === '16-mixed' && res.peakMemory.kind === 'cuda-allocator-peak';
+    return { check: 'trainer 16-mixed resume', pass, interrupted, loss_scales: a, val_dice: [ref.val.dice, res.val.dice], peak_memory: res.peakMemory };
+  } catch (e) {
+    return { check: 'trainer 16-mixed resume', pass: false, error: (e as Error).message };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+const trainer = await trainerCheck();
+console.log(JSON.stringify(trainer));
+
 let rows: Record<string, Record<string, unknown>> = {};
 if (!argv.includes('--skip-timing')) {
   // TF32 back to libtorch's defaults for the timing (as the original runs: matmul off, cuDNN on).
@@ -122,7 +167,7 @@ if (!argv.includes('--skip-timing')) {
 }
 const mixedRatios = Object.values(rows).filter((r) => r.precision === '16-mixed' && typeof r.ratio_vs_torch === 'number').map((r) => r.ratio_vs_torch as number);
 console.log(JSON.stringify({
-  bench: 'learners_cuda', batch: 32, parity, mixed16_tolerances: MIXED16,
+  bench: 'learners_cuda', batch: 32, parity, trainer_16_mixed_resume: trainer.pass, mixed16_tolerances: MIXED16,
   goal_ratio_vs_torch_16_mixed: 0.6, max_ratio_vs_torch_16_mixed: mixedRatios.length ? Math.max(...mixedRatios) : null, rows,
 }));
-process.exit(parity.fp32_tf32_off!.failed + parity.mixed16!.failed ? 1 : 0);
+process.exit(parity.fp32_tf32_off!.failed + parity.mixed16!.failed || !trainer.pass ? 1 : 0);
