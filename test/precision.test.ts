@@ -1,7 +1,8 @@
 // Mixed precision on CPU: the GradScaler's arithmetic (inf/NaN detection, skipped steps,
 // growth, backoff, float32 overflow guard, state round trip) with injected infs; autocast's
 // casting rules on the ops we bind (libtorch's CPU lists); the precision/tf32 config keys;
-// bf16-mixed training of the tiny model; and exact resumption of a loss-scaled loop.
+// bf16-mixed training of the tiny model (and its exact resumption through the trainer); and
+// exact resumption of a loss-scaled loop.
 //
 // float16 autocast itself needs CUDA (libtorch 1.13's CPU autocast has no float16 matmul or
 // conv kernels), so the scaler is exercised here on float32 gradients with injected infs;
@@ -16,7 +17,7 @@ import * as T from '../src/torch/index.js';
 import { generateSyntheticDataset } from '../src/data/synthetic.js';
 import {
   GradScaler, mixedPrecision, cpuBf16Autocast, parseTrainConfig, configLeaves, train, TinySegmenter, loadCheckpoint, diceCELoss, float32,
-  evaluate, refuseBatchThatCannotFit, batchTooLargeMessage, type TrainSummary,
+  evaluate, refuseBatchThatCannotFit, batchTooLargeMessage, resumeRun, TrainingInterruptedError, type TrainSummary,
 } from '../src/train/index.js';
 
 T.setNumThreads(1);
@@ -341,4 +342,27 @@ test('batch-fit probe: nothing to do on CPU; the refusal names the estimate, the
   assert.match(msg, /about 98\.00 GiB of the device's 80\.00 GiB/);
   assert.match(msg, /batchSize <= 46/); // floor((72 - 2) / 1.5)
   assert.match(msg, /effectiveBatchSize/);
+});
+
+test('a bf16-mixed run interrupted mid-epoch and resumed ends with the same weights and scores as a straight run', async () => {
+  const cfg = (name: string) => ({
+    name, runsDir: path.join(tmp, 'runs'), seed: 1, precision: 'bf16-mixed' as const,
+    data: { dir: shapes, imageSize: 32, workers: 0, testSplit: null }, batchSize: 4, effectiveBatchSize: 4,
+    minEpochs: 2, maxEpochs: 2, lr: 0.03, progress: 'none' as const,
+  });
+  const build = { buildSegmenter: () => new TinySegmenter({ imageSize: 32 }) };
+  const straight = await train(cfg('straight'), build);
+  const ac = new AbortController();
+  await assert.rejects(train(cfg('cut'), { ...build, signal: ac.signal, onStep: (r) => { if (r.globalStep === 5) ac.abort(); } }), TrainingInterruptedError);
+  const resumed = await resumeRun(path.join(tmp, 'runs', 'cut'), build);
+  assert.equal(resumed.resumes, 1);
+  assert.equal(resumed.precision, 'bf16-mixed');
+  assert.deepEqual(resumed.val, straight.val);
+  const weights = (run: string): Map<string, number[]> => {
+    const { state } = loadCheckpoint(path.join(tmp, 'runs', run, 'checkpoints', 'last.safetensors'));
+    const out = new Map([...state].map(([k, t]) => [k, Array.from(t.toFloat32Array())]));
+    T.dispose([...state.values()]);
+    return out;
+  };
+  assert.deepEqual(weights('cut'), weights('straight'));
 });
