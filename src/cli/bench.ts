@@ -9,14 +9,15 @@ import { openStorage, summarizeStudy, LEARNERS, type LearnerName, type StudyConf
 import { readConfigFile, predictFolder, datasetEmbeddings, type TrainConfigInput } from '../train/index.js';
 import { toTrialsJsonl } from '../report/index.js';
 import { runWorker, sweepSpace, autoObjective } from './sweep.js';
+import { learnerSupports, learnersFor, learnersWithOption } from '../learners/registry.js';
+import { familyOfModelSpec } from '../tuning/factory.js';
 
 export const ABLATIONS: Record<string, { name: string; model: Record<string, unknown>; learners?: readonly string[] }> = {
   // Table 4: MaPLe (and the other initialised learners) from N(0, 0.02) instead of "a photo of a".
-  init: { name: 'init-gaussian', model: { contextInitializer: null }, learners: ['coop', 'cocoop', 'maple'] },
+  init: { name: 'init-gaussian', model: { contextInitializer: null }, get learners() { return learnersWithOption('contextInitializer'); } },
   // Table 5: no learnable upsampler.
   upsampler: { name: 'no-upsampler', model: { useNewLastLayer: false } },
 };
-const TEXT_ONLY = new Set(['coop', 'cocoop']);
 
 /**
  * The grid's base model: the original's experiment configs load `CIDAS/clipseg-rd64` (and its
@@ -41,9 +42,9 @@ export function benchCells(models: string[], learners: string[], datasets: strin
   for (const a of ablate) if (!ABLATIONS[a]) throw new Error(`bench: unknown ablation "${a}" (${Object.keys(ABLATIONS).join(', ')})`);
   const cells: BenchCell[] = [];
   for (const m of models.map(namedSpec)) {
-    const isCris = /cris/i.test(m.name) || /cris/i.test(m.spec);
+    const family = familyOfModelSpec(m.name, m.spec);
     for (const l of learners as LearnerName[]) {
-      if (isCris && !TEXT_ONLY.has(l)) continue; // CRIS's image encoder is a CNN: textual learners only
+      if (!learnerSupports(l, family)) continue; // e.g. CRIS's image encoder is a CNN: textual learners only
       for (const d of datasets.map(namedSpec)) {
         const base = `${m.name}__${l}__${d.name}`;
         cells.push({ id: base, model: m, learner: l, dataset: d, ablation: null, overrides: {} });
@@ -128,7 +129,7 @@ export async function runBench(o: BenchOptions): Promise<{ dir: string; ran: str
       cpSync(runDir, tmp, { recursive: true });
       writeFileSync(join(tmp, 'trials.jsonl'), toTrialsJsonl(s.trials));
       if (o.predictions) {
-        const { loadTuned } = await import('../tuning/factory.js');
+        const { loadTuned } = await import('../tuning/checkpoint.js');
         const { segmenter } = await loadTuned(join(tmp, 'checkpoints', 'best.safetensors'));
         try {
           const cfg = JSON.parse(readFileSync(join(tmp, 'config.json'), 'utf8')) as { data?: { testSplit?: string | null } };
@@ -156,7 +157,7 @@ export async function runBench(o: BenchOptions): Promise<{ dir: string; ran: str
  * CLIPSeg base model of the grid (the frozen towers: the same for every learner).
  */
 async function writeEmbeddings(dir: string, cells: BenchCell[], fileCfg: Record<string, unknown>, quiet: boolean): Promise<void> {
-  const clipCell = cells.find((c) => !/cris/i.test(c.model.spec) && !/cris/i.test(c.model.name));
+  const clipCell = cells.find((c) => familyOfModelSpec(c.model.name, c.model.spec) === 'clipseg');
   if (!clipCell) return;
   const datasets = [...new Map(cells.map((c) => [c.dataset.name, c.dataset])).values()].filter((d) => !existsSync(join(dir, 'embeddings', `${d.name}.json`)));
   if (datasets.length === 0) return;
@@ -187,7 +188,7 @@ export function registerBenchCommand(program: Command): void {
     .description('run the benchmark grid (one TPE sweep per model x learner x dataset cell, plus ablations) into a bench folder for `tunevlseg report`')
     .requiredOption('--datasets <list>', 'comma-separated dataset folders, optionally name=folder (e.g. kvasir=data/Kvasir-SEG)')
     .option('--models <list>', 'comma-separated base models (preset, folder, hub id; optionally name=spec). Default: CIDAS/clipseg-rd64, the model (and tokenizer) the original experiment configs load, not -refined', BENCH_DEFAULT_MODELS)
-    .option('--learners <list>', `comma-separated learners (${LEARNERS.join(', ')}); CRIS gets only coop, cocoop`, LEARNERS.join(','))
+    .option('--learners <list>', `comma-separated learners (${LEARNERS.join(', ')}); CRIS gets only ${learnersFor('cris').join(', ')}`, LEARNERS.join(','))
     .option('--trials <n>', 'TPE trials per cell (paper: 20)', '20')
     .option('--out <dir>', 'bench folder', 'bench')
     .option('--storage <url>', 'study storage (default sqlite:<bench>/studies.db; postgres://... to share cells with workers)')

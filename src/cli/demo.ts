@@ -4,7 +4,8 @@
 // Thin over src/demo/run.ts.
 import type { Command } from 'commander';
 import { runDemo, type DemoOptions, type DemoSummary } from '../demo/run.js';
-import { LEARNER_NAMES, type LearnerName } from '../learners/types.js';
+import type { LearnerName } from '../learners/types.js';
+import { LEARNER_NAMES } from '../learners/registry.js';
 import { isLearnerName } from '../learners/registry.js';
 
 interface DemoFlags {

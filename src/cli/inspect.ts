@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { buildSegmenter, type TunedSegmenter } from '../tuning/factory.js';
+import { DEFAULT_LEARNER, LEARNER_NAMES } from '../learners/registry.js';
 
 export interface InspectFlags {
   model?: string;
@@ -50,7 +51,7 @@ function parseValue(raw: string): unknown {
 export function inspectConfig(f: InspectFlags): Record<string, unknown> {
   const model = f.model ?? 'clipseg';
   const isFolder = existsSync(resolve(model)) && statSync(resolve(model)).isDirectory();
-  const cfg: Record<string, unknown> = { model, learner: f.learner ?? 'vpt', randomWeights: !(f.weights === true && isFolder) };
+  const cfg: Record<string, unknown> = { model, learner: f.learner ?? DEFAULT_LEARNER, randomWeights: !(f.weights === true && isFolder) };
   if (f.depth !== undefined) cfg.depth = Number(f.depth);
   if (f.numContext !== undefined) cfg.numContext = Number(f.numContext);
   if (f.quirks !== undefined) cfg.quirks = f.quirks;
@@ -110,7 +111,7 @@ export function registerInspectCommand(program: Command, print: (s: string) => v
     .command('inspect')
     .description('list the trainable tensors (names, shapes, counts) of a model + learner configuration')
     .option('--model <model>', 'clipseg | cris | a preset (rd64-refined, rd64, cris-rn50, cris-tiny) | a model folder | a hub id', 'clipseg')
-    .option('--learner <name>', 'coop | cocoop | vpt | maple | shared_separate | shared_attn | none', 'vpt')
+    .option('--learner <name>', [...LEARNER_NAMES, 'none'].join(' | '), DEFAULT_LEARNER)
     .option('--depth <d>', 'prompt depth')
     .option('--num-context <n>', 'prompt tokens per layer')
     .option('--quirks <mode>', 'reference | fixed')

@@ -48,7 +48,8 @@ export async function predict(inputs: string[], o: PredictCliOptions): Promise<s
   if (inputs.length === 0) throw new Error('predict: give image files or a folder of images');
   if (!o.prompt) throw new Error('predict: --prompt is required (e.g. --prompt "polyp")');
   if (!o.model && !o.tuned) throw new Error('predict: give --model <preset|folder|hub id> (zero-shot) or --tuned <checkpoint.safetensors>');
-  const { buildSegmenter, loadTuned } = await import('../tuning/factory.js');
+  const { buildSegmenter } = await import('../tuning/factory.js');
+  const { loadTuned } = await import('../tuning/checkpoint.js');
   let seg: Segmenter;
   if (o.tuned) {
     seg = (await loadTuned(o.tuned, o.model, o.device ? { device: o.device } : {})).segmenter;

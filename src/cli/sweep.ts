@@ -9,13 +9,10 @@ import {
   openStorage, runStudy, summarizeStudy, learnerSpace, MedianPruner, SuccessiveHalvingPruner, TrialPruned,
   LEARNERS, type LearnerName, type Params, type Pruner, type StudyConfig, type SearchSpace, type StudyStorage,
 } from '../sweep/index.js';
+import { optionForReferenceName } from '../learners/reference.js';
+import { DEFAULT_LEARNER } from '../learners/registry.js';
 import { train, readConfigFile, TrainingInterruptedError, type TrainConfigInput, type TrainSummary } from '../train/index.js';
 
-/** How a sampled parameter sets the training config (paper Tab. 2 names -> our config keys). */
-const PARAM_TO_MODEL_KEY: Record<string, string> = {
-  prompt_depth: 'depth', intermediate_dim: 'intermediateDim', use_lora_proj: 'useLoraProj', shared_dim: 'sharedDim',
-  nhead: 'heads', dropout: 'dropout', dim_feedforward: 'feedforward', norm_first: 'normFirst',
-};
 
 /**
  * What a trial returns to the sampler:
@@ -47,7 +44,7 @@ export function trialConfig(base: TrainConfigInput, params: Params, study: strin
     if (k === 'lr') cfg.lr = v as number;
     else if (k === 'weight_decay') cfg.weightDecay = v as number;
     else if (k === 'learner') model.learner = v;
-    else if (PARAM_TO_MODEL_KEY[k]) model[PARAM_TO_MODEL_KEY[k]!] = v;
+    else if (optionForReferenceName(k)) model[optionForReferenceName(k)!] = v; // paper Tab. 2 name -> our option
     else throw new Error(`sweep: no config key for parameter "${k}"`);
   }
   cfg.model = model;
@@ -208,7 +205,7 @@ export function registerSweepCommands(program: Command): void {
     .description('TPE hyperparameter sweep of one model x learner x dataset (each trial a training run)')
     .requiredOption('--dataset <dir>', 'dataset folder (docs/data.md)')
     .option('--model <m>', 'base model: preset, folder or hub id', 'clipseg')
-    .option('--learner <l>', `context learner (${LEARNERS.join(', ')})`, 'vpt')
+    .option('--learner <l>', `context learner (${LEARNERS.join(', ')})`, DEFAULT_LEARNER)
     .option('--trials <n>', 'trials in the study', '20')
     .option('--storage <url>', 'sqlite:<file> or postgres://...', 'sqlite:runs/studies.db')
     .option('--study <name>', 'study name (default <model>__<learner>__<dataset>)')

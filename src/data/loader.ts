@@ -23,7 +23,10 @@ import {
   promptUnavailableReason,
   selectPrompt,
 } from './format.js';
-import { IMAGENET_MEAN, IMAGENET_STD, ImageError } from './image.js';
+import { ImageError } from './image.js';
+
+const PIXELS_MEAN: readonly [number, number, number] = [0, 0, 0];
+const PIXELS_STD: readonly [number, number, number] = [1, 1, 1];
 import { permutation } from './rng.js';
 
 /** What the loader needs of a sample (a DatasetSample from format.ts fits). */
@@ -59,8 +62,6 @@ export interface LoaderOptions extends PromptOptions {
   prefetch?: number;
   /** Items of a batch a worker decodes concurrently. Default 2. */
   itemConcurrency?: number;
-  mean?: readonly [number, number, number];
-  std?: readonly [number, number, number];
   /**
    * Masks are binary (1 where gray / 255 > maskThreshold) or, with null (the default), soft:
    * gray / 255 after the nearest resize, as the reference's loader yields them. The loss trains
@@ -72,7 +73,7 @@ export interface LoaderOptions extends PromptOptions {
 }
 
 export interface Batch {
-  /** [B, 3, S, S], normalised. */
+  /** [B, 3, S, S], RGB in [0, 1] (not normalised: see src/train/inputs.ts). */
   images: Float32Array;
   /** [B, 1, S, S]: gray / 255 (soft, the default) or 0/1 with `maskThreshold`. */
   masks: Float32Array;
@@ -338,8 +339,9 @@ export class BatchLoader implements AsyncIterable<Batch> {
       ...(buffers === undefined ? {} : { buffers }),
       id: this.nextJobId++,
       size: o.size,
-      mean: o.mean ?? IMAGENET_MEAN,
-      std: o.std ?? IMAGENET_STD,
+      // [0, 1] pixels: the model's normalisation happens once, on the tensor (src/train/inputs.ts).
+      mean: PIXELS_MEAN,
+      std: PIXELS_STD,
       maskThreshold: o.maskThreshold === undefined ? null : o.maskThreshold,
       failOn: o.failOn ?? 'warning',
       fastShrinkOnLoad: o.fastShrinkOnLoad ?? false,

@@ -15,7 +15,6 @@
 import { copyFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadSplit } from '../data/format.js';
-import { BatchLoader } from '../data/loader.js';
 import { CLIPSegForImageSegmentation } from '../models/clipseg/model.js';
 import { clipsegConfigToJson } from '../models/clipseg/config.js';
 import { ClipTokenizer } from '../models/clip/tokenizer.js';
@@ -23,6 +22,7 @@ import { getNumThreads, manualSeed, noGrad, optim, saveSafetensors, setNumThread
 import { diceCELoss } from '../train/loss.js';
 import { diceIoU } from '../train/metrics.js';
 import { evaluate, type EvalMeans } from '../train/evaluate.js';
+import { batchTensors, loaderFor, normalise } from '../train/inputs.js';
 import { tunevlsegVersion } from '../train/checkpoint.js';
 import { ClipsegFullSegmenter, initTinyClipseg, tinyClipsegConfig } from './model.js';
 import { DEMO_WORDS, buildTinyVocab, writeTinyVocab } from './vocab.js';
@@ -149,9 +149,8 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainSummary> {
 
   const { model, tokenizer, base } = startingModel(o, outDir, seed);
   const seg = new ClipsegFullSegmenter(model, tokenizer, { base });
-  const loader = new BatchLoader(train, {
-    size: seg.info.imageSize, batchSize, shuffle: true, dropLast: true, seed, promptKey: o.promptKey ?? 'random',
-    mean: seg.info.mean, std: seg.info.std, workers: o.workers ?? 1,
+  const loader = loaderFor(seg, train, {
+    batchSize, shuffle: true, dropLast: true, seed, promptKey: o.promptKey ?? 'random', workers: o.workers ?? 1,
   });
   const opt = new optim.AdamW(seg.parameterGroups(weightDecay), { lr, weightDecay });
   const sched = new optim.CosineSchedule(opt, steps, 0, warmup);
@@ -169,11 +168,9 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainSummary> {
       for await (const b of loader.epoch(epoch)) {
         if (o.signal?.aborted) throw new Error('pretrain: interrupted');
         const r = tidy(() => {
-          const S = b.imageSize;
-          const images = tensor(b.images, [b.size, 3, S, S]);
-          const masks = tensor(b.masks, [b.size, 1, S, S]);
+          const { images, masks } = batchTensors(b, 'cpu');
           b.release();
-          const logits = seg.forward(images, seg.tokenize(b.prompts));
+          const logits = seg.forward(normalise(images, seg.info), seg.tokenize(b.prompts));
           const { loss } = diceCELoss(logits, masks, { lambdaDice: 1, lambdaCe: o.lambdaCe ?? 0.2 });
           opt.zeroGrad();
           loss.backward();

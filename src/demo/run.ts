@@ -27,25 +27,25 @@ import { train, type TrainSummary } from '../train/trainer.js';
 import { evaluate } from '../train/evaluate.js';
 import type { TrainConfigInput } from '../train/config.js';
 import type { Split } from '../data/format.js';
-import { LEARNER_NAMES, type LearnerName } from '../learners/types.js';
+import type { LearnerName } from '../learners/types.js';
+import { learnerEntry, learnersFor } from '../learners/registry.js';
 import { buildSegmenter } from '../tuning/factory.js';
 import { demoAssetsDir } from './assets.js';
 import { DOMAIN_SPECS, fieldOfViewDice, generateDomain, textBlindDice } from './domains.js';
 import { ClipsegFullSegmenter } from './model.js';
 
-/** Display names, in the paper's order. */
-export const LEARNER_TITLES: Readonly<Record<LearnerName, string>> = Object.freeze({
-  coop: 'CoOp', cocoop: 'CoCoOp', vpt: 'VPT', maple: 'MaPLe', shared_separate: 'Shared Separate', shared_attn: 'Shared Attention',
-});
+/** A learner's display name (its registry title). */
+const title = (name: LearnerName): string => learnerEntry(name).title;
 
 /**
- * Learner options scaled to the tiny model (text 64 + vision 64 wide): Shared Attention's
- * transformer layer gets a 256-wide feed-forward instead of the paper's 1536 (which would give it
- * more parameters than the whole base model). Everything else takes the learners' defaults.
+ * Learner options scaled to the tiny model (text 64 + vision 64 wide): a learner with a
+ * transformer layer (Shared Attention) gets a 256-wide feed-forward instead of the paper's 1536
+ * (which would give it more parameters than the whole base model). Everything else takes the
+ * learners' defaults.
  */
-export const DEMO_LEARNER_OPTIONS: Readonly<Partial<Record<LearnerName, Record<string, unknown>>>> = Object.freeze({
-  shared_attn: { feedforward: 256 },
-});
+export function demoLearnerOptions(name: LearnerName): Record<string, unknown> {
+  return 'feedforward' in learnerEntry(name).schema.shape ? { feedforward: 256 } : {};
+}
 
 /** Default optimizer steps per learner and learning rate (measured: docs/demo.md). */
 export const DEMO_STEPS = 300;
@@ -67,7 +67,7 @@ export interface DemoOptions {
   targetCounts?: Partial<Record<Split, number>>;
   /** Source-domain test images (2-3 prompts each). Default 400. */
   sourceTestImages?: number;
-  /** Learners to tune, in order. Default all six. */
+  /** Learners to tune, in order. Default every CLIPSeg learner of the registry. */
   learners?: LearnerName[];
   /** Optimizer steps per learner (default 300, rounded up to whole epochs: 16 of 19 steps). */
   steps?: number;
@@ -143,7 +143,7 @@ export function formatDemoTable(s: DemoSummary): string {
   ];
   for (const [name, r] of Object.entries(s.learners) as [LearnerName, DemoLearnerResult][]) {
     const d = r.test_dice - best;
-    rows.push([LEARNER_TITLES[name], f3(r.test_dice), `${d >= 0 ? '+' : ''}${d.toFixed(3)}`, r.seconds.toFixed(1)]);
+    rows.push([title(name), f3(r.test_dice), `${d >= 0 ? '+' : ''}${d.toFixed(3)}`, r.seconds.toFixed(1)]);
   }
   const head = ['method (target: ultrasound, test split)', 'test Dice', 'vs best baseline', 'seconds'];
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -163,7 +163,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
   const log = o.log ?? ((l: string) => console.log(l));
   const runDir = path.resolve(o.runDir ?? path.join('runs', `demo-${timestamp()}`));
   const modelDir = path.resolve(o.modelDir ?? demoAssetsDir());
-  const learners = o.learners ?? [...LEARNER_NAMES];
+  const learners = o.learners ?? learnersFor('clipseg');
   const threads = o.threads ?? 1;
   const workers = o.workers ?? 0;
   const seed = o.seed ?? 0;
@@ -219,12 +219,12 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       const steps = o.perLearner?.[name]?.steps ?? o.steps ?? DEMO_STEPS;
       const lr = o.perLearner?.[name]?.lr ?? o.lr ?? DEMO_LR;
       const epochs = Math.max(1, Math.ceil(steps / stepsPerEpoch));
-      const textOnly = name === 'coop' || name === 'cocoop';
+      const textOnly = !learnerEntry(name).vision;
       const config: TrainConfigInput = {
         name, runsDir: path.join(runDir, 'tuning'), seed,
         model: {
           model: modelDir, learner: name, numContext: o.numContext ?? 4, depth: o.depth ?? 1, quirks: o.quirks ?? 'fixed',
-          ...DEMO_LEARNER_OPTIONS[name],
+          ...demoLearnerOptions(name),
           ...(textOnly ? { frozenCacheMb: 64 } : {}),
         },
         data: { dir: targetDir, promptKey: 'p1', workers },
@@ -233,10 +233,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
         earlyStopping: { enabled: false },
         progress: 'lines',
       };
-      log(`[${i + 1}/${learners.length}] ${LEARNER_TITLES[name]}: ${epochs} epochs x ${stepsPerEpoch} steps of ${batchSize}, lr ${lr}`);
+      log(`[${i + 1}/${learners.length}] ${title(name)}: ${epochs} epochs x ${stepsPerEpoch} steps of ${batchSize}, lr ${lr}`);
       const ts = performance.now();
       const summary: TrainSummary = await train(config, {
-        buildSegmenter: (m) => buildSegmenter(m), overwrite: o.overwrite ?? true, log: (l) => log(`  ${LEARNER_TITLES[name]} ${l}`),
+        buildSegmenter: (m) => buildSegmenter(m), overwrite: o.overwrite ?? true, log: (l) => log(`  ${title(name)} ${l}`),
         ...(o.signal ? { signal: o.signal } : {}),
       });
       const seconds = (performance.now() - ts) / 1000;
@@ -244,7 +244,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
         test_dice: summary.test?.dice ?? Number.NaN, val_dice: summary.val.dice, seconds,
         steps: summary.globalSteps, epochs: summary.epochs, trainable_params: summary.trainableParams,
       };
-      log(`  ${LEARNER_TITLES[name]}: test Dice ${f3(results[name].test_dice)} (${seconds.toFixed(1)} s, ${summary.trainableParams} trainable parameters)`);
+      log(`  ${title(name)}: test Dice ${f3(results[name].test_dice)} (${seconds.toFixed(1)} s, ${summary.trainableParams} trainable parameters)`);
     }
     const tuningSeconds = (performance.now() - tuneStart) / 1000;
 

@@ -1,5 +1,5 @@
 /**
- * Pieces shared by the learners: option schemas, context-vector initialisation (random or from a
+ * Pieces shared by the learners (their option schemas are in options.ts): context-vector initialisation (random or from a
  * context initializer text, quirk 6), the MLP / LoRA-style projection builders, and the base class.
  *
  * Reference: github.com/naamiinepal/tunevlseg @ 7956bcd, src/models/core_models/coop/context_learner/
@@ -7,58 +7,8 @@
  */
 import { z } from 'zod';
 import { Tensor, cat, empty, nn, noGrad, tensor, tidy } from '../torch/index.js';
+import { formatIssues, type IntermediateDim } from './options.js';
 import { LearnerConfigError, type ContextLearner, type LearnerHost, type LearnerName, type PromptPair } from './types.js';
-
-// ------------------------------------------------------------------------------------ options
-
-const posInt = z.number().int().positive();
-
-/** Options every learner has. */
-export const commonOptions = {
-  /** Prompt tokens per layer (ignored when a context initializer is given: quirk 6). */
-  numContext: posInt.default(4),
-  /** Prompt depth: 1 = encoder input only; d = fresh prompts at the input of layers 0..d-1. */
-  depth: posInt.default(1),
-  /** Std of the N(0, std) initialisation of random context vectors. */
-  vectorStd: z.number().positive().default(0.02),
-};
-
-/** Text learners initialised from a phrase (CoOp, CoCoOp, MaPLe). */
-export const initializerOptions = {
-  /**
-   * Phrase(s) whose token embeddings (no BOS/EOS, frozen token embedding) initialise the first
-   * context layers; a list gives one phrase per layer (same token count). null = random init.
-   */
-  contextInitializer: z.union([z.string().min(1), z.array(z.string().min(1)).min(1), z.null()]).default('a photo of a'),
-  /** The initializer's token ids instead of its text (no tokenizer needed): one list, or one per layer. */
-  contextInitializerIds: z.union([z.array(z.number().int().nonnegative()).min(1), z.array(z.array(z.number().int().nonnegative()).min(1)).min(1)]).optional(),
-};
-
-export const intermediateDimSchema = z.union([posInt, z.array(posInt).min(1), z.null()]);
-
-/** Learners with per-layer projections (CoCoOp, MaPLe). */
-export const projectionOptions = {
-  /** Hidden width(s) of the projection MLP; null = a single Linear. */
-  intermediateDim: intermediateDimSchema.default(64),
-  /** LayerNorm after the projection (its Linear then has no bias). */
-  useProjNorm: z.boolean().default(true),
-  /** LoRA-style low-rank projection (Linear(in, r, no bias) -> Linear(r, out)); needs one intermediate dim. */
-  useLoraProj: z.boolean().default(false),
-  /** One projection module shared by every layer instead of one per layer. */
-  useUnifiedProjection: z.boolean().default(false),
-};
-
-export type IntermediateDim = z.infer<typeof intermediateDimSchema>;
-
-/** Formats zod issues as `option "key": message` lines. */
-export function formatIssues(issues: readonly { path: readonly PropertyKey[]; message: string; code?: string; keys?: readonly string[] }[], where: string): string {
-  const lines = issues.map((i) => {
-    const key = i.path.map(String).join('.');
-    if (i.code === 'unrecognized_keys' && i.keys) return `unknown option${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
-    return `option "${key || '(root)'}": ${i.message}`;
-  });
-  return `${where}: ${lines.join('; ')}`;
-}
 
 /** Parses learner options with a strict zod schema; errors name the learner and every bad key. */
 export function parseOptions<S extends z.ZodType>(schema: S, name: LearnerName, raw: unknown): z.output<S> {
@@ -248,3 +198,5 @@ export abstract class BaseLearner extends nn.Module implements ContextLearner {
   abstract prompts(layer: number, imageFeatures?: Tensor): PromptPair;
   abstract describe(): Record<string, unknown>;
 }
+
+export { commonOptions, initializerOptions, projectionOptions, intermediateDimSchema, formatIssues, type IntermediateDim } from './options.js';

@@ -9,17 +9,13 @@
  */
 import { z } from 'zod';
 import { type Tensor, nn, tidy } from '../torch/index.js';
-import { BaseLearner, buildProjection, checkDepth, commonOptions, initializerOptions, parseOptions, projectionList, projectionOptions, textContextVectors, type Projection } from './base.js';
+import { BaseLearner, buildProjection, checkDepth, parseOptions, projectionList, textContextVectors, type Projection } from './base.js';
 import { textContextDim } from './coop.js';
 import { LearnerConfigError, type LearnerHost, type PromptPair } from './types.js';
 
-export const cocoopOptionsSchema = z.object({
-  ...commonOptions,
-  ...initializerOptions,
-  ...projectionOptions,
-  /** L2-normalise the image features before the projection (reference default true; yaml false). */
-  normImageFeatures: z.boolean().default(false),
-}).strict();
+import { cocoopOptionsSchema } from './options.js';
+
+export { cocoopOptionsSchema };
 export type CoCoOpOptions = z.input<typeof cocoopOptionsSchema>;
 
 export class CoCoOpLearner extends BaseLearner {

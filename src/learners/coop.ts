@@ -6,10 +6,12 @@
  */
 import { z } from 'zod';
 import type { Tensor } from '../torch/index.js';
-import { BaseLearner, checkDepth, commonOptions, initializerOptions, parseOptions, textContextVectors } from './base.js';
+import { BaseLearner, checkDepth, parseOptions, textContextVectors } from './base.js';
 import { LearnerConfigError, type LearnerHost, type PromptPair } from './types.js';
 
-export const coopOptionsSchema = z.object({ ...commonOptions, ...initializerOptions }).strict();
+import { coopOptionsSchema } from './options.js';
+
+export { coopOptionsSchema };
 export type CoOpOptions = z.input<typeof coopOptionsSchema>;
 
 /**

@@ -6,12 +6,14 @@
  */
 import { z } from 'zod';
 import { nn, tidy } from '../torch/index.js';
-import { BaseLearner, buildProjection, checkDepth, commonOptions, initializerOptions, parseOptions, projectionList, projectionOptions, textContextVectors, type Projection } from './base.js';
+import { BaseLearner, buildProjection, checkDepth, parseOptions, projectionList, textContextVectors, type Projection } from './base.js';
 import { textContextDim } from './coop.js';
 import { requireVision } from './vpt.js';
 import type { LearnerHost, PromptPair } from './types.js';
 
-export const mapleOptionsSchema = z.object({ ...commonOptions, ...initializerOptions, ...projectionOptions }).strict();
+import { mapleOptionsSchema } from './options.js';
+
+export { mapleOptionsSchema };
 export type MapleOptions = z.input<typeof mapleOptionsSchema>;
 
 export class MapleLearner extends BaseLearner {

@@ -30,22 +30,20 @@ export const REFERENCE_PROJECTOR_NAMES: Readonly<Record<string, string>> = Objec
   layer_norm_eps: 'layerNormEps',
 });
 
+/** Our option name -> the reference's (paper Tab. 2) name: the inverse of the two tables above. */
+export function referenceOptionName(ours: string): string {
+  const hit = Object.entries({ ...REFERENCE_OPTION_NAMES, ...REFERENCE_PROJECTOR_NAMES }).find(([, o]) => o === ours);
+  if (!hit) throw new LearnerConfigError(`option "${ours}" has no reference name (add it to REFERENCE_OPTION_NAMES in src/learners/reference.ts)`);
+  return hit[0];
+}
+
+/** The reference's (paper Tab. 2) name -> our option name, or undefined. */
+export function optionForReferenceName(ref: string): string | undefined {
+  return REFERENCE_OPTION_NAMES[ref] ?? REFERENCE_PROJECTOR_NAMES[ref];
+}
+
 /** Keys of the reference section that carry no option (documentation, class names, fixed values). */
 const IGNORED = new Set(['class', '_target_', '_partial_', 'tokenizer', 'note']);
-
-/**
- * The reference classes' own defaults (they differ from the yaml values that are our defaults),
- * applied to keys a reference section leaves out.
- */
-export const REFERENCE_CLASS_DEFAULTS: Readonly<Record<LearnerName, Record<string, unknown>>> = Object.freeze({
-  coop: { depth: 1, vectorStd: 0.02, contextInitializer: null },
-  cocoop: { depth: 1, vectorStd: 0.02, contextInitializer: null, useUnifiedProjection: true, intermediateDim: null, useProjNorm: false, useLoraProj: false, normImageFeatures: true },
-  vpt: { depth: 1, vectorStd: 0.02 },
-  maple: { depth: 1, vectorStd: 0.02, contextInitializer: null, useUnifiedProjection: true, intermediateDim: null, useProjNorm: false, useLoraProj: false },
-  shared_separate: { depth: 1, vectorStd: 0.02, sharedDim: 64, useUnifiedProjection: true, intermediateDim: null, useProjNorm: false, useLoraProj: false },
-  // nn.TransformerEncoderLayer's defaults (nhead has none)
-  shared_attn: { depth: 1, vectorStd: 0.02, useUnifiedProjection: true, feedforward: 2048, dropout: 0.1, activation: 'relu', layerNormEps: 1e-5, normFirst: false },
-});
 
 export interface ReferenceLearner {
   name: LearnerName;
@@ -60,7 +58,7 @@ export function learnerFromReference(section: Record<string, unknown>, initializ
   const cls = section.class ?? section._target_;
   if (typeof cls !== 'string') throw new LearnerConfigError('reference learner config: no "class" (or "_target_") naming the learner class');
   const entry = learnerForReferenceClass(cls.split('.').pop()!);
-  const options: Record<string, unknown> = { ...REFERENCE_CLASS_DEFAULTS[entry.name] };
+  const options: Record<string, unknown> = { ...entry.referenceDefaults };
   for (const [k, v] of Object.entries(section)) {
     if (IGNORED.has(k)) continue;
     if (k === 'unified_projector') {

@@ -1,80 +1,206 @@
 /**
- * The learners by name. `createLearner(name, options, host)` validates the options (strict:
- * unknown keys are errors naming the learner) and builds the learner for a model.
+ * The learner registry: the one place that describes a context learner. Everything the rest of
+ * the program asks about a learner is read from its entry here (or derived from it):
+ *
+ *  - its class and option schema (`create`, `schema`), built for a model by `createLearner`;
+ *  - its display label, long title and paper order (report tables, the demo);
+ *  - its reference class, wrapper classes and class defaults (parity fixtures, `learnerFromReference`);
+ *  - its search-space rows, in our option names (`tunevlseg sweep`, `tunevlseg bench`; the sweep
+ *    renames them to the paper's Tab. 2 names through the reference name table);
+ *  - which towers it prompts and which base-model families it supports (CRIS: text only).
+ *
+ * A new built-in learner is its class file, its options schema (options.ts), one entry in
+ * `BUILTIN_LEARNERS`, one class line in classes.ts and one test. Applications and tests may add
+ * learners at run time with `registerLearner` (an entry that carries its own `create`).
  */
 import type { z } from 'zod';
-import { CoOpLearner, coopOptionsSchema } from './coop.js';
-import { CoCoOpLearner, cocoopOptionsSchema } from './cocoop.js';
-import { VPTLearner, vptOptionsSchema } from './vpt.js';
-import { MapleLearner, mapleOptionsSchema } from './maple.js';
-import { SharedSeparateLearner, sharedSeparateOptionsSchema } from './shared_separate.js';
-import { SharedAttnLearner, sharedAttnOptionsSchema } from './shared_attn.js';
-import { LEARNER_NAMES, LearnerConfigError, type ContextLearner, type LearnerHost, type LearnerName } from './types.js';
+import {
+  coopOptionsSchema, cocoopOptionsSchema, vptOptionsSchema, mapleOptionsSchema, sharedSeparateOptionsSchema, sharedAttnOptionsSchema,
+} from './options.js';
+import { LearnerConfigError, type BaseFamily, type ContextLearner, type LearnerHost, type LearnerName } from './types.js';
+
+/** One search-space row (structurally a src/sweep `Distribution`). */
+export type SearchRow =
+  | { readonly type: 'float'; readonly low: number; readonly high: number; readonly log?: boolean; readonly step?: number }
+  | { readonly type: 'int'; readonly low: number; readonly high: number; readonly log?: boolean; readonly step?: number }
+  | { readonly type: 'categorical'; readonly choices: readonly (string | number | boolean | null)[] };
 
 export interface LearnerEntry {
+  /** The name configs, run folders and cell ids use. */
   name: LearnerName;
-  /** The reference's learner class and CLIPSeg wrapper (fixtures' case.json `context_learner.class`, `wrapper_class`). */
-  referenceClass: string;
-  referenceWrapper: string;
+  /** Short label of the paper's tables ("Shared Sep") and full title ("Shared Separate"). */
+  label: string;
+  title: string;
+  /** Row position in the paper's Tables 3 and 5 (lower first); learners without one come last. */
+  paperOrder?: number;
+  summary: string;
+  /** Options schema (strict zod object with the yaml defaults). */
+  schema: z.ZodObject;
+  /**
+   * Builds the learner for a model. The built-in learners' classes are bound in classes.ts (they
+   * need libtorch; this table does not, so the report and the sweep read it without libtorch).
+   */
+  create?: (options: Record<string, unknown>, host: LearnerHost) => ContextLearner;
   /** Which encoders get prompts. */
   text: boolean;
   vision: boolean;
-  /** Options schema (strict zod object with the yaml defaults). */
-  schema: z.ZodObject;
-  create(options: Record<string, unknown>, host: LearnerHost): ContextLearner;
-  summary: string;
+  /** Base-model families it applies to (CRIS's image encoder is a CNN: text learners only). */
+  models: readonly BaseFamily[];
+  /** The reference's learner class (fixtures' case.json `context_learner.class`). */
+  referenceClass: string;
+  /** The reference wrapper class per family (case.json `wrapper_class`). */
+  referenceWrappers: Readonly<Partial<Record<BaseFamily, string>>>;
+  /** The reference class's own defaults (our option names), for keys a reference section leaves out. */
+  referenceDefaults: Readonly<Record<string, unknown>>;
+  /** The learner's own search-space rows (paper Tab. 2), in our option names; the common rows are the sweep's. */
+  searchRows: Readonly<Record<string, SearchRow>>;
 }
 
-export const LEARNERS: Readonly<Record<LearnerName, LearnerEntry>> = Object.freeze({
-  coop: {
-    name: 'coop', referenceClass: 'CoOpContextLearner', referenceWrapper: 'COOPCLIPSeg', text: true, vision: false,
-    schema: coopOptionsSchema, create: (o, h) => new CoOpLearner(o, h),
-    summary: 'learned text context vectors after BOS',
+const projectionRows = {
+  intermediateDim: { type: 'categorical', choices: [32, 64, 96] },
+  useLoraProj: { type: 'categorical', choices: [false, true] },
+} as const;
+const projectionDefaults = { useUnifiedProjection: true, intermediateDim: null, useProjNorm: false, useLoraProj: false };
+
+/** The six learners of the paper, in registry (demo) order. */
+const BUILTIN_LEARNERS: readonly LearnerEntry[] = [
+  {
+    name: 'coop', label: 'CoOp', title: 'CoOp', paperOrder: 5, summary: 'learned text context vectors after BOS',
+    schema: coopOptionsSchema, text: true, vision: false, models: ['clipseg', 'cris'],
+    referenceClass: 'CoOpContextLearner', referenceWrappers: { clipseg: 'COOPCLIPSeg', cris: 'COOPCRIS' },
+    referenceDefaults: { depth: 1, vectorStd: 0.02, contextInitializer: null }, searchRows: {},
   },
-  cocoop: {
-    name: 'cocoop', referenceClass: 'CoCoOpContextLearner', referenceWrapper: 'COOPCLIPSeg', text: true, vision: false,
-    schema: cocoopOptionsSchema, create: (o, h) => new CoCoOpLearner(o, h),
-    summary: 'CoOp vectors plus a per-image bias from the image embedding',
+  {
+    name: 'cocoop', label: 'CoCoOp', title: 'CoCoOp', paperOrder: 4, summary: 'CoOp vectors plus a per-image bias from the image embedding',
+    schema: cocoopOptionsSchema, text: true, vision: false, models: ['clipseg', 'cris'],
+    referenceClass: 'CoCoOpContextLearner', referenceWrappers: { clipseg: 'COOPCLIPSeg', cris: 'COOPCRIS' },
+    referenceDefaults: { depth: 1, vectorStd: 0.02, contextInitializer: null, ...projectionDefaults, normImageFeatures: true },
+    // The original sweep config's choices (configs/hparams_search/cocoop*.yaml): {32, 129}.
+    searchRows: { intermediateDim: { type: 'categorical', choices: [32, 129] }, useLoraProj: projectionRows.useLoraProj },
   },
-  vpt: {
-    name: 'vpt', referenceClass: 'VPTContextLearner', referenceWrapper: 'VPTCLIPSeg', text: false, vision: true,
-    schema: vptOptionsSchema, create: (o, h) => new VPTLearner(o, h),
-    summary: 'learned vision prompt tokens after the patch tokens',
+  {
+    name: 'vpt', label: 'VPT', title: 'VPT', paperOrder: 3, summary: 'learned vision prompt tokens after the patch tokens',
+    schema: vptOptionsSchema, text: false, vision: true, models: ['clipseg'],
+    referenceClass: 'VPTContextLearner', referenceWrappers: { clipseg: 'VPTCLIPSeg' },
+    referenceDefaults: { depth: 1, vectorStd: 0.02 }, searchRows: {},
   },
-  maple: {
-    name: 'maple', referenceClass: 'MapleContextLearner', referenceWrapper: 'MapleCLIPSeg', text: true, vision: true,
-    schema: mapleOptionsSchema, create: (o, h) => new MapleLearner(o, h),
-    summary: 'text context vectors, vision prompts projected from them per layer',
+  {
+    name: 'maple', label: 'MaPLe', title: 'MaPLe', paperOrder: 0, summary: 'text context vectors, vision prompts projected from them per layer',
+    schema: mapleOptionsSchema, text: true, vision: true, models: ['clipseg'],
+    referenceClass: 'MapleContextLearner', referenceWrappers: { clipseg: 'MapleCLIPSeg' },
+    referenceDefaults: { depth: 1, vectorStd: 0.02, contextInitializer: null, ...projectionDefaults }, searchRows: projectionRows,
   },
-  shared_separate: {
-    name: 'shared_separate', referenceClass: 'SharedSeparateLearner', referenceWrapper: 'SharedSeparateCLIPSeg', text: true, vision: true,
-    schema: sharedSeparateOptionsSchema, create: (o, h) => new SharedSeparateLearner(o, h),
-    summary: 'a unified prompt projected separately to text and vision',
+  {
+    name: 'shared_separate', label: 'Shared Sep', title: 'Shared Separate', paperOrder: 1, summary: 'a unified prompt projected separately to text and vision',
+    schema: sharedSeparateOptionsSchema, text: true, vision: true, models: ['clipseg'],
+    referenceClass: 'SharedSeparateLearner', referenceWrappers: { clipseg: 'SharedSeparateCLIPSeg' },
+    referenceDefaults: { depth: 1, vectorStd: 0.02, sharedDim: 64, ...projectionDefaults },
+    searchRows: { sharedDim: { type: 'categorical', choices: [32, 64] } },
   },
-  shared_attn: {
-    name: 'shared_attn', referenceClass: 'SharedAttnLearner', referenceWrapper: 'SharedAttnCLIPSeg', text: true, vision: true,
-    schema: sharedAttnOptionsSchema, create: (o, h) => new SharedAttnLearner(o, h),
+  {
+    name: 'shared_attn', label: 'Shared Attn', title: 'Shared Attention', paperOrder: 2,
     summary: 'a unified prompt through a transformer layer, split into text and vision',
+    schema: sharedAttnOptionsSchema, text: true, vision: true, models: ['clipseg'],
+    referenceClass: 'SharedAttnLearner', referenceWrappers: { clipseg: 'SharedAttnCLIPSeg' },
+    // nn.TransformerEncoderLayer's defaults (nhead has none)
+    referenceDefaults: { depth: 1, vectorStd: 0.02, useUnifiedProjection: true, feedforward: 2048, dropout: 0.1, activation: 'relu', layerNormEps: 1e-5, normFirst: false },
+    searchRows: {
+      heads: { type: 'categorical', choices: [16, 20, 32] },
+      dropout: { type: 'float', low: 0.1, high: 0.55 },
+      feedforward: { type: 'categorical', choices: [1280, 1420] },
+      normFirst: { type: 'categorical', choices: [true, false] },
+    },
   },
-});
+];
+
+/** The learner a config gets when it names none. */
+export const DEFAULT_LEARNER: LearnerName = 'vpt';
+
+const registry: Record<LearnerName, LearnerEntry> = {};
+const names: LearnerName[] = [];
+
+/** Every registered learner by name (live: `registerLearner` adds to it). */
+export const LEARNERS: Readonly<Record<LearnerName, LearnerEntry>> = registry;
+/** Every registered learner's name, in registration order (live). */
+export const LEARNER_NAMES: readonly LearnerName[] = names;
+
+/**
+ * Adds a learner to the registry: from then on configs, `inspect`, the sweep space, the bench
+ * grid, the report and the parity kind know it. Returns a function that removes it again.
+ */
+export function registerLearner(entry: LearnerEntry): () => void {
+  if (!/^[a-z][a-z0-9_]*$/.test(entry.name) || entry.name === 'none') {
+    throw new LearnerConfigError(`registerLearner: "${entry.name}" is not a valid learner name (lower-case letters, digits, "_"; not "none")`);
+  }
+  if (registry[entry.name]) throw new LearnerConfigError(`registerLearner: a learner named "${entry.name}" is already registered`);
+  const clash = Object.values(registry).find((e) => e.referenceClass === entry.referenceClass);
+  if (clash) throw new LearnerConfigError(`registerLearner: reference class "${entry.referenceClass}" already belongs to learner ${clash.name}`);
+  if (entry.models.length === 0) throw new LearnerConfigError(`registerLearner: learner ${entry.name} supports no base model`);
+  for (const k of Object.keys(entry.searchRows)) {
+    if (!(k in entry.schema.shape)) throw new LearnerConfigError(`registerLearner: search row "${k}" of learner ${entry.name} is not one of its options`);
+  }
+  registry[entry.name] = entry;
+  names.push(entry.name);
+  return () => {
+    if (registry[entry.name] !== entry) return;
+    delete registry[entry.name];
+    names.splice(names.indexOf(entry.name), 1);
+  };
+}
+
+for (const e of BUILTIN_LEARNERS) registerLearner(e);
 
 export function isLearnerName(s: unknown): s is LearnerName {
-  return typeof s === 'string' && (LEARNER_NAMES as readonly string[]).includes(s);
+  return typeof s === 'string' && Object.hasOwn(registry, s);
 }
 
 export function learnerEntry(name: string): LearnerEntry {
-  if (!isLearnerName(name)) throw new LearnerConfigError(`unknown learner "${name}" (expected one of ${LEARNER_NAMES.join(', ')})`);
-  return LEARNERS[name];
+  if (!isLearnerName(name)) throw new LearnerConfigError(`unknown learner "${name}" (expected one of ${names.join(', ')})`);
+  return registry[name]!;
 }
 
-/** Builds a learner by name for a model. */
-export function createLearner(name: string, options: Record<string, unknown>, host: LearnerHost): ContextLearner {
-  return learnerEntry(name).create(options, host);
+/** Gives a registered learner its class (classes.ts does this for the built-in ones). */
+export function bindLearnerClass(name: LearnerName, create: NonNullable<LearnerEntry['create']>): void {
+  learnerEntry(name).create = create;
 }
 
 /** The learner whose reference class is `cls` (e.g. "CoOpContextLearner"). */
 export function learnerForReferenceClass(cls: string): LearnerEntry {
-  const e = Object.values(LEARNERS).find((l) => l.referenceClass === cls);
-  if (!e) throw new LearnerConfigError(`unknown reference learner class "${cls}" (expected one of ${Object.values(LEARNERS).map((l) => l.referenceClass).join(', ')})`);
+  const e = Object.values(registry).find((l) => l.referenceClass === cls);
+  if (!e) throw new LearnerConfigError(`unknown reference learner class "${cls}" (expected one of ${Object.values(registry).map((l) => l.referenceClass).join(', ')})`);
   return e;
+}
+
+/** The base-model family whose reference wrapper class is `wrapper` (e.g. "COOPCRIS" -> cris), or null. */
+export function familyForReferenceWrapper(wrapper: string): BaseFamily | null {
+  for (const e of Object.values(registry)) {
+    for (const [family, w] of Object.entries(e.referenceWrappers)) if (w === wrapper) return family as BaseFamily;
+  }
+  return null;
+}
+
+/** Every reference wrapper class the registry knows (error messages). */
+export function referenceWrapperNames(): string[] {
+  return [...new Set(Object.values(registry).flatMap((e) => Object.values(e.referenceWrappers)))];
+}
+
+/** The registered learners that apply to a base-model family, in registry order. */
+export function learnersFor(family: BaseFamily): LearnerName[] {
+  return names.filter((n) => registry[n]!.models.includes(family));
+}
+
+/** Whether learner `name` applies to `family` (unknown learners: false). */
+export function learnerSupports(name: string, family: BaseFamily): boolean {
+  return isLearnerName(name) && registry[name]!.models.includes(family);
+}
+
+/** The registered learners with option `key` in their schema (e.g. contextInitializer), in registry order. */
+export function learnersWithOption(key: string): LearnerName[] {
+  return names.filter((n) => key in registry[n]!.schema.shape);
+}
+
+/** The learners in the paper's row order (those without a paper position last, in registry order). */
+export function learnersInPaperOrder(): LearnerName[] {
+  const rank = (n: LearnerName): number => registry[n]!.paperOrder ?? Number.POSITIVE_INFINITY;
+  return names.map((n, i) => ({ n, i })).sort((a, b) => rank(a.n) - rank(b.n) || a.i - b.i).map((x) => x.n);
 }

@@ -13,22 +13,13 @@
  */
 import { z } from 'zod';
 import { nn, tidy } from '../torch/index.js';
-import { BaseLearner, checkDepth, commonOptions, parseOptions, projectionList, randomVectors } from './base.js';
+import { BaseLearner, checkDepth, parseOptions, projectionList, randomVectors } from './base.js';
 import { requireVision } from './vpt.js';
 import { LearnerConfigError, type LearnerHost, type PromptPair } from './types.js';
 
-export const sharedAttnOptionsSchema = z.object({
-  ...commonOptions,
-  /** nn.TransformerEncoderLayer nhead (d_model = Dt + Dv must be divisible by it). */
-  heads: z.number().int().positive().default(16),
-  /** dim_feedforward. */
-  feedforward: z.number().int().positive().default(1536),
-  dropout: z.number().min(0).max(1).default(0.25),
-  normFirst: z.boolean().default(true),
-  activation: z.enum(['relu', 'gelu']).default('relu'),
-  layerNormEps: z.number().positive().default(1e-5),
-  useUnifiedProjection: z.boolean().default(false),
-}).strict();
+import { sharedAttnOptionsSchema } from './options.js';
+
+export { sharedAttnOptionsSchema };
 export type SharedAttnOptions = z.input<typeof sharedAttnOptionsSchema>;
 
 export class SharedAttnLearner extends BaseLearner {

@@ -11,21 +11,13 @@
  */
 import { z } from 'zod';
 import { nn, tidy } from '../torch/index.js';
-import {
-  BaseLearner, buildProjection, checkDepth, commonOptions, intermediateDimSchema, parseOptions, projectionList, randomVectors, type Projection,
-} from './base.js';
+import { BaseLearner, buildProjection, checkDepth, parseOptions, projectionList, randomVectors, type Projection } from './base.js';
 import { requireVision } from './vpt.js';
 import type { LearnerHost, PromptPair } from './types.js';
 
-export const sharedSeparateOptionsSchema = z.object({
-  ...commonOptions,
-  /** Width of the unified prompt. */
-  sharedDim: z.number().int().positive().default(64),
-  intermediateDim: intermediateDimSchema.default(null),
-  useProjNorm: z.boolean().default(true),
-  useLoraProj: z.boolean().default(false),
-  useUnifiedProjection: z.boolean().default(false),
-}).strict();
+import { sharedSeparateOptionsSchema } from './options.js';
+
+export { sharedSeparateOptionsSchema };
 export type SharedSeparateOptions = z.input<typeof sharedSeparateOptionsSchema>;
 
 export class SharedSeparateLearner extends BaseLearner {

@@ -9,9 +9,14 @@
  */
 import type { Tensor, nn } from '../torch/index.js';
 
-/** The six learners of the reference (names as in the registry and in configs). */
-export const LEARNER_NAMES = ['coop', 'cocoop', 'vpt', 'maple', 'shared_separate', 'shared_attn'] as const;
-export type LearnerName = (typeof LEARNER_NAMES)[number];
+/**
+ * A registered learner's name (as in configs). The registry (src/learners/registry.ts) is the one
+ * list of them: `LEARNER_NAMES`, `isLearnerName`, `learnerEntry`.
+ */
+export type LearnerName = string;
+
+/** The base-model families a learner can serve. */
+export type BaseFamily = 'clipseg' | 'cris';
 
 /**
  * `reference`: reproduce the original implementation's quirks (fixtures README 1-16);
@@ -48,7 +53,7 @@ export interface ContextLearner extends nn.Module {
 
 /** What a learner needs to know about the frozen model. */
 export interface LearnerHost {
-  family: 'clipseg' | 'cris';
+  family: BaseFamily;
   /** Text transformer width (the token-embedding width). */
   textDim: number;
   /** Vision transformer width (null: no token-based vision encoder, e.g. CRIS's ResNet). */

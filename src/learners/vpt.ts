@@ -5,10 +5,12 @@
  * Parameters: `context_vectors` [depth, n, Dv], N(0, vectorStd) (reference `VPTContextLearner`).
  */
 import { z } from 'zod';
-import { BaseLearner, checkDepth, commonOptions, parseOptions, randomVectors } from './base.js';
+import { BaseLearner, checkDepth, parseOptions, randomVectors } from './base.js';
 import { LearnerConfigError, type LearnerHost, type PromptPair } from './types.js';
 
-export const vptOptionsSchema = z.object({ ...commonOptions }).strict();
+import { vptOptionsSchema } from './options.js';
+
+export { vptOptionsSchema };
 export type VPTOptions = z.input<typeof vptOptionsSchema>;
 
 export function requireVision(host: LearnerHost, name: string): number {

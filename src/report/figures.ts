@@ -13,7 +13,7 @@
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { Bench, CellData, EmbeddingGroup, EmbeddingSet } from './load.js';
-import { DATASET_ORDER, LEARNER_ORDER, datasetLabel, learnerLabel, modelLabel, orderBy } from './paper.js';
+import { DATASET_ORDER, learnerOrder, datasetLabel, learnerLabel, modelLabel, orderBy } from './paper.js';
 import { linearFit, SeededRandom } from './stats.js';
 import { tsne } from './tsne.js';
 
@@ -126,7 +126,7 @@ function datasetDomain(b: Bench, ids: readonly string[]): string[] {
 export function depthFigure(b: Bench): Figure | null {
   const pts = testDicePoints(b).filter((p) => p.depth !== null);
   if (!pts.length) return null;
-  const learners = orderBy([...new Set(pts.map((p) => p.learner))], LEARNER_ORDER);
+  const learners = orderBy([...new Set(pts.map((p) => p.learner))], learnerOrder());
   const domain = datasetDomain(b, pts.map((p) => p.dataset));
   const maxDepth = Math.max(...pts.map((p) => p.depth!));
   const panels: VegaLiteSpec[] = [];
@@ -181,7 +181,7 @@ export function lrWdFigure(b: Bench): Figure | null {
   const lrPts = pts.filter((p) => p.lr !== null && p.lr > 0);
   const wdPts = pts.filter((p) => p.weightDecay !== null && p.weightDecay > 0);
   if (!lrPts.length && !wdPts.length) return null;
-  const learnerDomain = orderBy([...new Set(pts.map((p) => p.learner))], LEARNER_ORDER).map((l) => learnerLabel(l, b.grid.labels.learners));
+  const learnerDomain = orderBy([...new Set(pts.map((p) => p.learner))], learnerOrder()).map((l) => learnerLabel(l, b.grid.labels.learners));
   const panel = (which: 'lr' | 'weightDecay', data: TrialPoint[], title: string): VegaLiteSpec => ({
     title,
     width: PANEL_W + 60,

@@ -11,7 +11,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { DATASET_ORDER, LEARNER_ORDER, MODEL_ORDER, orderBy } from './paper.js';
+import { isLearnerName, learnerSupports } from '../learners/registry.js';
+import { DATASET_ORDER, MODEL_ORDER, learnerOrder, orderBy } from './paper.js';
 import { stat, type Stat } from './stats.js';
 
 // ---------------------------------------------------------------------------------------
@@ -210,9 +211,6 @@ export function parseCellId(name: string): CellKey | null {
   return { model: parts[0]!, learner: parts[1]!, dataset: parts[2]!, ablation: parts[3] ?? null };
 }
 
-/** Learners the paper runs on CRIS (its image encoder is a CNN: textual learners only). */
-const CRIS_LEARNERS = new Set(['coop', 'cocoop']);
-const KNOWN_LEARNERS = new Set(LEARNER_ORDER);
 
 // ---------------------------------------------------------------------------------------
 // JSON helpers
@@ -275,7 +273,8 @@ export function parseBenchJson(input: unknown, file = 'bench.json', fallbackName
   const learners: Record<string, string[]> = {};
   for (const m of b.models) {
     if (Array.isArray(b.learners)) {
-      learners[m] = m === 'cris' ? b.learners.filter((l) => CRIS_LEARNERS.has(l) || !KNOWN_LEARNERS.has(l)) : [...b.learners];
+      // CRIS's image encoder is a CNN: only the learners the registry allows on it (unknown ids are kept)
+      learners[m] = m === 'cris' ? b.learners.filter((l) => learnerSupports(l, 'cris') || !isLearnerName(l)) : [...b.learners];
     } else {
       const ls = b.learners[m];
       if (!ls) throw new Error(`${file}: field "learners.${m}": the learners of model "${m}" are not given`);
@@ -330,14 +329,14 @@ export function inferGrid(keys: readonly CellKey[], name: string): BenchGrid {
   const base = main.length ? main : keys;
   const models = orderBy(uniq(base.map((k) => k.model)), MODEL_ORDER);
   const learners: Record<string, string[]> = {};
-  for (const m of models) learners[m] = orderBy(uniq(base.filter((k) => k.model === m).map((k) => k.learner)), LEARNER_ORDER);
+  for (const m of models) learners[m] = orderBy(uniq(base.filter((k) => k.model === m).map((k) => k.learner)), learnerOrder());
   const datasets = orderBy(uniq(keys.map((k) => k.dataset)), DATASET_ORDER);
   const ablations: AblationSpec[] = uniq(keys.filter((k) => k.ablation !== null).map((k) => k.ablation!)).map((a) => {
     const ks = keys.filter((k) => k.ablation === a);
     return {
       name: a,
       models: orderBy(uniq(ks.map((k) => k.model)), MODEL_ORDER),
-      learners: orderBy(uniq(ks.map((k) => k.learner)), LEARNER_ORDER),
+      learners: orderBy(uniq(ks.map((k) => k.learner)), learnerOrder()),
       datasets: orderBy(uniq(ks.map((k) => k.dataset)), DATASET_ORDER),
     };
   });

@@ -1,3 +1,5 @@
+import { isLearnerName, learnerEntry, learnersInPaperOrder, learnersWithOption } from '../learners/registry.js';
+
 /**
  * What the TuneVLSeg paper (ACCV 2024) fixes about its tables: the display names, the order
  * of rows and columns, the dataset groups of the header, and the end-to-end fine-tuning
@@ -6,15 +8,6 @@
  */
 
 export const MODEL_LABELS: Readonly<Record<string, string>> = { clipseg: 'CLIPSeg', cris: 'CRIS' };
-
-export const LEARNER_LABELS: Readonly<Record<string, string>> = {
-  maple: 'MaPLe',
-  shared_separate: 'Shared Sep',
-  shared_attn: 'Shared Attn',
-  vpt: 'VPT',
-  cocoop: 'CoCoOp',
-  coop: 'CoOp',
-};
 
 export const DATASET_LABELS: Readonly<Record<string, string>> = {
   bkai: 'BKAI',
@@ -31,7 +24,8 @@ export const DATASET_LABELS: Readonly<Record<string, string>> = {
 
 /** Row order of Tables 3 and 5: CLIPSeg's learners, then CRIS's (textual only). */
 export const MODEL_ORDER: readonly string[] = ['clipseg', 'cris'];
-export const LEARNER_ORDER: readonly string[] = ['maple', 'shared_separate', 'shared_attn', 'vpt', 'cocoop', 'coop'];
+/** The learners' row order: their registry paper order (src/learners/registry.ts). */
+export const learnerOrder = (): readonly string[] => learnersInPaperOrder();
 export const DATASET_ORDER: readonly string[] = Object.keys(DATASET_LABELS);
 
 /** The column groups of the paper's header. */
@@ -44,6 +38,15 @@ export const DATASET_GROUPS: ReadonlyArray<{ readonly label: string; readonly da
 /** Ablation names the report knows: Table 4 (MaPLe initialised from N(0, 0.02)) and Table 5. */
 export const ABLATION_INIT_GAUSSIAN = 'init-gaussian';
 export const ABLATION_NO_UPSAMPLER = 'no-upsampler';
+
+/**
+ * Table 4's learner: the first learner of the paper's row order that starts from a context
+ * initializer phrase (MaPLe), since the ablation replaces that phrase by N(0, 0.02).
+ */
+export function initAblationLearner(): string {
+  const withInit = new Set(learnersWithOption('contextInitializer'));
+  return learnersInPaperOrder().find((l) => withInit.has(l)) ?? '';
+}
 
 /** Table 3's end-to-end fine-tuning rows (test Dice, %), from the paper. */
 export const PAPER_E2E: ReadonlyArray<{ readonly model: string; readonly values: Readonly<Record<string, number>> }> = [
@@ -63,7 +66,8 @@ const label = (table: Readonly<Record<string, string>>, id: string, override?: R
   override?.[id] ?? table[id] ?? id;
 
 export const modelLabel = (id: string, o?: Readonly<Record<string, string>>): string => label(MODEL_LABELS, id, o);
-export const learnerLabel = (id: string, o?: Readonly<Record<string, string>>): string => label(LEARNER_LABELS, id, o);
+/** A learner's table label: the bench's override, else its registry label, else the id. */
+export const learnerLabel = (id: string, o?: Readonly<Record<string, string>>): string => o?.[id] ?? (isLearnerName(id) ? learnerEntry(id).label : id);
 export const datasetLabel = (id: string, o?: Readonly<Record<string, string>>): string => label(DATASET_LABELS, id, o);
 
 /** Sorts ids by a known order; unknown ids keep their relative order, after the known ones. */

@@ -55,7 +55,11 @@ const MAIN: Record<string, Record<string, number[]>> = {
   'clipseg/coop': { kvasir: [0.7011], busi: [0.5123], camus: [0.7702] },
   'cris/coop': { kvasir: [0.7555], busi: [0.5834] },
 };
-const GAUSSIAN: Record<string, number> = { kvasir: 0.8401, busi: 0.6333, camus: 0.8012 };
+/** The `init-gaussian` ablation's cell ("model/learner") and its test Dice. */
+const GAUSSIAN = { cell: 'clipseg/maple', dice: { kvasir: 0.8401, busi: 0.6333, camus: 0.8012 } as Record<string, number> };
+const [GAUSSIAN_MODEL, GAUSSIAN_LEARNER] = GAUSSIAN.cell.split('/') as [string, string];
+/** The main grid's learners of a model, in MAIN's order. */
+const learnersOf = (model: string): string[] => Object.keys(MAIN).filter((k) => k.startsWith(`${model}/`)).map((k) => k.slice(model.length + 1));
 const NO_UPS: Record<string, Record<string, number>> = {
   vpt: { kvasir: 0.7912, busi: 0.6011, camus: 0.8523 },
   coop: { kvasir: 0.6814, busi: 0.5002, camus: 0.7405 },
@@ -123,11 +127,11 @@ export async function makeSyntheticBench(dir: string): Promise<SyntheticBench> {
   write(path.join(dir, 'bench.json'), json({
     name: 'synthetic',
     models: ['clipseg', 'cris'],
-    learners: { clipseg: ['maple', 'vpt', 'coop'], cris: ['coop'] },
+    learners: { clipseg: learnersOf('clipseg'), cris: learnersOf('cris') },
     datasets: DATASETS,
     ablations: [
-      { name: 'init-gaussian', models: ['clipseg'], learners: ['maple'] },
-      { name: 'no-upsampler', models: ['clipseg'], learners: ['vpt', 'coop'] },
+      { name: 'init-gaussian', models: [GAUSSIAN_MODEL], learners: [GAUSSIAN_LEARNER] },
+      { name: 'no-upsampler', models: ['clipseg'], learners: Object.keys(NO_UPS) },
     ],
     sweep: { trials: 6, sampler: 'tpe' },
   }));
@@ -142,7 +146,7 @@ export async function makeSyntheticBench(dir: string): Promise<SyntheticBench> {
       else cells.push({ key, dice: d });
     }
   }
-  for (const dataset of DATASETS) cells.push({ key: { model: 'clipseg', learner: 'maple', dataset, ablation: 'init-gaussian' }, dice: [GAUSSIAN[dataset]!] });
+  for (const dataset of DATASETS) cells.push({ key: { model: GAUSSIAN_MODEL, learner: GAUSSIAN_LEARNER, dataset, ablation: 'init-gaussian' }, dice: [GAUSSIAN.dice[dataset]!] });
   for (const [learner, byDs] of Object.entries(NO_UPS)) {
     for (const dataset of DATASETS) cells.push({ key: { model: 'clipseg', learner, dataset, ablation: 'no-upsampler' }, dice: [byDs[dataset]!] });
   }

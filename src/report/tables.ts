@@ -17,6 +17,7 @@ import {
   ABLATION_NO_UPSAMPLER,
   DATASET_GROUPS,
   E2E_LABEL,
+  initAblationLearner,
   PAPER_E2E,
   datasetLabel,
   learnerLabel,
@@ -220,7 +221,7 @@ export function table4(b: Bench, o: Table4Options = {}): ResultTable | null {
   const ablation = o.ablation ?? ABLATION_INIT_GAUSSIAN;
   if (!hasAblation(b, ablation)) return null;
   const model = o.model ?? 'clipseg';
-  const learner = o.learner ?? 'maple';
+  const learner = o.learner ?? initAblationLearner();
   const digits = o.digits ?? 2;
   const metric = o.metric ?? 'dice';
   const g = b.grid;

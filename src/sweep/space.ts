@@ -6,8 +6,8 @@
  *
  * ```ts
  * const space: SearchSpace = {
- *   params: { learner: categorical(["coop", "vpt"]), lr: float(1e-5, 5e-3, { log: true }) },
- *   when: { learner: { vpt: { params: { prompt_depth: int(1, 10) } } } },
+ *   params: { optimizer: categorical(["adamw", "sgd"]), lr: float(1e-5, 5e-3, { log: true }) },
+ *   when: { optimizer: { sgd: { params: { momentum: float(0, 0.99) } } } },
  * };
  * ```
  *
@@ -21,6 +21,9 @@
  * - int: integers low..high with `step` (default 1); `log` (step must be 1, low >= 1).
  * - categorical: any of `choices` (strings, numbers, booleans or null).
  */
+import { LEARNER_NAMES, isLearnerName, learnerEntry } from "../learners/registry.js";
+import { referenceOptionName } from "../learners/reference.js";
+import type { LearnerName } from "../learners/types.js";
 
 export type Choice = string | number | boolean | null;
 
@@ -161,7 +164,7 @@ function checkNames(space: SearchSpace, where: string, above: Map<string, Distri
 
 // ---------------------------------------------------------------- helpers
 
-/** The key a choice has in `when` maps: String(choice) ("true", "32", "null", "coop"). */
+/** The key a choice has in `when` maps: String(choice) ("true", "32", "null", "adamw"). */
 export function choiceKey(c: Choice): string {
   return String(c);
 }
@@ -270,8 +273,9 @@ export function checkParams(space: SearchSpace, params: Readonly<Params>): void 
 
 // ---------------------------------------------------------------- TuneVLSeg spaces (paper Tab. 2)
 
-export const LEARNERS = ["coop", "cocoop", "vpt", "maple", "shared_separate", "shared_attn"] as const;
-export type LearnerName = (typeof LEARNERS)[number];
+/** The registered learners (src/learners/registry.ts; live). */
+export const LEARNERS: readonly LearnerName[] = LEARNER_NAMES;
+export type { LearnerName };
 
 /** Rows every learner shares: lr log [1e-5, 5e-3], weight decay log [1e-5, 1e-2], depth 1..10. */
 export const COMMON_SPACE: SearchSpace = {
@@ -282,35 +286,18 @@ export const COMMON_SPACE: SearchSpace = {
   },
 };
 
-/** Each learner's own rows (paper Tab. 2). CoOp and VPT have none. */
-export const LEARNER_ROWS: Readonly<Record<LearnerName, Readonly<Record<string, Distribution>>>> = {
-  coop: {},
-  cocoop: {
-    // The original sweep config's choices (configs/hparams_search/cocoop*.yaml): {32, 129}.
-    intermediate_dim: { type: "categorical", choices: [32, 129] },
-    use_lora_proj: { type: "categorical", choices: [false, true] },
-  },
-  vpt: {},
-  maple: {
-    intermediate_dim: { type: "categorical", choices: [32, 64, 96] },
-    use_lora_proj: { type: "categorical", choices: [false, true] },
-  },
-  shared_separate: {
-    shared_dim: { type: "categorical", choices: [32, 64] },
-  },
-  shared_attn: {
-    nhead: { type: "categorical", choices: [16, 20, 32] },
-    dropout: { type: "float", low: 0.1, high: 0.55 },
-    dim_feedforward: { type: "categorical", choices: [1280, 1420] },
-    norm_first: { type: "categorical", choices: [true, false] },
-  },
-};
+/**
+ * A learner's own rows (paper Tab. 2): its registry entry's search rows, renamed from our option
+ * names to the paper's (intermediateDim -> intermediate_dim, heads -> nhead, ...).
+ */
+export function learnerRows(learner: LearnerName): Readonly<Record<string, Distribution>> {
+  if (!isLearnerName(learner)) throw new SpaceError(`unknown learner "${learner}"; expected one of ${LEARNERS.join(", ")}`);
+  return Object.fromEntries(Object.entries(learnerEntry(learner).searchRows).map(([k, d]) => [referenceOptionName(k), d]));
+}
 
 /** The flat space for one learner: the common rows, then the learner's own. */
 export function learnerSpace(learner: LearnerName): SearchSpace {
-  const rows = LEARNER_ROWS[learner];
-  if (!rows) throw new SpaceError(`unknown learner "${learner}"; expected one of ${LEARNERS.join(", ")}`);
-  return { params: { ...COMMON_SPACE.params, ...rows } };
+  return { params: { ...COMMON_SPACE.params, ...learnerRows(learner) } };
 }
 
 /**
@@ -320,8 +307,7 @@ export function learnerSpace(learner: LearnerName): SearchSpace {
 export function tuneVLSegSpace(learners: readonly LearnerName[] = LEARNERS): SearchSpace {
   const when: Record<string, SearchSpace> = {};
   for (const l of learners) {
-    const rows = LEARNER_ROWS[l];
-    if (!rows) throw new SpaceError(`unknown learner "${l}"; expected one of ${LEARNERS.join(", ")}`);
+    const rows = learnerRows(l);
     if (Object.keys(rows).length > 0) when[l] = { params: { ...rows } };
   }
   return { params: { learner: { type: "categorical", choices: [...learners] }, ...COMMON_SPACE.params }, when: { learner: when } };

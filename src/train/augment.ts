@@ -1,5 +1,6 @@
 /**
- * Training augmentation on tensors (after the loader's resize and normalisation), as the
+ * Training augmentation on tensors of [0, 1] pixels (after the loader's resize, before the
+ * model's normalisation), as the
  * paper's recipe (albumentations in the reference), each transform drawn per sample:
  *
  * - affine with probability `p` (0.2): scale U(0.98, 1.02) (one factor, or independent x and y
@@ -147,13 +148,8 @@ export function resolveAugment(cfg: AugmentSettings, quirks: 'reference' | 'fixe
   return { ...cfg, brightnessByMax: cfg.brightnessByMax ?? ref, keepRatio: cfg.keepRatio ?? !ref };
 }
 
-export interface Normalisation {
-  mean: readonly [number, number, number];
-  std: readonly [number, number, number];
-}
-
 /**
- * Applies a drawn plan to normalised images [B, 3, S, S] and masks [B, 1, S, S]. Samples
+ * Applies a drawn plan to images [B, 3, S, S] of [0, 1] pixels and masks [B, 1, S, S]. Samples
  * without a transform are passed through bit for bit. Returns new tensors (the inputs are not
  * modified); call it inside `tidy`.
  */
@@ -161,7 +157,6 @@ export function applyAugmentations(
   images: Tensor,
   masks: Tensor,
   plan: readonly SampleAugment[],
-  norm: Normalisation,
   cfg: Pick<AugmentConfig, 'brightnessByMax' | 'imageInterpolation' | 'maskInterpolation'> = DEFAULT_AUGMENT,
 ): { images: Tensor; masks: Tensor } {
   const [B, C, H, W] = images.shape as [number, number, number, number];
@@ -172,8 +167,6 @@ export function applyAugmentations(
   const colourIdx = plan.flatMap((p, i) => (p.colour ? [i] : []));
   if (affineIdx.length === 0 && colourIdx.length === 0) return { images, masks };
   const dev = images.device;
-  const mean = tensor(Float32Array.from(norm.mean), [1, 3, 1, 1]).to(dev);
-  const std = tensor(Float32Array.from(norm.std), [1, 3, 1, 1]).to(dev);
   let img = images;
   let msk = masks;
   if (affineIdx.length > 0) {
@@ -181,9 +174,8 @@ export function applyAugmentations(
     const theta = tensor(Float32Array.from(affineIdx.flatMap((i) => affineTheta(plan[i]!.affine!).flat())), [affineIdx.length, 2, 3])
       .to(images.dtype).to(dev);
     const grid = F.affineGrid(theta, [affineIdx.length, C, H, W], false);
-    const lo = mean.neg().div(std), hi = mean.rsub(1).div(std);
     const warped = F.gridSample(images.indexSelect(0, idx), grid, cfg.imageInterpolation, 'border', false)
-      .maximum(lo).minimum(hi); // bicubic overshoot clipped to the valid pixel range, like uint8 saturation
+      .clamp(0, 1); // bicubic overshoot clipped to the valid pixel range, like uint8 saturation
     const sub = masks.indexSelect(0, idx);
     const warpedMask = cfg.maskInterpolation === 'nearest'
       ? F.gridSample(sub, grid.to(sub.dtype), 'nearest', 'border', false)
@@ -196,9 +188,9 @@ export function applyAugmentations(
     const k = colourIdx.length;
     const alpha = tensor(Float32Array.from(colourIdx, (i) => plan[i]!.colour!.alpha), [k, 1, 1, 1]).to(images.dtype).to(dev);
     const beta = tensor(Float32Array.from(colourIdx, (i) => plan[i]!.colour!.beta), [k, 1, 1, 1]).to(images.dtype).to(dev);
-    const px = img.indexSelect(0, idx).mul(std).add(mean); // [0, 1] pixel values
+    const px = img.indexSelect(0, idx);
     const shift = cfg.brightnessByMax ? beta : alpha.mul(beta).mul(px.mean([1, 2, 3], true));
-    const adjusted = px.mul(alpha).add(shift).clamp(0, 1).sub(mean).div(std);
+    const adjusted = px.mul(alpha).add(shift).clamp(0, 1);
     img = (img === images ? images.clone() : img).indexPut_([idx], adjusted);
   }
   return { images: img, masks: msk };
@@ -210,9 +202,8 @@ export function augmentBatch(
   masks: Tensor,
   cfg: AugmentConfig,
   at: { seed: number; epoch: number; step: number },
-  norm: Normalisation,
 ): { images: Tensor; masks: Tensor; plan: SampleAugment[] } {
   const plan = sampleAugmentations(cfg, images.size(0), augmentRng(at.seed, at.epoch, at.step));
-  const out = tidy(() => applyAugmentations(images, masks, plan, norm, cfg));
+  const out = tidy(() => applyAugmentations(images, masks, plan, cfg));
   return { ...out, plan };
 }

@@ -30,10 +30,16 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, un
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { type Tensor, type optim, loadSafetensors, saveSafetensors, dispose } from '../torch/index.js';
-import { readSafetensorsHeader } from '../torch/safetensors.js';
 import type { Segmenter } from '../tuning/segmenter.js';
+import { CHECKPOINT_FORMAT, parseJson, stringifyJson, type CheckpointInfo } from '../tuning/checkpoint.js';
 
-export const CHECKPOINT_FORMAT = 'checkpoint/1';
+// Reading, validating and loading tuned checkpoints is src/tuning/checkpoint.ts's job (one module
+// for train, eval, predict, bench and export); re-exported here for the trainer's users.
+export {
+  CHECKPOINT_FORMAT, parseJson, stringifyJson, readCheckpointMeta, loadCheckpoint, loadTunedInto as loadCheckpointInto,
+  type CheckpointInfo, type CheckpointMeta,
+} from '../tuning/checkpoint.js';
+
 export const RESUME_FORMAT = 'resume/1';
 
 let cachedVersion: string | undefined;
@@ -57,24 +63,6 @@ export function tunevlsegVersion(): string {
   return cachedVersion;
 }
 
-// ---------------------------------------------------------------------------------------
-// JSON with non-finite numbers (Infinity in a scheduler's "best", NaN metrics)
-
-/** JSON.stringify that keeps Infinity/-Infinity/NaN (as {"$number": "Infinity"}). */
-export function stringifyJson(v: unknown, space?: number): string {
-  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? { $number: String(x) } : x), space);
-}
-/** Inverse of `stringifyJson`. */
-export function parseJson<T>(text: string): T {
-  return JSON.parse(text, (_k, x: unknown) => {
-    if (typeof x === 'object' && x !== null && !Array.isArray(x)) {
-      const keys = Object.keys(x);
-      if (keys.length === 1 && keys[0] === '$number') return Number((x as { $number: string }).$number);
-    }
-    return x;
-  }) as T;
-}
-
 /** Writes a file atomically: temporary file in the same folder, fsync, rename. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   try {
@@ -86,22 +74,6 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
 
 // ---------------------------------------------------------------------------------------
 // Tuned checkpoints
-
-export interface CheckpointInfo {
-  kind: string;
-  /** The run's model config section (what `buildSegmenter` takes), or null. */
-  model: Record<string, unknown> | null;
-  metrics: Record<string, number | null>;
-  /** Completed epochs (1-based; 0 = before training). */
-  epoch: number;
-  globalStep: number;
-}
-
-export interface CheckpointMeta extends CheckpointInfo {
-  format: string;
-  tunevlsegVersion: string;
-  segmenter: Record<string, unknown>;
-}
 
 export class CheckpointError extends Error {
   constructor(readonly file: string, problem: string, options?: { cause?: unknown }) {
@@ -125,58 +97,6 @@ export function saveCheckpoint(file: string, segmenter: Segmenter, info: Checkpo
     global_step: String(info.globalStep),
   };
   saveSafetensors(file, segmenter.learnableState(), metadata);
-}
-
-function metaFrom(file: string, m: Record<string, string>): CheckpointMeta {
-  const fmt = m['tunevlseg.format'];
-  if (fmt === undefined) throw new CheckpointError(file, 'not a tunevlseg checkpoint (no "tunevlseg.format" in the safetensors metadata)');
-  if (fmt !== CHECKPOINT_FORMAT) throw new CheckpointError(file, `unsupported checkpoint format "${fmt}" (this version reads "${CHECKPOINT_FORMAT}")`);
-  const json = <T>(k: string, fallback: T): T => {
-    const v = m[k];
-    if (v === undefined) return fallback;
-    try {
-      return parseJson<T>(v);
-    } catch (e) {
-      throw new CheckpointError(file, `metadata "${k}" is not valid JSON: ${(e as Error).message}`);
-    }
-  };
-  return {
-    format: fmt,
-    tunevlsegVersion: m['tunevlseg.version'] ?? 'unknown',
-    kind: m.kind ?? 'unknown',
-    segmenter: json('segmenter', {}),
-    model: json('model', null),
-    metrics: json('metrics', {}),
-    epoch: Number(m.epoch ?? 0),
-    globalStep: Number(m.global_step ?? 0),
-  };
-}
-
-/** The metadata of a checkpoint (reads the header only). */
-export function readCheckpointMeta(file: string): CheckpointMeta {
-  return metaFrom(file, readSafetensorsHeader(file).metadata);
-}
-
-/** The tensors and metadata of a checkpoint; the caller owns (disposes) the tensors. */
-export function loadCheckpoint(file: string, device?: string): { state: Map<string, Tensor>; meta: CheckpointMeta } {
-  const { tensors, metadata } = loadSafetensors(file, device ? { device } : {});
-  try {
-    return { state: tensors, meta: metaFrom(file, metadata) };
-  } catch (e) {
-    dispose([...tensors.values()]);
-    throw e;
-  }
-}
-
-/** Loads a checkpoint into a segmenter (strict names and shapes); returns its metadata. */
-export function loadCheckpointInto(segmenter: Segmenter, file: string): CheckpointMeta {
-  const { state, meta } = loadCheckpoint(file);
-  try {
-    segmenter.loadLearnableState(state, file);
-  } finally {
-    dispose([...state.values()]);
-  }
-  return meta;
 }
 
 // ---------------------------------------------------------------------------------------

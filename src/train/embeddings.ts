@@ -3,7 +3,8 @@
 // of each distinct prompt and the projected image embedding of each image, from the frozen
 // base model. Written in the report's `embeddings/<dataset>.json` format (docs/report.md).
 import { noGrad, tidy, tensor, type Tensor } from '../torch/index.js';
-import { BatchLoader, loadSplit, type Split } from '../data/index.js';
+import { loadSplit, type Split } from '../data/index.js';
+import { batchTensors, loaderFor, normalise } from './inputs.js';
 import type { TextInputs, SegmenterInfo } from '../tuning/segmenter.js';
 
 /** What the embedding needs of a model: CLIP's two towers and the tokenizer (CLIPSeg has them). */
@@ -31,12 +32,12 @@ const rows = (t: Tensor): number[][] => {
 export async function datasetEmbeddings(m: ClipLike, o: { dataset: string; dataDir: string; model: string; split?: Split; promptKey?: string; maxImages?: number; batchSize?: number }): Promise<EmbeddingsFile> {
   const samples = (await loadSplit(o.dataDir, o.split ?? 'test', { promptKey: o.promptKey ?? 'p1' })).slice(0, o.maxImages ?? 200);
   if (samples.length === 0) throw new Error(`${o.dataDir}: no samples in split ${o.split ?? 'test'}`);
-  const loader = new BatchLoader(samples, { size: m.info.imageSize, batchSize: o.batchSize ?? 8, mean: m.info.mean, std: m.info.std, promptKey: o.promptKey ?? 'p1', workers: 0 });
+  const loader = loaderFor(m, samples, { batchSize: o.batchSize ?? 8, promptKey: o.promptKey ?? 'p1', workers: 0 });
   const image: EmbeddingsFile['image'] = { labels: [], vectors: [] };
   const prompts = new Set<string>();
   try {
     for await (const b of loader) {
-      const v = noGrad(() => tidy(() => rows(m.imageFeatures(tensor(b.images, [b.size, 3, b.imageSize, b.imageSize])))));
+      const v = noGrad(() => tidy(() => rows(m.imageFeatures(normalise(batchTensors(b, 'cpu').images, m.info)))));
       image.labels.push(...b.names);
       image.vectors.push(...v);
       for (const p of b.prompts) prompts.add(p);

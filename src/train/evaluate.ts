@@ -11,10 +11,11 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { BatchLoader, type Batch, type LoaderSample } from '../data/loader.js';
+import type { BatchLoader, Batch, LoaderSample } from '../data/loader.js';
 import { loadSplit, type Split, type PromptOptions } from '../data/format.js';
 import { readMaskGray, writePredictionPngs } from '../data/image.js';
-import { type Tensor, tensor, tidy, noGrad } from '../torch/index.js';
+import { type Tensor, tidy, noGrad } from '../torch/index.js';
+import { batchTensors, loaderFor, normalise } from './inputs.js';
 import type { Segmenter } from '../tuning/segmenter.js';
 import { diceCELossPerSample, type DiceCEOptions } from './loss.js';
 import { mixedPrecision, float32, type Precision } from './precision.js';
@@ -91,18 +92,6 @@ export function moduleDevice(m: Segmenter): string {
   return p ? p.device : 'cpu';
 }
 
-/** Model inputs of a loader batch: normalised images [B,3,S,S] and masks [B,1,S,S] on `device`. */
-export function batchTensors(b: Batch, device: string): { images: Tensor; masks: Tensor } {
-  const S = b.imageSize;
-  let images = tensor(b.images, [b.size, 3, S, S]);
-  let masks = tensor(b.masks, [b.size, 1, S, S]);
-  if (device !== 'cpu') {
-    images = images.to(device);
-    masks = masks.to(device);
-  }
-  return { images, masks };
-}
-
 function withEvalMode<T>(segmenter: Segmenter, fn: () => Promise<T>): Promise<T> {
   const wasTraining = segmenter.training;
   segmenter.eval();
@@ -124,7 +113,7 @@ export async function evaluateLoader(segmenter: Segmenter, loader: BatchLoader, 
     for await (const b of loader.epoch(o.epoch ?? 0)) {
       const r = noGrad(() => tidy(() => {
         const { images, masks } = batchTensors(b, device);
-        const logits = float32(amp.run(() => segmenter.forward(images, segmenter.tokenize(b.prompts))));
+        const logits = float32(amp.run(() => segmenter.forward(normalise(images, segmenter.info), segmenter.tokenize(b.prompts))));
         return scoreBatch(logits, masks, { threshold: o.threshold ?? 0.5, soft, loss: o.loss, cpuProbs: protocols.includes('original-size') });
       }));
       b.release();
@@ -213,14 +202,12 @@ export interface EvaluateOptions extends EvalLoopOptions, PromptOptions {
 /** Evaluates a segmenter on one split of a dataset folder. */
 export async function evaluate(segmenter: Segmenter, dataDir: string, split: Split, o: EvaluateOptions = {}): Promise<EvalResult> {
   const samples = await loadSplit(dataDir, split, o);
-  const loader = new BatchLoader(samples, {
+  const loader = loaderFor(segmenter, samples, {
     ...promptOptions(o),
-    size: o.imageSize ?? segmenter.info.imageSize,
+    imageSize: o.imageSize ?? null,
     batchSize: o.batchSize ?? 8,
     shuffle: false,
     train: false,
-    mean: segmenter.info.mean,
-    std: segmenter.info.std,
     ...(o.workers !== undefined ? { workers: o.workers } : {}),
   });
   try {
@@ -338,14 +325,12 @@ export async function predictFolder(segmenter: Segmenter, o: PredictOptions): Pr
     samples = imagePaths.map((p, i) => ({ imagePath: p, maskName: names[i]!, prompts: { p: prompt }, index: i }));
     promptOpts.overridePrompt = prompt;
   }
-  const loader = new BatchLoader(samples, {
+  const loader = loaderFor(segmenter, samples, {
     ...promptOpts,
-    size: o.imageSize ?? segmenter.info.imageSize,
+    imageSize: o.imageSize ?? null,
     batchSize: o.batchSize ?? 8,
     shuffle: false,
     train: false,
-    mean: segmenter.info.mean,
-    std: segmenter.info.std,
     ...(o.workers !== undefined ? { workers: o.workers } : {}),
   });
   const outDir = path.resolve(o.outDir);
@@ -365,7 +350,7 @@ export async function predictFolder(segmenter: Segmenter, o: PredictOptions): Pr
         const S = b.imageSize;
         const r = noGrad(() => tidy(() => {
           const { images, masks } = batchTensors(b, device);
-          const logits = float32(amp.run(() => segmenter.forward(images, segmenter.tokenize(b.prompts))));
+          const logits = float32(amp.run(() => segmenter.forward(normalise(images, segmenter.info), segmenter.tokenize(b.prompts))));
           return scoreBatch(logits, masks, { threshold, soft, loss: o.loss, cpuProbs: true });
         }));
         b.release();

@@ -5,6 +5,7 @@ export * from './augment.js';
 export * from './config.js';
 export * from './checkpoint.js';
 export * from './evaluate.js';
+export * from './inputs.js';
 export * from './protocols.js';
 export * from './reference-semantics.js';
 export * from './progress.js';

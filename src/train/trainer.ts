@@ -20,7 +20,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { hashSeed } from '../data/rng.js';
-import { BatchLoader } from '../data/loader.js';
+import type { BatchLoader } from '../data/loader.js';
 import { loadSplit, splitFile, type PromptOptions, type DatasetSample } from '../data/format.js';
 import { type Tensor, tidy, manualSeed, optim, dispose, noGrad } from '../torch/index.js';
 import type { Segmenter } from '../tuning/segmenter.js';
@@ -30,7 +30,8 @@ import {
   stringifyJson, parseJson, tunevlsegVersion,
 } from './checkpoint.js';
 import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
-import { evaluateLoader, batchTensors, moduleDevice, lossTargets, softTargetsOf, type EvalMeans, type EvalResult } from './evaluate.js';
+import { batchTensors, loaderFor, normalise } from './inputs.js';
+import { evaluateLoader, moduleDevice, lossTargets, softTargetsOf, type EvalMeans, type EvalResult } from './evaluate.js';
 import { EVAL_PROTOCOLS, type EvalProtocol } from './protocols.js';
 import { checkpointSelectionProtocol, optimizerGroups, passBatchSize } from './reference-semantics.js';
 import { diceCELoss } from './loss.js';
@@ -295,9 +296,8 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
     const amp = mixedPrecision(config.precision, device);
     const tf32 = applyTf32For(config.tf32, device);
     const memory = peakMemoryMeter(device);
-    const size = config.data.imageSize ?? segmenter.info.imageSize;
     const common = {
-      ...promptOpts, size, mean: segmenter.info.mean, std: segmenter.info.std,
+      ...promptOpts, imageSize: config.data.imageSize,
       ...(config.data.workers !== null ? { workers: config.data.workers } : {}),
     };
     const quirks = segmenter.quirks ?? 'reference';
@@ -307,10 +307,10 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
     const selectBy = checkpointSelectionProtocol(quirks);
     const augment = resolveAugment(config.augment, quirks);
     const evalBatch = config.evalBatchSize ?? batchSize;
-    const trainLoader = new BatchLoader(trainSamples, { ...common, batchSize, shuffle: true, train: true, seed: config.seed });
-    const valLoader = new BatchLoader(valSamples, { ...common, batchSize: evalBatch, shuffle: false, train: false, seed: config.seed });
+    const trainLoader = loaderFor(segmenter, trainSamples, { ...common, batchSize, shuffle: true, train: true, seed: config.seed });
+    const valLoader = loaderFor(segmenter, valSamples, { ...common, batchSize: evalBatch, shuffle: false, train: false, seed: config.seed });
     const testLoader = testSamples && testSamples.length > 0
-      ? new BatchLoader(testSamples, { ...common, batchSize: evalBatch, shuffle: false, train: false, seed: config.seed }) : null;
+      ? loaderFor(segmenter, testSamples, { ...common, batchSize: evalBatch, shuffle: false, train: false, seed: config.seed }) : null;
     loaders.push(trainLoader, valLoader, ...(testLoader ? [testLoader] : []));
 
     const opt = (optimizer = new optim.AdamW(optimizerGroups(segmenter, config.weightDecay), {
@@ -319,7 +319,7 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
     const params = opt.paramGroups.flatMap((g) => g.params);
     if (params.length === 0) throw new Error('the segmenter has no trainable parameters (parameterGroups returned none)');
     const trainableParams = params.reduce((s, p) => s + p.numel, 0);
-    refuseBatchThatCannotFit(segmenter, amp, device, batchSize, size, [trainSamples[0]!.prompts[config.data.promptKey] ?? 'a photo'].flat()[0]!, params);
+    refuseBatchThatCannotFit(segmenter, amp, device, batchSize, config.data.imageSize ?? segmenter.info.imageSize, [trainSamples[0]!.prompts[config.data.promptKey] ?? 'a photo'].flat()[0]!, params);
     const sched = new optim.ReduceLROnPlateau(opt, {
       mode: 'min', factor: config.plateau.factor, patience: config.plateau.patience, threshold: config.plateau.threshold, minLr: config.plateau.minLr,
     });
@@ -380,7 +380,6 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
       return s;
     };
     const lossCfg = { lambdaDice: config.loss.lambdaDice, lambdaCe: config.loss.lambdaCe };
-    const norm = { mean: segmenter.info.mean, std: segmenter.info.std };
 
     while (!st.done) {
       const E = st.epoch;
@@ -403,10 +402,10 @@ export async function train(input: TrainConfigInput | TrainConfig, opts: TrainOp
         const weight = b.size / groupSamples(g);
         const r = tidy(() => {
           let { images, masks } = batchTensors(b, device);
-          if (augment.p > 0) ({ images, masks } = augmentBatch(images, masks, augment, { seed: config.seed, epoch: E, step: i }, norm));
+          if (augment.p > 0) ({ images, masks } = augmentBatch(images, masks, augment, { seed: config.seed, epoch: E, step: i }));
           manualSeed(hashSeed(config.seed, E, i, 0x70c4));
           const { logits, loss } = amp.run(() => {
-            const logits = float32(segmenter.forward(images, segmenter.tokenize(b.prompts)));
+            const logits = float32(segmenter.forward(normalise(images, segmenter.info), segmenter.tokenize(b.prompts)));
             return { logits, loss: diceCELoss(logits, lossTargets(masks, softTargets), lossCfg).loss };
           });
           const value = loss.item();

@@ -22,7 +22,8 @@ import { Tensor, cat, nn, noGrad, ones, scalarTensor, stack, tensor, tidy, type 
 import type { CLIPSegForImageSegmentation } from '../models/clipseg/model.js';
 import type { ClipTokenizer } from '../models/clip/tokenizer.js';
 import type { LayerHook } from '../models/clip/layers.js';
-import { createLearner } from '../learners/registry.js';
+import { createLearner } from '../learners/classes.js';
+import { learnerEntry } from '../learners/registry.js';
 import type { ContextLearner, LearnerHost, LearnerName, PromptPair, QuirkMode } from '../learners/types.js';
 import type { Segmenter, SegmenterInfo, TextInputs } from './segmenter.js';
 import {
@@ -173,7 +174,7 @@ export class PromptedSegmenter extends nn.Module implements Segmenter {
     const L = this.context_learner;
     if (!this.useNewLastLayer) this.mix = 'none';
     else if (this.quirks === 'reference' && L && !L.usesVision) this.mix = 'none'; // quirk 1: CoOp/CoCoOp call HF's decoder
-    else if (this.quirks === 'reference' && L && L.name === 'vpt') this.mix = 'add'; // quirk 2: logits += additive
+    else if (this.quirks === 'reference' && L && learnerEntry(L.name).referenceWrappers.clipseg === 'VPTCLIPSeg') this.mix = 'add'; // quirk 2: VPTCLIPSeg adds
     else this.mix = 'residual';
     this.frozenCache = new FrozenFeatureCache(this.#options.frozenCacheBytes);
   }

@@ -23,7 +23,8 @@ import {
 } from '../models/cris/index.js';
 import type { VisualFeatures } from '../models/cris/clip.js';
 import type { ClipTokenizer } from '../models/clip/tokenizer.js';
-import { createLearner, learnerEntry } from '../learners/registry.js';
+import { learnerEntry, learnersFor } from '../learners/registry.js';
+import { createLearner } from '../learners/classes.js';
 import { LearnerConfigError, type ContextLearner, type LearnerHost, type LearnerName, type PromptPair, type QuirkMode } from '../learners/types.js';
 import type { Segmenter, SegmenterInfo, TextInputs } from './segmenter.js';
 import type { BaseModelInfo } from './clipseg.js';
@@ -90,9 +91,9 @@ export class PromptedCris extends nn.Module implements Segmenter {
     super();
     if (o.learner !== 'none') {
       const e = learnerEntry(o.learner);
-      if (e.vision) {
+      if (!e.models.includes('cris')) {
         throw new LearnerConfigError(`learner ${o.learner} prompts the vision encoder's tokens, but CRIS's image encoder is a CNN (ResNet): ` +
-          'only the text learners coop and cocoop apply to CRIS (as in the paper)');
+          `only the text learners ${learnersFor('cris').join(' and ')} apply to CRIS (as in the paper)`);
       }
     }
     const c = cris.config;

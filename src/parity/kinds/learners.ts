@@ -15,14 +15,13 @@ import { diceCELoss } from '../../train/loss.js';
 import { ClipTokenizer } from '../../models/clip/tokenizer.js';
 import { CRIS, crisConfigFromReference, loadCrisWeights } from '../../models/cris/index.js';
 import { learnerFromReference } from '../../learners/reference.js';
+import { familyForReferenceWrapper, referenceWrapperNames } from '../../learners/registry.js';
 import { PromptedSegmenter, type PromptedOutput } from '../../tuning/clipseg.js';
 import { PromptedCris, type PromptedCrisOutput } from '../../tuning/cris.js';
 import { loadStateStrict } from '../../tuning/common.js';
 import { TOL, compareArrays, compareTensors, type TensorReport, type Tolerance } from '../compare.js';
 import type { CaseKind, CaseResult } from '../runner.js';
 
-const CLIPSEG_WRAPPERS = ['COOPCLIPSeg', 'VPTCLIPSeg', 'MapleCLIPSeg', 'SharedSeparateCLIPSeg', 'SharedAttnCLIPSeg'];
-const CRIS_WRAPPERS = ['COOPCRIS'];
 const CASE_FILES = ['params_init.safetensors', 'grads.safetensors', 'adamw_step1.safetensors', 'adamw_step2.safetensors', 'outputs.safetensors'];
 
 type Segmenter = PromptedSegmenter | PromptedCris;
@@ -69,7 +68,9 @@ export function buildCaseSegmenter(dir: string, cj: Record<string, unknown>): { 
   };
   const root = resolve(dir, '..', '..');
   const needsTokenizer = options.contextInitializer !== null && options.contextInitializer !== undefined && options.contextInitializerIds === undefined;
-  if (CLIPSEG_WRAPPERS.includes(wrapper)) {
+  // The wrapper class names the base-model family (the registry lists each learner's wrappers).
+  const family = familyForReferenceWrapper(wrapper);
+  if (family === 'clipseg') {
     const model = CLIPSegForImageSegmentation.fromPretrained(root);
     let tokenizer = model.tokenizer;
     if (!tokenizer && needsTokenizer) {
@@ -84,7 +85,7 @@ export function buildCaseSegmenter(dir: string, cj: Record<string, unknown>): { 
       throw e;
     }
   }
-  if (CRIS_WRAPPERS.includes(wrapper)) {
+  if (family === 'cris') {
     const baseCase = JSON.parse(readFileSync(join(root, 'case.json'), 'utf8')) as Record<string, unknown>;
     const model = new CRIS(crisConfigFromReference(baseCase.model_config, `${join(root, 'case.json')} model_config`));
     let tokenizer: ClipTokenizer | null = null;
@@ -101,7 +102,7 @@ export function buildCaseSegmenter(dir: string, cj: Record<string, unknown>): { 
       throw e;
     }
   }
-  throw new Error(`${join(dir, 'case.json')}: unknown wrapper_class "${wrapper}" (expected one of ${[...CLIPSEG_WRAPPERS, ...CRIS_WRAPPERS].join(', ')})`);
+  throw new Error(`${join(dir, 'case.json')}: unknown wrapper_class "${wrapper}" (expected one of ${referenceWrapperNames().join(', ')})`);
 }
 
 /** The fixture-named intermediates of one forward. */

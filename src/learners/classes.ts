@@ -1,0 +1,24 @@
+/**
+ * The built-in learners' classes, bound to their registry entries, and `createLearner`. This is
+ * the half of the registry that needs libtorch (registry.ts describes the learners without it).
+ */
+import { CoOpLearner } from './coop.js';
+import { CoCoOpLearner } from './cocoop.js';
+import { VPTLearner } from './vpt.js';
+import { MapleLearner } from './maple.js';
+import { SharedSeparateLearner } from './shared_separate.js';
+import { SharedAttnLearner } from './shared_attn.js';
+import { bindLearnerClass, learnerEntry } from './registry.js';
+import { LearnerConfigError, type ContextLearner, type LearnerHost } from './types.js';
+
+const CLASSES = {
+  coop: CoOpLearner, cocoop: CoCoOpLearner, vpt: VPTLearner, maple: MapleLearner, shared_separate: SharedSeparateLearner, shared_attn: SharedAttnLearner,
+} as const;
+for (const [name, Cls] of Object.entries(CLASSES)) bindLearnerClass(name, (o, h) => new Cls(o, h));
+
+/** Builds a registered learner by name for a model (options validated by its schema: unknown keys are errors). */
+export function createLearner(name: string, options: Record<string, unknown>, host: LearnerHost): ContextLearner {
+  const e = learnerEntry(name);
+  if (!e.create) throw new LearnerConfigError(`learner ${name} is registered without a class (give its entry a create function)`);
+  return e.create(options, host);
+}
