@@ -68,7 +68,10 @@ test('bench runs each cell once, writes the report layout, and the report reads 
     const md = readFileSync(join(dir, 'bench', 'report', 'report.md'), 'utf8');
     assert.match(md, /\*\*Table 3\.\*\*/);
     assert.match(md, /\*\*Table 5\.\*\*/);
-    assert.ok(existsSync(join(dir, 'bench', 'report', 'figures', 'fig4-tsne.svg')), 'the t-SNE figure from the embeddings');
+    // One dataset's embeddings cannot show a shift between datasets: Fig. 4 is left out, saying why.
+    assert.ok(!existsSync(join(dir, 'bench', 'report', 'figures', 'fig4-tsne.svg')));
+    const html = readFileSync(join(dir, 'bench', 'report', 'report.html'), 'utf8');
+    assert.match(html, /data-omitted="fig4-tsne"><b>[^<]+<\/b> is left out: embeddings of one dataset only \(us\)/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -254,9 +254,13 @@ test('the demo command ends with the path of the report of its own runs', async 
     assert.equal(r.status, 0, r.stderr.slice(-2000));
     const lines = r.stdout.trim().split('\n');
     assert.match(lines.find((l) => l.startsWith('summary: '))!, /demo-summary\.json$/);
-    const last = lines[lines.length - 1]!;
-    assert.equal(last, join(dir, 'run', 'report', 'report.html'));
-    assert.ok(existsSync(last));
+    // The report's path, then what to run next on one's own data (issue 12's data import, then train).
+    assert.equal(lines.at(-2), `report: ${join(dir, 'run', 'report', 'report.html')}`);
+    assert.ok(existsSync(join(dir, 'run', 'report', 'report.html')));
+    assert.match(lines.at(-1)!, /^next, on your own data: tunevlseg data import --images <dir> --masks <dir> --class <name> --out my-data, then tunevlseg train --data-dir my-data/);
+    // The table shows each learner's trainable parameter count.
+    assert.match(lines.find((l) => l.startsWith('| method'))!, /trainable params/);
+    assert.match(lines.find((l) => l.startsWith('| VPT'))!, /\| +[\d,]+ \| +[\d.]+ \|$/);
     const md = readFileSync(join(dir, 'run', 'report', 'report.md'), 'utf8');
     assert.match(md, /Table 3/);
     assert.match(md, /VPT/);

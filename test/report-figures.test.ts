@@ -9,7 +9,11 @@ import {
   type Figure,
   type SyntheticBench,
   buildFigures,
+  buildFigureSet,
   countMarks,
+  formatRate,
+  isOmitted,
+  lrWdFigure,
   depthFigure,
   linearFit,
   loadBench,
@@ -72,7 +76,7 @@ test('Fig. 6 and 7: one point per evaluated trial, one fit line per learner, R²
   const vpt = main('').filter(([cell]) => cell.split('__')[1] === 'vpt').flatMap(([, ts]) => ts.filter((t) => t.testDice !== null && t.state === 'complete'));
   const fit = linearFit(vpt.map((t) => t.params.depth), vpt.map((t) => t.testDice! * 100))!;
   assert.ok(f6.svg!.includes(`VPT: R² = ${fit.r2.toFixed(3)}`), 'VPT panel title with R²');
-  assert.ok(f6.caption.includes(`VPT R² = ${fit.r2.toFixed(3)}`));
+  assert.ok(f6.summary.includes(`VPT ${fit.slope >= 0 ? '+' : ''}${fit.slope.toFixed(2)} points/layer (R² = ${fit.r2.toFixed(3)})`), f6.summary);
   assert.match(f7.svg!, /Learning rate/);
   assert.match(f7.svg!, /Weight decay/);
 });
@@ -108,10 +112,65 @@ test('without evaluated trials the figures fall back to the runs, and include fi
   const pts = testDicePoints(b);
   assert.equal(pts.length, 12); // 11 cells, one with two seeds
   assert.ok(pts.every((p) => p.source === 'run' && p.depth === 3 && p.lr === 2e-4));
-  const f = depthFigure(b)!;
-  assert.equal(f.expected.points, 12);
-  assert.match(f.caption, /evaluated run/);
-  assert.deepEqual(buildFigures(b, { include: ['fig6', 'curves-busi'] }).map((x) => x.id), ['fig6-depth', 'curves-busi']);
+  assert.deepEqual(buildFigures(b, { include: ['fig6', 'curves-busi'] }).map((x) => x.id), ['curves-busi']);
+  // Two depths among the runs: Fig. 6 is drawn from them.
+  const vpt = b.cells.find((c) => c.id === 'clipseg__vpt__kvasir')!;
+  (vpt.runs[1]!.config!.model as Record<string, unknown>).depth = 7;
+  const f = depthFigure(b);
+  assert.ok(!isOmitted(f));
+  assert.equal(f.expected.points, 4, 'only VPT has two depths (its four runs); the other learners are left out of the figure');
+  assert.match(f.caption, /evaluated run.*left out \(one depth only\): MaPLe, CoOp/);
+});
+
+test('a figure the data cannot support is left out with one line saying why', () => {
+  const b = loadBench(info.dir);
+  for (const c of b.cells) c.trials = [];
+  const f6 = depthFigure(b);
+  assert.ok(isOmitted(f6));
+  assert.equal(f6.reason, 'every run of each learner uses one prompt depth (3): a trend over depth needs at least two depths per learner.');
+  const f7 = lrWdFigure(b);
+  assert.ok(isOmitted(f7));
+  assert.equal(f7.reason, 'every run uses one learning rate (2e-4) and one weight decay (1e-2): a trend needs at least two values.');
+  // One epoch per run: no curve; one dataset of embeddings: no t-SNE.
+  for (const c of b.cells) for (const r of c.runs) r.epochs = r.epochs.slice(0, 1);
+  b.embeddings = b.embeddings.filter((e) => e.dataset === 'kvasir');
+  const set = buildFigureSet(b);
+  assert.deepEqual(set.figures, []);
+  assert.deepEqual(set.omitted.map((o) => o.id), ['fig6-depth', 'fig7-lr-wd', 'curves-kvasir', 'curves-busi', 'curves-camus', 'fig4-tsne']);
+  assert.ok(set.omitted.every((o) => o.reason.length > 20 && !o.reason.includes('\n')));
+  assert.match(set.omitted.at(-1)!.reason, /one dataset only \(kvasir\)/);
+  b.embeddings = [];
+  assert.match((buildFigureSet(b).omitted.at(-1)!).reason, /no CLIP embeddings/);
+});
+
+/** The tick labels of a rendered figure (vega writes them as role-axis-label text marks). */
+function tickLabels(svg: string): string[] {
+  const out: string[] = [];
+  for (const m of svg.matchAll(/<g class="mark-text role-axis-label"[^>]*>(.*?)<\/g>/gs)) for (const t of m[1]!.matchAll(/<text\b[^>]*>([^<]*)<\/text>/g)) out.push(t[1]!);
+  return out;
+}
+
+test('ticks are written for people: Dice in % with one decimal, rates in scientific notation', () => {
+  const f6 = figs.find((f) => f.id === 'fig6-depth')!;
+  const f7 = figs.find((f) => f.id === 'fig7-lr-wd')!;
+  const curves = figs.find((f) => f.id === 'curves-kvasir')!;
+  const l6 = tickLabels(f6.svg!);
+  const l7 = tickLabels(f7.svg!);
+  assert.ok(l6.length > 10 && l7.length > 10);
+  // Fig. 6: prompt depths (integers) and Dice (one decimal); Fig. 7: rates like 1e-4 and Dice.
+  for (const l of l6) assert.match(l, /^(\d+|\d+\.\d)$/, `Fig. 6 tick "${l}"`);
+  assert.ok(l6.some((l) => /^\d+\.\d$/.test(l)));
+  for (const l of l7) assert.match(l, /^(\d+\.\d|\d(\.\d)?e[-−]\d+)$/, `Fig. 7 tick "${l}"`);
+  assert.ok(l7.some((l) => /e[-−]\d/.test(l)), 'learning rates in scientific notation');
+  for (const l of tickLabels(curves.svg!)) assert.match(l, /^(\d+|\d+\.\d{1,2})$/, `curves tick "${l}"`);
+  assert.deepEqual([2e-4, 1.5e-3, 0.01, 0, 3].map(formatRate), ['2e-4', '1.5e-3', '1e-2', '0', '3e0']);
+});
+
+test('every figure has a one-line summary (its text alternative with the title)', () => {
+  for (const f of figs) {
+    assert.ok(f.summary.length > 20 && !f.summary.includes('\n'), `${f.id}: ${f.summary}`);
+  }
+  assert.match(figs.find((f) => f.id === 'fig4-tsne')!.summary, /Kvasir vs BUSI vs CAMUS: text embeddings, \d+% of 9 points/);
 });
 
 test('renderSvg renders a plain Vega-Lite spec offline', async () => {

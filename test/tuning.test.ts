@@ -14,7 +14,7 @@ import { ClipTokenizer } from '../src/models/clip/tokenizer.js';
 import { learnerFromReference } from '../src/learners/index.js';
 import { buildSegmenter, parseSegmenterConfig, type TunedSegmenter } from '../src/tuning/factory.js';
 import { loadTuned, readTunedCheckpoint } from '../src/tuning/checkpoint.js';
-import { PromptedSegmenter } from '../src/tuning/clipseg.js';
+import { PromptedClipSeg } from '../src/tuning/clipseg.js';
 import { PromptedCris } from '../src/tuning/cris.js';
 import { LearnableStateError } from '../src/tuning/common.js';
 import { UpsampleConvPlan, type UpsampleSpec } from '../src/tuning/upsampler.js';
@@ -207,8 +207,8 @@ test("quirks 'fixed': CoOp/CoCoOp use the upsampler (quirk 1), VPT mixes with re
       // quirk 16 switch: reference train() reaches the frozen model, fixed keeps it in eval mode
       ref.train();
       fixed.train();
-      assert.equal((ref as PromptedSegmenter).model.training, true);
-      assert.equal((fixed as PromptedSegmenter).model.training, false);
+      assert.equal((ref as PromptedClipSeg).model.training, true);
+      assert.equal((fixed as PromptedClipSeg).model.training, false);
       assert.equal(fixed.context_learner!.training, true);
     } finally {
       ref.dispose();
@@ -270,7 +270,7 @@ test('the frozen-feature cache: text-only learners reuse prompt-free vision feat
   const cached = await tiny({ learner: 'cocoop', frozenCacheMb: 8 });
   try {
     cached.loadLearnableState(plain.learnableState());
-    const s = cached as PromptedSegmenter;
+    const s = cached as PromptedClipSeg;
     const g0 = gradsOf(plain);
     const g1 = gradsOf(cached);
     const g2 = gradsOf(cached);

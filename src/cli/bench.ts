@@ -162,11 +162,11 @@ async function writeEmbeddings(dir: string, cells: BenchCell[], fileCfg: Record<
   const datasets = [...new Map(cells.map((c) => [c.dataset.name, c.dataset])).values()].filter((d) => !existsSync(join(dir, 'embeddings', `${d.name}.json`)));
   if (datasets.length === 0) return;
   const { buildSegmenter } = await import('../tuning/factory.js');
-  const { PromptedSegmenter } = await import('../tuning/clipseg.js');
+  const { PromptedClipSeg } = await import('../tuning/clipseg.js');
   const modelCfg = { ...((fileCfg.model as Record<string, unknown> | undefined) ?? {}), model: clipCell.model.spec, learner: 'none' };
   const seg = await buildSegmenter(modelCfg);
   try {
-    if (!(seg instanceof PromptedSegmenter)) return;
+    if (!(seg instanceof PromptedClipSeg)) return;
     const clip = seg.model.clip;
     mkdirSync(join(dir, 'embeddings'), { recursive: true });
     for (const d of datasets) {

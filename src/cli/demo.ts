@@ -125,7 +125,8 @@ export function registerDemoCommand(program: Command, deps: { print?: (line: str
       }
       if (f.json) print(JSON.stringify(summary));
       // The report of the demo's own runs (Table 3 in miniature, figures, HTML); its path last.
-      const { writeDemoReport } = await import('../demo/report.js');
-      print(await writeDemoReport(summary));
+      const { NEXT_STEPS, writeDemoReport } = await import('../demo/report.js');
+      print(`report: ${await writeDemoReport(summary)}`);
+      print(NEXT_STEPS);
     });
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { formatProblems } from '../report/load.js';
 import { REPORT_FORMATS, type ReportFormat, writeReport } from '../report/html.js';
+import { DEFAULT_REPORT_PROTOCOL, EVAL_PROTOCOLS, type EvalProtocol } from '../report/protocol.js';
 
 interface ReportCliOptions {
   out?: string;
@@ -10,6 +11,7 @@ interface ReportCliOptions {
   format?: string[];
   digits?: number;
   metric?: 'dice' | 'iou';
+  protocol?: EvalProtocol;
   galleryK?: number;
   thumbWidth?: number;
   gallery?: boolean;
@@ -52,7 +54,8 @@ export function registerReportCommand(program: Command): Command {
     .option('--format <list>', `formats to write, comma-separated (${REPORT_FORMATS.join(', ')}; default all)`, formatsArg)
     .option('--digits <n>', 'decimals in the tables', intArg('digits', 0), 2)
     .addOption(new Option('--metric <metric>', 'score in the tables').choices(['dice', 'iou']).default('dice'))
-    .option('--gallery-k <n>', 'best and worst samples per dataset in the gallery', intArg('gallery-k', 1), 3)
+    .addOption(new Option('--protocol <name>', "evaluation protocol of the tables' test scores (summary.json test.protocols.<name>; runs without them show model-resolution, noted)").choices(EVAL_PROTOCOLS).default(DEFAULT_REPORT_PROTOCOL))
+    .option('--gallery-k <n>', 'gallery images per group (best, median, worst by mean Dice over the methods)', intArg('gallery-k', 1), 1)
     .option('--thumb-width <px>', 'gallery thumbnail width', intArg('thumb-width', 16), 160)
     .option('--no-gallery', 'leave out the prediction galleries')
     .option('--no-tsne', 'leave out the t-SNE figure (Fig. 4)')
@@ -68,7 +71,8 @@ export function registerReportCommand(program: Command): Command {
         withPaperE2E: o.withPaperE2e ?? false,
         digits: o.digits ?? 2,
         metric: o.metric ?? 'dice',
-        k: o.galleryK ?? 3,
+        protocol: o.protocol ?? DEFAULT_REPORT_PROTOCOL,
+        k: o.galleryK ?? 1,
         thumbWidth: o.thumbWidth ?? 160,
         noGallery: o.gallery === false,
         ...(o.tsne === false ? { include: ['fig6', 'fig7', 'trials', 'curves'] } : {}),

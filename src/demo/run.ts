@@ -33,6 +33,7 @@ import { buildSegmenter } from '../tuning/factory.js';
 import { demoAssetsDir } from './assets.js';
 import { DOMAIN_SPECS, fieldOfViewDice, generateDomain, textBlindDice } from './domains.js';
 import { ClipsegFullSegmenter } from './model.js';
+import { writeDomainEmbeddings, writeLearnerPredictions, writeTestPredictions } from './artifacts.js';
 
 /** A learner's display name (its registry title). */
 const title = (name: LearnerName): string => learnerEntry(name).title;
@@ -134,18 +135,18 @@ function timestamp(): string {
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
-/** The Table-3-style result table (Markdown). */
+/** The Table-3-style result table (Markdown), with each learner's trainable parameter count. */
 export function formatDemoTable(s: DemoSummary): string {
   const best = Math.max(s.zero_shot_dice, s.trivial_dice);
-  const rows: [string, string, string, string][] = [
-    ['trivial: whole field of view', f3(s.trivial_dice), '', '-'],
-    ['zero-shot "tumor"', f3(s.zero_shot_dice), '', '-'],
+  const rows: [string, string, string, string, string][] = [
+    ['trivial: whole field of view', f3(s.trivial_dice), '', '0', '-'],
+    ['zero-shot "tumor"', f3(s.zero_shot_dice), '', '0', '-'],
   ];
   for (const [name, r] of Object.entries(s.learners) as [LearnerName, DemoLearnerResult][]) {
     const d = r.test_dice - best;
-    rows.push([title(name), f3(r.test_dice), `${d >= 0 ? '+' : ''}${d.toFixed(3)}`, r.seconds.toFixed(1)]);
+    rows.push([title(name), f3(r.test_dice), `${d >= 0 ? '+' : ''}${d.toFixed(3)}`, r.trainable_params.toLocaleString('en-US'), r.seconds.toFixed(1)]);
   }
-  const head = ['method (target: ultrasound, test split)', 'test Dice', 'vs best baseline', 'seconds'];
+  const head = ['method (target: ultrasound, test split)', 'test Dice', 'vs best baseline', 'trainable params', 'seconds'];
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join(' | ')} |`;
   const out = [line(head), `|${width.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.map(line)];
@@ -201,6 +202,11 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       sourceSamples = s.samples;
       const z = await evaluate(base, targetDir, 'test', { promptKey: 'p1', batchSize: 64, workers });
       zeroShot = z.dice;
+      // For the report: the zero-shot masks (gallery) and both domains' CLIP embeddings (Fig. 4).
+      await writeTestPredictions(base, targetDir, path.join(runDir, 'zero-shot', 'predictions'), workers);
+      for (const [name, dir] of [['ultrasound', targetDir], ['natural', sourceDir]] as const) {
+        await writeDomainEmbeddings(base, name, dir, path.join(runDir, 'embeddings', `${name}.json`));
+      }
     } finally {
       base.dispose();
     }
@@ -240,6 +246,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
         ...(o.signal ? { signal: o.signal } : {}),
       });
       const seconds = (performance.now() - ts) / 1000;
+      await writeLearnerPredictions(summary.runDir, targetDir, workers);
       results[name] = {
         test_dice: summary.test?.dice ?? Number.NaN, val_dice: summary.val.dice, seconds,
         steps: summary.globalSteps, epochs: summary.epochs, trainable_params: summary.trainableParams,

@@ -6,10 +6,12 @@
 import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { type Bench, type Problem, loadBench } from './load.js';
-import { buildFigures, type Figure, type FigureOptions, renderFigures } from './figures.js';
+import { buildFigureSet, type Figure, type FigureOptions, type OmittedFigure, renderFigures } from './figures.js';
 import { buildGallery, type Gallery, type GalleryOptions } from './gallery.js';
+import { GALLERY_CSS, galleryHtml, galleryMarkdown } from './gallery-html.js';
 import { buildTables, htmlEscape, type ResultTable, type TableOptions, toCsv, toHtmlTable, toLatex, toMarkdown } from './tables.js';
 import { datasetLabel, learnerLabel, modelLabel } from './paper.js';
+import type { EvalProtocol } from './protocol.js';
 
 export type ReportFormat = 'md' | 'csv' | 'tex' | 'html';
 export const REPORT_FORMATS: readonly ReportFormat[] = ['md', 'csv', 'tex', 'html'];
@@ -23,12 +25,16 @@ export interface ReportOptions extends TableOptions, FigureOptions, GalleryOptio
   noGallery?: boolean;
   /** The date shown in the header. Default now. */
   date?: Date;
+  /** The evaluation protocol of the tables' test scores. Default `original-size` (src/report/protocol.ts). */
+  protocol?: EvalProtocol;
 }
 
 export interface ReportData {
   bench: Bench;
   tables: ResultTable[];
   figures: Figure[];
+  /** Figures the data cannot support, with the line that says why. */
+  omitted: OmittedFigure[];
   galleries: Gallery[];
   date: Date;
   /** Display width of the gallery thumbnails (px). */
@@ -50,9 +56,10 @@ export interface ReportPaths {
 
 /** Loads a bench and builds everything the report shows (figures rendered, galleries decoded). */
 export async function buildReport(benchDir: string, o: ReportOptions = {}): Promise<ReportData> {
-  const bench = loadBench(benchDir, { strict: o.strict ?? false });
+  const bench = loadBench(benchDir, { strict: o.strict ?? false, ...(o.protocol ? { protocol: o.protocol } : {}) });
   const tables = buildTables(bench, o);
-  const figures = await renderFigures(buildFigures(bench, o));
+  const set = buildFigureSet(bench, o);
+  const figures = await renderFigures(set.figures);
   const galleries: Gallery[] = [];
   if (!o.noGallery) {
     for (const d of bench.grid.datasets) {
@@ -60,7 +67,7 @@ export async function buildReport(benchDir: string, o: ReportOptions = {}): Prom
       if (g) galleries.push(g);
     }
   }
-  return { bench, tables, figures, galleries, date: o.date ?? new Date(), thumbWidth: o.thumbWidth ?? 160 };
+  return { bench, tables, figures, omitted: set.omitted, galleries, date: o.date ?? new Date(), thumbWidth: o.thumbWidth ?? 160 };
 }
 
 const CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'";
@@ -89,47 +96,45 @@ ul.notes { color: var(--muted); font-size: 12px; margin: 4px 0 0; padding-left: 
 figure.figure { margin: 12px 0 28px; overflow-x: auto; }
 figure.figure figcaption { color: var(--muted); font-size: 12.5px; max-width: 1000px; margin-top: 4px; }
 figure.figure svg { max-width: 100%; height: auto; }
-.gallery { border-collapse: collapse; margin: 6px 0 18px; }
-.gallery th { text-align: left; font-weight: 600; padding: 2px 6px; font-size: 12.5px; }
-.gallery td { padding: 4px 6px; vertical-align: top; font-size: 12px; }
-.gallery img { display: block; border: 1px solid var(--line); height: auto; image-rendering: pixelated; }
-.gallery td.info { max-width: 220px; color: var(--muted); }
-.gallery tr.sep td { border-top: 1px solid var(--line); padding: 0; }
+ul.omitted { color: var(--muted); font-size: 12.5px; padding-left: 18px; }
 .status ul { margin: 4px 0; }
-.status .ok { color: #2f855a; } .status .missing { color: #c05621; } .status .error { color: #c53030; }
+.status .ok { color: #009E73; } .status .missing { color: #B35900; } .status .error { color: #C0392B; }
 code { font-size: 12.5px; }
+${GALLERY_CSS}
+@media print {
+  body { max-width: none; padding: 0; font-size: 10.5pt; color: #000; }
+  nav, .tile .close { display: none !important; }
+  a { color: inherit; text-decoration: none; }
+  h2 { break-after: avoid; page-break-after: avoid; }
+  figure.figure, table.results, table.gallery tr, .table-wrap { break-inside: avoid; page-break-inside: avoid; overflow: visible; }
+  .table-wrap, figure.figure { overflow: visible; }
+  figure.figure svg { max-width: 100%; height: auto; }
+  .gallery img { width: 96px !important; }
+  table.results td, table.results th { padding: 2px 5px; }
+  .tile:target .open img { position: static; transform: none; width: 96px !important; }
+  .tile:target figcaption { position: static; color: inherit; font-size: inherit; }
+}
 `;
 
+/** The SVG as an image with a text alternative: `role="img"`, and the title and one-line summary as its label. */
+function accessibleSvg(f: Figure): string {
+  const alt = htmlEscape(`${f.title}. ${f.summary}`);
+  return (f.svg ?? '').replace(/^<svg\b([^>]*?)\s(?:role|aria-label|aria-roledescription)="[^"]*"/, '<svg$1').replace(/^<svg\b/, `<svg role="img" aria-label="${alt}"`)
+    .replace(/^(<svg\b[^>]*>)/, `$1<title>${alt}</title>`);
+}
+
 function figureHtml(f: Figure): string {
+  const id = htmlEscape(f.id);
   return [
-    `<figure class="figure" id="fig-${htmlEscape(f.id)}" data-figure="${htmlEscape(f.id)}" data-expected-points="${f.expected.points}" data-expected-lines="${f.expected.lines}">`,
-    f.svg ?? '',
-    `<figcaption><b>${htmlEscape(f.title)}.</b> ${htmlEscape(f.caption)}</figcaption>`,
+    `<figure class="figure" id="fig-${id}" data-figure="${id}" data-expected-points="${f.expected.points}" data-expected-lines="${f.expected.lines}" aria-labelledby="fig-${id}-caption">`,
+    accessibleSvg(f),
+    `<figcaption id="fig-${id}-caption"><b>${htmlEscape(f.title)}.</b> <span class="summary">${htmlEscape(f.summary)}</span> ${htmlEscape(f.caption)}</figcaption>`,
     '</figure>',
   ].join('\n');
 }
 
-function galleryHtml(g: Gallery, width: number): string {
-  const img = (uri: string | null, alt: string): string => (uri ? `<img src="${uri}" alt="${htmlEscape(alt)}" style="width: ${width}px">` : '<span class="missing">–</span>');
-  const rows = (items: Gallery['best'], kind: string): string =>
-    items
-      .map(
-        (it) =>
-          `<tr class="${kind}"><td class="info"><b>${kind === 'best' ? 'Best' : 'Worst'}</b>: Dice ${(it.dice * 100).toFixed(1)}<br><code>${htmlEscape(it.name)}</code>${it.prompt ? `<br>“${htmlEscape(it.prompt)}”` : ''}</td>` +
-          `<td>${img(it.image, `image ${it.name}`)}</td><td>${img(it.groundTruth, `ground truth ${it.name}`)}</td><td>${img(it.prediction, `prediction ${it.name}`)}</td></tr>`,
-      )
-      .join('\n');
-  return [
-    `<h3 id="gallery-${htmlEscape(g.dataset)}">${htmlEscape(g.datasetLabel)}</h3>`,
-    `<p class="meta">${htmlEscape(g.method)} (<code>${htmlEscape(g.cell)}</code>): the ${g.best.length} best and ${g.worst.length} worst of ${g.samples} test samples by Dice. Ground truth in green, prediction in red.</p>`,
-    `<table class="gallery" data-dataset="${htmlEscape(g.dataset)}"><thead><tr><th></th><th>Image</th><th>Ground truth</th><th>Prediction</th></tr></thead><tbody>`,
-    rows(g.best, 'best'),
-    g.worst.length ? '<tr class="sep"><td colspan="4"></td></tr>' : '',
-    rows(g.worst, 'worst'),
-    '</tbody></table>',
-    g.notes.length ? `<ul class="notes">${g.notes.map((n) => `<li>${htmlEscape(n)}</li>`).join('')}</ul>` : '',
-  ].join('\n');
-}
+const omittedHtml = (os: readonly OmittedFigure[]): string =>
+  os.length ? `<ul class="omitted" aria-label="figures left out">${os.map((o) => `<li data-omitted="${htmlEscape(o.id)}"><b>${htmlEscape(o.title)}</b> is left out: ${htmlEscape(o.reason)}</li>`).join('')}</ul>` : '';
 
 function cellCounts(b: Bench): Record<string, number> {
   const counts: Record<string, number> = { ok: 0, missing: 0, incomplete: 0, error: 0 };
@@ -152,7 +157,7 @@ export function renderHtml(r: ReportData): string {
   const title = `TuneVLSeg benchmark report: ${b.grid.name}`;
   const sections: string[] = [];
   sections.push(`<section id="tables"><h2>Tables</h2>\n${r.tables.map((t) => `<div class="table-wrap">${toHtmlTable(t)}</div>`).join('\n')}</section>`);
-  if (r.figures.length) sections.push(`<section id="figures"><h2>Figures</h2>\n${r.figures.map(figureHtml).join('\n')}</section>`);
+  if (r.figures.length || r.omitted.length) sections.push(`<section id="figures"><h2>Figures</h2>\n${r.figures.map(figureHtml).join('\n')}\n${omittedHtml(r.omitted)}</section>`);
   if (r.galleries.length) sections.push(`<section id="galleries"><h2>Predictions</h2>\n${r.galleries.map((g) => galleryHtml(g, r.thumbWidth)).join('\n')}</section>`);
   const status: string[] = [
     `<section id="status" class="status"><h2>Grid status</h2>`,
@@ -163,7 +168,7 @@ export function renderHtml(r: ReportData): string {
   if (b.problems.length) status.push(`<h3>Problems</h3><ul>${b.problems.map((p) => `<li class="error"><code>${htmlEscape(p.file)}</code>: ${htmlEscape(p.message)}</li>`).join('')}</ul>`);
   status.push('</section>');
   sections.push(status.join('\n'));
-  const nav = [['tables', 'Tables'], ...(r.figures.length ? [['figures', 'Figures']] : []), ...(r.galleries.length ? [['galleries', 'Predictions']] : []), ['status', 'Grid status']]
+  const nav = [['tables', 'Tables'], ...(r.figures.length || r.omitted.length ? [['figures', 'Figures']] : []), ...(r.galleries.length ? [['galleries', 'Predictions']] : []), ['status', 'Grid status']]
     .map(([id, l]) => `<a href="#${id}">${l}</a>`)
     .join('');
   return `<!DOCTYPE html>
@@ -178,7 +183,7 @@ export function renderHtml(r: ReportData): string {
 <body>
 <header>
 <h1>${htmlEscape(title)}</h1>
-<p class="meta">Bench <code>${htmlEscape(b.dir)}</code>, ${r.date.toISOString().replace('T', ' ').slice(0, 16)} UTC. ${counts.ok} of ${total} cells with results${counts.missing ? `, ${counts.missing} missing` : ''}.</p>
+<p class="meta">Bench <code>${htmlEscape(b.dir)}</code>, ${r.date.toISOString().replace('T', ' ').slice(0, 16)} UTC. ${counts.ok} of ${total} cells with results${counts.missing ? `, ${counts.missing} missing` : ''}. Test scores under the <code>${htmlEscape(b.protocol.requested)}</code> evaluation protocol${b.protocol.fallback.length ? ` (<strong>${b.protocol.fallback.length} cell${b.protocol.fallback.length === 1 ? '' : 's'} under <code>model-resolution</code></strong>: runs made before protocols existed)` : ''}.</p>
 <nav>${nav}</nav>
 </header>
 <main>
@@ -196,20 +201,16 @@ export function renderMarkdown(r: ReportData, figureFiles: Record<string, string
   const total = b.cells.filter((c) => c.inGrid).length;
   const out: string[] = [`# TuneVLSeg benchmark report: ${b.grid.name}`, '', `Bench \`${b.dir}\`, ${r.date.toISOString().slice(0, 16).replace('T', ' ')} UTC. ${counts.ok} of ${total} cells with results${counts.missing ? `, ${counts.missing} missing` : ''}.`, ''];
   for (const t of r.tables) out.push(toMarkdown(t));
-  if (r.figures.length) {
+  if (r.figures.length || r.omitted.length) {
     out.push('## Figures', '');
     for (const f of r.figures) {
       const file = figureFiles[f.id];
-      out.push(`**${f.title}.** ${f.caption}`, '', ...(file ? [`![${f.title}](${file})`, ''] : []));
+      out.push(`**${f.title}.** ${f.summary} ${f.caption}`, '', ...(file ? [`![${f.title}: ${f.summary}](${file})`, ''] : []));
     }
+    for (const o of r.omitted) out.push(`- ${o.title} is left out: ${o.reason}`);
+    if (r.omitted.length) out.push('');
   }
-  if (r.galleries.length) {
-    out.push('## Predictions', '', 'Best and worst test samples by Dice (images in report.html):', '');
-    for (const g of r.galleries) {
-      out.push(`- ${g.datasetLabel} (${g.method}): best ${g.best.map((i) => `\`${i.name}\` ${(i.dice * 100).toFixed(1)}`).join(', ')}; worst ${g.worst.map((i) => `\`${i.name}\` ${(i.dice * 100).toFixed(1)}`).join(', ') || '–'}`);
-    }
-    out.push('');
-  }
+  if (r.galleries.length) out.push(...galleryMarkdown(r.galleries));
   const notOk = b.cells.filter((c) => c.inGrid && c.status !== 'ok');
   if (notOk.length || b.problems.length) {
     out.push('## Grid status', '');

@@ -8,3 +8,4 @@ export * from './tsne.js';
 export * from './stats.js';
 export * from './paper.js';
 export * from './synthetic.js';
+export * from './protocol.js';

@@ -12,6 +12,7 @@
  * - predictions for Kvasir (predictions.json as `predictFolder` writes it, images and ground
  *   truth from the dataset folder `data/kvasir` named by config.json) and for BUSI (files only:
  *   `_mask`/`_overlay`/`_image`/`_gt` PNGs, per-sample Dice from eval/test.json),
+ * - for Kvasir also CLIPSeg CoOp's predictions and the base model's (`zero-shot/clipseg__kvasir`),
  * - embeddings for the three datasets (CAMUS's image vectors as a float32 file).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -42,6 +43,10 @@ export interface SyntheticBench {
   runs: Record<string, number>;
   /** Samples with predictions, per dataset. */
   predictions: Record<string, { cell: string; dice: number[] }>;
+  /** Zero-shot per-sample Dice (`zero-shot/<model>__<dataset>`). */
+  zeroShot: Record<string, number[]>;
+  /** The gallery's prediction columns per dataset (zero-shot first, then the cells). */
+  galleryColumns: Record<string, string[]>;
   /** Embedding vectors per dataset and modality. */
   embeddings: Record<string, { text: number; image: number }>;
 }
@@ -65,6 +70,19 @@ const NO_UPS: Record<string, Record<string, number>> = {
   coop: { kvasir: 0.6814, busi: 0.5002, camus: 0.7405 },
 };
 
+export interface SyntheticBenchOptions {
+  /**
+   * Write `test.protocols` into every summary.json (`true`), into all but the CLIPSeg CoOp cells
+   * (`'mixed'`: those look like runs made before protocols), or nowhere (`false`, the default).
+   */
+  protocols?: boolean | 'mixed';
+}
+
+/** A cell's synthetic test Dice under each protocol, from its model-resolution Dice. */
+export function syntheticProtocolDice(dice: number): Record<'model-resolution-reference' | 'original-size' | 'model-resolution', number> {
+  return { 'model-resolution-reference': Math.min(1, dice + 0.005), 'original-size': Math.max(0, dice - 0.012), 'model-resolution': dice };
+}
+
 const json = (x: unknown): string => `${JSON.stringify(x, null, 1)}\n`;
 
 function write(file: string, text: string | Buffer): void {
@@ -81,7 +99,7 @@ async function png(file: string, w: number, h: number, channels: 1 | 3, fill: (x
 
 const inBox = (x: number, y: number, i: number): boolean => x >= 4 + i && x < 14 + i && y >= 5 && y < 14;
 
-async function writeRun(dir: string, key: CellKey, dice: number, seed: number, epochs: number, benchDir: string): Promise<void> {
+async function writeRun(dir: string, key: CellKey, dice: number, seed: number, epochs: number, benchDir: string, protocols: boolean): Promise<void> {
   const val = Math.min(1, dice + 0.01);
   write(path.join(dir, 'config.json'), json({
     name: cellId(key), runsDir: 'runs', seed, device: 'cpu',
@@ -102,7 +120,9 @@ async function writeRun(dir: string, key: CellKey, dice: number, seed: number, e
   write(path.join(dir, 'metrics.jsonl'), `${lines.join('\n')}\n`);
   write(path.join(dir, 'summary.json'), json({
     name: cellId(key), runDir: dir, status: 'completed', stopReason: 'max_epochs', epochs, globalSteps: epochs, bestEpoch: epochs,
-    val: scores(val), test: scores(dice), trainableParams: 1234, wallSeconds: 12.5, resumes: 0, seed, device: 'cpu', tunevlsegVersion: '0.1.0',
+    val: scores(val),
+    test: { ...scores(dice), ...(protocols ? { protocols: Object.fromEntries(Object.entries(syntheticProtocolDice(dice)).map(([k, d]) => [k, { dice: d, iou: d - 0.08 }])) } : {}) },
+    trainableParams: 1234, wallSeconds: 12.5, resumes: 0, seed, device: 'cpu', tunevlsegVersion: '0.1.0',
     checkpoints: { best: 'checkpoints/best.safetensors', last: 'checkpoints/last.safetensors' },
   }));
 }
@@ -121,9 +141,9 @@ function trialsFor(key: CellKey, best: number, rng: SeededRandom): SyntheticTria
 }
 
 /** Writes the synthetic bench into `dir` (created) and returns what it holds. */
-export async function makeSyntheticBench(dir: string): Promise<SyntheticBench> {
+export async function makeSyntheticBench(dir: string, o: SyntheticBenchOptions = {}): Promise<SyntheticBench> {
   mkdirSync(dir, { recursive: true });
-  const info: SyntheticBench = { dir, datasets: DATASETS, testDice: {}, missing: [], trials: {}, epochs: 3, runs: {}, predictions: {}, embeddings: {} };
+  const info: SyntheticBench = { dir, datasets: DATASETS, testDice: {}, missing: [], trials: {}, epochs: 3, runs: {}, predictions: {}, zeroShot: {}, galleryColumns: {}, embeddings: {} };
   write(path.join(dir, 'bench.json'), json({
     name: 'synthetic',
     models: ['clipseg', 'cris'],
@@ -152,12 +172,13 @@ export async function makeSyntheticBench(dir: string): Promise<SyntheticBench> {
   }
   for (const { key, dice } of cells) {
     const id = cellId(key);
+    const protocols = o.protocols === true || (o.protocols === 'mixed' && !(key.model === 'clipseg' && key.learner === 'coop'));
     const cdir = path.join(dir, 'cells', id);
     info.testDice[id] = dice;
     if (dice.length > 1) {
-      for (let s = 0; s < dice.length; s++) await writeRun(path.join(cdir, `seed-${s}`), key, dice[s]!, s, info.epochs, dir);
+      for (let s = 0; s < dice.length; s++) await writeRun(path.join(cdir, `seed-${s}`), key, dice[s]!, s, info.epochs, dir, protocols);
     } else {
-      await writeRun(cdir, key, dice[0]!, 0, info.epochs, dir);
+      await writeRun(cdir, key, dice[0]!, 0, info.epochs, dir, protocols);
     }
     if (key.ablation === null) info.runs[id] = dice.length;
     const trials = trialsFor(key, Math.max(...dice), rng);
@@ -188,6 +209,20 @@ export async function makeSyntheticBench(dir: string): Promise<SyntheticBench> {
   write(path.join(kv, 'anns', 'test.json'), json(anns));
   write(path.join(kvPred, 'predictions.json'), json({ outDir: kvPred, files, means: { samples: 4, loss: 0.4, dice: 0.6, iou: 0.5 } }));
   info.predictions.kvasir = { cell: 'clipseg__maple__kvasir', dice: kvDice };
+  // The same images predicted by CLIPSeg CoOp and by the frozen base model (zero-shot/), for the gallery's columns.
+  const others: Array<[string, number[]]> = [[path.join(dir, 'cells', 'clipseg__coop__kvasir'), [0.85, 0.3, 0.5, 0.45]], [path.join(dir, 'zero-shot', 'clipseg__kvasir'), [0.4, 0.05, 0.2, 0.1]]];
+  for (const [runDir, dices] of others) {
+    const pred = path.join(runDir, 'predictions');
+    const fs: unknown[] = [];
+    for (let i = 0; i < dices.length; i++) {
+      await png(path.join(pred, `img${i}.png`), 24, 20, 1, (x, y) => (inBox(x, y, i + 2) ? 255 : 0));
+      fs.push({ name: `img${i}.png`, mask: `img${i}.png`, prompt: 'polyp.', dice: dices[i]!, iou: dices[i]! - 0.1 });
+    }
+    write(path.join(pred, 'predictions.json'), json({ files: fs }));
+    if (runDir.includes('zero-shot')) write(path.join(runDir, 'config.json'), json({ data: { dir: path.relative(runDir, kv), testSplit: 'test' } }));
+  }
+  info.zeroShot = { clipseg__kvasir: [0.4, 0.05, 0.2, 0.1] };
+  info.galleryColumns = { kvasir: ['zero-shot/clipseg', 'clipseg__maple__kvasir', 'clipseg__coop__kvasir'], busi: ['clipseg__vpt__busi'] };
 
   // BUSI: files only, scores from eval/test.json (the best BUSI cell is CLIPSeg VPT).
   const buCell = path.join(dir, 'cells', 'clipseg__vpt__busi');

@@ -24,6 +24,7 @@ import {
   modelLabel,
 } from './paper.js';
 import { mean, std } from './stats.js';
+import { captionProtocol } from './protocol.js';
 
 export interface TableValue {
   /** In percent. */
@@ -202,6 +203,7 @@ export function table3(b: Bench, o: TableOptions = {}): ResultTable {
     digits,
   };
   t.notes = notesFor(t, missing, metricName);
+  captionProtocol(t, b.protocol);
   return t;
 }
 
@@ -252,6 +254,7 @@ export function table4(b: Bench, o: Table4Options = {}): ResultTable | null {
     digits,
   };
   t.notes = notesFor(t, missing, metricName);
+  captionProtocol(t, b.protocol);
   return t;
 }
 
@@ -308,6 +311,7 @@ export function table5(b: Bench, o: Table5Options = {}): ResultTable | null {
     digits,
   };
   t.notes = notesFor(t, missing, metricName);
+  captionProtocol(t, b.protocol);
   if (withUps.length) {
     const d = mean(withUps);
     t.notes.push(`Against the same cells of Table 3 (${withUps.length} pairs), ${isUps ? 'adding the learnable upsampler' : 'the main grid'} changes ${metricName} by ${d >= 0 ? '+' : ''}${d.toFixed(digits)} points on average.`);

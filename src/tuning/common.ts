@@ -3,7 +3,7 @@
  * loading, the upsampler mixing rule, and an LRU cache of frozen per-image features.
  */
 import { createHash } from 'node:crypto';
-import { Tensor, nn, noGrad, keep, tensor, type optim } from '../torch/index.js';
+import { Tensor, nn, noGrad, keep, stack, tensor, type optim } from '../torch/index.js';
 import type { QuirkMode } from '../learners/types.js';
 
 export type { QuirkMode };
@@ -166,11 +166,32 @@ export class FrozenFeatureCache {
   clear(): void {
     for (const [k, e] of [...this.#entries]) this.#drop(k, e);
   }
+
+  /**
+   * A frozen, prompt-independent computation over a batch, served per image from the cache:
+   * `compute` runs only on the images not cached yet (all of them on a miss of the whole batch)
+   * and returns batch-first tensors; their rows are cached by image content. Returns the tensors
+   * for the whole batch (compute's own when nothing was cached, else rows stacked in batch order).
+   */
+  perImage(pixels: Tensor, compute: (pixels: Tensor) => Tensor[]): Tensor[] {
+    const B = pixels.size(0);
+    const keys = Array.from({ length: B }, (_, b) => imageKey(pixels, b));
+    const found = keys.map((k) => this.get(k));
+    const missing = found.flatMap((f, b) => (f ? [] : [b]));
+    if (missing.length > 0) {
+      const sub = missing.length === B ? pixels : pixels.indexSelect(0, tensor(BigInt64Array.from(missing, (b) => BigInt(b)), [missing.length]).to(pixels.device));
+      const r = compute(sub);
+      missing.forEach((b, j) => {
+        const entry = r.map((t) => t.select(0, j));
+        this.set(keys[b]!, entry);
+        found[b] = entry;
+      });
+      if (missing.length === B) return r;
+    }
+    return found[0]!.map((_, i) => stack(found.map((f) => f![i]!), 0));
+  }
 }
 
-/** ImageNet normalisation (CLIPSeg's processor). */
-export const CLIPSEG_IMAGE_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
-export const CLIPSEG_IMAGE_STD: [number, number, number] = [0.229, 0.224, 0.225];
 
 /** A tokenizer's batch (padded to the longest) as the int64 [B, L] tensors a Segmenter takes. */
 export function textInputsFrom(enc: { inputIds: number[][]; attentionMask: number[][] }): { inputIds: Tensor; attentionMask: Tensor } {

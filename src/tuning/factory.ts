@@ -9,7 +9,7 @@ import { noGrad } from '../torch/index.js';
 import { CLIPSegForImageSegmentation, clipsegConfigToJson } from '../models/clipseg/index.js';
 import { CRIS, loadCris } from '../models/cris/index.js';
 import { LearnerConfigError } from '../learners/types.js';
-import { PromptedSegmenter, type BaseModelInfo } from './clipseg.js';
+import { PromptedClipSeg, type BaseModelInfo } from './clipseg.js';
 import { PromptedCris } from './cris.js';
 import { SegmenterConfigError, configJson, learnerOptionsOf, parseSegmenterConfig, type SegmenterConfigInput } from './config.js';
 import { fingerprintWeights, hubResolver, loadTokenizer, resolveBase, sha256, type ModelResolver } from './base-model.js';
@@ -17,7 +17,7 @@ import { fingerprintWeights, hubResolver, loadTokenizer, resolveBase, sha256, ty
 export * from './config.js';
 export { familyOfModelSpec, fingerprintWeights, hubResolver, type ModelResolver } from './base-model.js';
 
-export type TunedSegmenter = PromptedSegmenter | PromptedCris;
+export type TunedSegmenter = PromptedClipSeg | PromptedCris;
 
 export interface BuildOptions {
   /** Resolves hub ids to folders (default: src/hub's cache, loaded on first use). */
@@ -54,7 +54,7 @@ export async function buildSegmenter(raw: SegmenterConfigInput | Record<string, 
     }
     if (cfg.imageSize === undefined && src.dir === null && 'inputSize' in src && src.inputSize) cfg.imageSize = src.inputSize;
     try {
-      seg = new PromptedSegmenter(model, { ...common, tokenizer: tokenizer ?? model.tokenizer, base, ...(cfg.imageSize ? { imageSize: cfg.imageSize } : {}) });
+      seg = new PromptedClipSeg(model, { ...common, tokenizer: tokenizer ?? model.tokenizer, base, ...(cfg.imageSize ? { imageSize: cfg.imageSize } : {}) });
     } catch (e) {
       model.dispose();
       throw e;

@@ -1,5 +1,5 @@
 // The contract between a tunable segmentation model and the trainer / evaluator / predictor.
-// `PromptedSegmenter` (a frozen VLSM + a context learner + the learnable upsampler)
+// `PromptedClipSeg` (a frozen VLSM + a context learner + the learnable upsampler)
 // implements it; so can an end-to-end fine-tuned model or a test double.
 import type { Tensor, nn, optim } from '../torch/index.js';
 

@@ -8,6 +8,10 @@ import {
   clipTextConfig, clipVisionConfig, textConfigFromJson, visionConfigFromJson, textConfigToJson, visionConfigToJson,
 } from '../clip/config.js';
 
+/** Image normalisation of CLIPSeg's processor (ImageNet mean/std), applied to [0,1] RGB. */
+export const CLIPSEG_IMAGE_MEAN: readonly [number, number, number] = Object.freeze([0.485, 0.456, 0.406]) as readonly [number, number, number];
+export const CLIPSEG_IMAGE_STD: readonly [number, number, number] = Object.freeze([0.229, 0.224, 0.225]) as readonly [number, number, number];
+
 export interface CLIPSegConfig {
   textConfig: CLIPTextConfig;
   visionConfig: CLIPVisionConfig;

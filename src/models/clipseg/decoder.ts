@@ -86,22 +86,32 @@ export class CLIPSegDecoder extends nn.Module {
   }
 
   /**
-   * Decoder token states before the grid: [B, S, reduce_dim] (CLS + patches + extra tokens).
-   * activations: one [B, S, vision_hidden] per extract layer, in extract_layers order
-   * (shallowest first, as HF passes them); conditional: [B, projection_dim].
+   * The `reduces` projections of the vision activations, in decoder order: reduced[i] =
+   * reduces[i](activations[depth - 1 - i]) ([B, S, vision_hidden] -> [B, S, reduce_dim]).
+   * activations: one per extract layer, in extract_layers order (shallowest first, as HF passes them).
+   * Prompt-free activations reduced once can be kept and fed to `tokensFromReduced` again.
    */
-  tokens(activations: Tensor[], conditional: Tensor): Tensor {
+  reduce(activations: Tensor[]): Tensor[] {
     const depth = this.layers.length;
     if (activations.length !== depth) throw new Error(`CLIPSegDecoder: expected ${depth} activations (one per extract layer), got ${activations.length}`);
-    const B = activations[0]!.size(0);
+    return tidy(() => Array.from({ length: depth }, (_, i) => this.reduces.at(i).forward(activations[depth - 1 - i]!)));
+  }
+
+  /**
+   * Decoder token states before the grid, [B, S, reduce_dim], from `reduce`'s output: out =
+   * reduced[i] + out; FiLM at conditional_layer; then decoder layer i. conditional: [B, projection_dim].
+   */
+  tokensFromReduced(reduced: Tensor[], conditional: Tensor): Tensor {
+    const depth = this.layers.length;
+    if (reduced.length !== depth) throw new Error(`CLIPSegDecoder: expected ${depth} reduced activations (one per extract layer), got ${reduced.length}`);
+    const B = reduced[0]!.size(0);
     if (conditional.ndim !== 2 || conditional.size(0) !== B || conditional.size(1) !== this.config.projectionDim) {
       throw new Error(`CLIPSegDecoder: conditional embeddings must be [${B}, ${this.config.projectionDim}], got [${conditional.shape.join(', ')}]`);
     }
     return tidy(() => {
       let out: Tensor | null = null;
       for (let i = 0; i < depth; i++) {
-        const act = activations[depth - 1 - i]!;
-        const r = this.reduces.at(i).forward(act);
+        const r = reduced[i]!;
         out = out === null ? r : r.add(out);
         if (i === this.conditionalLayer) {
           out = this.film_mul.forward(conditional).unsqueeze(1).mul(out).add(this.film_add.forward(conditional).unsqueeze(1));
@@ -110,6 +120,15 @@ export class CLIPSegDecoder extends nn.Module {
       }
       return out!;
     });
+  }
+
+  /**
+   * Decoder token states before the grid: [B, S, reduce_dim] (CLS + patches + extra tokens).
+   * activations: one [B, S, vision_hidden] per extract layer, in extract_layers order
+   * (shallowest first, as HF passes them); conditional: [B, projection_dim].
+   */
+  tokens(activations: Tensor[], conditional: Tensor): Tensor {
+    return tidy(() => this.tokensFromReduced(this.reduce(activations), conditional));
   }
 
   /** Drops CLS (+ numExtraTokens trailing tokens) and folds the patch tokens into [B, R, s, s]. */
@@ -129,8 +148,13 @@ export class CLIPSegDecoder extends nn.Module {
   }
 
   forward(activations: Tensor[], conditional: Tensor, o: DecoderOptions = {}): DecoderOutput {
+    return tidy(() => this.forwardFromReduced(this.reduce(activations), conditional, o));
+  }
+
+  /** `forward` from activations already passed through `reduce` (e.g. cached prompt-free ones). */
+  forwardFromReduced(reduced: Tensor[], conditional: Tensor, o: DecoderOptions = {}): DecoderOutput {
     return tidy(() => {
-      const features = this.grid(this.tokens(activations, conditional), o.numExtraTokens ?? 0);
+      const features = this.grid(this.tokensFromReduced(reduced, conditional), o.numExtraTokens ?? 0);
       return { logits: this.head(features), features };
     });
   }

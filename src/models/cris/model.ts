@@ -5,7 +5,7 @@
 // Reference: github.com/naamiinepal/tunevlseg @ 7956bcd, src/models/components/cris_model/__init__.py
 // (CRIS) and src/models/core_models/coop/coop_cris.py (COOPCRIS, whose text path the hooks below
 // reproduce). Shapes in comments are for the paper's RN50 at 416x416.
-import { Tensor, cat, tidy, zeros } from '../../torch/index.js';
+import { Tensor, tidy } from '../../torch/index.js';
 import { F, nn } from '../../torch/index.js';
 import { ClipResNet, type VisualFeatures } from './clip.js';
 import { FPN, Projector, TransformerDecoder } from './layers.js';
@@ -192,36 +192,5 @@ export class CRIS extends nn.Module {
   }
 }
 
-// ------------------------------------------------------------------ helpers for text learners
-
-/**
- * COOPCRIS's pad mask for n prompt tokens (quirk 13): n zeros (not padding) PREPENDED, then cut
- * to maxLength columns. [B, L] bool -> [B, min(L + n, maxLength)] bool.
- */
-export function extendPadMaskForContext(padMask: Tensor, numContext: number, maxLength = 77): Tensor {
-  return tidy(() => {
-    const pm = padMask.dtype === 'bool' ? padMask : padMask.ne(0);
-    const z = zeros([pm.size(0), numContext], { dtype: 'bool', device: pm.device });
-    return cat([z, pm], 1).slice(1, 0, maxLength);
-  });
-}
-
-/** COOPCRIS's pooling index (quirks 5, 13): min(argmax(inputIds) + n, maxLength - 1), on the ORIGINAL ids. [B] int64. */
-export function eosIndexForContext(inputIds: Tensor, numContext: number, maxLength = 77): Tensor {
-  return tidy(() => inputIds.argmax(-1).add(numContext).clamp(null, maxLength - 1));
-}
-
-/**
- * COOPCRIS / CoOp learner's input layout (quirk 4): [BOS, ctx_1..ctx_n, tokens[1 : end], last]
- * where `last` is the last position of the padded input and the middle is cut so the length is at
- * most maxLength. tokenEmbeds [B, L, W], context [n, W] or [B, n, W] -> [B, min(L + n, maxLength), W].
- */
-export function insertContextAfterBos(tokenEmbeds: Tensor, context: Tensor, maxLength = 77): Tensor {
-  return tidy(() => {
-    const [B, L, W] = tokenEmbeds.shape as [number, number, number];
-    const ctx = context.ndim === 2 ? context.unsqueeze(0).expand(B, context.size(0), W) : context;
-    const n = ctx.size(1);
-    const midEnd = Math.min(maxLength - n, L) - 1;
-    return cat([tokenEmbeds.slice(1, 0, 1), ctx, tokenEmbeds.slice(1, 1, midEnd), tokenEmbeds.slice(1, L - 1, L)], 1);
-  });
-}
+// The text learners' input layout helpers live with the CLIP text tower (one module for both models).
+export { eosIndexForContext, extendPadMaskForContext, insertContextAfterBos } from '../clip/prompt-layout.js';

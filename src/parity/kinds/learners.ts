@@ -16,7 +16,7 @@ import { ClipTokenizer } from '../../models/clip/tokenizer.js';
 import { CRIS, crisConfigFromReference, loadCrisWeights } from '../../models/cris/index.js';
 import { learnerFromReference } from '../../learners/reference.js';
 import { familyForReferenceWrapper, referenceWrapperNames } from '../../learners/registry.js';
-import { PromptedSegmenter, type PromptedOutput } from '../../tuning/clipseg.js';
+import { PromptedClipSeg, type PromptedOutput } from '../../tuning/clipseg.js';
 import { PromptedCris, type PromptedCrisOutput } from '../../tuning/cris.js';
 import { loadStateStrict } from '../../tuning/common.js';
 import { TOL, compareArrays, compareTensors, type TensorReport, type Tolerance } from '../compare.js';
@@ -24,7 +24,7 @@ import type { CaseKind, CaseResult } from '../runner.js';
 
 const CASE_FILES = ['params_init.safetensors', 'grads.safetensors', 'adamw_step1.safetensors', 'adamw_step2.safetensors', 'outputs.safetensors'];
 
-type Segmenter = PromptedSegmenter | PromptedCris;
+type Segmenter = PromptedClipSeg | PromptedCris;
 
 function fail(error: string): TensorReport {
   return { pass: false, max_abs: Infinity, max_rel: Infinity, error };
@@ -79,7 +79,7 @@ export function buildCaseSegmenter(dir: string, cj: Record<string, unknown>): { 
       tokenizer = ClipTokenizer.fromDir(t);
     }
     try {
-      return { segmenter: new PromptedSegmenter(model, { ...wrapperOptions, learner: name, learnerOptions: options, tokenizer }), root, family: 'clipseg' };
+      return { segmenter: new PromptedClipSeg(model, { ...wrapperOptions, learner: name, learnerOptions: options, tokenizer }), root, family: 'clipseg' };
     } catch (e) {
       model.dispose();
       throw e;
@@ -115,7 +115,7 @@ function intermediates(family: 'clipseg' | 'cris', seg: Segmenter, out: Prompted
     m.set('decoder_features', o.decoderFeatures);
     if (o.textLastHiddenState) m.set('text_last_hidden_state', o.textLastHiddenState);
     if (o.textPooledOutput) m.set('text_pooled_output', o.textPooledOutput);
-    const layers = (seg as PromptedSegmenter).model.extractLayers;
+    const layers = (seg as PromptedClipSeg).model.extractLayers;
     o.visionActivations?.forEach((a, i) => m.set(`vision_activation.layer${layers[i]}`, a));
   } else {
     const o = out as PromptedCrisOutput;
