@@ -11,6 +11,7 @@ import { readCheckpointMeta, loadCheckpointInto, stringifyJson, writeFileAtomic 
 import { evaluate, predictFolder, moduleDevice, type EvalResult, type PredictResult } from '../train/evaluate.js';
 import { applyTf32For } from '../train/precision.js';
 import { EVAL_PROTOCOLS, DEFAULT_TABLE_PROTOCOL, parseProtocol, type EvalProtocol } from '../train/protocols.js';
+import { evaluateClasses, parseClassList, type ClassEvalResult } from '../train/multiclass.js';
 import { PRECISIONS, TF32_MODES, ConfigError, parseAssignments, readConfigFile, applyOverrides, type TrainConfig } from '../train/config.js';
 import { loadDefaultFactory, type CommandDeps } from './train.js';
 
@@ -23,6 +24,7 @@ export const evalOptionsSchema = z.object({
   split: z.enum(SPLITS).default('test'),
   images: z.string().min(1).optional(),
   prompt: z.string().min(1).optional(),
+  prompts: z.string().min(1).optional(),
   promptKey: z.string().min(1).optional(),
   out: z.string().min(1).optional(),
   overlays: z.boolean().default(true),
@@ -93,6 +95,8 @@ export interface EvalCommandResult {
   score: { dice: number; iou: number } | null;
   evaluation: Omit<EvalResult, 'perSample'> | null;
   predictions: { outDir: string; files: number } | null;
+  /** With --prompts: per-class Dice of the label maps, and their mean. */
+  classes?: ClassEvalResult;
 }
 
 /** What `tunevlseg eval` does, as a function. */
@@ -115,6 +119,10 @@ export async function runEval(target: string, raw: Record<string, unknown>, buil
     applyTf32For(o.tf32, moduleDevice(segmenter));
     const precision = o.precision ?? t.run?.precision ?? '32';
     const common = { precision, batchSize: o.batchSize, threshold: o.threshold, ...(o.workers !== undefined ? { workers: o.workers } : {}), ...(imageSize ? { imageSize } : {}) };
+    if (o.prompts !== undefined && o.images === undefined) {
+      const classes = await evaluateClasses(segmenter, data!, o.split, { ...common, classes: await parseClassList(o.prompts), ...(o.out ? { outDir: o.out } : {}) });
+      return { checkpoint: t.checkpoint, split: o.split, protocol, score: null, evaluation: null, predictions: null, classes };
+    }
     if (o.images !== undefined) {
       if (!o.out) throw new ConfigError('option "--out": --images needs an output folder');
       if (!o.prompt) throw new ConfigError('option "--prompt": --images needs a prompt');
@@ -148,6 +156,7 @@ export function registerEvalCommand(program: Command, deps: CommandDeps = {}): C
     .option('--split <split>', `split to score [${SPLITS.join('|')}]`, 'test')
     .option('--images <dir>', 'predict every image of a folder instead (needs --prompt and --out; no scores)')
     .option('--prompt <text>', 'the prompt for --images, or an override prompt for the split')
+    .option('--prompts <list>', 'several classes: "a,b,c", @labels.txt or @<dataset dir>; per-class Dice of the label maps (argmax over the classes, background below --threshold) and their mean; --out keeps the maps')
     .option('--prompt-key <key>', "prompt key of the split's entries (default: the run's)")
     .option('--out <dir>', "write masks, 8-bit probability maps (the reference's bicubic resize + save_image) and overlays at original size there")
     .option('--protocol <name>', `evaluation protocol to report: ${EVAL_PROTOCOLS.join(', ')} (default ${DEFAULT_TABLE_PROTOCOL}; docs/protocols.md)`)
@@ -178,6 +187,13 @@ export function registerEvalCommand(program: Command, deps: CommandDeps = {}): C
           const m = e.protocols?.[p];
           if (m) print(`  ${p.padEnd(27)} Dice ${m.dice.toFixed(4)}  IoU ${m.iou.toFixed(4)}${m.iouAggregate === 'global' ? ' (global)' : ''}${p === r.protocol ? '  <-' : ''}`);
         }
+      }
+      if (r.classes) {
+        const c = r.classes;
+        print(`${c.split}: per-class Dice of the label maps (${r.checkpoint})`);
+        for (const k of c.classes) print(`  ${k.name.padEnd(24)} Dice ${Number.isNaN(k.dice) ? '   -  ' : k.dice.toFixed(4)}  (${k.entries} entries)`);
+        print(`  ${'mean'.padEnd(24)} Dice ${c.meanDice.toFixed(4)}${c.unmatched > 0 ? `  (${c.unmatched} entries of other classes left out)` : ''}`);
+        if (c.outDir) print(`label maps -> ${c.outDir}`);
       }
       if (r.predictions) print(`predictions: ${r.predictions.files} images -> ${r.predictions.outDir}`);
     });

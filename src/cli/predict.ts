@@ -9,12 +9,14 @@ import { predictFolder } from '../train/index.js';
 import { moduleDevice } from '../train/evaluate.js';
 import { applyTf32For, type Precision } from '../train/precision.js';
 import { PRECISIONS, TF32_MODES } from '../train/config.js';
+import { parseClassList, predictClasses } from '../train/multiclass.js';
 import type { Segmenter } from '../tuning/segmenter.js';
 
 export interface PredictCliOptions {
   model?: string;
   tuned?: string;
   prompt?: string;
+  prompts?: string;
   out: string;
   tokenizer?: string;
   imageSize?: string;
@@ -46,7 +48,7 @@ function inputFolder(inputs: string[]): { dir: string; cleanup: () => void } {
 
 export async function predict(inputs: string[], o: PredictCliOptions): Promise<string> {
   if (inputs.length === 0) throw new Error('predict: give image files or a folder of images');
-  if (!o.prompt) throw new Error('predict: --prompt is required (e.g. --prompt "polyp")');
+  if (!o.prompt && !o.prompts) throw new Error('predict: --prompt is required (e.g. --prompt "polyp"), or --prompts "a,b,c" for several classes');
   if (!o.model && !o.tuned) throw new Error('predict: give --model <preset|folder|hub id> (zero-shot) or --tuned <checkpoint.safetensors>');
   const { buildSegmenter } = await import('../tuning/factory.js');
   const { loadTuned } = await import('../tuning/checkpoint.js');
@@ -71,6 +73,21 @@ export async function predict(inputs: string[], o: PredictCliOptions): Promise<s
   const { dir, cleanup } = inputFolder(inputs);
   const bar = o.quiet || !process.stderr.isTTY ? null : new SingleBar({ format: 'predict |{bar}| {value}/{total} images | ETA {eta}s', stream: process.stderr }, Presets.shades_classic);
   try {
+    if (o.prompts) {
+      const res = await predictClasses(seg, {
+        input: dir, classes: await parseClassList(o.prompts), outDir: resolve(o.out), precision,
+        ...(o.batchSize ? { batchSize: Number.parseInt(o.batchSize, 10) } : {}),
+        ...(o.threshold ? { threshold: Number.parseFloat(o.threshold) } : {}),
+        onProgress: (done, total) => {
+          if (!bar) return;
+          if (done === 0 || bar.getTotal() !== total) bar.start(total, done);
+          else bar.update(done);
+        },
+      });
+      bar?.stop();
+      if (!o.quiet) console.log(`${res.files.length} image(s): label maps <name>_labels.png (legend.json), one probability map per class under classes/`);
+      return res.outDir;
+    }
     const res = await predictFolder(seg, {
       input: dir, prompt: o.prompt, outDir: resolve(o.out), overlays: o.overlays, precision,
       ...(o.batchSize ? { batchSize: Number.parseInt(o.batchSize, 10) } : {}),
@@ -94,14 +111,15 @@ export async function predict(inputs: string[], o: PredictCliOptions): Promise<s
 export function registerPredictCommand(program: Command): void {
   program.command('predict <inputs...>')
     .description('segment images with a prompt: zero-shot (--model) or tuned (--tuned); writes <name>.png, <name>_prob.png, <name>_overlay.png at original size')
-    .requiredOption('--prompt <text>', 'what to segment, e.g. "polyp"')
+    .option('--prompt <text>', 'what to segment, e.g. "polyp"')
+    .option('--prompts <list>', 'several classes: "a,b,c", @labels.txt or @<dataset dir>; writes a probability map per class and a label map (argmax, background below --threshold) with legend.json')
     .option('--model <m>', 'base model: preset (clipseg, rd64), local folder or hub id org/name[@rev]')
     .option('--tuned <ckpt>', 'a tuned checkpoint (.safetensors from tunevlseg train); --model overrides its base model location')
     .option('--out <dir>', 'output folder', 'predictions')
     .option('--tokenizer <dir>', 'tokenizer folder (vocab.json + merges.txt) when the model folder has none')
     .option('--image-size <n>', 'model input side (default: the model\'s)')
     .option('--batch-size <n>', 'images per forward', '8')
-    .option('--threshold <p>', 'probability threshold of the binary mask', '0.5')
+    .option('--threshold <p>', 'probability threshold of the binary mask (with --prompts: of the background)', '0.5')
     .option('--no-overlays', 'skip the overlay PNGs')
     .option('--device <d>', 'cpu, cuda or cuda:N')
     .option('--random-weights', 'build the architecture with random weights (smoke tests; no weights read)')

@@ -7,7 +7,11 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   type DataFolder,
+  DEFAULT_LAYOUT,
+  type DatasetLayout,
   type FormatIssue,
+  LAYOUT_FILE,
+  parseLayoutJson,
   type IndexedEntry,
   locateDataFile,
   type PromptValue,
@@ -20,6 +24,7 @@ import {
   usablePromptKeys,
 } from './format.js';
 import { ImageError, readMaskGray, verifyDecodable } from './image.js';
+import { pool } from './pool.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -141,6 +146,8 @@ export interface CheckReport {
   };
   prompts: PromptKeySummary[];
   rules: CheckRules;
+  /** Per-split image and mask folders (from dataset.json; images/ and masks/ otherwise). */
+  layout: DatasetLayout;
 }
 
 export interface CheckOptions {
@@ -151,17 +158,11 @@ export interface CheckOptions {
 
 interface FileUse {
   folder: DataFolder;
+  /** The folder the name is relative to, relative to the dataset (per-split layouts). */
+  folderRel: string;
   name: string;
   file: string;
   refs: { split: Split; entry: number }[];
-}
-
-async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
 function isEmptyValue(v: PromptValue): boolean {
@@ -191,8 +192,23 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
     });
   };
 
+  // 0. The per-split folders (dataset.json), then every folder they name.
+  let layout: DatasetLayout = DEFAULT_LAYOUT;
+  const layoutFile = path.join(root, LAYOUT_FILE);
+  const layoutText = await fs.readFile(layoutFile, 'utf8').catch(() => null);
+  if (layoutText !== null) {
+    const parsed = parseLayoutJson(layoutText, layoutFile);
+    layout = parsed.layout;
+    for (const i of parsed.issues) {
+      add(i.code === 'malformed_json' ? 'malformed_json' : i.code === 'path_escape' ? 'path_escape' : 'invalid_entry', i.message, {
+        file: i.file,
+        ...(i.field !== undefined ? { field: i.field } : {}),
+      });
+    }
+  }
   const folderExists: Record<string, boolean> = {};
-  for (const folder of ['images', 'masks', 'anns'] as const) {
+  const usedFolders = new Set<string>(SPLITS.flatMap((s) => [layout[s].images, layout[s].masks]));
+  for (const folder of [...usedFolders, 'anns']) {
     const p = path.join(root, folder);
     const st = await fs.stat(p).catch(() => null);
     folderExists[folder] = st?.isDirectory() ?? false;
@@ -247,13 +263,15 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
       } else {
         seen.set(key, index);
       }
-      let s = imageSplits.get(entry.img_name);
-      if (s === undefined) imageSplits.set(entry.img_name, (s = new Set()));
+      // Keyed by file: with per-split folders the same name in two splits is two images.
+      const file = path.join(root, layout[split].images, entry.img_name);
+      let s = imageSplits.get(file);
+      if (s === undefined) imageSplits.set(file, (s = new Set()));
       s.add(split);
     }
   }
-  for (const [name, s] of imageSplits) {
-    if (s.size > 1) add('split_overlap', `images/${name} is used in ${[...s].join(' and ')} (data leakage between splits)`, { file: path.join(root, 'images', name) });
+  for (const [file, s] of imageSplits) {
+    if (s.size > 1) add('split_overlap', `${path.relative(root, file)} is used in ${[...s].join(' and ')} (data leakage between splits)`, { file });
   }
 
   // 3. Prompts.
@@ -298,18 +316,20 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
         ['images', entry.img_name],
         ['masks', entry.mask_name],
       ] as const) {
-        const file = path.join(root, folder, name);
+        const folderRel = layout[split][folder];
+        const file = path.join(root, folderRel, name);
         let u = uses.get(file);
-        if (u === undefined) uses.set(file, (u = { folder, name, file, refs: [] }));
+        if (u === undefined) uses.set(file, (u = { folder, folderRel, name, file, refs: [] }));
         u.refs.push({ split, entry: index });
       }
-      const image = path.join(root, 'images', entry.img_name);
-      const mask = path.join(root, 'masks', entry.mask_name);
+      const image = path.join(root, layout[split].images, entry.img_name);
+      const mask = path.join(root, layout[split].masks, entry.mask_name);
       const pk = `${image}\0${mask}`;
       if (!pairs.has(pk)) pairs.set(pk, { image, mask, split, entry: index });
     }
   }
-  const realFolders = { images: await realFolder(root, 'images'), masks: await realFolder(root, 'masks') };
+  const realFolders: Record<string, string> = {};
+  for (const folder of usedFolders) realFolders[folder] = await realFolder(root, folder);
   const imageSizes = new Map<string, [number, number]>();
   const maskSizes = new Map<string, [number, number]>();
   const imageFormats: Record<string, number> = {};
@@ -330,11 +350,11 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
   };
   const concurrency = opts.concurrency ?? os.availableParallelism();
   await pool([...uses.values()], concurrency, async (u) => {
-    const rel = `${u.folder}/${u.name}`;
-    if (!folderExists[u.folder]) return; // reported once as missing_folder
-    const loc = await locateDataFile(u.file, realFolders[u.folder]);
+    const rel = `${u.folderRel}/${u.name}`;
+    if (!folderExists[u.folderRel]) return; // reported once as missing_folder
+    const loc = await locateDataFile(u.file, realFolders[u.folderRel] as string);
     if (loc.status === 'escape') {
-      add('path_escape', `${rel} is a symlink escaping the ${u.folder}/ folder (to ${loc.real})${refsNote(u)}`, where(u));
+      add('path_escape', `${rel} is a symlink escaping the ${u.folderRel}/ folder (to ${loc.real})${refsNote(u)}`, where(u));
       return;
     }
     if (loc.status !== 'ok') {
@@ -461,6 +481,7 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
     },
     prompts: sortPromptKeys(keyStats.keys()).map((k) => keyStats.get(k) as PromptKeySummary),
     rules,
+    layout,
   };
 }
 
@@ -474,6 +495,10 @@ export function formatCheckReport(report: CheckReport, opts: { maxPerCode?: numb
       .map(([k, v]) => `${k} ${v}`)
       .join(', ') || 'none';
   L.push(`Dataset check: ${report.dir}`);
+  const perSplit = SPLITS.some((s) => report.layout[s].images !== 'images' || report.layout[s].masks !== 'masks');
+  if (perSplit) {
+    L.push(`Folders (${LAYOUT_FILE}): ${SPLITS.map((s) => `${s} ${report.layout[s].images}/ + ${report.layout[s].masks}/`).join('; ')}`);
+  }
   L.push('');
   L.push('Splits');
   for (const split of SPLITS) {

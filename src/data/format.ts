@@ -10,18 +10,23 @@
  * entry per (image, class mask) with the class named in the prompts, so any number of classes
  * works. Names are relative to images/ and masks/ and must stay inside them.
  *
+ * Per-split folders (the original reads CAMUS from images/train, images/test): an optional
+ * `<dir>/dataset.json` `{ "folders": { "test": { "images": "images/test", "masks": "masks/test" } } }`
+ * names, per split, the folders its names are relative to; splits it does not name use
+ * images/ and masks/. See `readLayout`.
+ *
  * Prompt selection mirrors the reference `ImageTextMaskDataset.get_curr_prompt` with
  * `insert_stop_at_last: true`; the differences are documented in docs/data.md.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { hashSeed, Rng } from './rng.js';
+import { type PromptOptions, type PromptValue, promptUnavailableReason } from './prompts.js';
+
+export * from './prompts.js';
 
 export const SPLITS = ['train', 'val', 'test'] as const;
 export type Split = (typeof SPLITS)[number];
-
-export type PromptValue = string | string[];
 
 const promptValueSchema = z.union([z.string(), z.array(z.string())], {
   error: 'expected a string or a list of strings',
@@ -171,6 +176,87 @@ export function unsafeNameReason(name: string): string | null {
 
 export type DataFolder = 'images' | 'masks';
 
+// ---------------------------------------------------------------------------------------
+// Per-split folders
+
+/** The optional file naming per-split image and mask folders. */
+export const LAYOUT_FILE = 'dataset.json';
+
+/** Where one split's files live, relative to the dataset folder. */
+export interface SplitFolders {
+  images: string;
+  masks: string;
+}
+
+/** Every split's folders (a split the layout file does not name uses images/ and masks/). */
+export type DatasetLayout = Record<Split, SplitFolders>;
+
+export const DEFAULT_LAYOUT: DatasetLayout = {
+  train: { images: 'images', masks: 'masks' },
+  val: { images: 'images', masks: 'masks' },
+  test: { images: 'images', masks: 'masks' },
+};
+
+const folderSchema = z.string({ error: 'expected a folder path relative to the dataset folder' }).min(1, 'must not be empty');
+const layoutSchema = z.strictObject({
+  folders: z.partialRecord(z.enum(SPLITS), z.strictObject({ images: folderSchema.optional(), masks: folderSchema.optional() })),
+});
+
+/** Parses a layout file's text; returns the layout or the problems (file and field named). */
+export function parseLayoutJson(text: string, file: string): { layout: DatasetLayout; issues: FormatIssue[] } {
+  const layout: DatasetLayout = structuredClone(DEFAULT_LAYOUT);
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    return { layout, issues: [{ code: 'malformed_json', file, message: `malformed JSON: ${err instanceof Error ? err.message : String(err)}` }] };
+  }
+  const r = layoutSchema.safeParse(data);
+  if (!r.success) {
+    return {
+      layout,
+      issues: r.error.issues.map((zi) => {
+        const field = fieldPath(zi.path);
+        return { code: 'invalid_entry' as const, file, ...(field === '' ? {} : { field }), message: zi.message };
+      }),
+    };
+  }
+  const issues: FormatIssue[] = [];
+  for (const split of SPLITS) {
+    for (const folder of ['images', 'masks'] as const) {
+      const rel = r.data.folders[split]?.[folder];
+      if (rel === undefined) continue;
+      const why = unsafeNameReason(rel);
+      if (why !== null) issues.push({ code: 'path_escape', file, field: `folders.${split}.${folder}`, message: `${JSON.stringify(rel)} ${why}` });
+      else layout[split][folder] = path.posix.normalize(rel.replaceAll('\\', '/'));
+    }
+  }
+  return { layout, issues };
+}
+
+/**
+ * The dataset's per-split folders: `dataset.json` when present, else images/ and masks/ for
+ * every split. Throws a DatasetError naming the file and field when the file is invalid.
+ */
+export async function readLayout(dir: string): Promise<DatasetLayout> {
+  const file = path.join(path.resolve(dir), LAYOUT_FILE);
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return structuredClone(DEFAULT_LAYOUT);
+    throw new DatasetError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  const { layout, issues } = parseLayoutJson(text, file);
+  if (issues.length > 0) throw DatasetError.fromIssues(`dataset layout ${file}`, issues);
+  return layout;
+}
+
+/** The absolute folder a split's images (or masks) are relative to. */
+export function splitFolder(dir: string, layout: DatasetLayout, split: Split, folder: DataFolder): string {
+  return path.join(path.resolve(dir), layout[split][folder]);
+}
+
 /** Resolves an entry's file name under `<dir>/<folder>/`; throws DatasetError if unsafe. */
 export function resolveDataPath(dir: string, folder: DataFolder, name: string): string {
   const why = unsafeNameReason(name);
@@ -204,8 +290,8 @@ export async function locateDataFile(
   return { status: 'ok', real };
 }
 
-/** `fs.realpath` of a dataset folder, or the plain resolved path if it does not exist. */
-export async function realFolder(dir: string, folder: DataFolder): Promise<string> {
+/** `fs.realpath` of a dataset folder (`images`, `masks`, or a per-split one such as `images/test`), or the plain resolved path if it does not exist. */
+export async function realFolder(dir: string, folder: string): Promise<string> {
   const p = path.join(path.resolve(dir), folder);
   try {
     return await fs.realpath(p);
@@ -230,95 +316,6 @@ export interface DatasetSample {
 
 export function splitFile(dir: string, split: Split): string {
   return path.join(path.resolve(dir), 'anns', `${split}.json`);
-}
-
-// ---------------------------------------------------------------------------------------
-// Prompts
-
-export interface PromptOptions {
-  /** A prompt key such as `p1`, or `random` (a random non-empty key per sample). Default `p1`. */
-  promptKey?: string;
-  /** When set, every sample gets this prompt (the keys are ignored). */
-  overridePrompt?: string;
-  /** Append "." when the prompt does not end with one (reference `insert_stop_at_last`). Default true. */
-  appendFullStop?: boolean;
-}
-
-/** The reference's `prompt_index`: `p<i>` for i >= 0, `random` for a negative index. */
-export function promptKeyFromIndex(index: number): string {
-  return index >= 0 ? `p${index}` : 'random';
-}
-
-function nonEmpty(value: PromptValue | undefined): string[] {
-  if (value === undefined) return [];
-  const list = typeof value === 'string' ? [value] : value;
-  return list.filter((s) => s.trim() !== '');
-}
-
-/** Keys sorted like the reference (by the number after `p`), then by name. */
-export function sortPromptKeys(keys: Iterable<string>): string[] {
-  const num = (k: string): number => {
-    const m = /^p(\d+)$/.exec(k);
-    return m ? Number(m[1]) : Number.POSITIVE_INFINITY;
-  };
-  return [...keys].sort((a, b) => num(a) - num(b) || (a < b ? -1 : a > b ? 1 : 0));
-}
-
-/** Keys of an entry whose value has at least one non-empty prompt, in sorted order. */
-export function usablePromptKeys(prompts: Readonly<Record<string, PromptValue>>): string[] {
-  return sortPromptKeys(Object.keys(prompts)).filter((k) => nonEmpty(prompts[k]).length > 0);
-}
-
-export function withFullStop(prompt: string): string {
-  const p = prompt.trimEnd();
-  return p.endsWith('.') ? p : `${p}.`;
-}
-
-/**
- * Why `opts` cannot give this entry a prompt, or null. Used to validate a whole split before a
- * run starts, so that a missing key fails with the entry named rather than mid-epoch.
- */
-export function promptUnavailableReason(prompts: Readonly<Record<string, PromptValue>>, opts: PromptOptions): string | null {
-  if (opts.overridePrompt !== undefined) {
-    return opts.overridePrompt.trim() === '' ? 'the override prompt is empty' : null;
-  }
-  const key = opts.promptKey ?? 'p1';
-  if (key === 'random') {
-    return usablePromptKeys(prompts).length === 0 ? 'has no non-empty prompt to pick at random' : null;
-  }
-  if (!(key in prompts)) return `has no prompt "${key}" (keys: ${sortPromptKeys(Object.keys(prompts)).join(', ')})`;
-  if (nonEmpty(prompts[key]).length === 0) return `prompt "${key}" is empty`;
-  return null;
-}
-
-/**
- * Picks the prompt of one sample. `random` picks a key among the non-empty ones; a list value
- * gives a random element in training and its first (non-empty) element in evaluation. `rng`
- * must be seeded per sample (see `promptRng`) so the choice is independent of batch order.
- * Throws with the reason when the entry has no usable prompt for these options.
- */
-export function selectPrompt(
-  prompts: Readonly<Record<string, PromptValue>>,
-  opts: PromptOptions & { train: boolean },
-  rng: Rng,
-): string {
-  const finish = (p: string): string => ((opts.appendFullStop ?? true) ? withFullStop(p) : p);
-  if (opts.overridePrompt !== undefined) {
-    if (opts.overridePrompt.trim() === '') throw new Error('the override prompt is empty');
-    return finish(opts.overridePrompt);
-  }
-  const reason = promptUnavailableReason(prompts, opts);
-  if (reason !== null) throw new Error(reason);
-  let key = opts.promptKey ?? 'p1';
-  if (key === 'random') key = rng.pick(usablePromptKeys(prompts));
-  const choices = nonEmpty(prompts[key]);
-  const chosen = opts.train ? rng.pick(choices) : (choices[0] as string);
-  return finish(chosen);
-}
-
-/** The per-sample generator used for prompt choices: deterministic in (seed, epoch, entry). */
-export function promptRng(seed: number, epoch: number, sampleKey: number): Rng {
-  return new Rng(hashSeed(seed, epoch, sampleKey, 0x9f0));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -349,48 +346,63 @@ export async function loadSplit(dir: string, split: Split, opts: LoadSplitOption
   const issues = [...parsed.issues];
   const samples: DatasetSample[] = [];
   const root = path.resolve(dir);
+  const layout = await readLayout(root);
+  const imageDir = splitFolder(root, layout, split, 'images');
+  const maskDir = splitFolder(root, layout, split, 'masks');
   for (const { index, entry } of parsed.entries) {
     samples.push({
       split,
       index,
       imgName: entry.img_name,
       maskName: entry.mask_name,
-      imagePath: path.join(root, 'images', entry.img_name),
-      maskPath: path.join(root, 'masks', entry.mask_name),
+      imagePath: path.join(imageDir, entry.img_name),
+      maskPath: path.join(maskDir, entry.mask_name),
       prompts: entry.prompts,
       annFile: file,
     });
     const why = promptUnavailableReason(entry.prompts, opts);
     if (why !== null) issues.push({ code: 'prompt_unavailable', file, entry: index, field: 'prompts', message: why });
   }
-  if (opts.checkFiles ?? true) issues.push(...(await checkSampleFiles(dir, samples)));
+  if (opts.checkFiles ?? true) issues.push(...(await checkSampleFiles(dir, samples, layout)));
   if (issues.length > 0) throw DatasetError.fromIssues(`dataset ${root}, split ${split}`, issues);
   return samples;
 }
 
 /** Existence and containment checks for the files of some samples (symlinks resolved). */
-export async function checkSampleFiles(dir: string, samples: readonly DatasetSample[]): Promise<FormatIssue[]> {
-  const folders = { images: await realFolder(dir, 'images'), masks: await realFolder(dir, 'masks') };
+export async function checkSampleFiles(
+  dir: string,
+  samples: readonly DatasetSample[],
+  layout: DatasetLayout = DEFAULT_LAYOUT,
+): Promise<FormatIssue[]> {
+  const reals = new Map<string, Promise<string>>();
+  const real = (rel: string): Promise<string> => {
+    let p = reals.get(rel);
+    if (p === undefined) reals.set(rel, (p = realFolder(dir, rel)));
+    return p;
+  };
   const issues: FormatIssue[] = [];
   const seen = new Map<string, Promise<Awaited<ReturnType<typeof locateDataFile>>>>();
-  const locate = (file: string, folder: DataFolder) => {
+  const locate = async (file: string, folderRel: string) => {
     let p = seen.get(file);
     if (p === undefined) {
-      p = locateDataFile(file, folders[folder]);
+      p = real(folderRel).then((f) => locateDataFile(file, f));
       seen.set(file, p);
     }
     return p;
   };
   const results = await Promise.all(
-    samples.map(async (s) => [s, await locate(s.imagePath, 'images'), await locate(s.maskPath, 'masks')] as const),
+    samples.map(
+      async (s) => [s, await locate(s.imagePath, layout[s.split].images), await locate(s.maskPath, layout[s.split].masks)] as const,
+    ),
   );
   for (const [s, img, mask] of results) {
-    for (const [field, res, name, folder] of [
+    for (const [field, res, name, kind] of [
       ['img_name', img, s.imgName, 'images'],
       ['mask_name', mask, s.maskName, 'masks'],
     ] as const) {
       if (res.status === 'ok') continue;
-      const code = res.status === 'escape' ? 'path_escape' : folder === 'images' ? 'missing_image' : 'missing_mask';
+      const folder = layout[s.split][kind];
+      const code = res.status === 'escape' ? 'path_escape' : kind === 'images' ? 'missing_image' : 'missing_mask';
       const message =
         res.status === 'escape'
           ? `${folder}/${name} is a symlink escaping the ${folder}/ folder (to ${res.real})`

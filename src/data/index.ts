@@ -6,3 +6,7 @@ export * from './loader.js';
 export * from './synthetic.js';
 export { hashSeed, permutation, Rng } from './rng.js';
 export { decodeBmp, isBmp } from './bmp.js';
+export * from './attributes.js';
+export { convertDataset, type ConvertOptions, CONVERTERS, getConverter, LayoutError, type BuildResult } from './convert/index.js';
+export { importDataset, type ImportOptions, parseLabels } from './import.js';
+export { pngPalette, writeIndexedPng } from './indexed-png.js';

@@ -1,0 +1,215 @@
+/**
+ * The pipeline shared by `data convert` and `data import`: raw samples in, a checked dataset
+ * folder out. It picks splits (published annotations, or seeded ratios), writes images and
+ * binary masks through a staging folder, writes anns/{train,val,test}.json with prompts, and
+ * runs `data check` on the result.
+ */
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { attributePrompts, maskAttributes, type ImagePixels } from '../attributes.js';
+import { type CheckReport, checkDataset } from '../check.js';
+import {
+  DatasetError,
+  DEFAULT_LAYOUT,
+  type DatasetLayout,
+  LAYOUT_FILE,
+  parseSplitJson,
+  SPLITS,
+  type Split,
+} from '../format.js';
+import { ImageError } from '../image.js';
+import { pool } from '../pool.js';
+import { encodeMask, readPixelsSmall } from './masks.js';
+import { assignSplits } from './split.js';
+import { StagingDir } from './staging.js';
+import type { MaskOut, RawSample } from './types.js';
+
+export interface BuildOptions {
+  /** Dataset name for messages. */
+  dataset: string;
+  out: string;
+  /** Split ratios (the paper's sizes, or `--split 0.8,0.1,0.1`). */
+  sizes: Readonly<Record<Split, number>>;
+  seed?: number;
+  /** Prompts p0..p6 from the masks (else p0 "" and p1 the class). */
+  attributes?: boolean;
+  /** A folder with the published anns/{train,val,test}.json: their splits, names and prompts are kept. */
+  anns?: string;
+  layout?: DatasetLayout;
+  /** Files processed at once. Default: available cores x 2 (decoding waits on I/O too). */
+  concurrency?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface BuildResult {
+  out: string;
+  /** Images and entries written per split. */
+  counts: Record<Split, { images: number; entries: number }>;
+  /** Raw files left out, each with the reason (a mask without an image, ...). */
+  skipped: string[];
+  check: CheckReport;
+}
+
+export interface AnnEntry {
+  img_name: string;
+  mask_name: string;
+  prompts: Record<string, string | string[]>;
+  [key: string]: unknown;
+}
+
+interface Published {
+  texts: Partial<Record<Split, string>>;
+  /** Files the annotations name, as `<folder>/<name>` relative to the dataset. */
+  needImages: Set<string>;
+  needMasks: Set<string>;
+  /** Where each needed file is first named, for messages. */
+  where: Map<string, string>;
+}
+
+async function readPublished(dir: string, layout: DatasetLayout): Promise<Published> {
+  const pub: Published = { texts: {}, needImages: new Set(), needMasks: new Set(), where: new Map() };
+  const issues = [];
+  for (const split of SPLITS) {
+    const file = path.join(path.resolve(dir), `${split}.json`);
+    const text = await fs.readFile(file, 'utf8').catch(() => null);
+    if (text === null) continue;
+    const parsed = parseSplitJson(text, file);
+    issues.push(...parsed.issues);
+    pub.texts[split] = text;
+    for (const { index, entry } of parsed.entries) {
+      const img = path.posix.join(layout[split].images, entry.img_name);
+      const mask = path.posix.join(layout[split].masks, entry.mask_name);
+      pub.needImages.add(img);
+      pub.needMasks.add(mask);
+      if (!pub.where.has(img)) pub.where.set(img, `${split}.json entry ${index}`);
+      if (!pub.where.has(mask)) pub.where.set(mask, `${split}.json entry ${index}`);
+    }
+  }
+  if (issues.length > 0) throw DatasetError.fromIssues(`published annotations ${dir}`, issues);
+  if (Object.keys(pub.texts).length === 0) {
+    throw new DatasetError(`${path.resolve(dir)}: no train.json, val.json or test.json (--anns names the folder holding them, e.g. medvlsm's data/<dataset>/anns)`);
+  }
+  return pub;
+}
+
+async function writeImage(stage: StagingDir, s: RawSample, rel: string, px: ImagePixels | null): Promise<void> {
+  const img = s.image;
+  if (img.kind === 'copy') return stage.copy(img.file, rel);
+  try {
+    let png: Buffer;
+    if (img.kind === 'png' && px === null) {
+      png = await sharp(img.file, { failOn: 'error' }).png({ compressionLevel: 3 }).toBuffer();
+    } else {
+      const p = px ?? (img.kind === 'pixels' ? await img.load() : null);
+      if (p === null) throw new Error('no pixels');
+      png = await sharp(p.data, { raw: { width: p.width, height: p.height, channels: p.channels as 1 | 3 } })
+        .png({ compressionLevel: 3 })
+        .toBuffer();
+    }
+    await stage.write(rel, png);
+  } catch (err) {
+    if (err instanceof ImageError) throw err;
+    throw new ImageError(img.file, `cannot convert to PNG: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+/** Builds the dataset folder from raw samples; see the module comment. */
+export async function buildDataset(samples: readonly RawSample[], skipped: readonly string[], opts: BuildOptions): Promise<BuildResult> {
+  const layout = opts.layout ?? DEFAULT_LAYOUT;
+  const folderOf = (s: RawSample, kind: 'images' | 'masks'): string => (s.folder === undefined ? kind : `${kind}/${s.folder}`);
+  // Two raw files must not land on one output name.
+  const names = new Map<string, string>();
+  for (const s of samples) {
+    const rel = path.posix.join(folderOf(s, 'images'), s.imageName);
+    const prev = names.get(rel);
+    if (prev !== undefined) throw new DatasetError(`${opts.dataset}: ${prev} and ${s.id} would both become ${rel}`);
+    names.set(rel, s.id);
+  }
+
+  const published = opts.anns === undefined ? null : await readPublished(opts.anns, layout);
+  const chosen = published === null ? [...samples] : samples.filter((s) => published.needImages.has(path.posix.join(folderOf(s, 'images'), s.imageName)));
+  const splits = published === null ? assignSplits(chosen, opts.sizes, opts.seed ?? 0) : null;
+
+  const stage = await StagingDir.create(opts.out);
+  const written = new Set<string>();
+  const entries = new Map<number, AnnEntry[]>();
+  const failures: string[] = [];
+  let done = 0;
+  try {
+    if (layout !== DEFAULT_LAYOUT) await stage.write(LAYOUT_FILE, `${JSON.stringify({ folders: layout }, null, 2)}\n`);
+    await pool(chosen, opts.concurrency ?? os.availableParallelism() * 2, async (s, i) => {
+      try {
+        let masks: MaskOut[] = await s.masks();
+        const maskRel = (m: MaskOut): string => path.posix.join(folderOf(s, 'masks'), m.maskName);
+        if (published !== null) masks = masks.filter((m) => published.needMasks.has(maskRel(m)));
+        // Frames the converter decodes are written from their pixels; colour words need the
+        // image too, at low resolution (the mean colour under a mask does not need more).
+        const px = s.image.kind === 'pixels' ? await s.image.load() : null;
+        const colourPx = published === null && opts.attributes ? (px ?? (await readPixelsSmall(s.image.file))) : null;
+        const imgRel = path.posix.join(folderOf(s, 'images'), s.imageName);
+        await writeImage(stage, s, imgRel, px);
+        written.add(imgRel);
+        const list: AnnEntry[] = [];
+        for (const m of masks) {
+          const rel = maskRel(m);
+          if (m.copyFrom !== undefined) await stage.copy(m.copyFrom, rel);
+          else await stage.write(rel, await encodeMask(m.mask, m.maskName));
+          written.add(rel);
+          if (published === null) {
+            const a = maskAttributes(m.mask, colourPx);
+            const prompts = opts.attributes ? attributePrompts(m.className, a) : { p0: '', p1: m.className };
+            list.push({ img_name: s.imageName, mask_name: m.maskName, prompts, class: m.className, ...(a.bbox !== null ? { bbox: a.bbox } : {}) });
+          }
+        }
+        entries.set(i, list);
+      } catch (err) {
+        failures.push(err instanceof Error ? err.message : String(err));
+      }
+      opts.onProgress?.(++done, chosen.length);
+    });
+    if (failures.length > 0) {
+      const shown = failures.slice(0, 10).map((f) => `  - ${f}`);
+      if (failures.length > 10) shown.push(`  ... and ${failures.length - 10} more`);
+      throw new DatasetError(`${opts.dataset}: ${failures.length} file(s) could not be converted (nothing was written):\n${shown.join('\n')}`);
+    }
+    const counts = { train: { images: 0, entries: 0 }, val: { images: 0, entries: 0 }, test: { images: 0, entries: 0 } };
+    if (published !== null) {
+      const missing = [...published.needImages, ...published.needMasks].filter((n) => !written.has(n));
+      if (missing.length > 0) {
+        const shown = missing.slice(0, 10).map((n) => `  - ${n} (${published.where.get(n)})`);
+        if (missing.length > 10) shown.push(`  ... and ${missing.length - 10} more`);
+        throw new DatasetError(
+          `${opts.dataset}: ${missing.length} file(s) named by the published annotations were not found in the raw folder (nothing was written):\n${shown.join('\n')}`,
+        );
+      }
+      // Kept byte for byte: splits, names, prompts and every extra key stay as published.
+      for (const [split, text] of Object.entries(published.texts) as [Split, string][]) {
+        await stage.write(path.join('anns', `${split}.json`), text);
+        const list = JSON.parse(text) as AnnEntry[];
+        counts[split] = { images: new Set(list.map((e) => e.img_name)).size, entries: list.length };
+      }
+    } else {
+      const bySplit: Record<Split, AnnEntry[]> = { train: [], val: [], test: [] };
+      chosen.forEach((_, i) => {
+        const split = (splits as Split[])[i] as Split;
+        const list = entries.get(i) ?? [];
+        bySplit[split].push(...list);
+        counts[split].images++;
+        counts[split].entries += list.length;
+      });
+      for (const split of SPLITS) {
+        // A test split the dataset has no images for (VOC, Cityscapes) gets no file, as
+        // published; train and val always exist (an empty one is a data check warning).
+        if (split === 'test' && counts.test.images === 0) continue;
+        await stage.write(path.join('anns', `${split}.json`), `${JSON.stringify(bySplit[split], null, 1)}\n`);
+      }
+    }
+    await stage.commit();
+    return { out: stage.out, counts, skipped: [...skipped], check: await checkDataset(stage.out) };
+  } catch (err) {
+    await stage.abort();
+    throw err;
+  }
+}
