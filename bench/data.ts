@@ -1,11 +1,19 @@
 /**
- * Data-loading throughput: 500x400 JPEG images + PNG masks -> 352x352 (decode, bicubic resize,
- * ImageNet normalisation, CHW; masks decoded, nearest-resized, thresholded) through the
- * worker-pool loader. No augmentation (that will run on tensors later).
+ * Data-loading throughput against the original's OpenCV pipeline, on the same files and cores:
+ * JPEG images + masks -> 352x352 (decode, bicubic resize, ImageNet normalisation, CHW; masks
+ * decoded, nearest-resized, gray/255) through our worker-pool loader, and through
+ * bench/data_opencv.py (cv2.imread, cv2.resize INTER_CUBIC / INTER_NEAREST, numpy normalise,
+ * a multiprocessing pool of as many single-threaded workers; Debian python3-opencv run by
+ * /usr/bin/python3). Two datasets: synthetic 500x400 photos made here, and the real Kvasir-SEG
+ * JPEGs (~620x530) of ../shared/datasets/kvasir-sample when present. Ours and OpenCV alternate
+ * (two rounds each, best kept) so that both see the same machine load. No augmentation.
  *
  *   node dist/bench/data.js [--workers N] [--images N] [--size S] [--batch B] [--epochs E]
  *
- * Prints a human line, then (last stdout line) one JSON object with `images_per_s`.
+ * `ratio_vs_opencv` = our images/s / OpenCV's (real JPEGs when present, else synthetic);
+ * `cpu_ratio_vs_opencv` = OpenCV's CPU ms per image / ours (per-core throughput, robust to load;
+ * ours counts every thread of the process, OpenCV's only the workers' own CPU per sample).
+ * Last stdout line: one JSON object.
  */
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -14,6 +22,9 @@ import sharp from 'sharp';
 import { loadSplit } from '../src/data/format.js';
 import { BatchLoader } from '../src/data/loader.js';
 import { Rng } from '../src/data/rng.js';
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -96,60 +107,110 @@ async function makeDataset(dir: string): Promise<number> {
   return bytes / count;
 }
 
+interface Throughput { images: number; seconds: number; images_per_s: number; cpu_ms_per_image: number }
+
+async function ours(dir: string, split: 'train' | 'all'): Promise<Throughput & { checksum: number }> {
+  const samples = split === 'all'
+    ? [...await loadSplit(dir, 'train'), ...await loadSplit(dir, 'val'), ...await loadSplit(dir, 'test')]
+    : await loadSplit(dir, 'train');
+  const loader = new BatchLoader(samples, { size, batchSize, workers, shuffle: true, seed: 0 });
+  try {
+    // Warm-up: start the workers and let them load sharp.
+    for await (const b of loader.epoch(-1)) if (b.indices.length > 0) break;
+    let images = 0;
+    let checksum = 0;
+    const cpu0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    for (let e = 0; e < epochs; e++) {
+      for await (const b of loader.epoch(e)) {
+        images += b.size;
+        checksum += b.images[0]! + b.masks[b.masks.length - 1]!;
+        // A trainer releases a batch once it is copied into tensors: its buffers are reused.
+        b.release();
+      }
+    }
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = process.cpuUsage(cpu0);
+    // CPU time of all threads of the process (main, workers, libvips): what the work costs,
+    // whatever else runs on the machine.
+    return { images, seconds, images_per_s: images / seconds, cpu_ms_per_image: (cpu.user + cpu.system) / 1000 / images, checksum };
+  } finally {
+    await loader.close();
+  }
+}
+
+function opencv(listFile: string): Throughput | { error: string } {
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'data_opencv.py');
+  const python = process.env.TUNEVLSEG_PYTHON ?? '/usr/bin/python3';
+  const r = spawnSync(python, [script, '--list', listFile, '--size', String(size), '--workers', String(workers), '--epochs', String(epochs)], { encoding: 'utf8' });
+  if (r.status !== 0) return { error: `${python} bench/data_opencv.py failed (python3-opencv installed? scripts/bootstrap.sh --bench): ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}` };
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Throughput;
+}
+
+async function compare(label: string, dir: string, split: 'train' | 'all', tmp: string): Promise<Record<string, unknown>> {
+  const samples = split === 'all'
+    ? [...await loadSplit(dir, 'train'), ...await loadSplit(dir, 'val'), ...await loadSplit(dir, 'test')]
+    : await loadSplit(dir, 'train');
+  const listFile = path.join(tmp, `${label}.json`);
+  writeFileSync(listFile, JSON.stringify(samples.map((s) => [s.imagePath, s.maskPath])));
+  const meta = await sharp(samples[0]!.imagePath).metadata();
+  let best: Throughput | null = null;
+  let bestCv: Throughput | null = null;
+  let cvError: string | null = null;
+  for (let round = 0; round < 2; round++) {
+    const o = await ours(dir, split);
+    if (!best || o.images_per_s > best.images_per_s) best = o;
+    const c = opencv(listFile);
+    if ('error' in c) cvError = c.error;
+    else if (!bestCv || c.images_per_s > bestCv.images_per_s) bestCv = c;
+  }
+  const row: Record<string, unknown> = {
+    files: samples.length, source: `${meta.width}x${meta.height} ${meta.format}`,
+    images_per_s: Number(best!.images_per_s.toFixed(1)), cpu_ms_per_image: Number(best!.cpu_ms_per_image.toFixed(2)),
+  };
+  if (bestCv) {
+    row.opencv_images_per_s = Number(bestCv.images_per_s.toFixed(1));
+    row.opencv_cpu_ms_per_image = Number(bestCv.cpu_ms_per_image.toFixed(2));
+    row.ratio_vs_opencv = Number((best!.images_per_s / bestCv.images_per_s).toFixed(3));
+    row.cpu_ratio_vs_opencv = Number((bestCv.cpu_ms_per_image / best!.cpu_ms_per_image).toFixed(3));
+  } else row.opencv_error = cvError;
+  console.log(`${label}: ${samples.length} files (${String(row.source)}) -> ${size}x${size}, ${workers} worker(s) on ${cores} core(s), batch ${batchSize}: ` +
+    `ours ${best!.images_per_s.toFixed(1)} images/s (${best!.cpu_ms_per_image.toFixed(2)} ms/image CPU)` +
+    (bestCv ? `, OpenCV ${bestCv.images_per_s.toFixed(1)} images/s (${bestCv.cpu_ms_per_image.toFixed(2)} ms/image CPU) -> ratio ${String(row.ratio_vs_opencv)}, per-core ${String(row.cpu_ratio_vs_opencv)}`
+      : `, OpenCV: ${cvError}`) + `; load average ${os.loadavg()[0]!.toFixed(2)}`);
+  return row;
+}
+
 async function main(): Promise<void> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tunevlseg-bench-data-'));
   try {
-    const meanBytes = await makeDataset(dir);
-    const samples = await loadSplit(dir, 'train');
-    const loader = new BatchLoader(samples, { size, batchSize, workers, shuffle: true, seed: 0 });
-    try {
-      // Warm-up: start the workers and let them load sharp.
-      for await (const b of loader.epoch(-1)) if (b.indices.length > 0) break;
-      let images = 0;
-      let checksum = 0;
-      const cpu0 = process.cpuUsage();
-      const t0 = process.hrtime.bigint();
-      for (let e = 0; e < epochs; e++) {
-        for await (const b of loader.epoch(e)) {
-          images += b.size;
-          checksum += b.images[0]! + b.masks[b.masks.length - 1]!;
-          // A trainer releases a batch once it is copied into tensors: its buffers are reused.
-          b.release();
-        }
-      }
-      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      const cpu = process.cpuUsage(cpu0);
-      // CPU time of all threads of the process (main, workers, libvips): what the work costs,
-      // whatever else runs on the machine. Other processes competing for the cores show as
-      // a load average above the core count.
-      const cpuMsPerImage = (cpu.user + cpu.system) / 1000 / images;
-      const ips = images / seconds;
-      const load = os.loadavg()[0] ?? 0;
-      console.log(
-        `data loader: ${images} images (${W}x${H} JPEG, ~${Math.round(meanBytes / 1024)} KB, + PNG masks) -> ${size}x${size} ` +
-          `decode+resize+normalise, ${workers} worker(s) on ${cores} core(s), batch ${batchSize}: ` +
-          `${ips.toFixed(1)} images/s (${((1000 * seconds) / images).toFixed(2)} ms/image wall, ${cpuMsPerImage.toFixed(2)} ms/image CPU; ` +
-          `load average ${load.toFixed(2)}; checksum ${checksum.toFixed(3)})`,
-      );
-      console.log(
-        JSON.stringify({
-          bench: 'data',
-          images_per_s: Number(ips.toFixed(1)),
-          workers,
-          size,
-          batch_size: batchSize,
-          images,
-          source: `${W}x${H} jpeg`,
-          masks: true,
-          augment: false,
-          cores,
-          cpu_ms_per_image: Number(cpuMsPerImage.toFixed(2)),
-          loadavg_1m: Number(load.toFixed(2)),
-        }),
-      );
-    } finally {
-      await loader.close();
-    }
+    const meanBytes = await makeDataset(path.join(dir, 'synthetic'));
+    const load0 = os.loadavg()[0] ?? 0;
+    const synthetic = await compare('synthetic', path.join(dir, 'synthetic'), 'train', dir);
+    synthetic.jpeg_kb = Math.round(meanBytes / 1024);
+    const kvasirDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'datasets', 'kvasir-sample');
+    const kvasir = existsSync(path.join(kvasirDir, 'anns', 'train.json')) ? await compare('kvasir', kvasirDir, 'all', dir) : null;
+    const primary = kvasir ?? synthetic;
+    console.log(
+      JSON.stringify({
+        bench: 'data',
+        images_per_s: synthetic.images_per_s,
+        workers,
+        size,
+        batch_size: batchSize,
+        epochs,
+        masks: true,
+        augment: false,
+        cores,
+        cpu_ms_per_image: synthetic.cpu_ms_per_image,
+        ratio_vs_opencv: primary.ratio_vs_opencv ?? null,
+        cpu_ratio_vs_opencv: primary.cpu_ratio_vs_opencv ?? null,
+        ratio_from: kvasir ? 'kvasir' : 'synthetic',
+        datasets: { synthetic, ...(kvasir ? { kvasir } : {}) },
+        loadavg_1m_start: Number(load0.toFixed(2)),
+        loadavg_1m_end: Number((os.loadavg()[0] ?? 0).toFixed(2)),
+      }),
+    );
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

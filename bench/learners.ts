@@ -2,6 +2,7 @@
  * Training-step benchmark of the prompted segmenters at full size.
  *
  *   node dist/bench/learners.js [--runs 5] [--only vpt_d1,coop_d1] [--torch] [--omp-active]
+ *                               [--precision 32,bf16-mixed] [--device cuda] [--batch 32]
  *
  * Each case builds the full-size model with random weights (CLIPSeg: CIDAS/clipseg-rd64-refined
  * config, 352x352; CRIS: the paper's RN50 config, 416x416), batch 2, 2 threads, the prompts
@@ -19,6 +20,12 @@
  * threads sleep instead of spinning while OpenBLAS runs; src/torch/native.ts defaults to it too);
  * --omp-active sets ACTIVE to measure spinning workers.
  *
+ * `--precision` lists the precisions to time (default 32): each case runs once per precision, our
+ * step under `autocast` (float32 logits into the loss; 16-mixed with the GradScaler) and the
+ * PyTorch wrapper under `torch.autocast` (+ torch.cuda.amp.GradScaler for 16-mixed). Rows of a
+ * precision other than 32 are keyed `<case>@<precision>`. `--device cuda --batch 32` is the GPU
+ * bench (bench/learners_cuda.ts runs it that way); peak memory is then the CUDA allocator's peak.
+ *
  * Last stdout line: {"bench":"learners", ..., "learners": {"vpt_d1": {"median_s", "ratio_vs_reference",
  * "peak_rss_mb", ...}, ...}}.
  */
@@ -27,6 +34,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { loadavg, cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Tensor } from '../src/torch/index.js';
 
 interface CaseSpec {
   config: Record<string, unknown>;
@@ -81,16 +89,23 @@ function argValue(name: string): string | undefined {
 
 // ------------------------------------------------------------------------------ child mode
 
-async function serveCase(name: string): Promise<void> {
+export interface ServeOptions { precision: string; device: string; batch: number }
+
+async function serveCase(name: string, so: ServeOptions): Promise<void> {
   const spec = CASES[name];
   if (!spec) throw new Error(`unknown case ${name} (have ${Object.keys(CASES).join(', ')})`);
   const T = await import('../src/torch/index.js');
   const { buildSegmenter } = await import('../src/tuning/factory.js');
   const { diceCELoss } = await import('../src/train/loss.js');
+  const { mixedPrecision, float32 } = await import('../src/train/precision.js');
   T.setNumThreads(2);
-  const seg = await buildSegmenter({ model: 'rd64-refined', randomWeights: true, ...spec.config });
+  const cuda = so.device !== 'cpu';
+  const seg = await buildSegmenter({ model: 'rd64-refined', randomWeights: true, ...spec.config, ...(cuda ? { device: so.device } : {}) });
+  const amp = mixedPrecision(so.precision as '32', so.device);
+  if (cuda) T.setCudaFlags({ cudnnBenchmark: true }); // the original's run scripts: benchmark=true
   const S = seg.info.imageSize;
-  const prompts = ['a photo of a polyp.', 'skin lesion'];
+  const B = so.batch;
+  const prompts = Array.from({ length: B }, (_, i) => (i % 2 === 0 ? 'a photo of a polyp.' : 'skin lesion'));
   const tokDir = join(repoRoot(), '..', 'shared', 'fixtures', 'tokenizer');
   let ids: number[][], mask: number[][];
   if (existsSync(join(tokDir, 'vocab.json'))) {
@@ -99,32 +114,45 @@ async function serveCase(name: string): Promise<void> {
     ids = enc.inputIds;
     mask = enc.attentionMask;
   } else {
-    ids = [[49406, 320, 1125, 539, 320, 6833, 335, 269, 49407], [49406, 3575, 534, 1015, 49407, 49407, 49407, 49407, 49407]];
-    mask = [[1, 1, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0, 0, 0, 0]];
+    const two = [[49406, 320, 1125, 539, 320, 6833, 335, 269, 49407], [49406, 3575, 534, 1015, 49407, 49407, 49407, 49407, 49407]];
+    const twoMask = [[1, 1, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0, 0, 0, 0]];
+    ids = prompts.map((_, i) => two[i % 2]!);
+    mask = prompts.map((_, i) => twoMask[i % 2]!);
   }
   const L = ids[0]!.length;
+  const onDevice = (t: Tensor): Tensor => T.keep(cuda ? T.tidy(() => t.to(so.device)) : t);
   const text = {
-    inputIds: T.keep(T.tensor(BigInt64Array.from(ids.flat(), (x) => BigInt(x)), [2, L])),
-    attentionMask: T.keep(T.tensor(BigInt64Array.from(mask.flat(), (x) => BigInt(x)), [2, L])),
+    inputIds: onDevice(T.tensor(BigInt64Array.from(ids.flat(), (x) => BigInt(x)), [B, L])),
+    attentionMask: onDevice(T.tensor(BigInt64Array.from(mask.flat(), (x) => BigInt(x)), [B, L])),
   };
   T.manualSeed(0);
-  const px = T.keep(T.randn([2, 3, S, S]));
-  const labels = T.keep(T.noGrad(() => T.tidy(() => T.rand([2, 1, S, S]).gt(0.5).float())));
+  const px = onDevice(T.randn([B, 3, S, S]));
+  const labels = onDevice(T.noGrad(() => T.tidy(() => T.rand([B, 1, S, S]).gt(0.5).float())));
+  const params = seg.parameterGroups(0.01).flatMap((g) => g.params);
   seg.train();
   const opt = new T.optim.AdamW(seg.parameterGroups(0.01), { lr: 2e-4 });
   const step = (): { seconds: number; cpu: number } => {
+    if (cuda) T.synchronize();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     opt.zeroGrad();
-    T.tidy(() => diceCELoss(seg.forward(px, text), labels).loss.backward());
-    opt.step();
+    T.tidy(() => {
+      const loss = amp.run(() => diceCELoss(float32(seg.forward(px, text)), labels).loss);
+      (amp.scaler ? amp.scaler.scaleLoss(loss) : loss).backward();
+    });
+    if (amp.scaler) {
+      amp.scaler.step(opt, params);
+      amp.scaler.update();
+    } else opt.step();
+    if (cuda) T.synchronize();
     const c = process.cpuUsage(c0);
     return { seconds: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 };
   };
   const nograd = (): { seconds: number } => {
     seg.eval();
     const t0 = performance.now();
-    T.noGrad(() => T.tidy(() => { seg.forward(px, text); }));
+    T.noGrad(() => T.tidy(() => { amp.run(() => seg.forward(px, text)); }));
+    if (cuda) T.synchronize();
     seg.train();
     return { seconds: (performance.now() - t0) / 1000 };
   };
@@ -137,13 +165,18 @@ async function serveCase(name: string): Promise<void> {
       const r = step();
       if (first) {
         T.resetPeakMemory();
+        if (cuda) T.cudaResetPeakMemory(T.cudaIndexOf(so.device));
         first = false;
       }
       out(r);
     } else if (cmd === 'nograd') out(nograd());
     else if (cmd === 'stats') {
       const ru = process.resourceUsage();
-      out({ peakRssMb: ru.maxRSS / 1024, peakNativeMb: T.memoryStats().peakBytes / 2 ** 20, liveNativeMb: T.memoryStats().liveBytes / 2 ** 20 });
+      const cm = cuda ? T.cudaMemory(T.cudaIndexOf(so.device)) : null;
+      out({
+        peakRssMb: ru.maxRSS / 1024, peakNativeMb: T.memoryStats().peakBytes / 2 ** 20, liveNativeMb: T.memoryStats().liveBytes / 2 ** 20,
+        peakCudaMb: cm ? cm.peakAllocated / 2 ** 20 : null,
+      });
     } else if (cmd === 'quit') break;
   }
   opt.dispose();
@@ -203,92 +236,142 @@ class LineServer {
   }
 }
 
-async function main(): Promise<void> {
-  const one = argValue('serve-case');
-  if (one) return serveCase(one);
+export interface LearnersBenchOptions {
+  runs: number;
+  only: string[];
+  precisions: string[];
+  device: string;
+  batch: number;
+  withTorch: boolean;
+  ompActive: boolean;
+  /** forward-only timings (skipped on the GPU bench) */
+  nograd: boolean;
+}
 
-  const runs = Number(argValue('runs') ?? 5);
-  const only = argValue('only')?.split(',') ?? Object.keys(CASES);
-  const withTorch = process.argv.includes('--torch');
-  const ompActive = process.argv.includes('--omp-active');
-  const reference = JSON.parse(readFileSync(join(repoRoot(), '..', 'shared', 'fixtures', 'bench_reference.json'), 'utf8')) as {
+/** Runs the cases (each precision in its own pair of processes) and returns the rows; prints one line per row. */
+export async function runLearnersBench(o: LearnersBenchOptions): Promise<Record<string, Record<string, unknown>>> {
+  // The CPU reference times (absent on a GPU machine, where only the same-run PyTorch ratio counts).
+  const refFile = join(repoRoot(), '..', 'shared', 'fixtures', 'bench_reference.json');
+  const reference = (existsSync(refFile) ? JSON.parse(readFileSync(refFile, 'utf8')) : { results: {} }) as {
     results: Record<string, { train_step_median_s: number; forward_nograd_median_s: number; trainable_params?: number }>;
   };
-  const env = { ...process.env, OMP_WAIT_POLICY: ompActive ? 'ACTIVE' : 'PASSIVE' };
+  const env = { ...process.env, OMP_WAIT_POLICY: o.ompActive ? 'ACTIVE' : 'PASSIVE' };
   const python = process.env.TUNEVLSEG_PYTHON ?? '/usr/bin/python3';
-  const loadStart = loadavg();
-  console.log(`learners bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadStart.map((x) => x.toFixed(2)).join(' ')}, ` +
-    `${runs} runs after 1 warm-up, OMP_WAIT_POLICY=${env.OMP_WAIT_POLICY}${withTorch ? ', PyTorch interleaved' : ''}`);
+  const cuda = o.device !== 'cpu';
   const results: Record<string, Record<string, unknown>> = {};
-  for (const name of only) {
+  for (const name of o.only) {
     const spec = CASES[name];
     if (!spec) throw new Error(`unknown case ${name} (have ${Object.keys(CASES).join(', ')})`);
-    const ours = new LineServer(process.execPath, [fileURLToPath(import.meta.url), '--serve-case', name], env);
-    const torch = withTorch && spec.torch && existsSync(python)
-      ? new LineServer(python, [join(repoRoot(), 'bench', 'learners_torch.py'), '--serve', '--case', spec.torch], process.env)
-      : null;
-    try {
-      const ready = await ours.next<{ trainable: number; imageSize: number }>();
-      if (torch) await torch.next();
-      const mine: { seconds: number; cpu: number }[] = [];
-      const theirs: { seconds: number; cpu: number }[] = [];
-      await ours.call('run'); // warm-up
-      if (torch) await torch.call('run');
-      for (let i = 0; i < runs; i++) {
-        mine.push(await ours.call('run'));
-        if (torch) theirs.push(await torch.call('run'));
+    for (const precision of o.precisions) {
+      const key = precision === '32' ? name : `${name}@${precision}`;
+      const serve = ['--serve-case', name, '--precision', precision, '--device', o.device, '--batch', String(o.batch)];
+      const ours = new LineServer(process.execPath, [fileURLToPath(import.meta.url), ...serve], env);
+      const torch = o.withTorch && spec.torch && existsSync(python)
+        ? new LineServer(python, [join(repoRoot(), 'bench', 'learners_torch.py'), '--serve', '--case', spec.torch, '--precision', precision,
+          '--device', o.device, '--batch', String(o.batch)], process.env)
+        : null;
+      try {
+        const ready = await ours.next<{ trainable: number; imageSize: number }>();
+        if (torch) await torch.next();
+        const mine: { seconds: number; cpu: number }[] = [];
+        const theirs: { seconds: number; cpu: number }[] = [];
+        await ours.call('run'); // warm-up
+        if (torch) await torch.call('run');
+        for (let i = 0; i < o.runs; i++) {
+          mine.push(await ours.call('run'));
+          if (torch) theirs.push(await torch.call('run'));
+        }
+        const fwd: number[] = [];
+        if (o.nograd) for (let i = 0; i < 3; i++) fwd.push((await ours.call<{ seconds: number }>('nograd')).seconds);
+        const stats = await ours.call<{ peakRssMb: number; peakNativeMb: number; peakCudaMb: number | null }>('stats');
+        const torchStats = torch && cuda ? await torch.call<{ peakCudaMb: number | null }>('stats') : null;
+        const med = median(mine.map((r) => r.seconds));
+        const ref = spec.reference && precision === '32' && !cuda && o.batch === 2 ? reference.results[spec.reference] : undefined;
+        const row: Record<string, unknown> = {
+          precision,
+          median_s: round(med),
+          runs_s: mine.map((r) => round(r.seconds)),
+          cpu_median_s: round(median(mine.map((r) => r.cpu))),
+          ...(fwd.length ? { forward_nograd_median_s: round(median(fwd)) } : {}),
+          peak_rss_mb: round(stats.peakRssMb, 0),
+          peak_native_mb: round(stats.peakNativeMb, 0),
+          ...(stats.peakCudaMb !== null ? { peak_cuda_mb: round(stats.peakCudaMb, 0) } : {}),
+          trainable_params: ready.trainable,
+          image_size: ready.imageSize,
+        };
+        if (ref) {
+          row.reference_median_s = round(ref.train_step_median_s);
+          row.ratio_vs_reference = round(med / ref.train_step_median_s);
+          if (fwd.length) row.forward_ratio_vs_reference = round(median(fwd) / ref.forward_nograd_median_s);
+        }
+        if (theirs.length) {
+          const tm = median(theirs.map((r) => r.seconds));
+          row.torch_same_load_median_s = round(tm);
+          row.torch_same_load_cpu_median_s = round(median(theirs.map((r) => r.cpu)));
+          row.ratio_vs_torch_same_load = round(med / tm);
+          if (torchStats?.peakCudaMb) {
+            row.torch_peak_cuda_mb = round(torchStats.peakCudaMb, 0);
+            if (stats.peakCudaMb !== null) row.memory_ratio_vs_torch = round(stats.peakCudaMb / torchStats.peakCudaMb);
+          }
+        }
+        if (spec.note) row.note = spec.note;
+        results[key] = row;
+        console.log(`${key.padEnd(28)} median ${med.toFixed(3)} s (runs ${mine.map((r) => r.seconds.toFixed(2)).join(' ')})` +
+          `${ref ? `, reference ${ref.train_step_median_s.toFixed(2)} s -> ratio ${(med / ref.train_step_median_s).toFixed(2)}` : ''}` +
+          `${theirs.length ? `, PyTorch same load ${median(theirs.map((r) => r.seconds)).toFixed(3)} s -> ratio ${(row.ratio_vs_torch_same_load as number).toFixed(2)}` : ''}` +
+          `${fwd.length ? `, no-grad fwd ${median(fwd).toFixed(2)} s` : ''}, peak ${stats.peakCudaMb !== null ? `CUDA ${stats.peakCudaMb.toFixed(0)} MB` : `RSS ${stats.peakRssMb.toFixed(0)} MB`}` +
+          `, load ${loadavg()[0]!.toFixed(2)}`);
+      } finally {
+        ours.quit();
+        torch?.quit();
       }
-      const fwd: number[] = [];
-      for (let i = 0; i < 3; i++) fwd.push((await ours.call<{ seconds: number }>('nograd')).seconds);
-      const stats = await ours.call<{ peakRssMb: number; peakNativeMb: number }>('stats');
-      const med = median(mine.map((r) => r.seconds));
-      const ref = spec.reference ? reference.results[spec.reference] : undefined;
-      const row: Record<string, unknown> = {
-        median_s: round(med),
-        runs_s: mine.map((r) => round(r.seconds)),
-        cpu_median_s: round(median(mine.map((r) => r.cpu))),
-        forward_nograd_median_s: round(median(fwd)),
-        peak_rss_mb: round(stats.peakRssMb, 0),
-        peak_native_mb: round(stats.peakNativeMb, 0),
-        trainable_params: ready.trainable,
-        image_size: ready.imageSize,
-      };
-      if (ref) {
-        row.reference_median_s = round(ref.train_step_median_s);
-        row.ratio_vs_reference = round(med / ref.train_step_median_s);
-        row.forward_ratio_vs_reference = round(median(fwd) / ref.forward_nograd_median_s);
-      }
-      if (theirs.length) {
-        row.torch_same_load_median_s = round(median(theirs.map((r) => r.seconds)));
-        row.torch_same_load_cpu_median_s = round(median(theirs.map((r) => r.cpu)));
-        row.ratio_vs_torch_same_load = round(med / median(theirs.map((r) => r.seconds)));
-      }
-      if (spec.note) row.note = spec.note;
-      results[name] = row;
-      console.log(`${name.padEnd(22)} median ${med.toFixed(2)} s (runs ${mine.map((r) => r.seconds.toFixed(2)).join(' ')})` +
-        `${ref ? `, reference ${ref.train_step_median_s.toFixed(2)} s -> ratio ${(med / ref.train_step_median_s).toFixed(2)}` : ''}` +
-        `${theirs.length ? `, PyTorch same load ${median(theirs.map((r) => r.seconds)).toFixed(2)} s` : ''}` +
-        `, no-grad fwd ${median(fwd).toFixed(2)} s, peak RSS ${stats.peakRssMb.toFixed(0)} MB, load ${loadavg()[0]!.toFixed(2)}`);
-    } finally {
-      ours.quit();
-      torch?.quit();
     }
   }
+  return results;
+}
+
+async function main(): Promise<void> {
+  const one = argValue('serve-case');
+  if (one) {
+    return serveCase(one, { precision: argValue('precision') ?? '32', device: argValue('device') ?? 'cpu', batch: Number(argValue('batch') ?? 2) });
+  }
+  const o: LearnersBenchOptions = {
+    runs: Number(argValue('runs') ?? 5),
+    only: argValue('only')?.split(',') ?? Object.keys(CASES),
+    precisions: argValue('precision')?.split(',') ?? ['32'],
+    device: argValue('device') ?? 'cpu',
+    batch: Number(argValue('batch') ?? 2),
+    withTorch: process.argv.includes('--torch'),
+    ompActive: process.argv.includes('--omp-active'),
+    nograd: true,
+  };
+  const loadStart = loadavg();
+  console.log(`learners bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadStart.map((x) => x.toFixed(2)).join(' ')}, ` +
+    `${o.runs} runs after 1 warm-up, device ${o.device}, batch ${o.batch}, precision ${o.precisions.join(', ')}, ` +
+    `OMP_WAIT_POLICY=${o.ompActive ? 'ACTIVE' : 'PASSIVE'}${o.withTorch ? ', PyTorch interleaved' : ''}`);
+  const results = await runLearnersBench(o);
   const loadEnd = loadavg();
-  const clipsegRatios = Object.entries(results).filter(([k]) => CASES[k]!.family === 'clipseg' && k !== 'coop_d1_frozen_cache')
+  const clipsegRatios = Object.entries(results).filter(([k]) => CASES[k]?.family === 'clipseg' && k !== 'coop_d1_frozen_cache')
     .map(([, r]) => r.ratio_vs_reference as number | undefined).filter((x): x is number => x !== undefined);
+  const torchRatios = (p: string): number[] => Object.values(results).filter((r) => r.precision === p && typeof r.ratio_vs_torch_same_load === 'number')
+    .map((r) => r.ratio_vs_torch_same_load as number);
   console.log(JSON.stringify({
     bench: 'learners',
     threads: 2,
-    batch: 2,
-    runs,
-    omp_wait_policy: env.OMP_WAIT_POLICY,
+    batch: o.batch,
+    device: o.device,
+    runs: o.runs,
+    precisions: o.precisions,
+    omp_wait_policy: o.ompActive ? 'ACTIVE' : 'PASSIVE',
     load_avg_start: loadStart.map((x) => round(x, 2)),
     load_avg_end: loadEnd.map((x) => round(x, 2)),
     target_ratio: 0.75,
+    target_ratio_vs_torch_cpu: 0.4,
     max_clipseg_ratio_vs_reference: clipsegRatios.length ? Math.max(...clipsegRatios) : null,
+    max_ratio_vs_torch_same_load: Object.fromEntries(o.precisions.map((p) => [p, torchRatios(p).length ? Math.max(...torchRatios(p)) : null])),
     learners: results,
   }));
 }
 
-await main();
+// Imported by bench/learners_cuda.ts for runLearnersBench: only run as a script.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();

@@ -11,8 +11,12 @@ DiceCE, then backward and AdamW(lr 2e-4, wd 0.01) in train() mode: bench_referen
 
   --serve --case vpt_d1    read "run" lines, answer {"seconds": wall, "cpu": cpu} per train step
   --case vpt_d1 --runs 5   time and print one JSON line
+  --precision bf16-mixed   the step under torch.autocast (bf16-mixed: bfloat16; 16-mixed: float16 with
+                           torch.cuda.amp.GradScaler), as Lightning's precision plugin runs training_step
+  --device cuda --batch 32 on a GPU (torch >= 2.0: factories default to that device)
 """
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -164,38 +168,81 @@ def dicece(logits, t):
     return dice + 0.2 * F.binary_cross_entropy_with_logits(logits, t)
 
 
+def float32_norms():
+    """The rule src/torch/functional.ts applies: a 16-bit input meeting float32 layer/group-norm
+    parameters is normalised in float32 (CUDA autocast's fp32 list). torch 1.13's CPU kernels
+    raise on the mix, so the bf16 CPU row of the original needs the same rule to run at all."""
+    ln, gn = F.layer_norm, F.group_norm
+
+    def up(x, w):
+        return x.float() if w is not None and x.dtype in (torch.bfloat16, torch.float16) and w.dtype == torch.float32 else x
+
+    F.layer_norm = lambda x, shape, weight=None, bias=None, eps=1e-5: ln(up(x, weight), shape, weight, bias, eps)
+    F.group_norm = lambda x, groups, weight=None, bias=None, eps=1e-5: gn(up(x, weight), groups, weight, bias, eps)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--case", required=True, choices=sorted(CASES))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--serve", action="store_true")
+    ap.add_argument("--precision", default="32", choices=["32", "16-mixed", "bf16-mixed"])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--batch", type=int, default=2)
     a = ap.parse_args()
+    cuda = a.device.startswith("cuda")
+    if cuda:
+        torch.set_default_device(a.device)
+        torch.backends.cudnn.benchmark = True  # the original's run scripts: benchmark=true
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     kind, depth = CASES[a.case]
     net = Wrapper(kind, depth).train()
     trainable = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(net.parameters(), lr=2e-4, weight_decay=0.01)
-    px = torch.randn(2, 3, 352, 352)
-    labels = (torch.rand(2, 1, 352, 352) > 0.5).float()
-    ids = torch.tensor([[49406, 320, 1125, 539, 320, 6833, 335, 269, 49407], [49406, 3575, 534, 1015, 49407, 49407, 49407, 49407, 49407]])
-    mask = torch.tensor([[1] * 9, [1] * 5 + [0] * 4])
+    B = a.batch
+    px = torch.randn(B, 3, 352, 352)
+    labels = (torch.rand(B, 1, 352, 352) > 0.5).float()
+    ids = torch.tensor([[49406, 320, 1125, 539, 320, 6833, 335, 269, 49407], [49406, 3575, 534, 1015, 49407, 49407, 49407, 49407, 49407]] * (B // 2) +
+                       [[49406, 320, 1125, 539, 320, 6833, 335, 269, 49407]] * (B % 2))
+    mask = torch.tensor([[1] * 9, [1] * 5 + [0] * 4] * (B // 2) + [[1] * 9] * (B % 2))
+    amp_dtype = {"16-mixed": torch.float16, "bf16-mixed": torch.bfloat16}.get(a.precision)
+    scaler = torch.cuda.amp.GradScaler() if a.precision == "16-mixed" else None
+    device_type = "cuda" if cuda else "cpu"
+    if amp_dtype is not None and not cuda:
+        float32_norms()
 
     def step():
+        if cuda:
+            torch.cuda.synchronize()
         c0, t0 = time.process_time(), time.perf_counter()
         opt.zero_grad()
-        loss = dicece(net(px, ids, mask), labels)
-        loss.backward()
-        opt.step()
+        with torch.autocast(device_type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext():
+            loss = dicece(net(px, ids, mask), labels)
+        if scaler:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
+        if cuda:
+            torch.cuda.synchronize()
         return time.perf_counter() - t0, time.process_time() - c0
 
     if a.serve:
         print(json.dumps({"ready": True, "trainable": sum(p.numel() for p in trainable)}), flush=True)
+        first = True
         for line in sys.stdin:
             if line.strip() == "run":
                 w, c = step()
+                if first and cuda:
+                    torch.cuda.reset_peak_memory_stats()
+                first = False
                 print(json.dumps({"seconds": w, "cpu": c}), flush=True)
+            elif line.strip() == "stats":
+                print(json.dumps({"peakCudaMb": torch.cuda.max_memory_allocated() / 2**20 if cuda else None}), flush=True)
             elif line.strip() == "quit":
                 break
         return 0

@@ -8,7 +8,8 @@
         "src/ops_math.cc",
         "src/ops_nn.cc",
         "src/ops_shape.cc",
-        "src/serialize.cc"
+        "src/serialize.cc",
+        "src/amp.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
@@ -19,6 +20,7 @@
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "<!@(node find-libtorch.cjs --defines)",
         "_GLIBCXX_USE_CXX11_ABI=<!(node find-libtorch.cjs --abi)"
       ],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],

@@ -44,6 +44,20 @@ function systemCandidate() {
   return { source: 'system', root: '/usr', include: ['/usr/include', '/usr/include/torch/csrc/api/include'], lib, abi: 1 };
 }
 
+// The CUDA runtime headers (cuda_runtime_api.h) that c10/cuda's allocator header includes:
+// $CUDA_HOME, the usual toolkit folder, or the nvidia-cuda-runtime wheel next to a pip torch.
+// Without them the addon still builds for CUDA, only without allocator statistics.
+function cudaRuntimeInclude(c) {
+  const dirs = [];
+  if (process.env.CUDA_HOME) dirs.push(path.join(process.env.CUDA_HOME, 'include'));
+  if (process.env.CUDA_PATH) dirs.push(path.join(process.env.CUDA_PATH, 'include'));
+  dirs.push('/usr/local/cuda/include');
+  const site = path.dirname(c.root);
+  for (const sub of ['cuda_runtime', 'cu13', 'cu12']) dirs.push(path.join(site, 'nvidia', sub, 'include'));
+  dirs.push('/usr/include');
+  return dirs.find((d) => fs.existsSync(path.join(d, 'cuda_runtime_api.h'))) || null;
+}
+
 function locate() {
   const tried = [];
   const consider = (c) => {
@@ -73,6 +87,7 @@ function locate() {
   }
   if (found.abi === null) found.abi = 1;
   found.cudaLib = fs.existsSync(path.join(found.lib, 'libtorch_cuda.so'));
+  found.cudaInclude = found.cudaLib ? cudaRuntimeInclude(found) : null;
   found.tried = tried;
   return found;
 }
@@ -82,7 +97,8 @@ module.exports = { locate };
 if (require.main === module) {
   const what = process.argv[2] || '--json';
   const c = locate();
-  if (what === '--include') console.log(c.include.map((p) => JSON.stringify(p)).join(' '));
+  if (what === '--include') console.log([...c.include, ...(c.cudaInclude ? [c.cudaInclude] : [])].map((p) => JSON.stringify(p)).join(' '));
+  else if (what === '--defines') console.log(`TVS_CUDA=${c.cudaInclude ? 1 : 0}`);
   else if (what === '--libdir') console.log(c.lib);
   else if (what === '--abi') console.log(String(c.abi));
   else if (what === '--libs') {

@@ -5,7 +5,8 @@
 #     baselines for the benchmarks and the `convert` test), postgresql (sweep storage tests),
 #     chromium (the report's browser test, driven by playwright-core);
 #   - npm ci (runtime + dev dependencies), the native addon, the TypeScript build.
-# Options: --bench also installs python3-optuna (the TPE benchmark's baseline);
+# Options: --bench also installs python3-optuna (the TPE benchmark's baseline) and python3-opencv
+#          (bench/data's baseline: the original's OpenCV pipeline);
 #          --export also installs onnxruntime-node + onnxruntime-web (package.json's
 #          "exportDependencies", ~290 MB + ~140 MB: `tunevlseg export`'s verification, `predict --onnx`
 #          and the export web page) from npm only: onnxruntime-node's postinstall, which would
@@ -14,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(libtorch-dev libopenblas0-pthread python3-torch postgresql chromium)
-[[ " $* " == *" --bench "* ]] && pkgs+=(python3-optuna)
+[[ " $* " == *" --bench "* ]] && pkgs+=(python3-optuna python3-opencv)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -12,7 +12,7 @@ ABI=$(node native/find-libtorch.cjs --abi)
 INC=(-I"$NAPI_INCLUDE" -I"$ADDON_API")
 for d in "${TORCH_INC[@]}"; do INC+=(-I"$d"); done
 FLAGS=(-std=${CXXSTD:-c++17} -O2 -fPIC -fexceptions -frtti -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED
-  -D_GLIBCXX_USE_CXX11_ABI="$ABI" -Wno-deprecated-declarations -Wno-unused-parameter)
+  -D_GLIBCXX_USE_CXX11_ABI="$ABI" -D"$(node native/find-libtorch.cjs --defines)" -Wno-deprecated-declarations -Wno-unused-parameter)
 mkdir -p native/build/obj native/build/Release
 pids=()
 for f in native/src/*.cc; do

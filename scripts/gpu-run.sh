@@ -3,6 +3,9 @@
 # PyTorch but no Node.js, so gpu-kit/ (git-ignored) carries a Node binary and the Node-API
 # headers; dist/ and node_modules/node-addon-api travel too. Builds the addon against the
 # Python torch, runs the CPU engine tests on that libtorch, the CUDA checks and the CUDA bench.
+# Mixed precision (docs/gpu.md): gpu-kit/fixtures must hold ../shared/fixtures' clipseg-tiny,
+# cris-tiny and tokenizer; learners_cuda checks parity in float32 with TF32 off and in 16-mixed,
+# then times batch 32 in 32 and 16-mixed against the PyTorch wrappers (torch.autocast + GradScaler).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -18,3 +21,5 @@ node bin/tunevlseg.js doctor 2>&1 | tee "$OUT/doctor.txt"
 node --test dist/test/torch-ops.test.js dist/test/torch-autograd.test.js dist/test/torch-errors.test.js dist/test/torch-nn.test.js dist/test/torch-memory.test.js 2>&1 | tail -12 | tee "$OUT/tests.txt"
 CLIPSEG_FIXTURE=gpu-kit/clipseg-tiny node dist/bench/cuda_check.js 2>&1 | tee "$OUT/cuda_check.jsonl"
 BENCH_DEVICE=cuda BENCH_RUNS=20 node dist/bench/engine.js 2>&1 | tee "$OUT/engine_cuda.txt"
+node --test dist/test/precision.test.js 2>&1 | grep -E "^# (pass|fail)|^not ok" | tee "$OUT/precision_tests.txt"
+timeout 420 node dist/bench/learners_cuda.js gpu-kit/fixtures --runs 5 2>&1 | tee "$OUT/learners_cuda.jsonl"

@@ -94,7 +94,7 @@ function registerTests(): void {
   /** Everything of a finished run that must not depend on interruptions (timings dropped). */
   function outcome(run: string): { summary: Partial<TrainSummary>; epochs: unknown[]; steps: unknown[]; best: Map<string, number[]>; last: Map<string, number[]> } {
     const s = JSON.parse(readFileSync(path.join(run, 'summary.json'), 'utf8')) as TrainSummary & Record<string, unknown>;
-    const { wallSeconds: _w, resumes: _r, runDir: _d, name: _n, lastEpoch, ...rest } = s;
+    const { wallSeconds: _w, resumes: _r, runDir: _d, name: _n, lastEpoch, peakMemory: _m, imagesPerSecond: _i, ...rest } = s;
     const untimed = (r: Record<string, unknown>): Record<string, unknown> => {
       const { seconds: _s, imagesPerSecond: _i, ...keep } = r;
       return keep;

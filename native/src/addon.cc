@@ -26,6 +26,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   tvs::InitNN(env, exports);
   tvs::InitShape(env, exports);
   tvs::InitSerialize(env, exports);
+  tvs::InitAmp(env, exports);
   return exports;
 }
 

@@ -97,5 +97,6 @@ void InitMath(Napi::Env env, Napi::Object exports);
 void InitNN(Napi::Env env, Napi::Object exports);
 void InitShape(Napi::Env env, Napi::Object exports);
 void InitSerialize(Napi::Env env, Napi::Object exports);
+void InitAmp(Napi::Env env, Napi::Object exports);
 
 }  // namespace tvs

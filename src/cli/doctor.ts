@@ -29,6 +29,14 @@ export async function doctor(opts: { brief?: boolean; json?: boolean }): Promise
     report.blas = r.blas;
     report.cudaAvailable = r.cudaAvailable;
     report.cudaDeviceCount = r.cudaDeviceCount;
+    // What a run on this process would start from; a run's `tf32` setting sets both flags explicitly.
+    const { cudaFlags, cudaAllocatorBuilt } = await import('../torch/index.js');
+    const f = cudaFlags();
+    report.tf32 = { matmul: f.tf32Matmul, cudnn: f.tf32Cudnn, cudnnBenchmark: f.cudnnBenchmark, note: 'libtorch defaults in force; train --tf32 on|off|auto sets them per run' };
+    report.cudaAllocatorStats = cudaAllocatorBuilt();
+    const { cpuBf16Autocast } = await import('../train/precision.js');
+    const bf = cpuBf16Autocast();
+    report.cpuBf16Autocast = { available: bf.available, nativeHardware: bf.nativeHardware, detail: bf.detail };
   } catch (e) {
     ok = false;
     report.addonError = (e as Error).message;
@@ -45,7 +53,7 @@ export async function doctor(opts: { brief?: boolean; json?: boolean }): Promise
   if (opts.json) console.log(JSON.stringify(report, null, 2));
   else if (opts.brief) {
     console.log(ok
-      ? `tunevlseg: libtorch ${String(report.libtorchVersion)} (${String((report.libtorchFound as { source?: string } | null)?.source ?? '?')}), BLAS ${String(report.systemBlas ?? report.blas)}, ${String(report.threads)} threads, CUDA ${report.cudaAvailable ? `yes (${String(report.cudaDeviceCount)} devices)` : 'no'}`
+      ? `tunevlseg: libtorch ${String(report.libtorchVersion)} (${String((report.libtorchFound as { source?: string } | null)?.source ?? '?')}), BLAS ${String(report.systemBlas ?? report.blas)}, ${String(report.threads)} threads, CUDA ${report.cudaAvailable ? `yes (${String(report.cudaDeviceCount)} devices)` : 'no'}, ${precisionLine(report)}`
       : `tunevlseg: addon not usable: ${String(report.addonError)}`);
     if (report.warning) console.log(`warning: ${String(report.warning)}`);
   } else {
@@ -59,9 +67,16 @@ export async function doctor(opts: { brief?: boolean; json?: boolean }): Promise
   return ok ? 0 : 1;
 }
 
+function precisionLine(report: Record<string, unknown>): string {
+  const t = report.tf32 as { matmul: boolean; cudnn: boolean } | undefined;
+  const bf = report.cpuBf16Autocast as { available: boolean; nativeHardware: boolean } | undefined;
+  const onOff = (b: boolean | undefined): string => (b ? 'on' : 'off');
+  return `TF32 matmul ${onOff(t?.matmul)} / cuDNN ${onOff(t?.cudnn)}, CPU bf16 autocast ${bf?.available ? (bf.nativeHardware ? 'yes (native)' : 'yes (emulated)') : 'no'}`;
+}
+
 export function registerDoctorCommand(program: Command): void {
   program.command('doctor')
-    .description('show the libtorch in use (version, BLAS, threads, CUDA) and every path the locator tried')
+    .description('show the libtorch in use (version, BLAS, threads, CUDA, TF32 flags, CPU bf16 autocast) and every path the locator tried')
     .option('--brief', 'one line')
     .option('--json', 'machine-readable output')
     .action(async (o: { brief?: boolean; json?: boolean }) => {

@@ -9,10 +9,11 @@ import { SPLITS, type PromptOptions } from '../data/format.js';
 import { readRunConfig, type BuildSegmenter } from '../train/trainer.js';
 import { runFiles } from '../train/run-folder.js';
 import { readCheckpointMeta, loadCheckpointInto, stringifyJson, writeFileAtomic } from '../train/checkpoint.js';
-import { evaluate, predictFolder, type EvalResult, type PredictResult } from '../train/evaluate.js';
+import { evaluate, predictFolder, moduleDevice, type EvalResult, type PredictResult } from '../train/evaluate.js';
+import { applyTf32For } from '../train/precision.js';
 import { EVAL_PROTOCOLS, DEFAULT_TABLE_PROTOCOL, parseProtocol, type EvalProtocol } from '../train/protocols.js';
 import { evaluateClasses, parseClassList, type ClassEvalResult } from '../train/multiclass.js';
-import { ConfigError, readConfigFile, applyOverrides, type TrainConfig } from '../train/config.js';
+import { PRECISIONS, TF32_MODES, ConfigError, readConfigFile, applyOverrides, type TrainConfig } from '../train/config.js';
 import { loadDefaultFactory, type CommandDeps } from './train.js';
 import { MODEL_FLAG_HELP, modelFlagAssignments } from '../tuning/model-flag.js';
 import { assertNoOverwrite } from '../data/output-guard.js';
@@ -39,6 +40,9 @@ export const evalOptionsSchema = z.object({
   protocol: z.string().optional(),
   config: z.string().min(1).optional(),
   model: z.array(z.string()).default([]),
+  /** default: the run's precision (a run folder), else 32 */
+  precision: z.enum(PRECISIONS).optional(),
+  tf32: z.enum(TF32_MODES).default('auto'),
 }).strict();
 export type EvalOptions = z.output<typeof evalOptionsSchema>;
 
@@ -131,7 +135,9 @@ export async function runEval(target: string, raw: Record<string, unknown>, buil
   const segmenter = await buildSegmenter(t.model, t.run ?? ({ model: t.model } as TrainConfig));
   try {
     loadCheckpointInto(segmenter, t.checkpoint);
-    const common = { batchSize: o.batchSize, threshold: o.threshold, ...(o.workers !== undefined ? { workers: o.workers } : {}), ...(imageSize ? { imageSize } : {}) };
+    applyTf32For(o.tf32, moduleDevice(segmenter));
+    const precision = o.precision ?? t.run?.precision ?? '32';
+    const common = { precision, batchSize: o.batchSize, threshold: o.threshold, ...(o.workers !== undefined ? { workers: o.workers } : {}), ...(imageSize ? { imageSize } : {}) };
     if (o.prompts !== undefined && o.images === undefined) {
       const classes = await evaluateClasses(segmenter, data!, o.split, { ...common, classes: await parseClassList(o.prompts), ...(o.out ? { outDir: o.out } : {}) });
       return { checkpoint: t.checkpoint, split: o.split, protocol, score: null, evaluation: null, predictions: null, classes };
@@ -182,6 +188,8 @@ export function registerEvalCommand(program: Command, deps: CommandDeps = {}): C
     .option('--json', 'print the result as one JSON line')
     .option('-c, --config <file>', 'take the model config from this config file')
     .option('--model <m>', MODEL_FLAG_HELP, (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--precision <p>', `autocast of the forward [${PRECISIONS.join('|')}] (default: the run's, else 32)`)
+    .option('--tf32 <mode>', `TF32 math on CUDA [${TF32_MODES.join('|')}]`, 'auto')
     .action(async (target: string, flags: Record<string, unknown>) => {
       const print = deps.print ?? ((l: string) => console.log(l));
       const build = deps.buildSegmenter ?? (await loadDefaultFactory());

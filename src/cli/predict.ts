@@ -6,6 +6,9 @@ import { resolve } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { predictFolder } from '../train/index.js';
 import { requireRegularFile, assertNoOverwrite } from '../data/output-guard.js';
+import { moduleDevice } from '../train/evaluate.js';
+import { applyTf32For, type Precision } from '../train/precision.js';
+import { PRECISIONS, TF32_MODES } from '../train/config.js';
 import { parseClassList, predictClasses } from '../train/multiclass.js';
 import type { Segmenter } from '../tuning/segmenter.js';
 import { MODEL_FLAG_HELP, modelFlagConfig, checkModelKeys } from '../tuning/model-flag.js';
@@ -26,6 +29,8 @@ export interface PredictCliOptions {
   quiet?: boolean;
   randomWeights?: boolean;
   onnx?: string;
+  precision?: string;
+  tf32?: string;
 }
 
 /** One folder, or image files read where they are (no copies: errors name the user's files). */
@@ -74,6 +79,11 @@ export async function predict(inputs: string[], o: PredictCliOptions): Promise<s
     });
   }
   seg.eval();
+  const precision = (o.precision ?? '32') as Precision;
+  if (!PRECISIONS.includes(precision)) throw new Error(`predict: --precision must be one of ${PRECISIONS.join(', ')}, got '${o.precision}'`);
+  const tf32 = o.tf32 ?? 'auto';
+  if (!(TF32_MODES as readonly string[]).includes(tf32)) throw new Error(`predict: --tf32 must be one of ${TF32_MODES.join(', ')}, got '${tf32}'`);
+  applyTf32For(tf32 as (typeof TF32_MODES)[number], moduleDevice(seg));
   const bar = o.quiet || !process.stderr.isTTY ? null : new SingleBar({ format: 'predict |{bar}| {value}/{total} images | ETA {eta}s', stream: process.stderr }, Presets.shades_classic);
   // Ctrl-C: exit at once; predictFolder's exit hook removes the outputs this call wrote.
   const onSigint = (): void => process.exit(130);
@@ -81,7 +91,7 @@ export async function predict(inputs: string[], o: PredictCliOptions): Promise<s
   try {
     if (o.prompts) {
       const res = await predictClasses(seg, {
-        input: source.input, classes: await parseClassList(o.prompts), outDir: resolve(o.out),
+        input: source.input, classes: await parseClassList(o.prompts), outDir: resolve(o.out), precision,
         ...(o.batchSize ? { batchSize: Number.parseInt(o.batchSize, 10) } : {}),
         ...(o.threshold ? { threshold: Number.parseFloat(o.threshold) } : {}),
         onProgress: (done, total) => {
@@ -95,7 +105,7 @@ export async function predict(inputs: string[], o: PredictCliOptions): Promise<s
       return res.outDir;
     }
     const res = await predictFolder(seg, {
-      ...source, prompt: o.prompt, outDir: resolve(o.out), overlays: o.overlays,
+      ...source, prompt: o.prompt, outDir: resolve(o.out), overlays: o.overlays, precision,
       ...(o.batchSize ? { batchSize: Number.parseInt(o.batchSize, 10) } : {}),
       ...(o.threshold ? { threshold: Number.parseFloat(o.threshold) } : {}),
       onBatch: (done, total) => {
@@ -137,6 +147,8 @@ export function registerPredictCommand(program: Command): void {
     .option('--no-overlays', 'skip the overlay PNGs')
     .option('--device <d>', 'cpu, cuda or cuda:N')
     .option('--random-weights', 'build the architecture with random weights (smoke tests; no weights read)')
+    .option('--precision <p>', `autocast of the forward [${PRECISIONS.join('|')}]`, '32')
+    .option('--tf32 <mode>', `TF32 math on CUDA [${TF32_MODES.join('|')}]`, 'auto')
     .option('-q, --quiet', 'no progress bar')
     .action(async (inputs: string[], o: PredictCliOptions) => {
       const out = await predict(inputs, o);

@@ -22,10 +22,17 @@ export const logSoftmax = (x: Tensor, dim: number, dtype?: DType): Tensor => w(N
 
 export const linear = (x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor => w(N.linear(x._h, weight._h, o(bias)));
 
+// Under autocast a 16-bit activation can meet float32 norm parameters. CUDA autocast runs
+// layer/group norm in float32; libtorch 1.13's CPU kernels refuse the mix ("expected scalar
+// type BFloat16 but found Float"). Both devices therefore normalise in float32 here, as CUDA
+// autocast does, and return float32 (the next matmul casts down again).
+const normInput = (x: Tensor, weight?: Tensor | null): Tensor =>
+  (weight && (x.dtype === 'bfloat16' || x.dtype === 'float16') && weight.dtype === 'float32' ? x.to('float32') : x);
+
 export const layerNorm = (x: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor =>
-  w(N.layerNorm(x._h, normalizedShape, o(weight), o(bias), eps));
+  w(N.layerNorm(normInput(x, weight)._h, normalizedShape, o(weight), o(bias), eps));
 export const groupNorm = (x: Tensor, groups: number, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor =>
-  w(N.groupNorm(x._h, groups, o(weight), o(bias), eps));
+  w(N.groupNorm(normInput(x, weight)._h, groups, o(weight), o(bias), eps));
 export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight?: Tensor | null, bias?: Tensor | null,
   training = false, momentum = 0.1, eps = 1e-5): Tensor {
   return w(N.batchNorm(x._h, o(weight), o(bias), o(runningMean), o(runningVar), training, momentum, eps));

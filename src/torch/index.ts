@@ -10,3 +10,7 @@ export { SafetensorsError } from './safetensors.js';
 export { runtimeInfo, setNumThreads, getNumThreads, synchronize, type RuntimeInfo } from './runtime.js';
 export { gradcheck, type GradcheckResult } from './gradcheck.js';
 export { readTorchSaveZip, isTorchSaveZip, type PickledCheckpoint } from './torch-pickle.js';
+export {
+  autocast, autocastState, autocastDeviceOf, cudaFlags, setCudaFlags, applyTf32, cudaMemory, cudaResetPeakMemory, cudaEmptyCache,
+  cudaAllocatorBuilt, cudaIndexOf, processPeakRss, type AutocastDevice, type AutocastDtype, type CudaFlags, type Tf32Mode, type CudaMemory,
+} from './amp.js';

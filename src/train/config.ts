@@ -15,6 +15,10 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { SPLITS } from '../data/format.js';
 
+/** Lightning's precision names (docs/gpu.md); '32' is plain float32. */
+export const PRECISIONS = ['32', '16-mixed', 'bf16-mixed'] as const;
+export const TF32_MODES = ['auto', 'on', 'off'] as const;
+
 const finite = () => z.number().refine(Number.isFinite, 'expected a finite number');
 const positive = () => z.number().positive().refine(Number.isFinite, 'expected a finite number');
 const prob = () => z.number().min(0).max(1);
@@ -43,6 +47,10 @@ export const trainConfigSchema = z.object({
   seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
   /** "auto" (where the segmenter's parameters are), "cpu", "cuda", "cuda:1"... */
   device: z.string().regex(/^(auto|cpu|cuda(:\d+)?)$/, 'expected auto, cpu, cuda or cuda:<n>').default('auto'),
+  /** 32, 16-mixed (CUDA: float16 autocast + loss scaling) or bf16-mixed (CUDA or CPU: bfloat16 autocast). */
+  precision: z.enum(PRECISIONS).default('32'),
+  /** TF32 math for float32 CUDA matmuls and cuDNN convolutions: on, off, or auto (libtorch's defaults: matmul off, cuDNN on). */
+  tf32: z.enum(TF32_MODES).default('auto'),
   /** Passed to the segmenter factory as is (base model, learner and its options...). */
   model: z.record(z.string(), z.unknown()).default({}),
   data: z.object({
@@ -156,6 +164,8 @@ function defaultName(dataDir: string): string {
 
 /** Validates and fills in a configuration; throws a ConfigError naming every bad key. */
 export function parseTrainConfig(input: unknown, sources?: ConfigSources): TrainConfig {
+  // YAML reads `precision: 32` as a number; Lightning accepts it too.
+  if (typeof input === 'object' && input !== null && (input as { precision?: unknown }).precision === 32) input = { ...input, precision: '32' };
   const r = trainConfigSchema.safeParse(input);
   if (!r.success) throw new ConfigError('invalid training configuration', r.error.issues.map((i) => describeIssue(i, sources)));
   const c = r.data;

@@ -18,6 +18,7 @@ import { type Tensor, tensor, tidy, noGrad } from '../torch/index.js';
 import { batchTensors, loaderFor, normalise } from './inputs.js';
 import type { Segmenter, SegmenterInfo } from '../tuning/segmenter.js';
 import { diceCELossPerSample, type DiceCEOptions } from './loss.js';
+import { mixedPrecision, float32, type Precision } from './precision.js';
 import {
   modelSideScores, originalSizePrediction, originalSizeScores, protocolMeans,
   EVAL_PROTOCOLS, type EvalProtocol, type ProtocolMeans, type ProtocolSample,
@@ -63,6 +64,8 @@ export interface EvalLoopOptions {
   epoch?: number;
   /** Called after each batch (progress). */
   onBatch?: (done: number, total: number) => void;
+  /** Autocast of the forward ('32': none); scores always compute on float32 logits. Default '32'. */
+  precision?: Precision;
   /**
    * Evaluation protocols to score besides `model-resolution` (which `dice`/`iou` always are).
    * `original-size` reads each mask file at full size.
@@ -114,6 +117,7 @@ function withEvalMode<T>(segmenter: Segmenter | LogitsModel, fn: () => Promise<T
 /** Runs a segmenter over every batch of a loader epoch; per-sample and mean loss/Dice/IoU. */
 export async function evaluateLoader(segmenter: Segmenter, loader: BatchLoader, o: EvalLoopOptions = {}): Promise<EvalResult> {
   const device = o.device ?? moduleDevice(segmenter);
+  const amp = mixedPrecision(o.precision ?? '32', device);
   const soft = o.softTargets ?? softTargetsOf(segmenter);
   const protocols = [...new Set(o.protocols ?? [])];
   const perSample: SampleResult[] = [];
@@ -123,7 +127,7 @@ export async function evaluateLoader(segmenter: Segmenter, loader: BatchLoader, 
     for await (const b of loader.epoch(o.epoch ?? 0)) {
       const r = noGrad(() => tidy(() => {
         const { images, masks } = batchTensors(b, device);
-        const logits = segmenter.forward(normalise(images, segmenter.info), segmenter.tokenize(b.prompts));
+        const logits = float32(amp.run(() => segmenter.forward(normalise(images, segmenter.info), segmenter.tokenize(b.prompts))));
         return scoreBatch(logits, masks, { threshold: o.threshold ?? 0.5, soft, loss: o.loss, cpuProbs: protocols.includes('original-size') });
       }));
       b.release();
@@ -263,6 +267,8 @@ export interface PredictOptions extends PromptOptions {
   score?: boolean;
   loss?: DiceCEOptions;
   onBatch?: (done: number, total: number) => void;
+  /** Autocast of the forward ('32': none). Default '32'. */
+  precision?: Precision;
 }
 
 export interface PredictedFile {
@@ -369,6 +375,7 @@ export async function predictFolder(segmenter: Segmenter | LogitsModel, o: Predi
   });
   const files: PredictedFile[] = [];
   const device = isSegmenter(segmenter) ? moduleDevice(segmenter) : 'cpu';
+  const amp = mixedPrecision(o.precision ?? '32', device);
   const threshold = o.threshold ?? 0.5;
   const soft = isSegmenter(segmenter) ? softTargetsOf(segmenter) : true;
   const protocols = scored ? [...EVAL_PROTOCOLS] : [];
@@ -382,7 +389,9 @@ export async function predictFolder(segmenter: Segmenter | LogitsModel, o: Predi
           : await segmenter.logits(noGrad(() => tidy(() => normalise(batchTensors(b, 'cpu').images, segmenter.info).toFloat32Array())), b.size, S);
         const r = noGrad(() => tidy(() => {
           const { images, masks } = batchTensors(b, device);
-          const logits = isSegmenter(segmenter) ? segmenter.forward(normalise(images, segmenter.info), segmenter.tokenize(b.prompts)) : tensor(external!, [b.size, 1, S, S]);
+          const logits = isSegmenter(segmenter)
+            ? float32(amp.run(() => segmenter.forward(normalise(images, segmenter.info), segmenter.tokenize(b.prompts))))
+            : tensor(external!, [b.size, 1, S, S]);
           return scoreBatch(logits, masks, { threshold, soft, loss: o.loss, cpuProbs: true });
         }));
         b.release();

@@ -13,3 +13,6 @@ export * from './trainer.js';
 export * from './run-folder.js';
 export { TinySegmenter, type TinySegmenterOptions } from './tiny.js';
 export * from './embeddings.js';
+export * from './grad-scaler.js';
+export * from './precision.js';
+export * from './device-memory.js';

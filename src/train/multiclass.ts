@@ -17,6 +17,7 @@ import { parseLabels } from '../data/import.js';
 import { vocColour } from '../data/convert/pascal-voc-2012.js';
 import type { Segmenter } from '../tuning/segmenter.js';
 import { predictFolder } from './evaluate.js';
+import type { Precision } from './precision.js';
 
 export interface LegendEntry {
   index: number;
@@ -35,6 +36,8 @@ export interface ClassPredictOptions {
   batchSize?: number;
   imageSize?: number;
   workers?: number;
+  /** Autocast of the forward ('32': none). Default '32'. */
+  precision?: Precision;
   /** Progress over all class passes: (images done, images x classes). */
   onProgress?: (done: number, total: number) => void;
   /** Receives each label map (used by evaluation; the PNG is written either way). */
@@ -104,6 +107,7 @@ export async function predictClasses(segmenter: Segmenter, o: ClassPredictOption
       ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
       ...(o.imageSize !== undefined ? { imageSize: o.imageSize } : {}),
       ...(o.workers !== undefined ? { workers: o.workers } : {}),
+      ...(o.precision !== undefined ? { precision: o.precision } : {}),
       onBatch: (done, n) => {
         total = n * o.classes.length;
         o.onProgress?.(k * n + done, total);

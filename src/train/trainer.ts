@@ -35,6 +35,9 @@ import { evaluateLoader, moduleDevice, lossTargets, softTargetsOf, type EvalMean
 import { EVAL_PROTOCOLS, type EvalProtocol } from './protocols.js';
 import { checkpointSelectionProtocol, optimizerGroups, passBatchSize } from './reference-semantics.js';
 import { diceCELoss } from './loss.js';
+import { mixedPrecision, float32, applyTf32For, type Precision } from './precision.js';
+import type { GradScalerState } from './grad-scaler.js';
+import { peakMemoryMeter, releaseCachedMemory, refuseBatchThatCannotFit, type PeakMemory } from './device-memory.js';
 import { diceIoU, MeanAccumulator } from './metrics.js';
 import { createProgress } from './progress.js';
 import { runFiles, runDirOf, type RunFiles } from './run-folder.js';
@@ -63,6 +66,9 @@ export interface StepRecord {
   dice: number;
   lr: number;
   imagesPerSecond: number;
+  /** 16-mixed: the loss scale used for this step, and whether the step was skipped (inf/NaN gradients) */
+  lossScale?: number;
+  skipped?: boolean;
 }
 
 export interface EpochRecord {
@@ -120,6 +126,13 @@ export interface TrainSummary {
   resumes: number;
   seed: number;
   device: string;
+  precision: Precision;
+  /** TF32 flags in force on CUDA (null on CPU) */
+  tf32: { matmul: boolean; cudnn: boolean } | null;
+  /** peak memory of this session (since the last start or resume) */
+  peakMemory: PeakMemory;
+  /** training images per second over the run's epochs (forward + backward + optimizer) */
+  imagesPerSecond: number;
   tunevlsegVersion: string;
   checkpoints: { best: string; last: string };
 }
@@ -188,6 +201,8 @@ export interface TrainerState {
   rng: { seed: number; note: string };
   /** Samples per split when the run started (a resume checks the dataset did not change). */
   dataset: { train: number; val: number; test: number };
+  /** 16-mixed: the loss scaler's state (null otherwise). */
+  scaler?: GradScalerState | null;
 }
 
 /** Reads a run folder's resolved configuration (config.json). */
@@ -281,6 +296,9 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
     }
     if (config.device !== 'auto') segmenter.to(config.device);
     const device = moduleDevice(segmenter);
+    const amp = mixedPrecision(config.precision, device);
+    const tf32 = applyTf32For(config.tf32, device);
+    const memory = peakMemoryMeter(device);
     const common = {
       ...promptOpts, imageSize: config.data.imageSize,
       ...(config.data.workers !== null ? { workers: config.data.workers } : {}),
@@ -304,6 +322,7 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
     const params = opt.paramGroups.flatMap((g) => g.params);
     if (params.length === 0) throw new Error('the segmenter has no trainable parameters (parameterGroups returned none)');
     const trainableParams = params.reduce((s, p) => s + p.numel, 0);
+    refuseBatchThatCannotFit(segmenter, amp, device, batchSize, config.data.imageSize ?? segmenter.info.imageSize, [trainSamples[0]!.prompts[config.data.promptKey] ?? 'a photo'].flat()[0]!, params);
     const sched = new optim.ReduceLROnPlateau(opt, {
       mode: 'min', factor: config.plateau.factor, patience: config.plateau.patience, threshold: config.plateau.threshold, minLr: config.plateau.minLr,
     });
@@ -324,6 +343,7 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
           `now ${sizes.train}/${sizes.val}/${sizes.test}): the run cannot be resumed exactly`);
       }
       sched.loadStateDict(st.scheduler);
+      if (amp.scaler && st.scaler) amp.scaler.loadStateDict(st.scaler);
       if (existsSync(files.metrics)) truncateSync(files.metrics, st.metricsBytes);
       st.resumes++;
       appendLine(files.metrics, { type: 'resume', epoch: st.epoch + 1, batch: st.batch, globalStep: st.globalStep, resumes: st.resumes });
@@ -349,6 +369,7 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
     const elapsed = (): number => elapsedBase + (performance.now() - sessionStart) / 1000;
     const save = (): void => {
       st.scheduler = sched.stateDict();
+      st.scaler = amp.scaler?.stateDict() ?? null;
       st.elapsedSeconds = elapsed();
       saveResumeState(files.resume, segmenter, opt, st);
     };
@@ -387,11 +408,14 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
           let { images, masks } = batchTensors(b, device);
           if (augment.p > 0) ({ images, masks } = augmentBatch(images, masks, augment, { seed: config.seed, epoch: E, step: i }));
           manualSeed(hashSeed(config.seed, E, i, 0x70c4));
-          const logits = segmenter.forward(normalise(images, segmenter.info), segmenter.tokenize(b.prompts));
-          const { loss } = diceCELoss(logits, lossTargets(masks, softTargets), lossCfg);
+          const { logits, loss } = amp.run(() => {
+            const logits = float32(segmenter.forward(normalise(images, segmenter.info), segmenter.tokenize(b.prompts)));
+            return { logits, loss: diceCELoss(logits, lossTargets(masks, softTargets), lossCfg).loss };
+          });
           const value = loss.item();
           if (!Number.isFinite(value)) return { value, dice: [] as number[] };
-          loss.mul(weight).backward();
+          const weighted = loss.mul(weight);
+          (amp.scaler ? amp.scaler.scaleLoss(weighted) : weighted).backward();
           return { value, dice: noGrad(() => diceIoU(logits, masks, { threshold: config.threshold }).dice) };
         });
         b.release(); // the tensors hold copies
@@ -405,11 +429,15 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
         stepSamples += b.size;
         epochImages += b.size;
         if ((i + 1) % accum === 0 || i === nb - 1) {
-          const gradNorm = config.gradClipNorm !== null ? optim.clipGradNorm_(params, config.gradClipNorm) : globalGradNorm(params);
-          if (!Number.isFinite(gradNorm)) {
+          // 16-mixed: unscale before clipping; inf/NaN gradients skip the step and lower the scale.
+          const lossScale = amp.scaler?.scale;
+          const skipped = amp.scaler ? amp.scaler.unscale(params) : false;
+          const gradNorm = config.gradClipNorm !== null ? optim.clipGradNorm_(params, config.gradClipNorm) : skipped ? NaN : globalGradNorm(params);
+          if (!skipped && !Number.isFinite(gradNorm)) {
             throw nonFinite(`gradient norm (${gradNorm})`, gradNorm, E, st.stepInEpoch + 1, st.globalStep + 1, i, nb, b.names, files, st, opt);
           }
-          opt.step();
+          if (!skipped) opt.step();
+          amp.scaler?.update();
           opt.zeroGrad();
           st.globalStep++;
           st.stepInEpoch++;
@@ -419,6 +447,7 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
             type: 'step', epoch: E + 1, step: st.stepInEpoch, globalStep: st.globalStep, samples: stepSamples,
             loss: stepLoss / stepSamples, dice: stepDice / stepSamples, lr: opt.paramGroups[0]!.lr,
             imagesPerSecond: stepSamples / Math.max(1e-9, (now - stepStart) / 1000),
+            ...(lossScale !== undefined ? { lossScale, skipped } : {}),
           };
           appendLine(files.metrics, rec);
           opts.onStep?.(rec);
@@ -442,7 +471,7 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
       }
       const trainSeconds = (performance.now() - epochStart) / 1000;
       progress.validating();
-      const val = await evaluateLoader(segmenter, valLoader, { threshold: config.threshold, loss: lossCfg, device, protocols: [selectBy] });
+      const val = await evaluateLoader(segmenter, valLoader, { threshold: config.threshold, loss: lossCfg, device, protocols: [selectBy], precision: config.precision });
       const selectDice = val.protocols![selectBy]!.dice;
       const lrUsed = opt.paramGroups[0]!.lr;
       const lrReduced = sched.step(val.loss);
@@ -494,7 +523,7 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
     // Final evaluation of the best checkpoint.
     progress.message(`evaluating the best checkpoint (epoch ${st.best.epoch}, val Dice ${st.best.dice.toFixed(4)})`);
     loadCheckpointInto(segmenter, files.best);
-    const evalOpts = { threshold: config.threshold, loss: lossCfg, device, protocols: EVAL_PROTOCOLS };
+    const evalOpts = { threshold: config.threshold, loss: lossCfg, device, protocols: EVAL_PROTOCOLS, precision: config.precision };
     const valRes = await evaluateLoader(segmenter, valLoader, evalOpts);
     const testRes = testLoader ? await evaluateLoader(segmenter, testLoader, evalOpts) : null;
     writeEval(path.join(files.evalDir, 'val.json'), config.data.valSplit, valRes);
@@ -507,6 +536,8 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
       lastEpoch: st.history[st.history.length - 1]!,
       metricsProtocol: 'model-resolution', quirks, batchSize, checkpointSelection: selectBy,
       trainableParams, wallSeconds: elapsed(), resumes: st.resumes, seed: config.seed, device,
+      precision: config.precision, tf32: tf32 ? { matmul: tf32.tf32Matmul, cudnn: tf32.tf32Cudnn } : null,
+      peakMemory: memory.read(), imagesPerSecond: trainImagesPerSecond(st.history, trainSamples.length),
       tunevlsegVersion: tunevlsegVersion(),
       checkpoints: { best: path.relative(runDir, files.best), last: path.relative(runDir, files.last) },
     };
@@ -526,7 +557,14 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
     await Promise.all(loaders.map((l) => l.close()));
     optimizer?.dispose();
     segmenter.dispose();
+    releaseCachedMemory(); // CUDA: hand the cached blocks back (a sweep's next trial starts clean)
   }
+}
+
+/** Training images per second over all epochs: N images per epoch over each epoch's training time. */
+function trainImagesPerSecond(history: readonly EpochRecord[], n: number): number {
+  const seconds = history.reduce((s, r) => s + (r.imagesPerSecond > 0 ? n / r.imagesPerSecond : 0), 0);
+  return seconds > 0 ? (n * history.length) / seconds : 0;
 }
 
 function writeEval(file: string, split: string, r: EvalResult): void {
