@@ -10,6 +10,7 @@ import { type AnnEntry } from '../src/data/convert/build.js';
 import { binarizeGray, readPixels } from '../src/data/convert/masks.js';
 import { decodeCocoRle } from '../src/data/convert/chexlocalize.js';
 import { vocColour } from '../src/data/convert/pascal-voc-2012.js';
+import { assignSplits } from '../src/data/convert/split.js';
 import { convertDataset, LayoutError } from '../src/data/convert/index.js';
 import { loadSplit } from '../src/data/format.js';
 import { sharedDir } from './helpers.js';
@@ -271,6 +272,9 @@ describe('camus', () => {
     await niftiGz(path.join(raw, 'patient0007', 'patient0007_2CH_ED.nii.gz'), W, H, (x) => x * 5);
     await niftiGz(path.join(raw, 'patient0007', 'patient0007_2CH_ED_gt.nii.gz'), W, H, label);
     await niftiGz(path.join(raw, 'patient0007', 'patient0007_4CH_ES.nii.gz'), W, H, (x) => x * 5);
+    // a second patient, so the seeded split has a val entry (data check refuses an empty val split)
+    await niftiGz(path.join(raw, 'patient0008', 'patient0008_2CH_ED.nii.gz'), W, H, (x) => x * 5);
+    await niftiGz(path.join(raw, 'patient0008', 'patient0008_2CH_ED_gt.nii.gz'), W, H, label);
     const out = path.join(tmp, 'camus-nii-out');
     const r = await convertDataset('camus', path.dirname(raw), { out });
     assert.equal(r.check.ok, true, JSON.stringify(r.check.problems));
@@ -352,6 +356,9 @@ describe('cityscapes', () => {
       y > 11 ? 7 : y < 3 ? 23 : x > 4 && x < 10 ? 26 : 1,
     );
     await grayImage(path.join(raw, 'gtFine', 'val', 'bonn', 'bonn_000000_000001_gtFine_labelIds.png'), W, H, () => 7);
+    // one val image, so the dataset is trainable (data check refuses an empty val split)
+    await rgbImage(path.join(raw, 'leftImg8bit', 'val', 'lindau', 'lindau_000000_000019_leftImg8bit.png'), W, H);
+    await grayImage(path.join(raw, 'gtFine', 'val', 'lindau', 'lindau_000000_000019_gtFine_labelIds.png'), W, H, (_x, y) => (y > 11 ? 7 : 23));
     const out = path.join(tmp, 'city-out');
     const r = await convertDataset('cityscapes', raw, { out });
     assert.equal(r.check.errors, 0, JSON.stringify(r.check.problems));
@@ -362,6 +369,22 @@ describe('cityscapes', () => {
     const car = await maskOf(path.join(out, 'masks', 'car', 'aachen_000000_000019.png'));
     assert.equal(car[6 * W + 6], 255);
     assert.equal(car[6 * W + 15], 0);
+  });
+});
+
+describe('seeded splits', () => {
+  it('follow the paper\'s ratios, keep a group together, and leave no sized split empty when groups allow', () => {
+    const sizes = { train: 800, val: 100, test: 100 };
+    const many = Array.from({ length: 1000 }, (_, i) => ({ group: `p${Math.floor(i / 2)}` }));
+    const s = assignSplits(many as never, sizes, 3);
+    const count = (sp: string): number => s.filter((x) => x === sp).length;
+    assert.ok(Math.abs(count('train') - 800) <= 2 && Math.abs(count('val') - 100) <= 2, `${count('train')}/${count('val')}/${count('test')}`);
+    for (let i = 0; i < 1000; i += 2) assert.equal(s[i], s[i + 1], 'a group stays in one split');
+    // three groups: the 80/10/10 cut alone would put all of them in train
+    const few = assignSplits([{ group: 'a' }, { group: 'b' }, { group: 'c' }] as never, sizes, 3);
+    assert.deepEqual([...few].sort(), ['test', 'train', 'val']);
+    // a single group cannot be split: it stays in train
+    assert.deepEqual(assignSplits([{ group: 'a' }, { group: 'a' }] as never, sizes, 3), ['train', 'train']);
   });
 });
 

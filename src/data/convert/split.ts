@@ -46,15 +46,23 @@ export function assignSplits(samples: readonly RawSample[], sizes: Readonly<Reco
     let acc = 0;
     for (const w of weights) bounds.push((acc += w) / sum);
     let done = 0;
+    const bySplit = new Map<Split, string[]>(cands.map((c) => [c, []]));
     for (const g of names) {
       const members = groups.get(g) as number[];
       // The group goes where its first sample's position falls.
       const pos = (done + 0.5) / idx.length;
       const k = bounds.findIndex((b) => pos < b);
-      const split = cands[k === -1 ? cands.length - 1 : k] as Split;
-      for (const i of members) out[i] = split;
+      bySplit.get(cands[k === -1 ? cands.length - 1 : k] as Split)!.push(g);
       done += members.length;
     }
+    // A split the paper gives a size must not come out empty (training needs train and val):
+    // with few groups, it takes the last group of the largest split that can spare one.
+    cands.forEach((c, ci) => {
+      if (weights[ci]! <= 0 || bySplit.get(c)!.length > 0) return;
+      const donor = [...bySplit.entries()].filter(([, gs]) => gs.length > 1).sort((a, b) => b[1].length - a[1].length)[0];
+      if (donor) bySplit.get(c)!.push(donor[1].pop()!);
+    });
+    for (const [split, gs] of bySplit) for (const g of gs) for (const i of groups.get(g)!) out[i] = split;
   }
   return out;
 }
