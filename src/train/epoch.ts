@@ -1,0 +1,198 @@
+/**
+ * One training epoch of a run (trainer.ts's third stage): the seeded batches from where the
+ * state says (mid-epoch after a resume), augmentation on pixels, normalisation, autocast,
+ * gradient accumulation over passes weighted by their share of the step, optional clipping,
+ * the loss scaler, step records; then validation, the scheduler, early stopping, the
+ * best/last checkpoints, the epoch record and the resume state.
+ */
+import { statSync } from 'node:fs';
+import { hashSeed } from '../data/rng.js';
+import { type Tensor, manualSeed, noGrad, optim, tidy } from '../torch/index.js';
+import { augmentBatch } from './augment.js';
+import { saveCheckpoint } from './checkpoint.js';
+import { evaluateLoader, lossTargets } from './evaluate.js';
+import { batchTensors, normalise } from './inputs.js';
+import { diceCELoss } from './loss.js';
+import { diceIoU, MeanAccumulator } from './metrics.js';
+import { float32 } from './precision.js';
+import { NonFiniteLossError, TrainingInterruptedError, type EpochRecord, type StepRecord, type TrainOptions, type TrainerState } from './records.js';
+import type { RunFiles } from './run-folder.js';
+import { appendLine, saveState, type TrainingRun } from './run-setup.js';
+
+/** Runs epoch `st.epoch` (from batch `st.batch`) and updates `st`; throws on a non-finite loss or an abort. */
+export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<TrainOptions, 'onStep' | 'onEpoch' | 'signal'>): Promise<void> {
+  const { config, files, segmenter, device, amp, opt, sched, params, progress, augment, softTargets, selectBy, lossCfg, batchSize } = run;
+  const trainLoader = run.loaders.train, valLoader = run.loaders.val;
+  const runDir = files.dir;
+  const save = (): void => saveState(run, st);
+  const accum = config.effectiveBatchSize / batchSize;
+  const nb = trainLoader.length;
+  const N = trainLoader.sampleCount;
+  const batchSizeAt = (i: number): number => (i < nb - 1 ? batchSize : N - (nb - 1) * batchSize);
+  const groupSamples = (g: number): number => {
+    let s = 0;
+    for (let i = g * accum; i < Math.min(nb, (g + 1) * accum); i++) s += batchSizeAt(i);
+    return s;
+  };
+
+  const E = st.epoch;
+  const acc = st.epochSums ? MeanAccumulator.fromState(st.epochSums) : new MeanAccumulator();
+  progress.epochStart(E + 1, config.maxEpochs, nb, st.batch);
+  segmenter.train();
+  const epochStart = performance.now();
+  let epochImages = 0;
+  let stepStart = performance.now();
+  let stepLoss = 0, stepDice = 0, stepSamples = 0;
+  let i = -1;
+  for await (const b of trainLoader.epoch(E)) {
+    i++;
+    if (i < st.batch) {
+      b.release();
+      stepStart = performance.now();
+      continue; // already done before the interruption (same order: the loader is seeded)
+    }
+    const g = Math.floor(i / accum);
+    const weight = b.size / groupSamples(g);
+    const r = tidy(() => {
+      let { images, masks } = batchTensors(b, device);
+      if (augment.p > 0) ({ images, masks } = augmentBatch(images, masks, augment, { seed: config.seed, epoch: E, step: i }));
+      manualSeed(hashSeed(config.seed, E, i, 0x70c4));
+      const { logits, loss } = amp.run(() => {
+        const logits = float32(segmenter.forward(normalise(images, segmenter.info), segmenter.tokenize(b.prompts)));
+        return { logits, loss: diceCELoss(logits, lossTargets(masks, softTargets), lossCfg).loss };
+      });
+      const value = loss.item();
+      if (!Number.isFinite(value)) return { value, dice: [] as number[] };
+      const weighted = loss.mul(weight);
+      (amp.scaler ? amp.scaler.scaleLoss(weighted) : weighted).backward();
+      return { value, dice: noGrad(() => diceIoU(logits, masks, { threshold: config.threshold }).dice) };
+    });
+    b.release(); // the tensors hold copies
+    if (!Number.isFinite(r.value)) {
+      throw nonFinite(`loss (${r.value})`, r.value, E, st.stepInEpoch + 1, st.globalStep + 1, i, nb, b.names, files, st, opt);
+    }
+    acc.add('loss', r.value, b.size);
+    acc.add('dice', r.dice);
+    stepLoss += r.value * b.size;
+    for (const d of r.dice) stepDice += d;
+    stepSamples += b.size;
+    epochImages += b.size;
+    if ((i + 1) % accum === 0 || i === nb - 1) {
+      // 16-mixed: unscale before clipping; inf/NaN gradients skip the step and lower the scale.
+      const lossScale = amp.scaler?.scale;
+      const skipped = amp.scaler ? amp.scaler.unscale(params) : false;
+      const gradNorm = config.gradClipNorm !== null ? optim.clipGradNorm_(params, config.gradClipNorm) : skipped ? NaN : globalGradNorm(params);
+      if (!skipped && !Number.isFinite(gradNorm)) {
+        throw nonFinite(`gradient norm (${gradNorm})`, gradNorm, E, st.stepInEpoch + 1, st.globalStep + 1, i, nb, b.names, files, st, opt);
+      }
+      if (!skipped) opt.step();
+      amp.scaler?.update();
+      opt.zeroGrad();
+      st.globalStep++;
+      st.stepInEpoch++;
+      st.batch = i + 1;
+      const now = performance.now();
+      const rec: StepRecord = {
+        type: 'step', epoch: E + 1, step: st.stepInEpoch, globalStep: st.globalStep, samples: stepSamples,
+        loss: stepLoss / stepSamples, dice: stepDice / stepSamples, lr: opt.paramGroups[0]!.lr,
+        imagesPerSecond: stepSamples / Math.max(1e-9, (now - stepStart) / 1000),
+        ...(lossScale !== undefined ? { lossScale, skipped } : {}),
+      };
+      appendLine(files.metrics, rec);
+      opts.onStep?.(rec);
+      stepStart = now;
+      stepLoss = stepDice = stepSamples = 0;
+      const midEpoch = i < nb - 1;
+      if (midEpoch && (opts.signal?.aborted || (config.checkpointEverySteps > 0 && st.stepInEpoch % config.checkpointEverySteps === 0))) {
+        st.epochSums = acc.state();
+        st.metricsBytes = statSync(files.metrics).size;
+        save();
+        if (opts.signal?.aborted) {
+          throw new TrainingInterruptedError(`training interrupted at epoch ${E + 1}, step ${st.stepInEpoch} (global step ${st.globalStep}); ` +
+            `resume with: tunevlseg train --resume ${runDir}`, runDir);
+        }
+      }
+    }
+    progress.batch(i + 1, {
+      loss: acc.mean('loss'), dice: acc.mean('dice'),
+      imagesPerSecond: epochImages / Math.max(1e-9, (performance.now() - epochStart) / 1000),
+    });
+  }
+  const trainSeconds = (performance.now() - epochStart) / 1000;
+  progress.validating();
+  const val = await evaluateLoader(segmenter, valLoader, { threshold: config.threshold, loss: lossCfg, device, protocols: [selectBy], precision: config.precision });
+  const selectDice = val.protocols![selectBy]!.dice;
+  const lrUsed = opt.paramGroups[0]!.lr;
+  const lrReduced = sched.step(val.loss);
+  if (val.loss < st.early.best - config.earlyStopping.minDelta) {
+    st.early.best = val.loss;
+    st.early.wait = 0;
+  } else {
+    st.early.wait++;
+    if (config.earlyStopping.enabled && st.early.wait >= config.earlyStopping.patience) st.early.triggered = true;
+  }
+  const isBest = selectDice > st.best.dice;
+  const rec: EpochRecord = {
+    type: 'epoch', epoch: E + 1, globalStep: st.globalStep, trainLoss: acc.mean('loss'), trainDice: acc.mean('dice'),
+    valLoss: val.loss, valDice: val.dice, valIou: val.iou, valSelectDice: selectDice, lr: lrUsed, lrReduced, best: isBest,
+    earlyStoppingWait: st.early.wait, seconds: (performance.now() - epochStart) / 1000,
+    imagesPerSecond: epochImages / Math.max(1e-9, trainSeconds),
+  };
+  const metrics = { trainLoss: rec.trainLoss, trainDice: rec.trainDice, valLoss: val.loss, valDice: val.dice, valIou: val.iou };
+  if (isBest) {
+    st.best = { dice: selectDice, epoch: E + 1 };
+    saveCheckpoint(files.best, segmenter, { kind: 'best', model: config.model, metrics, epoch: E + 1, globalStep: st.globalStep });
+  }
+  saveCheckpoint(files.last, segmenter, { kind: 'last', model: config.model, metrics, epoch: E + 1, globalStep: st.globalStep });
+  appendLine(files.metrics, rec);
+  st.history.push(rec);
+  st.epoch = E + 1;
+  st.batch = 0;
+  st.stepInEpoch = 0;
+  st.epochSums = null;
+  if (st.epoch >= config.maxEpochs) {
+    st.done = true;
+    st.stopReason = 'max_epochs';
+  } else if (st.early.triggered && st.epoch >= config.minEpochs) {
+    st.done = true;
+    st.stopReason = 'early_stopping';
+  }
+  st.metricsBytes = statSync(files.metrics).size;
+  save();
+  progress.epochEnd({ ...rec, maxEpochs: config.maxEpochs });
+  opts.onEpoch?.(rec);
+  if (st.done && st.stopReason === 'early_stopping') {
+    progress.message(`early stopping after epoch ${st.epoch}: no validation-loss improvement > ${config.earlyStopping.minDelta} for ${st.early.wait} epochs`);
+  }
+  if (opts.signal?.aborted && !st.done) {
+    throw new TrainingInterruptedError(`training interrupted after epoch ${st.epoch}; resume with: tunevlseg train --resume ${runDir}`, runDir);
+  }
+}
+
+/** L2 norm of all gradients (parameters without a gradient are skipped), without modifying them. */
+function globalGradNorm(params: Tensor[]): number {
+  return tidy(() => {
+    let total = 0;
+    for (const p of params) {
+      const g = p.grad;
+      if (g === null) continue;
+      total += g.to('float64').square().sum().item();
+    }
+    return Math.sqrt(total);
+  });
+}
+
+function nonFinite(
+  what: string, value: number, epoch: number, step: number, globalStep: number, batch: number, batches: number,
+  names: string[], files: RunFiles, st: TrainerState, opt: optim.Optimizer,
+): NonFiniteLossError {
+  opt.zeroGrad();
+  const lastEpoch = st.history.length;
+  const sample = names.slice(0, 4).join(', ') + (names.length > 4 ? `, ... (${names.length})` : '');
+  const msg = `non-finite ${what} at epoch ${epoch + 1}, step ${step} (batch ${batch + 1}/${batches}, global step ${globalStep}; samples: ${sample}). ` +
+    `No update was applied. The run folder keeps the last good checkpoint: ${files.last} ` +
+    `(${lastEpoch > 0 ? `after epoch ${lastEpoch}` : 'the initial weights'}), and a resume state at ${files.resume}. ` +
+    'Lower the learning rate, enable gradClipNorm, or check the data.';
+  appendLine(files.metrics, { type: 'error', error: 'non_finite', what, epoch: epoch + 1, step, globalStep, batch: batch + 1, samples: names });
+  return new NonFiniteLossError(msg, epoch + 1, step, globalStep, value, files.last);
+}

@@ -1,0 +1,55 @@
+/**
+ * The last stage of a training run: the best checkpoint scored again on val and test under
+ * every evaluation protocol (src/train/protocols.ts), eval/{val,test}.json, the final metrics
+ * line and summary.json.
+ */
+import path from 'node:path';
+import { loadCheckpointInto, stringifyJson, tunevlsegVersion, writeFileAtomic } from './checkpoint.js';
+import { evaluateLoader, type EvalMeans, type EvalResult } from './evaluate.js';
+import { EVAL_PROTOCOLS } from './protocols.js';
+import type { EpochRecord, TrainSummary, TrainerState } from './records.js';
+import { appendLine, type TrainingRun } from './run-setup.js';
+
+export async function finalEvaluation(run: TrainingRun, st: TrainerState): Promise<TrainSummary> {
+  const { config, files, segmenter, device, progress, lossCfg, quirks, batchSize, selectBy, trainableParams, tf32, memory } = run;
+  const runDir = files.dir;
+  const valLoader = run.loaders.val, testLoader = run.loaders.test;
+  progress.message(`evaluating the best checkpoint (epoch ${st.best.epoch}, val Dice ${st.best.dice.toFixed(4)})`);
+  loadCheckpointInto(segmenter, files.best);
+  const evalOpts = { threshold: config.threshold, loss: lossCfg, device, protocols: EVAL_PROTOCOLS, precision: config.precision };
+  const valRes = await evaluateLoader(segmenter, valLoader, evalOpts);
+  const testRes = testLoader ? await evaluateLoader(segmenter, testLoader, evalOpts) : null;
+  writeEval(path.join(files.evalDir, 'val.json'), config.data.valSplit, valRes);
+  if (testRes && config.data.testSplit) writeEval(path.join(files.evalDir, 'test.json'), config.data.testSplit, testRes);
+  const means = (r: EvalResult): EvalMeans => ({ samples: r.samples, loss: r.loss, dice: r.dice, iou: r.iou, ...(r.protocols ? { protocols: r.protocols } : {}) });
+  const summary: TrainSummary = {
+    name: config.name, runDir, status: 'completed', stopReason: st.stopReason ?? 'max_epochs',
+    epochs: st.epoch, globalSteps: st.globalStep, bestEpoch: st.best.epoch,
+    val: means(valRes), test: testRes ? means(testRes) : null,
+    lastEpoch: st.history[st.history.length - 1]!,
+    metricsProtocol: 'model-resolution', quirks, batchSize, checkpointSelection: selectBy,
+    trainableParams, wallSeconds: run.elapsed(), resumes: st.resumes, seed: config.seed, device,
+    precision: config.precision, tf32: tf32 ? { matmul: tf32.tf32Matmul, cudnn: tf32.tf32Cudnn } : null,
+    peakMemory: memory.read(), imagesPerSecond: trainImagesPerSecond(st.history, run.sizes.train),
+    tunevlsegVersion: tunevlsegVersion(),
+    checkpoints: { best: path.relative(runDir, files.best), last: path.relative(runDir, files.last) },
+  };
+  appendLine(files.metrics, { type: 'final', val: summary.val, test: summary.test, bestEpoch: summary.bestEpoch });
+  writeFileAtomic(files.summary, `${stringifyJson(summary, 2)}\n`);
+  const t = summary.test;
+  const orig = t?.protocols?.['original-size'];
+  progress.message(`done: ${summary.epochs} epochs (${summary.stopReason}), best epoch ${summary.bestEpoch}: val Dice ${summary.val.dice.toFixed(4)} IoU ${summary.val.iou.toFixed(4)}` +
+    (t ? `, test Dice ${t.dice.toFixed(4)} IoU ${t.iou.toFixed(4)} (model-resolution)` : '') +
+    (orig ? `, ${orig.dice.toFixed(4)} / ${orig.iou.toFixed(4)} (original-size)` : '') + ` -> ${files.summary}`);
+  return summary;
+}
+
+/** Training images per second over all epochs: N images per epoch over each epoch's training time. */
+function trainImagesPerSecond(history: readonly EpochRecord[], n: number): number {
+  const seconds = history.reduce((s, r) => s + (r.imagesPerSecond > 0 ? n / r.imagesPerSecond : 0), 0);
+  return seconds > 0 ? (n * history.length) / seconds : 0;
+}
+
+function writeEval(file: string, split: string, r: EvalResult): void {
+  writeFileAtomic(file, `${stringifyJson({ split, samples: r.samples, loss: r.loss, dice: r.dice, iou: r.iou, metricsProtocol: 'model-resolution', protocols: r.protocols ?? null, perSample: r.perSample }, 1)}\n`);
+}

@@ -1,0 +1,170 @@
+/**
+ * What a training run records and reports: the per-step and per-epoch records of
+ * metrics.jsonl, summary.json, the resume state's JSON part, the trainer's options and its two
+ * errors. The loop that produces them is trainer.ts (setup, resume, epochs, final evaluation).
+ */
+import type { Segmenter } from '../tuning/segmenter.js';
+import type { TrainConfig } from './config.js';
+import type { EvalMeans } from './evaluate.js';
+import type { EvalProtocol } from './protocols.js';
+import type { Precision } from './precision.js';
+import type { GradScalerState } from './grad-scaler.js';
+import type { PeakMemory } from './device-memory.js';
+
+/** Builds the segmenter of a run from its `model` config section (the factory in src/tuning). */
+export type BuildSegmenter = (model: Record<string, unknown>, config: TrainConfig) => Segmenter | Promise<Segmenter>;
+
+export interface StepRecord {
+  type: 'step';
+  /** 1-based epoch */
+  epoch: number;
+  /** 1-based optimizer step within the epoch */
+  step: number;
+  /** optimizer steps done in the run */
+  globalStep: number;
+  /** samples in this step */
+  samples: number;
+  /** DiceCE of the step's samples (the loss its gradient is of) */
+  loss: number;
+  /** mean Dice (threshold 0.5) of the step's samples, on the augmented inputs */
+  dice: number;
+  lr: number;
+  imagesPerSecond: number;
+  /** 16-mixed: the loss scale used for this step, and whether the step was skipped (inf/NaN gradients) */
+  lossScale?: number;
+  skipped?: boolean;
+}
+
+export interface EpochRecord {
+  type: 'epoch';
+  /** 1-based epoch */
+  epoch: number;
+  globalStep: number;
+  trainLoss: number;
+  trainDice: number;
+  valLoss: number;
+  /** `model-resolution` validation Dice and IoU */
+  valDice: number;
+  valIou: number;
+  /** the validation Dice that picks the best checkpoint (protocol: the summary's `checkpointSelection`) */
+  valSelectDice: number;
+  /** learning rate(s) used during the epoch (first group) */
+  lr: number;
+  /** ReduceLROnPlateau lowered the learning rate after this epoch */
+  lrReduced: boolean;
+  /** new best validation Dice (best.safetensors written) */
+  best: boolean;
+  /** epochs without validation-loss improvement */
+  earlyStoppingWait: number;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export interface TrainSummary {
+  name: string;
+  runDir: string;
+  status: 'completed';
+  stopReason: 'max_epochs' | 'early_stopping';
+  epochs: number;
+  globalSteps: number;
+  bestEpoch: number;
+  /**
+   * the best checkpoint on the validation split: `dice`/`iou` under `metricsProtocol`, and
+   * every evaluation protocol apart in `protocols` (src/train/protocols.ts)
+   */
+  val: EvalMeans;
+  /** the best checkpoint on the test split (null: none), like `val` */
+  test: EvalMeans | null;
+  /** the protocol of the top-level `dice`/`iou` (and of every per-epoch validation score) */
+  metricsProtocol: 'model-resolution';
+  /** the segmenter's quirks mode: what the training semantics followed */
+  quirks: 'reference' | 'fixed';
+  /** samples per forward/backward pass (resolved: see config batchSize) */
+  batchSize: number;
+  /** the protocol of the validation Dice that picked `bestEpoch` (reference: Lightning's `val_dice`) */
+  checkpointSelection: EvalProtocol;
+  /** the last epoch's record */
+  lastEpoch: EpochRecord;
+  trainableParams: number;
+  wallSeconds: number;
+  resumes: number;
+  seed: number;
+  device: string;
+  precision: Precision;
+  /** TF32 flags in force on CUDA (null on CPU) */
+  tf32: { matmul: boolean; cudnn: boolean } | null;
+  /** peak memory of this session (since the last start or resume) */
+  peakMemory: PeakMemory;
+  /** training images per second over the run's epochs (forward + backward + optimizer) */
+  imagesPerSecond: number;
+  tunevlsegVersion: string;
+  checkpoints: { best: string; last: string };
+}
+
+export interface TrainOptions {
+  buildSegmenter: BuildSegmenter;
+  /** Continue the interrupted run in `<runsDir>/<name>` from its resume state. */
+  resume?: boolean;
+  /** Replace an existing run folder of the same name (otherwise that is an error). */
+  overwrite?: boolean;
+  onStep?: (r: StepRecord) => void;
+  onEpoch?: (r: EpochRecord) => void;
+  /** Aborting stops at the next optimizer step, after writing a resume state there. */
+  signal?: AbortSignal;
+  /** Progress bar stream (default stderr). */
+  stream?: NodeJS.WritableStream;
+  /** Where "lines" progress goes (default console.log). */
+  log?: (line: string) => void;
+}
+
+/** The loss (or gradient norm) became NaN/Inf. */
+export class NonFiniteLossError extends Error {
+  constructor(
+    message: string,
+    readonly epoch: number,
+    readonly step: number,
+    readonly globalStep: number,
+    readonly value: number,
+    readonly lastGoodCheckpoint: string,
+  ) {
+    super(message);
+    this.name = 'NonFiniteLossError';
+  }
+}
+
+/** Training stopped by its AbortSignal; the run can be resumed. */
+export class TrainingInterruptedError extends Error {
+  constructor(message: string, readonly runDir: string) {
+    super(message);
+    this.name = 'TrainingInterruptedError';
+  }
+}
+
+/** What the resume state stores besides tensors (JSON in its metadata). */
+export interface TrainerState {
+  /** 0-based index of the epoch in progress (or the next one, at an epoch boundary). */
+  epoch: number;
+  /** Batches (forward/backward passes) of that epoch already done: the loader position. */
+  batch: number;
+  stepInEpoch: number;
+  globalStep: number;
+  /** The epoch loop is over (stopReason says why); what remains is the final evaluation. */
+  done: boolean;
+  stopReason: 'max_epochs' | 'early_stopping' | null;
+  scheduler: Record<string, number>;
+  early: { best: number; wait: number; triggered: boolean };
+  best: { dice: number; epoch: number };
+  /** Running train loss/Dice sums of the epoch in progress (mid-epoch state). */
+  epochSums: { sums: Record<string, number>; counts: Record<string, number> } | null;
+  /** Size of metrics.jsonl at this point (a resume truncates it here). */
+  metricsBytes: number;
+  elapsedSeconds: number;
+  resumes: number;
+  history: EpochRecord[];
+  /** The seeds every random choice derives from: loader (order, prompts), augmentation, libtorch. */
+  rng: { seed: number; note: string };
+  /** Samples per split when the run started (a resume checks the dataset did not change). */
+  dataset: { train: number; val: number; test: number };
+  /** 16-mixed: the loss scaler's state (null otherwise). */
+  scaler?: GradScalerState | null;
+}

@@ -1,0 +1,203 @@
+/**
+ * The first two stages of a training run (trainer.ts runs them in order):
+ * - `loadRunData`: the splits, checked before anything is built or written;
+ * - `setupRun`: device, precision, loaders, optimizer and scheduler around a built segmenter,
+ *   gathered in one `TrainingRun` that the epoch and final-evaluation stages read;
+ * - `startState` / `resumeState`: a fresh run's state (and its first resume state on disk), or
+ *   the state of an interrupted run read back exactly.
+ */
+import { appendFileSync, existsSync, statSync, truncateSync } from 'node:fs';
+import type { BatchLoader } from '../data/loader.js';
+import { DatasetError, loadSplit, splitFile, type DatasetSample, type PromptOptions } from '../data/format.js';
+import { checkTrainingPairs, preflightHint } from '../data/preflight.js';
+import { dispose, optim, type Tensor } from '../torch/index.js';
+import type { Segmenter } from '../tuning/segmenter.js';
+import { resolveAugment, type AugmentConfig } from './augment.js';
+import { loadResumeState, saveCheckpoint, saveResumeState, stringifyJson, writeFileAtomic } from './checkpoint.js';
+import type { TrainConfig } from './config.js';
+import { peakMemoryMeter, refuseBatchThatCannotFit } from './device-memory.js';
+import { moduleDevice, softTargetsOf } from './evaluate.js';
+import { loaderFor } from './inputs.js';
+import { applyTf32For, mixedPrecision } from './precision.js';
+import type { ProgressReporter } from './progress.js';
+import type { EvalProtocol } from './protocols.js';
+import type { TrainerState } from './records.js';
+import { checkpointSelectionProtocol, optimizerGroups, passBatchSize } from './reference-semantics.js';
+import type { RunFiles } from './run-folder.js';
+
+/** Appends one JSON line to metrics.jsonl (write errors name the file: Node's ENOSPC names none). */
+export function appendLine(file: string, rec: unknown): void {
+  try {
+    appendFileSync(file, `${stringifyJson(rec)}\n`);
+  } catch (e) {
+    throw new Error(`${file}: cannot write file: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+export function promptOptionsOf(c: TrainConfig): PromptOptions {
+  return {
+    promptKey: c.data.promptKey,
+    appendFullStop: c.data.appendFullStop,
+    ...(c.data.overridePrompt !== null ? { overridePrompt: c.data.overridePrompt } : {}),
+  };
+}
+
+export interface RunData {
+  train: DatasetSample[];
+  val: DatasetSample[];
+  /** null: no test split (none configured, or its file is missing: noted). */
+  test: DatasetSample[] | null;
+}
+
+/** The run's splits, checked (non-empty train/val, image/mask pairs) before anything is built or written. */
+export async function loadRunData(config: TrainConfig, note: (line: string) => void): Promise<RunData> {
+  const promptOpts = promptOptionsOf(config);
+  const train = await loadSplit(config.data.dir, config.data.trainSplit, promptOpts);
+  const val = await loadSplit(config.data.dir, config.data.valSplit, promptOpts);
+  let test: DatasetSample[] | null = null;
+  if (config.data.testSplit !== null) {
+    if (existsSync(splitFile(config.data.dir, config.data.testSplit))) test = await loadSplit(config.data.dir, config.data.testSplit, promptOpts);
+    else note(`note: ${splitFile(config.data.dir, config.data.testSplit)} not found: no test evaluation`);
+  }
+  if (train.length === 0) throw new Error(`${splitFile(config.data.dir, config.data.trainSplit)}: the training split is empty`);
+  if (val.length === 0) throw new Error(`${splitFile(config.data.dir, config.data.valSplit)}: the validation split is empty`);
+  const pairIssues = await checkTrainingPairs([...train, ...val, ...(test ?? [])]);
+  if (pairIssues.length > 0) throw DatasetError.fromIssues(`dataset ${config.data.dir} (${preflightHint(config.data.dir)})`, pairIssues);
+  return { train, val, test };
+}
+
+/** Everything the epoch and final-evaluation stages share. */
+export interface TrainingRun {
+  config: TrainConfig;
+  files: RunFiles;
+  segmenter: Segmenter;
+  device: string;
+  amp: ReturnType<typeof mixedPrecision>;
+  tf32: ReturnType<typeof applyTf32For>;
+  memory: ReturnType<typeof peakMemoryMeter>;
+  quirks: 'reference' | 'fixed';
+  /** samples per forward/backward pass */
+  batchSize: number;
+  softTargets: boolean;
+  /** the protocol of the validation Dice that picks the best checkpoint */
+  selectBy: EvalProtocol;
+  augment: AugmentConfig;
+  loaders: { train: BatchLoader; val: BatchLoader; test: BatchLoader | null };
+  opt: optim.AdamW;
+  sched: optim.ReduceLROnPlateau;
+  params: Tensor[];
+  trainableParams: number;
+  lossCfg: { lambdaDice: number; lambdaCe: number };
+  sizes: { train: number; val: number; test: number };
+  progress: ProgressReporter;
+  /** Seconds of training over all sessions so far (set once the state is known). */
+  elapsed: () => number;
+}
+
+/**
+ * Builds the run around a built segmenter. Loaders and the optimizer are handed to `own` as
+ * soon as they exist, so that the caller closes them even when a later step fails.
+ */
+export function setupRun(
+  config: TrainConfig, files: RunFiles, segmenter: Segmenter, data: RunData, progress: ProgressReporter, sessionStart: number,
+  own: { loaders: BatchLoader[]; optimizer: optim.AdamW | null },
+): TrainingRun {
+  if (config.device !== 'auto') segmenter.to(config.device);
+  const device = moduleDevice(segmenter);
+  const amp = mixedPrecision(config.precision, device);
+  const tf32 = applyTf32For(config.tf32, device);
+  const memory = peakMemoryMeter(device);
+  const common = {
+    ...promptOptionsOf(config), imageSize: config.data.imageSize,
+    ...(config.data.workers !== null ? { workers: config.data.workers } : {}),
+  };
+  const quirks = segmenter.quirks ?? 'reference';
+  const batchSize = passBatchSize(config.batchSize, config.effectiveBatchSize, segmenter);
+  if (config.effectiveBatchSize % batchSize !== 0) throw new Error(`effectiveBatchSize ${config.effectiveBatchSize} must be a multiple of the pass size ${batchSize}`);
+  const evalBatch = config.evalBatchSize ?? batchSize;
+  const loaders = {
+    train: loaderFor(segmenter, data.train, { ...common, batchSize, shuffle: true, train: true, seed: config.seed }),
+    val: loaderFor(segmenter, data.val, { ...common, batchSize: evalBatch, shuffle: false, train: false, seed: config.seed }),
+    test: data.test && data.test.length > 0
+      ? loaderFor(segmenter, data.test, { ...common, batchSize: evalBatch, shuffle: false, train: false, seed: config.seed }) : null,
+  };
+  own.loaders.push(loaders.train, loaders.val, ...(loaders.test ? [loaders.test] : []));
+
+  const opt = (own.optimizer = new optim.AdamW(optimizerGroups(segmenter, config.weightDecay), {
+    lr: config.lr, betas: config.betas, eps: config.eps, weightDecay: config.weightDecay,
+  }));
+  const params = opt.paramGroups.flatMap((g) => g.params);
+  if (params.length === 0) throw new Error('the segmenter has no trainable parameters (parameterGroups returned none)');
+  refuseBatchThatCannotFit(segmenter, amp, device, batchSize, config.data.imageSize ?? segmenter.info.imageSize,
+    [data.train[0]!.prompts[config.data.promptKey] ?? 'a photo'].flat()[0]!, params);
+  const sched = new optim.ReduceLROnPlateau(opt, {
+    mode: 'min', factor: config.plateau.factor, patience: config.plateau.patience, threshold: config.plateau.threshold, minLr: config.plateau.minLr,
+  });
+  return {
+    config, files, segmenter, device, amp, tf32, memory, quirks, batchSize,
+    softTargets: softTargetsOf(segmenter), selectBy: checkpointSelectionProtocol(quirks), augment: resolveAugment(config.augment, quirks),
+    loaders, opt, sched, params, trainableParams: params.reduce((s, p) => s + p.numel, 0),
+    lossCfg: { lambdaDice: config.loss.lambdaDice, lambdaCe: config.loss.lambdaCe },
+    sizes: { train: data.train.length, val: data.val.length, test: data.test?.length ?? 0 },
+    progress, elapsed: () => (performance.now() - sessionStart) / 1000,
+  };
+}
+
+/** A fresh run's state; writes the empty metrics file, the initial checkpoint and the first resume state. */
+export function startState(run: TrainingRun): TrainerState {
+  const { config, files, segmenter, opt, sched } = run;
+  const st: TrainerState = {
+    epoch: 0, batch: 0, stepInEpoch: 0, globalStep: 0, done: false, stopReason: null,
+    scheduler: sched.stateDict(),
+    early: { best: Infinity, wait: 0, triggered: false },
+    best: { dice: -Infinity, epoch: 0 },
+    epochSums: null, metricsBytes: 0, elapsedSeconds: 0, resumes: 0, history: [],
+    rng: { seed: config.seed, note: 'loader order/prompts: (seed, epoch); augmentation and libtorch generator: (seed, epoch, batch)' },
+    dataset: run.sizes,
+  };
+  writeFileAtomic(files.metrics, '');
+  saveCheckpoint(files.last, segmenter, { kind: 'initial', model: config.model, metrics: {}, epoch: 0, globalStep: 0 });
+  saveResumeState(files.resume, segmenter, opt, st);
+  return st;
+}
+
+/** An interrupted run's state, model, optimizer, scheduler and loss scaler, read back exactly. */
+export function resumeState(run: TrainingRun): TrainerState {
+  const { files, segmenter, opt, sched, amp, sizes } = run;
+  const runDir = files.dir;
+  const r = loadResumeState<TrainerState>(files.resume);
+  try {
+    segmenter.loadLearnableState(r.model, files.resume);
+    opt.loadStateDict(r.optimizer);
+  } finally {
+    dispose([...r.model.values(), ...r.optimizer.tensors.values()]);
+  }
+  const st = r.trainer;
+  if (st.dataset.train !== sizes.train || st.dataset.val !== sizes.val || st.dataset.test !== sizes.test) {
+    throw new Error(`${runDir}: the dataset changed since the run started (train/val/test samples ${st.dataset.train}/${st.dataset.val}/${st.dataset.test}, ` +
+      `now ${sizes.train}/${sizes.val}/${sizes.test}): the run cannot be resumed exactly`);
+  }
+  sched.loadStateDict(st.scheduler);
+  if (amp.scaler && st.scaler) amp.scaler.loadStateDict(st.scaler);
+  if (existsSync(files.metrics)) truncateSync(files.metrics, st.metricsBytes);
+  st.resumes++;
+  appendLine(files.metrics, { type: 'resume', epoch: st.epoch + 1, batch: st.batch, globalStep: st.globalStep, resumes: st.resumes });
+  st.metricsBytes = statSync(files.metrics).size;
+  run.progress.message(st.done ? `resuming ${runDir}: training done, final evaluation`
+    : `resuming ${runDir} at epoch ${st.epoch + 1}, batch ${st.batch}/${run.loaders.train.length} (global step ${st.globalStep})`);
+  return st;
+}
+
+/** Counts the run's wall time from the sessions before this one (`st.elapsedSeconds`). */
+export function startClock(run: TrainingRun, st: TrainerState, sessionStart: number): void {
+  const base = st.elapsedSeconds;
+  run.elapsed = () => base + (performance.now() - sessionStart) / 1000;
+}
+
+/** Writes the resume state (scheduler, loss scaler, elapsed time with it). */
+export function saveState(run: TrainingRun, st: TrainerState): void {
+  st.scheduler = run.sched.stateDict();
+  st.scaler = run.amp.scaler?.stateDict() ?? null;
+  st.elapsedSeconds = run.elapsed();
+  saveResumeState(run.files.resume, run.segmenter, run.opt, st);
+}
