@@ -10,6 +10,9 @@
  * which resizes masks with nearest neighbour): gray = 0.299 R + 0.587 G + 0.114 B (rounded, as
  * OpenCV), nearest-neighbour resize with OpenCV's INTER_NEAREST sampling
  * (src = floor(dst * srcSize / dstSize)), then foreground where gray / 255 > threshold (0.5).
+ *
+ * Why one file over 450 lines: decoding, the mask rules and writing predictions share sharp's
+ * private helpers (source, metadata, run) and OpenCV's gray rule.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';

@@ -12,6 +12,9 @@
  *   3. Link snapshots/<commit>/<file> to the blob and record refs/<revision>.
  * Offline (option or $HF_HUB_OFFLINE / $TUNEVLSEG_OFFLINE) only the cache is read; when the hub
  * cannot be reached at all, a cached copy is used too.
+ *
+ * Why one file over 450 lines: the download's stages (HEAD, lock, resume, verify, rename) share
+ * one error vocabulary and one retry loop.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';

@@ -20,6 +20,9 @@
  * `sampleForTrial` seeds fresh streams from (study seed, trial sequence number), so a trial's
  * parameters depend only on the seed, its number and the trials it is shown - which is what
  * makes distributed studies reproducible (see study.ts).
+ *
+ * Why one file over 450 lines: one sampler whose pieces (start-up, the good/bad split, the
+ * kernel estimators, candidate scoring) must agree stream for stream with Optuna's.
  */
 
 import { activeDistributions, contains, distributionsEqual, isSingle, toExternal, toInternal, walkSpace } from "./space.js";

@@ -15,6 +15,9 @@
  *     characters -> BPE with `</w>` glued to the last character (cached per word);
  *  4. ids from vocab.json (unknown -> unk id), truncation to `maxLength - 2`, then BOS/EOS,
  *     then right padding with the pad id.
+ *
+ * Why one file over 450 lines: one algorithm (text cleaning, the CLIP regex, byte-level BPE,
+ * special tokens, padding) whose steps only make sense together, as in the upstream file.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
