@@ -21,6 +21,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--seed <n>', 'sampler seed', '0')
     .option('--no-predictions', 'skip writing test-set predictions (the report\'s gallery)')
     .option('--no-embeddings', 'skip the CLIP embeddings of each dataset (the report\'s t-SNE figure)')
+    .option('--devices <list>', 'one worker process per device for each cell: cuda:0,cuda:1,... or all (every CUDA device); cpu,cpu for CPU processes')
     .option('-q, --quiet', 'less output')
     .action(async (o: GridOptions) => {
       const r = await runGrid(o);

@@ -37,6 +37,7 @@ export function registerSweepCommands(program: Command): void {
     .option('--storage <url>', 'sqlite:<file> or postgres://...', 'sqlite:runs/studies.db')
     .option('--study <name>', 'study name (default <model>__<learner>__<dataset>)')
     .option('--workers <n>', 'local worker processes (each trial still uses the threads it is given)', '1')
+    .option('--devices <list>', 'one worker process per device: cuda:0,cuda:1,... or all (every CUDA device); cpu,cpu for CPU processes')
     .option('--seed <n>', 'sampler seed', '0')
     .option('--objective <o>', 'auto, val_loss (last epoch, minimised: the reference), best_val_loss (best checkpoint\'s) or val_dice (maximised); auto: val_loss with quirks reference, best_val_loss with fixed', 'auto')
     .option('--pruner <p>', 'none, median or halving (stops bad trials early, on per-epoch values)', 'none')
@@ -62,9 +63,13 @@ export function registerSweepCommands(program: Command): void {
     .option('--trials <n>', 'total trials of the study (default: what the study was created with)')
     .option('--pruner <p>', 'override the study\'s pruner')
     .option('--worker-id <id>', 'name in the trials table (default host:pid)')
+    .option('--device <d>', 'train this worker\'s trials on this device (cpu, cuda, cuda:<n>) whatever the study\'s config says')
     .option('-q, --quiet', 'no per-trial lines')
-    .action(async (o: { storage: string; study: string; trials?: string; pruner?: string; workerId?: string; quiet?: boolean }) => {
-      const ran = await joinStudy(o.storage, o.study, { nTrials: o.trials ? Number.parseInt(o.trials, 10) : undefined, pruner: o.pruner, quiet: o.quiet, workerId: o.workerId });
+    .action(async (o: { storage: string; study: string; trials?: string; pruner?: string; workerId?: string; device?: string; quiet?: boolean }) => {
+      if (o.device !== undefined && !/^(cpu|cuda(:\d+)?)$/.test(o.device)) throw new Error(`--device: "${o.device}" is not a device (expected cpu, cuda or cuda:<n>)`);
+      const ran = await joinStudy(o.storage, o.study, {
+        nTrials: o.trials ? Number.parseInt(o.trials, 10) : undefined, pruner: o.pruner, quiet: o.quiet, workerId: o.workerId, ...(o.device !== undefined ? { device: o.device } : {}),
+      });
       if (!o.quiet) console.log(`worker ran ${ran} trial(s)`);
     });
   const study = program.command('study').description('inspect sweep studies');

@@ -11,7 +11,7 @@ import { readConfigFile, predictFolder, datasetEmbeddings, type TrainConfigInput
 import { benchFiles, runFiles, toTrialsJsonl, type BenchFiles } from '../train/run-folder.js';
 import { familyOf, gridCells, type GridCell } from './grid.js';
 import { autoObjective, clampedSpace } from './trial.js';
-import { runWorker } from './worker.js';
+import { parseDevices, runWorker, spawnWorkers } from './worker.js';
 
 export interface GridOptions {
   models: string;
@@ -28,6 +28,8 @@ export interface GridOptions {
   predictions: boolean;
   embeddings: boolean;
   quiet?: boolean;
+  /** One worker process per device for each cell's sweep (`cuda:0,cuda:1`, `all`, `cpu,cpu`). */
+  devices?: string;
 }
 
 const list = (s: string | undefined): string[] => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
@@ -48,6 +50,11 @@ export async function runGrid(o: GridOptions): Promise<{ dir: string; ran: strin
   const fileCfg = o.config ? readConfigFile(o.config) : {};
   const storageUrl = o.storage ?? `sqlite:${files.studies}`;
   const storage = await openStorage(storageUrl);
+  let devices: string[] | null = null;
+  if (o.devices !== undefined) {
+    const { runtimeInfo } = await import('../torch/index.js');
+    devices = parseDevices(o.devices, runtimeInfo().cudaDeviceCount);
+  }
   const ran: string[] = [], skipped: string[] = [];
   try {
     for (const [i, cell] of cells.entries()) {
@@ -73,7 +80,11 @@ export async function runGrid(o: GridOptions): Promise<{ dir: string; ran: strin
         attrs: { train: base, objective: autoObjective(model), nTrials, pruner: 'none', cell: cell.id },
       };
       await storage.createStudy(config, { loadIfExists: true });
-      await runWorker(storage, cell.id, { nTrials, quiet: o.quiet });
+      if (devices === null) await runWorker(storage, cell.id, { nTrials, quiet: o.quiet });
+      else {
+        const codes = await spawnWorkers(storageUrl, cell.id, nTrials, devices, o.quiet === true);
+        if (codes.some((c) => c !== 0)) console.error(`${cell.id}: worker exit codes ${codes.join(', ')}`);
+      }
       const s = await summarizeStudy(storage, cell.id);
       const runDir = s.best?.attrs.runDir as string | undefined;
       if (!s.best || !runDir || !existsSync(runFiles(runDir).summary)) {

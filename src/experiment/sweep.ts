@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { openStorage, summarizeStudy, LEARNERS, type LearnerName, type StudyConfig, type StudyStorage, type StudySummary } from '../sweep/index.js';
 import { readConfigFile, type TrainConfigInput } from '../train/index.js';
 import { autoObjective, clampedSpace, type SweepObjective } from './trial.js';
-import { assertSomeTrialCompleted, joinHint, runWorker, spawnWorkers, StudyFailedError } from './worker.js';
+import { assertSomeTrialCompleted, joinHint, parseDevices, runWorker, spawnWorkers, StudyFailedError } from './worker.js';
 
 export interface SweepOptions {
   model: string;
@@ -25,6 +25,8 @@ export interface SweepOptions {
   runsDir: string;
   maxEpochs?: string;
   quiet?: boolean;
+  /** One worker process per device (`cuda:0,cuda:1`, `all`, `cpu,cpu`); replaces --workers. */
+  devices?: string;
 }
 
 /**
@@ -35,8 +37,15 @@ export async function runSweep(o: SweepOptions, log: (line: string) => void = co
   if (!(LEARNERS as readonly string[]).includes(o.learner)) throw new Error(`unknown learner "${o.learner}" (${LEARNERS.join(', ')})`);
   const learner = o.learner as LearnerName;
   const nTrials = Number.parseInt(o.trials, 10);
-  const workers = Number.parseInt(o.workers, 10);
+  let workers = Number.parseInt(o.workers, 10);
   if (!(nTrials > 0) || !(workers > 0)) throw new Error('--trials and --workers must be positive integers');
+  let devices: (string | null)[] | null = null;
+  if (o.devices !== undefined) {
+    if (workers > 1) throw new Error('give --devices or --workers, not both (--devices starts one worker per device)');
+    const { runtimeInfo } = await import('../torch/index.js');
+    devices = parseDevices(o.devices, runtimeInfo().cudaDeviceCount);
+    workers = devices.length;
+  }
   const fileCfg = o.config ? readConfigFile(o.config) : {};
   const studyName = o.study ?? `${o.model.replace(/[^\w.-]+/g, '_')}__${learner}__${resolve(o.dataset).split('/').filter(Boolean).pop()}`;
   const base = {
@@ -67,10 +76,10 @@ export async function runSweep(o: SweepOptions, log: (line: string) => void = co
       log(joinHint(o.storage, studyName));
     }
     let codes: number[] = [];
-    if (workers === 1) {
+    if (devices === null && workers === 1) {
       await runWorker(storage, studyName, { nTrials, pruner: o.pruner, quiet: o.quiet });
     } else {
-      codes = await spawnWorkers(o.storage, studyName, nTrials, workers, o.quiet === true);
+      codes = await spawnWorkers(o.storage, studyName, nTrials, devices ?? Array.from({ length: workers }, () => null), o.quiet === true);
     }
     const summary = await summarizeStudy(storage, studyName);
     assertSomeTrialCompleted(summary);

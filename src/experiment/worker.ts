@@ -25,6 +25,30 @@ export interface WorkerOptions {
   pruner?: string;
   quiet?: boolean;
   workerId?: string;
+  /** Train every trial on this device (`cpu`, `cuda:1`, ...), whatever the study's config says. */
+  device?: string;
+}
+
+const DEVICE = /^(cpu|cuda(:\d+)?)$/;
+
+/**
+ * `--devices`: a comma-separated list (`cuda:0,cuda:1`, `cpu,cpu`) or `all` (every CUDA device
+ * libtorch sees), one worker process each. A device may repeat (two workers sharing it).
+ */
+export function parseDevices(spec: string, cudaDeviceCount: number): string[] {
+  if (spec.trim() === 'all') {
+    if (cudaDeviceCount === 0) throw new Error('--devices all: libtorch sees no CUDA device here (tunevlseg doctor); list devices instead, e.g. --devices cpu,cpu');
+    return Array.from({ length: cudaDeviceCount }, (_, i) => `cuda:${i}`);
+  }
+  const list = spec.split(',').map((d) => d.trim()).filter(Boolean);
+  if (list.length === 0) throw new Error('--devices: expected a list such as cuda:0,cuda:1, or all');
+  for (const d of list) {
+    if (!DEVICE.test(d)) throw new Error(`--devices: "${d}" is not a device (expected cpu, cuda or cuda:<n>)`);
+    const n = /^cuda:(\d+)$/.exec(d);
+    if (n && Number(n[1]) >= cudaDeviceCount) throw new Error(`--devices: ${d} does not exist (libtorch sees ${cudaDeviceCount} CUDA device(s))`);
+    if (d === 'cuda' && cudaDeviceCount === 0) throw new Error('--devices: cuda given but libtorch sees no CUDA device');
+  }
+  return list;
 }
 
 /** Runs trials of an existing study until it has nTrials (any number of these may run at once). */
@@ -40,6 +64,7 @@ export async function runWorker(storage: StudyStorage, studyName: string, o: Wor
     storage, study: studyName, nTrials, pruner, workerId: o.workerId,
     objective: async (params, report, trial) => {
       const cfg = trialConfig(base, params, studyName, trial.number);
+      if (o.device !== undefined) cfg.device = o.device;
       const ac = new AbortController();
       let pruned: unknown = null;
       const pending: Promise<void>[] = [];
@@ -122,13 +147,17 @@ export function joinHint(url: string, study: string): string {
   return lines.join('\n');
 }
 
-/** Local worker processes; the storage password reaches them through PGPASSWORD, never argv. */
-export async function spawnWorkers(url: string, study: string, nTrials: number, workers: number, quiet: boolean): Promise<number[]> {
+/**
+ * Local worker processes, one per entry of `devices` (null: the study's device); the storage
+ * password reaches them through PGPASSWORD, never argv.
+ */
+export async function spawnWorkers(url: string, study: string, nTrials: number, devices: readonly (string | null)[], quiet: boolean): Promise<number[]> {
   const bin = fileURLToPath(new URL('../../../bin/tunevlseg.js', import.meta.url));
   const password = urlPassword(url);
   const env = { ...process.env, TUNEVLSEG_THREADS: process.env.TUNEVLSEG_THREADS ?? '1', ...(password !== null ? { PGPASSWORD: password } : {}) };
-  return Promise.all(Array.from({ length: workers }, (_, i) => new Promise<number>((res) => {
-    const args = [bin, 'worker', '--storage', urlWithoutPassword(url), '--study', study, '--trials', String(nTrials), '--worker-id', `local-${i}`];
+  return Promise.all(devices.map((device, i) => new Promise<number>((res) => {
+    const args = [bin, 'worker', '--storage', urlWithoutPassword(url), '--study', study, '--trials', String(nTrials), '--worker-id', `local-${i}${device ? `-${device}` : ''}`];
+    if (device) args.push('--device', device);
     if (quiet) args.push('--quiet');
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env });
     p.on('exit', (code) => res(code ?? 1));
