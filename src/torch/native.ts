@@ -2,8 +2,8 @@
 // what to run (most often: libtorch not installed, or the addon not built yet).
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { packageRoot } from './package-root.js';
 import { cpus } from 'node:os';
 
 /** Opaque handle to a native at::Tensor. */
@@ -14,16 +14,7 @@ export interface NativeHandle { readonly __nativeTensor: unique symbol }
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type NativeModule = Record<string, (...args: any[]) => any>;
 
-function findPackageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'native', 'binding.gyp'))) return dir;
-    dir = resolve(dir, '..');
-  }
-  throw new Error('tunevlseg: cannot find the package root (native/binding.gyp) above ' + fileURLToPath(import.meta.url));
-}
-
-export const packageRoot = findPackageRoot();
+export { packageRoot };
 export const addonPath = process.env.TUNEVLSEG_ADDON ?? join(packageRoot, 'native', 'build', 'Release', 'tunevlseg_native.node');
 
 function load(): NativeModule {
