@@ -15,7 +15,9 @@
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node find-libtorch.cjs --include)"
       ],
-      "libraries": ["<!@(node find-libtorch.cjs --libs)"],
+      "libraries": [
+        "<!@(node find-libtorch.cjs --libs)"
+      ],
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
@@ -23,9 +25,61 @@
         "<!@(node find-libtorch.cjs --defines)",
         "_GLIBCXX_USE_CXX11_ABI=<!(node find-libtorch.cjs --abi)"
       ],
-      "cflags!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++14", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"]
+      "cflags!": [
+        "-fno-exceptions",
+        "-fno-rtti"
+      ],
+      "cflags_cc!": [
+        "-fno-exceptions",
+        "-fno-rtti",
+        "-std=gnu++14",
+        "-std=gnu++17"
+      ],
+      "cflags_cc": [
+        "-std=c++17",
+        "-fexceptions",
+        "-frtti",
+        "-O2",
+        "-Wno-unused-parameter",
+        "-Wno-deprecated-declarations"
+      ]
+    },
+    {
+      "target_name": "tunevlseg_image",
+      "sources": [
+        "src/image/addon.cc",
+        "src/image/cubic_resize.cc",
+        "src/image/jpeg_decode.c"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")"
+      ],
+      "libraries": [
+        "-ljpeg"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED"
+      ],
+      "cflags!": [
+        "-fno-exceptions"
+      ],
+      "cflags": [
+        "-O2",
+        "-ffp-contract=off"
+      ],
+      "cflags_cc!": [
+        "-fno-exceptions",
+        "-std=gnu++14",
+        "-std=gnu++17"
+      ],
+      "cflags_cc": [
+        "-std=c++17",
+        "-fexceptions",
+        "-O2",
+        "-ffp-contract=off"
+      ]
     }
   ]
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 machine lacks for tunevlseg, then builds it:
 #   - Debian: libtorch-dev (libtorch 1.13 headers + libs), libopenblas0-pthread (without it
-#     Debian's torch falls back to reference BLAS, ~12x slower), python3-torch (PyTorch
+#     Debian's torch falls back to reference BLAS, ~12x slower), libjpeg62-turbo-dev (the image
+#     addon decodes JPEGs with the libjpeg OpenCV uses), python3-torch (PyTorch
 #     baselines for the benchmarks and the `convert` test), postgresql (sweep storage tests),
 #     chromium (the report's browser test, driven by playwright-core);
 #   - npm ci (runtime + dev dependencies), the native addon, the TypeScript build.
@@ -14,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(libtorch-dev libopenblas0-pthread python3-torch postgresql chromium)
+pkgs=(libtorch-dev libopenblas0-pthread libjpeg62-turbo-dev python3-torch postgresql chromium)
 [[ " $* " == *" --bench "* ]] && pkgs+=(python3-optuna python3-opencv)
 
 missing=()
@@ -36,7 +37,7 @@ if [[ " $* " == *" --export "* ]]; then
   # shellcheck disable=SC2086
   ONNXRUNTIME_NODE_INSTALL=skip npm install --no-save --no-audit --no-fund --ignore-scripts $ort
 fi
-echo "bootstrap: building the libtorch addon"
+echo "bootstrap: building the native addons (libtorch, image)"
 npm run build:native --silent >/tmp/tunevlseg-native-build.log 2>&1 || { tail -50 /tmp/tunevlseg-native-build.log; exit 1; }
 echo "bootstrap: compiling TypeScript"
 npm run build --silent

@@ -1,5 +1,6 @@
-// `tunevlseg doctor`: which libtorch the addon uses, BLAS, threads, CUDA, and every path the
-// build's locator tried (the first thing to read when "libtorch_cpu.so not found").
+// `tunevlseg doctor`: which libtorch the addon uses, BLAS, threads, CUDA, whether the image addon
+// loads, and every path the build's locator tried (the first thing to read when
+// "libtorch_cpu.so not found").
 import { createRequire } from 'node:module';
 import { existsSync, realpathSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -11,7 +12,7 @@ export async function doctor(opts: { brief?: boolean; json?: boolean }): Promise
   const report: Record<string, unknown> = { node: process.version, platform: `${process.platform}-${process.arch}` };
   let ok = true;
   try {
-    const { packageRoot } = await import('../torch/native.js');
+    const { packageRoot } = await import('../torch/package-root.js');
     const finder = require(`${packageRoot}/native/find-libtorch.cjs`) as { locate(): Located };
     const loc = finder.locate();
     report.libtorchFound = { source: loc.source, root: loc.root, lib: loc.lib, cxx11Abi: loc.abi, cudaLibrary: loc.cudaLib };
@@ -41,6 +42,13 @@ export async function doctor(opts: { brief?: boolean; json?: boolean }): Promise
     ok = false;
     report.addonError = (e as Error).message;
   }
+  const { imageAddonPath, imageAddonError } = await import('../data/native-image.js');
+  report.imageAddon = imageAddonPath;
+  const imageError = imageAddonError();
+  if (imageError !== null) {
+    ok = false;
+    report.imageAddonError = imageError;
+  }
   // Debian resolves libblas.so.3 through alternatives: reference BLAS is ~12x slower.
   const blasLink = '/usr/lib/x86_64-linux-gnu/libblas.so.3';
   if (existsSync(blasLink)) {
@@ -54,7 +62,7 @@ export async function doctor(opts: { brief?: boolean; json?: boolean }): Promise
   else if (opts.brief) {
     console.log(ok
       ? `tunevlseg: libtorch ${String(report.libtorchVersion)} (${String((report.libtorchFound as { source?: string } | null)?.source ?? '?')}), BLAS ${String(report.systemBlas ?? report.blas)}, ${String(report.threads)} threads, CUDA ${report.cudaAvailable ? `yes (${String(report.cudaDeviceCount)} devices)` : 'no'}, ${precisionLine(report)}`
-      : `tunevlseg: addon not usable: ${String(report.addonError)}`);
+      : `tunevlseg: addon not usable: ${String(report.addonError ?? report.imageAddonError)}`);
     if (report.warning) console.log(`warning: ${String(report.warning)}`);
   } else {
     for (const [k, v] of Object.entries(report)) {

@@ -1,15 +1,19 @@
 /**
  * Image and mask decoding for the models' inputs, and writing predicted masks back.
  *
- * Images: decoded with sharp (JPEG, PNG, TIFF, WebP, GIF; BMP through ./bmp.ts), EXIF
- * orientation applied, alpha dropped, grayscale expanded to 3 channels, 16-bit scaled by
- * 1/65535 (8-bit by 1/255), resized to a square with sharp's 'cubic' kernel, normalised
- * per channel and laid out CHW as Float32Array.
+ * Images follow the reference pipeline (cv2.imread, albumentations Resize = cv2.resize
+ * INTER_CUBIC): JPEGs are decoded by the system libjpeg as OpenCV decodes them and resized by
+ * OpenCV's INTER_CUBIC, bit for bit (native/src/image, through ./native-image.ts). Other
+ * formats (PNG, TIFF, WebP, GIF; BMP through ./bmp.ts), EXIF-rotated and damaged JPEGs are
+ * decoded by libvips (sharp) and resized the same way: EXIF orientation applied, alpha dropped,
+ * grayscale kept as one channel and replicated to three, 16-bit scaled by 1/65535 (8-bit by
+ * 1/255); then normalised per channel and laid out CHW as Float32Array.
  *
- * Masks follow the reference pipeline (cv2.IMREAD_GRAYSCALE, /255, albumentations Resize,
- * which resizes masks with nearest neighbour): gray = 0.299 R + 0.587 G + 0.114 B (rounded, as
- * OpenCV), nearest-neighbour resize with OpenCV's INTER_NEAREST sampling
- * (src = floor(dst * srcSize / dstSize)), then foreground where gray / 255 > threshold (0.5).
+ * Masks follow the reference pipeline too (cv2.IMREAD_GRAYSCALE, /255, albumentations Resize,
+ * which resizes masks with nearest neighbour): a JPEG mask's luma plane (what IMREAD_GRAYSCALE
+ * returns), else gray = 0.299 R + 0.587 G + 0.114 B (rounded, as OpenCV); nearest-neighbour
+ * resize with OpenCV's INTER_NEAREST sampling (src = floor(dst * srcSize / dstSize)), then
+ * foreground where gray / 255 > threshold (0.5).
  *
  * Why one file over 450 lines: decoding, the mask rules and writing predictions share sharp's
  * private helpers (source, metadata, run) and OpenCV's gray rule.
@@ -19,6 +23,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { OutputInfo, Sharp } from 'sharp';
 import { type BmpImage, decodeBmp, isBmp } from './bmp.js';
+import { decodeJpeg, isJpeg, resizeCubicToPlanes } from './native-image.js';
 
 export const IMAGENET_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: readonly [number, number, number] = [0.229, 0.224, 0.225];
@@ -53,8 +58,8 @@ export interface ImageOptions extends DecodeOptions {
   mean?: readonly [number, number, number];
   std?: readonly [number, number, number];
   /**
-   * Let libjpeg/libwebp decode at 1/2, 1/4, 1/8 scale when the image is much larger than the
-   * output (faster, slightly different pixels). Default false: always resize from full size.
+   * Let libjpeg decode JPEGs at 1/2, 1/4 or 1/8 scale when both sides stay >= size (faster on
+   * big photos, different pixels from the reference's full-size resize). Default false.
    */
   fastShrinkOnLoad?: boolean;
 }
@@ -156,74 +161,72 @@ async function run(
   }
 }
 
+/** Decoded pixels before resizing: interleaved, 8- or 16-bit, one (gray) or three channels. */
+interface Pixels {
+  data: Uint8Array | Uint16Array;
+  width: number;
+  height: number;
+  channels: number;
+  /** 65535 for 16-bit pixels, else 255. */
+  maxValue: number;
+  /** The file's size after EXIF orientation (differs from width/height after shrink-on-load). */
+  sourceWidth: number;
+  sourceHeight: number;
+}
+
 /**
- * Decodes an image and returns it resized to size x size, normalised, CHW. `out`, when
- * given, receives the pixels (length 3*size*size) and is returned as `data`.
+ * A JPEG decoded by the system libjpeg, as OpenCV's imread does (or its luma plane, as
+ * IMREAD_GRAYSCALE), when that is the whole story; null hands the file to libvips: not a JPEG,
+ * an EXIF-rotated one (libvips orients it), one libjpeg refuses (CMYK) or fails on (libvips then
+ * names the error), and one with damaged data unless `failOn: 'none'` (libvips applies failOn).
  */
-export async function decodeImage(input: string | Buffer, opts: ImageOptions, out?: Float32Array): Promise<DecodedImage> {
-  const S = opts.size;
-  const plane = S * S;
-  if (out !== undefined && out.length !== 3 * plane) {
-    throw new RangeError(`decodeImage: out has length ${out.length}, expected ${3 * plane}`);
-  }
-  const src = await source(input, opts);
+function jpegPixels(src: Source, opts: DecodeOptions, gray: boolean, minSize: number): Pixels | null {
+  if (src.bmp !== undefined || !isJpeg(src.buf)) return null;
+  const r = decodeJpeg(src.buf, gray, minSize);
+  if (!r.ok || r.orientation !== 1) return null;
+  if (r.warnings > 0 && (opts.failOn ?? 'warning') !== 'none') return null;
+  const data = new Uint8Array(r.pixels.buffer, r.pixels.byteOffset, r.pixels.length);
+  return { data, width: r.width, height: r.height, channels: r.channels, maxValue: 255, sourceWidth: r.sourceWidth, sourceHeight: r.sourceHeight };
+}
+
+/** Any format through libvips: EXIF orientation applied, alpha dropped, 16 bits kept, gray kept gray. */
+async function vipsPixels(src: Source, opts: DecodeOptions): Promise<Pixels> {
   const meta = await metadata(src, opts);
-  let p = open(src, opts)
-    .removeAlpha()
-    .resize(S, S, { fit: 'fill', kernel: 'cubic', fastShrinkOnLoad: opts.fastShrinkOnLoad ?? false });
   // Gray files stay one channel through libvips (cheaper) and are replicated when normalising.
   const space = meta.gray ? (meta.is16 ? 'grey16' : 'b-w') : meta.is16 ? 'rgb16' : 'srgb';
+  let p = open(src, opts).removeAlpha();
   if (meta.is16) p = p.pipelineColourspace(space);
   p = p.toColourspace(space).raw(meta.is16 ? { depth: 'ushort' } : {});
   const { data, info } = await run(src, p);
-  if (info.width !== S || info.height !== S || info.channels !== (meta.gray ? 1 : 3)) {
+  if (info.channels !== (meta.gray ? 1 : 3) || info.width !== meta.width || info.height !== meta.height) {
     throw new ImageError(src.file, `unexpected decoded layout ${info.width}x${info.height}x${info.channels}`);
   }
   const pixels = meta.is16
     ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2)
     : new Uint8Array(data.buffer, data.byteOffset, data.length);
-  const dst = out ?? new Float32Array(3 * plane);
-  normaliseHwcToChw(pixels, info.channels, meta.is16 ? 65535 : 255, opts.mean ?? IMAGENET_MEAN, opts.std ?? IMAGENET_STD, dst);
-  return { data: dst, width: meta.width, height: meta.height };
+  return { data: pixels, width: info.width, height: info.height, channels: info.channels, maxValue: meta.is16 ? 65535 : 255, sourceWidth: meta.width, sourceHeight: meta.height };
 }
 
 /**
- * (v / maxValue - mean[c]) / std[c], interleaved RGB (or one gray channel, replicated) in,
- * planar RGB out, in one pass over the source (~2x faster than one pass per channel).
+ * Decodes an image and returns it resized to size x size (OpenCV INTER_CUBIC, as the
+ * reference), normalised, CHW. `out`, when given, receives the pixels (length 3*size*size)
+ * and is returned as `data`.
  */
-export function normaliseHwcToChw(
-  pixels: Uint8Array | Uint16Array,
-  channels: number,
-  maxValue: number,
-  mean: readonly [number, number, number],
-  std: readonly [number, number, number],
-  out: Float32Array,
-): void {
-  if (channels !== 1 && channels !== 3) throw new RangeError(`normaliseHwcToChw: ${channels} channels`);
-  const plane = pixels.length / channels;
-  const r = out.subarray(0, plane);
-  const g = out.subarray(plane, 2 * plane);
-  const b = out.subarray(2 * plane, 3 * plane);
-  const s0 = 1 / (maxValue * std[0]);
-  const s1 = 1 / (maxValue * std[1]);
-  const s2 = 1 / (maxValue * std[2]);
-  const o0 = -mean[0] / std[0];
-  const o1 = -mean[1] / std[1];
-  const o2 = -mean[2] / std[2];
-  if (channels === 1) {
-    for (let i = 0; i < plane; i++) {
-      const v = pixels[i] as number;
-      r[i] = v * s0 + o0;
-      g[i] = v * s1 + o1;
-      b[i] = v * s2 + o2;
-    }
-    return;
+export async function decodeImage(input: string | Buffer, opts: ImageOptions, out?: Float32Array): Promise<DecodedImage> {
+  const S = opts.size;
+  if (out !== undefined && out.length !== 3 * S * S) {
+    throw new RangeError(`decodeImage: out has length ${out.length}, expected ${3 * S * S}`);
   }
-  for (let i = 0, j = 0; i < plane; i++, j += 3) {
-    r[i] = (pixels[j] as number) * s0 + o0;
-    g[i] = (pixels[j + 1] as number) * s1 + o1;
-    b[i] = (pixels[j + 2] as number) * s2 + o2;
-  }
+  const src = await source(input, opts);
+  const px = jpegPixels(src, opts, false, opts.fastShrinkOnLoad === true ? S : 0) ?? (await vipsPixels(src, opts));
+  const mean = opts.mean ?? IMAGENET_MEAN;
+  const std = opts.std ?? IMAGENET_STD;
+  const dst = out ?? new Float32Array(3 * S * S);
+  // (v / maxValue - mean) / std as v * scale + offset.
+  const scale = [0, 1, 2].map((c) => 1 / (px.maxValue * std[c]!)) as [number, number, number];
+  const offset = [0, 1, 2].map((c) => -mean[c]! / std[c]!) as [number, number, number];
+  resizeCubicToPlanes(px.data, px.width, px.height, px.channels, S, scale, offset, dst);
+  return { data: dst, width: px.sourceWidth, height: px.sourceHeight };
 }
 
 /** OpenCV's gray level (cv2.COLOR_RGB2GRAY / IMREAD_GRAYSCALE) of one pixel of raw data. */
@@ -237,6 +240,10 @@ async function decodeRaw8(
   opts: DecodeOptions,
 ): Promise<{ data: Uint8Array; width: number; height: number; channels: number; format: string }> {
   const src = await source(input, opts);
+  // JPEG masks: the luma plane, exactly cv2.IMREAD_GRAYSCALE's gray (and ~10x cheaper than
+  // decoding colour).
+  const jpeg = jpegPixels(src, opts, true, 0);
+  if (jpeg !== null) return { data: jpeg.data as Uint8Array, width: jpeg.width, height: jpeg.height, channels: 1, format: 'jpeg' };
   // Gray files stay one channel (sharp would otherwise expand them to sRGB: 2-3x slower).
   const { gray, format } = await metadata(src, opts);
   const p = open(src, opts);

@@ -118,7 +118,7 @@ export async function exportModel(o: ExportOptions): Promise<ExportSummary> {
     const traceSeconds = (performance.now() - t0) / 1000;
     const pre: PreprocessJson = {
       size: seg.info.imageSize, mean: [...seg.info.mean], std: [...seg.info.std],
-      interpolation: 'bicubic (libvips "cubic", Catmull-Rom, as sharp resize kernel "cubic"), fit "fill"',
+      interpolation: 'bicubic (OpenCV INTER_CUBIC: Keys a = -0.75, half-pixel centres, no antialiasing), fit "fill"',
       layout: 'NCHW', channels: 'RGB', input: ONNX_INPUT, outputs: [...ONNX_OUTPUTS],
       threshold: o.threshold ?? 0.5,
       maskResize: 'bilinear, half-pixel centres, to the original image size; 8-bit quantised (round(p*255))',

@@ -1,7 +1,7 @@
 // The export's web page: runs model.onnx with onnxruntime-web (WASM, single-threaded so that no
 // cross-origin isolation is needed), every file served from this folder. It follows
 // preprocess.json as `tunevlseg predict --onnx` does; the one difference is the resize of the
-// input image (the browser's high-quality canvas scaling instead of libvips' bicubic), so images
+// input image (the browser's high-quality canvas scaling instead of OpenCV's INTER_CUBIC), so images
 // at the model's size give the same masks.
 import * as ort from './ort.wasm.min.mjs';
 
