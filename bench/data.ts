@@ -6,7 +6,12 @@
  * a multiprocessing pool of as many single-threaded workers; Debian python3-opencv run by
  * /usr/bin/python3). Two datasets: synthetic 500x400 photos made here, and the real Kvasir-SEG
  * JPEGs (~620x530) of ../shared/datasets/kvasir-sample when present. Ours and OpenCV alternate
- * (two rounds each, best kept) so that both see the same machine load. No augmentation.
+ * (two rounds each, best kept) so that both see the same machine load. No augmentation. Each
+ * side decodes at least 400 images per round (a small set is read for as many epochs), after
+ * a warm-up epoch (ours) or warm-up samples (OpenCV's), so that start-up costs do not dominate.
+ * The first 8 samples are also decoded by both and compared value by value (`max_abs_diff_*`):
+ * our JPEG decode and INTER_CUBIC resize are OpenCV's, so only float rounding of the
+ * normalisation may differ.
  *
  *   node dist/bench/data.js [--workers N] [--images N] [--size S] [--batch B] [--epochs E]
  *
@@ -19,7 +24,8 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { loadSplit } from '../src/data/format.js';
+import { loadSplit, type DatasetSample as Sample } from '../src/data/format.js';
+import { decodeImage, decodeMask } from '../src/data/image.js';
 import { BatchLoader } from '../src/data/loader.js';
 import { Rng } from '../src/data/rng.js';
 import { spawnSync } from 'node:child_process';
@@ -109,19 +115,16 @@ async function makeDataset(dir: string): Promise<number> {
 
 interface Throughput { images: number; seconds: number; images_per_s: number; cpu_ms_per_image: number }
 
-async function ours(dir: string, split: 'train' | 'all'): Promise<Throughput & { checksum: number }> {
-  const samples = split === 'all'
-    ? [...await loadSplit(dir, 'train'), ...await loadSplit(dir, 'val'), ...await loadSplit(dir, 'test')]
-    : await loadSplit(dir, 'train');
+async function ours(samples: Sample[], rounds: number): Promise<Throughput & { checksum: number }> {
   const loader = new BatchLoader(samples, { size, batchSize, workers, shuffle: true, seed: 0 });
   try {
-    // Warm-up: start the workers and let them load sharp.
-    for await (const b of loader.epoch(-1)) if (b.indices.length > 0) break;
+    // Warm-up: one epoch starts the workers and loads their libraries.
+    for await (const b of loader.epoch(-1)) b.release();
     let images = 0;
     let checksum = 0;
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
-    for (let e = 0; e < epochs; e++) {
+    for (let e = 0; e < rounds; e++) {
       for await (const b of loader.epoch(e)) {
         images += b.size;
         checksum += b.images[0]! + b.masks[b.masks.length - 1]!;
@@ -139,12 +142,45 @@ async function ours(dir: string, split: 'train' | 'all'): Promise<Throughput & {
   }
 }
 
-function opencv(listFile: string): Throughput | { error: string } {
+const DUMP_COUNT = 8;
+
+function opencv(listFile: string, rounds: number, dump?: string): Throughput | { error: string } {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'data_opencv.py');
   const python = process.env.TUNEVLSEG_PYTHON ?? '/usr/bin/python3';
-  const r = spawnSync(python, [script, '--list', listFile, '--size', String(size), '--workers', String(workers), '--epochs', String(epochs)], { encoding: 'utf8' });
+  const extra = dump === undefined ? [] : ['--dump', dump, '--dump-count', String(DUMP_COUNT)];
+  const r = spawnSync(python, [script, '--list', listFile, '--size', String(size), '--workers', String(workers), '--epochs', String(rounds), ...extra], { encoding: 'utf8' });
   if (r.status !== 0) return { error: `${python} bench/data_opencv.py failed (python3-opencv installed? scripts/bootstrap.sh --bench): ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}` };
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Throughput;
+}
+
+/** Our decoded inputs against OpenCV's for the same samples: largest difference, share of equal values. */
+async function agreement(samples: Sample[], dump: string): Promise<Record<string, number>> {
+  const bytes = await fs.readFile(dump);
+  const theirs = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+  const imgLen = 3 * size * size;
+  const maskLen = size * size;
+  let imageMax = 0;
+  let maskMax = 0;
+  let maskEqual = 0;
+  for (let i = 0; i < samples.length; i++) {
+    const img = await decodeImage(samples[i]!.imagePath, { size });
+    const ref = theirs.subarray(i * imgLen, (i + 1) * imgLen);
+    for (let j = 0; j < imgLen; j++) imageMax = Math.max(imageMax, Math.abs(img.data[j]! - ref[j]!));
+    const mask = await decodeMask(samples[i]!.maskPath, { size, threshold: null });
+    const mref = theirs.subarray(samples.length * imgLen + i * maskLen, samples.length * imgLen + (i + 1) * maskLen);
+    for (let j = 0; j < maskLen; j++) {
+      const d = Math.abs(mask.data[j]! - mref[j]!);
+      maskMax = Math.max(maskMax, d);
+      if (d === 0) maskEqual++;
+    }
+  }
+  return {
+    compared_samples: samples.length,
+    // Normalised values: one 8-bit level is ~0.017 after ImageNet's std.
+    max_abs_diff_image_vs_opencv: Number(imageMax.toExponential(2)),
+    max_abs_diff_mask_vs_opencv: Number(maskMax.toExponential(2)),
+    mask_equal_fraction_vs_opencv: Number((maskEqual / (samples.length * maskLen)).toFixed(6)),
+  };
 }
 
 async function compare(label: string, dir: string, split: 'train' | 'all', tmp: string): Promise<Record<string, unknown>> {
@@ -154,13 +190,15 @@ async function compare(label: string, dir: string, split: 'train' | 'all', tmp: 
   const listFile = path.join(tmp, `${label}.json`);
   writeFileSync(listFile, JSON.stringify(samples.map((s) => [s.imagePath, s.maskPath])));
   const meta = await sharp(samples[0]!.imagePath).metadata();
+  const rounds = Math.max(epochs, Math.ceil(400 / samples.length));
   let best: Throughput | null = null;
   let bestCv: Throughput | null = null;
   let cvError: string | null = null;
+  const dump = path.join(tmp, `${label}.f32`);
   for (let round = 0; round < 2; round++) {
-    const o = await ours(dir, split);
+    const o = await ours(samples, rounds);
     if (!best || o.images_per_s > best.images_per_s) best = o;
-    const c = opencv(listFile);
+    const c = opencv(listFile, rounds, round === 0 ? dump : undefined);
     if ('error' in c) cvError = c.error;
     else if (!bestCv || c.images_per_s > bestCv.images_per_s) bestCv = c;
   }
@@ -173,11 +211,13 @@ async function compare(label: string, dir: string, split: 'train' | 'all', tmp: 
     row.opencv_cpu_ms_per_image = Number(bestCv.cpu_ms_per_image.toFixed(2));
     row.ratio_vs_opencv = Number((best!.images_per_s / bestCv.images_per_s).toFixed(3));
     row.cpu_ratio_vs_opencv = Number((bestCv.cpu_ms_per_image / best!.cpu_ms_per_image).toFixed(3));
+    Object.assign(row, await agreement(samples.slice(0, DUMP_COUNT), dump));
   } else row.opencv_error = cvError;
-  console.log(`${label}: ${samples.length} files (${String(row.source)}) -> ${size}x${size}, ${workers} worker(s) on ${cores} core(s), batch ${batchSize}: ` +
+  console.log(`${label}: ${samples.length} files x ${rounds} epochs (${String(row.source)}) -> ${size}x${size}, ${workers} worker(s) on ${cores} core(s), batch ${batchSize}: ` +
     `ours ${best!.images_per_s.toFixed(1)} images/s (${best!.cpu_ms_per_image.toFixed(2)} ms/image CPU)` +
     (bestCv ? `, OpenCV ${bestCv.images_per_s.toFixed(1)} images/s (${bestCv.cpu_ms_per_image.toFixed(2)} ms/image CPU) -> ratio ${String(row.ratio_vs_opencv)}, per-core ${String(row.cpu_ratio_vs_opencv)}`
-      : `, OpenCV: ${cvError}`) + `; load average ${os.loadavg()[0]!.toFixed(2)}`);
+      : `, OpenCV: ${cvError}`) + (bestCv ? `; inputs vs OpenCV: max |diff| image ${String(row.max_abs_diff_image_vs_opencv)}, mask ${String(row.max_abs_diff_mask_vs_opencv)}` : '') +
+    `; load average ${os.loadavg()[0]!.toFixed(2)}`);
   return row;
 }
 

@@ -6,8 +6,10 @@ size x size, /255, ImageNet mean/std, HWC -> CHW float32; the mask read as grays
 resize, /255. A multiprocessing pool of `--workers` processes (one OpenCV thread each, as a
 torch DataLoader worker) maps the samples; only a checksum and the worker's CPU seconds for the sample travel back (no IPC cost counted).
 
-  --list files.json --size 352 --workers 2 --epochs 2
-prints one JSON line: {"images", "seconds", "images_per_s", "cpu_ms_per_image"}.
+  --list files.json --size 352 --workers 2 --epochs 2 [--dump out.f32 --dump-count K]
+prints one JSON line: {"images", "seconds", "images_per_s", "cpu_ms_per_image"}. --dump writes
+the first K samples' inputs as float32 (K images [3,S,S], then K masks [S,S]) so that the
+caller can compare its pixels with OpenCV's.
 Needs Debian's python3-opencv (scripts/bootstrap.sh --bench); run with /usr/bin/python3.
 """
 import argparse
@@ -30,8 +32,7 @@ def init(size):
     cv2.setNumThreads(1)
 
 
-def load(pair):
-    c0 = time.process_time()
+def decode(pair):
     img_path, mask_path = pair
     img = cv2.imread(img_path, cv2.IMREAD_COLOR)
     if img is None:
@@ -44,6 +45,12 @@ def load(pair):
     if m is None:
         raise RuntimeError(f"{mask_path}: cannot decode")
     m = cv2.resize(m, (SIZE, SIZE), interpolation=cv2.INTER_NEAREST).astype(np.float32) / 255.0
+    return x, m
+
+
+def load(pair):
+    c0 = time.process_time()
+    x, m = decode(pair)
     return float(x[0, 0, 0] + m[-1, -1]), time.process_time() - c0
 
 
@@ -53,9 +60,19 @@ def main():
     ap.add_argument("--size", type=int, default=352)
     ap.add_argument("--workers", type=int, default=os.cpu_count())
     ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--dump")
+    ap.add_argument("--dump-count", type=int, default=8)
     a = ap.parse_args()
     with open(a.list) as f:
         pairs = [tuple(p) for p in json.load(f)]
+    if a.dump:
+        init(a.size)
+        done = [decode(p) for p in pairs[: a.dump_count]]
+        with open(a.dump, "wb") as f:
+            for x, _ in done:
+                f.write(np.ascontiguousarray(x, dtype=np.float32).tobytes())
+            for _, m in done:
+                f.write(np.ascontiguousarray(m, dtype=np.float32).tobytes())
     with Pool(a.workers, initializer=init, initargs=(a.size,)) as pool:
         pool.map(load, pairs[: a.workers * 2])  # warm-up: workers started, libraries loaded
         t0 = time.perf_counter()
