@@ -21,6 +21,7 @@ import sharp from 'sharp';
 import { cellId, type CellKey } from './load.js';
 import { SeededRandom } from './stats.js';
 import { benchFiles, runFiles } from '../train/run-folder.js';
+import { learnersInPaperOrder } from '../learners/registry.js';
 
 export interface SyntheticTrial {
   number: number;
@@ -73,8 +74,9 @@ const NO_UPS: Record<string, Record<string, number>> = {
 
 export interface SyntheticBenchOptions {
   /**
-   * Write `test.protocols` into every summary.json (`true`), into all but the CLIPSeg CoOp cells
-   * (`'mixed'`: those look like runs made before protocols), or nowhere (`false`, the default).
+   * Write `test.protocols` into every summary.json (`true`), into all but the CLIPSeg cells of
+   * the last learner in paper order (CoOp) (`'mixed'`: those look like runs made before
+   * protocols), or nowhere (`false`, the default).
    */
   protocols?: boolean | 'mixed';
 }
@@ -172,9 +174,10 @@ export async function makeSyntheticBench(dir: string, o: SyntheticBenchOptions =
   for (const [learner, byDs] of Object.entries(NO_UPS)) {
     for (const dataset of DATASETS) cells.push({ key: { model: 'clipseg', learner, dataset, ablation: 'no-upsampler' }, dice: [byDs[dataset]!] });
   }
+  const oldStyleLearner = learnersInPaperOrder().at(-1);
   for (const { key, dice } of cells) {
     const id = cellId(key);
-    const protocols = o.protocols === true || (o.protocols === 'mixed' && !(key.model === 'clipseg' && key.learner === 'coop'));
+    const protocols = o.protocols === true || (o.protocols === 'mixed' && !(key.model === 'clipseg' && key.learner === oldStyleLearner));
     const cdir = benchFiles(dir).cell(id);
     info.testDice[id] = dice;
     if (dice.length > 1) {
