@@ -12,6 +12,7 @@
 import { diceCELoss } from '../src/train/loss.js';
 import { CRIS, crisRn50, crisTiny, eosIndexForContext, extendPadMaskForContext, insertContextAfterBos, type CrisConfig } from '../src/models/cris/index.js';
 import { cat, dispose, noGrad, randn, tidy, tensor, liveTensors, getNumThreads } from '../src/torch/index.js';
+import { median, timeRuns } from './util.js';
 
 const arg = (name: string, def: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -19,18 +20,7 @@ const arg = (name: string, def: string): string => {
 };
 const size = arg('size', 'tiny');
 const runs = Number(arg('runs', '3'));
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-function time(fn: () => void): number[] {
-  fn(); // warm-up
-  const out: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    fn();
-    out.push((performance.now() - t0) / 1000);
-  }
-  return out;
-}
+const time = (fn: () => void): number[] => timeRuns(fn, runs, 1);
 
 // "a photo of a polyp." and "skin lesion" (CLIP ids), padded to the longest with 49407.
 const IDS = [[49406, 320, 1125, 539, 320, 16386, 269, 49407], [49406, 3575, 15083, 49407, 49407, 49407, 49407, 49407]];

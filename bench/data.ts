@@ -31,21 +31,14 @@ import { Rng } from '../src/data/rng.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} expects a number, got ${process.argv[i + 1]}`);
-  return v;
-}
+import { numberArg } from './util.js';
 
 const cores = os.availableParallelism();
-const workers = arg('workers', cores);
-const count = arg('images', 200);
-const size = arg('size', 352);
-const batchSize = arg('batch', 16);
-const epochs = arg('epochs', 2);
+const workers = numberArg('workers', cores);
+const count = numberArg('images', 200);
+const size = numberArg('size', 352);
+const batchSize = numberArg('batch', 16);
+const epochs = numberArg('epochs', 2);
 const W = 500;
 const H = 400;
 

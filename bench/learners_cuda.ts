@@ -24,13 +24,13 @@
  *
  *   node dist/bench/learners_cuda.js [fixturesDir] [--runs 5] [--skip-timing]
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { generateSyntheticDataset } from '../src/data/synthetic.js';
 import { train, resumeRun, TinySegmenter, TrainingInterruptedError, type TrainConfigInput } from '../src/train/index.js';
 import * as T from '../src/torch/index.js';
-import { buildCaseSegmenter } from '../src/parity/kinds/learners.js';
+import { learnerCaseDirs, loadLearnerCase } from './learner-cases.js';
 import { loadStateStrict } from '../src/tuning/common.js';
 import { diceCELoss } from '../src/train/loss.js';
 import { float32 } from '../src/train/precision.js';
@@ -54,15 +54,9 @@ console.log(JSON.stringify({ tf32 }));
 interface RunOut { logits: T.Tensor; loss: number; grads: Map<string, T.Tensor | null> }
 
 const parity: Record<string, { cases: number; failed: number }> = { fp32_tf32_off: { cases: 0, failed: 0 }, mixed16: { cases: 0, failed: 0 } };
-const dirs = ['clipseg-tiny', 'cris-tiny'].flatMap((m) => {
-  const d = join(fixtures, m, 'learners');
-  return existsSync(d) ? readdirSync(d).filter((e) => existsSync(join(d, e, 'case.json'))).map((e) => join(d, e)) : [];
-});
+const dirs = learnerCaseDirs(fixtures);
 for (const dir of dirs) {
-  const cj = JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8')) as Record<string, unknown>;
-  const { segmenter: seg, root } = buildCaseSegmenter(dir, cj);
-  const params = T.loadSafetensors(join(dir, 'params_init.safetensors')).tensors;
-  const inputs = T.loadSafetensors(join(root, 'inputs.safetensors')).tensors;
+  const { seg, params, inputs } = loadLearnerCase(dir);
   const outs: RunOut[] = [];
   try {
     loadStateStrict(new Map(seg.namedTrainable()), params, 'cuda check');

@@ -12,11 +12,11 @@
  *
  * Last stdout line: {"bench":"precision_cost", "fixtures": {...}, "training": {...}}.
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import * as T from '../src/torch/index.js';
-import { buildCaseSegmenter } from '../src/parity/kinds/learners.js';
+import { learnerCaseDirs, loadLearnerCase } from './learner-cases.js';
 import { loadStateStrict } from '../src/tuning/common.js';
 import { diceCELoss } from '../src/train/loss.js';
 import { float32 } from '../src/train/precision.js';
@@ -28,15 +28,9 @@ const fixtures = join(process.cwd(), '..', 'shared', 'fixtures');
 T.setNumThreads(2);
 
 const cases: Record<string, { logits_max_abs: number; logits_max: number; loss_abs: number; grad_max_rel: number }> = {};
-const dirs = ['clipseg-tiny', 'cris-tiny'].flatMap((m) => {
-  const d = join(fixtures, m, 'learners');
-  return existsSync(d) ? readdirSync(d).filter((e) => existsSync(join(d, e, 'case.json'))).map((e) => join(d, e)) : [];
-});
+const dirs = learnerCaseDirs(fixtures);
 for (const dir of dirs) {
-  const cj = JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8')) as Record<string, unknown>;
-  const { segmenter: seg, root } = buildCaseSegmenter(dir, cj);
-  const params = T.loadSafetensors(join(dir, 'params_init.safetensors')).tensors;
-  const inputs = T.loadSafetensors(join(root, 'inputs.safetensors')).tensors;
+  const { seg, params, inputs } = loadLearnerCase(dir);
   try {
     loadStateStrict(new Map(seg.namedTrainable()), params, 'precision cost');
     const run = (bf16: boolean): { logits: T.Tensor; loss: number; grads: Map<string, T.Tensor | null> } => {

@@ -15,23 +15,15 @@ import path from 'node:path';
 import * as T from '../src/torch/index.js';
 import { generateSyntheticDataset } from '../src/data/synthetic.js';
 import { train, TinySegmenter, type EpochRecord } from '../src/train/index.js';
-import { median } from './util.js';
+import { median, numberArg } from './util.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} expects a number, got ${process.argv[i + 1]}`);
-  return v;
-}
-
-const epochs = arg('epochs', 20);
-const size = arg('size', 64);
-const batch = arg('batch', 16);
-const effective = arg('effective', 32);
-const images = arg('images', 64);
-const workers = arg('workers', 1);
-if (process.argv.includes('--threads')) T.setNumThreads(arg('threads', 1));
+const epochs = numberArg('epochs', 20);
+const size = numberArg('size', 64);
+const batch = numberArg('batch', 16);
+const effective = numberArg('effective', 32);
+const images = numberArg('images', 64);
+const workers = numberArg('workers', 1);
+if (process.argv.includes('--threads')) T.setNumThreads(numberArg('threads', 1));
 
 const gc = (globalThis as { gc?: () => void }).gc;
 const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tunevlseg-bench-train-'));
