@@ -295,11 +295,16 @@ export async function decodeMask(
   const xs = nearestIndices(width, S);
   const ys = nearestIndices(height, S);
   const dst = out ?? (soft ? new Float32Array(S * S) : new Uint8Array(S * S));
+  // The value of each gray level, once (a table lookup per pixel instead of a division).
+  const value = new Float32Array(256);
+  for (let g = 0; g < 256; g++) value[g] = soft ? g / 255 : g > level ? 1 : 0;
   for (let y = 0; y < S; y++) {
     const row = (ys[y] as number) * width;
-    for (let x = 0; x < S; x++) {
-      const g = grayAt(data, (row + (xs[x] as number)) * channels, channels);
-      dst[y * S + x] = soft ? g / 255 : g > level ? 1 : 0;
+    const o = y * S;
+    if (channels === 1) {
+      for (let x = 0; x < S; x++) dst[o + x] = value[data[row + (xs[x] as number)] as number] as number;
+    } else {
+      for (let x = 0; x < S; x++) dst[o + x] = value[grayAt(data, (row + (xs[x] as number)) * channels, channels)] as number;
     }
   }
   return { data: dst, width, height };
