@@ -22,3 +22,20 @@ done
 for p in "${pids[@]}"; do wait "$p"; done
 g++ -shared -o native/build/Release/tunevlseg_native.node native/build/obj/*.o "${TORCH_LIBS[@]}"
 echo "built native/build/Release/tunevlseg_native.node against $(node native/find-libtorch.cjs --libdir)"
+
+# The image addon (no libtorch). Without the libjpeg headers it is built without JPEG decoding:
+# JPEGs then go through libvips (sharp), resized the same way.
+DEFS=(-DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED)
+LINK=(-ljpeg)
+if ! printf '#include <stdio.h>\n#include <jpeglib.h>\n' | gcc -E -x c - >/dev/null 2>&1; then
+  echo "jpeglib.h not found: the image addon is built without libjpeg"
+  DEFS+=(-DTVS_NO_LIBJPEG)
+  LINK=()
+fi
+mkdir -p native/build/obj-image
+gcc -O2 -fPIC -ffp-contract=off "${DEFS[@]}" -c native/src/image/jpeg_decode.c -o native/build/obj-image/jpeg_decode.o
+for f in native/src/image/*.cc; do
+  g++ -std=c++17 -O2 -fPIC -fexceptions -ffp-contract=off "${DEFS[@]}" -I"$NAPI_INCLUDE" -I"$ADDON_API" -c "$f" -o "native/build/obj-image/$(basename "$f" .cc).o"
+done
+g++ -shared -o native/build/Release/tunevlseg_image.node native/build/obj-image/*.o "${LINK[@]}"
+echo "built native/build/Release/tunevlseg_image.node ($([[ ${#LINK[@]} -gt 0 ]] && echo with || echo without) libjpeg)"

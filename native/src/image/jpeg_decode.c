@@ -1,6 +1,19 @@
 // See jpeg_decode.h. Plain C: libjpeg reports fatal errors by longjmp, which must not cross
-// C++ frames.
+// C++ frames. Built with TVS_NO_LIBJPEG (scripts/build-addon-gxx.sh on a machine without the
+// libjpeg headers) every file is TVS_JPEG_UNSUPPORTED and JPEGs go through libvips.
 #include "jpeg_decode.h"
+
+#ifdef TVS_NO_LIBJPEG
+#include <stdio.h>
+#include <string.h>
+
+int tvs_jpeg_decode(const uint8_t* data, size_t length, int gray, int min_size, tvs_jpeg_image* out) {
+  (void)data, (void)length, (void)gray, (void)min_size;
+  memset(out, 0, sizeof *out);
+  snprintf(out->message, sizeof out->message, "built without libjpeg");
+  return TVS_JPEG_UNSUPPORTED;
+}
+#else
 
 #include <setjmp.h>
 #include <stdio.h>
@@ -133,3 +146,5 @@ int tvs_jpeg_decode(const uint8_t* data, size_t length, int gray, int min_size, 
   jpeg_destroy_decompress(&cinfo);
   return TVS_JPEG_OK;
 }
+
+#endif  // TVS_NO_LIBJPEG
