@@ -98,6 +98,44 @@ std::vector<int> TapIndices(const Taps& t, int src) {
   return idx;
 }
 
+// Taps and clamped source indices of both axes.
+struct Plan {
+  Taps tx, ty;
+  std::vector<int> ix, iy;
+  Plan(int src_w, int src_h, int dst_w, int dst_h)
+      : tx(ComputeTaps(src_w, dst_w)), ty(ComputeTaps(src_h, dst_h)), ix(TapIndices(tx, src_w)), iy(TapIndices(ty, src_h)) {}
+};
+
+// Horizontally resized source rows in a ring of four, slot = row % 4: the four rows of one
+// output row are consecutive (or repeated at the border), so they never share a slot.
+template <typename S, typename W, typename A>
+class RowRing {
+ public:
+  RowRing(const S* src, int src_w, int cn, const int* ix, const A* a, int dst_w)
+      : src_(src), src_stride_(static_cast<size_t>(src_w) * cn), cn_(cn), ix_(ix), a_(a), dst_w_(dst_w),
+        row_len_(static_cast<size_t>(dst_w) * cn), ring_(4 * row_len_) {}
+
+  const W* Row(int y) {
+    W* out = &ring_[static_cast<size_t>(y % 4) * row_len_];
+    if (tag_[y % 4] != y) {
+      HorizontalRow<S, W, A>(src_ + static_cast<size_t>(y) * src_stride_, cn_, ix_, a_, dst_w_, out);
+      tag_[y % 4] = y;
+    }
+    return out;
+  }
+
+ private:
+  const S* src_;
+  size_t src_stride_;
+  int cn_;
+  const int* ix_;
+  const A* a_;
+  int dst_w_;
+  size_t row_len_;
+  std::vector<W> ring_;
+  int tag_[4] = {-1, -1, -1, -1};
+};
+
 }  // namespace
 
 void ResizeCubicU8(const uint8_t* src, int src_w, int src_h, int cn, uint8_t* dst, int dst_w, int dst_h) {
@@ -105,37 +143,20 @@ void ResizeCubicU8(const uint8_t* src, int src_w, int src_h, int cn, uint8_t* ds
     std::memcpy(dst, src, static_cast<size_t>(src_w) * src_h * cn);
     return;
   }
-  const Taps tx = ComputeTaps(src_w, dst_w);
-  const Taps ty = ComputeTaps(src_h, dst_h);
-  const std::vector<int> ix = TapIndices(tx, src_w);
-  const std::vector<int> iy = TapIndices(ty, src_h);
-  std::vector<int16_t> alpha(tx.w.size());
-  std::vector<int16_t> beta(ty.w.size());
-  for (size_t i = 0; i < alpha.size(); i++) alpha[i] = ToShort(tx.w[i] * kCoefScale);
-  for (size_t i = 0; i < beta.size(); i++) beta[i] = ToShort(ty.w[i] * kCoefScale);
-
+  const Plan plan(src_w, src_h, dst_w, dst_h);
+  std::vector<int16_t> alpha(plan.tx.w.size());
+  std::vector<int16_t> beta(plan.ty.w.size());
+  for (size_t i = 0; i < alpha.size(); i++) alpha[i] = ToShort(plan.tx.w[i] * kCoefScale);
+  for (size_t i = 0; i < beta.size(); i++) beta[i] = ToShort(plan.ty.w[i] * kCoefScale);
   const int row_len = dst_w * cn;
-  // Horizontally resized source rows in a ring of four, slot = row % 4: the four rows of one
-  // output row are consecutive (or repeated at the border), so they never share a slot.
-  std::vector<int32_t> ring(4 * static_cast<size_t>(row_len));
-  int tag[4] = {-1, -1, -1, -1};
-  auto hrow = [&](int y) -> const int32_t* {
-    int32_t* out = &ring[static_cast<size_t>(y % 4) * row_len];
-    if (tag[y % 4] == y) return out;
-    // uint8 * int16 summed in int: exact, so the order does not matter here.
-    HorizontalRow<uint8_t, int32_t, int16_t>(src + static_cast<size_t>(y) * src_w * cn, cn, ix.data(), alpha.data(), dst_w, out);
-    tag[y % 4] = y;
-    return out;
-  };
+  // uint8 * int16 summed in int: exact, so the order does not matter in the horizontal pass.
+  RowRing<uint8_t, int32_t, int16_t> rows(src, src_w, cn, plan.ix.data(), alpha.data(), dst_w);
   const float scale = 1.f / (kCoefScale * kCoefScale);
   const int vec_end = row_len - row_len % kVecLanes;
   for (int y = 0; y < dst_h; y++) {
-    const int* r = &iy[4 * static_cast<size_t>(y)];
+    const int* r = &plan.iy[4 * static_cast<size_t>(y)];
     const int16_t* b = &beta[4 * static_cast<size_t>(y)];
-    const int32_t* S0 = hrow(r[0]);
-    const int32_t* S1 = hrow(r[1]);
-    const int32_t* S2 = hrow(r[2]);
-    const int32_t* S3 = hrow(r[3]);
+    const int32_t *S0 = rows.Row(r[0]), *S1 = rows.Row(r[1]), *S2 = rows.Row(r[2]), *S3 = rows.Row(r[3]);
     uint8_t* d = dst + static_cast<size_t>(y) * row_len;
     // OpenCV's SIMD part: float weights beta / 2^22, S0*b0 + (S1*b1 + (S2*b2 + S3*b3)),
     // rounded half to even, saturated.
@@ -176,25 +197,14 @@ void ResizeCubicU16(const uint16_t* src, int src_w, int src_h, int cn, uint16_t*
     std::memcpy(dst, src, static_cast<size_t>(src_w) * src_h * cn * sizeof(uint16_t));
     return;
   }
-  const Taps tx = ComputeTaps(src_w, dst_w);
-  const Taps ty = ComputeTaps(src_h, dst_h);
-  const std::vector<int> ix = TapIndices(tx, src_w);
-  const std::vector<int> iy = TapIndices(ty, src_h);
+  const Plan plan(src_w, src_h, dst_w, dst_h);
   const int row_len = dst_w * cn;
-  std::vector<float> ring(4 * static_cast<size_t>(row_len));  // as in ResizeCubicU8
-  int tag[4] = {-1, -1, -1, -1};
-  auto hrow = [&](int y) -> const float* {
-    float* out = &ring[static_cast<size_t>(y % 4) * row_len];
-    if (tag[y % 4] == y) return out;
-    HorizontalRow<uint16_t, float, float>(src + static_cast<size_t>(y) * src_w * cn, cn, ix.data(), tx.w.data(), dst_w, out);
-    tag[y % 4] = y;
-    return out;
-  };
+  RowRing<uint16_t, float, float> rows(src, src_w, cn, plan.ix.data(), plan.tx.w.data(), dst_w);
   const int vec_end = row_len - row_len % kVecLanes;
   for (int y = 0; y < dst_h; y++) {
-    const int* r = &iy[4 * static_cast<size_t>(y)];
-    const float* b = &ty.w[4 * static_cast<size_t>(y)];
-    const float *S0 = hrow(r[0]), *S1 = hrow(r[1]), *S2 = hrow(r[2]), *S3 = hrow(r[3]);
+    const int* r = &plan.iy[4 * static_cast<size_t>(y)];
+    const float* b = &plan.ty.w[4 * static_cast<size_t>(y)];
+    const float *S0 = rows.Row(r[0]), *S1 = rows.Row(r[1]), *S2 = rows.Row(r[2]), *S3 = rows.Row(r[3]);
     uint16_t* d = dst + static_cast<size_t>(y) * row_len;
     for (int x = 0; x < vec_end; x++) {
       float t = S3[x] * b[3];
