@@ -22,8 +22,9 @@ import { applyTf32For, mixedPrecision } from './precision.js';
 import type { ProgressReporter } from './progress.js';
 import type { EvalProtocol } from './protocols.js';
 import type { TrainerState } from './records.js';
-import { checkpointSelectionProtocol, optimizerGroups, passBatchSize } from './reference-semantics.js';
+import { checkpointSelectionProtocol, passBatchSize } from './reference-semantics.js';
 import type { RunFiles } from './run-folder.js';
+import { buildOptimizer } from './step.js';
 
 /** Appends one JSON line to metrics.jsonl (write errors name the file: Node's ENOSPC names none). */
 export function appendLine(file: string, rec: unknown): void {
@@ -123,9 +124,7 @@ export function setupRun(
   };
   own.loaders.push(loaders.train, loaders.val, ...(loaders.test ? [loaders.test] : []));
 
-  const opt = (own.optimizer = new optim.AdamW(optimizerGroups(segmenter, config.weightDecay), {
-    lr: config.lr, betas: config.betas, eps: config.eps, weightDecay: config.weightDecay,
-  }));
+  const opt = (own.optimizer = buildOptimizer(segmenter, { lr: config.lr, weightDecay: config.weightDecay, betas: config.betas, eps: config.eps }));
   const params = opt.paramGroups.flatMap((g) => g.params);
   if (params.length === 0) throw new Error('the segmenter has no trainable parameters (parameterGroups returned none)');
   refuseBatchThatCannotFit(segmenter, amp, device, batchSize, config.data.imageSize ?? segmenter.info.imageSize,
