@@ -345,6 +345,45 @@ test('two epochs on synthetic data lower the loss and raise val Dice; run folder
   assert.ok(!existsSync(path.join(tmp, 'runs', 'no-data')));
 });
 
+test('issue 24 row 8: a dataset the original evaluates through its training transforms (VOC, Cityscapes) is augmented at val/test, with val as test, in reference mode', async () => {
+  // configs/data/image_dir_text_mask_{jpg,png}.yaml: val_ds and test_ds take ${train_transforms},
+  // and test_ds reads images/validation. `data convert` records that in dataset.json.
+  const voc = path.join(tmp, 'voc-like');
+  await fs.cp(shapes, voc, { recursive: true });
+  await fs.rm(path.join(voc, 'anns', 'test.json'));
+  await fs.writeFile(path.join(voc, 'dataset.json'), JSON.stringify({
+    reference: { dataConfig: 'configs/data/image_dir_text_mask_jpg.yaml', evalTransforms: 'train', testSplit: 'val' },
+  }));
+  const cfg = (name: string, extra: Partial<TrainConfigInput> = {}): TrainConfigInput => baseConfig(name, {
+    data: { dir: voc, imageSize: 32, workers: 0 }, maxEpochs: 1, augment: { p: 1 }, progress: 'lines', ...extra,
+  });
+  const notes: string[] = [];
+  const ref = await train(cfg('voc-ref'), { buildSegmenter: tiny, log: (l) => notes.push(l) });
+  assert.deepEqual(ref.evaluation, { augmented: true, testSplit: 'val' });
+  assert.equal(ref.test?.samples, ref.val.samples, 'the test set is the val split');
+  assert.ok(notes.some((l) => /the test set is the val split, as the original's configs\/data\/image_dir_text_mask_jpg\.yaml/.test(l)), notes.join('\n'));
+  const testJson = JSON.parse(readFileSync(path.join(tmp, 'runs', 'voc-ref', 'eval', 'test.json'), 'utf8')) as { split: string };
+  assert.equal(testJson.split, 'val');
+  // The val/test scores are those of augmented inputs: an un-augmented evaluation of the same checkpoint differs,
+  // and so do val and test (their own draws) although they hold the same samples.
+  const seg = tiny();
+  try {
+    loadCheckpointInto(seg, path.join(tmp, 'runs', 'voc-ref', 'checkpoints', 'best.safetensors'));
+    const plain = await evaluate(seg, voc, 'val', { imageSize: 32, workers: 0 });
+    assert.ok(Math.abs(plain.loss - ref.val.loss) > 1e-6, `${plain.loss} vs ${ref.val.loss}`);
+    assert.ok(Math.abs(ref.test!.loss - ref.val.loss) > 1e-6);
+  } finally {
+    seg.dispose();
+  }
+  // data.evalAugment: false turns the augmentation off (the test split stays the original's)
+  const off = await train(cfg('voc-off', { data: { dir: voc, imageSize: 32, workers: 0, evalAugment: false }, progress: 'none' }), { buildSegmenter: tiny });
+  assert.deepEqual(off.evaluation, { augmented: false, testSplit: 'val' });
+  // quirks fixed: this project's evaluation (no augmentation; no test split, no test evaluation)
+  const fixed = await train(cfg('voc-fixed', { model: { quirks: 'fixed' }, progress: 'none' }), { buildSegmenter: () => new TinySegmenter({ imageSize: 32, quirks: 'fixed' }) });
+  assert.deepEqual(fixed.evaluation, { augmented: false, testSplit: null });
+  assert.equal(fixed.test, null);
+});
+
 test('gradient accumulation: one step of 16 = two passes of 8 (same update)', async () => {
   const one = await train(baseConfig('accum-16', { batchSize: 16, effectiveBatchSize: 16, maxEpochs: 1, augment: { p: 0 } }), { buildSegmenter: tiny });
   const two = await train(baseConfig('accum-8x2', { batchSize: 8, effectiveBatchSize: 16, maxEpochs: 1, augment: { p: 0 } }), { buildSegmenter: tiny });

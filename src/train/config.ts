@@ -59,8 +59,18 @@ export const trainConfigSchema = z.object({
     dir: z.string().min(1),
     trainSplit: z.enum(SPLITS).default('train'),
     valSplit: z.enum(SPLITS).default('val'),
-    /** null: no test evaluation. A missing test split file is skipped with a note. */
+    /**
+     * null: no test evaluation. A missing test split file is skipped with a note, except where
+     * the dataset says the original tests on another split (dataset.json `reference.testSplit`,
+     * VOC and Cityscapes: val) and quirks is reference: then that split is the test set.
+     */
     testSplit: z.enum(SPLITS).nullable().default('test'),
+    /**
+     * Augment val and test inputs with the training augmentation. null: as the original's data
+     * config for the dataset (dataset.json `reference.evalTransforms`: VOC and Cityscapes) with
+     * quirks reference, else no.
+     */
+    evalAugment: z.boolean().nullable().default(null),
     promptKey: z.string().min(1).default('p1'),
     overridePrompt: z.string().nullable().default(null),
     appendFullStop: z.boolean().default(true),

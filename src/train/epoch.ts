@@ -106,7 +106,10 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
   }
   const trainSeconds = (performance.now() - epochStart) / 1000;
   progress.validating();
-  const val = await evaluateLoader(segmenter, valLoader, { threshold: config.threshold, loss: lossCfg, device, protocols: [selectBy], precision: config.precision });
+  const val = await evaluateLoader(segmenter, valLoader, {
+    threshold: config.threshold, loss: lossCfg, device, protocols: [selectBy], precision: config.precision,
+    ...(run.evalAugment ? { augment: { ...run.evalAugment, epoch: E } } : {}),
+  });
   const selectDice = val.protocols![selectBy]!.dice;
   const lrUsed = opt.paramGroups[0]!.lr;
   const lrReduced = sched.step(val.loss);
