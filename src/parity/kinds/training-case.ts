@@ -28,6 +28,8 @@ export interface TrainingCase {
   steps: number;
   /** DiceCE weights of the module's loss_fn */
   loss: { lambdaDice: number; lambdaCe: number };
+  /** `trainer.micro_batch_sizes` when the case lists them (checked against batches.safetensors) */
+  microBatchSizes: number[] | null;
   /** reference optimizer groups, as listed */
   paramGroups: { trainableNames: string[]; lr: number; weightDecay: number; betas: [number, number]; eps: number; amsgrad: boolean }[];
   lrPerStep: number[][];
@@ -163,6 +165,12 @@ export function readTrainingCase(dir: string, cj: Json): TrainingCase {
       lambdaCe: typeof field('module.loss_fn.lambda_ce') === 'number' ? num('module.loss_fn.lambda_ce') : 0.2,
     },
     paramGroups,
+    microBatchSizes: (() => {
+      const v = field('trainer.micro_batch_sizes');
+      if (v === undefined) return null;
+      if (!Array.isArray(v) || v.some((x) => !Number.isInteger(x))) throw bad('trainer.micro_batch_sizes', 'a list of integers');
+      return v as number[];
+    })(),
     lrPerStep: lrRaw as number[][],
     trainable: trainableRaw as { name: string; shape: number[] }[],
     numTrainable: typeof cj.num_trainable_parameters === 'number' ? cj.num_trainable_parameters : null,

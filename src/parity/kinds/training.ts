@@ -151,6 +151,11 @@ export function runTrainingCase(dir: string, cj: Record<string, unknown>): CaseR
       accumulate: c.accumulate, microBatches: mbs.length, weighting: accumulationWeighting(seg.quirks ?? 'reference'),
       sizeAt: (i) => mbs[i]!.pixels.shape[0]!,
     };
+    if (c.microBatchSizes) {
+      const sizes = mbs.map((m) => m.pixels.shape[0]!);
+      tensors.micro_batch_sizes = sizes.join(',') === c.microBatchSizes.join(',') ? ok()
+        : fail(`batches.safetensors holds micro-batches of [${sizes.join(', ')}], case.json trainer.micro_batch_sizes says [${c.microBatchSizes.join(', ')}]`);
+    }
     const trajectory = load('trajectory');
     const grads1 = load('grads_step1');
     const amp = mixedPrecision('32', 'cpu');
@@ -219,7 +224,7 @@ export function runTrainingCase(dir: string, cj: Record<string, unknown>): CaseR
       const ref = trajectory.get(name);
       tensors[name] = ref ? compareArrays(values, toF64(ref), c.tol.loss, [values.length]) : fail(`trajectory.safetensors has no "${name}"`);
     }
-    tensors.lr_per_step = lrs.length === c.lrPerStep.length && lrs.every((r, s) => r.length === refGroupIndex.length)
+    tensors.lr_per_step = lrs.length === c.lrPerStep.length && lrs.every((r) => r.length === refGroupIndex.length)
       ? compareArrays(lrs.flat(), c.lrPerStep.flatMap((row) => refGroupIndex.map((k) => row[k] ?? NaN)), c.tol.lr, [lrs.length, refGroupIndex.length])
       : fail(`${lrs.length} steps x ${ours.length} groups here, lr_per_step has ${c.lrPerStep.length} x ${c.lrPerStep[0]?.length ?? 0}`);
     for (const name of trajectory.keys()) {
