@@ -394,6 +394,41 @@ test('gradient accumulation: one step of 16 = two passes of 8 (same update)', as
   T.dispose([...a.values(), ...b.values()]);
 });
 
+/** TinySegmenter that records, at each training forward, the summed |gradient| its context vectors hold so far. */
+class GradProbe extends TinySegmenter {
+  readonly seen: number[] = [];
+  override forward(x: T.Tensor, text: TextInputs): T.Tensor {
+    if (this.training) {
+      const g = this.context.grad;
+      this.seen.push(g ? T.tidy(() => g.abs().sum().item()) : 0);
+      g?.dispose();
+    }
+    return super.forward(x, text);
+  }
+}
+
+test('gradient accumulation weighting: reference divides each pass by A (Lightning), fixed by its share of the samples', async () => {
+  // Passes of 24, A = 2: the second step holds a full pass and a smaller last one (N - 72 samples).
+  // At that last pass's forward the context holds w·g of the full pass (same data, same weights
+  // in both modes: the same explicit weight decay): reference w = 1/2, fixed w = 24 / (24 + last).
+  const N = (JSON.parse(readFileSync(path.join(shapes, 'anns', 'train.json'), 'utf8')) as unknown[]).length;
+  const last = N - 3 * 24;
+  assert.ok(last > 0 && last < 24, `the synthetic split (${N} samples) must end in a smaller pass`);
+  const common = { batchSize: 24, effectiveBatchSize: 48, weightDecay: 1e-3, maxEpochs: 1, augment: { p: 0 }, data: { dir: shapes, imageSize: 32, workers: 0, testSplit: null } };
+  const run = async (name: string, quirks: 'reference' | 'fixed'): Promise<number[]> => {
+    let seg: GradProbe | null = null;
+    await train(baseConfig(name, { ...common, model: { quirks } }), { buildSegmenter: () => (seg = new GradProbe({ imageSize: 32, quirks })) });
+    return seg!.seen;
+  };
+  const ref = await run('weights-ref', 'reference');
+  const fixed = await run('weights-fixed', 'fixed');
+  assert.equal(ref.length, 4, 'two steps of two passes');
+  assert.deepEqual([ref[0], ref[2]], [0, 0], 'gradients are none when a step starts');
+  assert.ok(Math.abs(ref[1]! - fixed[1]!) <= 1e-6 * fixed[1]!, 'full window: 1/2 in both modes');
+  const ratio = ref[3]! / fixed[3]!;
+  assert.ok(Math.abs(ratio - (1 / 2) / (24 / (24 + last))) < 1e-5, `ratio ${ratio}`);
+});
+
 test('memory is flat: live tensors after epoch 1 equal those after epoch 3', async () => {
   const live: number[] = [];
   const lines: string[] = [];
