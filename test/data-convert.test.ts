@@ -12,7 +12,7 @@ import { decodeCocoRle } from '../src/data/convert/chexlocalize.js';
 import { vocColour } from '../src/data/convert/pascal-voc-2012.js';
 import { assignSplits } from '../src/data/convert/split.js';
 import { convertDataset, LayoutError } from '../src/data/convert/index.js';
-import { loadSplit } from '../src/data/format.js';
+import { DEFAULT_LAYOUT, loadSplit, readDatasetDescription, readLayout } from '../src/data/format.js';
 import { sharedDir } from './helpers.js';
 import { cocoRle, colourImage, grayImage, metaImage, niftiGz, palettePng, put, rgbImage } from './raw-fixtures.js';
 
@@ -344,6 +344,11 @@ describe('pascal-voc-2012', () => {
     assert.equal(person[5 * W + 20], 255);
     assert.equal(person[5 * W + 2], 0);
     assert.equal(person[20], 0, 'the void border is no class');
+    // issue 24 row 8: the original reads VOC with configs/data/image_dir_text_mask_jpg.yaml, whose
+    // val_ds and test_ds take ${train_transforms} and whose test_ds reads images/validation.
+    assert.deepEqual((await readDatasetDescription(out)).reference,
+      { dataConfig: 'configs/data/image_dir_text_mask_jpg.yaml', evalTransforms: 'train', testSplit: 'val' });
+    assert.deepEqual(await readLayout(out), DEFAULT_LAYOUT, 'no per-split folders');
   });
 });
 
@@ -369,6 +374,9 @@ describe('cityscapes', () => {
     const car = await maskOf(path.join(out, 'masks', 'car', 'aachen_000000_000019.png'));
     assert.equal(car[6 * W + 6], 255);
     assert.equal(car[6 * W + 15], 0);
+    // configs/data/image_dir_text_mask_png.yaml, as VOC's jpg twin (issue 24 row 8)
+    assert.deepEqual((await readDatasetDescription(out)).reference,
+      { dataConfig: 'configs/data/image_dir_text_mask_png.yaml', evalTransforms: 'train', testSplit: 'val' });
   });
 });
 

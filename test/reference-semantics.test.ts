@@ -8,6 +8,7 @@ import * as T from '../src/torch/index.js';
 import {
   TinySegmenter, diceCELoss, lossTargets, optimizerGroups, passBatchSize, batchStatisticNorms, TORCH_DEFAULT_WEIGHT_DECAY,
   resolveAugment, applyAugmentations, checkpointSelectionProtocol, sampleAugmentations, affineTheta, DEFAULT_AUGMENT, parseTrainConfig, type TrainSummary,
+  buildOptimizer, REFERENCE_SEED,
 } from '../src/train/index.js';
 import { Rng } from '../src/data/rng.js';
 import { objectiveValue, autoObjective } from '../src/experiment/trial.js';
@@ -129,5 +130,50 @@ test('BatchNorms on batch statistics: one pass per step by default, accumulation
     bn.dispose();
     bnFixed.dispose();
     plain.dispose();
+  }
+});
+
+test('issue 24 row 9: a run\'s seed defaults to the original experiment configs\' 12345 (reference), 0 (fixed); explicit wins', () => {
+  // configs/experiment/coop/clipseg.yaml and coop/cris.yaml: `seed: 12345`.
+  assert.equal(REFERENCE_SEED, 12345);
+  assert.equal(parseTrainConfig({ data: { dir: 'd' } }).seed, 12345);
+  assert.equal(parseTrainConfig({ data: { dir: 'd' }, model: { quirks: 'reference' } }).seed, 12345);
+  assert.equal(parseTrainConfig({ data: { dir: 'd' }, model: { quirks: 'fixed' } }).seed, 0);
+  assert.equal(parseTrainConfig({ data: { dir: 'd' }, seed: 7 }).seed, 7);
+  // the resolved value is what a run folder's config.json records: parsing it again keeps it
+  const once = parseTrainConfig({ data: { dir: 'd' }, name: 'r' });
+  assert.equal(parseTrainConfig(JSON.parse(JSON.stringify(once))).seed, 12345);
+});
+
+test('issue 24 row 6: a non-sweep reference run decays every tensor with a gradient by torch\'s 0.01, in one group; tensors without one never move', () => {
+  // configs/experiment/coop/*.yaml `model.weight_decay: 0.0`; image_text_mask_module.py get_optim_groups:
+  // `if self.hparams.weight_decay <= 0: return self.parameters()`, then partial(AdamW, lr)(params): torch's
+  // default weight_decay 0.01 on the one group, and AdamW skips a parameter whose grad is None.
+  const cfg = parseTrainConfig({ data: { dir: 'd' }, lr: 1e-3 });
+  assert.equal(cfg.weightDecay, 0);
+  assert.equal(parseTrainConfig({ data: { dir: 'd' }, model: { quirks: 'fixed' } }).weightDecay, 0.01);
+  assert.equal(parseTrainConfig({ data: { dir: 'd' }, weightDecay: 1e-4 }).weightDecay, 1e-4);
+  const seg = new TinySegmenter();
+  try {
+    const opt = buildOptimizer(seg, cfg);
+    const trainable = seg.parameters().filter((p) => p.requiresGrad);
+    assert.deepEqual(opt.paramGroups.map((g) => [g.params.length, g.weightDecay, g.lr]), [[trainable.length, TORCH_DEFAULT_WEIGHT_DECAY, 1e-3]]);
+    // A zero gradient on the context vectors only: Adam's update is 0, the decay is p·(1 - lr·0.01);
+    // every other tensor has no gradient and stays bit for bit.
+    const before = trainable.map((p) => p.toArray() as number[]);
+    T.tidy(() => seg.context.mul(0).sum().backward());
+    opt.step();
+    trainable.forEach((p, k) => {
+      const after = p.toArray() as number[];
+      if (p === seg.context) for (let i = 0; i < after.length; i++) assert.ok(Math.abs(after[i]! / before[k]![i]! - (1 - 1e-3 * 0.01)) < 1e-7);
+      else assert.deepEqual(after, before[k]);
+    });
+    opt.dispose();
+    // explicit > 0 (the sweeps): the split groups, decay on Linear/Conv weights only
+    const split = buildOptimizer(seg, { ...cfg, weightDecay: 1e-3 });
+    assert.deepEqual(split.paramGroups.map((g) => [g.params.length, g.weightDecay]), [[3, 1e-3], [trainable.length - 3, 0]]);
+    split.dispose();
+  } finally {
+    seg.dispose();
   }
 });

@@ -325,7 +325,7 @@ test('two epochs on synthetic data lower the loss and raise val Dice; run folder
     'checkpoints/resume/state.safetensors', 'eval/val.json', 'eval/test.json']) assert.ok(existsSync(path.join(run, f)), f);
   const config = JSON.parse(readFileSync(path.join(run, 'config.json'), 'utf8')) as Record<string, unknown>;
   assert.equal(config.lr, 0.05);
-  assert.equal(config.weightDecay, 0.01);
+  assert.equal(config.weightDecay, 0, 'the resolved default (quirks reference: the original\'s weight_decay 0.0) is recorded');
   assert.deepEqual(JSON.parse(readFileSync(path.join(run, 'summary.json'), 'utf8')).val, summary.val);
   const lines = readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; epoch?: number });
   const steps = lines.filter((l) => l.type === 'step');
@@ -345,6 +345,45 @@ test('two epochs on synthetic data lower the loss and raise val Dice; run folder
   assert.ok(!existsSync(path.join(tmp, 'runs', 'no-data')));
 });
 
+test('issue 24 row 8: a dataset the original evaluates through its training transforms (VOC, Cityscapes) is augmented at val/test, with val as test, in reference mode', async () => {
+  // configs/data/image_dir_text_mask_{jpg,png}.yaml: val_ds and test_ds take ${train_transforms},
+  // and test_ds reads images/validation. `data convert` records that in dataset.json.
+  const voc = path.join(tmp, 'voc-like');
+  await fs.cp(shapes, voc, { recursive: true });
+  await fs.rm(path.join(voc, 'anns', 'test.json'));
+  await fs.writeFile(path.join(voc, 'dataset.json'), JSON.stringify({
+    reference: { dataConfig: 'configs/data/image_dir_text_mask_jpg.yaml', evalTransforms: 'train', testSplit: 'val' },
+  }));
+  const cfg = (name: string, extra: Partial<TrainConfigInput> = {}): TrainConfigInput => baseConfig(name, {
+    data: { dir: voc, imageSize: 32, workers: 0 }, maxEpochs: 1, augment: { p: 1 }, progress: 'lines', ...extra,
+  });
+  const notes: string[] = [];
+  const ref = await train(cfg('voc-ref'), { buildSegmenter: tiny, log: (l) => notes.push(l) });
+  assert.deepEqual(ref.evaluation, { augmented: true, testSplit: 'val' });
+  assert.equal(ref.test?.samples, ref.val.samples, 'the test set is the val split');
+  assert.ok(notes.some((l) => /the test set is the val split, as the original's configs\/data\/image_dir_text_mask_jpg\.yaml/.test(l)), notes.join('\n'));
+  const testJson = JSON.parse(readFileSync(path.join(tmp, 'runs', 'voc-ref', 'eval', 'test.json'), 'utf8')) as { split: string };
+  assert.equal(testJson.split, 'val');
+  // The val/test scores are those of augmented inputs: an un-augmented evaluation of the same checkpoint differs,
+  // and so do val and test (their own draws) although they hold the same samples.
+  const seg = tiny();
+  try {
+    loadCheckpointInto(seg, path.join(tmp, 'runs', 'voc-ref', 'checkpoints', 'best.safetensors'));
+    const plain = await evaluate(seg, voc, 'val', { imageSize: 32, workers: 0 });
+    assert.ok(Math.abs(plain.loss - ref.val.loss) > 1e-6, `${plain.loss} vs ${ref.val.loss}`);
+    assert.ok(Math.abs(ref.test!.loss - ref.val.loss) > 1e-6);
+  } finally {
+    seg.dispose();
+  }
+  // data.evalAugment: false turns the augmentation off (the test split stays the original's)
+  const off = await train(cfg('voc-off', { data: { dir: voc, imageSize: 32, workers: 0, evalAugment: false }, progress: 'none' }), { buildSegmenter: tiny });
+  assert.deepEqual(off.evaluation, { augmented: false, testSplit: 'val' });
+  // quirks fixed: this project's evaluation (no augmentation; no test split, no test evaluation)
+  const fixed = await train(cfg('voc-fixed', { model: { quirks: 'fixed' }, progress: 'none' }), { buildSegmenter: () => new TinySegmenter({ imageSize: 32, quirks: 'fixed' }) });
+  assert.deepEqual(fixed.evaluation, { augmented: false, testSplit: null });
+  assert.equal(fixed.test, null);
+});
+
 test('gradient accumulation: one step of 16 = two passes of 8 (same update)', async () => {
   const one = await train(baseConfig('accum-16', { batchSize: 16, effectiveBatchSize: 16, maxEpochs: 1, augment: { p: 0 } }), { buildSegmenter: tiny });
   const two = await train(baseConfig('accum-8x2', { batchSize: 8, effectiveBatchSize: 16, maxEpochs: 1, augment: { p: 0 } }), { buildSegmenter: tiny });
@@ -353,6 +392,41 @@ test('gradient accumulation: one step of 16 = two passes of 8 (same update)', as
   const b = loadCheckpoint(path.join(tmp, 'runs', 'accum-8x2', 'checkpoints', 'last.safetensors')).state;
   for (const [k, t] of a) assert.ok(t.allclose(b.get(k)!, 1e-4, 1e-5), k);
   T.dispose([...a.values(), ...b.values()]);
+});
+
+/** TinySegmenter that records, at each training forward, the summed |gradient| its context vectors hold so far. */
+class GradProbe extends TinySegmenter {
+  readonly seen: number[] = [];
+  override forward(x: T.Tensor, text: TextInputs): T.Tensor {
+    if (this.training) {
+      const g = this.context.grad;
+      this.seen.push(g ? T.tidy(() => g.abs().sum().item()) : 0);
+      g?.dispose();
+    }
+    return super.forward(x, text);
+  }
+}
+
+test('gradient accumulation weighting: reference divides each pass by A (Lightning), fixed by its share of the samples', async () => {
+  // Passes of 24, A = 2: the second step holds a full pass and a smaller last one (N - 72 samples).
+  // At that last pass's forward the context holds w·g of the full pass (same data, same weights
+  // in both modes: the same explicit weight decay): reference w = 1/2, fixed w = 24 / (24 + last).
+  const N = (JSON.parse(readFileSync(path.join(shapes, 'anns', 'train.json'), 'utf8')) as unknown[]).length;
+  const last = N - 3 * 24;
+  assert.ok(last > 0 && last < 24, `the synthetic split (${N} samples) must end in a smaller pass`);
+  const common = { batchSize: 24, effectiveBatchSize: 48, weightDecay: 1e-3, maxEpochs: 1, augment: { p: 0 }, data: { dir: shapes, imageSize: 32, workers: 0, testSplit: null } };
+  const run = async (name: string, quirks: 'reference' | 'fixed'): Promise<number[]> => {
+    let seg: GradProbe | null = null;
+    await train(baseConfig(name, { ...common, model: { quirks } }), { buildSegmenter: () => (seg = new GradProbe({ imageSize: 32, quirks })) });
+    return seg!.seen;
+  };
+  const ref = await run('weights-ref', 'reference');
+  const fixed = await run('weights-fixed', 'fixed');
+  assert.equal(ref.length, 4, 'two steps of two passes');
+  assert.deepEqual([ref[0], ref[2]], [0, 0], 'gradients are none when a step starts');
+  assert.ok(Math.abs(ref[1]! - fixed[1]!) <= 1e-6 * fixed[1]!, 'full window: 1/2 in both modes');
+  const ratio = ref[3]! / fixed[3]!;
+  assert.ok(Math.abs(ratio - (1 / 2) / (24 / (24 + last))) < 1e-5, `ratio ${ratio}`);
 });
 
 test('memory is flat: live tensors after epoch 1 equal those after epoch 3', async () => {

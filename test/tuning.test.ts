@@ -4,7 +4,7 @@
 // changes, CRIS, the frozen-feature cache, e2e, and the factory's validation.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as T from '../src/torch/index.js';
@@ -263,6 +263,32 @@ test('CRIS: CoOp/CoCoOp only; quirk 12 depth shift; quirk 16 train mode and Batc
   assert.equal(viaFactory.numParameters(true), 2 * 4 * 64 + 2 * (128 * 64 + 64 + 64 * 64 + 64) + 64 * 64 + 64 * 25 + 1 + 1);
   viaFactory.dispose();
   await assert.rejects(buildSegmenter({ model: 'cris-tiny', randomWeights: true, learner: 'vpt' }), /only the text learners coop and cocoop/);
+});
+
+test('issue 24 row 5: prompt tuning builds CRIS with decoder dropout 0 (configs/experiment/coop/cris.yaml), whatever the folder says; e2e keeps it', async () => {
+  // A converted CRIS folder that records the model yaml's dropout 0.2 (what `convert` writes by default).
+  const dir = join(tmp, 'cris-dropout');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'cris', ...crisTiny(), dropout: 0.2 }));
+  copyFileSync(join(CRIS_TINY, 'model.safetensors'), join(dir, 'model.safetensors'));
+  const t = { inputIds: crisInputs.get('input_ids')!, attentionMask: crisInputs.get('attention_mask')! };
+  const twice = (seg: TunedSegmenter): number => {
+    seg.train(); // Lightning's net.train(): reaches the frozen CRIS in reference mode (quirk 16)
+    T.manualSeed(1);
+    return T.noGrad(() => T.tidy(() => seg.forward(crisInputs.get('pixel_values')!, t).sub(seg.forward(crisInputs.get('pixel_values')!, t)).abs().max().item()));
+  };
+  const ref = await buildSegmenter({ model: dir, learner: 'coop', tokenizer: TOKENIZER }) as PromptedCris;
+  const e2e = await buildSegmenter({ model: dir, learner: 'coop', tokenizer: TOKENIZER, e2e: true }) as PromptedCris;
+  try {
+    assert.equal(ref.cris.config.dropout, 0);
+    assert.equal(ref.cris.backbone.visual.bn1.training, false, 'built in eval mode');
+    assert.equal(twice(ref), 0, 'no active dropout in training mode: the same forward twice gives the same logits');
+    assert.equal(e2e.cris.config.dropout, 0.2, 'configs/experiment/e2e_cris.yaml trains end to end with dropout 0.2');
+    assert.ok(twice(e2e) > 1e-4, 'e2e: the decoder dropout is active in training mode');
+  } finally {
+    ref.dispose();
+    e2e.dispose();
+  }
 });
 
 test('the frozen-feature cache: text-only learners reuse prompt-free vision features per image, same logits and grads', async () => {

@@ -26,7 +26,7 @@ export function registerConvertCommand(program: Command): Command {
     .option('--drop <key...>', 'exact keys to leave out')
     .option('--heads <n>', 'CRIS decoder heads (not recorded in weights; paper: 8)', intArg('heads'))
     .option('--img-size <n>', 'CRIS output size (paper: 416)', intArg('img-size'))
-    .option('--dropout <p>', 'CRIS decoder dropout (paper: 0.2)', (v: string) => {
+    .option('--dropout <p>', 'CRIS decoder dropout (paper: 0.2; used by e2e runs only: prompt tuning trains with 0, as the original)', (v: string) => {
       const p = Number(v);
       if (!(p >= 0 && p <= 1)) throw new Error(`--dropout: expected a number in [0, 1], got ${JSON.stringify(v)}`);
       return p;

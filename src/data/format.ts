@@ -13,7 +13,8 @@
  * Per-split folders (the original reads CAMUS from images/train, images/test): an optional
  * `<dir>/dataset.json` `{ "folders": { "test": { "images": "images/test", "masks": "masks/test" } } }`
  * names, per split, the folders its names are relative to; splits it does not name use
- * images/ and masks/. See `readLayout`.
+ * images/ and masks/. See `readLayout`. Its optional `"reference"` says how the original
+ * evaluates the dataset (`ReferenceEvaluation`, `readDatasetDescription`).
  *
  * Prompt selection mirrors the reference `ImageTextMaskDataset.get_curr_prompt` with
  * `insert_stop_at_last: true`; the differences are documented in docs/data.md.
@@ -197,24 +198,45 @@ export const DEFAULT_LAYOUT: DatasetLayout = {
   test: { images: 'images', masks: 'masks' },
 };
 
+/**
+ * How the original's data config evaluates this dataset (`dataset.json` `"reference"`), which
+ * `quirks: reference` training follows. `data convert` writes it for VOC and Cityscapes, which
+ * the original reads with `configs/data/image_dir_text_mask_{jpg,png}.yaml`: val and test use
+ * the training transforms, and its test set is the validation folder.
+ */
+export interface ReferenceEvaluation {
+  /** The original's data config this describes (for the record and messages). */
+  dataConfig: string;
+  /** `train`: val and test go through the training augmentation; `eval`: resize and normalise only. */
+  evalTransforms: 'train' | 'eval';
+  /** The split the original's test set reads (`val`: the validation folder). */
+  testSplit: Split;
+}
+
 const folderSchema = z.string({ error: 'expected a folder path relative to the dataset folder' }).min(1, 'must not be empty');
 const layoutSchema = z.strictObject({
-  folders: z.partialRecord(z.enum(SPLITS), z.strictObject({ images: folderSchema.optional(), masks: folderSchema.optional() })),
+  folders: z.partialRecord(z.enum(SPLITS), z.strictObject({ images: folderSchema.optional(), masks: folderSchema.optional() })).optional(),
+  reference: z.strictObject({
+    dataConfig: z.string().min(1),
+    evalTransforms: z.enum(['train', 'eval']),
+    testSplit: z.enum(SPLITS),
+  }).optional(),
 });
 
-/** Parses a layout file's text; returns the layout or the problems (file and field named). */
-export function parseLayoutJson(text: string, file: string): { layout: DatasetLayout; issues: FormatIssue[] } {
+/** Parses a layout file's text; returns the layout (and the reference evaluation, if any) or the problems (file and field named). */
+export function parseLayoutJson(text: string, file: string): { layout: DatasetLayout; reference: ReferenceEvaluation | null; issues: FormatIssue[] } {
   const layout: DatasetLayout = structuredClone(DEFAULT_LAYOUT);
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (err) {
-    return { layout, issues: [{ code: 'malformed_json', file, message: `malformed JSON: ${err instanceof Error ? err.message : String(err)}` }] };
+    return { layout, reference: null, issues: [{ code: 'malformed_json', file, message: `malformed JSON: ${err instanceof Error ? err.message : String(err)}` }] };
   }
   const r = layoutSchema.safeParse(data);
   if (!r.success) {
     return {
       layout,
+      reference: null,
       issues: r.error.issues.map((zi) => {
         const field = fieldPath(zi.path);
         return { code: 'invalid_entry' as const, file, ...(field === '' ? {} : { field }), message: zi.message };
@@ -224,14 +246,14 @@ export function parseLayoutJson(text: string, file: string): { layout: DatasetLa
   const issues: FormatIssue[] = [];
   for (const split of SPLITS) {
     for (const folder of ['images', 'masks'] as const) {
-      const rel = r.data.folders[split]?.[folder];
+      const rel = r.data.folders?.[split]?.[folder];
       if (rel === undefined) continue;
       const why = unsafeNameReason(rel);
       if (why !== null) issues.push({ code: 'path_escape', file, field: `folders.${split}.${folder}`, message: `${JSON.stringify(rel)} ${why}` });
       else layout[split][folder] = path.posix.normalize(rel.replaceAll('\\', '/'));
     }
   }
-  return { layout, issues };
+  return { layout, reference: r.data.reference ?? null, issues };
 }
 
 /**
@@ -239,17 +261,22 @@ export function parseLayoutJson(text: string, file: string): { layout: DatasetLa
  * every split. Throws a DatasetError naming the file and field when the file is invalid.
  */
 export async function readLayout(dir: string): Promise<DatasetLayout> {
+  return (await readDatasetDescription(dir)).layout;
+}
+
+/** Everything `dataset.json` says (defaults when there is none); a DatasetError naming the file and field when it is invalid. */
+export async function readDatasetDescription(dir: string): Promise<{ layout: DatasetLayout; reference: ReferenceEvaluation | null }> {
   const file = path.join(path.resolve(dir), LAYOUT_FILE);
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return structuredClone(DEFAULT_LAYOUT);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { layout: structuredClone(DEFAULT_LAYOUT), reference: null };
     throw new DatasetError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
-  const { layout, issues } = parseLayoutJson(text, file);
+  const { layout, reference, issues } = parseLayoutJson(text, file);
   if (issues.length > 0) throw DatasetError.fromIssues(`dataset layout ${file}`, issues);
-  return layout;
+  return { layout, reference };
 }
 
 /** The absolute folder a split's images (or masks) are relative to. */

@@ -14,6 +14,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { SPLITS } from '../data/format.js';
+import { defaultSeed, defaultWeightDecay, quirksOfModel } from './reference-defaults.js';
 
 /** Lightning's precision names (docs/gpu.md); '32' is plain float32. */
 export const PRECISIONS = ['32', '16-mixed', 'bf16-mixed'] as const;
@@ -44,7 +45,8 @@ export const trainConfigSchema = z.object({
   name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected letters, digits, ".", "_" or "-" (it names a folder)')
     .refine((s) => s !== '.' && s !== '..', 'expected a folder name').optional(),
   runsDir: z.string().min(1).default('runs'),
-  seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+  /** null: by the quirks mode (`reference`: 12345, the original's experiment configs; `fixed`: 0). */
+  seed: z.number().int().min(0).max(2 ** 32 - 1).nullable().default(null),
   /** "auto" (where the segmenter's parameters are), "cpu", "cuda", "cuda:1"... */
   device: z.string().regex(/^(auto|cpu|cuda(:\d+)?)$/, 'expected auto, cpu, cuda or cuda:<n>').default('auto'),
   /** 32, 16-mixed (CUDA: float16 autocast + loss scaling) or bf16-mixed (CUDA or CPU: bfloat16 autocast). */
@@ -57,8 +59,18 @@ export const trainConfigSchema = z.object({
     dir: z.string().min(1),
     trainSplit: z.enum(SPLITS).default('train'),
     valSplit: z.enum(SPLITS).default('val'),
-    /** null: no test evaluation. A missing test split file is skipped with a note. */
+    /**
+     * null: no test evaluation. A missing test split file is skipped with a note, except where
+     * the dataset says the original tests on another split (dataset.json `reference.testSplit`,
+     * VOC and Cityscapes: val) and quirks is reference: then that split is the test set.
+     */
     testSplit: z.enum(SPLITS).nullable().default('test'),
+    /**
+     * Augment val and test inputs with the training augmentation. null: as the original's data
+     * config for the dataset (dataset.json `reference.evalTransforms`: VOC and Cityscapes) with
+     * quirks reference, else no.
+     */
+    evalAugment: z.boolean().nullable().default(null),
     promptKey: z.string().min(1).default('p1'),
     overridePrompt: z.string().nullable().default(null),
     appendFullStop: z.boolean().default(true),
@@ -82,9 +94,10 @@ export const trainConfigSchema = z.object({
   /**
    * AdamW decoupled weight decay, applied to the groups the segmenter marks as decayed
    * (Linear/Conv weights). With quirks: reference, 0 means torch's default 0.01 on every
-   * trainable tensor, as the original (quirk 19).
+   * trainable tensor that gets a gradient, as the original (quirk 19). null: by the quirks
+   * mode (`reference`: 0, the original's experiment configs; `fixed`: 0.01).
    */
-  weightDecay: z.number().min(0).refine(Number.isFinite, 'expected a finite number').default(0.01),
+  weightDecay: z.number().min(0).refine(Number.isFinite, 'expected a finite number').nullable().default(null),
   betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).default([0.9, 0.999]),
   eps: positive().default(1e-8),
   /** Clip the global gradient norm to this value; null: no clipping. */
@@ -124,8 +137,8 @@ export const trainConfigSchema = z.object({
 });
 
 export type TrainConfigInput = z.input<typeof trainConfigSchema>;
-/** A resolved configuration (every default filled in, `name` set). */
-export type TrainConfig = z.output<typeof trainConfigSchema> & { name: string };
+/** A resolved configuration (every default filled in, `name` set, `seed`/`weightDecay` resolved by the quirks mode). */
+export type TrainConfig = Omit<z.output<typeof trainConfigSchema>, 'seed' | 'weightDecay'> & { name: string; seed: number; weightDecay: number };
 
 export class ConfigError extends Error {
   constructor(message: string, readonly issues: string[] = []) {
@@ -169,7 +182,11 @@ export function parseTrainConfig(input: unknown, sources?: ConfigSources): Train
   const r = trainConfigSchema.safeParse(input);
   if (!r.success) throw new ConfigError('invalid training configuration', r.error.issues.map((i) => describeIssue(i, sources)));
   const c = r.data;
-  return { ...c, name: c.name ?? defaultName(c.data.dir) };
+  const quirks = quirksOfModel(c.model);
+  return {
+    ...c, name: c.name ?? defaultName(c.data.dir),
+    seed: c.seed ?? defaultSeed(quirks), weightDecay: c.weightDecay ?? defaultWeightDecay(quirks),
+  };
 }
 
 /** Reads a YAML or JSON configuration file (an object). */

@@ -1,23 +1,22 @@
 /**
  * One training epoch of a run (trainer.ts's third stage): the seeded batches from where the
- * state says (mid-epoch after a resume), augmentation on pixels, normalisation, autocast,
- * gradient accumulation over passes weighted by their share of the step, optional clipping,
- * the loss scaler, step records; then validation, the scheduler, early stopping, the
- * best/last checkpoints, the epoch record and the resume state.
+ * state says (mid-epoch after a resume), augmentation on pixels, normalisation, then the
+ * micro-batch and step logic of step.ts (autocast, gradient accumulation weighted as the quirks
+ * mode says, optional clipping, the loss scaler), step records; then validation, the
+ * scheduler, early stopping, the best/last checkpoints, the epoch record and the resume state.
  */
 import { statSync } from 'node:fs';
 import { hashSeed } from '../data/rng.js';
-import { type Tensor, manualSeed, noGrad, optim, tidy } from '../torch/index.js';
+import { manualSeed, noGrad, type optim, tidy } from '../torch/index.js';
 import { augmentBatch } from './augment.js';
 import { saveCheckpoint } from './checkpoint.js';
 import { evaluateLoader, lossTargets } from './evaluate.js';
 import { batchTensors, normalise } from './inputs.js';
-import { diceCELoss } from './loss.js';
 import { diceIoU, MeanAccumulator } from './metrics.js';
-import { float32 } from './precision.js';
 import { NonFiniteLossError, TrainingInterruptedError, type EpochRecord, type StepRecord, type TrainOptions, type TrainerState } from './records.js';
 import type { RunFiles } from './run-folder.js';
 import { appendLine, saveState, type TrainingRun } from './run-setup.js';
+import { accumulationWeighting, backwardMicroBatch, closesStep, microBatchWeight, optimizerStep, type AccumulationPlan } from './step.js';
 
 /** Runs epoch `st.epoch` (from batch `st.batch`) and updates `st`; throws on a non-finite loss or an abort. */
 export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<TrainOptions, 'onStep' | 'onEpoch' | 'signal'>): Promise<void> {
@@ -28,11 +27,9 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
   const accum = config.effectiveBatchSize / batchSize;
   const nb = trainLoader.length;
   const N = trainLoader.sampleCount;
-  const batchSizeAt = (i: number): number => (i < nb - 1 ? batchSize : N - (nb - 1) * batchSize);
-  const groupSamples = (g: number): number => {
-    let s = 0;
-    for (let i = g * accum; i < Math.min(nb, (g + 1) * accum); i++) s += batchSizeAt(i);
-    return s;
+  const plan: AccumulationPlan = {
+    accumulate: accum, microBatches: nb, weighting: accumulationWeighting(run.quirks),
+    sizeAt: (i) => (i < nb - 1 ? batchSize : N - (nb - 1) * batchSize),
   };
 
   const E = st.epoch;
@@ -51,20 +48,14 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
       stepStart = performance.now();
       continue; // already done before the interruption (same order: the loader is seeded)
     }
-    const g = Math.floor(i / accum);
-    const weight = b.size / groupSamples(g);
     const r = tidy(() => {
       let { images, masks } = batchTensors(b, device);
       if (augment.p > 0) ({ images, masks } = augmentBatch(images, masks, augment, { seed: config.seed, epoch: E, step: i }));
       manualSeed(hashSeed(config.seed, E, i, 0x70c4));
-      const { logits, loss } = amp.run(() => {
-        const logits = float32(segmenter.forward(normalise(images, segmenter.info), segmenter.tokenize(b.prompts)));
-        return { logits, loss: diceCELoss(logits, lossTargets(masks, softTargets), lossCfg).loss };
-      });
-      const value = loss.item();
+      const { logits, value } = backwardMicroBatch(segmenter,
+        { pixels: normalise(images, segmenter.info), text: segmenter.tokenize(b.prompts), targets: lossTargets(masks, softTargets) },
+        { weight: microBatchWeight(plan, i), amp, loss: lossCfg });
       if (!Number.isFinite(value)) return { value, dice: [] as number[] };
-      const weighted = loss.mul(weight);
-      (amp.scaler ? amp.scaler.scaleLoss(weighted) : weighted).backward();
       return { value, dice: noGrad(() => diceIoU(logits, masks, { threshold: config.threshold }).dice) };
     });
     b.release(); // the tensors hold copies
@@ -77,17 +68,12 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
     for (const d of r.dice) stepDice += d;
     stepSamples += b.size;
     epochImages += b.size;
-    if ((i + 1) % accum === 0 || i === nb - 1) {
+    if (closesStep(plan, i)) {
       // 16-mixed: unscale before clipping; inf/NaN gradients skip the step and lower the scale.
-      const lossScale = amp.scaler?.scale;
-      const skipped = amp.scaler ? amp.scaler.unscale(params) : false;
-      const gradNorm = config.gradClipNorm !== null ? optim.clipGradNorm_(params, config.gradClipNorm) : skipped ? NaN : globalGradNorm(params);
-      if (!skipped && !Number.isFinite(gradNorm)) {
-        throw nonFinite(`gradient norm (${gradNorm})`, gradNorm, E, st.stepInEpoch + 1, st.globalStep + 1, i, nb, b.names, files, st, opt);
-      }
-      if (!skipped) opt.step();
-      amp.scaler?.update();
-      opt.zeroGrad();
+      const { lossScale, skipped } = optimizerStep(opt, params, {
+        scaler: amp.scaler, gradClipNorm: config.gradClipNorm,
+        onNonFinite: (gradNorm) => nonFinite(`gradient norm (${gradNorm})`, gradNorm, E, st.stepInEpoch + 1, st.globalStep + 1, i, nb, b.names, files, st, opt),
+      });
       st.globalStep++;
       st.stepInEpoch++;
       st.batch = i + 1;
@@ -120,7 +106,10 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
   }
   const trainSeconds = (performance.now() - epochStart) / 1000;
   progress.validating();
-  const val = await evaluateLoader(segmenter, valLoader, { threshold: config.threshold, loss: lossCfg, device, protocols: [selectBy], precision: config.precision });
+  const val = await evaluateLoader(segmenter, valLoader, {
+    threshold: config.threshold, loss: lossCfg, device, protocols: [selectBy], precision: config.precision,
+    ...(run.evalAugment ? { augment: { ...run.evalAugment, epoch: E } } : {}),
+  });
   const selectDice = val.protocols![selectBy]!.dice;
   const lrUsed = opt.paramGroups[0]!.lr;
   const lrReduced = sched.step(val.loss);
@@ -167,19 +156,6 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
   if (opts.signal?.aborted && !st.done) {
     throw new TrainingInterruptedError(`training interrupted after epoch ${st.epoch}; resume with: tunevlseg train --resume ${runDir}`, runDir);
   }
-}
-
-/** L2 norm of all gradients (parameters without a gradient are skipped), without modifying them. */
-function globalGradNorm(params: Tensor[]): number {
-  return tidy(() => {
-    let total = 0;
-    for (const p of params) {
-      const g = p.grad;
-      if (g === null) continue;
-      total += g.to('float64').square().sum().item();
-    }
-    return Math.sqrt(total);
-  });
 }
 
 function nonFinite(

@@ -15,6 +15,7 @@ import type { BatchLoader, Batch, LoaderSample } from '../data/loader.js';
 import { loadSplit, type Split, type PromptOptions } from '../data/format.js';
 import { readMaskGray, writePredictionPngs } from '../data/image.js';
 import { type Tensor, tensor, tidy, noGrad } from '../torch/index.js';
+import { augmentBatch, type AugmentConfig } from './augment.js';
 import { batchTensors, loaderFor, normalise } from './inputs.js';
 import type { Segmenter, SegmenterInfo } from '../tuning/segmenter.js';
 import { diceCELossPerSample, type DiceCEOptions } from './loss.js';
@@ -76,6 +77,13 @@ export interface EvalLoopOptions {
    * thresholded at 0.5. Default: soft unless the segmenter's quirks mode is `fixed`.
    */
   softTargets?: boolean;
+  /**
+   * Augment the inputs (images and masks at model resolution) before the forward, drawn per
+   * (seed, epoch, batch): the original evaluates VOC and Cityscapes through its training
+   * transforms (issue 24 row 8). The `original-size` protocol still reads the mask files as
+   * they are, as the original's eval_metrics.py does. Default: none.
+   */
+  augment?: { config: AugmentConfig; seed: number; epoch: number };
 }
 
 /** Whether a segmenter's loss sees soft targets by default (its quirks mode; reference when unknown). */
@@ -125,8 +133,11 @@ export async function evaluateLoader(segmenter: Segmenter, loader: BatchLoader, 
   let done = 0;
   await withEvalMode(segmenter, async () => {
     for await (const b of loader.epoch(o.epoch ?? 0)) {
+      const aug = o.augment;
+      const step = done;
       const r = noGrad(() => tidy(() => {
-        const { images, masks } = batchTensors(b, device);
+        let { images, masks } = batchTensors(b, device);
+        if (aug && aug.config.p > 0) ({ images, masks } = augmentBatch(images, masks, aug.config, { seed: aug.seed, epoch: aug.epoch, step }));
         const logits = float32(amp.run(() => segmenter.forward(normalise(images, segmenter.info), segmenter.tokenize(b.prompts))));
         return scoreBatch(logits, masks, { threshold: o.threshold ?? 0.5, soft, loss: o.loss, cpuProbs: protocols.includes('original-size') });
       }));

@@ -4,6 +4,7 @@
  * line and summary.json.
  */
 import path from 'node:path';
+import { hashSeed } from '../data/rng.js';
 import { loadCheckpointInto, stringifyJson, tunevlsegVersion, writeFileAtomic } from './checkpoint.js';
 import { evaluateLoader, type EvalMeans, type EvalResult } from './evaluate.js';
 import { EVAL_PROTOCOLS } from './protocols.js';
@@ -17,10 +18,14 @@ export async function finalEvaluation(run: TrainingRun, st: TrainerState): Promi
   progress.message(`evaluating the best checkpoint (epoch ${st.best.epoch}, val Dice ${st.best.dice.toFixed(4)})`);
   loadCheckpointInto(segmenter, files.best);
   const evalOpts = { threshold: config.threshold, loss: lossCfg, device, protocols: EVAL_PROTOCOLS, precision: config.precision };
-  const valRes = await evaluateLoader(segmenter, valLoader, evalOpts);
-  const testRes = testLoader ? await evaluateLoader(segmenter, testLoader, evalOpts) : null;
+  // Augmented evaluation (issue 24 row 8): val with the draws of the best epoch's validation, so
+  // its scores are that epoch's; test with a stream of its own.
+  const ea = run.evalAugment;
+  const valRes = await evaluateLoader(segmenter, valLoader, { ...evalOpts, ...(ea ? { augment: { ...ea, epoch: Math.max(0, st.best.epoch - 1) } } : {}) });
+  const testRes = testLoader
+    ? await evaluateLoader(segmenter, testLoader, { ...evalOpts, ...(ea ? { augment: { config: ea.config, seed: hashSeed(ea.seed, 1), epoch: 0 } } : {}) }) : null;
   writeEval(path.join(files.evalDir, 'val.json'), config.data.valSplit, valRes);
-  if (testRes && config.data.testSplit) writeEval(path.join(files.evalDir, 'test.json'), config.data.testSplit, testRes);
+  if (testRes && run.testSplit) writeEval(path.join(files.evalDir, 'test.json'), run.testSplit, testRes);
   const means = (r: EvalResult): EvalMeans => ({ samples: r.samples, loss: r.loss, dice: r.dice, iou: r.iou, ...(r.protocols ? { protocols: r.protocols } : {}) });
   const summary: TrainSummary = {
     name: config.name, runDir, status: 'completed', stopReason: st.stopReason ?? 'max_epochs',
@@ -28,6 +33,7 @@ export async function finalEvaluation(run: TrainingRun, st: TrainerState): Promi
     val: means(valRes), test: testRes ? means(testRes) : null,
     lastEpoch: st.history[st.history.length - 1]!,
     metricsProtocol: 'model-resolution', quirks, batchSize, checkpointSelection: selectBy,
+    evaluation: { augmented: ea !== null, testSplit: testRes ? run.testSplit : null },
     trainableParams, wallSeconds: run.elapsed(), resumes: st.resumes, seed: config.seed, device,
     precision: config.precision, tf32: tf32 ? { matmul: tf32.tf32Matmul, cudnn: tf32.tf32Cudnn } : null,
     peakMemory: memory.read(), imagesPerSecond: trainImagesPerSecond(st.history, run.sizes.train),

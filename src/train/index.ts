@@ -8,6 +8,8 @@ export * from './evaluate.js';
 export * from './inputs.js';
 export * from './protocols.js';
 export * from './reference-semantics.js';
+export * from './reference-defaults.js';
+export * from './step.js';
 export * from './progress.js';
 export * from './trainer.js';
 export * from './run-folder.js';

@@ -83,6 +83,8 @@ export interface TrainSummary {
   batchSize: number;
   /** the protocol of the validation Dice that picked `bestEpoch` (reference: Lightning's `val_dice`) */
   checkpointSelection: EvalProtocol;
+  /** how val and test were read: through the training augmentation or not, and the split `test` is (issue 24 row 8) */
+  evaluation: { augmented: boolean; testSplit: string | null };
   /** the last epoch's record */
   lastEpoch: EpochRecord;
   trainableParams: number;

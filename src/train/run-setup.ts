@@ -8,13 +8,15 @@
  */
 import { appendFileSync, existsSync, statSync, truncateSync } from 'node:fs';
 import type { BatchLoader } from '../data/loader.js';
-import { DatasetError, loadSplit, splitFile, type DatasetSample, type PromptOptions } from '../data/format.js';
+import { hashSeed } from '../data/rng.js';
+import { DatasetError, loadSplit, readDatasetDescription, splitFile, type DatasetSample, type PromptOptions, type Split } from '../data/format.js';
 import { checkTrainingPairs, preflightHint } from '../data/preflight.js';
 import { dispose, optim, type Tensor } from '../torch/index.js';
 import type { Segmenter } from '../tuning/segmenter.js';
 import { resolveAugment, type AugmentConfig } from './augment.js';
 import { loadResumeState, saveCheckpoint, saveResumeState, stringifyJson, writeFileAtomic } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
+import { quirksOfModel } from './reference-defaults.js';
 import { peakMemoryMeter, refuseBatchThatCannotFit } from './device-memory.js';
 import { moduleDevice, softTargetsOf } from './evaluate.js';
 import { loaderFor } from './inputs.js';
@@ -22,8 +24,9 @@ import { applyTf32For, mixedPrecision } from './precision.js';
 import type { ProgressReporter } from './progress.js';
 import type { EvalProtocol } from './protocols.js';
 import type { TrainerState } from './records.js';
-import { checkpointSelectionProtocol, optimizerGroups, passBatchSize } from './reference-semantics.js';
+import { checkpointSelectionProtocol, passBatchSize } from './reference-semantics.js';
 import type { RunFiles } from './run-folder.js';
+import { buildOptimizer } from './step.js';
 
 /** Appends one JSON line to metrics.jsonl (write errors name the file: Node's ENOSPC names none). */
 export function appendLine(file: string, rec: unknown): void {
@@ -47,23 +50,46 @@ export interface RunData {
   val: DatasetSample[];
   /** null: no test split (none configured, or its file is missing: noted). */
   test: DatasetSample[] | null;
+  /** the split `test` was read from (the configured one, or the dataset's reference test split) */
+  testSplit: Split | null;
+  /** val and test go through the training augmentation (`data.evalAugment`, resolved) */
+  evalAugment: boolean;
 }
 
-/** The run's splits, checked (non-empty train/val, image/mask pairs) before anything is built or written. */
+/**
+ * The run's splits, checked (non-empty train/val, image/mask pairs) before anything is built or
+ * written. With quirks reference, a dataset whose dataset.json describes the original's
+ * evaluation (VOC, Cityscapes: `configs/data/image_dir_text_mask_*.yaml`) is evaluated as the
+ * original does: val/test augmented, and its reference test split (val) when it has no test split.
+ */
 export async function loadRunData(config: TrainConfig, note: (line: string) => void): Promise<RunData> {
   const promptOpts = promptOptionsOf(config);
+  const { reference } = await readDatasetDescription(config.data.dir);
+  // What the original's data config says, followed under quirks reference only.
+  const ref = quirksOfModel(config.model) === 'reference' ? reference : null;
   const train = await loadSplit(config.data.dir, config.data.trainSplit, promptOpts);
   const val = await loadSplit(config.data.dir, config.data.valSplit, promptOpts);
   let test: DatasetSample[] | null = null;
+  let testSplit: Split | null = null;
   if (config.data.testSplit !== null) {
-    if (existsSync(splitFile(config.data.dir, config.data.testSplit))) test = await loadSplit(config.data.dir, config.data.testSplit, promptOpts);
-    else note(`note: ${splitFile(config.data.dir, config.data.testSplit)} not found: no test evaluation`);
+    const own = config.data.testSplit;
+    const instead = ref && own === 'test' && ref.testSplit !== own ? ref.testSplit : null;
+    if (existsSync(splitFile(config.data.dir, own))) testSplit = own;
+    else if (instead !== null && existsSync(splitFile(config.data.dir, instead))) {
+      testSplit = instead;
+      note(`note: ${splitFile(config.data.dir, own)} not found: the test set is the ${instead} split, as the original's ${ref!.dataConfig} (dataset.json "reference")`);
+    } else note(`note: ${splitFile(config.data.dir, own)} not found: no test evaluation`);
+    if (testSplit !== null) test = testSplit === config.data.valSplit ? val : await loadSplit(config.data.dir, testSplit, promptOpts);
+  }
+  const evalAugment = config.data.evalAugment ?? ref?.evalTransforms === 'train';
+  if (evalAugment && config.data.evalAugment === null) {
+    note(`note: val and test go through the training augmentation, as the original's ${ref!.dataConfig} (dataset.json "reference"; data.evalAugment: false to turn it off)`);
   }
   if (train.length === 0) throw new Error(`${splitFile(config.data.dir, config.data.trainSplit)}: the training split is empty`);
   if (val.length === 0) throw new Error(`${splitFile(config.data.dir, config.data.valSplit)}: the validation split is empty`);
   const pairIssues = await checkTrainingPairs([...train, ...val, ...(test ?? [])]);
   if (pairIssues.length > 0) throw DatasetError.fromIssues(`dataset ${config.data.dir} (${preflightHint(config.data.dir)})`, pairIssues);
-  return { train, val, test };
+  return { train, val, test, testSplit, evalAugment };
 }
 
 /** Everything the epoch and final-evaluation stages share. */
@@ -82,6 +108,10 @@ export interface TrainingRun {
   /** the protocol of the validation Dice that picks the best checkpoint */
   selectBy: EvalProtocol;
   augment: AugmentConfig;
+  /** val/test inputs augmented as in training (null: not) with these settings and streams */
+  evalAugment: { config: AugmentConfig; seed: number } | null;
+  /** the split the test loader reads (null: no test evaluation) */
+  testSplit: Split | null;
   loaders: { train: BatchLoader; val: BatchLoader; test: BatchLoader | null };
   opt: optim.AdamW;
   sched: optim.ReduceLROnPlateau;
@@ -123,9 +153,7 @@ export function setupRun(
   };
   own.loaders.push(loaders.train, loaders.val, ...(loaders.test ? [loaders.test] : []));
 
-  const opt = (own.optimizer = new optim.AdamW(optimizerGroups(segmenter, config.weightDecay), {
-    lr: config.lr, betas: config.betas, eps: config.eps, weightDecay: config.weightDecay,
-  }));
+  const opt = (own.optimizer = buildOptimizer(segmenter, { lr: config.lr, weightDecay: config.weightDecay, betas: config.betas, eps: config.eps }));
   const params = opt.paramGroups.flatMap((g) => g.params);
   if (params.length === 0) throw new Error('the segmenter has no trainable parameters (parameterGroups returned none)');
   refuseBatchThatCannotFit(segmenter, amp, device, batchSize, config.data.imageSize ?? segmenter.info.imageSize,
@@ -133,9 +161,13 @@ export function setupRun(
   const sched = new optim.ReduceLROnPlateau(opt, {
     mode: 'min', factor: config.plateau.factor, patience: config.plateau.patience, threshold: config.plateau.threshold, minLr: config.plateau.minLr,
   });
+  const augment = resolveAugment(config.augment, quirks);
   return {
     config, files, segmenter, device, amp, tf32, memory, quirks, batchSize,
-    softTargets: softTargetsOf(segmenter), selectBy: checkpointSelectionProtocol(quirks), augment: resolveAugment(config.augment, quirks),
+    softTargets: softTargetsOf(segmenter), selectBy: checkpointSelectionProtocol(quirks), augment,
+    // Their own stream, apart from the training batches' (seed, epoch, batch) draws.
+    evalAugment: data.evalAugment ? { config: augment, seed: hashSeed(config.seed, 0xe7a1) } : null,
+    testSplit: data.testSplit,
     loaders, opt, sched, params, trainableParams: params.reduce((s, p) => s + p.numel, 0),
     lossCfg: { lambdaDice: config.loss.lambdaDice, lambdaCe: config.loss.lambdaCe },
     sizes: { train: data.train.length, val: data.val.length, test: data.test?.length ?? 0 },

@@ -93,6 +93,19 @@ function crisSpec(cris: CRIS): FrozenModelSpec {
   };
 }
 
+/**
+ * The config a CRIS is built with for tuning. Prompt tuning (not `e2e`) runs CRIS's decoder
+ * with dropout 0 whatever its config says: every prompt-learning experiment of the original
+ * sets it (`configs/experiment/coop/cris.yaml`: `model.net.model_cfg.dropout: 0`, over the
+ * model yaml's 0.2, issue 24 row 5), and Lightning's `net.train()` would otherwise make it
+ * active in `quirks: reference` (quirk 16; `fixed` keeps the frozen CRIS in eval mode, where
+ * dropout does nothing). End-to-end fine-tuning keeps the config's value
+ * (`configs/experiment/e2e_cris.yaml`: `dropout: 0.2`).
+ */
+export function tuningCrisConfig(c: CrisConfig, o: { e2e?: boolean }): CrisConfig {
+  return o.e2e ? c : { ...c, dropout: 0 };
+}
+
 /** The deepest prompt a CRIS takes (the sweep clamps its depth range to it, the learners refuse more). */
 export function crisDepthLimit(c: CrisConfig): { maxDepth: number; maxDepthWhy: string } {
   return { maxDepth: c.clip.transformerLayers, maxDepthWhy: `the text transformer's ${c.clip.transformerLayers} blocks` };

@@ -10,7 +10,7 @@ import { CLIPSegForImageSegmentation, clipsegConfigToJson } from '../models/clip
 import { CRIS, loadCris } from '../models/cris/index.js';
 import { LearnerConfigError } from '../learners/types.js';
 import { PromptedClipSeg, clipsegDepthLimit, type BaseModelInfo } from './clipseg.js';
-import { PromptedCris, crisDepthLimit } from './cris.js';
+import { PromptedCris, crisDepthLimit, tuningCrisConfig } from './cris.js';
 import { SegmenterConfigError, configJson, learnerOptionsOf, parseSegmenterConfig, type SegmenterConfigInput } from './config.js';
 import { fingerprintWeights, hubResolver, loadTokenizer, resolveBase, sha256, type ModelResolver } from './base-model.js';
 
@@ -66,11 +66,12 @@ export async function buildSegmenter(raw: SegmenterConfigInput | Record<string, 
     const configHash = sha256(JSON.stringify(src.config));
     let model: CRIS;
     let base: BaseModelInfo;
+    const config = tuningCrisConfig(src.config, { e2e: cfg.e2e });
     if (src.dir && !cfg.randomWeights) {
-      model = loadCris(src.dir);
+      model = loadCris(src.dir, { config });
       base = { id: src.id, fingerprint: fingerprintWeights(join(src.dir, 'model.safetensors')), configHash };
     } else {
-      model = noGrad(() => new CRIS(src.config));
+      model = noGrad(() => new CRIS(config));
       base = { id: src.id, fingerprint: `random:${configHash.slice(0, 16)}`, configHash };
     }
     try {

@@ -17,6 +17,7 @@ import {
   LAYOUT_FILE,
   parseSplitJson,
   SPLITS,
+  type ReferenceEvaluation,
   type Split,
 } from '../format.js';
 import { ImageError } from '../image.js';
@@ -38,6 +39,8 @@ export interface BuildOptions {
   /** A folder with the published anns/{train,val,test}.json: their splits, names and prompts are kept. */
   anns?: string;
   layout?: DatasetLayout;
+  /** How the original evaluates the dataset (dataset.json `"reference"`), when it differs from the default. */
+  reference?: ReferenceEvaluation;
   /** Files processed at once. Default: available cores x 2 (decoding waits on I/O too). */
   concurrency?: number;
   onProgress?: (done: number, total: number) => void;
@@ -138,7 +141,10 @@ export async function buildDataset(samples: readonly RawSample[], skipped: reado
   const failures: string[] = [];
   let done = 0;
   try {
-    if (layout !== DEFAULT_LAYOUT) await stage.write(LAYOUT_FILE, `${JSON.stringify({ folders: layout }, null, 2)}\n`);
+    if (layout !== DEFAULT_LAYOUT || opts.reference) {
+      const description = { ...(layout !== DEFAULT_LAYOUT ? { folders: layout } : {}), ...(opts.reference ? { reference: opts.reference } : {}) };
+      await stage.write(LAYOUT_FILE, `${JSON.stringify(description, null, 2)}\n`);
+    }
     await pool(chosen, opts.concurrency ?? os.availableParallelism() * 2, async (s, i) => {
       try {
         let masks: MaskOut[] = await s.masks();

@@ -27,6 +27,9 @@ export const cityscapes: Converter = {
   expected: EXPECTED,
   paperSizes: { train: 34723, val: 6005, test: 0 },
   classes: CITYSCAPES_CLASSES.map((c) => c.name),
+  // The original reads it with configs/data/image_dir_text_mask_png.yaml: val_ds and test_ds take
+  // ${train_transforms} and test_ds reads images/validation (issue 24 row 8).
+  reference: { dataConfig: 'configs/data/image_dir_text_mask_png.yaml', evalTransforms: 'train', testSplit: 'val' },
   async scan(rawDir) {
     const root = path.resolve(rawDir);
     const found = await firstLayout(root, [{ images: 'leftImg8bit', masks: 'gtFine' }]);

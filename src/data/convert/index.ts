@@ -34,6 +34,7 @@ export async function convertDataset(name: string, rawDir: string, opts: Convert
     attributes: true,
     ...(opts.anns !== undefined ? { anns: opts.anns } : {}),
     ...(scan.layout !== undefined ? { layout: scan.layout } : {}),
+    ...(conv.reference !== undefined ? { reference: conv.reference } : {}),
     ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
     ...(opts.onProgress !== undefined ? { onProgress: opts.onProgress } : {}),
   });

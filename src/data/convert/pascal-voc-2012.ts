@@ -40,6 +40,9 @@ export const pascalVoc2012: Converter = {
   expected: EXPECTED,
   paperSizes: { train: 2170, val: 2148, test: 0 },
   classes: VOC_CLASSES,
+  // The original reads it with configs/data/image_dir_text_mask_jpg.yaml: val_ds and test_ds take
+  // ${train_transforms} and test_ds reads images/validation (issue 24 row 8).
+  reference: { dataConfig: 'configs/data/image_dir_text_mask_jpg.yaml', evalTransforms: 'train', testSplit: 'val' },
   async scan(rawDir) {
     const root = path.resolve(rawDir);
     const cands = ['VOCdevkit/VOC2012', 'VOC2012', '.'].map((b) => ({

@@ -3,7 +3,7 @@
  * each able to decode its own masks. The pipeline chooses splits and prompts, writes the
  * files and the annotations, and runs `data check`; a converter only knows its raw layout.
  */
-import type { DatasetLayout, Split } from '../format.js';
+import type { DatasetLayout, ReferenceEvaluation, Split } from '../format.js';
 
 /** A binary mask: 0 or 255 per pixel, row-major. */
 export interface BinaryMask {
@@ -71,6 +71,8 @@ export interface Converter {
   classes: readonly string[];
   /** Finds the raw samples; throws LayoutError when the folder matches no expected layout. */
   scan(rawDir: string): Promise<ScanResult>;
+  /** How the original evaluates this dataset when its data config differs from the default (written to dataset.json). */
+  reference?: ReferenceEvaluation;
 }
 
 export interface ScanResult {

@@ -6,5 +6,6 @@ import { clipsegBaseKind } from './clipseg.js';
 import { crisBaseKind } from './cris.js';
 import { learnerKind } from './learners.js';
 import { evalProtocolKind } from './eval-protocol.js';
+import { trainingKind } from './training.js';
 
-export const caseKinds: CaseKind[] = [tokenizerKind, clipsegBaseKind, crisBaseKind, learnerKind, evalProtocolKind];
+export const caseKinds: CaseKind[] = [tokenizerKind, clipsegBaseKind, crisBaseKind, learnerKind, evalProtocolKind, trainingKind];

@@ -52,13 +52,35 @@ function findTokenizerDir(from: string): string | null {
 
 /** Builds the segmenter a learner case describes (reference quirks, base model from two folders up). */
 export function buildCaseSegmenter(dir: string, cj: Record<string, unknown>): { segmenter: Segmenter; root: string; family: 'clipseg' | 'cris' } {
-  const wrapper = String(cj.wrapper_class);
   const section = cj.context_learner as Record<string, unknown> | undefined;
   if (!section || typeof section !== 'object') throw new Error(`${join(dir, 'case.json')}: no "context_learner" section`);
-  const ids = (cj.context_initializer_token_ids ?? null) as number[] | number[][] | null;
-  const { name, options } = learnerFromReference(section, ids);
-  const kw = (cj.wrapper_kwargs ?? {}) as Record<string, unknown>;
-  if (kw.freeze_all === false) throw new Error(`${join(dir, 'case.json')}: wrapper_kwargs.freeze_all false is not supported (the reference trains with freeze_all true)`);
+  return buildReferenceSegmenter({
+    caseFile: join(dir, 'case.json'), root: resolve(dir, '..', '..'), wrapper: String(cj.wrapper_class), section,
+    initializerIds: (cj.context_initializer_token_ids ?? null) as number[] | number[][] | null,
+    wrapperKwargs: (cj.wrapper_kwargs ?? {}) as Record<string, unknown>,
+  });
+}
+
+/** What a reference wrapper is built from: the base-model folder, the wrapper class and its kwargs, the learner section. */
+export interface ReferenceWrapperSpec {
+  /** the case.json that describes it (named in errors) */
+  caseFile: string;
+  /** the base model's folder (clipseg-tiny/, cris-tiny/) */
+  root: string;
+  wrapper: string;
+  /** the reference learner kwargs: `{class: "CoOpContextLearner", prompt_depth: 1, ...}` */
+  section: Record<string, unknown>;
+  initializerIds: number[] | number[][] | null;
+  wrapperKwargs: Record<string, unknown>;
+}
+
+/** The segmenter (quirks reference) of a reference wrapper class on a fixture base model. */
+export function buildReferenceSegmenter(spec: ReferenceWrapperSpec): { segmenter: Segmenter; root: string; family: 'clipseg' | 'cris' } {
+  const { wrapper, root, caseFile } = spec;
+  const dir = dirname(caseFile);
+  const { name, options } = learnerFromReference(spec.section, spec.initializerIds);
+  const kw = spec.wrapperKwargs;
+  if (kw.freeze_all === false) throw new Error(`${caseFile}: wrapper_kwargs.freeze_all false is not supported (the reference trains with freeze_all true)`);
   const wrapperOptions = {
     quirks: 'reference' as const,
     useNewLastLayer: (kw.use_new_last_layer as boolean | undefined) ?? false,
@@ -66,7 +88,6 @@ export function buildCaseSegmenter(dir: string, cj: Record<string, unknown>): { 
     residualRatio: (kw.residual_ratio as number | undefined) ?? 0.5,
     noFreezeLastLayer: (kw.no_freeze_last_layer as boolean | undefined) ?? false,
   };
-  const root = resolve(dir, '..', '..');
   const needsTokenizer = options.contextInitializer !== null && options.contextInitializer !== undefined && options.contextInitializerIds === undefined;
   // The wrapper class names the base-model family (the registry lists each learner's wrappers).
   const family = familyForReferenceWrapper(wrapper);
@@ -102,7 +123,7 @@ export function buildCaseSegmenter(dir: string, cj: Record<string, unknown>): { 
       throw e;
     }
   }
-  throw new Error(`${join(dir, 'case.json')}: unknown wrapper_class "${wrapper}" (expected one of ${referenceWrapperNames().join(', ')})`);
+  throw new Error(`${caseFile}: unknown wrapper_class "${wrapper}" (expected one of ${referenceWrapperNames().join(', ')})`);
 }
 
 /** The fixture-named intermediates of one forward. */
