@@ -300,6 +300,17 @@ export function learnerSpace(learner: LearnerName): SearchSpace {
 }
 
 /**
+ * The original's sweep space of a learner (its registry entry's `originalSweep`: the Optuna
+ * distributions of configs/hparams_search/<learner>_optuna.yaml, named as there without
+ * `model.`), or null when the original has no sweep of it.
+ */
+export function originalSpace(learner: LearnerName): SearchSpace | null {
+  if (!isLearnerName(learner)) throw new SpaceError(`unknown learner "${learner}"; expected one of ${LEARNERS.join(", ")}`);
+  const sweep = learnerEntry(learner).originalSweep;
+  return sweep ? { params: { ...sweep.params } } : null;
+}
+
+/**
  * One space over several learners: `learner` is a categorical, the common rows are shared,
  * and each learner's own rows are conditional on it.
  */
