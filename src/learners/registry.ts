@@ -19,7 +19,6 @@ import {
   coopOptionsSchema, cocoopOptionsSchema, vptOptionsSchema, mapleOptionsSchema, sharedSeparateOptionsSchema, sharedAttnOptionsSchema,
 } from './options.js';
 import { LearnerConfigError, type BaseFamily, type ContextLearner, type LearnerHost, type LearnerName } from './types.js';
-import { configTargetOf } from './param-names.js';
 
 /** One search-space row (structurally a src/sweep `Distribution`). */
 export type SearchRow =
@@ -190,13 +189,6 @@ export function registerLearner(entry: LearnerEntry): () => void {
   if (entry.models.length === 0) throw new LearnerConfigError(`registerLearner: learner ${entry.name} supports no base model`);
   for (const k of Object.keys(entry.searchRows)) {
     if (!(k in entry.schema.shape)) throw new LearnerConfigError(`registerLearner: search row "${k}" of learner ${entry.name} is not one of its options`);
-  }
-  for (const k of Object.keys(entry.originalSweep?.params ?? {})) {
-    const t = configTargetOf(k);
-    if (!t || (t.scope === 'model' && !(t.key in entry.schema.shape))) {
-      throw new LearnerConfigError(`registerLearner: original sweep parameter "${k}" of learner ${entry.name} sets no config key or option of it ` +
-        '(add its name to src/learners/param-names.ts or reference.ts)');
-    }
   }
   registry[entry.name] = entry;
   names.push(entry.name);
