@@ -88,7 +88,7 @@ def objective(params, space):
     return v
 
 
-def run(space, seed, n_trials, db):
+def run(space, seed, n_trials, db, quantum=None):
     sampler = optuna.samplers.TPESampler(
         seed=seed, multivariate=True, warn_independent_sampling=True, consider_prior=True, prior_weight=1.0,
         consider_magic_clip=True, n_startup_trials=10,
@@ -100,6 +100,8 @@ def run(space, seed, n_trials, db):
         for name, d in space:
             trial._suggest(name, d)
         value = objective(trial.params, space)
+        if quantum:  # coarse values: many ties, so the good/bad split's tie order matters
+            value = round(value / quantum) * quantum
         study.tell(trial, value)
         trials.append({"params": [trial.params[name] for name, _ in space], "value": value})
     return trials
@@ -115,6 +117,9 @@ def main():
             for n in ([20, 40] if learner in ("cocoop", "shared_attn") else [20]):
                 db = os.path.join(tmp, f"{learner}-{n}.db")
                 cases.append({"learner": learner, "seed": seed, "names": [name for name, _ in space], "trials": run(space, seed, n, db)})
+            if learner == "vpt":  # values rounded to 0.5: ties at the good/bad boundary past 16 trials
+                db = os.path.join(tmp, f"{learner}-ties.db")
+                cases.append({"learner": learner, "seed": seed, "names": [name for name, _ in space], "quantum": 0.5, "trials": run(space, seed, 40, db, 0.5)})
     os.makedirs(out_dir, exist_ok=True)
     version = optuna.__version__
     path = os.path.join(out_dir, f"optuna-{version}.json")

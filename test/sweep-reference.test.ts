@@ -56,7 +56,7 @@ function replay(c: Fixture['cases'][number], version: '2.10' | '3.1'): number {
   return worst;
 }
 
-test('the original\'s sweeps propose what Optuna 2.10.1 proposed (six learners, their yaml seeds, 20 and 40 trials)', () => {
+test('the original\'s sweeps propose what Optuna 2.10.1 proposed (six learners, their yaml seeds, 20 and 40 trials, tied values)', () => {
   const f = fixture('2.10.1');
   assert.equal(f.optuna, '2.10.1');
   assert.deepEqual([...new Set(f.cases.map((c) => c.learner))].sort(), ['cocoop', 'coop', 'maple', 'shared_attn', 'shared_separate', 'vpt']);
