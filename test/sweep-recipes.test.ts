@@ -33,10 +33,14 @@ test('original-scripts: each cell gets the script that ran it, on CUDA with 16-m
   assert.deepEqual(vpt.model, { useNewLastLayer: false });
   assert.ok(vpt.notes.some((n) => /Table 5/.test(n)));
   // CoOp on CRIS x Cityscapes: two scripts; the cell's upsampler setting picks one
-  const withUp = recipeFor('original-scripts', cell('coop', 'cris', 'cityscapes'));
+  const withUp = recipeFor('original-scripts', cell('coop', 'cris', 'cityscapes', { quirks: 'fixed' }));
   assert.equal(withUp.script, 'scripts/schedule_coop_cris.sh');
   assert.deepEqual([withUp.train.batchSize, withUp.train.effectiveBatchSize], [16, 32]);
   assert.deepEqual(withUp.model, {});
+  // with quirks reference the frozen CRIS's BatchNorms use batch statistics: one 32-sample pass, said so
+  const ref = recipeFor('original-scripts', cell('coop', 'cris', 'cityscapes'));
+  assert.deepEqual([ref.train.batchSize, ref.train.effectiveBatchSize], [32, 32]);
+  assert.ok(ref.notes.some((n) => /16-sample passes x 2 .* one 32-sample pass/.test(n)));
   const noUp = recipeFor('original-scripts', cell('coop', 'cris', 'cityscapes', { useNewLastLayer: false }));
   assert.equal(noUp.script, 'scripts/schedule_coop_cris_cityscapes.sh');
   assert.deepEqual([noUp.train.batchSize, noUp.train.effectiveBatchSize], [32, 32]);

@@ -10,7 +10,8 @@
  *   "medium" changes nothing the original's GPUs ran: CPU runs stay float32, with a note);
  * - `data.batch_size` and `+trainer.accumulate_grad_batches` where passed (some scripts define
  *   `accumulate_grad_batches=2` without passing it: schedule_maple.sh trains MaPLe in batches of
- *   16, one per step): `batchSize`, `effectiveBatchSize`;
+ *   16, one per step): `batchSize`, `effectiveBatchSize`; on CRIS with `quirks: reference` one
+ *   pass per step (the trainer refuses smaller passes with batch-statistic BatchNorms), with a note;
  * - `model.net.use_new_last_layer=false` (Table 5's setup, no learnable upsampler) and
  *   `model.net.context_learner.context_initializer=null` (Table 4's Gaussian initialisation), as
  *   the script has them: `model.useNewLastLayer`, `model.contextInitializer`;
@@ -147,8 +148,16 @@ export function recipeFor(name: string, cell: RecipeCell): RecipeResult {
     notes.push('the scripts train in 16-mixed precision with TF32 matmuls, which are CUDA settings: on CPU the trials run in float32');
   }
   if (script) {
-    train.batchSize = script.batchSize;
-    train.effectiveBatchSize = script.batchSize * script.accumulate;
+    const step = script.batchSize * script.accumulate;
+    // The frozen CRIS's BatchNorms use batch statistics with quirks: reference, and the trainer
+    // refuses passes smaller than the step there (src/train/reference-semantics.ts).
+    const onePass = cell.family === 'cris' && cell.model.quirks !== 'fixed' && script.accumulate > 1;
+    train.batchSize = onePass ? step : script.batchSize;
+    train.effectiveBatchSize = step;
+    if (onePass) {
+      notes.push(`${script.file} trains CRIS in ${script.batchSize}-sample passes x ${script.accumulate} (each normalised on its own by the frozen BatchNorms); ` +
+        `the trainer refuses passes smaller than the step there, so each step is one ${step}-sample pass`);
+    }
     if (modelOverrides && script.noUpsampler) model.useNewLastLayer = false;
     if (modelOverrides && script.gaussianInit) model.contextInitializer = null;
     if (modelOverrides && script.noUpsampler && cell.model.useNewLastLayer !== false) {
