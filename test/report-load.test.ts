@@ -208,12 +208,15 @@ test('toTrialsJsonl writes what loadBench reads back', () => {
     { number: 0, seq: 0, state: 'complete', params: { lr: 1e-3, weight_decay: 1e-4, depth: 5, intermediate_dim: 32 }, value: 0.31, attrs: { testDice: 0.77, valDice: 0.8 } },
     { number: 1, state: 'pruned', params: { lr: 2e-3, depth: 2 }, value: 0.5, attrs: { test: { dice: 0.4 } } },
     { number: 2, state: 'failed', params: null, value: null },
+    // a reference sweep's trial: the original's parameter names
+    { number: 3, state: 'complete', params: { 'optimizer.lr': 4e-4, weight_decay: 2e-5, 'net.context_learner.prompt_depth': 11 }, value: 0.2, attrs: { testDice: 0.6 } },
   ]));
   const c = loadBench(d).cells.find((x) => x.id === 'clipseg__vpt__camus')!;
   assert.deepEqual(c.trials.map((t) => [t.number, t.state, t.value, t.testDice, t.valDice, t.lr, t.weightDecay, t.depth]), [
     [0, 'complete', 0.31, 0.77, 0.8, 1e-3, 1e-4, 5],
     [1, 'pruned', 0.5, 0.4, null, 2e-3, null, 2],
     [2, 'failed', null, null, null, null, null, null],
+    [3, 'complete', 0.2, 0.6, null, 4e-4, 2e-5, 11],
   ]);
   assert.equal(c.trials[0]!.params.intermediate_dim, 32);
 });

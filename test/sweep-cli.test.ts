@@ -48,8 +48,9 @@ test('sweep runs trials into a SQLite study; study show reports them', async () 
     assert.equal(s.counts.complete, 3);
     for (const t of s.trials) {
       assert.ok(Number.isFinite(t.value));
-      assert.ok(t.params.lr! >= 1e-5 && t.params.lr! <= 5e-3);
-      assert.ok(t.params.prompt_depth! >= 1 && t.params.prompt_depth! <= 3);
+      // quirks: reference (the default): the original's sweep, under its parameter names
+      assert.ok(t.params['optimizer.lr']! >= 1e-5 && t.params['optimizer.lr']! <= 5e-3);
+      assert.ok(t.params['net.context_learner.prompt_depth']! >= 1 && t.params['net.context_learner.prompt_depth']! <= 3);
       assert.ok(existsSync(join(t.attrs.runDir, 'summary.json')), 'trial run folder with summary.json');
       assert.ok(t.attrs.testDice >= 0 && t.attrs.testDice <= 1);
     }
@@ -59,6 +60,37 @@ test('sweep runs trials into a SQLite study; study show reports them', async () 
     const s2 = JSON.parse(run(['study', 'show', 'tiny', '--storage', storage, '--json'], dir).stdout.trim().split('\n').pop()!) as { counts: Record<string, number> };
     assert.equal(s2.counts.complete, 4);
     assert.equal(run(['study', 'show', 'nope', '--storage', storage], dir).status, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sweep --recipe applies a run script\'s overrides to every trial and says what it did', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tvs-sweep-recipe-'));
+  try {
+    await generateSyntheticDataset('ultrasound', join(dir, 'kvasir'), { size: 64, counts: { train: 4, val: 2, test: 2 }, seed: 2 });
+    const cfg = join(dir, 'train.json');
+    const { writeFileSync, readFileSync } = await import('node:fs');
+    writeFileSync(cfg, JSON.stringify({
+      model: { tokenizer: join(fixturesDir(), 'tokenizer'), imageSize: 64 }, device: 'cpu',
+      batchSize: 2, effectiveBatchSize: 2, minEpochs: 1, maxEpochs: 1, data: { workers: 0, promptKey: 'p1' },
+    }));
+    const storage = `sqlite:${join(dir, 'studies.db')}`;
+    const r = run(['sweep', '--dataset', join(dir, 'kvasir'), '--model', join(fixturesDir(), 'clipseg-tiny'), '--learner', 'vpt', '--recipe', 'original-scripts',
+      '--trials', '1', '--storage', storage, '--study', 'rec', '-c', cfg, '--runs-dir', join(dir, 'runs'), '--quiet'], dir);
+    assert.equal(r.status, 0, r.stderr.slice(-3000));
+    // schedule_vpt.sh ran VPT on kvasir_polyp: batch 32, no accumulation, no upsampler; 16-mixed/TF32 are CUDA-only
+    assert.match(r.stdout, /recipe original-scripts: scripts\/schedule_vpt\.sh: batchSize=32, effectiveBatchSize=32, model\.useNewLastLayer=false/);
+    assert.match(r.stdout, /on CPU the trials run in float32/);
+    const show = JSON.parse(run(['study', 'show', 'rec', '--storage', storage, '--json'], dir).stdout.trim().split('\n').pop()!) as { trials: { attrs: { runDir: string } }[] };
+    const trial = JSON.parse(readFileSync(join(show.trials[0]!.attrs.runDir, 'config.json'), 'utf8')) as { batchSize: number; effectiveBatchSize: number; precision: string; model: Record<string, unknown> };
+    assert.equal(trial.batchSize, 32);
+    assert.equal(trial.effectiveBatchSize, 32);
+    assert.equal(trial.precision, '32');
+    assert.equal(trial.model.useNewLastLayer, false);
+    const bad = run(['sweep', '--dataset', join(dir, 'kvasir'), '--recipe', 'schedule_nope', '--print-space'], dir);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /unknown recipe "schedule_nope" \(expected original-scripts, schedule_coop_clipseg/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

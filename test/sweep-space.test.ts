@@ -33,7 +33,8 @@ test("constructors build plain data and reject bad ranges", () => {
   assert.throws(() => int(0.5, 3), /integers/);
   assert.throws(() => int(1, 8, { log: true, step: 2 }), /step 1/);
   assert.throws(() => categorical([]), /non-empty/);
-  assert.throws(() => categorical([1, 1]), /duplicate/);
+  // A repeated choice is kept (Optuna allows it; the original's CoCoOp sweep lists 32 twice).
+  assert.deepEqual(categorical([32, 129, 32]), { type: "categorical", choices: [32, 129, 32] });
   assert.throws(() => categorical([{} as unknown as string]), /not a string/);
 });
 

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { LEARNERS } from '../sweep/index.js';
 import { learnersFor } from '../learners/registry.js';
-import { ABLATIONS, GRID_DEFAULT_MODELS, runGrid, type GridOptions } from '../experiment/index.js';
+import { ABLATIONS, GRID_DEFAULT_MODELS, RECIPE_NAMES, runGrid, SAMPLER_CHOICES, type GridOptions } from '../experiment/index.js';
 
 export function registerBenchCommand(program: Command): void {
   program.command('bench')
@@ -11,14 +11,16 @@ export function registerBenchCommand(program: Command): void {
     .requiredOption('--datasets <list>', 'comma-separated dataset folders, optionally name=folder (e.g. kvasir=data/Kvasir-SEG)')
     .option('--models <list>', 'comma-separated base models (preset, folder, hub id; optionally name=spec). Default: CIDAS/clipseg-rd64, the model (and tokenizer) the original experiment configs load, not -refined', GRID_DEFAULT_MODELS)
     .option('--learners <list>', `comma-separated learners (${LEARNERS.join(', ')}); CRIS gets only ${learnersFor('cris').join(', ')}`, LEARNERS.join(','))
-    .option('--trials <n>', 'TPE trials per cell (paper: 20)', '20')
+    .option('--trials <n>', 'TPE trials per cell (default: the original sweep\'s n_trials, 20)')
     .option('--out <dir>', 'bench folder', 'bench')
     .option('--storage <url>', 'study storage (default sqlite:<bench>/studies.db; postgres://... to share cells with workers)')
     .option('--ablate <list>', `ablations: ${Object.keys(ABLATIONS).join(', ')} (Tables 4 and 5)`)
     .option('-c, --config <file>', 'base training config (docs/train.md)')
     .option('--max-epochs <n>', 'override maxEpochs of every trial')
-    .option('--max-depth <n>', 'largest prompt depth sampled', '10')
-    .option('--seed <n>', 'sampler seed', '0')
+    .option('--max-depth <n>', 'largest prompt depth sampled (default: the space\'s own, within the encoders\' layers)')
+    .option('--seed <n>', 'sampler seed of every cell (default: the original sweep\'s seed for each learner with quirks reference, else 0)')
+    .option('--sampler <s>', `${SAMPLER_CHOICES.join(', ')} (docs/sweep.md); auto: optuna with quirks reference, tunevlseg with fixed`, 'auto')
+    .option('--recipe <r>', `the original run scripts\' overrides per cell: ${RECIPE_NAMES.join(', ')}`)
     .option('--no-predictions', 'skip writing test-set predictions (the report\'s gallery)')
     .option('--no-embeddings', 'skip the CLIP embeddings of each dataset (the report\'s t-SNE figure)')
     .option('--devices <list>', 'one worker process per device for each cell: cuda:0,cuda:1,... or all (every CUDA device); cpu,cpu for CPU processes')

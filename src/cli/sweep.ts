@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { LEARNERS, type StudySummary } from '../sweep/index.js';
 import { DEFAULT_LEARNER } from '../learners/registry.js';
-import { joinStudy, readStudy, runSweep, StudyFailedError, SWEEP_OBJECTIVES, type SweepOptions } from '../experiment/index.js';
+import { joinStudy, readStudy, RECIPE_NAMES, runSweep, SAMPLER_CHOICES, StudyFailedError, sweepSpaceReport, SWEEP_OBJECTIVES, type SweepOptions } from '../experiment/index.js';
 
 function printStudy(s: StudySummary, json: boolean): void {
   if (json) {
@@ -33,21 +33,28 @@ export function registerSweepCommands(program: Command): void {
     .requiredOption('--dataset <dir>', 'dataset folder (docs/data.md)')
     .option('--model <m>', 'base model: preset, folder or hub id', 'clipseg')
     .option('--learner <l>', `context learner (${LEARNERS.join(', ')})`, DEFAULT_LEARNER)
-    .option('--trials <n>', 'trials in the study', '20')
+    .option('--trials <n>', 'trials in the study (default: the original sweep\'s n_trials, 20)')
     .option('--storage <url>', 'sqlite:<file> or postgres://...', 'sqlite:runs/studies.db')
     .option('--study <name>', 'study name (default <model>__<learner>__<dataset>)')
     .option('--workers <n>', 'local worker processes (each trial still uses the threads it is given)', '1')
     .option('--devices <list>', 'one worker process per device: cuda:0,cuda:1,... or all (every CUDA device); cpu,cpu for CPU processes')
-    .option('--seed <n>', 'sampler seed', '0')
+    .option('--seed <n>', 'sampler seed (default: the original sweep\'s seed for the learner with quirks reference, else 0)')
+    .option('--sampler <s>', `${SAMPLER_CHOICES.join(', ')}: optuna is the original\'s (Optuna 2.10 TPE on Optuna\'s streams), tunevlseg ours (docs/sweep.md); auto: optuna with quirks reference, tunevlseg with fixed`, 'auto')
+    .option('--recipe <r>', `the original run scripts\' overrides (batch, accumulation, 16-mixed, TF32, upsampler): ${RECIPE_NAMES.join(', ')}`)
+    .option('--print-space', 'print the search space, sampler and number of trials as one JSON object, and exit')
     .option('--objective <o>', 'auto, val_loss (last epoch, minimised: the reference), best_val_loss (best checkpoint\'s) or val_dice (maximised); auto: val_loss with quirks reference, best_val_loss with fixed', 'auto')
     .option('--pruner <p>', 'none, median or halving (stops bad trials early, on per-epoch values)', 'none')
-    .option('--max-depth <n>', 'largest prompt depth sampled (<= the encoders\' layers)', '10')
+    .option('--max-depth <n>', 'largest prompt depth sampled (default: the space\'s own, 11 reference / 10 fixed, within the encoders\' layers)')
     .option('-c, --config <file>', 'base training config (YAML/JSON, docs/train.md)')
     .option('--runs-dir <dir>', 'trial run folders go to <dir>/<study>/trial-NNN', 'runs/sweeps')
     .option('--max-epochs <n>', 'override the training config\'s maxEpochs')
     .option('-q, --quiet', 'no per-epoch lines')
-    .action(async (o: SweepOptions) => {
+    .action(async (o: SweepOptions & { printSpace?: boolean }) => {
       if (o.objective !== 'auto' && !SWEEP_OBJECTIVES.includes(o.objective)) throw new Error(`--objective must be auto or one of ${SWEEP_OBJECTIVES.join(', ')}, got "${o.objective}"`);
+      if (o.printSpace) {
+        console.log(JSON.stringify(await sweepSpaceReport(o)));
+        return;
+      }
       try {
         printStudy(await runSweep(o), false);
       } catch (e) {

@@ -4,3 +4,5 @@ export * from './worker.js';
 export * from './sweep.js';
 export * from './grid.js';
 export * from './run-grid.js';
+export * from './sweep-plan.js';
+export * from './recipes.js';

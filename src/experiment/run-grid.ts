@@ -10,21 +10,30 @@ import { openStorage, summarizeStudy, type StudyConfig } from '../sweep/index.js
 import { readConfigFile, predictFolder, datasetEmbeddings, type TrainConfigInput } from '../train/index.js';
 import { benchFiles, runFiles, toTrialsJsonl, type BenchFiles } from '../train/run-folder.js';
 import { familyOf, gridCells, type GridCell } from './grid.js';
-import { autoObjective, clampedSpace } from './trial.js';
+import { planSweep, type SamplerChoice } from './sweep-plan.js';
+import { trialsOnCuda, withRecipe } from './recipes.js';
+import { intFlag } from './sweep.js';
+import { autoObjective } from './trial.js';
 import { parseDevices, runWorker, spawnWorkers } from './worker.js';
 
 export interface GridOptions {
   models: string;
   learners: string;
   datasets: string;
-  trials: string;
+  /** Default: each learner's original sweep's n_trials (20). */
+  trials?: string;
   out: string;
   storage?: string;
   ablate?: string;
   config?: string;
   maxEpochs?: string;
-  maxDepth: string;
-  seed: string;
+  maxDepth?: string;
+  /** Default: each learner's original sweep seed (quirks: reference), else 0. */
+  seed?: string;
+  /** auto (by quirks mode), optuna or tunevlseg (sweep-plan.ts). */
+  sampler?: string;
+  /** A run-script recipe (recipes.ts) for every cell. */
+  recipe?: string;
   predictions: boolean;
   embeddings: boolean;
   quiet?: boolean;
@@ -45,7 +54,7 @@ export async function runGrid(o: GridOptions): Promise<{ dir: string; ran: strin
     name: basename(dir), models, learners: [...new Set(cells.map((c) => c.learner))], datasets: [...new Set(cells.map((c) => c.dataset.name))],
     ablations: [...new Set(cells.map((c) => c.ablation).filter((a): a is string => a !== null))],
     specs: { models: Object.fromEntries(cells.map((c) => [c.model.name, c.model.spec])), datasets: Object.fromEntries(cells.map((c) => [c.dataset.name, resolve(c.dataset.spec)])) },
-    trials: Number.parseInt(o.trials, 10),
+    trials: intFlag('--trials', o.trials) ?? 20,
   }, null, 2) + '\n');
   const fileCfg = o.config ? readConfigFile(o.config) : {};
   const storageUrl = o.storage ?? `sqlite:${files.studies}`;
@@ -64,20 +73,27 @@ export async function runGrid(o: GridOptions): Promise<{ dir: string; ran: strin
         if (!o.quiet) console.log(`[${i + 1}/${cells.length}] ${cell.id}: finished earlier, skipped`);
         continue;
       }
-      if (!o.quiet) console.log(`[${i + 1}/${cells.length}] ${cell.id}: sweeping ${o.trials} trials`);
-      const base = {
+      let base = {
         ...fileCfg,
         data: { ...((fileCfg.data as Record<string, unknown> | undefined) ?? {}), dir: resolve(cell.dataset.spec) },
         model: { ...((fileCfg.model as Record<string, unknown> | undefined) ?? {}), model: cell.model.spec, learner: cell.learner, ...cell.overrides },
         runsDir: files.trials,
         ...(o.maxEpochs ? { maxEpochs: Number.parseInt(o.maxEpochs, 10) } : {}),
       } as TrainConfigInput;
-      const nTrials = Number.parseInt(o.trials, 10);
+      if (o.recipe !== undefined) base = withRecipe(base, o.recipe, { learner: cell.learner, family: familyOf(cell.model), dataset: cell.dataset.name, cuda: await trialsOnCuda(devices, base.device) }, console.log);
       const model = (base.model ?? {}) as Record<string, unknown>;
+      const plan = await planSweep({
+        learner: cell.learner, model, sampler: (o.sampler ?? 'auto') as SamplerChoice,
+        seed: intFlag('--seed', o.seed), nTrials: intFlag('--trials', o.trials), maxDepth: intFlag('--max-depth', o.maxDepth), log: console.log,
+      });
+      const nTrials = plan.nTrials;
+      if (!o.quiet) console.log(`[${i + 1}/${cells.length}] ${cell.id}: sweeping ${nTrials} trials (${plan.samplerName} TPE, seed ${plan.seed}${plan.source ? `, the space of ${plan.source}` : ''})`);
       const config: StudyConfig = {
-        name: cell.id, direction: 'minimize', space: await clampedSpace(cell.learner, Number.parseInt(o.maxDepth, 10), model, console.log),
-        seed: Number.parseInt(o.seed, 10), lag: 0,
-        attrs: { train: base, objective: autoObjective(model), nTrials, pruner: 'none', cell: cell.id },
+        name: cell.id, direction: 'minimize', space: plan.space, seed: plan.seed, sampler: plan.sampler, lag: 0,
+        attrs: {
+          train: base, objective: autoObjective(model), nTrials, pruner: 'none', cell: cell.id, sampler: plan.samplerName,
+          ...(plan.source ? { source: plan.source } : {}), ...(o.recipe ? { recipe: o.recipe } : {}),
+        },
       };
       await storage.createStudy(config, { loadIfExists: true });
       if (devices === null) await runWorker(storage, cell.id, { nTrials, quiet: o.quiet });

@@ -3,24 +3,34 @@
  * worker in this process or by local worker processes, with studies in SQLite or PostgreSQL so
  * that workers on other machines can join. Rerunning it on an existing study says what happens.
  */
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { openStorage, summarizeStudy, LEARNERS, type LearnerName, type StudyConfig, type StudyStorage, type StudySummary } from '../sweep/index.js';
 import { readConfigFile, type TrainConfigInput } from '../train/index.js';
-import { autoObjective, clampedSpace, type SweepObjective } from './trial.js';
+import { familyOfModelSpec } from '../tuning/base-model.js';
+import { trialsOnCuda, withRecipe } from './recipes.js';
+import { planReport, planSweep, type SamplerChoice, type SweepPlan } from './sweep-plan.js';
+import { autoObjective, type SweepObjective } from './trial.js';
 import { assertSomeTrialCompleted, joinHint, parseDevices, runWorker, spawnWorkers, StudyFailedError } from './worker.js';
 
 export interface SweepOptions {
   model: string;
   learner: string;
   dataset: string;
-  trials: string;
+  /** Default: the original sweep's n_trials (20). */
+  trials?: string;
   storage: string;
   study?: string;
   workers: string;
-  seed: string;
+  /** Default: the original sweep's seed for the learner (quirks: reference), else 0. */
+  seed?: string;
   objective: SweepObjective | 'auto';
   pruner: string;
-  maxDepth: string;
+  /** Cap on the sampled prompt depth (default: the space's own, within the model's layers). */
+  maxDepth?: string;
+  /** auto (by quirks mode), optuna (the original's) or tunevlseg (ours). */
+  sampler?: string;
+  /** A run-script recipe (recipes.ts): original-scripts, or a script's name. */
+  recipe?: string;
   config?: string;
   runsDir: string;
   maxEpochs?: string;
@@ -29,16 +39,30 @@ export interface SweepOptions {
   devices?: string;
 }
 
-/**
- * Creates (or resumes) the study and runs its trials; returns its summary. A study with no
- * completed trial, or a local worker that failed, throws StudyFailedError (with the summary).
- */
-export async function runSweep(o: SweepOptions, log: (line: string) => void = console.log): Promise<StudySummary> {
+/** A flag's integer, or undefined when the flag was not given. */
+export function intFlag(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v.trim())) throw new Error(`${flag} must be a non-negative integer, got "${v}"`);
+  return Number.parseInt(v, 10);
+}
+
+interface SweepSetup {
+  learner: LearnerName;
+  base: TrainConfigInput;
+  plan: SweepPlan;
+  workers: number;
+  devices: (string | null)[] | null;
+  studyName: string;
+}
+
+/** Flags -> the study's base training config and plan (sweep-plan.ts); nothing is written. */
+async function setupSweep(o: SweepOptions, log: (line: string) => void, lenientModel = false): Promise<SweepSetup> {
   if (!(LEARNERS as readonly string[]).includes(o.learner)) throw new Error(`unknown learner "${o.learner}" (${LEARNERS.join(', ')})`);
   const learner = o.learner as LearnerName;
-  const nTrials = Number.parseInt(o.trials, 10);
   let workers = Number.parseInt(o.workers, 10);
-  if (!(nTrials > 0) || !(workers > 0)) throw new Error('--trials and --workers must be positive integers');
+  if (!(workers > 0)) throw new Error('--workers must be a positive integer');
+  const nTrials = intFlag('--trials', o.trials);
+  if (nTrials === 0) throw new Error('--trials must be a positive integer');
   let devices: (string | null)[] | null = null;
   if (o.devices !== undefined) {
     if (workers > 1) throw new Error('give --devices or --workers, not both (--devices starts one worker per device)');
@@ -47,23 +71,53 @@ export async function runSweep(o: SweepOptions, log: (line: string) => void = co
     workers = devices.length;
   }
   const fileCfg = o.config ? readConfigFile(o.config) : {};
-  const studyName = o.study ?? `${o.model.replace(/[^\w.-]+/g, '_')}__${learner}__${resolve(o.dataset).split('/').filter(Boolean).pop()}`;
-  const base = {
+  const datasetName = basename(resolve(o.dataset));
+  const studyName = o.study ?? `${o.model.replace(/[^\w.-]+/g, '_')}__${learner}__${datasetName}`;
+  let base = {
     ...fileCfg,
     data: { ...((fileCfg.data as Record<string, unknown> | undefined) ?? {}), dir: resolve(o.dataset) },
     model: { ...((fileCfg.model as Record<string, unknown> | undefined) ?? {}), model: o.model, learner },
     runsDir: resolve(o.runsDir),
     ...(o.maxEpochs ? { maxEpochs: Number.parseInt(o.maxEpochs, 10) } : {}),
   } as TrainConfigInput;
+  if (o.recipe !== undefined) {
+    const cuda = await trialsOnCuda(devices, base.device);
+    base = withRecipe(base, o.recipe, { learner, family: familyOfModelSpec(o.model), dataset: datasetName, cuda }, log);
+  }
+  const plan = await planSweep({
+    learner, model: (base.model ?? {}) as Record<string, unknown>, sampler: (o.sampler ?? 'auto') as SamplerChoice,
+    seed: intFlag('--seed', o.seed), nTrials, maxDepth: intFlag('--max-depth', o.maxDepth), log, lenientModel,
+  });
+  return { learner, base, plan, workers, devices, studyName };
+}
+
+/**
+ * `sweep --print-space`: what the study would sample (the space, the sampler with its seed and
+ * settings, the number of trials) as one JSON-able object; nothing runs, nothing is written.
+ */
+export async function sweepSpaceReport(o: SweepOptions, log: (line: string) => void = console.error): Promise<ReturnType<typeof planReport>> {
+  return planReport((await setupSweep(o, log, true)).plan);
+}
+
+/**
+ * Creates (or resumes) the study and runs its trials; returns its summary. A study with no
+ * completed trial, or a local worker that failed, throws StudyFailedError (with the summary).
+ */
+export async function runSweep(o: SweepOptions, log: (line: string) => void = console.log): Promise<StudySummary> {
+  const { learner, base, plan, workers, devices, studyName } = await setupSweep(o, log);
+  const nTrials = plan.nTrials;
   const objective = o.objective === 'auto' ? autoObjective((base.model ?? {}) as Record<string, unknown>) : o.objective;
-  const space = await clampedSpace(learner, Number.parseInt(o.maxDepth, 10), (base.model ?? {}) as Record<string, unknown>, log);
   const config: StudyConfig = {
     name: studyName,
     direction: objective === 'val_dice' ? 'maximize' : 'minimize',
-    space,
-    seed: Number.parseInt(o.seed, 10),
+    space: plan.space,
+    seed: plan.seed,
+    sampler: plan.sampler,
     lag: workers - 1,
-    attrs: { train: base, objective, nTrials, pruner: o.pruner, model: o.model, learner, dataset: resolve(o.dataset) },
+    attrs: {
+      train: base, objective, nTrials, pruner: o.pruner, model: o.model, learner, dataset: resolve(o.dataset),
+      sampler: plan.samplerName, ...(plan.source ? { source: plan.source } : {}), ...(o.recipe ? { recipe: o.recipe } : {}),
+    },
   };
   const storage = await openStorage(o.storage);
   try {

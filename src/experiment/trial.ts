@@ -1,12 +1,12 @@
 /**
  * One sweep trial: the parameters TPE sampled, applied to the study's base training config,
- * become a training run; its objective value goes back to the sampler. Also the search space a
- * study samples from, clamped to what the base model can take.
+ * become a training run; its objective value goes back to the sampler. (What a study samples
+ * from: sweep-plan.ts.)
  */
 import { join } from 'node:path';
 import { learnerSpace, type LearnerName, type Params, type SearchSpace } from '../sweep/index.js';
 import type { TrainConfigInput, TrainSummary } from '../train/index.js';
-import { optionForReferenceName } from '../learners/reference.js';
+import { configTargetOf } from '../learners/param-names.js';
 
 /**
  * What a trial returns to the sampler:
@@ -35,11 +35,11 @@ export function trialConfig(base: TrainConfigInput, params: Params, study: strin
   const cfg = structuredClone(base) as TrainConfigInput & { model?: Record<string, unknown> };
   const model: Record<string, unknown> = { ...(cfg.model ?? {}) };
   for (const [k, v] of Object.entries(params)) {
-    if (k === 'lr') cfg.lr = v as number;
-    else if (k === 'weight_decay') cfg.weightDecay = v as number;
-    else if (k === 'learner') model.learner = v;
-    else if (optionForReferenceName(k)) model[optionForReferenceName(k)!] = v; // paper Tab. 2 name -> our option
-    else throw new Error(`sweep: no config key for parameter "${k}"`);
+    // The original's names (optimizer.lr, net.context_learner.prompt_depth) and Tab. 2's (lr, prompt_depth).
+    const target = configTargetOf(k);
+    if (!target) throw new Error(`sweep: no config key for parameter "${k}" (src/learners/param-names.ts)`);
+    if (target.scope === 'train') cfg[target.key] = v as number;
+    else model[target.key] = v;
   }
   cfg.model = model;
   // Trial run folders: <runsDir>/<study>/trial-NNN (a run name is one folder level).
@@ -54,21 +54,4 @@ export function sweepSpace(learner: LearnerName, maxDepth = 10): SearchSpace {
   const depth = s.params.prompt_depth;
   if (!depth || depth.type !== 'int') return s;
   return { ...s, params: { ...s.params, prompt_depth: { ...depth, high: Math.max(depth.low, Math.min(depth.high, maxDepth)) } } };
-}
-
-/**
- * The per-learner space with its depth range clamped to what the base model takes (a depth
- * the encoders lack would only make trials fail), saying so through `log` when it clamps.
- * The limit comes from the model's config alone, before any trial (or weight load) runs.
- */
-export async function clampedSpace(learner: LearnerName, maxDepth: number, model: Record<string, unknown>, log: (line: string) => void): Promise<SearchSpace> {
-  const space = sweepSpace(learner, maxDepth);
-  const depth = space.params.prompt_depth;
-  if (!depth || depth.type !== 'int') return space;
-  const { promptDepthLimit } = await import('../tuning/factory.js');
-  const limit = await promptDepthLimit(model);
-  if (depth.high <= limit.maxDepth) return space;
-  const high = Math.max(depth.low, limit.maxDepth);
-  log(`sweep: prompt depth range ${depth.low}..${depth.high} clamped to ${depth.low}..${high}: ${String(model.model)} takes at most ${limit.maxDepth} (${limit.maxDepthWhy})`);
-  return { ...space, params: { ...space.params, prompt_depth: { ...depth, high } } };
 }

@@ -11,3 +11,4 @@ export * from './options.js';
 export * from './registry.js';
 export * from './classes.js';
 export * from './reference.js';
+export * from './param-names.js';

@@ -5,8 +5,9 @@
  *  - its class and option schema (`create`, `schema`), built for a model by `createLearner`;
  *  - its display label, long title and paper order (report tables, the demo);
  *  - its reference class, wrapper classes and class defaults (parity fixtures, `learnerFromReference`);
- *  - its search-space rows, in our option names (`tunevlseg sweep`, `tunevlseg bench`; the sweep
- *    renames them to the paper's Tab. 2 names through the reference name table);
+ *  - its search-space rows, in our option names (`tunevlseg sweep`, `tunevlseg bench` with
+ *    `quirks: fixed`; the sweep renames them to the paper's Tab. 2 names through the reference
+ *    name table), and the original's own sweep of it (`originalSweep`: `quirks: reference`);
  *  - which towers it prompts and which base-model families it supports (CRIS: text only).
  *
  * A new built-in learner is its class file, its options schema (options.ts), one entry in
@@ -24,6 +25,20 @@ export type SearchRow =
   | { readonly type: 'float'; readonly low: number; readonly high: number; readonly log?: boolean; readonly step?: number }
   | { readonly type: 'int'; readonly low: number; readonly high: number; readonly log?: boolean; readonly step?: number }
   | { readonly type: 'categorical'; readonly choices: readonly (string | number | boolean | null)[] };
+
+/**
+ * The original's sweep of a learner (naamiinepal/tunevlseg @ 7956bcd, `file`): its Optuna
+ * distributions as hydra-optuna-sweeper 1.2 builds them from the file's `params`, in the file's
+ * order, named by their key without the leading `model.` (src/learners/param-names.ts maps the
+ * names to our config keys), and the file's sampler seed and `n_trials`. The sampler's other
+ * settings are the same in every file (ORIGINAL_SETTINGS in src/sweep/tpe.ts).
+ */
+export interface OriginalSweep {
+  readonly file: string;
+  readonly seed: number;
+  readonly nTrials: number;
+  readonly params: Readonly<Record<string, SearchRow>>;
+}
 
 export interface LearnerEntry {
   /** The name configs, run folders and cell ids use. */
@@ -54,7 +69,24 @@ export interface LearnerEntry {
   referenceDefaults: Readonly<Record<string, unknown>>;
   /** The learner's own search-space rows (paper Tab. 2), in our option names; the common rows are the sweep's. */
   searchRows: Readonly<Record<string, SearchRow>>;
+  /** The original's sweep of this learner, when it has one (reference sweeps use it; see OriginalSweep). */
+  originalSweep?: OriginalSweep;
 }
+
+/**
+ * The rows every original sweep file starts with. hydra-optuna-sweeper 1.2 reads
+ * `tag(log, interval(a, b))` as LogUniformDistribution(a, b) and `range(a, b)` as
+ * IntUniformDistribution(a, b), whose upper bound Optuna includes: depth 1..11.
+ */
+const ORIGINAL_COMMON_ROWS = {
+  'optimizer.lr': { type: 'float', low: 1e-5, high: 5e-3, log: true }, // tag(log, interval(1e-5, 5e-3))
+  weight_decay: { type: 'float', low: 1e-5, high: 0.01, log: true }, // tag(log, interval(1e-5, 0.01))
+  'net.context_learner.prompt_depth': { type: 'int', low: 1, high: 11 }, // range(1, 11)
+} as const;
+const original = (file: string, seed: number, own: Readonly<Record<string, SearchRow>> = {}): OriginalSweep =>
+  ({ file: `configs/hparams_search/${file}`, seed, nTrials: 20, params: { ...ORIGINAL_COMMON_ROWS, ...own } });
+/** `choice(true, false)`: a categorical in the order written (the order random sampling and TPE index). */
+const TRUE_FALSE = { type: 'categorical', choices: [true, false] } as const;
 
 const projectionRows = {
   intermediateDim: { type: 'categorical', choices: [32, 64, 96] },
@@ -69,6 +101,7 @@ const BUILTIN_LEARNERS: readonly LearnerEntry[] = [
     schema: coopOptionsSchema, text: true, vision: false, models: ['clipseg', 'cris'],
     referenceClass: 'CoOpContextLearner', referenceWrappers: { clipseg: 'COOPCLIPSeg', cris: 'COOPCRIS' },
     referenceDefaults: { depth: 1, vectorStd: 0.02, contextInitializer: null }, searchRows: {},
+    originalSweep: original('coop_optuna.yaml', 12345),
   },
   {
     name: 'cocoop', label: 'CoCoOp', title: 'CoCoOp', paperOrder: 4, summary: 'CoOp vectors plus a per-image bias from the image embedding',
@@ -77,18 +110,29 @@ const BUILTIN_LEARNERS: readonly LearnerEntry[] = [
     referenceDefaults: { depth: 1, vectorStd: 0.02, contextInitializer: null, ...projectionDefaults, normImageFeatures: true },
     // The original sweep config's choices (configs/hparams_search/cocoop*.yaml): {32, 129}.
     searchRows: { intermediateDim: { type: 'categorical', choices: [32, 129] }, useLoraProj: projectionRows.useLoraProj },
+    // choice(32, 129, 32): three entries, 32 twice (drawn 2/3 of the time at random start-up).
+    originalSweep: original('cocoop_optuna.yaml', 1234, {
+      'net.context_learner.intermediate_dim': { type: 'categorical', choices: [32, 129, 32] },
+      'net.context_learner.use_lora_proj': TRUE_FALSE,
+    }),
   },
   {
     name: 'vpt', label: 'VPT', title: 'VPT', paperOrder: 3, summary: 'learned vision prompt tokens after the patch tokens',
     schema: vptOptionsSchema, text: false, vision: true, models: ['clipseg'],
     referenceClass: 'VPTContextLearner', referenceWrappers: { clipseg: 'VPTCLIPSeg' },
     referenceDefaults: { depth: 1, vectorStd: 0.02 }, searchRows: {},
+    originalSweep: original('vpt_optuna.yaml', 1234),
   },
   {
     name: 'maple', label: 'MaPLe', title: 'MaPLe', paperOrder: 0, summary: 'text context vectors, vision prompts projected from them per layer',
     schema: mapleOptionsSchema, text: true, vision: true, models: ['clipseg'],
     referenceClass: 'MapleContextLearner', referenceWrappers: { clipseg: 'MapleCLIPSeg' },
     referenceDefaults: { depth: 1, vectorStd: 0.02, contextInitializer: null, ...projectionDefaults }, searchRows: projectionRows,
+    // range(32, 97, 32): IntUniformDistribution(32, 97, step=32), whose high Optuna lowers to 96.
+    originalSweep: original('maple_optuna.yaml', 12345, {
+      'net.context_learner.intermediate_dim': { type: 'int', low: 32, high: 96, step: 32 },
+      'net.context_learner.use_lora_proj': TRUE_FALSE,
+    }),
   },
   {
     name: 'shared_separate', label: 'Shared Sep', title: 'Shared Separate', paperOrder: 1, summary: 'a unified prompt projected separately to text and vision',
@@ -96,6 +140,7 @@ const BUILTIN_LEARNERS: readonly LearnerEntry[] = [
     referenceClass: 'SharedSeparateLearner', referenceWrappers: { clipseg: 'SharedSeparateCLIPSeg' },
     referenceDefaults: { depth: 1, vectorStd: 0.02, sharedDim: 64, ...projectionDefaults },
     searchRows: { sharedDim: { type: 'categorical', choices: [32, 64] } },
+    originalSweep: original('shared_separate_optuna.yaml', 4322, { 'net.context_learner.shared_dim': { type: 'categorical', choices: [32, 64] } }),
   },
   {
     name: 'shared_attn', label: 'Shared Attn', title: 'Shared Attention', paperOrder: 2,
@@ -110,6 +155,12 @@ const BUILTIN_LEARNERS: readonly LearnerEntry[] = [
       feedforward: { type: 'categorical', choices: [1280, 1420] },
       normFirst: { type: 'categorical', choices: [true, false] },
     },
+    originalSweep: original('shared_attn_optuna.yaml', 123456, {
+      'net.context_learner.unified_projector.nhead': { type: 'categorical', choices: [16, 20, 32] },
+      'net.context_learner.unified_projector.dropout': { type: 'float', low: 0.1, high: 0.55 }, // interval(0.1, 0.55)
+      'net.context_learner.unified_projector.dim_feedforward': { type: 'categorical', choices: [1280, 1420] },
+      'net.context_learner.unified_projector.norm_first': TRUE_FALSE,
+    }),
   },
 ];
 

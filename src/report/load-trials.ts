@@ -3,6 +3,7 @@
  * written from a study's trials by `toTrialsJsonl`.
  */
 import { type Ctx, finiteOrNull, isRecord } from './load-files.js';
+import { paramFor, type ConfigTarget } from '../learners/param-names.js';
 
 export interface TrialRow {
   number: number;
@@ -18,10 +19,13 @@ export interface TrialRow {
   depth: number | null;
 }
 
-/** First finite number among a params object's aliases of a hyperparameter. */
-function param(params: Record<string, unknown>, names: readonly string[]): number | null {
-  for (const n of names) {
-    const v = params[n];
+/**
+ * First finite number among a params object's aliases of a hyperparameter, else the parameter
+ * that sets its config key (a reference sweep's `optimizer.lr`, `net.context_learner.prompt_depth`).
+ */
+function param(params: Record<string, unknown>, names: readonly string[], target: ConfigTarget): number | null {
+  for (const n of [...names, paramFor(Object.keys(params), target)]) {
+    const v = n === undefined ? undefined : params[n];
     if (typeof v === 'number' && Number.isFinite(v)) return v;
   }
   return null;
@@ -85,9 +89,9 @@ export function readTrials(ctx: Ctx, file: string, cell: string): TrialRow[] {
       value: finiteOrNull(value.value),
       testDice,
       valDice: firstDice(value, [['valDice'], ['val', 'dice'], ['attrs', 'valDice'], ['attrs', 'val', 'dice']]),
-      lr: param(params, LR_KEYS),
-      weightDecay: param(params, WD_KEYS),
-      depth: param(params, DEPTH_KEYS),
+      lr: param(params, LR_KEYS, { scope: 'train', key: 'lr' }),
+      weightDecay: param(params, WD_KEYS, { scope: 'train', key: 'weightDecay' }),
+      depth: param(params, DEPTH_KEYS, { scope: 'model', key: 'depth' }),
     });
   }
   return out.sort((a, b) => a.number - b.number);

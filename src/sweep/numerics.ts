@@ -347,32 +347,45 @@ export function nextBelow(x: number): number {
  * which of several equal observations gets which bandwidth in univariate TPE.
  */
 export function npArgsort(v: readonly number[]): number[] {
-  const idx = v.map((_, i) => i);
-  const less = (a: number, b: number): boolean => a < b || (b !== b && a === a);
-  const val = (i: number): number => v[idx[i] as number] as number;
+  return npArgsortBy(v.length, (a, b) => npLess(v[a] as number, v[b] as number));
+}
+
+/** NumPy's `<` for sorting floats: NaN after every number. */
+export function npLess(a: number, b: number): boolean {
+  return a < b || (b !== b && a === a);
+}
+
+/**
+ * `np.argsort` (default kind) of n items under `less(i, j)`: the same introsort as
+ * `npArgsort`, which NumPy also runs for records (a structured array sorts field by field).
+ */
+export function npArgsortBy(n: number, lessAt: (i: number, j: number) => boolean): number[] {
+  const idx = Array.from({ length: n }, (_, i) => i);
+  const less = (a: number, b: number): boolean => lessAt(a, b);
   const swap = (i: number, j: number): void => {
     const t = idx[i] as number;
     idx[i] = idx[j] as number;
     idx[j] = t;
   };
+  const at = (i: number): number => idx[i] as number;
   const stack: number[] = [];
   let pl = 0;
-  let pr = v.length - 1;
+  let pr = n - 1;
   for (;;) {
     while (pr - pl > 15) {
       const pm = pl + ((pr - pl) >> 1);
-      if (less(val(pm), val(pl))) swap(pm, pl);
-      if (less(val(pr), val(pm))) swap(pr, pm);
-      if (less(val(pm), val(pl))) swap(pm, pl);
-      const vp = val(pm);
+      if (less(at(pm), at(pl))) swap(pm, pl);
+      if (less(at(pr), at(pm))) swap(pr, pm);
+      if (less(at(pm), at(pl))) swap(pm, pl);
+      const vp = at(pm);
       let pi = pl;
       let pj = pr - 1;
       swap(pm, pj);
       for (;;) {
         do ++pi;
-        while (less(val(pi), vp));
+        while (less(at(pi), vp));
         do --pj;
-        while (less(vp, val(pj)));
+        while (less(vp, at(pj)));
         if (pi >= pj) break;
         swap(pi, pj);
       }
@@ -386,11 +399,10 @@ export function npArgsort(v: readonly number[]): number[] {
       }
     }
     for (let pi = pl + 1; pi <= pr; pi++) {
-      const vi = idx[pi] as number;
-      const x = v[vi] as number;
+      const vi = at(pi);
       let pj = pi;
-      while (pj > pl && less(x, v[idx[pj - 1] as number] as number)) {
-        idx[pj] = idx[pj - 1] as number;
+      while (pj > pl && less(vi, at(pj - 1))) {
+        idx[pj] = at(pj - 1);
         pj--;
       }
       idx[pj] = vi;

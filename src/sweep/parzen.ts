@@ -2,11 +2,21 @@
  * The Parzen estimator of TPE: a mixture with one kernel per observation plus an optional
  * prior kernel. Numerical parameters get truncated Gaussians (in log space for log
  * parameters; discretised for int/step parameters), categorical ones a smoothed one-hot
- * distribution. Semantics of Optuna 3.1's `_ParzenEstimator`.
+ * distribution. Semantics of Optuna 3.1's `_ParzenEstimator`, or of Optuna 2.10's (`version:
+ * "2.10"`, the one the original's sweeps ran), which differs in two places:
+ *
+ * - the density of a continuous kernel: 2.10 has the truncated normal's full density, 3.0-3.4
+ *   leave out its -log(sigma) term (Optuna fixed it in 3.5, commit 206e719), which makes wide
+ *   kernels (the prior's) weigh more in l(x)/g(x);
+ * - the mass of a discretised (int/step) kernel: 2.10 takes log(mass + 1e-12) - log(accepted
+ *   + 1e-12) from erf-based CDFs, 3.1 the log-space Gaussian mass without the 1e-12;
+ *
+ * and 2.10 redraws a numerical candidate that lands on the upper bound (a truncated-normal
+ * draw can round onto it), which takes more uniforms from the stream.
  */
 
 import type { Distribution } from "./space.js";
-import { npArgsort, npSum, roundHalfEven, truncnormLogPdf, truncnormPpf, logGaussMass } from "./numerics.js";
+import { erf, npArgsort, npSum, roundHalfEven, truncnormLogPdf, truncnormPpf, logGaussMass } from "./numerics.js";
 import type { MT19937 } from "./random.js";
 
 const EPS = 1e-12;
@@ -21,6 +31,27 @@ export interface ParzenParameters {
   readonly multivariate: boolean;
   /** Multivariate kernel width as a fraction of the range before Scott's n^(-1/(d+4)) (Optuna: 0.2). */
   readonly sigma0Magnitude?: number;
+  /** Whose kernel densities: Optuna 3.1's (default) or 2.10's (see the file header). */
+  readonly version?: "2.10" | "3.1";
+}
+
+/** Optuna 2.10's `_normal_cdf(x, mu, sigma)` (SciPy's erf there; the C library's here). */
+function normalCdf210(x: number, mu: number, sigma: number): number {
+  return 0.5 * (1 + erf((x - mu) / Math.max(Math.SQRT2 * sigma, EPS)));
+}
+
+/** log density of kernel (mu, sigma) on [low, high] at x, Optuna 2.10's formulas. */
+function kernelLogPdf210(x: number, k: NumericKernel, mu: number, sigma: number): number {
+  const pAccept = normalCdf210(k.high, mu, sigma) - normalCdf210(k.low, mu, sigma);
+  if (k.q === null) {
+    const mahalanobis = (x - mu) / Math.max(sigma, EPS);
+    const z = Math.sqrt(2 * Math.PI) * sigma;
+    return -0.5 * mahalanobis ** 2 + Math.log(1 / z / pAccept);
+  }
+  const upper = Math.min(x + k.q / 2.0, k.high);
+  const lower = Math.max(x - k.q / 2.0, k.low);
+  const mass = normalCdf210(upper, mu, sigma) - normalCdf210(lower, mu, sigma);
+  return Math.log(mass + EPS) - Math.log(pAccept + EPS);
 }
 
 interface NumericKernel {
@@ -78,6 +109,7 @@ export class ParzenEstimator {
   private readonly space: ReadonlyMap<string, Distribution>;
   private readonly weights: number[];
   private readonly kernels = new Map<string, Kernel>();
+  private readonly v210: boolean;
 
   /**
    * @param observations per parameter, the observed values in internal representation
@@ -85,6 +117,7 @@ export class ParzenEstimator {
    */
   constructor(observations: ReadonlyMap<string, readonly number[]>, space: ReadonlyMap<string, Distribution>, params: ParzenParameters) {
     this.space = space;
+    this.v210 = params.version === "2.10";
     const first = observations.values().next().value as readonly number[] | undefined;
     const n = first ? first.length : 0;
     const considerPrior = params.considerPrior || n === 0;
@@ -169,16 +202,23 @@ export class ParzenEstimator {
           }),
         );
       } else {
-        const us = Array.from({ length: size }, () => rng.uniform(0, 1));
-        out.set(
-          name,
-          active.map((c, i) => {
+        const draw = (): number[] => {
+          const us = Array.from({ length: size }, () => rng.uniform(0, 1));
+          return active.map((c, i) => {
             const mu = k.mus[c] as number;
             const sigma = k.sigmas[c] as number;
-            const x = truncnormPpf(us[i] as number, (k.low - mu) / sigma, (k.high - mu) / sigma) * sigma + mu;
-            return fromKernelSpace(d, x, k.q);
-          }),
-        );
+            return truncnormPpf(us[i] as number, (k.low - mu) / sigma, (k.high - mu) / sigma) * sigma + mu;
+          });
+        };
+        const xs = draw();
+        // Optuna 2.10 draws whole batches again until no candidate sits on the upper bound.
+        while (this.v210 && xs.some((x) => x >= k.high)) {
+          const again = draw();
+          xs.forEach((x, i) => {
+            if (x >= k.high) xs[i] = again[i] as number;
+          });
+        }
+        out.set(name, xs.map((x) => fromKernelSpace(d, x, k.q)));
       }
     }
     return out;
@@ -211,6 +251,13 @@ export class ParzenEstimator {
         for (let i = 0; i < m; i++) {
           const row = comp[i] as number[];
           for (let c = 0; c < nc; c++) row[c] = (row[c] as number) + Math.log((k.weights[c] as number[])[xs[i] as number] as number);
+        }
+        continue;
+      }
+      if (this.v210) {
+        for (let i = 0; i < m; i++) {
+          const row = comp[i] as number[];
+          for (let c = 0; c < nc; c++) row[c] = (row[c] as number) + kernelLogPdf210(xs[i] as number, k, k.mus[c] as number, k.sigmas[c] as number);
         }
         continue;
       }

@@ -19,7 +19,8 @@
  * - float: uniform on [low, high]; `log` samples uniformly in log space (low > 0); `step`
  *   restricts to low + k*step (not with log).
  * - int: integers low..high with `step` (default 1); `log` (step must be 1, low >= 1).
- * - categorical: any of `choices` (strings, numbers, booleans or null).
+ * - categorical: any of `choices` (strings, numbers, booleans or null); a choice listed twice is
+ *   drawn more often at random and counted at its first position by TPE, as in Optuna.
  */
 import { LEARNER_NAMES, isLearnerName, learnerEntry } from "../learners/registry.js";
 import { referenceOptionName } from "../learners/reference.js";
@@ -95,13 +96,11 @@ function isFiniteNumber(x: unknown): x is number {
 export function validateDistribution(d: Distribution, where: string): void {
   if (d.type === "categorical") {
     if (!Array.isArray(d.choices) || d.choices.length === 0) fail(where, "categorical needs a non-empty `choices` array");
-    const seen = new Set<string>();
+    // A choice may be listed twice, as Optuna allows: random sampling then draws it more often,
+    // and its first position is the one TPE counts (the original's `choice(32, 129, 32)`).
     for (const c of d.choices) {
       const ok = c === null || typeof c === "string" || typeof c === "boolean" || isFiniteNumber(c);
       if (!ok) fail(where, `choice ${JSON.stringify(c)} is not a string, finite number, boolean or null`);
-      const k = choiceKey(c);
-      if (seen.has(k)) fail(where, `duplicate choice ${JSON.stringify(c)}`);
-      seen.add(k);
     }
     return;
   }
@@ -298,6 +297,17 @@ export function learnerRows(learner: LearnerName): Readonly<Record<string, Distr
 /** The flat space for one learner: the common rows, then the learner's own. */
 export function learnerSpace(learner: LearnerName): SearchSpace {
   return { params: { ...COMMON_SPACE.params, ...learnerRows(learner) } };
+}
+
+/**
+ * The original's sweep space of a learner (its registry entry's `originalSweep`: the Optuna
+ * distributions of configs/hparams_search/<learner>_optuna.yaml, named as there without
+ * `model.`), or null when the original has no sweep of it.
+ */
+export function originalSpace(learner: LearnerName): SearchSpace | null {
+  if (!isLearnerName(learner)) throw new SpaceError(`unknown learner "${learner}"; expected one of ${LEARNERS.join(", ")}`);
+  const sweep = learnerEntry(learner).originalSweep;
+  return sweep ? { params: { ...sweep.params } } : null;
 }
 
 /**

@@ -94,7 +94,7 @@ export function bestTrial(study: Pick<StudyRecord, "direction">, trials: readonl
 }
 
 function toObservation(t: TrialRecord): TrialObservation {
-  return { params: t.params ?? {}, state: t.state, value: t.value, intermediate: t.intermediate };
+  return { params: t.params ?? {}, state: t.state, value: t.value, intermediate: t.intermediate, seq: t.seq };
 }
 
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
@@ -150,7 +150,7 @@ export async function runStudy(opts: RunStudyOptions): Promise<RunStudyResult> {
       let params = trial.params;
       if (params === null) {
         const history = claim.history.filter((t) => t.params !== null).map(toObservation);
-        params = sampleForTrial(study.space, history, { ...tpe, seed: study.seed, seq: trial.seq });
+        params = sampleForTrial(study.space, history, { ...tpe, seed: study.seed, seq: trial.seq, lag: study.lag });
         if (!(await storage.setParams(trial.id, workerId, params))) lost = true;
       }
       const report: Report = async (step, value) => {

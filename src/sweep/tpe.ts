@@ -1,6 +1,7 @@
 /**
  * Tree-structured Parzen Estimator (TPE) sampling, as pure functions over a list of finished
- * trials, with the behaviour of Optuna 3.1's `TPESampler` (single objective):
+ * trials, with the behaviour of Optuna 3.1's `TPESampler` (single objective), or of Optuna
+ * 2.10's (`optunaVersion: "2.10"`, what the original's sweeps ran; differences below):
  *
  * - the first `nStartupTrials` (10) trials are sampled uniformly at random (ints and steps
  *   with half-step margins, log parameters in log space, categoricals uniformly);
@@ -14,12 +15,19 @@
  *   over the parameters every finished trial shares (the intersection search space) with
  *   Scott's-rule widths, and per parameter for the rest (conditional parameters).
  *
+ * Optuna 2.10 differs from 3.1 in the kernels' densities (parzen.ts), in sorting the trials by
+ * NumPy's unstable quicksort (ties at the good/bad boundary), in leaving out of a parameter's
+ * independent sampling the trials that lack it (multivariate mode; 3.1 counts them in n), and
+ * in ranking a pruned trial without reports after every other (3.1: by step 1).
+ *
  * Randomness comes from two MT19937 streams (one for random start-up sampling, one for TPE),
  * seeded as NumPy's `RandomState`. `TPESampler` keeps them across calls like Optuna does, so
- * that from one seed it proposes the same sequence as Optuna's sampler in a serial study;
- * `sampleForTrial` seeds fresh streams from (study seed, trial sequence number), so a trial's
- * parameters depend only on the seed, its number and the trials it is shown - which is what
- * makes distributed studies reproducible (see study.ts).
+ * that from one seed it proposes the same sequence as Optuna's sampler in a serial study.
+ * `sampleForTrial` by default seeds fresh streams from (study seed, trial sequence number), so a
+ * trial's parameters depend only on the seed, its number and the trials it is shown - which is
+ * what makes distributed studies reproducible (see study.ts); with `streams: "optuna"` it
+ * rebuilds Optuna's two streams instead, by replaying every earlier trial's sampling from the
+ * history (still a function of the seed, the sequence number and the history).
  *
  * Why one file over 450 lines: one sampler whose pieces (start-up, the good/bad split, the
  * kernel estimators, candidate scoring) must agree stream for stream with Optuna's.
@@ -29,7 +37,7 @@ import { activeDistributions, contains, distributionsEqual, isSingle, toExternal
 import type { Distribution, ParamValue, Params, SearchSpace } from "./space.js";
 import { ParzenEstimator } from "./parzen.js";
 import type { ParzenParameters } from "./parzen.js";
-import { nextBelow, roundHalfEven } from "./numerics.js";
+import { nextBelow, npArgsortBy, roundHalfEven } from "./numerics.js";
 import { MT19937, deriveSeed } from "./random.js";
 
 export type Direction = "minimize" | "maximize";
@@ -43,6 +51,8 @@ export interface TrialObservation {
   readonly value?: number | null;
   /** Reported intermediate values as [step, value] pairs (pruned trials are ranked by the last). */
   readonly intermediate?: ReadonlyArray<readonly [number, number]>;
+  /** The trial's sequence number in its study (needed by `streams: "optuna"`). */
+  readonly seq?: number;
 }
 
 export interface TpeOptions {
@@ -70,6 +80,14 @@ export interface TpeOptions {
   readonly sigma0Magnitude?: number;
   /** Weight the good group's kernels by rank (best highest) instead of by age. */
   readonly rankWeights?: boolean;
+  /** Whose TPE: Optuna 3.1's (default) or 2.10's (see the file header). */
+  readonly optunaVersion?: "2.10" | "3.1";
+  /**
+   * `sampleForTrial`'s random streams: "trial" (default: fresh streams per trial from (seed,
+   * seq)) or "optuna" (one pair of `RandomState(seed)` streams through the whole study, as an
+   * Optuna study holds them, rebuilt by replaying the earlier trials' sampling).
+   */
+  readonly streams?: "trial" | "optuna";
 }
 
 /** Serialisable sampler settings (what a study stores): everything but the functions. */
@@ -98,6 +116,10 @@ export function parseTpeSettings(raw: unknown, where = "sampler"): TpeSettings {
       if (!Number.isInteger(v) || (v as number) < 1) bad("a positive integer");
     } else if (k === "startup") {
       if (v !== "random" && v !== "lhs") bad('"random" or "lhs"');
+    } else if (k === "optunaVersion") {
+      if (v !== "2.10" && v !== "3.1") bad('"2.10" or "3.1"');
+    } else if (k === "streams") {
+      if (v !== "trial" && v !== "optuna") bad('"trial" or "optuna"');
     } else if (k === "gamma") {
       if (v !== "default" && v !== "hyperopt" && !(typeof v === "number" && v > 0 && v <= 1)) bad('"default", "hyperopt" or a fraction in (0, 1]');
     } else {
@@ -107,8 +129,29 @@ export function parseTpeSettings(raw: unknown, where = "sampler"): TpeSettings {
   return o as TpeSettings;
 }
 
-/** Optuna 3.1's `TPESampler(multivariate=True)`, as the paper's sweeps ran it. */
+/** Optuna 3.1's `TPESampler(multivariate=True)`, with per-trial streams. */
 export const OPTUNA_SETTINGS: TpeSettings = { multivariate: true };
+
+/**
+ * The original's sampler (configs/hparams_search/*_optuna.yaml): Optuna 2.10's
+ * `TPESampler(multivariate=True, n_startup_trials=10, consider_prior=True, prior_weight=1.0,
+ * consider_magic_clip=True)` with its other defaults (24 candidates, default gamma and weights,
+ * no endpoints), drawing from one pair of seeded streams through the study as Optuna does.
+ * hydra-optuna-sweeper 1.2.0, which the original's requirements name, requires
+ * optuna>=2.10.0,<3.0.0. The seed is the learner's (its registry entry's `originalSweep`).
+ */
+export const ORIGINAL_SETTINGS: TpeSettings = {
+  multivariate: true,
+  nStartupTrials: 10,
+  nEiCandidates: 24,
+  considerPrior: true,
+  priorWeight: 1.0,
+  considerMagicClip: true,
+  considerEndpoints: false,
+  gamma: "default",
+  optunaVersion: "2.10",
+  streams: "optuna",
+};
 
 /**
  * What studies use unless told otherwise: multivariate TPE with Optuna's knobs (10 start-up
@@ -157,6 +200,7 @@ export function defaultWeights(n: number): number[] {
 }
 
 interface Resolved {
+  v210: boolean;
   startup: "random" | "lhs";
   rankWeights: boolean;
   sign: number;
@@ -168,6 +212,7 @@ interface Resolved {
 
 function resolve(o: TpeOptions): Resolved {
   return {
+    v210: o.optunaVersion === "2.10",
     startup: o.startup ?? "random",
     rankWeights: o.rankWeights ?? false,
     sign: o.direction === "maximize" ? -1 : 1,
@@ -181,6 +226,7 @@ function resolve(o: TpeOptions): Resolved {
       considerEndpoints: o.considerEndpoints ?? false,
       weights: o.weights ?? defaultWeights,
       multivariate: o.multivariate ?? false,
+      ...(o.optunaVersion ? { version: o.optunaVersion } : {}),
       ...(o.sigma0Magnitude !== undefined ? { sigma0Magnitude: o.sigma0Magnitude } : {}),
     },
   };
@@ -288,7 +334,7 @@ interface Observed {
 }
 
 /** The finished trials TPE learns from, in the order given, with their ranking keys. */
-function observe(space: SearchSpace, trials: readonly TrialObservation[], sign: number): Observed[] {
+function observe(space: SearchSpace, trials: readonly TrialObservation[], sign: number, v210: boolean): Observed[] {
   const out: Observed[] = [];
   for (const t of trials) {
     let step: number;
@@ -305,7 +351,7 @@ function observe(space: SearchSpace, trials: readonly TrialObservation[], sign: 
         step = -last[0];
         score = Number.isNaN(last[1]) ? Infinity : sign * last[1];
       } else {
-        step = 1;
+        step = v210 ? Infinity : 1;
         score = 0;
       }
     } else continue;
@@ -320,14 +366,19 @@ function observe(space: SearchSpace, trials: readonly TrialObservation[], sign: 
   return out;
 }
 
-/** Indices (into `obs`) of the best `nBelow` and the rest, each in chronological order. */
-function split(obs: readonly Observed[], nBelow: number): { below: number[]; above: number[]; rank: Map<number, number> } {
+/**
+ * Indices (into `obs`) of the best `nBelow` and the rest, each in chronological order. Ranked by
+ * (step, score): a stable sort (Optuna 3.1) or NumPy's default quicksort (2.10), which differ
+ * only in how ties at the boundary fall.
+ */
+function split(obs: readonly Observed[], nBelow: number, v210: boolean): { below: number[]; above: number[]; rank: Map<number, number> } {
   const cmpNum = (a: number, b: number): number => (a < b ? -1 : a > b ? 1 : Number.isNaN(a) ? (Number.isNaN(b) ? 0 : 1) : Number.isNaN(b) ? -1 : 0);
-  const order = obs.map((_, i) => i).sort((i, j) => {
+  const cmp = (i: number, j: number): number => {
     const a = obs[i] as Observed;
     const b = obs[j] as Observed;
     return cmpNum(a.step, b.step) || cmpNum(a.score, b.score);
-  });
+  };
+  const order = v210 ? npArgsortBy(obs.length, (i, j) => cmp(i, j) < 0) : obs.map((_, i) => i).sort(cmp);
   const below = order.slice(0, nBelow).sort((a, b) => a - b);
   const above = order.slice(nBelow).sort((a, b) => a - b);
   const rank = new Map(order.map((i, k) => [i, k]));
@@ -407,7 +458,7 @@ function intersectionSpace(obs: readonly Observed[]): Map<string, Distribution> 
 
 function sampleRelative(obs: readonly Observed[], relSpace: ReadonlyMap<string, Distribution>, r: Resolved, rng: MT19937): Params {
   if (relSpace.size === 0 || obs.length < r.nStartup) return {};
-  const { below, above, rank } = split(obs, r.gamma(obs.length));
+  const { below, above, rank } = split(obs, r.gamma(obs.length), r.v210);
   const pick = (idx: readonly number[]): Map<string, number[]> => {
     const m = new Map<string, number[]>();
     for (const [name, d] of relSpace) m.set(name, idx.map((i) => internalValue(obs[i] as Observed, name, d) as number));
@@ -419,13 +470,15 @@ function sampleRelative(obs: readonly Observed[], relSpace: ReadonlyMap<string, 
   return out;
 }
 
-function sampleIndependent(obs: readonly Observed[], name: string, d: Distribution, r: Resolved, rngs: SamplerStreams): ParamValue {
+function sampleIndependent(all: readonly Observed[], name: string, d: Distribution, r: Resolved, rngs: SamplerStreams): ParamValue {
+  // Optuna 2.10's multivariate TPE leaves the trials without this parameter out altogether.
+  const obs = r.v210 && r.parzen.multivariate ? all.filter((o) => name in o.trial.params) : all;
   if (obs.length < r.nStartup) {
     const at = rngs.at;
     if (r.startup === "lhs" && at && at.seq < r.nStartup) return lhsValue(d, name, at.seed, at.seq, r.nStartup, rngs.random);
     return randomValue(d, rngs.random);
   }
-  const { below, above, rank } = split(obs, r.gamma(obs.length));
+  const { below, above, rank } = split(obs, r.gamma(obs.length), r.v210);
   const pick = (idx: readonly number[]): number[] => {
     const out: number[] = [];
     for (const i of idx) {
@@ -454,7 +507,7 @@ export interface SamplerStreams {
  */
 export function sampleParams(space: SearchSpace, trials: readonly TrialObservation[], options: TpeOptions, rngs: SamplerStreams): Params {
   const r = resolve(options);
-  const obs = observe(space, trials, r.sign);
+  const obs = observe(space, trials, r.sign, r.v210);
   const relSpace = r.parzen.multivariate ? intersectionSpace(obs) : new Map<string, Distribution>();
   const rel = sampleRelative(obs, relSpace, r, rngs.tpe);
   return walkSpace(space, (name, d) => {
@@ -474,9 +527,31 @@ export function trialStreams(seed: number, seq: number): SamplerStreams {
   return { random: new MT19937(deriveSeed(seed, seq, 0)), tpe: new MT19937(deriveSeed(seed, seq, 1)), at: { seed, seq } };
 }
 
-/** Parameters of trial `seq` of a study: deterministic in (seed, seq, trials). */
-export function sampleForTrial(space: SearchSpace, trials: readonly TrialObservation[], options: TpeOptions & { readonly seed: number; readonly seq: number }): Params {
-  return sampleParams(space, trials, options, trialStreams(options.seed, options.seq));
+/** What `sampleForTrial` needs besides the sampler options. */
+export interface TrialSamplingOptions extends TpeOptions {
+  readonly seed: number;
+  readonly seq: number;
+  /** The study's lag (storage.ts): trial k was shown the trials with seq < k - lag (default 0). */
+  readonly lag?: number | null;
+}
+
+/**
+ * Parameters of trial `seq` of a study: deterministic in (seed, seq, trials). With `streams:
+ * "optuna"`, trials 0..seq-1 are sampled again first from what each was shown (the trials with
+ * seq < k - lag), in order, on one pair of `RandomState(seed)` streams; the streams are then
+ * where an Optuna study's would be, and trial seq gets what Optuna's `study.ask()` would give it.
+ * Every observation needs its `seq`.
+ */
+export function sampleForTrial(space: SearchSpace, trials: readonly TrialObservation[], options: TrialSamplingOptions): Params {
+  if (options.streams !== "optuna") return sampleParams(space, trials, options, trialStreams(options.seed, options.seq));
+  const lag = options.lag ?? 0;
+  const seqs = trials.map((t, i) => {
+    if (t.seq === undefined || !Number.isInteger(t.seq)) throw new TypeError(`sampleForTrial (streams "optuna"): observation ${i} has no seq`);
+    return t.seq;
+  });
+  const streams = optunaStreams(options.seed);
+  for (let k = 0; k < options.seq; k++) sampleParams(space, trials.filter((_, i) => (seqs[i] as number) < k - lag), options, streams);
+  return sampleParams(space, trials, options, streams);
 }
 
 /**

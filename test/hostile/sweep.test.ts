@@ -81,15 +81,15 @@ test('the default depth range is clamped to a small model\'s layers, and the swe
     const { data, config } = await tinySweepSetup(dir);
     const dataBefore = treeHashes(data);
     const storage = `sqlite:${join(dir, 'studies.db')}`;
-    // No --max-depth: the default (10) exceeds the tiny CLIPSeg's 4 layers.
+    // No --max-depth: the original's range (1..11, quirks reference) exceeds the tiny CLIPSeg's 4 layers.
     const r = cli(['sweep', '--dataset', data, '--model', tinyModel(), '--learner', 'vpt', '--trials', '1', '--study', 'shallow',
       '--storage', storage, '-c', config, '--runs-dir', join(dir, 'runs'), '--quiet'], dir);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /prompt depth range 1\.\.10 clamped to 1\.\.4: .*clipseg-tiny takes at most 4 \(min of the text \(4\) and vision \(4\) layers\)/);
+    assert.match(r.stdout, /prompt depth range 1\.\.11 clamped to 1\.\.4: .*clipseg-tiny takes at most 4 \(min of the text \(4\) and vision \(4\) layers\)/);
     const s = await openStorage(storage, { create: false });
     try {
       const study = (await s.loadStudy('shallow'))!;
-      const depth = study.space.params.prompt_depth!;
+      const depth = study.space.params['net.context_learner.prompt_depth']!;
       assert.equal(depth.type === 'int' && depth.high, 4, 'the study records the clamped range');
       const trials = await s.getTrials(study.id);
       assert.deepEqual(trials.map((t) => t.state), ['complete']);
