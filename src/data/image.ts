@@ -15,6 +15,11 @@
  * resize with OpenCV's INTER_NEAREST sampling (src = floor(dst * srcSize / dstSize)), then
  * foreground where gray / 255 > threshold (0.5).
  *
+ * Every decoder here starts from `source()`, the one place that reads a file: a BMP goes through
+ * ./bmp.ts, a TIFF whose header contradicts its samples (CVC-ClinicDB's) is mended by
+ * ./tiff-header.ts and read by what it holds, and the mend is reported (`repair`) so that the
+ * commands can say so once per dataset (./repairs.ts).
+ *
  * Why one file over 450 lines: decoding, the mask rules and writing predictions share sharp's
  * private helpers (source, metadata, run) and OpenCV's gray rule.
  */
@@ -24,6 +29,7 @@ import sharp from 'sharp';
 import type { OutputInfo, Sharp } from 'sharp';
 import { type BmpImage, decodeBmp, isBmp } from './bmp.js';
 import { decodeJpeg, isJpeg, resizeCubicToPlanes } from './native-image.js';
+import { mendTiff } from './tiff-header.js';
 
 export const IMAGENET_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: readonly [number, number, number] = [0.229, 0.224, 0.225];
@@ -104,10 +110,17 @@ interface Source {
   file: string;
   /** Decoded once when the file is a BMP (libvips has no BMP loader). */
   bmp?: BmpImage;
+  /** What was mended before decoding (a TIFF header contradicting its samples), if anything. */
+  repair?: string;
 }
 
 async function source(input: string | Buffer, opts: DecodeOptions): Promise<Source> {
   const src: Source = typeof input === 'string' ? { buf: await readImageFile(input), file: input } : { buf: input, file: opts.file ?? '<buffer>' };
+  const mended = await mendTiff(src.buf);
+  if (mended !== null) {
+    src.buf = mended.buf;
+    src.repair = mended.problem;
+  }
   if (isBmp(src.buf)) {
     try {
       src.bmp = decodeBmp(src.buf);
@@ -131,19 +144,24 @@ export interface ImageMeta {
   is16: boolean;
   /** Single gray channel (plus alpha, maybe). */
   gray: boolean;
+  /** The file has an alpha channel (opaque or not). */
+  alpha: boolean;
   format: string;
+  /** What the decoder mended to read the file (see source()), if anything. */
+  repair?: string;
 }
 
 async function metadata(src: Source, opts: DecodeOptions): Promise<ImageMeta> {
   const b = src.bmp;
-  if (b !== undefined) return { width: b.width, height: b.height, is16: false, gray: false, format: 'bmp' };
+  const repair = src.repair !== undefined ? { repair: src.repair } : {};
+  if (b !== undefined) return { width: b.width, height: b.height, is16: false, gray: false, alpha: b.channels === 4, format: 'bmp' };
   try {
     const m = await sharp(src.buf, { failOn: opts.failOn ?? 'warning' }).metadata();
     const w = m.autoOrient?.width ?? m.width;
     const h = m.autoOrient?.height ?? m.height;
     if (!w || !h) throw new Error('image has no size');
     const gray = m.space === 'b-w' || m.space === 'grey16' || (m.channels ?? 3) - (m.hasAlpha ? 1 : 0) === 1;
-    return { width: w, height: h, is16: m.depth === 'ushort', gray, format: m.format ?? 'unknown' };
+    return { width: w, height: h, is16: m.depth === 'ushort', gray, alpha: m.hasAlpha === true, format: m.format ?? 'unknown', ...repair };
   } catch (err) {
     throw new ImageError(src.file, `cannot decode image: ${errMessage(err)}`, { cause: err });
   }
@@ -238,31 +256,53 @@ function grayAt(data: Uint8Array, j: number, channels: number): number {
 async function decodeRaw8(
   input: string | Buffer,
   opts: DecodeOptions,
-): Promise<{ data: Uint8Array; width: number; height: number; channels: number; format: string }> {
+): Promise<{ data: Uint8Array; width: number; height: number; channels: number; format: string; repair?: string }> {
   const src = await source(input, opts);
   // JPEG masks: the luma plane, exactly cv2.IMREAD_GRAYSCALE's gray (and ~10x cheaper than
   // decoding colour).
   const jpeg = jpegPixels(src, opts, true, 0);
   if (jpeg !== null) return { data: jpeg.data as Uint8Array, width: jpeg.width, height: jpeg.height, channels: 1, format: 'jpeg' };
-  // Gray files stay one channel (sharp would otherwise expand them to sRGB: 2-3x slower).
-  const { gray, format } = await metadata(src, opts);
+  // Gray files stay one channel (sharp would otherwise expand them to sRGB: 2-3x slower);
+  // gray + alpha goes through sRGB, the one way sharp keeps the alpha (its b-w drops it).
+  const { gray, alpha, format, repair } = await metadata(src, opts);
   const p = open(src, opts);
-  const { data, info } = await run(src, (gray ? p.toColourspace('b-w') : p).raw());
+  const { data, info } = await run(src, (gray && !alpha ? p.toColourspace('b-w') : p).raw());
   const pixels = new Uint8Array(data.buffer, data.byteOffset, data.length);
-  return { data: pixels, width: info.width, height: info.height, channels: info.channels, format };
+  return { data: pixels, width: info.width, height: info.height, channels: info.channels, format, ...(repair !== undefined ? { repair } : {}) };
 }
 
-/** The mask's gray levels at full size, as OpenCV's IMREAD_GRAYSCALE gives them (8-bit). */
-export async function readMaskGray(
-  input: string | Buffer,
-  opts: DecodeOptions = {},
-): Promise<{ gray: Uint8Array; width: number; height: number; channels: number; format: string }> {
-  const { data, width, height, channels, format } = await decodeRaw8(input, opts);
+export interface MaskGray {
+  gray: Uint8Array;
+  width: number;
+  height: number;
+  /** Channels of the decoded file, alpha included. */
+  channels: number;
+  format: string;
+  /** Smallest and largest alpha when the file has an alpha channel (null: none). */
+  alpha: [number, number] | null;
+  repair?: string;
+}
+
+/** The mask's gray levels at full size, as OpenCV's IMREAD_GRAYSCALE gives them (8-bit; alpha ignored). */
+export async function readMaskGray(input: string | Buffer, opts: DecodeOptions = {}): Promise<MaskGray> {
+  const { data, width, height, channels, format, repair } = await decodeRaw8(input, opts);
   const n = width * height;
-  if (channels === 1) return { gray: data.subarray(0, n), width, height, channels, format };
+  const extra = repair !== undefined ? { repair } : {};
+  let alpha: [number, number] | null = null;
+  if (channels === 2 || channels === 4) {
+    let lo = 255;
+    let hi = 0;
+    for (let j = channels - 1; j < data.length; j += channels) {
+      const a = data[j] as number;
+      if (a < lo) lo = a;
+      if (a > hi) hi = a;
+    }
+    alpha = [lo, hi];
+  }
+  if (channels === 1) return { gray: data.subarray(0, n), width, height, channels, format, alpha, ...extra };
   const gray = new Uint8Array(n);
   for (let i = 0, j = 0; i < n; i++, j += channels) gray[i] = grayAt(data, j, channels);
-  return { gray, width, height, channels, format };
+  return { gray, width, height, channels, format, alpha, ...extra };
 }
 
 /**
@@ -487,12 +527,88 @@ export async function imageInfo(input: string | Buffer, opts: DecodeOptions = {}
 }
 
 /**
- * Decodes every pixel of an image (at reduced size where the codec allows it) to find damaged
- * files, without keeping the pixels; returns the header facts. Throws ImageError naming the file.
+ * A sharp pipeline over the file's pixels as every decoder here reads them (BMP decoded, TIFF
+ * header mended, EXIF orientation applied), with what was mended. For callers that resize or
+ * encode with sharp themselves (data convert's PNGs, report galleries).
  */
-export async function verifyDecodable(input: string | Buffer, opts: DecodeOptions = {}): Promise<ImageMeta> {
+export async function openImage(input: string | Buffer, opts: DecodeOptions = {}): Promise<{ image: Sharp; meta: ImageMeta }> {
+  const src = await source(input, opts);
+  return { image: open(src, opts), meta: await metadata(src, opts) };
+}
+
+/** 8-bit pixels, interleaved: gray files 1 channel, others sRGB 3, plus alpha when asked for and present. */
+export interface RawImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: number;
+  /** The last channel is alpha. */
+  alpha: boolean;
+  format: string;
+  repair?: string;
+}
+
+/**
+ * Decodes a file to 8-bit pixels (EXIF orientation applied), at most `maxSide` pixels wide and
+ * high when given (shrink-on-load where the codec allows it); alpha is dropped unless `alpha`.
+ */
+export async function readRawPixels(input: string | Buffer, opts: RawOptions = {}): Promise<RawImage> {
+  const src = await source(input, opts);
+  return rawPixels(src, await metadata(src, opts), opts);
+}
+
+type RawOptions = DecodeOptions & { alpha?: boolean; maxSide?: number };
+
+async function rawPixels(src: Source, meta: ImageMeta, opts: RawOptions): Promise<RawImage> {
+  let p = open(src, opts);
+  if (opts.maxSide !== undefined) p = p.resize(opts.maxSide, opts.maxSide, { fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true });
+  const keepAlpha = opts.alpha === true && meta.alpha;
+  if (!keepAlpha) p = p.removeAlpha();
+  // sharp's b-w conversion drops alpha: gray + alpha is read as sRGB + alpha and folded back below.
+  const { data, info } = await run(src, p.toColourspace(meta.gray && !keepAlpha ? 'b-w' : 'srgb').raw({ depth: 'uchar' }));
+  const expected = (meta.gray && !keepAlpha ? 1 : 3) + (keepAlpha ? 1 : 0);
+  if (info.channels !== expected) throw new ImageError(src.file, `unexpected decoded layout ${info.width}x${info.height}x${info.channels}`);
+  let pixels = new Uint8Array(data.buffer, data.byteOffset, data.length);
+  let channels = info.channels;
+  if (meta.gray && keepAlpha) {
+    const n = info.width * info.height;
+    const ga = new Uint8Array(n * 2);
+    for (let i = 0; i < n; i++) {
+      ga[2 * i] = pixels[4 * i] as number;
+      ga[2 * i + 1] = pixels[4 * i + 3] as number;
+    }
+    pixels = ga;
+    channels = 2;
+  }
+  return {
+    data: pixels, width: info.width, height: info.height, channels,
+    alpha: keepAlpha, format: meta.format, ...(meta.repair !== undefined ? { repair: meta.repair } : {}),
+  };
+}
+
+/** What `data check` looks at in an image beyond its header (at most 256 px a side). */
+export interface ImageInspection extends ImageMeta {
+  /** A colour file whose channels are equal in every pixel (a grey image stored as colour). */
+  identicalChannels: boolean;
+  /** Smallest alpha (0-255) when the file has an alpha channel, else null. */
+  minAlpha: number | null;
+}
+
+/**
+ * Decodes every pixel of an image (at reduced size where the codec allows it) to find damaged
+ * files, and reports the header facts plus the colour facts `data check` warns about. Throws
+ * ImageError naming the file.
+ */
+export async function verifyDecodable(input: string | Buffer, opts: DecodeOptions = {}): Promise<ImageInspection> {
   const src = await source(input, opts);
   const meta = await metadata(src, opts);
-  await run(src, open(src, opts).resize(256, 256, { fit: 'inside', withoutEnlargement: true }).raw());
-  return meta;
+  const px = await rawPixels(src, meta, { ...opts, alpha: true, maxSide: 256 });
+  const colours = px.alpha ? px.channels - 1 : px.channels;
+  let identical = colours >= 3;
+  let minAlpha = 255;
+  for (let j = 0; j < px.data.length; j += px.channels) {
+    if (identical && (px.data[j] !== px.data[j + 1] || px.data[j] !== px.data[j + 2])) identical = false;
+    if (px.alpha && (px.data[j + px.channels - 1] as number) < minAlpha) minAlpha = px.data[j + px.channels - 1] as number;
+  }
+  return { ...meta, identicalChannels: identical, minAlpha: px.alpha ? minAlpha : null };
 }
