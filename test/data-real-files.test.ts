@@ -85,6 +85,28 @@ describe('a TIFF whose header says grey over RGB samples (CVC-ClinicDB)', () => 
     assert.equal(g.gray[4 * S + 4], Math.round(0.299 * r + 0.587 * gg + 0.114 * b));
   });
 
+  it('well-formed TIFFs (grey, RGB, RGBA, 16-bit, CMYK, EXIF-rotated) are not touched', async () => {
+    const rgb = Buffer.alloc(S * S * 3);
+    for (let i = 0; i < rgb.length; i++) rgb[i] = (i * 37) % 251;
+    const base = () => sharp(rgb, { raw: { width: S, height: S, channels: 3 } });
+    const cases: [string, () => Promise<Buffer>][] = [
+      ['grey', () => base().toColourspace('b-w').tiff().toBuffer()],
+      ['rgb', () => base().tiff().toBuffer()],
+      ['rgba', () => base().ensureAlpha(0.5).tiff().toBuffer()],
+      ['rgb16', () => base().toColourspace('rgb16').tiff().toBuffer()],
+      ['cmyk', () => base().toColourspace('cmyk').tiff().toBuffer()],
+      ['rotated', () => sharp(Buffer.alloc(S * 2 * S * 3, 90), { raw: { width: 2 * S, height: S, channels: 3 } }).tiff().withMetadata({ orientation: 6 }).toBuffer()],
+    ];
+    for (const [name, make] of cases) {
+      const buf = await make();
+      const px = await readRawPixels(buf, { file: name });
+      assert.equal(px.repair, undefined, name);
+      const ref = await sharp(buf, { autoOrient: true }).removeAlpha().toColourspace(name === 'grey' ? 'b-w' : 'srgb').raw({ depth: 'uchar' }).toBuffer();
+      assert.deepEqual(Buffer.from(px.data), ref, name);
+      if (name === 'rotated') assert.deepEqual([px.width, px.height], [S, 2 * S]);
+    }
+  });
+
   it('four samples without ExtraSamples are RGBA', async () => {
     const f = path.join(tmp, 'clinic-rgba.tif');
     await put(f, greyTaggedRgbTiff(S, S, photo(0), 4));
@@ -376,5 +398,33 @@ describe('data check as the safety net', () => {
     assert.match(r.problems.find((p) => p.code === 'repaired_file')!.message, PROBLEM);
     assert.equal(r.counts.mask_in_alpha, 2);
     assert.equal(r.counts.unreadable_image, undefined);
+  });
+});
+
+describe('the CLI', () => {
+  it('data import --mask-mode / --group-pattern print notes and groups; a bad mode and an --out inside the input are refused', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { repoRoot } = await import('./helpers.js');
+    const bin = path.join(repoRoot(), 'bin', 'tunevlseg.js');
+    const run = (...args: string[]) => spawnSync(process.execPath, [bin, 'data', ...args], { encoding: 'utf8' });
+    const images = path.join(tmp, 'cli-imp', 'images');
+    const masks = path.join(tmp, 'cli-imp', 'masks');
+    for (let p = 0; p < 6; p++) {
+      await put(path.join(images, `patient${p}_a.tif`), greyTaggedRgbTiff(S, S, photo(p)));
+      await rawPng(path.join(masks, `patient${p}_a.png`), S, S, 4, (x, y) => [0, 0, 0, x < 5 && y < 6 ? 255 : 0]);
+    }
+    const out = path.join(tmp, 'cli-imp-out');
+    const ok = run('import', '--images', images, '--masks', masks, '--class', 'polyp', '--out', out, '--group-pattern', '^(patient\\d+)_', '--split', '0.5,0.25,0.25');
+    assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /note: 6 file\(s\): TIFF header says PhotometricInterpretation 1/);
+    assert.match(ok.stdout, /note: 6 mask\(s\) hold the mask in their alpha channel/);
+    assert.match(ok.stdout, /Groups per split \(kept whole without --anns\): train \d, val \d, test \d/);
+    assert.match(ok.stdout, /Result: OK/);
+    const bad = run('import', '--images', images, '--masks', masks, '--class', 'polyp', '--out', path.join(tmp, 'cli-x'), '--mask-mode', 'invert');
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /--mask-mode.*invert.*(auto|choices)/s);
+    const inside = run('import', '--images', images, '--masks', masks, '--class', 'polyp', '--out', path.join(masks, 'out'));
+    assert.equal(inside.status, 1);
+    assert.match(inside.stderr, /would be written inside the --masks folder/);
   });
 });
