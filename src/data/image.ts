@@ -531,9 +531,9 @@ export async function imageInfo(input: string | Buffer, opts: DecodeOptions = {}
  * header mended, EXIF orientation applied), with what was mended. For callers that resize or
  * encode with sharp themselves (data convert's PNGs, report galleries).
  */
-export async function openImage(input: string | Buffer, opts: DecodeOptions = {}): Promise<{ image: Sharp; meta: ImageMeta }> {
+export async function openImage(input: string | Buffer, opts: DecodeOptions = {}): Promise<{ image: Sharp; repair?: string }> {
   const src = await source(input, opts);
-  return { image: open(src, opts), meta: await metadata(src, opts) };
+  return { image: open(src, opts), ...(src.repair !== undefined ? { repair: src.repair } : {}) };
 }
 
 /** 8-bit pixels, interleaved: gray files 1 channel, others sRGB 3, plus alpha when asked for and present. */

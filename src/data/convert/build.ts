@@ -131,8 +131,9 @@ async function writeImage(stage: StagingDir, s: RawSample, rel: string, px: Imag
     if (img.kind === 'png' && px === null) {
       // Through the shared decoder: a mended TIFF header gives its RGB; colour photos are
       // written as 3-channel PNGs (alpha dropped, as every reader of the dataset drops it).
-      const { image, meta } = await openImage(img.file, { failOn: 'error' });
-      repair = meta.repair;
+      const opened = await openImage(img.file, { failOn: 'error' });
+      repair = opened.repair;
+      const image = opened.image;
       png = await image.removeAlpha().png({ compressionLevel: 3 }).toBuffer();
     } else {
       const p = px ?? (img.kind === 'pixels' ? await img.load() : null);
