@@ -1,6 +1,7 @@
 /** The data layer: dataset format, image decoding, checks, batch loading, synthetic data. */
 export * from './format.js';
 export * from './image.js';
+export * from './prediction-png.js';
 export * from './check.js';
 export * from './loader.js';
 export * from './synthetic.js';
