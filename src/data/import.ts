@@ -189,6 +189,7 @@ export async function importDataset(opts: ImportOptions): Promise<BuildResult> {
     ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
     ...(opts.onProgress !== undefined ? { onProgress: opts.onProgress } : {}),
     ...(groups !== null ? { groupWord: 'group' } : {}),
+    command: 'data import',
     inputs: [{ dir: opts.images, what: 'the --images folder' }, { dir: opts.masks, what: 'the --masks folder' }],
   });
   for (const [kind, n] of readings) result.notes.push(maskReadingNote(kind, n));

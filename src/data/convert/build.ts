@@ -49,6 +49,8 @@ export interface BuildOptions {
   /** Files processed at once. Default: available cores x 2 (decoding waits on I/O too). */
   concurrency?: number;
   onProgress?: (done: number, total: number) => void;
+  /** The command, for messages. Default `data convert`. */
+  command?: 'data convert' | 'data import';
   /** Folders the command reads: nothing may be written inside them (the raw folder, --images, --masks, --anns). */
   inputs?: readonly { dir: string; what: string }[];
   /** What a sample's `group` is, for messages ("video sequence", "patient", "group"). */
@@ -164,7 +166,7 @@ export async function buildDataset(samples: readonly RawSample[], skipped: reado
   }
 
   assertNoOverwrite({
-    outputs: [opts.out], inputs: [], protectedDirs: opts.inputs ?? [], command: `data ${opts.dataset === 'import' ? 'import' : 'convert'}`,
+    outputs: [opts.out], inputs: [], protectedDirs: opts.inputs ?? [], command: opts.command ?? 'data convert',
     hint: 'choose an --out outside the folders the command reads',
   });
   const published = opts.anns === undefined ? null : await readPublished(opts.anns, layout);
