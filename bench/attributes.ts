@@ -2,8 +2,8 @@
  * How often the attribute prompts of `data import --attributes` (src/data/attributes.ts) say
  * what the published medvlsm prompts say, on a dataset that has them (default: the shared
  * kvasir-sample). Compared per entry: the count word (p5's first word), the size words (p4
- * before p3) and the position list (p6's "located in ... of the image"); colour and shape are
- * shown too, though medvlsm took those from a VQA model, not from the mask.
+ * before p3), the position list (p6's "located in ... of the image") and the `bbox` field;
+ * colour and shape are shown too, though medvlsm took those from a VQA model, not the mask.
  *
  *   node dist/bench/attributes.js [--data <dataset dir>] [--verbose]
  *
@@ -19,8 +19,8 @@ const i = process.argv.indexOf('--data');
 const dir = i >= 0 ? (process.argv[i + 1] as string) : path.join(process.cwd(), '..', 'shared', 'datasets', 'kvasir-sample');
 const verbose = process.argv.includes('--verbose');
 
-type Entry = { img_name: string; mask_name: string; prompts: Record<string, string> };
-const tally = { entries: 0, count: 0, size: 0, position: 0, positionSet: 0, colour: 0, shape: 0 };
+type Entry = { img_name: string; mask_name: string; prompts: Record<string, string>; bbox?: number[] };
+const tally = { entries: 0, count: 0, size: 0, position: 0, positionSet: 0, bbox: 0, colour: 0, shape: 0 };
 const t0 = performance.now();
 for (const split of SPLITS) {
   const text = await fs.readFile(path.join(dir, 'anns', `${split}.json`), 'utf8').catch(() => null);
@@ -28,9 +28,9 @@ for (const split of SPLITS) {
   for (const e of JSON.parse(text) as Entry[]) {
     const p = e.prompts;
     const className = p.p1 as string;
-    const mask = binarizeGray(await readPixels(path.join(dir, 'masks', e.mask_name))).mask;
+    const { mask, gray } = binarizeGray(await readPixels(path.join(dir, 'masks', e.mask_name)));
     const img = await readPixels(path.join(dir, 'images', e.img_name));
-    const a = maskAttributes(mask, img);
+    const a = maskAttributes(mask, img, undefined, gray);
     const ours = attributePrompts(className, a);
     const pubCount = (p.p5 as string).split(' ')[0];
     const pubSizes = (p.p4 as string).slice(0, (p.p4 as string).length - (p.p3 as string).length).trim().split(/,\s*/);
@@ -42,14 +42,15 @@ for (const split of SPLITS) {
     if (pubSizes.join(',') === a.sizes.join(',')) tally.size++;
     if (pubPos.join(',') === a.positions.join(',')) tally.position++;
     if ([...new Set(pubPos)].sort().join(',') === [...new Set(a.positions)].sort().join(',')) tally.positionSet++;
+    if (e.bbox !== undefined && a.bbox !== null && e.bbox.join(',') === a.bbox.join(',')) tally.bbox++;
     if (pubColour === a.colour) tally.colour++;
     if (pubShape === a.shape) tally.shape++;
-    if (verbose) console.log(`${e.img_name}\n  published: ${p.p6}\n  ours:      ${ours.p6}`);
+    if (verbose) console.log(`${e.img_name}\n  published: ${p.p6} ${JSON.stringify(e.bbox)}\n  ours:      ${ours.p6} ${JSON.stringify(a.bbox)}`);
   }
 }
 const rate = (k: keyof typeof tally) => tally[k] / Math.max(1, tally.entries);
 console.log(`${tally.entries} entries of ${dir} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-for (const k of ['count', 'size', 'position', 'positionSet', 'colour', 'shape'] as const) {
+for (const k of ['count', 'size', 'position', 'positionSet', 'bbox', 'colour', 'shape'] as const) {
   console.log(`  ${k.padEnd(12)} ${(100 * rate(k)).toFixed(1)}% agree (${tally[k]}/${tally.entries})`);
 }
 console.log(
@@ -61,6 +62,7 @@ console.log(
     size_agreement: rate('size'),
     position_agreement: rate('position'),
     position_set_agreement: rate('positionSet'),
+    bbox_agreement: rate('bbox'),
     colour_agreement: rate('colour'),
     shape_agreement: rate('shape'),
   }),

@@ -114,15 +114,16 @@ describe('cvc-clinicdb', () => {
 
   it('reads the common PNG re-pack (PNG/Original, PNG/Ground Truth), copying files that need no change', async () => {
     const raw = path.join(tmp, 'clinic-png');
-    for (const n of [1, 2, 3, 4, 5]) {
+    // Frames of five different video sequences (1-25, 26-50, 51-67, 68-78, 79-103).
+    for (const [i, n] of [1, 30, 60, 70, 90].entries()) {
       await rgbImage(path.join(raw, 'PNG', 'Original', `${n}.png`), W, H, n);
-      await grayImage(path.join(raw, 'PNG', 'Ground Truth', `${n}.png`), W, H, disc(4 * n, 8, 3));
+      await grayImage(path.join(raw, 'PNG', 'Ground Truth', `${n}.png`), W, H, disc(4 * (i + 1), 8, 3));
     }
     const out = path.join(tmp, 'clinic-png-out');
     const r = await convertDataset('cvc-clinicdb', raw, { out });
     assert.equal(r.check.ok, true, JSON.stringify(r.check.problems));
-    assert.deepEqual(await fs.readFile(path.join(out, 'images', '3.png')), await fs.readFile(path.join(raw, 'PNG', 'Original', '3.png')));
-    assert.deepEqual(await fs.readFile(path.join(out, 'masks', '3.png')), await fs.readFile(path.join(raw, 'PNG', 'Ground Truth', '3.png')));
+    assert.deepEqual(await fs.readFile(path.join(out, 'images', '60.png')), await fs.readFile(path.join(raw, 'PNG', 'Original', '60.png')));
+    assert.deepEqual(await fs.readFile(path.join(out, 'masks', '60.png')), await fs.readFile(path.join(raw, 'PNG', 'Ground Truth', '60.png')));
   });
 
   it('fails, naming the file, when the published annotations name a frame the raw folder lacks; nothing is left behind', async () => {

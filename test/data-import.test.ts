@@ -48,21 +48,29 @@ async function readAnns(dir: string): Promise<AnnEntry[]> {
 }
 
 describe('attributes', () => {
-  it('counts 8-connected components in raster order', () => {
+  it('counts 4-connected components (scipy\'s default, as medvlsm) in raster order; 8 on request', () => {
     const m = mask(10, 10, (x, y) => (x < 2 && y < 2) || (x === 5 && y === 5) || (x === 6 && y === 6) || (x > 7 && y > 7));
-    const cs = connectedComponents(m);
-    assert.deepEqual(cs.map((c) => c.area), [4, 2, 4]);
-    assert.equal(connectedComponents(m, 4).length, 4);
+    assert.deepEqual(connectedComponents(m).map((c) => c.area), [4, 1, 1, 4]);
+    assert.deepEqual(connectedComponents(m, 8).map((c) => c.area), [4, 2, 4]);
+    // grid cells cut at int(10/3) = 3 and int(20/3) = 6: the first block is top left, the last bottom right
+    assert.deepEqual(connectedComponents(m)[0]?.cells, [4, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(connectedComponents(m)[3]?.cells, [0, 0, 0, 0, 0, 0, 0, 0, 4]);
   });
 
-  it('size, position and colour words follow the documented thresholds', () => {
+  it('size, position and colour words follow medvlsm\'s rules', () => {
+    assert.equal(sizeWord(0.00005), '', 'at or below 0.0001 of the image: no size word');
+    assert.equal(sizeWord(0.0005), 'tiny');
     assert.equal(sizeWord(0.05), 'small');
+    assert.equal(sizeWord(0.08), 'small', 'medium only above 0.08');
     assert.equal(sizeWord(0.1), 'medium');
+    assert.equal(sizeWord(0.3), 'medium');
     assert.equal(sizeWord(0.35), 'large');
-    assert.equal(positionWord(0.5, 0.5), 'center');
-    assert.equal(positionWord(0.7, 0.2), 'top right');
-    assert.equal(positionWord(0.1, 0.9), 'bottom left');
-    assert.equal(positionWord(0.62, 0.5), 'right');
+    // Box centres: rows and columns both cut at thirds of the height (300 here), bands inclusive.
+    assert.equal(positionWord(150, 150, 300), 'center');
+    assert.equal(positionWord(200, 100, 300), 'center', '2h/3 and h/3 belong to the centre band');
+    assert.equal(positionWord(210, 150, 300), 'right', 'x = 210 of a 400-wide image is right: columns are cut at thirds of the HEIGHT');
+    assert.equal(positionWord(250, 50, 300), 'top right');
+    assert.equal(positionWord(20, 280, 300), 'bottom left');
     assert.equal(colourWord(250, 250, 245), 'white');
     assert.equal(colourWord(10, 10, 10), 'black');
     assert.equal(colourWord(200, 40, 40), 'red');
@@ -79,6 +87,8 @@ describe('attributes', () => {
     assert.equal(a.count, 2);
     assert.deepEqual(a.sizes, ['small', 'medium']);
     assert.deepEqual(a.positions, ['top left', 'bottom right']);
+    // contour boxes: one pixel out on the top/left, exclusive on the bottom/right (pixels 10..20 -> [9, 21))
+    assert.deepEqual(a.bbox, [9, 9, 95, 95]);
     assert.equal(a.shape, 'round');
     assert.deepEqual(attributePrompts('polyp', a), {
       p0: '',
@@ -137,7 +147,8 @@ describe('data import', () => {
     assert.equal(all.length, 9, 'f0 has no myocardium; label 3 is not listed');
     const myo = all.find((e) => e.mask_name === 'myocardium/f1.png') as AnnEntry;
     assert.equal(myo.prompts.p1, 'myocardium');
-    assert.match(myo.prompts.p6 as string, /^one (small|medium) \w+ \w+ myocardium, located in (bottom|center) of the image$/);
+    // Columns 10-19 of a 30x20 image: its box centre x = 14.5 is past 2/3 of the HEIGHT (13.3), so "right", as medvlsm's code says.
+    assert.match(myo.prompts.p6 as string, /^one medium \w+ \w+ myocardium, located in right of the image$/);
     const m = binarizeGray(await readPixels(path.join(out, 'masks', 'myocardium', 'f1.png'))).mask.data;
     assert.equal(m[10 * W + 15], 255);
     assert.equal(m[10 * W + 5], 0);

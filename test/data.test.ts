@@ -25,9 +25,8 @@ import {
   ImageError,
   imageInfo,
   nearestIndices,
-  resizeBilinear,
-  writeMaskPng,
 } from '../src/data/image.js';
+import { resizeBilinear, writeMaskPng } from '../src/data/prediction-png.js';
 import { decodeBmp } from '../src/data/bmp.js';
 import { Rng } from '../src/data/rng.js';
 import { generateSyntheticDataset, renderShapes, renderUltrasound } from '../src/data/synthetic.js';

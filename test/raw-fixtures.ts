@@ -140,3 +140,55 @@ export function cocoRle(mask: (x: number, y: number) => boolean, w: number, h: n
   });
   return s;
 }
+
+/**
+ * CVC-ClinicDB's `Original/<n>.tif` header, byte by byte: little-endian baseline TIFF, one
+ * uncompressed strip, chunky samples, PhotometricInterpretation 1 (BlackIsZero) but
+ * SamplesPerPixel 3 of 8 bits and no ExtraSamples tag; the samples are R, G, B of fn(x, y).
+ * `samples: 4` adds a fourth sample (alpha) the same way, still without ExtraSamples.
+ */
+export function greyTaggedRgbTiff(w: number, h: number, fn: (x: number, y: number) => number[], samples: 3 | 4 = 3): Buffer {
+  const pixels = Buffer.alloc(w * h * samples);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) pixels.set(fn(x, y).slice(0, samples), (y * w + x) * samples);
+  const tags: [number, number, number, number][] = [
+    // tag, type (3 SHORT, 4 LONG), count, value (or offset, filled below)
+    [256, 3, 1, w], // ImageWidth
+    [257, 3, 1, h], // ImageLength
+    [258, 3, samples, 0], // BitsPerSample: 8 per sample, stored after the IFD
+    [259, 3, 1, 1], // Compression: none
+    [262, 3, 1, 1], // PhotometricInterpretation: 1 = BlackIsZero (says grey)
+    [273, 4, 1, 8], // StripOffsets: the pixels follow the 8-byte header
+    [277, 3, 1, samples], // SamplesPerPixel
+    [278, 3, 1, h], // RowsPerStrip: one strip
+    [279, 4, 1, pixels.length], // StripByteCounts
+    [284, 3, 1, 1], // PlanarConfiguration: chunky
+  ];
+  const ifdAt = 8 + pixels.length + (pixels.length % 2);
+  const bitsAt = ifdAt + 2 + tags.length * 12 + 4;
+  const ifd = Buffer.alloc(2 + tags.length * 12 + 4 + samples * 2);
+  ifd.writeUInt16LE(tags.length, 0);
+  tags.forEach(([tag, type, count, value], i) => {
+    const o = 2 + i * 12;
+    ifd.writeUInt16LE(tag, o);
+    ifd.writeUInt16LE(type, o + 2);
+    ifd.writeUInt32LE(count, o + 4);
+    if (tag === 258) ifd.writeUInt32LE(bitsAt, o + 8);
+    else if (type === 3) ifd.writeUInt16LE(value, o + 8);
+    else ifd.writeUInt32LE(value, o + 8);
+  });
+  ifd.writeUInt32LE(0, 2 + tags.length * 12); // no next IFD
+  for (let s = 0; s < samples; s++) ifd.writeUInt16LE(8, 2 + tags.length * 12 + 4 + s * 2);
+  const head = Buffer.from([0x49, 0x49, 42, 0, 0, 0, 0, 0]);
+  head.writeUInt32LE(ifdAt, 4);
+  return Buffer.concat([head, pixels, Buffer.alloc(pixels.length % 2), ifd]);
+}
+
+/** A PNG of raw interleaved 8-bit pixels (1-4 channels) as they are (RGBA kept, nothing converted). */
+export async function rawPng(file: string, w: number, h: number, channels: 1 | 2 | 3 | 4, fn: (x: number, y: number) => number[]): Promise<void> {
+  const px = Buffer.alloc(w * h * channels);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) px.set(fn(x, y).slice(0, channels), (y * w + x) * channels);
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  let s = sharp(px, { raw: { width: w, height: h, channels } });
+  if (channels <= 2) s = s.toColourspace('b-w');
+  await s.png().toFile(file);
+}

@@ -1,7 +1,7 @@
 // `tunevlseg data check|convert|import`: dataset tools (src/data/check, src/data/convert, src/data/import).
 import { Presets, SingleBar } from 'cli-progress';
-import type { Command } from 'commander';
-import { type BuildResult, CONVERTERS, checkDataset, convertDataset, formatCheckReport, importDataset } from '../data/index.js';
+import { type Command, Option } from 'commander';
+import { type BuildResult, CONVERTERS, checkDataset, convertDataset, formatCheckReport, importDataset, MASK_MODES, type MaskMode } from '../data/index.js';
 
 function progress(label: string): { onProgress: (done: number, total: number) => void; stop: () => void } {
   let bar: SingleBar | null = null;
@@ -24,8 +24,10 @@ function printResult(r: BuildResult): void {
     for (const s of r.skipped.slice(0, 20)) console.log(`  - ${s}`);
     if (r.skipped.length > 20) console.log(`  ... and ${r.skipped.length - 20} more`);
   }
+  for (const n of r.notes) console.log(`note: ${n}`);
   const c = r.counts;
   console.log(`Wrote ${r.out}: train ${c.train.images} images / ${c.train.entries} entries, val ${c.val.images} / ${c.val.entries}, test ${c.test.images} / ${c.test.entries}`);
+  if (r.groups !== null) console.log(`Groups per split (kept whole without --anns): train ${r.groups.train}, val ${r.groups.val}, test ${r.groups.test}`);
   console.log('');
   console.log(formatCheckReport(r.check));
   if (!r.check.ok) process.exitCode = 1;
@@ -34,7 +36,7 @@ function printResult(r: BuildResult): void {
 export function registerDataCommands(program: Command): void {
   const data = program.command('data').description('dataset tools');
   data.command('check <dir>')
-    .description('report missing/unreadable files, size mismatches, non-binary masks, empty prompts, duplicates and paths escaping the folder (exit 1 on errors)')
+    .description('report missing/unreadable files, size mismatches, non-binary masks, empty prompts, duplicates and paths escaping the folder (exit 1 on errors); warn about grey-in-colour images, alpha channels and files the decoder had to mend')
     .option('--json', 'the full report as JSON')
     .option('--max-per-code <n>', 'examples listed per kind of problem', '10')
     .action(async (dir: string, o: { json?: boolean; maxPerCode: string }) => {
@@ -45,10 +47,10 @@ export function registerDataCommands(program: Command): void {
     });
 
   data.command('convert <name> <raw-dir>')
-    .description(`turn a paper dataset's public download into the benchmark layout, then check it (exit 1 on errors); <name>: ${CONVERTERS.map((c) => c.name).join(', ')} (docs/datasets.md)`)
-    .requiredOption('--out <dir>', 'output dataset folder (must not exist or be empty)')
+    .description(`turn a paper dataset's public download into the benchmark layout, check it, and move it into place only when the check passes (exit 1 otherwise); <name>: ${CONVERTERS.map((c) => c.name).join(', ')} (docs/datasets.md)`)
+    .requiredOption('--out <dir>', 'output dataset folder (must not exist or be empty, nor lie inside the raw or --anns folder)')
     .option('--anns <dir>', "published prompt files (medvlsm's data/<dataset>/anns): keep their splits, names and prompts")
-    .option('--seed <n>', 'seed of the splits drawn without --anns', '0')
+    .option('--seed <n>', 'seed of the splits drawn without --anns (by group where the dataset has them: a ClinicDB video sequence, a CAMUS patient)', '0')
     .action(async (name: string, rawDir: string, o: { out: string; anns?: string; seed: string }) => {
       const bar = progress(`convert ${name}`);
       try {
@@ -66,16 +68,20 @@ export function registerDataCommands(program: Command): void {
     });
 
   data.command('import')
-    .description('build a dataset from a folder of images and a folder of masks matched by stem (0/1, 0/255, grayscale, palette masks), then check it')
+    .description('build a dataset from a folder of images and a folder of masks matched by stem (0/1, 0/255, gray, colour, palette, alpha masks), check it, and move it into place only when the check passes')
     .requiredOption('--images <dir>', 'image folder')
     .requiredOption('--masks <dir>', 'mask folder (a mask may add _mask, _gt, _segmentation to the image stem)')
-    .requiredOption('--out <dir>', 'output dataset folder (must not exist or be empty)')
+    .requiredOption('--out <dir>', 'output dataset folder (must not exist or be empty, nor lie inside --images or --masks)')
     .option('--class <name>', 'class of binary masks (the prompt)')
     .option('--classes <labels.txt>', 'label maps: lines "<value> <name>" (or one name per line, value = line number); one entry per label present')
     .option('--split <ratios>', 'train,val,test ratios', '0.8,0.1,0.1')
     .option('--seed <n>', 'seed of the split', '0')
     .option('--attributes', 'prompts p0..p6 (shape, colour, size, count, position) from the masks, as medvlsm\'s (docs/datasets.md)')
-    .action(async (o: { images: string; masks: string; out: string; class?: string; classes?: string; split: string; seed: string; attributes?: boolean }) => {
+    .addOption(new Option('--mask-mode <mode>', 'how binary masks are read: auto decides per file (gray, colour, palette by colour, mask in alpha; photos refused); ' +
+      'gray: foreground where gray > 127; alpha: where alpha > 127; nonzero: any non-zero channel; index: palette index not 0').choices(MASK_MODES).default('auto'))
+    .option('--groups <file>', 'lines "<image name or stem> <group>": images of one group (a video, a patient) stay in one split')
+    .option('--group-pattern <regex>', 'the group of an image is the first capture group of this regular expression on its file name')
+    .action(async (o: { images: string; masks: string; out: string; class?: string; classes?: string; split: string; seed: string; attributes?: boolean; maskMode: MaskMode; groups?: string; groupPattern?: string }) => {
       const split = o.split.split(',').map(Number);
       if (split.length !== 3 || split.some((x) => !Number.isFinite(x))) throw new Error(`--split expects three numbers train,val,test, got ${JSON.stringify(o.split)}`);
       const bar = progress('import');
@@ -90,6 +96,9 @@ export function registerDataCommands(program: Command): void {
             split: split as [number, number, number],
             seed: Number.parseInt(o.seed, 10),
             attributes: o.attributes ?? false,
+            maskMode: o.maskMode,
+            ...(o.groups !== undefined ? { groupsFile: o.groups } : {}),
+            ...(o.groupPattern !== undefined ? { groupPattern: o.groupPattern } : {}),
             onProgress: bar.onProgress,
           }),
         );

@@ -6,48 +6,52 @@
  *   p2 "<shape> <class>"                   p6 "<p5>, located in <positions> of the image"
  *   p3 "<colour> <shape> <class>"
  *
- * medvlsm asked a VQA model for colour and shape and measured count, size and position on
- * the mask. Here everything comes from the mask (8-connected components) and, for colour, the
- * image pixels under it. The vocabulary and thresholds are in DEFAULT_ATTRIBUTE_RULES and
- * docs/datasets.md; as in the published prompts, sizes are listed once each ("small, medium")
- * and positions once per component, in raster order of the (8-connected) components.
+ * medvlsm asked a VQA model for colour and shape and measured count, size, position and the
+ * `bbox` on the mask. Those four follow the code that made the published prompts
+ * (`get_mask_decription` and `mask_to_overall_bbox` in its authors' `features_from_img.py`,
+ * public in a fork of CRIS.pytorch, `utils/features_from_img_.py`), read and re-implemented
+ * here, not copied:
+ *
+ * - components: 4-connected (scipy's `ndimage.label` default) of gray > 127; all are counted;
+ * - size per component, by its share of the image: none at or below 0.0001, `tiny` below
+ *   0.001, `small` up to 0.08, `medium` up to 0.30, `large` above; the distinct words listed
+ *   in the order tiny, small, medium, large;
+ * - position per component, from its pixels in the 3x3 grid cut at int(h/3), int(2h/3),
+ *   int(w/3), int(2w/3): the one cell it touches; else the one cell holding at least 10% of
+ *   it; else, with none at 10%, the cell holding the least; else (several at 10%) the centre
+ *   of its box, with rows AND columns cut at h/3 and 2h/3 (the code compares the x centre with
+ *   the image height: on wider-than-high frames "right" starts left of 2/3 of the width);
+ * - box: a contour-traced box, one pixel wider than the component's pixels on the top and
+ *   left (not past the image edge) and exclusive on the bottom and right:
+ *   [max(x0 - 1, 0), max(y0 - 1, 0), x1 + 1, y1 + 1]; `bbox` is the union over components whose
+ *   box has an area above 4.
+ *
+ * Colour and shape come from the pixels here (the image under the mask; the mask's moments).
  */
 import type { BinaryMask } from './convert/types.js';
 
 export interface AttributeRules {
-  /**
-   * Components smaller than this (pixels) are not counted. medvlsm counts every component,
-   * down to a JPEG mask's stray pixel (its "two large ..., located in top left, right" prompts
-   * come from one such pixel in the corner), so the default is 1.
-   */
-  minComponentPixels: number;
-  /** Area fraction of the image: < smallBelow -> "small", < largeFrom -> "medium", else "large". */
-  smallBelow: number;
-  largeFrom: number;
-  /** Grid of the position words, on the component's bounding-box centre (fractions of width/height). */
-  leftBelow: number;
-  rightFrom: number;
-  topBelow: number;
-  bottomFrom: number;
+  /** Component share of the image at or below which it gets no size word. */
+  noSizeUpTo: number;
+  /** Share of the image: < tinyBelow "tiny", <= smallUpTo "small", <= mediumUpTo "medium", else "large". */
+  tinyBelow: number;
+  smallUpTo: number;
+  mediumUpTo: number;
+  /** A grid cell holding at least this share of a component counts for its position. */
+  significantCell: number;
   /** Bounding-box aspect (long/short side of the second-moment ellipse) from which a shape is "oval". */
   ovalFrom: number;
   /** Circularity 4*pi*area/perimeter^2 below which a shape is "irregular". */
   irregularBelow: number;
 }
 
-/**
- * Thresholds fitted to the 60 published Kvasir prompts of ../shared/datasets/kvasir-sample
- * (bench/attributes.ts measures the agreement): sizes split cleanly there at 8.3% and 30% of
- * the image, positions at x 0.3/0.6 and y 1/3, 2/3 of the bounding-box centre.
- */
+/** medvlsm's values (see the module comment); shape cuts are ours (medvlsm asked a VQA model). */
 export const DEFAULT_ATTRIBUTE_RULES: AttributeRules = {
-  minComponentPixels: 1,
-  smallBelow: 0.083,
-  largeFrom: 0.3,
-  leftBelow: 0.3,
-  rightFrom: 0.6,
-  topBelow: 1 / 3,
-  bottomFrom: 2 / 3,
+  noSizeUpTo: 0.0001,
+  tinyBelow: 0.001,
+  smallUpTo: 0.08,
+  mediumUpTo: 0.3,
+  significantCell: 0.1,
   ovalFrom: 1.35,
   irregularBelow: 0.45,
 };
@@ -65,17 +69,26 @@ export interface Component {
   mxx: number;
   myy: number;
   mxy: number;
+  /** Pixels in each cell of the 3x3 grid (row-major: top left ... bottom right), cut at int(h/3), int(2h/3), int(w/3), int(2w/3). */
+  cells: number[];
+  /**
+   * The same two counts over the component's "full" pixels only (raw gray exactly 255, what
+   * medvlsm's code measures: a JPEG mask's edge pixels at 250 are in the component but not
+   * counted); equal to area and cells when no gray levels are given.
+   */
+  fullArea: number;
+  fullCells: number[];
 }
 
 /** sum of k^2 for k = 0..n */
 const sumSq = (n: number): number => (n * (n + 1) * (2 * n + 1)) / 6;
 
 /**
- * Connected components (8- or 4-connected) of a binary mask, in raster order of their first
- * pixel. Works on horizontal runs joined by union-find (a per-pixel flood fill was 5x slower
+ * Connected components (4-connected by default, as scipy's `ndimage.label`; or 8) of a binary
+ * mask, in raster order of their first pixel. Works on horizontal runs joined by union-find (a per-pixel flood fill was 5x slower
  * and dominated `data convert`); each run adds its moments in closed form.
  */
-export function connectedComponents(m: BinaryMask, connectivity: 4 | 8 = 8): Component[] {
+export function connectedComponents(m: BinaryMask, connectivity: 4 | 8 = 4, full?: Uint8Array): Component[] {
   const { width: w, height: h, data } = m;
   const reach = connectivity === 8 ? 1 : 0;
   let cap = 1024;
@@ -141,14 +154,17 @@ export function connectedComponents(m: BinaryMask, connectivity: 4 | 8 = 8): Com
   }
   const index = new Int32Array(n).fill(-1);
   const comps: Component[] = [];
-  const acc: { area: number; sx: number; sy: number; sxx: number; syy: number; sxy: number; perim: number; bbox: [number, number, number, number] }[] = [];
+  const acc: { area: number; sx: number; sy: number; sxx: number; syy: number; sxy: number; perim: number; bbox: [number, number, number, number]; cells: number[]; fullCells: number[] }[] = [];
+  // The grid's cuts, as numpy slices mask[0:int(h/3)], mask[int(h/3):int(2h/3)], mask[int(2h/3):].
+  const colCuts = [Math.trunc(w / 3), Math.trunc((2 * w) / 3)] as const;
+  const rowCuts = [Math.trunc(h / 3), Math.trunc((2 * h) / 3)] as const;
   for (let r = 0; r < n; r++) {
     const root = find(r);
     let k = index[root] as number;
     if (k === -1) {
       k = acc.length;
       index[root] = k;
-      acc.push({ area: 0, sx: 0, sy: 0, sxx: 0, syy: 0, sxy: 0, perim: 0, bbox: [w, h, 0, 0] });
+      acc.push({ area: 0, sx: 0, sy: 0, sxx: 0, syy: 0, sxy: 0, perim: 0, bbox: [w, h, 0, 0], cells: [0, 0, 0, 0, 0, 0, 0, 0, 0], fullCells: [0, 0, 0, 0, 0, 0, 0, 0, 0] });
     }
     const c = acc[k] as (typeof acc)[number];
     const x0 = rx0[r] as number;
@@ -166,6 +182,17 @@ export function connectedComponents(m: BinaryMask, connectivity: 4 | 8 = 8): Com
     if (x1 > c.bbox[2]) c.bbox[2] = x1;
     if (y < c.bbox[1]) c.bbox[1] = y;
     if (y > c.bbox[3]) c.bbox[3] = y;
+    const row = y < rowCuts[0] ? 0 : y < rowCuts[1] ? 3 : 6;
+    c.cells[row] = (c.cells[row] as number) + Math.max(0, Math.min(x1, colCuts[0] - 1) - x0 + 1);
+    c.cells[row + 1] = (c.cells[row + 1] as number) + Math.max(0, Math.min(x1, colCuts[1] - 1) - Math.max(x0, colCuts[0]) + 1);
+    c.cells[row + 2] = (c.cells[row + 2] as number) + Math.max(0, x1 - Math.max(x0, colCuts[1]) + 1);
+    if (full !== undefined) {
+      for (let x = x0; x <= x1; x++) {
+        if (full[y * w + x] === 0) continue;
+        const cell = row + (x < colCuts[0] ? 0 : x < colCuts[1] ? 1 : 2);
+        c.fullCells[cell] = (c.fullCells[cell] as number) + 1;
+      }
+    }
     // Boundary pixels: the run's ends, and inner pixels with background above or below.
     if (y === 0 || y === h - 1) c.perim += len;
     else {
@@ -179,7 +206,8 @@ export function connectedComponents(m: BinaryMask, connectivity: 4 | 8 = 8): Com
   for (const c of acc) {
     const cx = c.sx / c.area;
     const cy = c.sy / c.area;
-    comps.push({ area: c.area, cx, cy, bbox: c.bbox, perimeter: c.perim, mxx: c.sxx / c.area - cx * cx, myy: c.syy / c.area - cy * cy, mxy: c.sxy / c.area - cx * cy });
+    comps.push({ area: c.area, cx, cy, bbox: c.bbox, perimeter: c.perim, mxx: c.sxx / c.area - cx * cx, myy: c.syy / c.area - cy * cy, mxy: c.sxy / c.area - cx * cy, cells: c.cells,
+      fullArea: full === undefined ? c.area : c.fullCells.reduce((a, b) => a + b, 0), fullCells: full === undefined ? c.cells : c.fullCells });
   }
   return comps;
 }
@@ -190,16 +218,55 @@ export function countWord(n: number): string {
   return COUNT_WORDS[n] ?? 'many';
 }
 
+/** The size word of a component covering `fraction` of the image ('' at or below `noSizeUpTo`). */
 export function sizeWord(fraction: number, rules: AttributeRules = DEFAULT_ATTRIBUTE_RULES): string {
-  return fraction < rules.smallBelow ? 'small' : fraction < rules.largeFrom ? 'medium' : 'large';
+  if (fraction <= rules.noSizeUpTo) return '';
+  if (fraction > rules.mediumUpTo) return 'large';
+  if (fraction > rules.smallUpTo) return 'medium';
+  return fraction < rules.tinyBelow ? 'tiny' : 'small';
 }
 
-/** The cell of a 3x3 grid holding a point given as fractions of width and height. */
-export function positionWord(fx: number, fy: number, rules: AttributeRules = DEFAULT_ATTRIBUTE_RULES): string {
-  const row = fy < rules.topBelow ? 'top' : fy < rules.bottomFrom ? '' : 'bottom';
-  const col = fx < rules.leftBelow ? 'left' : fx < rules.rightFrom ? '' : 'right';
+const SIZE_ORDER = ['tiny', 'small', 'medium', 'large'];
+const CELL_NAMES = ['top left', 'top', 'top right', 'left', 'center', 'right', 'bottom left', 'bottom', 'bottom right'];
+
+/**
+ * medvlsm's box of a component: traced along its contour, one pixel out on the top and left
+ * (not past the edge), exclusive on the bottom and right.
+ */
+export function contourBox(c: Component): [number, number, number, number] {
+  return [Math.max(c.bbox[0] - 1, 0), Math.max(c.bbox[1] - 1, 0), c.bbox[2] + 1, c.bbox[3] + 1];
+}
+
+/**
+ * The grid word of a box centre (cx, cy in pixels) in an image `height` pixels high: rows and
+ * columns both cut at height/3 and 2*height/3, centre band inclusive, as medvlsm's code does.
+ */
+export function positionWord(cx: number, cy: number, height: number): string {
+  const third = height / 3;
+  const band = (v: number, lo: string, hi: string): string => (v < third ? lo : v <= 2 * third ? '' : hi);
+  const row = band(cy, 'top', 'bottom');
+  const col = band(cx, 'left', 'right');
   if (row === '' && col === '') return 'center';
-  return [row, col].filter((s) => s !== '').join(' ');
+  return [row, col].filter((x) => x !== '').join(' ');
+}
+
+/** A component's position word (see the module comment). */
+export function componentPosition(c: Component, height: number, rules: AttributeRules = DEFAULT_ATTRIBUTE_RULES): string {
+  // medvlsm divides by the full pixels: with none (a component all edge of a JPEG mask) every
+  // share is NaN and its code ends at the first cell.
+  if (c.fullArea === 0) return CELL_NAMES[0] as string;
+  const share = c.fullCells.map((n) => n / c.fullArea);
+  const touched = share.flatMap((v, i) => (v !== 0 ? [i] : []));
+  if (touched.length === 1) return CELL_NAMES[touched[0] as number] as string;
+  const significant = share.flatMap((v, i) => (v >= rules.significantCell ? [i] : []));
+  if (significant.length === 0) {
+    // The least-held cell (first in grid order on ties), as the code's ascending sort gives.
+    const least = touched.reduce((a, i) => ((share[i] as number) < (share[a] as number) ? i : a));
+    return CELL_NAMES[least] as string;
+  }
+  if (significant.length === 1) return CELL_NAMES[significant[0] as number] as string;
+  const [x1, y1, x2, y2] = contourBox(c);
+  return positionWord((x1 + x2) / 2, (y1 + y2) / 2, height);
 }
 
 export function shapeWord(c: Component, rules: AttributeRules = DEFAULT_ATTRIBUTE_RULES): string {
@@ -290,35 +357,38 @@ export interface Attributes {
   positions: string[];
   shape: string;
   colour: string;
-  /** [x1, y1, x2, y2] over the kept components (medvlsm's `bbox`), null when empty. */
+  /** medvlsm's `bbox`: [x1, y1, x2, y2), the union of the components' contour boxes (module comment); null when empty. */
   bbox: [number, number, number, number] | null;
 }
 
-/** The attributes of one binary mask (and the image under it, for colour). */
-export function maskAttributes(m: BinaryMask, img: ImagePixels | null, rules: AttributeRules = DEFAULT_ATTRIBUTE_RULES): Attributes {
+/**
+ * The attributes of one binary mask (and the image under it, for colour). `gray`: the raw
+ * mask's gray levels when they are not only 0 and 255 (JPEG masks), for medvlsm's sizes and
+ * grid cells, which count only pixels at exactly 255.
+ */
+export function maskAttributes(m: BinaryMask, img: ImagePixels | null, rules: AttributeRules = DEFAULT_ATTRIBUTE_RULES, gray?: Uint8Array): Attributes {
   const total = m.width * m.height;
-  const all = connectedComponents(m);
-  const largest = all.reduce((a, c) => Math.max(a, c.area), 0);
-  const kept = all.filter((c) => c.area >= rules.minComponentPixels);
-  const comps = kept.length > 0 || largest === 0 ? kept : all.filter((c) => c.area === largest);
-  const sizes: string[] = [];
-  for (const c of comps) {
-    // A one-pixel-thin component has no area as a contour: medvlsm gives it no size word.
-    if (c.bbox[2] === c.bbox[0] || c.bbox[3] === c.bbox[1]) continue;
-    const w = sizeWord(c.area / total, rules);
-    if (!sizes.includes(w)) sizes.push(w);
+  let full: Uint8Array | undefined;
+  if (gray !== undefined) {
+    if (gray.length !== total) throw new RangeError(`maskAttributes: ${gray.length} gray levels for a ${m.width}x${m.height} mask`);
+    full = new Uint8Array(total);
+    for (let i = 0; i < total; i++) full[i] = gray[i] === 255 ? 1 : 0;
   }
+  const comps = connectedComponents(m, 4, full);
+  const words = new Set(comps.map((c) => sizeWord(c.fullArea / total, rules)));
   const big = comps.reduce<Component | null>((a, c) => (a === null || c.area > a.area ? c : a), null);
   const rgb = img === null ? null : meanColourUnder(m, img);
   let bbox: Attributes['bbox'] = null;
   for (const c of comps) {
-    bbox = bbox === null ? [...c.bbox] : [Math.min(bbox[0], c.bbox[0]), Math.min(bbox[1], c.bbox[1]), Math.max(bbox[2], c.bbox[2]), Math.max(bbox[3], c.bbox[3])];
+    const b = contourBox(c);
+    if ((b[2] - b[0]) * (b[3] - b[1]) <= 4) continue;
+    bbox = bbox === null ? b : [Math.min(bbox[0], b[0]), Math.min(bbox[1], b[1]), Math.max(bbox[2], b[2]), Math.max(bbox[3], b[3])];
   }
   return {
     count: comps.length,
     countWord: countWord(comps.length),
-    sizes,
-    positions: comps.map((c) => positionWord((c.bbox[0] + c.bbox[2] + 1) / 2 / m.width, (c.bbox[1] + c.bbox[3] + 1) / 2 / m.height, rules)),
+    sizes: SIZE_ORDER.filter((w) => words.has(w)),
+    positions: comps.map((c) => componentPosition(c, m.height, rules)).filter((p) => p !== ''),
     shape: big === null ? '' : shapeWord(big, rules),
     colour: rgb === null ? '' : colourWord(rgb[0], rgb[1], rgb[2]),
     bbox,

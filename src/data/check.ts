@@ -48,7 +48,11 @@ export type ProblemCode =
   | 'empty_mask'
   | 'empty_prompt'
   | 'duplicate_entry'
-  | 'split_overlap';
+  | 'split_overlap'
+  | 'repaired_file'
+  | 'identical_channels'
+  | 'translucent_alpha'
+  | 'mask_in_alpha';
 
 /** Severity of each problem: errors fail `data check` (exit 1), warnings do not. */
 export const PROBLEM_SEVERITY: Readonly<Record<ProblemCode, Severity>> = {
@@ -69,6 +73,10 @@ export const PROBLEM_SEVERITY: Readonly<Record<ProblemCode, Severity>> = {
   empty_prompt: 'error',
   duplicate_entry: 'error',
   split_overlap: 'warning',
+  repaired_file: 'warning',
+  identical_channels: 'warning',
+  translucent_alpha: 'warning',
+  mask_in_alpha: 'warning',
 };
 
 export interface Problem {
@@ -385,6 +393,13 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
         const info = await verifyDecodable(u.file);
         imageSizes.set(u.file, [info.width, info.height]);
         imageFormats[info.format] = (imageFormats[info.format] ?? 0) + 1;
+        if (info.repair !== undefined) add('repaired_file', `${rel}: ${info.repair}${refsNote(u)}`, where(u));
+        if (info.identicalChannels) {
+          add('identical_channels', `${rel}: a colour file whose R, G and B are equal in every pixel: the model sees a grey image (a grey image stored as colour, or colour lost when it was made)${refsNote(u)}`, where(u));
+        }
+        if (info.minAlpha !== null && info.minAlpha < 255) {
+          add('translucent_alpha', `${rel}: has an alpha channel that is not opaque (down to ${info.minAlpha}); every reader drops alpha, so what it hides is seen${refsNote(u)}`, where(u));
+        }
       } catch (err) {
         add('unreadable_image', `${rel}: ${reason(err)}${refsNote(u)}`, where(u));
       }
@@ -400,6 +415,7 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
       return;
     }
     maskSizes.set(u.file, [gray.width, gray.height]);
+    if (gray.repair !== undefined) add('repaired_file', `${rel}: ${gray.repair}${refsNote(u)}`, where(u));
     const n = gray.gray.length;
     let mid = 0;
     let fg = 0;
@@ -411,6 +427,9 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
       if (v > max) max = v;
     }
     const midFrac = mid / n;
+    if (gray.alpha !== null && gray.alpha[0] < gray.alpha[1] && isConstant(gray.gray)) {
+      add('mask_in_alpha', `${rel}: the mask is in its alpha channel (its colour is the same everywhere, alpha ${gray.alpha[0]}-${gray.alpha[1]}); readers take the colour, so every pixel is ${max > 127 ? 'foreground' : 'background'}: \`tunevlseg data import\` reads alpha masks${refsNote(u)}`, where(u));
+    }
     maxMid = Math.max(maxMid, midFrac);
     fgSum += fg / n;
     if (max === 0) {
@@ -496,6 +515,11 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
     rules,
     layout,
   };
+}
+
+function isConstant(a: Uint8Array): boolean {
+  for (let i = 1; i < a.length; i++) if (a[i] !== a[0]) return false;
+  return true;
 }
 
 function emptyReport(dir: string, rules: CheckRules, problems: Problem[]): CheckReport {

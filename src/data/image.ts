@@ -1,5 +1,5 @@
 /**
- * Image and mask decoding for the models' inputs, and writing predicted masks back.
+ * Image and mask decoding: the models' inputs, masks, and the raw pixels the data tools read.
  *
  * Images follow the reference pipeline (cv2.imread, albumentations Resize = cv2.resize
  * INTER_CUBIC): JPEGs are decoded by the system libjpeg as OpenCV decodes them and resized by
@@ -15,15 +15,20 @@
  * resize with OpenCV's INTER_NEAREST sampling (src = floor(dst * srcSize / dstSize)), then
  * foreground where gray / 255 > threshold (0.5).
  *
- * Why one file over 450 lines: decoding, the mask rules and writing predictions share sharp's
- * private helpers (source, metadata, run) and OpenCV's gray rule.
+ * Every decoder here starts from `source()`, the one place that reads a file: a BMP goes through
+ * ./bmp.ts, a TIFF whose header contradicts its samples (CVC-ClinicDB's) is mended by
+ * ./tiff-header.ts and read by what it holds, and the mend is reported (`repair`) so that the
+ * commands can say so once per dataset (./repairs.ts).
+ *
+ * Why one file over 450 lines: every reader shares the private helpers (source, open,
+ * metadata, run) and OpenCV's gray rule. Writing predicted masks is ./prediction-png.ts.
  */
 import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import sharp from 'sharp';
 import type { OutputInfo, Sharp } from 'sharp';
 import { type BmpImage, decodeBmp, isBmp } from './bmp.js';
 import { decodeJpeg, isJpeg, resizeCubicToPlanes } from './native-image.js';
+import { mendTiff } from './tiff-header.js';
 
 export const IMAGENET_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: readonly [number, number, number] = [0.229, 0.224, 0.225];
@@ -104,10 +109,17 @@ interface Source {
   file: string;
   /** Decoded once when the file is a BMP (libvips has no BMP loader). */
   bmp?: BmpImage;
+  /** What was mended before decoding (a TIFF header contradicting its samples), if anything. */
+  repair?: string;
 }
 
 async function source(input: string | Buffer, opts: DecodeOptions): Promise<Source> {
   const src: Source = typeof input === 'string' ? { buf: await readImageFile(input), file: input } : { buf: input, file: opts.file ?? '<buffer>' };
+  const mended = await mendTiff(src.buf);
+  if (mended !== null) {
+    src.buf = mended.buf;
+    src.repair = mended.problem;
+  }
   if (isBmp(src.buf)) {
     try {
       src.bmp = decodeBmp(src.buf);
@@ -131,19 +143,24 @@ export interface ImageMeta {
   is16: boolean;
   /** Single gray channel (plus alpha, maybe). */
   gray: boolean;
+  /** The file has an alpha channel (opaque or not). */
+  alpha: boolean;
   format: string;
+  /** What the decoder mended to read the file (see source()), if anything. */
+  repair?: string;
 }
 
 async function metadata(src: Source, opts: DecodeOptions): Promise<ImageMeta> {
   const b = src.bmp;
-  if (b !== undefined) return { width: b.width, height: b.height, is16: false, gray: false, format: 'bmp' };
+  const repair = src.repair !== undefined ? { repair: src.repair } : {};
+  if (b !== undefined) return { width: b.width, height: b.height, is16: false, gray: false, alpha: b.channels === 4, format: 'bmp' };
   try {
     const m = await sharp(src.buf, { failOn: opts.failOn ?? 'warning' }).metadata();
     const w = m.autoOrient?.width ?? m.width;
     const h = m.autoOrient?.height ?? m.height;
     if (!w || !h) throw new Error('image has no size');
     const gray = m.space === 'b-w' || m.space === 'grey16' || (m.channels ?? 3) - (m.hasAlpha ? 1 : 0) === 1;
-    return { width: w, height: h, is16: m.depth === 'ushort', gray, format: m.format ?? 'unknown' };
+    return { width: w, height: h, is16: m.depth === 'ushort', gray, alpha: m.hasAlpha === true, format: m.format ?? 'unknown', ...repair };
   } catch (err) {
     throw new ImageError(src.file, `cannot decode image: ${errMessage(err)}`, { cause: err });
   }
@@ -238,31 +255,53 @@ function grayAt(data: Uint8Array, j: number, channels: number): number {
 async function decodeRaw8(
   input: string | Buffer,
   opts: DecodeOptions,
-): Promise<{ data: Uint8Array; width: number; height: number; channels: number; format: string }> {
+): Promise<{ data: Uint8Array; width: number; height: number; channels: number; format: string; repair?: string }> {
   const src = await source(input, opts);
   // JPEG masks: the luma plane, exactly cv2.IMREAD_GRAYSCALE's gray (and ~10x cheaper than
   // decoding colour).
   const jpeg = jpegPixels(src, opts, true, 0);
   if (jpeg !== null) return { data: jpeg.data as Uint8Array, width: jpeg.width, height: jpeg.height, channels: 1, format: 'jpeg' };
-  // Gray files stay one channel (sharp would otherwise expand them to sRGB: 2-3x slower).
-  const { gray, format } = await metadata(src, opts);
+  // Gray files stay one channel (sharp would otherwise expand them to sRGB: 2-3x slower);
+  // gray + alpha goes through sRGB, the one way sharp keeps the alpha (its b-w drops it).
+  const { gray, alpha, format, repair } = await metadata(src, opts);
   const p = open(src, opts);
-  const { data, info } = await run(src, (gray ? p.toColourspace('b-w') : p).raw());
+  const { data, info } = await run(src, (gray && !alpha ? p.toColourspace('b-w') : p).raw());
   const pixels = new Uint8Array(data.buffer, data.byteOffset, data.length);
-  return { data: pixels, width: info.width, height: info.height, channels: info.channels, format };
+  return { data: pixels, width: info.width, height: info.height, channels: info.channels, format, ...(repair !== undefined ? { repair } : {}) };
 }
 
-/** The mask's gray levels at full size, as OpenCV's IMREAD_GRAYSCALE gives them (8-bit). */
-export async function readMaskGray(
-  input: string | Buffer,
-  opts: DecodeOptions = {},
-): Promise<{ gray: Uint8Array; width: number; height: number; channels: number; format: string }> {
-  const { data, width, height, channels, format } = await decodeRaw8(input, opts);
+export interface MaskGray {
+  gray: Uint8Array;
+  width: number;
+  height: number;
+  /** Channels of the decoded file, alpha included. */
+  channels: number;
+  format: string;
+  /** Smallest and largest alpha when the file has an alpha channel (null: none). */
+  alpha: [number, number] | null;
+  repair?: string;
+}
+
+/** The mask's gray levels at full size, as OpenCV's IMREAD_GRAYSCALE gives them (8-bit; alpha ignored). */
+export async function readMaskGray(input: string | Buffer, opts: DecodeOptions = {}): Promise<MaskGray> {
+  const { data, width, height, channels, format, repair } = await decodeRaw8(input, opts);
   const n = width * height;
-  if (channels === 1) return { gray: data.subarray(0, n), width, height, channels, format };
+  const extra = repair !== undefined ? { repair } : {};
+  let alpha: [number, number] | null = null;
+  if (channels === 2 || channels === 4) {
+    let lo = 255;
+    let hi = 0;
+    for (let j = channels - 1; j < data.length; j += channels) {
+      const a = data[j] as number;
+      if (a < lo) lo = a;
+      if (a > hi) hi = a;
+    }
+    alpha = [lo, hi];
+  }
+  if (channels === 1) return { gray: data.subarray(0, n), width, height, channels, format, alpha, ...extra };
   const gray = new Uint8Array(n);
   for (let i = 0, j = 0; i < n; i++, j += channels) gray[i] = grayAt(data, j, channels);
-  return { gray, width, height, channels, format };
+  return { gray, width, height, channels, format, alpha, ...extra };
 }
 
 /**
@@ -310,189 +349,94 @@ export async function decodeMask(
   return { data: dst, width, height };
 }
 
-/**
- * Bilinear resize of a single-channel map with half-pixel centres (PyTorch
- * `interpolate(mode='bilinear', align_corners=False)`, OpenCV INTER_LINEAR for upsampling).
- */
-export function resizeBilinear(src: Float32Array, w: number, h: number, outW: number, outH: number): Float32Array {
-  if (src.length !== w * h) throw new RangeError(`resizeBilinear: got ${src.length} values for ${w}x${h}`);
-  const out = new Float32Array(outW * outH);
-  const sx = w / outW;
-  const sy = h / outH;
-  const x0s = new Int32Array(outW);
-  const x1s = new Int32Array(outW);
-  const fxs = new Float32Array(outW);
-  for (let x = 0; x < outW; x++) {
-    const fx = Math.max((x + 0.5) * sx - 0.5, 0);
-    const x0 = Math.min(Math.floor(fx), w - 1);
-    x0s[x] = x0;
-    x1s[x] = Math.min(x0 + 1, w - 1);
-    fxs[x] = fx - x0;
-  }
-  for (let y = 0; y < outH; y++) {
-    const fy = Math.max((y + 0.5) * sy - 0.5, 0);
-    const y0 = Math.min(Math.floor(fy), h - 1);
-    const y1 = Math.min(y0 + 1, h - 1);
-    const wy = fy - y0;
-    const r0 = y0 * w;
-    const r1 = y1 * w;
-    for (let x = 0; x < outW; x++) {
-      const a = x0s[x] as number;
-      const b = x1s[x] as number;
-      const wx = fxs[x] as number;
-      const top = (src[r0 + a] as number) * (1 - wx) + (src[r0 + b] as number) * wx;
-      const bot = (src[r1 + a] as number) * (1 - wx) + (src[r1 + b] as number) * wx;
-      out[y * outW + x] = top * (1 - wy) + bot * wy;
-    }
-  }
-  return out;
-}
-
-export interface WriteMaskOptions {
-  /** Foreground where the 8-bit probability > 255·threshold. Default 0.5 (the reference's > 127). */
-  threshold?: number;
-  /** Where the 8-bit probability PNG goes. Default `<stem>_prob.png` next to `path`. */
-  probPath?: string;
-  /** The original image, needed for the overlay. Without it no overlay is written. */
-  imagePath?: string;
-  /** Where the overlay goes. Default `<stem>_overlay.png` next to `path`. */
-  overlayPath?: string;
-  /** Tint of the mask in the overlay, RGB 0-255. Default red. */
-  colour?: readonly [number, number, number];
-  /** Tint opacity 0-1. Default 0.45. */
-  opacity?: number;
-}
-
-export interface WrittenMask {
-  mask: string;
-  prob: string;
-  overlay?: string;
-  /** Foreground pixels in the written mask. */
-  foreground: number;
-}
-
-function siblingPath(p: string, suffix: string): string {
-  const ext = path.extname(p);
-  return `${ext === '' ? p : p.slice(0, -ext.length)}${suffix}.png`;
-}
-
-async function writeGrayPng(file: string, pixels: Uint8Array, w: number, h: number): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  try {
-    await sharp(pixels, { raw: { width: w, height: h, channels: 1 } })
-      .toColourspace('b-w')
-      .png({ compressionLevel: 6 })
-      .toFile(file);
-  } catch (err) {
-    throw new ImageError(file, `cannot write PNG: ${errMessage(err)}`, { cause: err });
-  }
-}
-
-/** torchvision `save_image`'s 8 bits: `mul(255).add_(0.5).clamp_(0, 255).to(uint8)`, in float32 (NaN -> 0). */
-export function quantize8(p: Float32Array): Uint8Array {
-  const out = new Uint8Array(p.length);
-  for (let i = 0; i < p.length; i++) {
-    const v = Math.fround(Math.fround(p[i]! * 255) + 0.5);
-    out[i] = v >= 255 ? 255 : v > 0 ? Math.trunc(v) : 0;
-  }
-  return out;
-}
-
-/**
- * Writes a predicted probability map (w x h, values in [0, 1]) back at the original image
- * size: resized bilinearly (half-pixel centres) when the sizes differ, then as
- * `writePredictionPngs`. The evaluation protocols' resize (bicubic, as the reference) lives in
- * src/train/protocols.ts, which hands its 8-bit map to `writePredictionPngs` directly.
- */
-export async function writeMaskPng(
-  file: string,
-  probs: Float32Array,
-  w: number,
-  h: number,
-  origW: number,
-  origH: number,
-  opts: WriteMaskOptions = {},
-): Promise<WrittenMask> {
-  if (probs.length !== w * h) throw new RangeError(`writeMaskPng: got ${probs.length} values for ${w}x${h}`);
-  if (!(origW > 0 && origH > 0)) throw new RangeError(`writeMaskPng: invalid original size ${origW}x${origH}`);
-  const big = w === origW && h === origH ? probs : resizeBilinear(probs, w, h, origW, origH);
-  return writePredictionPngs(file, quantize8(big), origW, origH, opts);
-}
-
-/**
- * Writes an 8-bit probability map at the original image size (`prob8`, what the reference's
- * `save_image` stores) as: a binary mask PNG (0/255, foreground where prob8 > 255·threshold:
- * the reference's `> 127` at 0.5) at `file`, the 8-bit probability PNG, and, when `imagePath`
- * is given, an overlay PNG (the image with the mask tinted).
- */
-export async function writePredictionPngs(
-  file: string,
-  prob8: Uint8Array,
-  origW: number,
-  origH: number,
-  opts: WriteMaskOptions = {},
-): Promise<WrittenMask> {
-  const n = origW * origH;
-  if (!(origW > 0 && origH > 0) || prob8.length !== n) throw new RangeError(`writePredictionPngs: got ${prob8.length} values for ${origW}x${origH}`);
-  const level = (opts.threshold ?? 0.5) * 255;
-  const mask = new Uint8Array(n);
-  let foreground = 0;
-  for (let i = 0; i < n; i++) {
-    const fg = prob8[i]! > level;
-    mask[i] = fg ? 255 : 0;
-    if (fg) foreground++;
-  }
-  const probPath = opts.probPath ?? siblingPath(file, '_prob');
-  await writeGrayPng(file, mask, origW, origH);
-  await writeGrayPng(probPath, prob8, origW, origH);
-  const written: WrittenMask = { mask: file, prob: probPath, foreground };
-  if (opts.imagePath !== undefined) {
-    const overlayPath = opts.overlayPath ?? siblingPath(file, '_overlay');
-    const src = await source(opts.imagePath, {});
-    const { data } = await run(
-      src,
-      open(src, {}).removeAlpha().resize(origW, origH, { fit: 'fill', kernel: 'cubic' }).toColourspace('srgb').raw(),
-    );
-    const [cr, cg, cb] = opts.colour ?? [255, 0, 0];
-    const a = opts.opacity ?? 0.45;
-    const rgb = new Uint8Array(n * 3);
-    for (let i = 0, j = 0; i < n; i++, j += 3) {
-      const r = data[j] as number;
-      const g = data[j + 1] as number;
-      const b = data[j + 2] as number;
-      if (mask[i] !== 0) {
-        rgb[j] = Math.round(r * (1 - a) + cr * a);
-        rgb[j + 1] = Math.round(g * (1 - a) + cg * a);
-        rgb[j + 2] = Math.round(b * (1 - a) + cb * a);
-      } else {
-        rgb[j] = r;
-        rgb[j + 1] = g;
-        rgb[j + 2] = b;
-      }
-    }
-    await fs.mkdir(path.dirname(overlayPath), { recursive: true });
-    try {
-      await sharp(rgb, { raw: { width: origW, height: origH, channels: 3 } }).png().toFile(overlayPath);
-    } catch (err) {
-      throw new ImageError(overlayPath, `cannot write PNG: ${errMessage(err)}`, { cause: err });
-    }
-    written.overlay = overlayPath;
-  }
-  return written;
-}
-
 /** Header-only facts about an image file (no pixel decode). */
 export async function imageInfo(input: string | Buffer, opts: DecodeOptions = {}): Promise<ImageMeta> {
   return metadata(await source(input, opts), opts);
 }
 
 /**
- * Decodes every pixel of an image (at reduced size where the codec allows it) to find damaged
- * files, without keeping the pixels; returns the header facts. Throws ImageError naming the file.
+ * A sharp pipeline over the file's pixels as every decoder here reads them (BMP decoded, TIFF
+ * header mended, EXIF orientation applied), with what was mended. For callers that resize or
+ * encode with sharp themselves (data convert's PNGs, report galleries).
  */
-export async function verifyDecodable(input: string | Buffer, opts: DecodeOptions = {}): Promise<ImageMeta> {
+export async function openImage(input: string | Buffer, opts: DecodeOptions = {}): Promise<{ image: Sharp; repair?: string }> {
+  const src = await source(input, opts);
+  return { image: open(src, opts), ...(src.repair !== undefined ? { repair: src.repair } : {}) };
+}
+
+/** 8-bit pixels, interleaved: gray files 1 channel, others sRGB 3, plus alpha when asked for and present. */
+export interface RawImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: number;
+  /** The last channel is alpha. */
+  alpha: boolean;
+  format: string;
+  repair?: string;
+}
+
+/**
+ * Decodes a file to 8-bit pixels (EXIF orientation applied), at most `maxSide` pixels wide and
+ * high when given (shrink-on-load where the codec allows it); alpha is dropped unless `alpha`.
+ */
+export async function readRawPixels(input: string | Buffer, opts: RawOptions = {}): Promise<RawImage> {
+  const src = await source(input, opts);
+  return rawPixels(src, await metadata(src, opts), opts);
+}
+
+type RawOptions = DecodeOptions & { alpha?: boolean; maxSide?: number };
+
+async function rawPixels(src: Source, meta: ImageMeta, opts: RawOptions): Promise<RawImage> {
+  let p = open(src, opts);
+  if (opts.maxSide !== undefined) p = p.resize(opts.maxSide, opts.maxSide, { fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true });
+  const keepAlpha = opts.alpha === true && meta.alpha;
+  if (!keepAlpha) p = p.removeAlpha();
+  // sharp's b-w conversion drops alpha: gray + alpha is read as sRGB + alpha and folded back below.
+  const { data, info } = await run(src, p.toColourspace(meta.gray && !keepAlpha ? 'b-w' : 'srgb').raw({ depth: 'uchar' }));
+  const expected = (meta.gray && !keepAlpha ? 1 : 3) + (keepAlpha ? 1 : 0);
+  if (info.channels !== expected) throw new ImageError(src.file, `unexpected decoded layout ${info.width}x${info.height}x${info.channels}`);
+  let pixels = new Uint8Array(data.buffer, data.byteOffset, data.length);
+  let channels = info.channels;
+  if (meta.gray && keepAlpha) {
+    const n = info.width * info.height;
+    const ga = new Uint8Array(n * 2);
+    for (let i = 0; i < n; i++) {
+      ga[2 * i] = pixels[4 * i] as number;
+      ga[2 * i + 1] = pixels[4 * i + 3] as number;
+    }
+    pixels = ga;
+    channels = 2;
+  }
+  return {
+    data: pixels, width: info.width, height: info.height, channels,
+    alpha: keepAlpha, format: meta.format, ...(meta.repair !== undefined ? { repair: meta.repair } : {}),
+  };
+}
+
+/** What `data check` looks at in an image beyond its header (at most 256 px a side). */
+export interface ImageInspection extends ImageMeta {
+  /** A colour file whose channels are equal in every pixel (a grey image stored as colour). */
+  identicalChannels: boolean;
+  /** Smallest alpha (0-255) when the file has an alpha channel, else null. */
+  minAlpha: number | null;
+}
+
+/**
+ * Decodes every pixel of an image (at reduced size where the codec allows it) to find damaged
+ * files, and reports the header facts plus the colour facts `data check` warns about. Throws
+ * ImageError naming the file.
+ */
+export async function verifyDecodable(input: string | Buffer, opts: DecodeOptions = {}): Promise<ImageInspection> {
   const src = await source(input, opts);
   const meta = await metadata(src, opts);
-  await run(src, open(src, opts).resize(256, 256, { fit: 'inside', withoutEnlargement: true }).raw());
-  return meta;
+  const px = await rawPixels(src, meta, { ...opts, alpha: true, maxSide: 256 });
+  const colours = px.alpha ? px.channels - 1 : px.channels;
+  let identical = colours >= 3;
+  let minAlpha = 255;
+  for (let j = 0; j < px.data.length; j += px.channels) {
+    if (identical && (px.data[j] !== px.data[j + 1] || px.data[j] !== px.data[j + 2])) identical = false;
+    if (px.alpha && (px.data[j + px.channels - 1] as number) < minAlpha) minAlpha = px.data[j + px.channels - 1] as number;
+  }
+  return { ...meta, identicalChannels: identical, minAlpha: px.alpha ? minAlpha : null };
 }

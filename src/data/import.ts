@@ -2,19 +2,25 @@
  * `data import`: a dataset in the benchmark layout from any folder of images and a folder of
  * masks, matched by file stem (a mask may add `_mask`, `_gt`, `_segmentation`, `-mask` to it).
  *
- * Masks accepted: 0/1, 0/255 and other grayscale (foreground where gray > 127, or where the
- * value is 1 in 0/1 masks), RGB (gray > 127), and palette PNGs (foreground where the palette
- * index is not 0). With a labels file, each mask is a label map: every listed label present
- * in it becomes one entry, `<class>/<stem>.png`; palette PNGs are read by index.
+ * Binary masks (`--class`) are read as ./convert/mask-reading.ts decides (0/1, 0/255, gray,
+ * colour, palette by its colours, mask in alpha), and a file that looks like a photo is
+ * refused; `--mask-mode` forces a reading. With a labels file, each mask is a label map: every
+ * listed label present in it becomes one entry, `<class>/<stem>.png`; palette PNGs are read by
+ * index. Images are copied as they are, except TIFFs whose header contradicts their samples
+ * (../tiff-header.ts), written as PNG from what they hold so that any reader sees the colours.
+ * Splits are drawn by group when `--groups` or `--group-pattern` says which images belong
+ * together (frames of one video, images of one patient).
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { type BuildResult, buildDataset } from './convert/build.js';
-import { binarizeGray, hasForeground, labelMask, readPixels, type RawPixels } from './convert/masks.js';
+import { hasForeground, labelMask, readPixels, type RawPixels } from './convert/masks.js';
+import { type MaskMode, type MaskReadingKind, maskReadingNote, paletteIndices, readBinaryMask } from './convert/mask-reading.js';
 import { listFiles, pairByStem, stem } from './convert/scan.js';
-import type { BinaryMask, MaskOut, RawSample } from './convert/types.js';
+import type { MaskOut, RawSample } from './convert/types.js';
 import { DatasetError } from './format.js';
 import { pngPalette } from './indexed-png.js';
+import { scanRepairs } from './repairs.js';
 
 export interface ImportOptions {
   images: string;
@@ -29,6 +35,12 @@ export interface ImportOptions {
   seed?: number;
   /** Prompts p0..p6 from the masks and images (else p0 "" and p1 the class). */
   attributes?: boolean;
+  /** How binary masks are read (default 'auto': see ./convert/mask-reading.ts). */
+  maskMode?: MaskMode;
+  /** A file of `<image name or stem> <group>` lines: images of one group stay in one split. */
+  groupsFile?: string;
+  /** A regular expression on image file names: its first capture group (or the match) is the group. */
+  groupPattern?: string;
   concurrency?: number;
   onProgress?: (done: number, total: number) => void;
 }
@@ -59,24 +71,62 @@ async function readLabelValues(file: string): Promise<RawPixels & { palette: boo
   const p = await readPixels(file);
   const palette = pngPalette(await fs.readFile(file));
   if (palette.length === 0 || p.channels < 3) return { ...p, palette: false };
-  const index = new Map<number, number>();
-  palette.forEach(([r, g, b], i) => {
-    const k = (r << 16) | (g << 8) | b;
-    if (!index.has(k)) index.set(k, i);
-  });
-  const n = p.width * p.height;
-  const data = new Uint8Array(n);
-  for (let i = 0, j = 0; i < n; i++, j += p.channels) {
-    data[i] = index.get(((p.data[j] as number) << 16) | ((p.data[j + 1] as number) << 8) | (p.data[j + 2] as number)) ?? 0;
-  }
-  return { data, width: p.width, height: p.height, channels: 1, format: p.format, palette: true };
+  return { ...p, data: paletteIndices(p, palette), channels: 1, palette: true };
 }
 
-function binaryOf(v: RawPixels & { palette: boolean }): { mask: BinaryMask; exact: boolean } {
-  if (!v.palette) return binarizeGray(v);
-  const data = new Uint8Array(v.width * v.height);
-  for (let i = 0; i < data.length; i++) data[i] = v.data[i] !== 0 ? 255 : 0;
-  return { mask: { data, width: v.width, height: v.height }, exact: false };
+/** Parses a groups file: `<image name or stem>` and `<group>` separated by a tab, a comma or the last space. */
+export function parseGroups(text: string, file: string): Map<string, string> {
+  const out = new Map<string, string>();
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const m = /^(.*?)\s*[\t,]\s*([^\t,]+)$/.exec(line) ?? /^(.*\S)\s+(\S+)$/.exec(line);
+    if (m === null) throw new DatasetError(`${file}: line ${i + 1}: expected "<image> <group>" (tab, comma or space between), got ${JSON.stringify(line)}`);
+    const [, name, group] = m as unknown as [string, string, string];
+    const prev = out.get(name);
+    if (prev !== undefined && prev !== group) throw new DatasetError(`${file}: line ${i + 1}: ${name} is in group ${prev} and in group ${group}`);
+    out.set(name, group);
+  });
+  if (out.size === 0) throw new DatasetError(`${file}: no "<image> <group>" lines`);
+  return out;
+}
+
+/** The group of each image (by file name, then stem), or an error naming the images without one. */
+async function groupsOf(images: readonly string[], opts: ImportOptions): Promise<Map<string, string> | null> {
+  if (opts.groupsFile !== undefined && opts.groupPattern !== undefined) throw new Error('give one of --groups <file> and --group-pattern <regex>, not both');
+  let find: (image: string) => string | undefined;
+  let why: string;
+  if (opts.groupsFile !== undefined) {
+    const table = parseGroups(await fs.readFile(opts.groupsFile, 'utf8'), opts.groupsFile);
+    find = (image) => table.get(path.basename(image)) ?? table.get(stem(image));
+    why = `not listed in ${opts.groupsFile}`;
+  } else if (opts.groupPattern !== undefined) {
+    let re: RegExp;
+    try {
+      re = new RegExp(opts.groupPattern);
+    } catch (e) {
+      throw new Error(`--group-pattern ${JSON.stringify(opts.groupPattern)}: not a regular expression (${(e as Error).message})`);
+    }
+    find = (image) => {
+      const m = re.exec(path.basename(image));
+      return m === null ? undefined : (m[1] ?? m[0]);
+    };
+    why = `its name does not match --group-pattern ${opts.groupPattern}`;
+  } else {
+    return null;
+  }
+  const out = new Map<string, string>();
+  const missing: string[] = [];
+  for (const img of images) {
+    const g = find(img);
+    if (g === undefined || g === '') missing.push(path.basename(img));
+    else out.set(img, g);
+  }
+  if (missing.length > 0) {
+    const shown = missing.slice(0, 10).join(', ') + (missing.length > 10 ? `, ... and ${missing.length - 10} more` : '');
+    throw new DatasetError(`${missing.length} image(s) have no group (${why}): ${shown}`);
+  }
+  return out;
 }
 
 /** Builds a dataset folder from an image folder and a mask folder; see the module comment. */
@@ -92,33 +142,45 @@ export async function importDataset(opts: ImportOptions): Promise<BuildResult> {
   const images = await listFiles(path.resolve(opts.images)).catch(() => Promise.reject(new Error(`--images ${opts.images}: folder not found`)));
   const masks = await listFiles(path.resolve(opts.masks)).catch(() => Promise.reject(new Error(`--masks ${opts.masks}: folder not found`)));
   if (images.length === 0) throw new Error(`--images ${opts.images}: no image files (expected .jpg, .png, .tif, .bmp, .webp or .gif)`);
+  if (labels !== null && opts.maskMode !== undefined && opts.maskMode !== 'auto') {
+    throw new Error('--mask-mode reads binary masks (--class); label maps (--classes) are read by value or palette index');
+  }
   const root = path.dirname(path.resolve(opts.images));
   const paired = pairByStem(images, masks, (m) => stem(m).replace(MASK_SUFFIX, ''), root);
+  const groups = await groupsOf(paired.pairs.map((p) => p.image), opts);
+  // TIFFs the decoder has to mend are written as PNG from what they hold, not copied.
+  const mended = await scanRepairs(paired.pairs.map((p) => p.image));
+  const readings = new Map<Exclude<MaskReadingKind, null>, number>();
   const samples: RawSample[] = paired.pairs.map(({ image, masks: [maskFile] }) => {
     const m = maskFile as string;
     const s = stem(image);
+    const group = groups?.get(image);
+    const asPng = mended.has(image);
     return {
       id: path.relative(root, image),
-      imageName: path.basename(image),
-      image: { kind: 'copy', file: image },
+      imageName: asPng ? `${s}.png` : path.basename(image),
+      image: asPng ? { kind: 'png', file: image } : { kind: 'copy', file: image },
+      ...(group !== undefined ? { group } : {}),
       masks: async (): Promise<MaskOut[]> => {
-        const values = await readLabelValues(m);
         if (labels === null) {
-          const { mask, exact } = binaryOf(values);
-          const copy = exact && values.format === 'png';
-          return [{ maskName: `${s}.png`, className: opts.className as string, mask, ...(copy ? { copyFrom: m } : {}) }];
+          const r = await readBinaryMask(m, opts.maskMode ?? 'auto');
+          if (r.kind !== null) readings.set(r.kind, (readings.get(r.kind) ?? 0) + 1);
+          const copy = r.exact && path.extname(m).toLowerCase() === '.png';
+          return [{ maskName: `${s}.png`, className: opts.className as string, mask: r.mask, ...(copy ? { copyFrom: m } : {}),
+            ...(r.repair !== undefined ? { repair: r.repair } : {}), ...(r.gray !== undefined ? { gray: r.gray } : {}) }];
         }
+        const values = await readLabelValues(m);
         const out: MaskOut[] = [];
         for (const l of labels) {
           const mask = labelMask(values, l.value);
-          if (hasForeground(mask)) out.push({ maskName: `${l.name}/${s}.png`, className: l.name, mask });
+          if (hasForeground(mask)) out.push({ maskName: `${l.name}/${s}.png`, className: l.name, mask, ...(values.repair !== undefined ? { repair: values.repair } : {}) });
         }
         return out;
       },
     };
   });
   if (samples.length === 0) throw new Error(`no image in ${opts.images} has a mask in ${opts.masks} with the same stem`);
-  return buildDataset(samples, paired.skipped, {
+  const result = await buildDataset(samples, paired.skipped, {
     dataset: 'import',
     out: opts.out,
     sizes: { train: split[0], val: split[1], test: split[2] },
@@ -126,5 +188,10 @@ export async function importDataset(opts: ImportOptions): Promise<BuildResult> {
     attributes: opts.attributes ?? false,
     ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
     ...(opts.onProgress !== undefined ? { onProgress: opts.onProgress } : {}),
+    ...(groups !== null ? { groupWord: 'group' } : {}),
+    command: 'data import',
+    inputs: [{ dir: opts.images, what: 'the --images folder' }, { dir: opts.masks, what: 'the --masks folder' }],
   });
+  for (const [kind, n] of readings) result.notes.push(maskReadingNote(kind, n));
+  return result;
 }

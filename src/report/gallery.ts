@@ -9,9 +9,8 @@
  * one thumbnail shows both what was found and what was missed. Thumbnails are inlined (PNG or
  * JPEG, whichever is smaller) at twice their display width, so the CSS-only zoom stays sharp.
  */
-import { readFile } from 'node:fs/promises';
 import sharp, { type Sharp } from 'sharp';
-import { decodeBmp, isBmp } from '../data/bmp.js';
+import { openImage } from '../data/image.js';
 import type { Bench, PredictionSample } from './load.js';
 import { datasetLabel, learnerLabel, modelLabel } from './paper.js';
 
@@ -68,13 +67,9 @@ export interface GalleryOptions {
 type Rgb = { data: Buffer; width: number; height: number };
 type Source = { column: GalleryColumn; samples: Map<string, PredictionSample> };
 
+/** The file as every command reads it (BMP decoded, TIFF header mended: src/data/image.ts). */
 async function sharpOf(file: string): Promise<Sharp> {
-  const buf = await readFile(file);
-  if (isBmp(buf)) {
-    const img = decodeBmp(buf);
-    return sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), { raw: { width: img.width, height: img.height, channels: img.channels } });
-  }
-  return sharp(buf);
+  return (await openImage(file)).image;
 }
 
 async function rgbAt(file: string, w: number, h: number): Promise<Rgb> {

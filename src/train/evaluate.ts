@@ -13,7 +13,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { BatchLoader, Batch, LoaderSample } from '../data/loader.js';
 import { loadSplit, type Split, type PromptOptions } from '../data/format.js';
-import { readMaskGray, writePredictionPngs } from '../data/image.js';
+import { readMaskGray } from '../data/image.js';
+import { writePredictionPngs } from '../data/prediction-png.js';
+import { warnAboutRepairs } from '../data/repairs.js';
 import { type Tensor, tensor, tidy, noGrad } from '../torch/index.js';
 import { augmentBatch, type AugmentConfig } from './augment.js';
 import { batchTensors, loaderFor, normalise } from './inputs.js';
@@ -227,6 +229,7 @@ export interface EvaluateOptions extends EvalLoopOptions, PromptOptions {
 /** Evaluates a segmenter on one split of a dataset folder. */
 export async function evaluate(segmenter: Segmenter, dataDir: string, split: Split, o: EvaluateOptions = {}): Promise<EvalResult> {
   const samples = await loadSplit(dataDir, split, o);
+  await warnAboutRepairs(samples.map((s) => s.imagePath), { root: dataDir });
   const loader = loaderFor(segmenter, samples, {
     ...promptOptions(o),
     imageSize: o.imageSize ?? null,
@@ -370,6 +373,7 @@ export async function predictFolder(segmenter: Segmenter | LogitsModel, o: Predi
     ...(o.images === undefined ? { protectedDir: { dir: o.input, what: o.split !== undefined ? 'the dataset folder' : 'the input folder' } } : {}),
   });
   ensureOutputDir(o.outDir, 'output folder');
+  await warnAboutRepairs(imagePaths, { root });
   // A failure or an exit (Ctrl-C) half-way removes what this call wrote, so a retry is not refused.
   let finished = false;
   const cleanup = (): void => {

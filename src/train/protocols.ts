@@ -23,7 +23,7 @@
  * parity kind share one implementation.
  */
 import { type Tensor, tidy, tensor, F } from '../torch/index.js';
-import { quantize8 } from '../data/image.js';
+import { quantize8 } from '../data/prediction-png.js';
 import { diceIoUFromCounts } from './metrics.js';
 
 // The names, default and descriptions live in a torch-free module (the report reads them without libtorch).

@@ -11,6 +11,7 @@ import type { BatchLoader } from '../data/loader.js';
 import { hashSeed } from '../data/rng.js';
 import { DatasetError, loadSplit, readDatasetDescription, splitFile, type DatasetSample, type PromptOptions, type Split } from '../data/format.js';
 import { checkTrainingPairs, preflightHint } from '../data/preflight.js';
+import { warnAboutRepairs } from '../data/repairs.js';
 import { dispose, optim, type Tensor } from '../torch/index.js';
 import type { Segmenter } from '../tuning/segmenter.js';
 import { resolveAugment, type AugmentConfig } from './augment.js';
@@ -89,6 +90,7 @@ export async function loadRunData(config: TrainConfig, note: (line: string) => v
   if (val.length === 0) throw new Error(`${splitFile(config.data.dir, config.data.valSplit)}: the validation split is empty`);
   const pairIssues = await checkTrainingPairs([...train, ...val, ...(test ?? [])]);
   if (pairIssues.length > 0) throw DatasetError.fromIssues(`dataset ${config.data.dir} (${preflightHint(config.data.dir)})`, pairIssues);
+  await warnAboutRepairs([...new Set([...train, ...val, ...(test ?? [])].map((s) => s.imagePath))], { root: config.data.dir });
   return { train, val, test, testSplit, evalAugment };
 }
 

@@ -63,6 +63,7 @@ export const camus: Converter = {
   expected: EXPECTED,
   paperSizes: { train: 4800, val: 600, test: 600 },
   classes: CAMUS_STRUCTURES.map((s) => s.className),
+  groupWord: 'patient',
   async scan(rawDir) {
     const root = path.resolve(rawDir);
     let subsets: { dir: string; folder?: string; candidates?: ('train' | 'val' | 'test')[] }[];

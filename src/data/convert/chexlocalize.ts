@@ -83,6 +83,7 @@ export const chexlocalize: Converter = {
   expected: EXPECTED,
   paperSizes: { train: 1279, val: 446, test: 452 },
   classes: ['Enlarged Cardiomediastinum', 'Cardiomegaly', 'Lung Lesion', 'Airspace Opacity', 'Edema', 'Consolidation', 'Atelectasis', 'Pneumothorax', 'Pleural Effusion', 'Support Devices'],
+  groupWord: 'patient',
   async scan(rawDir) {
     const root = path.resolve(rawDir);
     const samples: RawSample[] = [];

@@ -37,5 +37,7 @@ export async function convertDataset(name: string, rawDir: string, opts: Convert
     ...(conv.reference !== undefined ? { reference: conv.reference } : {}),
     ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
     ...(opts.onProgress !== undefined ? { onProgress: opts.onProgress } : {}),
+    ...(conv.groupWord !== undefined ? { groupWord: conv.groupWord } : {}),
+    inputs: [{ dir: rawDir, what: 'the raw folder' }, ...(opts.anns !== undefined ? [{ dir: opts.anns, what: 'the --anns folder' }] : [])],
   });
 }

@@ -1,49 +1,24 @@
 /**
- * Decoding raw masks and writing binary ones. Every raw format the converters meet goes
- * through sharp (PNG incl. palette, JPEG, TIFF, BMP via ../image.ts's decoder is not needed
- * here: no benchmark dataset ships BMP masks). A file that cannot be decoded is an ImageError
- * naming it.
+ * Decoding raw masks and writing binary ones. Every raw file goes through ../image.ts's
+ * decoder (PNG incl. palette, JPEG, TIFF with its header mended, BMP). A file that cannot be
+ * decoded is an ImageError naming it.
  */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { ImageError } from '../image.js';
+import { type RawImage, readRawPixels } from '../image.js';
 import type { BinaryMask } from './types.js';
 
 /** 8-bit pixels as decoded (palette PNGs come out as RGB; gray files as one channel). */
-export interface RawPixels {
-  data: Uint8Array;
-  width: number;
-  height: number;
-  channels: number;
-  format: string;
-}
-
-function errMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+export type RawPixels = Pick<RawImage, 'data' | 'width' | 'height' | 'channels' | 'format'> & Partial<Pick<RawImage, 'alpha' | 'repair'>>;
 
 /**
- * Decodes a file to 8-bit raw pixels, alpha dropped and EXIF orientation applied (as the
- * loader's decoder does, so masks and images line up the same way), throwing ImageError
- * naming it.
+ * Decodes a file to 8-bit raw pixels, alpha dropped and EXIF orientation applied, through the
+ * decoder every command uses (../image.ts: mended TIFF headers, BMP), so that masks and images
+ * line up as the loader sees them. `failOn: 'error'`: libvips warnings alone do not refuse a
+ * raw file. Throws ImageError naming the file.
  */
-export async function readPixels(file: string): Promise<RawPixels> {
-  let buf: Buffer;
-  try {
-    buf = await fs.readFile(file);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ImageError(file, code === 'ENOENT' ? 'file not found' : `cannot read file (${errMessage(err)})`, { cause: err });
-  }
-  try {
-    const img = sharp(buf, { failOn: 'error', autoOrient: true });
-    const meta = await img.metadata();
-    const { data, info } = await img.removeAlpha().toColourspace(meta.channels === 1 || meta.space === 'b-w' ? 'b-w' : 'srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: info.channels, format: meta.format ?? 'unknown' };
-  } catch (err) {
-    throw new ImageError(file, `cannot decode image: ${errMessage(err)}`, { cause: err });
-  }
+export async function readPixels(file: string, opts: { alpha?: boolean } = {}): Promise<RawPixels> {
+  return readRawPixels(file, { failOn: 'error', ...opts });
 }
 
 /**
@@ -51,18 +26,7 @@ export async function readPixels(file: string): Promise<RawPixels> {
  * the mean colour under a mask, and 3-4x cheaper than a full decode.
  */
 export async function readPixelsSmall(file: string, maxSide = 256): Promise<RawPixels> {
-  try {
-    const img = sharp(file, { failOn: 'error', autoOrient: true });
-    const meta = await img.metadata();
-    const { data, info } = await img
-      .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true })
-      .removeAlpha()
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: info.channels, format: meta.format ?? 'unknown' };
-  } catch (err) {
-    throw new ImageError(file, `cannot decode image: ${errMessage(err)}`, { cause: err });
-  }
+  return readRawPixels(file, { failOn: 'error', maxSide });
 }
 
 /** OpenCV's gray level of pixel i (what cv2.IMREAD_GRAYSCALE gives). */
@@ -75,9 +39,9 @@ function grayOf(p: RawPixels, i: number): number {
 /**
  * A binary mask from a mask file's pixels: foreground where gray > 127, or, for masks stored
  * as 0/1 (largest value 1), where the value is 1. Returns whether the file already held only
- * 0 and 255 in one channel (then it can be copied instead of re-encoded).
+ * 0 and 255 in one channel (then it can be copied instead of re-encoded), and the gray levels.
  */
-export function binarizeGray(p: RawPixels): { mask: BinaryMask; exact: boolean } {
+export function binarizeGray(p: RawPixels): { mask: BinaryMask; exact: boolean; gray: Uint8Array } {
   const n = p.width * p.height;
   let gray: Uint8Array;
   if (p.channels === 1) gray = p.data.length === n ? p.data : p.data.subarray(0, n);
@@ -95,7 +59,7 @@ export function binarizeGray(p: RawPixels): { mask: BinaryMask; exact: boolean }
   const cut = max <= 1 ? 0 : 127;
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = (gray[i] as number) > cut ? 255 : 0;
-  return { mask: { data: out, width: p.width, height: p.height }, exact };
+  return { mask: { data: out, width: p.width, height: p.height }, exact, gray };
 }
 
 /**

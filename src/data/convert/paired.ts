@@ -33,7 +33,11 @@ export interface PairedSpec {
   /** How the image reaches the output. Default: copied. */
   image?: (imageFile: string) => ImageSource;
   /** The mask, binary, with `copyFrom` when the raw file can be copied as it is. */
-  mask: (maskFile: string, maskName: string) => Promise<{ mask: BinaryMask; copy: boolean }>;
+  mask: (maskFile: string, maskName: string) => Promise<{ mask: BinaryMask; copy: boolean; repair?: string; gray?: Uint8Array }>;
+  /** The group of an image (frames of one video sequence stay in one split without --anns). */
+  group?: (imageFile: string) => string | undefined;
+  /** What a group is, for messages ("video sequence"). */
+  groupWord?: string;
 }
 
 function describe(layout: readonly Subset[]): string {
@@ -48,6 +52,7 @@ export function pairedConverter(spec: PairedSpec): Converter {
     expected,
     paperSizes: spec.paperSizes,
     classes: [spec.className],
+    ...(spec.groupWord !== undefined ? { groupWord: spec.groupWord } : {}),
     async scan(rawDir) {
       const root = path.resolve(rawDir);
       let layout: readonly Subset[] | null = null;
@@ -70,14 +75,16 @@ export function pairedConverter(spec: PairedSpec): Converter {
         for (const { image, masks: [maskFile] } of paired.pairs) {
           const m = maskFile as string;
           const maskName = spec.maskName(m, image);
+          const group = spec.group?.(image);
           samples.push({
             id: path.relative(root, image),
             imageName: spec.imageName?.(image) ?? path.basename(image),
             image: spec.image?.(image) ?? { kind: 'copy', file: image },
             ...(sub.candidates !== undefined ? { candidates: sub.candidates } : {}),
+            ...(group !== undefined ? { group } : {}),
             masks: async (): Promise<MaskOut[]> => {
-              const { mask, copy } = await spec.mask(m, maskName);
-              return [{ maskName, className: spec.className, mask, ...(copy ? { copyFrom: m } : {}) }];
+              const { mask, copy, repair, gray } = await spec.mask(m, maskName);
+              return [{ maskName, className: spec.className, mask, ...(copy ? { copyFrom: m } : {}), ...(repair !== undefined ? { repair } : {}), ...(gray !== undefined ? { gray } : {}) }];
             },
           });
         }
@@ -88,10 +95,13 @@ export function pairedConverter(spec: PairedSpec): Converter {
 }
 
 /** gray > 127 (0/1 masks: value 1); copyable when the file is a one-channel 0/255 PNG and the output is PNG. */
-export async function grayBinary(file: string, maskName: string): Promise<{ mask: BinaryMask; copy: boolean }> {
+export async function grayBinary(file: string, maskName: string): Promise<{ mask: BinaryMask; copy: boolean; repair?: string; gray?: Uint8Array }> {
   const p = await readPixels(file);
-  const { mask, exact } = binarizeGray(p);
-  return { mask, copy: exact && p.format === 'png' && path.extname(maskName).toLowerCase() === '.png' };
+  const { mask, exact, gray } = binarizeGray(p);
+  return {
+    mask, copy: exact && p.format === 'png' && path.extname(maskName).toLowerCase() === '.png',
+    ...(p.repair !== undefined ? { repair: p.repair } : {}), ...(exact ? {} : { gray }),
+  };
 }
 
 /** For outputs named `<stem>.png`: a PNG is copied, anything else (TIFF) re-encoded as PNG. */

@@ -21,13 +21,17 @@ export interface MaskOut {
   mask: BinaryMask;
   /** The raw file already is this exact mask in the output's format: copy it, do not re-encode. */
   copyFrom?: string;
+  /** What the decoder mended to read the raw file (a TIFF header), if anything. */
+  repair?: string;
+  /** The raw mask's gray levels when they are not only 0 and 255 (a JPEG mask copied as is): the attribute sizes count only its 255s, as medvlsm's do. */
+  gray?: Uint8Array;
 }
 
 /** How the sample's image reaches the output. */
 export type ImageSource =
   /** Copied byte for byte (the output name keeps the file's format). */
   | { kind: 'copy'; file: string }
-  /** Decoded by sharp and written as PNG (TIFF frames, 16-bit, ...). */
+  /** Decoded (../image.ts's decoder) and written as PNG (TIFF frames, 16-bit, ...); colour as 3-channel RGB. */
   | { kind: 'png'; file: string }
   /** Pixels decoded by the converter (MetaImage, NIfTI), written as PNG. */
   | { kind: 'pixels'; file: string; load: () => Promise<{ data: Uint8Array; width: number; height: number; channels: 1 | 3 }> };
@@ -44,7 +48,7 @@ export interface RawSample {
   split?: Split;
   /** Splits the sample may be drawn into when the raw fixes none (ISIC's test set: test only). */
   candidates?: readonly Split[];
-  /** Samples of one group stay in one split (one CAMUS patient, one CheXpert patient). */
+  /** Samples of one group stay in one split (one CAMUS patient, one CheXpert patient, one ClinicDB video sequence). */
   group?: string;
   /** Per-split folder this sample's files go to (`train` -> images/train); see Converter.layout. */
   folder?: string;
@@ -69,6 +73,8 @@ export interface Converter {
   paperSizes: Readonly<Record<Split, number>>;
   /** The class vocabulary (the single class of binary datasets). */
   classes: readonly string[];
+  /** What a sample's group is (a CAMUS "patient", a ClinicDB "video sequence"), when the converter sets groups. */
+  groupWord?: string;
   /** Finds the raw samples; throws LayoutError when the folder matches no expected layout. */
   scan(rawDir: string): Promise<ScanResult>;
   /** How the original evaluates this dataset when its data config differs from the default (written to dataset.json). */
