@@ -173,6 +173,7 @@ export function runAdapterCase(dir: string, cj: Json): CaseResult {
       : ok();
     const count = seg.numParameters(true);
     if (typeof cj.num_trainable_parameters === 'number') tensors.trainable_count = compareArrays([count], [cj.num_trainable_parameters], TOL.exact);
+    if (!tensors.trainable_names.pass) return { tensors, notes: [`clipseg + ${name} ${JSON.stringify(options)}: its trainable tensors are not the case's; nothing else compared`] };
     loadStateStrict(trainable, files.get('params_init.safetensors')!, 'parity', join(dir, 'params_init.safetensors'));
 
     const pixels = need('inputs.safetensors', 'pixel_values');
