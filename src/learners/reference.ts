@@ -23,6 +23,9 @@ export const REFERENCE_OPTION_NAMES: Readonly<Record<string, string>> = Object.f
   adapter_in_v: 'adapterInV',
   adapter_in_l: 'adapterInL',
   adapter_in_cond: 'adapterInCond',
+  // HF peft's LoraConfig (lora_dropout is `dropout`, already SharedAttn's name)
+  r: 'rank',
+  lora_alpha: 'alpha',
 });
 
 /** nn.TransformerEncoderLayer kwargs of SharedAttn's `unified_projector` -> our options. */

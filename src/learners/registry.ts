@@ -20,6 +20,8 @@ import {
 import type { LearnerEntry, MethodFamily, OriginalSweep, SearchRow } from './entry.js';
 import { shallowAdapterEntry } from './shallow_adapter/entry.js';
 import { denseAdapterEntry } from './dense_adapter/entry.js';
+import { loraEntry } from './lora/entry.js';
+import { fullFinetuneEntry } from './full_finetune/entry.js';
 import { LearnerConfigError, type BaseFamily, type LearnerName } from './types.js';
 
 export type { SearchRow, LearnerEntry, MethodFamily, OriginalSweep, TrainingRecipe } from './entry.js';
@@ -115,6 +117,8 @@ const BUILTIN_LEARNERS: readonly LearnerEntry[] = [
   },
   shallowAdapterEntry,
   denseAdapterEntry,
+  loraEntry,
+  fullFinetuneEntry,
 ];
 
 /** The learner a config gets when it names none. */
