@@ -132,6 +132,9 @@ export const LEARNERS: Readonly<Record<LearnerName, LearnerEntry>> = registry;
 /** Every registered learner's name, in registration order (live). */
 export const LEARNER_NAMES: readonly LearnerName[] = names;
 
+/** The sweep parameters a training search row may name (src/experiment/trial.ts maps them to config keys). */
+const TRAINING_SEARCH_KEYS = ['lr', 'weight_decay', 'batch_size', 'prompt_depth'];
+
 /**
  * Adds a learner to the registry: from then on configs, `inspect`, the sweep space, the bench
  * grid, the report and the parity kind know it. Returns a function that removes it again.
@@ -146,6 +149,9 @@ export function registerLearner(entry: LearnerEntry): () => void {
   if (entry.models.length === 0) throw new LearnerConfigError(`registerLearner: learner ${entry.name} supports no base model`);
   for (const k of Object.keys(entry.searchRows)) {
     if (!(k in entry.schema.shape)) throw new LearnerConfigError(`registerLearner: search row "${k}" of learner ${entry.name} is not one of its options`);
+  }
+  for (const k of Object.keys(entry.trainingSearchRows ?? {})) {
+    if (!TRAINING_SEARCH_KEYS.includes(k)) throw new LearnerConfigError(`registerLearner: training search row "${k}" of learner ${entry.name} is none of ${TRAINING_SEARCH_KEYS.join(', ')}`);
   }
   registry[entry.name] = entry;
   names.push(entry.name);

@@ -1,7 +1,7 @@
 // End-to-end fine-tuning of the whole CLIPSeg as a method of the registry (class: learner.ts).
 import { z } from 'zod';
 import type { LearnerEntry } from '../entry.js';
-import { VLSM_ADAPTER_REFERENCE, VLSM_ADAPTER_SEARCH_ROWS } from '../vlsm-adapter/common.js';
+import { VLSM_ADAPTER_REFERENCE, VLSM_ADAPTER_SEARCH_ROWS, VLSM_ADAPTER_SWEEP } from '../vlsm-adapter/common.js';
 
 /** full_finetune has no options: it trains every weight of the base model. */
 export const fullFinetuneOptionsSchema = z.object({}).strict();
@@ -25,4 +25,5 @@ export const fullFinetuneEntry: LearnerEntry = {
     fixed: { source, config: { ...config, loss: { lambdaDice: 1.5, lambdaCe: 1, appliedTo: 'logits' } }, decayEveryTensor: true },
   },
   trainingSearchRows: VLSM_ADAPTER_SEARCH_ROWS,
+  originalSweep: VLSM_ADAPTER_SWEEP,
 };

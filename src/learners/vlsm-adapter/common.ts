@@ -7,7 +7,7 @@
  * configs/callbacks/default.yaml, configs/hparams_search/clipseg_optuna.yaml, scripts/finetune.py.
  */
 import { z } from 'zod';
-import type { SearchRow, TrainingRecipe } from '../entry.js';
+import type { OriginalSweep, SearchRow, TrainingRecipe } from '../entry.js';
 import { LearnerConfigError, type QuirkMode } from '../types.js';
 
 export const VLSM_ADAPTER_REFERENCE = 'github.com/naamiinepal/vlsm-adapter @ d5b5a5e';
@@ -66,8 +66,15 @@ export function adapterRecipe(lr: number, modelYaml: string): Readonly<Record<Qu
  * configs/hparams_search/clipseg_optuna.yaml, the original's one search space: `model.optimizer.lr:
  * interval(1e-6, 1e-3)` (hydra's optuna sweeper: a uniform float) and `datamodule.batch_size:
  * choice(16, 32, 64, 128)`, TPE (seed 1234, 10 start-up trials, 20 trials), maximising val Dice.
+ * `quirks: reference` sweeps it under the original's names; `fixed` under the short ones.
  */
 export const VLSM_ADAPTER_SEARCH_ROWS: Readonly<Record<string, SearchRow>> = {
   lr: { type: 'float', low: 1e-6, high: 1e-3 },
   batch_size: { type: 'categorical', choices: [16, 32, 64, 128] },
+};
+export const VLSM_ADAPTER_SWEEP: OriginalSweep = {
+  file: `${VLSM_ADAPTER_REFERENCE}: configs/hparams_search/clipseg_optuna.yaml`,
+  seed: 1234,
+  nTrials: 20,
+  params: { 'optimizer.lr': VLSM_ADAPTER_SEARCH_ROWS.lr!, 'datamodule.batch_size': VLSM_ADAPTER_SEARCH_ROWS.batch_size! },
 };
