@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot, fixturesDir } from './helpers.js';
@@ -18,7 +18,7 @@ import { learnerFamily, learnersFor } from '../src/learners/registry.js';
 import { runInspect } from '../src/cli/inspect.js';
 import { parseLearnerList } from '../src/cli/demo.js';
 import { demoDefaultLearners } from '../src/demo/run.js';
-import { formatCount, loadBench, table3, toCsv, toLatex, toMarkdown } from '../src/report/index.js';
+import { formatCount, loadBench, table3, table5, toCsv, toLatex, toMarkdown } from '../src/report/index.js';
 
 const bin = join(repoRoot(), 'bin', 'tunevlseg.js');
 const TINY = join(fixturesDir(), 'clipseg-tiny');
@@ -81,10 +81,10 @@ test('bench --learners vpt,dense_adapter,lora,full_finetune runs on the tiny mod
       batchSize: 4, effectiveBatchSize: 8, minEpochs: 1, maxEpochs: 1, data: { workers: 0 },
     }));
     const args = ['bench', '--models', `tiny=${TINY}`, '--learners', 'vpt,dense_adapter,lora,full_finetune', '--datasets', `us=${join(dir, 'data')}`,
-      '--trials', '1', '--out', join(dir, 'bench'), '-c', join(dir, 'train.json'), '--max-depth', '2', '--no-embeddings', '-q'];
+      '--trials', '1', '--out', join(dir, 'bench'), '-c', join(dir, 'train.json'), '--max-depth', '2', '--no-embeddings', '--ablate', 'upsampler', '-q'];
     const r = run(args, dir);
     assert.equal(r.status, 0, r.stderr.slice(-3000));
-    assert.match(r.stdout, /4 cell\(s\) run, 0 already finished/);
+    assert.match(r.stdout, /5 cell\(s\) run, 0 already finished/);
     // each cell trained its method: the adapters with their recipe (clip 0.5, loss on probabilities), LoRA and full fine-tuning without the upsampler
     const cfg = (cell: string): { model: Record<string, unknown>; gradClipNorm: number | null; loss: { appliedTo: string }; effectiveBatchSize: number } =>
       JSON.parse(readFileSync(join(dir, 'bench', 'cells', cell, 'config.json'), 'utf8'));
@@ -108,6 +108,36 @@ test('bench --learners vpt,dense_adapter,lora,full_finetune runs on the tiny mod
     assert.equal(toCsv(t).split('\n')[0], 'kind,model,family,method,trainable_params,us,mean');
     assert.match(toLatex(t), /\\begin\{tabular\}\{llllrr\}/);
     assert.match(toMarkdown(t), /Average across prompt-tuning methods/);
+    // Table 5 (no upsampler) lists only the learner that has one
+    const t5 = table5(loadBench(join(dir, 'bench')))!;
+    assert.deepEqual(t5.rows.filter((x) => x.kind === 'method').map((x) => x.labels[1]), ['VPT']);
+    // eval of a run folder of each new method, on its test split
+    for (const l of ['dense_adapter', 'lora', 'full_finetune']) {
+      const e = run(['eval', join(dir, 'bench', 'cells', `tiny__${l}__us`)], dir);
+      assert.equal(e.status, 0, `${l}: ${e.stderr.slice(-1500)}`);
+      assert.match(e.stdout, /dice/i, l);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('train, eval and predict --tuned with shallow_adapter from the command line; the run took its recipe', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tvs-methods-train-'));
+  try {
+    await generateSyntheticDataset('ultrasound', join(dir, 'data'), { size: 64, counts: { train: 8, val: 4, test: 4 }, seed: 5 });
+    const t = run(['train', '--data-dir', join(dir, 'data'), '--model', TINY, '--model', 'learner=shallow_adapter', '--model', 'adapterDim=4',
+      '--model', `tokenizer=${join(fixturesDir(), 'tokenizer')}`, '--model', 'imageSize=64', '--batch-size', '4', '--effective-batch-size', '8',
+      '--min-epochs', '1', '--max-epochs', '1', '--data-workers', '0', '--runs-dir', join(dir, 'runs'), '--name', 'sa', '-q'], dir);
+    assert.equal(t.status, 0, t.stderr.slice(-2000));
+    const cfg = JSON.parse(readFileSync(join(dir, 'runs', 'sa', 'config.json'), 'utf8')) as { lr: number; gradClipNorm: number; loss: { lambdaDice: number; appliedTo: string } };
+    assert.deepEqual([cfg.lr, cfg.gradClipNorm, cfg.loss.lambdaDice, cfg.loss.appliedTo], [3e-4, 0.5, 1.5, 'probabilities']);
+    const e = run(['eval', join(dir, 'runs', 'sa')], dir);
+    assert.equal(e.status, 0, e.stderr.slice(-2000));
+    const img = join(dir, 'data', 'images', readdirSync(join(dir, 'data', 'images')).sort()[0]!);
+    const p = run(['predict', '--tuned', join(dir, 'runs', 'sa', 'checkpoints', 'best.safetensors'), '--prompt', 'tumor', '--out', join(dir, 'pred'), '-q', img], dir);
+    assert.equal(p.status, 0, p.stderr.slice(-2000));
+    assert.ok(readdirSync(join(dir, 'pred')).some((f) => f.endsWith('_prob.png')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

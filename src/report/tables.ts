@@ -12,7 +12,7 @@
  * ties are all bold); reference and average rows never are.
  */
 import { type Bench, type CellData, findCell } from './load.js';
-import { learnerFamily } from '../learners/registry.js';
+import { isLearnerName, learnerEntry, learnerFamily } from '../learners/registry.js';
 import { METHOD_FAMILIES, METHOD_FAMILY_LABELS } from '../learners/entry.js';
 import {
   ABLATION_INIT_GAUSSIAN,
@@ -294,7 +294,8 @@ export function table5(b: Bench, o: Table5Options = {}): ResultTable | null {
   const missing: string[] = [];
   const withUps: number[] = [];
   for (const model of spec?.models ?? g.models) {
-    const ls = g.learners[model] ?? [];
+    // Methods without an upsampler (adapters, LoRA, full fine-tuning) have nothing to ablate.
+    const ls = (g.learners[model] ?? []).filter((l) => !isLearnerName(l) || learnerEntry(l).upsampler !== false);
     for (const learner of spec?.learners ? spec.learners.filter((l) => ls.includes(l)) : ls) {
       const cells = datasets.map((dataset) => findCell(b, { model, learner, dataset, ablation }));
       const values = cells.map((c) => cellValue(c, metric));
