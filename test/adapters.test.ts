@@ -285,6 +285,8 @@ test('weight decay reaches every adapter tensor (biases too), as AdamW(net.param
     assert.equal(groups[0]!.weightDecay, 1e-3);
     assert.equal(groups[0]!.params.length, seg.namedTrainable().length);
     assert.deepEqual(seg.decayNames().other, []);
+    // 0 is no decay here: TuneVLSeg's quirk 19 (0 means torch's 0.01) belongs to the prompt learners' original
+    assert.deepEqual(optimizerGroups(seg, 0).map((g) => g.weightDecay), [0]);
   } finally {
     seg.dispose();
   }

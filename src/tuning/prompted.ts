@@ -207,8 +207,8 @@ export abstract class PromptedSegmenterBase<Output> extends nn.Module implements
     return decayGroups(this, weightDecay).groups;
   }
 
-  /** The learner's original decays every trainable tensor (its recipe), not Linear/Conv weights only. */
-  private get decaysEveryTensor(): boolean {
+  /** The learner's original decays every trainable tensor by the configured amount (its recipe), not Linear/Conv weights only. */
+  get decaysEveryTensor(): boolean {
     return this.learnerName !== 'none' && learnerEntry(this.learnerName).recipe?.[this.quirks]?.decayEveryTensor === true;
   }
 
