@@ -13,6 +13,7 @@ import { repoRoot, fixturesDir } from './helpers.js';
 import { generateSyntheticDataset } from '../src/data/synthetic.js';
 import { gridCells } from '../src/experiment/grid.js';
 import { sweepSpace, trialConfig } from '../src/experiment/trial.js';
+import { planSweep } from '../src/experiment/sweep-plan.js';
 import { learnerSpace, tuneVLSegSpace } from '../src/sweep/space.js';
 import { learnerFamily, learnersFor } from '../src/learners/registry.js';
 import { runInspect } from '../src/cli/inspect.js';
@@ -25,7 +26,7 @@ const TINY = join(fixturesDir(), 'clipseg-tiny');
 const run = (args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } =>
   spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', env: { ...process.env, TUNEVLSEG_THREADS: '1' }, timeout: 600_000 });
 
-test('sweep spaces: the adapters and full fine-tuning search VLSM-Adapter\'s space, LoRA its rank and alpha; no prompt depth', () => {
+test('sweep spaces: the adapters and full fine-tuning search VLSM-Adapter\'s space, LoRA its rank and alpha; no prompt depth', async () => {
   const optuna = { lr: { type: 'float', low: 1e-6, high: 1e-3 }, batch_size: { type: 'categorical', choices: [16, 32, 64, 128] } };
   for (const l of ['shallow_adapter', 'dense_adapter', 'full_finetune']) assert.deepEqual(learnerSpace(l).params, optuna, l);
   assert.deepEqual(Object.keys(sweepSpace('lora', 4).params), ['lr', 'weight_decay', 'r', 'lora_alpha']);
@@ -35,6 +36,13 @@ test('sweep spaces: the adapters and full fine-tuning search VLSM-Adapter\'s spa
   const cfg = trialConfig({ data: { dir: 'd' }, model: { learner: 'lora' } }, { lr: 1e-4, weight_decay: 1e-3, r: 4, lora_alpha: 16 }, 's', 0);
   assert.deepEqual([cfg.lr, cfg.weightDecay, cfg.model!.rank, cfg.model!.alpha], [1e-4, 1e-3, 4, 16]);
   assert.equal(trialConfig({ data: { dir: 'd' } }, { lr: 1e-4, batch_size: 64 }, 's', 0).effectiveBatchSize, 64);
+  // quirks reference: the original's sweep under its own names, seed and trial count
+  const plan = await planSweep({ learner: 'dense_adapter', model: { model: TINY } });
+  assert.deepEqual(Object.keys(plan.space.params), ['optimizer.lr', 'datamodule.batch_size']);
+  assert.deepEqual([plan.seed, plan.nTrials, plan.samplerName], [1234, 20, 'optuna']);
+  assert.match(plan.source!, /vlsm-adapter @ d5b5a5e: configs\/hparams_search\/clipseg_optuna\.yaml/);
+  const t = trialConfig({ data: { dir: 'd' } }, { 'optimizer.lr': 2e-4, 'datamodule.batch_size': 16 }, 's', 0);
+  assert.deepEqual([t.lr, t.effectiveBatchSize], [2e-4, 16]);
 });
 
 test('the grid: the no-upsampler ablation only where there is an upsampler; "all" is every learner', () => {
