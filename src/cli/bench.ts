@@ -2,7 +2,7 @@
 // that `tunevlseg report` reads. Flags in, one call, the result out.
 import type { Command } from 'commander';
 import { LEARNERS } from '../sweep/index.js';
-import { learnersFor } from '../learners/registry.js';
+import { learnerFamily, learnersFor } from '../learners/registry.js';
 import { ABLATIONS, GRID_DEFAULT_MODELS, RECIPE_NAMES, runGrid, SAMPLER_CHOICES, type GridOptions } from '../experiment/index.js';
 
 export function registerBenchCommand(program: Command): void {
@@ -10,7 +10,8 @@ export function registerBenchCommand(program: Command): void {
     .description('run the benchmark grid (one TPE sweep per model x learner x dataset cell, plus ablations) into a bench folder for `tunevlseg report`')
     .requiredOption('--datasets <list>', 'comma-separated dataset folders, optionally name=folder (e.g. kvasir=data/Kvasir-SEG)')
     .option('--models <list>', 'comma-separated base models (preset, folder, hub id; optionally name=spec). Default: CIDAS/clipseg-rd64, the model (and tokenizer) the original experiment configs load, not -refined', GRID_DEFAULT_MODELS)
-    .option('--learners <list>', `comma-separated learners (${LEARNERS.join(', ')}); CRIS gets only ${learnersFor('cris').join(', ')}`, LEARNERS.join(','))
+    .option('--learners <list>', `comma-separated learners (${LEARNERS.join(', ')}), or all; CRIS gets only ${learnersFor('cris').join(', ')}. Default: the paper's prompt learners`,
+      LEARNERS.filter((l) => learnerFamily(l) === 'prompt').join(','))
     .option('--trials <n>', 'TPE trials per cell (default: the original sweep\'s n_trials, 20)')
     .option('--out <dir>', 'bench folder', 'bench')
     .option('--storage <url>', 'study storage (default sqlite:<bench>/studies.db; postgres://... to share cells with workers)')

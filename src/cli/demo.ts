@@ -3,7 +3,7 @@
 // ("tumor", a word it never saw); prints a Table-3-style table and writes demo-summary.json.
 // Thin over src/demo/run.ts.
 import type { Command } from 'commander';
-import { runDemo, type DemoOptions, type DemoSummary } from '../demo/run.js';
+import { demoAllLearners, demoDefaultLearners, runDemo, type DemoOptions, type DemoSummary } from '../demo/run.js';
 import type { LearnerName } from '../learners/types.js';
 import { LEARNER_NAMES } from '../learners/registry.js';
 import { isLearnerName } from '../learners/registry.js';
@@ -48,6 +48,7 @@ function quirksOf(v: string): 'fixed' | 'reference' {
 }
 
 export function parseLearnerList(v: string): LearnerName[] {
+  if (v.trim() === 'all') return demoAllLearners();
   const names = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
   const bad = names.filter((n) => !isLearnerName(n));
   if (bad.length || names.length === 0) throw new Error(`--learners: expected a comma-separated list of ${LEARNER_NAMES.join(', ')}, got ${JSON.stringify(v)}`);
@@ -60,9 +61,9 @@ export function registerDemoCommand(program: Command, deps: { print?: (line: str
     .description('offline demo: prompt-tune every CLIPSeg learner of a tiny shipped model on synthetic ultrasound (a few minutes on a CPU)')
     .option('--run-dir <dir>', 'run folder (default runs/demo-<timestamp>)')
     .option('--model <dir>', 'base model folder (default: the shipped assets/demo)')
-    .option('--learners <list>', `comma-separated learners (default all: ${LEARNER_NAMES.join(',')})`)
+    .option('--learners <list>', `comma-separated learners, or all (${demoAllLearners().join(',')}); default the paper's six: ${demoDefaultLearners().join(',')}`)
     .option('--steps <n>', 'optimizer steps per learner, rounded up to whole epochs (default 300)')
-    .option('--lr <x>', 'learning rate (default 1e-2)')
+    .option('--lr <x>', 'learning rate of the prompt learners (default 1e-2; adapters and LoRA 3e-3, full fine-tuning 3e-4)')
     .option('--batch-size <n>', 'samples per step (default 16)')
     .option('--depth <n>', 'prompt depth (default 1)')
     .option('--num-context <n>', 'prompt tokens per layer (default 4)')

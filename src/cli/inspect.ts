@@ -74,11 +74,12 @@ export function inspectSegmenter(seg: TunedSegmenter, cfg: Record<string, unknow
   const decayed = new Set(seg.decayNames().decayed);
   const parameters = seg.namedTrainable().map(([name, t]) => ({ name, shape: t.shape, numel: t.numel, decay: decayed.has(name) }));
   const L = seg.context_learner;
+  const prompts = L !== null && (L.usesText || L.usesVision);
   return {
     model: String(cfg.model),
     learner: seg.learnerName,
-    depth: L?.depth ?? null,
-    numContext: L?.numContext ?? null,
+    depth: prompts ? L.depth : null,
+    numContext: prompts ? L.numContext : null,
     quirks: seg.quirks,
     parameters,
     total: parameters.reduce((s, p) => s + p.numel, 0),
@@ -117,11 +118,11 @@ export function registerInspectCommand(program: Command, print: (s: string) => v
     .description('list the trainable tensors (names, shapes, counts) of a model + learner configuration')
     .option('--model <m>', `${MODEL_FLAG_HELP} (default clipseg; presets: rd64-refined, rd64, cris-rn50, cris-tiny)`, collect, [])
     .option('--learner <name>', [...LEARNER_NAMES, 'none'].join(' | '), DEFAULT_LEARNER)
-    .option('--depth <d>', 'prompt depth')
-    .option('--num-context <n>', 'prompt tokens per layer')
+    .option('--depth <d>', 'prompt depth (prompt learners)')
+    .option('--num-context <n>', 'prompt tokens per layer (prompt learners)')
     .option('--quirks <mode>', 'reference | fixed')
     .option('--tokenizer <dir>', 'tokenizer folder or hub id (for a context initializer other than "a photo of a")')
-    .option('--set <key=value>', 'any other model config key (e.g. intermediateDim=32, heads=20); repeatable', collect, [])
+    .option('--set <key=value>', 'any other model config key (e.g. intermediateDim=32, heads=20, adapterDim=64, rank=4); repeatable', collect, [])
     .option('--weights', 'load the folder\'s weights (not needed for counts)')
     .option('--all', 'list every tensor (default: the first 40)')
     .option('--json', 'print one JSON object')

@@ -30,8 +30,8 @@ import { evaluate } from '../train/evaluate.js';
 import type { TrainConfigInput } from '../train/config.js';
 import type { Split } from '../data/format.js';
 import type { LearnerName } from '../learners/types.js';
-import { learnerEntry, learnersFor } from '../learners/registry.js';
-import { buildSegmenter } from '../tuning/factory.js';
+import { learnerEntry, learnerFamily, learnersFor, type MethodFamily } from '../learners/registry.js';
+import { LearnerConfigError, buildSegmenter } from '../tuning/factory.js';
 import { demoAssetsDir } from './assets.js';
 import { DOMAIN_SPECS, fieldOfViewDice, generateDomain, textBlindDice } from './domains.js';
 import { ClipsegFullSegmenter } from './model.js';
@@ -47,12 +47,44 @@ const title = (name: LearnerName): string => learnerEntry(name).title;
  * learners' defaults.
  */
 export function demoLearnerOptions(name: LearnerName): Record<string, unknown> {
-  return 'feedforward' in learnerEntry(name).schema.shape ? { feedforward: 256 } : {};
+  const shape = learnerEntry(name).schema.shape;
+  return {
+    ...('feedforward' in shape ? { feedforward: 256 } : {}),
+    // VLSM-Adapter's bottlenecks (512 / 64) are as wide as the whole tiny model or wider.
+    ...('adapterDim' in shape ? { adapterDim: 16 } : {}),
+  };
 }
 
-/** Default optimizer steps per learner and learning rate (measured: docs/demo.md). */
+/**
+ * The learner's model options, checked on the base model: a side a learner cannot take on this
+ * model (the shallow adapter's text side adds the raw 64-wide text state to the 32-wide
+ * conditional embedding of the shipped model) is turned off with a note, instead of failing the demo.
+ */
+async function fittedModelOptions(model: Record<string, unknown>, log: (line: string) => void): Promise<Record<string, unknown>> {
+  try {
+    (await buildSegmenter(model)).dispose();
+    return model;
+  } catch (e) {
+    if (!(e instanceof LearnerConfigError) || !/adapterInL/.test(e.message) || model.adapterInL === false) throw e;
+    log(`  ${title(String(model.learner))}: adapterInL off on this model (${e.message})`);
+    return { ...model, adapterInL: false };
+  }
+}
+
+/** Default optimizer steps per learner and learning rate of the prompt learners (measured: docs/demo.md). */
 export const DEMO_STEPS = 300;
 export const DEMO_LR = 1e-2;
+/**
+ * The demo's learning rate by method family (`--learners all`): prompts take DEMO_LR; the methods
+ * that change weights would be wrecked by it in 300 steps (full fine-tuning most of all), so they
+ * take rates scaled to how much of the model they move (measured: docs/demo.md).
+ */
+export const DEMO_FAMILY_LR: Readonly<Record<MethodFamily, number>> = { prompt: DEMO_LR, adapter: 3e-3, lora: 3e-3, full: 3e-4 };
+
+/** The learners the demo tunes by default: the paper's six (the prompt learners of CLIPSeg). */
+export const demoDefaultLearners = (): LearnerName[] => learnersFor('clipseg').filter((l) => learnerFamily(l) === 'prompt');
+/** `--learners all`: every CLIPSeg learner of the registry (adapters, LoRA, full fine-tuning too). */
+export const demoAllLearners = (): LearnerName[] => learnersFor('clipseg');
 
 export interface DemoLearnerSettings {
   /** Optimizer steps (rounded up to whole epochs). */
@@ -70,11 +102,11 @@ export interface DemoOptions {
   targetCounts?: Partial<Record<Split, number>>;
   /** Source-domain test images (2-3 prompts each). Default 400. */
   sourceTestImages?: number;
-  /** Learners to tune, in order. Default every CLIPSeg learner of the registry. */
+  /** Learners to tune, in order. Default the paper's six (demoDefaultLearners); demoAllLearners() adds the adapters, LoRA and full fine-tuning. */
   learners?: LearnerName[];
   /** Optimizer steps per learner (default 300, rounded up to whole epochs: 16 of 19 steps). */
   steps?: number;
-  /** Learning rate (default 1e-2). */
+  /** Learning rate of the prompt learners (default 1e-2; the other families: DEMO_FAMILY_LR). */
   lr?: number;
   /** Per-learner overrides of steps / lr. */
   perLearner?: Partial<Record<LearnerName, Partial<DemoLearnerSettings>>>;
@@ -166,7 +198,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
   const log = o.log ?? ((l: string) => console.log(l));
   const runDir = path.resolve(o.runDir ?? path.join('runs', `demo-${timestamp()}`));
   const modelDir = path.resolve(o.modelDir ?? demoAssetsDir());
-  const learners = o.learners ?? learnersFor('clipseg');
+  const learners = o.learners ?? demoDefaultLearners();
   const threads = o.threads ?? 1;
   const workers = o.workers ?? 0;
   const seed = o.seed ?? 0;
@@ -226,16 +258,22 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     for (const [i, name] of learners.entries()) {
       check();
       const steps = o.perLearner?.[name]?.steps ?? o.steps ?? DEMO_STEPS;
-      const lr = o.perLearner?.[name]?.lr ?? o.lr ?? DEMO_LR;
+      const family = learnerFamily(name);
+      const lr = o.perLearner?.[name]?.lr ?? (family === 'prompt' ? o.lr : undefined) ?? DEMO_FAMILY_LR[family];
       const epochs = Math.max(1, Math.ceil(steps / stepsPerEpoch));
-      const textOnly = !learnerEntry(name).vision;
+      const entry = learnerEntry(name);
+      // No vision prompts (CoOp, CoCoOp; the shallow adapter): the frozen per-image vision outputs are
+      // cached where they are sound (the segmenter skips the cache for hooked or trained towers).
+      // Prompt settings go to the learners that have them.
+      const textOnly = !entry.vision;
+      const prompt = 'depth' in entry.schema.shape ? { numContext: o.numContext ?? 4, depth: o.depth ?? 1 } : {};
       const config: TrainConfigInput = {
         name, runsDir: path.join(runDir, 'tuning'), seed,
-        model: {
-          model: modelDir, learner: name, numContext: o.numContext ?? 4, depth: o.depth ?? 1, quirks: o.quirks ?? 'fixed',
+        model: await fittedModelOptions({
+          model: modelDir, learner: name, ...prompt, quirks: o.quirks ?? 'fixed',
           ...demoLearnerOptions(name),
           ...(textOnly ? { frozenCacheMb: 64 } : {}),
-        },
+        }, log),
         data: { dir: targetDir, promptKey: 'p1', workers },
         batchSize, effectiveBatchSize: batchSize, evalBatchSize: 50,
         minEpochs: epochs, maxEpochs: epochs, lr, weightDecay: 0,

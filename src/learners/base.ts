@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { Tensor, cat, empty, nn, noGrad, tensor, tidy } from '../torch/index.js';
 import { formatIssues, type IntermediateDim } from './options.js';
-import { LearnerConfigError, type ContextLearner, type LearnerHost, type LearnerName, type PromptPair } from './types.js';
+import { LearnerConfigError, type ContextLearner, type EncoderLayout, type LearnerHost, type LearnerName, type PromptPair } from './types.js';
 
 /** Parses learner options with a strict zod schema; errors name the learner and every bad key. */
 export function parseOptions<S extends z.ZodType>(schema: S, name: LearnerName, raw: unknown): z.output<S> {
@@ -24,6 +24,12 @@ export function checkDepth(depth: number, host: LearnerHost, name: LearnerName):
   if (depth > host.maxDepth) {
     throw new LearnerConfigError(`learner ${name}: depth ${depth} exceeds the encoders' depth ${host.maxDepth} (${host.maxDepthWhy})`);
   }
+}
+
+/** The CLIP encoders' layout for a method that hooks into them, or an error saying it needs CLIPSeg. */
+export function requireEncoders(host: LearnerHost, name: LearnerName): EncoderLayout {
+  if (!host.encoders) throw new LearnerConfigError(`learner ${name} acts inside CLIPSeg's encoders; ${host.family} has no such encoders (it applies to clipseg only)`);
+  return host.encoders;
 }
 
 // ------------------------------------------------------------------------ context vectors

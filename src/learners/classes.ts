@@ -8,11 +8,19 @@ import { VPTLearner } from './vpt.js';
 import { MapleLearner } from './maple.js';
 import { SharedSeparateLearner } from './shared_separate.js';
 import { SharedAttnLearner } from './shared_attn.js';
+import { ShallowAdapterLearner } from './shallow_adapter/learner.js';
+import { DenseAdapterLearner } from './dense_adapter/learner.js';
+import { LoraLearner } from './lora/learner.js';
+import { FullFinetuneLearner } from './full_finetune/learner.js';
 import { bindLearnerClass, learnerEntry } from './registry.js';
 import { LearnerConfigError, type ContextLearner, type LearnerHost } from './types.js';
 
 const CLASSES = {
   coop: CoOpLearner, cocoop: CoCoOpLearner, vpt: VPTLearner, maple: MapleLearner, shared_separate: SharedSeparateLearner, shared_attn: SharedAttnLearner,
+  shallow_adapter: ShallowAdapterLearner,
+  dense_adapter: DenseAdapterLearner,
+  lora: LoraLearner,
+  full_finetune: FullFinetuneLearner,
 } as const;
 for (const [name, Cls] of Object.entries(CLASSES)) bindLearnerClass(name, (o, h) => new Cls(o, h));
 

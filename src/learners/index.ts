@@ -12,3 +12,10 @@ export * from './registry.js';
 export * from './classes.js';
 export * from './reference.js';
 export * from './param-names.js';
+// The methods past the paper (one folder each: entry.ts describes, learner.ts is the class).
+export { Adapter } from './vlsm-adapter/adapter.js';
+export { ShallowAdapterLearner } from './shallow_adapter/learner.js';
+export { DenseAdapterLearner } from './dense_adapter/learner.js';
+export { LoraLearner, LoraPair } from './lora/learner.js';
+export { FullFinetuneLearner } from './full_finetune/learner.js';
+export { METHOD_FAMILIES, METHOD_FAMILY_LABELS } from './entry.js';

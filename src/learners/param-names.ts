@@ -12,15 +12,19 @@
 import { REFERENCE_OPTION_NAMES, REFERENCE_PROJECTOR_NAMES } from './reference.js';
 
 /** Where a sweep parameter goes: a top-level training key, or a key of `model` (learner options, `learner`). */
+export type TrainParamKey = 'lr' | 'weightDecay' | 'effectiveBatchSize';
 export type ConfigTarget =
-  | { readonly scope: 'train'; readonly key: 'lr' | 'weightDecay' }
+  | { readonly scope: 'train'; readonly key: TrainParamKey }
   | { readonly scope: 'model'; readonly key: string };
 
 /** Training keys by parameter name (both spellings). */
-const TRAIN_PARAMS: Readonly<Record<string, 'lr' | 'weightDecay'>> = Object.freeze({
+const TRAIN_PARAMS: Readonly<Record<string, TrainParamKey>> = Object.freeze({
   lr: 'lr',
   'optimizer.lr': 'lr', // the original's model.optimizer.lr (torch.optim.AdamW's lr)
   weight_decay: 'weightDecay', // model.weight_decay there, the same name in Tab. 2
+  // VLSM-Adapter's sweep (configs/hparams_search/clipseg_optuna.yaml): samples per optimizer step
+  batch_size: 'effectiveBatchSize',
+  'datamodule.batch_size': 'effectiveBatchSize',
 });
 
 /** The original's prefixes of learner options (its `model.net.context_learner` section). */

@@ -18,6 +18,14 @@ export const REFERENCE_OPTION_NAMES: Readonly<Record<string, string>> = Object.f
   use_unified_projection: 'useUnifiedProjection',
   norm_image_features: 'normImageFeatures',
   shared_dim: 'sharedDim',
+  // VLSM-Adapter's CLIPSeg{Shallow,Dense}Adapter kwargs
+  adapter_dim: 'adapterDim',
+  adapter_in_v: 'adapterInV',
+  adapter_in_l: 'adapterInL',
+  adapter_in_cond: 'adapterInCond',
+  // HF peft's LoraConfig (lora_dropout is `dropout`, already SharedAttn's name)
+  r: 'rank',
+  lora_alpha: 'alpha',
 });
 
 /** nn.TransformerEncoderLayer kwargs of SharedAttn's `unified_projector` -> our options. */

@@ -14,64 +14,17 @@
  * `BUILTIN_LEARNERS`, one class line in classes.ts and one test. Applications and tests may add
  * learners at run time with `registerLearner` (an entry that carries its own `create`).
  */
-import type { z } from 'zod';
 import {
   coopOptionsSchema, cocoopOptionsSchema, vptOptionsSchema, mapleOptionsSchema, sharedSeparateOptionsSchema, sharedAttnOptionsSchema,
 } from './options.js';
-import { LearnerConfigError, type BaseFamily, type ContextLearner, type LearnerHost, type LearnerName } from './types.js';
+import type { LearnerEntry, MethodFamily, OriginalSweep, SearchRow } from './entry.js';
+import { shallowAdapterEntry } from './shallow_adapter/entry.js';
+import { denseAdapterEntry } from './dense_adapter/entry.js';
+import { loraEntry } from './lora/entry.js';
+import { fullFinetuneEntry } from './full_finetune/entry.js';
+import { LearnerConfigError, type BaseFamily, type LearnerName } from './types.js';
 
-/** One search-space row (structurally a src/sweep `Distribution`). */
-export type SearchRow =
-  | { readonly type: 'float'; readonly low: number; readonly high: number; readonly log?: boolean; readonly step?: number }
-  | { readonly type: 'int'; readonly low: number; readonly high: number; readonly log?: boolean; readonly step?: number }
-  | { readonly type: 'categorical'; readonly choices: readonly (string | number | boolean | null)[] };
-
-/**
- * The original's sweep of a learner (naamiinepal/tunevlseg @ 7956bcd, `file`): its Optuna
- * distributions as hydra-optuna-sweeper 1.2 builds them from the file's `params`, in the file's
- * order, named by their key without the leading `model.` (src/learners/param-names.ts maps the
- * names to our config keys), and the file's sampler seed and `n_trials`. The sampler's other
- * settings are the same in every file (ORIGINAL_SETTINGS in src/sweep/tpe.ts).
- */
-export interface OriginalSweep {
-  readonly file: string;
-  readonly seed: number;
-  readonly nTrials: number;
-  readonly params: Readonly<Record<string, SearchRow>>;
-}
-
-export interface LearnerEntry {
-  /** The name configs, run folders and cell ids use. */
-  name: LearnerName;
-  /** Short label of the paper's tables ("Shared Sep") and full title ("Shared Separate"). */
-  label: string;
-  title: string;
-  /** Row position in the paper's Tables 3 and 5 (lower first); learners without one come last. */
-  paperOrder?: number;
-  summary: string;
-  /** Options schema (strict zod object with the yaml defaults). */
-  schema: z.ZodObject;
-  /**
-   * Builds the learner for a model. The built-in learners' classes are bound in classes.ts (they
-   * need libtorch; this table does not, so the report and the sweep read it without libtorch).
-   */
-  create?: (options: Record<string, unknown>, host: LearnerHost) => ContextLearner;
-  /** Which encoders get prompts. */
-  text: boolean;
-  vision: boolean;
-  /** Base-model families it applies to (CRIS's image encoder is a CNN: text learners only). */
-  models: readonly BaseFamily[];
-  /** The reference's learner class (fixtures' case.json `context_learner.class`). */
-  referenceClass: string;
-  /** The reference wrapper class per family (case.json `wrapper_class`). */
-  referenceWrappers: Readonly<Partial<Record<BaseFamily, string>>>;
-  /** The reference class's own defaults (our option names), for keys a reference section leaves out. */
-  referenceDefaults: Readonly<Record<string, unknown>>;
-  /** The learner's own search-space rows (paper Tab. 2), in our option names; the common rows are the sweep's. */
-  searchRows: Readonly<Record<string, SearchRow>>;
-  /** The original's sweep of this learner, when it has one (reference sweeps use it; see OriginalSweep). */
-  originalSweep?: OriginalSweep;
-}
+export type { SearchRow, LearnerEntry, MethodFamily, OriginalSweep, TrainingRecipe } from './entry.js';
 
 /**
  * The rows every original sweep file starts with. hydra-optuna-sweeper 1.2 reads
@@ -94,7 +47,7 @@ const projectionRows = {
 } as const;
 const projectionDefaults = { useUnifiedProjection: true, intermediateDim: null, useProjNorm: false, useLoraProj: false };
 
-/** The six learners of the paper, in registry (demo) order. */
+/** The six learners of the paper, in registry (demo) order, then the methods past the paper (one folder each). */
 const BUILTIN_LEARNERS: readonly LearnerEntry[] = [
   {
     name: 'coop', label: 'CoOp', title: 'CoOp', paperOrder: 5, summary: 'learned text context vectors after BOS',
@@ -162,6 +115,10 @@ const BUILTIN_LEARNERS: readonly LearnerEntry[] = [
       'net.context_learner.unified_projector.norm_first': TRUE_FALSE,
     }),
   },
+  shallowAdapterEntry,
+  denseAdapterEntry,
+  loraEntry,
+  fullFinetuneEntry,
 ];
 
 /** The learner a config gets when it names none. */
@@ -174,6 +131,9 @@ const names: LearnerName[] = [];
 export const LEARNERS: Readonly<Record<LearnerName, LearnerEntry>> = registry;
 /** Every registered learner's name, in registration order (live). */
 export const LEARNER_NAMES: readonly LearnerName[] = names;
+
+/** The sweep parameters a training search row may name (src/experiment/trial.ts maps them to config keys). */
+const TRAINING_SEARCH_KEYS = ['lr', 'weight_decay', 'batch_size', 'prompt_depth'];
 
 /**
  * Adds a learner to the registry: from then on configs, `inspect`, the sweep space, the bench
@@ -189,6 +149,9 @@ export function registerLearner(entry: LearnerEntry): () => void {
   if (entry.models.length === 0) throw new LearnerConfigError(`registerLearner: learner ${entry.name} supports no base model`);
   for (const k of Object.keys(entry.searchRows)) {
     if (!(k in entry.schema.shape)) throw new LearnerConfigError(`registerLearner: search row "${k}" of learner ${entry.name} is not one of its options`);
+  }
+  for (const k of Object.keys(entry.trainingSearchRows ?? {})) {
+    if (!TRAINING_SEARCH_KEYS.includes(k)) throw new LearnerConfigError(`registerLearner: training search row "${k}" of learner ${entry.name} is none of ${TRAINING_SEARCH_KEYS.join(', ')}`);
   }
   registry[entry.name] = entry;
   names.push(entry.name);
@@ -254,4 +217,9 @@ export function learnersWithOption(key: string): LearnerName[] {
 export function learnersInPaperOrder(): LearnerName[] {
   const rank = (n: LearnerName): number => registry[n]!.paperOrder ?? Number.POSITIVE_INFINITY;
   return names.map((n, i) => ({ n, i })).sort((a, b) => rank(a.n) - rank(b.n) || a.i - b.i).map((x) => x.n);
+}
+
+/** How learner `name` adapts the model: prompt tokens, adapters, LoRA or every weight (report grouping). */
+export function learnerFamily(name: string): MethodFamily {
+  return (isLearnerName(name) ? registry[name]!.family : undefined) ?? 'prompt';
 }

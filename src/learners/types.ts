@@ -8,6 +8,7 @@
  * segmenters in src/tuning ask `prompts(layer)` once per layer and forward pass.
  */
 import type { Tensor, nn } from '../torch/index.js';
+import type { EncoderLayerHooks } from '../models/clip/layers.js';
 
 /**
  * A registered learner's name (as in configs). The registry (src/learners/registry.ts) is the one
@@ -31,6 +32,32 @@ export interface PromptPair {
   vision?: Tensor;
 }
 
+/** The text encoder's states a conditional-embedding hook may read. */
+export interface TextStates {
+  /** The prompt's token ids [B, L] (int64). */
+  inputIds: Tensor;
+  /** HF hidden_states: [0] the encoder input, [i + 1] layer i's output (before final_layer_norm); null unless asked for. */
+  hiddenStates: Tensor[] | null;
+}
+
+/**
+ * What a method that is not prompt tokens does to the frozen model (DESIGN.md, the learner
+ * interface's last paragraph: adapters, LoRA): hook points the segmenter hands to the encoders,
+ * and two it applies between the encoders and the decoder. Each returns what replaces its
+ * argument; the encoders never know which method answers.
+ */
+export interface ModelHooks {
+  /** Inside every text / vision encoder layer (sub-block outputs, Linear layers). */
+  text?: EncoderLayerHooks;
+  vision?: EncoderLayerHooks;
+  /** The decoder's inputs: one [B, S, Dv] per extract layer, in extract_layers order. */
+  visionActivations?: (activations: Tensor[]) => Tensor[];
+  /** The conditional embedding [B, P] (text_projection of the pooled text) before the decoder's FiLM. */
+  conditional?: (conditional: Tensor, text: TextStates) => Tensor;
+  /** `conditional` reads `text.hiddenStates` (the encoder then keeps them). */
+  readsTextHiddenStates?: boolean;
+}
+
 export interface ContextLearner extends nn.Module {
   readonly name: LearnerName;
   /** Layers that receive fresh prompts (1 = input only). */
@@ -47,8 +74,24 @@ export interface ContextLearner extends nn.Module {
    * from one unified prompt; call once per layer and forward pass (no state is kept).
    */
   prompts(layer: number, imageFeatures?: Tensor): PromptPair;
+  /** Hooks of a method that acts on the model rather than through prompt tokens (adapters, LoRA); absent for prompt learners. */
+  readonly hooks?: ModelHooks;
   /** JSON-safe resolved options (stored in checkpoint metadata; rebuilds the same learner). */
   describe(): Record<string, unknown>;
+}
+
+/** The CLIP encoders' layout (CLIPSeg): what the hook-based methods are built from. */
+export interface EncoderLayout {
+  textLayers: number;
+  visionLayers: number;
+  /** Vision layers the segmentation forward runs: max(extract_layers) + 1. */
+  visionLayersRun: number;
+  /** The vision layers whose outputs feed the decoder (0-based indices: HF hidden_states[l + 1]). */
+  extractLayers: readonly number[];
+  /** text_projection's output width (the conditional embedding). */
+  projectionDim: number;
+  textIntermediate: number;
+  visionIntermediate: number;
 }
 
 /** What a learner needs to know about the frozen model. */
@@ -69,6 +112,8 @@ export interface LearnerHost {
   /** Tokenises without special tokens (context initializers); null when no tokenizer is available. */
   tokenize: ((text: string) => number[]) | null;
   quirks: QuirkMode;
+  /** The CLIP encoders' layout (CLIPSeg); absent when the model has none (CRIS). */
+  encoders?: EncoderLayout;
   /**
    * The context width the reference passes for randomly initialised text context vectors when it
    * differs from textDim (CRIS: word_dim, quirk 14). Undefined = textDim.

@@ -21,7 +21,7 @@ import sharp from 'sharp';
 import { cellId, type CellKey } from './load.js';
 import { SeededRandom } from './stats.js';
 import { benchFiles, runFiles } from '../train/run-folder.js';
-import { learnersInPaperOrder } from '../learners/registry.js';
+import { learnerFamily, learnersInPaperOrder } from '../learners/registry.js';
 
 export interface SyntheticTrial {
   number: number;
@@ -75,7 +75,7 @@ const NO_UPS: Record<string, Record<string, number>> = {
 export interface SyntheticBenchOptions {
   /**
    * Write `test.protocols` into every summary.json (`true`), into all but the CLIPSeg cells of
-   * the last learner in paper order (CoOp) (`'mixed'`: those look like runs made before
+   * the last prompt learner in paper order (CoOp) (`'mixed'`: those look like runs made before
    * protocols), or nowhere (`false`, the default).
    */
   protocols?: boolean | 'mixed';
@@ -174,7 +174,7 @@ export async function makeSyntheticBench(dir: string, o: SyntheticBenchOptions =
   for (const [learner, byDs] of Object.entries(NO_UPS)) {
     for (const dataset of DATASETS) cells.push({ key: { model: 'clipseg', learner, dataset, ablation: 'no-upsampler' }, dice: [byDs[dataset]!] });
   }
-  const oldStyleLearner = learnersInPaperOrder().at(-1);
+  const oldStyleLearner = learnersInPaperOrder().filter((l) => learnerFamily(l) === 'prompt').at(-1);
   for (const { key, dice } of cells) {
     const id = cellId(key);
     const protocols = o.protocols === true || (o.protocols === 'mixed' && !(key.model === 'clipseg' && key.learner === oldStyleLearner));

@@ -27,6 +27,8 @@ export interface TableRow {
   summaryBold: boolean;
   /** The cell folder behind each value (method rows), for tracing a number back. */
   cells: Array<string | null>;
+  /** Rows of one group (Table 3's method family) form a block, set off from the next. */
+  group?: string;
 }
 
 export interface ResultTable {

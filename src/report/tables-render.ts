@@ -102,11 +102,11 @@ export function toLatex(t: ResultTable): string {
   };
   let prev: TableRow | null = null;
   for (const r of t.rows) {
-    const newBlock = prev !== null && (prev.kind !== r.kind || (nl > 1 && r.kind === 'method' && prev.labels[0] !== r.labels[0]));
-    if (newBlock) out.push('\\midrule');
+    const newBlock = startsBlock(prev, r, nl);
+    if (newBlock) out.push(prev!.labels[0] === r.labels[0] && r.kind === 'method' ? `\\cmidrule(lr){2-${nl + t.columns.length + 1}}` : '\\midrule');
     let labels: string[];
     if (r.kind === 'average') labels = [nl > 1 ? `\\multicolumn{${nl}}{l}{${latexEscape(r.labels[0]!)}}` : latexEscape(r.labels[0]!)];
-    else labels = r.labels.map((l, i) => (i === 0 && nl > 1 && prev && !newBlock && prev.labels[0] === l ? '' : latexEscape(l)));
+    else labels = r.labels.map((l, i) => (repeatsLabel(prev, r, i, nl) ? '' : latexEscape(l)));
     const cells = [...labels, ...r.values.map((v, j) => fmt(v, r.bold[j]!)), fmt(r.summary, r.summaryBold, r.partial && r.summary !== null)];
     out.push(`${cells.join(' & ')} \\\\`);
     prev = r;
@@ -115,6 +115,18 @@ export function toLatex(t: ResultTable): string {
   if (t.notes.length) out.push(`\\par\\smallskip\\footnotesize ${t.notes.map(latexEscape).join(' ')}`);
   out.push('\\end{table}');
   return `${out.join('\n')}\n`;
+}
+
+/** A row starts a block (a rule above it): another kind, another model (first label), or another group (Table 3's family). */
+function startsBlock(prev: TableRow | null, r: TableRow, nl: number): boolean {
+  return prev !== null && (prev.kind !== r.kind || (nl > 1 && r.kind === 'method' && (prev.labels[0] !== r.labels[0] || prev.group !== r.group)));
+}
+
+/** Label i repeats the row above in a grouping column (the model; within a model, the family): printed blank. */
+function repeatsLabel(prev: TableRow | null, r: TableRow, i: number, nl: number): boolean {
+  if (!prev || nl < 2 || prev.kind !== r.kind) return false;
+  if (i === 0) return prev.labels[0] === r.labels[0];
+  return r.group !== undefined && i === 1 && prev.labels[0] === r.labels[0] && prev.group === r.group;
 }
 
 export const htmlEscape = (s: string): string =>
@@ -136,11 +148,11 @@ export function toHtmlTable(t: ResultTable): string {
   };
   let prev: TableRow | null = null;
   for (const r of t.rows) {
-    const newBlock = prev !== null && (prev.kind !== r.kind || (nl > 1 && r.kind === 'method' && prev.labels[0] !== r.labels[0]));
+    const newBlock = startsBlock(prev, r, nl);
     const cls = `${r.kind}${newBlock ? ' block' : ''}`;
     let labels: string;
     if (r.kind === 'average') labels = `<th colspan="${nl}" scope="row">${htmlEscape(r.labels[0]!)}</th>`;
-    else labels = r.labels.map((l, i) => `<th scope="row">${i === 0 && nl > 1 && prev && !newBlock && prev.labels[0] === l ? '' : htmlEscape(l)}</th>`).join('');
+    else labels = r.labels.map((l, i) => `<th scope="row">${repeatsLabel(prev, r, i, nl) ? '' : htmlEscape(l)}</th>`).join('');
     o.push(`<tr class="${cls}">${labels}${r.values.map((v, j) => td(v, r.bold[j]!, false, r.cells[j])).join('')}${td(r.summary, r.summaryBold, r.partial && r.summary !== null)}</tr>`);
     prev = r;
   }

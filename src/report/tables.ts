@@ -12,6 +12,8 @@
  * ties are all bold); reference and average rows never are.
  */
 import { type Bench, type CellData, findCell } from './load.js';
+import { isLearnerName, learnerEntry, learnerFamily } from '../learners/registry.js';
+import { METHOD_FAMILIES, METHOD_FAMILY_LABELS } from '../learners/entry.js';
 import {
   ABLATION_INIT_GAUSSIAN,
   ABLATION_NO_UPSAMPLER,
@@ -39,6 +41,12 @@ export interface TableOptions {
   withPaperE2E?: boolean;
   /** Score shown: test Dice (default) or test IoU. */
   metric?: 'dice' | 'iou';
+  /**
+   * Table 3: a Family column (prompt tuning / adapters / LoRA / full fine-tuning, rows grouped in
+   * that order) and a Trainable params column. Default: when the grid's learners span more than
+   * one family (the paper's table, all prompt tuning, keeps its two label columns).
+   */
+  families?: boolean;
 }
 
 const SUMMARY_MEAN = 'Mean';
@@ -73,8 +81,20 @@ function summarise(values: ReadonlyArray<TableValue | null>, withStd: boolean): 
 
 const round = (x: number, digits: number): number => Number(x.toFixed(digits));
 
-/** Marks the best method value of each column and of the summary (at the printed precision). */
-function markBold(rows: TableRow[], digits: number): void {
+/**
+ * Marks the best method value of each column and of the summary (at the printed precision);
+ * `perGroup`: within each model's family of methods (Table 3 with families).
+ */
+function markBold(rows: TableRow[], digits: number, perGroup = false): void {
+  if (perGroup) {
+    const groups = new Map<string, TableRow[]>();
+    for (const r of rows.filter((x) => x.kind === 'method')) {
+      const k = `${r.labels[0]}\u0000${r.group ?? ''}`;
+      groups.set(k, [...(groups.get(k) ?? []), r]);
+    }
+    for (const g of groups.values()) markBold(g, digits);
+    return;
+  }
   const methods = rows.filter((r) => r.kind === 'method');
   const ncol = rows[0]?.values.length ?? 0;
   for (let j = 0; j < ncol; j++) {
@@ -118,6 +138,21 @@ function notesFor(t: ResultTable, missing: string[], metricName: string): string
   return notes;
 }
 
+/** "4,674", "29.3K", "3.24M", "151M": a trainable-parameter count. */
+export function formatCount(n: number): string {
+  if (n < 1e4) return n.toLocaleString('en-US');
+  const [v, unit] = n < 1e6 ? [n / 1e3, 'K'] : n < 1e9 ? [n / 1e6, 'M'] : [n / 1e9, 'G'];
+  return `${Number(v.toPrecision(3))}${unit}`;
+}
+
+/** The trainable parameters of a row's runs: one count, a range when the sweeps chose sizes that differ, or "–". */
+function paramsLabel(cells: ReadonlyArray<CellData | undefined>): string {
+  const counts = cells.flatMap((c) => (c?.status === 'ok' ? c.runs.flatMap((r) => (r.summary?.trainableParams != null ? [r.summary.trainableParams] : [])) : []));
+  if (counts.length === 0) return '–';
+  const lo = Math.min(...counts), hi = Math.max(...counts);
+  return lo === hi ? formatCount(lo) : `${formatCount(lo)}–${formatCount(hi)}`;
+}
+
 /** Table 3: test Dice per model x learner and dataset (the main grid). */
 export function table3(b: Bench, o: TableOptions = {}): ResultTable {
   const digits = o.digits ?? 2;
@@ -125,11 +160,17 @@ export function table3(b: Bench, o: TableOptions = {}): ResultTable {
   const g = b.grid;
   const L = g.labels;
   const columns = g.datasets.map((d) => ({ key: d, label: datasetLabel(d, L.datasets) }));
+  const byFamily = o.families ?? new Set(g.models.flatMap((m) => (g.learners[m] ?? []).map(learnerFamily))).size > 1;
+  // With families: [model, family, method, trainable params]; rows grouped by family in METHOD_FAMILIES order.
+  const labelsOf = (model: string, learner: string, params: string): string[] => (byFamily
+    ? [model, METHOD_FAMILY_LABELS[learnerFamily(learner)], learnerLabel(learner, L.learners), params]
+    : [model, learnerLabel(learner, L.learners)]);
   const rows: TableRow[] = [];
   if (o.withPaperE2E) {
     for (const ref of PAPER_E2E) {
       const values = g.datasets.map((d): TableValue | null => (ref.values[d] !== undefined ? { mean: ref.values[d]!, std: null, n: 1 } : null));
-      const r = row('reference', [modelLabel(ref.model, L.models), E2E_LABEL], values, false);
+      const labels = byFamily ? [modelLabel(ref.model, L.models), METHOD_FAMILY_LABELS.full, E2E_LABEL, '–'] : [modelLabel(ref.model, L.models), E2E_LABEL];
+      const r = row('reference', labels, values, false);
       // The paper prints no mean for these rows.
       r.summary = null;
       r.partial = false;
@@ -138,23 +179,33 @@ export function table3(b: Bench, o: TableOptions = {}): ResultTable {
   }
   const missing: string[] = [];
   for (const model of g.models) {
-    for (const learner of g.learners[model] ?? []) {
+    const learners = g.learners[model] ?? [];
+    const ordered = byFamily ? METHOD_FAMILIES.flatMap((f) => learners.filter((l) => learnerFamily(l) === f)) : learners;
+    for (const learner of ordered) {
       const cells = g.datasets.map((dataset) => findCell(b, { model, learner, dataset, ablation: null }));
       const values = cells.map((c) => cellValue(c, metric));
       cells.forEach((c, j) => {
         if (values[j] === null) missing.push(`${modelLabel(model, L.models)} ${learnerLabel(learner, L.learners)} / ${columns[j]!.label}`);
       });
-      rows.push(row('method', [modelLabel(model, L.models), learnerLabel(learner, L.learners)], values, false, cells.map((c) => c?.id ?? null)));
+      const r = row('method', labelsOf(modelLabel(model, L.models), learner, paramsLabel(cells)), values, false, cells.map((c) => c?.id ?? null));
+      if (byFamily) r.group = learnerFamily(learner);
+      rows.push(r);
     }
   }
-  rows.push(averageRow(['Average across Methods', ''], rows, columns.length, false));
-  markBold(rows, digits);
+  // The paper's average is over its (prompt-tuning) methods; with other families it stays that.
+  const averaged = byFamily ? rows.filter((r) => r.kind !== 'method' || r.group === 'prompt') : rows;
+  const avg = averageRow([byFamily ? 'Average across prompt-tuning methods' : 'Average across Methods', ''], averaged, columns.length, false);
+  if (byFamily) avg.labels = [avg.labels[0]!, '', '', ''];
+  rows.push(avg);
+  markBold(rows, digits, byFamily);
   const metricName = metric === 'dice' ? 'Test Dice' : 'Test IoU';
   const t: ResultTable = {
     id: 'table3',
     title: 'Table 3',
-    caption: `${metricName} (%) of each prompt-tuning method on each dataset, and the mean over datasets.`,
-    labelHeaders: ['Model', 'Context Learner'],
+    caption: byFamily
+      ? `${metricName} (%) of each method (prompt tuning, adapters, LoRA, full fine-tuning) on each dataset, its trainable parameters, and the mean over datasets.`
+      : `${metricName} (%) of each prompt-tuning method on each dataset, and the mean over datasets.`,
+    labelHeaders: byFamily ? ['Model', 'Family', 'Method', 'Trainable params'] : ['Model', 'Context Learner'],
     groups: groupsFor(b, g.datasets),
     columns,
     summaryHeader: SUMMARY_MEAN,
@@ -164,6 +215,11 @@ export function table3(b: Bench, o: TableOptions = {}): ResultTable {
     digits,
   };
   t.notes = notesFor(t, missing, metricName);
+  if (byFamily) {
+    const i = t.notes.findIndex((n) => n.startsWith('Bold:'));
+    t.notes[i] = 'Bold: the best value of each column within each family of methods (model by model; reference and average rows excluded; for the Mean column, rows without missing cells only).';
+    t.notes.push('Trainable params: the trained tensors of the runs behind the row (a range when the sweeps chose different sizes); Average: over the prompt-tuning rows.');
+  }
   captionProtocol(t, b.protocol);
   return t;
 }
@@ -238,7 +294,8 @@ export function table5(b: Bench, o: Table5Options = {}): ResultTable | null {
   const missing: string[] = [];
   const withUps: number[] = [];
   for (const model of spec?.models ?? g.models) {
-    const ls = g.learners[model] ?? [];
+    // Methods without an upsampler (adapters, LoRA, full fine-tuning) have nothing to ablate.
+    const ls = (g.learners[model] ?? []).filter((l) => !isLearnerName(l) || learnerEntry(l).upsampler !== false);
     for (const learner of spec?.learners ? spec.learners.filter((l) => ls.includes(l)) : ls) {
       const cells = datasets.map((dataset) => findCell(b, { model, learner, dataset, ablation }));
       const values = cells.map((c) => cellValue(c, metric));

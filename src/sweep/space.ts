@@ -22,7 +22,7 @@
  * - categorical: any of `choices` (strings, numbers, booleans or null); a choice listed twice is
  *   drawn more often at random and counted at its first position by TPE, as in Optuna.
  */
-import { LEARNER_NAMES, isLearnerName, learnerEntry } from "../learners/registry.js";
+import { LEARNER_NAMES, isLearnerName, learnerEntry, learnerFamily } from "../learners/registry.js";
 import { referenceOptionName } from "../learners/reference.js";
 import type { LearnerName } from "../learners/types.js";
 
@@ -294,9 +294,13 @@ export function learnerRows(learner: LearnerName): Readonly<Record<string, Distr
   return Object.fromEntries(Object.entries(learnerEntry(learner).searchRows).map(([k, d]) => [referenceOptionName(k), d]));
 }
 
-/** The flat space for one learner: the common rows, then the learner's own. */
+/**
+ * The flat space for one learner: the common rows (or, for a method with its own training rows,
+ * those: e.g. the adapters' lr and batch size of VLSM-Adapter's search), then the learner's own.
+ */
 export function learnerSpace(learner: LearnerName): SearchSpace {
-  return { params: { ...COMMON_SPACE.params, ...learnerRows(learner) } };
+  const rows = learnerRows(learner);
+  return { params: { ...(learnerEntry(learner).trainingSearchRows ?? COMMON_SPACE.params), ...rows } };
 }
 
 /**
@@ -312,11 +316,15 @@ export function originalSpace(learner: LearnerName): SearchSpace | null {
 
 /**
  * One space over several learners: `learner` is a categorical, the common rows are shared,
- * and each learner's own rows are conditional on it.
+ * and each learner's own rows are conditional on it. Default: the paper's prompt learners; a
+ * method with its own training rows (no prompt depth) has no place in a shared space.
  */
-export function tuneVLSegSpace(learners: readonly LearnerName[] = LEARNERS): SearchSpace {
+export function tuneVLSegSpace(learners: readonly LearnerName[] = LEARNERS.filter((l) => learnerFamily(l) === "prompt")): SearchSpace {
   const when: Record<string, SearchSpace> = {};
   for (const l of learners) {
+    if (isLearnerName(l) && learnerEntry(l).trainingSearchRows) {
+      throw new SpaceError(`learner "${l}" has its own training rows (${Object.keys(learnerEntry(l).trainingSearchRows!).join(", ")}): sweep it in a study of its own`);
+    }
     const rows = learnerRows(l);
     if (Object.keys(rows).length > 0) when[l] = { params: { ...rows } };
   }

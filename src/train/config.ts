@@ -15,10 +15,14 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { SPLITS } from '../data/format.js';
 import { defaultSeed, defaultWeightDecay, quirksOfModel } from './reference-defaults.js';
+import { isLearnerName, learnerEntry } from '../learners/registry.js';
 
 /** Lightning's precision names (docs/gpu.md); '32' is plain float32. */
 export const PRECISIONS = ['32', '16-mixed', 'bf16-mixed'] as const;
 export const TF32_MODES = ['auto', 'on', 'off'] as const;
+/** What DiceCELoss receives (src/train/loss.ts): `logits` (sigmoid=True), or `probabilities` = sigmoid(logits) as VLSM-Adapter does. */
+export const LOSS_INPUTS = ['logits', 'probabilities'] as const;
+export type LossInput = (typeof LOSS_INPUTS)[number];
 
 const finite = () => z.number().refine(Number.isFinite, 'expected a finite number');
 const positive = () => z.number().positive().refine(Number.isFinite, 'expected a finite number');
@@ -117,6 +121,8 @@ export const trainConfigSchema = z.object({
   loss: z.object({
     lambdaDice: z.number().min(0).default(1),
     lambdaCe: z.number().min(0).default(0.2),
+    /** What DiceCELoss receives: logits (TuneVLSeg) or sigmoid(logits) (VLSM-Adapter's double sigmoid, src/train/loss.ts). */
+    appliedTo: z.enum(LOSS_INPUTS).default('logits'),
   }).strict().prefault({}),
   /** Probability threshold of the Dice/IoU metrics. */
   threshold: z.number().gt(0).lt(1).default(0.5),
@@ -175,8 +181,38 @@ function defaultName(dataDir: string): string {
   return `${base}-${d.getFullYear()}${p2(d.getMonth() + 1)}${p2(d.getDate())}-${p2(d.getHours())}${p2(d.getMinutes())}${p2(d.getSeconds())}`;
 }
 
-/** Validates and fills in a configuration; throws a ConfigError naming every bad key. */
+/** `base` with every key of `over` laid on top (nested objects merged key by key; arrays replaced). */
+function mergeUnder(base: Readonly<Record<string, unknown>>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...structuredClone(base) };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+    out[k] = isObj(b) && isObj(v) ? mergeUnder(b, v) : v;
+  }
+  return out;
+}
+
+/**
+ * The input laid over its learner's training recipe (the registry entry's `recipe` for the
+ * model's quirks mode, e.g. VLSM-Adapter's lr, clipping and loss for the adapters): keys the
+ * input gives win; learners without a recipe train with this schema's defaults.
+ */
+export function withLearnerRecipe(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
+  const model = (input as { model?: unknown }).model;
+  if (typeof model !== 'object' || model === null) return input;
+  const { learner } = model as { learner?: unknown };
+  if (!isLearnerName(learner)) return input;
+  const recipe = learnerEntry(learner).recipe?.[quirksOfModel(model as Record<string, unknown>)];
+  return recipe ? mergeUnder(recipe.config, input as Record<string, unknown>) : input;
+}
+
+/**
+ * Validates and fills in a configuration (over the learner's recipe, then this schema's
+ * defaults); throws a ConfigError naming every bad key.
+ */
 export function parseTrainConfig(input: unknown, sources?: ConfigSources): TrainConfig {
+  input = withLearnerRecipe(input);
   // YAML reads `precision: 32` as a number; Lightning accepts it too.
   if (typeof input === 'object' && input !== null && (input as { precision?: unknown }).precision === 32) input = { ...input, precision: '32' };
   const r = trainConfigSchema.safeParse(input);

@@ -27,7 +27,8 @@ export const TORCH_DEFAULT_WEIGHT_DECAY = 0.01;
  * Linear/Conv weights decay (the segmenter's groups). `fixed`: always the segmenter's groups.
  */
 export function optimizerGroups(segmenter: Segmenter, weightDecay: number): optim.ParamGroupInput[] {
-  if ((segmenter.quirks ?? 'reference') === 'reference' && weightDecay === 0) {
+  // A method trained with its own original's AdamW (the adapters) takes its weight decay as given.
+  if ((segmenter.quirks ?? 'reference') === 'reference' && weightDecay === 0 && segmenter.decaysEveryTensor !== true) {
     const all = segmenter.parameterGroups(0).flatMap((g) => g.params);
     return [{ params: all, weightDecay: TORCH_DEFAULT_WEIGHT_DECAY }];
   }

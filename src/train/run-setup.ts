@@ -119,7 +119,7 @@ export interface TrainingRun {
   sched: optim.ReduceLROnPlateau;
   params: Tensor[];
   trainableParams: number;
-  lossCfg: { lambdaDice: number; lambdaCe: number };
+  lossCfg: TrainConfig['loss'];
   sizes: { train: number; val: number; test: number };
   progress: ProgressReporter;
   /** Seconds of training over all sessions so far (set once the state is known). */
@@ -171,7 +171,7 @@ export function setupRun(
     evalAugment: data.evalAugment ? { config: augment, seed: hashSeed(config.seed, 0xe7a1) } : null,
     testSplit: data.testSplit,
     loaders, opt, sched, params, trainableParams: params.reduce((s, p) => s + p.numel, 0),
-    lossCfg: { lambdaDice: config.loss.lambdaDice, lambdaCe: config.loss.lambdaCe },
+    lossCfg: { ...config.loss },
     sizes: { train: data.train.length, val: data.val.length, test: data.test?.length ?? 0 },
     progress, elapsed: () => (performance.now() - sessionStart) / 1000,
   };

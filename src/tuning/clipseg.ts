@@ -43,7 +43,9 @@ export interface PromptedOutput {
   /** Decoder features before the transposed convolution [B, R, h, w]. */
   decoderFeatures: Tensor;
   conditionalEmbeddings: Tensor;
-  /** Decoder inputs (prompt tokens included), extract-layer order; null when served from the cache. */
+  /** text_projection(pooled text): the conditional embedding before a learner's conditional hook (adapters). */
+  textProjectionOutput: Tensor;
+  /** Decoder inputs (prompt tokens included, after a learner's activation hook), extract-layer order; null when served from the cache. */
   visionActivations: Tensor[] | null;
   /** Text final_layer_norm output and pooled token (null when the text side was cached). */
   textLastHiddenState: Tensor | null;
@@ -87,9 +89,14 @@ function clipsegSpec(model: CLIPSegForImageSegmentation, o: PromptedClipSegOptio
       imageFeatureDim: c.projectionDim,
       ...clipsegDepthLimit(c),
       tokenEmbedding: model.clip.text_model.embeddings.token_embedding.weight,
+      encoders: {
+        textLayers: c.textConfig.numHiddenLayers, visionLayers: c.visionConfig.numHiddenLayers, visionLayersRun: model.visionLayersNeeded,
+        extractLayers: c.extractLayers.slice(), projectionDim: c.projectionDim,
+        textIntermediate: c.textConfig.intermediateSize, visionIntermediate: c.visionConfig.intermediateSize,
+      },
     },
     mixRule(L, quirks) {
-      if (quirks === 'reference' && L && !L.usesVision) return 'none'; // quirk 1: COOPCLIPSeg calls HF's decoder
+      if (quirks === 'reference' && L && L.usesText && !L.usesVision) return 'none'; // quirk 1: COOPCLIPSeg calls HF's decoder
       if (quirks === 'reference' && L && learnerEntry(L.name).referenceWrappers.clipseg === 'VPTCLIPSeg') return 'add'; // quirk 2: VPTCLIPSeg adds
       return 'residual';
     },
@@ -141,10 +148,15 @@ export class PromptedClipSeg extends PromptedSegmenterBase<PromptedOutput> {
     const usesVision = L?.usesVision ?? false;
     const usesText = L?.usesText ?? false;
     const n = L?.numContext ?? 0;
+    // Methods that are not prompts act through hooks (adapters, LoRA): inside the encoders' layers,
+    // on the decoder's inputs, on the conditional embedding.
+    const hooks = L?.hooks;
 
-    // 1. Frozen, prompt-free vision (text-only learners): decoder-ready reduced activations and,
-    //    for CoCoOp, the image features; cached per image when a budget is set.
-    const frozenVision = usesVision ? null : this.frozenVision(pixels, L?.needsImageFeatures ?? false, detailed);
+    // 1. Frozen vision (no prompt and no hook inside the tower): decoder-ready reduced activations
+    //    (or the raw ones for an activation hook) and, for CoCoOp, the image features; cached per
+    //    image when a budget is set.
+    const frozenVision = usesVision || hooks?.vision
+      ? null : this.frozenVision(pixels, L?.needsImageFeatures ?? false, detailed, hooks?.visionActivations ?? null);
 
     // 2. Every layer's prompts, once.
     const prompts: PromptPair[] = L ? Array.from({ length: L.depth }, (_, l) => L.prompts(l, frozenVision?.imageFeatures ?? undefined)) : [];
@@ -157,27 +169,34 @@ export class PromptedClipSeg extends PromptedSegmenterBase<PromptedOutput> {
       const afterLayer: LayerHook = (l, h) => (l + 1 < depth
         ? cat([h.narrow(1, 0, h.size(1) - n), vp(l + 1).unsqueeze(0).expand(h.size(0), n, -1)], 1)
         : h);
-      activations = model.visionActivations(pixels, { extraTokens: vp(0).unsqueeze(0), afterLayer }).activations;
+      activations = model.visionActivations(pixels, { extraTokens: vp(0).unsqueeze(0), afterLayer, hooks: hooks?.vision ?? null }).activations;
+    } else if (hooks?.vision) {
+      activations = model.visionActivations(pixels, { hooks: hooks.vision }).activations;
     }
+    if (!frozenVision && hooks?.visionActivations) activations = hooks.visionActivations(activations!);
 
-    // 4. Text: prompted, or frozen.
-    let conditional: Tensor, lastHidden: Tensor, pooled: Tensor;
+    // 4. Text: prompted, hooked (with autograd), or frozen; then a conditional-embedding hook.
+    let projected: Tensor, lastHidden: Tensor, pooled: Tensor, hiddenStates: Tensor[] | null = null;
     if (usesText) {
-      ({ conditional, lastHidden, pooled } = this.promptedText(text, prompts));
+      ({ conditional: projected, lastHidden, pooled } = this.promptedText(text, prompts));
     } else {
-      const t = this.runFrozen(() => model.textConditional(text.inputIds, text.attentionMask));
-      conditional = t.conditionalEmbeddings;
+      const encode = (): ReturnType<typeof model.textConditional> => model.textConditional(text.inputIds, text.attentionMask,
+        { hooks: hooks?.text ?? null, outputHiddenStates: hooks?.readsTextHiddenStates ?? false });
+      const t = hooks?.text ? encode() : this.runFrozen(encode);
+      projected = t.conditionalEmbeddings;
       lastHidden = t.text.lastHiddenState;
       pooled = t.text.pooledOutput!;
+      hiddenStates = t.text.hiddenStates;
     }
+    const conditional = hooks?.conditional ? hooks.conditional(projected, { inputIds: text.inputIds, hiddenStates }) : projected;
 
     // 5. Decoder (prompt tokens ride along and are dropped before the transposed conv), 6. the upsampler.
-    const dec = frozenVision
+    const dec = frozenVision?.reduced
       ? model.decoder.forwardFromReduced(frozenVision.reduced, conditional)
       : model.decoder.forward(activations!, conditional, { numExtraTokens: usesVision ? n : 0 });
     const out = this.mixed(dec.logits.unsqueeze(1), dec.features);
     return {
-      logits: out, decoderFeatures: dec.features, conditionalEmbeddings: conditional,
+      logits: out, decoderFeatures: dec.features, conditionalEmbeddings: conditional, textProjectionOutput: projected,
       visionActivations: activations, textLastHiddenState: lastHidden, textPooledOutput: pooled,
     };
   }
@@ -199,6 +218,7 @@ export class PromptedClipSeg extends PromptedSegmenterBase<PromptedOutput> {
       attentionMask: extendAttentionMaskForContext(mask, n, maxLen),
       poolIndex: shiftPoolIndex(tm.eosPoolIndex(ids), n, maxLen),
       afterLayer: deepPromptHook(p, n, L.depth),
+      hooks: L.hooks?.text ?? null,
     });
     return { conditional: this.model.clip.text_projection.forward(out.pooledOutput!), lastHidden: out.lastHiddenState, pooled: out.pooledOutput! };
   }
@@ -207,18 +227,22 @@ export class PromptedClipSeg extends PromptedSegmenterBase<PromptedOutput> {
    * Prompt-free vision for text-only learners: the decoder's `reduce` of the activations (what the
    * decoder consumes) and CoCoOp's image features (visual_projection(post_layernorm(CLS)) of the
    * full tower), per image from the cache when possible; the activations themselves only when
-   * `detailed` (never cached).
+   * `detailed` (never cached). With an activation hook (shallow adapter) the frozen activations
+   * themselves are what is kept, and the decoder gets `adapt(activations)` (reduced: null).
    */
-  private frozenVision(pixels: Tensor, needFeatures: boolean, detailed: boolean): { reduced: Tensor[]; activations: Tensor[] | null; imageFeatures: Tensor | null } {
+  private frozenVision(pixels: Tensor, needFeatures: boolean, detailed: boolean, adapt: ((a: Tensor[]) => Tensor[]) | null):
+    { reduced: Tensor[] | null; activations: Tensor[] | null; imageFeatures: Tensor | null } {
     const model = this.model;
     const depth = model.extractLayers.length;
     let activations: Tensor[] | null = null;
     const out = this.frozenPerImage(pixels, detailed, (px) => {
       const vis = model.visionActivations(px, { full: needFeatures });
       if (detailed) activations = vis.activations;
-      const reduced = model.decoder.reduce(vis.activations);
-      return needFeatures ? [...reduced, model.clip.visual_projection.forward(vis.pooledOutput!)] : reduced;
+      const kept = adapt ? vis.activations : model.decoder.reduce(vis.activations);
+      return needFeatures ? [...kept, model.clip.visual_projection.forward(vis.pooledOutput!)] : kept;
     });
-    return { reduced: out.slice(0, depth), activations, imageFeatures: needFeatures ? out[depth]! : null };
+    const imageFeatures = needFeatures ? out[depth]! : null;
+    if (adapt) return { reduced: null, activations: adapt(out.slice(0, depth)), imageFeatures };
+    return { reduced: out.slice(0, depth), activations, imageFeatures };
   }
 }

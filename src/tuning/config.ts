@@ -47,13 +47,13 @@ export const segmenterConfigSchema = z.object({
   layerNormEps: z.number().positive().optional(),
   /** 'reference' reproduces the original implementation's quirks; 'fixed' does what the paper says. */
   quirks: z.enum(['reference', 'fixed']).default('reference'),
-  /** The learnable upsampler (reference use_new_last_layer). */
-  useNewLastLayer: z.boolean().default(true),
+  /** The learnable upsampler (reference use_new_last_layer); default: the learner's (true for the prompt learners, false for the adapters, LoRA and full_finetune). */
+  useNewLastLayer: z.boolean().optional(),
   newLastLayerKernelSize: posInt.default(5),
   residualRatio: z.number().default(0.5),
   /** Without the upsampler: also train the model's last layer. */
   noFreezeLastLayer: z.boolean().default(false),
-  /** Train everything, the base model too. */
+  /** Train everything, the base model too (always with learner full_finetune). */
   e2e: z.boolean().default(false),
   /** Build the architecture with random weights (no weights are read or downloaded). */
   randomWeights: z.boolean().default(false),

@@ -11,7 +11,7 @@
  * that lists the valid ones and suggests the nearest.
  */
 import YAML from 'yaml';
-import { segmenterConfigSchema } from './factory.js';
+import { learnerOptionKeys, segmenterConfigSchema } from './factory.js';
 
 /** Every key of the model config (the factory's schema). */
 export const MODEL_CONFIG_KEYS: readonly string[] = Object.keys(segmenterConfigSchema.shape);
@@ -87,13 +87,17 @@ export function didYouMean(word: string, choices: readonly string[]): string | n
   return best !== null && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : null;
 }
 
-/** Throws a ModelFlagError naming each unknown model config key, the nearest valid one and the list. */
+/**
+ * Throws a ModelFlagError naming each unknown model config key, the nearest valid one and the
+ * list. Valid: the factory schema's keys and every registered learner's options (adapterDim, rank, ...).
+ */
 export function checkModelKeys(model: Record<string, unknown>, where = 'model config'): void {
-  const unknown = Object.keys(model).filter((k) => !MODEL_CONFIG_KEYS.includes(k));
+  const valid = [...new Set([...MODEL_CONFIG_KEYS, ...learnerOptionKeys()])];
+  const unknown = Object.keys(model).filter((k) => !valid.includes(k));
   if (unknown.length === 0) return;
   const lines = unknown.map((k) => {
-    const near = didYouMean(k, MODEL_CONFIG_KEYS);
+    const near = didYouMean(k, valid);
     return `unknown key "${k}"${near ? ` (did you mean "${near}"?)` : ''}`;
   });
-  throw new ModelFlagError(`${where}: ${lines.join('; ')}. Valid keys: ${MODEL_CONFIG_KEYS.join(', ')}`);
+  throw new ModelFlagError(`${where}: ${lines.join('; ')}. Valid keys: ${valid.join(', ')}`);
 }

@@ -39,7 +39,7 @@ export interface PromptedOptions {
   learnerOptions?: Record<string, unknown>;
   /** Reproduce the reference's quirks (default) or do what the paper says. */
   quirks?: QuirkMode;
-  /** The learnable upsampler (reference `use_new_last_layer`, default true). */
+  /** The learnable upsampler (reference `use_new_last_layer`; default: the learner's, true for the prompt learners). */
   useNewLastLayer?: boolean;
   /** Its last conv's kernel (default 5). */
   newLastLayerKernelSize?: number;
@@ -47,7 +47,7 @@ export interface PromptedOptions {
   residualRatio?: number;
   /** Without the upsampler: train the model's last layer (reference `no_freeze_last_layer`). */
   noFreezeLastLayer?: boolean;
-  /** Train everything (the frozen model too). */
+  /** Train everything (the frozen model too); always for a learner that trains the base (full_finetune). */
   e2e?: boolean;
   /** Tokenizer for prompts and the context initializer (default: the model's, if it has one). */
   tokenizer?: ClipTokenizer | null;
@@ -129,8 +129,11 @@ export abstract class PromptedSegmenterBase<Output> extends nn.Module implements
     this.family = spec.family;
     this.frozenModel = spec.model;
     this.quirks = o.quirks ?? 'reference';
-    this.e2e = o.e2e ?? false;
-    this.useNewLastLayer = o.useNewLastLayer ?? true;
+    // A method that trains the base model (full fine-tuning) is e2e; methods whose original has no
+    // upsampler (adapters, LoRA) default to none.
+    const entry = o.learner === 'none' ? null : learnerEntry(o.learner);
+    this.e2e = entry?.trainsBase === true || (o.e2e ?? false);
+    this.useNewLastLayer = o.useNewLastLayer ?? entry?.upsampler ?? true;
     this.newLastLayerKernelSize = o.newLastLayerKernelSize ?? 5;
     this.residualRatio = o.residualRatio ?? 0.5;
     this.noFreezeLastLayer = o.noFreezeLastLayer ?? false;
@@ -200,11 +203,18 @@ export abstract class PromptedSegmenterBase<Output> extends nn.Module implements
   }
 
   parameterGroups(weightDecay: number): optim.ParamGroupInput[] {
+    if (this.decaysEveryTensor) return [{ params: this.parameters().filter((p) => p.requiresGrad), weightDecay }];
     return decayGroups(this, weightDecay).groups;
+  }
+
+  /** The learner's original decays every trainable tensor by the configured amount (its recipe), not Linear/Conv weights only. */
+  get decaysEveryTensor(): boolean {
+    return this.learnerName !== 'none' && learnerEntry(this.learnerName).recipe?.[this.quirks]?.decayEveryTensor === true;
   }
 
   /** Names of the decayed and non-decayed trainable parameters. */
   decayNames(): { decayed: string[]; other: string[] } {
+    if (this.decaysEveryTensor) return { decayed: this.namedTrainable().map(([n]) => n), other: [] };
     const { decayed, other } = decayGroups(this, 0);
     return { decayed, other };
   }

@@ -30,6 +30,11 @@ export interface Segmenter extends nn.Module {
   tokenize(prompts: string[]): TextInputs;
   /** Logits [B, 1, S, S] for normalised images [B, 3, S, S] and tokenised prompts. */
   forward(pixelValues: Tensor, text: TextInputs): Tensor;
+  /**
+   * The method's own recipe decays every trainable tensor by the configured weight decay (VLSM-Adapter's
+   * AdamW over all parameters); TuneVLSeg's quirk 19 (0 means torch's 0.01) then does not apply. Absent: false.
+   */
+  readonly decaysEveryTensor?: boolean;
   /** AdamW parameter groups for the trainable tensors: decayed (Linear/Conv weights) and not. */
   parameterGroups(weightDecay: number): optim.ParamGroupInput[];
   /** Only the learnable tensors, by stable name (what a tuned checkpoint stores). */

@@ -21,6 +21,27 @@ export const FLOAT32_MIN = -3.4028234663852886e38;
  */
 export type LayerHook = (layerIndex: number, hidden: Tensor) => Tensor;
 
+/** The Linear layers of an encoder layer, by their HF names. */
+export type LinearSite = 'q_proj' | 'k_proj' | 'v_proj' | 'out_proj' | 'fc1' | 'fc2';
+
+/**
+ * Hook points inside every encoder layer `layerIndex` (0-based), for methods that are not prompt
+ * tokens (adapters, LoRA: DESIGN.md's last learner paragraph). The encoder calls them without
+ * knowing who answers; each returns what the layer uses in place of its argument.
+ */
+export interface EncoderLayerHooks {
+  /** The attention sub-block's output `self_attn(layer_norm1(h))` before the residual add. */
+  attnOutput?: (layerIndex: number, out: Tensor) => Tensor;
+  /** The MLP sub-block's output `mlp(layer_norm2(h))` before the residual add. */
+  mlpOutput?: (layerIndex: number, out: Tensor) => Tensor;
+  /** A Linear applied to `x`: returns its output in place of `base.forward(x)` (e.g. W x + ΔW x). */
+  linear?: (layerIndex: number, site: LinearSite, x: Tensor, base: nn.Linear) => Tensor;
+}
+
+/** Applies Linear `base` at `site`, through the linear hook when there is one. */
+export type LinearCall = (site: LinearSite, base: nn.Linear, x: Tensor) => Tensor;
+const plainLinear: LinearCall = (_site, base, x) => base.forward(x);
+
 export function activationFn(name: HiddenAct): (x: Tensor) => Tensor {
   switch (name) {
     case 'quick_gelu': return F.quickGelu;
@@ -55,20 +76,20 @@ export class CLIPAttention extends nn.Module {
    * x [B, S, D]; bias: additive attention bias broadcastable to [B, H, S, S] (0 = attend,
    * FLOAT32_MIN = blocked), or null. Returns [B, S, D].
    */
-  forward(x: Tensor, bias: Tensor | null = null): Tensor {
+  forward(x: Tensor, bias: Tensor | null = null, lin: LinearCall = plainLinear): Tensor {
     return tidy(() => {
       const [B, S] = [x.size(0), x.size(1)];
       const H = this.numHeads, Dh = this.headDim;
       const heads = (t: Tensor): Tensor => t.view(B, S, H, Dh).transpose(1, 2); // [B, H, S, Dh]
-      const q = heads(this.q_proj.forward(x).mul(this.scale));
-      const k = heads(this.k_proj.forward(x));
-      const v = heads(this.v_proj.forward(x));
+      const q = heads(lin('q_proj', this.q_proj, x).mul(this.scale));
+      const k = heads(lin('k_proj', this.k_proj, x));
+      const v = heads(lin('v_proj', this.v_proj, x));
       let scores = q.matmul(k.transpose(2, 3)); // [B, H, S, S]
       if (bias) scores = scores.add(bias);
       let probs = scores.softmax(-1);
       if (this.dropout > 0 && this.training) probs = F.dropout(probs, this.dropout, true);
       const out = probs.matmul(v).transpose(1, 2).reshape(B, S, this.embedDim);
-      return this.out_proj.forward(out);
+      return lin('out_proj', this.out_proj, out);
     });
   }
 }
@@ -83,8 +104,8 @@ export class CLIPMLP extends nn.Module {
     this.fc1 = this.registerModule('fc1', new nn.Linear(hiddenSize, intermediateSize));
     this.fc2 = this.registerModule('fc2', new nn.Linear(intermediateSize, hiddenSize));
   }
-  forward(x: Tensor): Tensor {
-    return tidy(() => this.fc2.forward(this.act(this.fc1.forward(x))));
+  forward(x: Tensor, lin: LinearCall = plainLinear): Tensor {
+    return tidy(() => lin('fc2', this.fc2, this.act(lin('fc1', this.fc1, x))));
   }
 }
 
@@ -110,10 +131,16 @@ export class CLIPEncoderLayer extends nn.Module {
     this.mlp = this.registerModule('mlp', new CLIPMLP(c.hiddenSize, c.intermediateSize, c.hiddenAct));
     this.layer_norm2 = this.registerModule('layer_norm2', new nn.LayerNorm(c.hiddenSize, c.layerNormEps));
   }
-  forward(x: Tensor, bias: Tensor | null = null): Tensor {
+  /** `hooks` (with this layer's index) let a method act inside the block; see EncoderLayerHooks. */
+  forward(x: Tensor, bias: Tensor | null = null, hooks: EncoderLayerHooks | null = null, layerIndex = 0): Tensor {
     return tidy(() => {
-      const h = x.add(this.self_attn.forward(this.layer_norm1.forward(x), bias));
-      return h.add(this.mlp.forward(this.layer_norm2.forward(h)));
+      const lin: LinearCall = hooks?.linear ? (site, base, v) => hooks.linear!(layerIndex, site, v, base) : plainLinear;
+      let a = this.self_attn.forward(this.layer_norm1.forward(x), bias, lin);
+      if (hooks?.attnOutput) a = hooks.attnOutput(layerIndex, a);
+      const h = x.add(a);
+      let m = this.mlp.forward(this.layer_norm2.forward(h), lin);
+      if (hooks?.mlpOutput) m = hooks.mlpOutput(layerIndex, m);
+      return h.add(m);
     });
   }
 }
@@ -125,6 +152,8 @@ export interface EncoderOptions {
   numLayers?: number;
   /** Called after every layer that runs; see LayerHook. */
   afterLayer?: LayerHook | null;
+  /** Hook points inside every layer that runs; see EncoderLayerHooks. */
+  hooks?: EncoderLayerHooks | null;
   /** Return every hidden state (default true). */
   outputHiddenStates?: boolean;
 }
@@ -154,7 +183,7 @@ export class CLIPEncoder extends nn.Module {
       const states: Tensor[] = [x];
       let h = x;
       for (let i = 0; i < n; i++) {
-        h = this.layers.at(i).forward(h, o.attentionBias ?? null);
+        h = this.layers.at(i).forward(h, o.attentionBias ?? null, o.hooks ?? null, i);
         if (o.afterLayer) h = o.afterLayer(i, h);
         if (keepAll) states.push(h);
       }

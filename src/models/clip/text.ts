@@ -10,7 +10,7 @@
  */
 import { Tensor, arange, nn, tensor, tidy } from '../../torch/index.js';
 import type { CLIPTextConfig } from './config.js';
-import { CLIPEncoder, textAttentionBias, type LayerHook } from './layers.js';
+import { CLIPEncoder, textAttentionBias, type EncoderLayerHooks, type LayerHook } from './layers.js';
 
 export class CLIPTextEmbeddings extends nn.Module {
   readonly token_embedding: nn.Embedding;
@@ -44,6 +44,8 @@ export interface TextEmbedsOptions {
   causal?: boolean;
   /** Called after each encoder layer; see LayerHook. */
   afterLayer?: LayerHook | null;
+  /** Hook points inside each encoder layer (adapters, LoRA); see EncoderLayerHooks. */
+  hooks?: EncoderLayerHooks | null;
   /** Return the encoder's hidden states (default false). */
   outputHiddenStates?: boolean;
 }
@@ -85,7 +87,7 @@ export class CLIPTextTransformer extends nn.Module {
   }
 
   /** The HF forward: ids [B, L] (+ mask [B, L]) -> states, pooled output at HF's EOS index. */
-  forward(inputIds: Tensor, attentionMask: Tensor | null = null, o: Pick<TextEmbedsOptions, 'afterLayer' | 'outputHiddenStates' | 'positionIds'> = {}): CLIPTextOutput {
+  forward(inputIds: Tensor, attentionMask: Tensor | null = null, o: Pick<TextEmbedsOptions, 'afterLayer' | 'hooks' | 'outputHiddenStates' | 'positionIds'> = {}): CLIPTextOutput {
     if (inputIds.ndim !== 2) throw new Error(`CLIP text: input_ids must be [B, L], got [${inputIds.shape.join(', ')}]`);
     return tidy(() => this.forwardEmbeds(this.embedTokens(inputIds), {
       ...o, attentionMask, poolIndex: this.eosPoolIndex(inputIds),
@@ -109,7 +111,7 @@ export class CLIPTextTransformer extends nn.Module {
     return tidy(() => {
       const h0 = this.embeddings.forward(inputsEmbeds, o.positionIds ?? null);
       const bias = textAttentionBias(o.attentionMask ?? null, L, o.causal ?? true, inputsEmbeds.device);
-      const enc = this.encoder.forward(h0, { attentionBias: bias, afterLayer: o.afterLayer ?? null, outputHiddenStates: o.outputHiddenStates ?? false });
+      const enc = this.encoder.forward(h0, { attentionBias: bias, afterLayer: o.afterLayer ?? null, hooks: o.hooks ?? null, outputHiddenStates: o.outputHiddenStates ?? false });
       const last = this.final_layer_norm.forward(enc.lastHiddenState);
       let pooled: Tensor | null = null;
       if (o.poolIndex !== undefined && o.poolIndex !== null) {

@@ -7,11 +7,12 @@
  * pre_layrnorm.*, encoder.layers.N.*, post_layernorm.*.
  *
  * Hook points (context learners): `extraTokens` are appended after the patch tokens *before*
- * pre_layrnorm; `afterLayer` runs after every encoder layer; `numLayers` stops early.
+ * pre_layrnorm; `afterLayer` runs after every encoder layer; `hooks` act inside each layer
+ * (adapters, LoRA); `numLayers` stops early.
  */
 import { Tensor, cat, nn, tidy, F, randn } from '../../torch/index.js';
 import type { CLIPVisionConfig } from './config.js';
-import { CLIPEncoder, type LayerHook } from './layers.js';
+import { CLIPEncoder, type EncoderLayerHooks, type LayerHook } from './layers.js';
 
 export class CLIPVisionEmbeddings extends nn.Module {
   readonly class_embedding: Tensor;
@@ -75,6 +76,8 @@ export interface VisionForwardOptions {
   numLayers?: number;
   /** Called after each encoder layer that runs; see LayerHook. */
   afterLayer?: LayerHook | null;
+  /** Hook points inside each encoder layer that runs (adapters, LoRA); see EncoderLayerHooks. */
+  hooks?: EncoderLayerHooks | null;
   /** Compute post_layernorm(CLS of the last hidden state) (default: only when every layer runs). */
   pool?: boolean;
 }
@@ -117,7 +120,7 @@ export class CLIPVisionTransformer extends nn.Module {
         h = cat([h, e.size(0) === B ? e : e.expand(B, -1, -1)], 1);
       }
       h = this.pre_layrnorm.forward(h);
-      const enc = this.encoder.forward(h, { numLayers: n, afterLayer: o.afterLayer ?? null, outputHiddenStates: true });
+      const enc = this.encoder.forward(h, { numLayers: n, afterLayer: o.afterLayer ?? null, hooks: o.hooks ?? null, outputHiddenStates: true });
       const pool = o.pool ?? n === total;
       const pooled = pool ? this.post_layernorm.forward(enc.lastHiddenState.select(1, 0)) : null;
       return { lastHiddenState: enc.lastHiddenState, hiddenStates: enc.hiddenStates!, pooledOutput: pooled };

@@ -12,7 +12,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor, arange, loadSafetensors, nn, scalarTensor, tidy, dispose } from '../../torch/index.js';
-import { CLIPTextTransformer, type CLIPTextOutput } from '../clip/text.js';
+import { CLIPTextTransformer, type CLIPTextOutput, type TextEmbedsOptions } from '../clip/text.js';
 import { CLIPVisionTransformer, type VisionForwardOptions } from '../clip/vision.js';
 import { ClipTokenizer } from '../clip/tokenizer.js';
 import { type CLIPSegConfig, readClipsegConfig } from './config.js';
@@ -119,10 +119,13 @@ export class CLIPSegForImageSegmentation extends nn.Module {
     });
   }
 
-  /** text_projection(pooled text) and the text outputs (HF `get_conditional_embeddings` from text). */
-  textConditional(inputIds: Tensor, attentionMask: Tensor | null = null): { conditionalEmbeddings: Tensor; text: CLIPTextOutput } {
+  /**
+   * text_projection(pooled text) and the text outputs (HF `get_conditional_embeddings` from text);
+   * `hooks` act inside the text layers, `outputHiddenStates` keeps every layer's output.
+   */
+  textConditional(inputIds: Tensor, attentionMask: Tensor | null = null, o: Pick<TextEmbedsOptions, 'hooks' | 'outputHiddenStates'> = {}): { conditionalEmbeddings: Tensor; text: CLIPTextOutput } {
     return tidy(() => {
-      const text = this.clip.text_model.forward(inputIds, attentionMask);
+      const text = this.clip.text_model.forward(inputIds, attentionMask, o);
       return { conditionalEmbeddings: this.clip.text_projection.forward(text.pooledOutput!), text };
     });
   }

@@ -7,5 +7,6 @@ import { crisBaseKind } from './cris.js';
 import { learnerKind } from './learners.js';
 import { evalProtocolKind } from './eval-protocol.js';
 import { trainingKind } from './training.js';
+import { adapterKind } from './adapter.js';
 
-export const caseKinds: CaseKind[] = [tokenizerKind, clipsegBaseKind, crisBaseKind, learnerKind, evalProtocolKind, trainingKind];
+export const caseKinds: CaseKind[] = [tokenizerKind, clipsegBaseKind, crisBaseKind, learnerKind, adapterKind, evalProtocolKind, trainingKind];
