@@ -41,6 +41,7 @@ import {
 import { HubError, HubHttpError, OfflineCacheMissError } from './errors.js';
 import { fetchFollowing, fetchMetadata, httpError, resolveUrl, type FileMetadata, type RequestContext } from './http.js';
 import { acquireLock } from './lock.js';
+import { shellCommand } from './shell-quote.js';
 
 /** Options shared by every hub call. Each defaults from the environment at call time. */
 export interface HubOptions {
@@ -114,7 +115,7 @@ function configFrom(opts: HubOptions): Config {
 
 /** The command that fills the cache for `repo@revision`, for error messages. */
 export function downloadHint(repo: string, revision: string): string {
-  return `tunevlseg download ${repo}${revision === 'main' ? '' : ` --revision ${revision}`}`;
+  return shellCommand(['tunevlseg', 'download', repo, ...(revision === 'main' ? [] : ['--revision', revision])]);
 }
 
 interface FileResult {

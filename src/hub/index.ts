@@ -26,3 +26,4 @@ export {
 } from './cache.js';
 export { HubError, HubHttpError, OfflineCacheMissError, type HubErrorCode } from './errors.js';
 export { redactText, redactUrl, urlPassword, urlWithoutPassword, SECRET_ENV_VARS } from './redact.js';
+export { shellCommand, shellQuote } from './shell-quote.js';

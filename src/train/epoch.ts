@@ -7,6 +7,7 @@
  */
 import { statSync } from 'node:fs';
 import { hashSeed } from '../data/rng.js';
+import { shellCommand } from '../hub/shell-quote.js';
 import { manualSeed, noGrad, type optim, tidy } from '../torch/index.js';
 import { augmentBatch } from './augment.js';
 import { saveCheckpoint } from './checkpoint.js';
@@ -111,7 +112,7 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
         save();
         if (opts.signal?.aborted) {
           throw new TrainingInterruptedError(`training interrupted at epoch ${E + 1}, step ${st.stepInEpoch} (global step ${st.globalStep}); ` +
-            `resume with: tunevlseg train --resume ${runDir}`, runDir);
+            `resume with: ${shellCommand(['tunevlseg', 'train', '--resume', runDir])}`, runDir);
         }
       }
     }
@@ -170,6 +171,6 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
     progress.message(`early stopping after epoch ${st.epoch}: no validation-loss improvement > ${config.earlyStopping.minDelta} for ${st.early.wait} epochs`);
   }
   if (opts.signal?.aborted && !st.done) {
-    throw new TrainingInterruptedError(`training interrupted after epoch ${st.epoch}; resume with: tunevlseg train --resume ${runDir}`, runDir);
+    throw new TrainingInterruptedError(`training interrupted after epoch ${st.epoch}; resume with: ${shellCommand(['tunevlseg', 'train', '--resume', runDir])}`, runDir);
   }
 }
