@@ -1,5 +1,6 @@
 /** Downloading and caching pretrained files in the Hugging Face hub layout. See docs/hub.md. */
 export {
+  DEFAULT_MAX_DOWNLOAD_BYTES,
   DEFAULT_MODEL_FILES,
   REQUIRED_MODEL_FILES,
   downloadFile,
@@ -11,7 +12,7 @@ export {
   type SnapshotDownloadOptions,
 } from './download.js';
 export { parseRepoRef, resolveModelSource, type RepoRef, type ResolveModelOptions } from './resolve.js';
-export { cliDownload, formatBytes, type CliDownloadOptions } from './cli.js';
+export { cliDownload, formatBytes, parseByteSize, type CliDownloadOptions } from './cli.js';
 export {
   DEFAULT_ENDPOINT,
   defaultCacheDir,
