@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
-  openStorage, runStudy, summarizeStudy, MedianPruner, SuccessiveHalvingPruner, TrialPruned,
+  openStorage, openStoragePatiently, runStudy, summarizeStudy, MedianPruner, SuccessiveHalvingPruner, TrialPruned,
   type Pruner, type StudyStorage, type StudySummary,
 } from '../sweep/index.js';
 import { train, TrainingInterruptedError, type TrainConfigInput, type TrainSummary } from '../train/index.js';
@@ -105,7 +105,7 @@ export async function runWorker(storage: StudyStorage, studyName: string, o: Wor
 
 /** `worker`: joins an existing study (its storage must exist) and runs trials; returns how many. */
 export async function joinStudy(url: string, studyName: string, o: WorkerOptions): Promise<number> {
-  const storage = await openStudyStorage(url, studyName);
+  const storage = await openStudyStorage(url, studyName, true);
   try {
     const ran = await runWorker(storage, studyName, o);
     if (ran > 0) assertSomeTrialCompleted(await summarizeStudy(storage, studyName));
@@ -115,10 +115,13 @@ export async function joinStudy(url: string, studyName: string, o: WorkerOptions
   }
 }
 
-/** Storage that must already hold the study: reading or joining never creates a database. */
-export async function openStudyStorage(url: string, study: string): Promise<StudyStorage> {
+/**
+ * Storage that must already hold the study: reading or joining never creates a database. A
+ * joining worker (`patient`) waits for a database that is away for a transient reason (a restart).
+ */
+export async function openStudyStorage(url: string, study: string, patient = false): Promise<StudyStorage> {
   try {
-    return await openStorage(url, { create: false });
+    return patient ? await openStoragePatiently(url, { create: false }, (l) => console.error(l)) : await openStorage(url, { create: false });
   } catch (e) {
     throw new Error(`study "${study}": ${(e as Error).message}`);
   }

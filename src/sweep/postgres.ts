@@ -56,7 +56,8 @@ async function probe(url: string): Promise<void> {
     (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
     let why = (e as Error).message;
     if (/password must be a string/.test(why)) why = "the server asks for a password and none was given: set PGPASSWORD or add the server to ~/.pgpass";
-    throw new StorageError(`${redactUrl(url)}: cannot connect to PostgreSQL: ${why}`);
+    // The cause keeps the error's code: a server restarting (ECONNREFUSED, 57P03) is transient, a bad password is not.
+    throw new StorageError(`${redactUrl(url)}: cannot connect to PostgreSQL: ${why}`, { cause: e });
   }
 }
 
