@@ -15,7 +15,7 @@ import { evaluateLoader, lossTargets } from './evaluate.js';
 import { batchTensors, normalise } from './inputs.js';
 import { diceIoU, MeanAccumulator } from './metrics.js';
 import { TrainingInterruptedError, type EpochRecord, type StepRecord, type TrainOptions, type TrainerState } from './records.js';
-import { DivergedStep, endOnNonFiniteReference, nonFiniteError } from './non-finite.js';
+import { DivergedStep, endOnNonFiniteReference, nonFiniteError, validationLoss } from './non-finite.js';
 import { appendLine, saveState, type TrainingRun } from './run-setup.js';
 import { accumulationWeighting, backwardMicroBatch, closesStep, microBatchWeight, optimizerStep, type AccumulationPlan } from './step.js';
 
@@ -127,11 +127,12 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
     threshold: config.threshold, loss: lossCfg, device, protocols: [selectBy], precision: config.precision,
     ...(run.evalAugment ? { augment: { ...run.evalAugment, epoch: E } } : {}),
   });
+  const valLoss = validationLoss(run, st, val.loss, E); // fixed: throws on NaN/inf; reference: inf (non-finite.ts)
   const selectDice = val.protocols![selectBy]!.dice;
   const lrUsed = opt.paramGroups[0]!.lr;
-  const lrReduced = sched.step(val.loss);
-  if (val.loss < st.early.best - config.earlyStopping.minDelta) {
-    st.early.best = val.loss;
+  const lrReduced = sched.step(valLoss);
+  if (valLoss < st.early.best - config.earlyStopping.minDelta) {
+    st.early.best = valLoss;
     st.early.wait = 0;
   } else {
     st.early.wait++;
@@ -140,11 +141,11 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
   const isBest = selectDice > st.best.dice;
   const rec: EpochRecord = {
     type: 'epoch', epoch: E + 1, globalStep: st.globalStep, trainLoss: acc.mean('loss'), trainDice: acc.mean('dice'),
-    valLoss: val.loss, valDice: val.dice, valIou: val.iou, valSelectDice: selectDice, lr: lrUsed, lrReduced, best: isBest,
+    valLoss, valDice: val.dice, valIou: val.iou, valSelectDice: selectDice, lr: lrUsed, lrReduced, best: isBest,
     earlyStoppingWait: st.early.wait, seconds: (performance.now() - epochStart) / 1000,
     imagesPerSecond: epochImages / Math.max(1e-9, trainSeconds),
   };
-  const metrics = { trainLoss: rec.trainLoss, trainDice: rec.trainDice, valLoss: val.loss, valDice: val.dice, valIou: val.iou };
+  const metrics = { trainLoss: rec.trainLoss, trainDice: rec.trainDice, valLoss, valDice: val.dice, valIou: val.iou };
   if (isBest) {
     st.best = { dice: selectDice, epoch: E + 1 };
     saveCheckpoint(files.best, segmenter, { kind: 'best', model: config.model, metrics, epoch: E + 1, globalStep: st.globalStep });
@@ -159,7 +160,7 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
   if (st.epoch >= config.maxEpochs) {
     st.done = true;
     st.stopReason = 'max_epochs';
-  } else if (st.early.triggered && st.epoch >= config.minEpochs) {
+  } else if (st.early.triggered && (st.epoch >= config.minEpochs || !Number.isFinite(valLoss))) {
     st.done = true;
     st.stopReason = 'early_stopping';
   }
@@ -167,7 +168,7 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
   save();
   progress.epochEnd({ ...rec, maxEpochs: config.maxEpochs });
   opts.onEpoch?.(rec);
-  if (st.done && st.stopReason === 'early_stopping') {
+  if (st.done && st.stopReason === 'early_stopping' && Number.isFinite(valLoss)) {
     progress.message(`early stopping after epoch ${st.epoch}: no validation-loss improvement > ${config.earlyStopping.minDelta} for ${st.early.wait} epochs`);
   }
   if (opts.signal?.aborted && !st.done) {

@@ -3,18 +3,21 @@
  *
  * - `fixed`: the run stops with a NonFiniteLossError naming the epoch, step and samples; no
  *   update is applied, and the run folder keeps its last good checkpoint and a resume state
- *   (`train` exits 1 with that message; a sweep trial fails with it).
+ *   (`train` exits 1 with that message; a sweep trial fails with it). A validation loss that
+ *   comes out NaN or inf (finite but diverged weights) stops the run the same way, before the
+ *   epoch's checkpoints are written.
  * - `reference`: what the original does. Its Lightning module logs
  *   `torch.nan_to_num(loss, nan=float("inf"))` as `val_loss` (src/models/image_text_mask_module.py,
  *   naamiinepal/tunevlseg@7956bcd), and EarlyStopping's `check_finite` (Lightning's default)
  *   stops training on a non-finite monitored value; the sweep's objective, the last `val_loss`,
- *   is then inf and Optuna records the trial as complete with value inf. We end the epoch there
- *   with `valLoss = inf`, stop the run (stop reason `early_stopping`) and finish it as usual, so
- *   the trial completes with value inf. Two differences, both declared in docs/quirks.md: no
- *   update is applied on the non-finite step (the original steps on NaN gradients and goes on
- *   with NaN weights until `min_epochs`: the value is inf either way), and checkpoints keep the
- *   last good, finite weights (when no epoch has ended yet, the initial weights become
- *   best.safetensors so that the final evaluation has a checkpoint to score).
+ *   is then inf and Optuna records the trial as complete with value inf. A non-finite training
+ *   loss ends the epoch there with `valLoss = inf`; a validation loss that is NaN or inf is
+ *   recorded as inf; either way early stopping ends the run (stop reason `early_stopping`) and
+ *   it finishes as usual, so the trial completes with value inf. Two differences, both declared
+ *   in docs/quirks.md: no update is applied on a non-finite step (the original steps on NaN
+ *   gradients), and the run ends at once, where Lightning goes on with the diverged weights
+ *   until `min_epochs` (the value is inf either way); when no epoch has ended yet, the current
+ *   weights become best.safetensors so that the final evaluation has a checkpoint to score.
  */
 import { existsSync, statSync } from 'node:fs';
 import type { optim } from '../torch/index.js';
@@ -93,4 +96,25 @@ export function endOnNonFiniteReference(run: TrainingRun, st: TrainerState, at: 
   run.progress.message(`non-finite ${at.what} at epoch ${at.epoch + 1}, step ${at.step}: validation loss recorded as inf and early stopping ends the run ` +
     '(quirks: reference, as the original logs nan_to_num(loss, nan=inf) and stops on a non-finite val_loss)');
   return rec;
+}
+
+/**
+ * The epoch's validation loss as the run goes on with it: finite as is; NaN or inf (diverged
+ * weights) throws under `fixed`, and under `reference` is inf with early stopping triggered
+ * (Lightning's `check_finite`), which ends the run whatever `minEpochs` says.
+ */
+export function validationLoss(run: TrainingRun, st: TrainerState, loss: number, epoch: number): number {
+  if (Number.isFinite(loss)) return loss;
+  const { files } = run;
+  appendLine(files.metrics, { type: 'error', error: 'non_finite', what: `validation loss (${loss})`, epoch: epoch + 1, globalStep: st.globalStep, ...(run.quirks === 'reference' ? { quirks: 'reference' } : {}) });
+  if (run.quirks !== 'reference') {
+    const lastEpoch = st.history.length;
+    throw new NonFiniteLossError(`non-finite validation loss (${loss}) after epoch ${epoch + 1} (global step ${st.globalStep}): the weights diverged. ` +
+      `The run folder keeps the last good checkpoint: ${files.last} (${lastEpoch > 0 ? `after epoch ${lastEpoch}` : 'the initial weights'}). ` +
+      'Lower the learning rate, enable gradClipNorm, or check the data.', epoch + 1, 0, st.globalStep, loss, files.last);
+  }
+  st.early.triggered = true;
+  run.progress.message(`validation loss ${loss} after epoch ${epoch + 1}: recorded as inf and early stopping ends the run ` +
+    '(quirks: reference, as the original logs nan_to_num(val_loss, nan=inf) and stops on a non-finite val_loss)');
+  return Infinity;
 }
