@@ -13,6 +13,12 @@
  * every worker busy (lag 0 = serial semantics: Optuna's serial study.optimize). Pruning
  * decisions depend on what other trials have reported at the time, so they are not
  * reproducible across worker counts.
+ *
+ * The storage may go away for a while (a restart, a lost connection, a lock held by a stopped
+ * process): every storage call here is retried with backoff on transient errors (retry.ts), and
+ * the objective's errors are kept apart from the storage's, so a finished result is never
+ * recorded as failed because the storage failed; one that cannot be written at all leaves the
+ * trial running, to be reaped and re-run (docs/sweep.md, "When the storage goes away").
  */
 
 import os from "node:os";
