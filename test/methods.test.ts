@@ -33,15 +33,15 @@ test('sweep spaces: the adapters and full fine-tuning search VLSM-Adapter\'s spa
   assert.deepEqual(Object.keys(learnerSpace('vpt').params), ['lr', 'weight_decay', 'prompt_depth']);
   assert.throws(() => tuneVLSegSpace(['vpt', 'dense_adapter']), /dense_adapter" has its own training rows/);
   assert.ok(!(tuneVLSegSpace().params.learner as unknown as { choices: string[] }).choices.includes('lora'));
-  const cfg = trialConfig({ data: { dir: 'd' }, model: { learner: 'lora' } }, { lr: 1e-4, weight_decay: 1e-3, r: 4, lora_alpha: 16 }, 's', 0);
+  const cfg = trialConfig({ data: { dir: 'd' }, model: { learner: 'lora' } }, { lr: 1e-4, weight_decay: 1e-3, r: 4, lora_alpha: 16 }, { name: 's', id: 1, createdAt: 0 }, 0);
   assert.deepEqual([cfg.lr, cfg.weightDecay, cfg.model!.rank, cfg.model!.alpha], [1e-4, 1e-3, 4, 16]);
-  assert.equal(trialConfig({ data: { dir: 'd' } }, { lr: 1e-4, batch_size: 64 }, 's', 0).effectiveBatchSize, 64);
+  assert.equal(trialConfig({ data: { dir: 'd' } }, { lr: 1e-4, batch_size: 64 }, { name: 's', id: 1, createdAt: 0 }, 0).effectiveBatchSize, 64);
   // quirks reference: the original's sweep under its own names, seed and trial count
   const plan = await planSweep({ learner: 'dense_adapter', model: { model: TINY } });
   assert.deepEqual(Object.keys(plan.space.params), ['optimizer.lr', 'datamodule.batch_size']);
   assert.deepEqual([plan.seed, plan.nTrials, plan.samplerName], [1234, 20, 'optuna']);
   assert.match(plan.source!, /vlsm-adapter @ d5b5a5e: configs\/hparams_search\/clipseg_optuna\.yaml/);
-  const t = trialConfig({ data: { dir: 'd' } }, { 'optimizer.lr': 2e-4, 'datamodule.batch_size': 16 }, 's', 0);
+  const t = trialConfig({ data: { dir: 'd' } }, { 'optimizer.lr': 2e-4, 'datamodule.batch_size': 16 }, { name: 's', id: 1, createdAt: 0 }, 0);
   assert.deepEqual([t.lr, t.effectiveBatchSize], [2e-4, 16]);
 });
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot, fixturesDir } from './helpers.js';
 import { generateSyntheticDataset } from '../src/data/synthetic.js';
-import { trialConfig, sweepSpace } from '../src/experiment/trial.js';
+import { studyRunsFolder, trialConfig, sweepSpace } from '../src/experiment/trial.js';
 
 const bin = join(repoRoot(), 'bin', 'tunevlseg.js');
 const run = (args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } =>
@@ -16,13 +16,18 @@ const run = (args: string[], cwd: string): { status: number | null; stdout: stri
 
 test('trialConfig maps sampled parameters onto training and model keys', () => {
   const cfg = trialConfig({ data: { dir: '/d' }, model: { model: 'x', learner: 'shared_attn' } } as never,
-    { lr: 1e-3, weight_decay: 1e-4, prompt_depth: 3, nhead: 16, dim_feedforward: 1280, dropout: 0.2, norm_first: true }, 'st', 7);
+    { lr: 1e-3, weight_decay: 1e-4, prompt_depth: 3, nhead: 16, dim_feedforward: 1280, dropout: 0.2, norm_first: true }, { name: 'st', id: 1, createdAt: 5 }, 7);
   assert.equal(cfg.lr, 1e-3);
   assert.equal(cfg.weightDecay, 1e-4);
   assert.deepEqual(cfg.model, { model: 'x', learner: 'shared_attn', depth: 3, heads: 16, feedforward: 1280, dropout: 0.2, normFirst: true });
   assert.equal(cfg.name, 'trial-007');
-  assert.equal(cfg.runsDir, join('runs', 'st'));
-  assert.throws(() => trialConfig({ data: { dir: '/d' } } as never, { bogus: 1 }, 's', 0), /no config key for parameter "bogus"/);
+  // Trial folders are the study's own: the same name in another storage (another id or creation time) gets another folder.
+  assert.match(cfg.runsDir!, /^runs\/st-[0-9a-f]{8}$/);
+  assert.equal(cfg.runsDir, join('runs', studyRunsFolder({ name: 'st', id: 1, createdAt: 5 })));
+  assert.notEqual(studyRunsFolder({ name: 'st', id: 1, createdAt: 6 }), studyRunsFolder({ name: 'st', id: 1, createdAt: 5 }));
+  assert.notEqual(studyRunsFolder({ name: 'st', id: 2, createdAt: 5 }), studyRunsFolder({ name: 'st', id: 1, createdAt: 5 }));
+  assert.throws(() => studyRunsFolder({ name: '../../victim', id: 1, createdAt: 5 }), /study name "..\/..\/victim" contains a path separator/);
+  assert.throws(() => trialConfig({ data: { dir: '/d' } } as never, { bogus: 1 }, { name: 's', id: 1, createdAt: 0 }, 0), /no config key for parameter "bogus"/);
   const sp = sweepSpace('vpt', 3).params.prompt_depth!;
   assert.equal(sp.type === 'int' && sp.high, 3);
 });

@@ -216,11 +216,11 @@ test('the original\'s parameter names set our config keys when a trial runs (one
     'optimizer.lr': 1e-3, weight_decay: 1e-4, 'net.context_learner.prompt_depth': 11,
     'net.context_learner.unified_projector.nhead': 20, 'net.context_learner.unified_projector.dropout': 0.3,
     'net.context_learner.unified_projector.dim_feedforward': 1420, 'net.context_learner.unified_projector.norm_first': false,
-  }, 'st', 1);
+  }, { name: 'st', id: 1, createdAt: 0 }, 1);
   assert.equal(cfg.lr, 1e-3);
   assert.equal(cfg.weightDecay, 1e-4);
   assert.deepEqual(cfg.model, { model: 'x', learner: 'shared_attn', depth: 11, heads: 20, dropout: 0.3, feedforward: 1420, normFirst: false });
-  const maple = trialConfig({ data: { dir: '/d' }, model: {} } as never, { 'net.context_learner.intermediate_dim': 96, 'net.context_learner.use_lora_proj': true }, 's', 0);
+  const maple = trialConfig({ data: { dir: '/d' }, model: {} } as never, { 'net.context_learner.intermediate_dim': 96, 'net.context_learner.use_lora_proj': true }, { name: 's', id: 1, createdAt: 0 }, 0);
   assert.deepEqual(maple.model, { intermediateDim: 96, useLoraProj: true });
   assert.equal(configTargetOf('net.context_learner.nhead'), undefined, 'projector keys only under unified_projector');
   assert.equal(configTargetOf('net.bogus'), undefined);

@@ -447,8 +447,8 @@ test('memory is flat: live tensors after epoch 1 equal those after epoch 3', asy
 /** TinySegmenter whose forward turns NaN from its n-th training call on. */
 class NaNAfter extends TinySegmenter {
   calls = 0;
-  constructor(readonly n: number) {
-    super({ imageSize: 32 });
+  constructor(readonly n: number, quirks: 'reference' | 'fixed' = 'fixed') {
+    super({ imageSize: 32, quirks });
   }
   override forward(x: T.Tensor, text: TextInputs): T.Tensor {
     const y = super.forward(x, text);
@@ -457,7 +457,7 @@ class NaNAfter extends TinySegmenter {
   }
 }
 
-test('a NaN loss stops with an error naming the step; the last good checkpoint stays', async () => {
+test('quirks fixed: a NaN loss stops with an error naming the step; the last good checkpoint stays', async () => {
   const cfg = baseConfig('nan', { maxEpochs: 3 });
   const perEpoch = Math.ceil((JSON.parse(readFileSync(path.join(shapes, 'anns', 'train.json'), 'utf8')) as unknown[]).length / 8);
   const run = path.join(tmp, 'runs', 'nan');
@@ -493,6 +493,37 @@ test('a NaN loss stops with an error naming the step; the last good checkpoint s
 
 // ------------------------------------------------------------------------------------ evaluation and prediction
 
+
+test('quirks reference: a NaN loss becomes val_loss inf (nan_to_num, nan=inf) and early stopping ends the run, as the original', async () => {
+  const cfg = baseConfig('nan-ref', { maxEpochs: 3, minEpochs: 3 });
+  const perEpoch = Math.ceil((JSON.parse(readFileSync(path.join(shapes, 'anns', 'train.json'), 'utf8')) as unknown[]).length / 8);
+  const run = path.join(tmp, 'runs', 'nan-ref');
+  const epochs: EpochRecord[] = [];
+  let lastGood: Map<string, T.Tensor> | null = null;
+  const summary = await train(cfg, {
+    buildSegmenter: () => new NaNAfter(perEpoch + 3, 'reference'),
+    onEpoch: (r) => {
+      epochs.push(r);
+      if (r.epoch === 1) lastGood = loadCheckpoint(path.join(run, 'checkpoints', 'last.safetensors')).state;
+    },
+  });
+  // Epoch 2 diverged at its 3rd step: the epoch's val_loss is inf, and early stopping (Lightning's
+  // check_finite) ends the run there although minEpochs is 3 (the original would go on with NaN
+  // weights to min_epochs; its val_loss stays inf, so the trial value is the same).
+  assert.equal(summary.stopReason, 'early_stopping');
+  assert.equal(summary.epochs, 2);
+  assert.equal(summary.lastEpoch.valLoss, Infinity);
+  assert.deepEqual(epochs.map((e) => Number.isFinite(e.valLoss)), [true, false]);
+  const lines = readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => parseJson<Record<string, unknown>>(l));
+  assert.ok(lines.some((l) => l.type === 'error' && l.quirks === 'reference' && l.what === 'loss (NaN)' && l.epoch === 2 && l.step === 3));
+  // No update was applied on the NaN step: the last checkpoint is epoch 1's, finite.
+  const { state } = loadCheckpoint(path.join(run, 'checkpoints', 'last.safetensors'));
+  for (const [k, t] of state) {
+    assert.ok(T.tidy(() => t.isfinite().all().item()) === 1, `${k} finite`);
+    assert.ok(same(t, lastGood!.get(k)!), `${k} unchanged since epoch 1`);
+  }
+  T.dispose([...state.values(), ...lastGood!.values()]);
+});
 test('evaluate gives per-sample scores; predictFolder writes masks at the original size', async () => {
   T.manualSeed(3);
   const seg = tiny();

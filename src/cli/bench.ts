@@ -1,6 +1,7 @@
 // `tunevlseg bench`: the paper's grid (src/experiment/grid.ts, run-grid.ts) into a bench folder
 // that `tunevlseg report` reads. Flags in, one call, the result out.
 import type { Command } from 'commander';
+import { shellCommand } from '../hub/shell-quote.js';
 import { LEARNERS } from '../sweep/index.js';
 import { learnerFamily, learnersFor } from '../learners/registry.js';
 import { ABLATIONS, GRID_DEFAULT_MODELS, RECIPE_NAMES, runGrid, SAMPLER_CHOICES, type GridOptions } from '../experiment/index.js';
@@ -28,7 +29,11 @@ export function registerBenchCommand(program: Command): void {
     .option('-q, --quiet', 'less output')
     .action(async (o: GridOptions) => {
       const r = await runGrid(o);
-      console.log(`bench: ${r.ran.length} cell(s) run, ${r.skipped.length} already finished; tables and figures: tunevlseg report ${r.dir}`);
+      console.log(`bench: ${r.ran.length} cell(s) run, ${r.skipped.length} already finished${r.failed.length ? `, ${r.failed.length} failed` : ''}; tables and figures: ${shellCommand(['tunevlseg', 'report', r.dir])}`);
       console.log(r.dir);
+      if (r.failed.length > 0) {
+        throw new Error(`bench: ${r.failed.length} cell(s) completed no trial and stay empty (the next run into ${r.dir} sweeps them again):\n` +
+          r.failed.map((f) => `  ${f.cell}: ${f.reason.replace(/\n/g, '\n    ')}`).join('\n'));
+      }
     });
 }

@@ -12,6 +12,7 @@ export interface ExportCliOptions {
   tokenizer?: string;
   threshold?: string;
   randomWeights?: boolean;
+  overwrite?: boolean;
   verify: boolean;
   fullStop: boolean;
   quiet?: boolean;
@@ -23,7 +24,8 @@ export function registerExportCommand(program: Command): void {
     .option('--tuned <ckpt>', 'a tuned checkpoint (.safetensors from tunevlseg train)')
     .option('--model <m>', 'base model: preset, local folder or hub id (with --tuned: where its base model lives)')
     .requiredOption('--prompt <text>', 'the prompt to bake in, e.g. "polyp"')
-    .requiredOption('--out <dir>', 'output folder')
+    .requiredOption('--out <dir>', 'output folder: new, empty, or an earlier export (replaced as a whole)')
+    .option('--overwrite', 'replace a non-empty --out that is not an earlier export')
     .option('--fp16', 'store the weights in float16 (half the file; computed in float32)')
     .option('--image-size <n>', 'model input side (default: the model\'s)')
     .option('--tokenizer <dir>', 'tokenizer folder (vocab.json + merges.txt) when the model folder has none')
@@ -42,6 +44,7 @@ export function registerExportCommand(program: Command): void {
         ...(o.imageSize ? { imageSize: Number.parseInt(o.imageSize, 10) } : {}),
         ...(o.threshold ? { threshold: Number.parseFloat(o.threshold) } : {}),
         ...(o.randomWeights ? { randomWeights: true } : {}),
+        ...(o.overwrite ? { overwrite: true } : {}),
         ...(o.quiet ? {} : { onStage: (s: string) => console.error(`export: ${s}…`) }),
       });
       if (!o.quiet) {

@@ -46,7 +46,7 @@ export function registerSweepCommands(program: Command): void {
     .option('--pruner <p>', 'none, median or halving (stops bad trials early, on per-epoch values)', 'none')
     .option('--max-depth <n>', 'largest prompt depth sampled (default: the space\'s own, 11 reference / 10 fixed, within the encoders\' layers)')
     .option('-c, --config <file>', 'base training config (YAML/JSON, docs/train.md)')
-    .option('--runs-dir <dir>', 'trial run folders go to <dir>/<study>/trial-NNN', 'runs/sweeps')
+    .option('--runs-dir <dir>', 'trial run folders go to <dir>/<study>-<key>/trial-NNN (key: the study\'s identity in its storage)', 'runs/sweeps')
     .option('--max-epochs <n>', 'override the training config\'s maxEpochs')
     .option('-q, --quiet', 'no per-epoch lines')
     .action(async (o: SweepOptions & { printSpace?: boolean }) => {

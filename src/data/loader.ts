@@ -108,6 +108,9 @@ interface QueuedJob {
   resolve: (r: BatchResult) => void;
 }
 
+/** How long `close` lets a busy worker finish its batch before terminating it anyway. */
+const CLOSE_WAIT_MS = 30_000;
+
 /** A fixed set of workers taking batch jobs from one queue. Results never reject. */
 class WorkerPool {
   private readonly workers: PoolWorker[] = [];
@@ -179,12 +182,24 @@ class WorkerPool {
     }
   }
 
+  /**
+   * Stops the workers, whatever the caller was doing (a training run ending on a NaN loss closes
+   * its loaders while batches are still being decoded):
+   * - each worker is ref'd first: an idle worker is unref'd, and `terminate()`'s promise alone
+   *   does not keep the event loop alive, so awaiting it could end the process mid-cleanup with
+   *   exit code 13 (unsettled top-level await) before the run lock is released;
+   * - a worker busy with a batch finishes it first (up to CLOSE_WAIT_MS): terminating a thread
+   *   inside sharp's or the image addon's native code can abort the whole process
+   *   (`terminate called after throwing an instance of 'Napi::Error'`).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const q of this.queue.splice(0)) q.resolve({ id: q.job.id, ok: false, item: 0, file: '<loader>', reason: 'loader is closed' });
     await Promise.all(
       this.workers.map(async (pw) => {
+        if (pw.job !== null) await this.idle(pw);
+        pw.worker.ref(); // after idle(): the result handler unrefs the worker
         const job = pw.job;
         pw.job = null;
         await pw.worker.terminate();
@@ -192,6 +207,22 @@ class WorkerPool {
       }),
     );
     this.workers.length = 0;
+  }
+
+  /** Resolves when `pw` has posted its current job's result (or exited), or after CLOSE_WAIT_MS. */
+  private idle(pw: PoolWorker): Promise<void> {
+    pw.worker.ref(); // a busy worker is ref'd already; this keeps the wait alive whatever the state
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        pw.worker.off('message', done);
+        pw.worker.off('exit', done);
+        resolve();
+      };
+      const timer = setTimeout(done, CLOSE_WAIT_MS);
+      pw.worker.once('message', done);
+      pw.worker.once('exit', done);
+    });
   }
 }
 

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { type DatasetSample, type FormatIssue } from './format.js';
 import { imageInfo, readMaskGray } from './image.js';
 import { pool } from './pool.js';
+import { shellCommand } from '../hub/shell-quote.js';
 
 export interface PreflightOptions {
   /** Files decoded at once. Default: available cores (at most 4). */
@@ -80,5 +81,5 @@ export async function checkTrainingPairs(samples: readonly DatasetSample[], o: P
 
 /** A one-line hint for the error: where to see every problem of the dataset. */
 export function preflightHint(dir: string): string {
-  return `run \`tunevlseg data check ${path.normalize(dir)}\` for every problem of the dataset`;
+  return `run \`${shellCommand(['tunevlseg', 'data', 'check', path.normalize(dir)])}\` for every problem of the dataset`;
 }

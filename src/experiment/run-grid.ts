@@ -6,14 +6,14 @@
  */
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { openStorage, summarizeStudy, type StudyConfig } from '../sweep/index.js';
+import { checkStudyName, openStorage, summarizeStudy, type StudyConfig, type StudyStorage } from '../sweep/index.js';
 import { readConfigFile, predictFolder, datasetEmbeddings, type TrainConfigInput } from '../train/index.js';
 import { benchFiles, runFiles, toTrialsJsonl, type BenchFiles } from '../train/run-folder.js';
 import { familyOf, gridCells, type GridCell } from './grid.js';
 import { planSweep, type SamplerChoice } from './sweep-plan.js';
 import { trialsOnCuda, withRecipe } from './recipes.js';
 import { intFlag } from './sweep.js';
-import { autoObjective } from './trial.js';
+import { autoObjective, checkTrialConfig, trainConfigDiff } from './trial.js';
 import { parseDevices, runWorker, spawnWorkers } from './worker.js';
 
 export interface GridOptions {
@@ -43,11 +43,34 @@ export interface GridOptions {
 
 const list = (s: string | undefined): string[] => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
 
-export async function runGrid(o: GridOptions): Promise<{ dir: string; ran: string[]; skipped: string[] }> {
+export async function runGrid(o: GridOptions): Promise<{ dir: string; ran: string[]; skipped: string[]; failed: FailedCell[] }> {
   const dir = resolve(o.out);
   const files = benchFiles(dir);
   const cells = gridCells(list(o.models), list(o.learners), list(o.datasets), list(o.ablate));
   if (cells.length === 0) throw new Error('bench: the grid is empty (check --models, --learners, --datasets)');
+  const fileCfg = o.config ? readConfigFile(o.config) : {};
+  let devices: string[] | null = null;
+  if (o.devices !== undefined) {
+    const { runtimeInfo } = await import('../torch/index.js');
+    devices = parseDevices(o.devices, runtimeInfo().cudaDeviceCount);
+  }
+  const baseOf = async (cell: GridCell, log: (line: string) => void): Promise<TrainConfigInput> => {
+    const base = {
+      ...fileCfg,
+      data: { ...((fileCfg.data as Record<string, unknown> | undefined) ?? {}), dir: resolve(cell.dataset.spec) },
+      model: { ...((fileCfg.model as Record<string, unknown> | undefined) ?? {}), model: cell.model.spec, learner: cell.learner, ...cell.overrides },
+      runsDir: files.trials,
+      ...(o.maxEpochs ? { maxEpochs: Number.parseInt(o.maxEpochs, 10) } : {}),
+    } as TrainConfigInput;
+    if (o.recipe === undefined) return base;
+    return withRecipe(base, o.recipe, { learner: cell.learner, family: familyOf(cell.model), dataset: cell.dataset.name, cuda: await trialsOnCuda(devices, base.device) }, log);
+  };
+  // Every cell's name and config is checked before anything is written or run: a contradiction
+  // (minEpochs > maxEpochs) would fail every trial of every cell.
+  for (const cell of cells) {
+    checkStudyName(cell.id);
+    checkTrialConfig(await baseOf(cell, () => undefined), { file: o.config, flags: o.maxEpochs ? { maxEpochs: '--max-epochs' } : {} });
+  }
   mkdirSync(files.cells, { recursive: true });
   const models = [...new Set(cells.map((c) => c.model.name))];
   writeFileSync(files.grid, JSON.stringify({
@@ -56,15 +79,9 @@ export async function runGrid(o: GridOptions): Promise<{ dir: string; ran: strin
     specs: { models: Object.fromEntries(cells.map((c) => [c.model.name, c.model.spec])), datasets: Object.fromEntries(cells.map((c) => [c.dataset.name, resolve(c.dataset.spec)])) },
     trials: intFlag('--trials', o.trials) ?? 20,
   }, null, 2) + '\n');
-  const fileCfg = o.config ? readConfigFile(o.config) : {};
   const storageUrl = o.storage ?? `sqlite:${files.studies}`;
   const storage = await openStorage(storageUrl);
-  let devices: string[] | null = null;
-  if (o.devices !== undefined) {
-    const { runtimeInfo } = await import('../torch/index.js');
-    devices = parseDevices(o.devices, runtimeInfo().cudaDeviceCount);
-  }
-  const ran: string[] = [], skipped: string[] = [];
+  const ran: string[] = [], skipped: string[] = [], failed: FailedCell[] = [];
   try {
     for (const [i, cell] of cells.entries()) {
       const cellDir = files.cell(cell.id);
@@ -73,14 +90,7 @@ export async function runGrid(o: GridOptions): Promise<{ dir: string; ran: strin
         if (!o.quiet) console.log(`[${i + 1}/${cells.length}] ${cell.id}: finished earlier, skipped`);
         continue;
       }
-      let base = {
-        ...fileCfg,
-        data: { ...((fileCfg.data as Record<string, unknown> | undefined) ?? {}), dir: resolve(cell.dataset.spec) },
-        model: { ...((fileCfg.model as Record<string, unknown> | undefined) ?? {}), model: cell.model.spec, learner: cell.learner, ...cell.overrides },
-        runsDir: files.trials,
-        ...(o.maxEpochs ? { maxEpochs: Number.parseInt(o.maxEpochs, 10) } : {}),
-      } as TrainConfigInput;
-      if (o.recipe !== undefined) base = withRecipe(base, o.recipe, { learner: cell.learner, family: familyOf(cell.model), dataset: cell.dataset.name, cuda: await trialsOnCuda(devices, base.device) }, console.log);
+      const base = await baseOf(cell, console.log);
       const model = (base.model ?? {}) as Record<string, unknown>;
       const plan = await planSweep({
         learner: cell.learner, model, sampler: (o.sampler ?? 'auto') as SamplerChoice,
@@ -95,6 +105,7 @@ export async function runGrid(o: GridOptions): Promise<{ dir: string; ran: strin
           ...(plan.source ? { source: plan.source } : {}), ...(o.recipe ? { recipe: o.recipe } : {}),
         },
       };
+      await restartFailedCellStudy(storage, cell.id, base, o.quiet === true);
       await storage.createStudy(config, { loadIfExists: true });
       if (devices === null) await runWorker(storage, cell.id, { nTrials, quiet: o.quiet });
       else {
@@ -104,7 +115,12 @@ export async function runGrid(o: GridOptions): Promise<{ dir: string; ran: strin
       const s = await summarizeStudy(storage, cell.id);
       const runDir = s.best?.attrs.runDir as string | undefined;
       if (!s.best || !runDir || !existsSync(runFiles(runDir).summary)) {
-        console.error(`${cell.id}: no successful trial (${JSON.stringify(s.counts)}); the cell stays empty and will be retried`);
+        const first = s.trials.find((t) => t.state === 'failed');
+        const why = !s.best ? `no trial completed (${JSON.stringify(s.counts)})` : `the best trial's run folder ${String(runDir)} has no summary.json`;
+        failed.push({ cell: cell.id, reason: `${why}${first ? `; first failure, trial ${first.number}: ${first.error ?? 'unknown error'}` : ''}` });
+        // True: the next run starts a study without a completed trial again (restartFailedCellStudy).
+        console.error(`${cell.id}: ${why}; the cell stays empty and is swept again by the next \`tunevlseg bench\` into this folder` +
+          (first ? `. First failure: ${first.error ?? 'unknown error'}` : ''));
         continue;
       }
       // Assemble the cell in a temporary folder, then rename: a half-written cell never looks finished.
@@ -134,7 +150,37 @@ export async function runGrid(o: GridOptions): Promise<{ dir: string; ran: strin
   } finally {
     await storage.close();
   }
-  return { dir, ran, skipped };
+  return { dir, ran, skipped, failed };
+}
+
+export interface FailedCell {
+  cell: string;
+  /** Why no trial of it completed: the counts and the first failure's whole message. */
+  reason: string;
+}
+
+/**
+ * A cell's study from an earlier run that holds no completed trial, and no trial running or
+ * waiting, is deleted so that this run sweeps the cell again (with the config given now: a rerun
+ * after fixing the config must not find the failed study "finished"). A study with completed
+ * trials is kept and resumed, but only with the training config it was made with.
+ */
+async function restartFailedCellStudy(storage: StudyStorage, name: string, base: TrainConfigInput, quiet: boolean): Promise<void> {
+  const study = await storage.loadStudy(name);
+  if (!study) return;
+  const trials = await storage.getTrials(study.id);
+  const complete = trials.filter((t) => t.state === 'complete').length;
+  const active = trials.some((t) => t.state === 'running' || t.state === 'waiting');
+  if (complete === 0 && !active && trials.length > 0) {
+    await storage.deleteStudy(name);
+    if (!quiet) console.log(`${name}: the earlier sweep of this cell completed no trial (${trials.length} failed or pruned); sweeping it again`);
+    return;
+  }
+  const keys = trainConfigDiff(study.attrs.train, base);
+  if (keys.length > 0) {
+    throw new Error(`cell ${name}: its study in ${storage.url} has ${complete} completed trial(s) with a different training config (differs in: ${keys.join(', ')}); ` +
+      'bench into a new --out folder, or keep the config it was started with');
+  }
 }
 
 /**

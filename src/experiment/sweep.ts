@@ -4,12 +4,12 @@
  * that workers on other machines can join. Rerunning it on an existing study says what happens.
  */
 import { basename, resolve } from 'node:path';
-import { openStorage, summarizeStudy, LEARNERS, type LearnerName, type StudyConfig, type StudyStorage, type StudySummary } from '../sweep/index.js';
+import { checkStudyName, openStorage, summarizeStudy, LEARNERS, type LearnerName, type StudyConfig, type StudyStorage, type StudySummary } from '../sweep/index.js';
 import { readConfigFile, type TrainConfigInput } from '../train/index.js';
 import { familyOfModelSpec } from '../tuning/base-model.js';
 import { trialsOnCuda, withRecipe } from './recipes.js';
 import { planReport, planSweep, type SamplerChoice, type SweepPlan } from './sweep-plan.js';
-import { autoObjective, type SweepObjective } from './trial.js';
+import { autoObjective, checkTrialConfig, trainConfigDiff, type SweepObjective } from './trial.js';
 import { assertSomeTrialCompleted, joinHint, parseDevices, runWorker, spawnWorkers, StudyFailedError } from './worker.js';
 
 export interface SweepOptions {
@@ -105,6 +105,10 @@ export async function sweepSpaceReport(o: SweepOptions, log: (line: string) => v
  */
 export async function runSweep(o: SweepOptions, log: (line: string) => void = console.log): Promise<StudySummary> {
   const { learner, base, plan, workers, devices, studyName } = await setupSweep(o, log);
+  // Before anything is created or run: a name that is a path, or a config no trial could train
+  // with (minEpochs > maxEpochs), would only give a study of failed trials.
+  checkStudyName(studyName);
+  checkTrialConfig(base, { file: o.config, flags: o.maxEpochs ? { maxEpochs: '--max-epochs' } : {} });
   const nTrials = plan.nTrials;
   const objective = o.objective === 'auto' ? autoObjective((base.model ?? {}) as Record<string, unknown>) : o.objective;
   const config: StudyConfig = {
@@ -157,10 +161,8 @@ async function finishedTrials(storage: StudyStorage, studyId: number): Promise<n
  * trials would mix two experiments in one table.
  */
 function rerunNote(name: string, oldTrain: unknown, base: TrainConfigInput, finished: number, nTrials: number): string {
-  const was = JSON.stringify(oldTrain ?? null), now = JSON.stringify(base);
-  if (was !== now) {
-    const a = (oldTrain ?? {}) as Record<string, unknown>, b = base as Record<string, unknown>;
-    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+  const keys = trainConfigDiff(oldTrain, base);
+  if (keys.length > 0) {
     throw new Error(`study "${name}" already exists with a different training config (differs in: ${keys.join(', ')}); ` +
       'give this sweep its own --study name');
   }

@@ -3,9 +3,10 @@
  * become a training run; its objective value goes back to the sampler. (What a study samples
  * from: sweep-plan.ts.)
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { learnerSpace, type LearnerName, type Params, type SearchSpace } from '../sweep/index.js';
-import type { TrainConfigInput, TrainSummary } from '../train/index.js';
+import { checkStudyName, learnerSpace, type LearnerName, type Params, type SearchSpace, type StudyRecord } from '../sweep/index.js';
+import { ConfigError, parseTrainConfig, type TrainConfigInput, type TrainSummary } from '../train/index.js';
 import { configTargetOf } from '../learners/param-names.js';
 
 /**
@@ -30,8 +31,27 @@ export function objectiveValue(objective: SweepObjective, s: Pick<TrainSummary, 
   return objective === 'best_val_loss' ? s.val.loss : s.val.dice;
 }
 
-/** The training config of one trial: the study's base config with the sampled values applied. */
-export function trialConfig(base: TrainConfigInput, params: Params, study: string, trialNumber: number): TrainConfigInput {
+/** What makes a study itself rather than another of the same name (storage.ts: StudyRecord). */
+export type StudyIdentity = Pick<StudyRecord, 'name' | 'id' | 'createdAt'>;
+
+/**
+ * The folder of a study's trial runs, `<name>-<key>`: the key hashes the study's identity in its
+ * storage (name, row id, creation time), so a study of the same name in another storage, or one
+ * deleted and created again, never shares (and never overwrites) another's trial folders,
+ * whatever spelling of the storage URL each worker was given.
+ */
+export function studyRunsFolder(study: StudyIdentity): string {
+  checkStudyName(study.name);
+  const key = createHash('sha256').update(`${study.name}\0${study.id}\0${study.createdAt}`).digest('hex').slice(0, 8);
+  return `${study.name}-${key}`;
+}
+
+/**
+ * The training config of one trial: the study's base config with the sampled values applied.
+ * Its run folder is `<runsDir>/<studyRunsFolder>/trial-NNN`; trial numbers are never reused in a
+ * study, so the folder is new, and `train` (without overwrite) refuses one that exists.
+ */
+export function trialConfig(base: TrainConfigInput, params: Params, study: StudyIdentity, trialNumber: number): TrainConfigInput {
   const cfg = structuredClone(base) as TrainConfigInput & { model?: Record<string, unknown> };
   const model: Record<string, unknown> = { ...(cfg.model ?? {}) };
   for (const [k, v] of Object.entries(params)) {
@@ -42,10 +62,33 @@ export function trialConfig(base: TrainConfigInput, params: Params, study: strin
     else model[target.key] = v;
   }
   cfg.model = model;
-  // Trial run folders: <runsDir>/<study>/trial-NNN (a run name is one folder level).
-  cfg.runsDir = join(cfg.runsDir ?? 'runs', study);
+  cfg.runsDir = join(cfg.runsDir ?? 'runs', studyRunsFolder(study));
   cfg.name = `trial-${String(trialNumber).padStart(3, '0')}`;
   return cfg;
+}
+
+/**
+ * Refuses, before any trial, a base training config that no trial could train with (a bad key,
+ * minEpochs > maxEpochs): every trial would fail on it. `file` (the -c file) and `flags` (keys
+ * set by a flag) name where the values came from.
+ */
+export function checkTrialConfig(base: TrainConfigInput, from: { file?: string | undefined; flags?: Readonly<Record<string, string>> } = {}): void {
+  const sources = new Map<string, string>(Object.entries(from.flags ?? {}));
+  if (from.file) {
+    for (const k of Object.keys(base)) if (!sources.has(k) && k !== 'data' && k !== 'model' && k !== 'runsDir') sources.set(k, from.file);
+  }
+  try {
+    parseTrainConfig(base, sources);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    throw new ConfigError(`the trials' training config${from.file ? ` (${from.file})` : ''} is refused before any trial runs: ${e.message}`);
+  }
+}
+
+/** Top-level keys in which two training configs differ (a study's recorded one and a rerun's). */
+export function trainConfigDiff(oldTrain: unknown, base: TrainConfigInput): string[] {
+  const a = (oldTrain ?? {}) as Record<string, unknown>, b = base as Record<string, unknown>;
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }
 
 /** The per-learner space of paper.md, with the prompt depth capped (small encoders have fewer layers). */

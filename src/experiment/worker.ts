@@ -6,11 +6,12 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
-  openStorage, runStudy, summarizeStudy, MedianPruner, SuccessiveHalvingPruner, TrialPruned,
+  openStorage, openStoragePatiently, runStudy, summarizeStudy, MedianPruner, SuccessiveHalvingPruner, TrialPruned,
   type Pruner, type StudyStorage, type StudySummary,
 } from '../sweep/index.js';
 import { train, TrainingInterruptedError, type TrainConfigInput, type TrainSummary } from '../train/index.js';
 import { urlPassword, urlWithoutPassword } from '../hub/redact.js';
+import { shellCommand } from '../hub/shell-quote.js';
 import { objectiveValue, trialConfig, type SweepObjective } from './trial.js';
 
 export function makePruner(name: string): Pruner | undefined {
@@ -63,16 +64,17 @@ export async function runWorker(storage: StudyStorage, studyName: string, o: Wor
   const res = await runStudy({
     storage, study: studyName, nTrials, pruner, workerId: o.workerId,
     objective: async (params, report, trial) => {
-      const cfg = trialConfig(base, params, studyName, trial.number);
+      const cfg = trialConfig(base, params, study, trial.number);
       if (o.device !== undefined) cfg.device = o.device;
       const ac = new AbortController();
       let pruned: unknown = null;
       const pending: Promise<void>[] = [];
       let summary: TrainSummary;
       try {
+        // Never overwrite: the folder is this trial's own (trial.ts); one that exists was made by
+        // something else and the trial fails naming it.
         summary = await train({ ...cfg, progress: o.quiet ? 'none' : 'lines' }, {
           buildSegmenter: async (model) => (await import('../tuning/factory.js')).buildSegmenter(model as Record<string, unknown>),
-          overwrite: true,
           signal: ac.signal,
           onEpoch: (r) => {
             const v = objective === 'val_dice' ? r.valDice : r.valLoss;
@@ -103,7 +105,7 @@ export async function runWorker(storage: StudyStorage, studyName: string, o: Wor
 
 /** `worker`: joins an existing study (its storage must exist) and runs trials; returns how many. */
 export async function joinStudy(url: string, studyName: string, o: WorkerOptions): Promise<number> {
-  const storage = await openStudyStorage(url, studyName);
+  const storage = await openStudyStorage(url, studyName, true);
   try {
     const ran = await runWorker(storage, studyName, o);
     if (ran > 0) assertSomeTrialCompleted(await summarizeStudy(storage, studyName));
@@ -113,10 +115,13 @@ export async function joinStudy(url: string, studyName: string, o: WorkerOptions
   }
 }
 
-/** Storage that must already hold the study: reading or joining never creates a database. */
-export async function openStudyStorage(url: string, study: string): Promise<StudyStorage> {
+/**
+ * Storage that must already hold the study: reading or joining never creates a database. A
+ * joining worker (`patient`) waits for a database that is away for a transient reason (a restart).
+ */
+export async function openStudyStorage(url: string, study: string, patient = false): Promise<StudyStorage> {
   try {
-    return await openStorage(url, { create: false });
+    return patient ? await openStoragePatiently(url, { create: false }, (l) => console.error(l)) : await openStorage(url, { create: false });
   } catch (e) {
     throw new Error(`study "${study}": ${(e as Error).message}`);
   }
@@ -138,7 +143,7 @@ export async function readStudy(url: string, studyName: string): Promise<StudySu
  * process list keep.
  */
 export function joinHint(url: string, study: string): string {
-  const cmd = `tunevlseg worker --storage ${urlWithoutPassword(url)} --study ${study}`;
+  const cmd = shellCommand(['tunevlseg', 'worker', '--storage', urlWithoutPassword(url), '--study', study]);
   if (!/^postgres(ql)?:\/\//.test(url)) return `join from elsewhere with\n  ${cmd}`;
   const lines = [`join from elsewhere with (the password in $PGPASSWORD or ~/.pgpass, not in the URL)\n  PGPASSWORD=... ${cmd}`];
   if (urlPassword(url) !== null) {

@@ -6,14 +6,17 @@
  *   README.md         base model, learner, prompt, checkpoint fingerprint
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { StagingDir } from '../data/convert/staging.js';
+import { canonicalPath, ensureOutputDir, isInside, OutputPathError } from '../data/output-guard.js';
 import { dispose, noGrad, tidy, tensor } from '../torch/index.js';
 import type { TunedSegmenter } from '../tuning/factory.js';
 import { traceSegmenter } from './trace-segmenter.js';
-import { ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUTS, type PreprocessJson } from './preprocess.js';
+import { ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUTS, readPreprocess, type PreprocessJson } from './preprocess.js';
 import { writeWebPage } from './web.js';
 import { withFullStop } from '../data/format.js';
+import { shellCommand } from '../hub/shell-quote.js';
 
 export interface ExportOptions {
   /** A tuned checkpoint (.safetensors from `tunevlseg train`), or */
@@ -30,6 +33,8 @@ export interface ExportOptions {
   appendFullStop?: boolean;
   /** Binary-mask threshold written to preprocess.json (default 0.5). */
   threshold?: number;
+  /** Replace a non-empty `outDir` that is not an earlier export (default false: refused). */
+  overwrite?: boolean;
   /** Compare onnxruntime-node's output with libtorch's on one image (default true; skipped when onnxruntime-node is absent). */
   verify?: boolean;
   onStage?: (stage: string) => void;
@@ -83,17 +88,84 @@ Exported by \`tunevlseg export\` (ONNX opset ${ONNX_OPSET}, ${pre.weights} weigh
 
 ## Run
 \`\`\`
-tunevlseg predict --onnx ${resolve(o.outDir)} images/
+${shellCommand(['tunevlseg', 'predict', '--onnx', resolve(o.outDir), 'images/'])}
 \`\`\`
 `;
 }
 
-/** Writes the export folder; returns what was written. */
+/** The files and folders an export folder holds; a folder holding only these (and a valid preprocess.json) is an earlier export. */
+export const EXPORT_ENTRIES = ['model.onnx', 'preprocess.json', 'README.md', 'web'] as const;
+
+/** An earlier `tunevlseg export` folder: nothing in it but EXPORT_ENTRIES, with model.onnx and a valid preprocess.json. */
+export function isEarlierExport(dir: string): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return false;
+  }
+  if (!entries.includes('model.onnx') || !entries.every((e) => (EXPORT_ENTRIES as readonly string[]).includes(e))) return false;
+  try {
+    readPreprocess(join(dir, 'preprocess.json'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Where the export goes, decided before the model is loaded or traced (the rules of `predict` and
+ * `data convert`, docs/reliability.md): `--out` must be a folder, or not exist; a non-empty one is
+ * replaced only when it is an earlier export or with `overwrite`, never when it is (or holds) the
+ * folder the command runs in, or holds an input (the checkpoint, a local model or tokenizer folder).
+ * Returns whether an existing folder is replaced.
+ */
+export function checkExportOut(o: Pick<ExportOptions, 'outDir' | 'tuned' | 'model' | 'tokenizer' | 'overwrite'>): { outDir: string; replace: boolean } {
+  const outDir = resolve(o.outDir);
+  let st: Stats | null = null;
+  try {
+    st = statSync(outDir);
+  } catch {
+    st = null;
+  }
+  if (st !== null && !st.isDirectory()) {
+    throw new OutputPathError(`export: --out ${o.outDir} is a file, not a folder (an export is a folder: model.onnx, preprocess.json, web/, README.md); choose a new folder`);
+  }
+  const out = canonicalPath(outDir);
+  const inputs = [o.tuned, o.model, o.tokenizer].filter((p): p is string => typeof p === 'string' && existsSync(p));
+  for (const input of inputs) {
+    const canon = canonicalPath(input);
+    if (isInside(canon, out)) throw new OutputPathError(`export: --out ${o.outDir} holds the input ${input}; write the export somewhere else`);
+    if (statSync(input).isDirectory() && isInside(out, canon)) throw new OutputPathError(`export: --out ${o.outDir} is inside the input folder ${input}; write the export somewhere else`);
+  }
+  const entries = st === null ? [] : readdirSync(outDir);
+  if (entries.length === 0) {
+    ensureOutputDir(dirname(outDir), 'export: the folder of --out');
+    return { outDir, replace: false };
+  }
+  if (isInside(canonicalPath(process.cwd()), out)) {
+    throw new OutputPathError(`export: --out ${o.outDir} is the folder this command runs in (or holds it) and is not empty; choose a new folder`);
+  }
+  if (isEarlierExport(outDir)) return { outDir, replace: true };
+  if (o.overwrite === true) return { outDir, replace: true };
+  const shown = entries.slice(0, 5).join(', ') + (entries.length > 5 ? `, ... (${entries.length})` : '');
+  throw new OutputPathError(`export: --out ${o.outDir} is not empty and not an earlier export (it holds ${shown}); nothing was written. ` +
+    'Choose a new or empty folder, or give --overwrite to replace the folder with the export');
+}
+
+/**
+ * Writes the export folder; returns what was written. Everything is written into a staging
+ * folder beside `--out` and verified there, then moved into place: a failure or Ctrl-C leaves
+ * `--out` as it was.
+ */
 export async function exportModel(o: ExportOptions): Promise<ExportSummary> {
   if (!o.prompt || !o.prompt.trim()) throw new Error('export: --prompt is required (the prompt is baked into the model)');
-  const outDir = resolve(o.outDir);
+  if (o.threshold !== undefined && !(o.threshold >= 0 && o.threshold <= 1)) throw new Error(`export: --threshold must be a probability in [0, 1], got ${o.threshold}`);
+  if (o.imageSize !== undefined && !(Number.isInteger(o.imageSize) && o.imageSize > 0)) throw new Error(`export: --image-size must be a positive integer, got ${o.imageSize}`);
+  const { outDir, replace } = checkExportOut(o);
   o.onStage?.('loading the model');
   const seg = await segmenterFor(o);
+  let stage: StagingDir | null = null;
   try {
     seg.eval();
     // The text the model sees, as predict's loader gives it.
@@ -113,8 +185,9 @@ export async function exportModel(o: ExportOptions): Promise<ExportSummary> {
       docString: `tunevlseg ${String(d.family)} + ${learner}, prompt ${JSON.stringify(o.prompt)}`,
       ...(o.onStage ? { onPhase: (p: string) => o.onStage!(`  ${p}`) } : {}),
     });
-    mkdirSync(outDir, { recursive: true });
-    writeFileSync(join(outDir, 'model.onnx'), res.model);
+    stage = await StagingDir.create(outDir, { replace });
+    const dir = stage.dir;
+    writeFileSync(join(dir, 'model.onnx'), res.model);
     const traceSeconds = (performance.now() - t0) / 1000;
     const pre: PreprocessJson = {
       size: seg.info.imageSize, mean: [...seg.info.mean], std: [...seg.info.std],
@@ -124,18 +197,21 @@ export async function exportModel(o: ExportOptions): Promise<ExportSummary> {
       maskResize: 'bilinear, half-pixel centres, to the original image size; 8-bit quantised (round(p*255))',
       prompt: o.prompt, modelPrompt, weights: o.fp16 ? 'float16' : 'float32',
     };
-    writeFileSync(join(outDir, 'preprocess.json'), `${JSON.stringify(pre, null, 2)}\n`);
-    writeFileSync(join(outDir, 'README.md'), readme(o, d, pre, ckptFingerprint, res.model.byteLength));
+    writeFileSync(join(dir, 'preprocess.json'), `${JSON.stringify(pre, null, 2)}\n`);
+    writeFileSync(join(dir, 'README.md'), readme(o, d, pre, ckptFingerprint, res.model.byteLength));
     o.onStage?.('writing the web page');
-    writeWebPage(outDir);
+    writeWebPage(dir);
     let verifiedMaxAbs: number | null = null;
     if (o.verify ?? true) {
       o.onStage?.('verifying with onnxruntime-node');
-      verifiedMaxAbs = await verify(seg, text, outDir);
+      verifiedMaxAbs = await verify(seg, text, dir);
     }
     dispose([text.inputIds, text.attentionMask]);
+    await stage.commit();
+    stage = null;
     return { outDir, modelBytes: res.model.byteLength, traceSeconds, nodes: Object.values(res.nodeCounts).reduce((a, b) => a + b, 0), verifiedMaxAbs, family: String(d.family), learner };
   } finally {
+    await stage?.abort();
     seg.dispose();
   }
 }

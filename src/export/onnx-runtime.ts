@@ -16,6 +16,8 @@ export interface OrtSession {
   release?(): Promise<void>;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /** onnxruntime >= 1.22: each input's name and (for tensors) shape. */
+  readonly inputMetadata?: readonly { name: string; isTensor: boolean; shape?: readonly (number | string)[] }[];
 }
 export interface OrtModule {
   InferenceSession: { create(model: string | Uint8Array, options?: Record<string, unknown>): Promise<OrtSession> };
@@ -34,6 +36,22 @@ export async function loadOnnxRuntime(): Promise<OrtModule> {
   }
 }
 
+/**
+ * preprocess.json's `size` must be the side model.onnx takes ([batch, 3, size, size]): a wrong
+ * size would fail later, blamed on an image. Symbolic dimensions (a model exported with a
+ * dynamic side) accept any size.
+ */
+function checkInputSize(session: OrtSession, model: string, preFile: string, size: number): void {
+  const meta = session.inputMetadata?.find((m) => m.name === ONNX_INPUT);
+  if (!meta || meta.isTensor === false || !meta.shape) return;
+  const [, c, h, w] = meta.shape;
+  const fixed = (d: number | string | undefined): d is number => typeof d === 'number' && d > 0;
+  if ((fixed(h) && h !== size) || (fixed(w) && w !== size) || (fixed(c) && c !== 3)) {
+    throw new Error(`${preFile}: size ${size} does not fit ${model}, whose input "${ONNX_INPUT}" is [${meta.shape.join(', ')}]; ` +
+      'the two files come from different exports (export the model again)');
+  }
+}
+
 export interface OnnxSessionOptions {
   /** Intra-op threads (default: onnxruntime's choice, all cores). */
   threads?: number;
@@ -46,12 +64,22 @@ export class OnnxSegmenter implements LogitsModel {
   static async open(dir: string, o: OnnxSessionOptions = {}): Promise<OnnxSegmenter> {
     const model = join(dir, 'model.onnx');
     if (!existsSync(model)) throw new Error(`${dir}: no model.onnx (give a folder written by \`tunevlseg export\`)`);
-    const pre = readPreprocess(join(dir, 'preprocess.json'));
+    const preFile = join(dir, 'preprocess.json');
+    const pre = readPreprocess(preFile);
+    const bytes = readFileSync(model);
+    if (bytes.byteLength === 0) throw new Error(`${model}: empty file (0 bytes); export the model again`);
     const ort = await loadOnnxRuntime();
-    const session = await ort.InferenceSession.create(readFileSync(model), {
-      graphOptimizationLevel: 'all',
-      ...(o.threads ? { intraOpNumThreads: o.threads, interOpNumThreads: 1 } : {}),
-    });
+    let session: OrtSession;
+    try {
+      session = await ort.InferenceSession.create(bytes, {
+        graphOptimizationLevel: 'all',
+        ...(o.threads ? { intraOpNumThreads: o.threads, interOpNumThreads: 1 } : {}),
+      });
+    } catch (e) {
+      // onnxruntime's own words ("protobuf parsing failed", "Model data pointer is null") name no file.
+      throw new Error(`${model}: not a loadable ONNX model (${bytes.byteLength} bytes; truncated or not ONNX?): ${(e as Error).message}`);
+    }
+    checkInputSize(session, model, preFile, pre.size);
     return new OnnxSegmenter(dir, pre, { imageSize: pre.size, mean: pre.mean, std: pre.std }, session, ort);
   }
 

@@ -17,6 +17,15 @@ export interface CliDownloadOptions extends HubOptions {
   stderr?: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
+/** `20000`, `500M`, `20G`, `1.5T` (powers of 1000, as formatBytes prints them) -> bytes. */
+export function parseByteSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kMGT]?)B?\s*$/i.exec(text);
+  const unit = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12 }[(m?.[2] ?? '').toLowerCase()];
+  const n = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) throw new HubError('INVALID_ARGUMENT', `not a size: ${JSON.stringify(text)} (expected bytes, or a number with k, M, G or T, e.g. 20G)`);
+  return n;
+}
+
 export function formatBytes(n: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
   let v = n;
@@ -57,6 +66,8 @@ export async function cliDownload(repo: string, opts: CliDownloadOptions = {}): 
     snapOpts.onProgress = (p) => progress.update(p);
     snapOpts.onSkip = (f, why) => progress.log(`skipped ${f} (${why})`);
   }
+  // Warnings are printed even with --quiet: a file stored unverified is worth a line.
+  snapOpts.onWarning ??= (m) => (progress !== undefined ? progress.log(`warning: ${m}`) : stderr.write(`warning: ${m}\n`));
   let dir: string;
   try {
     dir = await snapshotDownload(snapOpts);

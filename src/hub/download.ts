@@ -40,7 +40,9 @@ import {
 } from './cache.js';
 import { HubError, HubHttpError, OfflineCacheMissError } from './errors.js';
 import { fetchFollowing, fetchMetadata, httpError, resolveUrl, type FileMetadata, type RequestContext } from './http.js';
+import { redactUrl } from './redact.js';
 import { acquireLock } from './lock.js';
+import { shellCommand } from './shell-quote.js';
 
 /** Options shared by every hub call. Each defaults from the environment at call time. */
 export interface HubOptions {
@@ -56,6 +58,18 @@ export interface HubOptions {
   retries?: number;
   /** Timeout of the metadata (HEAD) request in ms (default 10 000). */
   timeoutMs?: number;
+  /** A download's response (headers) must start within this many ms (default 30 000). */
+  connectTimeoutMs?: number;
+  /** A download stalled this long without a byte is cut and resumed (a retry; default 60 000 ms). */
+  readTimeoutMs?: number;
+  /**
+   * Largest file accepted, in bytes (default `$TUNEVLSEG_MAX_DOWNLOAD_BYTES`, else 10 GiB): a
+   * larger size in the hub's metadata is refused before anything is written, and a download
+   * without a stated size is cut once it passes it.
+   */
+  maxBytes?: number;
+  /** Told when a file cannot be verified (no hash from the hub); default: a line on stderr. */
+  onWarning?: (message: string) => void;
   /** A download lock whose holder has not touched it for this long is stale (default 60 000 ms). */
   lockStaleMs?: number;
   /** Give up waiting for another download's lock after this long (default: wait while its holder lives). */
@@ -85,6 +99,17 @@ export interface DownloadFileOptions extends HubOptions {
   onProgress?: (p: DownloadProgress) => void;
 }
 
+/** The default largest download: 10 GiB (the largest CLIPSeg/CRIS/CLIP file is under 2 GB). */
+export const DEFAULT_MAX_DOWNLOAD_BYTES = 10 * 2 ** 30;
+
+function maxBytesFromEnv(): number {
+  const v = process.env['TUNEVLSEG_MAX_DOWNLOAD_BYTES'];
+  if (v === undefined || v.trim() === '') return DEFAULT_MAX_DOWNLOAD_BYTES;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new HubError('INVALID_ARGUMENT', `$TUNEVLSEG_MAX_DOWNLOAD_BYTES must be a positive whole number of bytes, got ${JSON.stringify(v)}`);
+  return n;
+}
+
 interface Config {
   cacheDir: string;
   endpoint: string;
@@ -92,6 +117,10 @@ interface Config {
   offline: boolean;
   retries: number;
   timeoutMs: number;
+  connectTimeoutMs: number;
+  readTimeoutMs: number;
+  maxBytes: number;
+  warn: (message: string) => void;
   lockStaleMs: number;
   lockTimeoutMs: number | undefined;
 }
@@ -107,6 +136,10 @@ function configFrom(opts: HubOptions): Config {
     offline: opts.offline ?? offlineFromEnv(),
     retries: Math.max(0, opts.retries ?? 3),
     timeoutMs: opts.timeoutMs ?? 10_000,
+    connectTimeoutMs: opts.connectTimeoutMs ?? 30_000,
+    readTimeoutMs: opts.readTimeoutMs ?? 60_000,
+    maxBytes: opts.maxBytes ?? maxBytesFromEnv(),
+    warn: opts.onWarning ?? ((m) => process.stderr.write(`warning: ${m}\n`)),
     lockStaleMs: opts.lockStaleMs ?? 60_000,
     lockTimeoutMs: opts.lockTimeoutMs,
   };
@@ -114,7 +147,7 @@ function configFrom(opts: HubOptions): Config {
 
 /** The command that fills the cache for `repo@revision`, for error messages. */
 export function downloadHint(repo: string, revision: string): string {
-  return `tunevlseg download ${repo}${revision === 'main' ? '' : ` --revision ${revision}`}`;
+  return shellCommand(['tunevlseg', 'download', repo, ...(revision === 'main' ? [] : ['--revision', revision])]);
 }
 
 interface FileResult {
@@ -165,6 +198,10 @@ async function fetchFile(opts: DownloadFileOptions, cfg: Config, pinned?: string
     throw e;
   }
 
+  if (meta.size !== undefined && meta.size > cfg.maxBytes) {
+    throw new HubError('TOO_LARGE', `${JSON.stringify(filename)} of ${repo}@${revision}: the hub states ${meta.size} bytes, more than the ` +
+      `largest download allowed (${cfg.maxBytes} bytes; raise it with maxBytes / --max-bytes / $TUNEVLSEG_MAX_DOWNLOAD_BYTES); nothing was downloaded`);
+  }
   const { locksDir } = repoCachePaths(cfg.cacheDir, repo);
   const blob = blobPath(cfg.cacheDir, repo, meta.etag);
   if (await blobIsComplete(blob, meta.size)) {
@@ -310,7 +347,10 @@ async function fetchBlob(
     );
   }
   const kind = hashKindOf(meta.etag);
-  if (kind !== undefined) {
+  if (kind === undefined) {
+    cfg.warn(`${label}: not verified: the hub's ETag ${JSON.stringify(meta.etag)} is neither a sha256 (X-Linked-Etag) nor a git blob id, ` +
+      'so there is no hash to check the bytes against (only the size was checked)');
+  } else {
     const actual = await hashFile(incomplete, kind);
     if (actual !== meta.etag) {
       await fsp.rm(incomplete, { force: true });
@@ -332,18 +372,45 @@ async function fetchBlob(
     }
     if (expected !== undefined && offset === expected && offset > 0) return; // fully there: just verify
     const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
+    // One controller for the whole transfer: the connect timer until the headers arrive, then an
+    // idle timer re-armed by every chunk (a server that stalls mid-body must not hang us).
+    const ac = new AbortController();
+    let stalled: string | null = null;
+    let timer = setTimeout(() => {
+      stalled = `no response within ${cfg.connectTimeoutMs / 1000} s (connect timeout)`;
+      ac.abort();
+    }, cfg.connectTimeoutMs);
+    const idle = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        stalled = `no data for ${cfg.readTimeoutMs / 1000} s (read timeout)`;
+        ac.abort();
+      }, cfg.readTimeoutMs);
+    };
+    try {
+      await receive(offset, headers, ac, idle, () => stalled);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function receive(offset: number, headers: Record<string, string>, ac: AbortController, idle: () => void, stalled: () => string | null): Promise<void> {
     let res: Response;
     try {
-      ({ res } = await fetchFollowing(meta.downloadUrl, ctx, headers));
+      ({ res } = await fetchFollowing(meta.downloadUrl, ctx, headers, ac.signal));
     } catch (e) {
-      if (e instanceof HubError && e.code === 'NETWORK') throw new RetryableError('NETWORK', e.message, { cause: e });
+      if (e instanceof HubError && e.code === 'NETWORK') {
+        const why = stalled();
+        throw new RetryableError('NETWORK', why !== null ? `${label}: ${why} from ${redactUrl(meta.downloadUrl, { query: 'drop' })}` : e.message, { cause: e });
+      }
       throw e;
     }
+    idle();
     if (res.status === 416 && offset > 0) {
       // Our partial does not fit what the server has: start over (this does not use up a retry).
       await res.body?.cancel().catch(() => undefined);
       await fsp.rm(incomplete, { force: true });
-      return transfer(attempt);
+      return receive(0, {}, ac, idle, stalled);
     }
     if (!res.ok) {
       const err = await httpError(res, meta.downloadUrl, ctx);
@@ -391,17 +458,24 @@ async function fetchBlob(
     try {
       try {
         for await (const chunk of res.body) {
+          idle();
           await fh.write(chunk);
           downloaded += chunk.byteLength;
           if (expected !== undefined && downloaded > expected) {
             discard = true;
             throw new HubError('SIZE_MISMATCH', `server sent more than the stated ${expected} bytes for ${label}`);
           }
+          if (downloaded > cfg.maxBytes) {
+            discard = true;
+            throw new HubError('TOO_LARGE', `${label}: the server sent more than the largest download allowed (${cfg.maxBytes} bytes; ` +
+              'raise it with maxBytes / --max-bytes / $TUNEVLSEG_MAX_DOWNLOAD_BYTES); the partial file was deleted');
+          }
           report({ downloaded, total: expected, resumedFrom: start, cached: false });
         }
       } catch (e) {
         if (e instanceof HubError) throw e;
-        const cause = e instanceof Error ? (e.cause instanceof Error ? `${e.message}: ${e.cause.message}` : e.message) : String(e);
+        const why = stalled();
+        const cause = why ?? (e instanceof Error ? (e.cause instanceof Error ? `${e.message}: ${e.cause.message}` : e.message) : String(e));
         throw new RetryableError(
           'NETWORK',
           `connection lost while downloading ${label} after ${downloaded}` +

@@ -13,6 +13,7 @@ export type HubErrorCode =
   | 'UNAUTHORIZED'
   | 'HASH_MISMATCH'
   | 'SIZE_MISMATCH'
+  | 'TOO_LARGE'
   | 'BAD_RESPONSE'
   | 'NETWORK'
   | 'OFFLINE_CACHE_MISS'

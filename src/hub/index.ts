@@ -1,5 +1,6 @@
 /** Downloading and caching pretrained files in the Hugging Face hub layout. See docs/hub.md. */
 export {
+  DEFAULT_MAX_DOWNLOAD_BYTES,
   DEFAULT_MODEL_FILES,
   REQUIRED_MODEL_FILES,
   downloadFile,
@@ -11,7 +12,7 @@ export {
   type SnapshotDownloadOptions,
 } from './download.js';
 export { parseRepoRef, resolveModelSource, type RepoRef, type ResolveModelOptions } from './resolve.js';
-export { cliDownload, formatBytes, type CliDownloadOptions } from './cli.js';
+export { cliDownload, formatBytes, parseByteSize, type CliDownloadOptions } from './cli.js';
 export {
   DEFAULT_ENDPOINT,
   defaultCacheDir,
@@ -26,3 +27,4 @@ export {
 } from './cache.js';
 export { HubError, HubHttpError, OfflineCacheMissError, type HubErrorCode } from './errors.js';
 export { redactText, redactUrl, urlPassword, urlWithoutPassword, SECRET_ENV_VARS } from './redact.js';
+export { shellCommand, shellQuote } from './shell-quote.js';

@@ -56,8 +56,11 @@ export function urlPassword(url: string): string | null {
 export function urlWithoutPassword(url: string): string {
   const u = parse(url);
   if (!u) return url;
+  const secrets = [...u.searchParams.keys()].filter((k) => SECRET_PARAM.test(k));
+  // Nothing to remove: the URL as given (re-serialising would percent-encode a `sqlite:` path's spaces, naming another file).
+  if (u.password === '' && secrets.length === 0) return url;
   u.password = '';
-  for (const k of [...u.searchParams.keys()]) if (SECRET_PARAM.test(k)) u.searchParams.delete(k);
+  for (const k of secrets) u.searchParams.delete(k);
   return u.toString();
 }
 

@@ -34,3 +34,15 @@ export async function openStorage(url: string, opts: OpenStorageOptions = {}): P
   }
   throw new StorageError(`unsupported storage URL ${JSON.stringify(url)}: expected sqlite:path/to/studies.db or postgres://user:pass@host:port/db`);
 }
+
+/**
+ * `openStorage` for a worker: a storage that cannot be reached for a transient reason (a
+ * PostgreSQL server restarting, refusing or resetting connections) is waited for, with backoff,
+ * for up to `maxOutageMs` (default 10 min; one line through `log`), instead of failing at once.
+ * A bad URL, a refused login or a missing database still fails at once.
+ */
+export async function openStoragePatiently(url: string, opts: OpenStorageOptions, log: (line: string) => void, maxOutageMs?: number): Promise<StudyStorage> {
+  const { StorageRetry } = await import("./retry.js");
+  const { redactUrl } = await import("../hub/redact.js");
+  return new StorageRetry({ url: redactUrl(url), log, ...(maxOutageMs !== undefined ? { maxOutageMs } : {}) }).run("connect", () => openStorage(url, opts));
+}

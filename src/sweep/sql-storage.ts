@@ -8,7 +8,7 @@ import { DEFAULT_SETTINGS, parseTpeSettings } from "./tpe.js";
 import type { Direction, TrialState } from "./tpe.js";
 import type { Params } from "./space.js";
 import { parseSpace } from "./space.js";
-import { StorageError } from "./storage.js";
+import { checkStudyName, StorageError } from "./storage.js";
 import type { Claim, ClaimOptions, FinishResult, Row, SqlDriver, SqlValue, StudyConfig, StudyRecord, StudyStorage, TrialRecord } from "./storage.js";
 
 const SCHEMA_VERSION = 1;
@@ -150,7 +150,7 @@ export class SqlStudyStorage implements StudyStorage {
   }
 
   async createStudy(config: StudyConfig, opts: { loadIfExists?: boolean } = {}): Promise<StudyRecord> {
-    if (!config.name) throw new StorageError("a study needs a non-empty name");
+    checkStudyName(config.name);
     if (config.direction !== "minimize" && config.direction !== "maximize") throw new StorageError(`direction must be "minimize" or "maximize", got ${JSON.stringify(config.direction)}`);
     if (!Number.isInteger(config.seed) || config.seed < 0 || config.seed > 0xffffffff) throw new StorageError(`seed must be an integer in [0, 2**32 - 1], got ${config.seed}`);
     const lag = config.lag === undefined ? 0 : config.lag;
@@ -209,7 +209,26 @@ export class SqlStudyStorage implements StudyStorage {
     });
   }
 
+  /**
+   * Records a stall the driver saw (SQLite: the database locked for seconds, e.g. by a worker
+   * stopped mid-claim), so that no process reaps a trial for missing heartbeats it could not
+   * write. Called after a write succeeded, i.e. once the database is writable again.
+   */
+  private async noteStall(db: SqlDriver): Promise<void> {
+    const end = this.db.takeStall?.() ?? null;
+    if (end === null) return;
+    const sql = `INSERT INTO tvs_meta (key, value) VALUES ('stall_end', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`;
+    if (db !== this.db) return void (await db.run(sql, [String(end)]));
+    // Outside a transaction it is a courtesy to the reapers: the write it follows has succeeded
+    // and must not be reported as failed because this one found the lock taken again.
+    await db.run(sql, [String(end)]).catch(() => undefined);
+  }
+
   private async reap(tx: SqlDriver, studyId: number, timeoutS: number, now: number): Promise<number[]> {
+    await this.noteStall(tx);
+    // Within a heartbeat timeout of a stall, missing heartbeats prove nothing: wait.
+    const stallEnd = Number((await tx.all(`SELECT value FROM tvs_meta WHERE key = 'stall_end'`))[0]?.["value"] ?? 0);
+    if (now - stallEnd < timeoutS * 1000) return [];
     const stale = await tx.all(`SELECT * FROM tvs_trials WHERE study_id = ? AND state = 'running' AND heartbeat_at < ? ORDER BY number`, [studyId, now - timeoutS * 1000]);
     const failed: number[] = [];
     for (const r of stale) {
@@ -280,12 +299,16 @@ export class SqlStudyStorage implements StudyStorage {
   private owns = "id = ? AND state = 'running' AND worker_id = ?";
 
   async setParams(trialId: number, workerId: string, params: Params): Promise<boolean> {
-    return (await this.db.run(`UPDATE tvs_trials SET params = ? WHERE ${this.owns}`, [JSON.stringify(params), trialId, workerId])) === 1;
+    const ok = (await this.db.run(`UPDATE tvs_trials SET params = ? WHERE ${this.owns}`, [JSON.stringify(params), trialId, workerId])) === 1;
+    await this.noteStall(this.db);
+    return ok;
   }
 
   async heartbeat(trialId: number, workerId: string): Promise<boolean> {
     const now = await this.db.now();
-    return (await this.db.run(`UPDATE tvs_trials SET heartbeat_at = ? WHERE ${this.owns}`, [now, trialId, workerId])) === 1;
+    const ok = (await this.db.run(`UPDATE tvs_trials SET heartbeat_at = ? WHERE ${this.owns}`, [now, trialId, workerId])) === 1;
+    await this.noteStall(this.db);
+    return ok;
   }
 
   async report(trialId: number, workerId: string, step: number, value: number): Promise<boolean> {
@@ -309,7 +332,9 @@ export class SqlStudyStorage implements StudyStorage {
       sets.push("attrs = ?");
       params.push(JSON.stringify(result.attrs));
     }
-    return (await this.db.run(`UPDATE tvs_trials SET ${sets.join(", ")} WHERE ${this.owns}`, [...params, trialId, workerId])) === 1;
+    const ok = (await this.db.run(`UPDATE tvs_trials SET ${sets.join(", ")} WHERE ${this.owns}`, [...params, trialId, workerId])) === 1;
+    await this.noteStall(this.db);
+    return ok;
   }
 
   close(): Promise<void> {

@@ -1,18 +1,34 @@
 /**
- * SQLite study storage (better-sqlite3): WAL journal so readers never block the writer, a busy
- * timeout so concurrent processes queue instead of failing, and `BEGIN IMMEDIATE` transactions
- * so a claim takes the write lock before it reads (no two processes can claim the same trial).
+ * SQLite study storage (better-sqlite3): WAL journal so readers never block the writer, and
+ * `BEGIN IMMEDIATE` transactions so a claim takes the write lock before it reads (no two
+ * processes can claim the same trial).
+ *
+ * Waiting for another process's write lock never blocks this thread: better-sqlite3 is
+ * synchronous, so SQLite's own busy timeout would freeze the whole worker (its heartbeats, its
+ * training) for as long as the holder keeps the lock, e.g. a worker stopped mid-claim. Each
+ * attempt waits at most BUSY_SLICE_MS inside SQLite; between attempts the event loop runs
+ * (with backoff), up to `busyTimeoutMs` per call, after which the call fails with a
+ * TransientStorageError that the worker loop retries (retry.ts). Stretches of waiting longer
+ * than STALL_MS are reported through `takeStall` (sql-storage.ts: no heartbeat could be written
+ * meanwhile, so the reaper does not count that time against running trials).
  */
 
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { StorageError } from "./storage.js";
+import { StorageError, TransientStorageError } from "./storage.js";
 import { SqlStudyStorage } from "./sql-storage.js";
 import type { OpenStorageOptions, Row, SqlDriver, SqlValue, StudyStorage } from "./storage.js";
 
-/** How long a statement waits for another process's write lock before failing. */
+/** How long a call waits for another process's write lock before failing (transiently). */
 export const SQLITE_BUSY_TIMEOUT_MS = 60_000;
+/** How long one attempt may block the thread inside SQLite's busy handler. */
+const BUSY_SLICE_MS = 25;
+/** A wait for the lock longer than this is a stall (see takeStall). */
+const STALL_MS = 2_000;
+
+const isBusy = (e: unknown): boolean => /^SQLITE_(BUSY|LOCKED)/.test(String((e as { code?: unknown }).code ?? ""));
+const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const queues = new Map<string | symbol, Promise<void>>();
 
@@ -24,11 +40,14 @@ export async function openSqlite(file: string, url = `sqlite:${file}`, opts: Ope
   if (create && file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   let db: Database.Database;
   try {
+    // Opening waits as SQLite does (a sweep creating the file at the same moment); calls then
+    // wait in slices (patiently, below).
     db = new Database(file, { timeout: SQLITE_BUSY_TIMEOUT_MS, fileMustExist: !create });
     // A database made by a sweep is already in WAL mode; an opener that may not create leaves the file's mode alone.
     if (create) db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
     db.pragma("foreign_keys = ON");
+    db.pragma(`busy_timeout = ${BUSY_SLICE_MS}`);
   } catch (e) {
     throw new StorageError(`${url}: cannot open SQLite database ${file}: ${(e as Error).message}`);
   }
@@ -56,6 +75,28 @@ export async function openSqlite(file: string, url = `sqlite:${file}`, opts: Ope
     });
     return next;
   };
+  const busyTimeoutMs = opts.busyTimeoutMs ?? SQLITE_BUSY_TIMEOUT_MS;
+  let busySince: number | null = null;
+  let stallEnd: number | null = null;
+  /** Runs `fn` until it does not find the database locked (the event loop runs between attempts). */
+  const patiently = async <T>(fn: () => T | Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    for (let delay = 5; ; delay = Math.min(250, delay * 2)) {
+      try {
+        const out = await fn();
+        if (busySince !== null && Date.now() - busySince > STALL_MS) stallEnd = Date.now();
+        busySince = null;
+        return out;
+      } catch (e) {
+        if (!isBusy(e)) throw e;
+        busySince ??= Date.now();
+        if (Date.now() - t0 >= busyTimeoutMs) {
+          throw new TransientStorageError(`${url}: the database stayed locked by another process for ${Math.round((Date.now() - t0) / 1000)} s (${(e as Error).message})`, { cause: e });
+        }
+        await pause(delay);
+      }
+    }
+  };
   const raw: SqlDriver = {
     dialect: "sqlite",
     all: async (sql, params: readonly SqlValue[] = []) => {
@@ -73,11 +114,11 @@ export async function openSqlite(file: string, url = `sqlite:${file}`, opts: Ope
   };
   const driver: SqlDriver = {
     dialect: "sqlite",
-    all: (sql, params) => exclusive(() => raw.all(sql, params)),
-    run: (sql, params) => exclusive(() => raw.run(sql, params)),
+    all: (sql, params) => exclusive(() => patiently(() => raw.all(sql, params))),
+    run: (sql, params) => exclusive(() => patiently(() => raw.run(sql, params))),
     transaction: (_lockKey, fn) =>
       exclusive(async () => {
-        db.exec("BEGIN IMMEDIATE");
+        await patiently(() => db.exec("BEGIN IMMEDIATE"));
         try {
           const out = await fn(raw);
           db.exec("COMMIT");
@@ -88,6 +129,11 @@ export async function openSqlite(file: string, url = `sqlite:${file}`, opts: Ope
         }
       }),
     now: async () => Date.now(),
+    takeStall: () => {
+      const t = stallEnd;
+      stallEnd = null;
+      return t;
+    },
     close: () => exclusive(() => raw.close()),
   };
   try {

@@ -118,10 +118,44 @@ export interface StudyStorage {
 export interface OpenStorageOptions {
   /** false: open existing storage only (default true: create the file and tables if missing). */
   readonly create?: boolean;
+  /** SQLite: how long one call waits for another process's write lock before a TransientStorageError (default 60 s). */
+  readonly busyTimeoutMs?: number;
+  /** PostgreSQL: how long a claim waits for the study's lock before a TransientStorageError (default 10 s). */
+  readonly lockTimeoutMs?: number;
+  /**
+   * PostgreSQL: the server ends a session left idle inside a transaction this long (default
+   * 60 s), so a worker stopped while holding a study's lock (SIGSTOP, a frozen VM) frees it.
+   */
+  readonly idleInTransactionTimeoutMs?: number;
 }
 
 export class StorageError extends Error {
   override name = "StorageError";
+}
+
+/**
+ * A storage call that failed for a reason that passes (a lock held by another process, a lost
+ * connection, a server restarting): the same call may succeed later. The worker loop retries
+ * these (retry.ts); anything else is a real error.
+ */
+export class TransientStorageError extends StorageError {
+  override name = "TransientStorageError";
+}
+
+/**
+ * Study names are names, not paths: a trial's run folder is made from it, so `/`, `\`, a leading
+ * `.` (`..`, hidden folders) and control characters are refused, and so is an empty or overlong
+ * name. Throws a StorageError saying which rule the name breaks.
+ */
+export function checkStudyName(name: string): void {
+  const bad = (why: string): never => {
+    throw new StorageError(`study name ${JSON.stringify(name)} ${why}: a study name is a name, not a path (e.g. clipseg__coop__kvasir)`);
+  };
+  if (typeof name !== "string" || name.length === 0) bad("is empty");
+  if (name.length > 200) bad("is longer than 200 characters");
+  if (/[/\\]/.test(name)) bad("contains a path separator");
+  if (name.startsWith(".")) bad("starts with a dot");
+  if (/[\u0000-\u001f\u007f]/.test(name)) bad("contains a control character");
 }
 
 // ---------------------------------------------------------------- the SQL dialect contract
@@ -136,6 +170,12 @@ export interface SqlDriver {
   run(sql: string, params?: readonly SqlValue[]): Promise<number>;
   /** Runs fn in a transaction that excludes other writers (to the whole database or to `lockKey`). */
   transaction<T>(lockKey: number, fn: (tx: SqlDriver) => Promise<T>): Promise<T>;
+  /**
+   * SQLite: the end (ms since the epoch) of the last stretch longer than a couple of seconds in
+   * which this process found the database locked, once (null after it was taken). During such a
+   * stretch no worker could write a heartbeat, so the reaper must not count it against them.
+   */
+  takeStall?(): number | null;
   /** The storage clock, in ms since the epoch. */
   now(): Promise<number>;
   close(): Promise<void>;

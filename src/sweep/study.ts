@@ -13,6 +13,12 @@
  * every worker busy (lag 0 = serial semantics: Optuna's serial study.optimize). Pruning
  * decisions depend on what other trials have reported at the time, so they are not
  * reproducible across worker counts.
+ *
+ * The storage may go away for a while (a restart, a lost connection, a lock held by a stopped
+ * process): every storage call here is retried with backoff on transient errors (retry.ts), and
+ * the objective's errors are kept apart from the storage's, so a finished result is never
+ * recorded as failed because the storage failed; one that cannot be written at all leaves the
+ * trial running, to be reaped and re-run (docs/sweep.md, "When the storage goes away").
  */
 
 import os from "node:os";
@@ -20,7 +26,8 @@ import { randomBytes } from "node:crypto";
 import { sampleForTrial, tpeOptionsFromSettings } from "./tpe.js";
 import type { TrialObservation } from "./tpe.js";
 import type { Params } from "./space.js";
-import type { StudyConfig, StudyRecord, StudyStorage, TrialRecord } from "./storage.js";
+import type { FinishResult, StudyConfig, StudyRecord, StudyStorage, TrialRecord } from "./storage.js";
+import { StorageRetry } from "./retry.js";
 import { StorageError } from "./storage.js";
 import type { Pruner } from "./pruners.js";
 import { paramImportances } from "./importance.js";
@@ -70,6 +77,10 @@ export interface RunStudyOptions {
   /** Stop claiming new trials when aborted (the running trial finishes first). */
   readonly signal?: AbortSignal;
   readonly onTrialFinished?: (trial: TrialRecord) => void;
+  /** Where the worker says that the storage is away (one line per outage; default stderr). */
+  readonly log?: (line: string) => void;
+  /** How long the storage may stay away before the worker gives up (default 600 s; retry.ts). */
+  readonly maxOutageS?: number;
 }
 
 export interface RunStudyResult {
@@ -123,83 +134,142 @@ export async function runStudy(opts: RunStudyOptions): Promise<RunStudyResult> {
   const timeoutS = opts.heartbeatTimeoutS ?? 60;
   if (timeoutS * 1000 <= heartbeatMs) throw new RangeError("heartbeatTimeoutS must be longer than heartbeatIntervalS");
   const pollMs = (opts.pollIntervalS ?? 1) * 1000;
-  const study = await resolveStudy(storage, opts.study);
+  const retry = new StorageRetry({ url: storage.url, log: opts.log ?? ((l) => console.error(l)), ...(opts.maxOutageS !== undefined ? { maxOutageMs: opts.maxOutageS * 1000 } : {}) });
+  const study = await retry.run("load the study", () => resolveStudy(storage, opts.study));
   const tpe = { ...tpeOptionsFromSettings(study.sampler), direction: study.direction };
   const independentBelow = study.lag === null ? 0 : (tpe.nStartupTrials ?? 10) + study.lag;
+  const trialRecord = async (id: number): Promise<TrialRecord | undefined> => (await retry.run("read the study's trials", () => storage.getTrials(study.id))).find((t) => t.id === id);
   let ran = 0;
 
   while (!signal?.aborted) {
-    const claim = await storage.claimTrial(study.id, { workerId, nTrials: opts.nTrials, heartbeatTimeoutS: timeoutS, independentBelow });
+    const claim = await retry.run("claim a trial", () => storage.claimTrial(study.id, { workerId, nTrials: opts.nTrials, heartbeatTimeoutS: timeoutS, independentBelow }));
     if (claim.kind === "done") break;
     if (claim.kind === "wait") {
       await sleep(pollMs, signal);
       continue;
     }
     const trial = claim.trial;
-    let lost = false;
-    const beat = setInterval(() => {
-      storage.heartbeat(trial.id, workerId).then(
-        (ok) => {
-          if (!ok) lost = true;
-        },
-        () => undefined, // a storage hiccup: the next beat retries
-      );
-    }, heartbeatMs);
-    beat.unref();
+    const beat = startHeartbeat(storage, trial.id, workerId, heartbeatMs);
     try {
       let params = trial.params;
       if (params === null) {
         const history = claim.history.filter((t) => t.params !== null).map(toObservation);
         params = sampleForTrial(study.space, history, { ...tpe, seed: study.seed, seq: trial.seq, lag: study.lag });
-        if (!(await storage.setParams(trial.id, workerId, params))) lost = true;
+        const p = params;
+        if (!(await retry.run(`record the parameters of trial ${trial.number}`, () => storage.setParams(trial.id, workerId, p)))) continue; // reaped meanwhile
       }
+      // A storage failure inside report() is the storage's, not the objective's: remembered here
+      // so that whatever the objective makes of it, the trial is not recorded as failed.
+      let storageFailure: unknown = null;
       const report: Report = async (step, value) => {
-        if (!(await storage.report(trial.id, workerId, step, value))) {
-          lost = true;
+        let ok: boolean;
+        try {
+          ok = await retry.run(`report step ${step} of trial ${trial.number}`, () => storage.report(trial.id, workerId, step, value));
+        } catch (e) {
+          storageFailure ??= e;
+          throw e;
+        }
+        if (!ok) {
+          beat.lost = true;
           throw new TrialPruned(`trial ${trial.number} is no longer this worker's (heartbeat timed out)`);
         }
         if (!pruner) return;
-        const trials = await storage.getTrials(study.id);
+        let trials: TrialRecord[];
+        try {
+          trials = await retry.run("read the study's trials", () => storage.getTrials(study.id));
+        } catch (e) {
+          storageFailure ??= e;
+          throw e;
+        }
         const self = trials.find((t) => t.id === trial.id);
         if (self && pruner.prune({ trial: self, trials, direction: study.direction })) throw new TrialPruned(`trial ${trial.number} pruned at step ${step}`);
       };
       const info: TrialInfo = { study: study.name, number: trial.number, seq: trial.seq, retryOf: trial.retryOf, workerId };
-      let finished: boolean;
-      let thrown: unknown = null;
-      if (lost) continue;
+      if (beat.lost) continue;
+
+      // 1. The objective. Its errors are the trial's; nothing below this block is.
+      let outcome: { kind: "value"; value: unknown; attrs?: Readonly<Record<string, unknown>> } | { kind: "pruned" } | { kind: "error"; error: unknown };
       try {
         const out = await objective(params, report, info);
-        const value = typeof out === "number" ? out : out.value;
-        const attrs = typeof out === "number" ? undefined : out.attrs;
-        finished = Number.isNaN(value) || typeof value !== "number"
-          ? await storage.finishTrial(trial.id, workerId, { state: "failed", error: `objective returned ${String(value)}`, ...(attrs ? { attrs } : {}) })
-          : await storage.finishTrial(trial.id, workerId, { state: "complete", value, ...(attrs ? { attrs } : {}) });
+        outcome = typeof out === "number" ? { kind: "value", value: out } : { kind: "value", value: out.value, ...(out.attrs ? { attrs: out.attrs } : {}) };
       } catch (e) {
-        if (e instanceof TrialPruned) {
-          if (lost) continue;
-          const current = (await storage.getTrials(study.id)).find((t) => t.id === trial.id);
-          const last = current?.intermediate.at(-1);
-          finished = await storage.finishTrial(trial.id, workerId, { state: "pruned", value: last ? last[1] : null });
-        } else {
-          // The whole message (not its first line) is the trial's record, credentials masked.
-          const msg = redactText(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
-          finished = await storage.finishTrial(trial.id, workerId, { state: "failed", error: msg });
-          if (opts.catchErrors === false) thrown = e;
-        }
+        outcome = e instanceof TrialPruned ? { kind: "pruned" } : { kind: "error", error: e };
+      }
+      // The storage failed under the objective: leave the trial RUNNING (its heartbeats stop
+      // below), so that it is reaped and re-run, and stop this worker with the storage's error.
+      if (storageFailure !== null) throw storageFailure;
+      if (beat.lost && outcome.kind !== "value") continue;
+
+      // 2. Recording the result: storage errors are retried (retry.ts), never taken for the
+      // objective's. A result that cannot be written leaves the trial RUNNING (see above).
+      let result: FinishResult;
+      let thrown: unknown = null;
+      if (outcome.kind === "value") {
+        const { value, attrs } = outcome;
+        result = typeof value !== "number" || Number.isNaN(value)
+          ? { state: "failed", error: `objective returned ${String(value)}`, ...(attrs ? { attrs } : {}) }
+          : { state: "complete", value, ...(attrs ? { attrs } : {}) };
+      } else if (outcome.kind === "pruned") {
+        const last = (await trialRecord(trial.id))?.intermediate.at(-1);
+        result = { state: "pruned", value: last ? last[1] : null };
+      } else {
+        // The whole message (not its first line) is the trial's record, credentials masked.
+        const e = outcome.error;
+        result = { state: "failed", error: redactText(e instanceof Error ? `${e.name}: ${e.message}` : String(e)) };
+        if (opts.catchErrors === false) thrown = e;
+      }
+      let attempts = 0;
+      let finished = await retry.run(`record the result of trial ${trial.number}`, () => {
+        attempts++;
+        return storage.finishTrial(trial.id, workerId, result);
+      });
+      if (!finished && attempts > 1) {
+        // A retried write may have landed before its connection dropped: the row says.
+        const rec = await trialRecord(trial.id);
+        finished = rec?.state === result.state && rec.workerId === workerId;
       }
       if (finished) {
         ran++;
         if (opts.onTrialFinished) {
-          const rec = (await storage.getTrials(study.id)).find((t) => t.id === trial.id);
+          const rec = await trialRecord(trial.id);
           if (rec) opts.onTrialFinished(rec);
         }
+      } else if (outcome.kind === "value") {
+        (opts.log ?? ((l) => console.error(l)))(`trial ${trial.number}: its result was not recorded: the trial was given to another worker (no heartbeat for ${timeoutS} s), which runs it again`);
       }
       if (thrown) throw thrown;
     } finally {
-      clearInterval(beat);
+      beat.stop();
     }
   }
-  return { study, ran, best: bestTrial(study, await storage.getTrials(study.id)) };
+  return { study, ran, best: bestTrial(study, await retry.run("read the study's trials", () => storage.getTrials(study.id))) };
+}
+
+/**
+ * Heartbeats of a running trial, one at a time (a slow one is never stacked behind another).
+ * A heartbeat the storage refuses means the trial was given to another worker (`lost`); one that
+ * fails (the storage is away) is simply tried again at the next beat.
+ */
+function startHeartbeat(storage: StudyStorage, trialId: number, workerId: string, everyMs: number): { lost: boolean; stop(): void } {
+  let pending = false;
+  const state = {
+    lost: false,
+    stop: () => clearInterval(timer),
+  };
+  const timer = setInterval(() => {
+    if (pending) return;
+    pending = true;
+    storage.heartbeat(trialId, workerId).then(
+      (ok) => {
+        if (!ok) state.lost = true;
+      },
+      () => undefined,
+    ).finally(() => {
+      pending = false;
+    });
+  }, everyMs);
+  timer.unref();
+  return state;
 }
 
 export interface StudySummary {

@@ -7,18 +7,19 @@
  */
 import { statSync } from 'node:fs';
 import { hashSeed } from '../data/rng.js';
+import { shellCommand } from '../hub/shell-quote.js';
 import { manualSeed, noGrad, type optim, tidy } from '../torch/index.js';
 import { augmentBatch } from './augment.js';
 import { saveCheckpoint } from './checkpoint.js';
 import { evaluateLoader, lossTargets } from './evaluate.js';
 import { batchTensors, normalise } from './inputs.js';
 import { diceIoU, MeanAccumulator } from './metrics.js';
-import { NonFiniteLossError, TrainingInterruptedError, type EpochRecord, type StepRecord, type TrainOptions, type TrainerState } from './records.js';
-import type { RunFiles } from './run-folder.js';
+import { TrainingInterruptedError, type EpochRecord, type StepRecord, type TrainOptions, type TrainerState } from './records.js';
+import { DivergedStep, endOnNonFiniteReference, nonFiniteError, validationLoss } from './non-finite.js';
 import { appendLine, saveState, type TrainingRun } from './run-setup.js';
 import { accumulationWeighting, backwardMicroBatch, closesStep, microBatchWeight, optimizerStep, type AccumulationPlan } from './step.js';
 
-/** Runs epoch `st.epoch` (from batch `st.batch`) and updates `st`; throws on a non-finite loss or an abort. */
+/** Runs epoch `st.epoch` (from batch `st.batch`) and updates `st`; throws on an abort or (quirks fixed) a non-finite loss (non-finite.ts). */
 export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<TrainOptions, 'onStep' | 'onEpoch' | 'signal'>): Promise<void> {
   const { config, files, segmenter, device, amp, opt, sched, params, progress, augment, softTargets, selectBy, lossCfg, batchSize } = run;
   const trainLoader = run.loaders.train, valLoader = run.loaders.val;
@@ -60,7 +61,11 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
     });
     b.release(); // the tensors hold copies
     if (!Number.isFinite(r.value)) {
-      throw nonFinite(`loss (${r.value})`, r.value, E, st.stepInEpoch + 1, st.globalStep + 1, i, nb, b.names, files, st, opt);
+      const at = { what: `loss (${r.value})`, value: r.value, epoch: E, step: st.stepInEpoch + 1, globalStep: st.globalStep + 1, batch: i, batches: nb, names: b.names };
+      if (run.quirks !== 'reference') throw nonFiniteError(at, files, st, opt);
+      const rec = endOnNonFiniteReference(run, st, at, epochStart); // not inside `onEpoch?.(...)`: that skips its argument when absent
+      opts.onEpoch?.(rec);
+      return;
     }
     acc.add('loss', r.value, b.size);
     acc.add('dice', r.dice);
@@ -70,10 +75,22 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
     epochImages += b.size;
     if (closesStep(plan, i)) {
       // 16-mixed: unscale before clipping; inf/NaN gradients skip the step and lower the scale.
-      const { lossScale, skipped } = optimizerStep(opt, params, {
-        scaler: amp.scaler, gradClipNorm: config.gradClipNorm,
-        onNonFinite: (gradNorm) => nonFinite(`gradient norm (${gradNorm})`, gradNorm, E, st.stepInEpoch + 1, st.globalStep + 1, i, nb, b.names, files, st, opt),
-      });
+      let stepped: ReturnType<typeof optimizerStep>;
+      try {
+        stepped = optimizerStep(opt, params, {
+          scaler: amp.scaler, gradClipNorm: config.gradClipNorm,
+          onNonFinite: (gradNorm) => {
+            const at = { what: `gradient norm (${gradNorm})`, value: gradNorm, epoch: E, step: st.stepInEpoch + 1, globalStep: st.globalStep + 1, batch: i, batches: nb, names: b.names };
+            return run.quirks !== 'reference' ? nonFiniteError(at, files, st, opt) : new DivergedStep(at);
+          },
+        });
+      } catch (e) {
+        if (!(e instanceof DivergedStep)) throw e;
+        const rec = endOnNonFiniteReference(run, st, e.at, epochStart);
+        opts.onEpoch?.(rec);
+        return;
+      }
+      const { lossScale, skipped } = stepped;
       st.globalStep++;
       st.stepInEpoch++;
       st.batch = i + 1;
@@ -95,7 +112,7 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
         save();
         if (opts.signal?.aborted) {
           throw new TrainingInterruptedError(`training interrupted at epoch ${E + 1}, step ${st.stepInEpoch} (global step ${st.globalStep}); ` +
-            `resume with: tunevlseg train --resume ${runDir}`, runDir);
+            `resume with: ${shellCommand(['tunevlseg', 'train', '--resume', runDir])}`, runDir);
         }
       }
     }
@@ -110,11 +127,12 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
     threshold: config.threshold, loss: lossCfg, device, protocols: [selectBy], precision: config.precision,
     ...(run.evalAugment ? { augment: { ...run.evalAugment, epoch: E } } : {}),
   });
+  const valLoss = validationLoss(run, st, val.loss, E); // fixed: throws on NaN/inf; reference: inf (non-finite.ts)
   const selectDice = val.protocols![selectBy]!.dice;
   const lrUsed = opt.paramGroups[0]!.lr;
-  const lrReduced = sched.step(val.loss);
-  if (val.loss < st.early.best - config.earlyStopping.minDelta) {
-    st.early.best = val.loss;
+  const lrReduced = sched.step(valLoss);
+  if (valLoss < st.early.best - config.earlyStopping.minDelta) {
+    st.early.best = valLoss;
     st.early.wait = 0;
   } else {
     st.early.wait++;
@@ -123,11 +141,11 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
   const isBest = selectDice > st.best.dice;
   const rec: EpochRecord = {
     type: 'epoch', epoch: E + 1, globalStep: st.globalStep, trainLoss: acc.mean('loss'), trainDice: acc.mean('dice'),
-    valLoss: val.loss, valDice: val.dice, valIou: val.iou, valSelectDice: selectDice, lr: lrUsed, lrReduced, best: isBest,
+    valLoss, valDice: val.dice, valIou: val.iou, valSelectDice: selectDice, lr: lrUsed, lrReduced, best: isBest,
     earlyStoppingWait: st.early.wait, seconds: (performance.now() - epochStart) / 1000,
     imagesPerSecond: epochImages / Math.max(1e-9, trainSeconds),
   };
-  const metrics = { trainLoss: rec.trainLoss, trainDice: rec.trainDice, valLoss: val.loss, valDice: val.dice, valIou: val.iou };
+  const metrics = { trainLoss: rec.trainLoss, trainDice: rec.trainDice, valLoss, valDice: val.dice, valIou: val.iou };
   if (isBest) {
     st.best = { dice: selectDice, epoch: E + 1 };
     saveCheckpoint(files.best, segmenter, { kind: 'best', model: config.model, metrics, epoch: E + 1, globalStep: st.globalStep });
@@ -142,7 +160,7 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
   if (st.epoch >= config.maxEpochs) {
     st.done = true;
     st.stopReason = 'max_epochs';
-  } else if (st.early.triggered && st.epoch >= config.minEpochs) {
+  } else if (st.early.triggered && (st.epoch >= config.minEpochs || !Number.isFinite(valLoss))) {
     st.done = true;
     st.stopReason = 'early_stopping';
   }
@@ -150,25 +168,10 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
   save();
   progress.epochEnd({ ...rec, maxEpochs: config.maxEpochs });
   opts.onEpoch?.(rec);
-  if (st.done && st.stopReason === 'early_stopping') {
+  if (st.done && st.stopReason === 'early_stopping' && Number.isFinite(valLoss)) {
     progress.message(`early stopping after epoch ${st.epoch}: no validation-loss improvement > ${config.earlyStopping.minDelta} for ${st.early.wait} epochs`);
   }
   if (opts.signal?.aborted && !st.done) {
-    throw new TrainingInterruptedError(`training interrupted after epoch ${st.epoch}; resume with: tunevlseg train --resume ${runDir}`, runDir);
+    throw new TrainingInterruptedError(`training interrupted after epoch ${st.epoch}; resume with: ${shellCommand(['tunevlseg', 'train', '--resume', runDir])}`, runDir);
   }
-}
-
-function nonFinite(
-  what: string, value: number, epoch: number, step: number, globalStep: number, batch: number, batches: number,
-  names: string[], files: RunFiles, st: TrainerState, opt: optim.Optimizer,
-): NonFiniteLossError {
-  opt.zeroGrad();
-  const lastEpoch = st.history.length;
-  const sample = names.slice(0, 4).join(', ') + (names.length > 4 ? `, ... (${names.length})` : '');
-  const msg = `non-finite ${what} at epoch ${epoch + 1}, step ${step} (batch ${batch + 1}/${batches}, global step ${globalStep}; samples: ${sample}). ` +
-    `No update was applied. The run folder keeps the last good checkpoint: ${files.last} ` +
-    `(${lastEpoch > 0 ? `after epoch ${lastEpoch}` : 'the initial weights'}), and a resume state at ${files.resume}. ` +
-    'Lower the learning rate, enable gradClipNorm, or check the data.';
-  appendLine(files.metrics, { type: 'error', error: 'non_finite', what, epoch: epoch + 1, step, globalStep, batch: batch + 1, samples: names });
-  return new NonFiniteLossError(msg, epoch + 1, step, globalStep, value, files.last);
 }

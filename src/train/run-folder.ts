@@ -15,7 +15,7 @@
  * A bench folder (`tunevlseg bench --out <dir>`, read by `tunevlseg report`):
  *   bench.json             the grid (models, learners, datasets, ablations, specs, trials)
  *   cells/<cell id>/       one finished run folder per cell (the best trial's, plus the above)
- *   trials/<cell id>/trial-NNN/   every trial's run folder
+ *   trials/<cell id>-<key>/trial-NNN/   every trial's run folder (key: the cell study's identity, src/experiment/trial.ts)
  *   embeddings/<dataset>.json     CLIP embeddings for the t-SNE figure
  *   studies.db             the cells' sweep studies (default SQLite storage)
  */

@@ -13,8 +13,10 @@
  *   prompts), augmentation seeded per (seed, epoch, batch), and libtorch's generator re-seeded
  *   per (seed, epoch, batch) before each forward pass (dropout). A resumed run therefore
  *   replays exactly what an uninterrupted run does;
- * - a non-finite loss or gradient norm stops the run with an error naming the epoch and step;
- *   the optimizer never steps on it, and the run folder keeps its last good checkpoint;
+ * - a non-finite loss or gradient norm: the optimizer never steps on it; with `quirks: fixed`
+ *   the run stops with an error naming the epoch and step (the run folder keeps its last good
+ *   checkpoint), with `reference` the epoch's validation loss is inf and early stopping ends
+ *   the run, as in the original (non-finite.ts);
  * - every training step runs inside `tidy`, evaluation under `noGrad`.
  *
  * A run goes through four stages, one module each: setup (run-setup.ts: data, loaders,

@@ -19,7 +19,7 @@
  *  - `loadTuned(file, baseModel?, overrides?, build?)`: rebuild the recorded segmenter and load it.
  */
 import { existsSync } from 'node:fs';
-import { dispose, loadSafetensors, type Tensor } from '../torch/index.js';
+import { dispose, loadSafetensors, tidy, type Tensor } from '../torch/index.js';
 import { readSafetensorsHeader } from '../torch/safetensors.js';
 import type { Segmenter } from './segmenter.js';
 import type { BaseModelInfo } from './clipseg.js';
@@ -162,11 +162,30 @@ export function checkTunedFits(file: string, want: Record<string, unknown>, got:
 // ---------------------------------------------------------------------------------------
 // Loading
 
-/** Checks that the checkpoint fits `segmenter`, then loads its learnable tensors (strict); returns its metadata. */
+const FLOAT_DTYPES = new Set(['float32', 'float64', 'float16', 'bfloat16']);
+
+/**
+ * Refuses a checkpoint holding NaN or inf, naming the file and the tensor: loaded, it would make
+ * every prediction NaN, i.e. empty masks written as if the model had found nothing.
+ */
+export function checkFiniteTensors(file: string, state: ReadonlyMap<string, Tensor>): void {
+  for (const [key, t] of state) {
+    if (!FLOAT_DTYPES.has(t.dtype)) continue;
+    const finite = tidy(() => t.isfinite().all().item());
+    if (finite) continue;
+    const nan = tidy(() => t.isnan().sum().item());
+    const inf = t.numel - nan - tidy(() => t.isfinite().sum().item());
+    throw new TunedCheckpointError(file, `tensor "${key}" holds non-finite values (${nan} NaN, ${inf} inf, of ${t.numel}): ` +
+      'the run that wrote it diverged; use an earlier checkpoint or train again with a lower learning rate');
+  }
+}
+
+/** Checks that the checkpoint fits `segmenter` and is finite, then loads its learnable tensors (strict); returns its metadata. */
 export function loadTunedInto(segmenter: Segmenter, file: string): CheckpointMeta {
   const { state, meta } = loadCheckpoint(file);
   try {
     checkTunedFits(file, meta.segmenter, segmenter.describe());
+    checkFiniteTensors(file, state);
     segmenter.loadLearnableState(state, file);
   } finally {
     dispose([...state.values()]);
@@ -219,6 +238,7 @@ export async function loadTuned(ckptPath: string, baseModel?: string, overrides:
     checkTunedFits(ckptPath, info.segmenter, seg.describe());
     const { tensors } = loadSafetensors(ckptPath);
     try {
+      checkFiniteTensors(ckptPath, tensors);
       seg.loadLearnableState(tensors, ckptPath);
     } finally {
       dispose([...tensors.values()]);

@@ -15,20 +15,40 @@ const lastJson = (s: string): Record<string, unknown> => JSON.parse(s.trim().spl
 test('a sweep whose every trial fails exits 1, naming the study and the whole first failure reason', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tvs-hostile-sweep-'));
   try {
-    // Two bad keys: the training config error has one line per key, so a reason cut to its first line would lose both.
-    const { data, config } = await tinySweepSetup(dir, { batchSize: 0, minEpochs: -1 });
+    // A prompt key the dataset lacks fails every trial when it loads the data, with one line per
+    // entry: a reason cut to its first line would lose them all.
+    const { data, config } = await tinySweepSetup(dir, { data: { workers: 0, promptKey: 'p9' } });
     const before = treeHashes(dir);
     const r = cli(['sweep', '--dataset', data, '--model', tinyModel(), '--learner', 'vpt', '--trials', '2', '--study', 'doomed',
       '--storage', `sqlite:${join(dir, 'studies.db')}`, '-c', config, '--runs-dir', join(dir, 'runs'), '--quiet'], dir);
     assert.equal(r.status, 1, r.stdout + r.stderr);
     const last = r.stderr.slice(r.stderr.lastIndexOf('tunevlseg: '));
     assert.match(last, /study "doomed": no trial completed \(2 failed\); first failure, trial 0:/);
-    assert.match(last, /config key "batchSize"/);
-    assert.match(last, /config key "minEpochs"/, 'the failure reason is given in full, not its first line only');
+    assert.match(last, /entry 0: field "prompts": has no prompt "p9"/);
+    assert.match(last, /entry 7: field "prompts": has no prompt "p9"/, 'the failure reason is given in full, not its first line only');
     // The summary table gives it in full too.
-    assert.match(r.stdout, /trials 0, 1 failed: ConfigError: invalid training configuration:\n +config key "batchSize"[^\n]*\n +config key "minEpochs"/);
+    assert.match(r.stdout, /trials 0, 1 failed: DatasetError: [^\n]*8 problems\n +- [^\n]*entry 0[^\n]*\n +- [^\n]*entry 1/);
     const after = treeHashes(dir, (rel) => rel.startsWith('studies.db'));
     for (const [f, h] of Object.entries(before)) assert.equal(after[f], h, `${f} changed`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a config no trial can train with is refused before any trial, naming every bad key; nothing is created', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tvs-hostile-sweep-'));
+  try {
+    const { data, config } = await tinySweepSetup(dir, { batchSize: 0, minEpochs: 10 });
+    const before = treeHashes(dir);
+    // minEpochs (10 by default) above --max-epochs 3 contradicts; batchSize 0 is out of range.
+    const r = cli(['sweep', '--dataset', data, '--model', tinyModel(), '--learner', 'vpt', '--trials', '2', '--study', 'contradict',
+      '--storage', `sqlite:${join(dir, 'studies.db')}`, '-c', config, '--runs-dir', join(dir, 'runs'), '--max-epochs', '3', '--quiet'], dir);
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, new RegExp(`the trials' training config \\(${config.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\) is refused before any trial runs`));
+    assert.match(r.stderr, /config key "batchSize": [^\n]*\(from [^\n]*train\.json\)/);
+    assert.match(r.stderr, /config key "minEpochs": must not exceed maxEpochs \(3\), got 10/);
+    assert.doesNotMatch(r.stdout, /trial 0/);
+    assert.deepEqual(treeHashes(dir), before, 'no study database, no runs folder');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

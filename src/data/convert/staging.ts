@@ -23,11 +23,15 @@ export class StagingDir {
     process.once('SIGTERM', this.onSignal);
   }
 
-  /** Refuses an existing non-empty output; the staging folder sits next to it (same file system, so rename is atomic). */
-  static async create(out: string): Promise<StagingDir> {
+  /**
+   * Refuses an existing non-empty output, unless `replace` (the caller decided it may go: an
+   * earlier output of the same command, or an explicit --overwrite); the staging folder sits
+   * next to it (same file system, so rename is atomic).
+   */
+  static async create(out: string, opts: { replace?: boolean } = {}): Promise<StagingDir> {
     const abs = path.resolve(out);
     const entries = await fs.readdir(abs).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : Promise.reject(err)));
-    if (entries !== null && entries.length > 0) {
+    if (entries !== null && entries.length > 0 && opts.replace !== true) {
       throw new Error(`${abs} already exists and is not empty; remove it or choose another --out`);
     }
     await fs.mkdir(path.dirname(abs), { recursive: true });
@@ -53,7 +57,23 @@ export class StagingDir {
     this.detach();
     // An empty output folder (allowed by create) is replaced.
     await fs.rmdir(this.out).catch(() => undefined);
-    await fs.rename(this.dir, this.out);
+    // A non-empty one (create's `replace`) is moved aside first and deleted once the new one is
+    // in place; if the rename fails it is put back.
+    let aside: string | null = null;
+    try {
+      await fs.access(this.out);
+      aside = `${path.join(path.dirname(this.out), `.${path.basename(this.out)}.replaced-`)}${process.pid}-${Date.now()}`;
+      await fs.rename(this.out, aside);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    try {
+      await fs.rename(this.dir, this.out);
+    } catch (err) {
+      if (aside !== null) await fs.rename(aside, this.out).catch(() => undefined);
+      throw err;
+    }
+    if (aside !== null) await fs.rm(aside, { recursive: true, force: true });
   }
 
   async abort(): Promise<void> {

@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSafetensors, dispose } from '../../torch/index.js';
+import { shellQuote } from '../../hub/shell-quote.js';
 import { CRIS } from './model.js';
 import { parseCrisConfig, type CrisConfig } from './config.js';
 
@@ -30,7 +31,7 @@ export function loadCrisWeights(model: CRIS, weightsPath: string): void {
 export function loadCris(dir: string, opts: { device?: string; config?: CrisConfig } = {}): CRIS {
   const cfgPath = join(dir, 'config.json');
   const weights = join(dir, 'model.safetensors');
-  if (!existsSync(weights)) throw new Error(`loadCris: ${weights} not found (convert a .pth with \`tunevlseg convert <file> --to ${dir}\`)`);
+  if (!existsSync(weights)) throw new Error(`loadCris: ${weights} not found (convert a .pth with \`tunevlseg convert <file> --to ${shellQuote(dir)}\`)`);
   let config = opts.config;
   if (!config) {
     if (!existsSync(cfgPath)) throw new Error(`loadCris: ${cfgPath} not found and no config given`);
