@@ -150,6 +150,12 @@ export function registerTrainCommand(program: Command, deps: CommandDeps = {}): 
         ...(deps.stream ? { stream: deps.stream } : {}), log: print,
       });
       printSummary(summary, print, flags.json === true);
+      if (summary.diverged) {
+        // The run is complete and scored as the original would score it, but it diverged: a
+        // script must not take it for a good run (docs/reliability.md, "Divergence").
+        process.stderr.write(`error: training diverged: ${summary.diverged}; summary: ${path.join(summary.runDir, RUN_FILES.summary)}\n`);
+        process.exitCode = 1;
+      }
     } catch (e) {
       if (e instanceof TrainingInterruptedError) {
         process.stderr.write(`${e.message}\n`);

@@ -29,6 +29,7 @@ export async function finalEvaluation(run: TrainingRun, st: TrainerState): Promi
   const means = (r: EvalResult): EvalMeans => ({ samples: r.samples, loss: r.loss, dice: r.dice, iou: r.iou, ...(r.protocols ? { protocols: r.protocols } : {}) });
   const summary: TrainSummary = {
     name: config.name, runDir, status: 'completed', stopReason: st.stopReason ?? 'max_epochs',
+    ...(st.diverged ? { diverged: st.diverged } : {}),
     epochs: st.epoch, globalSteps: st.globalStep, bestEpoch: st.best.epoch,
     val: means(valRes), test: testRes ? means(testRes) : null,
     lastEpoch: st.history[st.history.length - 1]!,

@@ -91,10 +91,11 @@ export function endOnNonFiniteReference(run: TrainingRun, st: TrainerState, at: 
   st.epochSums = null;
   st.done = true;
   st.stopReason = 'early_stopping';
+  st.diverged = `non-finite ${at.what} at epoch ${at.epoch + 1}, step ${at.step} (global step ${at.globalStep}): validation loss recorded as inf and early stopping ended the run ` +
+    '(quirks: reference, as the original logs nan_to_num(loss, nan=inf) and stops on a non-finite val_loss)';
   st.metricsBytes = statSync(files.metrics).size;
   saveState(run, st);
-  run.progress.message(`non-finite ${at.what} at epoch ${at.epoch + 1}, step ${at.step}: validation loss recorded as inf and early stopping ends the run ` +
-    '(quirks: reference, as the original logs nan_to_num(loss, nan=inf) and stops on a non-finite val_loss)');
+  run.progress.message(st.diverged);
   return rec;
 }
 
@@ -114,7 +115,8 @@ export function validationLoss(run: TrainingRun, st: TrainerState, loss: number,
       'Lower the learning rate, enable gradClipNorm, or check the data.', epoch + 1, 0, st.globalStep, loss, files.last);
   }
   st.early.triggered = true;
-  run.progress.message(`validation loss ${loss} after epoch ${epoch + 1}: recorded as inf and early stopping ends the run ` +
-    '(quirks: reference, as the original logs nan_to_num(val_loss, nan=inf) and stops on a non-finite val_loss)');
+  st.diverged = `validation loss ${loss} after epoch ${epoch + 1}: recorded as inf and early stopping ended the run ` +
+    '(quirks: reference, as the original logs nan_to_num(val_loss, nan=inf) and stops on a non-finite val_loss)';
+  run.progress.message(st.diverged);
   return Infinity;
 }

@@ -65,6 +65,12 @@ export interface TrainSummary {
   runDir: string;
   status: 'completed';
   stopReason: 'max_epochs' | 'early_stopping';
+  /**
+   * Set when a `quirks: reference` run ended on a non-finite loss the way the original does
+   * (val_loss inf, early stopping): what diverged and where. The library returns the summary
+   * (a sweep trial completes with value inf); `tunevlseg train` prints this and exits 1.
+   */
+  diverged?: string;
   epochs: number;
   globalSteps: number;
   bestEpoch: number;
@@ -153,6 +159,8 @@ export interface TrainerState {
   /** The epoch loop is over (stopReason says why); what remains is the final evaluation. */
   done: boolean;
   stopReason: 'max_epochs' | 'early_stopping' | null;
+  /** A `reference` run that ended on a non-finite value: the message (TrainSummary.diverged). */
+  diverged?: string;
   scheduler: Record<string, number>;
   early: { best: number; wait: number; triggered: boolean };
   best: { dice: number; epoch: number };

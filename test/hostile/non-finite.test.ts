@@ -50,11 +50,14 @@ test('quirks fixed: a NaN loss ends every one of 20 runs with exit 1 and the mes
   assert.deepEqual(hashTree(ds), dataBefore, 'the dataset is untouched');
 });
 
-test('quirks reference: a NaN loss becomes a validation loss of inf and early stopping ends the run (exit 0), as in the original', () => {
+test('quirks reference: a NaN loss becomes a validation loss of inf and early stopping ends the run as in the original; train still exits 1 saying it diverged', () => {
   const r = tvs(nanArgs('nan-ref', 'reference', 'lines'));
-  assert.equal(r.status, 0, r.all.slice(-3000));
-  assert.match(r.all, /non-finite loss \(NaN\) at epoch 1, step \d+: validation loss recorded as inf and early stopping ends the run \(quirks: reference/);
-  const summary = parseJson<{ stopReason: string; epochs: number; lastEpoch: { valLoss: number } }>(readFileSync(path.join(tmp, 'runs', 'nan-ref', 'summary.json'), 'utf8'));
+  assert.equal(r.status, 1, r.all.slice(-3000));
+  assert.match(r.all, /non-finite loss \(NaN\) at epoch 1, step \d+ \(global step \d+\): validation loss recorded as inf and early stopping ended the run \(quirks: reference/);
+  assert.match(r.all, /error: training diverged: .*summary: .*nan-ref.summary\.json/);
+  assert.doesNotMatch(r.all, /terminate called|Napi::Error|Aborted/);
+  const summary = parseJson<{ stopReason: string; diverged?: string; epochs: number; lastEpoch: { valLoss: number } }>(readFileSync(path.join(tmp, 'runs', 'nan-ref', 'summary.json'), 'utf8'));
+  assert.match(summary.diverged ?? '', /^non-finite loss \(NaN\)/);
   assert.equal(summary.stopReason, 'early_stopping');
   assert.equal(summary.epochs, 1);
   assert.equal(summary.lastEpoch.valLoss, Infinity);
