@@ -203,7 +203,8 @@ test('config: defaults, errors naming the key and its source, flags for every ke
   assert.equal(c.lr, 2e-4);
   assert.equal(c.effectiveBatchSize, 32);
   assert.deepEqual(c.plateau, { factor: 0.2, patience: 5, threshold: 1e-4, minLr: 0 });
-  assert.deepEqual(c.earlyStopping, { enabled: true, patience: 12, minDelta: 1e-4 });
+  assert.deepEqual(c.earlyStopping, { enabled: true, monitor: 'val_loss', patience: 12, minDelta: 1e-4 });
+  assert.equal(c.valCheckInterval, 1);
   assert.equal(c.augment.p, 0.2);
   assert.equal(c.loss.lambdaCe, 0.2);
   const named = parseTrainConfig({ data: { dir: '/data/Kvasir SEG' } }).name;
