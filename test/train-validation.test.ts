@@ -14,7 +14,7 @@ import {
   train, TinySegmenter, parseTrainConfig, readCheckpointMeta, passBatchSize, ConfigError,
   type TrainConfigInput, type EpochRecord, type ValidationRecord,
 } from '../src/train/index.js';
-import { monitorImproves, monitorMode, validationEvery, validationsPerEpoch } from '../src/train/validation.js';
+import { monitorImproves, monitorMode, validationEvery, validationsPerEpoch } from '../src/train/validation-rules.js';
 
 T.setNumThreads(1);
 

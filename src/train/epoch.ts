@@ -48,6 +48,7 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
   let i = -1;
   let passes = nb;
   let stoppedEarly = false;
+  let validationSeconds = 0; // inside the epoch: not training time
   for await (const b of trainLoader.epoch(E)) {
     i++;
     if (i < st.batch) {
@@ -118,7 +119,8 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
       imagesPerSecond: epochImages / Math.max(1e-9, (performance.now() - epochStart) / 1000),
     });
     const midEpoch = i < nb - 1;
-    // Lightning validates after the batch (and its optimizer step), then the callbacks act.
+    // Lightning validates after the batch (and its optimizer step), then the callbacks act; the
+    // validation after the epoch's last pass comes with the epoch's end, below.
     let validated = false;
     if ((i + 1) % valEvery === 0 && midEpoch) {
       const t0 = performance.now();
@@ -129,6 +131,7 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
         valLoss: v.scores.loss, valDice: v.scores.dice, valIou: v.scores.iou, valSelectDice: v.scores.selectDice,
         best: v.best, earlyStoppingWait: st.early.wait, seconds: (performance.now() - t0) / 1000,
       };
+      validationSeconds += vr.seconds;
       appendLine(files.metrics, vr);
       opts.onValidation?.(vr);
       progress.message(formatValidationLine(vr, nb));
@@ -155,7 +158,7 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
       }
     }
   }
-  const trainSeconds = (performance.now() - epochStart) / 1000;
+  const trainSeconds = (performance.now() - epochStart) / 1000 - validationSeconds;
   const train = { trainLoss: acc.mean('loss'), trainDice: acc.mean('dice') };
   if (!stoppedEarly && (nb % valEvery === 0)) await validate(run, st, { epoch: E, batch: nb }, train);
   const val = st.lastVal!;

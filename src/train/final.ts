@@ -9,7 +9,7 @@ import { evaluateLoader, type EvalMeans, type EvalResult } from './evaluate.js';
 import { EVAL_PROTOCOLS } from './protocols.js';
 import type { EpochRecord, TrainSummary, TrainerState } from './records.js';
 import { appendLine, type TrainingRun } from './run-setup.js';
-import { validationsPerEpoch } from './validation.js';
+import { validationsPerEpoch } from './validation-rules.js';
 import { testDraws, valDraws } from './run-evaluation.js';
 
 export async function finalEvaluation(run: TrainingRun, st: TrainerState): Promise<TrainSummary> {
@@ -39,7 +39,7 @@ export async function finalEvaluation(run: TrainingRun, st: TrainerState): Promi
     validation: { checkEveryPasses: run.validationEvery, perEpoch: validationsPerEpoch(run.validationEvery, run.loaders.train.length), earlyStoppingMonitor: config.earlyStopping.monitor },
     trainableParams, wallSeconds: run.elapsed(), resumes: st.resumes, seed: config.seed, device,
     precision: config.precision, tf32: tf32 ? { matmul: tf32.tf32Matmul, cudnn: tf32.tf32Cudnn } : null,
-    peakMemory: memory.read(), imagesPerSecond: trainImagesPerSecond(st.history, run.sizes.train),
+    peakMemory: memory.read(), imagesPerSecond: trainImagesPerSecond(st.history, run.sizes.train, batchSize),
     tunevlsegVersion: tunevlsegVersion(),
     checkpoints: { best: path.relative(runDir, files.best), last: path.relative(runDir, files.last) },
   };
@@ -53,10 +53,11 @@ export async function finalEvaluation(run: TrainingRun, st: TrainerState): Promi
   return summary;
 }
 
-/** Training images per second over all epochs: N images per epoch over each epoch's training time. */
-function trainImagesPerSecond(history: readonly EpochRecord[], n: number): number {
-  const seconds = history.reduce((s, r) => s + (r.imagesPerSecond > 0 ? n / r.imagesPerSecond : 0), 0);
-  return seconds > 0 ? (n * history.length) / seconds : 0;
+/** Training images per second over all epochs: each epoch's images (N, fewer when early stopping cut it) over its training time. */
+function trainImagesPerSecond(history: readonly EpochRecord[], n: number, batchSize: number): number {
+  const images = (r: EpochRecord): number => (r.batches !== undefined ? Math.min(n, r.batches * batchSize) : n);
+  const seconds = history.reduce((s, r) => s + (r.imagesPerSecond > 0 ? images(r) / r.imagesPerSecond : 0), 0);
+  return seconds > 0 ? history.reduce((s, r) => s + images(r), 0) / seconds : 0;
 }
 
 function writeEval(file: string, split: string, r: EvalResult): void {

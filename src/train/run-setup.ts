@@ -24,7 +24,7 @@ import { applyTf32For, mixedPrecision } from './precision.js';
 import type { ProgressReporter } from './progress.js';
 import type { EvalProtocol } from './protocols.js';
 import type { TrainerState } from './records.js';
-import { monitorStart, validationEvery as validationEveryOf } from './validation.js';
+import { monitorStart, validationEvery as validationEveryOf } from './validation-rules.js';
 import { evalAugmentOf, evalAugmentStreams, splitRead, type EvalAugmentStreams } from './run-evaluation.js';
 import { checkpointSelectionProtocol, passBatchSize } from './reference-semantics.js';
 import type { RunFiles } from './run-folder.js';
@@ -108,7 +108,7 @@ export interface TrainingRun {
   softTargets: boolean;
   /** the protocol of the validation Dice that picks the best checkpoint */
   selectBy: EvalProtocol;
-  /** validation after every this many training passes of an epoch (validation.ts) */
+  /** validation after every this many training passes of an epoch (validation-rules.ts) */
   validationEvery: number;
   augment: AugmentConfig;
   /** val/test inputs augmented as in training (null: not) with these settings and streams */

@@ -5,7 +5,7 @@
  *   passes up to `effectiveBatchSize` samples per step (each pass's loss weighted by its share
  *   of the step's samples, so a step's gradient equals the big batch's), optional norm clipping;
  * - validation once per epoch or where `valCheckInterval` puts it (Lightning's
- *   val_check_interval: validation.ts), ReduceLROnPlateau on the latest validation loss at each
+ *   val_check_interval: validation-rules.ts, validation.ts), ReduceLROnPlateau on the latest validation loss at each
  *   epoch's end (factor 0.2, patience 5), min/max epochs, early stopping on `earlyStopping.monitor`
  *   (validation loss or Dice; patience 12 validations, min delta 1e-4, Lightning semantics);
  * - `best.safetensors` (highest validation Dice) and `last.safetensors` checkpoints, a resume
