@@ -176,3 +176,25 @@ test('accumulation over passes whose BatchNorms use batch statistics: allowed (t
   assert.equal(s.batchSize, 2);
   assert.ok(lines.some((l) => /2 passes of 2 per optimizer step with BatchNorm layers/.test(l)), lines.join('\n'));
 });
+
+/** TinySegmenter whose validation forwards give NaN (diverged weights, as far as validation can tell). */
+class NaNInEval extends TinySegmenter {
+  override forward(x: T.Tensor, text: Parameters<TinySegmenter['forward']>[1]): T.Tensor {
+    const y = super.forward(x, text);
+    return this.training ? y : y.mul(Number.NaN);
+  }
+}
+
+test('a non-finite loss at a validation inside an epoch: reference ends the run there (val_loss inf), fixed stops with the error', async () => {
+  const s = await train(config('nan-mid-ref', { valCheckInterval: 0.5, minEpochs: 3, maxEpochs: 3 }), {
+    buildSegmenter: () => new NaNInEval({ imageSize: 32 }),
+  });
+  assert.equal(s.stopReason, 'early_stopping');
+  assert.equal(s.epochs, 1);
+  assert.equal(s.lastEpoch.batches, 3, 'stopped at the first validation (pass 3 of 7), minEpochs notwithstanding');
+  assert.equal(s.lastEpoch.valLoss, Infinity);
+  assert.match(s.diverged ?? '', /validation loss NaN after epoch 1: recorded as inf and early stopping ended the run/);
+  await assert.rejects(
+    train(config('nan-mid-fixed', { valCheckInterval: 0.5, model: { quirks: 'fixed' } }), { buildSegmenter: () => new NaNInEval({ imageSize: 32, quirks: 'fixed' }) }),
+    /non-finite validation loss \(NaN\) after epoch 1/);
+});
