@@ -17,6 +17,8 @@ import { adapterKind, parseTolerance } from '../src/parity/kinds/adapter.js';
 import { diceCELoss } from '../src/train/loss.js';
 import { parseTrainConfig } from '../src/train/config.js';
 import { optimizerGroups } from '../src/train/reference-semantics.js';
+import type { TrainSummary } from '../src/train/records.js';
+import { autoObjective, epochObjectiveValue, objectiveDirection, objectiveValue } from '../src/experiment/trial.js';
 import { buildSegmenter } from '../src/tuning/factory.js';
 import type { PromptedClipSeg } from '../src/tuning/clipseg.js';
 import { fixturesDir } from './helpers.js';
@@ -160,6 +162,12 @@ test('the kind reads the flags, the widths and the tolerances from case.json (an
   });
   assert.equal(t.recipe!.pass, false);
   assert.match(t.recipe!.error!, /scheduler\.factor: case 0\.5, recipe 0\.3/);
+  // ...and so is an early-stopping monitor it does not watch (the shared cases say val/dice_epoch, max)
+  t = await run('dense_vlc-monitor', (cj) => {
+    (cj.training_config as Record<string, unknown>).early_stopping = { monitor: 'val/loss', mode: 'min', patience: 20, min_delta: 0.0001 };
+  });
+  assert.equal(t.recipe!.pass, false);
+  assert.match(t.recipe!.error!, /early_stopping\.monitor: case "val_loss", recipe "val_dice"/);
 });
 
 test('tolerance strings as the fixtures write them', () => {
@@ -275,6 +283,31 @@ test('the recipe: the adapters train with their original\'s defaults, under any 
   assert.equal(parseTrainConfig({ data, model: { learner: 'dense_adapter', quirks: 'fixed' } }).loss.appliedTo, 'logits');
   const vpt = parseTrainConfig({ data, model: { learner: 'vpt' } });
   assert.deepEqual([vpt.lr, vpt.gradClipNorm, vpt.loss.lambdaCe, vpt.loss.appliedTo], [2e-4, null, 0.2, 'logits']);
+  // configs/callbacks/default.yaml: early_stopping {monitor: val/dice_epoch, mode: max, patience: 20, min_delta: 0.0001};
+  // TuneVLSeg's (vpt): {monitor: val_loss, mode: min, patience: 12, min_delta: 0.0001}
+  for (const learner of ['shallow_adapter', 'dense_adapter', 'full_finetune']) {
+    for (const quirks of ['reference', 'fixed']) {
+      assert.deepEqual(parseTrainConfig({ data, model: { learner, quirks } }).earlyStopping,
+        { enabled: true, monitor: 'val_dice', patience: 20, minDelta: 1e-4 }, `${learner} ${quirks}`);
+    }
+  }
+  assert.deepEqual(vpt.earlyStopping, { enabled: true, monitor: 'val_loss', patience: 12, minDelta: 1e-4 });
+  assert.equal(parseTrainConfig({ data, model: { learner: 'dense_adapter' }, earlyStopping: { monitor: 'val_loss' } }).earlyStopping.monitor, 'val_loss');
+});
+
+test('sweep --objective auto: what each original optimised (VLSM-Adapter: the last validation\'s Dice, maximised)', () => {
+  // clipseg_optuna.yaml: optimized_metric "val_dice_epoch", direction maximize; train.py returns the fit's last callback_metrics
+  for (const learner of ['shallow_adapter', 'dense_adapter', 'full_finetune']) {
+    assert.equal(autoObjective({ learner }), 'last_val_dice');
+    assert.equal(autoObjective({ learner, quirks: 'fixed' }), 'val_dice', 'fixed: the best checkpoint\'s Dice');
+  }
+  assert.equal(autoObjective({ learner: 'vpt' }), 'val_loss');
+  assert.equal(autoObjective({ learner: 'lora' }), 'val_loss', 'no original sweep: TuneVLSeg\'s rule');
+  assert.equal(objectiveDirection('last_val_dice'), 'maximize');
+  assert.equal(objectiveDirection('val_loss'), 'minimize');
+  const s = { val: { samples: 4, loss: 0.3, dice: 0.8, iou: 0.7 }, lastEpoch: { valLoss: 0.4, valDice: 0.75, valSelectDice: 0.74 } } as unknown as TrainSummary;
+  assert.equal(objectiveValue('last_val_dice', s), 0.74, 'the checkpoint-selection Dice the monitor watches');
+  assert.equal(epochObjectiveValue('last_val_dice', s.lastEpoch), 0.74);
 });
 
 test('weight decay reaches every adapter tensor (biases too), as AdamW(net.parameters(), weight_decay) in the original', async () => {

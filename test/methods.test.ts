@@ -19,6 +19,7 @@ import { learnerFamily, learnersFor } from '../src/learners/registry.js';
 import { runInspect } from '../src/cli/inspect.js';
 import { parseLearnerList } from '../src/cli/demo.js';
 import { demoDefaultLearners } from '../src/demo/run.js';
+import { openStorage } from '../src/sweep/open-storage.js';
 import { formatCount, loadBench, table3, table5, toCsv, toLatex, toMarkdown } from '../src/report/index.js';
 
 const bin = join(repoRoot(), 'bin', 'tunevlseg.js');
@@ -101,6 +102,19 @@ test('bench --learners vpt,dense_adapter,lora,full_finetune runs on the tiny mod
     assert.equal(dense.loss.appliedTo, 'probabilities');
     assert.ok([16, 32, 64, 128].includes(dense.effectiveBatchSize), 'batch size sampled from the original space');
     assert.equal(cfg('tiny__vpt__us').loss.appliedTo, 'logits');
+    // each cell's study optimises what its original did: VLSM-Adapter's last val Dice upwards, TuneVLSeg's last val loss downwards
+    const storage = await openStorage(`sqlite:${join(dir, 'bench', 'studies.db')}`);
+    try {
+      const study = async (cell: string): Promise<[string, unknown]> => {
+        const s = (await storage.loadStudy(cell))!;
+        return [s.direction, s.attrs.objective];
+      };
+      assert.deepEqual(await study('tiny__dense_adapter__us'), ['maximize', 'last_val_dice']);
+      assert.deepEqual(await study('tiny__full_finetune__us'), ['maximize', 'last_val_dice']);
+      assert.deepEqual(await study('tiny__vpt__us'), ['minimize', 'val_loss']);
+    } finally {
+      await storage.close();
+    }
     const rep = run(['report', join(dir, 'bench')], dir);
     assert.equal(rep.status, 0, rep.stderr.slice(-2000));
     const md = readFileSync(join(dir, 'bench', 'report', 'report.md'), 'utf8');

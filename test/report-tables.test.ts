@@ -268,3 +268,25 @@ test('a bench without ablations has no Tables 4 and 5', async () => {
   // Unknown datasets (none here) would get no group; Kvasir is Non-Radiology.
   assert.deepEqual(t.groups, [{ label: 'Non-Radiology', span: 1 }]);
 });
+
+test('runs that read val/test as the original reads VOC/Cityscapes (summary.json "evaluation") are named in the notes', async () => {
+  const { cpSync, readFileSync, readdirSync, writeFileSync } = await import('node:fs');
+  assert.ok(!table3(bench).notes.some((n) => /training augmentation/.test(n)), 'clean runs: no note');
+  const dir = path.join(tmp, 'evaluated');
+  cpSync(info.dir, dir, { recursive: true });
+  // every camus cell: augmented val/test, tested on the val split (as train writes it for VOC/Cityscapes)
+  const files = readdirSync(path.join(dir, 'cells'), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.startsWith('clipseg__') && f.includes('__camus') && f.endsWith('summary.json'));
+  assert.ok(files.length > 0);
+  for (const f of files) {
+    const file = path.join(dir, 'cells', f);
+    const s = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    writeFileSync(file, JSON.stringify({ ...s, evaluation: { augmented: true, testSplit: 'val' } }));
+  }
+  const b = loadBench(dir);
+  const run = b.cells.find((c) => c.key.dataset === 'camus' && c.key.model === 'clipseg')!.runs[0]!;
+  assert.deepEqual(run.summary!.evaluation, { augmented: true, testSplit: 'val' });
+  const note = table3(b).notes.find((n) => /training augmentation/.test(n));
+  assert.equal(note, 'CAMUS: val and test inputs went through the training augmentation, as the original\'s data configs read them; ' +
+    'the test set is CAMUS\'s val split (no test split; the original tests on val) (summary.json "evaluation").');
+});

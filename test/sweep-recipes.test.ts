@@ -37,14 +37,19 @@ test('original-scripts: each cell gets the script that ran it, on CUDA with 16-m
   assert.equal(withUp.script, 'scripts/schedule_coop_cris.sh');
   assert.deepEqual([withUp.train.batchSize, withUp.train.effectiveBatchSize], [16, 32]);
   assert.deepEqual(withUp.model, {});
-  // with quirks reference the frozen CRIS's BatchNorms use batch statistics: one 32-sample pass, said so
+  // with quirks reference too: 16 x 2, each pass normalised on its own by the frozen BatchNorms, as the original
+  // ran it (the trainer notes it); and the Cityscapes scripts' val_check_interval=0.5
   const ref = recipeFor('original-scripts', cell('coop', 'cris', 'cityscapes'));
-  assert.deepEqual([ref.train.batchSize, ref.train.effectiveBatchSize], [32, 32]);
-  assert.ok(ref.notes.some((n) => /16-sample passes x 2 .* one 32-sample pass/.test(n)));
+  assert.deepEqual(ref.train, { precision: '16-mixed', tf32: 'on', batchSize: 16, effectiveBatchSize: 32, valCheckInterval: 0.5 });
   const noUp = recipeFor('original-scripts', cell('coop', 'cris', 'cityscapes', { useNewLastLayer: false }));
   assert.equal(noUp.script, 'scripts/schedule_coop_cris_cityscapes.sh');
-  assert.deepEqual([noUp.train.batchSize, noUp.train.effectiveBatchSize], [32, 32]);
-  assert.ok(noUp.notes.some((n) => /val_check_interval=0\.5/.test(n)), 'the half-epoch validation is reported, not silently dropped');
+  assert.deepEqual([noUp.train.batchSize, noUp.train.effectiveBatchSize, noUp.train.valCheckInterval], [32, 32, 0.5]);
+  for (const [learner, family] of [['cocoop', 'cris'], ['shared_attn', 'clipseg'], ['shared_separate', 'clipseg']] as const) {
+    assert.equal(recipeFor('original-scripts', cell(learner, family, 'cityscapes')).train.valCheckInterval, 0.5, `${family} x ${learner}`);
+  }
+  // the scripts of other datasets validate once per epoch
+  assert.equal(recipeFor('original-scripts', cell('cocoop', 'cris', 'kvasir')).train.valCheckInterval, undefined);
+  assert.equal(recipeFor('original-scripts', cell('shared_separate', 'clipseg', 'voc')).train.valCheckInterval, undefined);
 });
 
 test('original-scripts: a cell no script ran gets its learner\'s training setup only; CPU runs stay float32', () => {
@@ -52,6 +57,7 @@ test('original-scripts: a cell no script ran gets its learner\'s training setup 
   assert.equal(r.script, 'scripts/schedule_shared_atn.sh');
   assert.deepEqual(r.train, { batchSize: 16, effectiveBatchSize: 32 });
   assert.deepEqual(r.model, {}, 'not the script\'s use_new_last_layer=false: it ran Cityscapes');
+  assert.ok(r.notes.some((n) => /schedule_shared_atn\.sh validates every 0\.5 epoch on cityscapes \(val_check_interval\); not applied to kvasir/.test(n)), r.notes.join('\n'));
   assert.ok(r.notes.some((n) => /no run script ran clipseg x shared_attn on kvasir/.test(n)));
   assert.ok(r.notes.some((n) => /on CPU the trials run in float32/.test(n)));
 });

@@ -1,7 +1,10 @@
 // Resume after SIGKILL: a child process trains, is killed with SIGKILL in the middle of an epoch,
 // the run folder is resumed (in this process), and the final metrics, checkpoints and per-epoch records
 // equal those of an uninterrupted run with the same seed exactly. Once from the epoch-boundary
-// resume state, once from a mid-epoch step checkpoint (checkpointEverySteps).
+// resume state, once from a mid-epoch step checkpoint (checkpointEverySteps); then with
+// validations inside the epoch (valCheckInterval), on a model whose frozen BatchNorm uses batch
+// statistics over accumulated passes: from the state after a mid-epoch validation, and with a
+// validation between the optimizer steps that the resumed run must run again.
 //
 // This file is also the child: with TUNEVLSEG_TRAIN_CHILD set it runs one training job instead
 // of registering tests.
@@ -19,6 +22,8 @@ import { train, resumeRun, TinySegmenter, loadCheckpoint, type TrainConfigInput,
 
 interface ChildJob {
   config?: TrainConfigInput;
+  /** TinySegmenter with a batch-statistic BatchNorm (its running statistics are part of the state). */
+  batchNorm?: boolean;
   resumeDir?: string;
   /** Block forever (until killed) right after this optimizer step, having written `marker`. */
   killAt?: { epoch: number; step: number; marker: string };
@@ -27,7 +32,7 @@ interface ChildJob {
 async function child(job: ChildJob): Promise<void> {
   T.setNumThreads(1);
   const opts = {
-    buildSegmenter: () => new TinySegmenter({ imageSize: 32, dropout: 0.2 }),
+    buildSegmenter: () => new TinySegmenter({ imageSize: 32, dropout: 0.2, batchNorm: job.batchNorm === true }),
     onStep: (r: { epoch: number; step: number }) => {
       if (job.killAt && r.epoch === job.killAt.epoch && r.step === job.killAt.step) {
         writeFileSync(job.killAt.marker, `${r.epoch}.${r.step}`);
@@ -92,7 +97,7 @@ function registerTests(): void {
   });
 
   /** Everything of a finished run that must not depend on interruptions (timings dropped). */
-  function outcome(run: string): { summary: Partial<TrainSummary>; epochs: unknown[]; steps: unknown[]; best: Map<string, number[]>; last: Map<string, number[]> } {
+  function outcome(run: string): { summary: Partial<TrainSummary>; epochs: unknown[]; steps: unknown[]; validations: unknown[]; best: Map<string, number[]>; last: Map<string, number[]> } {
     const s = JSON.parse(readFileSync(path.join(run, 'summary.json'), 'utf8')) as TrainSummary & Record<string, unknown>;
     const { wallSeconds: _w, resumes: _r, runDir: _d, name: _n, lastEpoch, peakMemory: _m, imagesPerSecond: _i, ...rest } = s;
     const untimed = (r: Record<string, unknown>): Record<string, unknown> => {
@@ -110,6 +115,7 @@ function registerTests(): void {
       summary: { ...rest, lastEpoch: untimed(lastEpoch as unknown as Record<string, unknown>) as unknown as TrainSummary['lastEpoch'] },
       epochs: lines.filter((l) => l.type === 'epoch').map(untimed),
       steps: lines.filter((l) => l.type === 'step').map(untimed),
+      validations: lines.filter((l) => l.type === 'validation').map(untimed),
       best: tensors('best.safetensors'),
       last: tensors('last.safetensors'),
     };
@@ -157,6 +163,47 @@ function registerTests(): void {
       assert.equal(summary.resumes, 1);
       // resuming a finished run is refused
       await assert.rejects(resumeRun(run, opts), /already finished/);
+    });
+  }
+
+  // 7 passes of 4 per epoch, steps of 2 passes (the last one of 1): accumulation with batch-statistic BatchNorms.
+  const bnOpts = { buildSegmenter: () => new TinySegmenter({ imageSize: 32, dropout: 0.2, batchNorm: true }) };
+  const validating = (name: string, valCheckInterval: number): TrainConfigInput => ({ ...config(name, 0), valCheckInterval });
+  const references = new Map<number, ReturnType<typeof outcome>>();
+
+  for (const [interval, label, killStep, expectResumeAt, expectValidations] of [
+    // validations after passes 2, 4 and 6 (step boundaries), none after the 7th: killed at step 4 (pass 7), the
+    // run resumes from the state written after the pass-6 validation, whose scores the epoch's end then reports
+    [2, 'the state written after a mid-epoch validation', 4, { epoch: 2, batch: 6 }, [[1, 2], [1, 4], [1, 6], [2, 2], [2, 4], [2, 6]]],
+    // 0.5 of 7 passes: validations after passes 3 (between steps: no state there) and 6, none after the 7th: killed at
+    // step 2 (pass 4), the run resumes from the epoch boundary and runs the pass-3 validation again
+    [0.5, 'the epoch boundary, replaying a validation between two optimizer steps', 2, { epoch: 2, batch: 0 }, [[1, 3], [1, 6], [2, 3], [2, 6]]],
+  ] as const) {
+    test(`valCheckInterval ${interval}: SIGKILL mid-epoch, resume from ${label}: same validations and final metrics`, async () => {
+      T.setNumThreads(1);
+      if (!references.has(interval)) {
+        await train(validating(`ref-vci-${interval}`, interval), bnOpts);
+        references.set(interval, outcome(path.join(tmp, 'runs', `ref-vci-${interval}`)));
+      }
+      const ref = references.get(interval)!;
+      assert.deepEqual(ref.validations.map((v) => [(v as { epoch: number }).epoch, (v as { batch: number }).batch]), expectValidations);
+      const name = `killed-vci-${interval}`;
+      const run = path.join(tmp, 'runs', name);
+      const marker = path.join(tmp, `${name}.marker`);
+      const killed = await runChild({ config: validating(name, interval), batchNorm: true, killAt: { epoch: 2, step: killStep, marker } }, marker);
+      assert.equal(killed.signal, 'SIGKILL', `child exit ${killed.code}: ${killed.stderr}`);
+      await resumeRun(run, bnOpts);
+      const lines = readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const resumeLine = lines.find((l) => l.type === 'resume')!;
+      assert.deepEqual({ epoch: resumeLine.epoch, batch: resumeLine.batch }, expectResumeAt);
+      const got = outcome(run);
+      assert.deepEqual(got.validations, ref.validations);
+      assert.deepEqual(got.summary, ref.summary);
+      assert.deepEqual(got.epochs, ref.epochs);
+      assert.deepEqual(got.steps, ref.steps);
+      assert.deepEqual(got.best, ref.best);
+      assert.deepEqual(got.last, ref.last);
+      assert.ok(got.last.has('norm.running_mean'), 'the BatchNorm\'s running statistics travel with the state');
     });
   }
 }

@@ -19,6 +19,7 @@ import {
 } from '../src/train/index.js';
 import type { TextInputs } from '../src/tuning/segmenter.js';
 import { fixturesDir, sharedDir } from './helpers.js';
+import { runEval } from '../src/cli/eval.js';
 
 // Tiny models: one libtorch thread is much faster than two contending ones on a busy machine.
 T.setNumThreads(1);
@@ -203,7 +204,8 @@ test('config: defaults, errors naming the key and its source, flags for every ke
   assert.equal(c.lr, 2e-4);
   assert.equal(c.effectiveBatchSize, 32);
   assert.deepEqual(c.plateau, { factor: 0.2, patience: 5, threshold: 1e-4, minLr: 0 });
-  assert.deepEqual(c.earlyStopping, { enabled: true, patience: 12, minDelta: 1e-4 });
+  assert.deepEqual(c.earlyStopping, { enabled: true, monitor: 'val_loss', patience: 12, minDelta: 1e-4 });
+  assert.equal(c.valCheckInterval, 1);
   assert.equal(c.augment.p, 0.2);
   assert.equal(c.loss.lambdaCe, 0.2);
   const named = parseTrainConfig({ data: { dir: '/data/Kvasir SEG' } }).name;
@@ -358,7 +360,8 @@ test('issue 24 row 8: a dataset the original evaluates through its training tran
     data: { dir: voc, imageSize: 32, workers: 0 }, maxEpochs: 1, augment: { p: 1 }, progress: 'lines', ...extra,
   });
   const notes: string[] = [];
-  const ref = await train(cfg('voc-ref'), { buildSegmenter: tiny, log: (l) => notes.push(l) });
+  // evaluation batches of 3: the augmentation draws are per batch, which `eval` must follow
+  const ref = await train(cfg('voc-ref', { evalBatchSize: 3 }), { buildSegmenter: tiny, log: (l) => notes.push(l) });
   assert.deepEqual(ref.evaluation, { augmented: true, testSplit: 'val' });
   assert.equal(ref.test?.samples, ref.val.samples, 'the test set is the val split');
   assert.ok(notes.some((l) => /the test set is the val split, as the original's configs\/data\/image_dir_text_mask_jpg\.yaml/.test(l)), notes.join('\n'));
@@ -372,6 +375,34 @@ test('issue 24 row 8: a dataset the original evaluates through its training tran
     const plain = await evaluate(seg, voc, 'val', { imageSize: 32, workers: 0 });
     assert.ok(Math.abs(plain.loss - ref.val.loss) > 1e-6, `${plain.loss} vs ${ref.val.loss}`);
     assert.ok(Math.abs(ref.test!.loss - ref.val.loss) > 1e-6);
+    // `tunevlseg eval` of the run reads as its training did: test = the val split, augmented with the final
+    // test evaluation's draws (in the run's batches of 3), val with the best validation's: the summary's scores
+    const runDir = path.join(tmp, 'runs', 'voc-ref');
+    const ev = (raw: Record<string, unknown>): ReturnType<typeof runEval> => runEval(runDir, { workers: '0', ...raw }, tiny);
+    const t = await ev({});
+    assert.deepEqual(t.reading, { split: 'val', augmented: true });
+    assert.deepEqual([t.evaluation!.loss, t.evaluation!.dice, t.evaluation!.iou], [ref.test!.loss, ref.test!.dice, ref.test!.iou]);
+    assert.ok(t.notes.some((n) => /the test set is the val split, as the original's configs\/data\/image_dir_text_mask_jpg\.yaml/.test(n)), t.notes.join('\n'));
+    assert.ok(t.notes.some((n) => /go through the training augmentation, with the draws of the run's final test evaluation in batches of 3/.test(n)), t.notes.join('\n'));
+    const v = await ev({ split: 'val' });
+    assert.deepEqual([v.evaluation!.loss, v.evaluation!.dice], [ref.val.loss, ref.val.dice]);
+    // clean inputs on request, the same as evaluating the checkpoint directly
+    const clean = await ev({ evalAugment: 'off' });
+    assert.deepEqual(clean.reading, { split: 'val', augmented: false });
+    assert.ok(Math.abs(clean.evaluation!.loss - plain.loss) < 1e-6);
+    // another batch size draws otherwise, said so
+    const b5 = await ev({ batchSize: '5' });
+    assert.ok(b5.notes.some((n) => /--batch-size 5: the augmentation draws are made per batch, so they differ from the run's \(batches of 3\)/.test(n)));
+    // --out predicts the clean images (predictions are for use), said so
+    const out = await ev({ out: path.join(tmp, 'voc-ref-preds'), overlays: false });
+    assert.deepEqual(out.reading, { split: 'val', augmented: false });
+    assert.ok(out.notes.some((n) => /--out predicts and scores the clean images/.test(n)));
+    // a checkpoint file alone has no seed or augmentation settings: clean inputs, explained; "on" is refused
+    const best = path.join(runDir, 'checkpoints', 'best.safetensors');
+    const file = await runEval(best, { data: voc, workers: '0', imageSize: '32' }, tiny);
+    assert.deepEqual(file.reading, { split: 'val', augmented: false });
+    assert.ok(file.notes.some((n) => /a checkpoint file has no run config \(seed, augmentation\), so its inputs are read clean/.test(n)), file.notes.join('\n'));
+    await assert.rejects(runEval(best, { data: voc, workers: '0', evalAugment: 'on' }, tiny), /option "--eval-augment": on needs a run folder/);
   } finally {
     seg.dispose();
   }

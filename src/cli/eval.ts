@@ -9,6 +9,9 @@ import { SPLITS, type PromptOptions } from '../data/format.js';
 import { readRunConfig, type BuildSegmenter } from '../train/trainer.js';
 import { runFiles } from '../train/run-folder.js';
 import { readCheckpointMeta, loadCheckpointInto, stringifyJson, writeFileAtomic } from '../train/checkpoint.js';
+import { EVAL_AUGMENT_MODES, planCheckpointEvaluation, planRunEvaluation, type RunEvaluationPlan } from '../train/run-evaluation.js';
+import { passBatchSize } from '../train/reference-semantics.js';
+import type { Segmenter } from '../tuning/segmenter.js';
 import { evaluate, predictFolder, moduleDevice, type EvalResult, type PredictResult } from '../train/evaluate.js';
 import { applyTf32For } from '../train/precision.js';
 import { EVAL_PROTOCOLS, DEFAULT_TABLE_PROTOCOL, parseProtocol, type EvalProtocol } from '../train/protocols.js';
@@ -31,7 +34,10 @@ export const evalOptionsSchema = z.object({
   promptKey: z.string().min(1).optional(),
   out: z.string().min(1).optional(),
   overlays: z.boolean().default(true),
-  batchSize: int(1).default(8),
+  /** default 8; an augmented evaluation of a run: the run's evaluation batch size (the draws are per batch) */
+  batchSize: int(1).optional(),
+  /** auto: augment val/test as the run's training did (quirks reference on VOC/Cityscapes, or data.evalAugment); on; off */
+  evalAugment: z.enum(EVAL_AUGMENT_MODES).default('auto'),
   workers: int(0).optional(),
   imageSize: int(1).optional(),
   threshold: z.coerce.number().gt(0).lt(1).default(0.5),
@@ -60,8 +66,9 @@ export interface EvalTarget {
   checkpoint: string;
   /** Model config for the factory. */
   model: Record<string, unknown>;
-  /** The run's config, when the target is a run folder. */
+  /** The run's config and folder, when the target is a run folder. */
   run: TrainConfig | null;
+  runDir: string | null;
 }
 
 /** A run folder (its best/last checkpoint, or a path) or a checkpoint file. */
@@ -86,7 +93,7 @@ export function resolveEvalTarget(target: string, o: Pick<EvalOptions, 'checkpoi
   }
   const sets = modelFlagAssignments(o.model);
   if (sets.length > 0) model = applyOverrides(model, sets.map(([k, v]) => [k, v]));
-  return { checkpoint, model, run };
+  return { checkpoint, model, run, runDir: run ? path.resolve(target) : null };
 }
 
 export interface EvalCommandResult {
@@ -100,6 +107,10 @@ export interface EvalCommandResult {
   predictions: { outDir: string; files: number } | null;
   /** With --prompts: per-class Dice of the label maps, and their mean. */
   classes?: ClassEvalResult;
+  /** How the split was read: the split, and whether through the training augmentation (as the run's evaluation, docs/train.md). */
+  reading: { split: string; augmented: boolean } | null;
+  /** What the reading chose and why (a stand-in test split, augmentation), one line each. */
+  notes: string[];
 }
 
 /** What `tunevlseg eval` does, as a function. */
@@ -137,33 +148,54 @@ export async function runEval(target: string, raw: Record<string, unknown>, buil
     loadCheckpointInto(segmenter, t.checkpoint);
     applyTf32For(o.tf32, moduleDevice(segmenter));
     const precision = o.precision ?? t.run?.precision ?? '32';
-    const common = { precision, batchSize: o.batchSize, threshold: o.threshold, ...(o.workers !== undefined ? { workers: o.workers } : {}), ...(imageSize ? { imageSize } : {}) };
+    const common = { precision, batchSize: o.batchSize ?? 8, threshold: o.threshold, ...(o.workers !== undefined ? { workers: o.workers } : {}), ...(imageSize ? { imageSize } : {}) };
     if (o.prompts !== undefined && o.images === undefined) {
       const classes = await evaluateClasses(segmenter, data!, o.split, { ...common, classes: await parseClassList(o.prompts), ...(o.out ? { outDir: o.out } : {}) });
-      return { checkpoint: t.checkpoint, split: o.split, protocol, score: null, evaluation: null, predictions: null, classes };
+      return { checkpoint: t.checkpoint, split: o.split, protocol, score: null, evaluation: null, predictions: null, classes, reading: null, notes: [] };
     }
     if (o.images !== undefined) {
       if (!o.out) throw new ConfigError('option "--out": --images needs an output folder');
       if (!o.prompt) throw new ConfigError('option "--prompt": --images needs a prompt');
       const p = await predictFolder(segmenter, { ...common, input: o.images, prompt: o.prompt, outDir: o.out, overlays: o.overlays });
-      return { checkpoint: t.checkpoint, split: null, protocol, score: null, evaluation: null, predictions: { outDir: p.outDir, files: p.files.length } };
+      return { checkpoint: t.checkpoint, split: null, protocol, score: null, evaluation: null, predictions: { outDir: p.outDir, files: p.files.length }, reading: null, notes: [] };
     }
+    const r = await readingOf(t, data!, o, segmenter);
+    const run = t.run ? { seed: t.run.seed, loss: t.run.loss } : {};
     let ev: EvalResult;
     let pred: PredictResult | null = null;
     if (o.out) {
-      pred = await predictFolder(segmenter, { ...common, ...prompts, input: data!, split: o.split, outDir: o.out, overlays: o.overlays });
+      // Predictions are for use: always from the clean images.
+      pred = await predictFolder(segmenter, { ...common, ...prompts, input: data!, split: r.split, outDir: o.out, overlays: o.overlays });
       ev = pred.evaluation!;
+      if (r.augment) r.notes.push('note: --out predicts and scores the clean images; leave --out away for the augmented scores the run reported');
     } else {
-      ev = await evaluate(segmenter, data!, o.split, { ...common, ...prompts, protocols: EVAL_PROTOCOLS });
+      ev = await evaluate(segmenter, data!, r.split, {
+        ...common, ...prompts, ...run, protocols: EVAL_PROTOCOLS,
+        ...(r.augment ? { augment: r.augment, batchSize: r.batchSize ?? common.batchSize } : {}),
+      });
     }
-    if (o.results) writeFileAtomic(path.resolve(o.results), `${stringifyJson({ checkpoint: t.checkpoint, split: o.split, ...ev }, 1)}\n`);
+    const augmented = r.augment !== null && !o.out;
+    if (o.results) writeFileAtomic(path.resolve(o.results), `${stringifyJson({ checkpoint: t.checkpoint, split: r.split, augmented, ...ev }, 1)}\n`);
     const { perSample: _p, ...means } = ev;
     const chosen = ev.protocols?.[protocol];
     const score = chosen ? { dice: chosen.dice, iou: chosen.iou } : null;
-    return { checkpoint: t.checkpoint, split: o.split, protocol, score, evaluation: means, predictions: pred ? { outDir: pred.outDir, files: pred.files.length } : null };
+    return {
+      checkpoint: t.checkpoint, split: r.split, protocol, score, evaluation: means, predictions: pred ? { outDir: pred.outDir, files: pred.files.length } : null,
+      reading: { split: r.split, augmented }, notes: r.notes,
+    };
   } finally {
     segmenter.dispose();
   }
+}
+
+/** How the split is read (src/train/run-evaluation.ts): a run folder as its training read it. */
+function readingOf(t: EvalTarget, data: string, o: EvalOptions, segmenter: Segmenter): Promise<RunEvaluationPlan> {
+  const run = t.run;
+  if (!run || !t.runDir) return planCheckpointEvaluation(t.model, data, o.split, o.evalAugment);
+  return planRunEvaluation({
+    runDir: t.runDir, config: run, dataDir: data, asked: o.split, mode: o.evalAugment,
+    passBatchSize: () => passBatchSize(run.batchSize, run.effectiveBatchSize, segmenter), ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+  });
 }
 
 export function registerEvalCommand(program: Command, deps: CommandDeps = {}): Command {
@@ -180,7 +212,8 @@ export function registerEvalCommand(program: Command, deps: CommandDeps = {}): C
     .option('--out <dir>', "write masks, 8-bit probability maps (the reference's bicubic resize + save_image) and overlays at original size there")
     .option('--protocol <name>', `evaluation protocol to report: ${EVAL_PROTOCOLS.join(', ')} (default ${DEFAULT_TABLE_PROTOCOL}; docs/protocols.md)`)
     .option('--no-overlays', 'do not write overlay images')
-    .option('--batch-size <n>', 'batch size', '8')
+    .option('--batch-size <n>', 'batch size (default 8; an augmented evaluation of a run: the run\'s evaluation batch size)')
+    .option('--eval-augment <mode>', 'auto (a run folder: val/test through the training augmentation where its training read them so: quirks reference on VOC/Cityscapes, or data.evalAugment), on, or off', 'auto')
     .option('--workers <n>', 'loader worker threads')
     .option('--image-size <n>', "model input side (default: the run's or the model's)")
     .option('--threshold <p>', 'probability threshold for masks and Dice/IoU', '0.5')
@@ -206,10 +239,11 @@ export function registerEvalCommand(program: Command, deps: CommandDeps = {}): C
         print(stringifyJson(r));
         return;
       }
+      for (const n of r.notes) print(n);
       if (r.evaluation) {
         const e = r.evaluation;
         const shown = flags.protocol === undefined ? EVAL_PROTOCOLS : [r.protocol];
-        print(`${r.split}: ${e.samples} samples  loss ${e.loss.toFixed(4)}  (${r.checkpoint})`);
+        print(`${r.split}${r.reading?.augmented ? ' (augmented as in training)' : ''}: ${e.samples} samples  loss ${e.loss.toFixed(4)}  (${r.checkpoint})`);
         for (const p of shown) {
           const m = e.protocols?.[p];
           if (m) print(`  ${p.padEnd(27)} Dice ${m.dice.toFixed(4)}  IoU ${m.iou.toFixed(4)}${m.iouAggregate === 'global' ? ' (global)' : ''}${p === r.protocol ? '  <-' : ''}`);

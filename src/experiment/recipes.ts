@@ -10,14 +10,16 @@
  *   "medium" changes nothing the original's GPUs ran: CPU runs stay float32, with a note);
  * - `data.batch_size` and `+trainer.accumulate_grad_batches` where passed (some scripts define
  *   `accumulate_grad_batches=2` without passing it: schedule_maple.sh trains MaPLe in batches of
- *   16, one per step): `batchSize`, `effectiveBatchSize`; on CRIS with `quirks: reference` one
- *   pass per step (the trainer refuses smaller passes with batch-statistic BatchNorms), with a note;
+ *   16, one per step): `batchSize`, `effectiveBatchSize`. On CRIS with `quirks: reference` the
+ *   frozen BatchNorms then normalise each 16-sample pass on its own, as they did in the original
+ *   (the trainer says so);
  * - `model.net.use_new_last_layer=false` (Table 5's setup, no learnable upsampler) and
  *   `model.net.context_learner.context_initializer=null` (Table 4's Gaussian initialisation), as
  *   the script has them: `model.useNewLastLayer`, `model.contextInitializer`;
- * - `+trainer.val_check_interval=0.5` on Cityscapes: validation twice per epoch. Our trainer
- *   validates once per epoch, so this one is reported, not applied (docs/sweep.md).
- * `+trainer.benchmark=true` (cuDNN autotuning: kernels chosen by timing) is not applied either.
+ * - `+trainer.val_check_interval=0.5` in the Cityscapes scripts: validation twice per epoch
+ *   (early-stopping patience and the best checkpoint in half-epochs): `valCheckInterval: 0.5`,
+ *   on the datasets the script ran (it is there for Cityscapes' size, not for the learner).
+ * `+trainer.benchmark=true` (cuDNN autotuning: kernels chosen by timing) is not applied.
  *
  * `original-scripts` picks, for each model x learner x dataset, the script that ran it (where two
  * did, the one whose upsampler setting matches the cell's); a cell no script ran gets the
@@ -56,6 +58,8 @@ interface RunScript {
   readonly noUpsampler?: true;
   /** `model.net.context_learner.context_initializer=null` passed. */
   readonly gaussianInit?: true;
+  /** `+trainer.val_check_interval` passed. */
+  readonly valCheckInterval?: number;
 }
 
 /** The run scripts' active commands (schedule_e2e_* and schedule_zss.sh train no learner). */
@@ -64,17 +68,17 @@ export const RUN_SCRIPTS: readonly RunScript[] = [
   { file: 'scripts/schedule_cocoop_clipseg.sh', learner: 'cocoop', family: 'clipseg', datasets: ['bkai', 'clinicdb', 'kvasir'], batchSize: 32, accumulate: 1, noUpsampler: true },
   { file: 'scripts/schedule_busi.sh', learner: 'cocoop', family: 'clipseg', datasets: ['busi'], batchSize: 32, accumulate: 1 },
   { file: 'scripts/schedule_busi.sh', learner: 'coop', family: 'clipseg', datasets: ['busi'], batchSize: 32, accumulate: 1 },
-  { file: 'scripts/schedule_coop_cris.sh', learner: 'coop', family: 'cris', datasets: ['cityscapes'], batchSize: 16, accumulate: 2 },
-  { file: 'scripts/schedule_coop_cris_cityscapes.sh', learner: 'coop', family: 'cris', datasets: ['cityscapes'], batchSize: 32, accumulate: 1, noUpsampler: true },
+  { file: 'scripts/schedule_coop_cris.sh', learner: 'coop', family: 'cris', datasets: ['cityscapes'], batchSize: 16, accumulate: 2, valCheckInterval: 0.5 },
+  { file: 'scripts/schedule_coop_cris_cityscapes.sh', learner: 'coop', family: 'cris', datasets: ['cityscapes'], batchSize: 32, accumulate: 1, noUpsampler: true, valCheckInterval: 0.5 },
   { file: 'scripts/schedule_coop_cris_pascal.sh', learner: 'coop', family: 'cris', datasets: ['voc'], batchSize: 32, accumulate: 1, noUpsampler: true },
   { file: 'scripts/schedule_cocoop_cris.sh', learner: 'cocoop', family: 'cris', datasets: [...MEDICAL, 'camus'], batchSize: 32, accumulate: 1 },
-  { file: 'scripts/schedule_cocoop_cris_cityscapes.sh', learner: 'cocoop', family: 'cris', datasets: ['cityscapes'], batchSize: 32, accumulate: 1, noUpsampler: true },
+  { file: 'scripts/schedule_cocoop_cris_cityscapes.sh', learner: 'cocoop', family: 'cris', datasets: ['cityscapes'], batchSize: 32, accumulate: 1, noUpsampler: true, valCheckInterval: 0.5 },
   { file: 'scripts/schedule_cocoop_cris_pascal.sh', learner: 'cocoop', family: 'cris', datasets: ['voc'], batchSize: 32, accumulate: 1, noUpsampler: true },
   { file: 'scripts/schedule_maple.sh', learner: 'maple', family: 'clipseg', datasets: ['camus'], batchSize: 16, accumulate: 1, gaussianInit: true },
   { file: 'scripts/schedule_maple_leftout.sh', learner: 'maple', family: 'clipseg', datasets: ['chexlocalize'], batchSize: 16, accumulate: 2 },
   { file: 'scripts/schedule_pascal_maple.sh', learner: 'maple', family: 'clipseg', datasets: ['voc'], batchSize: 16, accumulate: 2, gaussianInit: true },
-  { file: 'scripts/schedule_shared_atn.sh', learner: 'shared_attn', family: 'clipseg', datasets: ['cityscapes'], batchSize: 16, accumulate: 2, noUpsampler: true },
-  { file: 'scripts/schedule_shared_separate.sh', learner: 'shared_separate', family: 'clipseg', datasets: ['cityscapes'], batchSize: 16, accumulate: 2, noUpsampler: true },
+  { file: 'scripts/schedule_shared_atn.sh', learner: 'shared_attn', family: 'clipseg', datasets: ['cityscapes'], batchSize: 16, accumulate: 2, noUpsampler: true, valCheckInterval: 0.5 },
+  { file: 'scripts/schedule_shared_separate.sh', learner: 'shared_separate', family: 'clipseg', datasets: ['cityscapes'], batchSize: 16, accumulate: 2, noUpsampler: true, valCheckInterval: 0.5 },
   { file: 'scripts/schedule_shared_separate_pascal.sh', learner: 'shared_separate', family: 'clipseg', datasets: ['voc'], batchSize: 16, accumulate: 2 },
   { file: 'scripts/schedule_vpt.sh', learner: 'vpt', family: 'clipseg', datasets: [...MEDICAL, 'camus'], batchSize: 32, accumulate: 1, noUpsampler: true },
 ];
@@ -148,24 +152,17 @@ export function recipeFor(name: string, cell: RecipeCell): RecipeResult {
     notes.push('the scripts train in 16-mixed precision with TF32 matmuls, which are CUDA settings: on CPU the trials run in float32');
   }
   if (script) {
-    const step = script.batchSize * script.accumulate;
-    // The frozen CRIS's BatchNorms use batch statistics with quirks: reference, and the trainer
-    // refuses passes smaller than the step there (src/train/reference-semantics.ts).
-    const onePass = cell.family === 'cris' && cell.model.quirks !== 'fixed' && script.accumulate > 1;
-    train.batchSize = onePass ? step : script.batchSize;
-    train.effectiveBatchSize = step;
-    if (onePass) {
-      notes.push(`${script.file} trains CRIS in ${script.batchSize}-sample passes x ${script.accumulate} (each normalised on its own by the frozen BatchNorms); ` +
-        `the trainer refuses passes smaller than the step there, so each step is one ${step}-sample pass`);
-    }
+    train.batchSize = script.batchSize;
+    train.effectiveBatchSize = script.batchSize * script.accumulate;
     if (modelOverrides && script.noUpsampler) model.useNewLastLayer = false;
     if (modelOverrides && script.gaussianInit) model.contextInitializer = null;
     if (modelOverrides && script.noUpsampler && cell.model.useNewLastLayer !== false) {
       notes.push(`${script.file} runs without the learnable upsampler (use_new_last_layer=false: Table 5's setup)`);
     }
-  }
-  if (ds === 'cityscapes') {
-    notes.push('the Cityscapes scripts validate twice per epoch (val_check_interval=0.5: early-stopping patience and best checkpoint in half-epochs); this trainer validates once per epoch');
+    if (script.valCheckInterval !== undefined) {
+      if (ds !== null && script.datasets.includes(ds)) train.valCheckInterval = script.valCheckInterval;
+      else notes.push(`${script.file} validates every ${script.valCheckInterval} epoch on ${script.datasets.join(', ')} (val_check_interval); not applied to ${ds ?? `"${cell.dataset}"`}`);
+    }
   }
   return { train, model, script: script?.file ?? null, notes };
 }

@@ -13,7 +13,7 @@ import { familyOf, gridCells, type GridCell } from './grid.js';
 import { planSweep, type SamplerChoice } from './sweep-plan.js';
 import { trialsOnCuda, withRecipe } from './recipes.js';
 import { intFlag } from './sweep.js';
-import { autoObjective, checkTrialConfig, trainConfigDiff } from './trial.js';
+import { autoObjective, checkTrialConfig, objectiveDirection, trainConfigDiff } from './trial.js';
 import { parseDevices, runWorker, spawnWorkers } from './worker.js';
 
 export interface GridOptions {
@@ -98,10 +98,11 @@ export async function runGrid(o: GridOptions): Promise<{ dir: string; ran: strin
       });
       const nTrials = plan.nTrials;
       if (!o.quiet) console.log(`[${i + 1}/${cells.length}] ${cell.id}: sweeping ${nTrials} trials (${plan.samplerName} TPE, seed ${plan.seed}${plan.source ? `, the space of ${plan.source}` : ''})`);
+      const objective = autoObjective(model);
       const config: StudyConfig = {
-        name: cell.id, direction: 'minimize', space: plan.space, seed: plan.seed, sampler: plan.sampler, lag: 0,
+        name: cell.id, direction: objectiveDirection(objective), space: plan.space, seed: plan.seed, sampler: plan.sampler, lag: 0,
         attrs: {
-          train: base, objective: autoObjective(model), nTrials, pruner: 'none', cell: cell.id, sampler: plan.samplerName,
+          train: base, objective, nTrials, pruner: 'none', cell: cell.id, sampler: plan.samplerName,
           ...(plan.source ? { source: plan.source } : {}), ...(o.recipe ? { recipe: o.recipe } : {}),
         },
       };

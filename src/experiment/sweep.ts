@@ -9,7 +9,7 @@ import { readConfigFile, type TrainConfigInput } from '../train/index.js';
 import { familyOfModelSpec } from '../tuning/base-model.js';
 import { trialsOnCuda, withRecipe } from './recipes.js';
 import { planReport, planSweep, type SamplerChoice, type SweepPlan } from './sweep-plan.js';
-import { autoObjective, checkTrialConfig, trainConfigDiff, type SweepObjective } from './trial.js';
+import { autoObjective, checkTrialConfig, objectiveDirection, trainConfigDiff, type SweepObjective } from './trial.js';
 import { assertSomeTrialCompleted, joinHint, parseDevices, runWorker, spawnWorkers, StudyFailedError } from './worker.js';
 
 export interface SweepOptions {
@@ -113,7 +113,7 @@ export async function runSweep(o: SweepOptions, log: (line: string) => void = co
   const objective = o.objective === 'auto' ? autoObjective((base.model ?? {}) as Record<string, unknown>) : o.objective;
   const config: StudyConfig = {
     name: studyName,
-    direction: objective === 'val_dice' ? 'maximize' : 'minimize',
+    direction: objectiveDirection(objective),
     space: plan.space,
     seed: plan.seed,
     sampler: plan.sampler,

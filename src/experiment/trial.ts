@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { checkStudyName, learnerSpace, type LearnerName, type Params, type SearchSpace, type StudyRecord } from '../sweep/index.js';
-import { ConfigError, parseTrainConfig, type TrainConfigInput, type TrainSummary } from '../train/index.js';
+import { ConfigError, parseTrainConfig, type EpochRecord, type TrainConfigInput, type TrainSummary } from '../train/index.js';
+import { isLearnerName, learnerEntry } from '../learners/registry.js';
 import { configTargetOf } from '../learners/param-names.js';
 
 /**
@@ -14,22 +15,41 @@ import { configTargetOf } from '../learners/param-names.js';
  * - `val_loss`: the last epoch's validation loss, minimised (the reference: Optuna reads the
  *   `val_loss` Lightning reports after `fit`, fixtures README quirk 21);
  * - `best_val_loss`: the validation loss of the best-Dice checkpoint, minimised;
- * - `val_dice`: the best checkpoint's validation Dice, maximised.
- * `auto` (the flag's default) is `val_loss` with `quirks: reference`, `best_val_loss` with `fixed`.
+ * - `val_dice`: the best checkpoint's validation Dice, maximised;
+ * - `last_val_dice`: the last validation's Dice (the checkpoint-selection protocol's), maximised
+ *   (VLSM-Adapter's `clipseg_optuna.yaml`: the fit's last `val/dice_epoch`).
+ * `auto` (the flag's default) is what the learner's original optimised (its registry entry's
+ * `originalSweep.objective`), else TuneVLSeg's: `val_loss` with `quirks: reference`,
+ * `best_val_loss` with `fixed`.
  */
-export type SweepObjective = 'val_loss' | 'best_val_loss' | 'val_dice';
-export const SWEEP_OBJECTIVES: readonly SweepObjective[] = ['val_loss', 'best_val_loss', 'val_dice'];
+export type SweepObjective = 'val_loss' | 'best_val_loss' | 'val_dice' | 'last_val_dice';
+export const SWEEP_OBJECTIVES: readonly SweepObjective[] = ['val_loss', 'best_val_loss', 'val_dice', 'last_val_dice'];
 
-/** The `auto` objective of a model config (its quirks mode decides). */
+/** The `auto` objective of a model config (its learner and quirks mode decide). */
 export function autoObjective(model: Record<string, unknown>): SweepObjective {
-  return model.quirks === 'fixed' ? 'best_val_loss' : 'val_loss';
+  const quirks = model.quirks === 'fixed' ? 'fixed' : 'reference';
+  const own = isLearnerName(model.learner) ? learnerEntry(model.learner).originalSweep?.objective?.[quirks] : undefined;
+  return own ?? (quirks === 'fixed' ? 'best_val_loss' : 'val_loss');
+}
+
+/** Whether the study maximises or minimises the objective. */
+export function objectiveDirection(objective: SweepObjective): 'maximize' | 'minimize' {
+  return objective === 'val_dice' || objective === 'last_val_dice' ? 'maximize' : 'minimize';
 }
 
 /** A finished trial's objective value. */
 export function objectiveValue(objective: SweepObjective, s: Pick<TrainSummary, 'val' | 'lastEpoch'>): number {
   if (objective === 'val_loss') return s.lastEpoch.valLoss;
+  if (objective === 'last_val_dice') return s.lastEpoch.valSelectDice;
   return objective === 'best_val_loss' ? s.val.loss : s.val.dice;
 }
+
+/** The value an epoch reports to the pruner (the objective's own measure, taken at that epoch). */
+export function epochObjectiveValue(objective: SweepObjective, r: EpochRecord): number {
+  if (objective === 'last_val_dice') return r.valSelectDice;
+  return objective === 'val_dice' ? r.valDice : r.valLoss;
+}
+
 
 /** What makes a study itself rather than another of the same name (storage.ts: StudyRecord). */
 export type StudyIdentity = Pick<StudyRecord, 'name' | 'id' | 'createdAt'>;

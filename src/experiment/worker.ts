@@ -12,7 +12,7 @@ import {
 import { train, TrainingInterruptedError, type TrainConfigInput, type TrainSummary } from '../train/index.js';
 import { urlPassword, urlWithoutPassword } from '../hub/redact.js';
 import { shellCommand } from '../hub/shell-quote.js';
-import { objectiveValue, trialConfig, type SweepObjective } from './trial.js';
+import { epochObjectiveValue, objectiveValue, trialConfig, type SweepObjective } from './trial.js';
 
 export function makePruner(name: string): Pruner | undefined {
   if (name === 'none') return undefined;
@@ -77,7 +77,7 @@ export async function runWorker(storage: StudyStorage, studyName: string, o: Wor
           buildSegmenter: async (model) => (await import('../tuning/factory.js')).buildSegmenter(model as Record<string, unknown>),
           signal: ac.signal,
           onEpoch: (r) => {
-            const v = objective === 'val_dice' ? r.valDice : r.valLoss;
+            const v = epochObjectiveValue(objective, r);
             pending.push(report(r.epoch, v).catch((e: unknown) => {
               pruned = e;
               ac.abort();

@@ -24,6 +24,12 @@ export interface OriginalSweep {
   readonly file: string;
   readonly seed: number;
   readonly nTrials: number;
+  /**
+   * What its Optuna optimised, as `sweep --objective auto` names it per quirks mode (src/experiment
+   * trial.ts `SweepObjective`). Absent: TuneVLSeg's, `val_loss` (the last epoch's, reference,
+   * quirk 21) / `best_val_loss` (fixed).
+   */
+  readonly objective?: Readonly<Record<QuirkMode, 'val_loss' | 'best_val_loss' | 'val_dice' | 'last_val_dice'>>;
   readonly params: Readonly<Record<string, SearchRow>>;
 }
 

@@ -29,6 +29,8 @@ export interface RunSummary {
   stopReason: string | null;
   wallSeconds: number | null;
   trainableParams: number | null;
+  /** How val and test were read (summary.json `evaluation`): through the training augmentation, and which split was the test set; null: not recorded. */
+  evaluation: { augmented: boolean; testSplit: string | null } | null;
 }
 
 export interface EpochPoint {
@@ -79,6 +81,7 @@ const summarySchema = z.looseObject({
   stopReason: z.string().optional(),
   wallSeconds: z.number().optional(),
   trainableParams: z.number().optional(),
+  evaluation: z.looseObject({ augmented: z.boolean(), testSplit: z.string().nullable() }).optional(),
 });
 
 const toScores = (s: z.infer<typeof scoresSchema> | null | undefined): EvalScores | null =>
@@ -122,6 +125,7 @@ function readSummary(ctx: Ctx, file: string, cell: string): { summary: RunSummar
     stopReason: s.stopReason ?? null,
     wallSeconds: s.wallSeconds ?? null,
     trainableParams: s.trainableParams ?? null,
+    evaluation: s.evaluation ? { augmented: s.evaluation.augmented, testSplit: s.evaluation.testSplit } : null,
   };
   return { summary, error: null };
 }

@@ -127,8 +127,35 @@ function averageRow(label: string[], rows: readonly TableRow[], ncol: number, wi
   return row('average', label, values, withStd);
 }
 
-function notesFor(t: ResultTable, missing: string[], metricName: string): string[] {
+/**
+ * The table's datasets whose runs read val/test as the original's data configs do (VOC,
+ * Cityscapes with quirks reference: summary.json `evaluation`): augmented inputs, and the split
+ * that was the test set. Null when every run read clean inputs from its own test split.
+ */
+function evaluationNote(b: Bench, t: ResultTable): string | null {
+  const ids = new Set(t.rows.flatMap((r) => r.cells.filter((c): c is string => c !== null)));
+  const augmented = new Set<string>();
+  const testSplits = new Map<string, Set<string>>();
+  for (const c of b.cells) {
+    if (!ids.has(c.id)) continue;
+    const label = datasetLabel(c.key.dataset, b.grid.labels.datasets);
+    for (const r of c.runs) {
+      const e = r.summary?.evaluation;
+      if (!e) continue;
+      if (e.augmented) augmented.add(label);
+      if (e.testSplit !== null && e.testSplit !== 'test') testSplits.set(label, (testSplits.get(label) ?? new Set()).add(e.testSplit));
+    }
+  }
+  const parts: string[] = [];
+  if (augmented.size) parts.push(`${[...augmented].join(', ')}: val and test inputs went through the training augmentation, as the original's data configs read them`);
+  if (testSplits.size) parts.push(`the test set is ${[...testSplits].map(([d, s]) => `${d}'s ${[...s].join('/')} split`).join(', ')} (no test split; the original tests on val)`);
+  return parts.length ? `${parts.join('; ')} (summary.json "evaluation").` : null;
+}
+
+function notesFor(t: ResultTable, missing: string[], metricName: string, b: Bench): string[] {
   const notes = [`${metricName} in %, evaluated on each dataset's test split with the checkpoint of best validation Dice.`];
+  const evaluation = evaluationNote(b, t);
+  if (evaluation) notes.push(evaluation);
   if (t.rows.some((r) => r.kind === 'method' && r.values.some((v) => v !== null && v.n > 1))) notes.push('a ± b: mean and sample standard deviation over repeated seeds (their number is in the CSV column <dataset>_n).');
   if (t.summaryStd) notes.push(`${t.summaryHeader}: over the dataset columns of the row.`);
   notes.push(`Bold: the best prompt-tuning value of each column (reference and average rows excluded; for the ${t.summaryHeader} column, rows without missing cells only).`);
@@ -214,7 +241,7 @@ export function table3(b: Bench, o: TableOptions = {}): ResultTable {
     notes: [],
     digits,
   };
-  t.notes = notesFor(t, missing, metricName);
+  t.notes = notesFor(t, missing, metricName, b);
   if (byFamily) {
     const i = t.notes.findIndex((n) => n.startsWith('Bold:'));
     t.notes[i] = 'Bold: the best value of each column within each family of methods (model by model; reference and average rows excluded; for the Mean column, rows without missing cells only).';
@@ -270,7 +297,7 @@ export function table4(b: Bench, o: Table4Options = {}): ResultTable | null {
     notes: [],
     digits,
   };
-  t.notes = notesFor(t, missing, metricName);
+  t.notes = notesFor(t, missing, metricName, b);
   captionProtocol(t, b.protocol);
   return t;
 }
@@ -328,7 +355,7 @@ export function table5(b: Bench, o: Table5Options = {}): ResultTable | null {
     notes: [],
     digits,
   };
-  t.notes = notesFor(t, missing, metricName);
+  t.notes = notesFor(t, missing, metricName, b);
   captionProtocol(t, b.protocol);
   if (withUps.length) {
     const d = mean(withUps);

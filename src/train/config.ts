@@ -23,6 +23,12 @@ export const TF32_MODES = ['auto', 'on', 'off'] as const;
 /** What DiceCELoss receives (src/train/loss.ts): `logits` (sigmoid=True), or `probabilities` = sigmoid(logits) as VLSM-Adapter does. */
 export const LOSS_INPUTS = ['logits', 'probabilities'] as const;
 export type LossInput = (typeof LOSS_INPUTS)[number];
+/**
+ * What early stopping watches: the validation loss (minimised: TuneVLSeg's `val_loss`) or the
+ * checkpoint-selection Dice (maximised: VLSM-Adapter's `val/dice_epoch`).
+ */
+export const EARLY_STOPPING_MONITORS = ['val_loss', 'val_dice'] as const;
+export type EarlyStoppingMonitor = (typeof EARLY_STOPPING_MONITORS)[number];
 
 const finite = () => z.number().refine(Number.isFinite, 'expected a finite number');
 const positive = () => z.number().positive().refine(Number.isFinite, 'expected a finite number');
@@ -114,9 +120,22 @@ export const trainConfigSchema = z.object({
   }).strict().prefault({}),
   earlyStopping: z.object({
     enabled: z.boolean().default(true),
+    /** val_loss (mode min) or val_dice (mode max: the checkpoint-selection protocol's Dice). */
+    monitor: z.enum(EARLY_STOPPING_MONITORS).default('val_loss'),
+    /** Validations (not epochs, when valCheckInterval validates more often) without improvement. */
     patience: z.number().int().min(1).default(12),
     minDelta: z.number().min(0).default(1e-4),
   }).strict().prefault({}),
+  /**
+   * When to validate (Lightning's `val_check_interval`): a fraction in (0, 1] of an epoch's
+   * training passes, i.e. after every max(1, floor(passes x fraction))-th pass (0.5: twice per
+   * epoch, and not after the last pass when that count does not divide the epoch), or a whole
+   * number >= 2 of passes. 1: once per epoch, after its last pass. Early stopping, the best
+   * checkpoint and ReduceLROnPlateau (at each epoch's end, on the latest validation) follow it.
+   */
+  valCheckInterval: z.number().positive()
+    .refine((v) => v <= 1 || Number.isInteger(v), 'expected a fraction in (0, 1] of an epoch or a whole number (>= 2) of training passes')
+    .default(1),
   augment: augmentSchema.prefault({}),
   loss: z.object({
     lambdaDice: z.number().min(0).default(1),

@@ -2,27 +2,29 @@
  * One training epoch of a run (trainer.ts's third stage): the seeded batches from where the
  * state says (mid-epoch after a resume), augmentation on pixels, normalisation, then the
  * micro-batch and step logic of step.ts (autocast, gradient accumulation weighted as the quirks
- * mode says, optional clipping, the loss scaler), step records; then validation, the
- * scheduler, early stopping, the best/last checkpoints, the epoch record and the resume state.
+ * mode says, optional clipping, the loss scaler), step records; validation where
+ * `valCheckInterval` puts it (validation.ts: early stopping, the best checkpoint), and at the
+ * epoch's end the scheduler, the last checkpoint, the epoch record and the resume state.
  */
 import { statSync } from 'node:fs';
 import { hashSeed } from '../data/rng.js';
 import { shellCommand } from '../hub/shell-quote.js';
-import { manualSeed, noGrad, type optim, tidy } from '../torch/index.js';
+import { manualSeed, noGrad, tidy } from '../torch/index.js';
 import { augmentBatch } from './augment.js';
 import { saveCheckpoint } from './checkpoint.js';
-import { evaluateLoader, lossTargets } from './evaluate.js';
+import { lossTargets } from './evaluate.js';
 import { batchTensors, normalise } from './inputs.js';
 import { diceIoU, MeanAccumulator } from './metrics.js';
-import { TrainingInterruptedError, type EpochRecord, type StepRecord, type TrainOptions, type TrainerState } from './records.js';
-import { DivergedStep, endOnNonFiniteReference, nonFiniteError, validationLoss } from './non-finite.js';
+import { TrainingInterruptedError, type EpochRecord, type StepRecord, type TrainOptions, type TrainerState, type ValidationRecord } from './records.js';
+import { DivergedStep, endOnNonFiniteReference, nonFiniteError } from './non-finite.js';
 import { appendLine, saveState, type TrainingRun } from './run-setup.js';
 import { accumulationWeighting, backwardMicroBatch, closesStep, microBatchWeight, optimizerStep, type AccumulationPlan } from './step.js';
+import { validate } from './validation.js';
 
 /** Runs epoch `st.epoch` (from batch `st.batch`) and updates `st`; throws on an abort or (quirks fixed) a non-finite loss (non-finite.ts). */
-export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<TrainOptions, 'onStep' | 'onEpoch' | 'signal'>): Promise<void> {
-  const { config, files, segmenter, device, amp, opt, sched, params, progress, augment, softTargets, selectBy, lossCfg, batchSize } = run;
-  const trainLoader = run.loaders.train, valLoader = run.loaders.val;
+export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<TrainOptions, 'onStep' | 'onEpoch' | 'onValidation' | 'signal'>): Promise<void> {
+  const { config, files, segmenter, device, amp, opt, sched, params, progress, augment, softTargets, lossCfg, batchSize } = run;
+  const trainLoader = run.loaders.train;
   const runDir = files.dir;
   const save = (): void => saveState(run, st);
   const accum = config.effectiveBatchSize / batchSize;
@@ -32,9 +34,11 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
     accumulate: accum, microBatches: nb, weighting: accumulationWeighting(run.quirks),
     sizeAt: (i) => (i < nb - 1 ? batchSize : N - (nb - 1) * batchSize),
   };
+  const valEvery = run.validationEvery;
 
   const E = st.epoch;
   const acc = st.epochSums ? MeanAccumulator.fromState(st.epochSums) : new MeanAccumulator();
+  if (st.batch === 0) st.epochBest = false;
   progress.epochStart(E + 1, config.maxEpochs, nb, st.batch);
   segmenter.train();
   const epochStart = performance.now();
@@ -42,6 +46,9 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
   let stepStart = performance.now();
   let stepLoss = 0, stepDice = 0, stepSamples = 0;
   let i = -1;
+  let passes = nb;
+  let stoppedEarly = false;
+  let validationSeconds = 0; // inside the epoch: not training time
   for await (const b of trainLoader.epoch(E)) {
     i++;
     if (i < st.batch) {
@@ -73,11 +80,12 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
     for (const d of r.dice) stepDice += d;
     stepSamples += b.size;
     epochImages += b.size;
-    if (closesStep(plan, i)) {
+    const stepped = closesStep(plan, i);
+    if (stepped) {
       // 16-mixed: unscale before clipping; inf/NaN gradients skip the step and lower the scale.
-      let stepped: ReturnType<typeof optimizerStep>;
+      let outcome: ReturnType<typeof optimizerStep>;
       try {
-        stepped = optimizerStep(opt, params, {
+        outcome = optimizerStep(opt, params, {
           scaler: amp.scaler, gradClipNorm: config.gradClipNorm,
           onNonFinite: (gradNorm) => {
             const at = { what: `gradient norm (${gradNorm})`, value: gradNorm, epoch: E, step: st.stepInEpoch + 1, globalStep: st.globalStep + 1, batch: i, batches: nb, names: b.names };
@@ -90,7 +98,7 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
         opts.onEpoch?.(rec);
         return;
       }
-      const { lossScale, skipped } = stepped;
+      const { lossScale, skipped } = outcome;
       st.globalStep++;
       st.stepInEpoch++;
       st.batch = i + 1;
@@ -105,51 +113,66 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
       opts.onStep?.(rec);
       stepStart = now;
       stepLoss = stepDice = stepSamples = 0;
-      const midEpoch = i < nb - 1;
-      if (midEpoch && (opts.signal?.aborted || (config.checkpointEverySteps > 0 && st.stepInEpoch % config.checkpointEverySteps === 0))) {
-        st.epochSums = acc.state();
-        st.metricsBytes = statSync(files.metrics).size;
-        save();
-        if (opts.signal?.aborted) {
-          throw new TrainingInterruptedError(`training interrupted at epoch ${E + 1}, step ${st.stepInEpoch} (global step ${st.globalStep}); ` +
-            `resume with: ${shellCommand(['tunevlseg', 'train', '--resume', runDir])}`, runDir);
-        }
-      }
     }
     progress.batch(i + 1, {
       loss: acc.mean('loss'), dice: acc.mean('dice'),
       imagesPerSecond: epochImages / Math.max(1e-9, (performance.now() - epochStart) / 1000),
     });
+    const midEpoch = i < nb - 1;
+    // Lightning validates after the batch (and its optimizer step), then the callbacks act; the
+    // validation after the epoch's last pass comes with the epoch's end, below.
+    let validated = false;
+    if ((i + 1) % valEvery === 0 && midEpoch) {
+      const t0 = performance.now();
+      const v = await validate(run, st, { epoch: E, batch: i + 1 }, { trainLoss: acc.mean('loss'), trainDice: acc.mean('dice') });
+      validated = true;
+      const vr: ValidationRecord = {
+        type: 'validation', epoch: E + 1, batch: i + 1, globalStep: st.globalStep, index: st.validations - 1,
+        valLoss: v.scores.loss, valDice: v.scores.dice, valIou: v.scores.iou, valSelectDice: v.scores.selectDice,
+        best: v.best, earlyStoppingWait: st.early.wait, seconds: (performance.now() - t0) / 1000,
+      };
+      validationSeconds += vr.seconds;
+      appendLine(files.metrics, vr);
+      opts.onValidation?.(vr);
+      progress.message(formatValidationLine(vr, nb));
+      segmenter.train();
+      if (st.early.triggered && (E >= config.minEpochs || !Number.isFinite(v.scores.loss))) {
+        // Lightning's epoch loop ends here: the epochs before this one satisfy min_epochs (a
+        // non-finite validation loss ends a reference run at once: non-finite.ts).
+        passes = i + 1;
+        stoppedEarly = true;
+        opt.zeroGrad(); // a window cut short never steps
+        break;
+      }
+      progress.epochStart(E + 1, config.maxEpochs, nb, i + 1);
+    }
+    // A resume state where the loader position is a step boundary: after a mid-epoch
+    // validation (so that it is not run again), every N steps, or on an abort.
+    if (stepped && midEpoch && (validated || opts.signal?.aborted || (config.checkpointEverySteps > 0 && st.stepInEpoch % config.checkpointEverySteps === 0))) {
+      st.epochSums = acc.state();
+      st.metricsBytes = statSync(files.metrics).size;
+      save();
+      if (opts.signal?.aborted) {
+        throw new TrainingInterruptedError(`training interrupted at epoch ${E + 1}, step ${st.stepInEpoch} (global step ${st.globalStep}); ` +
+          `resume with: tunevlseg train --resume ${runDir}`, runDir);
+      }
+    }
   }
-  const trainSeconds = (performance.now() - epochStart) / 1000;
-  progress.validating();
-  const val = await evaluateLoader(segmenter, valLoader, {
-    threshold: config.threshold, loss: lossCfg, device, protocols: [selectBy], precision: config.precision,
-    ...(run.evalAugment ? { augment: { ...run.evalAugment, epoch: E } } : {}),
-  });
-  const valLoss = validationLoss(run, st, val.loss, E); // fixed: throws on NaN/inf; reference: inf (non-finite.ts)
-  const selectDice = val.protocols![selectBy]!.dice;
+  const trainSeconds = (performance.now() - epochStart) / 1000 - validationSeconds;
+  const train = { trainLoss: acc.mean('loss'), trainDice: acc.mean('dice') };
+  if (!stoppedEarly && (nb % valEvery === 0)) await validate(run, st, { epoch: E, batch: nb }, train);
+  const val = st.lastVal!;
   const lrUsed = opt.paramGroups[0]!.lr;
-  const lrReduced = sched.step(valLoss);
-  if (valLoss < st.early.best - config.earlyStopping.minDelta) {
-    st.early.best = valLoss;
-    st.early.wait = 0;
-  } else {
-    st.early.wait++;
-    if (config.earlyStopping.enabled && st.early.wait >= config.earlyStopping.patience) st.early.triggered = true;
-  }
-  const isBest = selectDice > st.best.dice;
+  // ReduceLROnPlateau on the latest validation's loss, once per completed epoch.
+  const lrReduced = stoppedEarly ? false : sched.step(val.loss);
   const rec: EpochRecord = {
-    type: 'epoch', epoch: E + 1, globalStep: st.globalStep, trainLoss: acc.mean('loss'), trainDice: acc.mean('dice'),
-    valLoss, valDice: val.dice, valIou: val.iou, valSelectDice: selectDice, lr: lrUsed, lrReduced, best: isBest,
+    type: 'epoch', epoch: E + 1, globalStep: st.globalStep, ...train,
+    valLoss: val.loss, valDice: val.dice, valIou: val.iou, valSelectDice: val.selectDice, lr: lrUsed, lrReduced, best: st.epochBest,
     earlyStoppingWait: st.early.wait, seconds: (performance.now() - epochStart) / 1000,
     imagesPerSecond: epochImages / Math.max(1e-9, trainSeconds),
+    ...(passes < nb ? { batches: passes } : {}),
   };
-  const metrics = { trainLoss: rec.trainLoss, trainDice: rec.trainDice, valLoss, valDice: val.dice, valIou: val.iou };
-  if (isBest) {
-    st.best = { dice: selectDice, epoch: E + 1 };
-    saveCheckpoint(files.best, segmenter, { kind: 'best', model: config.model, metrics, epoch: E + 1, globalStep: st.globalStep });
-  }
+  const metrics = { ...train, valLoss: val.loss, valDice: val.dice, valIou: val.iou };
   saveCheckpoint(files.last, segmenter, { kind: 'last', model: config.model, metrics, epoch: E + 1, globalStep: st.globalStep });
   appendLine(files.metrics, rec);
   st.history.push(rec);
@@ -160,7 +183,11 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
   if (st.epoch >= config.maxEpochs) {
     st.done = true;
     st.stopReason = 'max_epochs';
-  } else if (st.early.triggered && (st.epoch >= config.minEpochs || !Number.isFinite(valLoss))) {
+  } else if (st.early.triggered && (st.epoch >= config.minEpochs || !Number.isFinite(val.loss))) {
+    st.done = true;
+    st.stopReason = 'early_stopping';
+  }
+  if (stoppedEarly) {
     st.done = true;
     st.stopReason = 'early_stopping';
   }
@@ -168,10 +195,18 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
   save();
   progress.epochEnd({ ...rec, maxEpochs: config.maxEpochs });
   opts.onEpoch?.(rec);
-  if (st.done && st.stopReason === 'early_stopping' && Number.isFinite(valLoss)) {
-    progress.message(`early stopping after epoch ${st.epoch}: no validation-loss improvement > ${config.earlyStopping.minDelta} for ${st.early.wait} epochs`);
+  if (st.done && st.stopReason === 'early_stopping' && Number.isFinite(val.loss)) {
+    const es = config.earlyStopping;
+    progress.message(`early stopping ${stoppedEarly ? `in epoch ${st.epoch} after pass ${passes}/${nb}` : `after epoch ${st.epoch}`}: ` +
+      `no ${es.monitor === 'val_dice' ? 'validation-Dice' : 'validation-loss'} improvement > ${es.minDelta} for ${st.early.wait} validations`);
   }
   if (opts.signal?.aborted && !st.done) {
     throw new TrainingInterruptedError(`training interrupted after epoch ${st.epoch}; resume with: ${shellCommand(['tunevlseg', 'train', '--resume', runDir])}`, runDir);
   }
+}
+
+/** One line for a validation inside an epoch (the epoch's own line comes at its end). */
+function formatValidationLine(r: ValidationRecord, passes: number): string {
+  return `  epoch ${r.epoch} pass ${r.batch}/${passes}: val loss ${r.valLoss.toFixed(4)} dice ${r.valDice.toFixed(4)}` +
+    `${r.best ? ' (best)' : ''}  wait ${r.earlyStoppingWait}`;
 }

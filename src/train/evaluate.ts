@@ -221,6 +221,8 @@ export function meansOf(rs: readonly SampleResult[], protocols: readonly EvalPro
 
 export interface EvaluateOptions extends EvalLoopOptions, PromptOptions {
   batchSize?: number;
+  /** The loader's seed (the prompt a `random` prompt key picks): a run's, to read as its training did. */
+  seed?: number;
   workers?: number;
   /** Model input side; default the segmenter's `info.imageSize`. */
   imageSize?: number;
@@ -237,6 +239,7 @@ export async function evaluate(segmenter: Segmenter, dataDir: string, split: Spl
     shuffle: false,
     train: false,
     ...(o.workers !== undefined ? { workers: o.workers } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
   });
   try {
     return await evaluateLoader(segmenter, loader, o);

@@ -4,12 +4,13 @@
  * line and summary.json.
  */
 import path from 'node:path';
-import { hashSeed } from '../data/rng.js';
 import { loadCheckpointInto, stringifyJson, tunevlsegVersion, writeFileAtomic } from './checkpoint.js';
 import { evaluateLoader, type EvalMeans, type EvalResult } from './evaluate.js';
 import { EVAL_PROTOCOLS } from './protocols.js';
 import type { EpochRecord, TrainSummary, TrainerState } from './records.js';
 import { appendLine, type TrainingRun } from './run-setup.js';
+import { validationsPerEpoch } from './validation-rules.js';
+import { testDraws, valDraws } from './run-evaluation.js';
 
 export async function finalEvaluation(run: TrainingRun, st: TrainerState): Promise<TrainSummary> {
   const { config, files, segmenter, device, progress, lossCfg, quirks, batchSize, selectBy, trainableParams, tf32, memory } = run;
@@ -21,9 +22,8 @@ export async function finalEvaluation(run: TrainingRun, st: TrainerState): Promi
   // Augmented evaluation (issue 24 row 8): val with the draws of the best epoch's validation, so
   // its scores are that epoch's; test with a stream of its own.
   const ea = run.evalAugment;
-  const valRes = await evaluateLoader(segmenter, valLoader, { ...evalOpts, ...(ea ? { augment: { ...ea, epoch: Math.max(0, st.best.epoch - 1) } } : {}) });
-  const testRes = testLoader
-    ? await evaluateLoader(segmenter, testLoader, { ...evalOpts, ...(ea ? { augment: { config: ea.config, seed: hashSeed(ea.seed, 1), epoch: 0 } } : {}) }) : null;
+  const valRes = await evaluateLoader(segmenter, valLoader, { ...evalOpts, ...(ea ? { augment: valDraws(ea, st.best.index) } : {}) });
+  const testRes = testLoader ? await evaluateLoader(segmenter, testLoader, { ...evalOpts, ...(ea ? { augment: testDraws(ea) } : {}) }) : null;
   writeEval(path.join(files.evalDir, 'val.json'), config.data.valSplit, valRes);
   if (testRes && run.testSplit) writeEval(path.join(files.evalDir, 'test.json'), run.testSplit, testRes);
   const means = (r: EvalResult): EvalMeans => ({ samples: r.samples, loss: r.loss, dice: r.dice, iou: r.iou, ...(r.protocols ? { protocols: r.protocols } : {}) });
@@ -31,13 +31,15 @@ export async function finalEvaluation(run: TrainingRun, st: TrainerState): Promi
     name: config.name, runDir, status: 'completed', stopReason: st.stopReason ?? 'max_epochs',
     ...(st.diverged ? { diverged: st.diverged } : {}),
     epochs: st.epoch, globalSteps: st.globalStep, bestEpoch: st.best.epoch,
+    bestValidation: { epoch: st.best.epoch, batch: st.best.batch, globalStep: st.best.globalStep, index: st.best.index },
     val: means(valRes), test: testRes ? means(testRes) : null,
     lastEpoch: st.history[st.history.length - 1]!,
     metricsProtocol: 'model-resolution', quirks, batchSize, checkpointSelection: selectBy,
     evaluation: { augmented: ea !== null, testSplit: testRes ? run.testSplit : null },
+    validation: { checkEveryPasses: run.validationEvery, perEpoch: validationsPerEpoch(run.validationEvery, run.loaders.train.length), earlyStoppingMonitor: config.earlyStopping.monitor },
     trainableParams, wallSeconds: run.elapsed(), resumes: st.resumes, seed: config.seed, device,
     precision: config.precision, tf32: tf32 ? { matmul: tf32.tf32Matmul, cudnn: tf32.tf32Cudnn } : null,
-    peakMemory: memory.read(), imagesPerSecond: trainImagesPerSecond(st.history, run.sizes.train),
+    peakMemory: memory.read(), imagesPerSecond: trainImagesPerSecond(st.history, run.sizes.train, batchSize),
     tunevlsegVersion: tunevlsegVersion(),
     checkpoints: { best: path.relative(runDir, files.best), last: path.relative(runDir, files.last) },
   };
@@ -51,10 +53,11 @@ export async function finalEvaluation(run: TrainingRun, st: TrainerState): Promi
   return summary;
 }
 
-/** Training images per second over all epochs: N images per epoch over each epoch's training time. */
-function trainImagesPerSecond(history: readonly EpochRecord[], n: number): number {
-  const seconds = history.reduce((s, r) => s + (r.imagesPerSecond > 0 ? n / r.imagesPerSecond : 0), 0);
-  return seconds > 0 ? (n * history.length) / seconds : 0;
+/** Training images per second over all epochs: each epoch's images (N, fewer when early stopping cut it) over its training time. */
+function trainImagesPerSecond(history: readonly EpochRecord[], n: number, batchSize: number): number {
+  const images = (r: EpochRecord): number => (r.batches !== undefined ? Math.min(n, r.batches * batchSize) : n);
+  const seconds = history.reduce((s, r) => s + (r.imagesPerSecond > 0 ? images(r) / r.imagesPerSecond : 0), 0);
+  return seconds > 0 ? history.reduce((s, r) => s + images(r), 0) / seconds : 0;
 }
 
 function writeEval(file: string, split: string, r: EvalResult): void {

@@ -72,7 +72,7 @@ export function endOnNonFiniteReference(run: TrainingRun, st: TrainerState, at: 
   opt.zeroGrad();
   appendLine(files.metrics, { type: 'error', error: 'non_finite', what: at.what, epoch: at.epoch + 1, step: at.step, globalStep: at.globalStep, batch: at.batch + 1, samples: at.names, quirks: 'reference' });
   if (!existsSync(files.best)) {
-    st.best = { dice: Number.NaN, epoch: at.epoch + 1 };
+    st.best = { dice: Number.NaN, epoch: at.epoch + 1, batch: at.batch, globalStep: st.globalStep, index: st.validations };
     saveCheckpoint(files.best, segmenter, { kind: 'best', model: config.model, metrics: {}, epoch: at.epoch + 1, globalStep: st.globalStep });
   }
   st.early.wait++;

@@ -4,7 +4,7 @@
  * errors. The loop that produces them is trainer.ts (setup, resume, epochs, final evaluation).
  */
 import type { Segmenter } from '../tuning/segmenter.js';
-import type { TrainConfig } from './config.js';
+import type { EarlyStoppingMonitor, TrainConfig } from './config.js';
 import type { EvalMeans } from './evaluate.js';
 import type { EvalProtocol } from './protocols.js';
 import type { Precision } from './precision.js';
@@ -35,6 +35,29 @@ export interface StepRecord {
   skipped?: boolean;
 }
 
+/**
+ * A validation before the end of an epoch's passes (`valCheckInterval` < 1 or a pass count):
+ * what it scored and what it changed. The validation at an epoch's end is in its epoch record.
+ */
+export interface ValidationRecord {
+  type: 'validation';
+  /** 1-based epoch */
+  epoch: number;
+  /** training passes of the epoch done before it */
+  batch: number;
+  globalStep: number;
+  /** 0-based index among the run's validations */
+  index: number;
+  valLoss: number;
+  valDice: number;
+  valIou: number;
+  valSelectDice: number;
+  /** new best validation Dice (best.safetensors written) */
+  best: boolean;
+  earlyStoppingWait: number;
+  seconds: number;
+}
+
 export interface EpochRecord {
   type: 'epoch';
   /** 1-based epoch */
@@ -42,6 +65,7 @@ export interface EpochRecord {
   globalStep: number;
   trainLoss: number;
   trainDice: number;
+  /** the epoch's latest validation (its end, or a `validation` record's when the interval does not divide the epoch) */
   valLoss: number;
   /** `model-resolution` validation Dice and IoU */
   valDice: number;
@@ -52,10 +76,12 @@ export interface EpochRecord {
   lr: number;
   /** ReduceLROnPlateau lowered the learning rate after this epoch */
   lrReduced: boolean;
-  /** new best validation Dice (best.safetensors written) */
+  /** a validation of this epoch found a new best validation Dice (best.safetensors written) */
   best: boolean;
-  /** epochs without validation-loss improvement */
+  /** validations without improvement of the early-stopping monitor, after the epoch's latest */
   earlyStoppingWait: number;
+  /** passes trained (less than the epoch's when early stopping ended it at a mid-epoch validation) */
+  batches?: number;
   seconds: number;
   imagesPerSecond: number;
 }
@@ -73,7 +99,10 @@ export interface TrainSummary {
   diverged?: string;
   epochs: number;
   globalSteps: number;
+  /** the epoch (1-based) of the validation that wrote the best checkpoint */
   bestEpoch: number;
+  /** that validation: passes of its epoch done before it, global step, index among the run's validations */
+  bestValidation: { epoch: number; batch: number; globalStep: number; index: number };
   /**
    * the best checkpoint on the validation split: `dice`/`iou` under `metricsProtocol`, and
    * every evaluation protocol apart in `protocols` (src/train/protocols.ts)
@@ -91,6 +120,8 @@ export interface TrainSummary {
   checkpointSelection: EvalProtocol;
   /** how val and test were read: through the training augmentation or not, and the split `test` is (issue 24 row 8) */
   evaluation: { augmented: boolean; testSplit: string | null };
+  /** when the run validated (config valCheckInterval) and what early stopping watched */
+  validation: { checkEveryPasses: number; perEpoch: number; earlyStoppingMonitor: EarlyStoppingMonitor };
   /** the last epoch's record */
   lastEpoch: EpochRecord;
   trainableParams: number;
@@ -117,6 +148,8 @@ export interface TrainOptions {
   overwrite?: boolean;
   onStep?: (r: StepRecord) => void;
   onEpoch?: (r: EpochRecord) => void;
+  /** Every validation before an epoch's end (the epoch's last one comes with `onEpoch`). */
+  onValidation?: (r: ValidationRecord) => void;
   /** Aborting stops at the next optimizer step, after writing a resume state there. */
   signal?: AbortSignal;
   /** Progress bar stream (default stderr). */
@@ -148,6 +181,14 @@ export class TrainingInterruptedError extends Error {
   }
 }
 
+/** What one validation scored (the mean loss; `model-resolution` Dice/IoU; the checkpoint-selection Dice). */
+export interface ValidationScores {
+  loss: number;
+  dice: number;
+  iou: number;
+  selectDice: number;
+}
+
 /** What the resume state stores besides tensors (JSON in its metadata). */
 export interface TrainerState {
   /** 0-based index of the epoch in progress (or the next one, at an epoch boundary). */
@@ -162,8 +203,16 @@ export interface TrainerState {
   /** A `reference` run that ended on a non-finite value: the message (TrainSummary.diverged). */
   diverged?: string;
   scheduler: Record<string, number>;
+  /** early stopping on the configured monitor (`best`: its best value; `wait`: validations without improvement) */
   early: { best: number; wait: number; triggered: boolean };
-  best: { dice: number; epoch: number };
+  /** the best checkpoint's validation: its Dice, epoch (1-based), passes of that epoch done, global step, index */
+  best: { dice: number; epoch: number; batch: number; globalStep: number; index: number };
+  /** Validations done in the run (the next one's index: it keys an augmented validation's draws). */
+  validations: number;
+  /** The latest validation's scores (the epoch's end and its scheduler step read them). */
+  lastVal: ValidationScores | null;
+  /** A validation of the epoch in progress wrote best.safetensors. */
+  epochBest: boolean;
   /** Running train loss/Dice sums of the epoch in progress (mid-epoch state). */
   epochSums: { sums: Record<string, number>; counts: Record<string, number> } | null;
   /** Size of metrics.jsonl at this point (a resume truncates it here). */

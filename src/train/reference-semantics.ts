@@ -54,19 +54,20 @@ export function batchStatisticNorms(segmenter: Segmenter): string[] {
 
 /**
  * Samples per forward/backward pass. `configured` null: one pass per optimizer step
- * (`effectiveBatchSize`) when BatchNorms see batch statistics, else min(8, effective). A
- * pass smaller than the step with such BatchNorms is refused: each pass would normalise with
- * its own few samples, so an accumulated step is not the 32-sample batch the reference trains
- * on, and the numbers would silently differ.
+ * (`effectiveBatchSize`) when BatchNorms see batch statistics (the CoCoOp-CRIS scripts' batch 32
+ * in one pass), else min(8, effective). A smaller pass with such BatchNorms is what Lightning's
+ * `accumulate_grad_batches` does with the model in train mode (the CoOp-CRIS script's 16 x 2):
+ * each pass is normalised with its own samples' statistics and moves the running statistics
+ * once (docs/quirks.md); `note` says so.
  */
-export function passBatchSize(configured: number | null, effectiveBatchSize: number, segmenter: Segmenter): number {
+export function passBatchSize(configured: number | null, effectiveBatchSize: number, segmenter: Segmenter, note?: (line: string) => void): number {
   const norms = batchStatisticNorms(segmenter);
   if (configured === null) return norms.length > 0 ? effectiveBatchSize : Math.min(8, effectiveBatchSize);
   if (norms.length > 0 && configured < effectiveBatchSize) {
-    throw new Error(`batchSize ${configured} < effectiveBatchSize ${effectiveBatchSize} with BatchNorm layers that use batch statistics in training ` +
-      `(${norms.slice(0, 3).join(', ')}${norms.length > 3 ? `, ... ${norms.length} in all` : ''}): gradient accumulation would normalise each ` +
-      `${configured}-sample pass on its own, which is not one ${effectiveBatchSize}-sample batch. Use batchSize ${effectiveBatchSize} ` +
-      '(one pass per step; leave batchSize unset for that), or model.quirks: fixed (frozen BatchNorms keep their running statistics).');
+    note?.(`note: ${effectiveBatchSize / configured} passes of ${configured} per optimizer step with BatchNorm layers that use batch statistics in training ` +
+      `(${norms.slice(0, 3).join(', ')}${norms.length > 3 ? `, ... ${norms.length} in all` : ''}): each pass is normalised with its own ${configured} samples' ` +
+      `statistics and updates the running statistics once, as the original's accumulate_grad_batches does; one ${effectiveBatchSize}-sample pass ` +
+      'normalises differently (batchSize null or equal to effectiveBatchSize for that)');
   }
   return configured;
 }

@@ -8,7 +8,6 @@
  */
 import { appendFileSync, existsSync, statSync, truncateSync } from 'node:fs';
 import type { BatchLoader } from '../data/loader.js';
-import { hashSeed } from '../data/rng.js';
 import { DatasetError, loadSplit, readDatasetDescription, splitFile, type DatasetSample, type PromptOptions, type Split } from '../data/format.js';
 import { checkTrainingPairs, preflightHint } from '../data/preflight.js';
 import { warnAboutRepairs } from '../data/repairs.js';
@@ -25,6 +24,8 @@ import { applyTf32For, mixedPrecision } from './precision.js';
 import type { ProgressReporter } from './progress.js';
 import type { EvalProtocol } from './protocols.js';
 import type { TrainerState } from './records.js';
+import { monitorStart, validationEvery as validationEveryOf } from './validation-rules.js';
+import { evalAugmentOf, evalAugmentStreams, splitRead, type EvalAugmentStreams } from './run-evaluation.js';
 import { checkpointSelectionProtocol, passBatchSize } from './reference-semantics.js';
 import type { RunFiles } from './run-folder.js';
 import { buildOptimizer } from './step.js';
@@ -74,15 +75,13 @@ export async function loadRunData(config: TrainConfig, note: (line: string) => v
   let testSplit: Split | null = null;
   if (config.data.testSplit !== null) {
     const own = config.data.testSplit;
-    const instead = ref && own === 'test' && ref.testSplit !== own ? ref.testSplit : null;
-    if (existsSync(splitFile(config.data.dir, own))) testSplit = own;
-    else if (instead !== null && existsSync(splitFile(config.data.dir, instead))) {
-      testSplit = instead;
-      note(`note: ${splitFile(config.data.dir, own)} not found: the test set is the ${instead} split, as the original's ${ref!.dataConfig} (dataset.json "reference")`);
-    } else note(`note: ${splitFile(config.data.dir, own)} not found: no test evaluation`);
+    const read = splitRead(config.data.dir, own, ref);
+    if (read.note) note(read.note);
+    if (existsSync(splitFile(config.data.dir, read.split))) testSplit = read.split;
+    else note(`note: ${splitFile(config.data.dir, own)} not found: no test evaluation`);
     if (testSplit !== null) test = testSplit === config.data.valSplit ? val : await loadSplit(config.data.dir, testSplit, promptOpts);
   }
-  const evalAugment = config.data.evalAugment ?? ref?.evalTransforms === 'train';
+  const evalAugment = evalAugmentOf(config, reference);
   if (evalAugment && config.data.evalAugment === null) {
     note(`note: val and test go through the training augmentation, as the original's ${ref!.dataConfig} (dataset.json "reference"; data.evalAugment: false to turn it off)`);
   }
@@ -109,9 +108,11 @@ export interface TrainingRun {
   softTargets: boolean;
   /** the protocol of the validation Dice that picks the best checkpoint */
   selectBy: EvalProtocol;
+  /** validation after every this many training passes of an epoch (validation-rules.ts) */
+  validationEvery: number;
   augment: AugmentConfig;
   /** val/test inputs augmented as in training (null: not) with these settings and streams */
-  evalAugment: { config: AugmentConfig; seed: number } | null;
+  evalAugment: EvalAugmentStreams | null;
   /** the split the test loader reads (null: no test evaluation) */
   testSplit: Split | null;
   loaders: { train: BatchLoader; val: BatchLoader; test: BatchLoader | null };
@@ -144,7 +145,7 @@ export function setupRun(
     ...(config.data.workers !== null ? { workers: config.data.workers } : {}),
   };
   const quirks = segmenter.quirks ?? 'reference';
-  const batchSize = passBatchSize(config.batchSize, config.effectiveBatchSize, segmenter);
+  const batchSize = passBatchSize(config.batchSize, config.effectiveBatchSize, segmenter, (line) => progress.message(line));
   if (config.effectiveBatchSize % batchSize !== 0) throw new Error(`effectiveBatchSize ${config.effectiveBatchSize} must be a multiple of the pass size ${batchSize}`);
   const evalBatch = config.evalBatchSize ?? batchSize;
   const loaders = {
@@ -154,6 +155,7 @@ export function setupRun(
       ? loaderFor(segmenter, data.test, { ...common, batchSize: evalBatch, shuffle: false, train: false, seed: config.seed }) : null,
   };
   own.loaders.push(loaders.train, loaders.val, ...(loaders.test ? [loaders.test] : []));
+  const validationEvery = validationEveryOf(config.valCheckInterval, loaders.train.length);
 
   const opt = (own.optimizer = buildOptimizer(segmenter, { lr: config.lr, weightDecay: config.weightDecay, betas: config.betas, eps: config.eps }));
   const params = opt.paramGroups.flatMap((g) => g.params);
@@ -166,9 +168,8 @@ export function setupRun(
   const augment = resolveAugment(config.augment, quirks);
   return {
     config, files, segmenter, device, amp, tf32, memory, quirks, batchSize,
-    softTargets: softTargetsOf(segmenter), selectBy: checkpointSelectionProtocol(quirks), augment,
-    // Their own stream, apart from the training batches' (seed, epoch, batch) draws.
-    evalAugment: data.evalAugment ? { config: augment, seed: hashSeed(config.seed, 0xe7a1) } : null,
+    softTargets: softTargetsOf(segmenter), selectBy: checkpointSelectionProtocol(quirks), validationEvery, augment,
+    evalAugment: data.evalAugment ? evalAugmentStreams(config, quirks) : null,
     testSplit: data.testSplit,
     loaders, opt, sched, params, trainableParams: params.reduce((s, p) => s + p.numel, 0),
     lossCfg: { ...config.loss },
@@ -183,8 +184,9 @@ export function startState(run: TrainingRun): TrainerState {
   const st: TrainerState = {
     epoch: 0, batch: 0, stepInEpoch: 0, globalStep: 0, done: false, stopReason: null,
     scheduler: sched.stateDict(),
-    early: { best: Infinity, wait: 0, triggered: false },
-    best: { dice: -Infinity, epoch: 0 },
+    early: { best: monitorStart(config.earlyStopping.monitor), wait: 0, triggered: false },
+    best: { dice: -Infinity, epoch: 0, batch: 0, globalStep: 0, index: -1 },
+    validations: 0, lastVal: null, epochBest: false,
     epochSums: null, metricsBytes: 0, elapsedSeconds: 0, resumes: 0, history: [],
     rng: { seed: config.seed, note: 'loader order/prompts: (seed, epoch); augmentation and libtorch generator: (seed, epoch, batch)' },
     dataset: run.sizes,
@@ -206,7 +208,7 @@ export function resumeState(run: TrainingRun): TrainerState {
   } finally {
     dispose([...r.model.values(), ...r.optimizer.tensors.values()]);
   }
-  const st = r.trainer;
+  const st = withValidationState(r.trainer);
   if (st.dataset.train !== sizes.train || st.dataset.val !== sizes.val || st.dataset.test !== sizes.test) {
     throw new Error(`${runDir}: the dataset changed since the run started (train/val/test samples ${st.dataset.train}/${st.dataset.val}/${st.dataset.test}, ` +
       `now ${sizes.train}/${sizes.val}/${sizes.test}): the run cannot be resumed exactly`);
@@ -220,6 +222,24 @@ export function resumeState(run: TrainingRun): TrainerState {
   run.progress.message(st.done ? `resuming ${runDir}: training done, final evaluation`
     : `resuming ${runDir} at epoch ${st.epoch + 1}, batch ${st.batch}/${run.loaders.train.length} (global step ${st.globalStep})`);
   return st;
+}
+
+/**
+ * A resume state written before validations could run inside an epoch: one validation per
+ * completed epoch, the best one at its epoch's end.
+ */
+function withValidationState(st: TrainerState): TrainerState {
+  const legacy = st as Omit<TrainerState, 'validations' | 'lastVal' | 'epochBest'> & Partial<Pick<TrainerState, 'validations' | 'lastVal' | 'epochBest'>>;
+  const best = st.best as { dice: number; epoch: number } & Partial<TrainerState['best']>;
+  const last = st.history[st.history.length - 1];
+  return {
+    ...st,
+    validations: legacy.validations ?? st.epoch,
+    lastVal: legacy.lastVal !== undefined ? legacy.lastVal
+      : last ? { loss: last.valLoss, dice: last.valDice, iou: last.valIou, selectDice: last.valSelectDice } : null,
+    epochBest: legacy.epochBest ?? false,
+    best: { dice: best.dice, epoch: best.epoch, batch: best.batch ?? 0, globalStep: best.globalStep ?? 0, index: best.index ?? best.epoch - 1 },
+  };
 }
 
 /** Counts the run's wall time from the sessions before this one (`st.elapsedSeconds`). */

@@ -133,8 +133,14 @@ export class TinySegmenter extends nn.Module implements Segmenter {
     ];
   }
 
+  /**
+   * The trainable tensors; with a batch-statistic BatchNorm (`quirks: reference`) also its running
+   * statistics, which training moves (as the prompted CRIS keeps them: src/tuning/cris.ts).
+   */
   learnableState(): Map<string, Tensor> {
-    return new Map(this.namedTrainable());
+    const m = new Map(this.namedTrainable());
+    if (this.norm && this.quirks === 'reference') for (const [k, t] of this.norm.namedBuffers('norm', true)) m.set(k, t);
+    return m;
   }
 
   loadLearnableState(state: Map<string, Tensor>, source?: string): void {

@@ -4,10 +4,13 @@
  * - AdamW over `segmenter.parameterGroups(weightDecay)`, gradient accumulation of `batchSize`
  *   passes up to `effectiveBatchSize` samples per step (each pass's loss weighted by its share
  *   of the step's samples, so a step's gradient equals the big batch's), optional norm clipping;
- * - ReduceLROnPlateau on the validation loss (factor 0.2, patience 5), min/max epochs, early
- *   stopping on the validation loss (patience 12, min delta 1e-4, Lightning semantics);
+ * - validation once per epoch or where `valCheckInterval` puts it (Lightning's
+ *   val_check_interval: validation-rules.ts, validation.ts), ReduceLROnPlateau on the latest validation loss at each
+ *   epoch's end (factor 0.2, patience 5), min/max epochs, early stopping on `earlyStopping.monitor`
+ *   (validation loss or Dice; patience 12 validations, min delta 1e-4, Lightning semantics);
  * - `best.safetensors` (highest validation Dice) and `last.safetensors` checkpoints, a resume
- *   state at every epoch end (and every `checkpointEverySteps` optimizer steps), metrics.jsonl,
+ *   state at every epoch end (after a mid-epoch validation on a step boundary, and every
+ *   `checkpointEverySteps` optimizer steps), metrics.jsonl,
  *   summary.json with the best checkpoint's validation and test scores;
  * - determinism: `manualSeed(seed)` before the segmenter is built, a seeded loader (order,
  *   prompts), augmentation seeded per (seed, epoch, batch), and libtorch's generator re-seeded

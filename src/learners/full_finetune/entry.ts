@@ -1,7 +1,7 @@
 // End-to-end fine-tuning of the whole CLIPSeg as a method of the registry (class: learner.ts).
 import { z } from 'zod';
 import type { LearnerEntry } from '../entry.js';
-import { VLSM_ADAPTER_REFERENCE, VLSM_ADAPTER_SEARCH_ROWS, VLSM_ADAPTER_SWEEP } from '../vlsm-adapter/common.js';
+import { VLSM_ADAPTER_EARLY_STOPPING, VLSM_ADAPTER_REFERENCE, VLSM_ADAPTER_SEARCH_ROWS, VLSM_ADAPTER_SWEEP } from '../vlsm-adapter/common.js';
 
 /** full_finetune has no options: it trains every weight of the base model. */
 export const fullFinetuneOptionsSchema = z.object({}).strict();
@@ -10,7 +10,7 @@ const source = `${VLSM_ADAPTER_REFERENCE}: configs/model/clipseg.yaml (CLIPSeg, 
   'configs/experiment/clipseg.yaml (epochs, gradient_clip_val), configs/callbacks/default.yaml, scripts/finetune.py (batch 32)';
 const config = {
   lr: 1e-3, weightDecay: 1e-3, gradClipNorm: 0.5, plateau: { factor: 0.3, patience: 5 },
-  minEpochs: 10, maxEpochs: 200, earlyStopping: { patience: 20, minDelta: 1e-4 }, effectiveBatchSize: 32, augment: { p: 0 },
+  minEpochs: 10, maxEpochs: 200, earlyStopping: VLSM_ADAPTER_EARLY_STOPPING, effectiveBatchSize: 32, augment: { p: 0 },
 };
 
 export const fullFinetuneEntry: LearnerEntry = {

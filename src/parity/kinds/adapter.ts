@@ -106,10 +106,19 @@ function recipeDifferences(cj: Json, learner: string, loss: DiceCEOptions): stri
     ['lr', opt.lr, r.lr], ['weight_decay', opt.weight_decay, r.weightDecay], ['gradient_clip_val', tc.gradient_clip_val, r.gradClipNorm],
     ['scheduler.factor', sch.factor, plateau.factor], ['scheduler.patience', sch.patience, plateau.patience],
     ['min_epochs', tc.min_epochs, r.minEpochs], ['max_epochs', tc.max_epochs, r.maxEpochs],
-    ['early_stopping.patience', es.patience, early.patience],
+    ['early_stopping.patience', es.patience, early.patience], ['early_stopping.min_delta', es.min_delta, early.minDelta],
+    ['early_stopping.monitor', es.monitor === undefined ? undefined : monitorOfCase(es.monitor, es.mode), early.monitor],
     ['loss.lambda_dice', loss.lambdaDice, rl.lambdaDice], ['loss.lambda_ce', loss.lambdaCe, rl.lambdaCe], ['loss input', loss.appliedTo, rl.appliedTo],
   ];
   return pairs.filter(([, c, ours]) => c !== undefined && c !== ours).map(([k, c, ours]) => `${k}: case ${JSON.stringify(c)}, recipe ${JSON.stringify(ours)}`);
+}
+
+/** A Lightning monitor key and mode as our `earlyStopping.monitor` (`val/dice_epoch`, max -> val_dice). */
+function monitorOfCase(key: unknown, mode: unknown): string {
+  const k = String(key);
+  if (/dice/.test(k) && mode !== 'min') return 'val_dice';
+  if (/loss/.test(k) && mode !== 'max') return 'val_loss';
+  return `${k} (mode ${String(mode)})`;
 }
 
 /** sha256 of the base files the case names (`base_model_sha256`), as failures. */
