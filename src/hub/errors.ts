@@ -4,6 +4,8 @@
  * removed, since CDN redirects carry signed query strings).
  */
 
+import { offlineHelp, type OfflineHelpContext } from './offline-help.js';
+
 export type HubErrorCode =
   | 'INVALID_ARGUMENT'
   | 'HTTP'
@@ -49,8 +51,18 @@ export class HubHttpError extends HubError {
 
 /** Offline mode (or no network) and the file is not in the cache. */
 export class OfflineCacheMissError extends HubError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('OFFLINE_CACHE_MISS', message, options);
+  /** What is missing and why, without the ways on (offlineHelp adds them to `message`). */
+  readonly reason: string;
+  readonly context: Omit<OfflineHelpContext, 'inDownload'>;
+  constructor(reason: string, context: Omit<OfflineHelpContext, 'inDownload'>, options?: { cause?: unknown }) {
+    super('OFFLINE_CACHE_MISS', `${reason} ${offlineHelp({ ...context, inDownload: false })}`, options);
     this.name = 'OfflineCacheMissError';
+    this.reason = reason;
+    this.context = context;
+  }
+
+  /** The message for `tunevlseg download` itself: no "run download first". */
+  forDownloadCommand(): string {
+    return `${this.reason} ${offlineHelp({ ...this.context, inDownload: true })}`;
   }
 }
