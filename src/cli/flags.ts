@@ -63,7 +63,8 @@ export const learnerList: Parse = (v) => {
   return names.join(',');
 };
 
-const collect: Parse = (v, prev) => [...((prev as string[] | undefined) ?? []), v];
+/** Parser of a repeatable flag: each value appended. */
+export const collect: Parse = (v, prev) => [...((prev as string[] | undefined) ?? []), v];
 
 /** Every shared concept, its one spelling and its help (docs/cli.md lists them). */
 export const FLAGS = {

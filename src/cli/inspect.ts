@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { buildSegmenter, type TunedSegmenter } from '../tuning/factory.js';
 import { modelFlagConfig, checkModelKeys } from '../tuning/model-flag.js';
-import { MODEL_FLAG_HELP, examples, flag, learnerName, option } from './flags.js';
+import { MODEL_FLAG_HELP, collect, examples, flag, learnerName, option } from './flags.js';
 import { DEFAULT_LEARNER, LEARNER_NAMES } from '../learners/registry.js';
 
 export interface InspectFlags {
@@ -131,7 +131,7 @@ export function registerInspectCommand(program: Command, print: (s: string) => v
   option(cmd, '--num-context <n>', 'prompt tokens per layer (prompt learners)', { defaultText: "the learner's" });
   flag(cmd, 'quirks', { defaultText: 'reference' });
   flag(cmd, 'tokenizer', { help: 'tokenizer folder or hub id (for a context initializer other than "a photo of a")' });
-  option(cmd, '--set <key=value>', 'any other model config key (e.g. intermediateDim=32, heads=20, adapterDim=64, rank=4); repeatable', { repeatable: true, parse: (v, p) => [...(p as string[]), v] });
+  option(cmd, '--set <key=value>', 'any other model config key (e.g. intermediateDim=32, heads=20, adapterDim=64, rank=4); repeatable', { repeatable: true, parse: collect });
   option(cmd, '--weights', 'load a model folder\'s weights (counts do not need them; presets and hub ids always use random weights: inspect never downloads)');
   option(cmd, '--all', 'list every tensor', { defaultText: 'the first 40' });
   flag(cmd, 'json', { help: 'print one JSON object' });

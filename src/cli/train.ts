@@ -15,7 +15,7 @@ import {
 import { stringifyJson } from '../train/checkpoint.js';
 import { modelFlagAssignments, checkModelKeys } from '../tuning/model-flag.js';
 import { DEFAULT_LEARNER } from '../learners/registry.js';
-import { FLAGS, examples, flag, option, type FlagName } from './flags.js';
+import { FLAGS, collect, examples, flag, option, type FlagName } from './flags.js';
 
 /** The base model a config gets when it names none (src/tuning/config.ts). */
 const DEFAULT_MODEL = 'clipseg';
@@ -37,8 +37,6 @@ export interface CommandDeps {
   /** Progress bar stream (default stderr). */
   stream?: NodeJS.WritableStream;
 }
-
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 interface TrainFlags {
   config?: string;
@@ -95,7 +93,9 @@ function printSummary(s: TrainSummary, print: (l: string) => void, json: boolean
  * Config keys whose flag is a shared concept of the grammar (docs/cli.md) rather than the key's
  * dotted path: `--dataset`, not `--data-dir` (the old spellings stay accepted).
  */
-const CONCEPT_FLAGS: Readonly<Record<string, FlagName>> = { 'data.dir': 'dataset', 'data.imageSize': 'imageSize', 'data.workers': 'loaderThreads' };
+const CONCEPT_FLAGS: Readonly<Record<string, FlagName>> = {
+  'data.dir': 'dataset', 'data.imageSize': 'imageSize', 'data.workers': 'loaderThreads', seed: 'seed', device: 'device', batchSize: 'batchSize',
+};
 
 const shownDefault = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : typeof v === 'string' ? v : JSON.stringify(v));
 
@@ -110,7 +110,7 @@ export function registerTrainCommand(program: Command, deps: CommandDeps = {}): 
   flag(cmd, 'json', { help: 'print the summary as one JSON line at the end' });
   option(cmd, '--print-config', 'print the resolved configuration and exit');
   flag(cmd, 'model', { defaultText: `${DEFAULT_MODEL}, learner ${DEFAULT_LEARNER}, quirks reference` });
-  option(cmd, '--set <key=value>', 'set any config key by its dotted path; repeatable', { repeatable: true, parse: collect as (v: string, p: unknown) => unknown });
+  option(cmd, '--set <key=value>', 'set any config key by its dotted path; repeatable', { repeatable: true, parse: collect });
   const leafOptions: { key: string; flag: string; attr: string }[] = [];
   for (const leaf of configLeaves()) {
     if (leaf.kind === 'record') continue; // model: --model key=value
