@@ -412,7 +412,7 @@ test('offline with the file missing: the error names repo, revision, file, cache
     assert.equal(hub.seen.length, 0);
   }));
 
-test('download itself, unable to reach the hub: the error says how to work offline (a local folder, a copied cache, HF_ENDPOINT), not "run download"', async () => {
+test('download itself, unable to reach the hub: the error says how to work offline (a local folder, a copied cache, HF_ENDPOINT), not "run download"', () => withHub(async () => {
   const deadEndpoint = `http://127.0.0.1:${await closedPort()}`;
   const sink = new PassThrough();
   await assert.rejects(cliDownload(REPO, { cacheDir: cache, endpoint: deadEndpoint, retries: 0, stdout: sink, stderr: sink }), (e: unknown) => {
@@ -424,7 +424,7 @@ test('download itself, unable to reach the hub: the error says how to work offli
     assert.ok(!e.message.includes('With network access'), e.message);
     return true;
   });
-});
+}));
 
 test('offline with the files cached works with no server at all', async () => {
   const dir = await withHub(() => snapshotDownload({ repo: REPO, cacheDir: cache, endpoint: hub.endpoint }));

@@ -39,7 +39,7 @@ import {
   writeRef,
 } from './cache.js';
 import { HubError, HubHttpError, OfflineCacheMissError } from './errors.js';
-import { downloadCommand } from './offline-help.js';
+import { downloadCommand, offlineHelp } from './offline-help.js';
 import { fetchFollowing, fetchMetadata, httpError, resolveUrl, type FileMetadata, type RequestContext } from './http.js';
 import { redactUrl } from './redact.js';
 import { acquireLock } from './lock.js';
@@ -255,7 +255,9 @@ async function fromCache(
       : 'offline mode is on (offline option, $HF_HUB_OFFLINE or $TUNEVLSEG_OFFLINE)';
   const reason = `${JSON.stringify(filename)} of ${repo}@${revision} is not in the cache and ${why}. Searched ${hit.searched} (${where}).` +
     (networkFailure === undefined ? ' Turn offline mode off, or:' : '');
-  throw new OfflineCacheMissError(reason, { repo, revision, cacheDir: cfg.cacheDir, endpoint: cfg.endpoint }, networkFailure !== undefined ? { cause: networkFailure } : undefined);
+  const context = { repo, revision, cacheDir: cfg.cacheDir, endpoint: cfg.endpoint };
+  const help = { general: offlineHelp({ ...context, inDownload: false }), download: offlineHelp({ ...context, inDownload: true }) };
+  throw new OfflineCacheMissError(reason, help, networkFailure !== undefined ? { cause: networkFailure } : undefined);
 }
 
 async function blobIsComplete(blob: string, size: number | undefined): Promise<boolean> {

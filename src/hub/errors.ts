@@ -4,8 +4,6 @@
  * removed, since CDN redirects carry signed query strings).
  */
 
-import { offlineHelp, type OfflineHelpContext } from './offline-help.js';
-
 export type HubErrorCode =
   | 'INVALID_ARGUMENT'
   | 'HTTP'
@@ -51,18 +49,20 @@ export class HubHttpError extends HubError {
 
 /** Offline mode (or no network) and the file is not in the cache. */
 export class OfflineCacheMissError extends HubError {
-  /** What is missing and why, without the ways on (offlineHelp adds them to `message`). */
+  /** What is missing and why, without the ways on. */
   readonly reason: string;
-  readonly context: Omit<OfflineHelpContext, 'inDownload'>;
-  constructor(reason: string, context: Omit<OfflineHelpContext, 'inDownload'>, options?: { cause?: unknown }) {
-    super('OFFLINE_CACHE_MISS', `${reason} ${offlineHelp({ ...context, inDownload: false })}`, options);
+  /** The ways on for `tunevlseg download` itself (no "run download first"; src/hub/offline-help.ts). */
+  readonly downloadHelp: string;
+  /** `help`: the ways on for any command (src/hub/offline-help.ts). */
+  constructor(reason: string, help: { general: string; download: string }, options?: { cause?: unknown }) {
+    super('OFFLINE_CACHE_MISS', `${reason} ${help.general}`, options);
     this.name = 'OfflineCacheMissError';
     this.reason = reason;
-    this.context = context;
+    this.downloadHelp = help.download;
   }
 
-  /** The message for `tunevlseg download` itself: no "run download first". */
+  /** The message for `tunevlseg download` itself. */
   forDownloadCommand(): string {
-    return `${this.reason} ${offlineHelp({ ...this.context, inDownload: true })}`;
+    return `${this.reason} ${this.downloadHelp}`;
   }
 }
