@@ -10,8 +10,9 @@
 #      (onnxruntime-node ~290 MB, onnxruntime-web ~140 MB: package.json "optionalDependencies",
 #      so `npm ci` keeps them; onnxruntime-node's install script, which would fetch CUDA binaries
 #      from outside the npm registry, is denied in package.json "allowScripts" and by
-#      ONNXRUNTIME_NODE_INSTALL=skip: its CPU binding ships in the package). Skipped when
-#      node_modules was installed from this very package-lock.json;
+#      ONNXRUNTIME_NODE_INSTALL=skip: its CPU binding ships in the package; "allowScripts" lets
+#      better-sqlite3 build its binding and denies protobufjs's version-scheme check). Skipped
+#      when node_modules was installed from this very package-lock.json;
 #   3. the native addons (libtorch, image), skipped when newer than their sources;
 #   4. the TypeScript build;
 #   5. `tunevlseg` on PATH: a link in $TUNEVLSEG_BIN_DIR, else /usr/local/bin when writable, else
