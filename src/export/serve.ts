@@ -71,5 +71,11 @@ export async function serveFolder(dir: string, port = 8000): Promise<Served> {
     server.listen(port, '127.0.0.1', () => ok());
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-  return { root, url, server, close: () => new Promise<void>((ok) => server.close(() => ok())) };
+  return {
+    root, url, server,
+    close: () => new Promise<void>((ok) => {
+      server.close(() => ok());
+      server.closeAllConnections(); // idle keep-alive sockets would hold close() open
+    }),
+  };
 }
