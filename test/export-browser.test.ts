@@ -6,7 +6,7 @@
 // how to open it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { readdir } from 'node:fs/promises';
 import os from 'node:os';
@@ -20,6 +20,7 @@ import { exportModel } from '../src/export/bundle.js';
 import { OnnxSegmenter } from '../src/export/onnx-runtime.js';
 import { predictFolder } from '../src/train/index.js';
 import { serveFolder, webRootOf as webRootOfOrThrow, type Served } from '../src/export/serve.js';
+import { shellQuote } from '../src/hub/shell-quote.js';
 import { fixturesDir, sharedDir } from './helpers.js';
 
 const CHROMIUM = process.env.TUNEVLSEG_CHROMIUM ?? '/usr/bin/chromium';
@@ -118,11 +119,16 @@ test('web/ opened from disk (file://): the page itself says to run `tunevlseg se
   const ctx = await chromium.launchPersistentContext(mkdtempSync(path.join(tmp, 'profile-')), { executablePath: CHROMIUM, args: ARGS });
   try {
     const page = ctx.pages()[0] ?? (await ctx.newPage());
-    await page.goto(pathToFileURL(path.join(exportDir, 'web', 'index.html')).href);
+    // a folder name a shell would split: the command the page prints quotes it
+    const odd = path.join(tmp, "it's here", 'export');
+    cpSync(exportDir, odd, { recursive: true });
+    await page.goto(pathToFileURL(path.join(odd, 'web', 'index.html')).href);
     await page.waitForSelector('body[data-state="file"]', { timeout: 30_000 });
     const meta = (await page.textContent('#meta')) ?? '';
-    assert.match(meta, /tunevlseg serve "([^"]+)"/);
-    assert.equal(/tunevlseg serve "([^"]+)"/.exec(meta)![1], exportDir, 'the command names this export folder');
+    const m = /tunevlseg serve (.+?) {2}and open/.exec(meta);
+    assert.ok(m, meta);
+    assert.equal(m[1], shellQuote(odd), 'the command names this export folder, quoted for a shell');
+    assert.equal(m[1], `'${tmp}/it'"'"'s here/export'`);
     assert.equal(await page.isDisabled('#file'), true, 'no image input without the model');
   } finally {
     await ctx.close();

@@ -4,6 +4,7 @@ import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeReport } from '../report/index.js';
 import { learnerRunDir, type DemoSummary } from './run.js';
+import { shellCommand, shellQuote } from '../hub/shell-quote.js';
 import { benchFiles, runFiles } from '../train/run-folder.js';
 
 export const DEMO_MODEL = 'tiny-clipseg';
@@ -19,10 +20,11 @@ export function nextSteps(s: DemoSummary): string[] {
   const best = ranked[0]?.[0] ?? 'maple';
   const exportDir = `${best}-export`;
   return [
-    `next, in the browser: tunevlseg export --tuned ${learnerRunDir(s.run_dir, best)} --prompt tumor --out ${exportDir}, then tunevlseg serve ${exportDir}`,
+    `next, in the browser: ${shellCommand(['tunevlseg', 'export', '--tuned', learnerRunDir(s.run_dir, best), '--prompt', 'tumor', '--out', exportDir])}, ` +
+      `then ${shellCommand(['tunevlseg', 'serve', exportDir])}`,
     'next, on your own data: tunevlseg data import --images <dir> --masks <dir> --class <name> --out my-data, then tunevlseg train --dataset my-data ' +
       `--model learner=${best} --model quirks=${String(s.settings.quirks ?? 'fixed')} (downloads its base model CIDAS/clipseg-rd64-refined once; offline, add ` +
-      `--model <a folder with config.json + model.safetensors>, e.g. --model ${s.model_dir} for the demo's tiny model)`,
+      `--model <a folder with config.json + model.safetensors>, e.g. --model ${shellQuote(s.model_dir)} for the demo's tiny model)`,
   ];
 }
 
