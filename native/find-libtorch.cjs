@@ -23,6 +23,20 @@ function hasLibs(c) {
   return fs.existsSync(path.join(c.lib, 'libtorch_cpu.so')) && fs.existsSync(path.join(c.lib, 'libc10.so'));
 }
 
+// Where python's torch package is, without importing it (importing torch takes seconds):
+// enough for `tunevlseg doctor`, which reads the ABI and CUDA from the loaded addon instead.
+function pythonTorchQuick(python) {
+  try {
+    const out = execFileSync(python, ['-c',
+      'import importlib.util,os,json;s=importlib.util.find_spec("torch");print(json.dumps({"dir":os.path.dirname(s.origin) if s and s.origin else None}))'],
+    { stdio: ['ignore', 'pipe', 'ignore'], timeout: 20000 }).toString().trim().split('\n').pop();
+    const info = JSON.parse(out);
+    return info.dir ? candidateFromRoot(info.dir, `python torch (${python})`) : null;
+  } catch {
+    return null;
+  }
+}
+
 function pythonTorch(python) {
   try {
     const out = execFileSync(python, ['-c',
@@ -58,7 +72,8 @@ function cudaRuntimeInclude(c) {
   return dirs.find((d) => fs.existsSync(path.join(d, 'cuda_runtime_api.h'))) || null;
 }
 
-function locate() {
+/** The libtorch the build uses. `quick`: find python's torch without importing it (ABI then assumed 1). */
+function locate({ quick = false } = {}) {
   const tried = [];
   const consider = (c) => {
     if (!c) return null;
@@ -75,7 +90,7 @@ function locate() {
   }
   if (!found) {
     for (const py of [process.env.PYTHON || 'python3', '/usr/bin/python3']) {
-      found = consider(pythonTorch(py));
+      found = consider(quick ? pythonTorchQuick(py) : pythonTorch(py));
       if (found) break;
       tried.push(`python torch (${py}): not found or without headers`);
     }

@@ -248,7 +248,7 @@ test('`tunevlseg convert` command (commander)', async () => {
   const orig = console.log;
   console.log = (...a: unknown[]) => { logs.push(a.join(' ')); };
   try {
-    await program.parseAsync(['convert', join(tmp, 'cris_module.pth'), '--to', out, '--heads', '4', '--img-size', '64', '--dropout', '0'], { from: 'user' });
+    await program.parseAsync(['convert', join(tmp, 'cris_module.pth'), '--out', out, '--heads', '4', '--image-size', '64', '--dropout', '0'], { from: 'user' });
   } finally {
     console.log = orig;
   }
@@ -260,9 +260,9 @@ test('`tunevlseg convert` command (commander)', async () => {
   // --strip-prefix replaces the default: with an empty list... use a wrong prefix to see the error surface.
   const p2 = new Command('tunevlseg').exitOverride();
   registerConvertCommand(p2);
-  await assert.rejects(p2.parseAsync(['convert', join(tmp, 'cris_module.pth'), '--to', join(tmp, 'out-cli2'), '--strip-prefix', 'nothing.'], { from: 'user' }),
+  await assert.rejects(p2.parseAsync(['convert', join(tmp, 'cris_module.pth'), '--out', join(tmp, 'out-cli2'), '--strip-prefix', 'nothing.'], { from: 'user' }),
     /cannot determine the cris configuration/);
   const p3 = new Command('tunevlseg').exitOverride().configureOutput({ writeErr: () => {} });
   registerConvertCommand(p3);
-  await assert.rejects(p3.parseAsync(['convert', 'x.pth', '--to', 'y', '--model', 'vit'], { from: 'user' }), /Allowed choices are cris, clip-rn50/);
+  await assert.rejects(p3.parseAsync(['convert', 'x.pth', '--out', 'y', '--model', 'vit'], { from: 'user' }), /expected cris | clip-rn50, got "vit"/);
 });

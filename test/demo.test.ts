@@ -208,7 +208,7 @@ test('pretrain: a few steps from scratch (restricted CLIP vocabulary) and from t
   const printed: string[] = [];
   const program = new Command().exitOverride();
   registerPretrainCommand(program, { print: (l) => printed.push(l) });
-  await program.parseAsync(['pretrain', '--data', natA, '--out', out2, '--from', assets, '--steps', '2', '--batch-size', '4', '--eval-every', '0', '--json'], { from: 'user' });
+  await program.parseAsync(['pretrain', '--dataset', natA, '--out', out2, '--from', assets, '--steps', '2', '--batch-size', '4', '--eval-every', '0', '--json'], { from: 'user' });
   const summary = JSON.parse(printed.at(-1)!) as { steps: number; val: { dice: number } };
   assert.equal(summary.steps, 2);
   assert.ok(summary.val.dice > 0.3, `continuing from the shipped model keeps it working (val Dice ${summary.val.dice})`);
@@ -243,7 +243,7 @@ test('tunevlseg demo: a very short run of every learner writes demo-summary.json
 
 test('the demo command ends with the path of the report of its own runs', async () => {
   const { spawnSync } = await import('node:child_process');
-  const { mkdtempSync, rmSync, existsSync, readFileSync } = await import('node:fs');
+  const { mkdtempSync, rmSync, existsSync, readFileSync, readdirSync, mkdirSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const { repoRoot } = await import('./helpers.js');
@@ -254,15 +254,40 @@ test('the demo command ends with the path of the report of its own runs', async 
     assert.equal(r.status, 0, r.stderr.slice(-2000));
     const lines = r.stdout.trim().split('\n');
     assert.match(lines.find((l) => l.startsWith('summary: '))!, /demo-summary\.json$/);
-    // The report's path, then what to run next on one's own data (issue 12's data import, then train).
-    assert.equal(lines.at(-2), `report: ${join(dir, 'run', 'report', 'report.html')}`);
+    // Where the checkpoints are, the report's path, then what to run next: the best learner in the
+    // browser, then one's own data (issue 12's data import, then train), with the offline way.
+    assert.match(lines.find((l) => l.startsWith('checkpoints: '))!, new RegExp(`^checkpoints: ${join(dir, 'run', 'tuning')}/<learner>/checkpoints/best\\.safetensors for vpt, coop`));
+    assert.equal(lines.at(-3), `report: ${join(dir, 'run', 'report', 'report.html')}`);
     assert.ok(existsSync(join(dir, 'run', 'report', 'report.html')));
-    assert.match(lines.at(-1)!, /^next, on your own data: tunevlseg data import --images <dir> --masks <dir> --class <name> --out my-data, then tunevlseg train --data-dir my-data/);
+    assert.match(lines.at(-2)!, new RegExp(`^next, in the browser: tunevlseg export --tuned ${join(dir, 'run', 'tuning')}/(vpt|coop) --prompt tumor --out (vpt|coop)-export, then tunevlseg serve (vpt|coop)-export$`));
+    assert.match(lines.at(-1)!, /^next, on your own data: tunevlseg data import --images <dir> --masks <dir> --class <name> --out my-data, then tunevlseg train --dataset my-data --model learner=(vpt|coop) --model quirks=fixed \(.*offline, add --model <a folder with config\.json \+ model\.safetensors>/);
     // The table shows each learner's trainable parameter count.
     assert.match(lines.find((l) => l.startsWith('| method'))!, /trainable params/);
     assert.match(lines.find((l) => l.startsWith('| VPT'))!, /\| +[\d,]+ \| +[\d.]+ \|$/);
     const md = readFileSync(join(dir, 'run', 'report', 'report.md'), 'utf8');
     assert.match(md, /Table 3/);
+    // Table 3 carries the demo's baselines, as the terminal table does
+    assert.match(md, /\| *Trivial: whole field of view *\|/);
+    assert.match(md, /\| *Zero-shot "tumor" *\|/);
+
+    // A second demo into the same folder: refused without --overwrite (nothing mixed), replaced with it
+    const again = spawnSync(process.execPath, [join(repoRoot(), 'bin', 'tunevlseg.js'), 'demo', '--steps', '1', '--train', '16', '--val', '8', '--test', '8',
+      '--source-test', '16', '--learners', 'coop', '-q', '--run-dir', join(dir, 'run')], { encoding: 'utf8', timeout: 180_000 });
+    assert.equal(again.status, 1);
+    assert.match(again.stderr, /holds an earlier demo run: give another --run-dir, or --overwrite to replace it/);
+    assert.ok(existsSync(join(dir, 'run', 'tuning', 'vpt')), 'the earlier run is untouched');
+    const over = spawnSync(process.execPath, [join(repoRoot(), 'bin', 'tunevlseg.js'), 'demo', '--steps', '1', '--train', '16', '--val', '8', '--test', '8',
+      '--source-test', '16', '--learners', 'coop', '-q', '--run-dir', join(dir, 'run'), '--overwrite'], { encoding: 'utf8', timeout: 180_000 });
+    assert.equal(over.status, 0, over.stderr.slice(-2000));
+    assert.deepEqual(readdirSync(join(dir, 'run', 'tuning')), ['coop'], 'only the new run\'s learners');
+    // A folder that is not a demo run is refused even with --overwrite
+    const foreign = join(dir, 'foreign');
+    mkdirSync(foreign);
+    writeFileSync(join(foreign, 'notes.txt'), 'mine');
+    const f = spawnSync(process.execPath, [join(repoRoot(), 'bin', 'tunevlseg.js'), 'demo', '--learners', 'coop', '--run-dir', foreign, '--overwrite'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(f.status, 1);
+    assert.match(f.stderr, /is not empty and not a demo run folder \(it holds notes\.txt\)/);
+    assert.equal(readFileSync(join(foreign, 'notes.txt'), 'utf8'), 'mine');
     assert.match(md, /VPT/);
     assert.match(md, /CoOp/);
   } finally {
@@ -271,7 +296,8 @@ test('the demo command ends with the path of the report of its own runs', async 
 });
 
 test("the demo's next-step line names commands and flags that exist", async () => {
-  const { NEXT_STEPS } = await import('../src/demo/report.js');
+  const { nextSteps } = await import('../src/demo/report.js');
+  const NEXT_STEPS = nextSteps({ run_dir: '/r', model_dir: '/m', learners: { maple: { test_dice: 0.5 } }, settings: { quirks: 'fixed' } } as never).join('\n');
   const { registerDataCommands } = await import('../src/cli/data.js');
   const { registerTrainCommand } = await import('../src/cli/train.js');
   const program = new Command();
@@ -281,7 +307,7 @@ test("the demo's next-step line names commands and flags that exist", async () =
   const dataImport = program.commands.find((c) => c.name() === 'data')?.commands.find((c) => c.name() === 'import');
   const train = program.commands.find((c) => c.name() === 'train');
   for (const [cmd, command] of [['data import', dataImport], ['train', train]] as const) {
-    const used = new RegExp(`tunevlseg ${cmd} ((?:--[a-z-]+ \\S+ ?)+)`).exec(NEXT_STEPS);
+    const used = new RegExp(`tunevlseg ${cmd} ((?:--[a-z-]+ [^\\s(]+ ?)+)`).exec(NEXT_STEPS);
     assert.ok(used && command, `"${cmd}" in: ${NEXT_STEPS}`);
     for (const f of used[1]!.match(/--[a-z-]+/g)!) assert.ok(flagsOf(command).includes(f), `tunevlseg ${cmd} has no ${f}`);
   }

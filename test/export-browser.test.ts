@@ -1,13 +1,14 @@
 // The export's web page in a real browser: Debian's chromium, headless, driven by
-// playwright-core. Serves web/ from a loopback server, loads a test image through the page's
-// file input, reads back the mask (>= 99.9% of pixels as `predict --onnx`), checks that nothing
-// was requested beyond the page's own files, and saves a screenshot.
+// playwright-core. Served by `tunevlseg serve`'s server (src/export/serve.ts) on the loopback
+// interface: loads a test image through the page's file input, reads back the mask (>= 99.9% of
+// pixels as `predict --onnx`), checks that nothing was requested beyond the page's own files, and
+// saves a screenshot. Opened from disk (file://, a double-click): the page says, in the page,
+// how to open it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { readdir } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -18,18 +19,17 @@ import { saveCheckpoint } from '../src/train/checkpoint.js';
 import { exportModel } from '../src/export/bundle.js';
 import { OnnxSegmenter } from '../src/export/onnx-runtime.js';
 import { predictFolder } from '../src/train/index.js';
+import { serveFolder, webRootOf as webRootOfOrThrow, type Served } from '../src/export/serve.js';
+import { shellQuote } from '../src/hub/shell-quote.js';
 import { fixturesDir, sharedDir } from './helpers.js';
 
 const CHROMIUM = process.env.TUNEVLSEG_CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const TYPES: Record<string, string> = {
-  '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json', '.onnx': 'application/octet-stream',
-};
 
 let tmp = '';
 let exportDir = '';
 let image = '';
-let server: Server;
+let served: Served | null = null;
 let origin = '';
 
 before(async () => {
@@ -48,21 +48,11 @@ before(async () => {
   image = path.join(tmp, 'input', 'polyp.png');
   mkdirSync(path.dirname(image), { recursive: true });
   await sharp(path.join(sharedDir(), 'datasets', 'kvasir-sample', 'images', src)).resize(64, 64, { fit: 'fill' }).png().toFile(image);
-  const web = path.join(exportDir, 'web');
-  server = createServer((req, res) => {
-    const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname).replace(/^\/+/, '') || 'index.html';
-    const file = path.resolve(web, rel);
-    if (!file.startsWith(web + path.sep) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  served = await serveFolder(exportDir, 0);
+  origin = served.url.replace(/\/$/, '');
 });
 after(async () => {
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+  await served?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -122,4 +112,40 @@ test('web/ runs model.onnx in chromium: the mask matches predict --onnx, no netw
   } finally {
     await ctx.close();
   }
+});
+
+test('web/ opened from disk (file://): the page itself says to run `tunevlseg serve <export dir>`', async () => {
+  if (!existsSync(CHROMIUM)) assert.fail(`chromium not found at ${CHROMIUM}`);
+  const ctx = await chromium.launchPersistentContext(mkdtempSync(path.join(tmp, 'profile-')), { executablePath: CHROMIUM, args: ARGS });
+  try {
+    const page = ctx.pages()[0] ?? (await ctx.newPage());
+    // a folder name a shell would split: the command the page prints quotes it
+    const odd = path.join(tmp, "it's here", 'export');
+    cpSync(exportDir, odd, { recursive: true });
+    await page.goto(pathToFileURL(path.join(odd, 'web', 'index.html')).href);
+    await page.waitForSelector('body[data-state="file"]', { timeout: 30_000 });
+    const meta = (await page.textContent('#meta')) ?? '';
+    const m = /tunevlseg serve (.+?) {2}and open/.exec(meta);
+    assert.ok(m, meta);
+    assert.equal(m[1], shellQuote(odd), 'the command names this export folder, quoted for a shell');
+    assert.equal(m[1], `'${tmp}/it'"'"'s here/export'`);
+    assert.equal(await page.isDisabled('#file'), true, 'no image input without the model');
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('serveFolder: only files inside web/, 404 for the rest, an export folder or its web/ accepted', async () => {
+  const res = await fetch(`${origin}/preprocess.json`);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'application/json');
+  assert.equal((await fetch(`${origin}/ort-wasm-simd-threaded.wasm`, { method: 'HEAD' })).headers.get('content-type'), 'application/wasm');
+  for (const bad of ['/../README.md', '/%2e%2e/README.md', '/..%2fmodel.onnx', '/nope.js']) assert.equal((await fetch(`${origin}${bad}`)).status, 404, bad);
+  const again = await serveFolder(path.join(exportDir, 'web'), 0);
+  try {
+    assert.equal(again.root, served!.root);
+  } finally {
+    await again.close();
+  }
+  assert.throws(() => webRootOfOrThrow(tmp), /no web\/index\.html or index\.html there/);
 });

@@ -97,5 +97,5 @@ test('export a CRIS model with float16 weights, a zero-shot CLIPSeg at --image-s
   assert.equal(z.status, 0, z.stderr.slice(-2000));
   assert.equal(readPreprocess(join(tmp, 'zs96', 'preprocess.json')).size, 96);
   const n = run(['export', '--prompt', 'x', '--out', join(tmp, 'none')]);
-  assert.match(n.stderr, /give --tuned <checkpoint\.safetensors> or --model/);
+  assert.match(n.stderr, /give --tuned <checkpoint\.safetensors \| run folder> or --model/);
 });

@@ -4,6 +4,7 @@
  * a 302 to the "CDN" for LFS files, X-Error-Code on 404s), a second one plays the CDN (another
  * origin, as on the real hub). Nothing here reaches the internet.
  */
+import { PassThrough } from 'node:stream';
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -410,6 +411,20 @@ test('offline with the file missing: the error names repo, revision, file, cache
     }
     assert.equal(hub.seen.length, 0);
   }));
+
+test('download itself, unable to reach the hub: the error says how to work offline (a local folder, a copied cache, HF_ENDPOINT), not "run download"', () => withHub(async () => {
+  const deadEndpoint = `http://127.0.0.1:${await closedPort()}`;
+  const sink = new PassThrough();
+  await assert.rejects(cliDownload(REPO, { cacheDir: cache, endpoint: deadEndpoint, retries: 0, stdout: sink, stderr: sink }), (e: unknown) => {
+    assert.ok(e instanceof OfflineCacheMissError);
+    for (const part of ['"config.json" of tiny/clipseg@main is not in the cache', 'To work without network', '--model <folder with config.json + model.safetensors>',
+      path.join(cache, 'models--tiny--clipseg'), '$TUNEVLSEG_CACHE', `$HF_ENDPOINT at a hub mirror you can reach (now ${deadEndpoint})`]) {
+      assert.ok(e.message.includes(part), `${JSON.stringify(part)} missing from: ${e.message}`);
+    }
+    assert.ok(!e.message.includes('With network access'), e.message);
+    return true;
+  });
+}));
 
 test('offline with the files cached works with no server at all', async () => {
   const dir = await withHub(() => snapshotDownload({ repo: REPO, cacheDir: cache, endpoint: hub.endpoint }));

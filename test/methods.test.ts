@@ -148,9 +148,9 @@ test('train, eval and predict --tuned with shallow_adapter from the command line
   const dir = mkdtempSync(join(tmpdir(), 'tvs-methods-train-'));
   try {
     await generateSyntheticDataset('ultrasound', join(dir, 'data'), { size: 64, counts: { train: 8, val: 4, test: 4 }, seed: 5 });
-    const t = run(['train', '--data-dir', join(dir, 'data'), '--model', TINY, '--model', 'learner=shallow_adapter', '--model', 'adapterDim=4',
+    const t = run(['train', '--dataset', join(dir, 'data'), '--model', TINY, '--model', 'learner=shallow_adapter', '--model', 'adapterDim=4',
       '--model', `tokenizer=${join(fixturesDir(), 'tokenizer')}`, '--model', 'imageSize=64', '--batch-size', '4', '--effective-batch-size', '8',
-      '--min-epochs', '1', '--max-epochs', '1', '--data-workers', '0', '--runs-dir', join(dir, 'runs'), '--name', 'sa', '-q'], dir);
+      '--min-epochs', '1', '--max-epochs', '1', '--loader-threads', '0', '--runs-dir', join(dir, 'runs'), '--name', 'sa', '-q'], dir);
     assert.equal(t.status, 0, t.stderr.slice(-2000));
     const cfg = JSON.parse(readFileSync(join(dir, 'runs', 'sa', 'config.json'), 'utf8')) as { lr: number; gradClipNorm: number; loss: { lambdaDice: number; appliedTo: string } };
     assert.deepEqual([cfg.lr, cfg.gradClipNorm, cfg.loss.lambdaDice, cfg.loss.appliedTo], [3e-4, 0.5, 1.5, 'probabilities']);

@@ -157,7 +157,7 @@ describe('label maps', () => {
     const out: string[] = [];
     const program = new Command().exitOverride();
     registerEvalCommand(program, { buildSegmenter: () => new TinySegmenter({ imageSize: 32, channels: 8 }), print: (l: string) => out.push(l) });
-    await program.parseAsync(['node', 'tunevlseg', 'eval', ckpt, '--data', path.join(tmp, 'ds'), '--split', 'train', '--prompts', 'polyp,instrument', '--image-size', '32', '--workers', '0']);
+    await program.parseAsync(['node', 'tunevlseg', 'eval', ckpt, '--dataset', path.join(tmp, 'ds'), '--split', 'train', '--prompts', 'polyp,instrument', '--image-size', '32', '--loader-threads', '0']);
     assert.match(out[0] ?? '', /^train: per-class Dice of the label maps/);
     assert.match(out[1] ?? '', /^ {2}polyp +Dice \d\.\d{4} {2}\(2 entries\)$/);
     assert.match(out[2] ?? '', /^ {2}instrument +Dice \d\.\d{4} {2}\(2 entries\)$/);

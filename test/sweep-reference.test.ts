@@ -191,7 +191,7 @@ test('sweep --print-space prints one JSON object and exits; quirks fixed and --s
     assert.match(tiny.stderr, /prompt depth range 1\.\.11 clamped to 1\.\.3/);
     const bad = run(['--model', 'clipseg', '--learner', 'coop', '-c', join(dir, 'ref.yaml'), '--sampler', 'hyperopt']);
     assert.notEqual(bad.status, 0);
-    assert.match(bad.stderr, /--sampler must be one of auto, optuna, tunevlseg/);
+    assert.match(bad.stderr, /--sampler <s>' argument 'hyperopt' is invalid\. expected auto \| optuna \| tunevlseg, got "hyperopt"/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

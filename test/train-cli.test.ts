@@ -68,13 +68,13 @@ test('train: bad values are reported with the key and where they came from', asy
     assert.match(e.message, /config key "plateau\.factor": .*\(from .*bad\.yaml\)/);
     return true;
   });
-  await assert.rejects(cli('train', '--data-dir', data, '--set', 'optimizer.lr=1', '--print-config'), /config key "optimizer": unknown key \(from --set optimizer\.lr=1\)/);
+  await assert.rejects(cli('train', '--dataset', data, '--set', 'optimizer.lr=1', '--print-config'), /config key "optimizer": unknown key \(from --set optimizer\.lr=1\)/);
   await assert.rejects(cli('train', '--print-config'), /config key "data": missing/);
 });
 
 test('train then eval a run folder: summary, scores and predictions agree', async () => {
   const runs = path.join(tmp, 'runs');
-  const out = await cli('train', '--data-dir', data, '--data-image-size', '32', '--data-workers', '0', '--name', 'cli', '--runs-dir', runs,
+  const out = await cli('train', '--dataset', data, '--image-size', '32', '--loader-threads', '0', '--name', 'cli', '--runs-dir', runs,
     '--batch-size', '4', '--effective-batch-size', '4', '--min-epochs', '1', '--max-epochs', '2', '--lr', '0.05', '--model', 'channels=6',
     '--progress', 'none', '--json');
   const summary = JSON.parse(out[out.length - 1]!) as TrainSummary;
@@ -82,7 +82,7 @@ test('train then eval a run folder: summary, scores and predictions agree', asyn
   assert.deepEqual(built[built.length - 1], { channels: 6 });
   const run = path.join(runs, 'cli');
   assert.ok(existsSync(path.join(run, 'summary.json')));
-  const [evalJson] = await cli('eval', run, '--out', path.join(tmp, 'pred'), '--workers', '0', '--json');
+  const [evalJson] = await cli('eval', run, '--out', path.join(tmp, 'pred'), '--loader-threads', '0', '--json');
   const r = JSON.parse(evalJson!) as EvalCommandResult;
   assert.deepEqual(built[built.length - 1], { channels: 6 }); // the run's model config
   assert.equal(r.split, 'test');
@@ -99,18 +99,18 @@ test('train then eval a run folder: summary, scores and predictions agree', asyn
   assert.equal(r.score!.dice, summary.test!.protocols!['original-size']!.dice);
   assert.equal(r.predictions!.files, summary.test!.samples);
   assert.ok(existsSync(path.join(tmp, 'pred', 'predictions.json')));
-  // a checkpoint file on its own: model config from its metadata, data from --data
+  // a checkpoint file on its own: model config from its metadata, data from --dataset
   const results = path.join(tmp, 'val-scores.json');
-  const [line] = await cli('eval', path.join(run, 'checkpoints', 'best.safetensors'), '--data', data, '--split', 'val', '--image-size', '32',
-    '--workers', '0', '--results', results);
+  const [line] = await cli('eval', path.join(run, 'checkpoints', 'best.safetensors'), '--dataset', data, '--split', 'val', '--image-size', '32',
+    '--loader-threads', '0', '--results', results);
   assert.match(line!, new RegExp(`^val: ${summary.val.samples} samples  loss`));
-  const [, ...protocolLines] = await cli('eval', path.join(run, 'checkpoints', 'best.safetensors'), '--data', data, '--split', 'val', '--image-size', '32',
-    '--workers', '0', '--protocol', 'model-resolution');
+  const [, ...protocolLines] = await cli('eval', path.join(run, 'checkpoints', 'best.safetensors'), '--dataset', data, '--split', 'val', '--image-size', '32',
+    '--loader-threads', '0', '--protocol', 'model-resolution');
   assert.equal(protocolLines.length, 1);
   assert.match(protocolLines[0]!, new RegExp(`model-resolution +Dice ${summary.val.dice.toFixed(4)}`));
-  await assert.rejects(cli('eval', run, '--protocol', 'paper'), /unknown evaluation protocol "paper"; expected one of model-resolution-reference, original-size, model-resolution/);
+  await assert.rejects(cli('eval', run, '--protocol', 'paper'), /expected model-resolution-reference \| original-size \| model-resolution, got "paper"/);
   assert.equal((JSON.parse(readFileSync(results, 'utf8')) as { perSample: unknown[] }).perSample.length, summary.val.samples);
-  await assert.rejects(cli('eval', run, '--batch-size', 'zero'), /option "--batch-size"/);
+  await assert.rejects(cli('eval', run, '--batch-size', 'zero'), /--batch-size <n>' argument 'zero' is invalid\. expected an integer >= 1/);
   // --resume: a finished run is refused, config flags are refused
   await assert.rejects(cli('train', '--resume', run), /already finished/);
   await assert.rejects(cli('train', '--resume', run, '--lr', '0.1'), /config flags are not allowed with it \(got --lr\)/);

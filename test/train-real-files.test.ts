@@ -51,7 +51,7 @@ test('train, eval and predict read the raw TIFFs and warn once, with the file co
   const prev = setRepairWarningSink((l) => said.push(l));
   try {
     const runs = path.join(tmp, 'runs');
-    const out = await cli('train', '--data-dir', data, '--data-image-size', '32', '--data-workers', '0', '--name', 'tiff', '--runs-dir', runs,
+    const out = await cli('train', '--dataset', data, '--image-size', '32', '--loader-threads', '0', '--name', 'tiff', '--runs-dir', runs,
       '--batch-size', '2', '--effective-batch-size', '2', '--min-epochs', '1', '--max-epochs', '1', '--progress', 'none', '--json');
     const summary = JSON.parse(out[out.length - 1]!) as TrainSummary;
     assert.equal(summary.epochs, 1);
@@ -60,7 +60,7 @@ test('train, eval and predict read the raw TIFFs and warn once, with the file co
     assert.match(said[0]!, /^warning: 8 file\(s\): TIFF header says PhotometricInterpretation 1 \(BlackIsZero, grey\) but holds SamplesPerPixel 3 of 8 bits .*: read by its samples as RGB \(e\.g\. images\/1\.tif\)$/);
 
     const pred = path.join(tmp, 'pred');
-    await cli('eval', path.join(runs, 'tiff'), '--out', pred, '--workers', '0', '--json');
+    await cli('eval', path.join(runs, 'tiff'), '--out', pred, '--loader-threads', '0', '--json');
     for (const n of [7, 8]) {
       const m = await sharp(path.join(pred, `${n}.png`)).metadata();
       assert.deepEqual([m.width, m.height], [S, S]);

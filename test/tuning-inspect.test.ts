@@ -37,3 +37,10 @@ test('inspect presets without weights: the paper configurations (bench_reference
   const cris = await runInspect({ model: 'cris-rn50', learner: 'coop', depth: '1' });
   assert.equal(cris.total, 512 * 4 + 512 * 64 + 64 * 25 + 1 + 1);
 });
+
+test('inspect --weights with a preset or hub id: ignored, and the result says why (inspect never downloads)', async () => {
+  const r = await runInspect({ model: 'cris-tiny', learner: 'coop', weights: true, tokenizer: join(fixturesDir(), 'tokenizer') });
+  assert.match(r.note ?? '', /--weights ignored: "cris-tiny" is not a local model folder, and inspect never downloads/);
+  const folder = await runInspect({ model: TINY, learner: 'coop', weights: true });
+  assert.equal(folder.note, undefined, 'a folder\'s weights are loaded: no note');
+});

@@ -3,27 +3,29 @@
 // ("tumor", a word it never saw); prints a Table-3-style table and writes demo-summary.json.
 // Thin over src/demo/run.ts.
 import type { Command } from 'commander';
-import { demoAllLearners, demoDefaultLearners, runDemo, type DemoOptions, type DemoSummary } from '../demo/run.js';
+import { DOMAIN_SPECS } from '../demo/domains.js';
+import { DEMO_LR, DEMO_STEPS, demoAllLearners, demoDefaultLearners, runDemo, type DemoOptions, type DemoSummary } from '../demo/run.js';
 import type { LearnerName } from '../learners/types.js';
-import { LEARNER_NAMES } from '../learners/registry.js';
-import { isLearnerName } from '../learners/registry.js';
+import { checkModelKeys, modelFlagConfig } from '../tuning/model-flag.js';
+import { examples, flag, learnerList, option } from './flags.js';
 
 interface DemoFlags {
   runDir?: string;
-  model?: string;
+  overwrite?: boolean;
+  model: string[];
   learners?: string;
   steps?: string;
   lr?: string;
-  batchSize?: string;
+  batchSize?: number;
   depth?: string;
   numContext?: string;
   train?: string;
   val?: string;
   test?: string;
   sourceTest?: string;
-  seed?: string;
-  quirks?: string;
-  threads?: string;
+  seed?: number;
+  quirks?: 'fixed' | 'reference';
+  threads?: number;
   json?: boolean;
   quiet?: boolean;
 }
@@ -42,41 +44,53 @@ function pos(flag: string, v: string | undefined): number | undefined {
   return x;
 }
 
-function quirksOf(v: string): 'fixed' | 'reference' {
-  if (v !== 'fixed' && v !== 'reference') throw new Error(`--quirks: expected fixed or reference, got ${JSON.stringify(v)}`);
-  return v;
-}
-
+/** `--learners a,b,c` (or all) -> learner names; unknown names are refused with "did you mean". */
 export function parseLearnerList(v: string): LearnerName[] {
   if (v.trim() === 'all') return demoAllLearners();
-  const names = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  const bad = names.filter((n) => !isLearnerName(n));
-  if (bad.length || names.length === 0) throw new Error(`--learners: expected a comma-separated list of ${LEARNER_NAMES.join(', ')}, got ${JSON.stringify(v)}`);
-  return names as LearnerName[];
+  try {
+    return (learnerList(v, undefined) as string).split(',') as LearnerName[];
+  } catch (e) {
+    throw new Error(`--learners: ${(e as Error).message}`);
+  }
+}
+
+/** `--model` values: a base model folder and/or key=value keys for every learner's model config. */
+function demoModel(values: string[]): { modelDir?: string; modelConfig: Record<string, unknown> } {
+  const { model, ...modelConfig } = modelFlagConfig(values);
+  if ('learner' in modelConfig) throw new Error('demo: choose learners with --learners, not --model learner=...');
+  checkModelKeys(modelConfig, '--model');
+  return { ...(model !== undefined ? { modelDir: String(model) } : {}), modelConfig };
 }
 
 export function registerDemoCommand(program: Command, deps: { print?: (line: string) => void } = {}): Command {
-  return program
+  const cmd = program
     .command('demo')
-    .description('offline demo: prompt-tune every CLIPSeg learner of a tiny shipped model on synthetic ultrasound (a few minutes on a CPU)')
-    .option('--run-dir <dir>', 'run folder (default runs/demo-<timestamp>)')
-    .option('--model <dir>', 'base model folder (default: the shipped assets/demo)')
-    .option('--learners <list>', `comma-separated learners, or all (${demoAllLearners().join(',')}); default the paper's six: ${demoDefaultLearners().join(',')}`)
-    .option('--steps <n>', 'optimizer steps per learner, rounded up to whole epochs (default 300)')
-    .option('--lr <x>', 'learning rate of the prompt learners (default 1e-2; adapters and LoRA 3e-3, full fine-tuning 3e-4)')
-    .option('--batch-size <n>', 'samples per step (default 16)')
-    .option('--depth <n>', 'prompt depth (default 1)')
-    .option('--num-context <n>', 'prompt tokens per layer (default 4)')
-    .option('--train <n>', 'target-domain training images (default 300)')
-    .option('--val <n>', 'target-domain validation images (default 50)')
-    .option('--test <n>', 'target-domain test images (default 200)')
-    .option('--source-test <n>', 'source-domain test images (default 400)')
-    .option('--seed <n>', 'seed (default 0)')
-    .option('--quirks <mode>', 'fixed (default: every learner gets the upsampler, as in the paper) or reference (the original code: CoOp/CoCoOp bypass it)')
-    .option('--threads <n>', 'libtorch threads (default 1)')
-    .option('-q, --quiet', 'only the table and the summary path')
-    .option('--json', 'print demo-summary.json before the report path (the last line)')
-    .action(async (f: DemoFlags) => {
+    .description('offline demo: prompt-tune every CLIPSeg learner of a tiny shipped model on synthetic ultrasound (a few minutes on a CPU)');
+  option(cmd, '--run-dir <dir>', 'run folder (empty or new; --overwrite replaces an earlier demo run there)', { defaultText: 'runs/demo-<timestamp>' });
+  flag(cmd, 'overwrite', { help: 'replace an earlier demo run in --run-dir (a folder holding anything else is refused)' });
+  flag(cmd, 'model', { help: 'base model folder, or key=value for a model config key of every learner\'s run; repeatable', defaultText: 'the shipped assets/demo' });
+  flag(cmd, 'learners', { help: `comma-separated learners, or all (${demoAllLearners().join(',')})`, defaultText: `the paper's six: ${demoDefaultLearners().join(',')}` });
+  option(cmd, '--steps <n>', 'optimizer steps per learner, rounded up to whole epochs', { default: String(DEMO_STEPS) });
+  option(cmd, '--lr <x>', 'learning rate of the prompt learners', { defaultText: `${DEMO_LR}; adapters and LoRA 3e-3, full fine-tuning 3e-4` });
+  flag(cmd, 'batchSize', { default: 16, help: 'samples per step' });
+  option(cmd, '--depth <n>', 'prompt depth', { default: '1' });
+  option(cmd, '--num-context <n>', 'prompt tokens per layer', { default: '4' });
+  const target = DOMAIN_SPECS.ultrasound.counts;
+  option(cmd, '--train <n>', 'target-domain training images', { default: String(target.train) });
+  option(cmd, '--val <n>', 'target-domain validation images', { default: String(target.val) });
+  option(cmd, '--test <n>', 'target-domain test images', { default: String(target.test) });
+  option(cmd, '--source-test <n>', 'source-domain test images', { default: String(DOMAIN_SPECS.natural.counts.test) });
+  flag(cmd, 'seed', { default: 0 });
+  flag(cmd, 'quirks', { default: 'fixed', help: 'fixed (every learner gets the upsampler, as in the paper; the demo\'s default, every other command defaults to reference) | reference (the original code: CoOp/CoCoOp bypass it)' });
+  flag(cmd, 'threads', { default: 1 });
+  flag(cmd, 'quiet', { help: 'only the table, the summary and checkpoint paths, and what to run next' });
+  flag(cmd, 'json', { help: 'print demo-summary.json before the report path' });
+  examples(cmd, [
+    'tunevlseg demo',
+    'tunevlseg demo --learners coop,maple --steps 100 --run-dir runs/quick',
+    'tunevlseg demo --run-dir runs/quick --overwrite --quirks reference',
+  ]);
+  return cmd.action(async (f: DemoFlags) => {
       const print = deps.print ?? ((l: string) => console.log(l));
       const counts = Object.fromEntries(
         ([['train', f.train], ['val', f.val], ['test', f.test]] as const)
@@ -87,22 +101,23 @@ export function registerDemoCommand(program: Command, deps: { print?: (line: str
       const controller = new AbortController();
       const options: DemoOptions = {
         ...(f.runDir ? { runDir: f.runDir } : {}),
-        ...(f.model ? { modelDir: f.model } : {}),
+        ...(f.overwrite ? { overwrite: true } : {}),
+        ...demoModel(f.model),
         ...(f.learners ? { learners: parseLearnerList(f.learners) } : {}),
         ...(f.steps !== undefined ? { steps: int('--steps', f.steps)! } : {}),
         ...(f.lr !== undefined ? { lr: pos('--lr', f.lr)! } : {}),
-        ...(f.batchSize !== undefined ? { batchSize: int('--batch-size', f.batchSize)! } : {}),
+        ...(f.batchSize !== undefined ? { batchSize: f.batchSize } : {}),
         ...(f.depth !== undefined ? { depth: int('--depth', f.depth)! } : {}),
         ...(f.numContext !== undefined ? { numContext: int('--num-context', f.numContext)! } : {}),
         ...(f.sourceTest !== undefined ? { sourceTestImages: int('--source-test', f.sourceTest)! } : {}),
-        ...(f.seed !== undefined ? { seed: int('--seed', f.seed, 0)! } : {}),
-        ...(f.quirks !== undefined ? { quirks: quirksOf(f.quirks) } : {}),
-        ...(f.threads !== undefined ? { threads: int('--threads', f.threads)! } : {}),
+        ...(f.seed !== undefined ? { seed: f.seed } : {}),
+        ...(f.quirks !== undefined ? { quirks: f.quirks } : {}),
+        ...(f.threads !== undefined ? { threads: f.threads } : {}),
         targetCounts: counts,
         signal: controller.signal,
         log: (l) => {
           if (l.startsWith('| ')) table = true;
-          if (!f.quiet || table || l.startsWith('summary:') || l.startsWith('run folder:')) print(l);
+          if (!f.quiet || table || l.startsWith('summary:') || l.startsWith('run folder:') || l.startsWith('checkpoints:')) print(l);
         },
       };
       const onSigint = (): void => {
@@ -125,9 +140,9 @@ export function registerDemoCommand(program: Command, deps: { print?: (line: str
         process.off('SIGINT', onSigint);
       }
       if (f.json) print(JSON.stringify(summary));
-      // The report of the demo's own runs (Table 3 in miniature, figures, HTML); its path last.
-      const { NEXT_STEPS, writeDemoReport } = await import('../demo/report.js');
+      // The report of the demo's own runs (Table 3 in miniature, figures, HTML), then what to run next.
+      const { nextSteps, writeDemoReport } = await import('../demo/report.js');
       print(`report: ${await writeDemoReport(summary)}`);
-      print(NEXT_STEPS);
+      for (const l of nextSteps(summary)) print(l);
     });
 }

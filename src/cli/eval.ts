@@ -7,7 +7,8 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { SPLITS, type PromptOptions } from '../data/format.js';
 import { readRunConfig, type BuildSegmenter } from '../train/trainer.js';
-import { runFiles } from '../train/run-folder.js';
+import { checkpointOf } from '../train/run-folder.js';
+import { inferenceConfig } from '../tuning/config.js';
 import { readCheckpointMeta, loadCheckpointInto, stringifyJson, writeFileAtomic } from '../train/checkpoint.js';
 import { EVAL_AUGMENT_MODES, planCheckpointEvaluation, planRunEvaluation, type RunEvaluationPlan } from '../train/run-evaluation.js';
 import { passBatchSize } from '../train/reference-semantics.js';
@@ -18,15 +19,16 @@ import { EVAL_PROTOCOLS, DEFAULT_TABLE_PROTOCOL, parseProtocol, type EvalProtoco
 import { evaluateClasses, parseClassList, type ClassEvalResult } from '../train/multiclass.js';
 import { PRECISIONS, TF32_MODES, ConfigError, readConfigFile, applyOverrides, type TrainConfig } from '../train/config.js';
 import { loadDefaultFactory, type CommandDeps } from './train.js';
-import { MODEL_FLAG_HELP, modelFlagAssignments } from '../tuning/model-flag.js';
+import { modelFlagAssignments } from '../tuning/model-flag.js';
 import { assertNoOverwrite } from '../data/output-guard.js';
+import { examples, flag, oneOf, option } from './flags.js';
 
 const int = (min: number) => z.coerce.number().int().min(min);
 
 /** The eval command's options (flag values arrive as strings; numbers are coerced). */
 export const evalOptionsSchema = z.object({
   checkpoint: z.string().min(1).default('best'),
-  data: z.string().min(1).optional(),
+  dataset: z.string().min(1).optional(),
   split: z.enum(SPLITS).default('test'),
   images: z.string().min(1).optional(),
   prompt: z.string().min(1).optional(),
@@ -38,7 +40,7 @@ export const evalOptionsSchema = z.object({
   batchSize: int(1).optional(),
   /** auto: augment val/test as the run's training did (quirks reference on VOC/Cityscapes, or data.evalAugment); on; off */
   evalAugment: z.enum(EVAL_AUGMENT_MODES).default('auto'),
-  workers: int(0).optional(),
+  loaderThreads: int(0).optional(),
   imageSize: int(1).optional(),
   threshold: z.coerce.number().gt(0).lt(1).default(0.5),
   results: z.string().min(1).optional(),
@@ -77,16 +79,14 @@ export function resolveEvalTarget(target: string, o: Pick<EvalOptions, 'checkpoi
   let checkpoint: string;
   if (existsSync(target) && statSync(target).isDirectory()) {
     run = readRunConfig(target);
-    const f = runFiles(path.resolve(target));
-    checkpoint = o.checkpoint === 'best' ? f.best : o.checkpoint === 'last' ? f.last : path.resolve(o.checkpoint);
-  } else if (existsSync(target)) {
-    checkpoint = path.resolve(target);
+    checkpoint = o.checkpoint === 'best' || o.checkpoint === 'last' ? checkpointOf(target, o.checkpoint) : path.resolve(o.checkpoint);
   } else {
-    throw new Error(`${target}: no such run folder or checkpoint file`);
+    checkpoint = checkpointOf(target);
   }
   if (!existsSync(checkpoint)) throw new Error(`${checkpoint}: checkpoint not found`);
   const meta = readCheckpointMeta(checkpoint);
-  let model: Record<string, unknown> = run?.model ?? meta.model ?? {};
+  // Training-only keys (the frozen-feature cache) of the run never reach evaluation.
+  let model: Record<string, unknown> = inferenceConfig(run?.model ?? meta.model ?? {});
   if (o.config) {
     const file = readConfigFile(o.config);
     if (typeof file.model === 'object' && file.model !== null) model = file.model as Record<string, unknown>;
@@ -118,8 +118,8 @@ export async function runEval(target: string, raw: Record<string, unknown>, buil
   const o = parseEvalOptions(raw);
   const protocol = o.protocol === undefined ? DEFAULT_TABLE_PROTOCOL : parseProtocol(o.protocol);
   const t = resolveEvalTarget(target, o);
-  const data = o.data ?? t.run?.data.dir;
-  if (o.images === undefined && data === undefined) throw new ConfigError('option "--data": a dataset folder is needed (the target is not a run folder)');
+  const data = o.dataset ?? t.run?.data.dir;
+  if (o.images === undefined && data === undefined) throw new ConfigError('option "--dataset": a dataset folder is needed (the target is not a run folder)');
   const prompts: PromptOptions = {
     ...(t.run ? { promptKey: t.run.data.promptKey, appendFullStop: t.run.data.appendFullStop } : {}),
     ...(t.run?.data.overridePrompt ? { overridePrompt: t.run.data.overridePrompt } : {}),
@@ -148,7 +148,7 @@ export async function runEval(target: string, raw: Record<string, unknown>, buil
     loadCheckpointInto(segmenter, t.checkpoint);
     applyTf32For(o.tf32, moduleDevice(segmenter));
     const precision = o.precision ?? t.run?.precision ?? '32';
-    const common = { precision, batchSize: o.batchSize ?? 8, threshold: o.threshold, ...(o.workers !== undefined ? { workers: o.workers } : {}), ...(imageSize ? { imageSize } : {}) };
+    const common = { precision, batchSize: o.batchSize ?? 8, threshold: o.threshold, ...(o.loaderThreads !== undefined ? { workers: o.loaderThreads } : {}), ...(imageSize ? { imageSize } : {}) };
     if (o.prompts !== undefined && o.images === undefined) {
       const classes = await evaluateClasses(segmenter, data!, o.split, { ...common, classes: await parseClassList(o.prompts), ...(o.out ? { outDir: o.out } : {}) });
       return { checkpoint: t.checkpoint, split: o.split, protocol, score: null, evaluation: null, predictions: null, classes, reading: null, notes: [] };
@@ -199,30 +199,36 @@ function readingOf(t: EvalTarget, data: string, o: EvalOptions, segmenter: Segme
 }
 
 export function registerEvalCommand(program: Command, deps: CommandDeps = {}): Command {
-  return program
+  const cmd = program
     .command('eval <target>')
-    .description('score a tuned checkpoint (a run folder or a .safetensors file) on a split; --out writes predictions')
-    .option('--checkpoint <which>', 'for a run folder: best, last, or a checkpoint path', 'best')
-    .option('--data <dir>', "dataset folder (default: the run's data.dir)")
-    .option('--split <split>', `split to score [${SPLITS.join('|')}]`, 'test')
-    .option('--images <dir>', 'predict every image of a folder instead (needs --prompt and --out; no scores)')
-    .option('--prompt <text>', 'the prompt for --images, or an override prompt for the split')
-    .option('--prompts <list>', 'several classes: "a,b,c", @labels.txt or @<dataset dir>; per-class Dice of the label maps (argmax over the classes, background below --threshold) and their mean; --out keeps the maps')
-    .option('--prompt-key <key>', "prompt key of the split's entries (default: the run's)")
-    .option('--out <dir>', "write masks, 8-bit probability maps (the reference's bicubic resize + save_image) and overlays at original size there")
-    .option('--protocol <name>', `evaluation protocol to report: ${EVAL_PROTOCOLS.join(', ')} (default ${DEFAULT_TABLE_PROTOCOL}; docs/protocols.md)`)
-    .option('--no-overlays', 'do not write overlay images')
-    .option('--batch-size <n>', 'batch size (default 8; an augmented evaluation of a run: the run\'s evaluation batch size)')
-    .option('--eval-augment <mode>', 'auto (a run folder: val/test through the training augmentation where its training read them so: quirks reference on VOC/Cityscapes, or data.evalAugment), on, or off', 'auto')
-    .option('--workers <n>', 'loader worker threads')
-    .option('--image-size <n>', "model input side (default: the run's or the model's)")
-    .option('--threshold <p>', 'probability threshold for masks and Dice/IoU', '0.5')
-    .option('--results <file>', 'write per-sample scores (JSON) there')
-    .option('--json', 'print the result as one JSON line')
-    .option('-c, --config <file>', 'take the model config from this config file')
-    .option('--model <m>', MODEL_FLAG_HELP, (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--precision <p>', `autocast of the forward [${PRECISIONS.join('|')}] (default: the run's, else 32)`)
-    .option('--tf32 <mode>', `TF32 math on CUDA [${TF32_MODES.join('|')}]`, 'auto')
+    .description('score a tuned checkpoint (a run folder or a .safetensors file) on a split; --out writes predictions');
+  option(cmd, '--checkpoint <which>', 'for a run folder: best, last, or a checkpoint path', { default: 'best' });
+  flag(cmd, 'dataset', { defaultText: "the run's data.dir" });
+  option(cmd, '--split <split>', `split to score: ${SPLITS.join(' | ')}`, { default: 'test', parse: oneOf(SPLITS) });
+  option(cmd, '--images <dir>', 'predict every image of a folder instead (needs --prompt and --out; no scores)');
+  option(cmd, '--prompt <text>', 'the prompt for --images, or an override prompt for the split');
+  option(cmd, '--prompts <list>', 'several classes: "a,b,c", @labels.txt or @<dataset dir>; per-class Dice of the label maps (argmax over the classes, background below --threshold) and their mean; --out keeps the maps');
+  option(cmd, '--prompt-key <key>', "prompt key of the split's entries", { defaultText: "the run's" });
+  option(cmd, '--out <dir>', "write masks, 8-bit probability maps (the reference's bicubic resize + save_image) and overlays at original size there");
+  option(cmd, '--protocol <name>', `evaluation protocol to report: ${EVAL_PROTOCOLS.join(' | ')} (docs/protocols.md)`, { defaultText: DEFAULT_TABLE_PROTOCOL, parse: oneOf(EVAL_PROTOCOLS) });
+  option(cmd, '--no-overlays', 'do not write overlay images');
+  flag(cmd, 'batchSize', { defaultText: "8; an augmented evaluation of a run: the run's evaluation batch size" });
+  option(cmd, '--eval-augment <mode>', 'auto (a run folder: val/test through the training augmentation where its training read them so: quirks reference on VOC/Cityscapes, or data.evalAugment) | on | off', { default: 'auto', parse: oneOf(EVAL_AUGMENT_MODES) });
+  flag(cmd, 'loaderThreads', { defaultText: 'cores, at most 4' });
+  flag(cmd, 'imageSize', { defaultText: "the run's or the model's" });
+  option(cmd, '--threshold <p>', 'probability threshold for masks and Dice/IoU', { default: '0.5' });
+  option(cmd, '--results <file>', 'write per-sample scores (JSON) there');
+  flag(cmd, 'json', { help: 'print the result as one JSON line' });
+  flag(cmd, 'config', { help: 'take the model config from this config file' });
+  flag(cmd, 'model');
+  option(cmd, '--precision <p>', `autocast of the forward: ${PRECISIONS.join(' | ')}`, { defaultText: "the run's, else 32", parse: oneOf(PRECISIONS) });
+  option(cmd, '--tf32 <mode>', `TF32 math on CUDA: ${TF32_MODES.join(' | ')}`, { default: 'auto', parse: oneOf(TF32_MODES) });
+  examples(cmd, [
+    'tunevlseg eval runs/k1',
+    'tunevlseg eval runs/k1 --dataset data/cvc-clinicdb --out preds',
+    'tunevlseg eval runs/k1/checkpoints/last.safetensors --dataset data/kvasir --protocol model-resolution --json',
+  ]);
+  return cmd
     .action(async (target: string, flags: Record<string, unknown>) => {
       const print = deps.print ?? ((l: string) => console.log(l));
       const build = deps.buildSegmenter ?? (await loadDefaultFactory());

@@ -6,7 +6,8 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { buildSegmenter, type TunedSegmenter } from '../tuning/factory.js';
-import { MODEL_FLAG_HELP, modelFlagConfig, checkModelKeys } from '../tuning/model-flag.js';
+import { modelFlagConfig, checkModelKeys } from '../tuning/model-flag.js';
+import { MODEL_FLAG_HELP, collect, examples, flag, learnerName, option } from './flags.js';
 import { DEFAULT_LEARNER, LEARNER_NAMES } from '../learners/registry.js';
 
 export interface InspectFlags {
@@ -39,6 +40,8 @@ export interface InspectResult {
   parameters: InspectRow[];
   total: number;
   decayed: number;
+  /** A note on the flags (e.g. why --weights was ignored), or absent. */
+  note?: string;
 }
 
 function parseValue(raw: string): unknown {
@@ -49,12 +52,19 @@ function parseValue(raw: string): unknown {
   }
 }
 
+/** Why `--weights` did nothing, per built config (a note printed beside the table). */
+const weightsNotes = new WeakMap<Record<string, unknown>, string>();
+
 /** The model config `inspect` builds (flags -> factory config). */
 export function inspectConfig(f: InspectFlags): Record<string, unknown> {
   const fromFlag = modelFlagConfig(typeof f.model === 'string' ? [f.model] : f.model ?? []);
   const model = typeof fromFlag.model === 'string' ? fromFlag.model : 'clipseg';
   const isFolder = existsSync(resolve(model)) && statSync(resolve(model)).isDirectory();
   const cfg: Record<string, unknown> = { model, learner: f.learner ?? DEFAULT_LEARNER, randomWeights: !(f.weights === true && isFolder) };
+  if (f.weights === true && !isFolder) {
+    weightsNotes.set(cfg, `--weights ignored: "${model}" is not a local model folder, and inspect never downloads (the counts do not need weights); ` +
+      'give the folder a `tunevlseg download` wrote (its snapshot path) to load real weights');
+  }
   for (const [k, v] of Object.entries(fromFlag)) if (k !== 'model') cfg[k] = v;
   if (f.depth !== undefined) cfg.depth = Number(f.depth);
   if (f.numContext !== undefined) cfg.numContext = Number(f.numContext);
@@ -91,7 +101,8 @@ export async function runInspect(f: InspectFlags): Promise<InspectResult> {
   const cfg = inspectConfig(f);
   const seg = await buildSegmenter(cfg);
   try {
-    return inspectSegmenter(seg, cfg);
+    const note = weightsNotes.get(cfg);
+    return { ...inspectSegmenter(seg, cfg), ...(note ? { note } : {}) };
   } finally {
     seg.dispose();
   }
@@ -110,24 +121,28 @@ export function formatInspect(r: InspectResult, all = true): string {
   return lines.join('\n');
 }
 
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
-
 export function registerInspectCommand(program: Command, print: (s: string) => void = (s) => console.log(s)): Command {
-  return program
+  const cmd = program
     .command('inspect')
-    .description('list the trainable tensors (names, shapes, counts) of a model + learner configuration')
-    .option('--model <m>', `${MODEL_FLAG_HELP} (default clipseg; presets: rd64-refined, rd64, cris-rn50, cris-tiny)`, collect, [])
-    .option('--learner <name>', [...LEARNER_NAMES, 'none'].join(' | '), DEFAULT_LEARNER)
-    .option('--depth <d>', 'prompt depth (prompt learners)')
-    .option('--num-context <n>', 'prompt tokens per layer (prompt learners)')
-    .option('--quirks <mode>', 'reference | fixed')
-    .option('--tokenizer <dir>', 'tokenizer folder or hub id (for a context initializer other than "a photo of a")')
-    .option('--set <key=value>', 'any other model config key (e.g. intermediateDim=32, heads=20, adapterDim=64, rank=4); repeatable', collect, [])
-    .option('--weights', 'load the folder\'s weights (not needed for counts)')
-    .option('--all', 'list every tensor (default: the first 40)')
-    .option('--json', 'print one JSON object')
-    .action(async (flags: InspectFlags) => {
-      const r = await runInspect(flags);
-      print(flags.json ? JSON.stringify(r) : formatInspect(r, flags.all === true));
-    });
+    .description('list the trainable tensors (names, shapes, counts) of a model + learner configuration');
+  flag(cmd, 'model', { help: `${MODEL_FLAG_HELP}; presets: rd64-refined, rd64, cris-rn50, cris-tiny`, defaultText: 'clipseg' });
+  flag(cmd, 'learner', { default: DEFAULT_LEARNER, help: `context learner: ${[...LEARNER_NAMES, 'none'].join(' | ')}` }).argParser(learnerName(['none']));
+  option(cmd, '--depth <d>', 'prompt depth (prompt learners)', { defaultText: "the learner's" });
+  option(cmd, '--num-context <n>', 'prompt tokens per layer (prompt learners)', { defaultText: "the learner's" });
+  flag(cmd, 'quirks', { defaultText: 'reference' });
+  flag(cmd, 'tokenizer', { help: 'tokenizer folder or hub id (for a context initializer other than "a photo of a")' });
+  option(cmd, '--set <key=value>', 'any other model config key (e.g. intermediateDim=32, heads=20, adapterDim=64, rank=4); repeatable', { repeatable: true, parse: collect });
+  option(cmd, '--weights', 'load a model folder\'s weights (counts do not need them; presets and hub ids always use random weights: inspect never downloads)');
+  option(cmd, '--all', 'list every tensor', { defaultText: 'the first 40' });
+  flag(cmd, 'json', { help: 'print one JSON object' });
+  examples(cmd, [
+    'tunevlseg inspect --learner maple --depth 3',
+    'tunevlseg inspect --model cris-rn50 --learner coop --json',
+    'tunevlseg inspect --model weights/clipseg --learner shared_attn --set heads=4 --weights',
+  ]);
+  return cmd.action(async (flags: InspectFlags) => {
+    const r = await runInspect(flags);
+    if (r.note) process.stderr.write(`inspect: ${r.note}\n`);
+    print(flags.json ? JSON.stringify(r) : formatInspect(r, flags.all === true));
+  });
 }

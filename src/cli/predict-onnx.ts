@@ -6,7 +6,7 @@ import { predictFolder } from '../train/index.js';
 export interface PredictOnnxCliOptions {
   onnx: string;
   out: string;
-  batchSize?: string;
+  batchSize?: number;
   threshold?: string;
   overlays: boolean;
   quiet?: boolean;
@@ -20,7 +20,7 @@ export async function predictOnnx(source: { input: string; images?: string[] }, 
     const res = await predictFolder(model, {
       ...source, prompt: model.preprocess.prompt, outDir: resolve(o.out), overlays: o.overlays,
       threshold: o.threshold ? Number.parseFloat(o.threshold) : model.preprocess.threshold,
-      ...(o.batchSize ? { batchSize: Number.parseInt(o.batchSize, 10) } : {}),
+      ...(o.batchSize ? { batchSize: o.batchSize } : {}),
     });
     if (!o.quiet) console.log(`${res.files.length} image(s) with ${o.onnx}/model.onnx (prompt "${model.preprocess.prompt}"): masks, probability maps${o.overlays ? ' and overlays' : ''} at original size`);
     return res.outDir;

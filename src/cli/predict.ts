@@ -11,7 +11,9 @@ import { applyTf32For, type Precision } from '../train/precision.js';
 import { PRECISIONS, TF32_MODES } from '../train/config.js';
 import { parseClassList, predictClasses } from '../train/multiclass.js';
 import type { Segmenter } from '../tuning/segmenter.js';
-import { MODEL_FLAG_HELP, modelFlagConfig, checkModelKeys } from '../tuning/model-flag.js';
+import { modelFlagConfig, checkModelKeys } from '../tuning/model-flag.js';
+import { checkpointOf } from '../train/run-folder.js';
+import { MODEL_FLAG_HELP, examples, flag, oneOf, option } from './flags.js';
 
 export interface PredictCliOptions {
   /** `--model` values: a base model and/or key=value model config keys. */
@@ -21,8 +23,8 @@ export interface PredictCliOptions {
   prompts?: string;
   out: string;
   tokenizer?: string;
-  imageSize?: string;
-  batchSize?: string;
+  imageSize?: number;
+  batchSize?: number;
   threshold?: string;
   overlays: boolean;
   device?: string;
@@ -54,7 +56,7 @@ export async function predict(inputs: string[], o: PredictCliOptions): Promise<s
   if (o.onnx) return predictWithOnnx(inputs, o);
   if (!o.prompt && !o.prompts) throw new Error('predict: --prompt is required (e.g. --prompt "polyp"), or --prompts "a,b,c" for several classes');
   const model = modelFlagConfig(o.model ?? []);
-  if (model.model === undefined && !o.tuned) throw new Error('predict: give --model <preset|folder|hub id> (zero-shot) or --tuned <checkpoint.safetensors>');
+  if (model.model === undefined && !o.tuned) throw new Error('predict: give --model <preset|folder|hub id> (zero-shot) or --tuned <checkpoint.safetensors | run folder>');
   checkModelKeys(model, '--model');
   const source = inputSet(inputs);
   if (o.prompts) {
@@ -67,12 +69,12 @@ export async function predict(inputs: string[], o: PredictCliOptions): Promise<s
   let seg: Segmenter;
   if (o.tuned) {
     const { model: base, ...overrides } = model;
-    seg = (await loadTuned(o.tuned, base as string | undefined, { ...overrides, ...(o.device ? { device: o.device } : {}) })).segmenter;
+    seg = (await loadTuned(checkpointOf(o.tuned), base as string | undefined, { ...overrides, ...(o.device ? { device: o.device } : {}) })).segmenter;
   } else {
     seg = await buildSegmenter({
       learner: 'none',
       ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
-      ...(o.imageSize ? { imageSize: Number.parseInt(o.imageSize, 10) } : {}),
+      ...(o.imageSize ? { imageSize: o.imageSize } : {}),
       ...(o.device ? { device: o.device } : {}),
       ...(o.randomWeights ? { randomWeights: true } : {}),
       ...model,
@@ -92,7 +94,7 @@ export async function predict(inputs: string[], o: PredictCliOptions): Promise<s
     if (o.prompts) {
       const res = await predictClasses(seg, {
         input: source.input, classes: await parseClassList(o.prompts), outDir: resolve(o.out), precision,
-        ...(o.batchSize ? { batchSize: Number.parseInt(o.batchSize, 10) } : {}),
+        ...(o.batchSize ? { batchSize: o.batchSize } : {}),
         ...(o.threshold ? { threshold: Number.parseFloat(o.threshold) } : {}),
         onProgress: (done, total) => {
           if (!bar) return;
@@ -106,7 +108,7 @@ export async function predict(inputs: string[], o: PredictCliOptions): Promise<s
     }
     const res = await predictFolder(seg, {
       ...source, prompt: o.prompt, outDir: resolve(o.out), overlays: o.overlays, precision,
-      ...(o.batchSize ? { batchSize: Number.parseInt(o.batchSize, 10) } : {}),
+      ...(o.batchSize ? { batchSize: o.batchSize } : {}),
       ...(o.threshold ? { threshold: Number.parseFloat(o.threshold) } : {}),
       onBatch: (done, total) => {
         if (!bar) return;
@@ -132,26 +134,31 @@ async function predictWithOnnx(inputs: string[], o: PredictCliOptions): Promise<
 }
 
 export function registerPredictCommand(program: Command): void {
-  program.command('predict <inputs...>')
-    .description('segment images with a prompt: zero-shot (--model), tuned (--tuned) or exported (--onnx); writes <name>.png, <name>_prob.png, <name>_overlay.png at original size')
-    .option('--prompt <text>', 'what to segment, e.g. "polyp" (not with --onnx: the export has its prompt)')
-    .option('--prompts <list>', 'several classes: "a,b,c", @labels.txt or @<dataset dir>; writes a probability map per class and a label map (argmax, background below --threshold) with legend.json')
-    .option('--model <m>', `${MODEL_FLAG_HELP} (with --tuned: where its base model is)`, (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--onnx <dir>', 'an export folder (tunevlseg export): runs its model.onnx with onnxruntime-node')
-    .option('--tuned <ckpt>', 'a tuned checkpoint (.safetensors from tunevlseg train); --model overrides its base model location')
-    .option('--out <dir>', 'output folder', 'predictions')
-    .option('--tokenizer <dir>', 'tokenizer folder (vocab.json + merges.txt) when the model folder has none')
-    .option('--image-size <n>', 'model input side (default: the model\'s)')
-    .option('--batch-size <n>', 'images per forward', '8')
-    .option('--threshold <p>', 'probability threshold of the binary mask, default 0.5 (with --prompts: of the background; with --onnx: default the export\'s preprocess.json threshold)')
-    .option('--no-overlays', 'skip the overlay PNGs')
-    .option('--device <d>', 'cpu, cuda or cuda:N')
-    .option('--random-weights', 'build the architecture with random weights (smoke tests; no weights read)')
-    .option('--precision <p>', `autocast of the forward [${PRECISIONS.join('|')}]`, '32')
-    .option('--tf32 <mode>', `TF32 math on CUDA [${TF32_MODES.join('|')}]`, 'auto')
-    .option('-q, --quiet', 'no progress bar')
-    .action(async (inputs: string[], o: PredictCliOptions) => {
-      const out = await predict(inputs, o);
-      console.log(out);
-    });
+  const cmd = program.command('predict <inputs...>')
+    .description('segment images with a prompt: zero-shot (--model), tuned (--tuned) or exported (--onnx); writes <name>.png, <name>_prob.png, <name>_overlay.png at original size');
+  option(cmd, '--prompt <text>', 'what to segment, e.g. "polyp" (not with --onnx: the export has its prompt)');
+  option(cmd, '--prompts <list>', 'several classes: "a,b,c", @labels.txt or @<dataset dir>; writes a probability map per class and a label map (argmax, background below --threshold) with legend.json');
+  flag(cmd, 'model', { help: `${MODEL_FLAG_HELP} (with --tuned: where its base model is)` });
+  option(cmd, '--onnx <dir>', 'an export folder (tunevlseg export): runs its model.onnx with onnxruntime-node');
+  option(cmd, '--tuned <ckpt>', 'a tuned checkpoint (.safetensors from tunevlseg train) or a run folder (its best checkpoint); --model overrides its base model location');
+  flag(cmd, 'out', { default: 'predictions' });
+  flag(cmd, 'tokenizer');
+  flag(cmd, 'imageSize', { defaultText: 'the model\'s' });
+  flag(cmd, 'batchSize', { default: 8 });
+  option(cmd, '--threshold <p>', 'probability threshold of the binary mask (with --prompts: of the background; with --onnx: the export\'s preprocess.json threshold unless given)', { defaultText: '0.5' });
+  option(cmd, '--no-overlays', 'skip the overlay PNGs');
+  flag(cmd, 'device');
+  option(cmd, '--random-weights', 'build the architecture with random weights (smoke tests; no weights read)');
+  option(cmd, '--precision <p>', `autocast of the forward: ${PRECISIONS.join(' | ')}`, { default: '32', parse: oneOf(PRECISIONS) });
+  option(cmd, '--tf32 <mode>', `TF32 math on CUDA: ${TF32_MODES.join(' | ')}`, { default: 'auto', parse: oneOf(TF32_MODES) });
+  flag(cmd, 'quiet', { help: 'no progress bar' });
+  examples(cmd, [
+    'tunevlseg predict --model CIDAS/clipseg-rd64-refined --prompt polyp images/',
+    'tunevlseg predict --tuned runs/k1 --prompt polyp --out masks images/a.jpg images/b.jpg',
+    'tunevlseg predict --onnx polyp-export images/',
+  ]);
+  cmd.action(async (inputs: string[], o: PredictCliOptions) => {
+    const out = await predict(inputs, o);
+    console.log(out);
+  });
 }

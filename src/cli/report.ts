@@ -1,6 +1,7 @@
 // `tunevlseg report <bench-dir>`: the paper's tables, figures and an HTML report of a bench folder.
 import path from 'node:path';
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
+import { examples, oneOf, option } from './flags.js';
 import { formatProblems } from '../report/load.js';
 import { REPORT_FORMATS, type ReportFormat, writeReport } from '../report/html.js';
 import { DEFAULT_REPORT_PROTOCOL, EVAL_PROTOCOLS, type EvalProtocol } from '../report/protocol.js';
@@ -45,24 +46,29 @@ const formatsArg = (v: string, prev: string[] | undefined): string[] => {
 
 /** Adds `report <bench-dir> [--out dir] [--with-paper-e2e] ...`; prints the report's path as its last line. */
 export function registerReportCommand(program: Command): Command {
-  return program
+  const cmd = program
     .command('report')
     .description('tables (Markdown, CSV, LaTeX), figures and a self-contained HTML report of a bench folder (docs/report.md)')
-    .argument('<bench-dir>', 'bench folder: bench.json, cells/<model>__<learner>__<dataset>[__<ablation>]/, embeddings/')
-    .option('-o, --out <dir>', 'output folder (default: <bench-dir>/report)')
-    .option('--with-paper-e2e', "add the paper's end-to-end fine-tuning rows to Table 3")
-    .option('--format <list>', `formats to write, comma-separated (${REPORT_FORMATS.join(', ')}; default all)`, formatsArg)
-    .option('--digits <n>', 'decimals in the tables', intArg('digits', 0), 2)
-    .addOption(new Option('--metric <metric>', 'score in the tables').choices(['dice', 'iou']).default('dice'))
-    .addOption(new Option('--protocol <name>', "evaluation protocol of the tables' test scores (summary.json test.protocols.<name>; runs without them show model-resolution, noted)").choices(EVAL_PROTOCOLS).default(DEFAULT_REPORT_PROTOCOL))
-    .option('--gallery-k <n>', 'gallery images per group (best, median, worst by mean Dice over the methods)', intArg('gallery-k', 1), 1)
-    .option('--thumb-width <px>', 'gallery thumbnail width', intArg('thumb-width', 16), 160)
-    .option('--no-gallery', 'leave out the prediction galleries')
-    .option('--no-tsne', 'leave out the t-SNE figure (Fig. 4)')
-    .option('--tsne-max-points <n>', 't-SNE points per modality (stratified sample)', intArg('tsne-max-points', 2), 1000)
-    .option('--tsne-perplexity <p>', 't-SNE perplexity', numArg('tsne-perplexity'), 30)
-    .option('--tsne-seed <n>', 't-SNE seed', intArg('tsne-seed', 0), 0)
-    .option('--strict', 'fail on any malformed file or unfinished cell instead of listing it')
+    .argument('<bench-dir>', 'bench folder: bench.json, cells/<model>__<learner>__<dataset>[__<ablation>]/, embeddings/');
+  option(cmd, '-o, --out <dir>', 'output folder', { defaultText: '<bench-dir>/report' });
+  option(cmd, '--with-paper-e2e', "add the paper's end-to-end fine-tuning rows to Table 3");
+  option(cmd, '--format <list>', `formats to write, comma-separated: ${REPORT_FORMATS.join(', ')}`, { defaultText: 'all', parse: formatsArg as (v: string, p: unknown) => unknown });
+  option(cmd, '--digits <n>', 'decimals in the tables', { default: 2, parse: intArg('digits', 0) });
+  option(cmd, '--metric <metric>', 'score in the tables: dice | iou', { default: 'dice', parse: oneOf(['dice', 'iou']) });
+  option(cmd, '--protocol <name>', `evaluation protocol of the tables' test scores (summary.json test.protocols.<name>; runs without them show model-resolution, noted): ${EVAL_PROTOCOLS.join(' | ')}`, { default: DEFAULT_REPORT_PROTOCOL, parse: oneOf(EVAL_PROTOCOLS) });
+  option(cmd, '--gallery-k <n>', 'gallery images per group (best, median, worst by mean Dice over the methods)', { default: 1, parse: intArg('gallery-k', 1) });
+  option(cmd, '--thumb-width <px>', 'gallery thumbnail width', { default: 160, parse: intArg('thumb-width', 16) });
+  option(cmd, '--no-gallery', 'leave out the prediction galleries');
+  option(cmd, '--no-tsne', 'leave out the t-SNE figure (Fig. 4)');
+  option(cmd, '--tsne-max-points <n>', 't-SNE points per modality (stratified sample)', { default: 1000, parse: intArg('tsne-max-points', 2) });
+  option(cmd, '--tsne-perplexity <p>', 't-SNE perplexity', { default: 30, parse: numArg('tsne-perplexity') });
+  option(cmd, '--tsne-seed <n>', 't-SNE seed', { default: 0, parse: intArg('tsne-seed', 0) });
+  option(cmd, '--strict', 'fail on any malformed file or unfinished cell instead of listing it');
+  examples(cmd, [
+    'tunevlseg report bench',
+    'tunevlseg report bench --protocol model-resolution --format md,csv --out tables',
+  ]);
+  return cmd
     .action(async (benchDir: string, o: ReportCliOptions) => {
       const out = o.out ?? path.join(benchDir, 'report');
       const formats = (o.format?.length ? [...new Set(o.format)] : REPORT_FORMATS) as ReportFormat[];

@@ -1,8 +1,10 @@
 // `tunevlseg sweep | worker | study show`: flags in, one call to src/experiment (sweeps and
 // workers) or src/sweep (study summaries), the study table out.
 import type { Command } from 'commander';
-import { LEARNERS, type StudySummary } from '../sweep/index.js';
+import type { StudySummary } from '../sweep/index.js';
 import { DEFAULT_LEARNER } from '../learners/registry.js';
+import { checkModelKeys, modelFlagConfig } from '../tuning/model-flag.js';
+import { examples, flag, oneOf, option } from './flags.js';
 import { joinStudy, readStudy, RECIPE_NAMES, runSweep, SAMPLER_CHOICES, StudyFailedError, sweepSpaceReport, SWEEP_OBJECTIVES, type SweepOptions } from '../experiment/index.js';
 
 function printStudy(s: StudySummary, json: boolean): void {
@@ -27,65 +29,88 @@ function printStudy(s: StudySummary, json: boolean): void {
   if (imp.length) console.log(`importance: ${imp.map((i) => `${i.param} ${i.importance.toFixed(2)}`).join(', ')}`);
 }
 
-export function registerSweepCommands(program: Command): void {
-  program.command('sweep')
-    .description('TPE hyperparameter sweep of one model x learner x dataset (each trial a training run)')
-    .requiredOption('--dataset <dir>', 'dataset folder (docs/data.md)')
-    .option('--model <m>', 'base model: preset, folder or hub id', 'clipseg')
-    .option('--learner <l>', `context learner (${LEARNERS.join(', ')})`, DEFAULT_LEARNER)
-    .option('--trials <n>', 'trials in the study (default: the original sweep\'s n_trials, 20)')
-    .option('--storage <url>', 'sqlite:<file> or postgres://...', 'sqlite:runs/studies.db')
-    .option('--study <name>', 'study name (default <model>__<learner>__<dataset>)')
-    .option('--workers <n>', 'local worker processes (each trial still uses the threads it is given)', '1')
-    .option('--devices <list>', 'one worker process per device: cuda:0,cuda:1,... or all (every CUDA device); cpu,cpu for CPU processes')
-    .option('--seed <n>', 'sampler seed (default: the original sweep\'s seed for the learner with quirks reference, else 0)')
-    .option('--sampler <s>', `${SAMPLER_CHOICES.join(', ')}: optuna is the original\'s (Optuna 2.10 TPE on Optuna\'s streams), tunevlseg ours (docs/sweep.md); auto: optuna with quirks reference, tunevlseg with fixed`, 'auto')
-    .option('--recipe <r>', `the original run scripts\' overrides (batch, accumulation, 16-mixed, TF32, upsampler, half-epoch validation): ${RECIPE_NAMES.join(', ')}`)
-    .option('--print-space', 'print the search space, sampler and number of trials as one JSON object, and exit')
-    .option('--objective <o>', 'auto, val_loss (last epoch, minimised: the reference), best_val_loss (best checkpoint\'s), val_dice (best checkpoint\'s, maximised) or last_val_dice (last validation\'s, maximised); auto: what the learner\'s original optimised (the adapters: last_val_dice reference, val_dice fixed), else val_loss with quirks reference, best_val_loss with fixed', 'auto')
-    .option('--pruner <p>', 'none, median or halving (stops bad trials early, on per-epoch values)', 'none')
-    .option('--max-depth <n>', 'largest prompt depth sampled (default: the space\'s own, 11 reference / 10 fixed, within the encoders\' layers)')
-    .option('-c, --config <file>', 'base training config (YAML/JSON, docs/train.md)')
-    .option('--runs-dir <dir>', 'trial run folders go to <dir>/<study>-<key>/trial-NNN (key: the study\'s identity in its storage)', 'runs/sweeps')
-    .option('--max-epochs <n>', 'override the training config\'s maxEpochs')
-    .option('-q, --quiet', 'no per-epoch lines')
-    .action(async (o: SweepOptions & { printSpace?: boolean }) => {
-      if (o.objective !== 'auto' && !SWEEP_OBJECTIVES.includes(o.objective)) throw new Error(`--objective must be auto or one of ${SWEEP_OBJECTIVES.join(', ')}, got "${o.objective}"`);
-      if (o.printSpace) {
-        console.log(JSON.stringify(await sweepSpaceReport(o)));
-        return;
-      }
-      try {
-        printStudy(await runSweep(o), false);
-      } catch (e) {
-        // A study whose trials all failed still shows its table (every reason, in full) before the error.
-        if (e instanceof StudyFailedError) printStudy(e.summary, false);
-        throw e;
-      }
-    });
-  program.command('worker')
-    .description('join a sweep study from any machine and run its trials until it has enough')
-    .requiredOption('--storage <url>', 'the study storage (postgres://... for many machines)')
-    .requiredOption('--study <name>', 'study name')
-    .option('--trials <n>', 'total trials of the study (default: what the study was created with)')
-    .option('--pruner <p>', 'override the study\'s pruner')
-    .option('--worker-id <id>', 'name in the trials table (default host:pid)')
-    .option('--device <d>', 'train this worker\'s trials on this device (cpu, cuda, cuda:<n>) whatever the study\'s config says')
-    .option('-q, --quiet', 'no per-trial lines')
-    .action(async (o: { storage: string; study: string; trials?: string; pruner?: string; workerId?: string; device?: string; quiet?: boolean }) => {
-      if (o.device !== undefined && !/^(cpu|cuda(:\d+)?)$/.test(o.device)) throw new Error(`--device: "${o.device}" is not a device (expected cpu, cuda or cuda:<n>)`);
-      const ran = await joinStudy(o.storage, o.study, {
-        nTrials: o.trials ? Number.parseInt(o.trials, 10) : undefined, pruner: o.pruner, quiet: o.quiet, workerId: o.workerId, ...(o.device !== undefined ? { device: o.device } : {}),
-      });
-      if (!o.quiet) console.log(`worker ran ${ran} trial(s)`);
-    });
-  const study = program.command('study').description('inspect sweep studies');
-  study.command('show <name>')
-    .description('trials table, best parameters and the importance of each parameter')
-    .option('--storage <url>', 'the study storage', 'sqlite:runs/studies.db')
-    .option('--json', 'one JSON object')
-    .action(async (name: string, o: { storage: string; json?: boolean }) => {
-      printStudy(await readStudy(o.storage, name), o.json === true);
-    });
+interface SweepFlags extends Omit<SweepOptions, 'model' | 'modelConfig' | 'workers' | 'seed'> {
+  model: string[];
+  workers: number;
+  seed?: number;
+  printSpace?: boolean;
 }
 
+export function registerSweepCommands(program: Command): void {
+  const sweep = program.command('sweep')
+    .description('TPE hyperparameter sweep of one model x learner x dataset (each trial a training run)');
+  flag(sweep, 'dataset', { required: true });
+  flag(sweep, 'model', { defaultText: 'clipseg' });
+  flag(sweep, 'learner', { default: DEFAULT_LEARNER });
+  option(sweep, '--trials <n>', 'trials in the study', { defaultText: 'the original sweep\'s n_trials, 20' });
+  flag(sweep, 'storage', { default: 'sqlite:runs/studies.db' });
+  option(sweep, '--study <name>', 'study name', { defaultText: '<model>__<learner>__<dataset>' });
+  flag(sweep, 'workers', { default: 1, help: 'worker processes on this machine, each running trials (each trial uses the threads it is given)' });
+  flag(sweep, 'devices');
+  flag(sweep, 'seed', { help: 'sampler seed', defaultText: 'the original sweep\'s seed for the learner with quirks reference, else 0' });
+  option(sweep, '--sampler <s>', `${SAMPLER_CHOICES.join(' | ')}: optuna is the original\'s (Optuna 2.10 TPE on Optuna\'s streams), tunevlseg ours (docs/sweep.md); auto: optuna with quirks reference, tunevlseg with fixed`, { default: 'auto', parse: oneOf(SAMPLER_CHOICES) });
+  option(sweep, '--recipe <r>', `the original run scripts\' overrides (batch, accumulation, 16-mixed, TF32, upsampler, half-epoch validation): ${RECIPE_NAMES.join(', ')}`);
+  option(sweep, '--print-space', 'print the search space, sampler and number of trials as one JSON object, and exit');
+  option(sweep, '--objective <o>', 'auto | val_loss (last epoch, minimised: the reference) | best_val_loss (best checkpoint\'s) | val_dice (best checkpoint\'s, maximised) | last_val_dice (last validation\'s, maximised); auto: what the learner\'s original optimised (the adapters: last_val_dice reference, val_dice fixed), else val_loss with quirks reference, best_val_loss with fixed', { default: 'auto', parse: oneOf(['auto', ...SWEEP_OBJECTIVES]) });
+  option(sweep, '--pruner <p>', 'none | median | halving (stops bad trials early, on per-epoch values)', { default: 'none' });
+  option(sweep, '--max-depth <n>', 'largest prompt depth sampled', { defaultText: 'the space\'s own, 11 reference / 10 fixed, within the encoders\' layers' });
+  flag(sweep, 'config', { help: 'base training config (YAML/JSON, docs/train.md)' });
+  option(sweep, '--runs-dir <dir>', 'trial run folders go to <dir>/<study>-<key>/trial-NNN (key: the study\'s identity in its storage)', { default: 'runs/sweeps' });
+  option(sweep, '--max-epochs <n>', 'override the training config\'s maxEpochs');
+  flag(sweep, 'quiet', { help: 'no per-epoch lines' });
+  examples(sweep, [
+    'tunevlseg sweep --dataset data/kvasir --learner maple --trials 20',
+    'tunevlseg sweep --dataset data/kvasir --model rd64 --model quirks=fixed --learner vpt --workers 2',
+    'tunevlseg sweep --dataset data/kvasir --learner coop --storage postgres://user@db/tvs --devices all',
+    'tunevlseg sweep --dataset data/kvasir --learner maple --print-space',
+  ]);
+  sweep.action(async (f: SweepFlags) => {
+    const { model: base, learner: learnerKey, ...modelConfig } = modelFlagConfig(f.model);
+    checkModelKeys(modelConfig, '--model');
+    // `--model learner=x` is the same as `--learner x`
+    const learner = learnerKey !== undefined && sweep.getOptionValueSource('learner') !== 'cli' ? String(learnerKey) : f.learner;
+    const { printSpace, seed, model: _m, ...rest } = f;
+    const o: SweepOptions = { ...rest, model: base === undefined ? 'clipseg' : String(base), modelConfig, learner, workers: String(f.workers), ...(seed !== undefined ? { seed: String(seed) } : {}) };
+    if (printSpace) {
+      console.log(JSON.stringify(await sweepSpaceReport(o)));
+      return;
+    }
+    try {
+      printStudy(await runSweep(o), false);
+    } catch (e) {
+      // A study whose trials all failed still shows its table (every reason, in full) before the error.
+      if (e instanceof StudyFailedError) printStudy(e.summary, false);
+      throw e;
+    }
+  });
+  const worker = program.command('worker')
+    .description('join a sweep study from any machine and run its trials until it has enough');
+  flag(worker, 'storage', { required: true, help: 'the study storage (postgres://... for many machines)' });
+  option(worker, '--study <name>', 'study name', { required: true });
+  option(worker, '--trials <n>', 'total trials of the study', { defaultText: 'what the study was created with' });
+  option(worker, '--pruner <p>', 'override the study\'s pruner');
+  option(worker, '--worker-id <id>', 'name in the trials table', { defaultText: 'host:pid' });
+  flag(worker, 'device', { help: 'train this worker\'s trials on this device (cpu, cuda, cuda:<n>) whatever the study\'s config says' });
+  flag(worker, 'quiet', { help: 'no per-trial lines' });
+  examples(worker, [
+    'tunevlseg worker --storage postgres://user@db/tvs --study clipseg__maple__kvasir',
+    'tunevlseg worker --storage postgres://user@db/tvs --study clipseg__maple__kvasir --device cuda:1',
+  ]);
+  worker.action(async (o: { storage: string; study: string; trials?: string; pruner?: string; workerId?: string; device?: string; quiet?: boolean }) => {
+    if (o.device !== undefined && !/^(cpu|cuda(:\d+)?)$/.test(o.device)) throw new Error(`--device: "${o.device}" is not a device (expected cpu, cuda or cuda:<n>)`);
+    const ran = await joinStudy(o.storage, o.study, {
+      nTrials: o.trials ? Number.parseInt(o.trials, 10) : undefined, pruner: o.pruner, quiet: o.quiet, workerId: o.workerId, ...(o.device !== undefined ? { device: o.device } : {}),
+    });
+    if (!o.quiet) console.log(`worker ran ${ran} trial(s)`);
+  });
+  const study = program.command('study').description('inspect sweep studies');
+  examples(study, ['tunevlseg study show clipseg__maple__kvasir']);
+  const show = study.command('show <name>')
+    .description('trials table, best parameters and the importance of each parameter');
+  flag(show, 'storage', { default: 'sqlite:runs/studies.db', help: 'the study storage' });
+  flag(show, 'json', { help: 'one JSON object' });
+  examples(show, ['tunevlseg study show clipseg__maple__kvasir', 'tunevlseg study show clipseg__vpt__kvasir --storage postgres://user@db/tvs --json']);
+  show.action(async (name: string, o: { storage: string; json?: boolean }) => {
+    printStudy(await readStudy(o.storage, name), o.json === true);
+  });
+}

@@ -3,7 +3,7 @@
 // interrupted run. Thin over src/train (docs/train.md).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import {
   train, readRunConfig, TrainingInterruptedError, type BuildSegmenter, type TrainSummary,
 } from '../train/trainer.js';
@@ -13,7 +13,12 @@ import {
   ConfigError, type ConfigSources, type TrainConfig,
 } from '../train/config.js';
 import { stringifyJson } from '../train/checkpoint.js';
-import { MODEL_FLAG_HELP, modelFlagAssignments, checkModelKeys } from '../tuning/model-flag.js';
+import { modelFlagAssignments, checkModelKeys } from '../tuning/model-flag.js';
+import { DEFAULT_LEARNER } from '../learners/registry.js';
+import { FLAGS, collect, examples, flag, option, type FlagName } from './flags.js';
+
+/** The base model a config gets when it names none (src/tuning/config.ts). */
+const DEFAULT_MODEL = 'clipseg';
 
 /** The segmenter factory of src/tuning, loaded only when a command needs a model. */
 export async function loadDefaultFactory(): Promise<BuildSegmenter> {
@@ -32,8 +37,6 @@ export interface CommandDeps {
   /** Progress bar stream (default stderr). */
   stream?: NodeJS.WritableStream;
 }
-
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 interface TrainFlags {
   config?: string;
@@ -86,27 +89,46 @@ function printSummary(s: TrainSummary, print: (l: string) => void, json: boolean
   if (json) print(stringifyJson(s));
 }
 
+/**
+ * Config keys whose flag is a shared concept of the grammar (docs/cli.md) rather than the key's
+ * dotted path: `--dataset`, not `--data-dir` (the old spellings stay accepted).
+ */
+const CONCEPT_FLAGS: Readonly<Record<string, FlagName>> = {
+  'data.dir': 'dataset', 'data.imageSize': 'imageSize', 'data.workers': 'loaderThreads', seed: 'seed', device: 'device', batchSize: 'batchSize',
+};
+
+const shownDefault = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : typeof v === 'string' ? v : JSON.stringify(v));
+
 export function registerTrainCommand(program: Command, deps: CommandDeps = {}): Command {
   const cmd = program
     .command('train')
-    .description('tune a segmenter on a dataset (config file + flags; --resume continues an interrupted run)')
-    .option('-c, --config <file>', 'YAML or JSON config file (keys as in docs/train.md)')
-    .option('--resume <run>', 'continue an interrupted run (its folder, or its name under --runs-dir)')
-    .option('--overwrite', 'replace an existing run folder of the same name')
-    .option('-q, --quiet', 'one line per epoch instead of a progress bar (= --progress lines)')
-    .option('--json', 'print the summary as one JSON line at the end')
-    .option('--print-config', 'print the resolved configuration and exit')
-    .option('--model <m>', MODEL_FLAG_HELP, collect, [])
-    .option('--set <key=value>', 'set any config key by its dotted path; repeatable', collect, []);
+    .description('tune a segmenter on a dataset (config file + flags; --resume continues an interrupted run)');
+  flag(cmd, 'config');
+  option(cmd, '--resume <run>', 'continue an interrupted run (its folder, or its name under --runs-dir)');
+  flag(cmd, 'overwrite', { help: 'replace an existing run folder of the same name' });
+  flag(cmd, 'quiet', { help: 'one line per epoch instead of a progress bar (= --progress lines)' });
+  flag(cmd, 'json', { help: 'print the summary as one JSON line at the end' });
+  option(cmd, '--print-config', 'print the resolved configuration and exit');
+  flag(cmd, 'model', { defaultText: `${DEFAULT_MODEL}, learner ${DEFAULT_LEARNER}, quirks reference` });
+  option(cmd, '--set <key=value>', 'set any config key by its dotted path; repeatable', { repeatable: true, parse: collect });
   const leafOptions: { key: string; flag: string; attr: string }[] = [];
   for (const leaf of configLeaves()) {
     if (leaf.kind === 'record') continue; // model: --model key=value
-    const def = leaf.defaultValue === undefined ? '' : ` (default ${JSON.stringify(leaf.defaultValue)})`;
-    const choices = leaf.choices ? ` [${leaf.choices.join('|')}]` : '';
-    const opt = new Option(`${leaf.flag} <value>`, `config key ${leaf.key}${choices}${def}`);
-    cmd.addOption(opt);
-    leafOptions.push({ key: leaf.key, flag: leaf.flag, attr: opt.attributeName() });
+    const choices = leaf.choices ? `: ${leaf.choices.join(' | ')}` : '';
+    const help = `config key ${leaf.key}${choices}`;
+    const def = shownDefault(leaf.defaultValue);
+    const concept = CONCEPT_FLAGS[leaf.key];
+    // Concept flags keep their own value check; the config's zod schema checks the rest.
+    const opt = concept
+      ? flag(cmd, concept, { help: `${FLAGS[concept].help}; ${help}`, ...(def !== undefined ? { defaultText: def } : {}) })
+      : option(cmd, `${leaf.flag} <value>`, help, def !== undefined ? { defaultText: def } : {});
+    leafOptions.push({ key: leaf.key, flag: opt.long!, attr: opt.attributeName() });
   }
+  examples(cmd, [
+    'tunevlseg train --dataset data/kvasir --model learner=maple --name k1',
+    'tunevlseg train -c kvasir.yaml --model depth=3 --lr 1e-3',
+    'tunevlseg train --resume k1',
+  ]);
   cmd.action(async (flags: TrainFlags) => {
     const print = deps.print ?? ((l: string) => console.log(l));
     const given: [string, string, string][] = leafOptions

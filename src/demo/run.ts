@@ -22,7 +22,7 @@
  * cache: their vision tower is prompt-free, so its per-image outputs are computed once and reused
  * (identical results, cheaper steps).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { getNumThreads, setNumThreads } from '../torch/index.js';
 import { train, type TrainSummary } from '../train/trainer.js';
@@ -93,11 +93,14 @@ export interface DemoLearnerSettings {
 }
 
 export interface DemoOptions {
-  /** Run folder (created; must not hold an earlier demo unless `overwrite`). Default runs/demo-<timestamp>. */
+  /** Run folder (created; must be empty or absent, or hold an earlier demo run and `overwrite`). Default runs/demo-<timestamp>. */
   runDir?: string;
+  /** Replace an earlier demo run in `runDir` (never a folder that holds anything else). */
   overwrite?: boolean;
   /** The base model folder. Default assets/demo. */
   modelDir?: string;
+  /** Other model config keys for every learner's run (`--model key=value`), over the demo's own. */
+  modelConfig?: Record<string, unknown>;
   /** Target-domain images per split. Default 300/50/200. */
   targetCounts?: Partial<Record<Split, number>>;
   /** Source-domain test images (2-3 prompts each). Default 400. */
@@ -163,6 +166,29 @@ export interface DemoSummary {
 
 const f3 = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : '-');
 
+/** What a demo run writes in its folder (all of it: `--overwrite` removes exactly these). */
+export const DEMO_OUTPUTS = ['data', 'zero-shot', 'embeddings', 'tuning', 'bench', 'report', 'demo-summary.json'] as const;
+
+/** The run folder of one learner's tuning (its checkpoints under checkpoints/). */
+export const learnerRunDir = (runDir: string, learner: string): string => path.join(runDir, 'tuning', learner);
+
+/**
+ * Makes `runDir` ready: absent or empty is fine; an earlier demo run is replaced only with
+ * `overwrite` (its DEMO_OUTPUTS removed, nothing else); any other content is refused, so a demo
+ * never mixes its learners with another run's or deletes what it did not write.
+ */
+function prepareRunDir(runDir: string, overwrite: boolean): void {
+  if (!existsSync(runDir)) return;
+  const entries = readdirSync(runDir);
+  if (entries.length === 0) return;
+  const foreign = entries.filter((e) => !(DEMO_OUTPUTS as readonly string[]).includes(e));
+  if (foreign.length > 0) {
+    throw new Error(`demo: ${runDir} is not empty and not a demo run folder (it holds ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}): give another --run-dir`);
+  }
+  if (!overwrite) throw new Error(`demo: ${runDir} holds an earlier demo run: give another --run-dir, or --overwrite to replace it`);
+  for (const e of entries) rmSync(path.join(runDir, e), { recursive: true, force: true });
+}
+
 function timestamp(): string {
   const d = new Date();
   const p = (n: number): string => String(n).padStart(2, '0');
@@ -208,12 +234,14 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
   const check = (): void => {
     if (o.signal?.aborted) throw new Error('demo: interrupted');
   };
+  prepareRunDir(runDir, o.overwrite === true);
   const prevThreads = getNumThreads();
   setNumThreads(threads);
   try {
     mkdirSync(runDir, { recursive: true });
     log(`demo: run folder ${runDir}`);
     log(`demo: base model ${modelDir}`);
+    log(`demo: quirks ${o.quirks ?? 'fixed'} (the demo's default, unlike every other command's reference: every learner gets the learnable upsampler, as the paper describes; --quirks reference for the original code)`);
 
     // 1. Data.
     const targetDir = path.join(runDir, 'data', 'ultrasound');
@@ -273,6 +301,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
           model: modelDir, learner: name, ...prompt, quirks: o.quirks ?? 'fixed',
           ...demoLearnerOptions(name),
           ...(textOnly ? { frozenCacheMb: 64 } : {}),
+          ...o.modelConfig,
         }, log),
         data: { dir: targetDir, promptKey: 'p1', workers },
         batchSize, effectiveBatchSize: batchSize, evalBatchSize: 50,
@@ -283,7 +312,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       log(`[${i + 1}/${learners.length}] ${title(name)}: ${epochs} epochs x ${stepsPerEpoch} steps of ${batchSize}, lr ${lr}`);
       const ts = performance.now();
       const summary: TrainSummary = await train(config, {
-        buildSegmenter: (m) => buildSegmenter(m), overwrite: o.overwrite ?? true, log: (l) => log(`  ${title(name)} ${l}`),
+        buildSegmenter: (m) => buildSegmenter(m), overwrite: false, log: (l) => log(`  ${title(name)} ${l}`),
         ...(o.signal ? { signal: o.signal } : {}),
       });
       const seconds = (performance.now() - ts) / 1000;
@@ -318,6 +347,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     log('');
     log(`summary: ${file}`);
     log(`run folder: ${runDir}`);
+    log(`checkpoints: ${learnerRunDir(runDir, '<learner>')}/checkpoints/best.safetensors for ${Object.keys(results).join(', ')} ` +
+      '(export, predict and eval take the run folder tuning/<learner> itself)');
     return summary;
   } finally {
     setNumThreads(prevThreads);

@@ -6,7 +6,7 @@
  */
 import { basename } from 'node:path';
 import { LEARNERS, type LearnerName } from '../sweep/index.js';
-import { learnerEntry, learnerSupports, learnersWithOption } from '../learners/registry.js';
+import { learnerEntry, learnerSupports, learnersWithOption, unknownLearnerMessage } from '../learners/registry.js';
 import { familyOfModelSpec } from '../tuning/factory.js';
 
 export const ABLATIONS: Record<string, { name: string; model: Record<string, unknown>; learners?: readonly string[] }> = {
@@ -39,7 +39,7 @@ export interface GridCell { id: string; model: { name: string; spec: string }; l
 
 export function gridCells(models: string[], learners: string[], datasets: string[], ablate: string[]): GridCell[] {
   if (learners.length === 1 && learners[0] === 'all') learners = [...LEARNERS];
-  for (const l of learners) if (!(LEARNERS as readonly string[]).includes(l)) throw new Error(`bench: unknown learner "${l}" (${LEARNERS.join(', ')})`);
+  for (const l of learners) if (!(LEARNERS as readonly string[]).includes(l)) throw new Error(`bench: ${unknownLearnerMessage(l)}`);
   for (const a of ablate) if (!ABLATIONS[a]) throw new Error(`bench: unknown ablation "${a}" (${Object.keys(ABLATIONS).join(', ')})`);
   const cells: GridCell[] = [];
   for (const m of models.map(namedSpec)) {

@@ -5,6 +5,7 @@
  */
 import { basename, resolve } from 'node:path';
 import { checkStudyName, openStorage, summarizeStudy, LEARNERS, type LearnerName, type StudyConfig, type StudyStorage, type StudySummary } from '../sweep/index.js';
+import { unknownLearnerMessage } from '../learners/registry.js';
 import { readConfigFile, type TrainConfigInput } from '../train/index.js';
 import { familyOfModelSpec } from '../tuning/base-model.js';
 import { trialsOnCuda, withRecipe } from './recipes.js';
@@ -13,7 +14,10 @@ import { autoObjective, checkTrialConfig, objectiveDirection, trainConfigDiff, t
 import { assertSomeTrialCompleted, joinHint, parseDevices, runWorker, spawnWorkers, StudyFailedError } from './worker.js';
 
 export interface SweepOptions {
+  /** The base model (preset, folder or hub id). */
   model: string;
+  /** Other model config keys for every trial (`--model key=value`); the config file's, then these. */
+  modelConfig?: Record<string, unknown>;
   learner: string;
   dataset: string;
   /** Default: the original sweep's n_trials (20). */
@@ -57,7 +61,7 @@ interface SweepSetup {
 
 /** Flags -> the study's base training config and plan (sweep-plan.ts); nothing is written. */
 async function setupSweep(o: SweepOptions, log: (line: string) => void, lenientModel = false): Promise<SweepSetup> {
-  if (!(LEARNERS as readonly string[]).includes(o.learner)) throw new Error(`unknown learner "${o.learner}" (${LEARNERS.join(', ')})`);
+  if (!(LEARNERS as readonly string[]).includes(o.learner)) throw new Error(unknownLearnerMessage(o.learner));
   const learner = o.learner as LearnerName;
   let workers = Number.parseInt(o.workers, 10);
   if (!(workers > 0)) throw new Error('--workers must be a positive integer');
@@ -76,7 +80,7 @@ async function setupSweep(o: SweepOptions, log: (line: string) => void, lenientM
   let base = {
     ...fileCfg,
     data: { ...((fileCfg.data as Record<string, unknown> | undefined) ?? {}), dir: resolve(o.dataset) },
-    model: { ...((fileCfg.model as Record<string, unknown> | undefined) ?? {}), model: o.model, learner },
+    model: { ...((fileCfg.model as Record<string, unknown> | undefined) ?? {}), ...o.modelConfig, model: o.model, learner },
     runsDir: resolve(o.runsDir),
     ...(o.maxEpochs ? { maxEpochs: Number.parseInt(o.maxEpochs, 10) } : {}),
   } as TrainConfigInput;

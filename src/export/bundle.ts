@@ -16,6 +16,8 @@ import { traceSegmenter } from './trace-segmenter.js';
 import { ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUTS, readPreprocess, type PreprocessJson } from './preprocess.js';
 import { writeWebPage } from './web.js';
 import { withFullStop } from '../data/format.js';
+import { inferenceConfig } from '../tuning/config.js';
+import { checkpointOf } from '../train/run-folder.js';
 import { shellCommand } from '../hub/shell-quote.js';
 
 export interface ExportOptions {
@@ -23,6 +25,8 @@ export interface ExportOptions {
   tuned?: string;
   /** a base model (zero-shot; with --tuned: where its base model lives). */
   model?: string;
+  /** Other model config keys (`--model key=value`); runtime-only ones (the frozen-feature cache) are dropped. */
+  modelConfig?: Record<string, unknown>;
   prompt: string;
   outDir: string;
   fp16?: boolean;
@@ -59,10 +63,11 @@ async function segmenterFor(o: ExportOptions): Promise<TunedSegmenter> {
   const { buildSegmenter } = await import('../tuning/factory.js');
   const { loadTuned } = await import('../tuning/checkpoint.js');
   const overrides = {
+    ...inferenceConfig(o.modelConfig ?? {}),
     ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
     ...(o.imageSize ? { imageSize: o.imageSize } : {}),
   };
-  if (o.tuned) return (await loadTuned(o.tuned, o.model, overrides)).segmenter;
+  if (o.tuned) return (await loadTuned(checkpointOf(o.tuned), o.model, overrides)).segmenter;
   if (!o.model) throw new Error('export: give --tuned <checkpoint.safetensors> or --model <preset|folder|hub id>');
   return buildSegmenter({ model: o.model, learner: 'none', ...overrides, ...(o.randomWeights ? { randomWeights: true } : {}) });
 }
@@ -79,12 +84,12 @@ Exported by \`tunevlseg export\` (ONNX opset ${ONNX_OPSET}, ${pre.weights} weigh
 | base model | ${String(base.id)} (weights fingerprint \`${String(base.fingerprint)}\`) |
 | learner | \`${JSON.stringify(learner)}\` |
 | prompt | ${JSON.stringify(o.prompt)} (the model sees ${JSON.stringify(pre.modelPrompt)}; folded into the graph) |
-| checkpoint | ${o.tuned ? `${resolve(o.tuned)} (\`${ckptFingerprint}\`)` : 'none (zero-shot base model)'} |
+| checkpoint | ${o.tuned ? `${checkpointOf(o.tuned)} (\`${ckptFingerprint}\`)` : 'none (zero-shot base model)'} |
 
 ## Files
 - \`model.onnx\`: input \`${ONNX_INPUT}\` float32 [batch, 3, ${pre.size}, ${pre.size}]; outputs ${ONNX_OUTPUTS.map((n) => `\`${n}\``).join(' and ')} [batch, 1, ${pre.size}, ${pre.size}].
 - \`preprocess.json\`: resize to ${pre.size}x${pre.size} (${pre.interpolation}), RGB in [0, 1], (x - mean) / std with mean ${JSON.stringify(pre.mean)}, std ${JSON.stringify(pre.std)}; mask = 8-bit probability > 255 x ${pre.threshold}.
-- \`web/\`: open \`web/index.html\` from any static server (e.g. \`python3 -m http.server -d web\`); it runs the model in the browser with onnxruntime-web (WASM, no network beyond its own files).
+- \`web/\`: a page that runs the model in the browser with onnxruntime-web (WASM, no network beyond its own files). Browsers do not run it from disk (file://): serve it with \`${shellCommand(['tunevlseg', 'serve', resolve(o.outDir)])}\` (127.0.0.1; or any static server of \`web/\`) and open the URL it prints.
 
 ## Run
 \`\`\`
@@ -172,7 +177,7 @@ export async function exportModel(o: ExportOptions): Promise<ExportSummary> {
     const modelPrompt = (o.appendFullStop ?? true) ? withFullStop(o.prompt) : o.prompt;
     const text = seg.tokenize([modelPrompt]);
     const d = seg.describe();
-    const ckptFingerprint = o.tuned ? sha256File(o.tuned) : null;
+    const ckptFingerprint = o.tuned ? sha256File(checkpointOf(o.tuned)) : null;
     const learner = String((d.learner as Record<string, unknown>).name);
     o.onStage?.('tracing the forward pass');
     const t0 = performance.now();

@@ -31,8 +31,8 @@ export async function loadOnnxRuntime(): Promise<OrtModule> {
     const m = (await import(name)) as { default?: OrtModule } & OrtModule;
     return m.default ?? m;
   } catch (e) {
-    throw new Error(`onnxruntime-node is not installed (${(e as Error).message.split('\n')[0]}). It is optional: install it with ` +
-      '`scripts/bootstrap.sh --export` or `ONNXRUNTIME_NODE_INSTALL=skip npm install --no-save onnxruntime-node@1.30.0` (README, "Exporting to ONNX")');
+    throw new Error(`onnxruntime-node is not installed (${(e as Error).message.split('\n')[0]}). It is an optional dependency that \`npm ci\` ` +
+      'installs (`bash scripts/bootstrap.sh` runs it); it is missing after `npm ci --omit=optional` or a failed install (README, "Exporting to ONNX")');
   }
 }
 

@@ -1,7 +1,7 @@
 /** cliDownload: what `tunevlseg download <repo-id> [--revision]` runs. */
 import cliProgress from 'cli-progress';
 import { snapshotDownload, type DownloadProgress, type HubOptions, type SnapshotDownloadOptions } from './download.js';
-import { HubError } from './errors.js';
+import { HubError, OfflineCacheMissError } from './errors.js';
 import { parseRepoRef } from './resolve.js';
 
 export interface CliDownloadOptions extends HubOptions {
@@ -71,6 +71,10 @@ export async function cliDownload(repo: string, opts: CliDownloadOptions = {}): 
   let dir: string;
   try {
     dir = await snapshotDownload(snapOpts);
+  } catch (e) {
+    // "download it first" is no help to the download command itself: the other ways on instead.
+    if (e instanceof OfflineCacheMissError) e.message = e.forDownloadCommand();
+    throw e;
   } finally {
     progress?.stop();
   }

@@ -39,10 +39,10 @@ import {
   writeRef,
 } from './cache.js';
 import { HubError, HubHttpError, OfflineCacheMissError } from './errors.js';
+import { downloadCommand, offlineHelp } from './offline-help.js';
 import { fetchFollowing, fetchMetadata, httpError, resolveUrl, type FileMetadata, type RequestContext } from './http.js';
 import { redactUrl } from './redact.js';
 import { acquireLock } from './lock.js';
-import { shellCommand } from './shell-quote.js';
 
 /** Options shared by every hub call. Each defaults from the environment at call time. */
 export interface HubOptions {
@@ -146,9 +146,7 @@ function configFrom(opts: HubOptions): Config {
 }
 
 /** The command that fills the cache for `repo@revision`, for error messages. */
-export function downloadHint(repo: string, revision: string): string {
-  return shellCommand(['tunevlseg', 'download', repo, ...(revision === 'main' ? [] : ['--revision', revision])]);
-}
+export const downloadHint = downloadCommand;
 
 interface FileResult {
   path: string;
@@ -255,13 +253,11 @@ async function fromCache(
     networkFailure !== undefined
       ? `the hub could not be reached (${networkFailure.message})`
       : 'offline mode is on (offline option, $HF_HUB_OFFLINE or $TUNEVLSEG_OFFLINE)';
-  throw new OfflineCacheMissError(
-    `${JSON.stringify(filename)} of ${repo}@${revision} is not in the cache and ${why}. ` +
-      `Searched ${hit.searched} (${where}). Download it first, with network access: ` +
-      `\`${downloadHint(repo, revision)}\`` +
-      (networkFailure === undefined ? ', or turn offline mode off.' : '.'),
-    networkFailure !== undefined ? { cause: networkFailure } : undefined,
-  );
+  const reason = `${JSON.stringify(filename)} of ${repo}@${revision} is not in the cache and ${why}. Searched ${hit.searched} (${where}).` +
+    (networkFailure === undefined ? ' Turn offline mode off, or:' : '');
+  const context = { repo, revision, cacheDir: cfg.cacheDir, endpoint: cfg.endpoint };
+  const help = { general: offlineHelp({ ...context, inDownload: false }), download: offlineHelp({ ...context, inDownload: true }) };
+  throw new OfflineCacheMissError(reason, help, networkFailure !== undefined ? { cause: networkFailure } : undefined);
 }
 
 async function blobIsComplete(blob: string, size: number | undefined): Promise<boolean> {

@@ -49,8 +49,20 @@ export class HubHttpError extends HubError {
 
 /** Offline mode (or no network) and the file is not in the cache. */
 export class OfflineCacheMissError extends HubError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('OFFLINE_CACHE_MISS', message, options);
+  /** What is missing and why, without the ways on. */
+  readonly reason: string;
+  /** The ways on for `tunevlseg download` itself (no "run download first"; src/hub/offline-help.ts). */
+  readonly downloadHelp: string;
+  /** `help`: the ways on for any command (src/hub/offline-help.ts). */
+  constructor(reason: string, help: { general: string; download: string }, options?: { cause?: unknown }) {
+    super('OFFLINE_CACHE_MISS', `${reason} ${help.general}`, options);
     this.name = 'OfflineCacheMissError';
+    this.reason = reason;
+    this.downloadHelp = help.download;
+  }
+
+  /** The message for `tunevlseg download` itself. */
+  forDownloadCommand(): string {
+    return `${this.reason} ${this.downloadHelp}`;
   }
 }

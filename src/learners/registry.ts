@@ -22,6 +22,7 @@ import { shallowAdapterEntry } from './shallow_adapter/entry.js';
 import { denseAdapterEntry } from './dense_adapter/entry.js';
 import { loraEntry } from './lora/entry.js';
 import { fullFinetuneEntry } from './full_finetune/entry.js';
+import { didYouMeanSuffix } from '../torch/suggest.js';
 import { LearnerConfigError, type BaseFamily, type LearnerName } from './types.js';
 
 export type { SearchRow, LearnerEntry, MethodFamily, OriginalSweep, TrainingRecipe } from './entry.js';
@@ -168,8 +169,14 @@ export function isLearnerName(s: unknown): s is LearnerName {
   return typeof s === 'string' && Object.hasOwn(registry, s);
 }
 
+/** `unknown learner "mapple" (did you mean "maple"?); expected one of ...`: the one message for a name the registry lacks. */
+export function unknownLearnerMessage(name: string, extra: readonly string[] = []): string {
+  const known = [...names, ...extra];
+  return `unknown learner ${JSON.stringify(name)}${didYouMeanSuffix(name, known)}; expected one of ${known.join(', ')}`;
+}
+
 export function learnerEntry(name: string): LearnerEntry {
-  if (!isLearnerName(name)) throw new LearnerConfigError(`unknown learner "${name}" (expected one of ${names.join(', ')})`);
+  if (!isLearnerName(name)) throw new LearnerConfigError(unknownLearnerMessage(name));
   return registry[name]!;
 }
 

@@ -36,6 +36,8 @@ export interface BenchGrid {
   labels: { models: Record<string, string>; learners: Record<string, string>; datasets: Record<string, string> };
   /** Column groups of the tables (null: the paper's groups for the datasets it knows). */
   groups: Array<{ label: string; datasets: string[] }> | null;
+  /** Untuned reference scores shown in Table 3 (zero-shot, trivial masks): test Dice in [0, 1] per dataset. */
+  baselines: Array<{ label: string; values: Record<string, number> }>;
 }
 
 const ID_PART = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -76,6 +78,7 @@ export const benchJsonSchema = z.looseObject({
   seeds: z.array(z.number().int()).optional(),
   labels: z.object({ models: labelMap.optional(), learners: labelMap.optional(), datasets: labelMap.optional() }).optional(),
   groups: z.array(z.object({ label: z.string(), datasets: idList })).optional(),
+  baselines: z.array(z.object({ label: z.string().min(1), values: z.record(z.string(), z.number().min(0).max(1)) })).optional(),
 });
 
 export type BenchJson = z.input<typeof benchJsonSchema>;
@@ -115,6 +118,7 @@ export function parseBenchJson(input: unknown, file = 'bench.json', fallbackName
     seeds: b.seeds ?? null,
     labels: { models: b.labels?.models ?? {}, learners: b.labels?.learners ?? {}, datasets: b.labels?.datasets ?? {} },
     groups: b.groups ?? null,
+    baselines: (b.baselines ?? []).map((x) => ({ label: x.label, values: { ...x.values } })),
   };
 }
 
@@ -155,5 +159,5 @@ export function inferGrid(keys: readonly CellKey[], name: string): BenchGrid {
       datasets: orderBy(uniq(ks.map((k) => k.dataset)), DATASET_ORDER),
     };
   });
-  return { name, models, learners, datasets, ablations, seeds: null, labels: { models: {}, learners: {}, datasets: {} }, groups: null };
+  return { name, models, learners, datasets, ablations, seeds: null, labels: { models: {}, learners: {}, datasets: {} }, groups: null, baselines: [] };
 }

@@ -13,7 +13,8 @@ export interface TableColumn {
   label: string;
 }
 
-export type RowKind = 'method' | 'reference' | 'average';
+/** method: a tuned cell; reference: a published number; baseline: an untuned score of this bench (zero-shot, trivial); average. */
+export type RowKind = 'method' | 'reference' | 'baseline' | 'average';
 
 export interface TableRow {
   kind: RowKind;

@@ -204,6 +204,10 @@ export function table3(b: Bench, o: TableOptions = {}): ResultTable {
       rows.push(r);
     }
   }
+  for (const base of g.baselines) {
+    const values = g.datasets.map((d): TableValue | null => (base.values[d] !== undefined ? { mean: base.values[d]! * 100, std: null, n: 1 } : null));
+    rows.push(row('baseline', byFamily ? [base.label, '', '', '0'] : [base.label, ''], values, false));
+  }
   const missing: string[] = [];
   for (const model of g.models) {
     const learners = g.learners[model] ?? [];
@@ -241,7 +245,7 @@ export function table3(b: Bench, o: TableOptions = {}): ResultTable {
     notes: [],
     digits,
   };
-  t.notes = notesFor(t, missing, metricName, b);
+  t.notes = [...notesFor(t, missing, metricName, b), ...baselineNotes(rows, columns, digits)];
   if (byFamily) {
     const i = t.notes.findIndex((n) => n.startsWith('Bold:'));
     t.notes[i] = 'Bold: the best value of each column within each family of methods (model by model; reference and average rows excluded; for the Mean column, rows without missing cells only).';
@@ -249,6 +253,24 @@ export function table3(b: Bench, o: TableOptions = {}): ResultTable {
   }
   captionProtocol(t, b.protocol);
   return t;
+}
+
+/** What the baseline rows are, and which method values do not beat the best of them (a learner that learned nothing). */
+function baselineNotes(rows: readonly TableRow[], columns: readonly TableColumn[], digits: number): string[] {
+  const baselines = rows.filter((r) => r.kind === 'baseline');
+  if (baselines.length === 0) return [];
+  const notes = [`${baselines.map((r) => r.labels[0]).join(', ')}: untuned baselines of this bench (not prompt-tuned); a method only learned something where it beats them.`];
+  const below: string[] = [];
+  columns.forEach((c, j) => {
+    const best = Math.max(...baselines.map((r) => r.values[j]?.mean ?? -Infinity));
+    if (best === -Infinity) return;
+    for (const r of rows) {
+      const v = r.values[j];
+      if (r.kind === 'method' && v && round(v.mean, digits) <= round(best, digits)) below.push(`${r.labels.filter(Boolean).join(' ')} / ${c.label}`);
+    }
+  });
+  if (below.length) notes.push(`At or below the best baseline: ${below.join(', ')}.`);
+  return notes;
 }
 
 export interface Table4Options extends TableOptions {

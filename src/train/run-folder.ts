@@ -19,6 +19,7 @@
  *   embeddings/<dataset>.json     CLIP embeddings for the t-SNE figure
  *   studies.db             the cells' sweep studies (default SQLite storage)
  */
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 /** File and folder names inside a run folder. */
@@ -145,4 +146,24 @@ export function toTrialsJsonl(trials: readonly TrialLike[]): string {
     })
     .map((l) => `${l}\n`)
     .join('');
+}
+
+/**
+ * A tuned checkpoint given either as its file or as a run folder (its best checkpoint, or its
+ * last with `which: 'last'`): what every command that takes a checkpoint accepts. Errors name
+ * the path and what was looked for.
+ */
+export function checkpointOf(target: string, which: 'best' | 'last' = 'best'): string {
+  let st;
+  try {
+    st = statSync(target);
+  } catch {
+    throw new Error(`${target}: no such checkpoint file or run folder`);
+  }
+  if (!st.isDirectory()) return path.resolve(target);
+  const file = runFiles(path.resolve(target))[which];
+  if (existsSync(file)) return file;
+  const isRun = existsSync(path.join(target, RUN_FILES.config));
+  throw new Error(`${target}: ${isRun ? `a run folder without a ${which} checkpoint yet` : 'a folder, but not a run folder'} (looked for ${file}); ` +
+    'give a run folder of `tunevlseg train` or a .safetensors checkpoint');
 }

@@ -23,7 +23,7 @@ import { dispose, loadSafetensors, tidy, type Tensor } from '../torch/index.js';
 import { readSafetensorsHeader } from '../torch/safetensors.js';
 import type { Segmenter } from './segmenter.js';
 import type { BaseModelInfo } from './clipseg.js';
-import type { SegmenterConfigInput } from './config.js';
+import { inferenceConfig, type SegmenterConfigInput } from './config.js';
 import { buildSegmenter, type BuildOptions, type TunedSegmenter } from './factory.js';
 
 /** The `tunevlseg.format` of a tuned checkpoint. */
@@ -232,7 +232,8 @@ export function readTunedCheckpoint(file: string): TunedCheckpointInfo {
 export async function loadTuned(ckptPath: string, baseModel?: string, overrides: Partial<SegmenterConfigInput> = {}, build: BuildOptions = {}):
   Promise<{ segmenter: TunedSegmenter; info: TunedCheckpointInfo }> {
   const info = readTunedCheckpoint(ckptPath);
-  const config = { ...info.config, ...overrides, ...(baseModel !== undefined ? { model: baseModel } : {}) };
+  // Checkpoints written before RUNTIME_ONLY_KEYS existed may record a training cache: dropped.
+  const config = { ...inferenceConfig(info.config), ...overrides, ...(baseModel !== undefined ? { model: baseModel } : {}) };
   const seg = await buildSegmenter(config, build);
   try {
     checkTunedFits(ckptPath, info.segmenter, seg.describe());

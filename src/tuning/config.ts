@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { formatIssues } from '../learners/options.js';
-import { DEFAULT_LEARNER, LEARNER_NAMES, isLearnerName, learnerEntry } from '../learners/registry.js';
+import { DEFAULT_LEARNER, LEARNER_NAMES, isLearnerName, learnerEntry, unknownLearnerMessage } from '../learners/registry.js';
 
 const posInt = z.number().int().positive();
 
@@ -26,7 +26,7 @@ export const segmenterConfigSchema = z.object({
    */
   model: z.string().min(1).default('clipseg'),
   /** Learner name, or 'none' (no prompts). */
-  learner: z.string().refine((l) => l === 'none' || isLearnerName(l), { error: (i) => `unknown learner ${JSON.stringify(i.input)} (expected one of ${[...LEARNER_NAMES, 'none'].join(', ')})` })
+  learner: z.string().refine((l) => l === 'none' || isLearnerName(l), { error: (i) => unknownLearnerMessage(String(i.input), ['none']) })
     .default(DEFAULT_LEARNER),
   depth: posInt.optional(),
   numContext: posInt.optional(),
@@ -101,10 +101,26 @@ export function learnerOptionsOf(cfg: SegmenterConfig): Record<string, unknown> 
   return o;
 }
 
-/** JSON of the config with its defaults (what describe() records and loadTuned rebuilds from). */
+/**
+ * Keys that speed training up or say where it runs, but never change what a tuned model
+ * computes: a checkpoint records none of them, and whatever rebuilds a model from a recorded
+ * config for inference (export, predict, eval) drops them. `frozenCacheMb` above all: the cache
+ * keys its entries by reading pixel values, which an ONNX trace cannot do, and an inference
+ * process gains nothing from it.
+ */
+export const RUNTIME_ONLY_KEYS: readonly string[] = ['frozenCacheMb', 'device', 'offline'];
+
+/** A model config without its runtime-only keys (RUNTIME_ONLY_KEYS): what inference rebuilds from. */
+export function inferenceConfig<T extends Record<string, unknown>>(cfg: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(cfg)) if (!RUNTIME_ONLY_KEYS.includes(k)) out[k] = v;
+  return out as T;
+}
+
+/** JSON of the config with its defaults, less its runtime-only keys (what describe() records and loadTuned rebuilds from). */
 export function configJson(cfg: SegmenterConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(cfg)) if (v !== undefined && k !== 'device' && k !== 'offline') out[k] = v;
+  for (const [k, v] of Object.entries(inferenceConfig(cfg as Record<string, unknown>))) if (v !== undefined) out[k] = v;
   return out;
 }
 

@@ -12,12 +12,12 @@
  */
 import YAML from 'yaml';
 import { learnerOptionKeys, segmenterConfigSchema } from './factory.js';
+import { didYouMean } from '../torch/suggest.js';
+
+export { didYouMean };
 
 /** Every key of the model config (the factory's schema). */
 export const MODEL_CONFIG_KEYS: readonly string[] = Object.keys(segmenterConfigSchema.shape);
-
-/** Help text of the flag, the same in every command. */
-export const MODEL_FLAG_HELP = 'base model (preset, folder or hub id org/name[@rev]) or key=value for any model config key; repeatable';
 
 export class ModelFlagError extends Error {
   constructor(message: string) {
@@ -59,32 +59,6 @@ export function modelFlagConfig(values: readonly string[]): Record<string, unkno
   const out: Record<string, unknown> = {};
   for (const [k, v] of modelFlagAssignments(values)) out[k] = v;
   return out;
-}
-
-/** Edit distance (insert, delete, substitute), for "did you mean". */
-function distance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const up = prev[j]!;
-      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
-    }
-  }
-  return prev[b.length]!;
-}
-
-/** The nearest of `choices` to `word` (case-insensitive), when it is close enough to be a typo. */
-export function didYouMean(word: string, choices: readonly string[]): string | null {
-  let best: string | null = null;
-  let bestD = Infinity;
-  for (const c of choices) {
-    const d = distance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestD) [best, bestD] = [c, d];
-  }
-  return best !== null && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : null;
 }
 
 /**

@@ -17,7 +17,7 @@ export const tinyModelFlags = ['--model', tinyModel, '--model', `tokenizer=${tin
 
 /** Flags of a short training run on a 32 px synthetic dataset. */
 export const quickTrainFlags = [
-  '--data-image-size', '32', '--data-workers', '0', '--batch-size', '2', '--effective-batch-size', '2',
+  '--image-size', '32', '--loader-threads', '0', '--batch-size', '2', '--effective-batch-size', '2',
   '--min-epochs', '1', '--max-epochs', '1', '--progress', 'none',
 ];
 

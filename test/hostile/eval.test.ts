@@ -15,7 +15,7 @@ let run: string;
 before(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'tvs-hostile-eval-'));
   ds = await makeDataset(path.join(tmp, 'ds'));
-  const r = tvs(['train', '--data-dir', ds, '--name', 'r', '--runs-dir', path.join(tmp, 'runs'), ...quickTrainFlags, ...tinyModelFlags]);
+  const r = tvs(['train', '--dataset', ds, '--name', 'r', '--runs-dir', path.join(tmp, 'runs'), ...quickTrainFlags, ...tinyModelFlags]);
   assert.equal(r.status, 0, r.all);
   run = path.join(tmp, 'runs', 'r');
 });
@@ -25,7 +25,7 @@ const quote = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 test('eval --out <dataset>/masks is refused: the ground truth stays as it was', () => {
   const before = hashTree(ds);
-  const r = tvs(['eval', run, '--data', ds, '--out', path.join(ds, 'masks'), '--workers', '0']);
+  const r = tvs(['eval', run, '--dataset', ds, '--out', path.join(ds, 'masks'), '--loader-threads', '0']);
   assert.equal(r.status, 1, r.all);
   assert.match(r.stderr, new RegExp(`would be written inside the dataset folder ${quote(ds)}`));
   assert.deepEqual(hashTree(ds), before);
@@ -33,10 +33,10 @@ test('eval --out <dataset>/masks is refused: the ground truth stays as it was', 
 
 test('eval --results over a split file or inside the dataset is refused before anything runs', () => {
   const before = hashTree(ds);
-  const split = tvs(['eval', run, '--results', path.join(ds, 'anns', 'test.json'), '--workers', '0']);
+  const split = tvs(['eval', run, '--results', path.join(ds, 'anns', 'test.json'), '--loader-threads', '0']);
   assert.equal(split.status, 1, split.all);
   assert.match(split.stderr, new RegExp(`eval --results: the output ${quote(path.join(ds, 'anns', 'test.json'))} would be written inside the dataset folder`));
-  const checkpoint = tvs(['eval', run, '--data', ds, '--results', path.join(run, 'checkpoints', 'best.safetensors'), '--workers', '0']);
+  const checkpoint = tvs(['eval', run, '--dataset', ds, '--results', path.join(run, 'checkpoints', 'best.safetensors'), '--loader-threads', '0']);
   assert.equal(checkpoint.status, 1, checkpoint.all);
   assert.match(checkpoint.stderr, /would overwrite the input .*best\.safetensors/);
   assert.deepEqual(hashTree(ds), before);
@@ -46,7 +46,7 @@ test('eval --results over a split file or inside the dataset is refused before a
 test('eval --images <folder> --out inside that folder is refused', () => {
   const images = path.join(ds, 'images');
   const before = hashTree(ds);
-  const r = tvs(['eval', run, '--images', images, '--prompt', 'tumor', '--out', path.join(images, 'pred'), '--workers', '0']);
+  const r = tvs(['eval', run, '--images', images, '--prompt', 'tumor', '--out', path.join(images, 'pred'), '--loader-threads', '0']);
   assert.equal(r.status, 1, r.all);
   assert.match(r.stderr, new RegExp(`inside the input folder ${quote(images)}`));
   assert.deepEqual(hashTree(ds), before);

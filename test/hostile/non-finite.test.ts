@@ -27,8 +27,8 @@ before(async () => {
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-const nanArgs = (name: string, quirks: 'fixed' | 'reference', progress = 'none'): string[] => ['train', '--data-dir', ds, '--name', name, '--runs-dir', path.join(tmp, 'runs'),
-  ...tinyModelFlags, '--model', `quirks=${quirks}`, '--data-image-size', '32', '--data-workers', '2', '--batch-size', '1', '--effective-batch-size', '1',
+const nanArgs = (name: string, quirks: 'fixed' | 'reference', progress = 'none'): string[] => ['train', '--dataset', ds, '--name', name, '--runs-dir', path.join(tmp, 'runs'),
+  ...tinyModelFlags, '--model', `quirks=${quirks}`, '--image-size', '32', '--loader-threads', '2', '--batch-size', '1', '--effective-batch-size', '1',
   '--min-epochs', '1', '--max-epochs', '2', '--progress', progress, '--lr', '1e30'];
 
 test('quirks fixed: a NaN loss ends every one of 20 runs with exit 1 and the message; no lock left, no native abort', async () => {

@@ -26,7 +26,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 test('a run trained with relative paths records them absolute: eval works from another directory', () => {
   // Relative data folder and model folder, as a user types them in their project folder.
   const relModel = path.relative(work, tinyModel);
-  const r = tvs(['train', '--data-dir', 'data/us', '--name', 'rel', '--runs-dir', 'runs', ...quickTrainFlags,
+  const r = tvs(['train', '--dataset', 'data/us', '--name', 'rel', '--runs-dir', 'runs', ...quickTrainFlags,
     '--model', relModel, '--model', `tokenizer=${path.relative(work, tinyTokenizer)}`, '--model', 'learner=coop'], { cwd: work });
   assert.equal(r.status, 0, r.all);
   const run = path.join(work, 'runs', 'rel');
@@ -35,7 +35,7 @@ test('a run trained with relative paths records them absolute: eval works from a
   assert.equal(cfg.model.model, tinyModel);
   assert.equal(cfg.model.tokenizer, tinyTokenizer);
   const before = hashTree(run);
-  const e = tvs(['eval', run, '--workers', '0', '--json'], { cwd: elsewhere });
+  const e = tvs(['eval', run, '--loader-threads', '0', '--json'], { cwd: elsewhere });
   assert.equal(e.status, 0, e.all);
   assert.equal((JSON.parse(e.stdout.trim().split('\n').pop()!) as { split: string }).split, 'test');
   assert.deepEqual(hashTree(run), before, 'eval changes nothing in the run');
@@ -51,10 +51,10 @@ test('--model: a base model or key=value in every command; an unknown key lists 
   assert.match(typo.stderr, /unknown key "numContxt" \(did you mean "numContext"\?\)\. Valid keys: model, learner/);
   // eval (and train) take the same spelling; the run of the test above is the target.
   const run = path.join(work, 'runs', 'rel');
-  const evalTypo = tvs(['eval', run, '--model', 'lerner=vpt', '--workers', '0']);
+  const evalTypo = tvs(['eval', run, '--model', 'lerner=vpt', '--loader-threads', '0']);
   assert.equal(evalTypo.status, 1, evalTypo.all);
   assert.match(evalTypo.stderr, /unknown key "lerner" \(did you mean "learner"\?\)/);
-  const evalBase = tvs(['eval', run, '--model', tinyModel, '--workers', '0']);
+  const evalBase = tvs(['eval', run, '--model', tinyModel, '--loader-threads', '0']);
   assert.equal(evalBase.status, 0, evalBase.all);
 });
 

@@ -17,7 +17,7 @@ let runs: string;
 let finished: string;
 
 const trainArgs = (name: string, extra: string[] = [], data = ds): string[] =>
-  ['train', '--data-dir', data, '--name', name, '--runs-dir', runs, ...quickTrainFlags, ...tinyModelFlags, ...extra];
+  ['train', '--dataset', data, '--name', name, '--runs-dir', runs, ...quickTrainFlags, ...tinyModelFlags, ...extra];
 
 before(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'tvs-hostile-train-'));
@@ -31,10 +31,10 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 test('train --overwrite with a mistyped --model key or a missing model folder keeps the finished run', () => {
   const before = hashTree(finished);
-  const typo = tvs(['train', '--data-dir', ds, '--name', 'done', '--runs-dir', runs, ...quickTrainFlags, '--model', tinyModel, '--model', 'learnr=coop', '--overwrite']);
+  const typo = tvs(['train', '--dataset', ds, '--name', 'done', '--runs-dir', runs, ...quickTrainFlags, '--model', tinyModel, '--model', 'learnr=coop', '--overwrite']);
   assert.equal(typo.status, 1, typo.all);
   assert.match(typo.stderr, /unknown key "learnr" \(did you mean "learner"\?\)/);
-  const missing = tvs(['train', '--data-dir', ds, '--name', 'done', '--runs-dir', runs, ...quickTrainFlags, '--model', path.join(tmp, 'no-such-model'), '--overwrite']);
+  const missing = tvs(['train', '--dataset', ds, '--name', 'done', '--runs-dir', runs, ...quickTrainFlags, '--model', path.join(tmp, 'no-such-model'), '--overwrite']);
   assert.equal(missing.status, 1, missing.all);
   assert.match(missing.stderr, /no-such-model/);
   assert.deepEqual(hashTree(finished), before, 'the finished run is untouched');
@@ -43,7 +43,7 @@ test('train --overwrite with a mistyped --model key or a missing model folder ke
 
 test('a run folder overlapping the dataset is refused, even with --overwrite', () => {
   const before = hashTree(ds);
-  const r = tvs(['train', '--data-dir', ds, '--name', 'images', '--runs-dir', ds, ...quickTrainFlags, ...tinyModelFlags, '--overwrite']);
+  const r = tvs(['train', '--dataset', ds, '--name', 'images', '--runs-dir', ds, ...quickTrainFlags, ...tinyModelFlags, '--overwrite']);
   assert.equal(r.status, 1, r.all);
   assert.match(r.stderr, new RegExp(`overlaps the dataset folder \\(data\\.dir\\) ${ds.replaceAll('/', '\\/')}`));
   assert.deepEqual(hashTree(ds), before);

@@ -41,6 +41,7 @@ function quantize8(p) {
 }
 
 async function main() {
+  if (location.protocol === 'file:') return; // index.html says how to open the page instead
   const pre = await (await fetch('preprocess.json')).json();
   $('prompt').textContent = pre.prompt;
   const t0 = performance.now();
