@@ -59,7 +59,9 @@ const kebab = (s: string): string => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCas
 function parseEvalOptions(raw: Record<string, unknown>): EvalOptions {
   const r = evalOptionsSchema.safeParse(raw);
   if (!r.success) {
-    throw new ConfigError('invalid eval options', r.error.issues.map((i) => `option "--${kebab(i.path.map(String).join('.'))}": ${i.message}`));
+    // An unknown key has an empty path (zod names the keys in the message): name them as flags too.
+    const where = (i: z.core.$ZodIssue): string => (i.code === 'unrecognized_keys' ? i.keys.map((k) => `--${kebab(k)}`).join(', ') : `--${kebab(i.path.map(String).join('.'))}`);
+    throw new ConfigError('invalid eval options', r.error.issues.map((i) => `option "${where(i)}": ${i.message}`));
   }
   return r.data;
 }
