@@ -72,7 +72,7 @@ export async function doctor(opts: { brief?: boolean; json?: boolean }): Promise
   // Where the build's locator finds libtorch, and every path it tried (the first thing to read when
   // "libtorch_cpu.so not found"). Quick: python's torch is found, not imported.
   try {
-    const { packageRoot } = await import('../torch/package-root.js');
+    const { packageRoot } = await import('../util/package-root.js');
     const finder = require(`${packageRoot}/native/find-libtorch.cjs`) as { locate(o: { quick: boolean }): Located };
     const loc = finder.locate({ quick: true });
     report.libtorchFound = { source: loc.source, root: loc.root, lib: loc.lib, cudaLibrary: loc.cudaLib };

@@ -9,7 +9,7 @@
  * writes the canonical flag's value, and one line on stderr naming the new spelling.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { didYouMeanSuffix } from '../torch/suggest.js';
+import { didYouMeanSuffix } from '../util/suggest.js';
 import { LEARNER_NAMES, unknownLearnerMessage } from '../learners/registry.js';
 
 /** Help text of `--model`, the same in every command (src/tuning/model-flag.ts parses its values). */

@@ -25,7 +25,7 @@
  * target, so a process killed at any moment (SIGKILL included) leaves either the previous file or
  * the new one, never a truncated one. Stray temporary files of a killed writer are ignored.
  */
-import { writeChunksAtomic } from '../torch/atomic-write.js';
+import { writeChunksAtomic } from '../util/atomic-write.js';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';

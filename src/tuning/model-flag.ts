@@ -12,7 +12,7 @@
  */
 import YAML from 'yaml';
 import { learnerOptionKeys, segmenterConfigSchema } from './factory.js';
-import { didYouMean } from '../torch/suggest.js';
+import { didYouMean } from '../util/suggest.js';
 
 export { didYouMean };
 
