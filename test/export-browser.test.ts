@@ -20,7 +20,7 @@ import { exportModel } from '../src/export/bundle.js';
 import { OnnxSegmenter } from '../src/export/onnx-runtime.js';
 import { predictFolder } from '../src/train/index.js';
 import { serveFolder, webRootOf as webRootOfOrThrow, type Served } from '../src/export/serve.js';
-import { shellQuote } from '../src/hub/shell-quote.js';
+import { shellQuote } from '../src/util/shell-quote.js';
 import { fixturesDir, sharedDir } from './helpers.js';
 
 const CHROMIUM = process.env.TUNEVLSEG_CHROMIUM ?? '/usr/bin/chromium';

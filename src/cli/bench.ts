@@ -1,7 +1,7 @@
 // `tunevlseg bench`: the paper's grid (src/experiment/grid.ts, run-grid.ts) into a bench folder
 // that `tunevlseg report` reads. Flags in, one call, the result out.
 import type { Command } from 'commander';
-import { shellCommand } from '../hub/shell-quote.js';
+import { shellCommand } from '../util/shell-quote.js';
 import { LEARNERS } from '../sweep/index.js';
 import { learnerFamily, learnersFor } from '../learners/registry.js';
 import { ABLATIONS, GRID_DEFAULT_MODELS, RECIPE_NAMES, runGrid, SAMPLER_CHOICES, type GridOptions } from '../experiment/index.js';

@@ -18,7 +18,7 @@ import { writeWebPage } from './web.js';
 import { withFullStop } from '../data/format.js';
 import { inferenceConfig } from '../tuning/config.js';
 import { checkpointOf } from '../train/run-folder.js';
-import { shellCommand } from '../hub/shell-quote.js';
+import { shellCommand } from '../util/shell-quote.js';
 
 export interface ExportOptions {
   /** A tuned checkpoint (.safetensors from `tunevlseg train`), or */

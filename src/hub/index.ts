@@ -26,5 +26,5 @@ export {
   type RepoCachePaths,
 } from './cache.js';
 export { HubError, HubHttpError, OfflineCacheMissError, type HubErrorCode } from './errors.js';
-export { redactText, redactUrl, urlPassword, urlWithoutPassword, SECRET_ENV_VARS } from './redact.js';
-export { shellCommand, shellQuote } from './shell-quote.js';
+export { redactText, redactUrl, urlPassword, urlWithoutPassword, SECRET_ENV_VARS } from '../util/redact.js';
+export { shellCommand, shellQuote } from '../util/shell-quote.js';

@@ -8,7 +8,7 @@
  */
 import { statSync } from 'node:fs';
 import { hashSeed } from '../data/rng.js';
-import { shellCommand } from '../hub/shell-quote.js';
+import { shellCommand } from '../util/shell-quote.js';
 import { manualSeed, noGrad, tidy } from '../torch/index.js';
 import { augmentBatch } from './augment.js';
 import { saveCheckpoint } from './checkpoint.js';
