@@ -20,7 +20,7 @@ import { evaluateClasses, parseClassList, type ClassEvalResult } from '../train/
 import { PRECISIONS, TF32_MODES, ConfigError, readConfigFile, applyOverrides, type TrainConfig } from '../train/config.js';
 import { loadDefaultFactory, type CommandDeps } from './train.js';
 import { modelFlagAssignments } from '../tuning/model-flag.js';
-import { assertNoOverwrite } from '../data/output-guard.js';
+import { assertNoOverwrite } from '../util/output-guard.js';
 import { examples, flag, oneOf, option } from './flags.js';
 
 const int = (min: number) => z.coerce.number().int().min(min);

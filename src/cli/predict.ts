@@ -5,7 +5,7 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { predictFolder } from '../train/index.js';
-import { requireRegularFile, assertNoOverwrite } from '../data/output-guard.js';
+import { requireRegularFile, assertNoOverwrite } from '../util/output-guard.js';
 import { moduleDevice } from '../train/evaluate.js';
 import { applyTf32For, type Precision } from '../train/precision.js';
 import { PRECISIONS, TF32_MODES } from '../train/config.js';

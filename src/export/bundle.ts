@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { StagingDir } from '../data/convert/staging.js';
-import { canonicalPath, ensureOutputDir, isInside, OutputPathError } from '../data/output-guard.js';
+import { canonicalPath, ensureOutputDir, isInside, OutputPathError } from '../util/output-guard.js';
 import { dispose, noGrad, tidy, tensor } from '../torch/index.js';
 import type { TunedSegmenter } from '../tuning/factory.js';
 import { traceSegmenter } from './trace-segmenter.js';

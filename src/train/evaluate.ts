@@ -26,7 +26,7 @@ import {
   modelSideScores, originalSizePrediction, originalSizeScores, protocolMeans,
   EVAL_PROTOCOLS, type EvalProtocol, type ProtocolMeans, type ProtocolSample,
 } from './protocols.js';
-import { ensureOutputDir, requireRegularFile } from '../data/output-guard.js';
+import { ensureOutputDir, requireRegularFile } from '../util/output-guard.js';
 import { planPredictionOutputs, removeFreshOutputs, PREDICTIONS_INDEX } from './prediction-plan.js';
 
 export interface SampleResult {

@@ -30,7 +30,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { BatchLoader } from '../data/loader.js';
-import { ensureOutputDir } from '../data/output-guard.js';
+import { ensureOutputDir } from '../util/output-guard.js';
 import { manualSeed, type optim } from '../torch/index.js';
 import { parseJson, stringifyJson, writeFileAtomic } from './checkpoint.js';
 import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
