@@ -21,3 +21,9 @@ export { ClipTokenizer } from './models/clip/tokenizer.js';
 export * from './learners/index.js';
 // Training, checkpoints, evaluation and prediction (train, resumeRun, evaluate, predictFolder, ...).
 export * from './train/index.js';
+// Files and JSON as the run folders and checkpoints write them.
+export { stringifyJson, parseJson } from './util/json.js';
+export { writeFileAtomic } from './util/atomic-write.js';
+export { tunevlsegVersion } from './util/package-root.js';
+/** The earlier name of `loadTunedInto`, kept for code written against it. */
+export { loadTunedInto as loadCheckpointInto } from './tuning/checkpoint.js';

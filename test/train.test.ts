@@ -16,7 +16,7 @@ import {
   parseTrainConfig, configLeaves, parseFlagValue, parseAssignments, ConfigError,
   saveCheckpoint, loadCheckpoint, loadCheckpointInto, readCheckpointMeta, stringifyJson, parseJson, writeFileAtomic,
   train, NonFiniteLossError, evaluate, predictFolder, TinySegmenter, EVAL_PROTOCOLS, type EpochRecord, type TrainConfigInput,
-} from '../src/train/index.js';
+} from '../src/index.js';
 import type { TextInputs } from '../src/tuning/segmenter.js';
 import { fixturesDir, sharedDir } from './helpers.js';
 import { runEval } from '../src/cli/eval.js';

@@ -9,7 +9,9 @@ import { SPLITS, type PromptOptions } from '../data/format.js';
 import { readRunConfig, type BuildSegmenter } from '../train/trainer.js';
 import { checkpointOf } from '../train/run-folder.js';
 import { inferenceConfig } from '../tuning/config.js';
-import { readCheckpointMeta, loadCheckpointInto, stringifyJson, writeFileAtomic } from '../train/checkpoint.js';
+import { readCheckpointMeta, loadTunedInto } from '../tuning/checkpoint.js';
+import { stringifyJson } from '../util/json.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { EVAL_AUGMENT_MODES, planCheckpointEvaluation, planRunEvaluation, type RunEvaluationPlan } from '../train/run-evaluation.js';
 import { passBatchSize } from '../train/reference-semantics.js';
 import type { Segmenter } from '../tuning/segmenter.js';
@@ -145,7 +147,7 @@ export async function runEval(target: string, raw: Record<string, unknown>, buil
   }
   const segmenter = await buildSegmenter(t.model, t.run ?? ({ model: t.model } as TrainConfig));
   try {
-    loadCheckpointInto(segmenter, t.checkpoint);
+    loadTunedInto(segmenter, t.checkpoint);
     applyTf32For(o.tf32, moduleDevice(segmenter));
     const precision = o.precision ?? t.run?.precision ?? '32';
     const common = { precision, batchSize: o.batchSize ?? 8, threshold: o.threshold, ...(o.loaderThreads !== undefined ? { workers: o.loaderThreads } : {}), ...(imageSize ? { imageSize } : {}) };

@@ -23,7 +23,7 @@ import { diceCELoss } from '../train/loss.js';
 import { diceIoU } from '../train/metrics.js';
 import { evaluate, type EvalMeans } from '../train/evaluate.js';
 import { batchTensors, loaderFor, normalise } from '../train/inputs.js';
-import { tunevlsegVersion } from '../train/checkpoint.js';
+import { tunevlsegVersion } from '../util/package-root.js';
 import { ClipsegFullSegmenter, initTinyClipseg, tinyClipsegConfig } from './model.js';
 import { DEMO_WORDS, buildTinyVocab, writeTinyVocab } from './vocab.js';
 
