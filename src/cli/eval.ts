@@ -5,7 +5,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { SPLITS, type PromptOptions } from '../data/format.js';
+import { SPLITS, promptOptions } from '../data/format.js';
 import { readRunConfig, type BuildSegmenter } from '../train/trainer.js';
 import { checkpointOf } from '../train/run-folder.js';
 import { inferenceConfig } from '../tuning/config.js';
@@ -122,12 +122,7 @@ export async function runEval(target: string, raw: Record<string, unknown>, buil
   const t = resolveEvalTarget(target, o);
   const data = o.dataset ?? t.run?.data.dir;
   if (o.images === undefined && data === undefined) throw new ConfigError('option "--dataset": a dataset folder is needed (the target is not a run folder)');
-  const prompts: PromptOptions = {
-    ...(t.run ? { promptKey: t.run.data.promptKey, appendFullStop: t.run.data.appendFullStop } : {}),
-    ...(t.run?.data.overridePrompt ? { overridePrompt: t.run.data.overridePrompt } : {}),
-    ...(o.promptKey ? { promptKey: o.promptKey } : {}),
-    ...(o.prompt && o.images === undefined ? { overridePrompt: o.prompt } : {}),
-  };
+  const prompts = promptOptions(t.run?.data, { promptKey: o.promptKey, overridePrompt: o.images === undefined ? o.prompt : undefined });
   const imageSize = o.imageSize ?? t.run?.data.imageSize ?? undefined;
   if (o.results) {
     // Checked before the model is built: scores must never land on a dataset file or the checkpoint.

@@ -12,8 +12,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { BatchLoader, Batch, LoaderSample } from '../data/loader.js';
-import { loadSplit, type Split, type PromptOptions } from '../data/format.js';
-import { readMaskGray } from '../data/image.js';
+import { loadSplit, promptOptions, type Split, type PromptOptions } from '../data/format.js';
+import { IMAGE_EXTENSIONS, readMaskGray } from '../data/image.js';
 import { writePredictionPngs } from '../data/prediction-png.js';
 import { warnAboutRepairs } from '../data/repairs.js';
 import { type Tensor, tensor, tidy, noGrad } from '../torch/index.js';
@@ -248,18 +248,8 @@ export async function evaluate(segmenter: Segmenter, dataDir: string, split: Spl
   }
 }
 
-function promptOptions(o: PromptOptions): PromptOptions {
-  const out: PromptOptions = {};
-  if (o.promptKey !== undefined) out.promptKey = o.promptKey;
-  if (o.overridePrompt !== undefined) out.overridePrompt = o.overridePrompt;
-  if (o.appendFullStop !== undefined) out.appendFullStop = o.appendFullStop;
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------
 // Prediction
-
-export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.tif', '.tiff', '.webp', '.gif', '.bmp'];
 
 export interface PredictOptions extends PromptOptions {
   /** Where the PNGs go (created). */

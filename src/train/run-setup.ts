@@ -8,7 +8,7 @@
  */
 import { appendFileSync, existsSync, statSync, truncateSync } from 'node:fs';
 import type { BatchLoader } from '../data/loader.js';
-import { DatasetError, loadSplit, readDatasetDescription, splitFile, type DatasetSample, type PromptOptions, type Split } from '../data/format.js';
+import { DatasetError, loadSplit, promptOptions, readDatasetDescription, splitFile, type DatasetSample, type Split } from '../data/format.js';
 import { checkTrainingPairs, preflightHint } from '../data/preflight.js';
 import { warnAboutRepairs } from '../data/repairs.js';
 import { dispose, optim, type Tensor } from '../torch/index.js';
@@ -41,14 +41,6 @@ export function appendLine(file: string, rec: unknown): void {
   }
 }
 
-export function promptOptionsOf(c: TrainConfig): PromptOptions {
-  return {
-    promptKey: c.data.promptKey,
-    appendFullStop: c.data.appendFullStop,
-    ...(c.data.overridePrompt !== null ? { overridePrompt: c.data.overridePrompt } : {}),
-  };
-}
-
 export interface RunData {
   train: DatasetSample[];
   val: DatasetSample[];
@@ -67,7 +59,7 @@ export interface RunData {
  * original does: val/test augmented, and its reference test split (val) when it has no test split.
  */
 export async function loadRunData(config: TrainConfig, note: (line: string) => void): Promise<RunData> {
-  const promptOpts = promptOptionsOf(config);
+  const promptOpts = promptOptions(config.data);
   const { reference } = await readDatasetDescription(config.data.dir);
   // What the original's data config says, followed under quirks reference only.
   const ref = quirksOfModel(config.model) === 'reference' ? reference : null;
@@ -143,7 +135,7 @@ export function setupRun(
   const tf32 = applyTf32For(config.tf32, device);
   const memory = peakMemoryMeter(device);
   const common = {
-    ...promptOptionsOf(config), imageSize: config.data.imageSize,
+    ...promptOptions(config.data), imageSize: config.data.imageSize,
     ...(config.data.workers !== null ? { workers: config.data.workers } : {}),
   };
   const quirks = segmenter.quirks ?? 'reference';
