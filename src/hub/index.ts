@@ -12,7 +12,7 @@ export {
   type SnapshotDownloadOptions,
 } from './download.js';
 export { parseRepoRef, resolveModelSource, type RepoRef, type ResolveModelOptions } from './resolve.js';
-export { cliDownload, formatBytes, parseByteSize, type CliDownloadOptions } from './cli.js';
+export { downloadRepo, formatBytes, parseByteSize, type DownloadRepoOptions } from './download-repo.js';
 export {
   DEFAULT_ENDPOINT,
   defaultCacheDir,
