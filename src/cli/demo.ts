@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { DOMAIN_SPECS } from '../demo/domains.js';
 import { DEMO_LR, DEMO_STEPS, demoAllLearners, demoDefaultLearners, runDemo, type DemoOptions, type DemoSummary } from '../demo/run.js';
 import type { LearnerName } from '../learners/types.js';
-import { checkModelKeys, modelFlagConfig } from '../tuning/model-flag.js';
+import { checkModelKeys, modelFlagConfig } from './model-flag.js';
 import { examples, flag, learnerList, option } from './flags.js';
 
 interface DemoFlags {

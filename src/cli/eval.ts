@@ -21,7 +21,7 @@ import { EVAL_PROTOCOLS, DEFAULT_TABLE_PROTOCOL, parseProtocol, type EvalProtoco
 import { evaluateClasses, parseClassList, type ClassEvalResult } from '../train/multiclass.js';
 import { PRECISIONS, TF32_MODES, ConfigError, readConfigFile, applyOverrides, type TrainConfig } from '../train/config.js';
 import { loadDefaultFactory, type CommandDeps } from './train.js';
-import { modelFlagAssignments } from '../tuning/model-flag.js';
+import { modelFlagAssignments } from './model-flag.js';
 import { assertNoOverwrite } from '../util/output-guard.js';
 import { examples, flag, oneOf, option } from './flags.js';
 

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { examples, flag, option } from './flags.js';
 import { shellCommand } from '../util/shell-quote.js';
-import { checkModelKeys, modelFlagConfig } from '../tuning/model-flag.js';
+import { checkModelKeys, modelFlagConfig } from './model-flag.js';
 
 export interface ExportCliOptions {
   tuned?: string;

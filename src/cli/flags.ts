@@ -12,7 +12,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { didYouMeanSuffix } from '../util/suggest.js';
 import { LEARNER_NAMES, unknownLearnerMessage } from '../learners/registry.js';
 
-/** Help text of `--model`, the same in every command (src/tuning/model-flag.ts parses its values). */
+/** Help text of `--model`, the same in every command (src/cli/model-flag.ts parses its values). */
 export const MODEL_FLAG_HELP = 'base model (preset, folder or hub id org/name[@rev]) or key=value for any model config key; repeatable';
 
 type Parse = (value: string, previous: unknown) => unknown;

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { buildSegmenter, type TunedSegmenter } from '../tuning/factory.js';
-import { modelFlagConfig, checkModelKeys } from '../tuning/model-flag.js';
+import { modelFlagConfig, checkModelKeys } from './model-flag.js';
 import { MODEL_FLAG_HELP, collect, examples, flag, learnerName, option } from './flags.js';
 import { DEFAULT_LEARNER, LEARNER_NAMES } from '../learners/registry.js';
 

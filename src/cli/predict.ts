@@ -11,7 +11,7 @@ import { applyTf32For, type Precision } from '../train/precision.js';
 import { PRECISIONS, TF32_MODES } from '../train/config.js';
 import { parseClassList, predictClasses } from '../train/multiclass.js';
 import type { Segmenter } from '../tuning/segmenter.js';
-import { modelFlagConfig, checkModelKeys } from '../tuning/model-flag.js';
+import { modelFlagConfig, checkModelKeys } from './model-flag.js';
 import { checkpointOf } from '../train/run-folder.js';
 import { MODEL_FLAG_HELP, examples, flag, oneOf, option } from './flags.js';
 

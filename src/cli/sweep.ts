@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import type { StudySummary } from '../sweep/index.js';
 import { DEFAULT_LEARNER } from '../learners/registry.js';
-import { checkModelKeys, modelFlagConfig } from '../tuning/model-flag.js';
+import { checkModelKeys, modelFlagConfig } from './model-flag.js';
 import { examples, flag, oneOf, option } from './flags.js';
 import { joinStudy, readStudy, RECIPE_NAMES, runSweep, SAMPLER_CHOICES, StudyFailedError, sweepSpaceReport, SWEEP_OBJECTIVES, type SweepOptions } from '../experiment/index.js';
 

@@ -13,7 +13,7 @@ import {
   ConfigError, type ConfigSources, type TrainConfig,
 } from '../train/config.js';
 import { stringifyJson } from '../util/json.js';
-import { modelFlagAssignments, checkModelKeys } from '../tuning/model-flag.js';
+import { modelFlagAssignments, checkModelKeys } from './model-flag.js';
 import { DEFAULT_LEARNER } from '../learners/registry.js';
 import { FLAGS, collect, examples, flag, option, type FlagName } from './flags.js';
 
