@@ -27,3 +27,5 @@ export { writeFileAtomic } from './util/atomic-write.js';
 export { tunevlsegVersion } from './util/package-root.js';
 /** The earlier name of `loadTunedInto`, kept for code written against it. */
 export { loadTunedInto as loadCheckpointInto } from './tuning/checkpoint.js';
+// TuneVLSeg's search spaces (src/sweep, `tunevlseg/sweep`, holds spaces as data and knows no learner).
+export { COMMON_SPACE, learnerRows, learnerSpace, originalSpace, tuneVLSegSpace } from './experiment/spaces.js';
