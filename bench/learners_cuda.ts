@@ -28,7 +28,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { generateSyntheticDataset } from '../src/data/synthetic.js';
-import { train, resumeRun, TinySegmenter, TrainingInterruptedError, type TrainConfigInput } from '../src/train/index.js';
+import { train, resumeRun, TinySegmenter, TrainingInterruptedError, type TrainConfigInput } from '../src/index.js';
 import * as T from '../src/torch/index.js';
 import { learnerCaseDirs, loadLearnerCase } from './learner-cases.js';
 import { loadStateStrict } from '../src/tuning/common.js';

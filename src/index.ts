@@ -14,6 +14,7 @@ export * from './tuning/segmenter.js';
 export * from './tuning/clipseg.js';
 export * from './tuning/cris.js';
 export * from './tuning/prompted.js';
+export { TinySegmenter, type TinySegmenterOptions } from './tuning/tiny-segmenter.js';
 // The base models and the context learners.
 export * from './models/clipseg/index.js';
 export * from './models/cris/index.js';

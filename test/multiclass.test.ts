@@ -15,7 +15,7 @@ import { classLegend, evaluateClasses, labelMapFromProbs, parseClassList, predic
 import { Command } from 'commander';
 import { registerEvalCommand } from '../src/cli/eval.js';
 import { saveCheckpoint } from '../src/train/checkpoint.js';
-import { TinySegmenter } from '../src/train/tiny.js';
+import { TinySegmenter } from '../src/tuning/tiny-segmenter.js';
 import { fixturesDir, repoRoot } from './helpers.js';
 import { grayImage, put, rgbImage } from './raw-fixtures.js';
 

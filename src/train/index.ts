@@ -13,7 +13,6 @@ export * from './step.js';
 export * from './progress.js';
 export * from './trainer.js';
 export * from './run-folder.js';
-export { TinySegmenter, type TinySegmenterOptions } from './tiny.js';
 export * from './embeddings.js';
 export * from './grad-scaler.js';
 export * from './precision.js';
