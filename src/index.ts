@@ -21,6 +21,7 @@ export * from './models/cris/index.js';
 export { ClipTokenizer } from './models/clip/tokenizer.js';
 export * from './learners/index.js';
 // Training, checkpoints, evaluation and prediction (train, resumeRun, evaluate, predictFolder, ...).
+export * from './inference/index.js';
 export * from './train/index.js';
 // Files and JSON as the run folders and checkpoints write them.
 export { stringifyJson, parseJson } from './util/json.js';

@@ -20,7 +20,7 @@ import { clipsegConfigToJson } from '../models/clipseg/config.js';
 import { ClipTokenizer } from '../models/clip/tokenizer.js';
 import { getNumThreads, manualSeed, noGrad, optim, saveSafetensors, setNumThreads, tidy, tensor } from '../torch/index.js';
 import { diceCELoss } from '../train/loss.js';
-import { diceIoU } from '../train/metrics.js';
+import { diceIoU } from '../inference/metrics.js';
 import { evaluate, type EvalMeans } from '../train/evaluate.js';
 import { batchTensors, loaderFor, normalise } from '../train/inputs.js';
 import { tunevlsegVersion } from '../util/package-root.js';

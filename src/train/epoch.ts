@@ -14,7 +14,7 @@ import { augmentBatch } from './augment.js';
 import { saveCheckpoint } from './checkpoint.js';
 import { lossTargets } from './evaluate.js';
 import { batchTensors, normalise } from './inputs.js';
-import { diceIoU, MeanAccumulator } from './metrics.js';
+import { diceIoU, MeanAccumulator } from '../inference/metrics.js';
 import { TrainingInterruptedError, type EpochRecord, type StepRecord, type TrainOptions, type TrainerState, type ValidationRecord } from './records.js';
 import { DivergedStep, endOnNonFiniteReference, nonFiniteError } from './non-finite.js';
 import { appendLine, saveState, type TrainingRun } from './run-setup.js';

@@ -4,7 +4,7 @@
  * - `evaluateLoader` / `evaluate`: DiceCE loss, Dice and IoU per sample and their means over
  *   samples, under `noGrad`, one `tidy` per batch, in eval mode. `dice`/`iou` are the
  *   `model-resolution` protocol; `protocols` adds any of the named evaluation protocols
- *   (src/train/protocols.ts), each kept apart in the result.
+ *   (src/inference/protocols.ts), each kept apart in the result.
  * - `predictFolder`: probability maps for a dataset split or a folder of images, written back at
  *   each image's original size as the reference does (bicubic, 8-bit `save_image`, see
  *   protocols.ts): binary mask, 8-bit probability, optional overlay.
@@ -25,7 +25,7 @@ import { mixedPrecision, float32, type Precision } from './precision.js';
 import {
   modelSideScores, originalSizePrediction, originalSizeScores, protocolMeans,
   EVAL_PROTOCOLS, type EvalProtocol, type ProtocolMeans, type ProtocolSample,
-} from './protocols.js';
+} from '../inference/protocols.js';
 import { ensureOutputDir, requireRegularFile } from '../util/output-guard.js';
 import { planPredictionOutputs, removeFreshOutputs, PREDICTIONS_INDEX } from './prediction-plan.js';
 

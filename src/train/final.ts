@@ -1,6 +1,6 @@
 /**
  * The last stage of a training run: the best checkpoint scored again on val and test under
- * every evaluation protocol (src/train/protocols.ts), eval/{val,test}.json, the final metrics
+ * every evaluation protocol (src/inference/protocols.ts), eval/{val,test}.json, the final metrics
  * line and summary.json.
  */
 import path from 'node:path';
@@ -9,7 +9,7 @@ import { stringifyJson } from '../util/json.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { tunevlsegVersion } from '../util/package-root.js';
 import { evaluateLoader, type EvalMeans, type EvalResult } from './evaluate.js';
-import { EVAL_PROTOCOLS } from './protocols.js';
+import { EVAL_PROTOCOLS } from '../inference/protocols.js';
 import type { EpochRecord, TrainSummary, TrainerState } from './records.js';
 import { appendLine, type TrainingRun } from './run-setup.js';
 import { validationsPerEpoch } from './validation-rules.js';

@@ -1,12 +1,10 @@
 /** Training: loss, metrics, augmentation, the trainer loop, checkpoints, evaluation and prediction. */
 export * from './loss.js';
-export * from './metrics.js';
 export * from './augment.js';
 export * from './config.js';
 export * from './checkpoint.js';
 export * from './evaluate.js';
 export * from './inputs.js';
-export * from './protocols.js';
 export * from './reference-semantics.js';
 export * from './reference-defaults.js';
 export * from './step.js';

@@ -24,7 +24,7 @@ import { moduleDevice, softTargetsOf } from './evaluate.js';
 import { loaderFor } from './inputs.js';
 import { applyTf32For, mixedPrecision } from './precision.js';
 import type { ProgressReporter } from './progress.js';
-import type { EvalProtocol } from './protocols.js';
+import type { EvalProtocol } from '../inference/protocols.js';
 import type { TrainerState } from './records.js';
 import { monitorStart, validationEvery as validationEveryOf } from './validation-rules.js';
 import { evalAugmentOf, evalAugmentStreams, splitRead, type EvalAugmentStreams } from './run-evaluation.js';

@@ -1,0 +1,3 @@
+/** Evaluation and prediction with any segmenter: protocols, metrics, the evaluation loop, predictions. */
+export * from './metrics.js';
+export * from './protocols.js';
