@@ -96,7 +96,7 @@ async function serveCase(name: string, so: ServeOptions): Promise<void> {
   if (!spec) throw new Error(`unknown case ${name} (have ${Object.keys(CASES).join(', ')})`);
   const T = await import('../src/torch/index.js');
   const { buildSegmenter } = await import('../src/tuning/factory.js');
-  const { diceCELoss } = await import('../src/train/loss.js');
+  const { diceCELoss } = await import('../src/inference/loss.js');
   const { mixedPrecision, float32 } = await import('../src/train/precision.js');
   T.setNumThreads(2);
   const cuda = so.device !== 'cpu';

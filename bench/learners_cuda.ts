@@ -32,7 +32,7 @@ import { train, resumeRun, TinySegmenter, TrainingInterruptedError, type TrainCo
 import * as T from '../src/torch/index.js';
 import { learnerCaseDirs, loadLearnerCase } from './learner-cases.js';
 import { loadStateStrict } from '../src/tuning/common.js';
-import { diceCELoss } from '../src/train/loss.js';
+import { diceCELoss } from '../src/inference/loss.js';
 import { float32 } from '../src/train/precision.js';
 import { runLearnersBench } from './learners.js';
 

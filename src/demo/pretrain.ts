@@ -19,7 +19,7 @@ import { CLIPSegForImageSegmentation } from '../models/clipseg/model.js';
 import { clipsegConfigToJson } from '../models/clipseg/config.js';
 import { ClipTokenizer } from '../models/clip/tokenizer.js';
 import { getNumThreads, manualSeed, noGrad, optim, saveSafetensors, setNumThreads, tidy, tensor } from '../torch/index.js';
-import { diceCELoss } from '../train/loss.js';
+import { diceCELoss } from '../inference/loss.js';
 import { diceIoU } from '../inference/metrics.js';
 import { evaluate, type EvalMeans } from '../train/evaluate.js';
 import { batchTensors, loaderFor, normalise } from '../train/inputs.js';

@@ -1,3 +1,4 @@
 /** Evaluation and prediction with any segmenter: protocols, metrics, the evaluation loop, predictions. */
 export * from './metrics.js';
 export * from './protocols.js';
+export * from './loss.js';

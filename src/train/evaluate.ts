@@ -20,7 +20,7 @@ import { type Tensor, tensor, tidy, noGrad } from '../torch/index.js';
 import { augmentBatch, type AugmentConfig } from './augment.js';
 import { batchTensors, loaderFor, normalise } from './inputs.js';
 import type { Segmenter, SegmenterInfo } from '../tuning/segmenter.js';
-import { diceCELossPerSample, type DiceCEOptions } from './loss.js';
+import { diceCELossPerSample, type DiceCEOptions } from '../inference/loss.js';
 import { mixedPrecision, float32, type Precision } from './precision.js';
 import {
   modelSideScores, originalSizePrediction, originalSizeScores, protocolMeans,
