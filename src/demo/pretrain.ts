@@ -22,7 +22,7 @@ import { getNumThreads, manualSeed, noGrad, optim, saveSafetensors, setNumThread
 import { diceCELoss } from '../inference/loss.js';
 import { diceIoU } from '../inference/metrics.js';
 import { evaluate, type EvalMeans } from '../train/evaluate.js';
-import { batchTensors, loaderFor, normalise } from '../train/inputs.js';
+import { batchTensors, loaderFor, normalise } from '../inference/inputs.js';
 import { tunevlsegVersion } from '../util/package-root.js';
 import { ClipsegFullSegmenter, initTinyClipseg, tinyClipsegConfig } from './model.js';
 import { DEMO_WORDS, buildTinyVocab, writeTinyVocab } from './vocab.js';

@@ -2,3 +2,4 @@
 export * from './metrics.js';
 export * from './protocols.js';
 export * from './loss.js';
+export * from './inputs.js';

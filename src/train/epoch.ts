@@ -13,7 +13,7 @@ import { manualSeed, noGrad, tidy } from '../torch/index.js';
 import { augmentBatch } from './augment.js';
 import { saveCheckpoint } from './checkpoint.js';
 import { lossTargets } from './evaluate.js';
-import { batchTensors, normalise } from './inputs.js';
+import { batchTensors, normalise } from '../inference/inputs.js';
 import { diceIoU, MeanAccumulator } from '../inference/metrics.js';
 import { TrainingInterruptedError, type EpochRecord, type StepRecord, type TrainOptions, type TrainerState, type ValidationRecord } from './records.js';
 import { DivergedStep, endOnNonFiniteReference, nonFiniteError } from './non-finite.js';

@@ -18,7 +18,7 @@ import { writePredictionPngs } from '../data/prediction-png.js';
 import { warnAboutRepairs } from '../data/repairs.js';
 import { type Tensor, tensor, tidy, noGrad } from '../torch/index.js';
 import { augmentBatch, type AugmentConfig } from './augment.js';
-import { batchTensors, loaderFor, normalise } from './inputs.js';
+import { batchTensors, loaderFor, normalise } from '../inference/inputs.js';
 import type { Segmenter, SegmenterInfo } from '../tuning/segmenter.js';
 import { diceCELossPerSample, type DiceCEOptions } from '../inference/loss.js';
 import { mixedPrecision, float32, type Precision } from './precision.js';

@@ -3,7 +3,6 @@ export * from './augment.js';
 export * from './config.js';
 export * from './checkpoint.js';
 export * from './evaluate.js';
-export * from './inputs.js';
 export * from './reference-semantics.js';
 export * from './reference-defaults.js';
 export * from './step.js';

@@ -21,7 +21,7 @@ import type { TrainConfig } from './config.js';
 import { quirksOfModel } from './reference-defaults.js';
 import { peakMemoryMeter, refuseBatchThatCannotFit } from './device-memory.js';
 import { moduleDevice, softTargetsOf } from './evaluate.js';
-import { loaderFor } from './inputs.js';
+import { loaderFor } from '../inference/inputs.js';
 import { applyTf32For, mixedPrecision } from './precision.js';
 import type { ProgressReporter } from './progress.js';
 import type { EvalProtocol } from '../inference/protocols.js';
