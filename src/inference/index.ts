@@ -3,3 +3,4 @@ export * from './metrics.js';
 export * from './protocols.js';
 export * from './loss.js';
 export * from './inputs.js';
+export * from './augment.js';

@@ -10,7 +10,7 @@ import { statSync } from 'node:fs';
 import { hashSeed } from '../data/rng.js';
 import { shellCommand } from '../util/shell-quote.js';
 import { manualSeed, noGrad, tidy } from '../torch/index.js';
-import { augmentBatch } from './augment.js';
+import { augmentBatch } from '../inference/augment.js';
 import { saveCheckpoint } from './checkpoint.js';
 import { lossTargets } from './evaluate.js';
 import { batchTensors, normalise } from '../inference/inputs.js';

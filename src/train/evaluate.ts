@@ -17,7 +17,7 @@ import { IMAGE_EXTENSIONS, readMaskGray } from '../data/image.js';
 import { writePredictionPngs } from '../data/prediction-png.js';
 import { warnAboutRepairs } from '../data/repairs.js';
 import { type Tensor, tensor, tidy, noGrad } from '../torch/index.js';
-import { augmentBatch, type AugmentConfig } from './augment.js';
+import { augmentBatch, type AugmentConfig } from '../inference/augment.js';
 import { batchTensors, loaderFor, normalise } from '../inference/inputs.js';
 import type { Segmenter, SegmenterInfo } from '../tuning/segmenter.js';
 import { diceCELossPerSample, type DiceCEOptions } from '../inference/loss.js';

@@ -1,5 +1,4 @@
 /** Training: loss, metrics, augmentation, the trainer loop, checkpoints, evaluation and prediction. */
-export * from './augment.js';
 export * from './config.js';
 export * from './checkpoint.js';
 export * from './evaluate.js';

@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readDatasetDescription, splitFile, type ReferenceEvaluation, type Split } from '../data/format.js';
 import { hashSeed } from '../data/rng.js';
-import { resolveAugment, type AugmentConfig } from './augment.js';
+import { resolveAugment, type AugmentConfig } from '../inference/augment.js';
 import { readCheckpointMeta } from '../tuning/checkpoint.js';
 import { parseJson } from '../util/json.js';
 import { ConfigError, type TrainConfig } from './config.js';

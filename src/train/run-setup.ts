@@ -13,7 +13,7 @@ import { checkTrainingPairs, preflightHint } from '../data/preflight.js';
 import { warnAboutRepairs } from '../data/repairs.js';
 import { dispose, optim, type Tensor } from '../torch/index.js';
 import type { Segmenter } from '../tuning/segmenter.js';
-import { resolveAugment, type AugmentConfig } from './augment.js';
+import { resolveAugment, type AugmentConfig } from '../inference/augment.js';
 import { loadResumeState, saveCheckpoint, saveResumeState } from './checkpoint.js';
 import { stringifyJson } from '../util/json.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
