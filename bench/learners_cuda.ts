@@ -33,7 +33,7 @@ import * as T from '../src/torch/index.js';
 import { learnerCaseDirs, loadLearnerCase } from './learner-cases.js';
 import { loadStateStrict } from '../src/tuning/common.js';
 import { diceCELoss } from '../src/inference/loss.js';
-import { float32 } from '../src/train/precision.js';
+import { float32 } from '../src/inference/precision.js';
 import { runLearnersBench } from './learners.js';
 
 /** Documented 16-mixed tolerances against the float32 CPU run (docs/gpu.md). */

@@ -19,7 +19,7 @@ import * as T from '../src/torch/index.js';
 import { learnerCaseDirs, loadLearnerCase } from './learner-cases.js';
 import { loadStateStrict } from '../src/tuning/common.js';
 import { diceCELoss } from '../src/inference/loss.js';
-import { float32 } from '../src/train/precision.js';
+import { float32 } from '../src/inference/precision.js';
 import { train, TinySegmenter } from '../src/index.js';
 import { generateSyntheticDataset } from '../src/data/synthetic.js';
 

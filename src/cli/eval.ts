@@ -16,10 +16,11 @@ import { EVAL_AUGMENT_MODES, planCheckpointEvaluation, planRunEvaluation, type R
 import { passBatchSize } from '../train/reference-semantics.js';
 import type { Segmenter } from '../tuning/segmenter.js';
 import { evaluate, predictFolder, moduleDevice, type EvalResult, type PredictResult } from '../train/evaluate.js';
-import { applyTf32For } from '../train/precision.js';
+import { applyTf32For } from '../inference/precision.js';
 import { EVAL_PROTOCOLS, DEFAULT_TABLE_PROTOCOL, parseProtocol, type EvalProtocol } from '../inference/protocols.js';
 import { evaluateClasses, parseClassList, type ClassEvalResult } from '../train/multiclass.js';
-import { PRECISIONS, TF32_MODES, ConfigError, readConfigFile, applyOverrides, type TrainConfig } from '../train/config.js';
+import { PRECISIONS, TF32_MODES } from '../inference/precision-modes.js';
+import { ConfigError, readConfigFile, applyOverrides, type TrainConfig } from '../train/config.js';
 import { loadDefaultFactory, type CommandDeps } from './train.js';
 import { modelFlagAssignments } from './model-flag.js';
 import { assertNoOverwrite } from '../util/output-guard.js';

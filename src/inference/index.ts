@@ -4,3 +4,4 @@ export * from './protocols.js';
 export * from './loss.js';
 export * from './inputs.js';
 export * from './augment.js';
+export * from './precision.js';

@@ -18,9 +18,7 @@ import { defaultSeed, defaultWeightDecay, quirksOfModel } from './reference-defa
 import { isLearnerName, learnerEntry } from '../learners/registry.js';
 import type { LossInput } from '../inference/loss.js';
 
-/** Lightning's precision names (docs/gpu.md); '32' is plain float32. */
-export const PRECISIONS = ['32', '16-mixed', 'bf16-mixed'] as const;
-export const TF32_MODES = ['auto', 'on', 'off'] as const;
+import { PRECISIONS, TF32_MODES } from '../inference/precision-modes.js';
 /** What DiceCELoss receives (src/inference/loss.ts `LossInput`). */
 export const LOSS_INPUTS = ['logits', 'probabilities'] as const satisfies readonly LossInput[];
 /**

@@ -21,7 +21,7 @@ import { augmentBatch, type AugmentConfig } from '../inference/augment.js';
 import { batchTensors, loaderFor, normalise } from '../inference/inputs.js';
 import type { Segmenter, SegmenterInfo } from '../tuning/segmenter.js';
 import { diceCELossPerSample, type DiceCEOptions } from '../inference/loss.js';
-import { mixedPrecision, float32, type Precision } from './precision.js';
+import { autocastFor, float32, type Precision } from '../inference/precision.js';
 import {
   modelSideScores, originalSizePrediction, originalSizeScores, protocolMeans,
   EVAL_PROTOCOLS, type EvalProtocol, type ProtocolMeans, type ProtocolSample,
@@ -127,7 +127,7 @@ function withEvalMode<T>(segmenter: Segmenter | LogitsModel, fn: () => Promise<T
 /** Runs a segmenter over every batch of a loader epoch; per-sample and mean loss/Dice/IoU. */
 export async function evaluateLoader(segmenter: Segmenter, loader: BatchLoader, o: EvalLoopOptions = {}): Promise<EvalResult> {
   const device = o.device ?? moduleDevice(segmenter);
-  const amp = mixedPrecision(o.precision ?? '32', device);
+  const amp = autocastFor(o.precision ?? '32', device);
   const soft = o.softTargets ?? softTargetsOf(segmenter);
   const protocols = [...new Set(o.protocols ?? [])];
   const perSample: SampleResult[] = [];
@@ -383,7 +383,7 @@ export async function predictFolder(segmenter: Segmenter | LogitsModel, o: Predi
   });
   const files: PredictedFile[] = [];
   const device = isSegmenter(segmenter) ? moduleDevice(segmenter) : 'cpu';
-  const amp = mixedPrecision(o.precision ?? '32', device);
+  const amp = autocastFor(o.precision ?? '32', device);
   const threshold = o.threshold ?? 0.5;
   const soft = isSegmenter(segmenter) ? softTargetsOf(segmenter) : true;
   const protocols = scored ? [...EVAL_PROTOCOLS] : [];

@@ -17,7 +17,7 @@ import { parseLabels } from '../data/import.js';
 import { vocColour } from '../data/convert/pascal-voc-2012.js';
 import type { Segmenter } from '../tuning/segmenter.js';
 import { predictFolder } from './evaluate.js';
-import type { Precision } from './precision.js';
+import type { Precision } from '../inference/precision.js';
 
 export interface LegendEntry {
   index: number;
