@@ -27,7 +27,7 @@ import {
   EVAL_PROTOCOLS, type EvalProtocol, type ProtocolMeans, type ProtocolSample,
 } from '../inference/protocols.js';
 import { ensureOutputDir, requireRegularFile } from '../util/output-guard.js';
-import { planPredictionOutputs, removeFreshOutputs, PREDICTIONS_INDEX } from './prediction-plan.js';
+import { planPredictionOutputs, removeFreshOutputs, PREDICTIONS_INDEX } from '../inference/prediction-plan.js';
 
 export interface SampleResult {
   /** The sample's mask name (unique per entry) or image path. */
