@@ -5,3 +5,4 @@ export * from './loss.js';
 export * from './inputs.js';
 export * from './augment.js';
 export * from './precision.js';
+export * from './embeddings.js';

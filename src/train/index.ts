@@ -8,7 +8,6 @@ export * from './step.js';
 export * from './progress.js';
 export * from './trainer.js';
 export * from './run-folder.js';
-export * from './embeddings.js';
 export * from './grad-scaler.js';
 export * from './precision.js';
 export * from './device-memory.js';

@@ -4,7 +4,7 @@
 // base model. Written in the report's `embeddings/<dataset>.json` format (docs/report.md).
 import { noGrad, tidy, tensor, type Tensor } from '../torch/index.js';
 import { loadSplit, type Split } from '../data/index.js';
-import { batchTensors, loaderFor, normalise } from '../inference/inputs.js';
+import { batchTensors, loaderFor, normalise } from './inputs.js';
 import type { TextInputs, SegmenterInfo } from '../tuning/segmenter.js';
 
 /** What the embedding needs of a model: CLIP's two towers and the tokenizer (CLIPSeg has them). */
