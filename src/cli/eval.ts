@@ -6,7 +6,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { SPLITS, promptOptions } from '../data/format.js';
-import { readRunConfig, type BuildSegmenter } from '../train/trainer.js';
+import type { BuildSegmenter } from '../train/records.js';
+import { readRunConfig } from '../train/run-config.js';
 import { checkpointOf } from '../train/run-folder.js';
 import { inferenceConfig } from '../tuning/config.js';
 import { readCheckpointMeta, loadTunedInto } from '../tuning/checkpoint.js';
@@ -21,7 +22,7 @@ import { EVAL_PROTOCOLS, DEFAULT_TABLE_PROTOCOL, parseProtocol, type EvalProtoco
 import { evaluateClasses, parseClassList, type ClassEvalResult } from '../train/multiclass.js';
 import { PRECISIONS, TF32_MODES } from '../inference/precision-modes.js';
 import { ConfigError, readConfigFile, applyOverrides, type TrainConfig } from '../train/config.js';
-import { loadDefaultFactory, type CommandDeps } from './train.js';
+import { factoryOf, printerOf, type CommandDeps } from './deps.js';
 import { modelFlagAssignments } from './model-flag.js';
 import { assertNoOverwrite } from '../util/output-guard.js';
 import { examples, flag, oneOf, option } from './flags.js';
@@ -228,8 +229,8 @@ export function registerEvalCommand(program: Command, deps: CommandDeps = {}): C
   ]);
   return cmd
     .action(async (target: string, flags: Record<string, unknown>) => {
-      const print = deps.print ?? ((l: string) => console.log(l));
-      const build = deps.buildSegmenter ?? (await loadDefaultFactory());
+      const print = printerOf(deps);
+      const build = await factoryOf(deps);
       // Ctrl-C: exit at once; an unfinished --out's new files are removed by predictFolder's exit hook.
       const onSigint = (): void => process.exit(130);
       process.once('SIGINT', onSigint);
