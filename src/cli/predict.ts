@@ -86,7 +86,7 @@ export async function predict(inputs: string[], o: PredictCliOptions): Promise<s
   const tf32 = o.tf32 ?? 'auto';
   if (!(TF32_MODES as readonly string[]).includes(tf32)) throw new Error(`predict: --tf32 must be one of ${TF32_MODES.join(', ')}, got '${tf32}'`);
   applyTf32For(tf32 as (typeof TF32_MODES)[number], moduleDevice(seg));
-  const bar = o.quiet || !process.stderr.isTTY ? null : new SingleBar({ format: 'predict |{bar}| {value}/{total} images | ETA {eta}s', stream: process.stderr }, Presets.shades_classic);
+  const bar = o.quiet || !process.stderr.isTTY ? null : new SingleBar({ format: 'predict |{bar}| {value}/{total} images | {rate} images/s | ETA {eta}s', stream: process.stderr }, Presets.shades_classic);
   // Ctrl-C: exit at once; predictFolder's exit hook removes the outputs this call wrote.
   const onSigint = (): void => process.exit(130);
   process.once('SIGINT', onSigint);
@@ -110,10 +110,11 @@ export async function predict(inputs: string[], o: PredictCliOptions): Promise<s
       ...source, prompt: o.prompt, outDir: resolve(o.out), overlays: o.overlays, precision,
       ...(o.batchSize ? { batchSize: o.batchSize } : {}),
       ...(o.threshold ? { threshold: Number.parseFloat(o.threshold) } : {}),
-      onBatch: (done, total) => {
+      onBatch: (_done, _total, p) => {
         if (!bar) return;
-        if (done === 0 || bar.getTotal() !== total) bar.start(total, done);
-        else bar.update(done);
+        const rate = { rate: p.imagesPerSecond.toFixed(2) };
+        if (p.images === 0 || bar.getTotal() !== p.totalImages) bar.start(p.totalImages, p.images, rate);
+        else bar.update(p.images, rate);
       },
     });
     bar?.stop();

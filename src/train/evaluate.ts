@@ -273,9 +273,18 @@ export interface PredictOptions extends PromptOptions {
   /** With a dataset split, also compute loss/Dice/IoU against its masks. Default true. */
   score?: boolean;
   loss?: DiceCEOptions;
-  onBatch?: (done: number, total: number) => void;
+  /** After each batch: batches done and in all, and the images written so far with their rate. */
+  onBatch?: (done: number, total: number, progress: PredictProgress) => void;
   /** Autocast of the forward ('32': none). Default '32'. */
   precision?: Precision;
+}
+
+export interface PredictProgress {
+  /** Images whose PNGs are written. */
+  images: number;
+  totalImages: number;
+  /** Written images per second since the call began. */
+  imagesPerSecond: number;
 }
 
 export interface PredictedFile {
@@ -382,6 +391,10 @@ export async function predictFolder(segmenter: Segmenter | LogitsModel, o: Predi
     ...(o.workers !== undefined ? { workers: o.workers } : {}),
   });
   const files: PredictedFile[] = [];
+  const started = performance.now();
+  const progressOf = (images: number): PredictProgress => ({
+    images, totalImages: samples.length, imagesPerSecond: images / Math.max(1e-9, (performance.now() - started) / 1000),
+  });
   const device = isSegmenter(segmenter) ? moduleDevice(segmenter) : 'cpu';
   const amp = autocastFor(o.precision ?? '32', device);
   const threshold = o.threshold ?? 0.5;
@@ -389,6 +402,9 @@ export async function predictFolder(segmenter: Segmenter | LogitsModel, o: Predi
   const protocols = scored ? [...EVAL_PROTOCOLS] : [];
   const perSample: SampleResult[] = [];
   let done = 0;
+  // Write-behind: a batch's PNGs (encoded on libvips' threads) are written while the next batch
+  // runs its forward; at most one batch's writes are pending, and entries keep the input order.
+  let pending: Promise<void> = Promise.resolve();
   try {
     await withEvalMode(segmenter, async () => {
       for await (const b of loader.epoch(0)) {
@@ -402,41 +418,56 @@ export async function predictFolder(segmenter: Segmenter | LogitsModel, o: Predi
             : tensor(external!, [b.size, 1, S, S]);
           return scoreBatch(logits, masks, { threshold, soft, loss: o.loss, cpuProbs: true });
         }));
+        const batch = { indices: [...b.indices], prompts: [...b.prompts], originalSizes: [...b.originalSizes], maskPaths: [...b.maskPaths], size: b.size };
         b.release();
+        await pending;
+        o.onBatch?.(done, loader.length, progressOf(files.length));
         const probs = r.probs!;
-        for (let i = 0; i < b.size; i++) {
-          const idx = b.indices[i]!;
-          const name = names[idx]!;
-          const [w, h] = b.originalSizes[i]!;
-          const planned = plan.outputs[idx]!;
-          const pred8 = originalSizePrediction(probs.subarray(i * S * S, (i + 1) * S * S), S, w, h);
-          const written = await writePredictionPngs(planned.mask, pred8, w, h, {
-            threshold, probPath: planned.prob,
-            ...(planned.overlay !== undefined ? { imagePath: imagePaths[idx]!, overlayPath: planned.overlay } : {}),
-          });
-          const entry: PredictedFile = {
-            name, mask: written.mask, prob: written.prob, ...(written.overlay ? { overlay: written.overlay } : {}),
-            prompt: b.prompts[i]!, width: w, height: h, foreground: written.foreground,
-          };
-          if (scored) {
-            const mr = r.side['model-resolution'][i]!;
-            const rec: SampleResult = { name, index: idx, prompt: b.prompts[i]!, loss: r.losses[i]!, dice: mr.dice, iou: mr.iou };
-            // The original-size protocol scores the written 8-bit map when the mask has the image's size.
-            const maskFile = b.maskPaths[i];
-            let orig: ProtocolSample | null = null;
-            if (maskFile) {
-              const truth = await readMaskGray(maskFile);
-              const p8 = truth.width === w && truth.height === h ? pred8 : originalSizePrediction(probs.subarray(i * S * S, (i + 1) * S * S), S, truth.width, truth.height);
-              orig = originalSizeScores(p8, truth.gray);
+        // Resized and quantised now (libtorch, this thread); encoded and written in the background.
+        const outputs = Array.from({ length: batch.size }, (_, i) => {
+          const [w, h] = batch.originalSizes[i]!;
+          return { i, w, h, pred8: originalSizePrediction(probs.subarray(i * S * S, (i + 1) * S * S), S, w, h) };
+        });
+        const writes = (async () => {
+          const written = await Promise.all(outputs.map(({ i, w, h, pred8 }) => {
+            const planned = plan.outputs[batch.indices[i]!]!;
+            return writePredictionPngs(planned.mask, pred8, w, h, {
+              threshold, probPath: planned.prob,
+              ...(planned.overlay !== undefined ? { imagePath: imagePaths[batch.indices[i]!]!, overlayPath: planned.overlay } : {}),
+            });
+          }));
+          for (const { i, w, h, pred8 } of outputs) {
+            const idx = batch.indices[i]!;
+            const name = names[idx]!;
+            const out = written[i]!;
+            const entry: PredictedFile = {
+              name, mask: out.mask, prob: out.prob, ...(out.overlay ? { overlay: out.overlay } : {}),
+              prompt: batch.prompts[i]!, width: w, height: h, foreground: out.foreground,
+            };
+            if (scored) {
+              const mr = r.side['model-resolution'][i]!;
+              const rec: SampleResult = { name, index: idx, prompt: batch.prompts[i]!, loss: r.losses[i]!, dice: mr.dice, iou: mr.iou };
+              // The original-size protocol scores the written 8-bit map when the mask has the image's size.
+              const maskFile = batch.maskPaths[i];
+              let orig: ProtocolSample | null = null;
+              if (maskFile) {
+                const truth = await readMaskGray(maskFile);
+                const p8 = truth.width === w && truth.height === h ? pred8 : originalSizePrediction(probs.subarray(i * S * S, (i + 1) * S * S), S, truth.width, truth.height);
+                orig = originalSizeScores(p8, truth.gray);
+              }
+              rec.protocols = pickProtocols(protocols, r.side, [orig], 0, i);
+              Object.assign(entry, { loss: rec.loss, dice: rec.dice, iou: rec.iou, protocols: rec.protocols });
+              perSample.push(rec);
             }
-            rec.protocols = pickProtocols(protocols, r.side, [orig], 0, i);
-            Object.assign(entry, { loss: rec.loss, dice: rec.dice, iou: rec.iou, protocols: rec.protocols });
-            perSample.push(rec);
+            files.push(entry);
           }
-          files.push(entry);
-        }
-        o.onBatch?.(++done, loader.length);
+        })();
+        writes.catch(() => undefined); // handled: the next `await pending` rethrows it
+        pending = writes;
+        done++;
       }
+      await pending;
+      o.onBatch?.(done, loader.length, progressOf(files.length));
     });
     const result: PredictResult = { outDir, files };
     if (scored) result.evaluation = { ...meansOf(perSample, protocols), perSample };
@@ -444,6 +475,7 @@ export async function predictFolder(segmenter: Segmenter | LogitsModel, o: Predi
     finished = true;
     return result;
   } catch (e) {
+    await pending.catch(() => undefined); // no write may land after the cleanup
     cleanup();
     throw e;
   } finally {
