@@ -36,7 +36,7 @@ import sharp from 'sharp';
 import * as T from '../src/torch/index.js';
 import { buildSegmenter } from '../src/tuning/factory.js';
 import type { PromptedClipSeg } from '../src/tuning/clipseg.js';
-import { predictFolder } from '../src/train/evaluate.js';
+import { predictFolder } from '../src/inference/predict.js';
 import { ClipTokenizer } from '../src/models/clip/tokenizer.js';
 import { median, numberArg } from './util.js';
 

@@ -1,7 +1,7 @@
 // `tunevlseg predict --onnx <dir>`: the export folder's model.onnx in onnxruntime-node, writing
 // what `predict --tuned` writes (predictFolder with the ONNX model as its LogitsModel).
 import { resolve } from 'node:path';
-import { predictFolder } from '../train/index.js';
+import { predictFolder } from '../inference/predict.js';
 
 export interface PredictOnnxCliOptions {
   onnx: string;

@@ -21,7 +21,7 @@ import { ClipTokenizer } from '../models/clip/tokenizer.js';
 import { getNumThreads, manualSeed, noGrad, optim, saveSafetensors, setNumThreads, tidy, tensor } from '../torch/index.js';
 import { diceCELoss } from '../inference/loss.js';
 import { diceIoU } from '../inference/metrics.js';
-import { evaluate, type EvalMeans } from '../train/evaluate.js';
+import { evaluate, type EvalMeans } from '../inference/evaluate.js';
 import { batchTensors, loaderFor, normalise } from '../inference/inputs.js';
 import { tunevlsegVersion } from '../util/package-root.js';
 import { ClipsegFullSegmenter, initTinyClipseg, tinyClipsegConfig } from './model.js';

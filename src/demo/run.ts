@@ -26,7 +26,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import path from 'node:path';
 import { getNumThreads, setNumThreads } from '../torch/index.js';
 import { train, type TrainSummary } from '../train/trainer.js';
-import { evaluate } from '../train/evaluate.js';
+import { evaluate } from '../inference/evaluate.js';
 import type { TrainConfigInput } from '../train/config.js';
 import type { Split } from '../data/format.js';
 import type { LearnerName } from '../learners/types.js';

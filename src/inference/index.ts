@@ -6,3 +6,8 @@ export * from './inputs.js';
 export * from './augment.js';
 export * from './precision.js';
 export * from './embeddings.js';
+export { meansOf, lossTargets, softTargetsOf } from './batch-scores.js';
+export { moduleDevice, type LogitsModel } from './forward.js';
+export * from './evaluate.js';
+export * from './predict.js';
+export * from './multiclass.js';

@@ -12,7 +12,7 @@ import { shellCommand } from '../util/shell-quote.js';
 import { manualSeed, noGrad, tidy } from '../torch/index.js';
 import { augmentBatch } from '../inference/augment.js';
 import { saveCheckpoint } from './checkpoint.js';
-import { lossTargets } from './evaluate.js';
+import { lossTargets } from '../inference/batch-scores.js';
 import { batchTensors, normalise } from '../inference/inputs.js';
 import { diceIoU, MeanAccumulator } from '../inference/metrics.js';
 import { TrainingInterruptedError, type EpochRecord, type StepRecord, type TrainOptions, type TrainerState, type ValidationRecord } from './records.js';

@@ -8,7 +8,7 @@ import { loadTunedInto } from '../tuning/checkpoint.js';
 import { stringifyJson } from '../util/json.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { tunevlsegVersion } from '../util/package-root.js';
-import { evaluateLoader, type EvalMeans, type EvalResult } from './evaluate.js';
+import { evaluateLoader, type EvalMeans, type EvalResult } from '../inference/evaluate.js';
 import { EVAL_PROTOCOLS } from '../inference/protocols.js';
 import type { EpochRecord, TrainSummary, TrainerState } from './records.js';
 import { appendLine, type TrainingRun } from './run-setup.js';

@@ -1,7 +1,6 @@
-/** Training: loss, metrics, augmentation, the trainer loop, checkpoints, evaluation and prediction. */
+/** Training: the config, the trainer loop, its steps, run folders and checkpoints (evaluation and prediction: src/inference). */
 export * from './config.js';
 export * from './checkpoint.js';
-export * from './evaluate.js';
 export * from './reference-semantics.js';
 export * from './reference-defaults.js';
 export * from './step.js';

@@ -5,7 +5,7 @@
  */
 import type { Segmenter } from '../tuning/segmenter.js';
 import type { EarlyStoppingMonitor, TrainConfig } from './config.js';
-import type { EvalMeans } from './evaluate.js';
+import type { EvalMeans } from '../inference/batch-scores.js';
 import type { EvalProtocol } from '../inference/protocols.js';
 import type { Precision } from '../inference/precision.js';
 import type { GradScalerState } from './grad-scaler.js';
