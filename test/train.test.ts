@@ -378,7 +378,7 @@ test('issue 24 row 8: a dataset the original evaluates through its training tran
     // `tunevlseg eval` of the run reads as its training did: test = the val split, augmented with the final
     // test evaluation's draws (in the run's batches of 3), val with the best validation's: the summary's scores
     const runDir = path.join(tmp, 'runs', 'voc-ref');
-    const ev = (raw: Record<string, unknown>): ReturnType<typeof runEval> => runEval(runDir, { workers: '0', ...raw }, tiny);
+    const ev = (raw: Record<string, unknown>): ReturnType<typeof runEval> => runEval(runDir, { loaderThreads: '0', ...raw }, tiny);
     const t = await ev({});
     assert.deepEqual(t.reading, { split: 'val', augmented: true });
     assert.deepEqual([t.evaluation!.loss, t.evaluation!.dice, t.evaluation!.iou], [ref.test!.loss, ref.test!.dice, ref.test!.iou]);
@@ -399,10 +399,10 @@ test('issue 24 row 8: a dataset the original evaluates through its training tran
     assert.ok(out.notes.some((n) => /--out predicts and scores the clean images/.test(n)));
     // a checkpoint file alone has no seed or augmentation settings: clean inputs, explained; "on" is refused
     const best = path.join(runDir, 'checkpoints', 'best.safetensors');
-    const file = await runEval(best, { data: voc, workers: '0', imageSize: '32' }, tiny);
+    const file = await runEval(best, { dataset: voc, loaderThreads: '0', imageSize: '32' }, tiny);
     assert.deepEqual(file.reading, { split: 'val', augmented: false });
     assert.ok(file.notes.some((n) => /a checkpoint file has no run config \(seed, augmentation\), so its inputs are read clean/.test(n)), file.notes.join('\n'));
-    await assert.rejects(runEval(best, { data: voc, workers: '0', evalAugment: 'on' }, tiny), /option "--eval-augment": on needs a run folder/);
+    await assert.rejects(runEval(best, { dataset: voc, loaderThreads: '0', evalAugment: 'on' }, tiny), /option "--eval-augment": on needs a run folder/);
   } finally {
     seg.dispose();
   }
