@@ -3,7 +3,10 @@
 import type { Command } from 'commander';
 import { shellCommand } from '../util/shell-quote.js';
 import { LEARNER_NAMES, learnerFamily, learnersFor } from '../learners/registry.js';
-import { ABLATIONS, GRID_DEFAULT_MODELS, RECIPE_NAMES, runGrid, SAMPLER_CHOICES, type GridOptions } from '../experiment/index.js';
+import { ABLATIONS, GRID_DEFAULT_MODELS } from '../experiment/grid.js';
+import { RECIPE_NAMES } from '../experiment/recipes.js';
+import { SAMPLER_CHOICES } from '../experiment/sweep-plan.js';
+import type { GridOptions } from '../experiment/index.js';
 import { examples, flag, oneOf, option } from './flags.js';
 
 export function registerBenchCommand(program: Command): void {
@@ -32,6 +35,7 @@ export function registerBenchCommand(program: Command): void {
   ]);
   cmd.action(async (o: Omit<GridOptions, 'seed'> & { seed?: number }) => {
     const { seed, ...rest } = o;
+    const { runGrid } = await import('../experiment/run-grid.js');
     const r = await runGrid({ ...rest, ...(seed !== undefined ? { seed: String(seed) } : {}) });
     console.log(`bench: ${r.ran.length} cell(s) run, ${r.skipped.length} already finished${r.failed.length ? `, ${r.failed.length} failed` : ''}; tables and figures: ${shellCommand(['tunevlseg', 'report', r.dir])}`);
     console.log(r.dir);

@@ -5,7 +5,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { buildSegmenter, type TunedSegmenter } from '../tuning/factory.js';
+import type { TunedSegmenter } from '../tuning/factory.js';
 import { modelFlagConfig, checkModelKeys } from './model-flag.js';
 import { MODEL_FLAG_HELP, collect, examples, flag, learnerName, option } from './flags.js';
 import { DEFAULT_LEARNER, LEARNER_NAMES } from '../learners/registry.js';
@@ -99,6 +99,7 @@ export function inspectSegmenter(seg: TunedSegmenter, cfg: Record<string, unknow
 
 export async function runInspect(f: InspectFlags): Promise<InspectResult> {
   const cfg = inspectConfig(f);
+  const { buildSegmenter } = await import('../tuning/factory.js');
   const seg = await buildSegmenter(cfg);
   try {
     const note = weightsNotes.get(cfg);

@@ -10,25 +10,27 @@ import { formatBytes } from '../hub/download-repo.js';
 /** Where progress goes: bars when it is a terminal. */
 export type ProgressStream = NodeJS.WritableStream & { isTTY?: boolean };
 
-/** A count of items done of a total (`predict |███---| 3/10 images | ETA 4s`). */
+/** A count of items done of a total (`predict |███---| 3/10 images | 2.10 images/s | ETA 4s`). */
 export interface CountBar {
-  /** Items done of `total`; the bar starts on the first call and restarts when the total changes. */
-  update(done: number, total: number): void;
+  /** Items done of `total` (and their rate per second, when the bar shows one); the bar starts on the first call and restarts when the total changes. */
+  update(done: number, total: number, perSecond?: number): void;
   stop(): void;
 }
 
 /**
- * A count bar named `label` counting `unit`s on a terminal stderr; null (draw nothing) when quiet
- * or when stderr is not a terminal.
+ * A count bar named `label` counting `unit`s on a terminal stderr (with their rate per second when
+ * `rate`); null (draw nothing) when quiet or when stderr is not a terminal.
  */
-export function countBar(label: string, unit: string, o: { quiet?: boolean | undefined; stream?: ProgressStream } = {}): CountBar | null {
+export function countBar(label: string, unit: string, o: { quiet?: boolean | undefined; stream?: ProgressStream; rate?: boolean } = {}): CountBar | null {
   const stream = o.stream ?? process.stderr;
   if (o.quiet || !stream.isTTY) return null;
-  const bar = new cliProgress.SingleBar({ format: `${label} |{bar}| {value}/{total} ${unit} | ETA {eta}s`, stream }, cliProgress.Presets.shades_classic);
+  const rate = o.rate ? ` | {rate} ${unit}/s` : '';
+  const bar = new cliProgress.SingleBar({ format: `${label} |{bar}| {value}/{total} ${unit}${rate} | ETA {eta}s`, stream }, cliProgress.Presets.shades_classic);
   return {
-    update(done, total) {
-      if (done === 0 || bar.getTotal() !== total) bar.start(total, done);
-      else bar.update(done);
+    update(done, total, perSecond) {
+      const payload = perSecond !== undefined ? { rate: perSecond.toFixed(2) } : {};
+      if (done === 0 || bar.getTotal() !== total) bar.start(total, done, payload);
+      else bar.update(done, payload);
     },
     stop: () => bar.stop(),
   };

@@ -33,6 +33,7 @@ interface TrainFlags {
  */
 const CONCEPT_FLAGS: Readonly<Record<string, FlagName>> = {
   'data.dir': 'dataset', 'data.imageSize': 'imageSize', 'data.workers': 'loaderThreads', seed: 'seed', device: 'device', batchSize: 'batchSize',
+  precision: 'precision', tf32: 'tf32', threshold: 'threshold',
 };
 
 const shownDefault = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : typeof v === 'string' ? v : JSON.stringify(v));

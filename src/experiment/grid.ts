@@ -7,7 +7,7 @@
 import { basename } from 'node:path';
 import { LEARNER_NAMES, learnerEntry, learnerSupports, learnersWithOption, unknownLearnerMessage } from '../learners/registry.js';
 import type { LearnerName } from '../learners/types.js';
-import { familyOfModelSpec } from '../tuning/factory.js';
+import { familyOfModelSpec } from '../tuning/base-model.js';
 
 export const ABLATIONS: Record<string, { name: string; model: Record<string, unknown>; learners?: readonly string[] }> = {
   // Table 4: MaPLe (and the other initialised learners) from N(0, 0.02) instead of "a photo of a".

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { checkStudyName, type Params, type SearchSpace, type StudyRecord } from '../sweep/index.js';
 import type { LearnerName } from '../learners/types.js';
 import { learnerSpace } from './spaces.js';
-import { ConfigError, parseTrainConfig, type EpochRecord, type TrainConfigInput, type TrainSummary } from '../train/index.js';
+import { ConfigError, parseTrainConfig, type TrainConfigInput } from '../train/config.js';
+import type { EpochRecord, TrainSummary } from '../train/records.js';
 import { isLearnerName, learnerEntry } from '../learners/registry.js';
 import { configTargetOf } from '../learners/param-names.js';
 

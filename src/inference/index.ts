@@ -11,3 +11,6 @@ export { moduleDevice, type LogitsModel } from './forward.js';
 export * from './evaluate.js';
 export * from './predict.js';
 export * from './multiclass.js';
+export * from './eval-reading.js';
+export * from './evaluate-checkpoint.js';
+export * from './predict-images.js';

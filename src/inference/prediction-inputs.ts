@@ -3,7 +3,7 @@
  * images (every image file, recursively, with one prompt) or image files given one by one (read
  * where they are, named by their base names).
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
 import type { LoaderSample } from '../data/loader.js';
 import { loadSplit, promptOptions, type PromptOptions, type Split } from '../data/format.js';
@@ -89,4 +89,21 @@ export async function predictionInputs(o: PredictionSource): Promise<PredictionI
   if (imagePaths.length === 0) throw new Error('predictFolder: no images given');
   const samples = imagePaths.map((p, i) => ({ imagePath: p, maskName: names[i]!, prompts: { p: prompt }, index: i }));
   return { root, samples, names, imagePaths, files: imagePaths, prompts: { ...prompts, overridePrompt: prompt } };
+}
+
+/** One folder, or image files read where they are (no copies: errors name the user's files). */
+export function imageInputs(inputs: readonly string[]): { input: string; images?: string[] } {
+  if (inputs.length === 0) throw new Error('predict: give image files or a folder of images');
+  const isDir = (f: string): boolean => {
+    try {
+      return statSync(f).isDirectory();
+    } catch {
+      return false;
+    }
+  };
+  if (inputs.length === 1 && isDir(inputs[0]!)) return { input: path.resolve(inputs[0]!) };
+  const dir = inputs.find(isDir);
+  if (dir !== undefined) throw new Error(`predict: give either one folder or image files, not both (${dir} is a folder)`);
+  for (const f of inputs) requireRegularFile(f, 'predict');
+  return { input: '.', images: [...inputs] };
 }

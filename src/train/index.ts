@@ -7,6 +7,7 @@ export * from './step.js';
 export * from './progress.js';
 export * from './trainer.js';
 export * from './run-config.js';
+export * from './eval-source.js';
 export * from './run-folder.js';
 export * from './grad-scaler.js';
 export * from './precision.js';
