@@ -30,7 +30,7 @@ import { evaluate } from '../inference/evaluate.js';
 import type { TrainConfigInput } from '../train/config.js';
 import type { Split } from '../data/format.js';
 import type { LearnerName } from '../learners/types.js';
-import { learnerEntry, learnerFamily, learnersFor, type MethodFamily } from '../learners/registry.js';
+import { learnerEntry, learnerFamily } from '../learners/registry.js';
 import { DEMO_FAMILY_LR, DEMO_LR, DEMO_STEPS, demoDefaultLearners } from './settings.js';
 import { LearnerConfigError, buildSegmenter } from '../tuning/factory.js';
 import { demoAssetsDir } from './assets.js';
