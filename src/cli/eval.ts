@@ -15,7 +15,8 @@ import { stringifyJson } from '../util/json.js';
 import { factoryOf, printerOf, type CommandDeps } from './deps.js';
 import { examples, flag, oneOf, option } from './flags.js';
 import { modelFlagAssignments } from './model-flag.js';
-import { predictionFlags, progressOf } from './prediction-flags.js';
+import { predictionFlags } from './prediction-flags.js';
+import { progressOf } from './progress.js';
 
 /** What `runEval` returns (the library's `CheckpointEvaluation`). */
 export type EvalCommandResult = CheckpointEvaluation;

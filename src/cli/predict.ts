@@ -7,7 +7,8 @@ import { checkpointOf } from '../train/run-folder.js';
 import type { Precision } from '../inference/precision-modes.js';
 import { MODEL_FLAG_HELP, examples, flag, option } from './flags.js';
 import { modelFlagConfig, checkModelKeys } from './model-flag.js';
-import { predictionFlags, progressOf } from './prediction-flags.js';
+import { predictionFlags } from './prediction-flags.js';
+import { progressOf } from './progress.js';
 
 export interface PredictCliOptions {
   /** `--model` values: a base model and/or key=value model config keys. */

@@ -36,6 +36,15 @@ export function countBar(label: string, unit: string, o: { quiet?: boolean | und
   };
 }
 
+/** A progress bar of `label` for a library's `(done, total)` reports, and its stop. */
+export function progressOf(label: string, unit: string, o: { quiet?: boolean | undefined; stream?: ProgressStream; rate?: boolean }): {
+  onProgress: (done: number, total: number, perSecond?: number) => void;
+  stop: () => void;
+} {
+  const bar = countBar(label, unit, o);
+  return { onProgress: (done, total, perSecond) => bar?.update(done, total, perSecond), stop: () => bar?.stop() };
+}
+
 /** Progress of a model download: a bar per file on a terminal, one line per finished file otherwise. */
 export interface DownloadProgressView {
   update(p: DownloadProgress): void;
