@@ -4,6 +4,9 @@
  *
  *   import { buildSegmenter, train, evaluate, predictFolder, loadTuned } from 'tunevlseg';
  *
+ * What the `eval` and `predict` commands do is `evaluateCheckpoint` (with `evalSourceOf`) and
+ * `predictImages`, beside `train`.
+ *
  * The tensor engine is `tunevlseg/torch`, datasets are `tunevlseg/data`, sweeps are
  * `tunevlseg/sweep`. Everything else under dist/ is internal and may move between versions.
  */
@@ -20,7 +23,8 @@ export * from './models/clipseg/index.js';
 export * from './models/cris/index.js';
 export { ClipTokenizer } from './models/clip/tokenizer.js';
 export * from './learners/index.js';
-// Training, checkpoints, evaluation and prediction (train, resumeRun, evaluate, predictFolder, ...).
+// Evaluation and prediction (src/inference: evaluate, predictFolder, evaluateCheckpoint, predictImages, ...),
+// then training (src/train: train, resumeRun, checkpoints, run folders).
 export * from './inference/index.js';
 export * from './train/index.js';
 // Files and JSON as the run folders and checkpoints write them.
