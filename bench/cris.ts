@@ -9,7 +9,7 @@
  * Prints one line per measurement and, last, a JSON object with the medians in seconds.
  * Never passes/fails on time.
  */
-import { diceCELoss } from '../src/train/loss.js';
+import { diceCELoss } from '../src/inference/loss.js';
 import { CRIS, crisRn50, crisTiny, eosIndexForContext, extendPadMaskForContext, insertContextAfterBos, type CrisConfig } from '../src/models/cris/index.js';
 import { cat, dispose, noGrad, randn, tidy, tensor, liveTensors, getNumThreads } from '../src/torch/index.js';
 import { median, timeRuns } from './util.js';

@@ -15,7 +15,7 @@ import { getNumThreads, noGrad, tensor, tidy } from '../src/torch/index.js';
 import { buildSegmenter } from '../src/tuning/factory.js';
 import { traceSegmenter } from '../src/export/trace-segmenter.js';
 import { OnnxSegmenter } from '../src/export/onnx-runtime.js';
-import { packageRoot } from '../src/torch/package-root.js';
+import { packageRoot } from '../src/util/package-root.js';
 import { median } from './util.js';
 
 const arg = (name: string, def: string): string => {

@@ -96,8 +96,9 @@ async function serveCase(name: string, so: ServeOptions): Promise<void> {
   if (!spec) throw new Error(`unknown case ${name} (have ${Object.keys(CASES).join(', ')})`);
   const T = await import('../src/torch/index.js');
   const { buildSegmenter } = await import('../src/tuning/factory.js');
-  const { diceCELoss } = await import('../src/train/loss.js');
-  const { mixedPrecision, float32 } = await import('../src/train/precision.js');
+  const { diceCELoss } = await import('../src/inference/loss.js');
+  const { mixedPrecision } = await import('../src/train/precision.js');
+  const { float32 } = await import('../src/inference/precision.js');
   T.setNumThreads(2);
   const cuda = so.device !== 'cpu';
   const seg = await buildSegmenter({ model: 'rd64-refined', randomWeights: true, ...spec.config, ...(cuda ? { device: so.device } : {}) });

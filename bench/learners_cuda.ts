@@ -28,12 +28,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { generateSyntheticDataset } from '../src/data/synthetic.js';
-import { train, resumeRun, TinySegmenter, TrainingInterruptedError, type TrainConfigInput } from '../src/train/index.js';
+import { train, resumeRun, TinySegmenter, TrainingInterruptedError, type TrainConfigInput } from '../src/index.js';
 import * as T from '../src/torch/index.js';
 import { learnerCaseDirs, loadLearnerCase } from './learner-cases.js';
 import { loadStateStrict } from '../src/tuning/common.js';
-import { diceCELoss } from '../src/train/loss.js';
-import { float32 } from '../src/train/precision.js';
+import { diceCELoss } from '../src/inference/loss.js';
+import { float32 } from '../src/inference/precision.js';
 import { runLearnersBench } from './learners.js';
 
 /** Documented 16-mixed tolerances against the float32 CPU run (docs/gpu.md). */

@@ -18,9 +18,9 @@ import { join } from 'node:path';
 import * as T from '../src/torch/index.js';
 import { learnerCaseDirs, loadLearnerCase } from './learner-cases.js';
 import { loadStateStrict } from '../src/tuning/common.js';
-import { diceCELoss } from '../src/train/loss.js';
-import { float32 } from '../src/train/precision.js';
-import { train, TinySegmenter } from '../src/train/index.js';
+import { diceCELoss } from '../src/inference/loss.js';
+import { float32 } from '../src/inference/precision.js';
+import { train, TinySegmenter } from '../src/index.js';
 import { generateSyntheticDataset } from '../src/data/synthetic.js';
 
 const arg = (n: string, d: number): number => (process.argv.includes(`--${n}`) ? Number(process.argv[process.argv.indexOf(`--${n}`) + 1]) : d);

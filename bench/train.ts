@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as T from '../src/torch/index.js';
 import { generateSyntheticDataset } from '../src/data/synthetic.js';
-import { train, TinySegmenter, type EpochRecord } from '../src/train/index.js';
+import { train, TinySegmenter, type EpochRecord } from '../src/index.js';
 import { median, numberArg } from './util.js';
 
 const epochs = numberArg('epochs', 20);

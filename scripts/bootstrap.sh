@@ -18,8 +18,9 @@
 #   5. `tunevlseg` on PATH: a link in $TUNEVLSEG_BIN_DIR, else /usr/local/bin when writable, else
 #      ~/.local/bin;
 #   6. `tunevlseg doctor --brief`.
-# Options: --bench   also python3-optuna (the TPE benchmark's baseline) and python3-opencv
-#                    (bench/data's baseline: the original's OpenCV pipeline);
+# Options: --bench   also python3-optuna (the TPE benchmark's baseline), python3-opencv
+#                    (bench/data's baseline: the original's OpenCV pipeline) and python3-pil
+#                    (bench/predict's baseline: the image side of HF's CLIPSegProcessor);
 #          --rebuild reinstall node_modules and rebuild the addons even when up to date;
 #          --export  accepted for older scripts (.ci/run): the export runtime is always installed now.
 set -euo pipefail
@@ -43,7 +44,7 @@ done_() { echo "bootstrap: [$n/$total] $1 ($((SECONDS - t_step)) s)"; }
 # 1. Debian packages
 begin "Debian packages"
 pkgs=(libtorch-dev libopenblas0-pthread libjpeg62-turbo-dev python3-torch postgresql chromium)
-((bench)) && pkgs+=(python3-optuna python3-opencv)
+((bench)) && pkgs+=(python3-optuna python3-opencv python3-pil)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

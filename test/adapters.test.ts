@@ -14,7 +14,7 @@ import type { CLIPSegForImageSegmentation } from '../src/models/clipseg/model.js
 import { learnerSupports } from '../src/learners/registry.js';
 import { Adapter } from '../src/learners/vlsm-adapter/adapter.js';
 import { adapterKind, parseTolerance } from '../src/parity/kinds/adapter.js';
-import { diceCELoss } from '../src/train/loss.js';
+import { diceCELoss } from '../src/inference/loss.js';
 import { parseTrainConfig } from '../src/train/config.js';
 import { optimizerGroups } from '../src/train/reference-semantics.js';
 import type { TrainSummary } from '../src/train/records.js';

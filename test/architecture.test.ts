@@ -92,3 +92,8 @@ test('the check sees a violation when there is one', () => {
   assert.ok(importsOf(join(src, 'cli', 'sweep.ts')).some((t) => t.startsWith(`sweep${sep}`) || t.startsWith(`experiment${sep}`)));
   assert.ok(layers.get('torch')! < layers.get('train')! && layers.get('train')! < layers.get('cli')!);
 });
+
+test('src/sweep (the public tunevlseg/sweep) knows no learner: TuneVLSeg\'s spaces sit in src/experiment', () => {
+  const reach = tsFiles(join(src, 'sweep')).flatMap((f) => importsOf(f).filter((t) => t.startsWith(`learners${sep}`)).map((t) => `${relative(src, f)} imports ${t}`));
+  assert.deepEqual(reach, []);
+});

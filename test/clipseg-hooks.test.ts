@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 import * as T from '../src/torch/index.js';
 import { CLIPSegForImageSegmentation } from '../src/models/clipseg/index.js';
-import { diceCELoss } from '../src/train/loss.js';
+import { diceCELoss } from '../src/inference/loss.js';
 import type { LayerHook } from '../src/models/clip/index.js';
 import { compareTensors, TOL, type Tolerance } from '../src/parity/compare.js';
 

@@ -12,7 +12,7 @@ import {
   CLIPSegForImageSegmentation, clipsegConfig, clipsegConfigFromJson, clipsegConfigToJson, clipsegRd64Config,
   clipsegRd64RefinedConfig, readClipsegConfig, CLIPSEG_PRESETS,
 } from '../src/models/clipseg/index.js';
-import { diceCELoss } from '../src/train/loss.js';
+import { diceCELoss } from '../src/inference/loss.js';
 import { CLIPTextTransformer, clipTextConfig } from '../src/models/clip/index.js';
 import { computeClipsegBaseOutputs, clipsegBaseKind, clipsegTolerance } from '../src/parity/kinds/clipseg.js';
 import { compareTensors, TOL } from '../src/parity/compare.js';

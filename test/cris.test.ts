@@ -11,7 +11,7 @@ import {
   type CrisOutput, type CrisTextHooks,
 } from '../src/models/cris/index.js';
 import { compareTensors, TOL, type Tolerance } from '../src/parity/compare.js';
-import { diceCELoss } from '../src/train/loss.js';
+import { diceCELoss } from '../src/inference/loss.js';
 import { crisBaseKind } from '../src/parity/kinds/cris.js';
 
 

@@ -15,7 +15,7 @@ import { CLIPSegForImageSegmentation } from '../src/models/clipseg/model.js';
 import { readSafetensorsHeader } from '../src/torch/safetensors.js';
 import { checkDataset } from '../src/data/check.js';
 import { loadSplit } from '../src/data/format.js';
-import { evaluate } from '../src/train/evaluate.js';
+import { evaluate } from '../src/inference/evaluate.js';
 import { DEMO_WORDS, buildTinyVocab, TINY_MAX_LENGTH } from '../src/demo/vocab.js';
 import { close3x3, fieldOfView, fieldOfViewDice, generateDomain, readEntries, textBlindDice } from '../src/demo/domains.js';
 import { ClipsegFullSegmenter, tinyClipsegConfig } from '../src/demo/model.js';

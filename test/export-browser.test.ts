@@ -18,9 +18,9 @@ import { buildSegmenter } from '../src/tuning/factory.js';
 import { saveCheckpoint } from '../src/train/checkpoint.js';
 import { exportModel } from '../src/export/bundle.js';
 import { OnnxSegmenter } from '../src/export/onnx-runtime.js';
-import { predictFolder } from '../src/train/index.js';
+import { predictFolder } from '../src/inference/index.js';
 import { serveFolder, webRootOf as webRootOfOrThrow, type Served } from '../src/export/serve.js';
-import { shellQuote } from '../src/hub/shell-quote.js';
+import { shellQuote } from '../src/util/shell-quote.js';
 import { fixturesDir, sharedDir } from './helpers.js';
 
 const CHROMIUM = process.env.TUNEVLSEG_CHROMIUM ?? '/usr/bin/chromium';

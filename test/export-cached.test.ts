@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { loadSafetensors, saveSafetensors, dispose } from '../src/torch/index.js';
-import { readCheckpointMeta } from '../src/train/checkpoint.js';
+import { readCheckpointMeta } from '../src/tuning/checkpoint.js';
 import { exportModel } from '../src/export/bundle.js';
 import { makeDataset, tinyModel, tinyTokenizer, tvs } from './hostile/cli-harness.js';
 

@@ -14,7 +14,7 @@ import { exportModel } from '../src/export/bundle.js';
 import { OnnxSegmenter } from '../src/export/onnx-runtime.js';
 import { loadTuned } from '../src/tuning/checkpoint.js';
 import { checkpointOf } from '../src/train/run-folder.js';
-import { predictFolder } from '../src/train/index.js';
+import { predictFolder } from '../src/inference/index.js';
 
 let tmp = '';
 let demo: DemoSummary;

@@ -19,12 +19,12 @@ import {
   HubError,
   HubHttpError,
   OfflineCacheMissError,
-  cliDownload,
   downloadFile,
   parseRepoRef,
   resolveModelSource,
   snapshotDownload,
 } from '../src/hub/index.js';
+import { download as cliDownload } from '../src/cli/download.js';
 
 const REPO = 'tiny/clipseg';
 const TOKEN = 'hf_TESTTOKEN_do_not_log_1234';
@@ -592,7 +592,7 @@ test('resolveModelSource: local folder, repo id with revision, and clear errors 
     assert.equal(parseRepoRef('CIDAS'), undefined);
   }));
 
-test('cliDownload prints the snapshot path; progress unless quiet', () =>
+test('download (the command) prints the snapshot path; progress unless quiet', () =>
   withHub(async () => {
     const sink = (): NodeJS.WritableStream & { text: string } => {
       const s = { text: '', write(c: string | Uint8Array): boolean { s.text += String(c); return true; } };
@@ -612,7 +612,7 @@ test('cliDownload prints the snapshot path; progress unless quiet', () =>
     await assert.rejects(cliDownload(`${REPO}@main`, { revision: 'dev', cacheDir: cache, stdout: out2 }), /two revisions/);
   }));
 
-test('cliDownload draws a cli-progress bar per file on a terminal', () =>
+test('download (the command) draws a cli-progress bar per file on a terminal', () =>
   withHub(async () => {
     const tty = { text: '', isTTY: true, columns: 120, write(c: string | Uint8Array): boolean { tty.text += String(c); return true; } };
     const out = { text: '', write(c: string | Uint8Array): boolean { out.text += String(c); return true; } };

@@ -7,7 +7,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import * as T from '../src/torch/index.js';
-import { diceCELoss } from '../src/train/loss.js';
+import { diceCELoss } from '../src/inference/loss.js';
 import { parseTrainConfig } from '../src/train/config.js';
 import { optimizerGroups } from '../src/train/reference-semantics.js';
 import { LoraLearner, LoraPair } from '../src/learners/lora/learner.js';

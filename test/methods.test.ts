@@ -14,7 +14,7 @@ import { generateSyntheticDataset } from '../src/data/synthetic.js';
 import { gridCells } from '../src/experiment/grid.js';
 import { sweepSpace, trialConfig } from '../src/experiment/trial.js';
 import { planSweep } from '../src/experiment/sweep-plan.js';
-import { learnerSpace, tuneVLSegSpace } from '../src/sweep/space.js';
+import { learnerSpace, tuneVLSegSpace } from '../src/experiment/spaces.js';
 import { learnerFamily, learnersFor } from '../src/learners/registry.js';
 import { runInspect } from '../src/cli/inspect.js';
 import { parseLearnerList } from '../src/cli/demo.js';

@@ -11,11 +11,11 @@ import { readMaskGray } from '../src/data/image.js';
 import { importDataset } from '../src/data/import.js';
 import { pngPalette } from '../src/data/indexed-png.js';
 import { buildSegmenter } from '../src/tuning/factory.js';
-import { classLegend, evaluateClasses, labelMapFromProbs, parseClassList, predictClasses } from '../src/train/multiclass.js';
+import { classLegend, evaluateClasses, labelMapFromProbs, parseClassList, predictClasses } from '../src/inference/multiclass.js';
 import { Command } from 'commander';
 import { registerEvalCommand } from '../src/cli/eval.js';
 import { saveCheckpoint } from '../src/train/checkpoint.js';
-import { TinySegmenter } from '../src/train/tiny.js';
+import { TinySegmenter } from '../src/tuning/tiny-segmenter.js';
 import { fixturesDir, repoRoot } from './helpers.js';
 import { grayImage, put, rgbImage } from './raw-fixtures.js';
 

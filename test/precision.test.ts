@@ -18,7 +18,7 @@ import { generateSyntheticDataset } from '../src/data/synthetic.js';
 import {
   GradScaler, mixedPrecision, cpuBf16Autocast, parseTrainConfig, configLeaves, train, TinySegmenter, loadCheckpoint, diceCELoss, float32,
   evaluate, refuseBatchThatCannotFit, batchTooLargeMessage, resumeRun, TrainingInterruptedError, type TrainSummary,
-} from '../src/train/index.js';
+} from '../src/index.js';
 
 T.setNumThreads(1);
 

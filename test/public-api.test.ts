@@ -34,10 +34,10 @@ test('a user project imports tunevlseg, tunevlseg/torch, tunevlseg/data and tune
   const dir = userProject();
   try {
     writeFileSync(join(dir, 'use.mjs'), `
-      import { buildSegmenter, train, evaluate, predictFolder, loadTuned, LEARNER_NAMES } from 'tunevlseg';
+      import { buildSegmenter, train, evaluate, predictFolder, loadTuned, learnerSpace, LEARNER_NAMES } from 'tunevlseg';
       import * as T from 'tunevlseg/torch';
       import { generateSyntheticDataset, loadSplit } from 'tunevlseg/data';
-      import { openStorage, runStudy, learnerSpace } from 'tunevlseg/sweep';
+      import { openStorage, runStudy } from 'tunevlseg/sweep';
       const fns = { buildSegmenter, train, evaluate, predictFolder, loadTuned, generateSyntheticDataset, loadSplit, openStorage, runStudy, learnerSpace };
       const sum = T.tidy(() => T.tensor([1, 2, 3]).mul(2).sum().item());
       let internal = 'importable';
@@ -60,10 +60,10 @@ test('the type declarations type-check a TypeScript user file (and reject a wron
   const dir = userProject();
   try {
     writeFileSync(join(dir, 'use.ts'), `
-      import { buildSegmenter, train, type TrainSummary } from 'tunevlseg';
+      import { buildSegmenter, learnerSpace, train, type TrainSummary } from 'tunevlseg';
       import { tensor, type Tensor } from 'tunevlseg/torch';
       import { loadSplit, type DatasetSample } from 'tunevlseg/data';
-      import { learnerSpace, type SearchSpace } from 'tunevlseg/sweep';
+      import type { SearchSpace } from 'tunevlseg/sweep';
       export async function run(): Promise<number> {
         const t: Tensor = tensor([1, 2]);
         const samples: DatasetSample[] = await loadSplit('data', 'train');

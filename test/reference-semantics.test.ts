@@ -9,7 +9,7 @@ import {
   TinySegmenter, diceCELoss, lossTargets, optimizerGroups, passBatchSize, batchStatisticNorms, TORCH_DEFAULT_WEIGHT_DECAY,
   resolveAugment, applyAugmentations, checkpointSelectionProtocol, sampleAugmentations, affineTheta, DEFAULT_AUGMENT, parseTrainConfig, type TrainSummary,
   buildOptimizer, REFERENCE_SEED,
-} from '../src/train/index.js';
+} from '../src/index.js';
 import { Rng } from '../src/data/rng.js';
 import { objectiveValue, autoObjective } from '../src/experiment/trial.js';
 

@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
-import { type SyntheticBench, makeSyntheticBench, writeReport } from '../src/report/index.js';
+import { writeReport } from '../src/report/index.js';
+import { type SyntheticBench, makeSyntheticBench } from './synthetic-bench.js';
 import { repoRoot } from './helpers.js';
 
 const CHROMIUM = process.env.TUNEVLSEG_CHROMIUM ?? '/usr/bin/chromium';

@@ -5,23 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  type Bench,
-  type Figure,
-  type SyntheticBench,
-  buildFigures,
-  buildFigureSet,
-  countMarks,
-  formatRate,
-  isOmitted,
-  lrWdFigure,
-  depthFigure,
-  linearFit,
-  loadBench,
-  makeSyntheticBench,
-  renderFigures,
-  renderSvg,
-  testDicePoints,
+  type Bench, type Figure, buildFigures, buildFigureSet, countMarks, formatRate, isOmitted, lrWdFigure, depthFigure, linearFit, loadBench, renderFigures, renderSvg, testDicePoints,
 } from '../src/report/index.js';
+import { type SyntheticBench, makeSyntheticBench } from './synthetic-bench.js';
 
 let tmp = '';
 let info: SyntheticBench;

@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { type SyntheticBench, buildGallery, loadBench, makeSyntheticBench, writeReport } from '../src/report/index.js';
+import { buildGallery, loadBench, writeReport } from '../src/report/index.js';
+import { type SyntheticBench, makeSyntheticBench } from './synthetic-bench.js';
 import { registerReportCommand } from '../src/cli/report.js';
 
 let tmp = '';

@@ -6,20 +6,9 @@ import { appendFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, 
 import os from 'node:os';
 import path from 'node:path';
 import {
-  BenchError,
-  type SyntheticBench,
-  cellId,
-  findCell,
-  gridCells,
-  loadBench,
-  makeSyntheticBench,
-  missingCells,
-  parseBenchJson,
-  parseCellId,
-  table3,
-  toMarkdown,
-  toTrialsJsonl,
+  BenchError, cellId, findCell, gridCells, loadBench, missingCells, parseBenchJson, parseCellId, table3, toMarkdown, toTrialsJsonl,
 } from '../src/report/index.js';
+import { type SyntheticBench, makeSyntheticBench } from './synthetic-bench.js';
 
 let tmp = '';
 let info: SyntheticBench;

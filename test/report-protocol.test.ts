@@ -8,8 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import {
-  EVAL_PROTOCOLS, type SyntheticBench, loadBench, makeSyntheticBench, parseProtocol, syntheticProtocolDice, table3, toHtmlTable, toLatex, toMarkdown,
+  EVAL_PROTOCOLS, loadBench, parseProtocol, table3, toHtmlTable, toLatex, toMarkdown,
 } from '../src/report/index.js';
+import { type SyntheticBench, makeSyntheticBench, syntheticProtocolDice } from './synthetic-bench.js';
 import { repoRoot } from './helpers.js';
 
 let tmp = '';

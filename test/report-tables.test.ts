@@ -6,22 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  type Bench,
-  type ResultTable,
-  type SyntheticBench,
-  PAPER_E2E,
-  loadBench,
-  makeSyntheticBench,
-  table3,
-  table4,
-  table5,
-  toCsv,
-  toHtmlTable,
-  toLatex,
-  toMarkdown,
-  buildTables,
-  latexEscape,
+  type Bench, type ResultTable, PAPER_E2E, loadBench, table3, table4, table5, toCsv, toHtmlTable, toLatex, toMarkdown, buildTables, latexEscape,
 } from '../src/report/index.js';
+import { type SyntheticBench, makeSyntheticBench } from './synthetic-bench.js';
 
 let tmp = '';
 let info: SyntheticBench;

@@ -13,9 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from './helpers.js';
 import {
-  ORIGINAL_SETTINGS, openStorage, originalSpace, parseSpace, randomValue, runStudy, sampleForTrial, tpeOptionsFromSettings,
+  ORIGINAL_SETTINGS, openStorage, parseSpace, randomValue, runStudy, sampleForTrial, tpeOptionsFromSettings,
   type Params, type TrialObservation,
 } from '../src/sweep/index.js';
+import { originalSpace } from '../src/experiment/spaces.js';
 import { MT19937 } from '../src/sweep/random.js';
 import { planReport, planSweep } from '../src/experiment/sweep-plan.js';
 import { trialConfig } from '../src/experiment/trial.js';

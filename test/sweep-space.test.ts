@@ -5,8 +5,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  COMMON_SPACE,
-  LEARNERS,
   SpaceError,
   activeDistributions,
   allDistributions,
@@ -15,11 +13,11 @@ import {
   contains,
   float,
   int,
-  learnerSpace,
   parseSpace,
-  tuneVLSegSpace,
   walkSpace,
 } from "../src/sweep/space.js";
+import { COMMON_SPACE, learnerSpace, tuneVLSegSpace } from "../src/experiment/spaces.js";
+import type { LearnerName } from "../src/learners/types.js";
 import type { SearchSpace } from "../src/sweep/space.js";
 
 test("constructors build plain data and reject bad ranges", () => {
@@ -86,7 +84,7 @@ test("TuneVLSeg spaces follow the paper's Tab. 2", () => {
     weight_decay: { type: "float", low: 1e-5, high: 1e-2, log: true },
     prompt_depth: { type: "int", low: 1, high: 10 },
   });
-  const own = (l: (typeof LEARNERS)[number]): string[] => Object.keys(learnerSpace(l).params).filter((k) => !(k in COMMON_SPACE.params));
+  const own = (l: LearnerName): string[] => Object.keys(learnerSpace(l).params).filter((k) => !(k in COMMON_SPACE.params));
   assert.deepEqual(own("coop"), []);
   assert.deepEqual(own("vpt"), []);
   assert.deepEqual(own("cocoop"), ["intermediate_dim", "use_lora_proj"]);

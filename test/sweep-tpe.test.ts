@@ -17,7 +17,9 @@ import {
   parseTpeSettings,
 } from "../src/sweep/tpe.js";
 import type { TpeOptions, TrialObservation } from "../src/sweep/tpe.js";
-import { checkParams, contains, learnerSpace, tuneVLSegSpace, LEARNERS } from "../src/sweep/space.js";
+import { checkParams, contains } from "../src/sweep/space.js";
+import { learnerSpace, tuneVLSegSpace } from "../src/experiment/spaces.js";
+import type { LearnerName } from "../src/learners/types.js";
 import type { Params, SearchSpace } from "../src/sweep/space.js";
 import { MT19937 } from "../src/sweep/random.js";
 import { erf, erfc, logNdtr, npArgsort, npSum, truncnormPpf, logGaussMass } from "../src/sweep/numerics.js";
@@ -204,7 +206,7 @@ test("conditional spaces: learner-specific parameters appear only with their lea
   const seen = new Set<string>();
   for (const t of h) {
     checkParams(space, t.params);
-    const learner = t.params["learner"] as (typeof LEARNERS)[number];
+    const learner = t.params["learner"] as LearnerName;
     seen.add(learner);
     assert.deepEqual(Object.keys(t.params).sort(), ["learner", ...Object.keys(learnerSpace(learner).params)].sort());
   }

@@ -10,7 +10,7 @@ import { Command } from 'commander';
 
 import * as T from '../src/torch/index.js';
 import { generateSyntheticDataset } from '../src/data/synthetic.js';
-import { TinySegmenter, type TrainSummary } from '../src/train/index.js';
+import { TinySegmenter, type TrainSummary } from '../src/index.js';
 import { registerTrainCommand } from '../src/cli/train.js';
 import { registerEvalCommand, type EvalCommandResult } from '../src/cli/eval.js';
 

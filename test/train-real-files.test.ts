@@ -10,7 +10,7 @@ import { Command } from 'commander';
 import sharp from 'sharp';
 import * as T from '../src/torch/index.js';
 import { setRepairWarningSink } from '../src/data/repairs.js';
-import { predictFolder, TinySegmenter, type TrainSummary } from '../src/train/index.js';
+import { predictFolder, TinySegmenter, type TrainSummary } from '../src/index.js';
 import { registerTrainCommand } from '../src/cli/train.js';
 import { registerEvalCommand } from '../src/cli/eval.js';
 import { greyTaggedRgbTiff, grayImage, put } from './raw-fixtures.js';

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 
 import * as T from '../src/torch/index.js';
 import { generateSyntheticDataset } from '../src/data/synthetic.js';
-import { train, resumeRun, TinySegmenter, loadCheckpoint, type TrainConfigInput, type TrainSummary } from '../src/train/index.js';
+import { train, resumeRun, TinySegmenter, loadCheckpoint, type TrainConfigInput, type TrainSummary } from '../src/index.js';
 
 interface ChildJob {
   config?: TrainConfigInput;

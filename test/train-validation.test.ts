@@ -13,7 +13,7 @@ import { generateSyntheticDataset } from '../src/data/synthetic.js';
 import {
   train, TinySegmenter, parseTrainConfig, readCheckpointMeta, passBatchSize, ConfigError,
   type TrainConfigInput, type EpochRecord, type ValidationRecord,
-} from '../src/train/index.js';
+} from '../src/index.js';
 import { monitorImproves, monitorMode, validationEvery, validationsPerEpoch } from '../src/train/validation-rules.js';
 
 T.setNumThreads(1);

@@ -16,7 +16,7 @@ import {
   parseTrainConfig, configLeaves, parseFlagValue, parseAssignments, ConfigError,
   saveCheckpoint, loadCheckpoint, loadCheckpointInto, readCheckpointMeta, stringifyJson, parseJson, writeFileAtomic,
   train, NonFiniteLossError, evaluate, predictFolder, TinySegmenter, EVAL_PROTOCOLS, type EpochRecord, type TrainConfigInput,
-} from '../src/train/index.js';
+} from '../src/index.js';
 import type { TextInputs } from '../src/tuning/segmenter.js';
 import { fixturesDir, sharedDir } from './helpers.js';
 import { runEval } from '../src/cli/eval.js';
@@ -589,6 +589,33 @@ test('evaluate gives per-sample scores; predictFolder writes masks at the origin
       assert.equal(file.overlay, undefined);
     }
     await assert.rejects(predictFolder(seg, { input: some, outDir: path.join(tmp, 'x') }), /needs a prompt/);
+  } finally {
+    seg.dispose();
+  }
+});
+
+test('predictFolder writes each batch behind the next forward: outputs in input order, progress in images and images/s', async () => {
+  T.manualSeed(4);
+  const seg = tiny();
+  try {
+    const progress: { done: number; total: number; images: number; totalImages: number; rate: number }[] = [];
+    const out = path.join(tmp, 'pred-behind');
+    const p = await predictFolder(seg, {
+      input: shapes, split: 'test', outDir: out, imageSize: 32, workers: 1, batchSize: 2, overlays: false,
+      onBatch: (done, total, pr) => progress.push({ done, total, images: pr.images, totalImages: pr.totalImages, rate: pr.imagesPerSecond }),
+    });
+    const ref = await evaluate(seg, shapes, 'test', { imageSize: 32, workers: 0, batchSize: 4 });
+    assert.ok(ref.samples >= 3, 'the fixture split has several batches of 2');
+    // In input order, each entry's files written, whatever batch they were written behind.
+    assert.deepEqual(p.files.map((f) => f.name), ref.perSample.map((s) => s.name));
+    assert.deepEqual(p.evaluation!.perSample.map((s) => s.dice), ref.perSample.map((s) => s.dice));
+    for (const f of p.files) assert.ok(existsSync(f.mask) && existsSync(f.prob), f.name);
+    // Progress: images written so far (never ahead of the files), the last call has them all.
+    const batches = Math.ceil(ref.samples / 2);
+    assert.equal(progress.length, batches + 1);
+    assert.deepEqual(progress.map((x) => x.done), Array.from({ length: batches + 1 }, (_, i) => i));
+    assert.ok(progress.every((x, i) => x.total === batches && x.totalImages === ref.samples && x.images === Math.min(ref.samples, 2 * i)));
+    assert.ok(progress.at(-1)!.rate > 0 && Number.isFinite(progress.at(-1)!.rate));
   } finally {
     seg.dispose();
   }

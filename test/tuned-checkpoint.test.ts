@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as T from '../src/torch/index.js';
 import { buildSegmenter } from '../src/tuning/factory.js';
 import { checkTunedFits, loadTuned, loadTunedInto, TunedCheckpointError } from '../src/tuning/checkpoint.js';
-import { saveCheckpoint, loadCheckpointInto, TinySegmenter } from '../src/train/index.js';
+import { saveCheckpoint, loadCheckpointInto, TinySegmenter } from '../src/index.js';
 import { fixturesDir } from './helpers.js';
 
 const TINY = join(fixturesDir(), 'clipseg-tiny');

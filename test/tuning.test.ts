@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as T from '../src/torch/index.js';
-import { diceCELoss } from '../src/train/loss.js';
+import { diceCELoss } from '../src/inference/loss.js';
 import { CRIS, crisTiny, loadCrisWeights } from '../src/models/cris/index.js';
 import { ClipTokenizer } from '../src/models/clip/tokenizer.js';
 import { learnerFromReference } from '../src/learners/index.js';

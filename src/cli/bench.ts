@@ -1,10 +1,12 @@
 // `tunevlseg bench`: the paper's grid (src/experiment/grid.ts, run-grid.ts) into a bench folder
 // that `tunevlseg report` reads. Flags in, one call, the result out.
 import type { Command } from 'commander';
-import { shellCommand } from '../hub/shell-quote.js';
-import { LEARNERS } from '../sweep/index.js';
-import { learnerFamily, learnersFor } from '../learners/registry.js';
-import { ABLATIONS, GRID_DEFAULT_MODELS, RECIPE_NAMES, runGrid, SAMPLER_CHOICES, type GridOptions } from '../experiment/index.js';
+import { shellCommand } from '../util/shell-quote.js';
+import { LEARNER_NAMES, learnerFamily, learnersFor } from '../learners/registry.js';
+import { ABLATIONS, GRID_DEFAULT_MODELS } from '../experiment/grid.js';
+import { RECIPE_NAMES } from '../experiment/recipes.js';
+import { SAMPLER_CHOICES } from '../experiment/sweep-plan.js';
+import type { GridOptions } from '../experiment/index.js';
 import { examples, flag, oneOf, option } from './flags.js';
 
 export function registerBenchCommand(program: Command): void {
@@ -12,7 +14,7 @@ export function registerBenchCommand(program: Command): void {
     .description('run the benchmark grid (one TPE sweep per model x learner x dataset cell, plus ablations) into a bench folder for `tunevlseg report`');
   flag(cmd, 'datasets', { required: true, help: 'comma-separated dataset folders, each optionally name=folder (e.g. kvasir=data/Kvasir-SEG)' });
   flag(cmd, 'models', { default: GRID_DEFAULT_MODELS, help: 'comma-separated base models (preset, folder, hub id; each optionally name=spec); the default is the model (and tokenizer) the original experiment configs load, not -refined' });
-  flag(cmd, 'learners', { default: LEARNERS.filter((l) => learnerFamily(l) === 'prompt').join(','), help: `comma-separated learners (${LEARNERS.join(', ')}), or all; CRIS gets only ${learnersFor('cris').join(', ')}; the default: the paper's prompt learners` });
+  flag(cmd, 'learners', { default: LEARNER_NAMES.filter((l) => learnerFamily(l) === 'prompt').join(','), help: `comma-separated learners (${LEARNER_NAMES.join(', ')}), or all; CRIS gets only ${learnersFor('cris').join(', ')}; the default: the paper's prompt learners` });
   option(cmd, '--trials <n>', 'TPE trials per cell', { defaultText: 'the original sweep\'s n_trials, 20' });
   flag(cmd, 'out', { default: 'bench', help: 'bench folder' });
   flag(cmd, 'storage', { defaultText: 'sqlite:<bench>/studies.db; postgres://... to share cells with workers' });
@@ -33,6 +35,7 @@ export function registerBenchCommand(program: Command): void {
   ]);
   cmd.action(async (o: Omit<GridOptions, 'seed'> & { seed?: number }) => {
     const { seed, ...rest } = o;
+    const { runGrid } = await import('../experiment/run-grid.js');
     const r = await runGrid({ ...rest, ...(seed !== undefined ? { seed: String(seed) } : {}) });
     console.log(`bench: ${r.ran.length} cell(s) run, ${r.skipped.length} already finished${r.failed.length ? `, ${r.failed.length} failed` : ''}; tables and figures: ${shellCommand(['tunevlseg', 'report', r.dir])}`);
     console.log(r.dir);

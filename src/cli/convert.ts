@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { examples, flag, oneOf, option } from './flags.js';
 import { defaultKeyMap, type ConvertModel } from '../models/cris/key-map.js';
-import { convertCheckpoint } from '../models/cris/convert.js';
 import type { CrisUnshapedHyper } from '../models/cris/config.js';
 
 const intArg = (name: string) => (v: string): number => {
@@ -45,6 +44,7 @@ export function registerConvertCommand(program: Command): Command {
     if (o.heads !== undefined) hyper.numHead = o.heads;
     if (o.imageSize !== undefined) hyper.imgSize = o.imageSize;
     if (o.dropout !== undefined) hyper.dropout = o.dropout;
+    const { convertCheckpoint } = await import('../models/cris/convert.js');
     const r = await convertCheckpoint(file, o.out, { model: o.model, keyMap, hyper });
     console.log(`converted ${file} (${r.reader}) -> ${join(r.outDir, 'model.safetensors')} (${r.tensors} tensors) + config.json` +
       (r.skipped.length ? `; left out ${r.skipped.length} non-model entries` : ''));

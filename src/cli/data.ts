@@ -1,23 +1,9 @@
-// `tunevlseg data check|convert|import`: dataset tools (src/data/check, src/data/convert, src/data/import).
-import { Presets, SingleBar } from 'cli-progress';
+// `tunevlseg data check|convert|import`: dataset tools (src/data/check, src/data/convert, src/data/import),
+// with the one progress bar of the CLI (progress.ts).
 import type { Command } from 'commander';
 import { examples, flag, oneOf, option } from './flags.js';
+import { progressOf } from './progress.js';
 import { type BuildResult, CONVERTERS, checkDataset, convertDataset, formatCheckReport, importDataset, MASK_MODES, type MaskMode } from '../data/index.js';
-
-function progress(label: string): { onProgress: (done: number, total: number) => void; stop: () => void } {
-  let bar: SingleBar | null = null;
-  return {
-    onProgress: (done, total) => {
-      if (!process.stderr.isTTY) return;
-      if (bar === null) {
-        bar = new SingleBar({ format: `${label} |{bar}| {value}/{total} images | ETA {eta}s`, stream: process.stderr }, Presets.shades_classic);
-        bar.start(total, 0);
-      }
-      bar.update(done);
-    },
-    stop: () => bar?.stop(),
-  };
-}
 
 function printResult(r: BuildResult): void {
   if (r.skipped.length > 0) {
@@ -57,7 +43,7 @@ export function registerDataCommands(program: Command): void {
   flag(convert, 'seed', { default: 0, help: 'seed of the splits drawn without --anns (by group where the dataset has them: a ClinicDB video sequence, a CAMUS patient)' });
   examples(convert, ['tunevlseg data convert kvasir-seg downloads/Kvasir-SEG --out data/kvasir', 'tunevlseg data convert busi downloads/Dataset_BUSI_with_GT --out data/busi --anns medvlsm/data/busi/anns']);
   convert.action(async (name: string, rawDir: string, o: { out: string; anns?: string; seed: number }) => {
-    const bar = progress(`convert ${name}`);
+    const bar = progressOf(`convert ${name}`, 'images', {});
     try {
       printResult(
         await convertDataset(name, rawDir, {
@@ -94,7 +80,7 @@ export function registerDataCommands(program: Command): void {
   imp.action(async (o: { images: string; masks: string; out: string; class?: string; classes?: string; split: string; seed: number; attributes?: boolean; maskMode: MaskMode; groups?: string; groupPattern?: string }) => {
     const split = o.split.split(',').map(Number);
     if (split.length !== 3 || split.some((x) => !Number.isFinite(x))) throw new Error(`--split expects three numbers train,val,test, got ${JSON.stringify(o.split)}`);
-    const bar = progress('import');
+    const bar = progressOf('import', 'images', {});
     try {
       printResult(
         await importDataset({

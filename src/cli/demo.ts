@@ -4,9 +4,10 @@
 // Thin over src/demo/run.ts.
 import type { Command } from 'commander';
 import { DOMAIN_SPECS } from '../demo/domains.js';
-import { DEMO_LR, DEMO_STEPS, demoAllLearners, demoDefaultLearners, runDemo, type DemoOptions, type DemoSummary } from '../demo/run.js';
+import type { DemoOptions, DemoSummary } from '../demo/run.js';
+import { DEMO_LR, DEMO_STEPS, demoAllLearners, demoDefaultLearners } from '../demo/settings.js';
 import type { LearnerName } from '../learners/types.js';
-import { checkModelKeys, modelFlagConfig } from '../tuning/model-flag.js';
+import { checkModelKeys, modelFlagConfig } from './model-flag.js';
 import { examples, flag, learnerList, option } from './flags.js';
 
 interface DemoFlags {
@@ -128,6 +129,7 @@ export function registerDemoCommand(program: Command, deps: { print?: (line: str
       process.on('SIGINT', onSigint);
       let summary: DemoSummary;
       try {
+        const { runDemo } = await import('../demo/run.js');
         summary = await runDemo(options);
       } catch (e) {
         if (controller.signal.aborted) {

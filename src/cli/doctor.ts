@@ -61,7 +61,7 @@ export async function doctor(opts: { brief?: boolean; json?: boolean }): Promise
     const f = cudaFlags();
     report.tf32 = { matmul: f.tf32Matmul, cudnn: f.tf32Cudnn, cudnnBenchmark: f.cudnnBenchmark, note: 'libtorch defaults in force; train --tf32 on|off|auto sets them per run' };
     report.cudaAllocatorStats = cudaAllocatorBuilt();
-    const { cpuBf16Autocast } = await import('../train/precision.js');
+    const { cpuBf16Autocast } = await import('../inference/precision.js');
     const bf = cpuBf16Autocast();
     report.cpuBf16Autocast = { available: bf.available, nativeHardware: bf.nativeHardware, detail: bf.detail };
     if (/reference BLAS/.test(blas.name)) report.warning = `${blas.library} is reference BLAS (~12x slower): apt-get install libopenblas0-pthread`;
@@ -72,7 +72,7 @@ export async function doctor(opts: { brief?: boolean; json?: boolean }): Promise
   // Where the build's locator finds libtorch, and every path it tried (the first thing to read when
   // "libtorch_cpu.so not found"). Quick: python's torch is found, not imported.
   try {
-    const { packageRoot } = await import('../torch/package-root.js');
+    const { packageRoot } = await import('../util/package-root.js');
     const finder = require(`${packageRoot}/native/find-libtorch.cjs`) as { locate(o: { quick: boolean }): Located };
     const loc = finder.locate({ quick: true });
     report.libtorchFound = { source: loc.source, root: loc.root, lib: loc.lib, cudaLibrary: loc.cudaLib };

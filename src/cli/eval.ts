@@ -1,27 +1,25 @@
 // `tunevlseg eval`: scores a tuned checkpoint on a dataset split (Dice/IoU per sample and mean)
 // and optionally writes its predictions (masks, probability maps, overlays) at each image's
-// original size; or predicts a folder of images with one prompt. Thin over src/train.
-import { existsSync, statSync } from 'node:fs';
-import path from 'node:path';
+// original size; or predicts a folder of images with one prompt. Parses flags, reads the target
+// (a run folder or a checkpoint file: src/train/eval-source.ts), calls `evaluateCheckpoint`
+// (src/inference) and prints. Nothing here loads libtorch until the command runs.
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { SPLITS, type PromptOptions } from '../data/format.js';
-import { readRunConfig, type BuildSegmenter } from '../train/trainer.js';
-import { checkpointOf } from '../train/run-folder.js';
-import { inferenceConfig } from '../tuning/config.js';
-import { readCheckpointMeta, loadCheckpointInto, stringifyJson, writeFileAtomic } from '../train/checkpoint.js';
-import { EVAL_AUGMENT_MODES, planCheckpointEvaluation, planRunEvaluation, type RunEvaluationPlan } from '../train/run-evaluation.js';
-import { passBatchSize } from '../train/reference-semantics.js';
-import type { Segmenter } from '../tuning/segmenter.js';
-import { evaluate, predictFolder, moduleDevice, type EvalResult, type PredictResult } from '../train/evaluate.js';
-import { applyTf32For } from '../train/precision.js';
-import { EVAL_PROTOCOLS, DEFAULT_TABLE_PROTOCOL, parseProtocol, type EvalProtocol } from '../train/protocols.js';
-import { evaluateClasses, parseClassList, type ClassEvalResult } from '../train/multiclass.js';
-import { PRECISIONS, TF32_MODES, ConfigError, readConfigFile, applyOverrides, type TrainConfig } from '../train/config.js';
-import { loadDefaultFactory, type CommandDeps } from './train.js';
-import { modelFlagAssignments } from '../tuning/model-flag.js';
-import { assertNoOverwrite } from '../data/output-guard.js';
+import { SPLITS } from '../data/format.js';
+import type { BuildSegmenter } from '../train/records.js';
+import type { CheckpointEvaluation } from '../inference/evaluate-checkpoint.js';
+import { EVAL_AUGMENT_MODES } from '../inference/eval-reading.js';
+import { EVAL_PROTOCOLS, DEFAULT_TABLE_PROTOCOL, parseProtocol } from '../inference/protocol-names.js';
+import { PRECISIONS, TF32_MODES } from '../inference/precision-modes.js';
+import { stringifyJson } from '../util/json.js';
+import { factoryOf, printerOf, type CommandDeps } from './deps.js';
 import { examples, flag, oneOf, option } from './flags.js';
+import { modelFlagAssignments } from './model-flag.js';
+import { predictionFlags } from './prediction-flags.js';
+import { progressOf } from './progress.js';
+
+/** What `runEval` returns (the library's `CheckpointEvaluation`). */
+export type EvalCommandResult = CheckpointEvaluation;
 
 const int = (min: number) => z.coerce.number().int().min(min);
 
@@ -36,9 +34,7 @@ export const evalOptionsSchema = z.object({
   promptKey: z.string().min(1).optional(),
   out: z.string().min(1).optional(),
   overlays: z.boolean().default(true),
-  /** default 8; an augmented evaluation of a run: the run's evaluation batch size (the draws are per batch) */
   batchSize: int(1).optional(),
-  /** auto: augment val/test as the run's training did (quirks reference on VOC/Cityscapes, or data.evalAugment); on; off */
   evalAugment: z.enum(EVAL_AUGMENT_MODES).default('auto'),
   loaderThreads: int(0).optional(),
   imageSize: int(1).optional(),
@@ -48,9 +44,9 @@ export const evalOptionsSchema = z.object({
   protocol: z.string().optional(),
   config: z.string().min(1).optional(),
   model: z.array(z.string()).default([]),
-  /** default: the run's precision (a run folder), else 32 */
   precision: z.enum(PRECISIONS).optional(),
   tf32: z.enum(TF32_MODES).default('auto'),
+  quiet: z.boolean().default(false),
 }).strict();
 export type EvalOptions = z.output<typeof evalOptionsSchema>;
 
@@ -58,146 +54,43 @@ const kebab = (s: string): string => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCas
 
 function parseEvalOptions(raw: Record<string, unknown>): EvalOptions {
   const r = evalOptionsSchema.safeParse(raw);
-  if (!r.success) {
-    // An unknown key has an empty path (zod names the keys in the message): name them as flags too.
-    const where = (i: z.core.$ZodIssue): string => (i.code === 'unrecognized_keys' ? i.keys.map((k) => `--${kebab(k)}`).join(', ') : `--${kebab(i.path.map(String).join('.'))}`);
-    throw new ConfigError('invalid eval options', r.error.issues.map((i) => `option "${where(i)}": ${i.message}`));
-  }
-  return r.data;
+  if (r.success) return r.data;
+  // An unknown key has an empty path (zod names the keys in the message): name them as flags too.
+  const where = (i: z.core.$ZodIssue): string => (i.code === 'unrecognized_keys' ? i.keys.map((k) => `--${kebab(k)}`).join(', ') : `--${kebab(i.path.map(String).join('.'))}`);
+  throw new Error(`invalid eval options:\n  ${r.error.issues.map((i) => `option "${where(i)}": ${i.message}`).join('\n  ')}`);
 }
 
-export interface EvalTarget {
-  checkpoint: string;
-  /** Model config for the factory. */
-  model: Record<string, unknown>;
-  /** The run's config and folder, when the target is a run folder. */
-  run: TrainConfig | null;
-  runDir: string | null;
-}
-
-/** A run folder (its best/last checkpoint, or a path) or a checkpoint file. */
-export function resolveEvalTarget(target: string, o: Pick<EvalOptions, 'checkpoint' | 'config' | 'model'>): EvalTarget {
-  let run: TrainConfig | null = null;
-  let checkpoint: string;
-  if (existsSync(target) && statSync(target).isDirectory()) {
-    run = readRunConfig(target);
-    checkpoint = o.checkpoint === 'best' || o.checkpoint === 'last' ? checkpointOf(target, o.checkpoint) : path.resolve(o.checkpoint);
-  } else {
-    checkpoint = checkpointOf(target);
-  }
-  if (!existsSync(checkpoint)) throw new Error(`${checkpoint}: checkpoint not found`);
-  const meta = readCheckpointMeta(checkpoint);
-  // Training-only keys (the frozen-feature cache) of the run never reach evaluation.
-  let model: Record<string, unknown> = inferenceConfig(run?.model ?? meta.model ?? {});
-  if (o.config) {
-    const file = readConfigFile(o.config);
-    if (typeof file.model === 'object' && file.model !== null) model = file.model as Record<string, unknown>;
-  }
-  const sets = modelFlagAssignments(o.model);
-  if (sets.length > 0) model = applyOverrides(model, sets.map(([k, v]) => [k, v]));
-  return { checkpoint, model, run, runDir: run ? path.resolve(target) : null };
-}
-
-export interface EvalCommandResult {
-  checkpoint: string;
-  split: string | null;
-  /** The protocol of `score` (`--protocol`; every protocol is in `evaluation.protocols`). */
-  protocol: EvalProtocol;
-  /** Dice and IoU under `protocol`. */
-  score: { dice: number; iou: number } | null;
-  evaluation: Omit<EvalResult, 'perSample'> | null;
-  predictions: { outDir: string; files: number } | null;
-  /** With --prompts: per-class Dice of the label maps, and their mean. */
-  classes?: ClassEvalResult;
-  /** How the split was read: the split, and whether through the training augmentation (as the run's evaluation, docs/train.md). */
-  reading: { split: string; augmented: boolean } | null;
-  /** What the reading chose and why (a stand-in test split, augmentation), one line each. */
-  notes: string[];
-}
-
-/** What `tunevlseg eval` does, as a function. */
-export async function runEval(target: string, raw: Record<string, unknown>, buildSegmenter: BuildSegmenter): Promise<EvalCommandResult> {
+/** What `tunevlseg eval` does, as a function: flag values in, the evaluation out. */
+export async function runEval(target: string, raw: Record<string, unknown>, buildSegmenter: BuildSegmenter, onProgress?: (done: number, total: number) => void): Promise<EvalCommandResult> {
   const o = parseEvalOptions(raw);
   const protocol = o.protocol === undefined ? DEFAULT_TABLE_PROTOCOL : parseProtocol(o.protocol);
-  const t = resolveEvalTarget(target, o);
-  const data = o.dataset ?? t.run?.data.dir;
-  if (o.images === undefined && data === undefined) throw new ConfigError('option "--dataset": a dataset folder is needed (the target is not a run folder)');
-  const prompts: PromptOptions = {
-    ...(t.run ? { promptKey: t.run.data.promptKey, appendFullStop: t.run.data.appendFullStop } : {}),
-    ...(t.run?.data.overridePrompt ? { overridePrompt: t.run.data.overridePrompt } : {}),
-    ...(o.promptKey ? { promptKey: o.promptKey } : {}),
-    ...(o.prompt && o.images === undefined ? { overridePrompt: o.prompt } : {}),
-  };
-  const imageSize = o.imageSize ?? t.run?.data.imageSize ?? undefined;
-  if (o.results) {
-    // Checked before the model is built: scores must never land on a dataset file or the checkpoint.
-    assertNoOverwrite({
-      command: 'eval --results', outputs: [o.results], inputs: [t.checkpoint],
-      protectedDirs: [{ dir: o.images ?? data!, what: o.images ? 'the input folder' : 'the dataset folder' }],
-      hint: 'write the scores elsewhere',
-    });
-  }
-  if (o.out) {
-    // Every --out (one class or several) is checked here, before the model is built.
-    assertNoOverwrite({
-      command: 'eval --out', outputs: [o.out], inputs: [t.checkpoint],
-      protectedDirs: [{ dir: o.images ?? data!, what: o.images ? 'the input folder' : 'the dataset folder' }],
-      hint: 'choose an --out folder outside the inputs',
-    });
-  }
-  const segmenter = await buildSegmenter(t.model, t.run ?? ({ model: t.model } as TrainConfig));
-  try {
-    loadCheckpointInto(segmenter, t.checkpoint);
-    applyTf32For(o.tf32, moduleDevice(segmenter));
-    const precision = o.precision ?? t.run?.precision ?? '32';
-    const common = { precision, batchSize: o.batchSize ?? 8, threshold: o.threshold, ...(o.loaderThreads !== undefined ? { workers: o.loaderThreads } : {}), ...(imageSize ? { imageSize } : {}) };
-    if (o.prompts !== undefined && o.images === undefined) {
-      const classes = await evaluateClasses(segmenter, data!, o.split, { ...common, classes: await parseClassList(o.prompts), ...(o.out ? { outDir: o.out } : {}) });
-      return { checkpoint: t.checkpoint, split: o.split, protocol, score: null, evaluation: null, predictions: null, classes, reading: null, notes: [] };
-    }
-    if (o.images !== undefined) {
-      if (!o.out) throw new ConfigError('option "--out": --images needs an output folder');
-      if (!o.prompt) throw new ConfigError('option "--prompt": --images needs a prompt');
-      const p = await predictFolder(segmenter, { ...common, input: o.images, prompt: o.prompt, outDir: o.out, overlays: o.overlays });
-      return { checkpoint: t.checkpoint, split: null, protocol, score: null, evaluation: null, predictions: { outDir: p.outDir, files: p.files.length }, reading: null, notes: [] };
-    }
-    const r = await readingOf(t, data!, o, segmenter);
-    const run = t.run ? { seed: t.run.seed, loss: t.run.loss } : {};
-    let ev: EvalResult;
-    let pred: PredictResult | null = null;
-    if (o.out) {
-      // Predictions are for use: always from the clean images.
-      pred = await predictFolder(segmenter, { ...common, ...prompts, input: data!, split: r.split, outDir: o.out, overlays: o.overlays });
-      ev = pred.evaluation!;
-      if (r.augment) r.notes.push('note: --out predicts and scores the clean images; leave --out away for the augmented scores the run reported');
-    } else {
-      ev = await evaluate(segmenter, data!, r.split, {
-        ...common, ...prompts, ...run, protocols: EVAL_PROTOCOLS,
-        ...(r.augment ? { augment: r.augment, batchSize: r.batchSize ?? common.batchSize } : {}),
-      });
-    }
-    const augmented = r.augment !== null && !o.out;
-    if (o.results) writeFileAtomic(path.resolve(o.results), `${stringifyJson({ checkpoint: t.checkpoint, split: r.split, augmented, ...ev }, 1)}\n`);
-    const { perSample: _p, ...means } = ev;
-    const chosen = ev.protocols?.[protocol];
-    const score = chosen ? { dice: chosen.dice, iou: chosen.iou } : null;
-    return {
-      checkpoint: t.checkpoint, split: r.split, protocol, score, evaluation: means, predictions: pred ? { outDir: pred.outDir, files: pred.files.length } : null,
-      reading: { split: r.split, augmented }, notes: r.notes,
-    };
-  } finally {
-    segmenter.dispose();
-  }
+  const { evalSourceOf } = await import('../train/eval-source.js');
+  const { evaluateCheckpoint } = await import('../inference/evaluate-checkpoint.js');
+  const model = modelFlagAssignments(o.model).map(([k, v]): [string, unknown] => [k, v]);
+  const source = evalSourceOf(target, { checkpoint: o.checkpoint, config: o.config, model }, buildSegmenter);
+  return evaluateCheckpoint(source, { ...o, protocol, ...(onProgress ? { onProgress } : {}) });
 }
 
-/** How the split is read (src/train/run-evaluation.ts): a run folder as its training read it. */
-function readingOf(t: EvalTarget, data: string, o: EvalOptions, segmenter: Segmenter): Promise<RunEvaluationPlan> {
-  const run = t.run;
-  if (!run || !t.runDir) return planCheckpointEvaluation(t.model, data, o.split, o.evalAugment);
-  return planRunEvaluation({
-    runDir: t.runDir, config: run, dataDir: data, asked: o.split, mode: o.evalAugment,
-    passBatchSize: () => passBatchSize(run.batchSize, run.effectiveBatchSize, segmenter), ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
-  });
+/** The result as lines: the scores under each protocol shown, per-class Dice, where predictions went. */
+function resultLines(r: EvalCommandResult, allProtocols: boolean): string[] {
+  const lines = [...r.notes];
+  if (r.evaluation) {
+    const e = r.evaluation;
+    lines.push(`${r.split}${r.reading?.augmented ? ' (augmented as in training)' : ''}: ${e.samples} samples  loss ${e.loss.toFixed(4)}  (${r.checkpoint})`);
+    for (const p of allProtocols ? EVAL_PROTOCOLS : [r.protocol]) {
+      const m = e.protocols?.[p];
+      if (m) lines.push(`  ${p.padEnd(27)} Dice ${m.dice.toFixed(4)}  IoU ${m.iou.toFixed(4)}${m.iouAggregate === 'global' ? ' (global)' : ''}${p === r.protocol ? '  <-' : ''}`);
+    }
+  }
+  if (r.classes) {
+    const c = r.classes;
+    lines.push(`${c.split}: per-class Dice of the label maps (${r.checkpoint})`);
+    for (const k of c.classes) lines.push(`  ${k.name.padEnd(24)} Dice ${Number.isNaN(k.dice) ? '   -  ' : k.dice.toFixed(4)}  (${k.entries} entries)`);
+    lines.push(`  ${'mean'.padEnd(24)} Dice ${c.meanDice.toFixed(4)}${c.unmatched > 0 ? `  (${c.unmatched} entries of other classes left out)` : ''}`);
+    if (c.outDir) lines.push(`label maps -> ${c.outDir}`);
+  }
+  if (r.predictions) lines.push(`predictions: ${r.predictions.files} images -> ${r.predictions.outDir}`);
+  return lines;
 }
 
 export function registerEvalCommand(program: Command, deps: CommandDeps = {}): Command {
@@ -208,62 +101,45 @@ export function registerEvalCommand(program: Command, deps: CommandDeps = {}): C
   flag(cmd, 'dataset', { defaultText: "the run's data.dir" });
   option(cmd, '--split <split>', `split to score: ${SPLITS.join(' | ')}`, { default: 'test', parse: oneOf(SPLITS) });
   option(cmd, '--images <dir>', 'predict every image of a folder instead (needs --prompt and --out; no scores)');
-  option(cmd, '--prompt <text>', 'the prompt for --images, or an override prompt for the split');
-  option(cmd, '--prompts <list>', 'several classes: "a,b,c", @labels.txt or @<dataset dir>; per-class Dice of the label maps (argmax over the classes, background below --threshold) and their mean; --out keeps the maps');
   option(cmd, '--prompt-key <key>', "prompt key of the split's entries", { defaultText: "the run's" });
-  option(cmd, '--out <dir>', "write masks, 8-bit probability maps (the reference's bicubic resize + save_image) and overlays at original size there");
   option(cmd, '--protocol <name>', `evaluation protocol to report: ${EVAL_PROTOCOLS.join(' | ')} (docs/protocols.md)`, { defaultText: DEFAULT_TABLE_PROTOCOL, parse: oneOf(EVAL_PROTOCOLS) });
-  option(cmd, '--no-overlays', 'do not write overlay images');
-  flag(cmd, 'batchSize', { defaultText: "8; an augmented evaluation of a run: the run's evaluation batch size" });
+  predictionFlags(cmd, {
+    prompt: { help: 'the prompt for --images, or an override prompt for the split' },
+    prompts: { help: 'several classes: "a,b,c", @labels.txt or @<dataset dir>; per-class Dice of the label maps (argmax over the classes, background below --threshold) and their mean; --out keeps the maps' },
+    out: { help: "write masks, 8-bit probability maps (the reference's bicubic resize + save_image) and overlays at original size there" },
+    batchSize: { defaultText: "8; an augmented evaluation of a run: the run's evaluation batch size" },
+    imageSize: { defaultText: "the run's or the model's" },
+    threshold: { default: 0.5 },
+    precision: { defaultText: "the run's, else 32" },
+    tf32: { default: 'auto' },
+  });
   option(cmd, '--eval-augment <mode>', 'auto (a run folder: val/test through the training augmentation where its training read them so: quirks reference on VOC/Cityscapes, or data.evalAugment) | on | off', { default: 'auto', parse: oneOf(EVAL_AUGMENT_MODES) });
   flag(cmd, 'loaderThreads', { defaultText: 'cores, at most 4' });
-  flag(cmd, 'imageSize', { defaultText: "the run's or the model's" });
-  option(cmd, '--threshold <p>', 'probability threshold for masks and Dice/IoU', { default: '0.5' });
   option(cmd, '--results <file>', 'write per-sample scores (JSON) there');
   flag(cmd, 'json', { help: 'print the result as one JSON line' });
+  flag(cmd, 'quiet', { help: 'no progress bar' });
   flag(cmd, 'config', { help: 'take the model config from this config file' });
   flag(cmd, 'model');
-  option(cmd, '--precision <p>', `autocast of the forward: ${PRECISIONS.join(' | ')}`, { defaultText: "the run's, else 32", parse: oneOf(PRECISIONS) });
-  option(cmd, '--tf32 <mode>', `TF32 math on CUDA: ${TF32_MODES.join(' | ')}`, { default: 'auto', parse: oneOf(TF32_MODES) });
   examples(cmd, [
     'tunevlseg eval runs/k1',
     'tunevlseg eval runs/k1 --dataset data/cvc-clinicdb --out preds',
     'tunevlseg eval runs/k1/checkpoints/last.safetensors --dataset data/kvasir --protocol model-resolution --json',
   ]);
-  return cmd
-    .action(async (target: string, flags: Record<string, unknown>) => {
-      const print = deps.print ?? ((l: string) => console.log(l));
-      const build = deps.buildSegmenter ?? (await loadDefaultFactory());
-      // Ctrl-C: exit at once; an unfinished --out's new files are removed by predictFolder's exit hook.
-      const onSigint = (): void => process.exit(130);
-      process.once('SIGINT', onSigint);
-      let r: EvalCommandResult;
-      try {
-        r = await runEval(target, flags, build);
-      } finally {
-        process.off('SIGINT', onSigint);
-      }
-      if (flags.json) {
-        print(stringifyJson(r));
-        return;
-      }
-      for (const n of r.notes) print(n);
-      if (r.evaluation) {
-        const e = r.evaluation;
-        const shown = flags.protocol === undefined ? EVAL_PROTOCOLS : [r.protocol];
-        print(`${r.split}${r.reading?.augmented ? ' (augmented as in training)' : ''}: ${e.samples} samples  loss ${e.loss.toFixed(4)}  (${r.checkpoint})`);
-        for (const p of shown) {
-          const m = e.protocols?.[p];
-          if (m) print(`  ${p.padEnd(27)} Dice ${m.dice.toFixed(4)}  IoU ${m.iou.toFixed(4)}${m.iouAggregate === 'global' ? ' (global)' : ''}${p === r.protocol ? '  <-' : ''}`);
-        }
-      }
-      if (r.classes) {
-        const c = r.classes;
-        print(`${c.split}: per-class Dice of the label maps (${r.checkpoint})`);
-        for (const k of c.classes) print(`  ${k.name.padEnd(24)} Dice ${Number.isNaN(k.dice) ? '   -  ' : k.dice.toFixed(4)}  (${k.entries} entries)`);
-        print(`  ${'mean'.padEnd(24)} Dice ${c.meanDice.toFixed(4)}${c.unmatched > 0 ? `  (${c.unmatched} entries of other classes left out)` : ''}`);
-        if (c.outDir) print(`label maps -> ${c.outDir}`);
-      }
-      if (r.predictions) print(`predictions: ${r.predictions.files} images -> ${r.predictions.outDir}`);
-    });
+  return cmd.action(async (target: string, flags: Record<string, unknown>) => {
+    const print = printerOf(deps);
+    const build = await factoryOf(deps);
+    const progress = progressOf('eval', 'batches', { quiet: flags.quiet === true || flags.json === true, ...(deps.stream ? { stream: deps.stream } : {}) });
+    // Ctrl-C: exit at once; an unfinished --out's new files are removed by predictFolder's exit hook.
+    const onSigint = (): void => process.exit(130);
+    process.once('SIGINT', onSigint);
+    let r: EvalCommandResult;
+    try {
+      r = await runEval(target, flags, build, progress.onProgress);
+    } finally {
+      progress.stop();
+      process.off('SIGINT', onSigint);
+    }
+    if (flags.json) print(stringifyJson(r));
+    else for (const line of resultLines(r, flags.protocol === undefined)) print(line);
+  });
 }

@@ -2,8 +2,8 @@
 // preprocess.json + web/ + README.md (src/export/bundle.ts).
 import type { Command } from 'commander';
 import { examples, flag, option } from './flags.js';
-import { shellCommand } from '../hub/shell-quote.js';
-import { checkModelKeys, modelFlagConfig } from '../tuning/model-flag.js';
+import { shellCommand } from '../util/shell-quote.js';
+import { checkModelKeys, modelFlagConfig } from './model-flag.js';
 
 export interface ExportCliOptions {
   tuned?: string;

@@ -8,97 +8,15 @@
  * Old spellings (`--data`, `--data-dir`, `--img-size`, ...) stay accepted: a hidden option that
  * writes the canonical flag's value, and one line on stderr naming the new spelling.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { didYouMeanSuffix } from '../torch/suggest.js';
-import { LEARNER_NAMES, unknownLearnerMessage } from '../learners/registry.js';
+import { Command, Option } from 'commander';
+import { FLAGS, type FlagName, type FlagSpec } from './flag-table.js';
+import type { Parse } from './flag-values.js';
 
-/** Help text of `--model`, the same in every command (src/tuning/model-flag.ts parses its values). */
-export const MODEL_FLAG_HELP = 'base model (preset, folder or hub id org/name[@rev]) or key=value for any model config key; repeatable';
-
-type Parse = (value: string, previous: unknown) => unknown;
-
-interface FlagSpec {
-  /** Commander flags, e.g. `--dataset <dir>`. */
-  flags: string;
-  help: string;
-  parse?: Parse;
-  /** Repeatable: values collect into an array (`[]` when not given; never printed as a default). */
-  repeatable?: boolean;
-  /** Old spellings still accepted (hidden, with a deprecation note). */
-  old?: readonly string[];
-}
+export { FLAGS, MODEL_FLAG_HELP, type FlagName } from './flag-table.js';
+export { collect, learnerList, learnerName, oneOf, probability } from './flag-values.js';
 
 /** The `(default: X)` suffix: the one way a default is printed. */
 export const defaultNote = (shown: string | number | boolean): string => `(default: ${String(shown)})`;
-
-const positiveInt = (flag: string): Parse => (v) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected an integer >= 1, got ${JSON.stringify(v)} (${flag})`);
-  return n;
-};
-const nonNegativeInt = (flag: string): Parse => (v) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected an integer >= 0, got ${JSON.stringify(v)} (${flag})`);
-  return n;
-};
-
-/** A value among `choices`, with "did you mean" for a near miss. */
-export const oneOf = (choices: readonly string[]): Parse => (v) => {
-  if (!choices.includes(v)) throw new InvalidArgumentError(`expected ${choices.join(' | ')}, got ${JSON.stringify(v)}${didYouMeanSuffix(v, choices)}`);
-  return v;
-};
-
-/** A learner name of the registry (read live: learners registered later count), or `extra` ('none'). */
-export const learnerName = (extra: readonly string[] = []): Parse => (v) => {
-  if (!(LEARNER_NAMES as readonly string[]).includes(v) && !extra.includes(v)) throw new InvalidArgumentError(unknownLearnerMessage(v, extra));
-  return v;
-};
-
-/** A comma-separated list of registered learners, or `all` (kept as is: each command says what all means to it). */
-export const learnerList: Parse = (v) => {
-  const names = v.split(',').map((s) => s.trim()).filter(Boolean);
-  if (names.length === 0) throw new InvalidArgumentError(`expected a comma-separated list of learners (${LEARNER_NAMES.join(', ')}), got ${JSON.stringify(v)}`);
-  if (names.length === 1 && names[0] === 'all') return 'all';
-  for (const n of names) learnerName()(n, undefined);
-  return names.join(',');
-};
-
-/** Parser of a repeatable flag: each value appended. */
-export const collect: Parse = (v, prev) => [...((prev as string[] | undefined) ?? []), v];
-
-/** Every shared concept, its one spelling and its help (docs/cli.md lists them). */
-export const FLAGS = {
-  dataset: { flags: '--dataset <dir>', help: 'dataset folder (images/, masks/, anns/; docs/data.md)', old: ['--data', '--data-dir'] },
-  datasets: { flags: '--datasets <list>', help: 'comma-separated dataset folders, each optionally name=folder' },
-  model: { flags: '--model <m>', help: MODEL_FLAG_HELP, parse: collect, repeatable: true },
-  models: { flags: '--models <list>', help: 'comma-separated base models (preset, folder or hub id), each optionally name=spec' },
-  learner: { flags: '--learner <name>', help: 'context learner (the registry: docs/learners.md)', parse: learnerName() },
-  learners: { flags: '--learners <list>', help: 'comma-separated learners, or all', parse: learnerList },
-  imageSize: { flags: '--image-size <n>', help: 'model input side in pixels', parse: positiveInt('--image-size'), old: ['--img-size', '--data-image-size'] },
-  loaderThreads: {
-    flags: '--loader-threads <n>', help: 'data-loader threads that decode and resize images (0: on the main thread)',
-    parse: nonNegativeInt('--loader-threads'), old: ['--workers', '--data-workers'],
-  },
-  workers: { flags: '--workers <n>', help: 'worker processes on this machine, each running trials', parse: positiveInt('--workers') },
-  devices: { flags: '--devices <list>', help: 'one worker process per device: cuda:0,cuda:1,... or all (every CUDA device); cpu,cpu for CPU processes' },
-  device: { flags: '--device <d>', help: 'cpu, cuda or cuda:<n>' },
-  threads: { flags: '--threads <n>', help: 'libtorch threads (TUNEVLSEG_THREADS sets it for every command)', parse: positiveInt('--threads') },
-  quirks: {
-    flags: '--quirks <mode>', help: 'reference (the original code\'s behaviour, docs/quirks.md) | fixed (what the paper says)',
-    parse: oneOf(['reference', 'fixed']),
-  },
-  config: { flags: '-c, --config <file>', help: 'YAML or JSON training config (keys as in docs/train.md)' },
-  out: { flags: '--out <dir>', help: 'output folder' },
-  overwrite: { flags: '--overwrite', help: 'replace an earlier output of this command in the same place' },
-  seed: { flags: '--seed <n>', help: 'seed', parse: nonNegativeInt('--seed') },
-  batchSize: { flags: '--batch-size <n>', help: 'images per forward pass', parse: positiveInt('--batch-size') },
-  tokenizer: { flags: '--tokenizer <dir>', help: 'tokenizer folder (vocab.json + merges.txt) or hub id, when the model folder has none' },
-  storage: { flags: '--storage <url>', help: 'study storage: sqlite:<file> or postgres://...' },
-  quiet: { flags: '-q, --quiet', help: 'less output: no progress bars' },
-  json: { flags: '--json', help: 'print the result as one JSON object' },
-} as const satisfies Record<string, FlagSpec>;
-
-export type FlagName = keyof typeof FLAGS;
 
 export interface FlagUse {
   /** Help text for this command (default: the concept's). */

@@ -5,8 +5,8 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { buildSegmenter, type TunedSegmenter } from '../tuning/factory.js';
-import { modelFlagConfig, checkModelKeys } from '../tuning/model-flag.js';
+import type { InspectResult } from '../tuning/inspect.js';
+import { modelFlagConfig, checkModelKeys } from './model-flag.js';
 import { MODEL_FLAG_HELP, collect, examples, flag, learnerName, option } from './flags.js';
 import { DEFAULT_LEARNER, LEARNER_NAMES } from '../learners/registry.js';
 
@@ -22,26 +22,6 @@ export interface InspectFlags {
   weights?: boolean;
   json?: boolean;
   all?: boolean;
-}
-
-export interface InspectRow {
-  name: string;
-  shape: number[];
-  numel: number;
-  decay: boolean;
-}
-
-export interface InspectResult {
-  model: string;
-  learner: string;
-  depth: number | null;
-  numContext: number | null;
-  quirks: string;
-  parameters: InspectRow[];
-  total: number;
-  decayed: number;
-  /** A note on the flags (e.g. why --weights was ignored), or absent. */
-  note?: string;
 }
 
 function parseValue(raw: string): unknown {
@@ -79,33 +59,14 @@ export function inspectConfig(f: InspectFlags): Record<string, unknown> {
   return cfg;
 }
 
-/** The trainable tensors of a built segmenter. */
-export function inspectSegmenter(seg: TunedSegmenter, cfg: Record<string, unknown>): InspectResult {
-  const decayed = new Set(seg.decayNames().decayed);
-  const parameters = seg.namedTrainable().map(([name, t]) => ({ name, shape: t.shape, numel: t.numel, decay: decayed.has(name) }));
-  const L = seg.context_learner;
-  const prompts = L !== null && (L.usesText || L.usesVision);
-  return {
-    model: String(cfg.model),
-    learner: seg.learnerName,
-    depth: prompts ? L.depth : null,
-    numContext: prompts ? L.numContext : null,
-    quirks: seg.quirks,
-    parameters,
-    total: parameters.reduce((s, p) => s + p.numel, 0),
-    decayed: parameters.filter((p) => p.decay).reduce((s, p) => s + p.numel, 0),
-  };
-}
+export type { InspectResult, InspectRow } from '../tuning/inspect.js';
 
+/** What `tunevlseg inspect` does, as a function: flags in, the trainable tensors out (with a note on --weights). */
 export async function runInspect(f: InspectFlags): Promise<InspectResult> {
   const cfg = inspectConfig(f);
-  const seg = await buildSegmenter(cfg);
-  try {
-    const note = weightsNotes.get(cfg);
-    return { ...inspectSegmenter(seg, cfg), ...(note ? { note } : {}) };
-  } finally {
-    seg.dispose();
-  }
+  const { inspectModel } = await import('../tuning/inspect.js');
+  const note = weightsNotes.get(cfg);
+  return { ...(await inspectModel(cfg)), ...(note ? { note } : {}) };
 }
 
 export function formatInspect(r: InspectResult, all = true): string {

@@ -1,6 +1,6 @@
 // The `tunevlseg` command line: one module per subcommand, each thin over the library
 // (src/cli/program.ts registers them, loading only the one being run).
-import { redactText } from '../hub/redact.js';
+import { redactText } from '../util/redact.js';
 import { buildProgram } from './program.js';
 
 try {

@@ -4,7 +4,6 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { pretrain } from '../demo/pretrain.js';
 import { DEMO_DOMAINS, generateDomain, isDemoDomain } from '../demo/domains.js';
 import type { Split } from '../data/format.js';
 import { examples, flag, option } from './flags.js';
@@ -82,6 +81,7 @@ export function registerPretrainCommand(program: Command, deps: { print?: (line:
         print(`generated ${f.generate}: ${s.splits.train.entries}/${s.splits.val.entries}/${s.splits.test.entries} train/val/test entries in ${s.dir} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
       } else if (f.counts !== undefined) throw new Error('--counts needs --generate');
       if (!existsSync(path.join(f.dataset, 'anns', 'train.json'))) throw new Error(`--dataset ${f.dataset}: no anns/train.json (use --generate natural to write the demo's source domain)`);
+      const { pretrain } = await import('../demo/pretrain.js');
       const summary = await pretrain({
         dataDir: f.dataset, outDir: f.out, from: f.from ?? null, tokenizerDir: f.tokenizer ?? null, restrictVocab: f.restrictVocab,
         steps: num('--steps', f.steps, true), batchSize: f.batchSize, lr: num('--lr', f.lr, false),

@@ -3,8 +3,8 @@
 // `tunevlseg doctor` stays fast; `--help`, no command or an unknown one loads them all (the
 // command list, and "did you mean" for a mistyped name).
 import { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { examples } from './flags.js';
+import { tunevlsegVersion } from '../util/package-root.js';
 
 type Register = (program: Command) => unknown;
 
@@ -35,12 +35,11 @@ export const COMMAND_NAMES: readonly string[] = COMMANDS.flatMap((c) => c.names)
  * names, or all of them (default, and for help or an unknown name).
  */
 export async function buildProgram(argv: readonly string[] | null = null): Promise<Command> {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   const program = new Command();
   program
     .name('tunevlseg')
     .description('Prompt tuning of frozen vision-language segmentation models (CLIPSeg, CRIS) on new domains')
-    .version(pkg.version);
+    .version(tunevlsegVersion());
   examples(program, [
     'tunevlseg demo',
     'tunevlseg train --dataset data/kvasir --model learner=maple',

@@ -3,9 +3,15 @@
 import type { Command } from 'commander';
 import type { StudySummary } from '../sweep/index.js';
 import { DEFAULT_LEARNER } from '../learners/registry.js';
-import { checkModelKeys, modelFlagConfig } from '../tuning/model-flag.js';
+import { checkModelKeys, modelFlagConfig } from './model-flag.js';
 import { examples, flag, oneOf, option } from './flags.js';
-import { joinStudy, readStudy, RECIPE_NAMES, runSweep, SAMPLER_CHOICES, StudyFailedError, sweepSpaceReport, SWEEP_OBJECTIVES, type SweepOptions } from '../experiment/index.js';
+import { RECIPE_NAMES } from '../experiment/recipes.js';
+import { SAMPLER_CHOICES } from '../experiment/sweep-plan.js';
+import { SWEEP_OBJECTIVES } from '../experiment/trial.js';
+import type { SweepOptions } from '../experiment/index.js';
+
+/** The sweep library, loaded when a command runs (it loads libtorch). */
+const experiment = (): Promise<typeof import('../experiment/index.js')> => import('../experiment/index.js');
 
 function printStudy(s: StudySummary, json: boolean): void {
   if (json) {
@@ -71,6 +77,7 @@ export function registerSweepCommands(program: Command): void {
     const learner = learnerKey !== undefined && sweep.getOptionValueSource('learner') !== 'cli' ? String(learnerKey) : f.learner;
     const { printSpace, seed, model: _m, ...rest } = f;
     const o: SweepOptions = { ...rest, model: base === undefined ? 'clipseg' : String(base), modelConfig, learner, workers: String(f.workers), ...(seed !== undefined ? { seed: String(seed) } : {}) };
+    const { runSweep, StudyFailedError, sweepSpaceReport } = await experiment();
     if (printSpace) {
       console.log(JSON.stringify(await sweepSpaceReport(o)));
       return;
@@ -98,6 +105,7 @@ export function registerSweepCommands(program: Command): void {
   ]);
   worker.action(async (o: { storage: string; study: string; trials?: string; pruner?: string; workerId?: string; device?: string; quiet?: boolean }) => {
     if (o.device !== undefined && !/^(cpu|cuda(:\d+)?)$/.test(o.device)) throw new Error(`--device: "${o.device}" is not a device (expected cpu, cuda or cuda:<n>)`);
+    const { joinStudy } = await experiment();
     const ran = await joinStudy(o.storage, o.study, {
       nTrials: o.trials ? Number.parseInt(o.trials, 10) : undefined, pruner: o.pruner, quiet: o.quiet, workerId: o.workerId, ...(o.device !== undefined ? { device: o.device } : {}),
     });
@@ -111,6 +119,7 @@ export function registerSweepCommands(program: Command): void {
   flag(show, 'json', { help: 'one JSON object' });
   examples(show, ['tunevlseg study show clipseg__maple__kvasir', 'tunevlseg study show clipseg__vpt__kvasir --storage postgres://user@db/tvs --json']);
   show.action(async (name: string, o: { storage: string; json?: boolean }) => {
+    const { readStudy } = await experiment();
     printStudy(await readStudy(o.storage, name), o.json === true);
   });
 }

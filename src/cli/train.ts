@@ -1,42 +1,19 @@
 // `tunevlseg train`: a YAML/JSON config file plus a flag for every config key, validated with
 // zod (errors name the key and where its value came from); `--resume <run>` continues an
 // interrupted run. Thin over src/train (docs/train.md).
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import {
-  train, readRunConfig, TrainingInterruptedError, type BuildSegmenter, type TrainSummary,
-} from '../train/trainer.js';
-import { runDirOf, RUN_FILES } from '../train/run-folder.js';
-import {
-  configLeaves, parseFlagValue, parseAssignments, readConfigFile, applyOverrides, keyPaths, parseTrainConfig,
-  ConfigError, type ConfigSources, type TrainConfig,
-} from '../train/config.js';
-import { stringifyJson } from '../train/checkpoint.js';
-import { modelFlagAssignments, checkModelKeys } from '../tuning/model-flag.js';
+import { RUN_FILES } from '../train/run-folder.js';
+import { configLeaves, ConfigError, type TrainConfig } from '../train/config.js';
+import { locateRun, resolveTrainConfig, resumeConfig } from '../train/run-config.js';
+import { stringifyJson } from '../util/json.js';
+import { modelFlagAssignments } from './model-flag.js';
 import { DEFAULT_LEARNER } from '../learners/registry.js';
+import { factoryOf, printerOf, type CommandDeps } from './deps.js';
 import { FLAGS, collect, examples, flag, option, type FlagName } from './flags.js';
 
 /** The base model a config gets when it names none (src/tuning/config.ts). */
 const DEFAULT_MODEL = 'clipseg';
-
-/** The segmenter factory of src/tuning, loaded only when a command needs a model. */
-export async function loadDefaultFactory(): Promise<BuildSegmenter> {
-  const mod = await import('../tuning/factory.js');
-  return (model) => {
-    checkModelKeys(model, 'model config');
-    return mod.buildSegmenter(model as Parameters<typeof mod.buildSegmenter>[0]);
-  };
-}
-
-export interface CommandDeps {
-  /** Replaces the factory of src/tuning (tests, embedding applications). */
-  buildSegmenter?: BuildSegmenter;
-  /** Where results/JSON go (default console.log). */
-  print?: (line: string) => void;
-  /** Progress bar stream (default stderr). */
-  stream?: NodeJS.WritableStream;
-}
 
 interface TrainFlags {
   config?: string;
@@ -51,50 +28,12 @@ interface TrainFlags {
 }
 
 /**
- * Resolves a configuration from a file (optional) and flags: defaults < file < key flags <
- * --model k=v < --set k=v. Returns it with the source of every key (for error messages).
- */
-export function resolveTrainConfig(flags: TrainFlags, leafValues: [string, string, string][]): { config: TrainConfig; sources: ConfigSources } {
-  const sources: ConfigSources = new Map();
-  let base: Record<string, unknown> = {};
-  if (flags.config) {
-    base = readConfigFile(flags.config);
-    for (const k of keyPaths(base)) sources.set(k, flags.config);
-  }
-  const leaves = new Map(configLeaves().map((l) => [l.key, l]));
-  const overrides: [string, unknown][] = [];
-  for (const [key, raw, flag] of leafValues) {
-    overrides.push([key, parseFlagValue(leaves.get(key), raw)]);
-    sources.set(key, flag);
-  }
-  const modelSets = modelFlagAssignments(flags.model).map(([k, v, from]): [string, unknown, string] => [`model.${k}`, v, from]);
-  for (const [k, v, from] of [...modelSets, ...parseAssignments(flags.set, '--set')]) {
-    overrides.push([k, v]);
-    sources.set(k, from);
-  }
-  if (flags.quiet) overrides.push(['progress', 'lines']);
-  const merged = applyOverrides(base, overrides);
-  return { config: parseTrainConfig(merged, sources), sources };
-}
-
-/** A run given as a folder, or as a name under runsDir. */
-function locateRun(run: string, runsDir: string): string {
-  if (existsSync(path.join(run, RUN_FILES.config))) return path.resolve(run);
-  const under = path.join(runsDir, run);
-  if (existsSync(path.join(under, RUN_FILES.config))) return path.resolve(under);
-  throw new Error(`--resume ${run}: no run folder there (looked for ${path.resolve(run, RUN_FILES.config)} and ${path.resolve(under, RUN_FILES.config)})`);
-}
-
-function printSummary(s: TrainSummary, print: (l: string) => void, json: boolean): void {
-  if (json) print(stringifyJson(s));
-}
-
-/**
  * Config keys whose flag is a shared concept of the grammar (docs/cli.md) rather than the key's
  * dotted path: `--dataset`, not `--data-dir` (the old spellings stay accepted).
  */
 const CONCEPT_FLAGS: Readonly<Record<string, FlagName>> = {
   'data.dir': 'dataset', 'data.imageSize': 'imageSize', 'data.workers': 'loaderThreads', seed: 'seed', device: 'device', batchSize: 'batchSize',
+  precision: 'precision', tf32: 'tf32', threshold: 'threshold',
 };
 
 const shownDefault = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : typeof v === 'string' ? v : JSON.stringify(v));
@@ -130,7 +69,7 @@ export function registerTrainCommand(program: Command, deps: CommandDeps = {}): 
     'tunevlseg train --resume k1',
   ]);
   cmd.action(async (flags: TrainFlags) => {
-    const print = deps.print ?? ((l: string) => console.log(l));
+    const print = printerOf(deps);
     const given: [string, string, string][] = leafOptions
       .filter((o) => flags[o.attr] !== undefined)
       .map((o) => [o.key, String(flags[o.attr]), o.flag]);
@@ -143,19 +82,18 @@ export function registerTrainCommand(program: Command, deps: CommandDeps = {}): 
         throw new ConfigError(`--resume continues a run with its saved config.json; config flags are not allowed with it (got ${extra.join(', ')})`);
       }
       const runsDir = given.find(([k]) => k === 'runsDir')?.[1] ?? 'runs';
-      const dir = locateRun(flags.resume, runsDir);
-      const saved = readRunConfig(dir);
-      const progress = flags.quiet ? 'lines' : (given.find(([k]) => k === 'progress')?.[1] as TrainConfig['progress'] | undefined) ?? saved.progress;
-      config = parseTrainConfig({ ...saved, runsDir: path.dirname(dir), name: path.basename(dir), progress });
+      const progress = flags.quiet ? 'lines' : (given.find(([k]) => k === 'progress')?.[1] as TrainConfig['progress'] | undefined);
+      config = resumeConfig(locateRun(flags.resume, runsDir), progress);
       resume = true;
     } else {
-      config = resolveTrainConfig(flags, given).config;
+      config = resolveTrainConfig({ file: flags.config, leaves: given, model: modelFlagAssignments(flags.model), set: flags.set, quiet: flags.quiet }).config;
     }
     if (flags.printConfig) {
       print(stringifyJson(config, 2));
       return;
     }
-    const buildSegmenter = deps.buildSegmenter ?? (await loadDefaultFactory());
+    const buildSegmenter = await factoryOf(deps);
+    const { train, TrainingInterruptedError } = await import('../train/trainer.js');
     const controller = new AbortController();
     let interrupts = 0;
     const onSigint = (): void => {
@@ -171,7 +109,7 @@ export function registerTrainCommand(program: Command, deps: CommandDeps = {}): 
         buildSegmenter, resume, overwrite: flags.overwrite === true, signal: controller.signal,
         ...(deps.stream ? { stream: deps.stream } : {}), log: print,
       });
-      printSummary(summary, print, flags.json === true);
+      if (flags.json) print(stringifyJson(summary));
       if (summary.diverged) {
         // The run is complete and scored as the original would score it, but it diverged: a
         // script must not take it for a good run (docs/reliability.md, "Divergence").
@@ -192,4 +130,3 @@ export function registerTrainCommand(program: Command, deps: CommandDeps = {}): 
   return cmd;
 }
 
-export { runDirOf };

@@ -30,6 +30,9 @@ import { type BmpImage, decodeBmp, isBmp } from './bmp.js';
 import { decodeJpeg, isJpeg, resizeCubicToPlanes } from './native-image.js';
 import { mendTiff } from './tiff-header.js';
 
+/** File extensions read as images (lower case): by `predict` on a folder and by the dataset converters' scans. */
+export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.tif', '.tiff', '.webp', '.gif', '.bmp'];
+
 export const IMAGENET_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: readonly [number, number, number] = [0.229, 0.224, 0.225];
 

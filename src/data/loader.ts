@@ -73,7 +73,7 @@ export interface LoaderOptions extends PromptOptions {
 }
 
 export interface Batch {
-  /** [B, 3, S, S], RGB in [0, 1] (not normalised: see src/train/inputs.ts). */
+  /** [B, 3, S, S], RGB in [0, 1] (not normalised: see src/inference/inputs.ts). */
   images: Float32Array;
   /** [B, 1, S, S]: gray / 255 (soft, the default) or 0/1 with `maskThreshold`. */
   masks: Float32Array;
@@ -370,7 +370,7 @@ export class BatchLoader implements AsyncIterable<Batch> {
       ...(buffers === undefined ? {} : { buffers }),
       id: this.nextJobId++,
       size: o.size,
-      // [0, 1] pixels: the model's normalisation happens once, on the tensor (src/train/inputs.ts).
+      // [0, 1] pixels: the model's normalisation happens once, on the tensor (src/inference/inputs.ts).
       mean: PIXELS_MEAN,
       std: PIXELS_STD,
       maskThreshold: o.maskThreshold === undefined ? null : o.maskThreshold,

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageRoot } from '../torch/package-root.js';
+import { packageRoot } from '../util/package-root.js';
 
 export type JpegDecode =
   | {

@@ -104,7 +104,7 @@ export function quantize8(p: Float32Array): Uint8Array {
  * Writes a predicted probability map (w x h, values in [0, 1]) back at the original image
  * size: resized bilinearly (half-pixel centres) when the sizes differ, then as
  * `writePredictionPngs`. The evaluation protocols' resize (bicubic, as the reference) lives in
- * src/train/protocols.ts, which hands its 8-bit map to `writePredictionPngs` directly.
+ * src/inference/protocols.ts, which hands its 8-bit map to `writePredictionPngs` directly.
  */
 export async function writeMaskPng(
   file: string,

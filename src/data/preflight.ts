@@ -16,7 +16,7 @@ import path from 'node:path';
 import { type DatasetSample, type FormatIssue } from './format.js';
 import { imageInfo, readMaskGray } from './image.js';
 import { pool } from './pool.js';
-import { shellCommand } from '../hub/shell-quote.js';
+import { shellCommand } from '../util/shell-quote.js';
 
 export interface PreflightOptions {
   /** Files decoded at once. Default: available cores (at most 4). */

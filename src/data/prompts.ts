@@ -17,6 +17,29 @@ export interface PromptOptions {
   appendFullStop?: boolean;
 }
 
+/** Prompt settings as configs and flags hold them: null or undefined means "not set here". */
+export interface PromptSettings {
+  promptKey?: string | null | undefined;
+  overridePrompt?: string | null | undefined;
+  appendFullStop?: boolean | null | undefined;
+}
+
+/**
+ * The prompt options that layers of settings give (a run's `data` section, then flags): each
+ * key from the last layer that sets it. The one place prompt options are assembled, so training,
+ * evaluation and prediction read a split's prompts alike.
+ */
+export function promptOptions(...layers: readonly (PromptSettings | null | undefined)[]): PromptOptions {
+  const out: PromptOptions = {};
+  for (const l of layers) {
+    if (!l) continue;
+    if (l.promptKey !== undefined && l.promptKey !== null) out.promptKey = l.promptKey;
+    if (l.overridePrompt !== undefined && l.overridePrompt !== null) out.overridePrompt = l.overridePrompt;
+    if (l.appendFullStop !== undefined && l.appendFullStop !== null) out.appendFullStop = l.appendFullStop;
+  }
+  return out;
+}
+
 /** The reference's `prompt_index`: `p<i>` for i >= 0, `random` for a negative index. */
 export function promptKeyFromIndex(index: number): string {
   return index >= 0 ? `p${index}` : 'random';

@@ -8,8 +8,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { predictFolder } from '../train/evaluate.js';
-import { datasetEmbeddings } from '../train/embeddings.js';
+import { predictFolder } from '../inference/predict.js';
+import { datasetEmbeddings } from '../inference/embeddings.js';
 import { loadTuned } from '../tuning/checkpoint.js';
 import type { Segmenter } from '../tuning/segmenter.js';
 import type { ClipsegFullSegmenter } from './model.js';

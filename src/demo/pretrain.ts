@@ -19,11 +19,11 @@ import { CLIPSegForImageSegmentation } from '../models/clipseg/model.js';
 import { clipsegConfigToJson } from '../models/clipseg/config.js';
 import { ClipTokenizer } from '../models/clip/tokenizer.js';
 import { getNumThreads, manualSeed, noGrad, optim, saveSafetensors, setNumThreads, tidy, tensor } from '../torch/index.js';
-import { diceCELoss } from '../train/loss.js';
-import { diceIoU } from '../train/metrics.js';
-import { evaluate, type EvalMeans } from '../train/evaluate.js';
-import { batchTensors, loaderFor, normalise } from '../train/inputs.js';
-import { tunevlsegVersion } from '../train/checkpoint.js';
+import { diceCELoss } from '../inference/loss.js';
+import { diceIoU } from '../inference/metrics.js';
+import { evaluate, type EvalMeans } from '../inference/evaluate.js';
+import { batchTensors, loaderFor, normalise } from '../inference/inputs.js';
+import { tunevlsegVersion } from '../util/package-root.js';
 import { ClipsegFullSegmenter, initTinyClipseg, tinyClipsegConfig } from './model.js';
 import { DEMO_WORDS, buildTinyVocab, writeTinyVocab } from './vocab.js';
 

@@ -4,7 +4,7 @@ import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeReport } from '../report/index.js';
 import { learnerRunDir, type DemoSummary } from './run.js';
-import { shellCommand, shellQuote } from '../hub/shell-quote.js';
+import { shellCommand, shellQuote } from '../util/shell-quote.js';
 import { benchFiles, runFiles } from '../train/run-folder.js';
 
 export const DEMO_MODEL = 'tiny-clipseg';

@@ -26,11 +26,12 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import path from 'node:path';
 import { getNumThreads, setNumThreads } from '../torch/index.js';
 import { train, type TrainSummary } from '../train/trainer.js';
-import { evaluate } from '../train/evaluate.js';
+import { evaluate } from '../inference/evaluate.js';
 import type { TrainConfigInput } from '../train/config.js';
 import type { Split } from '../data/format.js';
 import type { LearnerName } from '../learners/types.js';
-import { learnerEntry, learnerFamily, learnersFor, type MethodFamily } from '../learners/registry.js';
+import { learnerEntry, learnerFamily } from '../learners/registry.js';
+import { DEMO_FAMILY_LR, DEMO_LR, DEMO_STEPS, demoDefaultLearners } from './settings.js';
 import { LearnerConfigError, buildSegmenter } from '../tuning/factory.js';
 import { demoAssetsDir } from './assets.js';
 import { DOMAIN_SPECS, fieldOfViewDice, generateDomain, textBlindDice } from './domains.js';
@@ -71,20 +72,7 @@ async function fittedModelOptions(model: Record<string, unknown>, log: (line: st
   }
 }
 
-/** Default optimizer steps per learner and learning rate of the prompt learners (measured: docs/demo.md). */
-export const DEMO_STEPS = 300;
-export const DEMO_LR = 1e-2;
-/**
- * The demo's learning rate by method family (`--learners all`): prompts take DEMO_LR; the methods
- * that change weights would be wrecked by it in 300 steps (full fine-tuning most of all), so they
- * take rates scaled to how much of the model they move (measured: docs/demo.md).
- */
-export const DEMO_FAMILY_LR: Readonly<Record<MethodFamily, number>> = { prompt: DEMO_LR, adapter: 3e-3, lora: 3e-3, full: 3e-4 };
-
-/** The learners the demo tunes by default: the paper's six (the prompt learners of CLIPSeg). */
-export const demoDefaultLearners = (): LearnerName[] => learnersFor('clipseg').filter((l) => learnerFamily(l) === 'prompt');
-/** `--learners all`: every CLIPSeg learner of the registry (adapters, LoRA, full fine-tuning too). */
-export const demoAllLearners = (): LearnerName[] => learnersFor('clipseg');
+export { DEMO_FAMILY_LR, DEMO_LR, DEMO_STEPS, demoAllLearners, demoDefaultLearners } from './settings.js';
 
 export interface DemoLearnerSettings {
   /** Optimizer steps (rounded up to whole epochs). */

@@ -5,15 +5,15 @@
  * that "bench" means the speed benchmarks of bench/.
  */
 import { basename } from 'node:path';
-import { LEARNERS, type LearnerName } from '../sweep/index.js';
-import { learnerEntry, learnerSupports, learnersWithOption, unknownLearnerMessage } from '../learners/registry.js';
-import { familyOfModelSpec } from '../tuning/factory.js';
+import { LEARNER_NAMES, learnerEntry, learnerSupports, learnersWithOption, unknownLearnerMessage } from '../learners/registry.js';
+import type { LearnerName } from '../learners/types.js';
+import { familyOfModelSpec } from '../tuning/base-model.js';
 
 export const ABLATIONS: Record<string, { name: string; model: Record<string, unknown>; learners?: readonly string[] }> = {
   // Table 4: MaPLe (and the other initialised learners) from N(0, 0.02) instead of "a photo of a".
   init: { name: 'init-gaussian', model: { contextInitializer: null }, get learners() { return learnersWithOption('contextInitializer'); } },
   // Table 5: no learnable upsampler (for the learners that have one: the adapters, LoRA and full fine-tuning have none).
-  upsampler: { name: 'no-upsampler', model: { useNewLastLayer: false }, get learners() { return LEARNERS.filter((l) => learnerEntry(l).upsampler !== false); } },
+  upsampler: { name: 'no-upsampler', model: { useNewLastLayer: false }, get learners() { return LEARNER_NAMES.filter((l) => learnerEntry(l).upsampler !== false); } },
 };
 
 /** The model family of a grid model (which learners it takes; which one gives the embeddings). */
@@ -38,8 +38,8 @@ export function namedSpec(s: string): { name: string; spec: string } {
 export interface GridCell { id: string; model: { name: string; spec: string }; learner: LearnerName; dataset: { name: string; spec: string }; ablation: string | null; overrides: Record<string, unknown> }
 
 export function gridCells(models: string[], learners: string[], datasets: string[], ablate: string[]): GridCell[] {
-  if (learners.length === 1 && learners[0] === 'all') learners = [...LEARNERS];
-  for (const l of learners) if (!(LEARNERS as readonly string[]).includes(l)) throw new Error(`bench: ${unknownLearnerMessage(l)}`);
+  if (learners.length === 1 && learners[0] === 'all') learners = [...LEARNER_NAMES];
+  for (const l of learners) if (!(LEARNER_NAMES as readonly string[]).includes(l)) throw new Error(`bench: ${unknownLearnerMessage(l)}`);
   for (const a of ablate) if (!ABLATIONS[a]) throw new Error(`bench: unknown ablation "${a}" (${Object.keys(ABLATIONS).join(', ')})`);
   const cells: GridCell[] = [];
   for (const m of models.map(namedSpec)) {

@@ -6,3 +6,4 @@ export * from './grid.js';
 export * from './run-grid.js';
 export * from './sweep-plan.js';
 export * from './recipes.js';
+export * from './spaces.js';

@@ -7,7 +7,9 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { checkStudyName, openStorage, summarizeStudy, type StudyConfig, type StudyStorage } from '../sweep/index.js';
-import { readConfigFile, predictFolder, datasetEmbeddings, type TrainConfigInput } from '../train/index.js';
+import { readConfigFile, type TrainConfigInput } from '../train/index.js';
+import { predictFolder } from '../inference/predict.js';
+import { datasetEmbeddings } from '../inference/embeddings.js';
 import { benchFiles, runFiles, toTrialsJsonl, type BenchFiles } from '../train/run-folder.js';
 import { familyOf, gridCells, type GridCell } from './grid.js';
 import { planSweep, type SamplerChoice } from './sweep-plan.js';

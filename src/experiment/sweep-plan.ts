@@ -12,7 +12,9 @@
  * `sampler` picks the sampler explicitly whatever the quirks mode; `seed`, `nTrials` and
  * `maxDepth` override the rest.
  */
-import { DEFAULT_SETTINGS, ORIGINAL_SETTINGS, originalSpace, type Distribution, type LearnerName, type SearchSpace, type TpeSettings } from '../sweep/index.js';
+import { DEFAULT_SETTINGS, ORIGINAL_SETTINGS, type Distribution, type SearchSpace, type TpeSettings } from '../sweep/index.js';
+import type { LearnerName } from '../learners/types.js';
+import { originalSpace } from './spaces.js';
 import { learnerEntry } from '../learners/registry.js';
 import { paramFor } from '../learners/param-names.js';
 import { sweepSpace } from './trial.js';

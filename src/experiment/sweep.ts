@@ -4,7 +4,9 @@
  * that workers on other machines can join. Rerunning it on an existing study says what happens.
  */
 import { basename, resolve } from 'node:path';
-import { checkStudyName, openStorage, summarizeStudy, LEARNERS, type LearnerName, type StudyConfig, type StudyStorage, type StudySummary } from '../sweep/index.js';
+import { checkStudyName, openStorage, summarizeStudy, type StudyConfig, type StudyStorage, type StudySummary } from '../sweep/index.js';
+import { LEARNER_NAMES } from '../learners/registry.js';
+import type { LearnerName } from '../learners/types.js';
 import { unknownLearnerMessage } from '../learners/registry.js';
 import { readConfigFile, type TrainConfigInput } from '../train/index.js';
 import { familyOfModelSpec } from '../tuning/base-model.js';
@@ -61,7 +63,7 @@ interface SweepSetup {
 
 /** Flags -> the study's base training config and plan (sweep-plan.ts); nothing is written. */
 async function setupSweep(o: SweepOptions, log: (line: string) => void, lenientModel = false): Promise<SweepSetup> {
-  if (!(LEARNERS as readonly string[]).includes(o.learner)) throw new Error(unknownLearnerMessage(o.learner));
+  if (!(LEARNER_NAMES as readonly string[]).includes(o.learner)) throw new Error(unknownLearnerMessage(o.learner));
   const learner = o.learner as LearnerName;
   let workers = Number.parseInt(o.workers, 10);
   if (!(workers > 0)) throw new Error('--workers must be a positive integer');

@@ -5,8 +5,11 @@
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { checkStudyName, learnerSpace, type LearnerName, type Params, type SearchSpace, type StudyRecord } from '../sweep/index.js';
-import { ConfigError, parseTrainConfig, type EpochRecord, type TrainConfigInput, type TrainSummary } from '../train/index.js';
+import { checkStudyName, type Params, type SearchSpace, type StudyRecord } from '../sweep/index.js';
+import type { LearnerName } from '../learners/types.js';
+import { learnerSpace } from './spaces.js';
+import { ConfigError, parseTrainConfig, type TrainConfigInput } from '../train/config.js';
+import type { EpochRecord, TrainSummary } from '../train/records.js';
 import { isLearnerName, learnerEntry } from '../learners/registry.js';
 import { configTargetOf } from '../learners/param-names.js';
 

@@ -10,8 +10,8 @@ import {
   type Pruner, type StudyStorage, type StudySummary,
 } from '../sweep/index.js';
 import { train, TrainingInterruptedError, type TrainConfigInput, type TrainSummary } from '../train/index.js';
-import { urlPassword, urlWithoutPassword } from '../hub/redact.js';
-import { shellCommand } from '../hub/shell-quote.js';
+import { urlPassword, urlWithoutPassword } from '../util/redact.js';
+import { shellCommand } from '../util/shell-quote.js';
 import { epochObjectiveValue, objectiveValue, trialConfig, type SweepObjective } from './trial.js';
 
 export function makePruner(name: string): Pruner | undefined {

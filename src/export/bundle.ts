@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { StagingDir } from '../data/convert/staging.js';
-import { canonicalPath, ensureOutputDir, isInside, OutputPathError } from '../data/output-guard.js';
+import { canonicalPath, ensureOutputDir, isInside, OutputPathError } from '../util/output-guard.js';
 import { dispose, noGrad, tidy, tensor } from '../torch/index.js';
 import type { TunedSegmenter } from '../tuning/factory.js';
 import { traceSegmenter } from './trace-segmenter.js';
@@ -18,7 +18,7 @@ import { writeWebPage } from './web.js';
 import { withFullStop } from '../data/format.js';
 import { inferenceConfig } from '../tuning/config.js';
 import { checkpointOf } from '../train/run-folder.js';
-import { shellCommand } from '../hub/shell-quote.js';
+import { shellCommand } from '../util/shell-quote.js';
 
 export interface ExportOptions {
   /** A tuned checkpoint (.safetensors from `tunevlseg train`), or */

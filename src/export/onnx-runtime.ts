@@ -5,7 +5,7 @@
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LogitsModel } from '../train/evaluate.js';
+import type { LogitsModel } from '../inference/forward.js';
 import type { SegmenterInfo } from '../tuning/segmenter.js';
 import { ONNX_INPUT, type PreprocessJson, readPreprocess } from './preprocess.js';
 

@@ -5,7 +5,7 @@
 import { copyFileSync, existsSync, linkSync, mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { packageRoot } from '../torch/package-root.js';
+import { packageRoot } from '../util/package-root.js';
 
 /** The onnxruntime-web files the page loads (the WASM-only ESM build and its single runtime). */
 export const ORT_WEB_FILES = ['ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'];

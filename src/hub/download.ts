@@ -41,7 +41,7 @@ import {
 import { HubError, HubHttpError, OfflineCacheMissError } from './errors.js';
 import { downloadCommand, offlineHelp } from './offline-help.js';
 import { fetchFollowing, fetchMetadata, httpError, resolveUrl, type FileMetadata, type RequestContext } from './http.js';
-import { redactUrl } from './redact.js';
+import { redactUrl } from '../util/redact.js';
 import { acquireLock } from './lock.js';
 
 /** Options shared by every hub call. Each defaults from the environment at call time. */

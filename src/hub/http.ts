@@ -8,7 +8,7 @@
  * to the hub's own origin only, never to the CDN (signed URLs carry their own credentials).
  */
 import { HubError, HubHttpError } from './errors.js';
-import { redactUrl as redact } from './redact.js';
+import { redactUrl as redact } from '../util/redact.js';
 
 /** Hub URLs in messages: no credentials, and no (signed, long) query string. */
 const redactUrl = (url: string): string => redact(url, { query: 'drop' });

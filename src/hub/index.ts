@@ -12,7 +12,7 @@ export {
   type SnapshotDownloadOptions,
 } from './download.js';
 export { parseRepoRef, resolveModelSource, type RepoRef, type ResolveModelOptions } from './resolve.js';
-export { cliDownload, formatBytes, parseByteSize, type CliDownloadOptions } from './cli.js';
+export { downloadRepo, formatBytes, parseByteSize, type DownloadRepoOptions } from './download-repo.js';
 export {
   DEFAULT_ENDPOINT,
   defaultCacheDir,
@@ -26,5 +26,5 @@ export {
   type RepoCachePaths,
 } from './cache.js';
 export { HubError, HubHttpError, OfflineCacheMissError, type HubErrorCode } from './errors.js';
-export { redactText, redactUrl, urlPassword, urlWithoutPassword, SECRET_ENV_VARS } from './redact.js';
-export { shellCommand, shellQuote } from './shell-quote.js';
+export { redactText, redactUrl, urlPassword, urlWithoutPassword, SECRET_ENV_VARS } from '../util/redact.js';
+export { shellCommand, shellQuote } from '../util/shell-quote.js';

@@ -2,7 +2,7 @@
 // "not in the cache" error. Said once here so that `download` itself (where "run download first"
 // is no help) and the commands that resolve a hub id tell the same ways on.
 import { repoCachePaths } from './cache.js';
-import { shellCommand } from './shell-quote.js';
+import { shellCommand } from '../util/shell-quote.js';
 
 export interface OfflineHelpContext {
   repo: string;

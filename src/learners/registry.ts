@@ -22,7 +22,7 @@ import { shallowAdapterEntry } from './shallow_adapter/entry.js';
 import { denseAdapterEntry } from './dense_adapter/entry.js';
 import { loraEntry } from './lora/entry.js';
 import { fullFinetuneEntry } from './full_finetune/entry.js';
-import { didYouMeanSuffix } from '../torch/suggest.js';
+import { didYouMeanSuffix } from '../util/suggest.js';
 import { LearnerConfigError, type BaseFamily, type LearnerName } from './types.js';
 
 export type { SearchRow, LearnerEntry, MethodFamily, OriginalSweep, TrainingRecipe } from './entry.js';

@@ -7,5 +7,4 @@ export * from './html.js';
 export * from './tsne.js';
 export * from './stats.js';
 export * from './paper.js';
-export * from './synthetic.js';
 export * from './protocol.js';

@@ -5,7 +5,7 @@
  * report shows one protocol per table and says which in the caption.
  */
 
-import { DEFAULT_TABLE_PROTOCOL, EVAL_PROTOCOLS, type EvalProtocol, PROTOCOL_DESCRIPTIONS, parseProtocol } from '../train/protocol-names.js';
+import { DEFAULT_TABLE_PROTOCOL, EVAL_PROTOCOLS, type EvalProtocol, PROTOCOL_DESCRIPTIONS, parseProtocol } from '../inference/protocol-names.js';
 
 export { EVAL_PROTOCOLS, type EvalProtocol, PROTOCOL_DESCRIPTIONS, parseProtocol };
 

@@ -43,6 +43,6 @@ export async function openStorage(url: string, opts: OpenStorageOptions = {}): P
  */
 export async function openStoragePatiently(url: string, opts: OpenStorageOptions, log: (line: string) => void, maxOutageMs?: number): Promise<StudyStorage> {
   const { StorageRetry } = await import("./retry.js");
-  const { redactUrl } = await import("../hub/redact.js");
+  const { redactUrl } = await import("../util/redact.js");
   return new StorageRetry({ url: redactUrl(url), log, ...(maxOutageMs !== undefined ? { maxOutageMs } : {}) }).run("connect", () => openStorage(url, opts));
 }

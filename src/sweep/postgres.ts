@@ -14,7 +14,7 @@
  */
 
 import pg from "pg";
-import { redactUrl } from "../hub/redact.js";
+import { redactUrl } from "../util/redact.js";
 import { StorageError, TransientStorageError } from "./storage.js";
 import { SqlStudyStorage } from "./sql-storage.js";
 import type { OpenStorageOptions, Row, SqlDriver, SqlValue, StudyStorage } from "./storage.js";

@@ -12,7 +12,7 @@
  * thrown at once.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { redactText } from "../hub/redact.js";
+import { redactText } from "../util/redact.js";
 import { StorageError, TransientStorageError } from "./storage.js";
 
 const PG_TRANSIENT = new Set(["40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03", "53300"]);

@@ -31,7 +31,7 @@ import { StorageRetry } from "./retry.js";
 import { StorageError } from "./storage.js";
 import type { Pruner } from "./pruners.js";
 import { paramImportances } from "./importance.js";
-import { redactText } from "../hub/redact.js";
+import { redactText } from "../util/redact.js";
 import type { ParamImportance } from "./importance.js";
 
 /** Thrown by `report` when the pruner stops the trial; the trial is recorded as pruned. */

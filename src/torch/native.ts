@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageRoot } from './package-root.js';
+import { packageRoot } from '../util/package-root.js';
 import { cpus } from 'node:os';
 
 /** Opaque handle to a native at::Tensor. */

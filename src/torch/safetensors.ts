@@ -36,7 +36,7 @@
  * Why one file over 450 lines: the format's reader, its validation (every header rule, each
  * with its own error) and the writer share one set of layout rules; the fuzz tests read it whole.
  */
-import { writeChunksAtomic } from './atomic-write.js';
+import { writeChunksAtomic } from '../util/atomic-write.js';
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,

@@ -1,5 +1,5 @@
 /**
- * Checkpoints.
+ * Writing checkpoints (src/tuning/checkpoint.ts reads, validates and loads them).
  *
  * A tuned checkpoint (`checkpoints/best.safetensors`, `last.safetensors`) is a safetensors file
  * of `segmenter.learnableState()` (only the learnable tensors: a few hundred KB) whose
@@ -21,56 +21,19 @@
  * (parameter groups with their current lr, per-parameter step counts) and the trainer's state
  * (position, scheduler, early stopping, best metric, running sums; see `TrainerState`).
  *
- * Every file is written to a temporary file in the same folder, fsync'ed and renamed over the
- * target, so a process killed at any moment (SIGKILL included) leaves either the previous file or
- * the new one, never a truncated one. Stray temporary files of a killed writer are ignored.
+ * Both are written by `saveSafetensors`, atomically (src/util/atomic-write.ts): a process killed
+ * at any moment (SIGKILL included) leaves either the previous file or the new one, never a
+ * truncated one. Stray temporary files of a killed writer are ignored.
  */
-import { writeChunksAtomic } from '../torch/atomic-write.js';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { type Tensor, type optim, loadSafetensors, saveSafetensors, dispose } from '../torch/index.js';
 import type { Segmenter } from '../tuning/segmenter.js';
-import { CHECKPOINT_FORMAT, parseJson, stringifyJson, type CheckpointInfo } from '../tuning/checkpoint.js';
-
-// Reading, validating and loading tuned checkpoints is src/tuning/checkpoint.ts's job (one module
-// for train, eval, predict, bench and export); re-exported here for the trainer's users.
-export {
-  CHECKPOINT_FORMAT, parseJson, stringifyJson, readCheckpointMeta, loadCheckpoint, loadTunedInto as loadCheckpointInto,
-  type CheckpointInfo, type CheckpointMeta,
-} from '../tuning/checkpoint.js';
+import { CHECKPOINT_FORMAT, type CheckpointInfo } from '../tuning/checkpoint.js';
+import { parseJson, stringifyJson } from '../util/json.js';
+import { tunevlsegVersion } from '../util/package-root.js';
 
 export const RESUME_FORMAT = 'resume/1';
-
-let cachedVersion: string | undefined;
-/** This package's version (from package.json). */
-export function tunevlsegVersion(): string {
-  if (cachedVersion === undefined) {
-    // Compiled to dist/src/train/checkpoint.js; sources live at src/train/checkpoint.ts.
-    for (const rel of ['../../../package.json', '../../package.json']) {
-      try {
-        const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
-        if (pkg.name === 'tunevlseg' && pkg.version) {
-          cachedVersion = pkg.version;
-          break;
-        }
-      } catch {
-        // try the next candidate
-      }
-    }
-    cachedVersion ??= 'unknown';
-  }
-  return cachedVersion;
-}
-
-/** Writes a file atomically: temporary file in the same folder, fsync, rename. */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  try {
-    writeChunksAtomic(file, [typeof data === 'string' ? Buffer.from(data, 'utf8') : data], { mkdir: true });
-  } catch (e) {
-    throw new Error(`${file}: cannot write file: ${(e as Error).message}`, { cause: e });
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // Tuned checkpoints

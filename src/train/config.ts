@@ -16,13 +16,11 @@ import { z } from 'zod';
 import { SPLITS } from '../data/format.js';
 import { defaultSeed, defaultWeightDecay, quirksOfModel } from './reference-defaults.js';
 import { isLearnerName, learnerEntry } from '../learners/registry.js';
+import type { LossInput } from '../inference/loss.js';
 
-/** Lightning's precision names (docs/gpu.md); '32' is plain float32. */
-export const PRECISIONS = ['32', '16-mixed', 'bf16-mixed'] as const;
-export const TF32_MODES = ['auto', 'on', 'off'] as const;
-/** What DiceCELoss receives (src/train/loss.ts): `logits` (sigmoid=True), or `probabilities` = sigmoid(logits) as VLSM-Adapter does. */
-export const LOSS_INPUTS = ['logits', 'probabilities'] as const;
-export type LossInput = (typeof LOSS_INPUTS)[number];
+import { PRECISIONS, TF32_MODES } from '../inference/precision-modes.js';
+/** What DiceCELoss receives (src/inference/loss.ts `LossInput`). */
+export const LOSS_INPUTS = ['logits', 'probabilities'] as const satisfies readonly LossInput[];
 /**
  * What early stopping watches: the validation loss (minimised: TuneVLSeg's `val_loss`) or the
  * checkpoint-selection Dice (maximised: VLSM-Adapter's `val/dice_epoch`).
@@ -140,7 +138,7 @@ export const trainConfigSchema = z.object({
   loss: z.object({
     lambdaDice: z.number().min(0).default(1),
     lambdaCe: z.number().min(0).default(0.2),
-    /** What DiceCELoss receives: logits (TuneVLSeg) or sigmoid(logits) (VLSM-Adapter's double sigmoid, src/train/loss.ts). */
+    /** What DiceCELoss receives: logits (TuneVLSeg) or sigmoid(logits) (VLSM-Adapter's double sigmoid, src/inference/loss.ts). */
     appliedTo: z.enum(LOSS_INPUTS).default('logits'),
   }).strict().prefault({}),
   /** Probability threshold of the Dice/IoU metrics. */

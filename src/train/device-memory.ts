@@ -12,7 +12,8 @@ import {
   type Tensor, cudaMemory, cudaResetPeakMemory, cudaEmptyCache, cudaIndexOf, processPeakRss, runtimeInfo, tidy, zeros,
 } from '../torch/index.js';
 import type { Segmenter } from '../tuning/segmenter.js';
-import { float32, type MixedPrecision } from './precision.js';
+import { float32 } from '../inference/precision.js';
+import type { MixedPrecision } from './precision.js';
 
 export interface PeakMemory {
   bytes: number;

@@ -8,13 +8,13 @@
  */
 import { statSync } from 'node:fs';
 import { hashSeed } from '../data/rng.js';
-import { shellCommand } from '../hub/shell-quote.js';
+import { shellCommand } from '../util/shell-quote.js';
 import { manualSeed, noGrad, tidy } from '../torch/index.js';
-import { augmentBatch } from './augment.js';
+import { augmentBatch } from '../inference/augment.js';
 import { saveCheckpoint } from './checkpoint.js';
-import { lossTargets } from './evaluate.js';
-import { batchTensors, normalise } from './inputs.js';
-import { diceIoU, MeanAccumulator } from './metrics.js';
+import { lossTargets } from '../inference/batch-scores.js';
+import { batchTensors, normalise } from '../inference/inputs.js';
+import { diceIoU, MeanAccumulator } from '../inference/metrics.js';
 import { TrainingInterruptedError, type EpochRecord, type StepRecord, type TrainOptions, type TrainerState, type ValidationRecord } from './records.js';
 import { DivergedStep, endOnNonFiniteReference, nonFiniteError } from './non-finite.js';
 import { appendLine, saveState, type TrainingRun } from './run-setup.js';

@@ -1,12 +1,15 @@
 /**
  * The last stage of a training run: the best checkpoint scored again on val and test under
- * every evaluation protocol (src/train/protocols.ts), eval/{val,test}.json, the final metrics
+ * every evaluation protocol (src/inference/protocols.ts), eval/{val,test}.json, the final metrics
  * line and summary.json.
  */
 import path from 'node:path';
-import { loadCheckpointInto, stringifyJson, tunevlsegVersion, writeFileAtomic } from './checkpoint.js';
-import { evaluateLoader, type EvalMeans, type EvalResult } from './evaluate.js';
-import { EVAL_PROTOCOLS } from './protocols.js';
+import { loadTunedInto } from '../tuning/checkpoint.js';
+import { stringifyJson } from '../util/json.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+import { tunevlsegVersion } from '../util/package-root.js';
+import { evaluateLoader, type EvalMeans, type EvalResult } from '../inference/evaluate.js';
+import { EVAL_PROTOCOLS } from '../inference/protocols.js';
 import type { EpochRecord, TrainSummary, TrainerState } from './records.js';
 import { appendLine, type TrainingRun } from './run-setup.js';
 import { validationsPerEpoch } from './validation-rules.js';
@@ -17,7 +20,7 @@ export async function finalEvaluation(run: TrainingRun, st: TrainerState): Promi
   const runDir = files.dir;
   const valLoader = run.loaders.val, testLoader = run.loaders.test;
   progress.message(`evaluating the best checkpoint (epoch ${st.best.epoch}, val Dice ${st.best.dice.toFixed(4)})`);
-  loadCheckpointInto(segmenter, files.best);
+  loadTunedInto(segmenter, files.best);
   const evalOpts = { threshold: config.threshold, loss: lossCfg, device, protocols: EVAL_PROTOCOLS, precision: config.precision };
   // Augmented evaluation (issue 24 row 8): val with the draws of the best epoch's validation, so
   // its scores are that epoch's; test with a stream of its own.

@@ -5,9 +5,9 @@
  */
 import type { Segmenter } from '../tuning/segmenter.js';
 import type { EarlyStoppingMonitor, TrainConfig } from './config.js';
-import type { EvalMeans } from './evaluate.js';
-import type { EvalProtocol } from './protocols.js';
-import type { Precision } from './precision.js';
+import type { EvalMeans } from '../inference/batch-scores.js';
+import type { EvalProtocol } from '../inference/protocols.js';
+import type { Precision } from '../inference/precision.js';
 import type { GradScalerState } from './grad-scaler.js';
 import type { PeakMemory } from './device-memory.js';
 
@@ -105,7 +105,7 @@ export interface TrainSummary {
   bestValidation: { epoch: number; batch: number; globalStep: number; index: number };
   /**
    * the best checkpoint on the validation split: `dice`/`iou` under `metricsProtocol`, and
-   * every evaluation protocol apart in `protocols` (src/train/protocols.ts)
+   * every evaluation protocol apart in `protocols` (src/inference/protocols.ts)
    */
   val: EvalMeans;
   /** the best checkpoint on the test split (null: none), like `val` */

@@ -6,7 +6,7 @@
  */
 import { nn, type optim } from '../torch/index.js';
 import type { Segmenter } from '../tuning/segmenter.js';
-import type { EvalProtocol } from './protocols.js';
+import type { EvalProtocol } from '../inference/protocols.js';
 
 /**
  * The validation Dice that picks the best checkpoint: the original's ModelCheckpoint monitors

@@ -8,8 +8,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readDatasetDescription, splitFile, type ReferenceEvaluation, type Split } from '../data/format.js';
 import { hashSeed } from '../data/rng.js';
-import { resolveAugment, type AugmentConfig } from './augment.js';
-import { parseJson, readCheckpointMeta } from './checkpoint.js';
+import { resolveAugment, type AugmentConfig } from '../inference/augment.js';
+import type { EvalAugmentMode, EvalDraws, EvalReading } from '../inference/eval-reading.js';
+import { readCheckpointMeta } from '../tuning/checkpoint.js';
+import { parseJson } from '../util/json.js';
 import { ConfigError, type TrainConfig } from './config.js';
 import { runFiles } from './run-folder.js';
 import type { TrainSummary } from './records.js';
@@ -21,8 +23,7 @@ export interface EvalAugmentStreams {
   seed: number;
 }
 
-/** The draws of one evaluation (`epoch` keys the stream, with the batch index). */
-export type EvalDraws = EvalAugmentStreams & { epoch: number };
+export type { EvalDraws } from '../inference/eval-reading.js';
 
 export function evalAugmentStreams(config: TrainConfig, quirks: 'reference' | 'fixed'): EvalAugmentStreams {
   return { config: resolveAugment(config.augment, quirks), seed: hashSeed(config.seed, 0xe7a1) };
@@ -60,19 +61,9 @@ export function splitRead(dataDir: string, asked: Split, reference: ReferenceEva
   };
 }
 
-/** `eval --eval-augment`: as the run's training read its val/test (auto), always, or never. */
-export type EvalAugmentMode = 'auto' | 'on' | 'off';
-export const EVAL_AUGMENT_MODES: readonly EvalAugmentMode[] = ['auto', 'on', 'off'];
-
-export interface RunEvaluationPlan {
-  /** the split to read */
-  split: Split;
-  /** the augmentation draws (null: clean inputs) */
-  augment: EvalDraws | null;
-  /** samples per batch: the draws are made per batch, so the run's evaluation batch size when augmented (null: the caller's) */
-  batchSize: number | null;
-  notes: string[];
-}
+/** What `planRunEvaluation` returns (the type lives with evaluation, src/inference/eval-reading.ts). */
+export type RunEvaluationPlan = EvalReading;
+export { EVAL_AUGMENT_MODES, type EvalAugmentMode } from '../inference/eval-reading.js';
 
 /**
  * How `tunevlseg eval <run>` reads `asked` of `dataDir` so that it scores what the run scored:

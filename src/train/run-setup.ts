@@ -8,21 +8,25 @@
  */
 import { appendFileSync, existsSync, statSync, truncateSync } from 'node:fs';
 import type { BatchLoader } from '../data/loader.js';
-import { DatasetError, loadSplit, readDatasetDescription, splitFile, type DatasetSample, type PromptOptions, type Split } from '../data/format.js';
+import { DatasetError, loadSplit, promptOptions, readDatasetDescription, splitFile, type DatasetSample, type Split } from '../data/format.js';
 import { checkTrainingPairs, preflightHint } from '../data/preflight.js';
 import { warnAboutRepairs } from '../data/repairs.js';
 import { dispose, optim, type Tensor } from '../torch/index.js';
 import type { Segmenter } from '../tuning/segmenter.js';
-import { resolveAugment, type AugmentConfig } from './augment.js';
-import { loadResumeState, saveCheckpoint, saveResumeState, stringifyJson, writeFileAtomic } from './checkpoint.js';
+import { resolveAugment, type AugmentConfig } from '../inference/augment.js';
+import { loadResumeState, saveCheckpoint, saveResumeState } from './checkpoint.js';
+import { stringifyJson } from '../util/json.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import type { TrainConfig } from './config.js';
 import { quirksOfModel } from './reference-defaults.js';
 import { peakMemoryMeter, refuseBatchThatCannotFit } from './device-memory.js';
-import { moduleDevice, softTargetsOf } from './evaluate.js';
-import { loaderFor } from './inputs.js';
-import { applyTf32For, mixedPrecision } from './precision.js';
+import { softTargetsOf } from '../inference/batch-scores.js';
+import { moduleDevice } from '../inference/forward.js';
+import { loaderFor } from '../inference/inputs.js';
+import { applyTf32For } from '../inference/precision.js';
+import { mixedPrecision } from './precision.js';
 import type { ProgressReporter } from './progress.js';
-import type { EvalProtocol } from './protocols.js';
+import type { EvalProtocol } from '../inference/protocols.js';
 import type { TrainerState } from './records.js';
 import { monitorStart, validationEvery as validationEveryOf } from './validation-rules.js';
 import { evalAugmentOf, evalAugmentStreams, splitRead, type EvalAugmentStreams } from './run-evaluation.js';
@@ -37,14 +41,6 @@ export function appendLine(file: string, rec: unknown): void {
   } catch (e) {
     throw new Error(`${file}: cannot write file: ${(e as Error).message}`, { cause: e });
   }
-}
-
-export function promptOptionsOf(c: TrainConfig): PromptOptions {
-  return {
-    promptKey: c.data.promptKey,
-    appendFullStop: c.data.appendFullStop,
-    ...(c.data.overridePrompt !== null ? { overridePrompt: c.data.overridePrompt } : {}),
-  };
 }
 
 export interface RunData {
@@ -65,7 +61,7 @@ export interface RunData {
  * original does: val/test augmented, and its reference test split (val) when it has no test split.
  */
 export async function loadRunData(config: TrainConfig, note: (line: string) => void): Promise<RunData> {
-  const promptOpts = promptOptionsOf(config);
+  const promptOpts = promptOptions(config.data);
   const { reference } = await readDatasetDescription(config.data.dir);
   // What the original's data config says, followed under quirks reference only.
   const ref = quirksOfModel(config.model) === 'reference' ? reference : null;
@@ -141,7 +137,7 @@ export function setupRun(
   const tf32 = applyTf32For(config.tf32, device);
   const memory = peakMemoryMeter(device);
   const common = {
-    ...promptOptionsOf(config), imageSize: config.data.imageSize,
+    ...promptOptions(config.data), imageSize: config.data.imageSize,
     ...(config.data.workers !== null ? { workers: config.data.workers } : {}),
   };
   const quirks = segmenter.quirks ?? 'reference';

@@ -14,7 +14,7 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { TrainConfig } from './config.js';
-import { canonicalPath, isInside } from '../data/output-guard.js';
+import { canonicalPath, isInside } from '../util/output-guard.js';
 
 export interface RunFolderStart {
   /** The run is resumable now: drop the replaced folder, if any. */

@@ -13,7 +13,7 @@
 import { type Tensor, noGrad, optim, tidy } from '../torch/index.js';
 import type { Segmenter, TextInputs } from '../tuning/segmenter.js';
 import type { GradScaler } from './grad-scaler.js';
-import { diceCELoss, type DiceCEOptions } from './loss.js';
+import { diceCELoss, type DiceCEOptions } from '../inference/loss.js';
 import type { MixedPrecision } from './precision.js';
 import { optimizerGroups } from './reference-semantics.js';
 

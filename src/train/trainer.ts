@@ -27,13 +27,14 @@
  * and the final evaluation (final.ts). This file orders them, holds the run folder's lock and
  * start/rollback, and frees what the run made. Records and errors: records.ts.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
 import type { BatchLoader } from '../data/loader.js';
-import { ensureOutputDir } from '../data/output-guard.js';
+import { ensureOutputDir } from '../util/output-guard.js';
 import { manualSeed, type optim } from '../torch/index.js';
-import { parseJson, stringifyJson, writeFileAtomic } from './checkpoint.js';
+import { stringifyJson } from '../util/json.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
+import { resumeConfig } from './run-config.js';
 import { releaseCachedMemory } from './device-memory.js';
 import { runEpoch } from './epoch.js';
 import { finalEvaluation } from './final.js';
@@ -46,19 +47,9 @@ import { checkRunFolderPlacement, startRunFolder, withAbsolutePaths, type RunFol
 
 export * from './records.js';
 
-/** Reads a run folder's resolved configuration (config.json). */
-export function readRunConfig(runDir: string): TrainConfig {
-  const file = runFiles(runDir).config;
-  if (!existsSync(file)) throw new Error(`${runDir}: not a run folder (no config.json)`);
-  return parseTrainConfig(parseJson<unknown>(readFileSync(file, 'utf8')));
-}
-
-/** Continues an interrupted run (its folder holds config.json and a resume state). */
+/** Continues an interrupted run (its folder holds config.json and a resume state), where the folder is now. */
 export async function resumeRun(runDir: string, opts: Omit<TrainOptions, 'resume' | 'overwrite'>): Promise<TrainSummary> {
-  const config = readRunConfig(runDir);
-  // The folder may have moved since: resume where it is now.
-  const dir = path.resolve(runDir);
-  return train({ ...config, runsDir: path.dirname(dir), name: path.basename(dir) }, { ...opts, resume: true });
+  return train(resumeConfig(runDir), { ...opts, resume: true });
 }
 
 /**

@@ -4,7 +4,7 @@
  * (patience counts validations), write best.safetensors on a new best Dice.
  */
 import { saveCheckpoint } from './checkpoint.js';
-import { evaluateLoader } from './evaluate.js';
+import { evaluateLoader } from '../inference/evaluate.js';
 import { validationLoss } from './non-finite.js';
 import { valDraws } from './run-evaluation.js';
 import type { TrainerState, ValidationScores } from './records.js';

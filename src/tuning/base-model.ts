@@ -7,9 +7,9 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, sta
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { readSafetensorsHeader } from '../torch/safetensors.js';
-import { CLIPSEG_PRESETS, readClipsegConfig, type CLIPSegConfig } from '../models/clipseg/index.js';
+import { CLIPSEG_PRESETS, readClipsegConfig, type CLIPSegConfig } from '../models/clipseg/config.js';
 import { ClipTokenizer } from '../models/clip/tokenizer.js';
-import { crisRn50, crisTiny, parseCrisConfig, type CrisConfig } from '../models/cris/index.js';
+import { CRIS_PRESETS, parseCrisConfig, type CrisConfig } from '../models/cris/config.js';
 import type { BaseFamily } from '../learners/types.js';
 import { SegmenterConfigError, type SegmenterConfig } from './config.js';
 
@@ -22,19 +22,6 @@ export type ModelResolver = (id: string, o: { files?: string[]; offline?: boolea
 
 /** The hub cache (src/hub), loaded only when a hub id must be resolved and no resolver was handed in. */
 export const hubResolver: ModelResolver = async (id, o) => (await import('../hub/index.js')).resolveModelSource(id, o);
-
-const CLIPSEG_ALIASES: Record<string, string> = {
-  clipseg: 'CIDAS/clipseg-rd64-refined',
-  'rd64-refined': 'CIDAS/clipseg-rd64-refined',
-  'clipseg-rd64-refined': 'CIDAS/clipseg-rd64-refined',
-  rd64: 'CIDAS/clipseg-rd64',
-  'clipseg-rd64': 'CIDAS/clipseg-rd64',
-};
-const CRIS_PRESETS: Record<string, () => CrisConfig> = {
-  cris: () => crisRn50({ dropout: 0 }),
-  'cris-rn50': () => crisRn50({ dropout: 0 }),
-  'cris-tiny': crisTiny,
-};
 
 /**
  * The base-model family a model spec (a preset, folder or hub id, and its short name) names,
@@ -113,8 +100,8 @@ export async function resolveBase(cfg: SegmenterConfig, resolveModel: ModelResol
     }
     return { family: 'cris', dir: null, config: crisPreset(), id: m };
   }
-  const hubId = CLIPSEG_ALIASES[m] ?? m;
-  const preset = CLIPSEG_PRESETS[hubId];
+  const preset = CLIPSEG_PRESETS[m];
+  const hubId = preset?.hubId ?? m;
   if (cfg.randomWeights) {
     if (!preset) throw new SegmenterConfigError(`model "${m}": randomWeights needs a preset (clipseg, rd64-refined, rd64, cris-rn50, cris-tiny) or a folder with config.json`);
     return { family: 'clipseg', dir: null, config: preset.config(), id: hubId, inputSize: preset.inputSize };

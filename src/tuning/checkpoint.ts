@@ -1,7 +1,7 @@
 /**
  * Tuned checkpoints: the one module that reads, validates and loads them, for `train` (best
  * weights at the end), `eval`, `predict`, `bench` and `export`. src/train/checkpoint.ts writes them
- * (its header lists the metadata) and re-exports the readers from here.
+ * (its header lists the metadata).
  *
  * Every load checks, before any tensor is copied, that the checkpoint fits the segmenter it goes
  * into: for a prompted segmenter the base model's weights fingerprint and family, the recorded
@@ -24,6 +24,7 @@ import { readSafetensorsHeader } from '../torch/safetensors.js';
 import type { Segmenter } from './segmenter.js';
 import type { BaseModelInfo } from './clipseg.js';
 import { inferenceConfig, type SegmenterConfigInput } from './config.js';
+import { parseJson } from '../util/json.js';
 import { buildSegmenter, type BuildOptions, type TunedSegmenter } from './factory.js';
 
 /** The `tunevlseg.format` of a tuned checkpoint. */
@@ -34,24 +35,6 @@ export class TunedCheckpointError extends Error {
     super(`${file}: ${problem}`);
     this.name = 'TunedCheckpointError';
   }
-}
-
-// ---------------------------------------------------------------------------------------
-// JSON with non-finite numbers (Infinity in a scheduler's "best", NaN metrics)
-
-/** JSON.stringify that keeps Infinity/-Infinity/NaN (as {"$number": "Infinity"}). */
-export function stringifyJson(v: unknown, space?: number): string {
-  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? { $number: String(x) } : x), space);
-}
-/** Inverse of `stringifyJson`. */
-export function parseJson<T>(text: string): T {
-  return JSON.parse(text, (_k, x: unknown) => {
-    if (typeof x === 'object' && x !== null && !Array.isArray(x)) {
-      const keys = Object.keys(x);
-      if (keys.length === 1 && keys[0] === '$number') return Number((x as { $number: string }).$number);
-    }
-    return x;
-  }) as T;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { generateSyntheticDataset } from '../../src/data/synthetic.js';
 import { openStorage } from '../../src/sweep/open-storage.js';
-import { parseJson } from '../../src/tuning/checkpoint.js';
+import { parseJson } from '../../src/util/json.js';
 import { hashTree, tinyModelFlags, tvs, tvsStart } from './cli-harness.js';
 import { cli, tinyModel, tinySweepSetup } from './sweep-helpers.js';
 

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../helpers.js';
-import { checkModelKeys } from '../../src/tuning/model-flag.js';
+import { checkModelKeys } from '../../src/cli/model-flag.js';
 import { hashTree, makeDataset, quickTrainFlags, tinyModel, tinyTokenizer, tvs } from './cli-harness.js';
 
 let tmp: string;

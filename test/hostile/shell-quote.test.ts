@@ -1,13 +1,13 @@
 // Issue 22, commands printed for pasting: a dataset folder named `kv; touch PWNED` made the sweep's
 // "join from elsewhere" line run `touch PWNED` when pasted. Every printed command is now quoted
-// by one function (src/hub/shell-quote.ts); these tests paste what is printed into a real shell.
+// by one function (src/util/shell-quote.ts); these tests paste what is printed into a real shell.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { shellCommand, shellQuote } from '../../src/hub/shell-quote.js';
+import { shellCommand, shellQuote } from '../../src/util/shell-quote.js';
 import { generateSyntheticDataset } from '../../src/data/synthetic.js';
 import { downloadHint } from '../../src/hub/index.js';
 import { cli, tinyModel, tinySweepSetup } from './sweep-helpers.js';

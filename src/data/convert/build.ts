@@ -24,7 +24,7 @@ import {
   type Split,
 } from '../format.js';
 import { ImageError, openImage } from '../image.js';
-import { assertNoOverwrite } from '../output-guard.js';
+import { assertNoOverwrite } from '../../util/output-guard.js';
 import { pool } from '../pool.js';
 import { RepairTally } from '../repairs.js';
 import { encodeMask, readPixelsSmall } from './masks.js';

@@ -1,8 +1,9 @@
 /** Finding files in raw dataset folders: the helpers every converter's scan uses. */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { IMAGE_EXTENSIONS } from '../image.js';
 
-export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.webp', '.gif']);
+const IMAGE_EXTENSION_SET: ReadonlySet<string> = new Set(IMAGE_EXTENSIONS);
 
 export async function isDir(p: string): Promise<boolean> {
   return (await fs.stat(p).catch(() => null))?.isDirectory() ?? false;
@@ -13,7 +14,7 @@ export async function isFile(p: string): Promise<boolean> {
 }
 
 /** Files of a folder (recursively when asked) whose extension is in `exts`, sorted, absolute. */
-export async function listFiles(dir: string, exts: ReadonlySet<string> = IMAGE_EXTENSIONS, recursive = false): Promise<string[]> {
+export async function listFiles(dir: string, exts: ReadonlySet<string> = IMAGE_EXTENSION_SET, recursive = false): Promise<string[]> {
   const out: string[] = [];
   const walk = async (d: string): Promise<void> => {
     const ents = await fs.readdir(d, { withFileTypes: true });

@@ -160,8 +160,27 @@ export function clipsegRd64Config(): CLIPSegConfig {
   return { ...clipsegRd64RefinedConfig(), useComplexTransposedConvolution: false };
 }
 
-/** Named presets: config and the input size the CIDAS processor resizes images to. */
-export const CLIPSEG_PRESETS: Readonly<Record<string, { config: () => CLIPSegConfig; inputSize: number }>> = Object.freeze({
-  'CIDAS/clipseg-rd64-refined': { config: clipsegRd64RefinedConfig, inputSize: 352 },
-  'CIDAS/clipseg-rd64': { config: clipsegRd64Config, inputSize: 352 },
+export interface ClipsegPreset {
+  /** The hub repository of its weights. */
+  hubId: string;
+  config: () => CLIPSegConfig;
+  /** The input size the CIDAS processor resizes images to. */
+  inputSize: number;
+}
+
+const rd64Refined: ClipsegPreset = { hubId: 'CIDAS/clipseg-rd64-refined', config: clipsegRd64RefinedConfig, inputSize: 352 };
+const rd64: ClipsegPreset = { hubId: 'CIDAS/clipseg-rd64', config: clipsegRd64Config, inputSize: 352 };
+
+/**
+ * CLIPSeg's presets, by every name a model config may give (`model: rd64`): the hub id itself
+ * and its short names. The one table of them (CRIS's is src/models/cris/config.ts CRIS_PRESETS).
+ */
+export const CLIPSEG_PRESETS: Readonly<Record<string, ClipsegPreset>> = Object.freeze({
+  'CIDAS/clipseg-rd64-refined': rd64Refined,
+  clipseg: rd64Refined,
+  'rd64-refined': rd64Refined,
+  'clipseg-rd64-refined': rd64Refined,
+  'CIDAS/clipseg-rd64': rd64,
+  rd64,
+  'clipseg-rd64': rd64,
 });

@@ -278,3 +278,15 @@ export function inferCrisConfig(shapes: ShapeMap, hyper: Partial<CrisUnshapedHyp
     maxLength: hyper.maxLength ?? paper.maxLength,
   }, 'inferred from the checkpoint');
 }
+
+/**
+ * CRIS's presets, by the names a model config may give (`model: cris-tiny`); CRIS weights are not
+ * on the hub, so a preset builds random weights only (`randomWeights: true`). The one table of
+ * them (CLIPSeg's is src/models/clipseg/config.ts CLIPSEG_PRESETS). `cris`: the paper's RN50 with
+ * the dropout 0 the reference's experiment configs train with.
+ */
+export const CRIS_PRESETS: Readonly<Record<string, () => CrisConfig>> = Object.freeze({
+  cris: () => crisRn50({ dropout: 0 }),
+  'cris-rn50': () => crisRn50({ dropout: 0 }),
+  'cris-tiny': crisTiny,
+});

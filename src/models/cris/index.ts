@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSafetensors, dispose } from '../../torch/index.js';
-import { shellQuote } from '../../hub/shell-quote.js';
+import { shellQuote } from '../../util/shell-quote.js';
 import { CRIS } from './model.js';
 import { parseCrisConfig, type CrisConfig } from './config.js';
 

@@ -15,7 +15,7 @@ import { type Tensor, dispose, loadSafetensors, optim, tidy } from '../../torch/
 import { CLIPSegForImageSegmentation } from '../../models/clipseg/model.js';
 import { learnerFromReference } from '../../learners/reference.js';
 import { learnerEntry, learnerForReferenceClass } from '../../learners/registry.js';
-import { diceCELoss, type DiceCEOptions } from '../../train/loss.js';
+import { diceCELoss, type DiceCEOptions } from '../../inference/loss.js';
 import { optimizerGroups } from '../../train/reference-semantics.js';
 import { PromptedClipSeg, type PromptedOutput } from '../../tuning/clipseg.js';
 import { loadStateStrict } from '../../tuning/common.js';

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor, loadSafetensors, noGrad, tidy, dispose, keep } from '../../torch/index.js';
 import { CLIPSegForImageSegmentation } from '../../models/clipseg/model.js';
-import { diceCELoss } from '../../train/loss.js';
+import { diceCELoss } from '../../inference/loss.js';
 import { TOL, compareTensors, type TensorReport, type Tolerance } from '../compare.js';
 import type { CaseKind, CaseResult } from '../runner.js';
 

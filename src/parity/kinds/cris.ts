@@ -6,8 +6,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSafetensors, noGrad, tidy, dispose, type Tensor } from '../../torch/index.js';
 import { CRIS, crisConfigFromReference, loadCrisWeights, type CrisOutput } from '../../models/cris/index.js';
-// The shared MONAI-DiceCE implementation (fixtures README "Loss"); src/train/loss.ts is its canonical twin.
-import { diceCELoss } from '../../train/loss.js';
+// The shared MONAI-DiceCE implementation (fixtures README "Loss", src/inference/loss.ts).
+import { diceCELoss } from '../../inference/loss.js';
 import { compareTensors, TOL, type TensorReport, type Tolerance } from '../compare.js';
 import type { CaseKind, CaseResult } from '../runner.js';
 

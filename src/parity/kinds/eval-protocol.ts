@@ -1,7 +1,7 @@
 // Parity kind for evaluation-protocol fixtures (fixtures README "eval-protocol"): case.json
 // (`"kind": "eval_protocol"`), probs.safetensors (`probs` [N, S, S] after the sigmoid), the N
 // mask files and the reference's 8-bit predictions. Every number is recomputed with the
-// functions `eval` and the trainer use (src/train/protocols.ts, the loader's mask decoding),
+// functions `eval` and the trainer use (src/inference/protocols.ts, the loader's mask decoding),
 // never a copy, and compared per sample and in aggregate.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
@@ -9,7 +9,7 @@ import { decodeMask, readMaskGray } from '../../data/image.js';
 import { loadSafetensors, tensor, tidy, dispose } from '../../torch/index.js';
 import {
   modelSideScores, originalSizePrediction, originalSizeScores, protocolMeans, type ProtocolSample,
-} from '../../train/protocols.js';
+} from '../../inference/protocols.js';
 import { compareArrays, type TensorReport } from '../compare.js';
 import type { CaseKind, CaseResult } from '../runner.js';
 

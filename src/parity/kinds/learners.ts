@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Tensor, dispose, loadSafetensors, noGrad, optim, tidy } from '../../torch/index.js';
 import { CLIPSegForImageSegmentation } from '../../models/clipseg/model.js';
-import { diceCELoss } from '../../train/loss.js';
+import { diceCELoss } from '../../inference/loss.js';
 import { ClipTokenizer } from '../../models/clip/tokenizer.js';
 import { CRIS, crisConfigFromReference, loadCrisWeights } from '../../models/cris/index.js';
 import { learnerFromReference } from '../../learners/reference.js';

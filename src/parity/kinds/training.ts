@@ -17,7 +17,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Tensor, dispose, loadSafetensors, tidy } from '../../torch/index.js';
-import { lossTargets, softTargetsOf } from '../../train/evaluate.js';
+import { lossTargets, softTargetsOf } from '../../inference/batch-scores.js';
 import { mixedPrecision } from '../../train/precision.js';
 import {
   accumulationWeighting, backwardMicroBatch, buildOptimizer, closesStep, microBatchWeight, optimizerStep, type AccumulationPlan,

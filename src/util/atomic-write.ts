@@ -53,3 +53,12 @@ export function writeChunksAtomic(path: string, chunks: readonly Uint8Array[], o
     // ignore
   }
 }
+
+/** Writes a text or byte file atomically (creating its folder); the error names the file. */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  try {
+    writeChunksAtomic(file, [typeof data === 'string' ? Buffer.from(data, 'utf8') : data], { mkdir: true });
+  } catch (e) {
+    throw new Error(`${file}: cannot write file: ${(e as Error).message}`, { cause: e });
+  }
+}

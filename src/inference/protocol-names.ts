@@ -1,6 +1,6 @@
 /**
  * The evaluation protocols' names, the tables' default and one line describing each
- * (src/train/protocols.ts implements them). Torch-free, so that the report layer, which runs
+ * (src/inference/protocols.ts implements them). Torch-free, so that the report layer, which runs
  * without libtorch, spells them from the same place.
  */
 

@@ -7,16 +7,14 @@
  *   - `key=value` for any model config key (`--model learner=vpt --model depth=3`);
  *     `--model model=rd64` is the same as `--model rd64`.
  *
- * Keys are those of the factory's schema (src/tuning/factory.ts); an unknown key is an error
+ * Keys are those of the model config's schema (src/tuning/config.ts); an unknown key is an error
  * that lists the valid ones and suggests the nearest.
  */
 import YAML from 'yaml';
-import { learnerOptionKeys, segmenterConfigSchema } from './factory.js';
-import { didYouMean } from '../torch/suggest.js';
+import { learnerOptionKeys, segmenterConfigSchema } from '../tuning/config.js';
+import { didYouMean } from '../util/suggest.js';
 
-export { didYouMean };
-
-/** Every key of the model config (the factory's schema). */
+/** Every key of the model config (its schema, src/tuning/config.ts). */
 export const MODEL_CONFIG_KEYS: readonly string[] = Object.keys(segmenterConfigSchema.shape);
 
 export class ModelFlagError extends Error {

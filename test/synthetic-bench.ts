@@ -1,6 +1,6 @@
 /**
  * A small synthetic bench folder with known numbers, written exactly as docs/report.md lays
- * one out: for the report's tests, and to try `tunevlseg report` without running a sweep.
+ * one out, for the report's tests.
  *
  * Grid: CLIPSeg x {MaPLe, VPT, CoOp} and CRIS x {CoOp} on Kvasir, BUSI and CAMUS, with
  * - one missing cell (CRIS CoOp / CAMUS),
@@ -18,10 +18,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { cellId, type CellKey } from './load.js';
-import { SeededRandom } from './stats.js';
-import { benchFiles, runFiles } from '../train/run-folder.js';
-import { learnerFamily, learnersInPaperOrder } from '../learners/registry.js';
+import { cellId, type CellKey } from '../src/report/load.js';
+import { SeededRandom } from '../src/report/stats.js';
+import { benchFiles, runFiles } from '../src/train/run-folder.js';
+import { learnerFamily, learnersInPaperOrder } from '../src/learners/registry.js';
 
 export interface SyntheticTrial {
   number: number;

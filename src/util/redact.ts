@@ -4,8 +4,8 @@
  * (`postgres://user:secret@host/db`, `?password=`), signed-URL query parameters and the values
  * of credential environment variables (`HF_TOKEN`, `PGPASSWORD`) become `***`.
  *
- * It lives in src/hub because the hub is the lowest layer that handles credentials (the HF
- * token); the sweep storage and the CLI, both above it, import it from here.
+ * It lives in the ground floor (src/util) so that every layer that handles a credential (the
+ * hub's HF token, the sweep storage's URLs) or prints one (the CLI) masks it the same way.
  */
 
 const MASK = '***';

@@ -1,7 +1,6 @@
 /**
  * Training augmentation on tensors of [0, 1] pixels (after the loader's resize, before the
- * model's normalisation), as the
- * paper's recipe (albumentations in the reference), each transform drawn per sample:
+ * model's normalisation), as the paper's recipe (albumentations in the reference), each transform drawn per sample:
  *
  * - affine with probability `p` (0.2): scale U(0.98, 1.02) (one factor, or independent x and y
  *   factors as albumentations' `Affine(keep_ratio=False)` draws them: `keepRatio`), translation
@@ -23,6 +22,9 @@
  * not depend on anything that happened before it, so runs are reproducible and resumable
  * mid-epoch. For each sample eight numbers (nine with independent scales) are drawn in a fixed
  * order whatever is applied.
+ *
+ * It sits with inference because evaluation applies it too: the original evaluates VOC and
+ * Cityscapes through its training transforms (issue 24 row 8).
  */
 import { Rng, hashSeed } from '../data/rng.js';
 import { type Tensor, tensor, tidy, F } from '../torch/index.js';

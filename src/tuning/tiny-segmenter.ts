@@ -9,7 +9,7 @@
  * text embedding, a FiLM projection, a head conv and an output conv).
  */
 import { type Tensor, nn, optim, tensor, tidy, F, noGrad } from '../torch/index.js';
-import type { Segmenter, SegmenterInfo, TextInputs } from '../tuning/segmenter.js';
+import type { Segmenter, SegmenterInfo, TextInputs } from './segmenter.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../data/image.js';
 import { Rng, hashSeed } from '../data/rng.js';
 

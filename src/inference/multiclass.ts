@@ -16,7 +16,7 @@ import { loadSplit, type Split } from '../data/format.js';
 import { parseLabels } from '../data/import.js';
 import { vocColour } from '../data/convert/pascal-voc-2012.js';
 import type { Segmenter } from '../tuning/segmenter.js';
-import { predictFolder } from './evaluate.js';
+import { predictFolder } from './predict.js';
 import type { Precision } from './precision.js';
 
 export interface LegendEntry {

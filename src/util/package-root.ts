@@ -1,7 +1,7 @@
 // The package root (the folder holding package.json and native/binding.gyp), found from this
 // file's place in src/ or dist/src/: where the native addons, the demo assets and the web
 // assets live. No addon is loaded here, so any layer may import it.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 
@@ -15,3 +15,16 @@ function findPackageRoot(): string {
 }
 
 export const packageRoot = findPackageRoot();
+
+let version: string | undefined;
+/** This package's version (package.json's), as checkpoints and `--version` record it. */
+export function tunevlsegVersion(): string {
+  if (version === undefined) {
+    try {
+      version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+    } catch {
+      version = 'unknown';
+    }
+  }
+  return version;
+}

@@ -1,5 +1,5 @@
 // "Did you mean": the nearest of a set of names to a mistyped one. Used for command names (the
-// CLI), learner names (the registry), model config keys (src/tuning/model-flag.ts) and choices.
+// CLI), learner names (the registry), model config keys (src/cli/model-flag.ts) and choices.
 
 /** Edit distance (insert, delete, substitute). */
 function distance(a: string, b: string): number {

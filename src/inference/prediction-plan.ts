@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
-import { assertNoOverwrite, canonicalPath, OutputPathError } from '../data/output-guard.js';
+import { assertNoOverwrite, canonicalPath, OutputPathError } from '../util/output-guard.js';
 
 export interface PlannedOutput {
   mask: string;

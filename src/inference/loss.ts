@@ -1,5 +1,5 @@
 /**
- * The training loss: Dice + BCE with MONAI 1.3.2 `DiceCELoss(sigmoid=True, lambda_dice=1,
+ * The loss that training minimises and evaluation reports: Dice + BCE with MONAI 1.3.2 `DiceCELoss(sigmoid=True, lambda_dice=1,
  * lambda_ce=0.2)` semantics for one-channel logits (what the TuneVLSeg reference trains with):
  *
  *   p = sigmoid(logits)
@@ -8,7 +8,7 @@
  *   bce  = BCEWithLogits(logits, t), mean over every element             (MONAI's one-channel CE path)
  *   loss = lambda_dice·dice + lambda_ce·bce                               smooth_nr = smooth_dr = 1e-5
  *
- * The only copy: the trainer, the parity kinds and the tests use it. The fixtures'
+ * The only copy: the trainer, evaluation, the parity kinds and the tests use it. The fixtures'
  * `dicece_loss` / `dice_loss` / `bce_loss` pin it.
  *
  * `appliedTo: 'probabilities'` is VLSM-Adapter's training step (`BaseModule.step`): the loss gets
@@ -18,7 +18,6 @@
  *   dice = 1 - (2·Σ p·t + smooth_nr) / (Σ p + Σ t + smooth_dr),   bce = mean(softplus(p) - p·t)
  */
 import { type Tensor, tidy, F } from '../torch/index.js';
-import type { LossInput } from './config.js';
 
 export interface DiceCEOptions {
   /** Weight of the Dice term. Default 1. */
@@ -33,7 +32,8 @@ export interface DiceCEOptions {
   appliedTo?: LossInput;
 }
 
-export type { LossInput };
+/** What DiceCELoss receives: `logits` (sigmoid=True), or `probabilities` = sigmoid(logits) as VLSM-Adapter does. */
+export type LossInput = 'logits' | 'probabilities';
 
 export interface DiceCEResult {
   /** lambdaDice·dice + lambdaCe·bce, shape [] */
