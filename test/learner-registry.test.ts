@@ -181,6 +181,24 @@ test('a built-in learner is one folder plus one line in builtins: a copy of the 
   }
 });
 
+test('the registry, the TuneVLSeg spaces and the report read the learner folders without libtorch; only classes.ts loads the classes', () => {
+  // A missing addon fails any import of src/torch: the entries (and what reads them) must not need it.
+  const probe = `const src = ${JSON.stringify(join(repoRoot(), 'dist', 'src'))};
+const { LEARNER_NAMES, learnerEntry } = await import(src + '/learners/registry.js');
+const { learnerSpace } = await import(src + '/experiment/spaces.js');
+const { learnerOrder } = await import(src + '/report/paper.js');
+console.log(JSON.stringify({ names: LEARNER_NAMES, loads: LEARNER_NAMES.filter((n) => typeof learnerEntry(n).load === 'function'), rows: Object.keys(learnerSpace('maple').params), order: learnerOrder().length }));
+try { await import(src + '/learners/classes.js'); console.log('classes loaded'); } catch (e) { console.log('classes: ' + e.message.split('\\n')[0]); }`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8', env: { ...process.env, TUNEVLSEG_ADDON: '/nope/addon.node' }, timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const [first, second] = r.stdout.trim().split('\n');
+  const got = JSON.parse(first!) as { names: string[]; loads: string[]; rows: string[]; order: number };
+  assert.deepEqual(got.loads, got.names, 'every built-in entry loads its class lazily');
+  assert.ok(got.names.length >= 6 && got.order === got.names.length);
+  assert.ok(got.rows.includes('intermediate_dim'), got.rows.join());
+  assert.match(second!, /^classes: .*addon/, 'the classes (libtorch) load only through classes.ts');
+});
+
 test('a registered learner is known everywhere that reads the registry, and forgotten when removed', async () => {
   assert.equal(isLearnerName(NAME), false);
   const unregister = registerLearner(ENTRY);
