@@ -147,7 +147,7 @@ test('a built-in learner is one folder plus one line in builtins: a copy of the 
     const changed = before.filter((f) => !readFileSync(join(built, f)).equals(readFileSync(join(dir, 'dist', 'src', f))));
     assert.deepEqual(changed, ['learners/builtins.js']);
     const added = readFileSync(join(learners, 'builtins.js'), 'utf8').split('\n').filter((l) => !builtins.split('\n').includes(l));
-    assert.deepEqual(added, ["    import('./vpt_half/entry.js'),"], 'one line');
+    assert.deepEqual(added, [`${last[1]}import('./vpt_half/entry.js'),`], 'one line');
 
     // inspect (the command): the new learner's class is built on a tiny CLIPSeg.
     const cli = (args: string[]) => spawnSync(process.execPath, [join(dir, 'bin', 'tunevlseg.js'), ...args], { encoding: 'utf8', timeout: 120_000 });
