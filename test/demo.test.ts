@@ -23,6 +23,7 @@ import { demoAssetsDir } from '../src/demo/assets.js';
 import { pretrain } from '../src/demo/pretrain.js';
 import { registerDemoCommand, parseLearnerList } from '../src/cli/demo.js';
 import { registerPretrainCommand, parseCounts } from '../src/cli/pretrain.js';
+import { LEARNER_NAMES, learnerEntry } from '../src/learners/registry.js';
 import { fixturesDir } from './helpers.js';
 
 T.setNumThreads(1);
@@ -229,7 +230,10 @@ test('tunevlseg demo: a very short run of every learner writes demo-summary.json
     assert.equal(typeof s[k], 'number', k);
     assert.ok(Number.isFinite(s[k] as number), k);
   }
-  assert.deepEqual(Object.keys(s.learners), ['coop', 'cocoop', 'vpt', 'maple', 'shared_separate', 'shared_attn']);
+  // By default the demo tunes the registry's prompt learners that serve CLIPSeg, in registry order.
+  const prompts = LEARNER_NAMES.filter((n) => (learnerEntry(n).family ?? 'prompt') === 'prompt' && learnerEntry(n).models.includes('clipseg'));
+  assert.ok(prompts.length > 1);
+  assert.deepEqual(Object.keys(s.learners), prompts);
   for (const [name, r] of Object.entries(s.learners)) {
     assert.ok(r.test_dice! >= 0 && r.test_dice! <= 1, name);
     assert.ok(r.seconds! > 0, name);
@@ -237,7 +241,7 @@ test('tunevlseg demo: a very short run of every learner writes demo-summary.json
   assert.ok(printed.some((l) => l.startsWith('| Shared Attention')), 'the table is printed');
   assert.ok(printed.includes(`summary: ${file}`));
   assert.ok(printed.includes(`run folder: ${runDir}`));
-  assert.ok(printed.some((l) => l.startsWith('[3/6] VPT')), 'progress lines');
+  prompts.forEach((n, i) => assert.ok(printed.some((l) => l.startsWith(`[${i + 1}/${prompts.length}] ${learnerEntry(n).title}:`)), `progress line of ${n}`));
   assert.throws(() => parseLearnerList('coop,bogus'), /--learners/);
 });
 

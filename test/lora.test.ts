@@ -11,7 +11,7 @@ import { diceCELoss } from '../src/inference/loss.js';
 import { parseTrainConfig } from '../src/train/config.js';
 import { optimizerGroups } from '../src/train/reference-semantics.js';
 import { LoraLearner, LoraPair } from '../src/learners/lora/learner.js';
-import { loraSites } from '../src/learners/lora/entry.js';
+import { loraSites } from '../src/learners/lora/options.js';
 import { buildSegmenter } from '../src/tuning/factory.js';
 import type { PromptedClipSeg } from '../src/tuning/clipseg.js';
 import { fixturesDir } from './helpers.js';

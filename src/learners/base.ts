@@ -1,6 +1,8 @@
 /**
- * Pieces shared by the learners (their option schemas are in options.ts): context-vector initialisation (random or from a
- * context initializer text, quirk 6), the MLP / LoRA-style projection builders, and the base class.
+ * Pieces shared by the learners (each learner's own folder holds its options schema, its class and
+ * its registry entry; the option groups they share are in options.ts): the constructors' common
+ * opening (options, vision tower, depth), context-vector initialisation (random or from a context
+ * initializer text, quirk 6), the MLP / LoRA-style projection builders, and the base class.
  *
  * Reference: github.com/naamiinepal/tunevlseg @ 7956bcd, src/models/core_models/coop/context_learner/
  * (base_unimodal_learner.py, coop_context_learner.py, base_projector_learner.py).
@@ -24,6 +26,35 @@ export function checkDepth(depth: number, host: LearnerHost, name: LearnerName):
   if (depth > host.maxDepth) {
     throw new LearnerConfigError(`learner ${name}: depth ${depth} exceeds the encoders' depth ${host.maxDepth} (${host.maxDepthWhy})`);
   }
+}
+
+/** The vision tower's width for a learner that prompts its tokens, or an error saying the model's image encoder is a CNN. */
+export function requireVision(host: LearnerHost, name: string): number {
+  if (host.visionDim === null) {
+    throw new LearnerConfigError(`learner ${name} prompts the vision encoder's tokens, but ${host.family}'s image encoder is a CNN (no tokens to prompt): ` +
+      'use a text learner (coop, cocoop) with this model');
+  }
+  return host.visionDim;
+}
+
+/**
+ * The opening every prompt learner's constructor shares: its options parsed by its schema
+ * (unknown keys are errors) and its depth checked against the encoders.
+ */
+export function openPromptLearner<S extends z.ZodType<{ depth: number }>>(schema: S, name: LearnerName, raw: unknown, host: LearnerHost): z.output<S> {
+  const o = parseOptions(schema, name, raw);
+  checkDepth(o.depth, host, name);
+  return o;
+}
+
+/** The same opening for a learner that prompts the vision tower: `dv` is its width (the CNN error comes before the depth's). */
+export function openVisionPromptLearner<S extends z.ZodType<{ depth: number }>>(
+  schema: S, name: LearnerName, raw: unknown, host: LearnerHost,
+): { o: z.output<S>; dv: number } {
+  const o = parseOptions(schema, name, raw);
+  const dv = requireVision(host, name);
+  checkDepth(o.depth, host, name);
+  return { o, dv };
 }
 
 /** The CLIP encoders' layout for a method that hooks into them, or an error saying it needs CLIPSeg. */
@@ -79,14 +110,31 @@ export function initializerIds(
 }
 
 /**
- * The context vectors [depth, n, dim] of a text learner: the initializer's frozen token
- * embeddings for the first rows (quirk 6: n = its token count, num_context is ignored), then
- * N(0, std) rows for the remaining depths; or all random [depth, numContext, dim].
+ * The width of randomly initialised text context vectors. The reference passes CRIS's word_dim
+ * (quirk 14): it only works with an initializer, so `reference` refuses random init there.
+ */
+export function textContextDim(host: LearnerHost, name: string, random: boolean): number {
+  const ref = host.referenceContextDim;
+  if (random && ref !== undefined && ref !== host.textDim && host.quirks === 'reference') {
+    throw new LearnerConfigError(`learner ${name}: random context vectors on ${host.family} (contextInitializer: null) are broken in the reference ` +
+      `(quirk 14: it sizes them with word_dim ${ref}, but the text transformer is ${host.textDim} wide); ` +
+      "give a contextInitializer, or set quirks: 'fixed' to size them with the text width");
+  }
+  return host.textDim;
+}
+
+/**
+ * The context vectors [depth, n, dim] of a text learner (CoOp, CoCoOp, MaPLe): the initializer's
+ * frozen token embeddings for the first rows (quirk 6: n = its token count, num_context is
+ * ignored), then N(0, std) rows for the remaining depths; or all random [depth, numContext, dim]
+ * with dim = textContextDim.
  */
 export function textContextVectors(
   o: { depth: number; numContext: number; vectorStd: number; contextInitializer: string | string[] | null; contextInitializerIds?: number[] | number[][] | undefined },
-  host: LearnerHost, name: LearnerName, randomDim: number,
+  host: LearnerHost, name: LearnerName,
 ): { vectors: Tensor; initializerIds: number[][] | null } {
+  // Its quirk-14 error comes before any initializer error (the order the learners always had).
+  const randomDim = textContextDim(host, name, o.contextInitializer === null && o.contextInitializerIds === undefined);
   const ids = initializerIds(o, host, name, o.depth);
   if (ids === null) return { vectors: randomVectors([o.depth, o.numContext, randomDim], o.vectorStd), initializerIds: null };
   const vectors = noGrad(() => tidy(() => {

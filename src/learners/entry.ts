@@ -1,7 +1,7 @@
 /**
  * What a registry entry says about a learner (src/learners/registry.ts keeps the table). The type
  * lives apart from the table so that a learner's own folder (`src/learners/<name>/entry.ts`)
- * can describe it and the table can list it without an import cycle.
+ * can describe it and the list of built-ins (builtins.ts) can list it without an import cycle.
  */
 import type { z } from 'zod';
 import type { BaseFamily, ContextLearner, LearnerHost, LearnerName, QuirkMode } from './types.js';
@@ -61,6 +61,9 @@ export interface TrainingRecipe {
   decayEveryTensor?: boolean;
 }
 
+/** A learner class: options (validated by its schema) and the model it serves. */
+export type LearnerClass = new (options: Record<string, unknown>, host: LearnerHost) => ContextLearner;
+
 export interface LearnerEntry {
   /** The name configs, run folders and cell ids use. */
   name: LearnerName;
@@ -73,9 +76,12 @@ export interface LearnerEntry {
   /** Options schema (strict zod object with the yaml defaults). */
   schema: z.ZodObject;
   /**
-   * Builds the learner for a model. The built-in learners' classes are bound in classes.ts (they
-   * need libtorch; this table does not, so the report and the sweep read it without libtorch).
+   * Loads the learner's class (its folder's learner.ts). The class needs libtorch and the entry
+   * does not, so the report and the sweep read the registry without libtorch; classes.ts loads
+   * the classes when a model is built (`createLearner`).
    */
+  load?: () => Promise<LearnerClass>;
+  /** Builds the learner for a model, for a learner registered at run time with its class at hand (instead of `load`). */
   create?: (options: Record<string, unknown>, host: LearnerHost) => ContextLearner;
   /** Which encoders get prompts. */
   text: boolean;

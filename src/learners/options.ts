@@ -1,6 +1,7 @@
 /**
- * Every learner's options schema (zod, strict, with the yaml defaults). Kept apart from the
- * learner classes so that the registry, the sweep space and the report read them without libtorch.
+ * The option groups the learners' schemas share (zod, with the yaml defaults) and the one format
+ * of their errors. Each learner's own schema is its folder's options.ts (strict zod objects,
+ * without libtorch, so that the registry, the sweep space and the report read them).
  */
 import { z } from 'zod';
 
@@ -53,46 +54,3 @@ export function formatIssues(issues: readonly { path: readonly PropertyKey[]; me
   return `${where}: ${lines.join('; ')}`;
 }
 
-
-/** coop (src/learners/coop.ts). */
-export const coopOptionsSchema = z.object({ ...commonOptions, ...initializerOptions }).strict();
-
-/** cocoop (src/learners/cocoop.ts). */
-export const cocoopOptionsSchema = z.object({
-  ...commonOptions,
-  ...initializerOptions,
-  ...projectionOptions,
-  /** L2-normalise the image features before the projection (reference default true; yaml false). */
-  normImageFeatures: z.boolean().default(false),
-}).strict();
-
-/** vpt (src/learners/vpt.ts). */
-export const vptOptionsSchema = z.object({ ...commonOptions }).strict();
-
-/** maple (src/learners/maple.ts). */
-export const mapleOptionsSchema = z.object({ ...commonOptions, ...initializerOptions, ...projectionOptions }).strict();
-
-/** shared_separate (src/learners/shared_separate.ts). */
-export const sharedSeparateOptionsSchema = z.object({
-  ...commonOptions,
-  /** Width of the unified prompt. */
-  sharedDim: z.number().int().positive().default(64),
-  intermediateDim: intermediateDimSchema.default(null),
-  useProjNorm: z.boolean().default(true),
-  useLoraProj: z.boolean().default(false),
-  useUnifiedProjection: z.boolean().default(false),
-}).strict();
-
-/** shared_attn (src/learners/shared_attn.ts). */
-export const sharedAttnOptionsSchema = z.object({
-  ...commonOptions,
-  /** nn.TransformerEncoderLayer nhead (d_model = Dt + Dv must be divisible by it). */
-  heads: z.number().int().positive().default(16),
-  /** dim_feedforward. */
-  feedforward: z.number().int().positive().default(1536),
-  dropout: z.number().min(0).max(1).default(0.25),
-  normFirst: z.boolean().default(true),
-  activation: z.enum(['relu', 'gelu']).default('relu'),
-  layerNormEps: z.number().positive().default(1e-5),
-  useUnifiedProjection: z.boolean().default(false),
-}).strict();

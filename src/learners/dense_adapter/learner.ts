@@ -17,7 +17,7 @@ import { parseOptions, requireEncoders } from '../base.js';
 import type { ContextLearner, LearnerHost, ModelHooks, PromptPair } from '../types.js';
 import { REFERENCE_COND_ADAPTER_DIM, requireSomeAdapter, type AdapterOptions } from '../vlsm-adapter/common.js';
 import { Adapter, adapterList } from '../vlsm-adapter/adapter.js';
-import { denseAdapterOptionsSchema } from './entry.js';
+import { denseAdapterOptionsSchema } from './options.js';
 
 /** Hooks that pass layer i's sub-block outputs through attn[i] / out[i] while i has one. */
 function blockHooks(attn: nn.ModuleList<Adapter>, out: nn.ModuleList<Adapter>): EncoderLayerHooks {

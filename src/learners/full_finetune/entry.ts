@@ -1,10 +1,7 @@
-// End-to-end fine-tuning of the whole CLIPSeg as a method of the registry (class: learner.ts).
-import { z } from 'zod';
+// End-to-end fine-tuning of the whole CLIPSeg as a method of the registry (the class, learner.ts, loads only when a model is built).
 import type { LearnerEntry } from '../entry.js';
 import { VLSM_ADAPTER_EARLY_STOPPING, VLSM_ADAPTER_REFERENCE, VLSM_ADAPTER_SEARCH_ROWS, VLSM_ADAPTER_SWEEP } from '../vlsm-adapter/common.js';
-
-/** full_finetune has no options: it trains every weight of the base model. */
-export const fullFinetuneOptionsSchema = z.object({}).strict();
+import { fullFinetuneOptionsSchema } from './options.js';
 
 const source = `${VLSM_ADAPTER_REFERENCE}: configs/model/clipseg.yaml (CLIPSeg, freeze_encoder/decoder false: lr 1e-3, weight_decay 1e-3, loss, scheduler), ` +
   'configs/experiment/clipseg.yaml (epochs, gradient_clip_val), configs/callbacks/default.yaml, scripts/finetune.py (batch 32)';
@@ -13,10 +10,11 @@ const config = {
   minEpochs: 10, maxEpochs: 200, earlyStopping: VLSM_ADAPTER_EARLY_STOPPING, effectiveBatchSize: 32, augment: { p: 0 },
 };
 
-export const fullFinetuneEntry: LearnerEntry = {
+export const entry: LearnerEntry = {
   name: 'full_finetune', label: 'Full FT', title: 'End-to-end fine-tuning', family: 'full',
   summary: 'every weight of the base model trains (the upper bound the adapters and prompts are measured against)',
-  schema: fullFinetuneOptionsSchema, text: false, vision: false, models: ['clipseg'],
+  schema: fullFinetuneOptionsSchema, load: async () => (await import('./learner.js')).FullFinetuneLearner,
+  text: false, vision: false, models: ['clipseg'],
   referenceClass: 'CLIPSeg', referenceWrappers: { clipseg: 'CLIPSeg' }, referenceDefaults: {}, searchRows: {},
   upsampler: false, trainsBase: true,
   // The end-to-end baseline of VLSM-Adapter's paper (the same training code as its adapters).

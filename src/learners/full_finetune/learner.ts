@@ -7,7 +7,7 @@
 import { nn } from '../../torch/index.js';
 import { parseOptions } from '../base.js';
 import type { ContextLearner, LearnerHost, PromptPair } from '../types.js';
-import { fullFinetuneOptionsSchema } from './entry.js';
+import { fullFinetuneOptionsSchema } from './options.js';
 
 export class FullFinetuneLearner extends nn.Module implements ContextLearner {
   readonly name = 'full_finetune' as const;

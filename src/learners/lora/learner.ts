@@ -15,7 +15,7 @@ import { type Tensor, F, nn, tidy } from '../../torch/index.js';
 import type { EncoderLayerHooks, LinearSite } from '../../models/clip/layers.js';
 import { parseOptions, requireEncoders } from '../base.js';
 import type { ContextLearner, LearnerHost, ModelHooks, PromptPair } from '../types.js';
-import { loraOptionsSchema, loraSites, type LoraSite } from './entry.js';
+import { loraOptionsSchema, loraSites, type LoraSite } from './options.js';
 
 /** One LoRA pair for a Linear(in, out): lora_A [r, in], lora_B [out, r]. */
 export class LoraPair extends nn.Module {

@@ -16,7 +16,7 @@ import { parseOptions, requireEncoders } from '../base.js';
 import { LearnerConfigError, type ContextLearner, type LearnerHost, type ModelHooks, type PromptPair, type TextStates } from '../types.js';
 import { REFERENCE_COND_ADAPTER_DIM, requireSomeAdapter, type AdapterOptions } from '../vlsm-adapter/common.js';
 import { Adapter, adapterList } from '../vlsm-adapter/adapter.js';
-import { shallowAdapterOptionsSchema } from './entry.js';
+import { shallowAdapterOptionsSchema } from './options.js';
 
 export class ShallowAdapterLearner extends nn.Module implements ContextLearner {
   readonly name = 'shallow_adapter' as const;

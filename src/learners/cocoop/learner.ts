@@ -7,16 +7,11 @@
  * with the yaml options (the final bias is always off for CoCoOp).
  * Parameters: `context_vectors` [depth, n, Dt], `projection_layers.{i}.{0,2,3}.*`.
  */
-import { z } from 'zod';
-import { type Tensor, nn, tidy } from '../torch/index.js';
-import { BaseLearner, buildProjection, checkDepth, parseOptions, projectionList, textContextVectors, type Projection } from './base.js';
-import { textContextDim } from './coop.js';
-import { LearnerConfigError, type LearnerHost, type PromptPair } from './types.js';
-
-import { cocoopOptionsSchema } from './options.js';
-
-export { cocoopOptionsSchema };
-export type CoCoOpOptions = z.input<typeof cocoopOptionsSchema>;
+import type { z } from 'zod';
+import { type Tensor, nn, tidy } from '../../torch/index.js';
+import { BaseLearner, buildProjection, openPromptLearner, projectionList, textContextVectors, type Projection } from '../base.js';
+import { LearnerConfigError, type LearnerHost, type PromptPair } from '../types.js';
+import { cocoopOptionsSchema, type CoCoOpOptions } from './options.js';
 
 export class CoCoOpLearner extends BaseLearner {
   readonly name = 'cocoop' as const;
@@ -29,10 +24,8 @@ export class CoCoOpLearner extends BaseLearner {
   readonly imageFeatureDim: number;
 
   constructor(options: CoCoOpOptions, host: LearnerHost) {
-    const o = parseOptions(cocoopOptionsSchema, 'cocoop', options);
-    checkDepth(o.depth, host, 'cocoop');
-    const random = o.contextInitializer === null && o.contextInitializerIds === undefined;
-    const { vectors, initializerIds } = textContextVectors(o, host, 'cocoop', textContextDim(host, 'cocoop', random));
+    const o = openPromptLearner(cocoopOptionsSchema, 'cocoop', options, host);
+    const { vectors, initializerIds } = textContextVectors(o, host, 'cocoop'); // [depth, n, Dt]
     super(vectors);
     this.options = o;
     this.initializerIds = initializerIds;

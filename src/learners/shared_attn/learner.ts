@@ -11,16 +11,11 @@
  * start identical (deepcopy). `fixed`: the n tokens form the sequence (attention mixes them) and
  * each layer is initialised independently.
  */
-import { z } from 'zod';
-import { nn, tidy } from '../torch/index.js';
-import { BaseLearner, checkDepth, parseOptions, projectionList, randomVectors } from './base.js';
-import { requireVision } from './vpt.js';
-import { LearnerConfigError, type LearnerHost, type PromptPair } from './types.js';
-
-import { sharedAttnOptionsSchema } from './options.js';
-
-export { sharedAttnOptionsSchema };
-export type SharedAttnOptions = z.input<typeof sharedAttnOptionsSchema>;
+import type { z } from 'zod';
+import { nn, tidy } from '../../torch/index.js';
+import { BaseLearner, openVisionPromptLearner, projectionList, randomVectors } from '../base.js';
+import { LearnerConfigError, type LearnerHost, type PromptPair } from '../types.js';
+import { sharedAttnOptionsSchema, type SharedAttnOptions } from './options.js';
 
 export class SharedAttnLearner extends BaseLearner {
   readonly name = 'shared_attn' as const;
@@ -32,12 +27,10 @@ export class SharedAttnLearner extends BaseLearner {
   readonly projection_layers: nn.ModuleList<nn.TransformerEncoderLayer>;
 
   constructor(options: SharedAttnOptions, host: LearnerHost) {
-    const o = parseOptions(sharedAttnOptionsSchema, 'shared_attn', options);
-    const dv = requireVision(host, 'shared_attn');
-    checkDepth(o.depth, host, 'shared_attn');
+    const { o, dv } = openVisionPromptLearner(sharedAttnOptionsSchema, 'shared_attn', options, host);
     const d = host.textDim + dv;
     if (d % o.heads !== 0) throw new LearnerConfigError(`learner shared_attn: d_model ${d} (text ${host.textDim} + vision ${dv}) is not divisible by heads ${o.heads}`);
-    super(randomVectors([o.depth, o.numContext, d], o.vectorStd));
+    super(randomVectors([o.depth, o.numContext, d], o.vectorStd)); // [depth, n, Dt + Dv]
     this.options = o;
     this.quirks = host.quirks;
     this.textDim = host.textDim;
@@ -48,8 +41,9 @@ export class SharedAttnLearner extends BaseLearner {
     this.projection_layers = this.registerModule('projection_layers', projectionList(o.depth, o.useUnifiedProjection, make, this.quirks === 'reference'));
   }
 
+  /** text: y[:, :Dt] [n, Dt]; vision: y[:, Dt:] [n, Dv], y = projection_layers[layer](ctx[layer]). */
   prompts(layer: number): PromptPair {
-    const ctx = this.ctx(layer);
+    const ctx = this.ctx(layer); // [n, Dt + Dv]
     return tidy(() => {
       const n = this.numContext;
       // reference: [1, n, D] read as (seq 1, batch n); fixed: [n, 1, D] = a sequence of n tokens.

@@ -4,17 +4,11 @@
  * vision_i = proj_i(ctx_i) with proj_i = Linear(Dt, 64) -> ReLU -> Linear(64, Dv, no bias) -> LayerNorm(Dv)
  * (yaml options; quirk 8). Parameters: `context_vectors` [depth, n, Dt], `projection_layers.{i}.{0,2,3}.*`.
  */
-import { z } from 'zod';
-import { nn, tidy } from '../torch/index.js';
-import { BaseLearner, buildProjection, checkDepth, parseOptions, projectionList, textContextVectors, type Projection } from './base.js';
-import { textContextDim } from './coop.js';
-import { requireVision } from './vpt.js';
-import type { LearnerHost, PromptPair } from './types.js';
-
-import { mapleOptionsSchema } from './options.js';
-
-export { mapleOptionsSchema };
-export type MapleOptions = z.input<typeof mapleOptionsSchema>;
+import type { z } from 'zod';
+import { nn, tidy } from '../../torch/index.js';
+import { BaseLearner, buildProjection, openVisionPromptLearner, projectionList, textContextVectors, type Projection } from '../base.js';
+import type { LearnerHost, PromptPair } from '../types.js';
+import { mapleOptionsSchema, type MapleOptions } from './options.js';
 
 export class MapleLearner extends BaseLearner {
   readonly name = 'maple' as const;
@@ -25,11 +19,8 @@ export class MapleLearner extends BaseLearner {
   readonly projection_layers: nn.ModuleList<Projection>;
 
   constructor(options: MapleOptions, host: LearnerHost) {
-    const o = parseOptions(mapleOptionsSchema, 'maple', options);
-    const dv = requireVision(host, 'maple');
-    checkDepth(o.depth, host, 'maple');
-    const random = o.contextInitializer === null && o.contextInitializerIds === undefined;
-    const { vectors, initializerIds } = textContextVectors(o, host, 'maple', textContextDim(host, 'maple', random));
+    const { o, dv } = openVisionPromptLearner(mapleOptionsSchema, 'maple', options, host);
+    const { vectors, initializerIds } = textContextVectors(o, host, 'maple'); // [depth, n, Dt]
     super(vectors);
     this.options = o;
     this.initializerIds = initializerIds;
@@ -38,6 +29,7 @@ export class MapleLearner extends BaseLearner {
       projectionList(o.depth, o.useUnifiedProjection, () => buildProjection('maple', this.contextDim, dv, o, true), false));
   }
 
+  /** text: ctx[layer] [n, Dt]; vision: proj_layer(ctx[layer]) [n, Dv]. */
   prompts(layer: number): PromptPair {
     const ctx = this.ctx(layer);
     return { text: ctx, vision: tidy(() => this.projection_layers.at(layer).forward(ctx)) };

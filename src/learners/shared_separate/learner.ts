@@ -9,16 +9,11 @@
  * (deepcopy). `fixed`: Linear(sharedDim, D, no bias) -> LayerNorm(D) when useProjNorm (the
  * paper's "Linear + LayerNorm"; indices `.0`, `.1`) and independently initialised layers.
  */
-import { z } from 'zod';
-import { nn, tidy } from '../torch/index.js';
-import { BaseLearner, buildProjection, checkDepth, parseOptions, projectionList, randomVectors, type Projection } from './base.js';
-import { requireVision } from './vpt.js';
-import type { LearnerHost, PromptPair } from './types.js';
-
-import { sharedSeparateOptionsSchema } from './options.js';
-
-export { sharedSeparateOptionsSchema };
-export type SharedSeparateOptions = z.input<typeof sharedSeparateOptionsSchema>;
+import type { z } from 'zod';
+import { nn, tidy } from '../../torch/index.js';
+import { BaseLearner, buildProjection, openVisionPromptLearner, projectionList, randomVectors, type Projection } from '../base.js';
+import type { LearnerHost, PromptPair } from '../types.js';
+import { sharedSeparateOptionsSchema, type SharedSeparateOptions } from './options.js';
 
 export class SharedSeparateLearner extends BaseLearner {
   readonly name = 'shared_separate' as const;
@@ -30,10 +25,8 @@ export class SharedSeparateLearner extends BaseLearner {
   readonly visual_projection_layers: nn.ModuleList<Projection>;
 
   constructor(options: SharedSeparateOptions, host: LearnerHost) {
-    const o = parseOptions(sharedSeparateOptionsSchema, 'shared_separate', options);
-    const dv = requireVision(host, 'shared_separate');
-    checkDepth(o.depth, host, 'shared_separate');
-    super(randomVectors([o.depth, o.numContext, o.sharedDim], o.vectorStd));
+    const { o, dv } = openVisionPromptLearner(sharedSeparateOptionsSchema, 'shared_separate', options, host);
+    super(randomVectors([o.depth, o.numContext, o.sharedDim], o.vectorStd)); // [depth, n, sharedDim]
     this.options = o;
     this.quirks = host.quirks;
     const fixed = host.quirks === 'fixed';
@@ -49,8 +42,9 @@ export class SharedSeparateLearner extends BaseLearner {
       projectionList(o.depth, o.useUnifiedProjection, () => make(dv), !fixed));
   }
 
+  /** text: tproj_layer(ctx[layer]) [n, Dt]; vision: vproj_layer(ctx[layer]) [n, Dv]. */
   prompts(layer: number): PromptPair {
-    const ctx = this.ctx(layer);
+    const ctx = this.ctx(layer); // [n, sharedDim]
     return tidy(() => ({
       text: this.textual_projection_layers.at(layer).forward(ctx),
       vision: this.visual_projection_layers.at(layer).forward(ctx),
