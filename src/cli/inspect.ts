@@ -83,13 +83,13 @@ export function inspectConfig(f: InspectFlags): Record<string, unknown> {
 export function inspectSegmenter(seg: TunedSegmenter, cfg: Record<string, unknown>): InspectResult {
   const decayed = new Set(seg.decayNames().decayed);
   const parameters = seg.namedTrainable().map(([name, t]) => ({ name, shape: t.shape, numel: t.numel, decay: decayed.has(name) }));
-  const L = seg.context_learner;
-  const prompts = L !== null && (L.usesText || L.usesVision);
+  const contextLearner = seg.context_learner;
+  const prompts = contextLearner !== null && (contextLearner.usesText || contextLearner.usesVision);
   return {
     model: String(cfg.model),
     learner: seg.learnerName,
-    depth: prompts ? L.depth : null,
-    numContext: prompts ? L.numContext : null,
+    depth: prompts ? contextLearner.depth : null,
+    numContext: prompts ? contextLearner.numContext : null,
     quirks: seg.quirks,
     parameters,
     total: parameters.reduce((s, p) => s + p.numel, 0),
