@@ -24,7 +24,7 @@ export const COMMON_SPACE: SearchSpace = {
  * names to the paper's (intermediateDim -> intermediate_dim, heads -> nhead, ...).
  */
 export function learnerRows(learner: LearnerName): Readonly<Record<string, Distribution>> {
-  if (!isLearnerName(learner)) throw new SpaceError(`unknown learner '${learner}'; expected one of ${LEARNER_NAMES.join(', ')}`);
+  if (!isLearnerName(learner)) throw new SpaceError(`unknown learner "${learner}"; expected one of ${LEARNER_NAMES.join(', ')}`);
   return Object.fromEntries(Object.entries(learnerEntry(learner).searchRows).map(([k, d]) => [referenceOptionName(k), d]));
 }
 
@@ -43,7 +43,7 @@ export function learnerSpace(learner: LearnerName): SearchSpace {
  * `model.`), or null when the original has no sweep of it.
  */
 export function originalSpace(learner: LearnerName): SearchSpace | null {
-  if (!isLearnerName(learner)) throw new SpaceError(`unknown learner '${learner}'; expected one of ${LEARNER_NAMES.join(', ')}`);
+  if (!isLearnerName(learner)) throw new SpaceError(`unknown learner "${learner}"; expected one of ${LEARNER_NAMES.join(', ')}`);
   const sweep = learnerEntry(learner).originalSweep;
   return sweep ? { params: { ...sweep.params } } : null;
 }
@@ -57,7 +57,7 @@ export function tuneVLSegSpace(learners: readonly LearnerName[] = LEARNER_NAMES.
   const when: Record<string, SearchSpace> = {};
   for (const l of learners) {
     if (isLearnerName(l) && learnerEntry(l).trainingSearchRows) {
-      throw new SpaceError(`learner '${l}' has its own training rows (${Object.keys(learnerEntry(l).trainingSearchRows!).join(', ')}): sweep it in a study of its own`);
+      throw new SpaceError(`learner "${l}" has its own training rows (${Object.keys(learnerEntry(l).trainingSearchRows!).join(', ')}): sweep it in a study of its own`);
     }
     const rows = learnerRows(l);
     if (Object.keys(rows).length > 0) when[l] = { params: { ...rows } };
