@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `npm test` after the build: every test in dist/test/, one file at a time. The sweep-storage tests
+# `npm test` after the build: the lint (`npm run lint`: type check, Prettier's format check), then
+# every test in dist/test/, one file at a time. The sweep-storage tests
 # need a PostgreSQL: unless $TUNEVLSEG_TEST_PG names one (or TUNEVLSEG_SKIP_PG=1 leaves those
 # tests out), the local test cluster that bootstrap.sh installed is started
 # (scripts/start-test-postgres.sh, idempotent) and used.
@@ -14,4 +15,5 @@ if [[ -z "${TUNEVLSEG_TEST_PG:-}" && "${TUNEVLSEG_SKIP_PG:-}" != 1 ]]; then
       "set TUNEVLSEG_TEST_PG=postgres://... or TUNEVLSEG_SKIP_PG=1" >&2
   fi
 fi
+npm run --silent lint || { echo "test: lint failed (\`npm run format\` rewrites the files Prettier lists)" >&2; exit 1; }
 exec node --test --test-concurrency=1 dist/test/

@@ -1,25 +1,16 @@
-// The layer rule of docs/architecture.md, checked on the code: the table in that page gives the
-// order; every relative import in src/ (static, dynamic, type-only, re-export) must stay in its
-// own layer or go up the table, every folder of src/ must have a row, and there is no cycle.
+// The layer rule, checked on the code: LAYERS (scripts/architecture/layers.ts, the one description
+// of the layers) gives the order; every relative import in src/ (static, dynamic, type-only,
+// re-export) must stay in its own layer or go up the table, every folder of src/ must have a row,
+// there is no cycle, and docs/architecture.md's table is what `npm run docs:architecture` writes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, normalize, relative, sep } from 'node:path';
 import { repoRoot } from './helpers.js';
+import { layerOrders } from '../scripts/architecture/layers.js';
+import { layerTable, renderArchitecturePage, TABLE_BEGIN, TABLE_END } from '../scripts/architecture/write.js';
 
 const src = join(repoRoot(), 'src');
-
-/** folder name under src/ -> its order in the table (equal orders share a layer). */
-function layerTable(): Map<string, number> {
-  const doc = readFileSync(join(repoRoot(), 'docs', 'architecture.md'), 'utf8');
-  const layers = new Map<string, number>();
-  for (const line of doc.split('\n')) {
-    const m = /^\| (\d+) \| (.+?) \|/.exec(line);
-    if (!m) continue;
-    for (const f of m[2]!.matchAll(/`src\/([a-z-]+)\/`/g)) layers.set(f[1]!, Number(m[1]));
-  }
-  return layers;
-}
 
 function tsFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
@@ -40,16 +31,16 @@ function importsOf(file: string): string[] {
 
 const top = (rel: string): string | null => (rel.includes(sep) ? rel.split(sep)[0]! : null);
 
-test('docs/architecture.md places every folder of src/', () => {
-  const layers = layerTable();
+test('the layers place every folder of src/', () => {
+  const layers = layerOrders();
   assert.ok(layers.size >= 12, `the layer table was read (${[...layers.keys()].join(', ')})`);
   for (const n of readdirSync(src)) {
-    if (statSync(join(src, n)).isDirectory()) assert.ok(layers.has(n), `src/${n}/ has no row in docs/architecture.md's layer table`);
+    if (statSync(join(src, n)).isDirectory()) assert.ok(layers.has(n), `src/${n}/ has no layer in scripts/architecture/layers.ts (then run npm run docs:architecture)`);
   }
 });
 
 test('no module under src/ imports a layer below its own', () => {
-  const layers = layerTable();
+  const layers = layerOrders();
   const bad: string[] = [];
   for (const file of tsFiles(src)) {
     const me = relative(src, file);
@@ -88,7 +79,7 @@ test('src/ has no import cycle', () => {
 test('the check sees a violation when there is one', () => {
   // A guard against a check that passes because it reads nothing: the regex finds the imports
   // of a known file, and the table orders a known pair.
-  const layers = layerTable();
+  const layers = layerOrders();
   assert.ok(importsOf(join(src, 'cli', 'sweep.ts')).some((t) => t.startsWith(`sweep${sep}`) || t.startsWith(`experiment${sep}`)));
   assert.ok(layers.get('torch')! < layers.get('train')! && layers.get('train')! < layers.get('cli')!);
 });
@@ -96,4 +87,22 @@ test('the check sees a violation when there is one', () => {
 test('src/sweep (the public tunevlseg/sweep) knows no learner: TuneVLSeg\'s spaces sit in src/experiment', () => {
   const reach = tsFiles(join(src, 'sweep')).flatMap((f) => importsOf(f).filter((t) => t.startsWith(`learners${sep}`)).map((t) => `${relative(src, f)} imports ${t}`));
   assert.deepEqual(reach, []);
+});
+
+test('docs/architecture.md\'s layer table is what `npm run docs:architecture` writes', () => {
+  const file = join(repoRoot(), 'docs', 'architecture.md');
+  const page = readFileSync(file, 'utf8');
+  const table = (text: string): string => text.slice(text.indexOf(TABLE_BEGIN), text.indexOf(TABLE_END));
+  // Compared as tables (not whole pages) so that the failure shows the rows that differ.
+  assert.equal(table(page), table(renderArchitecturePage(page, repoRoot())), 'docs/architecture.md is stale: run `npm run docs:architecture`');
+});
+
+test('the written table follows the code: a new module or folder changes it', () => {
+  const table = layerTable(repoRoot());
+  assert.match(table, /^\| 0 \| `src\/util\/` \| \d+ \| itself only \|/m);
+  const withExtra = layerTable(repoRoot(), [{ order: 0, folders: ['util'], holds: 'x' }, { order: 1, folders: ['torch'], holds: 'y' }]);
+  const utilFiles = readdirSync(join(src, 'util')).filter((n) => n.endsWith('.ts')).length;
+  assert.match(withExtra, new RegExp(`^\\| 0 \\| \`src/util/\` \\| ${utilFiles} \\| itself only \\| x \\|$`, 'm'));
+  assert.match(withExtra, /^\| 1 \| `src\/torch\/` \| \d+ \| `util` \| y \|$/m);
+  assert.throws(() => renderArchitecturePage('# no markers\n', repoRoot(), 'page.md'), /page\.md: the layer table's markers are missing/);
 });

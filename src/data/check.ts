@@ -1,95 +1,40 @@
 /**
  * `tunevlseg data check <dir>`: every problem of a dataset folder, with counts, never stopping
- * at the first one. The rules are described in docs/data.md.
- *
- * Why one file over 450 lines: every rule reports into one problem list with shared counters
- * and file caches; split apart, each rule would need that state handed around.
+ * at the first one. The rules are described in docs/data.md. checkDataset runs the steps in
+ * order (layout, folders, splits, duplicates, prompts, files, pair sizes, summary), each
+ * reporting into one ProblemLog (check-problems.ts); the file steps are in check-files.ts.
  */
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  type DataFolder,
   DEFAULT_LAYOUT,
   type DatasetLayout,
-  type FormatIssue,
   LAYOUT_FILE,
   parseLayoutJson,
   type IndexedEntry,
-  locateDataFile,
   type PromptValue,
   parseSplitJson,
-  realFolder,
   SPLITS,
   type Split,
   sortPromptKeys,
   splitFile,
   usablePromptKeys,
 } from './format.js';
-import { ImageError, readMaskGray, verifyDecodable } from './image.js';
-import { pool } from './pool.js';
+import {
+  type CheckRules,
+  countByCode,
+  DEFAULT_CHECK_RULES,
+  issueCode,
+  PROBLEM_SEVERITY,
+  type Problem,
+  type ProblemCode,
+  ProblemLog,
+  type Severity,
+} from './check-problems.js';
+import { checkFiles, checkPairSizes, collectFileUses, type FileTally, pct, usedFolders } from './check-files.js';
 
-export type Severity = 'error' | 'warning';
-
-export type ProblemCode =
-  | 'missing_folder'
-  | 'missing_split'
-  | 'malformed_json'
-  | 'invalid_entry'
-  | 'empty_split'
-  | 'path_escape'
-  | 'missing_image'
-  | 'missing_mask'
-  | 'unreadable_image'
-  | 'unreadable_mask'
-  | 'size_mismatch'
-  | 'non_binary_mask'
-  | 'mask_values_low'
-  | 'empty_mask'
-  | 'empty_prompt'
-  | 'duplicate_entry'
-  | 'split_overlap'
-  | 'repaired_file'
-  | 'identical_channels'
-  | 'translucent_alpha'
-  | 'mask_in_alpha';
-
-/** Severity of each problem: errors fail `data check` (exit 1), warnings do not. */
-export const PROBLEM_SEVERITY: Readonly<Record<ProblemCode, Severity>> = {
-  missing_folder: 'error',
-  missing_split: 'error',
-  malformed_json: 'error',
-  invalid_entry: 'error',
-  empty_split: 'warning',
-  path_escape: 'error',
-  missing_image: 'error',
-  missing_mask: 'error',
-  unreadable_image: 'error',
-  unreadable_mask: 'error',
-  size_mismatch: 'error',
-  non_binary_mask: 'error',
-  mask_values_low: 'error',
-  empty_mask: 'warning',
-  empty_prompt: 'error',
-  duplicate_entry: 'error',
-  split_overlap: 'warning',
-  repaired_file: 'warning',
-  identical_channels: 'warning',
-  translucent_alpha: 'warning',
-  mask_in_alpha: 'warning',
-};
-
-export interface Problem {
-  code: ProblemCode;
-  severity: Severity;
-  message: string;
-  /** The file concerned: an annotation file, or an image/mask file. */
-  file?: string;
-  split?: Split;
-  /** Entry index in the split's JSON list (the first entry concerned for file problems). */
-  entry?: number;
-  field?: string;
-}
+export { type CheckRules, DEFAULT_CHECK_RULES, PROBLEM_SEVERITY, type Problem, type ProblemCode, type Severity } from './check-problems.js';
 
 export interface SplitSummary {
   file: string;
@@ -114,16 +59,6 @@ export interface PromptKeySummary {
   /** Valid entries without the key. */
   missing: number;
 }
-
-export interface CheckRules {
-  /** Gray levels in [midGreyLow, midGreyHigh] count as mid-grey. */
-  midGreyLow: number;
-  midGreyHigh: number;
-  /** A mask with more than this fraction of mid-grey pixels is non-binary (error). */
-  nonBinaryFraction: number;
-}
-
-export const DEFAULT_CHECK_RULES: CheckRules = { midGreyLow: 32, midGreyHigh: 223, nonBinaryFraction: 0.01 };
 
 export interface CheckReport {
   dir: string;
@@ -167,72 +102,64 @@ export interface CheckOptions {
   rules?: Partial<CheckRules>;
 }
 
-interface FileUse {
-  folder: DataFolder;
-  /** The folder the name is relative to, relative to the dataset (per-split layouts). */
-  folderRel: string;
-  name: string;
-  file: string;
-  refs: { split: Split; entry: number }[];
-}
-
 function isEmptyValue(v: PromptValue): boolean {
   return typeof v === 'string' ? v.trim() === '' : v.every((s) => s.trim() === '');
-}
-
-function pct(x: number): string {
-  return `${(100 * x).toFixed(x < 0.001 && x > 0 ? 3 : 2)}%`;
 }
 
 /** Checks a dataset folder and reports every problem found (never throws for dataset problems). */
 export async function checkDataset(dir: string, opts: CheckOptions = {}): Promise<CheckReport> {
   const root = path.resolve(dir);
   const rules: CheckRules = { ...DEFAULT_CHECK_RULES, ...opts.rules };
-  const problems: Problem[] = [];
-  const add = (code: ProblemCode, message: string, where: Omit<Problem, 'code' | 'severity' | 'message'> = {}): void => {
-    problems.push({ code, severity: PROBLEM_SEVERITY[code], message, ...where });
-  };
-  const fromIssue = (split: Split, i: FormatIssue): void => {
-    const code: ProblemCode =
-      i.code === 'malformed_json' ? 'malformed_json' : i.code === 'path_escape' ? 'path_escape' : 'invalid_entry';
-    add(code, i.message, {
-      file: i.file,
-      split,
-      ...(i.entry !== undefined ? { entry: i.entry } : {}),
-      ...(i.field !== undefined ? { field: i.field } : {}),
-    });
-  };
-
+  const log = new ProblemLog();
   const rootStat = await fs.stat(root).catch(() => null);
   if (!rootStat?.isDirectory()) {
     // One problem, not one per missing sub-folder and split file.
-    add('missing_folder', rootStat ? 'not a folder' : 'no such folder', { file: root });
-    return emptyReport(root, rules, problems);
+    log.add('missing_folder', rootStat ? 'not a folder' : 'no such folder', { file: root });
+    return emptyReport(root, rules, log.problems);
   }
-  // 0. The per-split folders (dataset.json), then every folder they name.
-  let layout: DatasetLayout = DEFAULT_LAYOUT;
+  const layout = await readLayout(root, log);
+  const folderExists = await checkFolders(root, layout, log);
+  const { splits, entriesBySplit } = await readSplits(root, log);
+  checkDuplicates(root, layout, entriesBySplit, log);
+  const prompts = checkPrompts(root, entriesBySplit, log);
+  const { uses, pairs } = collectFileUses(root, layout, entriesBySplit);
+  const tally = await checkFiles(root, layout, uses, folderExists, rules, opts.concurrency ?? os.availableParallelism(), log);
+  checkPairSizes(root, pairs, tally, log);
+  return summarise(root, rules, layout, log.problems, splits, tally, prompts);
+}
+
+/** The per-split folders of dataset.json (the default layout without one). */
+async function readLayout(root: string, log: ProblemLog): Promise<DatasetLayout> {
   const layoutFile = path.join(root, LAYOUT_FILE);
   const layoutText = await fs.readFile(layoutFile, 'utf8').catch(() => null);
-  if (layoutText !== null) {
-    const parsed = parseLayoutJson(layoutText, layoutFile);
-    layout = parsed.layout;
-    for (const i of parsed.issues) {
-      add(i.code === 'malformed_json' ? 'malformed_json' : i.code === 'path_escape' ? 'path_escape' : 'invalid_entry', i.message, {
-        file: i.file,
-        ...(i.field !== undefined ? { field: i.field } : {}),
-      });
-    }
+  if (layoutText === null) return DEFAULT_LAYOUT;
+  const parsed = parseLayoutJson(layoutText, layoutFile);
+  for (const i of parsed.issues) {
+    log.add(issueCode(i), i.message, {
+      file: i.file,
+      ...(i.field !== undefined ? { field: i.field } : {}),
+    });
   }
+  return parsed.layout;
+}
+
+/** Every folder the layout names, and anns/: which exist (a missing one is reported once). */
+async function checkFolders(root: string, layout: DatasetLayout, log: ProblemLog): Promise<Record<string, boolean>> {
   const folderExists: Record<string, boolean> = {};
-  const usedFolders = new Set<string>(SPLITS.flatMap((s) => [layout[s].images, layout[s].masks]));
-  for (const folder of [...usedFolders, 'anns']) {
+  for (const folder of [...usedFolders(layout), 'anns']) {
     const p = path.join(root, folder);
     const st = await fs.stat(p).catch(() => null);
     folderExists[folder] = st?.isDirectory() ?? false;
-    if (!folderExists[folder]) add('missing_folder', `${folder}/ folder not found`, { file: p });
+    if (!folderExists[folder]) log.add('missing_folder', `${folder}/ folder not found`, { file: p });
   }
+  return folderExists;
+}
 
-  // 1. Split files and entries.
+/** The split files: each one's summary and its valid entries (missing, unreadable, malformed and empty splits reported). */
+async function readSplits(
+  root: string,
+  log: ProblemLog,
+): Promise<{ splits: Record<Split, SplitSummary | null>; entriesBySplit: Map<Split, IndexedEntry[]> }> {
   const splits = { train: null, val: null, test: null } as Record<Split, SplitSummary | null>;
   const entriesBySplit = new Map<Split, IndexedEntry[]>();
   for (const split of SPLITS) {
@@ -244,18 +171,25 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
       const code = (err as NodeJS.ErrnoException).code;
       const why = code === 'ENOENT' ? 'split file not found' : `cannot read split file (${code ?? String(err)})`;
       if (split === 'test') {
-        problems.push({ code: 'missing_split', severity: 'warning', message: `${why} (datasets without a test split can still be trained)`, file, split });
+        log.addWithSeverity('missing_split', 'warning', `${why} (datasets without a test split can still be trained)`, { file, split });
       } else {
-        add('missing_split', why, { file, split });
+        log.add('missing_split', why, { file, split });
       }
       continue;
     }
     const parsed = parseSplitJson(text, file);
-    for (const i of parsed.issues) fromIssue(split, i);
+    for (const i of parsed.issues) {
+      log.add(issueCode(i), i.message, {
+        file: i.file,
+        split,
+        ...(i.entry !== undefined ? { entry: i.entry } : {}),
+        ...(i.field !== undefined ? { field: i.field } : {}),
+      });
+    }
     if (parsed.total === 0 && parsed.issues.length === 0) {
       // Training needs train and val entries (the trainer refuses an empty one); a test split may be empty.
       const severity: Severity = split === 'test' ? 'warning' : 'error';
-      problems.push({ code: 'empty_split', severity, message: `the split has no entries${split === 'test' ? '' : ' (training needs some)'}`, file, split });
+      log.addWithSeverity('empty_split', severity, `the split has no entries${split === 'test' ? '' : ' (training needs some)'}`, { file, split });
     }
     entriesBySplit.set(split, parsed.entries);
     splits[split] = {
@@ -267,8 +201,11 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
       masks: new Set(parsed.entries.map((e) => e.entry.mask_name)).size,
     };
   }
+  return { splits, entriesBySplit };
+}
 
-  // 2. Duplicates within a split, images shared between splits.
+/** Duplicate entries within a split; images used by more than one split (leakage). */
+function checkDuplicates(root: string, layout: DatasetLayout, entriesBySplit: ReadonlyMap<Split, IndexedEntry[]>, log: ProblemLog): void {
   const imageSplits = new Map<string, Set<Split>>();
   for (const [split, entries] of entriesBySplit) {
     const seen = new Map<string, number>();
@@ -276,7 +213,7 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
       const key = `${entry.img_name}\0${entry.mask_name}`;
       const first = seen.get(key);
       if (first !== undefined) {
-        add('duplicate_entry', `duplicates entry ${first} (img_name ${JSON.stringify(entry.img_name)}, mask_name ${JSON.stringify(entry.mask_name)})`, {
+        log.add('duplicate_entry', `duplicates entry ${first} (img_name ${JSON.stringify(entry.img_name)}, mask_name ${JSON.stringify(entry.mask_name)})`, {
           file: splitFile(root, split),
           split,
           entry: index,
@@ -292,10 +229,12 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
     }
   }
   for (const [file, s] of imageSplits) {
-    if (s.size > 1) add('split_overlap', `${path.relative(root, file)} is used in ${[...s].join(' and ')} (data leakage between splits)`, { file });
+    if (s.size > 1) log.add('split_overlap', `${path.relative(root, file)} is used in ${[...s].join(' and ')} (data leakage between splits)`, { file });
   }
+}
 
-  // 3. Prompts.
+/** Each prompt key's use over all valid entries; entries without a usable prompt, and keys empty in some entries only. */
+function checkPrompts(root: string, entriesBySplit: ReadonlyMap<Split, IndexedEntry[]>, log: ProblemLog): PromptKeySummary[] {
   const keyStats = new Map<string, PromptKeySummary>();
   let validEntries = 0;
   for (const entries of entriesBySplit.values()) {
@@ -315,157 +254,33 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
     const file = splitFile(root, split);
     for (const { index, entry } of entries) {
       if (usablePromptKeys(entry.prompts).length === 0) {
-        add('empty_prompt', 'the entry has no non-empty prompt', { file, split, entry: index, field: 'prompts' });
+        log.add('empty_prompt', 'the entry has no non-empty prompt', { file, split, entry: index, field: 'prompts' });
         continue;
       }
       for (const key of sortPromptKeys(Object.keys(entry.prompts))) {
         const value = entry.prompts[key] as PromptValue;
         // A key empty in every entry (like the benchmark's p0) is a convention, not an error.
         if (isEmptyValue(value) && (keyStats.get(key)?.nonEmpty ?? 0) > 0) {
-          add('empty_prompt', `prompt "${key}" is empty here but not in other entries`, { file, split, entry: index, field: `prompts.${key}` });
+          log.add('empty_prompt', `prompt "${key}" is empty here but not in other entries`, { file, split, entry: index, field: `prompts.${key}` });
         }
       }
     }
   }
+  return sortPromptKeys(keyStats.keys()).map((k) => keyStats.get(k) as PromptKeySummary);
+}
 
-  // 4. Files: existence, containment, decoding, sizes, mask values.
-  const uses = new Map<string, FileUse>();
-  const pairs = new Map<string, { image: string; mask: string; split: Split; entry: number }>();
-  for (const [split, entries] of entriesBySplit) {
-    for (const { index, entry } of entries) {
-      for (const [folder, name] of [
-        ['images', entry.img_name],
-        ['masks', entry.mask_name],
-      ] as const) {
-        const folderRel = layout[split][folder];
-        const file = path.join(root, folderRel, name);
-        let u = uses.get(file);
-        if (u === undefined) uses.set(file, (u = { folder, folderRel, name, file, refs: [] }));
-        u.refs.push({ split, entry: index });
-      }
-      const image = path.join(root, layout[split].images, entry.img_name);
-      const mask = path.join(root, layout[split].masks, entry.mask_name);
-      const pk = `${image}\0${mask}`;
-      if (!pairs.has(pk)) pairs.set(pk, { image, mask, split, entry: index });
-    }
-  }
-  const realFolders: Record<string, string> = {};
-  for (const folder of usedFolders) realFolders[folder] = await realFolder(root, folder);
-  const imageSizes = new Map<string, [number, number]>();
-  const maskSizes = new Map<string, [number, number]>();
-  const imageFormats: Record<string, number> = {};
-  const maskFormats: Record<string, number> = {};
-  let imagesChecked = 0;
-  let masksChecked = 0;
-  let maxMid = 0;
-  let softEdges = 0;
-  let fgSum = 0;
-  const where = (u: FileUse): Omit<Problem, 'code' | 'severity' | 'message'> => {
-    const r = u.refs[0] as { split: Split; entry: number };
-    return { file: u.file, split: r.split, entry: r.entry, field: u.folder === 'images' ? 'img_name' : 'mask_name' };
-  };
-  const refsNote = (u: FileUse): string => {
-    const r = u.refs[0] as { split: Split; entry: number };
-    const more = u.refs.length > 1 ? ` and ${u.refs.length - 1} more` : '';
-    return ` (${r.split} entry ${r.entry}${more})`;
-  };
-  const concurrency = opts.concurrency ?? os.availableParallelism();
-  await pool([...uses.values()], concurrency, async (u) => {
-    const rel = `${u.folderRel}/${u.name}`;
-    if (!folderExists[u.folderRel]) return; // reported once as missing_folder
-    const loc = await locateDataFile(u.file, realFolders[u.folderRel] as string);
-    if (loc.status === 'escape') {
-      add('path_escape', `${rel} is a symlink escaping the ${u.folderRel}/ folder (to ${loc.real})${refsNote(u)}`, where(u));
-      return;
-    }
-    if (loc.status !== 'ok') {
-      const what = loc.status === 'missing' ? 'not found' : 'is not a regular file';
-      add(u.folder === 'images' ? 'missing_image' : 'missing_mask', `${rel} ${what}${refsNote(u)}`, where(u));
-      return;
-    }
-    const reason = (err: unknown): string => {
-      const m = err instanceof Error ? err.message : String(err);
-      return err instanceof ImageError && m.startsWith(`${err.file}: `) ? m.slice(err.file.length + 2) : m;
-    };
-    if (u.folder === 'images') {
-      imagesChecked++;
-      try {
-        const info = await verifyDecodable(u.file);
-        imageSizes.set(u.file, [info.width, info.height]);
-        imageFormats[info.format] = (imageFormats[info.format] ?? 0) + 1;
-        if (info.repair !== undefined) add('repaired_file', `${rel}: ${info.repair}${refsNote(u)}`, where(u));
-        if (info.identicalChannels) {
-          add('identical_channels', `${rel}: a colour file whose R, G and B are equal in every pixel: the model sees a grey image (a grey image stored as colour, or colour lost when it was made)${refsNote(u)}`, where(u));
-        }
-        if (info.minAlpha !== null && info.minAlpha < 255) {
-          add('translucent_alpha', `${rel}: has an alpha channel that is not opaque (down to ${info.minAlpha}); every reader drops alpha, so what it hides is seen${refsNote(u)}`, where(u));
-        }
-      } catch (err) {
-        add('unreadable_image', `${rel}: ${reason(err)}${refsNote(u)}`, where(u));
-      }
-      return;
-    }
-    masksChecked++;
-    let gray: Awaited<ReturnType<typeof readMaskGray>>;
-    try {
-      gray = await readMaskGray(u.file);
-      maskFormats[gray.format] = (maskFormats[gray.format] ?? 0) + 1;
-    } catch (err) {
-      add('unreadable_mask', `${rel}: ${reason(err)}${refsNote(u)}`, where(u));
-      return;
-    }
-    maskSizes.set(u.file, [gray.width, gray.height]);
-    if (gray.repair !== undefined) add('repaired_file', `${rel}: ${gray.repair}${refsNote(u)}`, where(u));
-    const n = gray.gray.length;
-    let mid = 0;
-    let fg = 0;
-    let max = 0;
-    for (let i = 0; i < n; i++) {
-      const v = gray.gray[i] as number;
-      if (v >= rules.midGreyLow && v <= rules.midGreyHigh) mid++;
-      if (v > 127) fg++;
-      if (v > max) max = v;
-    }
-    const midFrac = mid / n;
-    if (gray.alpha !== null && gray.alpha[0] < gray.alpha[1] && isConstant(gray.gray)) {
-      add('mask_in_alpha', `${rel}: the mask is in its alpha channel (its colour is the same everywhere, alpha ${gray.alpha[0]}-${gray.alpha[1]}); readers take the colour, so every pixel is ${max > 127 ? 'foreground' : 'background'}: \`tunevlseg data import\` reads alpha masks${refsNote(u)}`, where(u));
-    }
-    maxMid = Math.max(maxMid, midFrac);
-    fgSum += fg / n;
-    if (max === 0) {
-      add('empty_mask', `${rel} is all background${refsNote(u)}`, where(u));
-    } else if (max <= 127) {
-      add(
-        'mask_values_low',
-        `${rel}: largest value is ${max} (< 128), so after /255 and the 0.5 threshold the mask is empty; store foreground as 255 (0/1 or class-index masks?)${refsNote(u)}`,
-        where(u),
-      );
-    } else if (midFrac > rules.nonBinaryFraction) {
-      add(
-        'non_binary_mask',
-        `${rel}: ${pct(midFrac)} of pixels are mid-grey (${rules.midGreyLow}-${rules.midGreyHigh}), more than ${pct(rules.nonBinaryFraction)}: not a binary mask (soft labels or a probability map?)${refsNote(u)}`,
-        where(u),
-      );
-    } else if (mid > 0) {
-      softEdges++;
-    }
-  });
-  for (const p of pairs.values()) {
-    const a = imageSizes.get(p.image);
-    const b = maskSizes.get(p.mask);
-    if (a === undefined || b === undefined) continue;
-    if (a[0] !== b[0] || a[1] !== b[1]) {
-      add(
-        'size_mismatch',
-        `image ${path.relative(root, p.image)} is ${a[0]}x${a[1]} but mask ${path.relative(root, p.mask)} is ${b[0]}x${b[1]}`,
-        { file: p.mask, split: p.split, entry: p.entry },
-      );
-    }
-  }
-
-  // 5. Summary.
+/** The report: problems in a stable order (code, split, entry, file) with their counts, and the summaries. */
+function summarise(
+  root: string,
+  rules: CheckRules,
+  layout: DatasetLayout,
+  problems: Problem[],
+  splits: Record<Split, SplitSummary | null>,
+  tally: FileTally,
+  prompts: PromptKeySummary[],
+): CheckReport {
   const sizeCounts = new Map<string, { width: number; height: number; count: number }>();
-  for (const [w, h] of imageSizes.values()) {
+  for (const [w, h] of tally.imageSizes.values()) {
     const k = `${w}x${h}`;
     const c = sizeCounts.get(k);
     if (c === undefined) sizeCounts.set(k, { width: w, height: h, count: 1 });
@@ -473,8 +288,7 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
   }
   const bySize = [...sizeCounts.values()];
   const byArea = [...bySize].sort((a, b) => a.width * a.height - b.width * b.height || a.width - b.width);
-  const counts: Partial<Record<ProblemCode, number>> = {};
-  for (const p of problems) counts[p.code] = (counts[p.code] ?? 0) + 1;
+  const counts = countByCode(problems);
   const order = Object.keys(PROBLEM_SEVERITY) as ProblemCode[];
   problems.sort(
     (a, b) =>
@@ -495,37 +309,31 @@ export async function checkDataset(dir: string, opts: CheckOptions = {}): Promis
     problems,
     splits,
     images: {
-      checked: imagesChecked,
-      readable: imageSizes.size,
+      checked: tally.imagesChecked,
+      readable: tally.imageSizes.size,
       distinctSizes: bySize.length,
       minSize: first ? [first.width, first.height] : null,
       maxSize: last ? [last.width, last.height] : null,
       commonSizes: bySize.sort((a, b) => b.count - a.count || a.width - b.width).slice(0, 5),
-      formats: imageFormats,
+      formats: tally.imageFormats,
     },
     masks: {
-      checked: masksChecked,
-      readable: maskSizes.size,
-      formats: maskFormats,
-      maxMidGreyFraction: maxMid,
-      softEdgeMasks: softEdges,
-      meanForeground: maskSizes.size > 0 ? fgSum / maskSizes.size : 0,
+      checked: tally.masksChecked,
+      readable: tally.maskSizes.size,
+      formats: tally.maskFormats,
+      maxMidGreyFraction: tally.maxMid,
+      softEdgeMasks: tally.softEdges,
+      meanForeground: tally.maskSizes.size > 0 ? tally.fgSum / tally.maskSizes.size : 0,
     },
-    prompts: sortPromptKeys(keyStats.keys()).map((k) => keyStats.get(k) as PromptKeySummary),
+    prompts,
     rules,
     layout,
   };
 }
 
-function isConstant(a: Uint8Array): boolean {
-  for (let i = 1; i < a.length; i++) if (a[i] !== a[0]) return false;
-  return true;
-}
-
 function emptyReport(dir: string, rules: CheckRules, problems: Problem[]): CheckReport {
   const errors = problems.filter((p) => p.severity === 'error').length;
-  const counts: Partial<Record<ProblemCode, number>> = {};
-  for (const p of problems) counts[p.code] = (counts[p.code] ?? 0) + 1;
+  const counts = countByCode(problems);
   return {
     dir, ok: errors === 0, errors, warnings: problems.length - errors, counts, problems,
     splits: { train: null, val: null, test: null },
@@ -542,66 +350,66 @@ export function formatCheckReport(report: CheckReport, opts: { maxPerCode?: numb
   const maxPer = opts.maxPerCode ?? 10;
   const only = report.problems.length === 1 ? report.problems[0] : undefined;
   if (only?.code === 'missing_folder' && only.file === report.dir) return `Dataset check: ${report.dir}: ${only.message}. Result: FAILED`;
-  const L: string[] = [];
+  const lines: string[] = [];
   const fmtCounts = (r: Record<string, number>): string =>
     Object.entries(r)
       .sort((a, b) => b[1] - a[1])
       .map(([k, v]) => `${k} ${v}`)
       .join(', ') || 'none';
-  L.push(`Dataset check: ${report.dir}`);
+  lines.push(`Dataset check: ${report.dir}`);
   const perSplit = SPLITS.some((s) => report.layout[s].images !== 'images' || report.layout[s].masks !== 'masks');
   if (perSplit) {
-    L.push(`Folders (${LAYOUT_FILE}): ${SPLITS.map((s) => `${s} ${report.layout[s].images}/ + ${report.layout[s].masks}/`).join('; ')}`);
+    lines.push(`Folders (${LAYOUT_FILE}): ${SPLITS.map((s) => `${s} ${report.layout[s].images}/ + ${report.layout[s].masks}/`).join('; ')}`);
   }
-  L.push('');
-  L.push('Splits');
+  lines.push('');
+  lines.push('Splits');
   for (const split of SPLITS) {
     const s = report.splits[split];
     if (s === null) {
-      L.push(`  ${split.padEnd(5)}  (missing)`);
+      lines.push(`  ${split.padEnd(5)}  (missing)`);
       continue;
     }
     if (s.malformed) {
-      L.push(`  ${split.padEnd(5)}  (malformed JSON)`);
+      lines.push(`  ${split.padEnd(5)}  (malformed JSON)`);
       continue;
     }
     const invalid = s.entries - s.validEntries;
-    L.push(
+    lines.push(
       `  ${split.padEnd(5)}  ${String(s.entries).padStart(6)} entries${invalid > 0 ? ` (${invalid} invalid)` : ''}, ${s.images} images, ${s.masks} masks`,
     );
   }
   const im = report.images;
-  L.push('Images');
-  L.push(`  ${im.readable}/${im.checked} readable; formats: ${fmtCounts(im.formats)}`);
+  lines.push('Images');
+  lines.push(`  ${im.readable}/${im.checked} readable; formats: ${fmtCounts(im.formats)}`);
   if (im.minSize !== null && im.maxSize !== null) {
     const common = im.commonSizes.map((c) => `${c.width}x${c.height} (${c.count})`).join(', ');
-    L.push(`  ${im.distinctSizes} distinct sizes, ${im.minSize.join('x')} to ${im.maxSize.join('x')}; most common: ${common}`);
+    lines.push(`  ${im.distinctSizes} distinct sizes, ${im.minSize.join('x')} to ${im.maxSize.join('x')}; most common: ${common}`);
   }
   const mk = report.masks;
-  L.push('Masks');
-  L.push(`  ${mk.readable}/${mk.checked} readable; formats: ${fmtCounts(mk.formats)}; mean foreground ${pct(mk.meanForeground)}`);
+  lines.push('Masks');
+  lines.push(`  ${mk.readable}/${mk.checked} readable; formats: ${fmtCounts(mk.formats)}; mean foreground ${pct(mk.meanForeground)}`);
   const soft =
     mk.softEdgeMasks > 0 ? `; ${mk.softEdgeMasks} mask(s) have a few (soft edges or JPEG ringing: fine, thresholded at 0.5)` : '';
-  L.push(
+  lines.push(
     `  mid-grey pixels (gray ${report.rules.midGreyLow}-${report.rules.midGreyHigh}): at most ${pct(mk.maxMidGreyFraction)} of a mask` +
       ` (non-binary above ${pct(report.rules.nonBinaryFraction)})${soft}`,
   );
   if (report.prompts.length > 0) {
-    L.push('Prompts');
+    lines.push('Prompts');
     const allEmpty = report.prompts.filter((p) => p.nonEmpty === 0).map((p) => p.key);
     const lists = report.prompts.filter((p) => p.lists > 0 && p.nonEmpty > 0).map((p) => p.key);
     const strings = report.prompts.filter((p) => p.lists === 0 && p.nonEmpty > 0).map((p) => p.key);
-    if (strings.length > 0) L.push(`  strings: ${strings.join(', ')}`);
-    if (lists.length > 0) L.push(`  lists (one picked per sample): ${lists.join(', ')}`);
-    if (allEmpty.length > 0) L.push(`  empty in every entry (do not select): ${allEmpty.join(', ')}`);
+    if (strings.length > 0) lines.push(`  strings: ${strings.join(', ')}`);
+    if (lists.length > 0) lines.push(`  lists (one picked per sample): ${lists.join(', ')}`);
+    if (allEmpty.length > 0) lines.push(`  empty in every entry (do not select): ${allEmpty.join(', ')}`);
     const partial = report.prompts.filter((p) => p.missing > 0 && p.nonEmpty > 0);
-    for (const p of partial) L.push(`  ${p.key} is missing from ${p.missing} entr${p.missing === 1 ? 'y' : 'ies'}`);
+    for (const p of partial) lines.push(`  ${p.key} is missing from ${p.missing} entr${p.missing === 1 ? 'y' : 'ies'}`);
   }
-  L.push('');
+  lines.push('');
   if (report.problems.length === 0) {
-    L.push('No problems found.');
+    lines.push('No problems found.');
   } else {
-    L.push(`Problems: ${report.errors} error(s), ${report.warnings} warning(s)`);
+    lines.push(`Problems: ${report.errors} error(s), ${report.warnings} warning(s)`);
     // Grouped by code and severity (a missing test split is a warning, a missing train split an
     // error), so that the ERROR/warning lines add up to the counts above.
     const byCode = new Map<string, Problem[]>();
@@ -614,19 +422,19 @@ export function formatCheckReport(report: CheckReport, opts: { maxPerCode?: numb
     for (const [key, list] of [...byCode].sort(([a], [b]) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0))) {
       const code = key.slice(2) as ProblemCode;
       const sev = list[0]?.severity ?? PROBLEM_SEVERITY[code];
-      L.push(`  ${sev === 'error' ? 'ERROR  ' : 'warning'} ${code} (${list.length})`);
+      lines.push(`  ${sev === 'error' ? 'ERROR  ' : 'warning'} ${code} (${list.length})`);
       for (const p of list.slice(0, maxPer)) {
         const loc: string[] = [];
         const rel = p.file === undefined ? undefined : path.relative(report.dir, p.file) || p.file;
         if (rel !== undefined && !p.message.includes(rel)) loc.push(rel);
         if (p.entry !== undefined && !p.message.includes(`entry ${p.entry}`)) loc.push(`${p.split} entry ${p.entry}`);
         if (p.field !== undefined && (code === 'invalid_entry' || code === 'empty_prompt' || code === 'path_escape')) loc.push(`field "${p.field}"`);
-        L.push(`      - ${loc.length > 0 ? `${loc.join(': ')}: ` : ''}${p.message}`);
+        lines.push(`      - ${loc.length > 0 ? `${loc.join(': ')}: ` : ''}${p.message}`);
       }
-      if (list.length > maxPer) L.push(`      ... and ${list.length - maxPer} more`);
+      if (list.length > maxPer) lines.push(`      ... and ${list.length - maxPer} more`);
     }
   }
-  L.push('');
-  L.push(report.ok ? `Result: OK${report.warnings > 0 ? ` (${report.warnings} warning(s))` : ''}` : `Result: FAILED (${report.errors} error(s))`);
-  return L.join('\n');
+  lines.push('');
+  lines.push(report.ok ? `Result: OK${report.warnings > 0 ? ` (${report.warnings} warning(s))` : ''}` : `Result: FAILED (${report.errors} error(s))`);
+  return lines.join('\n');
 }

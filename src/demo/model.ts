@@ -64,15 +64,15 @@ export function initTinyClipseg(model: CLIPSegForImageSegmentation, seed: number
       if (name.startsWith('decoder.') || name === 'clip.logit_scale') continue;
       const tower = name.startsWith('clip.text_model.') ? c.textConfig : c.visionConfig;
       const D = tower.hiddenSize;
-      const L = tower.numHiddenLayers;
+      const numLayers = tower.numHiddenLayers;
       if (name.endsWith('.bias')) t.zero_();
       else if (/layer_?norm|layrnorm/.test(name)) t.fill_(1);
       else if (name.endsWith('token_embedding.weight') || name.endsWith('position_embedding.weight') || name.endsWith('patch_embedding.weight')) fill(t, 0.02);
       else if (name.endsWith('class_embedding')) fill(t, D ** -0.5);
-      else if (/self_attn\.(q|k|v)_proj\.weight$/.test(name)) fill(t, D ** -0.5 * (2 * L) ** -0.5);
+      else if (/self_attn\.(q|k|v)_proj\.weight$/.test(name)) fill(t, D ** -0.5 * (2 * numLayers) ** -0.5);
       else if (/self_attn\.out_proj\.weight$/.test(name)) fill(t, D ** -0.5);
       else if (/mlp\.fc1\.weight$/.test(name)) fill(t, (2 * D) ** -0.5);
-      else if (/mlp\.fc2\.weight$/.test(name)) fill(t, D ** -0.5 * (2 * L) ** -0.5);
+      else if (/mlp\.fc2\.weight$/.test(name)) fill(t, D ** -0.5 * (2 * numLayers) ** -0.5);
       else if (name.endsWith('text_projection.weight')) fill(t, c.textConfig.hiddenSize ** -0.5);
       else if (name.endsWith('visual_projection.weight')) fill(t, c.visionConfig.hiddenSize ** -0.5);
     }
@@ -123,9 +123,9 @@ export class ClipsegFullSegmenter extends nn.Module implements Segmenter {
 
   tokenize(prompts: string[]): TextInputs {
     const { inputIds, attentionMask } = this.tokenizer.encodeBatch(prompts, { maxLength: this.model.config.textConfig.maxPositionEmbeddings });
-    const L = inputIds[0]?.length ?? 0;
+    const seqLen = inputIds[0]?.length ?? 0;
     const flat = (rows: number[][]): BigInt64Array => BigInt64Array.from(rows.flat(), (x) => BigInt(x));
-    return { inputIds: tensor(flat(inputIds), [prompts.length, L]), attentionMask: tensor(flat(attentionMask), [prompts.length, L]) };
+    return { inputIds: tensor(flat(inputIds), [prompts.length, seqLen]), attentionMask: tensor(flat(attentionMask), [prompts.length, seqLen]) };
   }
 
   forward(pixelValues: Tensor, text: TextInputs): Tensor {

@@ -1,4 +1,4 @@
-/** Orchestration (docs/architecture.md layer 9): trials, workers, sweeps and the paper's grid. */
+/** Orchestration (the experiment layer of docs/architecture.md): trials, workers, sweeps and the paper's grid. */
 export * from './trial.js';
 export * from './worker.js';
 export * from './sweep.js';

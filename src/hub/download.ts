@@ -13,13 +13,10 @@
  * Offline (option or $HF_HUB_OFFLINE / $TUNEVLSEG_OFFLINE) only the cache is read; when the hub
  * cannot be reached at all, a cached copy is used too.
  *
- * Why one file over 450 lines: the download's stages (HEAD, lock, resume, verify, rename) share
- * one error vocabulary and one retry loop.
+ * Step 2's transfer (resume, retry, verify, rename) is blob-fetch.ts.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   blobPath,
   defaultCacheDir,
@@ -40,8 +37,8 @@ import {
 } from './cache.js';
 import { HubError, HubHttpError, OfflineCacheMissError } from './errors.js';
 import { downloadCommand, offlineHelp } from './offline-help.js';
-import { fetchFollowing, fetchMetadata, httpError, resolveUrl, type FileMetadata, type RequestContext } from './http.js';
-import { redactUrl } from '../util/redact.js';
+import { fetchMetadata, resolveUrl, type FileMetadata, type RequestContext } from './http.js';
+import { fetchBlob, type TransferProgress } from './blob-fetch.js';
 import { acquireLock } from './lock.js';
 
 /** Options shared by every hub call. Each defaults from the environment at call time. */
@@ -76,17 +73,9 @@ export interface HubOptions {
   lockTimeoutMs?: number;
 }
 
-export interface DownloadProgress {
+export interface DownloadProgress extends TransferProgress {
   repo: string;
   filename: string;
-  /** Bytes of the file now on disk (including any resumed part). */
-  downloaded: number;
-  /** Total size, when the server stated it. */
-  total: number | undefined;
-  /** Bytes already on disk when this transfer started (0 for a fresh download). */
-  resumedFrom: number;
-  /** True when the file was already in the cache and nothing was transferred. */
-  cached: boolean;
 }
 
 export interface DownloadFileOptions extends HubOptions {
@@ -267,224 +256,6 @@ async function blobIsComplete(blob: string, size: number | undefined): Promise<b
   } catch (e) {
     if (isNodeError(e) && e.code === 'ENOENT') return false;
     throw e;
-  }
-}
-
-async function fileSize(p: string): Promise<number> {
-  try {
-    return (await fsp.stat(p)).size;
-  } catch (e) {
-    if (isNodeError(e) && e.code === 'ENOENT') return 0;
-    throw e;
-  }
-}
-
-type HashKind = 'sha256' | 'git-sha1' | undefined;
-
-function hashKindOf(etag: string): HashKind {
-  if (/^[0-9a-f]{64}$/.test(etag)) return 'sha256';
-  if (/^[0-9a-f]{40}$/.test(etag)) return 'git-sha1';
-  return undefined;
-}
-
-/** sha256 of the file, or its git blob id: sha1("blob <size>\0" + bytes). */
-async function hashFile(file: string, kind: 'sha256' | 'git-sha1'): Promise<string> {
-  const h = createHash(kind === 'sha256' ? 'sha256' : 'sha1');
-  if (kind === 'git-sha1') h.update(`blob ${(await fsp.stat(file)).size}\0`);
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
-/** Parses `Content-Range: bytes <start>-<end>/<total|*>`. */
-function parseContentRange(v: string | null): { start: number; total: number | undefined } | undefined {
-  const m = v === null ? null : /^bytes\s+(\d+)-(\d+)\/(\d+|\*)$/i.exec(v.trim());
-  if (m === null) return undefined;
-  return { start: Number(m[1]), total: m[3] === '*' ? undefined : Number(m[3]) };
-}
-
-class RetryableError extends HubError {}
-
-/** Downloads into blobs/<etag>.incomplete, resuming and retrying, then verifies and renames. Call under the lock. */
-async function fetchBlob(
-  meta: FileMetadata,
-  blob: string,
-  ctx: RequestContext,
-  cfg: Config,
-  report: (p: Omit<DownloadProgress, 'repo' | 'filename'>) => void,
-): Promise<void> {
-  const incomplete = `${blob}.incomplete`;
-  const { repo, revision, filename } = ctx.what;
-  const label = `${JSON.stringify(filename)} of ${repo}@${revision}`;
-  const expected = meta.size;
-
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await transfer(attempt);
-      break;
-    } catch (e) {
-      if (!(e instanceof RetryableError) || attempt >= cfg.retries) {
-        if (e instanceof RetryableError) {
-          // Out of retries: keep the (correct so far) partial for the next call to resume.
-          throw new HubError('NETWORK', e.message, { cause: e.cause });
-        }
-        throw e;
-      }
-      await sleep(Math.min(4_000, 250 * 2 ** attempt));
-    }
-  }
-
-  // Verify what is on disk, then publish it with one atomic rename.
-  const got = await fileSize(incomplete);
-  if (expected !== undefined && got !== expected) {
-    await fsp.rm(incomplete, { force: true });
-    throw new HubError(
-      'SIZE_MISMATCH',
-      `downloaded ${label} has ${got} bytes but the server stated ${expected}; the partial file was deleted, try again`,
-    );
-  }
-  const kind = hashKindOf(meta.etag);
-  if (kind === undefined) {
-    cfg.warn(`${label}: not verified: the hub's ETag ${JSON.stringify(meta.etag)} is neither a sha256 (X-Linked-Etag) nor a git blob id, ` +
-      'so there is no hash to check the bytes against (only the size was checked)');
-  } else {
-    const actual = await hashFile(incomplete, kind);
-    if (actual !== meta.etag) {
-      await fsp.rm(incomplete, { force: true });
-      throw new HubError(
-        'HASH_MISMATCH',
-        `hash mismatch for ${label}: expected ${kind} ${meta.etag} (the hub's ETag) but the downloaded bytes ` +
-          `hash to ${actual}; the download was deleted and nothing was added to the cache. ` +
-          `The file may have been corrupted in transit or by a proxy; try again.`,
-      );
-    }
-  }
-  await fsp.rename(incomplete, blob);
-
-  async function transfer(attempt: number): Promise<void> {
-    let offset = await fileSize(incomplete);
-    if (expected !== undefined && offset > expected) {
-      await fsp.rm(incomplete, { force: true });
-      offset = 0;
-    }
-    if (expected !== undefined && offset === expected && offset > 0) return; // fully there: just verify
-    const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
-    // One controller for the whole transfer: the connect timer until the headers arrive, then an
-    // idle timer re-armed by every chunk (a server that stalls mid-body must not hang us).
-    const ac = new AbortController();
-    let stalled: string | null = null;
-    let timer = setTimeout(() => {
-      stalled = `no response within ${cfg.connectTimeoutMs / 1000} s (connect timeout)`;
-      ac.abort();
-    }, cfg.connectTimeoutMs);
-    const idle = (): void => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        stalled = `no data for ${cfg.readTimeoutMs / 1000} s (read timeout)`;
-        ac.abort();
-      }, cfg.readTimeoutMs);
-    };
-    try {
-      await receive(offset, headers, ac, idle, () => stalled);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  async function receive(offset: number, headers: Record<string, string>, ac: AbortController, idle: () => void, stalled: () => string | null): Promise<void> {
-    let res: Response;
-    try {
-      ({ res } = await fetchFollowing(meta.downloadUrl, ctx, headers, ac.signal));
-    } catch (e) {
-      if (e instanceof HubError && e.code === 'NETWORK') {
-        const why = stalled();
-        throw new RetryableError('NETWORK', why !== null ? `${label}: ${why} from ${redactUrl(meta.downloadUrl, { query: 'drop' })}` : e.message, { cause: e });
-      }
-      throw e;
-    }
-    idle();
-    if (res.status === 416 && offset > 0) {
-      // Our partial does not fit what the server has: start over (this does not use up a retry).
-      await res.body?.cancel().catch(() => undefined);
-      await fsp.rm(incomplete, { force: true });
-      return receive(0, {}, ac, idle, stalled);
-    }
-    if (!res.ok) {
-      const err = await httpError(res, meta.downloadUrl, ctx);
-      if (res.status >= 500 || res.status === 429) throw new RetryableError('HTTP', err.message, { cause: err });
-      throw err;
-    }
-    let append = false;
-    let start = 0;
-    if (res.status === 206) {
-      const range = parseContentRange(res.headers.get('content-range'));
-      if (range === undefined || range.start !== offset) {
-        await res.body?.cancel().catch(() => undefined);
-        await fsp.rm(incomplete, { force: true });
-        throw new RetryableError(
-          'BAD_RESPONSE',
-          `server answered the resume of ${label} with Content-Range ${JSON.stringify(res.headers.get('content-range'))}, ` +
-            `expected bytes ${offset}-; partial discarded`,
-        );
-      }
-      if (expected !== undefined && range.total !== undefined && range.total !== expected) {
-        await res.body?.cancel().catch(() => undefined);
-        throw new HubError(
-          'SIZE_MISMATCH',
-          `server reports ${range.total} bytes for ${label} but the hub's metadata said ${expected}`,
-        );
-      }
-      append = true;
-      start = offset;
-    } else {
-      const len = res.headers.get('content-length');
-      if (expected !== undefined && len !== null && Number(len) !== expected) {
-        await res.body?.cancel().catch(() => undefined);
-        throw new HubError(
-          'SIZE_MISMATCH',
-          `server sends ${len} bytes for ${label} but the hub's metadata said ${expected}`,
-        );
-      }
-    }
-    if (res.body === null) throw new HubError('BAD_RESPONSE', `empty response body for ${label}`);
-
-    const fh = await fsp.open(incomplete, append ? 'a' : 'w');
-    let discard = false;
-    let downloaded = start;
-    report({ downloaded, total: expected, resumedFrom: start, cached: false });
-    try {
-      try {
-        for await (const chunk of res.body) {
-          idle();
-          await fh.write(chunk);
-          downloaded += chunk.byteLength;
-          if (expected !== undefined && downloaded > expected) {
-            discard = true;
-            throw new HubError('SIZE_MISMATCH', `server sent more than the stated ${expected} bytes for ${label}`);
-          }
-          if (downloaded > cfg.maxBytes) {
-            discard = true;
-            throw new HubError('TOO_LARGE', `${label}: the server sent more than the largest download allowed (${cfg.maxBytes} bytes; ` +
-              'raise it with maxBytes / --max-bytes / $TUNEVLSEG_MAX_DOWNLOAD_BYTES); the partial file was deleted');
-          }
-          report({ downloaded, total: expected, resumedFrom: start, cached: false });
-        }
-      } catch (e) {
-        if (e instanceof HubError) throw e;
-        const why = stalled();
-        const cause = why ?? (e instanceof Error ? (e.cause instanceof Error ? `${e.message}: ${e.cause.message}` : e.message) : String(e));
-        throw new RetryableError(
-          'NETWORK',
-          `connection lost while downloading ${label} after ${downloaded}` +
-            `${expected !== undefined ? ` of ${expected}` : ''} bytes (${cause}); the partial download is kept in ` +
-            `${incomplete} and the next attempt resumes it`,
-          { cause: e },
-        );
-      }
-      await fh.sync();
-    } finally {
-      await fh.close();
-      if (discard) await fsp.rm(incomplete, { force: true });
-    }
   }
 }
 

@@ -138,17 +138,17 @@ export function pickRows(scores: ReadonlyArray<{ name: string; meanDice: number 
 
 /** Where a dataset's predictions come from: its zero-shot runs, then the finished main-grid cells, in grid order. */
 export function gallerySources(b: Bench, dataset: string): Source[] {
-  const L = b.grid.labels;
+  const displayNames = b.grid.labels;
   const out: Source[] = [];
   const scored = (ss: readonly PredictionSample[] | undefined): Map<string, PredictionSample> => new Map((ss ?? []).filter((s) => s.dice !== null).map((s) => [s.name, s]));
   for (const z of b.zeroShot.filter((x) => x.dataset === dataset)) {
     const samples = scored(z.run.predictions?.samples);
-    if (samples.size) out.push({ column: { id: `zero-shot/${z.model}`, label: `Zero-shot ${modelLabel(z.model, L.models)}`, kind: 'zero-shot' }, samples });
+    if (samples.size) out.push({ column: { id: `zero-shot/${z.model}`, label: `Zero-shot ${modelLabel(z.model, displayNames.models)}`, kind: 'zero-shot' }, samples });
   }
   for (const c of b.cells.filter((x) => x.key.dataset === dataset && x.key.ablation === null && x.inGrid && x.status === 'ok')) {
     const run = c.runs.find((r) => r.predictions && r.predictions.samples.some((s) => s.dice !== null));
     if (!run) continue;
-    const label = b.grid.models.length > 1 ? `${modelLabel(c.key.model, L.models)} ${learnerLabel(c.key.learner, L.learners)}` : learnerLabel(c.key.learner, L.learners);
+    const label = b.grid.models.length > 1 ? `${modelLabel(c.key.model, displayNames.models)} ${learnerLabel(c.key.learner, displayNames.learners)}` : learnerLabel(c.key.learner, displayNames.learners);
     out.push({ column: { id: c.id, label, kind: 'method' }, samples: scored(run.predictions!.samples) });
   }
   return out;

@@ -148,8 +148,8 @@ function cellCounts(b: Bench): Record<string, number> {
 }
 
 const cellName = (b: Bench, c: Bench['cells'][number]): string => {
-  const L = b.grid.labels;
-  return `${modelLabel(c.key.model, L.models)} ${learnerLabel(c.key.learner, L.learners)} / ${datasetLabel(c.key.dataset, L.datasets)}${c.key.ablation ? ` [${c.key.ablation}]` : ''}`;
+  const displayNames = b.grid.labels;
+  return `${modelLabel(c.key.model, displayNames.models)} ${learnerLabel(c.key.learner, displayNames.learners)} / ${datasetLabel(c.key.dataset, displayNames.datasets)}${c.key.ablation ? ` [${c.key.ablation}]` : ''}`;
 };
 
 /** The report as one self-contained HTML document. */

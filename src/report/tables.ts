@@ -180,79 +180,147 @@ function paramsLabel(cells: ReadonlyArray<CellData | undefined>): string {
   return lo === hi ? formatCount(lo) : `${formatCount(lo)}–${formatCount(hi)}`;
 }
 
+/** What a table says about itself: the parts that Tables 3, 4 and 5 word differently. */
+interface TableFrame {
+  id: string;
+  title: string;
+  caption: string;
+  labelHeaders: string[];
+}
+
+/** How a table's notes differ from the common ones (notesFor). */
+interface NoteEdits {
+  /** Rewrites the common notes (before the protocol's note, if any). */
+  edit?: (notes: string[]) => string[];
+  /** Notes after the protocol's. */
+  after?: string[];
+}
+
+/**
+ * The one way Tables 3, 4 and 5 are built: columns for the datasets, method rows read from the
+ * bench's cells (a missing cell is recorded for the notes), any other rows the table adds, then
+ * bold maxima, the table's frame, its notes and the protocol in the caption.
+ */
+class TableBuilder {
+  readonly digits: number;
+  readonly metric: 'dice' | 'iou';
+  readonly metricName: string;
+  readonly columns: TableColumn[];
+  readonly rows: TableRow[] = [];
+  readonly missing: string[] = [];
+
+  /** `withStd`: the summary column is Mean ± Std over the datasets (Tables 4 and 5), else Mean. */
+  constructor(readonly bench: Bench, o: TableOptions, readonly datasets: readonly string[], readonly withStd: boolean) {
+    this.digits = o.digits ?? 2;
+    this.metric = o.metric ?? 'dice';
+    this.metricName = this.metric === 'dice' ? 'Test Dice' : 'Test IoU';
+    this.columns = datasets.map((d) => ({ key: d, label: datasetLabel(d, bench.grid.labels.datasets) }));
+  }
+
+  /** The cells of one model, learner and ablation (null: the main grid), one per dataset column. */
+  cellsOf(model: string, learner: string, ablation: string | null): Array<CellData | undefined> {
+    return this.datasets.map((dataset) => findCell(this.bench, { model, learner, dataset, ablation }));
+  }
+
+  /** Adds the row of a method's cells; a missing value is noted as `<missingLabel> / <column>`. */
+  addMethod(labels: string[], cells: ReadonlyArray<CellData | undefined>, missingLabel: string): TableRow {
+    const values = cells.map((c) => cellValue(c, this.metric));
+    values.forEach((v, j) => {
+      if (v === null) this.missing.push(`${missingLabel} / ${this.columns[j]!.label}`);
+    });
+    return this.add(row('method', labels, values, this.withStd, cells.map((c) => c?.id ?? null)));
+  }
+
+  add(r: TableRow): TableRow {
+    this.rows.push(r);
+    return r;
+  }
+
+  /** The average over the method rows so far (those `averaged` keeps). */
+  addAverage(labels: string[], averaged: (rows: TableRow[]) => readonly TableRow[] = (rows) => rows): TableRow {
+    return this.add(averageRow(labels, averaged(this.rows), this.columns.length, this.withStd));
+  }
+
+  /** The table: bold maxima (per family of methods with `boldPerGroup`), then notes and the protocol. */
+  finish(frame: TableFrame, notes: NoteEdits = {}, boldPerGroup = false): ResultTable {
+    markBold(this.rows, this.digits, boldPerGroup);
+    const t: ResultTable = {
+      ...frame,
+      groups: groupsFor(this.bench, this.datasets),
+      columns: this.columns,
+      summaryHeader: this.withStd ? SUMMARY_MEAN_STD : SUMMARY_MEAN,
+      summaryStd: this.withStd,
+      rows: this.rows,
+      notes: [],
+      digits: this.digits,
+    };
+    const common = notesFor(t, this.missing, this.metricName, this.bench);
+    t.notes = notes.edit ? notes.edit(common) : common;
+    captionProtocol(t, this.bench.protocol);
+    t.notes.push(...(notes.after ?? []));
+    return t;
+  }
+}
+
 /** Table 3: test Dice per model x learner and dataset (the main grid). */
 export function table3(b: Bench, o: TableOptions = {}): ResultTable {
-  const digits = o.digits ?? 2;
-  const metric = o.metric ?? 'dice';
   const g = b.grid;
-  const L = g.labels;
-  const columns = g.datasets.map((d) => ({ key: d, label: datasetLabel(d, L.datasets) }));
+  const names = g.labels;
+  const tb = new TableBuilder(b, o, g.datasets, false);
   const byFamily = o.families ?? new Set(g.models.flatMap((m) => (g.learners[m] ?? []).map(learnerFamily))).size > 1;
   // With families: [model, family, method, trainable params]; rows grouped by family in METHOD_FAMILIES order.
   const labelsOf = (model: string, learner: string, params: string): string[] => (byFamily
-    ? [model, METHOD_FAMILY_LABELS[learnerFamily(learner)], learnerLabel(learner, L.learners), params]
-    : [model, learnerLabel(learner, L.learners)]);
-  const rows: TableRow[] = [];
+    ? [model, METHOD_FAMILY_LABELS[learnerFamily(learner)], learnerLabel(learner, names.learners), params]
+    : [model, learnerLabel(learner, names.learners)]);
   if (o.withPaperE2E) {
     for (const ref of PAPER_E2E) {
       const values = g.datasets.map((d): TableValue | null => (ref.values[d] !== undefined ? { mean: ref.values[d]!, std: null, n: 1 } : null));
-      const labels = byFamily ? [modelLabel(ref.model, L.models), METHOD_FAMILY_LABELS.full, E2E_LABEL, '–'] : [modelLabel(ref.model, L.models), E2E_LABEL];
-      const r = row('reference', labels, values, false);
+      const labels = byFamily ? [modelLabel(ref.model, names.models), METHOD_FAMILY_LABELS.full, E2E_LABEL, '–'] : [modelLabel(ref.model, names.models), E2E_LABEL];
+      const r = tb.add(row('reference', labels, values, false));
       // The paper prints no mean for these rows.
       r.summary = null;
       r.partial = false;
-      rows.push(r);
     }
   }
   for (const base of g.baselines) {
     const values = g.datasets.map((d): TableValue | null => (base.values[d] !== undefined ? { mean: base.values[d]! * 100, std: null, n: 1 } : null));
-    rows.push(row('baseline', byFamily ? [base.label, '', '', '0'] : [base.label, ''], values, false));
+    tb.add(row('baseline', byFamily ? [base.label, '', '', '0'] : [base.label, ''], values, false));
   }
-  const missing: string[] = [];
   for (const model of g.models) {
     const learners = g.learners[model] ?? [];
     const ordered = byFamily ? METHOD_FAMILIES.flatMap((f) => learners.filter((l) => learnerFamily(l) === f)) : learners;
     for (const learner of ordered) {
-      const cells = g.datasets.map((dataset) => findCell(b, { model, learner, dataset, ablation: null }));
-      const values = cells.map((c) => cellValue(c, metric));
-      cells.forEach((c, j) => {
-        if (values[j] === null) missing.push(`${modelLabel(model, L.models)} ${learnerLabel(learner, L.learners)} / ${columns[j]!.label}`);
-      });
-      const r = row('method', labelsOf(modelLabel(model, L.models), learner, paramsLabel(cells)), values, false, cells.map((c) => c?.id ?? null));
+      const cells = tb.cellsOf(model, learner, null);
+      const r = tb.addMethod(labelsOf(modelLabel(model, names.models), learner, paramsLabel(cells)), cells, `${modelLabel(model, names.models)} ${learnerLabel(learner, names.learners)}`);
       if (byFamily) r.group = learnerFamily(learner);
-      rows.push(r);
     }
   }
   // The paper's average is over its (prompt-tuning) methods; with other families it stays that.
-  const averaged = byFamily ? rows.filter((r) => r.kind !== 'method' || r.group === 'prompt') : rows;
-  const avg = averageRow([byFamily ? 'Average across prompt-tuning methods' : 'Average across Methods', ''], averaged, columns.length, false);
+  const avg = tb.addAverage([byFamily ? 'Average across prompt-tuning methods' : 'Average across Methods', ''], (rows) => (byFamily ? rows.filter((r) => r.kind !== 'method' || r.group === 'prompt') : rows));
   if (byFamily) avg.labels = [avg.labels[0]!, '', '', ''];
-  rows.push(avg);
-  markBold(rows, digits, byFamily);
-  const metricName = metric === 'dice' ? 'Test Dice' : 'Test IoU';
-  const t: ResultTable = {
-    id: 'table3',
-    title: 'Table 3',
-    caption: byFamily
-      ? `${metricName} (%) of each method (prompt tuning, adapters, LoRA, full fine-tuning) on each dataset, its trainable parameters, and the mean over datasets.`
-      : `${metricName} (%) of each prompt-tuning method on each dataset, and the mean over datasets.`,
-    labelHeaders: byFamily ? ['Model', 'Family', 'Method', 'Trainable params'] : ['Model', 'Context Learner'],
-    groups: groupsFor(b, g.datasets),
-    columns,
-    summaryHeader: SUMMARY_MEAN,
-    summaryStd: false,
-    rows,
-    notes: [],
-    digits,
-  };
-  t.notes = [...notesFor(t, missing, metricName, b), ...baselineNotes(rows, columns, digits)];
-  if (byFamily) {
-    const i = t.notes.findIndex((n) => n.startsWith('Bold:'));
-    t.notes[i] = 'Bold: the best value of each column within each family of methods (model by model; reference and average rows excluded; for the Mean column, rows without missing cells only).';
-    t.notes.push('Trainable params: the trained tensors of the runs behind the row (a range when the sweeps chose different sizes); Average: over the prompt-tuning rows.');
-  }
-  captionProtocol(t, b.protocol);
-  return t;
+  const metricName = tb.metricName;
+  return tb.finish(
+    {
+      id: 'table3',
+      title: 'Table 3',
+      caption: byFamily
+        ? `${metricName} (%) of each method (prompt tuning, adapters, LoRA, full fine-tuning) on each dataset, its trainable parameters, and the mean over datasets.`
+        : `${metricName} (%) of each prompt-tuning method on each dataset, and the mean over datasets.`,
+      labelHeaders: byFamily ? ['Model', 'Family', 'Method', 'Trainable params'] : ['Model', 'Context Learner'],
+    },
+    {
+      edit: (common) => {
+        const notes = [...common, ...baselineNotes(tb.rows, tb.columns, tb.digits)];
+        if (byFamily) {
+          const i = notes.findIndex((n) => n.startsWith('Bold:'));
+          notes[i] = 'Bold: the best value of each column within each family of methods (model by model; reference and average rows excluded; for the Mean column, rows without missing cells only).';
+          notes.push('Trainable params: the trained tensors of the runs behind the row (a range when the sweeps chose different sizes); Average: over the prompt-tuning rows.');
+        }
+        return notes;
+      },
+    },
+    byFamily,
+  );
 }
 
 /** What the baseline rows are, and which method values do not beat the best of them (a learner that learned nothing). */
@@ -290,38 +358,15 @@ export function table4(b: Bench, o: Table4Options = {}): ResultTable | null {
   if (!hasAblation(b, ablation)) return null;
   const model = o.model ?? 'clipseg';
   const learner = o.learner ?? initAblationLearner();
-  const digits = o.digits ?? 2;
-  const metric = o.metric ?? 'dice';
   const g = b.grid;
-  const columns = g.datasets.map((d) => ({ key: d, label: datasetLabel(d, g.labels.datasets) }));
-  const missing: string[] = [];
-  const mk = (label: string, abl: string | null): TableRow => {
-    const cells = g.datasets.map((dataset) => findCell(b, { model, learner, dataset, ablation: abl }));
-    const values = cells.map((c) => cellValue(c, metric));
-    values.forEach((v, j) => {
-      if (v === null) missing.push(`${label} / ${columns[j]!.label}`);
-    });
-    return row('method', [label], values, true, cells.map((c) => c?.id ?? null));
-  };
-  const rows = [mk('Gaussian', ablation), mk('a photo of a', null)];
-  markBold(rows, digits);
-  const metricName = metric === 'dice' ? 'Test Dice' : 'Test IoU';
-  const t: ResultTable = {
+  const tb = new TableBuilder(b, o, g.datasets, true);
+  for (const [label, abl] of [['Gaussian', ablation], ['a photo of a', null]] as const) tb.addMethod([label], tb.cellsOf(model, learner, abl), label);
+  return tb.finish({
     id: 'table4',
     title: 'Table 4',
-    caption: `${metricName} (%) of ${modelLabel(model, g.labels.models)} with ${learnerLabel(learner, g.labels.learners)} when the first-layer context vectors are initialised from N(0, 0.02) ("Gaussian") or from the embeddings of "a photo of a".`,
+    caption: `${tb.metricName} (%) of ${modelLabel(model, g.labels.models)} with ${learnerLabel(learner, g.labels.learners)} when the first-layer context vectors are initialised from N(0, 0.02) ("Gaussian") or from the embeddings of "a photo of a".`,
     labelHeaders: ['Init'],
-    groups: groupsFor(b, g.datasets),
-    columns,
-    summaryHeader: SUMMARY_MEAN_STD,
-    summaryStd: true,
-    rows,
-    notes: [],
-    digits,
-  };
-  t.notes = notesFor(t, missing, metricName, b);
-  captionProtocol(t, b.protocol);
-  return t;
+  });
 }
 
 export interface Table5Options extends TableOptions {
@@ -332,58 +377,43 @@ export interface Table5Options extends TableOptions {
 export function table5(b: Bench, o: Table5Options = {}): ResultTable | null {
   const ablation = o.ablation ?? ABLATION_NO_UPSAMPLER;
   if (!hasAblation(b, ablation)) return null;
-  const digits = o.digits ?? 2;
-  const metric = o.metric ?? 'dice';
   const g = b.grid;
-  const L = g.labels;
+  const names = g.labels;
   const spec = g.ablations.find((a) => a.name === ablation);
   const datasets = spec?.datasets ?? g.datasets;
-  const columns = datasets.map((d) => ({ key: d, label: datasetLabel(d, L.datasets) }));
-  const rows: TableRow[] = [];
-  const missing: string[] = [];
+  const tb = new TableBuilder(b, o, datasets, true);
+  // The main grid's value minus the ablation's, per cell that has both.
   const withUps: number[] = [];
   for (const model of spec?.models ?? g.models) {
     // Methods without an upsampler (adapters, LoRA, full fine-tuning) have nothing to ablate.
     const ls = (g.learners[model] ?? []).filter((l) => !isLearnerName(l) || learnerEntry(l).upsampler !== false);
     for (const learner of spec?.learners ? spec.learners.filter((l) => ls.includes(l)) : ls) {
-      const cells = datasets.map((dataset) => findCell(b, { model, learner, dataset, ablation }));
-      const values = cells.map((c) => cellValue(c, metric));
-      values.forEach((v, j) => {
-        if (v === null) missing.push(`${modelLabel(model, L.models)} ${learnerLabel(learner, L.learners)} / ${columns[j]!.label}`);
-        else {
-          const base = cellValue(findCell(b, { model, learner, dataset: datasets[j]!, ablation: null }), metric);
-          if (base) withUps.push(base.mean - v.mean);
-        }
+      const r = tb.addMethod([modelLabel(model, names.models), learnerLabel(learner, names.learners)], tb.cellsOf(model, learner, ablation), `${modelLabel(model, names.models)} ${learnerLabel(learner, names.learners)}`);
+      r.values.forEach((v, j) => {
+        const base = v === null ? null : cellValue(findCell(b, { model, learner, dataset: datasets[j]!, ablation: null }), tb.metric);
+        if (v !== null && base) withUps.push(base.mean - v.mean);
       });
-      rows.push(row('method', [modelLabel(model, L.models), learnerLabel(learner, L.learners)], values, true, cells.map((c) => c?.id ?? null)));
     }
   }
-  rows.push(averageRow(['Average across Methods', ''], rows, columns.length, true));
-  markBold(rows, digits);
-  const metricName = metric === 'dice' ? 'Test Dice' : 'Test IoU';
+  tb.addAverage(['Average across Methods', '']);
+  const metricName = tb.metricName;
   const isUps = ablation === ABLATION_NO_UPSAMPLER;
-  const t: ResultTable = {
-    id: isUps ? 'table5' : `ablation-${ablation}`,
-    title: isUps ? 'Table 5' : `Ablation ${ablation}`,
-    caption: isUps
-      ? `${metricName} (%) without the learnable upsampler (encoders and decoder frozen, only the prompts trained).`
-      : `${metricName} (%) of the ablation "${ablation}".`,
-    labelHeaders: ['Model', 'Context Learner'],
-    groups: groupsFor(b, datasets),
-    columns,
-    summaryHeader: SUMMARY_MEAN_STD,
-    summaryStd: true,
-    rows,
-    notes: [],
-    digits,
-  };
-  t.notes = notesFor(t, missing, metricName, b);
-  captionProtocol(t, b.protocol);
-  if (withUps.length) {
-    const d = mean(withUps);
-    t.notes.push(`Against the same cells of Table 3 (${withUps.length} pairs), ${isUps ? 'adding the learnable upsampler' : 'the main grid'} changes ${metricName} by ${d >= 0 ? '+' : ''}${d.toFixed(digits)} points on average.`);
-  }
-  return t;
+  const change = (d: number): string => `${d >= 0 ? '+' : ''}${d.toFixed(tb.digits)}`;
+  return tb.finish(
+    {
+      id: isUps ? 'table5' : `ablation-${ablation}`,
+      title: isUps ? 'Table 5' : `Ablation ${ablation}`,
+      caption: isUps
+        ? `${metricName} (%) without the learnable upsampler (encoders and decoder frozen, only the prompts trained).`
+        : `${metricName} (%) of the ablation "${ablation}".`,
+      labelHeaders: ['Model', 'Context Learner'],
+    },
+    {
+      after: withUps.length
+        ? [`Against the same cells of Table 3 (${withUps.length} pairs), ${isUps ? 'adding the learnable upsampler' : 'the main grid'} changes ${metricName} by ${change(mean(withUps))} points on average.`]
+        : [],
+    },
+  );
 }
 
 /** The tables a bench supports: Table 3 always, Tables 4 and 5 when their ablations exist. */

@@ -95,9 +95,9 @@ function clipsegSpec(model: CLIPSegForImageSegmentation, o: PromptedClipSegOptio
         textIntermediate: c.textConfig.intermediateSize, visionIntermediate: c.visionConfig.intermediateSize,
       },
     },
-    mixRule(L, quirks) {
-      if (quirks === 'reference' && L && L.usesText && !L.usesVision) return 'none'; // quirk 1: COOPCLIPSeg calls HF's decoder
-      if (quirks === 'reference' && L && learnerEntry(L.name).referenceWrappers.clipseg === 'VPTCLIPSeg') return 'add'; // quirk 2: VPTCLIPSeg adds
+    mixRule(contextLearner, quirks) {
+      if (quirks === 'reference' && contextLearner && contextLearner.usesText && !contextLearner.usesVision) return 'none'; // quirk 1: COOPCLIPSeg calls HF's decoder
+      if (quirks === 'reference' && contextLearner && learnerEntry(contextLearner.name).referenceWrappers.clipseg === 'VPTCLIPSeg') return 'add'; // quirk 2: VPTCLIPSeg adds
       return 'residual';
     },
     noTokenizer: 'PromptedClipSeg: no tokenizer (the model folder has no vocab.json/merges.txt; pass one)',
@@ -140,31 +140,31 @@ export class PromptedClipSeg extends PromptedSegmenterBase<PromptedOutput> {
 
   protected run(pixels: Tensor, text: TextInputs, detailed: boolean): PromptedOutput {
     const model = this.model;
-    const L = this.context_learner;
+    const contextLearner = this.context_learner;
     const B = pixels.size(0);
     if (text.inputIds.ndim !== 2 || text.inputIds.size(0) !== B) {
       throw new Error(`PromptedClipSeg: ${text.inputIds.shape[0]} prompts for ${B} images (inputIds [${text.inputIds.shape.join(', ')}])`);
     }
-    const usesVision = L?.usesVision ?? false;
-    const usesText = L?.usesText ?? false;
-    const n = L?.numContext ?? 0;
+    const usesVision = contextLearner?.usesVision ?? false;
+    const usesText = contextLearner?.usesText ?? false;
+    const n = contextLearner?.numContext ?? 0;
     // Methods that are not prompts act through hooks (adapters, LoRA): inside the encoders' layers,
     // on the decoder's inputs, on the conditional embedding.
-    const hooks = L?.hooks;
+    const hooks = contextLearner?.hooks;
 
     // 1. Frozen vision (no prompt and no hook inside the tower): decoder-ready reduced activations
     //    (or the raw ones for an activation hook) and, for CoCoOp, the image features; cached per
     //    image when a budget is set.
     const frozenVision = usesVision || hooks?.vision
-      ? null : this.frozenVision(pixels, L?.needsImageFeatures ?? false, detailed, hooks?.visionActivations ?? null);
+      ? null : this.frozenVision(pixels, contextLearner?.needsImageFeatures ?? false, detailed, hooks?.visionActivations ?? null);
 
     // 2. Every layer's prompts, once.
-    const prompts: PromptPair[] = L ? Array.from({ length: L.depth }, (_, l) => L.prompts(l, frozenVision?.imageFeatures ?? undefined)) : [];
+    const prompts: PromptPair[] = contextLearner ? Array.from({ length: contextLearner.depth }, (_, l) => contextLearner.prompts(l, frozenVision?.imageFeatures ?? undefined)) : [];
 
     // 3. Vision with prompts: appended after the patch tokens, the last n overwritten per layer (quirk 3).
     let activations: Tensor[] | null = frozenVision?.activations ?? null;
     if (usesVision) {
-      const depth = L!.depth;
+      const depth = contextLearner!.depth;
       const vp = (l: number): Tensor => prompts[l]!.vision!;
       const afterLayer: LayerHook = (l, h) => (l + 1 < depth
         ? cat([h.narrow(1, 0, h.size(1) - n), vp(l + 1).unsqueeze(0).expand(h.size(0), n, -1)], 1)
@@ -208,17 +208,17 @@ export class PromptedClipSeg extends PromptedSegmenterBase<PromptedOutput> {
    */
   private promptedText(text: TextInputs, prompts: PromptPair[]): { conditional: Tensor; lastHidden: Tensor; pooled: Tensor } {
     const tm = this.model.clip.text_model;
-    const L = this.context_learner!;
+    const contextLearner = this.context_learner!;
     const { inputIds: ids, attentionMask: mask } = text;
     const maxLen = tm.config.maxPositionEmbeddings;
-    const n = L.numContext;
+    const n = contextLearner.numContext;
     const p = (l: number): Tensor => batchedPrompts(prompts[l]!.text!, ids.size(0));
     const emb = this.runFrozen(() => tm.embedTokens(ids));
     const out = tm.forwardEmbeds(insertContextAfterBos(emb, p(0), maxLen), {
       attentionMask: extendAttentionMaskForContext(mask, n, maxLen),
       poolIndex: shiftPoolIndex(tm.eosPoolIndex(ids), n, maxLen),
-      afterLayer: deepPromptHook(p, n, L.depth),
-      hooks: L.hooks?.text ?? null,
+      afterLayer: deepPromptHook(p, n, contextLearner.depth),
+      hooks: contextLearner.hooks?.text ?? null,
     });
     return { conditional: this.model.clip.text_projection.forward(out.pooledOutput!), lastHidden: out.lastHiddenState, pooled: out.pooledOutput! };
   }

@@ -196,7 +196,7 @@ export class FrozenFeatureCache {
 /** A tokenizer's batch (padded to the longest) as the int64 [B, L] tensors a Segmenter takes. */
 export function textInputsFrom(enc: { inputIds: number[][]; attentionMask: number[][] }): { inputIds: Tensor; attentionMask: Tensor } {
   const B = enc.inputIds.length;
-  const L = enc.inputIds[0]?.length ?? 0;
+  const seqLen = enc.inputIds[0]?.length ?? 0;
   const flat = (rows: number[][]): BigInt64Array => BigInt64Array.from(rows.flat(), (x) => BigInt(x));
-  return { inputIds: tensor(flat(enc.inputIds), [B, L]), attentionMask: tensor(flat(enc.attentionMask), [B, L]) };
+  return { inputIds: tensor(flat(enc.inputIds), [B, seqLen]), attentionMask: tensor(flat(enc.attentionMask), [B, seqLen]) };
 }

@@ -169,24 +169,24 @@ export class PromptedCris extends PromptedSegmenterBase<PromptedCrisOutput> {
     if (ids.size(1) > maxLen) throw new Error(`PromptedCris: ${ids.size(1)} tokens exceed maxLength ${maxLen}`);
     const vis = this.encodeImage(pixels, detailed);
     let padMask = cris.padMask(ids, mask);
-    const L = this.context_learner;
+    const contextLearner = this.context_learner;
     let textOut: { features: Tensor; state: Tensor };
-    if (!L) {
+    if (!contextLearner) {
       textOut = this.runFrozen(() => bb.encodeText(ids, padMask));
     } else {
       // Text path (quirks 12-15; prompt-layout.ts): [BOS, ctx, tokens[1:end], last], pad mask with n
       // `false` columns prepended, pooling at argmax(ids) + n; quirk 12: the reference overwrites
       // positions 1..n with ctx[i] after block i (shift 0), `fixed` with ctx[i + 1] as CLIPSeg does.
-      const imageFeatures = L.needsImageFeatures ? CRIS.imageFeatures(vis) : undefined;
-      const prompts: PromptPair[] = Array.from({ length: L.depth }, (_, l) => L.prompts(l, imageFeatures));
-      const n = L.numContext;
+      const imageFeatures = contextLearner.needsImageFeatures ? CRIS.imageFeatures(vis) : undefined;
+      const prompts: PromptPair[] = Array.from({ length: contextLearner.depth }, (_, l) => contextLearner.prompts(l, imageFeatures));
+      const n = contextLearner.numContext;
       const p = (l: number): Tensor => batchedPrompts(prompts[l]!.text!, ids.size(0));
       const tokenEmbeds = this.runFrozen(() => bb.embedTokens(ids));
       padMask = extendPadMaskForContext(padMask, n, maxLen);
       textOut = bb.encodeTextFromEmbeddings(insertContextAfterBos(tokenEmbeds, p(0), maxLen), {
         padMask,
         eosIndex: eosIndexForContext(ids, n, maxLen),
-        afterBlock: deepPromptHook(p, n, L.depth, this.quirks === 'reference' ? 0 : 1),
+        afterBlock: deepPromptHook(p, n, contextLearner.depth, this.quirks === 'reference' ? 0 : 1),
       });
     }
     const dec = cris.decode(vis, textOut.features, textOut.state, padMask);

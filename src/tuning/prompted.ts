@@ -188,8 +188,8 @@ export abstract class PromptedSegmenterBase<Output> extends nn.Module implements
   tokenize(prompts: string[]): TextInputs {
     if (!this.tokenizer) throw new Error(this.#spec.noTokenizer);
     const max = this.#spec.maxTokens;
-    const L = this.context_learner;
-    warnAboutPrompts(this.tokenizer, prompts, { maxLength: max ?? this.tokenizer.modelMaxLength, contextTokens: L?.usesText ? L.numContext : 0 });
+    const contextLearner = this.context_learner;
+    warnAboutPrompts(this.tokenizer, prompts, { maxLength: max ?? this.tokenizer.modelMaxLength, contextTokens: contextLearner?.usesText ? contextLearner.numContext : 0 });
     return textInputsFrom(max === undefined ? this.tokenizer.encodeBatch(prompts) : this.tokenizer.encodeBatch(prompts, { maxLength: max }));
   }
 
@@ -224,9 +224,9 @@ export abstract class PromptedSegmenterBase<Output> extends nn.Module implements
   }
 
   loadLearnableState(state: Map<string, Tensor>, source?: string): void {
-    const L = this.context_learner;
+    const contextLearner = this.context_learner;
     loadStateStrict(this.learnableState(), state, this.constructor.name, source,
-      `this segmenter is ${this.family === 'cris' ? 'CRIS + ' : ''}${this.learnerName}${L ? ` depth ${L.depth}` : ''}, quirks ${this.quirks}${this.e2e ? ', e2e' : ''}: ` +
+      `this segmenter is ${this.family === 'cris' ? 'CRIS + ' : ''}${this.learnerName}${contextLearner ? ` depth ${contextLearner.depth}` : ''}, quirks ${this.quirks}${this.e2e ? ', e2e' : ''}: ` +
       'the checkpoint was made with another learner configuration or base model');
   }
 

@@ -100,14 +100,14 @@ export class TinySegmenter extends nn.Module implements Segmenter {
 
   tokenize(prompts: string[]): TextInputs {
     const rows = prompts.map((p) => p.toLowerCase().split(/[^a-z0-9]+/).filter((w) => w !== '').map((w) => wordId(w, this.options.vocab)));
-    const L = Math.max(1, ...rows.map((r) => r.length));
-    const ids = new BigInt64Array(prompts.length * L);
-    const mask = new BigInt64Array(prompts.length * L);
+    const seqLen = Math.max(1, ...rows.map((r) => r.length));
+    const ids = new BigInt64Array(prompts.length * seqLen);
+    const mask = new BigInt64Array(prompts.length * seqLen);
     rows.forEach((r, i) => r.forEach((id, j) => {
-      ids[i * L + j] = BigInt(id);
-      mask[i * L + j] = 1n;
+      ids[i * seqLen + j] = BigInt(id);
+      mask[i * seqLen + j] = 1n;
     }));
-    return { inputIds: tensor(ids, [prompts.length, L]), attentionMask: tensor(mask, [prompts.length, L]) };
+    return { inputIds: tensor(ids, [prompts.length, seqLen]), attentionMask: tensor(mask, [prompts.length, seqLen]) };
   }
 
   forward(pixelValues: Tensor, text: TextInputs): Tensor {

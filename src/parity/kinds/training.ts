@@ -102,9 +102,9 @@ export function runTrainingCase(dir: string, cj: Record<string, unknown>): CaseR
   const notes: string[] = [];
   let opt: ReturnType<typeof buildOptimizer> | null = null;
   try {
-    const L = seg.context_learner;
-    tensors.learner = L?.name === c.learner && L.depth === c.depth ? ok()
-      : fail(`case.json says ${c.learner} depth ${c.depth}; its options built ${L?.name ?? 'no learner'} depth ${L?.depth ?? 0}`);
+    const contextLearner = seg.context_learner;
+    tensors.learner = contextLearner?.name === c.learner && contextLearner.depth === c.depth ? ok()
+      : fail(`case.json says ${c.learner} depth ${c.depth}; its options built ${contextLearner?.name ?? 'no learner'} depth ${contextLearner?.depth ?? 0}`);
 
     // Trainable tensors: names, shapes, count; initial values.
     const trainable = new Map(seg.namedTrainable());
@@ -230,7 +230,7 @@ export function runTrainingCase(dir: string, cj: Record<string, unknown>): CaseR
     for (const name of trajectory.keys()) {
       if (!(name in got) && !(name in tensors) && !DIAGNOSTICS.has(name)) tensors[name] = fail('no output of this kind corresponds to this fixture tensor');
     }
-    notes.push(`${family} + ${L?.name ?? 'none'} depth ${L?.depth ?? 0}, quirks reference; ${mbs.length} micro-batches, accumulate ${c.accumulate} ` +
+    notes.push(`${family} + ${contextLearner?.name ?? 'none'} depth ${contextLearner?.depth ?? 0}, quirks reference; ${mbs.length} micro-batches, accumulate ${c.accumulate} ` +
       `(${plan.weighting}), ${step} AdamW steps; groups: ${ours.map((g) => `${g.params.length} tensors wd ${g.weightDecay}`).join(' | ')}`);
     return { tensors, notes };
   } finally {
