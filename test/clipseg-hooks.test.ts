@@ -4,9 +4,7 @@
 // API against the clipseg-tiny learner fixtures (fixtures README quirks 1-5).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import * as T from '../src/torch/index.js';
 import { CLIPSegForImageSegmentation } from '../src/models/clipseg/index.js';

@@ -72,8 +72,8 @@ describe('kvasir-seg', () => {
   it('without --anns draws the paper ratios with a seed and writes p0..p6 attribute prompts', async () => {
     const raw = path.join(tmp, 'kvasir-raw');
     const a = await convertDataset('kvasir-seg', raw, { out: path.join(tmp, 'kv-a'), seed: 3 });
-    const b = await convertDataset('kvasir-seg', raw, { out: path.join(tmp, 'kv-b'), seed: 3 });
-    const c = await convertDataset('kvasir-seg', raw, { out: path.join(tmp, 'kv-c'), seed: 4 });
+    await convertDataset('kvasir-seg', raw, { out: path.join(tmp, 'kv-b'), seed: 3 });
+    await convertDataset('kvasir-seg', raw, { out: path.join(tmp, 'kv-c'), seed: 4 });
     assert.equal(a.check.ok, true);
     assert.deepEqual([a.counts.train.images, a.counts.val.images, a.counts.test.images], [48, 6, 6]);
     const A = await anns(path.join(tmp, 'kv-a'));

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { DatasetError, loadSplit } from '../src/data/format.js';
 import { decodeImage, decodeMask, ImageError } from '../src/data/image.js';

@@ -389,7 +389,7 @@ describe('data check as the safety net', () => {
     const ds = path.join(tmp, 'raw-tiffs');
     for (const n of [1, 2]) {
       await put(path.join(ds, 'images', `${n}.tif`), greyTaggedRgbTiff(S, S, photo(n)));
-      await rawPng(path.join(ds, 'masks', `${n}.png`), S, S, 2, (x, y) => [255, x < 4 ? 255 : 0]);
+      await rawPng(path.join(ds, 'masks', `${n}.png`), S, S, 2, (x) => [255, x < 4 ? 255 : 0]);
     }
     await put(path.join(ds, 'anns', 'train.json'), JSON.stringify([{ img_name: '1.tif', mask_name: '1.png', prompts: { p1: 'a' } }]));
     await put(path.join(ds, 'anns', 'val.json'), JSON.stringify([{ img_name: '2.tif', mask_name: '2.png', prompts: { p1: 'a' } }]));

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';
 import {
@@ -280,7 +279,7 @@ describe('image decoding', () => {
     }
     // BMP, 24-bit bottom-up, written by hand: top half red, bottom half blue.
     const bmp = path.join(dir, 'c.bmp');
-    await fs.writeFile(bmp, encodeBmp24(W, H, (x, y) => (y < H / 2 ? [255, 0, 0] : [0, 0, 255])));
+    await fs.writeFile(bmp, encodeBmp24(W, H, (_x, y) => (y < H / 2 ? [255, 0, 0] : [0, 0, 255])));
     d = await decodeImage(bmp, opts);
     assert.deepEqual([d.width, d.height], [W, H]);
     assert.ok(d.data[0]! > 0.99 && d.data[2 * 64]! < 0.01, 'top-left is red');

@@ -54,7 +54,7 @@ function branin(p: Params): number {
 }
 
 /** Runs a serial study and returns the history. */
-function serial(space: SearchSpace, f: (p: Params) => number, n: number, propose: (h: readonly TrialObservation[], seq: number) => Params): TrialObservation[] {
+function serial(_space: SearchSpace, f: (p: Params) => number, n: number, propose: (h: readonly TrialObservation[], seq: number) => Params): TrialObservation[] {
   const h: TrialObservation[] = [];
   for (let i = 0; i < n; i++) {
     const params = propose(h, i);

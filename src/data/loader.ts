@@ -117,7 +117,7 @@ class WorkerPool {
   private readonly queue: QueuedJob[] = [];
   private closed = false;
 
-  constructor(private readonly count: number) {
+  constructor(count: number) {
     for (let i = 0; i < count; i++) this.workers.push(this.spawn());
   }
 

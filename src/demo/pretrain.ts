@@ -18,7 +18,7 @@ import { loadSplit } from '../data/format.js';
 import { CLIPSegForImageSegmentation } from '../models/clipseg/model.js';
 import { clipsegConfigToJson } from '../models/clipseg/config.js';
 import { ClipTokenizer } from '../models/clip/tokenizer.js';
-import { getNumThreads, manualSeed, noGrad, optim, saveSafetensors, setNumThreads, tidy, tensor } from '../torch/index.js';
+import { getNumThreads, manualSeed, noGrad, optim, saveSafetensors, setNumThreads, tidy } from '../torch/index.js';
 import { diceCELoss } from '../inference/loss.js';
 import { diceIoU } from '../inference/metrics.js';
 import { evaluate, type EvalMeans } from '../inference/evaluate.js';

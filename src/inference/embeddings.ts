@@ -2,7 +2,7 @@
 // dataset, showing the natural-to-medical domain shift): the pooled, projected text embedding
 // of each distinct prompt and the projected image embedding of each image, from the frozen
 // base model. Written in the report's `embeddings/<dataset>.json` format (docs/report.md).
-import { noGrad, tidy, tensor, type Tensor } from '../torch/index.js';
+import { noGrad, tidy, type Tensor } from '../torch/index.js';
 import { loadSplit, type Split } from '../data/index.js';
 import { batchTensors, loaderFor, normalise } from './inputs.js';
 import type { TextInputs, SegmenterInfo } from '../tuning/segmenter.js';

@@ -3,7 +3,6 @@
  * split under each named evaluation protocol), `config.json`, the epoch records of
  * `metrics.jsonl`, and its predictions (./load-predictions.ts).
  */
-import path from 'node:path';
 import { z } from 'zod';
 import { type Ctx, finiteOrNull, isFile, isRecord, zodIssues } from './load-files.js';
 import { type PredictionSet, readPredictions } from './load-predictions.js';

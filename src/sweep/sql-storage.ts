@@ -265,7 +265,7 @@ export class SqlStudyStorage implements StudyStorage {
     return this.db.transaction(studyId, async (tx): Promise<Claim> => {
       const now = await tx.now();
       await this.reap(tx, studyId, opts.heartbeatTimeoutS, now);
-      const take = async (id: number, number: number, seq: number, needsHistory: boolean): Promise<Claim> => {
+      const take = async (id: number, _number: number, seq: number, needsHistory: boolean): Promise<Claim> => {
         const trial = (await this.trials(tx, studyId, "AND t.id = ?", [id]))[0] as TrialRecord;
         return { kind: "trial", trial, history: needsHistory ? await this.history(tx, studyId, lag, seq) : [] };
       };

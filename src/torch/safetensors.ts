@@ -37,19 +37,13 @@
  * with its own error) and the writer share one set of layout rules; the fuzz tests read it whole.
  */
 import { writeChunksAtomic } from '../util/atomic-write.js';
-import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   fstatSync,
-  fsyncSync,
   openSync,
   readFileSync,
   readSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
 } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import { constants as bufferConstants } from 'node:buffer';
 
 export type StDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';

@@ -28,7 +28,6 @@ export const LOSS_INPUTS = ['logits', 'probabilities'] as const satisfies readon
 export const EARLY_STOPPING_MONITORS = ['val_loss', 'val_dice'] as const;
 export type EarlyStoppingMonitor = (typeof EARLY_STOPPING_MONITORS)[number];
 
-const finite = () => z.number().refine(Number.isFinite, 'expected a finite number');
 const positive = () => z.number().positive().refine(Number.isFinite, 'expected a finite number');
 const prob = () => z.number().min(0).max(1);
 

@@ -3,7 +3,7 @@
 // mask files and the reference's 8-bit predictions. Every number is recomputed with the
 // functions `eval` and the trainer use (src/inference/protocols.ts, the loader's mask decoding),
 // never a copy, and compared per sample and in aggregate.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { decodeMask, readMaskGray } from '../../data/image.js';
 import { loadSafetensors, tensor, tidy, dispose } from '../../torch/index.js';

@@ -143,7 +143,7 @@ export const NN_EXPORTERS: Record<string, Exporter> = {
     if (ih % oh || iw % ow) throw new OnnxExportError(`ONNX export: adaptiveAvgPool2d ${ih}x${iw} -> ${oh}x${ow} (not a divisor) has no exporter`);
     return ctx.g.op('AveragePool', [v.name], { kernel_shape: [ih / oh, iw / ow], strides: [ih / oh, iw / ow] });
   },
-  interpolate: (ctx, [x, size, scales, mode, alignCorners], out) => {
+  interpolate: (ctx, [x, _size, scales, mode, alignCorners], out) => {
     const v = val(x!, 'interpolate input');
     const g = ctx.g;
     const { mode: m, extra } = resizeMode(String(mode));
