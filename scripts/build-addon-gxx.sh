@@ -11,7 +11,8 @@ read -r -a TORCH_LIBS <<<"$(node native/find-libtorch.cjs --libs)"
 ABI=$(node native/find-libtorch.cjs --abi)
 INC=(-I"$NAPI_INCLUDE" -I"$ADDON_API")
 for d in "${TORCH_INC[@]}"; do INC+=(-I"$d"); done
-FLAGS=(-std=${CXXSTD:-c++17} -O2 -fPIC -fexceptions -frtti -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED
+# NDEBUG as libtorch's release builds: some ATen headers (RecordFunction) add members without it.
+FLAGS=(-std=${CXXSTD:-c++17} -O2 -fPIC -fexceptions -frtti -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -DNDEBUG
   -D_GLIBCXX_USE_CXX11_ABI="$ABI" -D"$(node native/find-libtorch.cjs --defines)" -Wno-deprecated-declarations -Wno-unused-parameter)
 mkdir -p native/build/obj native/build/Release
 pids=()

@@ -1,0 +1,31 @@
+// Elementwise loops of the fused ops (fused.cc), written so that the compiler vectorises them:
+// on x86-64 with GCC each is built twice, for AVX2+FMA and for the baseline, and the loader
+// picks one per machine (target_clones). float32 uses a Cephes-style exp (about 1 ulp), double
+// the C library's. Rows are independent: callers split them across threads.
+#pragma once
+
+#include <cstdint>
+
+namespace tvs {
+namespace kernels {
+
+// QuickGELU (CLIP): y = u * sigmoid(1.702 u). Forward over n columns of one row: u = h + bias
+// (bias may be null; u written over h), y = quick_gelu(u).
+void QuickGeluForward(float* h, const float* bias, float* y, int64_t n);
+void QuickGeluForward(double* h, const double* bias, double* y, int64_t n);
+
+// Backward: du = g * (s + 1.702 u s (1 - s)), s = sigmoid(1.702 u), written to du (may alias g).
+void QuickGeluBackward(const float* u, const float* g, float* du, int64_t n);
+void QuickGeluBackward(const double* u, const double* g, double* du, int64_t n);
+
+// Softmax of one row in place: x = exp(x - max) / sum.
+void SoftmaxRow(float* x, int64_t n);
+void SoftmaxRow(double* x, int64_t n);
+
+// Softmax backward of one attention row with the row sum given: ds = scale * p * (dp - c),
+// written over dp. c = sum_j p_j dp_j (= dO_i . O_i for attention rows).
+void SoftmaxRowBackward(const float* p, float* dp, float c, float scale, int64_t n);
+void SoftmaxRowBackward(const double* p, double* dp, double c, double scale, int64_t n);
+
+}  // namespace kernels
+}  // namespace tvs
