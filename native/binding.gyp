@@ -12,7 +12,8 @@
         "src/amp.cc",
         "src/profile.cc",
         "src/fused.cc",
-        "src/fused_kernels.cc"
+        "src/fused_kernels.cc",
+        "src/optim.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
@@ -44,6 +45,7 @@
         "-fexceptions",
         "-frtti",
         "-O2",
+        "-fno-math-errno",
         "-Wno-unused-parameter",
         "-Wno-deprecated-declarations"
       ]

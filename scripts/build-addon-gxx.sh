@@ -12,7 +12,8 @@ ABI=$(node native/find-libtorch.cjs --abi)
 INC=(-I"$NAPI_INCLUDE" -I"$ADDON_API")
 for d in "${TORCH_INC[@]}"; do INC+=(-I"$d"); done
 # NDEBUG as libtorch's release builds: some ATen headers (RecordFunction) add members without it.
-FLAGS=(-std=${CXXSTD:-c++17} -O2 -fPIC -fexceptions -frtti -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -DNDEBUG
+# -fno-math-errno: nothing reads errno, and it lets the fused kernels' square roots vectorise.
+FLAGS=(-std=${CXXSTD:-c++17} -O2 -fno-math-errno -fPIC -fexceptions -frtti -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -DNDEBUG
   -D_GLIBCXX_USE_CXX11_ABI="$ABI" -D"$(node native/find-libtorch.cjs --defines)" -Wno-deprecated-declarations -Wno-unused-parameter)
 mkdir -p native/build/obj native/build/Release
 pids=()

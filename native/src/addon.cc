@@ -85,6 +85,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   tvs::InitAmp(env, exports);
   tvs::InitProfile(env, exports);
   tvs::InitFused(env, exports);
+  tvs::InitOptim(env, exports);
   return exports;
 }
 

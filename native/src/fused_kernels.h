@@ -27,5 +27,13 @@ void SoftmaxRow(double* x, int64_t n);
 void SoftmaxRowBackward(const float* p, float* dp, float c, float scale, int64_t n);
 void SoftmaxRowBackward(const double* p, double* dp, double c, double scale, int64_t n);
 
+// One AdamW step over n elements, torch.optim.AdamW's arithmetic in one pass (its op order: decay
+// p by decay, m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2, p -= stepSize m /
+// (sqrt(v) / bc2Sqrt + eps)). The scalars are the ones ATen would use for the tensor's type.
+void AdamWStep(float* p, const float* g, float* m, float* v, int64_t n, float decay, float beta1, float oneMinusBeta1, float beta2,
+               float oneMinusBeta2, float bc2Sqrt, float eps, float stepSize);
+void AdamWStep(double* p, const double* g, double* m, double* v, int64_t n, double decay, double beta1, double oneMinusBeta1, double beta2,
+               double oneMinusBeta2, double bc2Sqrt, double eps, double stepSize);
+
 }  // namespace kernels
 }  // namespace tvs
