@@ -244,24 +244,18 @@ void AttentionForwardHeads(const AttnDims& d, const T* qs, const T* k, const T* 
   });
 }
 
-// Gradients of every head: with ds = scale * p * (dp - rowdot), dp = dO vᵀ and rowdot_i =
-// dO_i . O_i (= sum_j p_ij dp_ij): dq = ds k, dk = dsᵀ q (q unscaled: the scale is in ds), dv = pᵀ dO.
+// Gradients of every head: with dp = dO vᵀ and ds = scale * p * (dp - sum_j p_j dp_j) (libtorch's
+// softmax backward, the row sum taken the same way): dq = ds k, dk = dsᵀ q (q unscaled: the scale
+// is in ds), dv = pᵀ dO.
 template <typename T>
-void AttentionBackwardHeads(const AttnDims& d, T scale, const T* q, const T* k, const T* v, const T* probs, const T* out, const T* dout,
-                            T* dq, T* dk, T* dv) {
+void AttentionBackwardHeads(const AttnDims& d, T scale, const T* q, const T* k, const T* v, const T* probs, const T* dout, T* dq, T* dk, T* dv) {
   ForHeads<T>(d, [&](int64_t b, int64_t h, T* ds) {
     const T* p = probs + (b * d.H + h) * d.S * d.T;
     const int64_t qo = b * d.S * d.D + h * d.Dh, ko = b * d.T * d.D + h * d.Dh;
     if (dv) RowGemm(true, false, d.T, d.Dh, d.S, p, d.T, dout + qo, d.D, dv + ko, d.D);
     if (!dq && !dk) return;
     RowGemm(false, true, d.S, d.T, d.Dh, dout + qo, d.D, v + ko, d.D, ds, d.T);  // dp = dO vᵀ
-    for (int64_t i = 0; i < d.S; i++) {
-      const T* go = dout + qo + i * d.D;
-      const T* o = out + qo + i * d.D;
-      T c = 0;
-      for (int64_t e = 0; e < d.Dh; e++) c += go[e] * o[e];
-      kernels::SoftmaxRowBackward(p + i * d.T, ds + i * d.T, c, scale, d.T);
-    }
+    for (int64_t i = 0; i < d.S; i++) kernels::SoftmaxRowBackward(p + i * d.T, ds + i * d.T, scale, d.T);
     if (dq) RowGemm(false, false, d.S, d.Dh, d.T, ds, d.T, k + ko, d.D, dq + qo, d.D);
     if (dk) RowGemm(true, false, d.T, d.Dh, d.S, ds, d.T, q + qo, d.D, dk + ko, d.D);
   });
@@ -323,14 +317,14 @@ class RecordAttention {
 
 struct AttentionFn : torch::autograd::Function<AttentionFn> {
   // q [B, S, D], k and v [B, T, D] (contiguous; heads side by side in D), bias broadcastable to
-  // [B, H, S, T] and needing no gradient. Returns [B, S, D]; saves q, k, v, the probabilities
-  // [B, H, S, T] and the output.
+  // [B, H, S, T] and needing no gradient. Returns [B, S, D]; saves q, k, v and the probabilities
+  // [B, H, S, T].
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             const c10::optional<at::Tensor>& bias, int64_t H, double scale) {
     RecordAttention guard("tvs::attention", q, k, H);
     at::Tensor probs;
     auto out = AttentionForward(q, k, v, bias ? *bias : at::Tensor(), H, scale, &probs);
-    ctx->save_for_backward({q, k, v, probs, out});
+    ctx->save_for_backward({q, k, v, probs});
     ctx->saved_data["heads"] = H;
     ctx->saved_data["scale"] = scale;
     return out;
@@ -338,7 +332,7 @@ struct AttentionFn : torch::autograd::Function<AttentionFn> {
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
-    auto &q = saved[0], &k = saved[1], &v = saved[2], &probs = saved[3], &out = saved[4];
+    auto &q = saved[0], &k = saved[1], &v = saved[2], &probs = saved[3];
     RecordAttention guard("tvs::attention_backward", q, k, ctx->saved_data["heads"].toInt());
     const auto d = DimsOf(q, k, ctx->saved_data["heads"].toInt());
     const double scale = ctx->saved_data["scale"].toDouble();
@@ -349,7 +343,7 @@ struct AttentionFn : torch::autograd::Function<AttentionFn> {
     AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "attentionBackward", [&] {
       auto ptr = [](at::Tensor& t) { return t.defined() ? t.data_ptr<scalar_t>() : nullptr; };
       AttentionBackwardHeads<scalar_t>(d, static_cast<scalar_t>(scale), q.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(), v.data_ptr<scalar_t>(),
-                                       probs.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), dout.data_ptr<scalar_t>(), ptr(dq), ptr(dk), ptr(dv));
+                                       probs.data_ptr<scalar_t>(), dout.data_ptr<scalar_t>(), ptr(dq), ptr(dk), ptr(dv));
     });
     return {dq, dk, dv, at::Tensor(), at::Tensor(), at::Tensor()};
   }

@@ -178,14 +178,20 @@ void SoftmaxRow(double* x, int64_t n) {
   for (int64_t i = 0; i < n; i++) x[i] *= inv;
 }
 
-TVS_CLONES void SoftmaxRowBackward(const float* p, float* dp, float c, float scale, int64_t n) {
-  const V cv = Splat(c), sv = Splat(scale);
+TVS_CLONES void SoftmaxRowBackward(const float* p, float* dp, float scale, int64_t n) {
+  V cv8 = Splat(0.0f);
   int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) Store(dp + i, sv * Load(p + i) * (Load(dp + i) - cv));
+  for (; i + kLanes <= n; i += kLanes) cv8 += Load(p + i) * Load(dp + i);
+  float c = Sum8(cv8);
+  for (; i < n; i++) c += p[i] * dp[i];
+  const V cv = Splat(c), sv = Splat(scale);
+  for (i = 0; i + kLanes <= n; i += kLanes) Store(dp + i, sv * Load(p + i) * (Load(dp + i) - cv));
   for (; i < n; i++) dp[i] = scale * p[i] * (dp[i] - c);
 }
 
-void SoftmaxRowBackward(const double* p, double* dp, double c, double scale, int64_t n) {
+void SoftmaxRowBackward(const double* p, double* dp, double scale, int64_t n) {
+  double c = 0;
+  for (int64_t i = 0; i < n; i++) c += p[i] * dp[i];
   for (int64_t i = 0; i < n; i++) dp[i] = scale * p[i] * (dp[i] - c);
 }
 

@@ -22,10 +22,9 @@ void QuickGeluBackward(const double* u, const double* g, double* du, int64_t n);
 void SoftmaxRow(float* x, int64_t n);
 void SoftmaxRow(double* x, int64_t n);
 
-// Softmax backward of one attention row with the row sum given: ds = scale * p * (dp - c),
-// written over dp. c = sum_j p_j dp_j (= dO_i . O_i for attention rows).
-void SoftmaxRowBackward(const float* p, float* dp, float c, float scale, int64_t n);
-void SoftmaxRowBackward(const double* p, double* dp, double c, double scale, int64_t n);
+// Softmax backward of one row, scaled: ds = scale * p * (dp - sum_j p_j dp_j), written over dp.
+void SoftmaxRowBackward(const float* p, float* dp, float scale, int64_t n);
+void SoftmaxRowBackward(const double* p, double* dp, double scale, int64_t n);
 
 // One AdamW step over n elements, torch.optim.AdamW's arithmetic in one pass (its op order: decay
 // p by decay, m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2, p -= stepSize m /
