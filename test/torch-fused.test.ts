@@ -95,6 +95,10 @@ for (const dt of ['float32', 'float64'] as DT[]) {
       withBias.grads.forEach((e, i) => assert.ok(e < 10 * tol(dt), `with bias: grad ${i} rel. error ${e}`));
       const noBias = compare((a, c) => F.linearQuickGelu(a, c, null), (a, c) => quickGeluReference(F.linear(a, c)), [x, w]);
       assert.ok(noBias.value < tol(dt) && noBias.grads.every((e) => e < 10 * tol(dt)), `no bias: ${JSON.stringify(noBias)}`);
+      // Without a graph (inference): the activation written over the product, same values.
+      const inference = T.noGrad(() => F.linearQuickGelu(x, w, b));
+      assert.ok(relErr(inference, quickGeluReference(F.linear(x, w, b))) < tol(dt), 'no-grad linearQuickGelu');
+      assert.equal(inference.requiresGrad, false);
       // A frozen layer (the prompt-tuning case): only x needs a gradient.
       const frozen = compare((a, c, e) => F.linearQuickGelu(a, c, e), (a, c, e) => quickGeluReference(F.linear(a, c, e)), [x, w, b], [true, false, false]);
       assert.ok(frozen.grads[0]! < 10 * tol(dt), `frozen weights: grad of x rel. error ${frozen.grads[0]}`);

@@ -55,9 +55,10 @@ void ForRows(int64_t rows, int64_t n, const F& f) {
 
 at::Tensor QuickGeluComposed(const at::Tensor& x) { return x * at::sigmoid(x * kQuickGeluAlpha); }
 
-// u = h + bias over rows of h [rows, n] (in place), y = quick_gelu(u).
-at::Tensor QuickGeluRows(at::Tensor& h, const at::Tensor& bias) {
-  auto y = at::empty_like(h);
+// u = h + bias over rows of h [rows, n] (in place), y = quick_gelu(u); with inPlace, y is
+// written over h as well (no backward needs u).
+at::Tensor QuickGeluRows(at::Tensor& h, const at::Tensor& bias, bool inPlace = false) {
+  auto y = inPlace ? h : at::empty_like(h);
   const int64_t n = h.size(-1), rows = h.numel() / std::max<int64_t>(n, 1);
   AT_DISPATCH_FLOATING_TYPES(h.scalar_type(), "quickGelu", [&] {
     scalar_t* hp = h.data_ptr<scalar_t>();
@@ -396,7 +397,15 @@ TVS_FN(linearQuickGelu) {
                        x.dim() >= 2 && w.dim() == 2 && x.size(-1) == w.size(1) && (!b.defined() || (b.dim() == 1 && b.size(0) == w.size(0))) &&
                        !AutocastEnabled(at::kCPU);
     if (!fused) return Wrap(env, QuickGeluComposed(at::linear(x, w, b.defined() ? c10::optional<at::Tensor>(b) : c10::nullopt)));
-    return Wrap(env, LinearQuickGeluFn::apply(x, w, b.defined() ? c10::optional<at::Tensor>(b) : c10::nullopt));
+    if (at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad())))
+      return Wrap(env, LinearQuickGeluFn::apply(x, w, b.defined() ? c10::optional<at::Tensor>(b) : c10::nullopt));
+    // No graph: the activation overwrites the product (no second [tokens, 4 D] buffer).
+    at::RecordFunction guard(at::RecordScope::FUNCTION);
+    if (guard.isActive()) guard.before("tvs::linear_quick_gelu");
+    auto shape = x.sizes().vec();
+    shape.back() = w.size(0);
+    auto h = at::mm(x.reshape({-1, x.size(-1)}), w.t());
+    return Wrap(env, QuickGeluRows(h, b.defined() ? b.contiguous() : b, true).view(shape));
   })
   return env.Undefined();
 }
