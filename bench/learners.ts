@@ -16,7 +16,9 @@
  * `ratio_vs_reference` = our median / the reference's median in ../shared/fixtures/bench_reference.json
  * (PyTorch 1.13 measured on this machine type, unloaded; CLIPSeg rows only). The machine is shared:
  * the load average is printed and stored, and `ratio_vs_torch_same_load` (with --torch) is the
- * load-independent comparison. Our processes run with OMP_WAIT_POLICY=PASSIVE (libgomp's worker
+ * load-independent comparison (`ratio_vs_torch_paired`: the median of each step's ratio to the
+ * PyTorch step right after it, steadier when the load swings between steps). `--profile` adds one
+ * profiled step by op family and the sgemm peak (bench/step_profile.ts). Our processes run with OMP_WAIT_POLICY=PASSIVE (libgomp's worker
  * threads sleep instead of spinning while OpenBLAS runs; src/torch/native.ts defaults to it too);
  * --omp-active sets ACTIVE to measure spinning workers.
  *
@@ -349,6 +351,9 @@ export async function runLearnersBench(o: LearnersBenchOptions): Promise<Record<
           row.torch_same_load_median_s = round(tm);
           row.torch_same_load_cpu_median_s = round(median(theirs.map((r) => r.cpu)));
           row.ratio_vs_torch_same_load = round(med / tm);
+          // Each of our steps against the PyTorch step right after it: the median of these ratios
+          // moves less when the machine's load swings between steps.
+          row.ratio_vs_torch_paired = round(median(mine.map((r, i) => r.seconds / theirs[i]!.seconds)));
           if (torchStats?.peakCudaMb) {
             row.torch_peak_cuda_mb = round(torchStats.peakCudaMb, 0);
             if (stats.peakCudaMb !== null) row.memory_ratio_vs_torch = round(stats.peakCudaMb / torchStats.peakCudaMb);
@@ -359,7 +364,7 @@ export async function runLearnersBench(o: LearnersBenchOptions): Promise<Record<
         results[key] = row;
         console.log(`${key.padEnd(28)} median ${med.toFixed(3)} s (runs ${mine.map((r) => r.seconds.toFixed(2)).join(' ')})` +
           `${ref ? `, reference ${ref.train_step_median_s.toFixed(2)} s -> ratio ${(med / ref.train_step_median_s).toFixed(2)}` : ''}` +
-          `${theirs.length ? `, PyTorch same load ${median(theirs.map((r) => r.seconds)).toFixed(3)} s -> ratio ${(row.ratio_vs_torch_same_load as number).toFixed(2)}` : ''}` +
+          `${theirs.length ? `, PyTorch same load ${median(theirs.map((r) => r.seconds)).toFixed(3)} s -> ratio ${(row.ratio_vs_torch_same_load as number).toFixed(2)} (paired ${(row.ratio_vs_torch_paired as number).toFixed(2)})` : ''}` +
           `${fwd.length ? `, no-grad fwd ${median(fwd).toFixed(2)} s` : ''}, peak ${stats.peakCudaMb !== null ? `CUDA ${stats.peakCudaMb.toFixed(0)} MB` : `RSS ${stats.peakRssMb.toFixed(0)} MB`}` +
           `, load ${loadavg()[0]!.toFixed(2)}`);
       } finally {

@@ -46,8 +46,12 @@
         "-frtti",
         "-O2",
         "-fno-math-errno",
+        "-fopenmp",
         "-Wno-unused-parameter",
         "-Wno-deprecated-declarations"
+      ],
+      "ldflags": [
+        "-fopenmp"
       ]
     },
     {
