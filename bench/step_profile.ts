@@ -139,7 +139,7 @@ export function formatProfile(name: string, p: StepProfile, peakGflops: number):
   const lines = [`profile ${name}: step ${p.stepMs.toFixed(0)} ms, ${p.gflop.toFixed(1)} GFLOP of products, ` +
     `GEMM ${p.gemmGflops.toFixed(0)} GFLOP/s = ${((100 * p.gemmGflops) / peakGflops).toFixed(0)}% of the ${peakGflops.toFixed(0)} GFLOP/s sgemm peak; ` +
     `the step at ${((100 * p.gflop) / (p.stepMs / 1000) / peakGflops).toFixed(0)}% of peak`];
-  for (const f of FAMILIES) if (p.families[f] > 0.05) lines.push(`  ${f.padEnd(28)} ${p.families[f].toFixed(0).padStart(6)} ms  ${pct(p.families[f]).padStart(6)}`);
+  for (const f of FAMILIES) if (p.families[f] > 0.05) lines.push(`  ${f.padEnd(36)} ${p.families[f].toFixed(0).padStart(6)} ms  ${pct(p.families[f]).padStart(6)}`);
   lines.push(`  top ops: ${p.topOps.map(([n, ms, c]) => `${n} ${ms.toFixed(0)} ms/${c}`).join(', ')}`);
   return lines;
 }
