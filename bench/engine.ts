@@ -1,47 +1,24 @@
 // bench/engine: one CLIP ViT-B/16 encoder layer (485 tokens, width 768, 12 heads, MLP 3072),
-// forward (no grad) and forward+backward to the input, batch 1 and 4, TypeScript on our
-// addon vs the same computation in PyTorch, same thread count. Ratio = ours / PyTorch.
+// forward (no grad) and forward+backward to the input, batch 1 and 4: ours is the model's own
+// layer (src/models/clip/layers.ts CLIPEncoderLayer: the fused attention and fc1 + quick_gelu ops
+// of native/src/fused.cc), PyTorch's is HF's eager math (bench/engine_torch.py), same thread
+// count, runs interleaved. Ratio = ours / PyTorch.
 import * as T from '../src/torch/index.js';
+import { CLIPEncoderLayer } from '../src/models/clip/layers.js';
 import { median, timeRuns, PythonWorker, fmt } from './util.js';
 import { fileURLToPath } from 'node:url';
+import { loadavg } from 'node:os';
 
 const threads = Number(process.env.BENCH_THREADS ?? 2);
 const runs = Number(process.env.BENCH_RUNS ?? 7);
 const device = process.env.BENCH_DEVICE ?? 'cpu';
 T.setNumThreads(threads);
 T.manualSeed(0);
-const W = 768, H = 12, MLP = 3072, L = 485, D = W / H;
-const { nn, F, tidy } = T;
+const W = 768, H = 12, MLP = 3072, L = 485;
+const { tidy } = T;
 
-class Block extends nn.Module {
-  ln1 = this.registerModule('layer_norm1', new nn.LayerNorm(W));
-  q = this.registerModule('q_proj', new nn.Linear(W, W));
-  k = this.registerModule('k_proj', new nn.Linear(W, W));
-  v = this.registerModule('v_proj', new nn.Linear(W, W));
-  o = this.registerModule('out_proj', new nn.Linear(W, W));
-  ln2 = this.registerModule('layer_norm2', new nn.LayerNorm(W));
-  fc1 = this.registerModule('fc1', new nn.Linear(W, MLP));
-  fc2 = this.registerModule('fc2', new nn.Linear(MLP, W));
-  // Sub-blocks run in their own tidy scopes, as the model code does: intermediates are freed as
-  // soon as a sub-block returns (like Python's refcounting), keeping the working set small.
-  attn(x: T.Tensor): T.Tensor {
-    return tidy(() => this.attnInner(x));
-  }
-  attnInner(x: T.Tensor): T.Tensor {
-    const B = x.size(0);
-    const sh = (t: T.Tensor): T.Tensor => t.view(B, L, H, D).transpose(1, 2).reshape(B * H, L, D);
-    const q = this.q.forward(x).mul(D ** -0.5);
-    const w = sh(q).bmm(sh(this.k.forward(x)).transpose(1, 2)).softmax(-1);
-    const out = w.bmm(sh(this.v.forward(x))).view(B, H, L, D).transpose(1, 2).reshape(B, L, W);
-    return this.o.forward(out);
-  }
-  forward(x: T.Tensor): T.Tensor {
-    const h1 = tidy(() => x.add(this.attn(this.ln1.forward(x))));
-    return tidy(() => h1.add(this.fc2.forward(F.quickGelu(this.fc1.forward(this.ln2.forward(h1))))));
-  }
-}
-
-const blk = new Block().eval().requiresGrad_(false).to(device);
+const blk = new CLIPEncoderLayer({ hiddenSize: W, intermediateSize: MLP, numAttentionHeads: H, hiddenAct: 'quick_gelu', layerNormEps: 1e-5, attentionDropout: 0 });
+blk.eval().requiresGrad_(false).to(device);
 const inputs = new Map([1, 4].map((B) => [B, T.randn([B, L, W], { device }).keep()]));
 const oursRun: Record<string, () => void> = {};
 for (const B of [1, 4]) {
@@ -65,7 +42,8 @@ const script = fileURLToPath(new URL('../../bench/engine_torch.py', import.meta.
 const py = new PythonWorker(script, [String(threads), device]);
 const hello = await py.call<{ torch: string; threads: number }>('');
 const rows: Record<string, { ours_s: number; torch_s: number; ratio: number }> = {};
-console.log(`ViT-B/16 block on ${device}, ${L} tokens, ${threads} threads, median of ${runs}, runs interleaved with PyTorch (libtorch ${T.runtimeInfo().libtorchVersion}, PyTorch ${hello.torch})`);
+const loadStart = loadavg();
+console.log(`ViT-B/16 block on ${device}, ${L} tokens, ${threads} threads, median of ${runs}, runs interleaved with PyTorch (libtorch ${T.runtimeInfo().libtorchVersion}, PyTorch ${hello.torch}); load average ${loadStart.map((x) => x.toFixed(2)).join(' ')}`);
 console.log('row                    ours        pytorch     ratio');
 for (const [k, fn] of Object.entries(oursRun)) {
   fn();
@@ -80,4 +58,7 @@ for (const [k, fn] of Object.entries(oursRun)) {
   console.log(`${k.padEnd(22)} ${fmt(r.ours_s).padStart(10)}  ${fmt(r.torch_s).padStart(10)}  ${r.ratio.toFixed(3)}`);
 }
 py.close();
-console.log(JSON.stringify({ bench: 'engine', threads, runs, device, rows, max_ratio: Math.max(...Object.values(rows).map((r) => r.ratio)) }));
+console.log(JSON.stringify({
+  bench: 'engine', threads, runs, device, rows, max_ratio: Math.max(...Object.values(rows).map((r) => r.ratio)),
+  load_avg_start: loadStart.map((x) => Number(x.toFixed(2))), load_avg_end: loadavg().map((x) => Number(x.toFixed(2))),
+}));

@@ -2,7 +2,7 @@
  * Training-step benchmark of the prompted segmenters at full size.
  *
  *   node dist/bench/learners.js [--runs 5] [--only vpt_d1,coop_d1] [--torch] [--omp-active]
- *                               [--precision 32,bf16-mixed] [--device cuda] [--batch 32]
+ *                               [--precision 32,bf16-mixed] [--device cuda] [--batch 32] [--profile]
  *
  * Each case builds the full-size model with random weights (CLIPSeg: CIDAS/clipseg-rd64-refined
  * config, 352x352; CRIS: the paper's RN50 config, 416x416), batch 2, 2 threads, the prompts
@@ -16,7 +16,9 @@
  * `ratio_vs_reference` = our median / the reference's median in ../shared/fixtures/bench_reference.json
  * (PyTorch 1.13 measured on this machine type, unloaded; CLIPSeg rows only). The machine is shared:
  * the load average is printed and stored, and `ratio_vs_torch_same_load` (with --torch) is the
- * load-independent comparison. Our processes run with OMP_WAIT_POLICY=PASSIVE (libgomp's worker
+ * load-independent comparison (`ratio_vs_torch_paired`: the median of each step's ratio to the
+ * PyTorch step right after it, steadier when the load swings between steps). `--profile` adds one
+ * profiled step by op family and the sgemm peak (bench/step_profile.ts). Our processes run with OMP_WAIT_POLICY=PASSIVE (libgomp's worker
  * threads sleep instead of spinning while OpenBLAS runs; src/torch/native.ts defaults to it too);
  * --omp-active sets ACTIVE to measure spinning workers.
  *
@@ -35,6 +37,7 @@ import { loadavg, cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Tensor } from '../src/torch/index.js';
+import { FAMILIES, formatProfile, profileStep, sgemmPeak, type StepProfile } from './step_profile.js';
 
 interface CaseSpec {
   config: Record<string, unknown>;
@@ -157,6 +160,18 @@ async function serveCase(name: string, so: ServeOptions): Promise<void> {
     seg.train();
     return { seconds: (performance.now() - t0) / 1000 };
   };
+  // The same step cut into segments for --profile (bench/step_profile.ts).
+  const profiled = (): StepProfile => profileStep(T, {
+    zeroGrad: () => opt.zeroGrad(),
+    forward: () => amp.run(() => float32(seg.forward(px, text))),
+    loss: (logits) => amp.run(() => diceCELoss(logits, labels).loss),
+    backward: (loss) => (amp.scaler ? amp.scaler.scaleLoss(loss) : loss).backward(),
+    optimizer: () => {
+      if (!amp.scaler) return opt.step();
+      amp.scaler.step(opt, params);
+      amp.scaler.update();
+    },
+  });
   const out = (o: unknown): void => void process.stdout.write(`${JSON.stringify(o)}\n`);
   out({ ready: true, trainable: seg.numParameters(true), imageSize: S });
   let first = true;
@@ -171,6 +186,8 @@ async function serveCase(name: string, so: ServeOptions): Promise<void> {
       }
       out(r);
     } else if (cmd === 'nograd') out(nograd());
+    else if (cmd === 'profile') out(profiled());
+    else if (cmd === 'peak') out(sgemmPeak(T, so.device));
     else if (cmd === 'stats') {
       const ru = process.resourceUsage();
       const cm = cuda ? T.cudaMemory(T.cudaIndexOf(so.device)) : null;
@@ -247,6 +264,8 @@ export interface LearnersBenchOptions {
   ompActive: boolean;
   /** forward-only timings (skipped on the GPU bench) */
   nograd: boolean;
+  /** after the timed steps: the sgemm peak and one profiled step by op family (bench/step_profile.ts) */
+  profile?: boolean;
 }
 
 /** Runs the cases (each precision in its own pair of processes) and returns the rows; prints one line per row. */
@@ -284,6 +303,28 @@ export async function runLearnersBench(o: LearnersBenchOptions): Promise<Record<
         }
         const fwd: number[] = [];
         if (o.nograd) for (let i = 0; i < 3; i++) fwd.push((await ours.call<{ seconds: number }>('nograd')).seconds);
+        let profile: Record<string, unknown> | null = null;
+        if (o.profile) {
+          // Two profiled steps (the observer has its own warm-up), the faster kept; the peak measured beside them.
+          const peak = await ours.call<{ gflops: number; shapes: string[] }>('peak');
+          const a = await ours.call<StepProfile>('profile');
+          const b = await ours.call<StepProfile>('profile');
+          const p = a.stepMs <= b.stepMs ? a : b;
+          for (const line of formatProfile(key, p, peak.gflops)) console.log(line);
+          profile = {
+            step_ms: round(p.stepMs, 0),
+            families_ms: Object.fromEntries(FAMILIES.map((f) => [f, round(p.families[f], 1)])),
+            gflop: round(p.gflop, 1),
+            gemm_ms: round(p.gemmMs, 0),
+            gemm_gflops: round(p.gemmGflops, 1),
+            sgemm_peak_gflops: round(peak.gflops, 1),
+            sgemm_peak_shapes: peak.shapes,
+            gemm_fraction_of_peak: round(p.gemmGflops / peak.gflops),
+            step_fraction_of_peak: round(p.gflop / (p.stepMs / 1000) / peak.gflops),
+            top_ops: p.topOps.map(([n, ms, calls]) => ({ op: n, self_ms: round(ms, 1), calls })),
+            load_avg: round(loadavg()[0]!, 2),
+          };
+        }
         const stats = await ours.call<{ peakRssMb: number; peakNativeMb: number; peakCudaMb: number | null }>('stats');
         const torchStats = torch && cuda ? await torch.call<{ peakCudaMb: number | null }>('stats') : null;
         const med = median(mine.map((r) => r.seconds));
@@ -310,16 +351,20 @@ export async function runLearnersBench(o: LearnersBenchOptions): Promise<Record<
           row.torch_same_load_median_s = round(tm);
           row.torch_same_load_cpu_median_s = round(median(theirs.map((r) => r.cpu)));
           row.ratio_vs_torch_same_load = round(med / tm);
+          // Each of our steps against the PyTorch step right after it: the median of these ratios
+          // moves less when the machine's load swings between steps.
+          row.ratio_vs_torch_paired = round(median(mine.map((r, i) => r.seconds / theirs[i]!.seconds)));
           if (torchStats?.peakCudaMb) {
             row.torch_peak_cuda_mb = round(torchStats.peakCudaMb, 0);
             if (stats.peakCudaMb !== null) row.memory_ratio_vs_torch = round(stats.peakCudaMb / torchStats.peakCudaMb);
           }
         }
+        if (profile) row.profile = profile;
         if (spec.note) row.note = spec.note;
         results[key] = row;
         console.log(`${key.padEnd(28)} median ${med.toFixed(3)} s (runs ${mine.map((r) => r.seconds.toFixed(2)).join(' ')})` +
           `${ref ? `, reference ${ref.train_step_median_s.toFixed(2)} s -> ratio ${(med / ref.train_step_median_s).toFixed(2)}` : ''}` +
-          `${theirs.length ? `, PyTorch same load ${median(theirs.map((r) => r.seconds)).toFixed(3)} s -> ratio ${(row.ratio_vs_torch_same_load as number).toFixed(2)}` : ''}` +
+          `${theirs.length ? `, PyTorch same load ${median(theirs.map((r) => r.seconds)).toFixed(3)} s -> ratio ${(row.ratio_vs_torch_same_load as number).toFixed(2)} (paired ${(row.ratio_vs_torch_paired as number).toFixed(2)})` : ''}` +
           `${fwd.length ? `, no-grad fwd ${median(fwd).toFixed(2)} s` : ''}, peak ${stats.peakCudaMb !== null ? `CUDA ${stats.peakCudaMb.toFixed(0)} MB` : `RSS ${stats.peakRssMb.toFixed(0)} MB`}` +
           `, load ${loadavg()[0]!.toFixed(2)}`);
       } finally {
@@ -345,6 +390,7 @@ async function main(): Promise<void> {
     withTorch: process.argv.includes('--torch'),
     ompActive: process.argv.includes('--omp-active'),
     nograd: true,
+    profile: process.argv.includes('--profile'),
   };
   const loadStart = loadavg();
   console.log(`learners bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadStart.map((x) => x.toFixed(2)).join(' ')}, ` +

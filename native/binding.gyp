@@ -9,7 +9,11 @@
         "src/ops_nn.cc",
         "src/ops_shape.cc",
         "src/serialize.cc",
-        "src/amp.cc"
+        "src/amp.cc",
+        "src/profile.cc",
+        "src/fused.cc",
+        "src/fused_kernels.cc",
+        "src/optim.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
@@ -22,6 +26,7 @@
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "NDEBUG",
         "<!@(node find-libtorch.cjs --defines)",
         "_GLIBCXX_USE_CXX11_ABI=<!(node find-libtorch.cjs --abi)"
       ],
@@ -40,8 +45,13 @@
         "-fexceptions",
         "-frtti",
         "-O2",
+        "-fno-math-errno",
+        "-fopenmp",
         "-Wno-unused-parameter",
         "-Wno-deprecated-declarations"
+      ],
+      "ldflags": [
+        "-fopenmp"
       ]
     },
     {

@@ -11,7 +11,10 @@ read -r -a TORCH_LIBS <<<"$(node native/find-libtorch.cjs --libs)"
 ABI=$(node native/find-libtorch.cjs --abi)
 INC=(-I"$NAPI_INCLUDE" -I"$ADDON_API")
 for d in "${TORCH_INC[@]}"; do INC+=(-I"$d"); done
-FLAGS=(-std=${CXXSTD:-c++17} -O2 -fPIC -fexceptions -frtti -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED
+# NDEBUG as libtorch's release builds: some ATen headers (RecordFunction) add members without it.
+# -fno-math-errno: nothing reads errno, and it lets the fused kernels' square roots vectorise.
+# -fopenmp: at::parallel_for is a header template; without OpenMP it runs on one thread.
+FLAGS=(-std=${CXXSTD:-c++17} -O2 -fno-math-errno -fopenmp -fPIC -fexceptions -frtti -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED -DNDEBUG
   -D_GLIBCXX_USE_CXX11_ABI="$ABI" -D"$(node native/find-libtorch.cjs --defines)" -Wno-deprecated-declarations -Wno-unused-parameter)
 mkdir -p native/build/obj native/build/Release
 pids=()
@@ -20,7 +23,7 @@ for f in native/src/*.cc; do
   pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p"; done
-g++ -shared -o native/build/Release/tunevlseg_native.node native/build/obj/*.o "${TORCH_LIBS[@]}"
+g++ -shared -fopenmp -o native/build/Release/tunevlseg_native.node native/build/obj/*.o "${TORCH_LIBS[@]}"
 echo "built native/build/Release/tunevlseg_native.node against $(node native/find-libtorch.cjs --libdir)"
 
 # The image addon (no libtorch). Without the libjpeg headers it is built without JPEG decoding:

@@ -34,6 +34,43 @@ test('AdamW step 1 matches torch 1.13 on every learner fixture (params_init + gr
   }
 });
 
+test('AdamW: the fused one-pass native step equals torch.optim.AdamW op by op (float32, float64, decay or none, strided parameters)', () => {
+  // torch.optim.AdamW's single-tensor step, one ATen op at a time.
+  const reference = (p: T.Tensor, g: T.Tensor, m: T.Tensor, v: T.Tensor, step: number, lr: number, wd: number): void => tidy(() => {
+    const [b1, b2, eps] = [0.9, 0.999, 1e-8];
+    if (wd !== 0) p.mul_(1 - lr * wd);
+    m.mul_(b1).add_(g, 1 - b1);
+    v.mul_(b2).addcmul_(g, g, 1 - b2);
+    const denom = v.sqrt().div_(Math.sqrt(1 - b2 ** step)).add_(eps);
+    p.addcdiv_(m, denom, -lr / (1 - b1 ** step));
+  });
+  for (const dtype of ['float32', 'float64'] as const) {
+    for (const wd of [0.01, 0]) {
+      for (const strided of [false, true]) {
+        T.manualSeed(5);
+        // 1003 elements: 8-lane blocks and a tail; strided: a transposed view (the op-by-op fallback).
+        const pv = tidy(() => (strided ? T.randn([59, 17], { dtype }).transpose(0, 1) : T.randn([1003], { dtype }))).keep();
+        assert.equal(pv.isContiguous, !strided);
+        const q = (strided ? pv.contiguous() : pv.clone()).keep();
+        pv.requiresGrad_(true);
+        const opt = new optim.AdamW([pv], { lr: 0.05, weightDecay: wd });
+        const [m, v] = [T.zerosLike(q).keep(), T.zerosLike(q).keep()];
+        for (let step = 1; step <= 5; step++) {
+          const g = tidy(() => T.randn(q.shape, { dtype }).mul(step)).keep();
+          pv.grad = g;
+          opt.step();
+          reference(q, g, m, v, step, 0.05, wd);
+          g.dispose();
+        }
+        const err = tidy(() => pv.sub(q).abs().max().item() / q.abs().max().item());
+        assert.ok(err < (dtype === 'float32' ? 2e-7 : 1e-15), `${dtype} wd ${wd}${strided ? ' strided' : ''}: rel. error ${err}`);
+        opt.dispose();
+        T.dispose([q, m, v, pv]);
+      }
+    }
+  }
+});
+
 test('SGD with momentum, nesterov and weight decay follows torch.optim.SGD', () => {
   const p = T.tensor([1, -2], { requiresGrad: true }).keep();
   const opt = new optim.SGD([p], { lr: 0.1, momentum: 0.9, weightDecay: 0.1 });

@@ -83,6 +83,9 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   tvs::InitShape(env, exports);
   tvs::InitSerialize(env, exports);
   tvs::InitAmp(env, exports);
+  tvs::InitProfile(env, exports);
+  tvs::InitFused(env, exports);
+  tvs::InitOptim(env, exports);
   return exports;
 }
 

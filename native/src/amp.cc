@@ -28,7 +28,7 @@ static at::DeviceType AmpDevice(const Napi::CallbackInfo& info, size_t i) {
   throw ArgError("autocast device type must be 'cpu' or 'cuda', got '" + s + "'");
 }
 
-static bool AutocastEnabled(at::DeviceType d) {
+bool AutocastEnabled(at::DeviceType d) {
 #if TVS_AUTOCAST_BY_DEVICE
   return at::autocast::is_autocast_enabled(d);
 #else

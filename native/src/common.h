@@ -98,5 +98,11 @@ void InitNN(Napi::Env env, Napi::Object exports);
 void InitShape(Napi::Env env, Napi::Object exports);
 void InitSerialize(Napi::Env env, Napi::Object exports);
 void InitAmp(Napi::Env env, Napi::Object exports);
+void InitProfile(Napi::Env env, Napi::Object exports);
+void InitFused(Napi::Env env, Napi::Object exports);
+void InitOptim(Napi::Env env, Napi::Object exports);
+
+// Whether autocast is on for a device type (amp.cc): fused ops fall back to their composition then.
+bool AutocastEnabled(at::DeviceType d);
 
 }  // namespace tvs

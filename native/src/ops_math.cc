@@ -106,8 +106,6 @@ TVS_OP(logicalNot, at::logical_not(T(info, 0)))
 TVS_OP(isnan, at::isnan(T(info, 0)))
 TVS_OP(isfinite, at::isfinite(T(info, 0)))
 TVS_OP(gelu, at::gelu(T(info, 0), info.Length() > 1 && info[1].IsString() ? Str(info, 1) : std::string("none")))
-// quick_gelu (CLIP): x * sigmoid(1.702 x)
-TVS_OP(quickGelu, T(info, 0) * at::sigmoid(T(info, 0) * 1.702))
 TVS_OP(leakyRelu, at::leaky_relu(T(info, 0), Sc(info, 1)))
 TVS_OP(softplus, at::softplus(T(info, 0), Sc(info, 1), Sc(info, 2)))
 TVS_FN(clamp) {
@@ -295,7 +293,7 @@ void InitMath(Napi::Env env, Napi::Object exports) {
   TVS_EXPORT(sqrt); TVS_EXPORT(rsqrt); TVS_EXPORT(sin); TVS_EXPORT(cos); TVS_EXPORT(tanh);
   TVS_EXPORT(sigmoid); TVS_EXPORT(relu); TVS_EXPORT(silu); TVS_EXPORT(erf); TVS_EXPORT(floor);
   TVS_EXPORT(ceil); TVS_EXPORT(round); TVS_EXPORT(sign); TVS_EXPORT(reciprocal); TVS_EXPORT(square);
-  TVS_EXPORT(logicalNot); TVS_EXPORT(isnan); TVS_EXPORT(isfinite); TVS_EXPORT(gelu); TVS_EXPORT(quickGelu);
+  TVS_EXPORT(logicalNot); TVS_EXPORT(isnan); TVS_EXPORT(isfinite); TVS_EXPORT(gelu);
   TVS_EXPORT(leakyRelu); TVS_EXPORT(softplus); TVS_EXPORT(clamp); TVS_EXPORT(where); TVS_EXPORT(maskedFill);
   TVS_EXPORT(sum); TVS_EXPORT(mean); TVS_EXPORT(prod); TVS_EXPORT(var); TVS_EXPORT(std);
   TVS_EXPORT(max); TVS_EXPORT(min); TVS_EXPORT(amax); TVS_EXPORT(amin); TVS_EXPORT(argmax); TVS_EXPORT(argmin);

@@ -21,6 +21,23 @@ export const softmax = (x: Tensor, dim: number, dtype?: DType): Tensor => w(N.so
 export const logSoftmax = (x: Tensor, dim: number, dtype?: DType): Tensor => w(N.logSoftmax(x._h, dim, dtype ? dtypeCode(dtype) : null));
 
 export const linear = (x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor => w(N.linear(x._h, weight._h, o(bias)));
+/**
+ * quick_gelu(x Wᵀ + b): CLIP's fc1 and its activation as one op (native/src/fused.cc: the bias
+ * added in the activation's pass, one elementwise pass each way); the plain composition under
+ * autocast or off the CPU.
+ */
+export const linearQuickGelu = (x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor => w(N.linearQuickGelu(x._h, weight._h, o(bias)));
+
+/**
+ * Multi-head attention on projected [B, S, D] inputs (heads side by side in D, as CLIP's and
+ * PyTorch's projections produce them): softmax(q kᵀ · scale + bias) v per head, returned as
+ * [B, S, D] ready for the output projection. k, v: [B, T, D]; bias: additive, broadcastable to
+ * [B, H, S, T] (no gradient through it). One native op with its own backward (fused.cc) for
+ * float32/float64 CPU tensors outside autocast; the same composition of matmuls otherwise. q is
+ * multiplied by `scale` before the product, as HF's CLIPAttention does.
+ */
+export const multiHeadAttention = (q: Tensor, k: Tensor, v: Tensor, numHeads: number, scale: number, bias?: Tensor | null): Tensor =>
+  w(N.attention(q._h, k._h, v._h, numHeads, scale, o(bias)));
 
 // Under autocast a 16-bit activation can meet float32 norm parameters. CUDA autocast runs
 // layer/group norm in float32; libtorch 1.13's CPU kernels refuse the mix ("expected scalar

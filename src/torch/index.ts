@@ -9,6 +9,7 @@ export { loadSafetensors, saveSafetensors, rawToTensor, tensorToRaw } from './io
 export { SafetensorsError } from './safetensors.js';
 export { runtimeInfo, setNumThreads, getNumThreads, synchronize, type RuntimeInfo } from './runtime.js';
 export { gradcheck, type GradcheckResult } from './gradcheck.js';
+export { startOpProfile, takeOpProfile, stopOpProfile, type OpProfile, type OpProfileRow } from './profiler.js';
 export { readTorchSaveZip, isTorchSaveZip, type PickledCheckpoint } from './torch-pickle.js';
 export {
   autocast, autocastState, autocastDeviceOf, cudaFlags, setCudaFlags, applyTf32, cudaMemory, cudaResetPeakMemory, cudaEmptyCache,

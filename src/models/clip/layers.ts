@@ -78,6 +78,11 @@ export class CLIPAttention extends nn.Module {
    */
   forward(x: Tensor, bias: Tensor | null = null, lin: LinearCall = plainLinear): Tensor {
     return tidy(() => {
+      if (this.dropout === 0 || !this.training) {
+        // One native op (F.multiHeadAttention): heads read in place, no transposed copies.
+        const out = F.multiHeadAttention(lin('q_proj', this.q_proj, x), lin('k_proj', this.k_proj, x), lin('v_proj', this.v_proj, x), this.numHeads, this.scale, bias);
+        return lin('out_proj', this.out_proj, out);
+      }
       const [B, S] = [x.size(0), x.size(1)];
       const H = this.numHeads, Dh = this.headDim;
       const heads = (t: Tensor): Tensor => t.view(B, S, H, Dh).transpose(1, 2); // [B, H, S, Dh]
@@ -105,6 +110,11 @@ export class CLIPMLP extends nn.Module {
     this.fc2 = this.registerModule('fc2', new nn.Linear(intermediateSize, hiddenSize));
   }
   forward(x: Tensor, lin: LinearCall = plainLinear): Tensor {
+    // CLIP's quick_gelu: fc1 and the activation as one op (one elementwise pass each way), unless
+    // a method's linear hook answers for fc1 (then its output goes through the activation as is).
+    if (this.hiddenAct === 'quick_gelu' && lin === plainLinear) {
+      return tidy(() => lin('fc2', this.fc2, F.linearQuickGelu(x, this.fc1.weight, this.fc1.bias)));
+    }
     return tidy(() => lin('fc2', this.fc2, this.act(lin('fc1', this.fc1, x))));
   }
 }

@@ -186,6 +186,23 @@ export const MATH_EXPORTERS: Record<string, Exporter> = {
     const y = g.op('MatMul', [val(x!, 'linear input').name, g.op('Transpose', [val(w!, 'linear weight').name], { perm: [1, 0] })]);
     return b instanceof Val ? g.op('Add', [y, b.name]) : y;
   },
+  linearQuickGelu: (ctx, [x, w, b]) => {
+    const g = ctx.g, v = val(x!, 'linearQuickGelu input');
+    let y = g.op('MatMul', [v.name, g.op('Transpose', [val(w!, 'linearQuickGelu weight').name], { perm: [1, 0] })]);
+    if (b instanceof Val) y = g.op('Add', [y, b.name]);
+    return g.op('Mul', [y, g.op('Sigmoid', [mulScalar(ctx, y, 1.702, v.dtype)])]);
+  },
+  // F.multiHeadAttention: the heads split by Reshape (0 = keep that dimension, so the batch stays dynamic).
+  attention: (ctx, [q, k, v, heads, scale, bias]) => {
+    const g = ctx.g, qv = val(q!, 'attention q');
+    const H = num(heads!, 'attention heads'), D = num(qv.shape[2]!, 'attention embed dim'), Dh = D / H;
+    const split = (x: string, perm: number[]): string => g.op('Transpose', [g.op('Reshape', [x, g.ints([0, 0, H, Dh])])], { perm });
+    const qh = split(mulScalar(ctx, qv.name, num(scale!, 'attention scale'), qv.dtype), [0, 2, 1, 3]);
+    let scores = g.op('MatMul', [qh, split(val(k!, 'attention k').name, [0, 2, 3, 1])]);
+    if (bias instanceof Val) scores = g.op('Add', [scores, bias.name]);
+    const o = g.op('MatMul', [g.op('Softmax', [scores], { axis: 3 }), split(val(v!, 'attention v').name, [0, 2, 1, 3])]);
+    return g.op('Reshape', [g.op('Transpose', [o], { perm: [0, 2, 1, 3] }), g.ints([0, 0, D])]);
+  },
   softmax: softmaxLike('Softmax'),
   logSoftmax: softmaxLike('LogSoftmax'),
   softplus: (ctx, [x, beta]) => {

@@ -141,6 +141,11 @@ export class AdamW extends Optimizer {
     const step = (st.scalars.step = (st.scalars.step ?? 0) + 1);
     const m = this.stateTensor(st, 'exp_avg', p);
     const v = this.stateTensor(st, 'exp_avg_sq', p);
+    if (!g.amsgrad) {
+      // The same arithmetic in one native pass per tensor (native/src/optim.cc).
+      N.adamwStep_(p._h, grad._h, m._h, v._h, lr, b1, b2, eps, g.weightDecay, step);
+      return;
+    }
     if (g.weightDecay !== 0) p.mul_(1 - lr * g.weightDecay);
     m.mul_(b1).add_(grad, 1 - b1);
     v.mul_(b2).addcmul_(grad, grad, 1 - b2);
