@@ -33,7 +33,10 @@ for (const split of SPLITS) {
     const a = maskAttributes(mask, img, undefined, gray);
     const ours = attributePrompts(className, a);
     const pubCount = (p.p5 as string).split(' ')[0];
-    const pubSizes = (p.p4 as string).slice(0, (p.p4 as string).length - (p.p3 as string).length).trim().split(/,\s*/);
+    const pubSizes = (p.p4 as string)
+      .slice(0, (p.p4 as string).length - (p.p3 as string).length)
+      .trim()
+      .split(/,\s*/);
     const pubPos = /located in (.*) of the image/.exec(p.p6 as string)?.[1]?.split(/,\s*/) ?? [];
     const pubColour = (p.p3 as string).split(' ')[0];
     const pubShape = (p.p2 as string).slice(0, -className.length).trim();
@@ -45,7 +48,8 @@ for (const split of SPLITS) {
     if (e.bbox !== undefined && a.bbox !== null && e.bbox.join(',') === a.bbox.join(',')) tally.bbox++;
     if (pubColour === a.colour) tally.colour++;
     if (pubShape === a.shape) tally.shape++;
-    if (verbose) console.log(`${e.img_name}\n  published: ${p.p6} ${JSON.stringify(e.bbox)}\n  ours:      ${ours.p6} ${JSON.stringify(a.bbox)}`);
+    if (verbose)
+      console.log(`${e.img_name}\n  published: ${p.p6} ${JSON.stringify(e.bbox)}\n  ours:      ${ours.p6} ${JSON.stringify(a.bbox)}`);
   }
 }
 const rate = (k: keyof typeof tally) => tally[k] / Math.max(1, tally.entries);

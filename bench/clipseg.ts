@@ -86,8 +86,16 @@ async function main(): Promise<void> {
   const [B, S] = [2, 352];
 
   const torch = new TorchServer(join(root, 'bench', 'clipseg_torch.py'), [
-    '--threads', String(threads), '--batch', String(B), '--size', String(S),
-    '--ids', JSON.stringify(enc.inputIds), '--mask', JSON.stringify(enc.attentionMask),
+    '--threads',
+    String(threads),
+    '--batch',
+    String(B),
+    '--size',
+    String(S),
+    '--ids',
+    JSON.stringify(enc.inputIds),
+    '--mask',
+    JSON.stringify(enc.attentionMask),
   ]);
   const hello = await torch.next();
 
@@ -98,10 +106,12 @@ async function main(): Promise<void> {
   const mask = T.tensor(enc.attentionMask, { dtype: 'int64' });
   const tsOnce = (fullVision: boolean): number => {
     const t0 = performance.now();
-    T.noGrad(() => T.tidy(() => {
-      const out = model.forward(px, { inputIds: ids, attentionMask: mask }, { fullVision });
-      if (out.logits.size(1) !== S) throw new Error('bad logits shape');
-    }));
+    T.noGrad(() =>
+      T.tidy(() => {
+        const out = model.forward(px, { inputIds: ids, attentionMask: mask }, { fullVision });
+        if (out.logits.size(1) !== S) throw new Error('bad logits shape');
+      }),
+    );
     return (performance.now() - t0) / 1000;
   };
 
@@ -110,7 +120,9 @@ async function main(): Promise<void> {
   if (full) tsOnce(true);
   await torch.run();
 
-  const ts: number[] = [], tsFull: number[] = [], py: number[] = [];
+  const ts: number[] = [],
+    tsFull: number[] = [],
+    py: number[] = [];
   for (let r = 0; r < runs; r++) {
     await sleep(300);
     ts.push(tsOnce(false));
@@ -126,14 +138,20 @@ async function main(): Promise<void> {
   T.dispose([px, ids, mask]);
 
   const info = T.runtimeInfo();
-  const tsMed = median(ts), pyMed = median(py);
+  const tsMed = median(ts),
+    pyMed = median(py);
   const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(3)).join(' ');
-  console.log(`CLIPSeg rd64-refined forward, random weights, batch ${B}, ${S}x${S}, ${threads} threads, no grad; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'})`);
-  console.log(`libtorch ${info.libtorchVersion} (addon) vs torch ${String(hello.torch)} (python); medians of ${runs} interleaved runs after 1 warm-up`);
+  console.log(
+    `CLIPSeg rd64-refined forward, random weights, batch ${B}, ${S}x${S}, ${threads} threads, no grad; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'})`,
+  );
+  console.log(
+    `libtorch ${info.libtorchVersion} (addon) vs torch ${String(hello.torch)} (python); medians of ${runs} interleaved runs after 1 warm-up`,
+  );
   console.log('| side | what runs | median (s) | runs (s) |');
   console.log('|---|---|---|---|');
   console.log(`| ts | text + 10 vision layers (what the decoder reads) + decoder | ${tsMed.toFixed(3)} | ${fmt(ts)} |`);
-  if (full) console.log(`| ts_full | text + 12 vision layers + post-LN (HF's work) + decoder | ${median(tsFull).toFixed(3)} | ${fmt(tsFull)} |`);
+  if (full)
+    console.log(`| ts_full | text + 12 vision layers + post-LN (HF's work) + decoder | ${median(tsFull).toFixed(3)} | ${fmt(tsFull)} |`);
   console.log(`| torch | HF 4.38.2 forward in plain torch (12 layers, post-LN, projection) | ${pyMed.toFixed(3)} | ${fmt(py)} |`);
   const out: Record<string, unknown> = {
     bench: 'clipseg',

@@ -34,12 +34,17 @@ try {
   // images would dominate the set-up, not the measurement).
   const px = Buffer.alloc(W * H * 3);
   for (let i = 0; i < px.length; i++) px[i] = (i * 31 + (i >> 9) * 7) % 256;
-  const jpeg = await sharp(px, { raw: { width: W, height: H, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
-  const tiff = await sharp(px, { raw: { width: W, height: H, channels: 3 } }).tiff().toBuffer();
+  const jpeg = await sharp(px, { raw: { width: W, height: H, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
+  const tiff = await sharp(px, { raw: { width: W, height: H, channels: 3 } })
+    .tiff()
+    .toBuffer();
   const masks: { png: Buffer; tif: Buffer }[] = [];
   for (let k = 0; k < 4; k++) {
     const m = Buffer.alloc(W * H);
-    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) m[y * W + x] = (x - W * (0.3 + 0.1 * k)) ** 2 + (y - H / 2) ** 2 < (H / (3 + k)) ** 2 ? 255 : 0;
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++) m[y * W + x] = (x - W * (0.3 + 0.1 * k)) ** 2 + (y - H / 2) ** 2 < (H / (3 + k)) ** 2 ? 255 : 0;
     const s = () => sharp(m, { raw: { width: W, height: H, channels: 1 } }).toColourspace('b-w');
     masks.push({ png: await s().png().toBuffer(), tif: await s().tiff().toBuffer() });
   }
@@ -83,7 +88,9 @@ try {
   };
   const [isicS, isicCpu] = await time('isic-2016', isic);
   const [clinicS, clinicCpu] = await time('cvc-clinicdb', clinic);
-  console.log(`baseline fs.copyFile of the ISIC files: ${copyS.toFixed(2)} s; convert/copy ratio ${(isicS / copyS).toFixed(1)}x; load average ${os.loadavg()[0]?.toFixed(1)} on ${cores} cores`);
+  console.log(
+    `baseline fs.copyFile of the ISIC files: ${copyS.toFixed(2)} s; convert/copy ratio ${(isicS / copyS).toFixed(1)}x; load average ${os.loadavg()[0]?.toFixed(1)} on ${cores} cores`,
+  );
   console.log(
     JSON.stringify({
       bench: 'convert',

@@ -10,7 +10,15 @@
  * Never passes/fails on time.
  */
 import { diceCELoss } from '../src/inference/loss.js';
-import { CRIS, crisRn50, crisTiny, eosIndexForContext, extendPadMaskForContext, insertContextAfterBos, type CrisConfig } from '../src/models/cris/index.js';
+import {
+  CRIS,
+  crisRn50,
+  crisTiny,
+  eosIndexForContext,
+  extendPadMaskForContext,
+  insertContextAfterBos,
+  type CrisConfig,
+} from '../src/models/cris/index.js';
 import { cat, dispose, noGrad, randn, tidy, tensor, liveTensors, getNumThreads } from '../src/torch/index.js';
 import { median, timeRuns } from './util.js';
 
@@ -23,8 +31,14 @@ const runs = Number(arg('runs', '3'));
 const time = (fn: () => void): number[] => timeRuns(fn, runs, 1);
 
 // "a photo of a polyp." and "skin lesion" (CLIP ids), padded to the longest with 49407.
-const IDS = [[49406, 320, 1125, 539, 320, 16386, 269, 49407], [49406, 3575, 15083, 49407, 49407, 49407, 49407, 49407]];
-const MASK = [[1, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0, 0, 0]];
+const IDS = [
+  [49406, 320, 1125, 539, 320, 16386, 269, 49407],
+  [49406, 3575, 15083, 49407, 49407, 49407, 49407, 49407],
+];
+const MASK = [
+  [1, 1, 1, 1, 1, 1, 1, 1],
+  [1, 1, 1, 1, 0, 0, 0, 0],
+];
 
 function bench(name: string, cfg: CrisConfig): Record<string, number> {
   const t0 = performance.now();
@@ -39,22 +53,32 @@ function bench(name: string, cfg: CrisConfig): Record<string, number> {
   const ctx = randn([4, cfg.clip.transformerWidth]).mul_(0.02).requiresGrad_(true);
   const inputs = { pixelValues: px, inputIds: ids, attentionMask: mask };
   const live = liveTensors();
-  const fwd = time(() => noGrad(() => tidy(() => { model.forward(inputs); })));
-  const step = time(() => tidy(() => {
-    const out = model.forward(inputs, {
-      prepare: (c) => ({
-        inputEmbeds: insertContextAfterBos(c.tokenEmbeds, ctx),
-        padMask: extendPadMaskForContext(c.padMask, 4),
-        eosIndex: eosIndexForContext(c.inputIds, 4),
+  const fwd = time(() =>
+    noGrad(() =>
+      tidy(() => {
+        model.forward(inputs);
       }),
-      afterBlock: (i, h) => (i < 1 ? cat([h.slice(1, 0, 1), ctx.unsqueeze(0).expand(2, 4, h.size(2)), h.slice(1, 5)], 1) : h),
-    });
-    diceCELoss(out.logits, labels).loss.backward();
-    ctx.zeroGrad();
-  }));
+    ),
+  );
+  const step = time(() =>
+    tidy(() => {
+      const out = model.forward(inputs, {
+        prepare: (c) => ({
+          inputEmbeds: insertContextAfterBos(c.tokenEmbeds, ctx),
+          padMask: extendPadMaskForContext(c.padMask, 4),
+          eosIndex: eosIndexForContext(c.inputIds, 4),
+        }),
+        afterBlock: (i, h) => (i < 1 ? cat([h.slice(1, 0, 1), ctx.unsqueeze(0).expand(2, 4, h.size(2)), h.slice(1, 5)], 1) : h),
+      });
+      diceCELoss(out.logits, labels).loss.backward();
+      ctx.zeroGrad();
+    }),
+  );
   const leaked = liveTensors() - live;
-  console.log(`${name}: build ${build.toFixed(2)} s; no-grad forward ${median(fwd).toFixed(3)} s; prompt step (fwd+loss+backward) ${median(step).toFixed(3)} s; ` +
-    `${(model.numParameters() / 1e6).toFixed(1)}M params; threads ${getNumThreads()}; leaked tensors ${leaked}`);
+  console.log(
+    `${name}: build ${build.toFixed(2)} s; no-grad forward ${median(fwd).toFixed(3)} s; prompt step (fwd+loss+backward) ${median(step).toFixed(3)} s; ` +
+      `${(model.numParameters() / 1e6).toFixed(1)}M params; threads ${getNumThreads()}; leaked tensors ${leaked}`,
+  );
   dispose([px, labels, ids, mask, ctx]);
   model.dispose();
   return { build_s: build, forward_s: median(fwd), prompt_step_s: median(step), leaked };

@@ -79,7 +79,9 @@ async function photo(rng: Rng): Promise<Buffer> {
       }
     }
   }
-  return sharp(out, { raw: { width: W, height: H, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  return sharp(out, { raw: { width: W, height: H, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }
 
 async function makeDataset(dir: string): Promise<number> {
@@ -99,14 +101,22 @@ async function makeDataset(dir: string): Promise<number> {
     const cy = rng.uniform(100, 300);
     const r = rng.uniform(30, 90);
     for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if ((x - cx) ** 2 + (y - cy) ** 2 < r * r) mask[y * W + x] = 255;
-    await sharp(mask, { raw: { width: W, height: H, channels: 1 } }).toColourspace('b-w').png().toFile(path.join(dir, 'masks', `${name}.png`));
+    await sharp(mask, { raw: { width: W, height: H, channels: 1 } })
+      .toColourspace('b-w')
+      .png()
+      .toFile(path.join(dir, 'masks', `${name}.png`));
     entries.push({ img_name: `${name}.jpg`, mask_name: `${name}.png`, prompts: { p0: '', p1: 'blob' } });
   }
   await fs.writeFile(path.join(dir, 'anns', 'train.json'), JSON.stringify(entries));
   return bytes / count;
 }
 
-interface Throughput { images: number; seconds: number; images_per_s: number; cpu_ms_per_image: number }
+interface Throughput {
+  images: number;
+  seconds: number;
+  images_per_s: number;
+  cpu_ms_per_image: number;
+}
 
 async function ours(samples: Sample[], rounds: number): Promise<Throughput & { checksum: number }> {
   const loader = new BatchLoader(samples, { size, batchSize, workers, shuffle: true, seed: 0 });
@@ -141,8 +151,15 @@ function opencv(listFile: string, rounds: number, dump?: string): Throughput | {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'data_opencv.py');
   const python = process.env.TUNEVLSEG_PYTHON ?? '/usr/bin/python3';
   const extra = dump === undefined ? [] : ['--dump', dump, '--dump-count', String(DUMP_COUNT)];
-  const r = spawnSync(python, [script, '--list', listFile, '--size', String(size), '--workers', String(workers), '--epochs', String(rounds), ...extra], { encoding: 'utf8' });
-  if (r.status !== 0) return { error: `${python} bench/data_opencv.py failed (python3-opencv installed? scripts/bootstrap.sh --bench): ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}` };
+  const r = spawnSync(
+    python,
+    [script, '--list', listFile, '--size', String(size), '--workers', String(workers), '--epochs', String(rounds), ...extra],
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0)
+    return {
+      error: `${python} bench/data_opencv.py failed (python3-opencv installed? scripts/bootstrap.sh --bench): ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`,
+    };
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Throughput;
 }
 
@@ -177,9 +194,10 @@ async function agreement(samples: Sample[], dump: string): Promise<Record<string
 }
 
 async function compare(label: string, dir: string, split: 'train' | 'all', tmp: string): Promise<Record<string, unknown>> {
-  const samples = split === 'all'
-    ? [...await loadSplit(dir, 'train'), ...await loadSplit(dir, 'val'), ...await loadSplit(dir, 'test')]
-    : await loadSplit(dir, 'train');
+  const samples =
+    split === 'all'
+      ? [...(await loadSplit(dir, 'train')), ...(await loadSplit(dir, 'val')), ...(await loadSplit(dir, 'test'))]
+      : await loadSplit(dir, 'train');
   const listFile = path.join(tmp, `${label}.json`);
   writeFileSync(listFile, JSON.stringify(samples.map((s) => [s.imagePath, s.maskPath])));
   const meta = await sharp(samples[0]!.imagePath).metadata();
@@ -196,8 +214,10 @@ async function compare(label: string, dir: string, split: 'train' | 'all', tmp: 
     else if (!bestCv || c.images_per_s > bestCv.images_per_s) bestCv = c;
   }
   const row: Record<string, unknown> = {
-    files: samples.length, source: `${meta.width}x${meta.height} ${meta.format}`,
-    images_per_s: Number(best!.images_per_s.toFixed(1)), cpu_ms_per_image: Number(best!.cpu_ms_per_image.toFixed(2)),
+    files: samples.length,
+    source: `${meta.width}x${meta.height} ${meta.format}`,
+    images_per_s: Number(best!.images_per_s.toFixed(1)),
+    cpu_ms_per_image: Number(best!.cpu_ms_per_image.toFixed(2)),
   };
   if (bestCv) {
     row.opencv_images_per_s = Number(bestCv.images_per_s.toFixed(1));
@@ -206,11 +226,17 @@ async function compare(label: string, dir: string, split: 'train' | 'all', tmp: 
     row.cpu_ratio_vs_opencv = Number((bestCv.cpu_ms_per_image / best!.cpu_ms_per_image).toFixed(3));
     Object.assign(row, await agreement(samples.slice(0, DUMP_COUNT), dump));
   } else row.opencv_error = cvError;
-  console.log(`${label}: ${samples.length} files x ${rounds} epochs (${String(row.source)}) -> ${size}x${size}, ${workers} worker(s) on ${cores} core(s), batch ${batchSize}: ` +
-    `ours ${best!.images_per_s.toFixed(1)} images/s (${best!.cpu_ms_per_image.toFixed(2)} ms/image CPU)` +
-    (bestCv ? `, OpenCV ${bestCv.images_per_s.toFixed(1)} images/s (${bestCv.cpu_ms_per_image.toFixed(2)} ms/image CPU) -> ratio ${String(row.ratio_vs_opencv)}, per-core ${String(row.cpu_ratio_vs_opencv)}`
-      : `, OpenCV: ${cvError}`) + (bestCv ? `; inputs vs OpenCV: max |diff| image ${String(row.max_abs_diff_image_vs_opencv)}, mask ${String(row.max_abs_diff_mask_vs_opencv)}` : '') +
-    `; load average ${os.loadavg()[0]!.toFixed(2)}`);
+  console.log(
+    `${label}: ${samples.length} files x ${rounds} epochs (${String(row.source)}) -> ${size}x${size}, ${workers} worker(s) on ${cores} core(s), batch ${batchSize}: ` +
+      `ours ${best!.images_per_s.toFixed(1)} images/s (${best!.cpu_ms_per_image.toFixed(2)} ms/image CPU)` +
+      (bestCv
+        ? `, OpenCV ${bestCv.images_per_s.toFixed(1)} images/s (${bestCv.cpu_ms_per_image.toFixed(2)} ms/image CPU) -> ratio ${String(row.ratio_vs_opencv)}, per-core ${String(row.cpu_ratio_vs_opencv)}`
+        : `, OpenCV: ${cvError}`) +
+      (bestCv
+        ? `; inputs vs OpenCV: max |diff| image ${String(row.max_abs_diff_image_vs_opencv)}, mask ${String(row.max_abs_diff_mask_vs_opencv)}`
+        : '') +
+      `; load average ${os.loadavg()[0]!.toFixed(2)}`,
+  );
   return row;
 }
 

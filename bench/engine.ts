@@ -14,10 +14,20 @@ const runs = Number(process.env.BENCH_RUNS ?? 7);
 const device = process.env.BENCH_DEVICE ?? 'cpu';
 T.setNumThreads(threads);
 T.manualSeed(0);
-const W = 768, H = 12, MLP = 3072, L = 485;
+const W = 768,
+  H = 12,
+  MLP = 3072,
+  L = 485;
 const { tidy } = T;
 
-const blk = new CLIPEncoderLayer({ hiddenSize: W, intermediateSize: MLP, numAttentionHeads: H, hiddenAct: 'quick_gelu', layerNormEps: 1e-5, attentionDropout: 0 });
+const blk = new CLIPEncoderLayer({
+  hiddenSize: W,
+  intermediateSize: MLP,
+  numAttentionHeads: H,
+  hiddenAct: 'quick_gelu',
+  layerNormEps: 1e-5,
+  attentionDropout: 0,
+});
 blk.eval().requiresGrad_(false).to(device);
 const inputs = new Map([1, 4].map((B) => [B, T.randn([B, L, W], { device }).keep()]));
 const oursRun: Record<string, () => void> = {};
@@ -27,11 +37,12 @@ for (const B of [1, 4]) {
     T.noGrad(() => tidy(() => void blk.forward(x)));
     T.synchronize();
   };
-  oursRun[`forward_backward_b${B}`] = () => tidy(() => {
-    const xi = x.clone().requiresGrad_(true);
-    blk.forward(xi).sum().backward();
-    void xi.grad;
-  });
+  oursRun[`forward_backward_b${B}`] = () =>
+    tidy(() => {
+      const xi = x.clone().requiresGrad_(true);
+      blk.forward(xi).sum().backward();
+      void xi.grad;
+    });
   const fb = oursRun[`forward_backward_b${B}`]!;
   oursRun[`forward_backward_b${B}`] = () => {
     fb();
@@ -43,12 +54,15 @@ const py = new PythonWorker(script, [String(threads), device]);
 const hello = await py.call<{ torch: string; threads: number }>('');
 const rows: Record<string, { ours_s: number; torch_s: number; ratio: number }> = {};
 const loadStart = loadavg();
-console.log(`ViT-B/16 block on ${device}, ${L} tokens, ${threads} threads, median of ${runs}, runs interleaved with PyTorch (libtorch ${T.runtimeInfo().libtorchVersion}, PyTorch ${hello.torch}); load average ${loadStart.map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `ViT-B/16 block on ${device}, ${L} tokens, ${threads} threads, median of ${runs}, runs interleaved with PyTorch (libtorch ${T.runtimeInfo().libtorchVersion}, PyTorch ${hello.torch}); load average ${loadStart.map((x) => x.toFixed(2)).join(' ')}`,
+);
 console.log('row                    ours        pytorch     ratio');
 for (const [k, fn] of Object.entries(oursRun)) {
   fn();
   await py.call(k); // warm-up both
-  const a: number[] = [], b: number[] = [];
+  const a: number[] = [],
+    b: number[] = [];
   for (let i = 0; i < runs; i++) {
     a.push(timeRuns(fn, 1, 0)[0]!);
     b.push((await py.call<{ s: number }>(k)).s);
@@ -58,7 +72,15 @@ for (const [k, fn] of Object.entries(oursRun)) {
   console.log(`${k.padEnd(22)} ${fmt(r.ours_s).padStart(10)}  ${fmt(r.torch_s).padStart(10)}  ${r.ratio.toFixed(3)}`);
 }
 py.close();
-console.log(JSON.stringify({
-  bench: 'engine', threads, runs, device, rows, max_ratio: Math.max(...Object.values(rows).map((r) => r.ratio)),
-  load_avg_start: loadStart.map((x) => Number(x.toFixed(2))), load_avg_end: loadavg().map((x) => Number(x.toFixed(2))),
-}));
+console.log(
+  JSON.stringify({
+    bench: 'engine',
+    threads,
+    runs,
+    device,
+    rows,
+    max_ratio: Math.max(...Object.values(rows).map((r) => r.ratio)),
+    load_avg_start: loadStart.map((x) => Number(x.toFixed(2))),
+    load_avg_end: loadavg().map((x) => Number(x.toFixed(2))),
+  }),
+);

@@ -22,7 +22,11 @@ const arg = (name: string, def: string): string => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
 };
-const MODELS: Record<string, string> = { 'rd64-refined': 'rd64-refined', 'cris-rn50': 'cris-rn50', tiny: resolve(packageRoot, '..', 'shared', 'fixtures', 'clipseg-tiny') };
+const MODELS: Record<string, string> = {
+  'rd64-refined': 'rd64-refined',
+  'cris-rn50': 'cris-rn50',
+  tiny: resolve(packageRoot, '..', 'shared', 'fixtures', 'clipseg-tiny'),
+};
 const modelArg = arg('model', 'rd64-refined');
 const learner = arg('learner', 'vpt');
 const batch = Number(arg('batch', '1'));
@@ -44,18 +48,43 @@ try {
   t0 = performance.now();
   const f16 = traceSegmenter(seg, text, { fp16: true });
   const exportF16Seconds = (performance.now() - t0) / 1000;
-  writeFileSync(join(dir, 'preprocess.json'), JSON.stringify({
-    size: S, mean: seg.info.mean, std: seg.info.std, interpolation: 'bicubic', layout: 'NCHW', channels: 'RGB', input: 'pixel_values',
-    outputs: ['logits', 'probabilities'], threshold: 0.5, maskResize: 'bilinear', prompt: 'a polyp', modelPrompt: 'a polyp.', weights: 'float32',
-  }));
-  console.log(`${modelArg} + ${learner} at ${S}px: export ${exportSeconds.toFixed(1)} s (float16 weights ${exportF16Seconds.toFixed(1)} s), ` +
-    `model.onnx ${(f32.model.byteLength / 2 ** 20).toFixed(1)} MiB (float16 ${(f16.model.byteLength / 2 ** 20).toFixed(1)} MiB), ${f32.tracedOps} traced ops`);
+  writeFileSync(
+    join(dir, 'preprocess.json'),
+    JSON.stringify({
+      size: S,
+      mean: seg.info.mean,
+      std: seg.info.std,
+      interpolation: 'bicubic',
+      layout: 'NCHW',
+      channels: 'RGB',
+      input: 'pixel_values',
+      outputs: ['logits', 'probabilities'],
+      threshold: 0.5,
+      maskResize: 'bilinear',
+      prompt: 'a polyp',
+      modelPrompt: 'a polyp.',
+      weights: 'float32',
+    }),
+  );
+  console.log(
+    `${modelArg} + ${learner} at ${S}px: export ${exportSeconds.toFixed(1)} s (float16 weights ${exportF16Seconds.toFixed(1)} s), ` +
+      `model.onnx ${(f32.model.byteLength / 2 ** 20).toFixed(1)} MiB (float16 ${(f16.model.byteLength / 2 ** 20).toFixed(1)} MiB), ${f32.tracedOps} traced ops`,
+  );
 
   const ort = await OnnxSegmenter.open(dir);
   const images = new Float32Array(batch * 3 * S * S).map((_, i) => Math.sin(i * 0.001) * 1.5);
   const torchRun = (): number => {
     const t = performance.now();
-    noGrad(() => tidy(() => { seg.forward(tensor(images, [batch, 3, S, S]), { inputIds: text.inputIds.expand(batch, -1).contiguous(), attentionMask: text.attentionMask.expand(batch, -1).contiguous() }).toFloat32Array(); }));
+    noGrad(() =>
+      tidy(() => {
+        seg
+          .forward(tensor(images, [batch, 3, S, S]), {
+            inputIds: text.inputIds.expand(batch, -1).contiguous(),
+            attentionMask: text.attentionMask.expand(batch, -1).contiguous(),
+          })
+          .toFloat32Array();
+      }),
+    );
     return (performance.now() - t) / 1000;
   };
   const ortRun = async (): Promise<number> => {
@@ -65,20 +94,40 @@ try {
   };
   torchRun();
   await ortRun();
-  const tTorch: number[] = [], tOrt: number[] = [];
+  const tTorch: number[] = [],
+    tOrt: number[] = [];
   for (let i = 0; i < runs; i++) {
     tTorch.push(torchRun());
     tOrt.push(await ortRun());
   }
   await ort.dispose();
-  const ipsTorch = batch / median(tTorch), ipsOrt = batch / median(tOrt);
-  console.log(`libtorch forward: ${ipsTorch.toFixed(2)} images/s (median ${(median(tTorch) * 1000).toFixed(0)} ms per batch of ${batch}, ${getNumThreads()} threads)`);
-  console.log(`onnxruntime-node: ${ipsOrt.toFixed(2)} images/s (median ${(median(tOrt) * 1000).toFixed(0)} ms); ratio onnxruntime/libtorch ${(ipsOrt / ipsTorch).toFixed(2)}x`);
-  console.log(JSON.stringify({
-    bench: 'export', model: modelArg, learner, imageSize: S, batch, runs, threads: getNumThreads(),
-    exportSeconds, exportF16Seconds, modelBytes: f32.model.byteLength, modelF16Bytes: f16.model.byteLength, tracedOps: f32.tracedOps,
-    imagesPerSecondLibtorch: ipsTorch, imagesPerSecondOnnxruntime: ipsOrt, ratioOnnxruntimeOverLibtorch: ipsOrt / ipsTorch,
-  }));
+  const ipsTorch = batch / median(tTorch),
+    ipsOrt = batch / median(tOrt);
+  console.log(
+    `libtorch forward: ${ipsTorch.toFixed(2)} images/s (median ${(median(tTorch) * 1000).toFixed(0)} ms per batch of ${batch}, ${getNumThreads()} threads)`,
+  );
+  console.log(
+    `onnxruntime-node: ${ipsOrt.toFixed(2)} images/s (median ${(median(tOrt) * 1000).toFixed(0)} ms); ratio onnxruntime/libtorch ${(ipsOrt / ipsTorch).toFixed(2)}x`,
+  );
+  console.log(
+    JSON.stringify({
+      bench: 'export',
+      model: modelArg,
+      learner,
+      imageSize: S,
+      batch,
+      runs,
+      threads: getNumThreads(),
+      exportSeconds,
+      exportF16Seconds,
+      modelBytes: f32.model.byteLength,
+      modelF16Bytes: f16.model.byteLength,
+      tracedOps: f32.tracedOps,
+      imagesPerSecondLibtorch: ipsTorch,
+      imagesPerSecondOnnxruntime: ipsOrt,
+      ratioOnnxruntimeOverLibtorch: ipsOrt / ipsTorch,
+    }),
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
   seg.dispose();

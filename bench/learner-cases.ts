@@ -10,7 +10,11 @@ import { buildCaseSegmenter } from '../src/parity/kinds/learners.js';
 export function learnerCaseDirs(fixtures: string): string[] {
   return ['clipseg-tiny', 'cris-tiny'].flatMap((m) => {
     const d = join(fixtures, m, 'learners');
-    return existsSync(d) ? readdirSync(d).filter((e) => existsSync(join(d, e, 'case.json'))).map((e) => join(d, e)) : [];
+    return existsSync(d)
+      ? readdirSync(d)
+          .filter((e) => existsSync(join(d, e, 'case.json')))
+          .map((e) => join(d, e))
+      : [];
   });
 }
 
@@ -21,5 +25,9 @@ export function loadLearnerCase(dir: string): {
 } {
   const cj = JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8')) as Record<string, unknown>;
   const { segmenter: seg, root } = buildCaseSegmenter(dir, cj);
-  return { seg, params: loadSafetensors(join(dir, 'params_init.safetensors')).tensors, inputs: loadSafetensors(join(root, 'inputs.safetensors')).tensors };
+  return {
+    seg,
+    params: loadSafetensors(join(dir, 'params_init.safetensors')).tensors,
+    inputs: loadSafetensors(join(root, 'inputs.safetensors')).tensors,
+  };
 }

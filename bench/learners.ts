@@ -55,12 +55,17 @@ export const CASES: Record<string, CaseSpec> = {
   maple_d9: { config: { learner: 'maple', depth: 9 }, reference: 'maple_d9', torch: 'maple_d9', family: 'clipseg' },
   coop_d1: { config: { learner: 'coop', depth: 1 }, reference: 'coop_d1', torch: 'coop_d1', family: 'clipseg' },
   shared_attn_d9: {
-    config: { learner: 'shared_attn', depth: 9, heads: 16, feedforward: 1536, dropout: 0.25 }, reference: 'shared_attn_d9', torch: 'shared_attn_d9', family: 'clipseg',
+    config: { learner: 'shared_attn', depth: 9, heads: 16, feedforward: 1536, dropout: 0.25 },
+    reference: 'shared_attn_d9',
+    torch: 'shared_attn_d9',
+    family: 'clipseg',
   },
   cris_coop_d1: { config: { model: 'cris-rn50', learner: 'coop', depth: 1 }, family: 'cris' },
   cris_cocoop_d1: { config: { model: 'cris-rn50', learner: 'cocoop', depth: 1 }, family: 'cris' },
   coop_d1_frozen_cache: {
-    config: { learner: 'coop', depth: 1, frozenCacheMb: 64 }, reference: 'coop_d1', family: 'clipseg',
+    config: { learner: 'coop', depth: 1, frozenCacheMb: 64 },
+    reference: 'coop_d1',
+    family: 'clipseg',
     note: 'CoOp with the frozen-feature cache: the repeated batch hits it after the warm-up (what every epoch after the first gets for un-augmented images)',
   },
 };
@@ -92,7 +97,11 @@ function argValue(name: string): string | undefined {
 
 // ------------------------------------------------------------------------------ child mode
 
-export interface ServeOptions { precision: string; device: string; batch: number }
+export interface ServeOptions {
+  precision: string;
+  device: string;
+  batch: number;
+}
 
 async function serveCase(name: string, so: ServeOptions): Promise<void> {
   const spec = CASES[name];
@@ -118,16 +127,32 @@ async function serveCase(name: string, so: ServeOptions): Promise<void> {
     ids = enc.inputIds;
     mask = enc.attentionMask;
   } else {
-    const two = [[49406, 320, 1125, 539, 320, 6833, 335, 269, 49407], [49406, 3575, 534, 1015, 49407, 49407, 49407, 49407, 49407]];
-    const twoMask = [[1, 1, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0, 0, 0, 0]];
+    const two = [
+      [49406, 320, 1125, 539, 320, 6833, 335, 269, 49407],
+      [49406, 3575, 534, 1015, 49407, 49407, 49407, 49407, 49407],
+    ];
+    const twoMask = [
+      [1, 1, 1, 1, 1, 1, 1, 1, 1],
+      [1, 1, 1, 1, 1, 0, 0, 0, 0],
+    ];
     ids = prompts.map((_, i) => two[i % 2]!);
     mask = prompts.map((_, i) => twoMask[i % 2]!);
   }
   const L = ids[0]!.length;
   const onDevice = (t: Tensor): Tensor => T.keep(cuda ? T.tidy(() => t.to(so.device)) : t);
   const text = {
-    inputIds: onDevice(T.tensor(BigInt64Array.from(ids.flat(), (x) => BigInt(x)), [B, L])),
-    attentionMask: onDevice(T.tensor(BigInt64Array.from(mask.flat(), (x) => BigInt(x)), [B, L])),
+    inputIds: onDevice(
+      T.tensor(
+        BigInt64Array.from(ids.flat(), (x) => BigInt(x)),
+        [B, L],
+      ),
+    ),
+    attentionMask: onDevice(
+      T.tensor(
+        BigInt64Array.from(mask.flat(), (x) => BigInt(x)),
+        [B, L],
+      ),
+    ),
   };
   T.manualSeed(0);
   const px = onDevice(T.randn([B, 3, S, S]));
@@ -155,23 +180,28 @@ async function serveCase(name: string, so: ServeOptions): Promise<void> {
   const nograd = (): { seconds: number } => {
     seg.eval();
     const t0 = performance.now();
-    T.noGrad(() => T.tidy(() => { amp.run(() => seg.forward(px, text)); }));
+    T.noGrad(() =>
+      T.tidy(() => {
+        amp.run(() => seg.forward(px, text));
+      }),
+    );
     if (cuda) T.synchronize();
     seg.train();
     return { seconds: (performance.now() - t0) / 1000 };
   };
   // The same step cut into segments for --profile (bench/step_profile.ts).
-  const profiled = (): StepProfile => profileStep(T, {
-    zeroGrad: () => opt.zeroGrad(),
-    forward: () => amp.run(() => float32(seg.forward(px, text))),
-    loss: (logits) => amp.run(() => diceCELoss(logits, labels).loss),
-    backward: (loss) => (amp.scaler ? amp.scaler.scaleLoss(loss) : loss).backward(),
-    optimizer: () => {
-      if (!amp.scaler) return opt.step();
-      amp.scaler.step(opt, params);
-      amp.scaler.update();
-    },
-  });
+  const profiled = (): StepProfile =>
+    profileStep(T, {
+      zeroGrad: () => opt.zeroGrad(),
+      forward: () => amp.run(() => float32(seg.forward(px, text))),
+      loss: (logits) => amp.run(() => diceCELoss(logits, labels).loss),
+      backward: (loss) => (amp.scaler ? amp.scaler.scaleLoss(loss) : loss).backward(),
+      optimizer: () => {
+        if (!amp.scaler) return opt.step();
+        amp.scaler.step(opt, params);
+        amp.scaler.update();
+      },
+    });
   const out = (o: unknown): void => void process.stdout.write(`${JSON.stringify(o)}\n`);
   out({ ready: true, trainable: seg.numParameters(true), imageSize: S });
   let first = true;
@@ -192,7 +222,9 @@ async function serveCase(name: string, so: ServeOptions): Promise<void> {
       const ru = process.resourceUsage();
       const cm = cuda ? T.cudaMemory(T.cudaIndexOf(so.device)) : null;
       out({
-        peakRssMb: ru.maxRSS / 1024, peakNativeMb: T.memoryStats().peakBytes / 2 ** 20, liveNativeMb: T.memoryStats().liveBytes / 2 ** 20,
+        peakRssMb: ru.maxRSS / 1024,
+        peakNativeMb: T.memoryStats().peakBytes / 2 ** 20,
+        liveNativeMb: T.memoryStats().liveBytes / 2 ** 20,
         peakCudaMb: cm ? cm.peakAllocated / 2 ** 20 : null,
       });
     } else if (cmd === 'quit') break;
@@ -214,7 +246,9 @@ class LineServer {
     this.proc = spawn(cmd, args, { env, cwd: repoRoot() });
     this.proc.stdout.setEncoding('utf8');
     this.proc.stderr.setEncoding('utf8');
-    this.proc.stderr.on('data', (d: string) => { this.#stderr = (this.#stderr + d).slice(-4000); });
+    this.proc.stderr.on('data', (d: string) => {
+      this.#stderr = (this.#stderr + d).slice(-4000);
+    });
     this.proc.stdout.on('data', (d: string) => {
       this.#buf += d;
       let i;
@@ -286,10 +320,25 @@ export async function runLearnersBench(o: LearnersBenchOptions): Promise<Record<
       const key = precision === '32' ? name : `${name}@${precision}`;
       const serve = ['--serve-case', name, '--precision', precision, '--device', o.device, '--batch', String(o.batch)];
       const ours = new LineServer(process.execPath, [fileURLToPath(import.meta.url), ...serve], env);
-      const torch = o.withTorch && spec.torch && existsSync(python)
-        ? new LineServer(python, [join(repoRoot(), 'bench', 'learners_torch.py'), '--serve', '--case', spec.torch, '--precision', precision,
-          '--device', o.device, '--batch', String(o.batch)], process.env)
-        : null;
+      const torch =
+        o.withTorch && spec.torch && existsSync(python)
+          ? new LineServer(
+              python,
+              [
+                join(repoRoot(), 'bench', 'learners_torch.py'),
+                '--serve',
+                '--case',
+                spec.torch,
+                '--precision',
+                precision,
+                '--device',
+                o.device,
+                '--batch',
+                String(o.batch),
+              ],
+              process.env,
+            )
+          : null;
       try {
         const ready = await ours.next<{ trainable: number; imageSize: number }>();
         if (torch) await torch.next();
@@ -362,11 +411,13 @@ export async function runLearnersBench(o: LearnersBenchOptions): Promise<Record<
         if (profile) row.profile = profile;
         if (spec.note) row.note = spec.note;
         results[key] = row;
-        console.log(`${key.padEnd(28)} median ${med.toFixed(3)} s (runs ${mine.map((r) => r.seconds.toFixed(2)).join(' ')})` +
-          `${ref ? `, reference ${ref.train_step_median_s.toFixed(2)} s -> ratio ${(med / ref.train_step_median_s).toFixed(2)}` : ''}` +
-          `${theirs.length ? `, PyTorch same load ${median(theirs.map((r) => r.seconds)).toFixed(3)} s -> ratio ${(row.ratio_vs_torch_same_load as number).toFixed(2)} (paired ${(row.ratio_vs_torch_paired as number).toFixed(2)})` : ''}` +
-          `${fwd.length ? `, no-grad fwd ${median(fwd).toFixed(2)} s` : ''}, peak ${stats.peakCudaMb !== null ? `CUDA ${stats.peakCudaMb.toFixed(0)} MB` : `RSS ${stats.peakRssMb.toFixed(0)} MB`}` +
-          `, load ${loadavg()[0]!.toFixed(2)}`);
+        console.log(
+          `${key.padEnd(28)} median ${med.toFixed(3)} s (runs ${mine.map((r) => r.seconds.toFixed(2)).join(' ')})` +
+            `${ref ? `, reference ${ref.train_step_median_s.toFixed(2)} s -> ratio ${(med / ref.train_step_median_s).toFixed(2)}` : ''}` +
+            `${theirs.length ? `, PyTorch same load ${median(theirs.map((r) => r.seconds)).toFixed(3)} s -> ratio ${(row.ratio_vs_torch_same_load as number).toFixed(2)} (paired ${(row.ratio_vs_torch_paired as number).toFixed(2)})` : ''}` +
+            `${fwd.length ? `, no-grad fwd ${median(fwd).toFixed(2)} s` : ''}, peak ${stats.peakCudaMb !== null ? `CUDA ${stats.peakCudaMb.toFixed(0)} MB` : `RSS ${stats.peakRssMb.toFixed(0)} MB`}` +
+            `, load ${loadavg()[0]!.toFixed(2)}`,
+        );
       } finally {
         ours.quit();
         torch?.quit();
@@ -379,7 +430,11 @@ export async function runLearnersBench(o: LearnersBenchOptions): Promise<Record<
 async function main(): Promise<void> {
   const one = argValue('serve-case');
   if (one) {
-    return serveCase(one, { precision: argValue('precision') ?? '32', device: argValue('device') ?? 'cpu', batch: Number(argValue('batch') ?? 2) });
+    return serveCase(one, {
+      precision: argValue('precision') ?? '32',
+      device: argValue('device') ?? 'cpu',
+      batch: Number(argValue('batch') ?? 2),
+    });
   }
   const o: LearnersBenchOptions = {
     runs: Number(argValue('runs') ?? 5),
@@ -393,31 +448,41 @@ async function main(): Promise<void> {
     profile: process.argv.includes('--profile'),
   };
   const loadStart = loadavg();
-  console.log(`learners bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadStart.map((x) => x.toFixed(2)).join(' ')}, ` +
-    `${o.runs} runs after 1 warm-up, device ${o.device}, batch ${o.batch}, precision ${o.precisions.join(', ')}, ` +
-    `OMP_WAIT_POLICY=${o.ompActive ? 'ACTIVE' : 'PASSIVE'}${o.withTorch ? ', PyTorch interleaved' : ''}`);
+  console.log(
+    `learners bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadStart.map((x) => x.toFixed(2)).join(' ')}, ` +
+      `${o.runs} runs after 1 warm-up, device ${o.device}, batch ${o.batch}, precision ${o.precisions.join(', ')}, ` +
+      `OMP_WAIT_POLICY=${o.ompActive ? 'ACTIVE' : 'PASSIVE'}${o.withTorch ? ', PyTorch interleaved' : ''}`,
+  );
   const results = await runLearnersBench(o);
   const loadEnd = loadavg();
-  const clipsegRatios = Object.entries(results).filter(([k]) => CASES[k]?.family === 'clipseg' && k !== 'coop_d1_frozen_cache')
-    .map(([, r]) => r.ratio_vs_reference as number | undefined).filter((x): x is number => x !== undefined);
-  const torchRatios = (p: string): number[] => Object.values(results).filter((r) => r.precision === p && typeof r.ratio_vs_torch_same_load === 'number')
-    .map((r) => r.ratio_vs_torch_same_load as number);
-  console.log(JSON.stringify({
-    bench: 'learners',
-    threads: 2,
-    batch: o.batch,
-    device: o.device,
-    runs: o.runs,
-    precisions: o.precisions,
-    omp_wait_policy: o.ompActive ? 'ACTIVE' : 'PASSIVE',
-    load_avg_start: loadStart.map((x) => round(x, 2)),
-    load_avg_end: loadEnd.map((x) => round(x, 2)),
-    target_ratio: 0.75,
-    target_ratio_vs_torch_cpu: 0.4,
-    max_clipseg_ratio_vs_reference: clipsegRatios.length ? Math.max(...clipsegRatios) : null,
-    max_ratio_vs_torch_same_load: Object.fromEntries(o.precisions.map((p) => [p, torchRatios(p).length ? Math.max(...torchRatios(p)) : null])),
-    learners: results,
-  }));
+  const clipsegRatios = Object.entries(results)
+    .filter(([k]) => CASES[k]?.family === 'clipseg' && k !== 'coop_d1_frozen_cache')
+    .map(([, r]) => r.ratio_vs_reference as number | undefined)
+    .filter((x): x is number => x !== undefined);
+  const torchRatios = (p: string): number[] =>
+    Object.values(results)
+      .filter((r) => r.precision === p && typeof r.ratio_vs_torch_same_load === 'number')
+      .map((r) => r.ratio_vs_torch_same_load as number);
+  console.log(
+    JSON.stringify({
+      bench: 'learners',
+      threads: 2,
+      batch: o.batch,
+      device: o.device,
+      runs: o.runs,
+      precisions: o.precisions,
+      omp_wait_policy: o.ompActive ? 'ACTIVE' : 'PASSIVE',
+      load_avg_start: loadStart.map((x) => round(x, 2)),
+      load_avg_end: loadEnd.map((x) => round(x, 2)),
+      target_ratio: 0.75,
+      target_ratio_vs_torch_cpu: 0.4,
+      max_clipseg_ratio_vs_reference: clipsegRatios.length ? Math.max(...clipsegRatios) : null,
+      max_ratio_vs_torch_same_load: Object.fromEntries(
+        o.precisions.map((p) => [p, torchRatios(p).length ? Math.max(...torchRatios(p)) : null]),
+      ),
+      learners: results,
+    }),
+  );
 }
 
 // Imported by bench/learners_cuda.ts for runLearnersBench: only run as a script.

@@ -51,9 +51,16 @@ if (!T.runtimeInfo().cudaAvailable) {
 const tf32 = T.applyTf32('off');
 console.log(JSON.stringify({ tf32 }));
 
-interface RunOut { logits: T.Tensor; loss: number; grads: Map<string, T.Tensor | null> }
+interface RunOut {
+  logits: T.Tensor;
+  loss: number;
+  grads: Map<string, T.Tensor | null>;
+}
 
-const parity: Record<string, { cases: number; failed: number }> = { fp32_tf32_off: { cases: 0, failed: 0 }, mixed16: { cases: 0, failed: 0 } };
+const parity: Record<string, { cases: number; failed: number }> = {
+  fp32_tf32_off: { cases: 0, failed: 0 },
+  mixed16: { cases: 0, failed: 0 },
+};
 const dirs = learnerCaseDirs(fixtures);
 for (const dir of dirs) {
   const { seg, params, inputs } = loadLearnerCase(dir);
@@ -64,7 +71,8 @@ for (const dir of dirs) {
       const at = (k: string): T.Tensor => inputs.get(k)!.to(device);
       seg.zeroGrad();
       const { logits, loss } = T.tidy(() => {
-        const fwd = (): T.Tensor => float32(seg.forward(at('pixel_values'), { inputIds: at('input_ids'), attentionMask: at('attention_mask') }));
+        const fwd = (): T.Tensor =>
+          float32(seg.forward(at('pixel_values'), { inputIds: at('input_ids'), attentionMask: at('attention_mask') }));
         const l = half ? T.autocast('cuda', 'float16', fwd) : fwd();
         const d = diceCELoss(l, at('labels')).loss;
         d.backward();
@@ -76,10 +84,14 @@ for (const dir of dirs) {
     };
     const cpu = run('cpu', false);
     seg.to('cuda');
-    for (const [kind, half] of [['fp32_tf32_off', false], ['mixed16', true]] as const) {
+    for (const [kind, half] of [
+      ['fp32_tf32_off', false],
+      ['mixed16', true],
+    ] as const) {
       const gpu = run('cuda', half);
       const dLogits = T.tidy(() => cpu.logits.sub(gpu.logits).abs().max().item());
-      const logitsOk = half ? dLogits <= MIXED16.logitsAbs
+      const logitsOk = half
+        ? dLogits <= MIXED16.logitsAbs
         : T.tidy(() => cpu.logits.sub(gpu.logits).abs().le(cpu.logits.abs().mul(FP32.logitsRtol).add(FP32.logitsAtol)).all().item()) === 1;
       let gradOk = true;
       let dGrad = 0;
@@ -95,7 +107,16 @@ for (const dir of dirs) {
       const pass = logitsOk && gradOk && dLoss <= (half ? MIXED16.loss : FP32.loss);
       parity[kind]!.cases++;
       if (!pass) parity[kind]!.failed++;
-      console.log(JSON.stringify({ check: dir.slice(fixtures.length + 1), precision: half ? '16-mixed' : '32 (tf32 off)', pass, logits_max_abs: dLogits, loss_abs: dLoss, grad_max_rel: dGrad }));
+      console.log(
+        JSON.stringify({
+          check: dir.slice(fixtures.length + 1),
+          precision: half ? '16-mixed' : '32 (tf32 off)',
+          pass,
+          logits_max_abs: dLogits,
+          loss_abs: dLoss,
+          grad_max_rel: dGrad,
+        }),
+      );
     }
   } catch (e) {
     parity.fp32_tf32_off!.failed++;
@@ -115,28 +136,59 @@ async function trainerCheck(): Promise<Record<string, unknown>> {
     const data = join(tmp, 'shapes');
     await generateSyntheticDataset('shapes', data, { size: 32, counts: { train: 24, val: 8, test: 0 }, seed: 5 });
     const cfg = (name: string): TrainConfigInput => ({
-      name, runsDir: join(tmp, 'runs'), seed: 1, device: 'cuda', precision: '16-mixed',
-      data: { dir: data, imageSize: 32, workers: 0, testSplit: null }, batchSize: 4, effectiveBatchSize: 4,
-      minEpochs: 2, maxEpochs: 2, lr: 0.03, progress: 'none',
+      name,
+      runsDir: join(tmp, 'runs'),
+      seed: 1,
+      device: 'cuda',
+      precision: '16-mixed',
+      data: { dir: data, imageSize: 32, workers: 0, testSplit: null },
+      batchSize: 4,
+      effectiveBatchSize: 4,
+      minEpochs: 2,
+      maxEpochs: 2,
+      lr: 0.03,
+      progress: 'none',
     });
     const build = { buildSegmenter: () => new TinySegmenter({ imageSize: 32 }) };
     const ref = await train(cfg('straight'), build);
     const ac = new AbortController();
     let interrupted = false;
     try {
-      await train(cfg('resumed'), { ...build, signal: ac.signal, onStep: (r) => { if (r.globalStep === 5) ac.abort(); } });
+      await train(cfg('resumed'), {
+        ...build,
+        signal: ac.signal,
+        onStep: (r) => {
+          if (r.globalStep === 5) ac.abort();
+        },
+      });
     } catch (e) {
       if (!(e instanceof TrainingInterruptedError)) throw e;
       interrupted = true;
     }
     const res = await resumeRun(join(tmp, 'runs', 'resumed'), build);
-    const steps = (run: string): { lossScale?: number; skipped?: boolean }[] => readFileSync(join(tmp, 'runs', run, 'metrics.jsonl'), 'utf8').trim().split('\n')
-      .map((l) => JSON.parse(l) as { type: string; lossScale?: number; skipped?: boolean }).filter((r) => r.type === 'step');
+    const steps = (run: string): { lossScale?: number; skipped?: boolean }[] =>
+      readFileSync(join(tmp, 'runs', run, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string; lossScale?: number; skipped?: boolean })
+        .filter((r) => r.type === 'step');
     const a = steps('straight').map((r) => [r.lossScale, r.skipped]);
     const b = steps('resumed').map((r) => [r.lossScale, r.skipped]);
-    const pass = interrupted && JSON.stringify(a) === JSON.stringify(b) && a.every(([s]) => typeof s === 'number') &&
-      Math.abs(ref.val.dice - res.val.dice) < 1e-3 && res.precision === '16-mixed' && res.peakMemory.kind === 'cuda-allocator-peak';
-    return { check: 'trainer 16-mixed resume', pass, interrupted, loss_scales: a, val_dice: [ref.val.dice, res.val.dice], peak_memory: res.peakMemory };
+    const pass =
+      interrupted &&
+      JSON.stringify(a) === JSON.stringify(b) &&
+      a.every(([s]) => typeof s === 'number') &&
+      Math.abs(ref.val.dice - res.val.dice) < 1e-3 &&
+      res.precision === '16-mixed' &&
+      res.peakMemory.kind === 'cuda-allocator-peak';
+    return {
+      check: 'trainer 16-mixed resume',
+      pass,
+      interrupted,
+      loss_scales: a,
+      val_dice: [ref.val.dice, res.val.dice],
+      peak_memory: res.peakMemory,
+    };
   } catch (e) {
     return { check: 'trainer 16-mixed resume', pass: false, error: (e as Error).message };
   } finally {
@@ -151,17 +203,43 @@ if (!argv.includes('--skip-timing')) {
   // TF32 back to libtorch's defaults for the timing (as the original runs: matmul off, cuDNN on).
   T.applyTf32('auto');
   const all = await runLearnersBench({
-    runs: Number(flagValue('runs') ?? 5), only: ['vpt_d9', 'maple_d9', 'coop_d1', 'cris_coop_d1'], precisions: ['32', '16-mixed'],
-    device: 'cuda', batch: 32, withTorch: true, ompActive: false, nograd: false,
+    runs: Number(flagValue('runs') ?? 5),
+    only: ['vpt_d9', 'maple_d9', 'coop_d1', 'cris_coop_d1'],
+    precisions: ['32', '16-mixed'],
+    device: 'cuda',
+    batch: 32,
+    withTorch: true,
+    ompActive: false,
+    nograd: false,
   });
-  rows = Object.fromEntries(Object.entries(all).map(([k, r]) => [k, {
-    precision: r.precision, median_s: r.median_s, torch_median_s: r.torch_same_load_median_s ?? null, ratio_vs_torch: r.ratio_vs_torch_same_load ?? null,
-    peak_cuda_mb: r.peak_cuda_mb ?? null, torch_peak_cuda_mb: r.torch_peak_cuda_mb ?? null, memory_ratio_vs_torch: r.memory_ratio_vs_torch ?? null,
-  }]));
+  rows = Object.fromEntries(
+    Object.entries(all).map(([k, r]) => [
+      k,
+      {
+        precision: r.precision,
+        median_s: r.median_s,
+        torch_median_s: r.torch_same_load_median_s ?? null,
+        ratio_vs_torch: r.ratio_vs_torch_same_load ?? null,
+        peak_cuda_mb: r.peak_cuda_mb ?? null,
+        torch_peak_cuda_mb: r.torch_peak_cuda_mb ?? null,
+        memory_ratio_vs_torch: r.memory_ratio_vs_torch ?? null,
+      },
+    ]),
+  );
 }
-const mixedRatios = Object.values(rows).filter((r) => r.precision === '16-mixed' && typeof r.ratio_vs_torch === 'number').map((r) => r.ratio_vs_torch as number);
-console.log(JSON.stringify({
-  bench: 'learners_cuda', batch: 32, parity, trainer_16_mixed_resume: trainer.pass, mixed16_tolerances: MIXED16,
-  goal_ratio_vs_torch_16_mixed: 0.6, max_ratio_vs_torch_16_mixed: mixedRatios.length ? Math.max(...mixedRatios) : null, rows,
-}));
+const mixedRatios = Object.values(rows)
+  .filter((r) => r.precision === '16-mixed' && typeof r.ratio_vs_torch === 'number')
+  .map((r) => r.ratio_vs_torch as number);
+console.log(
+  JSON.stringify({
+    bench: 'learners_cuda',
+    batch: 32,
+    parity,
+    trainer_16_mixed_resume: trainer.pass,
+    mixed16_tolerances: MIXED16,
+    goal_ratio_vs_torch_16_mixed: 0.6,
+    max_ratio_vs_torch_16_mixed: mixedRatios.length ? Math.max(...mixedRatios) : null,
+    rows,
+  }),
+);
 process.exit(parity.fp32_tf32_off!.failed + parity.mixed16!.failed || !trainer.pass ? 1 : 0);

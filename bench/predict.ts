@@ -52,22 +52,29 @@ function stringArg(name: string, fallback: string): string {
 async function benchImages(n: number, dir: string): Promise<{ files: string[]; source: string }> {
   const kvasir = join(root, '..', 'shared', 'datasets', 'kvasir-sample', 'images');
   if (existsSync(kvasir)) {
-    const all = readdirSync(kvasir).filter((f) => /\.jpe?g$/i.test(f)).sort();
+    const all = readdirSync(kvasir)
+      .filter((f) => /\.jpe?g$/i.test(f))
+      .sort();
     if (all.length >= n) return { files: all.slice(0, n).map((f) => join(kvasir, f)), source: `kvasir-sample (${kvasir})` };
   }
   const files: string[] = [];
   for (let i = 0; i < n; i++) {
-    const w = 620, h = 530, px = Buffer.alloc(w * h * 3);
+    const w = 620,
+      h = 530,
+      px = Buffer.alloc(w * h * 3);
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
-        const o = (y * w + x) * 3, d = Math.hypot(x - 300 - i, y - 260) < 90 + i ? 80 : 0;
+        const o = (y * w + x) * 3,
+          d = Math.hypot(x - 300 - i, y - 260) < 90 + i ? 80 : 0;
         px[o] = 120 + d + ((x * 7 + i) % 23);
         px[o + 1] = 60 + ((y * 5) % 31);
         px[o + 2] = 50 + d / 2;
       }
     }
     const f = join(dir, `synthetic_${String(i).padStart(3, '0')}.jpg`);
-    await sharp(px, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 90 }).toFile(f);
+    await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+      .jpeg({ quality: 90 })
+      .toFile(f);
     files.push(f);
   }
   return { files, source: 'synthetic 620x530 JPEGs (kvasir-sample not found)' };
@@ -106,7 +113,10 @@ async function meanAbsDiff(a: string, b: string): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const n = numberArg('images', 50), rounds = numberArg('rounds', 2), batch = numberArg('batch', 8), threads = numberArg('threads', 2);
+  const n = numberArg('images', 50),
+    rounds = numberArg('rounds', 2),
+    batch = numberArg('batch', 8),
+    threads = numberArg('threads', 2);
   const prompt = stringArg('prompt', 'polyp');
   T.setNumThreads(threads);
   const work = mkdtempSync(join(tmpdir(), 'tvs-bench-predict-'));
@@ -116,15 +126,33 @@ async function main(): Promise<void> {
     if (!existsSync(join(tokDir, 'vocab.json'))) throw new Error(`bench/predict: no tokenizer at ${tokDir}`);
     T.manualSeed(0);
     // No learner and no upsampler: exactly HF's CLIPSegForImageSegmentation forward.
-    const seg = await buildSegmenter({ model: 'rd64-refined', randomWeights: true, learner: 'none', useNewLastLayer: false, tokenizer: tokDir }) as unknown as PromptedClipSeg;
+    const seg = (await buildSegmenter({
+      model: 'rd64-refined',
+      randomWeights: true,
+      learner: 'none',
+      useNewLastLayer: false,
+      tokenizer: tokDir,
+    })) as unknown as PromptedClipSeg;
     seg.eval();
     const weights = join(work, 'model.safetensors');
     T.saveSafetensors(weights, seg.model.stateDict());
     const enc = ClipTokenizer.fromDir(tokDir).encodeBatch([prompt]);
     const list = join(work, 'files.txt');
     writeFileSync(list, `${files.join('\n')}\n`);
-    const py = new PythonSide(['--list', list, '--weights', weights, '--ids', JSON.stringify(enc.inputIds), '--mask', JSON.stringify(enc.attentionMask),
-      '--batch', String(batch), '--threads', String(threads)]);
+    const py = new PythonSide([
+      '--list',
+      list,
+      '--weights',
+      weights,
+      '--ids',
+      JSON.stringify(enc.inputIds),
+      '--mask',
+      JSON.stringify(enc.attentionMask),
+      '--batch',
+      String(batch),
+      '--threads',
+      String(threads),
+    ]);
     const hello = await py.next();
 
     let pass = 0;
@@ -135,23 +163,31 @@ async function main(): Promise<void> {
       return { seconds: (performance.now() - t0) / 1000, outDir };
     };
     const loadStart = loadavg();
-    console.log(`predict bench: ${files.length} images from ${source}; batch ${batch}, ${threads} threads, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ` +
-      `torch ${String(hello.torch)} on the Python side; load average ${loadStart.map((x) => x.toFixed(2)).join(' ')}`);
+    console.log(
+      `predict bench: ${files.length} images from ${source}; batch ${batch}, ${threads} threads, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ` +
+        `torch ${String(hello.torch)} on the Python side; load average ${loadStart.map((x) => x.toFixed(2)).join(' ')}`,
+    );
     // Warm-up: one batch each (allocator, thread pools, worker start).
     await ours(files.slice(0, batch));
     await py.run(join(work, 'py-warm'), batch);
 
-    const tsRuns: number[] = [], pyRuns: number[] = [];
-    let lastTs = '', lastPy = '';
+    const tsRuns: number[] = [],
+      pyRuns: number[] = [];
+    let lastTs = '',
+      lastPy = '';
     for (let r = 0; r < rounds; r++) {
       const a = await ours(files);
       tsRuns.push(a.seconds);
       lastTs = a.outDir;
-      console.log(`round ${r + 1}: ours   ${files.length} images in ${a.seconds.toFixed(1)} s = ${(files.length / a.seconds).toFixed(3)} images/s (load ${load()})`);
+      console.log(
+        `round ${r + 1}: ours   ${files.length} images in ${a.seconds.toFixed(1)} s = ${(files.length / a.seconds).toFixed(3)} images/s (load ${load()})`,
+      );
       lastPy = join(work, `py-${r}`);
       const s = await py.run(lastPy);
       pyRuns.push(s);
-      console.log(`round ${r + 1}: Python ${files.length} images in ${s.toFixed(1)} s = ${(files.length / s).toFixed(3)} images/s (load ${load()})`);
+      console.log(
+        `round ${r + 1}: Python ${files.length} images in ${s.toFixed(1)} s = ${(files.length / s).toFixed(3)} images/s (load ${load()})`,
+      );
     }
     py.close();
     // The same job: our probability maps against Python's (first 8 images).
@@ -161,27 +197,33 @@ async function main(): Promise<void> {
       diffs.push(await meanAbsDiff(join(lastTs, `${stem}_prob.png`), join(lastPy, `${stem}_prob.png`)));
     }
     seg.dispose();
-    const tsRate = files.length / median(tsRuns), pyRate = files.length / median(pyRuns);
-    console.log(`ours ${tsRate.toFixed(3)} images/s, Python (HF's pipeline in plain PyTorch) ${pyRate.toFixed(3)} images/s: speedup ${(tsRate / pyRate).toFixed(2)}x; ` +
-      `probability maps differ by ${median(diffs).toFixed(2)} levels of 255 on average (median of ${diffs.length} images)`);
-    console.log(JSON.stringify({
-      bench: 'predict',
-      images: files.length,
-      image_source: source,
-      batch,
-      threads,
-      rounds,
-      ts_images_per_s: Number(tsRate.toFixed(4)),
-      python_images_per_s: Number(pyRate.toFixed(4)),
-      speedup: Number((tsRate / pyRate).toFixed(3)),
-      ts_runs_s: tsRuns.map((x) => Number(x.toFixed(2))),
-      python_runs_s: pyRuns.map((x) => Number(x.toFixed(2))),
-      prob_map_mean_abs_diff_levels: Number(median(diffs).toFixed(3)),
-      python_baseline: 'HF transformers 4.38 CLIPSegProcessor + CLIPSegForImageSegmentation re-stated in plain PyTorch 1.13 + Pillow ' +
-        '(bench/predict_torch.py): transformers is not installable from an allowed source here',
-      load_avg_start: loadStart.map((x) => Number(x.toFixed(2))),
-      load_avg_end: loadavg().map((x) => Number(x.toFixed(2))),
-    }));
+    const tsRate = files.length / median(tsRuns),
+      pyRate = files.length / median(pyRuns);
+    console.log(
+      `ours ${tsRate.toFixed(3)} images/s, Python (HF's pipeline in plain PyTorch) ${pyRate.toFixed(3)} images/s: speedup ${(tsRate / pyRate).toFixed(2)}x; ` +
+        `probability maps differ by ${median(diffs).toFixed(2)} levels of 255 on average (median of ${diffs.length} images)`,
+    );
+    console.log(
+      JSON.stringify({
+        bench: 'predict',
+        images: files.length,
+        image_source: source,
+        batch,
+        threads,
+        rounds,
+        ts_images_per_s: Number(tsRate.toFixed(4)),
+        python_images_per_s: Number(pyRate.toFixed(4)),
+        speedup: Number((tsRate / pyRate).toFixed(3)),
+        ts_runs_s: tsRuns.map((x) => Number(x.toFixed(2))),
+        python_runs_s: pyRuns.map((x) => Number(x.toFixed(2))),
+        prob_map_mean_abs_diff_levels: Number(median(diffs).toFixed(3)),
+        python_baseline:
+          'HF transformers 4.38 CLIPSegProcessor + CLIPSegForImageSegmentation re-stated in plain PyTorch 1.13 + Pillow ' +
+          '(bench/predict_torch.py): transformers is not installable from an allowed source here',
+        load_avg_start: loadStart.map((x) => Number(x.toFixed(2))),
+        load_avg_end: loadavg().map((x) => Number(x.toFixed(2))),
+      }),
+    );
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -8,7 +8,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const name = process.argv[2];
-const list = () => readdirSync(join(root, 'bench')).filter((f) => f.endsWith('.ts') && !f.includes('_')).map((f) => f.replace(/\.ts$/, ''));
+const list = () =>
+  readdirSync(join(root, 'bench'))
+    .filter((f) => f.endsWith('.ts') && !f.includes('_'))
+    .map((f) => f.replace(/\.ts$/, ''));
 if (!name) {
   console.error(`usage: npm run bench -- <name> [args]\nbenchmarks: ${list().join(', ')}`);
   process.exit(2);

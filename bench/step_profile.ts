@@ -7,8 +7,18 @@ import type * as TorchModule from '../src/torch/index.js';
 import type { OpProfile } from '../src/torch/index.js';
 
 export const FAMILIES = [
-  'GEMM', 'fused attention (QKᵀ, softmax, PV)', 'convolution', 'attention softmax', 'layer norm', 'activations', 'elementwise + reductions',
-  'copies / contiguity / views', 'autograd bookkeeping', 'optimizer', 'JS overhead', 'other',
+  'GEMM',
+  'fused attention (QKᵀ, softmax, PV)',
+  'convolution',
+  'attention softmax',
+  'layer norm',
+  'activations',
+  'elementwise + reductions',
+  'copies / contiguity / views',
+  'autograd bookkeeping',
+  'optimizer',
+  'JS overhead',
+  'other',
 ] as const;
 export type Family = (typeof FAMILIES)[number];
 
@@ -19,8 +29,14 @@ const BY_NAME: [Family, RegExp][] = [
   ['fused attention (QKᵀ, softmax, PV)', /^tvs::attention(_backward)?$/],
   ['attention softmax', /^(_?softmax|_softmax_backward_data|log_softmax|_log_softmax|_log_softmax_backward_data)$/],
   ['layer norm', /^(layer_norm|native_layer_norm|native_layer_norm_backward|tvs::layer_norm.*)$/],
-  ['activations', /^(sigmoid|sigmoid_|sigmoid_backward|gelu|gelu_backward|relu|relu_|threshold|threshold_backward|silu|silu_backward|tanh|tanh_backward|tvs::quick_gelu.*|tvs::linear_quick_gelu.*)$/],
-  ['copies / contiguity / views', /^(copy_|clone|contiguous|cat|_cat|stack|_to_copy|to|index|index_select|index_put_|_index_put_impl_|narrow|narrow_copy|slice|select|view|_unsafe_view|reshape|_reshape_alias|transpose|permute|expand|expand_as|unsqueeze|squeeze|flatten|t|as_strided|alias|detach|detach_|empty|empty_like|empty_strided|new_empty|new_empty_strided|resize_|fill_|zero_|zeros|zeros_like|ones|ones_like|full|new_zeros|unbind|split|chunk|split_with_sizes|lift_fresh|_reshape_from_tensor|repeat|constant_pad_nd|replication_pad2d|pad|squeeze_|unsqueeze_|set_|result_type)$/],
+  [
+    'activations',
+    /^(sigmoid|sigmoid_|sigmoid_backward|gelu|gelu_backward|relu|relu_|threshold|threshold_backward|silu|silu_backward|tanh|tanh_backward|tvs::quick_gelu.*|tvs::linear_quick_gelu.*)$/,
+  ],
+  [
+    'copies / contiguity / views',
+    /^(copy_|clone|contiguous|cat|_cat|stack|_to_copy|to|index|index_select|index_put_|_index_put_impl_|narrow|narrow_copy|slice|select|view|_unsafe_view|reshape|_reshape_alias|transpose|permute|expand|expand_as|unsqueeze|squeeze|flatten|t|as_strided|alias|detach|detach_|empty|empty_like|empty_strided|new_empty|new_empty_strided|resize_|fill_|zero_|zeros|zeros_like|ones|ones_like|full|new_zeros|unbind|split|chunk|split_with_sizes|lift_fresh|_reshape_from_tensor|repeat|constant_pad_nd|replication_pad2d|pad|squeeze_|unsqueeze_|set_|result_type)$/,
+  ],
 ];
 
 /** The family of one recorded op (autograd nodes and engine ranges are bookkeeping). */
@@ -51,16 +67,21 @@ const emptyFamilies = (): Record<Family, number> => Object.fromEntries(FAMILIES.
  * Profiles one training step given as its segments. `forward` and `loss` return what the next
  * segment needs; everything runs inside one tidy (its disposal is the `cleanup` segment).
  */
-export function profileStep(T: typeof TorchModule, seg: {
-  zeroGrad: () => void;
-  forward: () => TorchModule.Tensor;
-  loss: (out: TorchModule.Tensor) => TorchModule.Tensor;
-  backward: (loss: TorchModule.Tensor) => void;
-  optimizer: () => void;
-}): StepProfile {
+export function profileStep(
+  T: typeof TorchModule,
+  seg: {
+    zeroGrad: () => void;
+    forward: () => TorchModule.Tensor;
+    loss: (out: TorchModule.Tensor) => TorchModule.Tensor;
+    backward: (loss: TorchModule.Tensor) => void;
+    optimizer: () => void;
+  },
+): StepProfile {
   const families = emptyFamilies();
   const ops = new Map<string, { ms: number; calls: number }>();
-  let gflop = 0, gemmMs = 0, gemmFlops = 0;
+  let gflop = 0,
+    gemmMs = 0,
+    gemmFlops = 0;
   // Attributes one segment: op self times by family, the uncovered rest of its wall time to `rest`.
   const account = (p: OpProfile, wallMs: number, rest: Family, all?: Family): void => {
     for (const [name, r] of Object.entries(p.ops)) {
@@ -102,7 +123,10 @@ export function profileStep(T: typeof TorchModule, seg: {
     seg.optimizer();
     account(T.takeOpProfile(), mark(), 'optimizer', 'optimizer');
     const stepMs = t - t0;
-    const topOps = [...ops.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 10).map(([n, o]) => [n, o.ms, o.calls] as [string, number, number]);
+    const topOps = [...ops.entries()]
+      .sort((a, b) => b[1].ms - a[1].ms)
+      .slice(0, 10)
+      .map(([n, o]) => [n, o.ms, o.calls] as [string, number, number]);
     return { stepMs, families, gflop, gemmMs, gemmGflops: gemmMs > 0 ? gemmFlops / 1e9 / (gemmMs / 1000) : 0, topOps };
   } finally {
     T.stopOpProfile();
@@ -114,7 +138,10 @@ export function profileStep(T: typeof TorchModule, seg: {
  * libtorch uses (a square one and one shaped like a ViT-B MLP at batch 4).
  */
 export function sgemmPeak(T: typeof TorchModule, device = 'cpu'): { gflops: number; shapes: string[] } {
-  const shapes: [number, number, number][] = [[1536, 1536, 1536], [1956, 768, 3072]];
+  const shapes: [number, number, number][] = [
+    [1536, 1536, 1536],
+    [1956, 768, 3072],
+  ];
   let best = 0;
   for (const [m, k, n] of shapes) {
     T.tidy(() => {
@@ -123,7 +150,9 @@ export function sgemmPeak(T: typeof TorchModule, device = 'cpu'): { gflops: numb
       for (let i = 0; i < 6; i++) {
         T.synchronize();
         const t0 = performance.now();
-        T.tidy(() => { a.mm(b); });
+        T.tidy(() => {
+          a.mm(b);
+        });
         T.synchronize();
         const s = (performance.now() - t0) / 1000;
         if (i > 0) best = Math.max(best, (2 * m * k * n) / s / 1e9);
@@ -136,10 +165,13 @@ export function sgemmPeak(T: typeof TorchModule, device = 'cpu'): { gflops: numb
 /** The family table of one learner as Markdown-ish text lines (ms and % of the step). */
 export function formatProfile(name: string, p: StepProfile, peakGflops: number): string[] {
   const pct = (ms: number): string => `${((100 * ms) / p.stepMs).toFixed(1)}%`;
-  const lines = [`profile ${name}: step ${p.stepMs.toFixed(0)} ms, ${p.gflop.toFixed(1)} GFLOP of products, ` +
-    `GEMM ${p.gemmGflops.toFixed(0)} GFLOP/s = ${((100 * p.gemmGflops) / peakGflops).toFixed(0)}% of the ${peakGflops.toFixed(0)} GFLOP/s sgemm peak; ` +
-    `the step at ${((100 * p.gflop) / (p.stepMs / 1000) / peakGflops).toFixed(0)}% of peak`];
-  for (const f of FAMILIES) if (p.families[f] > 0.05) lines.push(`  ${f.padEnd(36)} ${p.families[f].toFixed(0).padStart(6)} ms  ${pct(p.families[f]).padStart(6)}`);
+  const lines = [
+    `profile ${name}: step ${p.stepMs.toFixed(0)} ms, ${p.gflop.toFixed(1)} GFLOP of products, ` +
+      `GEMM ${p.gemmGflops.toFixed(0)} GFLOP/s = ${((100 * p.gemmGflops) / peakGflops).toFixed(0)}% of the ${peakGflops.toFixed(0)} GFLOP/s sgemm peak; ` +
+      `the step at ${((100 * p.gflop) / (p.stepMs / 1000) / peakGflops).toFixed(0)}% of peak`,
+  ];
+  for (const f of FAMILIES)
+    if (p.families[f] > 0.05) lines.push(`  ${f.padEnd(36)} ${p.families[f].toFixed(0).padStart(6)} ms  ${pct(p.families[f]).padStart(6)}`);
   lines.push(`  top ops: ${p.topOps.map(([n, ms, c]) => `${n} ${ms.toFixed(0)} ms/${c}`).join(', ')}`);
   return lines;
 }

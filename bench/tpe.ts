@@ -15,13 +15,13 @@
  * The last stdout line is a JSON object {"functions": {name: {"ours": x, "optuna": y}}, ...}.
  */
 
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import path from "node:path";
-import type { Params, SearchSpace } from "../src/sweep/space.js";
-import { DEFAULT_SETTINGS, OPTUNA_SETTINGS, TPESampler, randomParams, sampleForTrial, tpeOptionsFromSettings } from "../src/sweep/tpe.js";
-import type { TpeOptions, TrialObservation } from "../src/sweep/tpe.js";
-import { MT19937 } from "../src/sweep/random.js";
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import type { Params, SearchSpace } from '../src/sweep/space.js';
+import { DEFAULT_SETTINGS, OPTUNA_SETTINGS, TPESampler, randomParams, sampleForTrial, tpeOptionsFromSettings } from '../src/sweep/tpe.js';
+import type { TpeOptions, TrialObservation } from '../src/sweep/tpe.js';
+import { MT19937 } from '../src/sweep/random.js';
 
 interface BenchFunction {
   readonly space: SearchSpace;
@@ -48,17 +48,19 @@ const ACT: Record<string, number> = { relu: 0.35, gelu: 0.0, tanh: 0.9, silu: 0.
 /** Must stay identical to FUNCTIONS in bench/tpe_optuna.py. */
 export const FUNCTIONS: Record<string, BenchFunction> = {
   branin: {
-    space: { params: { x1: { type: "float", low: -5, high: 10 }, x2: { type: "float", low: 0, high: 15 } } },
+    space: { params: { x1: { type: 'float', low: -5, high: 10 }, x2: { type: 'float', low: 0, high: 15 } } },
     f: (p) => {
-      const x1 = num(p, "x1");
-      const x2 = num(p, "x2");
+      const x1 = num(p, 'x1');
+      const x2 = num(p, 'x2');
       const b = 5.1 / (4 * Math.PI ** 2);
       const c = 5 / Math.PI;
       return (x2 - b * x1 ** 2 + c * x1 - 6) ** 2 + 10 * (1 - 1 / (8 * Math.PI)) * Math.cos(x1) + 10;
     },
   },
   hartmann6: {
-    space: { params: Object.fromEntries([0, 1, 2, 3, 4, 5].map((i) => [`x${i}`, { type: "float", low: 0, high: 1 }])) as SearchSpace["params"] },
+    space: {
+      params: Object.fromEntries([0, 1, 2, 3, 4, 5].map((i) => [`x${i}`, { type: 'float', low: 0, high: 1 }])) as SearchSpace['params'],
+    },
     f: (p) => {
       let total = 0;
       for (let i = 0; i < 4; i++) {
@@ -72,15 +74,15 @@ export const FUNCTIONS: Record<string, BenchFunction> = {
   mixed: {
     space: {
       params: {
-        lr: { type: "float", low: 1e-5, high: 1e-1, log: true },
-        depth: { type: "int", low: 1, high: 10 },
-        act: { type: "categorical", choices: ["relu", "gelu", "tanh", "silu"] },
+        lr: { type: 'float', low: 1e-5, high: 1e-1, log: true },
+        depth: { type: 'int', low: 1, high: 10 },
+        act: { type: 'categorical', choices: ['relu', 'gelu', 'tanh', 'silu'] },
       },
     },
     f: (p) => {
-      const u = (Math.log10(num(p, "lr")) + 5) / 4;
-      const v = (num(p, "depth") - 1) / 9;
-      return 3 * (u - 0.68) ** 2 + 2 * (v - 0.55) ** 2 + 1.5 * (u - 0.68) * (v - 0.55) + ACT[p["act"] as string]!;
+      const u = (Math.log10(num(p, 'lr')) + 5) / 4;
+      const v = (num(p, 'depth') - 1) / 9;
+      return 3 * (u - 0.68) ** 2 + 2 * (v - 0.55) ** 2 + 1.5 * (u - 0.68) * (v - 0.55) + ACT[p['act'] as string]!;
     },
   },
 };
@@ -94,7 +96,7 @@ export function runSerial(fn: BenchFunction, trials: number, propose: Proposer):
   for (let i = 0; i < trials; i++) {
     const params = propose(fn.space, history, i);
     const value = fn.f(params);
-    history.push({ params, state: "complete", value });
+    history.push({ params, state: 'complete', value });
     best = Math.min(best, value);
   }
   return best;
@@ -112,23 +114,34 @@ function arg(name: string, fallback: number): number {
 }
 
 function main(): void {
-  const trials = arg("--trials", 30);
-  const seeds = arg("--seeds", 20);
-  const multivariate = !process.argv.includes("--univariate");
+  const trials = arg('--trials', 30);
+  const seeds = arg('--seeds', 20);
+  const multivariate = !process.argv.includes('--univariate');
   const ours: TpeOptions = tpeOptionsFromSettings({ ...DEFAULT_SETTINGS, multivariate, nStartupTrials: 10 });
   const optunaLike: TpeOptions = tpeOptionsFromSettings({ ...OPTUNA_SETTINGS, multivariate, nStartupTrials: 10 });
 
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-  const py = spawnSync("/usr/bin/python3", [path.join(root, "bench", "tpe_optuna.py"), String(trials), String(seeds), ...(multivariate ? [] : ["--univariate"])], {
-    encoding: "utf8",
-    maxBuffer: 1 << 26,
-  });
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const py = spawnSync(
+    '/usr/bin/python3',
+    [path.join(root, 'bench', 'tpe_optuna.py'), String(trials), String(seeds), ...(multivariate ? [] : ['--univariate'])],
+    {
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    },
+  );
   if (py.status !== 0) throw new Error(`bench/tpe_optuna.py failed (status ${py.status}): ${py.stderr}`);
-  const optuna = JSON.parse(py.stdout.trim().split("\n").at(-1) as string) as { optuna_version: string; functions: Record<string, number[]> };
+  const optuna = JSON.parse(py.stdout.trim().split('\n').at(-1) as string) as {
+    optuna_version: string;
+    functions: Record<string, number[]>;
+  };
 
   const result: Record<string, { ours: number; optuna: number; ours_optuna_rng: number; random: number }> = {};
-  console.log(`TPE bench: ${trials} trials, ${seeds} seeds, ${multivariate ? "multivariate" : "univariate"} TPE, median of best value (lower is better)`);
-  console.log(`${"function".padEnd(11)} ${"ours".padStart(11)} ${"optuna".padStart(11)} ${"ours/opt-rng".padStart(13)} ${"random".padStart(11)}`);
+  console.log(
+    `TPE bench: ${trials} trials, ${seeds} seeds, ${multivariate ? 'multivariate' : 'univariate'} TPE, median of best value (lower is better)`,
+  );
+  console.log(
+    `${'function'.padEnd(11)} ${'ours'.padStart(11)} ${'optuna'.padStart(11)} ${'ours/opt-rng'.padStart(13)} ${'random'.padStart(11)}`,
+  );
   for (const [name, fn] of Object.entries(FUNCTIONS)) {
     const oursValues: number[] = [];
     const oursOptunaRng: number[] = [];
@@ -148,7 +161,7 @@ function main(): void {
     console.log(`${name.padEnd(11)} ${fmt(r.ours, 11)} ${fmt(r.optuna, 11)} ${fmt(r.ours_optuna_rng, 13)} ${fmt(r.random, 11)}`);
   }
   const met = Object.values(result).every((r) => r.ours <= r.optuna);
-  console.log(`target (ours <= optuna on every function): ${met ? "met" : "NOT met"}`);
+  console.log(`target (ours <= optuna on every function): ${met ? 'met' : 'NOT met'}`);
   console.log(JSON.stringify({ functions: result, trials, seeds, multivariate, optuna_version: optuna.optuna_version, target_met: met }));
 }
 

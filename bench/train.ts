@@ -29,26 +29,52 @@ const gc = (globalThis as { gc?: () => void }).gc;
 const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'tunevlseg-bench-train-'));
 try {
   const data = path.join(tmp, 'shapes');
-  const ds = await generateSyntheticDataset('shapes', data, { size, counts: { train: images, val: Math.max(4, images / 8), test: 0 }, seed: 1 });
+  const ds = await generateSyntheticDataset('shapes', data, {
+    size,
+    counts: { train: images, val: Math.max(4, images / 8), test: 0 },
+    seed: 1,
+  });
   const rows: { epoch: number; ips: number; live: number; rssMb: number; heapMb: number; seconds: number; valDice: number }[] = [];
   const t0 = performance.now();
-  const summary = await train({
-    name: 'bench', runsDir: path.join(tmp, 'runs'), seed: 0,
-    data: { dir: data, imageSize: size, workers, testSplit: null },
-    batchSize: batch, effectiveBatchSize: effective, minEpochs: epochs, maxEpochs: epochs, lr: 0.03,
-    earlyStopping: { enabled: false }, progress: 'none',
-  }, {
-    buildSegmenter: () => new TinySegmenter({ imageSize: size }),
-    onEpoch: (r: EpochRecord) => {
-      gc?.();
-      const m = process.memoryUsage();
-      const row = { epoch: r.epoch, ips: r.imagesPerSecond, live: T.liveTensors(), rssMb: m.rss / 2 ** 20, heapMb: m.heapUsed / 2 ** 20, seconds: r.seconds, valDice: r.valDice };
-      rows.push(row);
-      console.log(`epoch ${r.epoch}: ${row.ips.toFixed(1)} img/s, ${row.seconds.toFixed(2)} s, val Dice ${row.valDice.toFixed(3)}, live tensors ${row.live}, RSS ${row.rssMb.toFixed(1)} MB, heap ${row.heapMb.toFixed(1)} MB`);
+  const summary = await train(
+    {
+      name: 'bench',
+      runsDir: path.join(tmp, 'runs'),
+      seed: 0,
+      data: { dir: data, imageSize: size, workers, testSplit: null },
+      batchSize: batch,
+      effectiveBatchSize: effective,
+      minEpochs: epochs,
+      maxEpochs: epochs,
+      lr: 0.03,
+      earlyStopping: { enabled: false },
+      progress: 'none',
     },
-  });
+    {
+      buildSegmenter: () => new TinySegmenter({ imageSize: size }),
+      onEpoch: (r: EpochRecord) => {
+        gc?.();
+        const m = process.memoryUsage();
+        const row = {
+          epoch: r.epoch,
+          ips: r.imagesPerSecond,
+          live: T.liveTensors(),
+          rssMb: m.rss / 2 ** 20,
+          heapMb: m.heapUsed / 2 ** 20,
+          seconds: r.seconds,
+          valDice: r.valDice,
+        };
+        rows.push(row);
+        console.log(
+          `epoch ${r.epoch}: ${row.ips.toFixed(1)} img/s, ${row.seconds.toFixed(2)} s, val Dice ${row.valDice.toFixed(3)}, live tensors ${row.live}, RSS ${row.rssMb.toFixed(1)} MB, heap ${row.heapMb.toFixed(1)} MB`,
+        );
+      },
+    },
+  );
   const wall = (performance.now() - t0) / 1000;
-  const first = rows[0]!, second = rows[Math.min(1, rows.length - 1)]!, last = rows[rows.length - 1]!;
+  const first = rows[0]!,
+    second = rows[Math.min(1, rows.length - 1)]!,
+    last = rows[rows.length - 1]!;
   const result = {
     bench: 'train',
     model: 'TinySegmenter',

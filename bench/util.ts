@@ -58,7 +58,9 @@ export class PythonWorker {
     this.proc = spawnChild(PYTHON, [script, ...args]);
     this.proc.stdout.setEncoding('utf8');
     this.proc.stderr.setEncoding('utf8');
-    this.proc.stderr.on('data', (d: string) => { this.stderr = (this.stderr + d).slice(-4000); });
+    this.proc.stderr.on('data', (d: string) => {
+      this.stderr = (this.stderr + d).slice(-4000);
+    });
     this.proc.stdout.on('data', (d: string) => {
       this.buf += d;
       let i;

@@ -16,8 +16,7 @@ function candidateFromRoot(root, source) {
 }
 
 function hasHeaders(c) {
-  return fs.existsSync(path.join(c.include[0], 'ATen', 'ATen.h')) &&
-    fs.existsSync(path.join(c.include[1], 'torch', 'version.h'));
+  return fs.existsSync(path.join(c.include[0], 'ATen', 'ATen.h')) && fs.existsSync(path.join(c.include[1], 'torch', 'version.h'));
 }
 function hasLibs(c) {
   return fs.existsSync(path.join(c.lib, 'libtorch_cpu.so')) && fs.existsSync(path.join(c.lib, 'libc10.so'));
@@ -27,9 +26,18 @@ function hasLibs(c) {
 // enough for `tunevlseg doctor`, which reads the ABI and CUDA from the loaded addon instead.
 function pythonTorchQuick(python) {
   try {
-    const out = execFileSync(python, ['-c',
-      'import importlib.util,os,json;s=importlib.util.find_spec("torch");print(json.dumps({"dir":os.path.dirname(s.origin) if s and s.origin else None}))'],
-    { stdio: ['ignore', 'pipe', 'ignore'], timeout: 20000 }).toString().trim().split('\n').pop();
+    const out = execFileSync(
+      python,
+      [
+        '-c',
+        'import importlib.util,os,json;s=importlib.util.find_spec("torch");print(json.dumps({"dir":os.path.dirname(s.origin) if s and s.origin else None}))',
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'], timeout: 20000 },
+    )
+      .toString()
+      .trim()
+      .split('\n')
+      .pop();
     const info = JSON.parse(out);
     return info.dir ? candidateFromRoot(info.dir, `python torch (${python})`) : null;
   } catch {
@@ -39,9 +47,18 @@ function pythonTorchQuick(python) {
 
 function pythonTorch(python) {
   try {
-    const out = execFileSync(python, ['-c',
-      'import torch,os,json;print(json.dumps({"dir":os.path.dirname(torch.__file__),"abi":int(torch._C._GLIBCXX_USE_CXX11_ABI),"cuda":torch.version.cuda}))'],
-    { stdio: ['ignore', 'pipe', 'ignore'], timeout: 60000 }).toString().trim().split('\n').pop();
+    const out = execFileSync(
+      python,
+      [
+        '-c',
+        'import torch,os,json;print(json.dumps({"dir":os.path.dirname(torch.__file__),"abi":int(torch._C._GLIBCXX_USE_CXX11_ABI),"cuda":torch.version.cuda}))',
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'], timeout: 60000 },
+    )
+      .toString()
+      .trim()
+      .split('\n')
+      .pop();
     const info = JSON.parse(out);
     const c = candidateFromRoot(info.dir, `python torch (${python})`);
     c.abi = info.abi;
@@ -97,8 +114,11 @@ function locate({ quick = false } = {}) {
   }
   if (!found) found = consider(systemCandidate());
   if (!found) {
-    throw new Error('libtorch not found. Tried:\n  ' + tried.join('\n  ') +
-      '\nInstall Debian\'s libtorch-dev and libopenblas0-pthread (scripts/bootstrap.sh), or set LIBTORCH to a libtorch folder.');
+    throw new Error(
+      'libtorch not found. Tried:\n  ' +
+        tried.join('\n  ') +
+        "\nInstall Debian's libtorch-dev and libopenblas0-pthread (scripts/bootstrap.sh), or set LIBTORCH to a libtorch folder.",
+    );
   }
   if (found.abi === null) found.abi = 1;
   found.cudaLib = fs.existsSync(path.join(found.lib, 'libtorch_cuda.so'));

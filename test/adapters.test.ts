@@ -35,7 +35,8 @@ after(() => {
 const px = (): T.Tensor => inputs.get('pixel_values')!;
 const ids = (): T.Tensor => inputs.get('input_ids')!;
 const mask = (): T.Tensor => inputs.get('attention_mask')!;
-const tiny = async (o: Record<string, unknown>): Promise<PromptedClipSeg> => (await buildSegmenter({ model: TINY, ...o })) as PromptedClipSeg;
+const tiny = async (o: Record<string, unknown>): Promise<PromptedClipSeg> =>
+  (await buildSegmenter({ model: TINY, ...o })) as PromptedClipSeg;
 
 function maxDiff(a: T.Tensor, b: T.Tensor): number {
   return T.tidy(() => a.sub(b).abs().max().item());
@@ -98,7 +99,9 @@ function referenceDense(model: CLIPSegForImageSegmentation, a: Adapters, o: { v:
 function referenceShallow(model: CLIPSegForImageSegmentation, a: Adapters, o: { v: boolean; l: boolean; c: boolean }): T.Tensor {
   return T.tidy(() => {
     const vis = model.clip.vision_model.forward(px());
-    const acts = model.extractLayers.map((l, j) => (o.v ? at(a.vision_extract_adapters, j).forward(vis.hiddenStates[l + 1]!) : vis.hiddenStates[l + 1]!));
+    const acts = model.extractLayers.map((l, j) =>
+      o.v ? at(a.vision_extract_adapters, j).forward(vis.hiddenStates[l + 1]!) : vis.hiddenStates[l + 1]!,
+    );
     const text = model.clip.text_model.forward(ids(), mask(), { outputHiddenStates: true });
     let cond = model.clip.text_projection.forward(text.pooledOutput!);
     if (o.c) cond = (a.cond_adapter as Adapter).forward(cond);
@@ -121,8 +124,22 @@ test('the adapter parity kind passes the shared cases (names, count, logits, int
     const r = await adapterKind.run(dir, cj);
     const failed = Object.entries(r.tensors).filter(([, t]) => !t.pass);
     assert.deepEqual(failed, [], c);
-    for (const k of ['trainable_names', 'trainable_count', 'recipe', 'logits', 'conditional_embeddings', 'text_projection_output', 'decoder_features',
-      'vision_activation.layer3', 'loss', 'dice_loss', 'bce_loss', 'grad_total_norm', 'grad.cond_adapter.fc1.weight', 'adamw_step1.cond_adapter.fc2.bias']) {
+    for (const k of [
+      'trainable_names',
+      'trainable_count',
+      'recipe',
+      'logits',
+      'conditional_embeddings',
+      'text_projection_output',
+      'decoder_features',
+      'vision_activation.layer3',
+      'loss',
+      'dice_loss',
+      'bce_loss',
+      'grad_total_norm',
+      'grad.cond_adapter.fc1.weight',
+      'adamw_step1.cond_adapter.fc2.bias',
+    ]) {
       assert.ok(r.tensors[k], `${c}: ${k} not compared`);
     }
     assert.equal(T.liveTensors(), before, `${c} leaks tensors`);
@@ -130,7 +147,10 @@ test('the adapter parity kind passes the shared cases (names, count, logits, int
 });
 
 test('the kind reads the flags, the widths and the tolerances from case.json (an edited copy fails where it should)', async () => {
-  const run = async (name: string, edit: (cj: Record<string, unknown>) => void): Promise<Record<string, { pass: boolean; error?: string }>> => {
+  const run = async (
+    name: string,
+    edit: (cj: Record<string, unknown>) => void,
+  ): Promise<Record<string, { pass: boolean; error?: string }>> => {
     const root = join(tmp, name);
     cpSync(TINY, root, { recursive: true, filter: (p) => !p.includes('/learners') });
     const dir = join(root, 'adapters', name.split('-')[0]!);
@@ -173,7 +193,11 @@ test('the kind reads the flags, the widths and the tolerances from case.json (an
 test('tolerance strings as the fixtures write them', () => {
   assert.deepEqual(parseTolerance('atol 1e-4 + rtol 1e-4'), { atol: 1e-4, rtol: 1e-4 });
   assert.deepEqual(parseTolerance('atol 5e-6 (values ~1-2: one float32 ulp of 2 is 2.4e-7)'), { atol: 5e-6, rtol: 0 });
-  assert.deepEqual(parseTolerance('per tensor: |a - b| <= 1e-3 * max|b| + 1e-9 (gradients are ~1e-4)'), { atol: 1e-9, rtol: 1e-3, mode: 'tensorMax' });
+  assert.deepEqual(parseTolerance('per tensor: |a - b| <= 1e-3 * max|b| + 1e-9 (gradients are ~1e-4)'), {
+    atol: 1e-9,
+    rtol: 1e-3,
+    mode: 'tensorMax',
+  });
   assert.deepEqual(parseTolerance('rtol 1e-4'), { atol: 0, rtol: 1e-4 });
   assert.deepEqual(parseTolerance('atol 0.1 * lr', 3e-4), { atol: 0.1 * 3e-4, rtol: 0 });
   assert.equal(parseTolerance('atol 0.1 * lr'), null);
@@ -181,7 +205,11 @@ test('tolerance strings as the fixtures write them', () => {
 });
 
 const FLAG_SETS = [
-  { v: true, l: false, c: false }, { v: false, l: true, c: false }, { v: false, l: false, c: true }, { v: true, l: true, c: false }, { v: true, l: true, c: true },
+  { v: true, l: false, c: false },
+  { v: false, l: true, c: false },
+  { v: false, l: false, c: true },
+  { v: true, l: true, c: false },
+  { v: true, l: true, c: true },
 ];
 
 for (const variant of ['dense', 'shallow'] as const) {
@@ -194,18 +222,36 @@ for (const variant of ['dense', 'shallow'] as const) {
         const got = T.noGrad(() => seg.forward(px(), { inputIds: ids(), attentionMask: mask() }));
         const want = T.noGrad(() => (variant === 'dense' ? referenceDense : referenceShallow)(seg.model, a, f));
         const d = maxDiff(got, want);
-        const moved = T.noGrad(() => maxDiff(got, T.tidy(() => seg.model.forward(px(), { inputIds: ids(), attentionMask: mask() }).logits.unsqueeze(1))));
+        const moved = T.noGrad(() =>
+          maxDiff(
+            got,
+            T.tidy(() => seg.model.forward(px(), { inputIds: ids(), attentionMask: mask() }).logits.unsqueeze(1)),
+          ),
+        );
         got.dispose();
         want.dispose();
         assert.ok(d < 1e-5, `${variant} ${JSON.stringify(f)}: |ours - reference| ${d}`);
         assert.ok(moved > 1e-2, `${variant} ${JSON.stringify(f)}: the adapters do not change the logits (${moved})`);
         // trainable: exactly the adapters of the flags, every one with a fc1/fc2 of width 5 (256 for the conditional one)
         const names = seg.namedTrainable().map(([n]) => n);
-        assert.ok(names.every((n) => n.startsWith('context_learner.')), names.join(','));
-        assert.equal(names.some((n) => n.includes('cond_adapter')), f.c);
-        assert.equal(names.some((n) => /\.(v_|vision_)/.test(n)), f.v);
-        assert.equal(names.some((n) => /\.(l_|text_)/.test(n)), f.l);
-        for (const [n, t] of seg.namedTrainable()) if (n.endsWith('fc1.weight')) assert.equal(t.size(0), n.includes('cond_adapter') ? 256 : 5, n);
+        assert.ok(
+          names.every((n) => n.startsWith('context_learner.')),
+          names.join(','),
+        );
+        assert.equal(
+          names.some((n) => n.includes('cond_adapter')),
+          f.c,
+        );
+        assert.equal(
+          names.some((n) => /\.(v_|vision_)/.test(n)),
+          f.v,
+        );
+        assert.equal(
+          names.some((n) => /\.(l_|text_)/.test(n)),
+          f.l,
+        );
+        for (const [n, t] of seg.namedTrainable())
+          if (n.endsWith('fc1.weight')) assert.equal(t.size(0), n.includes('cond_adapter') ? 256 : 5, n);
       } finally {
         seg.dispose();
       }
@@ -217,13 +263,25 @@ test('dense: layers from max(extract_layers) on have no adapter (reference); qui
   const ref = await tiny({ learner: 'dense_adapter', adapterDim: 4 });
   const fixed = await tiny({ learner: 'dense_adapter', adapterDim: 4, quirks: 'fixed' });
   try {
-    const count = (s: PromptedClipSeg, list: string): number => new Set(s.namedTrainable().filter(([n]) => n.includes(`.${list}.`)).map(([n]) => n.split('.')[2])).size;
+    const count = (s: PromptedClipSeg, list: string): number =>
+      new Set(
+        s
+          .namedTrainable()
+          .filter(([n]) => n.includes(`.${list}.`))
+          .map(([n]) => n.split('.')[2]),
+      ).size;
     // clipseg-tiny: extract layers [1, 2, 3], 4 vision and 4 text layers
     assert.equal(count(ref, 'v_attn_adapters'), 3);
     assert.equal(count(ref, 'l_out_adapters'), 3);
     assert.equal(count(fixed, 'v_attn_adapters'), 4);
     assert.equal(count(fixed, 'l_out_adapters'), 4);
-    assert.equal(fixed.namedTrainable().find(([n]) => n === 'context_learner.cond_adapter.fc1.weight')![1].size(0), 4);
+    assert.equal(
+      fixed
+        .namedTrainable()
+        .find(([n]) => n === 'context_learner.cond_adapter.fc1.weight')![1]
+        .size(0),
+      4,
+    );
     assert.equal(ref.useNewLastLayer, false);
     assert.equal(ref.residual_ratio, null);
   } finally {
@@ -239,7 +297,12 @@ test('Adapter: x + relu(fc2(relu(fc1 x))) (reference) or x + fc2(relu(fc1 x)) (f
     const x = T.randn([4, 6]);
     const y = T.noGrad(() => a.forward(x));
     const want = T.tidy(() => {
-      const h = x.matmul(a.fc1.weight.transpose(0, 1)).add(a.fc1.bias!).clamp(0, null).matmul(a.fc2.weight.transpose(0, 1)).add(a.fc2.bias!);
+      const h = x
+        .matmul(a.fc1.weight.transpose(0, 1))
+        .add(a.fc1.bias!)
+        .clamp(0, null)
+        .matmul(a.fc2.weight.transpose(0, 1))
+        .add(a.fc2.bias!);
       return x.add(relu ? h.clamp(0, null) : h);
     });
     assert.ok(maxDiff(y, want) < 1e-6);
@@ -256,7 +319,19 @@ test('the reference loss: DiceCE(1.5, 1.0) on sigmoid(logits), i.e. Dice on p an
   const got = diceCELoss(logits, t, { lambdaDice: 1.5, lambdaCe: 1, appliedTo: 'probabilities' });
   const want = T.tidy(() => {
     const p = logits.sigmoid();
-    const dice = p.mul(t).sum([2, 3]).mul(2).add(1e-5).div(p.sum([2, 3]).add(t.sum([2, 3])).add(1e-5)).rsub(1).mean();
+    const dice = p
+      .mul(t)
+      .sum([2, 3])
+      .mul(2)
+      .add(1e-5)
+      .div(
+        p
+          .sum([2, 3])
+          .add(t.sum([2, 3]))
+          .add(1e-5),
+      )
+      .rsub(1)
+      .mean();
     const bce = T.F.softplus(p).sub(p.mul(t)).mean();
     return { dice, bce, loss: dice.mul(1.5).add(bce) };
   });
@@ -267,7 +342,7 @@ test('the reference loss: DiceCE(1.5, 1.0) on sigmoid(logits), i.e. Dice on p an
   T.dispose([logits, t, ...Object.values(got), ...Object.values(want), ...Object.values(single)]);
 });
 
-test('the recipe: the adapters train with their original\'s defaults, under any key the config sets', () => {
+test("the recipe: the adapters train with their original's defaults, under any key the config sets", () => {
   const data = { dir: 'd' };
   const dense = parseTrainConfig({ data, model: { learner: 'dense_adapter' } });
   assert.equal(dense.lr, 1e-3);
@@ -287,25 +362,34 @@ test('the recipe: the adapters train with their original\'s defaults, under any 
   // TuneVLSeg's (vpt): {monitor: val_loss, mode: min, patience: 12, min_delta: 0.0001}
   for (const learner of ['shallow_adapter', 'dense_adapter', 'full_finetune']) {
     for (const quirks of ['reference', 'fixed']) {
-      assert.deepEqual(parseTrainConfig({ data, model: { learner, quirks } }).earlyStopping,
-        { enabled: true, monitor: 'val_dice', patience: 20, minDelta: 1e-4 }, `${learner} ${quirks}`);
+      assert.deepEqual(
+        parseTrainConfig({ data, model: { learner, quirks } }).earlyStopping,
+        { enabled: true, monitor: 'val_dice', patience: 20, minDelta: 1e-4 },
+        `${learner} ${quirks}`,
+      );
     }
   }
   assert.deepEqual(vpt.earlyStopping, { enabled: true, monitor: 'val_loss', patience: 12, minDelta: 1e-4 });
-  assert.equal(parseTrainConfig({ data, model: { learner: 'dense_adapter' }, earlyStopping: { monitor: 'val_loss' } }).earlyStopping.monitor, 'val_loss');
+  assert.equal(
+    parseTrainConfig({ data, model: { learner: 'dense_adapter' }, earlyStopping: { monitor: 'val_loss' } }).earlyStopping.monitor,
+    'val_loss',
+  );
 });
 
-test('sweep --objective auto: what each original optimised (VLSM-Adapter: the last validation\'s Dice, maximised)', () => {
+test("sweep --objective auto: what each original optimised (VLSM-Adapter: the last validation's Dice, maximised)", () => {
   // clipseg_optuna.yaml: optimized_metric "val_dice_epoch", direction maximize; train.py returns the fit's last callback_metrics
   for (const learner of ['shallow_adapter', 'dense_adapter', 'full_finetune']) {
     assert.equal(autoObjective({ learner }), 'last_val_dice');
-    assert.equal(autoObjective({ learner, quirks: 'fixed' }), 'val_dice', 'fixed: the best checkpoint\'s Dice');
+    assert.equal(autoObjective({ learner, quirks: 'fixed' }), 'val_dice', "fixed: the best checkpoint's Dice");
   }
   assert.equal(autoObjective({ learner: 'vpt' }), 'val_loss');
-  assert.equal(autoObjective({ learner: 'lora' }), 'val_loss', 'no original sweep: TuneVLSeg\'s rule');
+  assert.equal(autoObjective({ learner: 'lora' }), 'val_loss', "no original sweep: TuneVLSeg's rule");
   assert.equal(objectiveDirection('last_val_dice'), 'maximize');
   assert.equal(objectiveDirection('val_loss'), 'minimize');
-  const s = { val: { samples: 4, loss: 0.3, dice: 0.8, iou: 0.7 }, lastEpoch: { valLoss: 0.4, valDice: 0.75, valSelectDice: 0.74 } } as unknown as TrainSummary;
+  const s = {
+    val: { samples: 4, loss: 0.3, dice: 0.8, iou: 0.7 },
+    lastEpoch: { valLoss: 0.4, valDice: 0.75, valSelectDice: 0.74 },
+  } as unknown as TrainSummary;
   assert.equal(objectiveValue('last_val_dice', s), 0.74, 'the checkpoint-selection Dice the monitor watches');
   assert.equal(epochObjectiveValue('last_val_dice', s.lastEpoch), 0.74);
 });
@@ -319,14 +403,20 @@ test('weight decay reaches every adapter tensor (biases too), as AdamW(net.param
     assert.equal(groups[0]!.params.length, seg.namedTrainable().length);
     assert.deepEqual(seg.decayNames().other, []);
     // 0 is no decay here: TuneVLSeg's quirk 19 (0 means torch's 0.01) belongs to the prompt learners' original
-    assert.deepEqual(optimizerGroups(seg, 0).map((g) => g.weightDecay), [0]);
+    assert.deepEqual(
+      optimizerGroups(seg, 0).map((g) => g.weightDecay),
+      [0],
+    );
   } finally {
     seg.dispose();
   }
 });
 
 test('clear errors: nothing to train, CRIS, a text width that cannot be added to the conditional embedding', async () => {
-  await assert.rejects(tiny({ learner: 'dense_adapter', adapterInV: false, adapterInL: false, adapterInCond: false }), /all false: no adapter to train/);
+  await assert.rejects(
+    tiny({ learner: 'dense_adapter', adapterInV: false, adapterInL: false, adapterInCond: false }),
+    /all false: no adapter to train/,
+  );
   await assert.rejects(tiny({ learner: 'shallow_adapter', depth: 2 }), /learner shallow_adapter: unknown option "depth"/);
   assert.equal(learnerSupports('dense_adapter', 'cris'), false);
   await assert.rejects(buildSegmenter({ model: 'cris-tiny', randomWeights: true, learner: 'shallow_adapter' }), /does not apply to cris/);
@@ -334,9 +424,15 @@ test('clear errors: nothing to train, CRIS, a text width that cannot be added to
   const cfg = JSON.parse(readFileSync(join(TINY, 'config.json'), 'utf8')) as Record<string, Record<string, unknown>>;
   cfg.text_config = { ...cfg.text_config, hidden_size: 48, num_attention_heads: 4 };
   const dir = join(tmp, 'wide-text');
-  cpSync(TINY, dir, { recursive: true, filter: (p) => !p.includes('/learners') && !p.includes('/adapters') && !p.endsWith('model.safetensors') });
+  cpSync(TINY, dir, {
+    recursive: true,
+    filter: (p) => !p.includes('/learners') && !p.includes('/adapters') && !p.endsWith('model.safetensors'),
+  });
   writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
-  await assert.rejects(buildSegmenter({ model: dir, randomWeights: true, learner: 'shallow_adapter' }), /raw text state \(width 48\).*width 32/);
+  await assert.rejects(
+    buildSegmenter({ model: dir, randomWeights: true, learner: 'shallow_adapter' }),
+    /raw text state \(width 48\).*width 32/,
+  );
   const ok = await buildSegmenter({ model: dir, randomWeights: true, learner: 'shallow_adapter', adapterInL: false });
   ok.dispose();
 });

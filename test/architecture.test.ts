@@ -35,7 +35,8 @@ test('the layers place every folder of src/', () => {
   const layers = layerOrders();
   assert.ok(layers.size >= 12, `the layer table was read (${[...layers.keys()].join(', ')})`);
   for (const n of readdirSync(src)) {
-    if (statSync(join(src, n)).isDirectory()) assert.ok(layers.has(n), `src/${n}/ has no layer in scripts/architecture/layers.ts (then run npm run docs:architecture)`);
+    if (statSync(join(src, n)).isDirectory())
+      assert.ok(layers.has(n), `src/${n}/ has no layer in scripts/architecture/layers.ts (then run npm run docs:architecture)`);
   }
 });
 
@@ -84,23 +85,34 @@ test('the check sees a violation when there is one', () => {
   assert.ok(layers.get('torch')! < layers.get('train')! && layers.get('train')! < layers.get('cli')!);
 });
 
-test('src/sweep (the public tunevlseg/sweep) knows no learner: TuneVLSeg\'s spaces sit in src/experiment', () => {
-  const reach = tsFiles(join(src, 'sweep')).flatMap((f) => importsOf(f).filter((t) => t.startsWith(`learners${sep}`)).map((t) => `${relative(src, f)} imports ${t}`));
+test("src/sweep (the public tunevlseg/sweep) knows no learner: TuneVLSeg's spaces sit in src/experiment", () => {
+  const reach = tsFiles(join(src, 'sweep')).flatMap((f) =>
+    importsOf(f)
+      .filter((t) => t.startsWith(`learners${sep}`))
+      .map((t) => `${relative(src, f)} imports ${t}`),
+  );
   assert.deepEqual(reach, []);
 });
 
-test('docs/architecture.md\'s layer table is what `npm run docs:architecture` writes', () => {
+test("docs/architecture.md's layer table is what `npm run docs:architecture` writes", () => {
   const file = join(repoRoot(), 'docs', 'architecture.md');
   const page = readFileSync(file, 'utf8');
   const table = (text: string): string => text.slice(text.indexOf(TABLE_BEGIN), text.indexOf(TABLE_END));
   // Compared as tables (not whole pages) so that the failure shows the rows that differ.
-  assert.equal(table(page), table(renderArchitecturePage(page, repoRoot())), 'docs/architecture.md is stale: run `npm run docs:architecture`');
+  assert.equal(
+    table(page),
+    table(renderArchitecturePage(page, repoRoot())),
+    'docs/architecture.md is stale: run `npm run docs:architecture`',
+  );
 });
 
 test('the written table follows the code: a new module or folder changes it', () => {
   const table = layerTable(repoRoot());
   assert.match(table, /^\| 0 \| `src\/util\/` \| \d+ \| itself only \|/m);
-  const withExtra = layerTable(repoRoot(), [{ order: 0, folders: ['util'], holds: 'x' }, { order: 1, folders: ['torch'], holds: 'y' }]);
+  const withExtra = layerTable(repoRoot(), [
+    { order: 0, folders: ['util'], holds: 'x' },
+    { order: 1, folders: ['torch'], holds: 'y' },
+  ]);
   const utilFiles = readdirSync(join(src, 'util')).filter((n) => n.endsWith('.ts')).length;
   assert.match(withExtra, new RegExp(`^\\| 0 \\| \`src/util/\` \\| ${utilFiles} \\| itself only \\| x \\|$`, 'm'));
   assert.match(withExtra, /^\| 1 \| `src\/torch\/` \| \d+ \| `util` \| y \|$/m);

@@ -37,28 +37,65 @@ test('bench runs each cell once, writes the report layout, and the report reads 
   const dir = mkdtempSync(join(tmpdir(), 'tvs-bench-cli-'));
   try {
     await generateSyntheticDataset('ultrasound', join(dir, 'data'), { size: 64, counts: { train: 8, val: 4, test: 4 }, seed: 2 });
-    writeFileSync(join(dir, 'train.json'), JSON.stringify({
-      model: { tokenizer: join(fixturesDir(), 'tokenizer'), imageSize: 64 },
-      batchSize: 4, effectiveBatchSize: 8, minEpochs: 1, maxEpochs: 1, data: { workers: 0 },
-    }));
-    const args = ['bench', '--models', `tiny=${join(fixturesDir(), 'clipseg-tiny')}`, '--learners', 'vpt', '--datasets', `us=${join(dir, 'data')}`,
-      '--trials', '1', '--out', join(dir, 'bench'), '--ablate', 'upsampler', '-c', join(dir, 'train.json'), '--max-depth', '3', '-q'];
+    writeFileSync(
+      join(dir, 'train.json'),
+      JSON.stringify({
+        model: { tokenizer: join(fixturesDir(), 'tokenizer'), imageSize: 64 },
+        batchSize: 4,
+        effectiveBatchSize: 8,
+        minEpochs: 1,
+        maxEpochs: 1,
+        data: { workers: 0 },
+      }),
+    );
+    const args = [
+      'bench',
+      '--models',
+      `tiny=${join(fixturesDir(), 'clipseg-tiny')}`,
+      '--learners',
+      'vpt',
+      '--datasets',
+      `us=${join(dir, 'data')}`,
+      '--trials',
+      '1',
+      '--out',
+      join(dir, 'bench'),
+      '--ablate',
+      'upsampler',
+      '-c',
+      join(dir, 'train.json'),
+      '--max-depth',
+      '3',
+      '-q',
+    ];
     const r = run(args, dir);
     assert.equal(r.status, 0, r.stderr.slice(-3000));
     assert.match(r.stdout, /2 cell\(s\) run, 0 already finished/);
     for (const cell of ['tiny__vpt__us', 'tiny__vpt__us__no-upsampler']) {
       const c = join(dir, 'bench', 'cells', cell);
-      for (const f of ['summary.json', 'config.json', 'metrics.jsonl', 'trials.jsonl', 'checkpoints/best.safetensors']) assert.ok(existsSync(join(c, f)), `${cell}/${f}`);
-      assert.ok(readdirSync(join(c, 'predictions')).some((f) => f.endsWith('_overlay.png')), 'test-set overlays');
-      const trials = readFileSync(join(c, 'trials.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { state: string });
+      for (const f of ['summary.json', 'config.json', 'metrics.jsonl', 'trials.jsonl', 'checkpoints/best.safetensors'])
+        assert.ok(existsSync(join(c, f)), `${cell}/${f}`);
+      assert.ok(
+        readdirSync(join(c, 'predictions')).some((f) => f.endsWith('_overlay.png')),
+        'test-set overlays',
+      );
+      const trials = readFileSync(join(c, 'trials.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { state: string });
       assert.equal(trials.length, 1);
       assert.equal(trials[0]!.state, 'complete');
     }
-    const emb = JSON.parse(readFileSync(join(dir, 'bench', 'embeddings', 'us.json'), 'utf8')) as { text: { labels: string[]; vectors: number[][] }; image: { labels: string[]; vectors: number[][] } };
+    const emb = JSON.parse(readFileSync(join(dir, 'bench', 'embeddings', 'us.json'), 'utf8')) as {
+      text: { labels: string[]; vectors: number[][] };
+      image: { labels: string[]; vectors: number[][] };
+    };
     assert.deepEqual(emb.text.labels, ['tumor.']);
     assert.equal(emb.image.labels.length, 4);
     assert.equal(emb.image.vectors[0]!.length, 32, 'projection_dim of the tiny CLIPSeg');
-    const cfg = JSON.parse(readFileSync(join(dir, 'bench', 'cells', 'tiny__vpt__us__no-upsampler', 'config.json'), 'utf8')) as { model: { useNewLastLayer: boolean } };
+    const cfg = JSON.parse(readFileSync(join(dir, 'bench', 'cells', 'tiny__vpt__us__no-upsampler', 'config.json'), 'utf8')) as {
+      model: { useNewLastLayer: boolean };
+    };
     assert.equal(cfg.model.useNewLastLayer, false);
     const again = run(args, dir);
     assert.equal(again.status, 0, again.stderr.slice(-2000));

@@ -11,7 +11,10 @@ import { buildProgram } from '../src/cli/program.js';
 import { FLAGS, examplesOf, oldSpellings } from '../src/cli/flags.js';
 import { repoRoot } from './helpers.js';
 
-interface Node { cmd: Command; path: string[] }
+interface Node {
+  cmd: Command;
+  path: string[];
+}
 
 function walk(cmd: Command, p: string[] = []): Node[] {
   return [{ cmd, path: p }, ...cmd.commands.flatMap((c) => walk(c, [...p, c.name()]))];
@@ -19,7 +22,14 @@ function walk(cmd: Command, p: string[] = []): Node[] {
 
 function helpOf(cmd: Command): string {
   let out = '';
-  cmd.configureOutput({ writeOut: (s) => { out += s; }, writeErr: (s) => { out += s; } });
+  cmd.configureOutput({
+    writeOut: (s) => {
+      out += s;
+    },
+    writeErr: (s) => {
+      out += s;
+    },
+  });
   cmd.outputHelp();
   return out;
 }
@@ -30,19 +40,31 @@ function tokens(line: string): string[] {
 }
 
 /** A program whose actions only record which command ran and with what options; errors throw, output is kept. */
-async function stubbedProgram(): Promise<{ program: Command; ran: { path: string; opts: Record<string, unknown>; args: unknown[] }[]; err: () => string }> {
+async function stubbedProgram(): Promise<{
+  program: Command;
+  ran: { path: string; opts: Record<string, unknown>; args: unknown[] }[];
+  err: () => string;
+}> {
   const program = await buildProgram();
   const ran: { path: string; opts: Record<string, unknown>; args: unknown[] }[] = [];
   let err = '';
   for (const { cmd, path: p } of walk(program)) {
     cmd.exitOverride();
-    cmd.configureOutput({ writeOut: () => {}, writeErr: (s) => { err += s; } });
-    if (p.length > 0 && cmd.commands.length === 0) cmd.action((...args: unknown[]) => { ran.push({ path: p.join(' '), opts: cmd.opts(), args: args.slice(0, -2) }); });
+    cmd.configureOutput({
+      writeOut: () => {},
+      writeErr: (s) => {
+        err += s;
+      },
+    });
+    if (p.length > 0 && cmd.commands.length === 0)
+      cmd.action((...args: unknown[]) => {
+        ran.push({ path: p.join(' '), opts: cmd.opts(), args: args.slice(0, -2) });
+      });
   }
   return { program, ran, err: () => err };
 }
 
-const canonical = new Map(Object.values(FLAGS).map((f) => [(/--[a-z0-9-]+/.exec(f.flags))![0], f.flags.replace(/^-\w, /, '')]));
+const canonical = new Map(Object.values(FLAGS).map((f) => [/--[a-z0-9-]+/.exec(f.flags)![0], f.flags.replace(/^-\w, /, '')]));
 const everyOldSpelling = new Set<string>(Object.values(FLAGS).flatMap((f) => ('old' in f ? [...f.old] : [])));
 
 test('every command: an Examples block whose lines parse as that command; defaults printed as (default: X)', async () => {
@@ -62,13 +84,26 @@ test('every command: an Examples block whose lines parse as that command; defaul
       } catch (e) {
         assert.fail(`${name}: example "${line}" does not parse: ${(e as Error).message} ${err()}`);
       }
-      if (p.length > 0) assert.ok(ran.length === 1 && ran[0]!.path.startsWith(p.join(' ')), `${name}: example "${line}" ran ${ran.map((r) => r.path).join(', ')}`);
+      if (p.length > 0)
+        assert.ok(
+          ran.length === 1 && ran[0]!.path.startsWith(p.join(' ')),
+          `${name}: example "${line}" ran ${ran.map((r) => r.path).join(', ')}`,
+        );
     }
     // Defaults: one form, never JSON-quoted, never commander's choices list, at most one per option.
     assert.doesNotMatch(help, /\(default [^:]/, `${name}: a default without "default:"`);
     assert.doesNotMatch(help, /default: "/, `${name}: a JSON-quoted default`);
     assert.doesNotMatch(help, /\(choices: /, `${name}: commander's choices list (the help text names them)`);
-    for (const o of cmd.options) assert.ok((cmd.createHelp().optionDescription(o).match(/\(default:/g) ?? []).length <= 1, `${name} ${o.flags}: two defaults`);
+    for (const o of cmd.options)
+      assert.ok(
+        (
+          cmd
+            .createHelp()
+            .optionDescription(o)
+            .match(/\(default:/g) ?? []
+        ).length <= 1,
+        `${name} ${o.flags}: two defaults`,
+      );
   }
 });
 
@@ -79,7 +114,8 @@ test('one spelling per concept: a shared flag is spelled, and takes its value, t
     const name = ['tunevlseg', ...p].join(' ');
     for (const o of cmd.options.filter((x) => !x.hidden && x.long)) {
       const spelled = o.flags.replace(/^-\w, /, '');
-      if (canonical.has(o.long!) && o.long !== '--model' && o.long !== '--out') assert.equal(spelled, canonical.get(o.long!), `${name}: ${o.flags}`);
+      if (canonical.has(o.long!) && o.long !== '--model' && o.long !== '--out')
+        assert.equal(spelled, canonical.get(o.long!), `${name}: ${o.flags}`);
       if (o.long === '--model' && p[0] !== 'convert') assert.equal(spelled, FLAGS.model.flags, `${name}: ${o.flags}`);
       // --workers means worker processes wherever it is shown (loader threads are --loader-threads)
       if (o.long === '--workers') assert.match(o.description, /process/, `${name}: --workers ${o.description}`);
@@ -89,8 +125,12 @@ test('one spelling per concept: a shared flag is spelled, and takes its value, t
     }
   }
   // The concepts the grammar unified are where the commands need them.
-  for (const [flag, cmds] of [['--dataset', ['train', 'eval', 'sweep', 'pretrain']], ['--image-size', ['train', 'eval', 'predict', 'export', 'convert']],
-    ['--loader-threads', ['train', 'eval', 'pretrain']], ['--model', ['train', 'eval', 'predict', 'export', 'inspect', 'sweep', 'demo']]] as const) {
+  for (const [flag, cmds] of [
+    ['--dataset', ['train', 'eval', 'sweep', 'pretrain']],
+    ['--image-size', ['train', 'eval', 'predict', 'export', 'convert']],
+    ['--loader-threads', ['train', 'eval', 'pretrain']],
+    ['--model', ['train', 'eval', 'predict', 'export', 'inspect', 'sweep', 'demo']],
+  ] as const) {
     for (const c of cmds) assert.ok(seen.get(flag)?.has(`tunevlseg ${c}`), `tunevlseg ${c} has no ${flag}`);
   }
 });
@@ -107,7 +147,10 @@ test('old spellings still work: the value reaches the new flag, with a one-line 
       const { program: stub, ran } = await stubbedProgram();
       const notes: string[] = [];
       const write = process.stderr.write.bind(process.stderr);
-      process.stderr.write = ((s: string) => { notes.push(String(s)); return true; }) as typeof process.stderr.write;
+      process.stderr.write = ((s: string) => {
+        notes.push(String(s));
+        return true;
+      }) as typeof process.stderr.write;
       try {
         await stub.parseAsync(args, { from: 'user' });
       } finally {
@@ -128,8 +171,21 @@ test('the flags named in open issues keep working', async () => {
     const node = walk(program).find((n) => n.path.join(' ') === p);
     return node !== undefined && node.cmd.options.some((o) => o.long === f);
   };
-  for (const [p, f] of [['sweep', '--dataset'], ['sweep', '--model'], ['sweep', '--learner'], ['sweep', '--devices'], ['bench', '--devices'], ['bench', '--learners'],
-    ['demo', '--learners'], ['train', '--overwrite'], ['worker', '--device'], ['bench', '--max-epochs'], ['train', '--lr'], ['data import', '--out'], ['data convert', '--anns']] as const) {
+  for (const [p, f] of [
+    ['sweep', '--dataset'],
+    ['sweep', '--model'],
+    ['sweep', '--learner'],
+    ['sweep', '--devices'],
+    ['bench', '--devices'],
+    ['bench', '--learners'],
+    ['demo', '--learners'],
+    ['train', '--overwrite'],
+    ['worker', '--device'],
+    ['bench', '--max-epochs'],
+    ['train', '--lr'],
+    ['data import', '--out'],
+    ['data convert', '--anns'],
+  ] as const) {
     assert.ok(has(p, f), `tunevlseg ${p} ${f}`);
   }
 });
@@ -158,8 +214,9 @@ test('"did you mean": a mistyped command, subcommand, option or learner', async 
 test('docs/cli.md writes the grammar down: every shared flag and every old spelling', () => {
   const doc = readFileSync(path.join(repoRoot(), 'docs', 'cli.md'), 'utf8');
   for (const f of Object.values(FLAGS)) {
-    assert.ok(doc.includes(`\`${(/--[a-z0-9-]+/.exec(f.flags))![0]}`), `docs/cli.md does not name ${f.flags}`);
-    for (const old of ('old' in f ? f.old : []) as readonly string[]) assert.ok(doc.includes(`\`${old}\``), `docs/cli.md does not name the old spelling ${old}`);
+    assert.ok(doc.includes(`\`${/--[a-z0-9-]+/.exec(f.flags)![0]}`), `docs/cli.md does not name ${f.flags}`);
+    for (const old of ('old' in f ? f.old : []) as readonly string[])
+      assert.ok(doc.includes(`\`${old}\``), `docs/cli.md does not name the old spelling ${old}`);
   }
   assert.match(doc, /Examples:/);
 });

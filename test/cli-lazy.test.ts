@@ -19,7 +19,8 @@ const native = path.join(dist, 'torch', 'native.js');
 function staticImports(file: string): string[] {
   const text = readFileSync(file, 'utf8');
   const out: string[] = [];
-  for (const m of text.matchAll(/^\s*(?:import|export)\s+(?:[^'";]*?\s+from\s+)?['"](\.{1,2}\/[^'"]+)['"]/gm)) out.push(path.resolve(path.dirname(file), m[1]!));
+  for (const m of text.matchAll(/^\s*(?:import|export)\s+(?:[^'";]*?\s+from\s+)?['"](\.{1,2}\/[^'"]+)['"]/gm))
+    out.push(path.resolve(path.dirname(file), m[1]!));
   return out;
 }
 
@@ -56,17 +57,25 @@ test('no module of src/cli reaches src/torch/native.ts through its top-level imp
     const chain = chainTo(path.join(dist, 'cli', f.replace(/\.ts$/, '.js')), native);
     if (chain) reached.push(chain.join(' -> '));
   }
-  assert.deepEqual(reached, [], 'a command module loads libtorch at import: move that import into the command\'s action (await import(...))');
+  assert.deepEqual(
+    reached,
+    [],
+    "a command module loads libtorch at import: move that import into the command's action (await import(...))",
+  );
 });
 
 /** `tunevlseg <args>` with an addon path that does not exist. */
 const withoutAddon = (args: string[]): { status: number | null; stdout: string; stderr: string } =>
-  spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, TUNEVLSEG_ADDON: path.join(os.tmpdir(), 'tunevlseg-no-addon', 'nope.node') } });
+  spawnSync(process.execPath, [main, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, TUNEVLSEG_ADDON: path.join(os.tmpdir(), 'tunevlseg-no-addon', 'nope.node') },
+  });
 
-test('without the addon: --help and every command\'s --help work', () => {
+test("without the addon: --help and every command's --help work", () => {
   const help = withoutAddon(['--help']);
   assert.equal(help.status, 0, help.stderr);
-  for (const c of ['train', 'eval', 'predict', 'export', 'sweep', 'bench', 'demo', 'inspect', 'doctor', 'data']) assert.match(help.stdout, new RegExp(`\\n  ${c}\\b`), c);
+  for (const c of ['train', 'eval', 'predict', 'export', 'sweep', 'bench', 'demo', 'inspect', 'doctor', 'data'])
+    assert.match(help.stdout, new RegExp(`\\n  ${c}\\b`), c);
   for (const c of ['eval', 'predict', 'train', 'inspect', 'demo', 'bench', 'sweep', 'convert', 'pretrain']) {
     const r = withoutAddon([c, '--help']);
     assert.equal(r.status, 0, `${c} --help: ${r.stderr}`);
@@ -87,13 +96,26 @@ test('without the addon: data check runs', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tunevlseg-lazy-'));
   try {
     for (const d of ['images', 'masks', 'anns']) mkdirSync(path.join(dir, d));
-    const W = 24, H = 16;
+    const W = 24,
+      H = 16;
     const mask = Buffer.alloc(W * H);
     for (let i = 0; i < mask.length; i++) mask[i] = i % W < W / 2 ? 255 : 0;
-    for (const [split, i] of [['train', 0], ['val', 1], ['test', 2]] as const) {
-      await sharp(Buffer.alloc(W * H * 3, 40 * (i + 1)), { raw: { width: W, height: H, channels: 3 } }).png().toFile(path.join(dir, 'images', `im${i}.png`));
-      await sharp(mask, { raw: { width: W, height: H, channels: 1 } }).toColourspace('b-w').png().toFile(path.join(dir, 'masks', `im${i}.png`));
-      writeFileSync(path.join(dir, 'anns', `${split}.json`), JSON.stringify([{ img_name: `im${i}.png`, mask_name: `im${i}.png`, prompts: { p0: 'left half' } }]));
+    for (const [split, i] of [
+      ['train', 0],
+      ['val', 1],
+      ['test', 2],
+    ] as const) {
+      await sharp(Buffer.alloc(W * H * 3, 40 * (i + 1)), { raw: { width: W, height: H, channels: 3 } })
+        .png()
+        .toFile(path.join(dir, 'images', `im${i}.png`));
+      await sharp(mask, { raw: { width: W, height: H, channels: 1 } })
+        .toColourspace('b-w')
+        .png()
+        .toFile(path.join(dir, 'masks', `im${i}.png`));
+      writeFileSync(
+        path.join(dir, 'anns', `${split}.json`),
+        JSON.stringify([{ img_name: `im${i}.png`, mask_name: `im${i}.png`, prompts: { p0: 'left half' } }]),
+      );
     }
     const r = withoutAddon(['data', 'check', dir]);
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);

@@ -8,14 +8,19 @@ import { tmpdir } from 'node:os';
 
 import * as T from '../src/torch/index.js';
 import {
-  CLIPSegForImageSegmentation, clipsegConfig, clipsegConfigFromJson, clipsegConfigToJson, clipsegRd64Config,
-  clipsegRd64RefinedConfig, readClipsegConfig, CLIPSEG_PRESETS,
+  CLIPSegForImageSegmentation,
+  clipsegConfig,
+  clipsegConfigFromJson,
+  clipsegConfigToJson,
+  clipsegRd64Config,
+  clipsegRd64RefinedConfig,
+  readClipsegConfig,
+  CLIPSEG_PRESETS,
 } from '../src/models/clipseg/index.js';
 import { diceCELoss } from '../src/inference/loss.js';
 import { CLIPTextTransformer, clipTextConfig } from '../src/models/clip/index.js';
 import { computeClipsegBaseOutputs, clipsegBaseKind, clipsegTolerance } from '../src/parity/kinds/clipseg.js';
 import { compareTensors, TOL } from '../src/parity/compare.js';
-
 
 import { repoRoot } from './helpers.js';
 const TINY = join(repoRoot(), '..', 'shared', 'fixtures', 'clipseg-tiny');
@@ -37,8 +42,19 @@ test('clipseg-tiny: every base-model output matches the fixture within the READM
   const actual = computeClipsegBaseOutputs(model, inputs);
   try {
     assert.equal(T.liveTensors(), before + new Set(actual.values()).size, 'only the returned outputs stay alive');
-    for (const name of ['logits', 'conditional_embeddings', 'vision_activation.layer1', 'vision_activation.layer2', 'vision_activation.layer3',
-      'decoder_features', 'text_last_hidden_state', 'text_pooled_output', 'logits_native', 'logits_pad77', 'dicece_loss']) {
+    for (const name of [
+      'logits',
+      'conditional_embeddings',
+      'vision_activation.layer1',
+      'vision_activation.layer2',
+      'vision_activation.layer3',
+      'decoder_features',
+      'text_last_hidden_state',
+      'text_pooled_output',
+      'logits_native',
+      'logits_pad77',
+      'dicece_loss',
+    ]) {
       assert.ok(actual.has(name), `computed ${name}`);
     }
     for (const [name, exp] of expected) {
@@ -72,18 +88,20 @@ test('forward inside tidy leaks nothing; conditioning on embeddings equals condi
   const inputs = T.loadSafetensors(join(TINY, 'inputs.safetensors')).tensors;
   try {
     const before = T.liveTensors();
-    T.noGrad(() => T.tidy(() => {
-      const px = inputs.get('pixel_values')!;
-      const a = model.forward(px, { inputIds: inputs.get('input_ids')!, attentionMask: inputs.get('attention_mask')! });
-      const b = model.forward(px, { conditionalEmbeddings: a.conditionalEmbeddings });
-      assert.deepEqual(a.logits.shape, [2, 96, 96]);
-      assert.deepEqual(a.decoderFeatures.shape, [2, 16, 6, 6]);
-      assert.equal(a.visionHiddenStates.length, 5); // input + 4 layers: extract [1,2,3] needs 4
-      assert.equal(a.visionPooledOutput, null);
-      assert.equal(b.textLastHiddenState, null);
-      assert.equal(a.logits.sub(b.logits).abs().max().item(), 0);
-      assert.throws(() => model.forward(px, { conditionalEmbeddings: T.zeros([2, 31]) }), /\[2, 32\]/);
-    }));
+    T.noGrad(() =>
+      T.tidy(() => {
+        const px = inputs.get('pixel_values')!;
+        const a = model.forward(px, { inputIds: inputs.get('input_ids')!, attentionMask: inputs.get('attention_mask')! });
+        const b = model.forward(px, { conditionalEmbeddings: a.conditionalEmbeddings });
+        assert.deepEqual(a.logits.shape, [2, 96, 96]);
+        assert.deepEqual(a.decoderFeatures.shape, [2, 16, 6, 6]);
+        assert.equal(a.visionHiddenStates.length, 5); // input + 4 layers: extract [1,2,3] needs 4
+        assert.equal(a.visionPooledOutput, null);
+        assert.equal(b.textLastHiddenState, null);
+        assert.equal(a.logits.sub(b.logits).abs().max().item(), 0);
+        assert.throws(() => model.forward(px, { conditionalEmbeddings: T.zeros([2, 31]) }), /\[2, 32\]/);
+      }),
+    );
     assert.equal(T.liveTensors(), before);
   } finally {
     T.dispose([...inputs.values()]);
@@ -96,7 +114,8 @@ test('DiceCE loss: MONAI semantics on a hand-computed case', () => {
     const logits = T.tensor([0, 2, -1, 1], [1, 1, 2, 2]);
     const target = T.tensor([1, 1, 0, 0], [1, 1, 2, 2]);
     const sig = (x: number): number => 1 / (1 + Math.exp(-x));
-    const p = [0, 2, -1, 1].map(sig), t = [1, 1, 0, 0];
+    const p = [0, 2, -1, 1].map(sig),
+      t = [1, 1, 0, 0];
     const inter = p.reduce((s, v, i) => s + v * t[i]!, 0);
     const dice = 1 - (2 * inter + 1e-5) / (p.reduce((s, v) => s + v, 0) + 2 + 1e-5);
     const bce = [0, 2, -1, 1].reduce((s, x, i) => s + (Math.max(x, 0) - x * t[i]! + Math.log1p(Math.exp(-Math.abs(x)))), 0) / 4;
@@ -134,7 +153,11 @@ test('config: HF defaults filled from the minimal config.json equal case.json co
   assert.equal(bare.textConfig.eosTokenId, 49407);
   assert.equal(bare.useComplexTransposedConvolution, false);
   // legacy *_config_dict wins over *_config, as in HF
-  const legacy = clipsegConfigFromJson({ model_type: 'clipseg', vision_config: { patch_size: 32 }, vision_config_dict: { patch_size: 16 } });
+  const legacy = clipsegConfigFromJson({
+    model_type: 'clipseg',
+    vision_config: { patch_size: 32 },
+    vision_config_dict: { patch_size: 16 },
+  });
   assert.equal(legacy.visionConfig.patchSize, 16);
   // presets
   const r = clipsegRd64RefinedConfig();
@@ -149,8 +172,14 @@ test('config: HF defaults filled from the minimal config.json equal case.json co
 
 test('config: errors name the file and the field', () => {
   assert.throws(() => clipsegConfigFromJson({ model_type: 'clip' }, 'x/config.json'), /x\/config\.json.*model_type/);
-  assert.throws(() => clipsegConfigFromJson({ model_type: 'clipseg', reduce_dim: '64' }, 'x/config.json'), /x\/config\.json: field "reduce_dim" must be a positive integer/);
-  assert.throws(() => clipsegConfigFromJson({ model_type: 'clipseg', text_config: { hidden_act: 'swish' } }, 'c.json'), /c\.json text_config: field "hidden_act"/);
+  assert.throws(
+    () => clipsegConfigFromJson({ model_type: 'clipseg', reduce_dim: '64' }, 'x/config.json'),
+    /x\/config\.json: field "reduce_dim" must be a positive integer/,
+  );
+  assert.throws(
+    () => clipsegConfigFromJson({ model_type: 'clipseg', text_config: { hidden_act: 'swish' } }, 'c.json'),
+    /c\.json text_config: field "hidden_act"/,
+  );
   assert.throws(() => clipsegConfigFromJson({ model_type: 'clipseg', extract_layers: [3, 12] }), /extract_layers/);
   withTmp((d) => {
     assert.throws(() => CLIPSegForImageSegmentation.fromPretrained(d), /config\.json does not exist/);
@@ -168,8 +197,11 @@ test('strict loading: a missing, an extra and a mis-shaped key each fail naming 
     const variants: [string, (m: Map<string, T.Tensor>) => void, RegExp][] = [
       ['missing', (m) => m.delete('decoder.film_mul.bias'), /missing keys \(1\): decoder\.film_mul\.bias/],
       ['extra', (m) => m.set('decoder.extra.weight', T.zeros([2])), /unexpected keys \(1\): decoder\.extra\.weight/],
-      ['shape', (m) => m.set('clip.visual_projection.weight', T.zeros([32, 63])),
-        /shape mismatch for clip\.visual_projection\.weight: model has \[32, 64\], checkpoint has \[32, 63\]/],
+      [
+        'shape',
+        (m) => m.set('clip.visual_projection.weight', T.zeros([32, 63])),
+        /shape mismatch for clip\.visual_projection\.weight: model has \[32, 64\], checkpoint has \[32, 63\]/,
+      ],
     ];
     for (const [what, edit, re] of variants) {
       withTmp((d) => {
@@ -178,11 +210,14 @@ test('strict loading: a missing, an extra and a mis-shaped key each fail naming 
         copyFileSync(join(TINY, 'config.json'), join(d, 'config.json'));
         T.saveSafetensors(join(d, 'model.safetensors'), m);
         const before = T.liveTensors();
-        assert.throws(() => CLIPSegForImageSegmentation.fromPretrained(d), (e: Error) => {
-          assert.match(e.message, re, what);
-          assert.ok(e.message.includes(join(d, 'model.safetensors')), `${what}: names the file`);
-          return true;
-        });
+        assert.throws(
+          () => CLIPSegForImageSegmentation.fromPretrained(d),
+          (e: Error) => {
+            assert.match(e.message, re, what);
+            assert.ok(e.message.includes(join(d, 'model.safetensors')), `${what}: names the file`);
+            return true;
+          },
+        );
         assert.equal(T.liveTensors(), before, `${what}: a failed load frees the model and the file's tensors`);
       });
     }
@@ -216,11 +251,37 @@ test('strict loading: a missing, an extra and a mis-shaped key each fail naming 
 });
 
 test('text pooling: legacy eos 2 uses argmax(ids), otherwise the first eos_token_id', () => {
-  const legacy = new CLIPTextTransformer(clipTextConfig({ vocabSize: 50, hiddenSize: 8, intermediateSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, maxPositionEmbeddings: 8, eosTokenId: 2 }));
-  const modern = new CLIPTextTransformer(clipTextConfig({ vocabSize: 50, hiddenSize: 8, intermediateSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, maxPositionEmbeddings: 8, eosTokenId: 7 }));
+  const legacy = new CLIPTextTransformer(
+    clipTextConfig({
+      vocabSize: 50,
+      hiddenSize: 8,
+      intermediateSize: 16,
+      numHiddenLayers: 1,
+      numAttentionHeads: 2,
+      maxPositionEmbeddings: 8,
+      eosTokenId: 2,
+    }),
+  );
+  const modern = new CLIPTextTransformer(
+    clipTextConfig({
+      vocabSize: 50,
+      hiddenSize: 8,
+      intermediateSize: 16,
+      numHiddenLayers: 1,
+      numAttentionHeads: 2,
+      maxPositionEmbeddings: 8,
+      eosTokenId: 7,
+    }),
+  );
   try {
     T.tidy(() => {
-      const ids = T.tensor([[1, 40, 7, 7, 7], [1, 7, 45, 7, 3]], { dtype: 'int64' });
+      const ids = T.tensor(
+        [
+          [1, 40, 7, 7, 7],
+          [1, 7, 45, 7, 3],
+        ],
+        { dtype: 'int64' },
+      );
       assert.deepEqual(legacy.eosPoolIndex(ids).toArray(), [1, 2]);
       assert.deepEqual(modern.eosPoolIndex(ids).toArray(), [2, 1]);
       assert.throws(() => legacy.forward(T.zeros([1, 9], { dtype: 'int64' })), /max_position_embeddings 8/);
@@ -238,17 +299,38 @@ test('full-size CIDAS/clipseg-rd64-refined config, random weights: 352x352 batch
     // text 63,165,952 + vision 85,799,424 + projections and logit_scale 655,361 + decoder 1,127,009
     assert.equal(model.numParameters(), 150_747_746);
     const before = T.liveTensors();
-    T.noGrad(() => T.tidy(() => {
-      const px = T.randn([2, 3, 352, 352]);
-      const ids = T.tensor([[0, 320, 1125, 539, 320, 13, 2, 1], [0, 4715, 2, 1, 1, 1, 1, 1]], { dtype: 'int64' });
-      const mask = T.tensor([[1, 1, 1, 1, 1, 1, 1, 0], [1, 1, 1, 0, 0, 0, 0, 0]], { dtype: 'int64' });
-      const out = model.forward(px, { inputIds: ids, attentionMask: mask });
-      assert.deepEqual(out.logits.shape, [2, 352, 352]);
-      assert.deepEqual(out.decoderFeatures.shape, [2, 64, 22, 22]);
-      assert.deepEqual(out.visionActivations.map((a) => a.shape), [[2, 485, 768], [2, 485, 768], [2, 485, 768]]);
-      assert.equal(out.visionHiddenStates.length, 11, 'layers 1..10 only: extract [3, 6, 9] reads hidden_states[4, 7, 10]');
-      assert.ok(out.logits.isfinite().all().item() === 1);
-    }));
+    T.noGrad(() =>
+      T.tidy(() => {
+        const px = T.randn([2, 3, 352, 352]);
+        const ids = T.tensor(
+          [
+            [0, 320, 1125, 539, 320, 13, 2, 1],
+            [0, 4715, 2, 1, 1, 1, 1, 1],
+          ],
+          { dtype: 'int64' },
+        );
+        const mask = T.tensor(
+          [
+            [1, 1, 1, 1, 1, 1, 1, 0],
+            [1, 1, 1, 0, 0, 0, 0, 0],
+          ],
+          { dtype: 'int64' },
+        );
+        const out = model.forward(px, { inputIds: ids, attentionMask: mask });
+        assert.deepEqual(out.logits.shape, [2, 352, 352]);
+        assert.deepEqual(out.decoderFeatures.shape, [2, 64, 22, 22]);
+        assert.deepEqual(
+          out.visionActivations.map((a) => a.shape),
+          [
+            [2, 485, 768],
+            [2, 485, 768],
+            [2, 485, 768],
+          ],
+        );
+        assert.equal(out.visionHiddenStates.length, 11, 'layers 1..10 only: extract [3, 6, 9] reads hidden_states[4, 7, 10]');
+        assert.ok(out.logits.isfinite().all().item() === 1);
+      }),
+    );
     assert.equal(T.liveTensors(), before);
   } finally {
     model.dispose();

@@ -15,7 +15,6 @@ import { applyKeyMap, defaultKeyMap, CRIS_KEY_MAP, CLIP_RN50_KEY_MAP } from '../
 import { convertCheckpoint, ConvertError } from '../src/models/cris/convert.js';
 import { compareTensors, TOL } from '../src/parity/compare.js';
 
-
 import { repoRoot } from './helpers.js';
 const FIX = join(repoRoot(), '..', 'shared', 'fixtures', 'cris-tiny');
 const TINY_HYPER = { numHead: 4, dropout: 0, imgSize: 64 };
@@ -39,7 +38,11 @@ after(() => {
 
 /** Writes name -> tensor with the addon's torch::pickle_save (a dict torch.load reads). */
 function savePickle(path: string, entries: [string, Tensor][]): void {
-  N.saveTensorsPickle(path, entries.map(([k]) => k), entries.map(([, t]) => t._h));
+  N.saveTensorsPickle(
+    path,
+    entries.map(([k]) => k),
+    entries.map(([, t]) => t._h),
+  );
 }
 
 /** Same dtype, shape and values. */
@@ -49,11 +52,17 @@ const same = (a: Tensor, b: Tensor): boolean => a.dtype === b.dtype && compareTe
 function assertConvertedParity(dir: string): void {
   const model = loadCris(dir);
   try {
-    noGrad(() => tidy(() => {
-      const out = model.forward({ pixelValues: inputs.get('pixel_values')!, inputIds: inputs.get('input_ids')!, attentionMask: inputs.get('attention_mask')! });
-      const r = compareTensors(out.logits, expected.get('logits')!, TOL.logits);
-      assert.ok(r.pass, `logits after conversion: ${JSON.stringify(r)}`);
-    }));
+    noGrad(() =>
+      tidy(() => {
+        const out = model.forward({
+          pixelValues: inputs.get('pixel_values')!,
+          inputIds: inputs.get('input_ids')!,
+          attentionMask: inputs.get('attention_mask')!,
+        });
+        const r = compareTensors(out.logits, expected.get('logits')!, TOL.logits);
+        assert.ok(r.pass, `logits after conversion: ${JSON.stringify(r)}`);
+      }),
+    );
   } finally {
     model.dispose();
   }
@@ -62,13 +71,30 @@ function assertConvertedParity(dir: string): void {
 test('key map: unwrap, strip, drop, rename, collisions', () => {
   const names = ['epoch_t', 'state_dict.module.a.w', 'state_dict.module.b', 'state_dict.c', 'optimizer.state.0.exp_avg'];
   const r = applyKeyMap(names, CRIS_KEY_MAP);
-  assert.deepEqual([...r.mapping], [['a.w', 'state_dict.module.a.w'], ['b', 'state_dict.module.b'], ['c', 'state_dict.c']]);
+  assert.deepEqual(
+    [...r.mapping],
+    [
+      ['a.w', 'state_dict.module.a.w'],
+      ['b', 'state_dict.module.b'],
+      ['c', 'state_dict.c'],
+    ],
+  );
   assert.deepEqual(r.skipped, ['epoch_t', 'optimizer.state.0.exp_avg']);
   // No state_dict subtree: nothing unwrapped.
   assert.deepEqual([...applyKeyMap(['module.x', 'y'], CRIS_KEY_MAP).mapping.keys()], ['x', 'y']);
   // Prefixes apply in order; drop and rename after stripping.
-  const r2 = applyKeyMap(['net.module.p', 'net.q', 'input_resolution'], { stripPrefixes: ['net.', 'module.'], drop: ['input_resolution'], rename: { q: 'z' } });
-  assert.deepEqual([...r2.mapping], [['p', 'net.module.p'], ['z', 'net.q']]);
+  const r2 = applyKeyMap(['net.module.p', 'net.q', 'input_resolution'], {
+    stripPrefixes: ['net.', 'module.'],
+    drop: ['input_resolution'],
+    rename: { q: 'z' },
+  });
+  assert.deepEqual(
+    [...r2.mapping],
+    [
+      ['p', 'net.module.p'],
+      ['z', 'net.q'],
+    ],
+  );
   assert.deepEqual(r2.skipped, ['input_resolution']);
   assert.throws(() => applyKeyMap(['module.a', 'a'], CRIS_KEY_MAP), /both module\.a and a become a/);
   assert.deepEqual(CLIP_RN50_KEY_MAP.drop, ['input_resolution', 'context_length', 'vocab_size']);
@@ -79,7 +105,10 @@ test('key map: unwrap, strip, drop, rename, collisions', () => {
 
 test('convert a libtorch-pickled checkpoint with module. keys, then load it strictly', async () => {
   const file = join(tmp, 'cris_module.pth');
-  savePickle(file, [...weights].map(([k, t]) => [`module.${k}`, t]));
+  savePickle(
+    file,
+    [...weights].map(([k, t]) => [`module.${k}`, t]),
+  );
   const out = join(tmp, 'out-native');
   const start = liveTensors();
   const r = await convertCheckpoint(file, out, { model: 'cris', hyper: TINY_HYPER });
@@ -103,8 +132,11 @@ test('convert a libtorch-pickled checkpoint with module. keys, then load it stri
 
 test('convert a Python torch.save training checkpoint (OrderedDict state_dict, fp16 convs, protocol 5)', async () => {
   const probe = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
-  assert.equal(probe.status, 0,
-    `${PYTHON} cannot import torch (Debian python3-torch, installed by scripts/bootstrap.sh, is required for this test): ${probe.stderr || probe.error?.message}`);
+  assert.equal(
+    probe.status,
+    0,
+    `${PYTHON} cannot import torch (Debian python3-torch, installed by scripts/bootstrap.sh, is required for this test): ${probe.stderr || probe.error?.message}`,
+  );
   const src = join(tmp, 'plain.pt');
   savePickle(src, [...weights]);
   const file = join(tmp, 'cris_best.pth');
@@ -163,14 +195,22 @@ test('a checkpoint with unexpected and missing keys fails listing them, and writ
   const file2 = join(tmp, 'bad-shape.pth');
   const wrong = zeros([5]);
   try {
-    savePickle(file2, [...weights].map(([k, t]) => [k, k === 'proj.txt.bias' ? wrong : t]));
+    savePickle(
+      file2,
+      [...weights].map(([k, t]) => [k, k === 'proj.txt.bias' ? wrong : t]),
+    );
   } finally {
     wrong.dispose();
   }
-  await assert.rejects(convertCheckpoint(file2, join(tmp, 'out-bad2'), { hyper: TINY_HYPER }), /proj\.txt\.bias: model \[289\], checkpoint \[5\]/);
+  await assert.rejects(
+    convertCheckpoint(file2, join(tmp, 'out-bad2'), { hyper: TINY_HYPER }),
+    /proj\.txt\.bias: model \[289\], checkpoint \[5\]/,
+  );
   // Without a key map that strips module., every key is unexpected and the config cannot be inferred.
-  await assert.rejects(convertCheckpoint(join(tmp, 'cris_module.pth'), join(tmp, 'out-nomap'), { keyMap: { stripPrefixes: [] }, hyper: TINY_HYPER }),
-    /cannot determine the cris configuration: cannot infer .*no key .*\n  checkpoint keys after the key map \(\d+\): module\./);
+  await assert.rejects(
+    convertCheckpoint(join(tmp, 'cris_module.pth'), join(tmp, 'out-nomap'), { keyMap: { stripPrefixes: [] }, hyper: TINY_HYPER }),
+    /cannot determine the cris configuration: cannot infer .*no key .*\n  checkpoint keys after the key map \(\d+\): module\./,
+  );
 });
 
 test('an unreadable file names both readers', async () => {
@@ -222,7 +262,7 @@ test('the restricted torch.save reader never calls unknown globals and flattens 
     'import sys, torch, os',
     'class Evil:',
     '    def __reduce__(self): return (os.system, ("touch " + sys.argv[2],))',
-    "t = torch.arange(12.).reshape(3, 4)",
+    't = torch.arange(12.).reshape(3, 4)',
     "torch.save({'a': {'b': [t.t(), t[1:, 2:]]}, 'evil': Evil(), 'n': 3}, sys.argv[1])",
   ].join('\n');
   const py = spawnSync(PYTHON, ['-c', script, file, marker], { encoding: 'utf8' });
@@ -245,9 +285,14 @@ test('`tunevlseg convert` command (commander)', async () => {
   const out = join(tmp, 'out-cli');
   const logs: string[] = [];
   const orig = console.log;
-  console.log = (...a: unknown[]) => { logs.push(a.join(' ')); };
+  console.log = (...a: unknown[]) => {
+    logs.push(a.join(' '));
+  };
   try {
-    await program.parseAsync(['convert', join(tmp, 'cris_module.pth'), '--out', out, '--heads', '4', '--image-size', '64', '--dropout', '0'], { from: 'user' });
+    await program.parseAsync(
+      ['convert', join(tmp, 'cris_module.pth'), '--out', out, '--heads', '4', '--image-size', '64', '--dropout', '0'],
+      { from: 'user' },
+    );
   } finally {
     console.log = orig;
   }
@@ -259,9 +304,16 @@ test('`tunevlseg convert` command (commander)', async () => {
   // --strip-prefix replaces the default: with an empty list... use a wrong prefix to see the error surface.
   const p2 = new Command('tunevlseg').exitOverride();
   registerConvertCommand(p2);
-  await assert.rejects(p2.parseAsync(['convert', join(tmp, 'cris_module.pth'), '--out', join(tmp, 'out-cli2'), '--strip-prefix', 'nothing.'], { from: 'user' }),
-    /cannot determine the cris configuration/);
+  await assert.rejects(
+    p2.parseAsync(['convert', join(tmp, 'cris_module.pth'), '--out', join(tmp, 'out-cli2'), '--strip-prefix', 'nothing.'], {
+      from: 'user',
+    }),
+    /cannot determine the cris configuration/,
+  );
   const p3 = new Command('tunevlseg').exitOverride().configureOutput({ writeErr: () => {} });
   registerConvertCommand(p3);
-  await assert.rejects(p3.parseAsync(['convert', 'x.pth', '--out', 'y', '--model', 'vit'], { from: 'user' }), /expected cris | clip-rn50, got "vit"/);
+  await assert.rejects(
+    p3.parseAsync(['convert', 'x.pth', '--out', 'y', '--model', 'vit'], { from: 'user' }),
+    /expected cris | clip-rn50, got "vit"/,
+  );
 });

@@ -5,14 +5,23 @@ import { join } from 'node:path';
 
 import { F, Tensor, cat, dispose, liveTensors, loadSafetensors, noGrad, tidy, zeros, randn } from '../src/torch/index.js';
 import {
-  CRIS, crisConfigFromReference, crisTiny, crisRn50, checkCrisConfig, loadCrisWeights,
-  extendPadMaskForContext, eosIndexForContext, insertContextAfterBos, inferCrisConfig, parseCrisConfig,
-  type CrisOutput, type CrisTextHooks,
+  CRIS,
+  crisConfigFromReference,
+  crisTiny,
+  crisRn50,
+  checkCrisConfig,
+  loadCrisWeights,
+  extendPadMaskForContext,
+  eosIndexForContext,
+  insertContextAfterBos,
+  inferCrisConfig,
+  parseCrisConfig,
+  type CrisOutput,
+  type CrisTextHooks,
 } from '../src/models/cris/index.js';
 import { compareTensors, TOL, type Tolerance } from '../src/parity/compare.js';
 import { diceCELoss } from '../src/inference/loss.js';
 import { crisBaseKind } from '../src/parity/kinds/cris.js';
-
 
 import { repoRoot } from './helpers.js';
 const FIX = join(repoRoot(), '..', 'shared', 'fixtures', 'cris-tiny');
@@ -60,34 +69,55 @@ const FIELDS: [string, keyof CrisOutput, Tolerance][] = [
 test('tiny config from case.json equals the crisTiny preset', () => {
   assert.deepEqual(crisConfigFromReference(caseJson.model_config), crisTiny());
   assert.equal(model.training, false, 'CRIS is built in eval mode');
-  assert.ok(model.backbone.parameters().every((p) => !p.requiresGrad), 'freezeEncoder freezes the backbone');
+  assert.ok(
+    model.backbone.parameters().every((p) => !p.requiresGrad),
+    'freezeEncoder freezes the backbone',
+  );
   assert.ok(model.neck.parameters().every((p) => p.requiresGrad));
 });
 
 test('parity with cris-tiny: logits and every intermediate, pad mask exact, DiceCE loss', () => {
-  noGrad(() => tidy(() => {
-    const out = model.forward({ pixelValues: get(inputs, 'pixel_values'), inputIds: get(inputs, 'input_ids'), attentionMask: get(inputs, 'attention_mask') });
-    for (const [name, field, tol] of FIELDS) assertClose(out[field] as Tensor, get(expected, name), tol, name);
-    assert.equal(out.padMask.dtype, 'bool');
-    assertClose(out.padMask.long(), get(expected, 'pad_mask'), TOL.exact, 'pad_mask');
-    const l = diceCELoss(out.logits, get(inputs, 'labels'));
-    assertClose(l.loss, get(expected, 'dicece_loss'), TOL.loss, 'dicece_loss');
-    assert.ok(Math.abs(l.loss.item() - (l.dice.item() + 0.2 * l.bce.item())) < 1e-6);
-  }));
+  noGrad(() =>
+    tidy(() => {
+      const out = model.forward({
+        pixelValues: get(inputs, 'pixel_values'),
+        inputIds: get(inputs, 'input_ids'),
+        attentionMask: get(inputs, 'attention_mask'),
+      });
+      for (const [name, field, tol] of FIELDS) assertClose(out[field] as Tensor, get(expected, name), tol, name);
+      assert.equal(out.padMask.dtype, 'bool');
+      assertClose(out.padMask.long(), get(expected, 'pad_mask'), TOL.exact, 'pad_mask');
+      const l = diceCELoss(out.logits, get(inputs, 'labels'));
+      assertClose(l.loss, get(expected, 'dicece_loss'), TOL.loss, 'dicece_loss');
+      assert.ok(Math.abs(l.loss.item() - (l.dice.item() + 0.2 * l.bce.item())) < 1e-6);
+    }),
+  );
 });
 
 test('parity with cris-tiny: the pad-77 (truncated) input', () => {
-  noGrad(() => tidy(() => {
-    const out = model.forward({ pixelValues: get(inputs, 'pixel_values'), inputIds: get(inputs, 'input_ids_pad77'), attentionMask: get(inputs, 'attention_mask_pad77') });
-    assertClose(out.logits, get(expected, 'logits_pad77'), TOL.logits, 'logits_pad77');
-  }));
+  noGrad(() =>
+    tidy(() => {
+      const out = model.forward({
+        pixelValues: get(inputs, 'pixel_values'),
+        inputIds: get(inputs, 'input_ids_pad77'),
+        attentionMask: get(inputs, 'attention_mask_pad77'),
+      });
+      assertClose(out.logits, get(expected, 'logits_pad77'), TOL.logits, 'logits_pad77');
+    }),
+  );
 });
 
 test('a tidy forward leaves liveTensors where it started', () => {
   const start = liveTensors();
-  noGrad(() => tidy(() => {
-    model.forward({ pixelValues: get(inputs, 'pixel_values'), inputIds: get(inputs, 'input_ids'), attentionMask: get(inputs, 'attention_mask') });
-  }));
+  noGrad(() =>
+    tidy(() => {
+      model.forward({
+        pixelValues: get(inputs, 'pixel_values'),
+        inputIds: get(inputs, 'input_ids'),
+        attentionMask: get(inputs, 'attention_mask'),
+      });
+    }),
+  );
   assert.equal(liveTensors(), start);
   // forward itself returns only its outputs: disposing them restores the count.
   const out = noGrad(() => model.forward({ pixelValues: get(inputs, 'pixel_values'), inputIds: get(inputs, 'input_ids') }));
@@ -95,8 +125,10 @@ test('a tidy forward leaves liveTensors where it started', () => {
   assert.equal(liveTensors(), start);
   // With grad on and hooks, too.
   tidy(() => {
-    const out2 = model.forward({ pixelValues: get(inputs, 'pixel_values'), inputIds: get(inputs, 'input_ids'), attentionMask: get(inputs, 'attention_mask') },
-      { afterBlock: (_i, h) => h.mul(1) });
+    const out2 = model.forward(
+      { pixelValues: get(inputs, 'pixel_values'), inputIds: get(inputs, 'input_ids'), attentionMask: get(inputs, 'attention_mask') },
+      { afterBlock: (_i, h) => h.mul(1) },
+    );
     return out2.logits.sum();
   }).dispose();
   assert.equal(liveTensors(), start);
@@ -122,15 +154,18 @@ test('strict loading names missing, unexpected and mis-shaped keys', () => {
     sd.delete('decoder.norm.weight');
     sd.set('decoder.extra.weight', zeros([1]));
     sd.set('proj.txt.bias', zeros([7]));
-    assert.throws(() => m.loadStateDict(sd, { source: 'broken.safetensors' }), (e: Error & { missing?: string[]; unexpected?: string[] }) => {
-      assert.match(e.message, /broken\.safetensors/);
-      assert.match(e.message, /missing keys \(1\): decoder\.norm\.weight/);
-      assert.match(e.message, /unexpected keys \(1\): decoder\.extra\.weight/);
-      assert.match(e.message, /shape mismatch for proj\.txt\.bias: model has \[289\], checkpoint has \[7\]/);
-      assert.deepEqual(e.missing, ['decoder.norm.weight']);
-      assert.deepEqual(e.unexpected, ['decoder.extra.weight']);
-      return true;
-    });
+    assert.throws(
+      () => m.loadStateDict(sd, { source: 'broken.safetensors' }),
+      (e: Error & { missing?: string[]; unexpected?: string[] }) => {
+        assert.match(e.message, /broken\.safetensors/);
+        assert.match(e.message, /missing keys \(1\): decoder\.norm\.weight/);
+        assert.match(e.message, /unexpected keys \(1\): decoder\.extra\.weight/);
+        assert.match(e.message, /shape mismatch for proj\.txt\.bias: model has \[289\], checkpoint has \[7\]/);
+        assert.deepEqual(e.missing, ['decoder.norm.weight']);
+        assert.deepEqual(e.unexpected, ['decoder.extra.weight']);
+        return true;
+      },
+    );
     dispose([sd.get('decoder.extra.weight'), sd.get('proj.txt.bias')]);
     // The full fixture loads strictly and covers every key (BatchNorm buffers included).
     assert.deepEqual([...m.stateDict().keys()].sort(), [...tensors.keys()].sort());
@@ -147,7 +182,10 @@ test('config validation and inference', () => {
   assert.equal(rn.clip.transformerWidth, 512);
   assert.equal(rn.imgSize, 416);
   assert.equal(rn.dropout, 0.2);
-  assert.throws(() => checkCrisConfig({ ...crisTiny(), visDim: 48, fpnOut: [32, 48, 128] }), /visDim 48 must equal clip\.transformerWidth 64/);
+  assert.throws(
+    () => checkCrisConfig({ ...crisTiny(), visDim: 48, fpnOut: [32, 48, 128] }),
+    /visDim 48 must equal clip\.transformerWidth 64/,
+  );
   assert.throws(() => checkCrisConfig({ ...crisTiny(), wordDim: 64 }), /wordDim 64 must equal clip\.embedDim 128/);
   assert.throws(() => parseCrisConfig({ model_type: 'cris', ...crisTiny(), numHead: 0 }), /numHead/);
   assert.throws(() => crisConfigFromReference({ clip: {}, cris: {} }), /transformer_width/);
@@ -158,32 +196,52 @@ test('config validation and inference', () => {
 test('input validation errors are precise', () => {
   const px = get(inputs, 'pixel_values');
   assert.throws(() => model.forward({ pixelValues: px, inputIds: zeros([2, 78], { dtype: 'int64' }) }), /78 tokens exceed maxLength 77/);
-  assert.throws(() => model.forward({ pixelValues: px, inputIds: get(inputs, 'input_ids'), attentionMask: get(inputs, 'attention_mask_pad77') }), /attentionMask \[2, 77\] must match inputIds \[2, 15\]/);
-  assert.throws(() => model.forward({ pixelValues: px, inputIds: get(inputs, 'input_ids') }, {
-    afterBlock: (_i, h) => h.slice(1, 0, 3),
-  }), /afterBlock\(0\) must return a \[2, 15, 64\] tensor/);
+  assert.throws(
+    () => model.forward({ pixelValues: px, inputIds: get(inputs, 'input_ids'), attentionMask: get(inputs, 'attention_mask_pad77') }),
+    /attentionMask \[2, 77\] must match inputIds \[2, 15\]/,
+  );
+  assert.throws(
+    () =>
+      model.forward(
+        { pixelValues: px, inputIds: get(inputs, 'input_ids') },
+        {
+          afterBlock: (_i, h) => h.slice(1, 0, 3),
+        },
+      ),
+    /afterBlock\(0\) must return a \[2, 15, 64\] tensor/,
+  );
 });
 
 test('hooks: identity hooks reproduce the plain forward; afterBlock fires after every block, 0-based', () => {
-  noGrad(() => tidy(() => {
-    const inp = { pixelValues: get(inputs, 'pixel_values'), inputIds: get(inputs, 'input_ids'), attentionMask: get(inputs, 'attention_mask') };
-    const calls: [number, number[]][] = [];
-    const out = model.forward(inp, {
-      prepare: (ctx) => {
-        assert.deepEqual(ctx.tokenEmbeds.shape, [2, 15, 64]);
-        assert.deepEqual(ctx.imageFeatures.shape, [2, 128]);
-        assert.deepEqual(ctx.eosIndex.toArray(), get(inputs, 'input_ids').argmax(-1).toArray());
-        return { inputEmbeds: ctx.tokenEmbeds, padMask: ctx.padMask, eosIndex: ctx.eosIndex };
-      },
-      afterBlock: (i, h) => {
-        calls.push([i, h.shape]);
-        return h;
-      },
-    });
-    assert.deepEqual(calls, [[0, [2, 15, 64]], [1, [2, 15, 64]], [2, [2, 15, 64]]]);
-    assertClose(out.logits, get(expected, 'logits'), TOL.logits, 'logits through identity hooks');
-    assertClose(out.imageFeatures!, out.visC5.mean([2, 3]), TOL.exact, 'imageFeatures = mean of vis_c5');
-  }));
+  noGrad(() =>
+    tidy(() => {
+      const inp = {
+        pixelValues: get(inputs, 'pixel_values'),
+        inputIds: get(inputs, 'input_ids'),
+        attentionMask: get(inputs, 'attention_mask'),
+      };
+      const calls: [number, number[]][] = [];
+      const out = model.forward(inp, {
+        prepare: (ctx) => {
+          assert.deepEqual(ctx.tokenEmbeds.shape, [2, 15, 64]);
+          assert.deepEqual(ctx.imageFeatures.shape, [2, 128]);
+          assert.deepEqual(ctx.eosIndex.toArray(), get(inputs, 'input_ids').argmax(-1).toArray());
+          return { inputEmbeds: ctx.tokenEmbeds, padMask: ctx.padMask, eosIndex: ctx.eosIndex };
+        },
+        afterBlock: (i, h) => {
+          calls.push([i, h.shape]);
+          return h;
+        },
+      });
+      assert.deepEqual(calls, [
+        [0, [2, 15, 64]],
+        [1, [2, 15, 64]],
+        [2, [2, 15, 64]],
+      ]);
+      assertClose(out.logits, get(expected, 'logits'), TOL.logits, 'logits through identity hooks');
+      assertClose(out.imageFeatures!, out.visC5.mean([2, 3]), TOL.exact, 'imageFeatures = mean of vis_c5');
+    }),
+  );
 });
 
 test('helpers: pad mask extension, EOS index and context insertion follow COOPCRIS', () => {
@@ -212,7 +270,8 @@ test('helpers: pad mask extension, EOS index and context insertion follow COOPCR
 // A minimal COOPCRIS emulation on top of the hooks (the real learners live in src/learners/):
 // it checks that the hook points reproduce the reference's prompted text path exactly.
 function coopHooks(ctx0: Tensor, n: number, depth: number, bias?: (imageFeatures: Tensor) => Tensor): CrisTextHooks {
-  const contextFor = (imageFeatures: Tensor): Tensor => (bias ? bias(imageFeatures).unsqueeze(1).add(ctx0) : ctx0.unsqueeze(0).expand(imageFeatures.size(0), n, ctx0.size(1)));
+  const contextFor = (imageFeatures: Tensor): Tensor =>
+    bias ? bias(imageFeatures).unsqueeze(1).add(ctx0) : ctx0.unsqueeze(0).expand(imageFeatures.size(0), n, ctx0.size(1));
   return {
     prepare: (c) => ({
       inputEmbeds: insertContextAfterBos(c.tokenEmbeds, contextFor(c.imageFeatures), 77),
@@ -244,29 +303,47 @@ for (const learner of ['coop-d1', 'cocoop-d1'] as const) {
     const params = loadSafetensors(join(dir, 'params_init.safetensors')).tensors;
     const exp = loadSafetensors(join(dir, 'outputs.safetensors')).tensors;
     try {
-      noGrad(() => tidy(() => {
-        const ctx0 = get(params, 'context_learner.context_vectors').select(0, 0); // [4, 64]
-        let bias: ((f: Tensor) => Tensor) | undefined;
-        if (learner === 'cocoop-d1') {
-          // Linear(128, 64) -> ReLU -> Linear(64, 64, bias=False) -> LayerNorm(64, bias=False), on mean(vis_c5) (quirk 14).
-          bias = (f) => F.layerNorm(
-            F.linear(F.relu(F.linear(f, get(params, 'context_learner.projection_layers.0.0.weight'), get(params, 'context_learner.projection_layers.0.0.bias'))),
-              get(params, 'context_learner.projection_layers.0.2.weight')),
-            [64], get(params, 'context_learner.projection_layers.0.3.weight'), null);
-        }
-        const hooks = coopHooks(ctx0, 4, 1, bias);
-        const run = (ids: string, mask: string): CrisOutput => model.forward({ pixelValues: get(inputs, 'pixel_values'), inputIds: get(inputs, ids), attentionMask: get(inputs, mask) }, hooks);
-        const out = run('input_ids', 'attention_mask');
-        for (const [name, field, tol] of FIELDS) {
-          if (name === 'logits') continue;
-          assertClose(out[field] as Tensor, get(exp, name), tol, `${learner} ${name}`);
-        }
-        assertClose(out.padMask.long(), get(exp, 'pad_mask'), TOL.exact, `${learner} pad_mask`);
-        assertClose(additive(out.decoderMap, params, 64, out.logits), get(exp, 'logits'), TOL.logits, `${learner} logits`);
-        const o77 = run('input_ids_pad77', 'attention_mask_pad77');
-        assert.deepEqual(o77.textFeatures.shape, [2, 77, 64]);
-        assertClose(additive(o77.decoderMap, params, 64, o77.logits), get(exp, 'logits_pad77'), TOL.logits, `${learner} logits_pad77`);
-      }));
+      noGrad(() =>
+        tidy(() => {
+          const ctx0 = get(params, 'context_learner.context_vectors').select(0, 0); // [4, 64]
+          let bias: ((f: Tensor) => Tensor) | undefined;
+          if (learner === 'cocoop-d1') {
+            // Linear(128, 64) -> ReLU -> Linear(64, 64, bias=False) -> LayerNorm(64, bias=False), on mean(vis_c5) (quirk 14).
+            bias = (f) =>
+              F.layerNorm(
+                F.linear(
+                  F.relu(
+                    F.linear(
+                      f,
+                      get(params, 'context_learner.projection_layers.0.0.weight'),
+                      get(params, 'context_learner.projection_layers.0.0.bias'),
+                    ),
+                  ),
+                  get(params, 'context_learner.projection_layers.0.2.weight'),
+                ),
+                [64],
+                get(params, 'context_learner.projection_layers.0.3.weight'),
+                null,
+              );
+          }
+          const hooks = coopHooks(ctx0, 4, 1, bias);
+          const run = (ids: string, mask: string): CrisOutput =>
+            model.forward(
+              { pixelValues: get(inputs, 'pixel_values'), inputIds: get(inputs, ids), attentionMask: get(inputs, mask) },
+              hooks,
+            );
+          const out = run('input_ids', 'attention_mask');
+          for (const [name, field, tol] of FIELDS) {
+            if (name === 'logits') continue;
+            assertClose(out[field] as Tensor, get(exp, name), tol, `${learner} ${name}`);
+          }
+          assertClose(out.padMask.long(), get(exp, 'pad_mask'), TOL.exact, `${learner} pad_mask`);
+          assertClose(additive(out.decoderMap, params, 64, out.logits), get(exp, 'logits'), TOL.logits, `${learner} logits`);
+          const o77 = run('input_ids_pad77', 'attention_mask_pad77');
+          assert.deepEqual(o77.textFeatures.shape, [2, 77, 64]);
+          assertClose(additive(o77.decoderMap, params, 64, o77.logits), get(exp, 'logits_pad77'), TOL.logits, `${learner} logits_pad77`);
+        }),
+      );
     } finally {
       dispose([...params.values(), ...exp.values()]);
     }
@@ -274,20 +351,25 @@ for (const learner of ['coop-d1', 'cocoop-d1'] as const) {
 }
 
 test('train() switches BatchNorm to batch statistics (quirk 16) and eval() restores parity', () => {
-  noGrad(() => tidy(() => {
-    const inp = { pixelValues: get(inputs, 'pixel_values'), inputIds: get(inputs, 'input_ids'), attentionMask: get(inputs, 'attention_mask') };
-    const nbt = model.stateDict().get('neck.txt_proj.1.num_batches_tracked')!;
-    const before = nbt.item();
-    const snapshot = [...model.namedBuffers()].map(([k, t]) => [k, t.clone()] as const);
-    model.train();
-    const trained = model.forward(inp);
-    model.eval();
-    // restore running stats updated by the training-mode forward
-    for (const [k, t] of snapshot) model.stateDict().get(k)!.copy_(t);
-    assert.equal(nbt.item(), before);
-    const r = compareTensors(trained.logits, get(expected, 'logits'), TOL.logits);
-    assert.equal(r.pass, false, 'training-mode BatchNorm must change the logits');
-    assertClose(model.forward(inp).logits, get(expected, 'logits'), TOL.logits, 'eval logits after train/eval');
-  }));
+  noGrad(() =>
+    tidy(() => {
+      const inp = {
+        pixelValues: get(inputs, 'pixel_values'),
+        inputIds: get(inputs, 'input_ids'),
+        attentionMask: get(inputs, 'attention_mask'),
+      };
+      const nbt = model.stateDict().get('neck.txt_proj.1.num_batches_tracked')!;
+      const before = nbt.item();
+      const snapshot = [...model.namedBuffers()].map(([k, t]) => [k, t.clone()] as const);
+      model.train();
+      const trained = model.forward(inp);
+      model.eval();
+      // restore running stats updated by the training-mode forward
+      for (const [k, t] of snapshot) model.stateDict().get(k)!.copy_(t);
+      assert.equal(nbt.item(), before);
+      const r = compareTensors(trained.logits, get(expected, 'logits'), TOL.logits);
+      assert.equal(r.pass, false, 'training-mode BatchNorm must change the logits');
+      assertClose(model.forward(inp).logits, get(expected, 'logits'), TOL.logits, 'eval logits after train/eval');
+    }),
+  );
 });
-

@@ -6,7 +6,6 @@ import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { type CheckReport, checkDataset, formatCheckReport, type ProblemCode } from '../src/data/check.js';
 
-
 import { repoRoot } from './helpers.js';
 const KVASIR = path.join(repoRoot(), '..', 'shared', 'datasets', 'kvasir-sample');
 let tmp: string;
@@ -37,7 +36,10 @@ async function writeImage(file: string, seed: number, w = W, h = H, format: 'png
 async function writeMask(file: string, value: (x: number, y: number) => number, w = W, h = H): Promise<void> {
   const m = Buffer.alloc(w * h);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) m[y * w + x] = value(x, y);
-  await sharp(m, { raw: { width: w, height: h, channels: 1 } }).toColourspace('b-w').png().toFile(file);
+  await sharp(m, { raw: { width: w, height: h, channels: 1 } })
+    .toColourspace('b-w')
+    .png()
+    .toFile(file);
 }
 
 const square = (x: number, y: number): number => (x >= 10 && x < 30 && y >= 5 && y < 20 ? 255 : 0);
@@ -53,7 +55,11 @@ async function makeDataset(dir: string): Promise<Record<'train' | 'val' | 'test'
     for (const i of ids) {
       await writeImage(path.join(dir, 'images', `im${i}.jpg`), i);
       await writeMask(path.join(dir, 'masks', `im${i}.png`), square);
-      splits[split].push({ img_name: `im${i}.jpg`, mask_name: `im${i}.png`, prompts: { p0: '', p1: 'blob', p2: ['a blob', 'round blob'] } });
+      splits[split].push({
+        img_name: `im${i}.jpg`,
+        mask_name: `im${i}.png`,
+        prompts: { p0: '', p1: 'blob', p2: ['a blob', 'round blob'] },
+      });
     }
   }
   await writeSplits(dir, splits);
@@ -77,10 +83,7 @@ describe('data check', () => {
     assert.equal(r.errors, 0);
     assert.equal(r.warnings, 0);
     assert.deepEqual(r.problems, []);
-    assert.deepEqual(
-      [r.splits.train?.entries, r.splits.val?.entries, r.splits.test?.entries],
-      [40, 10, 10],
-    );
+    assert.deepEqual([r.splits.train?.entries, r.splits.val?.entries, r.splits.test?.entries], [40, 10, 10]);
     assert.equal(r.images.checked, 60);
     assert.equal(r.images.readable, 60);
     assert.equal(r.images.distinctSizes, 33);
@@ -108,8 +111,18 @@ describe('data check', () => {
 
   type Breaker = (dir: string, splits: Record<'train' | 'val' | 'test', Entry[]>) => Promise<void>;
   const cases: [string, Breaker, Partial<Record<ProblemCode, number>>, RegExp][] = [
-    ['missing image', async (dir) => fs.rm(path.join(dir, 'images', 'im1.jpg')), { missing_image: 1 }, /images\/im1\.jpg not found \(train entry 1\)/],
-    ['missing mask', async (dir) => fs.rm(path.join(dir, 'masks', 'im5.png')), { missing_mask: 1 }, /masks\/im5\.png not found \(val entry 1\)/],
+    [
+      'missing image',
+      async (dir) => fs.rm(path.join(dir, 'images', 'im1.jpg')),
+      { missing_image: 1 },
+      /images\/im1\.jpg not found \(train entry 1\)/,
+    ],
+    [
+      'missing mask',
+      async (dir) => fs.rm(path.join(dir, 'masks', 'im5.png')),
+      { missing_mask: 1 },
+      /masks\/im5\.png not found \(val entry 1\)/,
+    ],
     [
       'corrupt JPEG bytes',
       async (dir) => {
@@ -145,12 +158,7 @@ describe('data check', () => {
       { mask_values_low: 1 },
       /largest value is 1/,
     ],
-    [
-      'empty mask (warning)',
-      async (dir) => writeMask(path.join(dir, 'masks', 'im7.png'), () => 0),
-      { empty_mask: 1 },
-      /all background/,
-    ],
+    ['empty mask (warning)', async (dir) => writeMask(path.join(dir, 'masks', 'im7.png'), () => 0), { empty_mask: 1 }, /all background/],
     [
       'empty prompt',
       async (dir, s) => {
@@ -199,7 +207,12 @@ describe('data check', () => {
       { path_escape: 1 },
       /symlink escaping the images\/ folder/,
     ],
-    ['malformed JSON', async (dir) => fs.writeFile(path.join(dir, 'anns', 'val.json'), '[{"img_name": "im4.jpg",'), { malformed_json: 1 }, /malformed JSON/],
+    [
+      'malformed JSON',
+      async (dir) => fs.writeFile(path.join(dir, 'anns', 'val.json'), '[{"img_name": "im4.jpg",'),
+      { malformed_json: 1 },
+      /malformed JSON/,
+    ],
     [
       'invalid entry',
       async (dir, s) => {
@@ -210,7 +223,12 @@ describe('data check', () => {
       { invalid_entry: 2 },
       /train entry 3: field "mask_name"/,
     ],
-    ['missing split file', async (dir) => fs.rm(path.join(dir, 'anns', 'val.json')), { missing_split: 1 }, /val\.json: split file not found/],
+    [
+      'missing split file',
+      async (dir) => fs.rm(path.join(dir, 'anns', 'val.json')),
+      { missing_split: 1 },
+      /val\.json: split file not found/,
+    ],
     [
       'image in two splits (warning)',
       async (dir, s) => {
@@ -231,7 +249,10 @@ describe('data check', () => {
       only(r, expected);
       const warningsOnly = name.includes('(warning)');
       assert.equal(r.ok, warningsOnly);
-      assert.equal(r.errors + r.warnings, Object.values(expected).reduce((a, b) => a + b, 0));
+      assert.equal(
+        r.errors + r.warnings,
+        Object.values(expected).reduce((a, b) => a + b, 0),
+      );
       const out = formatCheckReport(r);
       assert.match(out, text);
       assert.match(out, warningsOnly ? /Result: OK \(\d+ warning/ : /Result: FAILED/);

@@ -28,8 +28,14 @@ test('data check passes kvasir-sample and fails a folder with an escaping path a
     const report = JSON.parse(bad.stdout) as { ok: boolean; errors: number; problems: { code: string }[] };
     assert.equal(report.ok, false);
     const codes = report.problems.map((p) => p.code);
-    assert.ok(codes.some((c) => /escape|unsafe/.test(c)), codes.join(','));
-    assert.ok(codes.some((c) => /missing/.test(c)), codes.join(','));
+    assert.ok(
+      codes.some((c) => /escape|unsafe/.test(c)),
+      codes.join(','),
+    );
+    assert.ok(
+      codes.some((c) => /missing/.test(c)),
+      codes.join(','),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

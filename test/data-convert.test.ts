@@ -45,7 +45,10 @@ async function maskOf(file: string): Promise<Uint8Array> {
 /** No staging folder may be left next to the output. */
 async function noLeftovers(parent: string): Promise<void> {
   const names = await fs.readdir(parent);
-  assert.deepEqual(names.filter((n) => n.includes('.partial-')), []);
+  assert.deepEqual(
+    names.filter((n) => n.includes('.partial-')),
+    [],
+  );
 }
 
 describe('kvasir-seg', () => {
@@ -61,7 +64,10 @@ describe('kvasir-seg', () => {
     const r = await convertDataset('kvasir-seg', path.dirname(raw), { out, anns: path.join(KVASIR, 'anns') });
     assert.equal(r.check.ok, true, JSON.stringify(r.check.problems.slice(0, 3)));
     for (const s of ['train', 'val', 'test']) {
-      assert.equal(await fs.readFile(path.join(out, 'anns', `${s}.json`), 'utf8'), await fs.readFile(path.join(KVASIR, 'anns', `${s}.json`), 'utf8'));
+      assert.equal(
+        await fs.readFile(path.join(out, 'anns', `${s}.json`), 'utf8'),
+        await fs.readFile(path.join(KVASIR, 'anns', `${s}.json`), 'utf8'),
+      );
     }
     assert.deepEqual(r.counts.train, { images: 40, entries: 40 });
     const samples = await loadSplit(out, 'val');
@@ -80,7 +86,10 @@ describe('kvasir-seg', () => {
     const B = await anns(path.join(tmp, 'kv-b'));
     const C = await anns(path.join(tmp, 'kv-c'));
     assert.deepEqual(A, B);
-    assert.notDeepEqual(A.test?.map((e) => e.img_name), C.test?.map((e) => e.img_name));
+    assert.notDeepEqual(
+      A.test?.map((e) => e.img_name),
+      C.test?.map((e) => e.img_name),
+    );
     const e = A.train?.[0] as AnnEntry;
     assert.deepEqual(Object.keys(e.prompts), ['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6']);
     assert.equal(e.prompts.p1, 'polyp');
@@ -123,14 +132,20 @@ describe('cvc-clinicdb', () => {
     const r = await convertDataset('cvc-clinicdb', raw, { out });
     assert.equal(r.check.ok, true, JSON.stringify(r.check.problems));
     assert.deepEqual(await fs.readFile(path.join(out, 'images', '60.png')), await fs.readFile(path.join(raw, 'PNG', 'Original', '60.png')));
-    assert.deepEqual(await fs.readFile(path.join(out, 'masks', '60.png')), await fs.readFile(path.join(raw, 'PNG', 'Ground Truth', '60.png')));
+    assert.deepEqual(
+      await fs.readFile(path.join(out, 'masks', '60.png')),
+      await fs.readFile(path.join(raw, 'PNG', 'Ground Truth', '60.png')),
+    );
   });
 
   it('fails, naming the file, when the published annotations name a frame the raw folder lacks; nothing is left behind', async () => {
     const pub = path.join(tmp, 'clinic-anns-bad');
     await put(path.join(pub, 'train.json'), JSON.stringify([{ img_name: '9.png', mask_name: '9.png', prompts: { p1: 'polyp' } }]));
     const out = path.join(tmp, 'clinic-bad');
-    await assert.rejects(convertDataset('cvc-clinicdb', path.join(tmp, 'clinic-raw'), { out, anns: pub }), /images\/9\.png \(train\.json entry 0\)/);
+    await assert.rejects(
+      convertDataset('cvc-clinicdb', path.join(tmp, 'clinic-raw'), { out, anns: pub }),
+      /images\/9\.png \(train\.json entry 0\)/,
+    );
     assert.equal(existsSync(out), false);
     await noLeftovers(tmp);
   });
@@ -141,7 +156,9 @@ describe('bkai-igh', () => {
     const raw = path.join(tmp, 'bkai-raw');
     for (const n of ['a', 'b']) {
       await rgbImage(path.join(raw, 'train', 'train', `${n}.jpeg`), W, H);
-      await colourImage(path.join(raw, 'train_gt', 'train_gt', `${n}.jpeg`), W, H, (x) => (x < 6 ? [255, 0, 0] : x >= 18 ? [0, 255, 0] : [0, 0, 0]));
+      await colourImage(path.join(raw, 'train_gt', 'train_gt', `${n}.jpeg`), W, H, (x) =>
+        x < 6 ? [255, 0, 0] : x >= 18 ? [0, 255, 0] : [0, 0, 0],
+      );
     }
     const out = path.join(tmp, 'bkai-out');
     const r = await convertDataset('bkai-igh', raw, { out });
@@ -169,7 +186,10 @@ describe('isic-2016', () => {
     assert.equal((a.train?.length ?? 0) + (a.val?.length ?? 0), 7);
     assert.equal(a.test?.[0]?.mask_name, 'ISIC_0000007_Segmentation.png');
     // Already-binary PNG masks are copied, not re-encoded.
-    assert.deepEqual(await fs.readFile(path.join(out, 'masks', 'ISIC_0000007_Segmentation.png')), await fs.readFile(path.join(raw, 'ISBI2016_ISIC_Part1_Test_GroundTruth', 'ISIC_0000007_Segmentation.png')));
+    assert.deepEqual(
+      await fs.readFile(path.join(out, 'masks', 'ISIC_0000007_Segmentation.png')),
+      await fs.readFile(path.join(raw, 'ISBI2016_ISIC_Part1_Test_GroundTruth', 'ISIC_0000007_Segmentation.png')),
+    );
   });
 });
 
@@ -177,13 +197,20 @@ describe('dfu-2022', () => {
   it('reports an image without a mask and a mask without an image, and converts the rest', async () => {
     const raw = path.join(tmp, 'dfu-raw', 'DFUC2022_train_release');
     for (const n of [100, 101, 102]) await rgbImage(path.join(raw, 'DFUC2022_train_images', `${n}.jpg`), W, H, n);
-    for (const n of [100, 101, 109]) await grayImage(path.join(raw, 'DFUC2022_train_masks', `${n}.png`), W, H, (x, y) => (x > 10 && y > 5 ? 1 : 0));
+    for (const n of [100, 101, 109])
+      await grayImage(path.join(raw, 'DFUC2022_train_masks', `${n}.png`), W, H, (x, y) => (x > 10 && y > 5 ? 1 : 0));
     const out = path.join(tmp, 'dfu-out');
     const r = await convertDataset('dfu-2022', path.dirname(raw), { out });
     assert.equal(r.check.ok, true, JSON.stringify(r.check.problems));
     assert.equal(r.skipped.length, 2);
-    assert.ok(r.skipped.some((s) => s.includes('102.jpg') && /no mask/.test(s)), r.skipped.join('\n'));
-    assert.ok(r.skipped.some((s) => s.includes('109.png') && /mask without an image/.test(s)), r.skipped.join('\n'));
+    assert.ok(
+      r.skipped.some((s) => s.includes('102.jpg') && /no mask/.test(s)),
+      r.skipped.join('\n'),
+    );
+    assert.ok(
+      r.skipped.some((s) => s.includes('109.png') && /mask without an image/.test(s)),
+      r.skipped.join('\n'),
+    );
     // A 0/1 mask becomes 0/255.
     const m = await maskOf(path.join(out, 'masks', '100.png'));
     assert.equal(m[10 * W + 20], 255);
@@ -204,7 +231,10 @@ describe('busi', () => {
     await grayImage(path.join(raw, 'normal', 'normal (3)_mask.png'), W, H, () => 0);
     const out = path.join(tmp, 'busi-out');
     const r = await convertDataset('busi', path.dirname(raw), { out });
-    assert.ok(r.skipped.some((s) => s.includes('benign (9)_mask.png')), r.skipped.join('\n'));
+    assert.ok(
+      r.skipped.some((s) => s.includes('benign (9)_mask.png')),
+      r.skipped.join('\n'),
+    );
     assert.equal(r.check.errors, 0, JSON.stringify(r.check.problems));
     assert.equal(r.check.counts.empty_mask, 1);
     const m = await maskOf(path.join(out, 'masks', '1_benign.png'));
@@ -222,7 +252,10 @@ describe('camus', () => {
   const label = (x: number, y: number) => (y < 5 ? 1 : y < 10 ? (x < 12 ? 2 : 0) : x > 12 ? 3 : 0);
   it('2019 layout (MetaImage, training/testing): one entry per structure, per-split folders, data check passes', async () => {
     const raw = path.join(tmp, 'camus-raw');
-    for (const [sub, pats] of [['training', ['patient0001', 'patient0002']], ['testing', ['patient0001']]] as const) {
+    for (const [sub, pats] of [
+      ['training', ['patient0001', 'patient0002']],
+      ['testing', ['patient0001']],
+    ] as const) {
       for (const p of pats) {
         for (const v of ['2CH_ED', '4CH_ES']) {
           await metaImage(path.join(raw, sub, p, `${p}_${v}.mhd`), W, H, (x, y) => (x * 10 + y) % 256);
@@ -237,11 +270,14 @@ describe('camus', () => {
     assert.ok(existsSync(path.join(out, 'dataset.json')));
     const a = await anns(out);
     assert.equal(a.test?.length, 6);
-    assert.deepEqual(a.test?.slice(0, 3).map((e) => [e.mask_name, e.prompts.p1]), [
-      ['mask_1/patient0001_2CH_ED_gt.png', 'left ventricle'],
-      ['mask_2/patient0001_2CH_ED_gt.png', 'myocardium'],
-      ['mask_3/patient0001_2CH_ED_gt.png', 'left atrium'],
-    ]);
+    assert.deepEqual(
+      a.test?.slice(0, 3).map((e) => [e.mask_name, e.prompts.p1]),
+      [
+        ['mask_1/patient0001_2CH_ED_gt.png', 'left ventricle'],
+        ['mask_2/patient0001_2CH_ED_gt.png', 'myocardium'],
+        ['mask_3/patient0001_2CH_ED_gt.png', 'left atrium'],
+      ],
+    );
     // Test's patient0001 is not training's patient0001: both exist, in their own folders.
     assert.ok(existsSync(path.join(out, 'images', 'test', 'patient0001_2CH_ED.png')));
     assert.ok(existsSync(path.join(out, 'images', 'train', 'patient0001_2CH_ED.png')));
@@ -255,7 +291,11 @@ describe('camus', () => {
 
   it('with published annotations, val names resolve in images/train and test names in images/test', async () => {
     const pub = path.join(tmp, 'camus-anns');
-    const e = (p: string, v: string, k: number) => ({ img_name: `${p}_${v}.png`, mask_name: `mask_${k}/${p}_${v}_gt.png`, prompts: { p0: '', p1: [`structure ${k}.`] } });
+    const e = (p: string, v: string, k: number) => ({
+      img_name: `${p}_${v}.png`,
+      mask_name: `mask_${k}/${p}_${v}_gt.png`,
+      prompts: { p0: '', p1: [`structure ${k}.`] },
+    });
     await put(path.join(pub, 'train.json'), JSON.stringify([e('patient0002', '2CH_ED', 1), e('patient0002', '4CH_ES', 3)]));
     await put(path.join(pub, 'val.json'), JSON.stringify([e('patient0001', '2CH_ED', 2)]));
     await put(path.join(pub, 'test.json'), JSON.stringify([e('patient0001', '2CH_ED', 1), e('patient0001', '4CH_ES', 2)]));
@@ -264,7 +304,11 @@ describe('camus', () => {
     assert.equal(r.check.ok, true, JSON.stringify(r.check.problems));
     assert.deepEqual(r.counts.test, { images: 2, entries: 2 });
     assert.deepEqual((await fs.readdir(path.join(out, 'images', 'test'))).sort(), ['patient0001_2CH_ED.png', 'patient0001_4CH_ES.png']);
-    assert.deepEqual((await fs.readdir(path.join(out, 'images', 'train'))).sort(), ['patient0001_2CH_ED.png', 'patient0002_2CH_ED.png', 'patient0002_4CH_ES.png']);
+    assert.deepEqual((await fs.readdir(path.join(out, 'images', 'train'))).sort(), [
+      'patient0001_2CH_ED.png',
+      'patient0002_2CH_ED.png',
+      'patient0002_4CH_ES.png',
+    ]);
     assert.equal(await fs.readFile(path.join(out, 'anns', 'val.json'), 'utf8'), await fs.readFile(path.join(pub, 'val.json'), 'utf8'));
   });
 
@@ -279,7 +323,10 @@ describe('camus', () => {
     const out = path.join(tmp, 'camus-nii-out');
     const r = await convertDataset('camus', path.dirname(raw), { out });
     assert.equal(r.check.ok, true, JSON.stringify(r.check.problems));
-    assert.ok(r.skipped.some((s) => /patient0007_4CH_ES.*no label map/.test(s)), r.skipped.join('\n'));
+    assert.ok(
+      r.skipped.some((s) => /patient0007_4CH_ES.*no label map/.test(s)),
+      r.skipped.join('\n'),
+    );
     const la = await maskOf(path.join(out, 'masks', 'mask_3', 'patient0007_2CH_ED_gt.png'));
     assert.equal(la[12 * W + 20], 255);
     assert.equal(la[12 * W + 2], 0);
@@ -304,7 +351,10 @@ describe('chexlocalize', () => {
     const r = await convertDataset('chexlocalize', raw, { out });
     assert.equal(r.check.ok, true, JSON.stringify(r.check.problems));
     const all = Object.values(await anns(out)).flat();
-    assert.deepEqual(all.map((e) => e.mask_name).sort(), ids.map((i) => `${i}_support_devices.png`));
+    assert.deepEqual(
+      all.map((e) => e.mask_name).sort(),
+      ids.map((i) => `${i}_support_devices.png`),
+    );
     const m = await maskOf(path.join(out, 'masks', `${ids[0]}_support_devices.png`));
     let fg = 0;
     for (const v of m) if (v) fg++;
@@ -329,7 +379,9 @@ describe('pascal-voc-2012', () => {
     // cat = 8, person = 15, 255 = void border.
     for (const id of ['2007_000001', '2007_000002']) {
       await rgbImage(path.join(raw, 'JPEGImages', `${id}.jpg`), W, H);
-      await palettePng(path.join(raw, 'SegmentationClass', `${id}.png`), W, H, palette, (x, y) => (y === 0 ? 255 : x < 8 ? 8 : id.endsWith('2') && x > 16 ? 15 : 0));
+      await palettePng(path.join(raw, 'SegmentationClass', `${id}.png`), W, H, palette, (x, y) =>
+        y === 0 ? 255 : x < 8 ? 8 : id.endsWith('2') && x > 16 ? 15 : 0,
+      );
     }
     await put(path.join(raw, 'ImageSets', 'Segmentation', 'train.txt'), '2007_000001\n2007_000003\n');
     await put(path.join(raw, 'ImageSets', 'Segmentation', 'val.txt'), '2007_000002\n');
@@ -338,8 +390,14 @@ describe('pascal-voc-2012', () => {
     assert.equal(r.check.errors, 0, JSON.stringify(r.check.problems));
     assert.ok(r.skipped.some((s) => s.includes('2007_000003')));
     const a = await anns(out);
-    assert.deepEqual(a.train?.map((e) => [e.mask_name, e.prompts.p1]), [['cat/2007_000001.png', 'cat']]);
-    assert.deepEqual(a.val?.map((e) => e.mask_name), ['cat/2007_000002.png', 'person/2007_000002.png']);
+    assert.deepEqual(
+      a.train?.map((e) => [e.mask_name, e.prompts.p1]),
+      [['cat/2007_000001.png', 'cat']],
+    );
+    assert.deepEqual(
+      a.val?.map((e) => e.mask_name),
+      ['cat/2007_000002.png', 'person/2007_000002.png'],
+    );
     assert.equal(a.test, undefined);
     const person = await maskOf(path.join(out, 'masks', 'person', '2007_000002.png'));
     assert.equal(person[5 * W + 20], 255);
@@ -347,8 +405,11 @@ describe('pascal-voc-2012', () => {
     assert.equal(person[20], 0, 'the void border is no class');
     // issue 24 row 8: the original reads VOC with configs/data/image_dir_text_mask_jpg.yaml, whose
     // val_ds and test_ds take ${train_transforms} and whose test_ds reads images/validation.
-    assert.deepEqual((await readDatasetDescription(out)).reference,
-      { dataConfig: 'configs/data/image_dir_text_mask_jpg.yaml', evalTransforms: 'train', testSplit: 'val' });
+    assert.deepEqual((await readDatasetDescription(out)).reference, {
+      dataConfig: 'configs/data/image_dir_text_mask_jpg.yaml',
+      evalTransforms: 'train',
+      testSplit: 'val',
+    });
     assert.deepEqual(await readLayout(out), DEFAULT_LAYOUT, 'no per-split folders');
   });
 });
@@ -364,30 +425,41 @@ describe('cityscapes', () => {
     await grayImage(path.join(raw, 'gtFine', 'val', 'bonn', 'bonn_000000_000001_gtFine_labelIds.png'), W, H, () => 7);
     // one val image, so the dataset is trainable (data check refuses an empty val split)
     await rgbImage(path.join(raw, 'leftImg8bit', 'val', 'lindau', 'lindau_000000_000019_leftImg8bit.png'), W, H);
-    await grayImage(path.join(raw, 'gtFine', 'val', 'lindau', 'lindau_000000_000019_gtFine_labelIds.png'), W, H, (_x, y) => (y > 11 ? 7 : 23));
+    await grayImage(path.join(raw, 'gtFine', 'val', 'lindau', 'lindau_000000_000019_gtFine_labelIds.png'), W, H, (_x, y) =>
+      y > 11 ? 7 : 23,
+    );
     const out = path.join(tmp, 'city-out');
     const r = await convertDataset('cityscapes', raw, { out });
     assert.equal(r.check.errors, 0, JSON.stringify(r.check.problems));
     assert.ok(r.skipped.some((s) => s.includes('bonn_000000_000001') && /without an image/.test(s)));
     const a = await anns(out);
-    assert.deepEqual(a.train?.map((e) => e.mask_name), ['road/aachen_000000_000019.png', 'sky/aachen_000000_000019.png', 'car/aachen_000000_000019.png']);
+    assert.deepEqual(
+      a.train?.map((e) => e.mask_name),
+      ['road/aachen_000000_000019.png', 'sky/aachen_000000_000019.png', 'car/aachen_000000_000019.png'],
+    );
     assert.equal(a.train?.[2]?.img_name, 'aachen_000000_000019.png');
     const car = await maskOf(path.join(out, 'masks', 'car', 'aachen_000000_000019.png'));
     assert.equal(car[6 * W + 6], 255);
     assert.equal(car[6 * W + 15], 0);
     // configs/data/image_dir_text_mask_png.yaml, as VOC's jpg twin (issue 24 row 8)
-    assert.deepEqual((await readDatasetDescription(out)).reference,
-      { dataConfig: 'configs/data/image_dir_text_mask_png.yaml', evalTransforms: 'train', testSplit: 'val' });
+    assert.deepEqual((await readDatasetDescription(out)).reference, {
+      dataConfig: 'configs/data/image_dir_text_mask_png.yaml',
+      evalTransforms: 'train',
+      testSplit: 'val',
+    });
   });
 });
 
 describe('seeded splits', () => {
-  it('follow the paper\'s ratios, keep a group together, and leave no sized split empty when groups allow', () => {
+  it("follow the paper's ratios, keep a group together, and leave no sized split empty when groups allow", () => {
     const sizes = { train: 800, val: 100, test: 100 };
     const many = Array.from({ length: 1000 }, (_, i) => ({ group: `p${Math.floor(i / 2)}` }));
     const s = assignSplits(many as never, sizes, 3);
     const count = (sp: string): number => s.filter((x) => x === sp).length;
-    assert.ok(Math.abs(count('train') - 800) <= 2 && Math.abs(count('val') - 100) <= 2, `${count('train')}/${count('val')}/${count('test')}`);
+    assert.ok(
+      Math.abs(count('train') - 800) <= 2 && Math.abs(count('val') - 100) <= 2,
+      `${count('train')}/${count('val')}/${count('test')}`,
+    );
     for (let i = 0; i < 1000; i += 2) assert.equal(s[i], s[i + 1], 'a group stays in one split');
     // three groups: the 80/10/10 cut alone would put all of them in train
     const few = assignSplits([{ group: 'a' }, { group: 'b' }, { group: 'c' }] as never, sizes, 3);

@@ -5,14 +5,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  attributePrompts,
-  colourWord,
-  connectedComponents,
-  maskAttributes,
-  positionWord,
-  sizeWord,
-} from '../src/data/attributes.js';
+import { attributePrompts, colourWord, connectedComponents, maskAttributes, positionWord, sizeWord } from '../src/data/attributes.js';
 import type { AnnEntry } from '../src/data/convert/build.js';
 import { binarizeGray, readPixels } from '../src/data/convert/masks.js';
 import type { BinaryMask } from '../src/data/convert/types.js';
@@ -48,16 +41,22 @@ async function readAnns(dir: string): Promise<AnnEntry[]> {
 }
 
 describe('attributes', () => {
-  it('counts 4-connected components (scipy\'s default, as medvlsm) in raster order; 8 on request', () => {
+  it("counts 4-connected components (scipy's default, as medvlsm) in raster order; 8 on request", () => {
     const m = mask(10, 10, (x, y) => (x < 2 && y < 2) || (x === 5 && y === 5) || (x === 6 && y === 6) || (x > 7 && y > 7));
-    assert.deepEqual(connectedComponents(m).map((c) => c.area), [4, 1, 1, 4]);
-    assert.deepEqual(connectedComponents(m, 8).map((c) => c.area), [4, 2, 4]);
+    assert.deepEqual(
+      connectedComponents(m).map((c) => c.area),
+      [4, 1, 1, 4],
+    );
+    assert.deepEqual(
+      connectedComponents(m, 8).map((c) => c.area),
+      [4, 2, 4],
+    );
     // grid cells cut at int(10/3) = 3 and int(20/3) = 6: the first block is top left, the last bottom right
     assert.deepEqual(connectedComponents(m)[0]?.cells, [4, 0, 0, 0, 0, 0, 0, 0, 0]);
     assert.deepEqual(connectedComponents(m)[3]?.cells, [0, 0, 0, 0, 0, 0, 0, 0, 4]);
   });
 
-  it('size, position and colour words follow medvlsm\'s rules', () => {
+  it("size, position and colour words follow medvlsm's rules", () => {
     assert.equal(sizeWord(0.00005), '', 'at or below 0.0001 of the image: no size word');
     assert.equal(sizeWord(0.0005), 'tiny');
     assert.equal(sizeWord(0.05), 'small');
@@ -99,10 +98,22 @@ describe('attributes', () => {
       p5: 'two small, medium red round polyp',
       p6: 'two small, medium red round polyp, located in top left, bottom right of the image',
     });
-    const oval = maskAttributes(mask(100, 100, (x, y) => ((x - 50) / 40) ** 2 + ((y - 50) / 12) ** 2 < 1), null);
+    const oval = maskAttributes(
+      mask(100, 100, (x, y) => ((x - 50) / 40) ** 2 + ((y - 50) / 12) ** 2 < 1),
+      null,
+    );
     assert.equal(oval.shape, 'oval');
     assert.equal(oval.colour, '');
-    assert.equal(attributePrompts('tumor', maskAttributes(mask(10, 10, () => false), null)).p5, 'no tumor');
+    assert.equal(
+      attributePrompts(
+        'tumor',
+        maskAttributes(
+          mask(10, 10, () => false),
+          null,
+        ),
+      ).p5,
+      'no tumor',
+    );
   });
 });
 
@@ -113,7 +124,17 @@ describe('data import', () => {
     for (let i = 0; i < 10; i++) await rgbImage(path.join(images, `case${i}.jpg`), W, H, i);
     for (let i = 0; i < 4; i++) await grayImage(path.join(masks, `case${i}.png`), W, H, (x) => (x < 10 ? 255 : 0));
     for (let i = 4; i < 7; i++) await grayImage(path.join(masks, `case${i}_mask.png`), W, H, (x) => (x < 10 ? 1 : 0));
-    for (let i = 7; i < 9; i++) await palettePng(path.join(masks, `case${i}.png`), W, H, [[0, 0, 0], [40, 0, 0]], (x) => (x < 10 ? 1 : 0));
+    for (let i = 7; i < 9; i++)
+      await palettePng(
+        path.join(masks, `case${i}.png`),
+        W,
+        H,
+        [
+          [0, 0, 0],
+          [40, 0, 0],
+        ],
+        (x) => (x < 10 ? 1 : 0),
+      );
     await grayImage(path.join(masks, 'orphan.png'), W, H, () => 255);
     const out = path.join(tmp, 'own-out');
     const r = await importDataset({ images, masks, className: 'lesion', out, split: [0.6, 0.2, 0.2], seed: 1 });
@@ -167,12 +188,31 @@ describe('data import', () => {
   it('the CLI: data import and an unknown data convert layout (exit 1, expected layouts listed)', async () => {
     const bin = path.join(repoRoot(), 'bin', 'tunevlseg.js');
     const out = path.join(tmp, 'cli-out');
-    const ok = spawnSync(process.execPath, [bin, 'data', 'import', '--images', path.join(tmp, 'own', 'imgs'), '--masks', path.join(tmp, 'own', 'labels'), '--class', 'lesion', '--out', out, '--attributes'], { encoding: 'utf8' });
+    const ok = spawnSync(
+      process.execPath,
+      [
+        bin,
+        'data',
+        'import',
+        '--images',
+        path.join(tmp, 'own', 'imgs'),
+        '--masks',
+        path.join(tmp, 'own', 'labels'),
+        '--class',
+        'lesion',
+        '--out',
+        out,
+        '--attributes',
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(ok.status, 0, ok.stdout + ok.stderr);
     assert.match(ok.stdout, /Wrote .*cli-out: train \d+ images/);
     assert.match(ok.stdout, /Result: OK/);
     assert.match((await readAnns(out))[0]?.prompts.p6 as string, /lesion, located in/);
-    const bad = spawnSync(process.execPath, [bin, 'data', 'convert', 'busi', tmp, '--out', path.join(tmp, 'cli-bad')], { encoding: 'utf8' });
+    const bad = spawnSync(process.execPath, [bin, 'data', 'convert', 'busi', tmp, '--out', path.join(tmp, 'cli-bad')], {
+      encoding: 'utf8',
+    });
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /busi: .*no benign\/, malignant\/ or normal\/ folder found/);
     assert.match(bad.stderr, /Dataset_BUSI_with_GT\/\{benign,malignant,normal\}/);

@@ -21,7 +21,10 @@ const entry = (name: string) => ({ img_name: `${name}.png`, mask_name: `${name}_
 
 /** train and val from images/train, test from images/test; the same names in both folders. */
 async function perSplitDataset(dir: string, layout: unknown): Promise<void> {
-  for (const [folder, seed] of [['train', 1], ['test', 2]] as const) {
+  for (const [folder, seed] of [
+    ['train', 1],
+    ['test', 2],
+  ] as const) {
     for (const n of ['p1', 'p2']) {
       await rgbImage(path.join(dir, 'images', folder, `${n}.png`), 12, 10, seed);
       await grayImage(path.join(dir, 'masks', folder, `${n}_gt.png`), 12, 10, (x) => (x > 5 ? 255 : 0));
@@ -58,7 +61,10 @@ describe('per-split folders', () => {
     assert.equal(r.ok, true, JSON.stringify(r.problems));
     assert.equal(r.counts.split_overlap, undefined);
     assert.equal(r.images.checked, 4);
-    assert.match(formatCheckReport(r), /Folders \(dataset\.json\): train images\/train\/ \+ masks\/train\/; val images\/train\/ \+ masks\/train\/; test images\/test\//);
+    assert.match(
+      formatCheckReport(r),
+      /Folders \(dataset\.json\): train images\/train\/ \+ masks\/train\/; val images\/train\/ \+ masks\/train\/; test images\/test\//,
+    );
   });
 
   it('a file missing from its split folder is named with that folder', async () => {

@@ -9,7 +9,6 @@ import { decodeImage, decodeMask, ImageError } from '../src/data/image.js';
 import { type Batch, BatchLoader, type LoaderSample } from '../src/data/loader.js';
 import { generateSyntheticDataset } from '../src/data/synthetic.js';
 
-
 import { repoRoot } from './helpers.js';
 const KVASIR = path.join(repoRoot(), '..', 'shared', 'datasets', 'kvasir-sample');
 let tmp: string;
@@ -36,13 +35,19 @@ describe('batch loader', () => {
     const loader = new BatchLoader(samples, { size: 96, batchSize: 4, workers: 2, promptKey: 'p1' });
     try {
       const batches = await collect(loader.epoch(0));
-      assert.deepEqual(batches.map((b) => b.size), [4, 4, 2]);
+      assert.deepEqual(
+        batches.map((b) => b.size),
+        [4, 4, 2],
+      );
       assert.equal(loader.length, 3);
       const first = batches[0]!;
       assert.equal(first.images.length, 4 * 3 * 96 * 96);
       assert.equal(first.masks.length, 4 * 96 * 96);
       assert.deepEqual(first.prompts, ['polyp.', 'polyp.', 'polyp.', 'polyp.']);
-      assert.deepEqual(first.names, samples.slice(0, 4).map((s) => s.maskName));
+      assert.deepEqual(
+        first.names,
+        samples.slice(0, 4).map((s) => s.maskName),
+      );
       // Soft masks by default (gray / 255, as the reference's loader): Kvasir's JPEG masks have
       // levels between 0 and 255 at the edges.
       const levels = new Set<number>();
@@ -82,12 +87,18 @@ describe('batch loader', () => {
             assert.ok(batches.every((b) => b.size === B));
           } else {
             assert.equal(seen.length, n);
-            assert.deepEqual([...seen].sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i));
+            assert.deepEqual(
+              [...seen].sort((a, b) => a - b),
+              Array.from({ length: n }, (_, i) => i),
+            );
           }
           assert.equal(new Set(seen).size, seen.length, 'no sample twice');
           assert.equal(batches.length, loader.length);
           for (const b of batches) {
-            assert.deepEqual(b.names, b.indices.map((i) => samples[i]!.maskName));
+            assert.deepEqual(
+              b.names,
+              b.indices.map((i) => samples[i]!.maskName),
+            );
             assert.equal(b.images.length, b.size * 3 * 32 * 32);
           }
         }
@@ -106,22 +117,42 @@ describe('batch loader', () => {
     try {
       const ea = await collect(a.epoch(0));
       const eb = await collect(b.epoch(0));
-      assert.deepEqual(ea.map((x) => x.indices), eb.map((x) => x.indices));
-      assert.deepEqual(ea.map((x) => x.prompts), eb.map((x) => x.prompts));
+      assert.deepEqual(
+        ea.map((x) => x.indices),
+        eb.map((x) => x.indices),
+      );
+      assert.deepEqual(
+        ea.map((x) => x.prompts),
+        eb.map((x) => x.prompts),
+      );
       for (let i = 0; i < ea.length; i++) {
         assert.deepEqual(ea[i]!.images, eb[i]!.images);
         assert.deepEqual(ea[i]!.masks, eb[i]!.masks);
       }
       const a1 = await collect(a.epoch(1));
-      assert.notDeepEqual(a1.map((x) => x.indices), ea.map((x) => x.indices), 'a new order every epoch');
+      assert.notDeepEqual(
+        a1.map((x) => x.indices),
+        ea.map((x) => x.indices),
+        'a new order every epoch',
+      );
       const ec = await collect(c.epoch(0));
-      assert.notDeepEqual(ec.map((x) => x.indices), ea.map((x) => x.indices), 'another seed, another order');
+      assert.notDeepEqual(
+        ec.map((x) => x.indices),
+        ea.map((x) => x.indices),
+        'another seed, another order',
+      );
       // Training mode picks list prompts at random; the choice is tied to (seed, epoch, sample).
       const prompts = new Set(ea.flatMap((x) => x.prompts));
       assert.ok(prompts.size > 3);
       // Iterating the loader itself runs epoch 0 then epoch 1.
-      assert.deepEqual((await collect(b)).map((x) => x.indices), ea.map((x) => x.indices));
-      assert.deepEqual((await collect(b)).map((x) => x.indices), a1.map((x) => x.indices));
+      assert.deepEqual(
+        (await collect(b)).map((x) => x.indices),
+        ea.map((x) => x.indices),
+      );
+      assert.deepEqual(
+        (await collect(b)).map((x) => x.indices),
+        a1.map((x) => x.indices),
+      );
     } finally {
       await Promise.all([a.close(), b.close(), c.close()]);
     }
@@ -152,7 +183,10 @@ describe('batch loader', () => {
             }
           }
           if (workers > 0) {
-            assert.ok(released.some((b) => b.images.length === 0), 'reused buffers were transferred to a worker');
+            assert.ok(
+              released.some((b) => b.images.length === 0),
+              'reused buffers were transferred to a worker',
+            );
           }
         } finally {
           await loader.close();
@@ -168,7 +202,10 @@ describe('batch loader', () => {
     const loader = new BatchLoader(samples, { size: 32, batchSize: 3, workers: 1, promptKey: 'p2' });
     try {
       const batches = await collect(loader.epoch(4));
-      assert.deepEqual(batches.flatMap((b) => b.indices), samples.map((_, i) => i));
+      assert.deepEqual(
+        batches.flatMap((b) => b.indices),
+        samples.map((_, i) => i),
+      );
       assert.deepEqual(
         batches.flatMap((b) => b.prompts),
         samples.map((s) => `${(s.prompts.p2 as string[])[0]}.`),
@@ -210,7 +247,10 @@ describe('batch loader', () => {
     const ok = samples.filter((s) => s.imagePath !== victim.imagePath);
     const loader = new BatchLoader(ok, { size: 32, batchSize: 4, workers: 2 });
     try {
-      assert.equal((await collect(loader.epoch(0))).reduce((a, b) => a + b.size, 0), ok.length);
+      assert.equal(
+        (await collect(loader.epoch(0))).reduce((a, b) => a + b.size, 0),
+        ok.length,
+      );
     } finally {
       await loader.close();
     }
@@ -224,7 +264,10 @@ describe('batch loader', () => {
       break;
     }
     // The next epoch is unaffected by the abandoned one.
-    assert.equal((await collect(loader.epoch(1))).reduce((a, b) => a + b.size, 0), samples.length);
+    assert.equal(
+      (await collect(loader.epoch(1))).reduce((a, b) => a + b.size, 0),
+      samples.length,
+    );
     await loader.close();
     await assert.rejects(collect(loader.epoch(2)), /closed/);
 

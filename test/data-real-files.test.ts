@@ -31,7 +31,9 @@ after(async () => {
 
 const S = 12;
 /** A polyp-coloured gradient: R, G and B all differ, as in ClinicDB's frames (means 110/69/40 on 1.tif). */
-const photo = (seed: number) => (x: number, y: number): number[] => [100 + 10 * x + seed, 40 + 5 * y + seed, 20 + 2 * x + 3 * y, 255 - 10 * x];
+const photo =
+  (seed: number) =>
+  (x: number, y: number): number[] => [100 + 10 * x + seed, 40 + 5 * y + seed, 20 + 2 * x + 3 * y, 255 - 10 * x];
 const disc = (cx: number, cy: number, r: number) => (x: number, y: number) => ((x - cx) ** 2 + (y - cy) ** 2 <= r * r ? 255 : 0);
 
 async function anns(dir: string): Promise<Record<string, AnnEntry[]>> {
@@ -44,10 +46,14 @@ async function anns(dir: string): Promise<Record<string, AnnEntry[]>> {
 }
 
 async function noLeftovers(parent: string): Promise<void> {
-  assert.deepEqual((await fs.readdir(parent)).filter((n) => n.includes('.partial-')), []);
+  assert.deepEqual(
+    (await fs.readdir(parent)).filter((n) => n.includes('.partial-')),
+    [],
+  );
 }
 
-const PROBLEM = /TIFF header says PhotometricInterpretation 1 \(BlackIsZero, grey\) but holds SamplesPerPixel 3 of 8 bits and no ExtraSamples: read by its samples as RGB/;
+const PROBLEM =
+  /TIFF header says PhotometricInterpretation 1 \(BlackIsZero, grey\) but holds SamplesPerPixel 3 of 8 bits and no ExtraSamples: read by its samples as RGB/;
 
 describe('a TIFF whose header says grey over RGB samples (CVC-ClinicDB)', () => {
   const file = (): string => path.join(tmp, 'clinic-1.tif');
@@ -64,7 +70,11 @@ describe('a TIFF whose header says grey over RGB samples (CVC-ClinicDB)', () => 
     const px = await readRawPixels(file());
     assert.equal(px.channels, 3);
     assert.match(px.repair ?? '', PROBLEM);
-    for (const [x, y] of [[0, 0], [5, 3], [11, 11]] as const) {
+    for (const [x, y] of [
+      [0, 0],
+      [5, 3],
+      [11, 11],
+    ] as const) {
       const [r, g, b] = photo(0)(x, y);
       assert.deepEqual([...px.data.subarray((y * S + x) * 3, (y * S + x) * 3 + 3)], [r, g, b], `pixel ${x},${y}`);
     }
@@ -73,11 +83,15 @@ describe('a TIFF whose header says grey over RGB samples (CVC-ClinicDB)', () => 
     assert.deepEqual(await fs.readFile(file()), before, 'the mend works on a copy');
   });
 
-  it('the model input (train/eval/predict decoder): three different planes, the photo\'s values', async () => {
+  it("the model input (train/eval/predict decoder): three different planes, the photo's values", async () => {
     const d = await decodeImage(file(), { size: S, mean: [0, 0, 0], std: [1, 1, 1] });
-    for (const [x, y] of [[1, 2], [7, 9]] as const) {
+    for (const [x, y] of [
+      [1, 2],
+      [7, 9],
+    ] as const) {
       const [r, g, b] = photo(0)(x, y);
-      for (const [c, v] of [r, g, b].entries()) assert.ok(Math.abs((d.data[c * S * S + y * S + x] as number) * 255 - (v as number)) < 1e-3, `plane ${c} at ${x},${y}`);
+      for (const [c, v] of [r, g, b].entries())
+        assert.ok(Math.abs((d.data[c * S * S + y * S + x] as number) * 255 - (v as number)) < 1e-3, `plane ${c} at ${x},${y}`);
     }
     // a mask reader gets OpenCV's gray of the RGB, not the red channel
     const g = await readMaskGray(file());
@@ -95,13 +109,24 @@ describe('a TIFF whose header says grey over RGB samples (CVC-ClinicDB)', () => 
       ['rgba', () => base().ensureAlpha(0.5).tiff().toBuffer()],
       ['rgb16', () => base().toColourspace('rgb16').tiff().toBuffer()],
       ['cmyk', () => base().toColourspace('cmyk').tiff().toBuffer()],
-      ['rotated', () => sharp(Buffer.alloc(S * 2 * S * 3, 90), { raw: { width: 2 * S, height: S, channels: 3 } }).tiff().withMetadata({ orientation: 6 }).toBuffer()],
+      [
+        'rotated',
+        () =>
+          sharp(Buffer.alloc(S * 2 * S * 3, 90), { raw: { width: 2 * S, height: S, channels: 3 } })
+            .tiff()
+            .withMetadata({ orientation: 6 })
+            .toBuffer(),
+      ],
     ];
     for (const [name, make] of cases) {
       const buf = await make();
       const px = await readRawPixels(buf, { file: name });
       assert.equal(px.repair, undefined, name);
-      const ref = await sharp(buf, { autoOrient: true }).removeAlpha().toColourspace(name === 'grey' ? 'b-w' : 'srgb').raw({ depth: 'uchar' }).toBuffer();
+      const ref = await sharp(buf, { autoOrient: true })
+        .removeAlpha()
+        .toColourspace(name === 'grey' ? 'b-w' : 'srgb')
+        .raw({ depth: 'uchar' })
+        .toBuffer();
       assert.deepEqual(Buffer.from(px.data), ref, name);
       if (name === 'rotated') assert.deepEqual([px.width, px.height], [S, 2 * S]);
     }
@@ -162,20 +187,22 @@ describe('data convert cvc-clinicdb on the distributed TIFFs', () => {
     }
   });
 
-  it('the README\'s frame ranges: 29 sequences over frames 1-612', () => {
+  it("the README's frame ranges: 29 sequences over frames 1-612", () => {
     assert.equal(SEQUENCE_STARTS.length, 29);
     assert.deepEqual([1, 25, 26, 67, 68, 205, 206, 591, 592, 612].map(clinicDbSequence), [1, 1, 2, 3, 4, 10, 11, 28, 29, 29]);
     assert.equal(clinicDbSequence(613), null);
   });
 
-  it('writes 3-channel RGB PNGs with the photo\'s channels, splits by video sequence, and says once what it mended', async () => {
+  it("writes 3-channel RGB PNGs with the photo's channels, splits by video sequence, and says once what it mended", async () => {
     const out = path.join(tmp, 'clinic-out');
     const r = await convertDataset('cvc-clinicdb', raw(), { out, seed: 1 });
     assert.equal(r.check.ok, true, JSON.stringify(r.check.problems));
     assert.equal(r.check.counts.identical_channels, undefined);
     const meta = await sharp(path.join(out, 'images', '30.png')).metadata();
     assert.deepEqual([meta.format, meta.channels, meta.hasAlpha], ['png', 3, false]);
-    const { data } = await sharp(path.join(out, 'images', '30.png')).raw().toBuffer({ resolveWithObject: true });
+    const { data } = await sharp(path.join(out, 'images', '30.png'))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     assert.deepEqual([...data.subarray((2 * S + 5) * 3, (2 * S + 5) * 3 + 3)], photo(30)(5, 2).slice(0, 3));
     const notes = r.notes.filter((n) => PROBLEM.test(n));
     assert.equal(notes.length, 1, r.notes.join('\n'));
@@ -194,7 +221,10 @@ describe('data convert cvc-clinicdb on the distributed TIFFs', () => {
     for (const [seq, s] of splitOf) assert.equal(s.size, 1, `sequence ${seq} is in ${[...s].join(' and ')}`);
     assert.deepEqual(r.groups && r.groups.train + r.groups.val + r.groups.test, 5);
     // colour words see colour: the old reading (grey frames) could only say gray or white
-    assert.ok(A.train!.every((e) => !/^(gray|white) /.test(e.prompts.p3 as string)), JSON.stringify(A.train!.map((e) => e.prompts.p3)));
+    assert.ok(
+      A.train!.every((e) => !/^(gray|white) /.test(e.prompts.p3 as string)),
+      JSON.stringify(A.train!.map((e) => e.prompts.p3)),
+    );
   });
 
   it('with --anns the published split is kept, and its leak across sequences is noted', async () => {
@@ -207,13 +237,20 @@ describe('data convert cvc-clinicdb on the distributed TIFFs', () => {
     const r = await convertDataset('cvc-clinicdb', raw(), { out, anns: pub });
     assert.equal(r.check.ok, true);
     assert.equal(await fs.readFile(path.join(out, 'anns', 'test.json'), 'utf8'), await fs.readFile(path.join(pub, 'test.json'), 'utf8'));
-    assert.ok(r.notes.some((n) => /published split puts 5 of 5 video sequences in more than one split \(e\.g\. video sequence 1: train, val;/.test(n)), r.notes.join('\n'));
+    assert.ok(
+      r.notes.some((n) =>
+        /published split puts 5 of 5 video sequences in more than one split \(e\.g\. video sequence 1: train, val;/.test(n),
+      ),
+      r.notes.join('\n'),
+    );
   });
 
   it('refuses an --out inside the raw folder, naming both, and writes nothing there', async () => {
     const before = (await fs.readdir(raw())).sort();
-    await assert.rejects(convertDataset('cvc-clinicdb', raw(), { out: path.join(raw(), 'converted') }),
-      /data convert: the output .*clinic-raw\/converted would be written inside the raw folder .*clinic-raw/);
+    await assert.rejects(
+      convertDataset('cvc-clinicdb', raw(), { out: path.join(raw(), 'converted') }),
+      /data convert: the output .*clinic-raw\/converted would be written inside the raw folder .*clinic-raw/,
+    );
     assert.deepEqual((await fs.readdir(raw())).sort(), before);
   });
 });
@@ -230,7 +267,9 @@ describe('data import', () => {
     const r = await importDataset({ images, masks, className: 'polyp', out, split: [0.6, 0.2, 0.2] });
     assert.equal(r.check.ok, true, JSON.stringify(r.check.problems));
     assert.deepEqual((await fs.readdir(path.join(out, 'images'))).sort(), ['1.png', '2.png', '3.png', '4.png', '5.png']);
-    const { data, info } = await sharp(path.join(out, 'images', '4.png')).raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(path.join(out, 'images', '4.png'))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     assert.equal(info.channels, 3);
     assert.deepEqual([...data.subarray(0, 3)], photo(4)(0, 0).slice(0, 3));
     assert.equal(r.notes.filter((n) => PROBLEM.test(n)).length, 1, r.notes.join('\n'));
@@ -242,8 +281,26 @@ describe('data import', () => {
     const inside = (x: number, y: number): boolean => x < 5 && y < 4; // 20 of 144 pixels
     for (let i = 0; i < 6; i++) await rgbImage(path.join(images, `m${i}.png`), S, S, i);
     // palette entry 0 is white and is the foreground (sharp writes mostly-black masks so)
-    await palettePng(path.join(masks, 'm0.png'), S, S, [[255, 255, 255], [0, 0, 0]], (x, y) => (inside(x, y) ? 0 : 1));
-    await palettePng(path.join(masks, 'm1.png'), S, S, [[0, 0, 0], [255, 255, 255]], (x, y) => (inside(x, y) ? 1 : 0));
+    await palettePng(
+      path.join(masks, 'm0.png'),
+      S,
+      S,
+      [
+        [255, 255, 255],
+        [0, 0, 0],
+      ],
+      (x, y) => (inside(x, y) ? 0 : 1),
+    );
+    await palettePng(
+      path.join(masks, 'm1.png'),
+      S,
+      S,
+      [
+        [0, 0, 0],
+        [255, 255, 255],
+      ],
+      (x, y) => (inside(x, y) ? 1 : 0),
+    );
     // RGBA: colour constant, the mask in alpha
     await rawPng(path.join(masks, 'm2.png'), S, S, 4, (x, y) => [0, 0, 0, inside(x, y) ? 255 : 0]);
     await rawPng(path.join(masks, 'm3.png'), S, S, 4, (x, y) => [255, 255, 255, inside(x, y) ? 255 : 0]);
@@ -259,9 +316,18 @@ describe('data import', () => {
       assert.equal(fg, 20, `m${i}: ${fg} foreground pixels`);
       assert.equal(m.gray[0], 255, `m${i}: the corner is foreground`);
     }
-    assert.ok(r.notes.some((n) => /^1 palette mask\(s\) have their foreground colour at index 0/.test(n)), r.notes.join('\n'));
-    assert.ok(r.notes.some((n) => /^2 mask\(s\) hold the mask in their alpha channel/.test(n)), r.notes.join('\n'));
-    assert.ok(r.notes.some((n) => /^1 colour mask\(s\)/.test(n)), r.notes.join('\n'));
+    assert.ok(
+      r.notes.some((n) => /^1 palette mask\(s\) have their foreground colour at index 0/.test(n)),
+      r.notes.join('\n'),
+    );
+    assert.ok(
+      r.notes.some((n) => /^2 mask\(s\) hold the mask in their alpha channel/.test(n)),
+      r.notes.join('\n'),
+    );
+    assert.ok(
+      r.notes.some((n) => /^1 colour mask\(s\)/.test(n)),
+      r.notes.join('\n'),
+    );
   });
 
   it('refuses a photo given as a mask (non_binary_mask, naming the file and why), leaving nothing behind; --mask-mode forces a reading', async () => {
@@ -275,7 +341,10 @@ describe('data import', () => {
     await fs.rm(path.join(masks, 'p3.png'));
     const out = path.join(tmp, 'imp-photo-out');
     await assert.rejects(importDataset({ images, masks, className: 'x', out, split: [0.5, 0.25, 0.25] }), (e: Error) => {
-      assert.match(e.message, /masks\/p3\.jpg: non_binary_mask: a colour image with [\d.]+% of its pixels at mid levels .*looks like a photo/);
+      assert.match(
+        e.message,
+        /masks\/p3\.jpg: non_binary_mask: a colour image with [\d.]+% of its pixels at mid levels .*looks like a photo/,
+      );
       return true;
     });
     assert.equal(existsSync(out), false);
@@ -316,10 +385,11 @@ describe('data import', () => {
   it('refuses an --out inside --images or --masks', async () => {
     const images = path.join(tmp, 'imp-masks', 'images');
     const masks = path.join(tmp, 'imp-masks', 'masks');
-    await assert.rejects(importDataset({ images, masks, className: 'x', out: path.join(images, 'ds') }),
-      /data import: the output .*images\/ds would be written inside the --images folder/);
-    await assert.rejects(importDataset({ images, masks, className: 'x', out: masks }),
-      /would be written inside the --masks folder/);
+    await assert.rejects(
+      importDataset({ images, masks, className: 'x', out: path.join(images, 'ds') }),
+      /data import: the output .*images\/ds would be written inside the --images folder/,
+    );
+    await assert.rejects(importDataset({ images, masks, className: 'x', out: masks }), /would be written inside the --masks folder/);
     assert.equal(existsSync(path.join(images, 'ds')), false);
   });
 
@@ -350,17 +420,37 @@ describe('data import', () => {
       assert.deepEqual(r.groups && r.groups.train + r.groups.val + r.groups.test, 8);
     };
     const byPattern = path.join(tmp, 'imp-groups-pattern');
-    await check(await importDataset({ images, masks, className: 'x', out: byPattern, groupPattern: '^(patient\\d+)_', split: [0.5, 0.25, 0.25] }), byPattern);
+    await check(
+      await importDataset({ images, masks, className: 'x', out: byPattern, groupPattern: '^(patient\\d+)_', split: [0.5, 0.25, 0.25] }),
+      byPattern,
+    );
     const file = path.join(tmp, 'groups.txt');
     await put(file, `# image, group\n${names.map((n) => `${n}.png,${n.split('_')[0]}`).join('\n')}\n`);
     const byFile = path.join(tmp, 'imp-groups-file');
     await check(await importDataset({ images, masks, className: 'x', out: byFile, groupsFile: file, split: [0.5, 0.25, 0.25] }), byFile);
-    await put(file, names.slice(1).map((n) => `${n} ${n.split('_')[0]}`).join('\n'));
-    await assert.rejects(importDataset({ images, masks, className: 'x', out: path.join(tmp, 'g3'), groupsFile: file }),
-      /1 image\(s\) have no group \(not listed in .*groups\.txt\): patient0_frame0\.png/);
-    await assert.rejects(importDataset({ images, masks, className: 'x', out: path.join(tmp, 'g4'), groupPattern: '^case' }),
-      /24 image\(s\) have no group \(its name does not match --group-pattern \^case\)/);
-    assert.deepEqual([...parseGroups('benign (1).png\tp7\nb.png, p8\nc d.png p9\n', 'g.txt')], [['benign (1).png', 'p7'], ['b.png', 'p8'], ['c d.png', 'p9']]);
+    await put(
+      file,
+      names
+        .slice(1)
+        .map((n) => `${n} ${n.split('_')[0]}`)
+        .join('\n'),
+    );
+    await assert.rejects(
+      importDataset({ images, masks, className: 'x', out: path.join(tmp, 'g3'), groupsFile: file }),
+      /1 image\(s\) have no group \(not listed in .*groups\.txt\): patient0_frame0\.png/,
+    );
+    await assert.rejects(
+      importDataset({ images, masks, className: 'x', out: path.join(tmp, 'g4'), groupPattern: '^case' }),
+      /24 image\(s\) have no group \(its name does not match --group-pattern \^case\)/,
+    );
+    assert.deepEqual(
+      [...parseGroups('benign (1).png\tp7\nb.png, p8\nc d.png p9\n', 'g.txt')],
+      [
+        ['benign (1).png', 'p7'],
+        ['b.png', 'p8'],
+        ['c d.png', 'p9'],
+      ],
+    );
   });
 });
 
@@ -382,7 +472,10 @@ describe('data check as the safety net', () => {
     const r = await checkDataset(ds);
     assert.equal(r.counts.identical_channels, 3, JSON.stringify(r.problems));
     assert.equal(r.counts.translucent_alpha, 3);
-    assert.match(r.problems.find((p) => p.code === 'identical_channels')!.message, /images\/1\.png: a colour file whose R, G and B are equal in every pixel/);
+    assert.match(
+      r.problems.find((p) => p.code === 'identical_channels')!.message,
+      /images\/1\.png: a colour file whose R, G and B are equal in every pixel/,
+    );
   });
 
   it('warns about files the decoder mended and about masks held in alpha, with counts', async () => {
@@ -414,13 +507,39 @@ describe('the CLI', () => {
       await rawPng(path.join(masks, `patient${p}_a.png`), S, S, 4, (x, y) => [0, 0, 0, x < 5 && y < 6 ? 255 : 0]);
     }
     const out = path.join(tmp, 'cli-imp-out');
-    const ok = run('import', '--images', images, '--masks', masks, '--class', 'polyp', '--out', out, '--group-pattern', '^(patient\\d+)_', '--split', '0.5,0.25,0.25');
+    const ok = run(
+      'import',
+      '--images',
+      images,
+      '--masks',
+      masks,
+      '--class',
+      'polyp',
+      '--out',
+      out,
+      '--group-pattern',
+      '^(patient\\d+)_',
+      '--split',
+      '0.5,0.25,0.25',
+    );
     assert.equal(ok.status, 0, ok.stdout + ok.stderr);
     assert.match(ok.stdout, /note: 6 file\(s\): TIFF header says PhotometricInterpretation 1/);
     assert.match(ok.stdout, /note: 6 mask\(s\) hold the mask in their alpha channel/);
     assert.match(ok.stdout, /Groups per split \(kept whole without --anns\): train \d, val \d, test \d/);
     assert.match(ok.stdout, /Result: OK/);
-    const bad = run('import', '--images', images, '--masks', masks, '--class', 'polyp', '--out', path.join(tmp, 'cli-x'), '--mask-mode', 'invert');
+    const bad = run(
+      'import',
+      '--images',
+      images,
+      '--masks',
+      masks,
+      '--class',
+      'polyp',
+      '--out',
+      path.join(tmp, 'cli-x'),
+      '--mask-mode',
+      'invert',
+    );
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /--mask-mode.*invert.*(auto|choices)/s);
     const inside = run('import', '--images', images, '--masks', masks, '--class', 'polyp', '--out', path.join(masks, 'out'));

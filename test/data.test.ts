@@ -16,20 +16,11 @@ import {
   unsafeNameReason,
   withFullStop,
 } from '../src/data/format.js';
-import {
-  decodeImage,
-  decodeMask,
-  IMAGENET_MEAN,
-  IMAGENET_STD,
-  ImageError,
-  imageInfo,
-  nearestIndices,
-} from '../src/data/image.js';
+import { decodeImage, decodeMask, IMAGENET_MEAN, IMAGENET_STD, ImageError, imageInfo, nearestIndices } from '../src/data/image.js';
 import { resizeBilinear, writeMaskPng } from '../src/data/prediction-png.js';
 import { decodeBmp } from '../src/data/bmp.js';
 import { Rng } from '../src/data/rng.js';
 import { generateSyntheticDataset, renderShapes, renderUltrasound } from '../src/data/synthetic.js';
-
 
 import { repoRoot } from './helpers.js';
 const KVASIR = path.join(repoRoot(), '..', 'shared', 'datasets', 'kvasir-sample');
@@ -55,11 +46,20 @@ async function makeDataset(dir: string, n = 3): Promise<void> {
   for (let i = 0; i < n; i++) {
     const rgb = Buffer.alloc(40 * 30 * 3);
     for (let p = 0; p < rgb.length; p++) rgb[p] = (p * (i + 3)) % 256;
-    await sharp(rgb, { raw: { width: 40, height: 30, channels: 3 } }).png().toFile(path.join(dir, 'images', `im${i}.png`));
+    await sharp(rgb, { raw: { width: 40, height: 30, channels: 3 } })
+      .png()
+      .toFile(path.join(dir, 'images', `im${i}.png`));
     const m = Buffer.alloc(40 * 30);
     for (let y = 5; y < 20; y++) for (let x = 10; x < 30; x++) m[y * 40 + x] = 255;
-    await sharp(m, { raw: { width: 40, height: 30, channels: 1 } }).toColourspace('b-w').png().toFile(path.join(dir, 'masks', `im${i}.png`));
-    entries.push({ img_name: `im${i}.png`, mask_name: `im${i}.png`, prompts: { p0: '', p1: 'thing', p2: ['first thing', 'second thing'] } });
+    await sharp(m, { raw: { width: 40, height: 30, channels: 1 } })
+      .toColourspace('b-w')
+      .png()
+      .toFile(path.join(dir, 'masks', `im${i}.png`));
+    entries.push({
+      img_name: `im${i}.png`,
+      mask_name: `im${i}.png`,
+      prompts: { p0: '', p1: 'thing', p2: ['first thing', 'second thing'] },
+    });
   }
   for (const split of ['train', 'val', 'test']) await writeJson(path.join(dir, 'anns', `${split}.json`), entries);
 }
@@ -238,7 +238,10 @@ describe('image decoding', () => {
     const opts = { size: 8, mean: [0, 0, 0] as const, std: [1, 1, 1] as const };
     // 8-bit gray 128 -> 128/255 on all channels.
     const g8 = path.join(dir, 'g8.png');
-    await sharp(Buffer.alloc(W * H, 128), { raw: { width: W, height: H, channels: 1 } }).toColourspace('b-w').png().toFile(g8);
+    await sharp(Buffer.alloc(W * H, 128), { raw: { width: W, height: H, channels: 1 } })
+      .toColourspace('b-w')
+      .png()
+      .toFile(g8);
     let d = await decodeImage(g8, opts);
     for (const v of d.data) assert.ok(Math.abs(v - 128 / 255) < 1e-6);
     assert.deepEqual([d.width, d.height], [W, H]);
@@ -262,9 +265,13 @@ describe('image decoding', () => {
     const rgba = Buffer.alloc(W * H * 4);
     for (let i = 0; i < W * H; i++) rgba.set([200, 100, 50, 255], i * 4);
     const pRgba = path.join(dir, 'rgba.png');
-    await sharp(rgba, { raw: { width: W, height: H, channels: 4 } }).png().toFile(pRgba);
+    await sharp(rgba, { raw: { width: W, height: H, channels: 4 } })
+      .png()
+      .toFile(pRgba);
     d = await decodeImage(pRgba, opts);
-    assert.ok(Math.abs(d.data[0]! - 200 / 255) < 1e-6 && Math.abs(d.data[64]! - 100 / 255) < 1e-6 && Math.abs(d.data[128]! - 50 / 255) < 1e-6);
+    assert.ok(
+      Math.abs(d.data[0]! - 200 / 255) < 1e-6 && Math.abs(d.data[64]! - 100 / 255) < 1e-6 && Math.abs(d.data[128]! - 50 / 255) < 1e-6,
+    );
     // TIFF and WebP (lossless) of the same colour.
     const rgb = Buffer.alloc(W * H * 3);
     for (let i = 0; i < W * H; i++) rgb.set([200, 100, 50], i * 3);
@@ -279,7 +286,10 @@ describe('image decoding', () => {
     }
     // BMP, 24-bit bottom-up, written by hand: top half red, bottom half blue.
     const bmp = path.join(dir, 'c.bmp');
-    await fs.writeFile(bmp, encodeBmp24(W, H, (_x, y) => (y < H / 2 ? [255, 0, 0] : [0, 0, 255])));
+    await fs.writeFile(
+      bmp,
+      encodeBmp24(W, H, (_x, y) => (y < H / 2 ? [255, 0, 0] : [0, 0, 255])),
+    );
     d = await decodeImage(bmp, opts);
     assert.deepEqual([d.width, d.height], [W, H]);
     assert.ok(d.data[0]! > 0.99 && d.data[2 * 64]! < 0.01, 'top-left is red');
@@ -331,7 +341,9 @@ describe('image decoding', () => {
   it('a corrupt or missing file is an ImageError naming the file', async () => {
     const dir = path.join(tmp, 'corrupt');
     await fs.mkdir(dir, { recursive: true });
-    const good = await sharp(Buffer.alloc(64 * 64 * 3, 90), { raw: { width: 64, height: 64, channels: 3 } }).jpeg().toBuffer();
+    const good = await sharp(Buffer.alloc(64 * 64 * 3, 90), { raw: { width: 64, height: 64, channels: 3 } })
+      .jpeg()
+      .toBuffer();
     const truncated = path.join(dir, 'truncated.jpg');
     await fs.writeFile(truncated, good.subarray(0, Math.floor(good.length / 2)));
     const junk = path.join(dir, 'junk.jpg');
@@ -394,7 +406,10 @@ describe('synthetic datasets', () => {
     const a = renderShapes(11, 64);
     const b = renderShapes(11, 64);
     assert.deepEqual(a.image, b.image);
-    assert.deepEqual(a.objects.map((o) => [o.colour, o.shape]), b.objects.map((o) => [o.colour, o.shape]));
+    assert.deepEqual(
+      a.objects.map((o) => [o.colour, o.shape]),
+      b.objects.map((o) => [o.colour, o.shape]),
+    );
     assert.notDeepEqual(renderShapes(12, 64).image, a.image);
     const u = renderUltrasound(4, 64);
     assert.deepEqual(u.image, renderUltrasound(4, 64).image);
@@ -407,7 +422,10 @@ describe('synthetic datasets', () => {
       assert.ok(s.objects.length >= 2 && s.objects.length <= 3, `seed ${seed}`);
       for (const o of s.objects) {
         const others = s.objects.filter((x) => x !== o);
-        assert.ok(others.some((x) => x.colour === o.colour || x.shape === o.shape), `seed ${seed}: ${o.colour} ${o.shape} shares nothing`);
+        assert.ok(
+          others.some((x) => x.colour === o.colour || x.shape === o.shape),
+          `seed ${seed}: ${o.colour} ${o.shape} shares nothing`,
+        );
         assert.ok(!others.some((x) => x.colour === o.colour && x.shape === o.shape));
         const area = o.mask.reduce((acc, v) => acc + v, 0);
         assert.ok(area > 40 && area < 64 * 64 * 0.2, `seed ${seed}: area ${area}`);
@@ -458,7 +476,8 @@ describe('synthetic datasets', () => {
       for (const sub of ['images', 'masks', 'anns']) {
         const files = (await fs.readdir(path.join(a, sub))).sort();
         assert.deepEqual(files, (await fs.readdir(path.join(b, sub))).sort());
-        for (const f of files) assert.ok((await fs.readFile(path.join(a, sub, f))).equals(await fs.readFile(path.join(b, sub, f))), `${kind}/${sub}/${f}`);
+        for (const f of files)
+          assert.ok((await fs.readFile(path.join(a, sub, f))).equals(await fs.readFile(path.join(b, sub, f))), `${kind}/${sub}/${f}`);
       }
       const ds = await loadDataset(a);
       assert.equal(ds.train?.length, sa.splits.train.entries);

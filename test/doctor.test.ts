@@ -7,8 +7,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './helpers.js';
 
-test('doctor --json: the loaded libtorch and BLAS libraries, by path; the locator\'s paths', () => {
-  const r = spawnSync(process.execPath, [path.join(repoRoot(), 'bin', 'tunevlseg.js'), 'doctor', '--json'], { encoding: 'utf8', timeout: 60_000 });
+test("doctor --json: the loaded libtorch and BLAS libraries, by path; the locator's paths", () => {
+  const r = spawnSync(process.execPath, [path.join(repoRoot(), 'bin', 'tunevlseg.js'), 'doctor', '--json'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.equal(r.status, 0, r.stderr);
   const d = JSON.parse(r.stdout) as Record<string, unknown>;
   assert.match(String(d.libtorchLoaded), /libtorch_cpu\.so/);
@@ -18,7 +21,10 @@ test('doctor --json: the loaded libtorch and BLAS libraries, by path; the locato
   assert.match(String(d.blas), /^(OpenBLAS|MKL|BLIS|FlexiBLAS|reference BLAS \(slow\)) \(/);
   assert.doesNotMatch(String(d.blas), /^generic/);
   assert.ok(Array.isArray(d.pathsTried) && (d.pathsTried as unknown[]).length > 0);
-  const brief = spawnSync(process.execPath, [path.join(repoRoot(), 'bin', 'tunevlseg.js'), 'doctor', '--brief'], { encoding: 'utf8', timeout: 60_000 });
+  const brief = spawnSync(process.execPath, [path.join(repoRoot(), 'bin', 'tunevlseg.js'), 'doctor', '--brief'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.equal(brief.status, 0, brief.stderr);
   assert.equal(brief.stdout.trim().split('\n').length, 1);
   assert.ok(brief.stdout.includes(String(d.blasLibrary)), brief.stdout);

@@ -24,7 +24,16 @@ import { shellQuote } from '../src/util/shell-quote.js';
 import { fixturesDir, sharedDir } from './helpers.js';
 
 const CHROMIUM = process.env.TUNEVLSEG_CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 let tmp = '';
 let exportDir = '';
@@ -34,10 +43,20 @@ let origin = '';
 
 before(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'export-browser-'));
-  const config = { model: path.join(fixturesDir(), 'clipseg-tiny'), tokenizer: path.join(fixturesDir(), 'tokenizer'), learner: 'vpt', depth: 1 };
+  const config = {
+    model: path.join(fixturesDir(), 'clipseg-tiny'),
+    tokenizer: path.join(fixturesDir(), 'tokenizer'),
+    learner: 'vpt',
+    depth: 1,
+  };
   T.manualSeed(3); // learner initialisation and the "tuning" below are reproducible
   const seg = await buildSegmenter(config);
-  T.noGrad(() => { for (const [, p] of seg.learnableState()) T.tidy(() => { p.add_(T.randn(p.shape).mul(0.2)); }); });
+  T.noGrad(() => {
+    for (const [, p] of seg.learnableState())
+      T.tidy(() => {
+        p.add_(T.randn(p.shape).mul(0.2));
+      });
+  });
   const ckpt = path.join(tmp, 'vpt.safetensors');
   saveCheckpoint(ckpt, seg, { kind: 'best', model: config, metrics: {}, epoch: 1, globalStep: 1 });
   seg.dispose();
@@ -47,7 +66,10 @@ before(async () => {
   const src = (await readdir(path.join(sharedDir(), 'datasets', 'kvasir-sample', 'images'))).sort()[0]!;
   image = path.join(tmp, 'input', 'polyp.png');
   mkdirSync(path.dirname(image), { recursive: true });
-  await sharp(path.join(sharedDir(), 'datasets', 'kvasir-sample', 'images', src)).resize(64, 64, { fit: 'fill' }).png().toFile(image);
+  await sharp(path.join(sharedDir(), 'datasets', 'kvasir-sample', 'images', src))
+    .resize(64, 64, { fit: 'fill' })
+    .png()
+    .toFile(image);
   served = await serveFolder(exportDir, 0);
   origin = served.url.replace(/\/$/, '');
 });
@@ -57,18 +79,29 @@ after(async () => {
 });
 
 test('web/ runs model.onnx in chromium: the mask matches predict --onnx, no network beyond the page, screenshot', async () => {
-  if (!existsSync(CHROMIUM)) assert.fail(`chromium not found at ${CHROMIUM}: the export's browser test needs Debian's chromium (scripts/bootstrap.sh installs it)`);
+  if (!existsSync(CHROMIUM))
+    assert.fail(`chromium not found at ${CHROMIUM}: the export's browser test needs Debian's chromium (scripts/bootstrap.sh installs it)`);
   // predict --onnx on the same image
   const model = await OnnxSegmenter.open(exportDir);
   const predOut = path.join(tmp, 'pred');
   try {
-    await predictFolder(model, { input: path.dirname(image), prompt: model.preprocess.prompt, outDir: predOut, overlays: false, threshold: model.preprocess.threshold });
+    await predictFolder(model, {
+      input: path.dirname(image),
+      prompt: model.preprocess.prompt,
+      outDir: predOut,
+      overlays: false,
+      threshold: model.preprocess.threshold,
+    });
   } finally {
     await model.dispose();
   }
   const want = await sharp(path.join(predOut, 'polyp.png')).extractChannel(0).raw().toBuffer();
 
-  const ctx = await chromium.launchPersistentContext(mkdtempSync(path.join(tmp, 'profile-')), { executablePath: CHROMIUM, args: ARGS, viewport: { width: 1000, height: 700 } });
+  const ctx = await chromium.launchPersistentContext(mkdtempSync(path.join(tmp, 'profile-')), {
+    executablePath: CHROMIUM,
+    args: ARGS,
+    viewport: { width: 1000, height: 700 },
+  });
   try {
     const outside: string[] = [];
     const requested: string[] = [];
@@ -90,20 +123,38 @@ test('web/ runs model.onnx in chromium: the mask matches predict --onnx, no netw
     await page.waitForSelector('body[data-state="done"], body[data-state="error"]', { timeout: 120_000 });
     const status = await page.textContent('#status');
     assert.equal(await page.getAttribute('body', 'data-state'), 'done', `page: ${status}; ${errors.join('; ')}`);
-    const r = await page.evaluate(() => (globalThis as unknown as { tvsResult: { width: number; height: number; mask: number[]; ms: number } }).tvsResult);
+    const r = await page.evaluate(
+      () => (globalThis as unknown as { tvsResult: { width: number; height: number; mask: number[]; ms: number } }).tvsResult,
+    );
     assert.deepEqual([r.width, r.height], [64, 64]);
     assert.equal(r.mask.length, want.length);
-    let same = 0, fg = 0;
+    let same = 0,
+      fg = 0;
     for (let i = 0; i < want.length; i++) {
       if (r.mask[i] === want[i]) same++;
       if (want[i] === 255) fg++;
     }
     assert.ok(fg > 0 && fg < want.length, `the test image needs foreground and background (foreground ${fg})`);
-    assert.ok(same / want.length >= 0.999, `browser mask agrees with predict --onnx on ${((100 * same) / want.length).toFixed(2)}% of pixels`);
+    assert.ok(
+      same / want.length >= 0.999,
+      `browser mask agrees with predict --onnx on ${((100 * same) / want.length).toFixed(2)}% of pixels`,
+    );
     assert.match(status ?? '', /done: \d+ ms/);
-    assert.deepEqual(outside, [], 'no request beyond the page\'s own files');
-    const own = new Set(['/index.html', '/app.js', '/preprocess.json', '/model.onnx', '/ort.wasm.min.mjs', '/ort-wasm-simd-threaded.mjs', '/ort-wasm-simd-threaded.wasm']);
-    assert.deepEqual(requested.filter((u) => !own.has(u.split('?')[0]!)), [], 'only the page\'s own files');
+    assert.deepEqual(outside, [], "no request beyond the page's own files");
+    const own = new Set([
+      '/index.html',
+      '/app.js',
+      '/preprocess.json',
+      '/model.onnx',
+      '/ort.wasm.min.mjs',
+      '/ort-wasm-simd-threaded.mjs',
+      '/ort-wasm-simd-threaded.wasm',
+    ]);
+    assert.deepEqual(
+      requested.filter((u) => !own.has(u.split('?')[0]!)),
+      [],
+      "only the page's own files",
+    );
     assert.deepEqual(errors, []);
     const shot = path.join(tmp, 'web.png');
     await page.screenshot({ path: shot, fullPage: true });
@@ -140,7 +191,8 @@ test('serveFolder: only files inside web/, 404 for the rest, an export folder or
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('content-type'), 'application/json');
   assert.equal((await fetch(`${origin}/ort-wasm-simd-threaded.wasm`, { method: 'HEAD' })).headers.get('content-type'), 'application/wasm');
-  for (const bad of ['/../README.md', '/%2e%2e/README.md', '/..%2fmodel.onnx', '/nope.js']) assert.equal((await fetch(`${origin}${bad}`)).status, 404, bad);
+  for (const bad of ['/../README.md', '/%2e%2e/README.md', '/..%2fmodel.onnx', '/nope.js'])
+    assert.equal((await fetch(`${origin}${bad}`)).status, 404, bad);
   const again = await serveFolder(path.join(exportDir, 'web'), 0);
   try {
     assert.equal(again.root, served!.root);

@@ -15,7 +15,22 @@ import { makeDataset, tinyModel, tinyTokenizer, tvs } from './hostile/cli-harnes
 
 let tmp: string;
 let ds: string;
-const trainFlags = ['--image-size', '32', '--loader-threads', '0', '--batch-size', '2', '--effective-batch-size', '2', '--min-epochs', '1', '--max-epochs', '1', '--progress', 'none'];
+const trainFlags = [
+  '--image-size',
+  '32',
+  '--loader-threads',
+  '0',
+  '--batch-size',
+  '2',
+  '--effective-batch-size',
+  '2',
+  '--min-epochs',
+  '1',
+  '--max-epochs',
+  '1',
+  '--progress',
+  'none',
+];
 
 before(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'tvs-export-cached-'));
@@ -34,8 +49,26 @@ async function agreement(a: string, b: string): Promise<number> {
 for (const learner of ['coop', 'cocoop']) {
   test(`${learner} trained with frozenCacheMb=64: the checkpoint records no cache; export --tuned <run folder> works; predict --onnx = predict --tuned`, async () => {
     const runs = path.join(tmp, 'runs');
-    const t = tvs(['train', '--dataset', ds, '--name', learner, '--runs-dir', runs, ...trainFlags, '--model', tinyModel, '--model', `tokenizer=${tinyTokenizer}`,
-      '--model', `learner=${learner}`, '--model', 'quirks=fixed', '--model', 'frozenCacheMb=64']);
+    const t = tvs([
+      'train',
+      '--dataset',
+      ds,
+      '--name',
+      learner,
+      '--runs-dir',
+      runs,
+      ...trainFlags,
+      '--model',
+      tinyModel,
+      '--model',
+      `tokenizer=${tinyTokenizer}`,
+      '--model',
+      `learner=${learner}`,
+      '--model',
+      'quirks=fixed',
+      '--model',
+      'frozenCacheMb=64',
+    ]);
     assert.equal(t.status, 0, t.all);
     const run = path.join(runs, learner);
     const meta = readCheckpointMeta(path.join(run, 'checkpoints', 'best.safetensors'));
@@ -50,7 +83,8 @@ for (const learner of ['coop', 'cocoop']) {
     assert.match(e.stdout, new RegExp(`web page: tunevlseg serve ${out.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
 
     const images = path.join(ds, 'images');
-    const pOnnx = path.join(tmp, `${learner}-onnx`), pTuned = path.join(tmp, `${learner}-tuned`);
+    const pOnnx = path.join(tmp, `${learner}-onnx`),
+      pTuned = path.join(tmp, `${learner}-tuned`);
     const a = tvs(['predict', '--onnx', out, '--out', pOnnx, '-q', images]);
     assert.equal(a.status, 0, a.all);
     const b = tvs(['predict', '--tuned', run, '--prompt', 'tumor', '--out', pTuned, '-q', images]);

@@ -21,7 +21,14 @@ let demo: DemoSummary;
 
 before(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'tvs-export-demo-'));
-  demo = await runDemo({ runDir: path.join(tmp, 'run'), learners: demoAllLearners(), steps: 2, targetCounts: { train: 16, val: 4, test: 6 }, sourceTestImages: 4, log: () => {} });
+  demo = await runDemo({
+    runDir: path.join(tmp, 'run'),
+    learners: demoAllLearners(),
+    steps: 2,
+    targetCounts: { train: 16, val: 4, test: 6 },
+    sourceTestImages: 4,
+    log: () => {},
+  });
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -36,10 +43,13 @@ test('every demo learner exports from its run folder; predict --onnx agrees with
     const r = await exportModel({ tuned: run, prompt: 'tumor', outDir: out });
     assert.ok(r.verifiedMaxAbs !== null && r.verifiedMaxAbs < 1e-4, `${learner}: max |logits difference| ${r.verifiedMaxAbs}`);
     const onnx = await OnnxSegmenter.open(out);
-    const pOnnx = path.join(tmp, `${learner}-onnx`), pTuned = path.join(tmp, `${learner}-tuned`);
+    const pOnnx = path.join(tmp, `${learner}-onnx`),
+      pTuned = path.join(tmp, `${learner}-tuned`);
     let files: string[];
     try {
-      files = (await predictFolder(onnx, { input: data, split: 'test', promptKey: 'p1', outDir: pOnnx, overlays: false, threshold: 0.5 })).files.map((f) => f.mask);
+      files = (
+        await predictFolder(onnx, { input: data, split: 'test', promptKey: 'p1', outDir: pOnnx, overlays: false, threshold: 0.5 })
+      ).files.map((f) => f.mask);
     } finally {
       await onnx.dispose();
     }

@@ -24,7 +24,8 @@ function cases(): { family: string; name: string; dir: string }[] {
   const out: { family: string; name: string; dir: string }[] = [];
   for (const family of ['clipseg-tiny', 'cris-tiny']) {
     const root = join(fixturesDir(), family, 'learners');
-    for (const name of readdirSync(root).sort()) if (existsSync(join(root, name, 'case.json'))) out.push({ family, name, dir: join(root, name) });
+    for (const name of readdirSync(root).sort())
+      if (existsSync(join(root, name, 'case.json'))) out.push({ family, name, dir: join(root, name) });
   }
   return out;
 }
@@ -59,13 +60,21 @@ test('every learner fixture exported: float32 within 1e-4 of libtorch at batch 1
     try {
       seg.eval();
       const px = inputs.get('pixel_values')!; // [2, 3, S, S]
-      const text = { inputIds: inputs.get('input_ids')!.narrow(0, 0, 1).contiguous(), attentionMask: inputs.get('attention_mask')!.narrow(0, 0, 1).contiguous() };
+      const text = {
+        inputIds: inputs.get('input_ids')!.narrow(0, 0, 1).contiguous(),
+        attentionMask: inputs.get('attention_mask')!.narrow(0, 0, 1).contiguous(),
+      };
       const f32 = traceSegmenter(seg, text, { imageSize: px.size(2) });
       const f16 = traceSegmenter(seg, text, { imageSize: px.size(2), fp16: true });
       for (const batch of [1, 2, 4]) {
-        const x = T.cat(Array.from({ length: batch }, (_, i) => px.narrow(0, (i + 1) % 2, 1)), 0);
+        const x = T.cat(
+          Array.from({ length: batch }, (_, i) => px.narrow(0, (i + 1) % 2, 1)),
+          0,
+        );
         const rows = (t: T.Tensor): T.Tensor => t.expand(batch, t.size(1)).contiguous();
-        const want = T.noGrad(() => T.tidy(() => seg.forward(x, { inputIds: rows(text.inputIds), attentionMask: rows(text.attentionMask) }).toFloat32Array()));
+        const want = T.noGrad(() =>
+          T.tidy(() => seg.forward(x, { inputIds: rows(text.inputIds), attentionMask: rows(text.attentionMask) }).toFloat32Array()),
+        );
         const d32 = maxAbs(await runOnnx(f32.model, x), want);
         assert.ok(d32 <= F32_TOL, `${c.family}/${c.name} batch ${batch}: float32 max |Δlogits| ${d32} > ${F32_TOL}`);
         if (batch === 2) {
@@ -75,7 +84,10 @@ test('every learner fixture exported: float32 within 1e-4 of libtorch at batch 1
         }
         x.dispose();
       }
-      assert.ok(f16.model.byteLength < 0.62 * f32.model.byteLength, `${c.name}: float16 file ${f16.model.byteLength} B vs float32 ${f32.model.byteLength} B`);
+      assert.ok(
+        f16.model.byteLength < 0.62 * f32.model.byteLength,
+        `${c.name}: float16 file ${f16.model.byteLength} B vs float32 ${f32.model.byteLength} B`,
+      );
 
       // What is folded: CoOp's context (text side) becomes constants; VPT's prompt tokens and
       // CoCoOp's meta-net and context stay initializers (they meet the image in the graph).
@@ -87,7 +99,11 @@ test('every learner fixture exported: float32 within 1e-4 of libtorch at batch 1
       const present = learnerTensors.filter(([, t]) => has(t) || (t.ndim > 1 && t.unbind(0).every(has)));
       if (learnerName === 'coop') assert.equal(present.length, 0, `${c.name}: CoOp context should be folded into the text constants`);
       if (learnerName === 'vpt' || learnerName === 'cocoop') {
-        assert.equal(present.length, learnerTensors.length, `${c.name}: ${learnerName} tensors kept as initializers: ${present.map(([k]) => k).join(', ')}`);
+        assert.equal(
+          present.length,
+          learnerTensors.length,
+          `${c.name}: ${learnerName} tensors kept as initializers: ${present.map(([k]) => k).join(', ')}`,
+        );
       }
       text.inputIds.dispose();
       text.attentionMask.dispose();
@@ -101,21 +117,44 @@ test('every learner fixture exported: float32 within 1e-4 of libtorch at batch 1
 
 test('an op without an exporter fails naming it; reading input-dependent data fails naming the read', () => {
   const spec = (forward: (x: T.Tensor) => T.Tensor) => ({
-    inputs: (b: number) => [T.randn([b, 4])], inputNames: ['x'], outputNames: ['y'], forward: ([x]: T.Tensor[]) => [forward(x!)],
+    inputs: (b: number) => [T.randn([b, 4])],
+    inputNames: ['x'],
+    outputNames: ['y'],
+    forward: ([x]: T.Tensor[]) => [forward(x!)],
   });
-  assert.throws(() => traceOnnx(spec((x) => x.isnan().logicalNot().float())), (e: unknown) => e instanceof OnnxExportError && /no exporter for op "isnan"/.test((e as Error).message));
+  assert.throws(
+    () => traceOnnx(spec((x) => x.isnan().logicalNot().float())),
+    (e: unknown) => e instanceof OnnxExportError && /no exporter for op "isnan"/.test((e as Error).message),
+  );
   assert.throws(() => traceOnnx(spec((x) => x.mul(x.sum().item()))), /"item" reads the values of an input-dependent tensor/);
   // a constant that does not repeat per image cannot follow the batch
-  assert.throws(() => traceOnnx(spec((x) => x.add(T.arange(x.size(0) * 4).float().view(-1, 4)))), /blocks along dimension 0 differ/);
+  assert.throws(
+    () =>
+      traceOnnx(
+        spec((x) =>
+          x.add(
+            T.arange(x.size(0) * 4)
+              .float()
+              .view(-1, 4),
+          ),
+        ),
+      ),
+    /blocks along dimension 0 differ/,
+  );
 });
 
 test('batch-linear arguments: reshape to [B·k, ...], slices to B, per-image tiles, arange(B) indexing', async () => {
   const w = T.randn([4, 3]);
   const res = traceOnnx({
-    inputs: (b) => [T.randn([b, 2, 4])], inputNames: ['x'], outputNames: ['y'],
+    inputs: (b) => [T.randn([b, 2, 4])],
+    inputNames: ['x'],
+    outputNames: ['y'],
     forward: ([x]) => {
       const B = x!.size(0);
-      const flat = x!.reshape(B * 2, 4).matmul(w).view(B, 2, 3); // [B, 2, 3]
+      const flat = x!
+        .reshape(B * 2, 4)
+        .matmul(w)
+        .view(B, 2, 3); // [B, 2, 3]
       const picked = flat.index([T.arange(B), T.zeros([B], { dtype: 'int64' })]); // [B, 3]
       const bias = T.ones([B, 3]).mul(0.5); // a per-image constant
       return [picked.add(bias).narrow(0, 0, B).softmax(-1)];
@@ -124,7 +163,16 @@ test('batch-linear arguments: reshape to [B·k, ...], slices to B, per-image til
   const s = await ort.InferenceSession.create(res.model);
   for (const B of [1, 5]) {
     const x = T.randn([B, 2, 4]);
-    const want = T.tidy(() => x.reshape(B * 2, 4).matmul(w).view(B, 2, 3).select(1, 0).add(0.5).softmax(-1).toFloat32Array());
+    const want = T.tidy(() =>
+      x
+        .reshape(B * 2, 4)
+        .matmul(w)
+        .view(B, 2, 3)
+        .select(1, 0)
+        .add(0.5)
+        .softmax(-1)
+        .toFloat32Array(),
+    );
     const got = (await s.run({ x: new ort.Tensor('float32', x.toFloat32Array(), [B, 2, 4]) })).y!.data as Float32Array;
     assert.ok(maxAbs(got, want) < 1e-6, `batch ${B}`);
     x.dispose();
@@ -134,7 +182,10 @@ test('batch-linear arguments: reshape to [B·k, ...], slices to B, per-image til
 
 test('op exporters match libtorch: interpolate (bilinear, bicubic, nearest; size and scale), conv padding, pads, norms, activations', async () => {
   T.manualSeed(7);
-  const w3 = T.randn([5, 3, 3, 3]), w4 = T.randn([5, 3, 4, 4]), gamma = T.randn([6]), beta = T.randn([6]);
+  const w3 = T.randn([5, 3, 3, 3]),
+    w4 = T.randn([5, 3, 4, 4]),
+    gamma = T.randn([6]),
+    beta = T.randn([6]);
   const cases: [string, (x: T.Tensor) => T.Tensor][] = [
     ['bilinear size', (x) => T.F.interpolate(x, { size: [17, 23], mode: 'bilinear' })],
     ['bilinear scale', (x) => T.F.interpolate(x, { scaleFactor: 2, mode: 'bilinear' })],

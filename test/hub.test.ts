@@ -145,13 +145,7 @@ class FakeHub {
     this.serve(req, res, name, f.content, { etag: `"${sha256(f.content).slice(0, 32)}"` });
   }
 
-  private serve(
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-    name: string,
-    content: Buffer,
-    headers: Record<string, string>,
-  ): void {
+  private serve(req: http.IncomingMessage, res: http.ServerResponse, name: string, content: Buffer, headers: Record<string, string>): void {
     let body = content;
     if (this.corrupt.has(name)) {
       body = Buffer.from(content);
@@ -303,7 +297,13 @@ test('snapshotDownload fills blobs/, snapshots/<commit>/ and refs/main; optional
     assert.equal(hub.seen.filter((s) => s.method === 'GET').length, 0);
     // By commit hash: the snapshot is immutable, so no request at all.
     hub.seen = [];
-    const byCommit = await downloadFile({ repo: REPO, filename: 'model.safetensors', revision: hub.commit, cacheDir: cache, endpoint: hub.endpoint });
+    const byCommit = await downloadFile({
+      repo: REPO,
+      filename: 'model.safetensors',
+      revision: hub.commit,
+      cacheDir: cache,
+      endpoint: hub.endpoint,
+    });
     assert.equal(byCommit, path.join(dir, 'model.safetensors'));
     assert.equal(hub.seen.length, 0);
   }));
@@ -366,15 +366,12 @@ test('a hash mismatch is rejected and leaves nothing corrupt in the cache', () =
     hub.corrupt.add('model.safetensors');
     hub.corrupt.add('config.json');
     for (const filename of ['model.safetensors', 'config.json']) {
-      await assert.rejects(
-        downloadFile({ repo: REPO, filename, cacheDir: cache, endpoint: hub.endpoint }),
-        (e: unknown) => {
-          assert.ok(e instanceof HubError);
-          assert.equal(e.code, 'HASH_MISMATCH');
-          assert.ok(e.message.includes(filename) && e.message.includes(hub.etagOf(filename)), e.message);
-          return true;
-        },
-      );
+      await assert.rejects(downloadFile({ repo: REPO, filename, cacheDir: cache, endpoint: hub.endpoint }), (e: unknown) => {
+        assert.ok(e instanceof HubError);
+        assert.equal(e.code, 'HASH_MISMATCH');
+        assert.ok(e.message.includes(filename) && e.message.includes(hub.etagOf(filename)), e.message);
+        return true;
+      });
     }
     const repoDir = path.join(cache, 'models--tiny--clipseg');
     assert.deepEqual(await listFiles(path.join(repoDir, 'blobs')), [], 'no blob, no partial');
@@ -393,7 +390,13 @@ test('offline with the file missing: the error names repo, revision, file, cache
       downloadFile({ repo: REPO, filename: 'model.safetensors', revision: 'v1.0', cacheDir: cache, offline: true }),
       (e: unknown) => {
         assert.ok(e instanceof OfflineCacheMissError);
-        for (const part of ['"model.safetensors"', 'tiny/clipseg@v1.0', path.join(cache, 'models--tiny--clipseg'), 'tunevlseg download tiny/clipseg --revision v1.0', 'refs/v1.0']) {
+        for (const part of [
+          '"model.safetensors"',
+          'tiny/clipseg@v1.0',
+          path.join(cache, 'models--tiny--clipseg'),
+          'tunevlseg download tiny/clipseg --revision v1.0',
+          'refs/v1.0',
+        ]) {
           assert.ok(e.message.includes(part), `${JSON.stringify(part)} missing from: ${e.message}`);
         }
         return true;
@@ -412,19 +415,29 @@ test('offline with the file missing: the error names repo, revision, file, cache
     assert.equal(hub.seen.length, 0);
   }));
 
-test('download itself, unable to reach the hub: the error says how to work offline (a local folder, a copied cache, HF_ENDPOINT), not "run download"', () => withHub(async () => {
-  const deadEndpoint = `http://127.0.0.1:${await closedPort()}`;
-  const sink = new PassThrough();
-  await assert.rejects(cliDownload(REPO, { cacheDir: cache, endpoint: deadEndpoint, retries: 0, stdout: sink, stderr: sink }), (e: unknown) => {
-    assert.ok(e instanceof OfflineCacheMissError);
-    for (const part of ['"config.json" of tiny/clipseg@main is not in the cache', 'To work without network', '--model <folder with config.json + model.safetensors>',
-      path.join(cache, 'models--tiny--clipseg'), '$TUNEVLSEG_CACHE', `$HF_ENDPOINT at a hub mirror you can reach (now ${deadEndpoint})`]) {
-      assert.ok(e.message.includes(part), `${JSON.stringify(part)} missing from: ${e.message}`);
-    }
-    assert.ok(!e.message.includes('With network access'), e.message);
-    return true;
-  });
-}));
+test('download itself, unable to reach the hub: the error says how to work offline (a local folder, a copied cache, HF_ENDPOINT), not "run download"', () =>
+  withHub(async () => {
+    const deadEndpoint = `http://127.0.0.1:${await closedPort()}`;
+    const sink = new PassThrough();
+    await assert.rejects(
+      cliDownload(REPO, { cacheDir: cache, endpoint: deadEndpoint, retries: 0, stdout: sink, stderr: sink }),
+      (e: unknown) => {
+        assert.ok(e instanceof OfflineCacheMissError);
+        for (const part of [
+          '"config.json" of tiny/clipseg@main is not in the cache',
+          'To work without network',
+          '--model <folder with config.json + model.safetensors>',
+          path.join(cache, 'models--tiny--clipseg'),
+          '$TUNEVLSEG_CACHE',
+          `$HF_ENDPOINT at a hub mirror you can reach (now ${deadEndpoint})`,
+        ]) {
+          assert.ok(e.message.includes(part), `${JSON.stringify(part)} missing from: ${e.message}`);
+        }
+        assert.ok(!e.message.includes('With network access'), e.message);
+        return true;
+      },
+    );
+  }));
 
 test('offline with the files cached works with no server at all', async () => {
   const dir = await withHub(() => snapshotDownload({ repo: REPO, cacheDir: cache, endpoint: hub.endpoint }));
@@ -467,8 +480,7 @@ test('two processes downloading the same file leave one valid blob', () =>
     const modUrl = new URL('../src/hub/index.js', import.meta.url).href;
     const opts = { repo: REPO, filename: 'model.safetensors', cacheDir: cache, endpoint: hub.endpoint };
     const script =
-      'const { downloadFile } = await import(process.argv[1]);' +
-      'process.stdout.write(await downloadFile(JSON.parse(process.argv[2])));';
+      'const { downloadFile } = await import(process.argv[1]);' + 'process.stdout.write(await downloadFile(JSON.parse(process.argv[2])));';
     const child = spawn(process.execPath, ['--input-type=module', '-e', script, modUrl, JSON.stringify(opts)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -595,7 +607,13 @@ test('resolveModelSource: local folder, repo id with revision, and clear errors 
 test('download (the command) prints the snapshot path; progress unless quiet', () =>
   withHub(async () => {
     const sink = (): NodeJS.WritableStream & { text: string } => {
-      const s = { text: '', write(c: string | Uint8Array): boolean { s.text += String(c); return true; } };
+      const s = {
+        text: '',
+        write(c: string | Uint8Array): boolean {
+          s.text += String(c);
+          return true;
+        },
+      };
       return s as unknown as NodeJS.WritableStream & { text: string };
     };
     const out = sink();
@@ -606,7 +624,10 @@ test('download (the command) prints the snapshot path; progress unless quiet', (
     assert.match(err.text, /skipped tokenizer_config\.json/);
     const out2 = sink();
     const err2 = sink();
-    assert.equal(await cliDownload(`${REPO}@main`, { quiet: true, cacheDir: cache, endpoint: hub.endpoint, stdout: out2, stderr: err2 }), dir);
+    assert.equal(
+      await cliDownload(`${REPO}@main`, { quiet: true, cacheDir: cache, endpoint: hub.endpoint, stdout: out2, stderr: err2 }),
+      dir,
+    );
     assert.equal(out2.text, `${dir}\n`);
     assert.equal(err2.text, '');
     await assert.rejects(cliDownload(`${REPO}@main`, { revision: 'dev', cacheDir: cache, stdout: out2 }), /two revisions/);
@@ -614,8 +635,22 @@ test('download (the command) prints the snapshot path; progress unless quiet', (
 
 test('download (the command) draws a cli-progress bar per file on a terminal', () =>
   withHub(async () => {
-    const tty = { text: '', isTTY: true, columns: 120, write(c: string | Uint8Array): boolean { tty.text += String(c); return true; } };
-    const out = { text: '', write(c: string | Uint8Array): boolean { out.text += String(c); return true; } };
+    const tty = {
+      text: '',
+      isTTY: true,
+      columns: 120,
+      write(c: string | Uint8Array): boolean {
+        tty.text += String(c);
+        return true;
+      },
+    };
+    const out = {
+      text: '',
+      write(c: string | Uint8Array): boolean {
+        out.text += String(c);
+        return true;
+      },
+    };
     const dir = await cliDownload(REPO, {
       cacheDir: cache,
       endpoint: hub.endpoint,

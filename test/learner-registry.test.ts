@@ -12,8 +12,17 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
 import {
-  BaseLearner, LEARNER_NAMES, commonOptions, isLearnerName, learnerEntry, learnersFor, registerLearner, LearnerConfigError,
-  type LearnerEntry, type LearnerHost, type PromptPair,
+  BaseLearner,
+  LEARNER_NAMES,
+  commonOptions,
+  isLearnerName,
+  learnerEntry,
+  learnersFor,
+  registerLearner,
+  LearnerConfigError,
+  type LearnerEntry,
+  type LearnerHost,
+  type PromptPair,
 } from '../src/learners/index.js';
 import { randomVectors } from '../src/learners/base.js';
 import { runInspect } from '../src/cli/inspect.js';
@@ -49,9 +58,18 @@ class VptHalfLearner extends BaseLearner {
 }
 
 const ENTRY: LearnerEntry = {
-  name: NAME, label: 'VPT/2', title: 'VPT (half scale)', summary: 'VPT prompts at half scale (test learner)',
-  schema: vptHalfSchema, create: (o, h) => new VptHalfLearner(o, h), text: false, vision: true, models: ['clipseg'],
-  referenceClass: 'VPTHalfContextLearner', referenceWrappers: { clipseg: 'VPTCLIPSeg' }, referenceDefaults: {},
+  name: NAME,
+  label: 'VPT/2',
+  title: 'VPT (half scale)',
+  summary: 'VPT prompts at half scale (test learner)',
+  schema: vptHalfSchema,
+  create: (o, h) => new VptHalfLearner(o, h),
+  text: false,
+  vision: true,
+  models: ['clipseg'],
+  referenceClass: 'VPTHalfContextLearner',
+  referenceWrappers: { clipseg: 'VPTCLIPSeg' },
+  referenceDefaults: {},
   searchRows: { numContext: { type: 'categorical', choices: [2, 3] } },
 };
 
@@ -116,7 +134,10 @@ console.log(JSON.stringify({
 
 /** Every file under `dir`, relative to it. */
 function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name))).sort();
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .sort();
 }
 
 test('a built-in learner is one folder plus one line in builtins: a copy of the package with vpt_half added knows it everywhere', () => {
@@ -143,14 +164,20 @@ test('a built-in learner is one folder plus one line in builtins: a copy of the 
     // No other file of the package differs.
     const before = filesUnder(built);
     const after = filesUnder(join(dir, 'dist', 'src'));
-    assert.deepEqual(after.filter((f) => !before.includes(f)), ['learners/vpt_half/entry.js', 'learners/vpt_half/learner.js', 'learners/vpt_half/options.js']);
+    assert.deepEqual(
+      after.filter((f) => !before.includes(f)),
+      ['learners/vpt_half/entry.js', 'learners/vpt_half/learner.js', 'learners/vpt_half/options.js'],
+    );
     const changed = before.filter((f) => !readFileSync(join(built, f)).equals(readFileSync(join(dir, 'dist', 'src', f))));
     assert.deepEqual(changed, ['learners/builtins.js']);
-    const added = readFileSync(join(learners, 'builtins.js'), 'utf8').split('\n').filter((l) => !builtins.split('\n').includes(l));
+    const added = readFileSync(join(learners, 'builtins.js'), 'utf8')
+      .split('\n')
+      .filter((l) => !builtins.split('\n').includes(l));
     assert.deepEqual(added, [`${last[1]}import('./vpt_half/entry.js'),`], 'one line');
 
     // inspect (the command): the new learner's class is built on a tiny CLIPSeg.
-    const cli = (args: string[]) => spawnSync(process.execPath, [join(dir, 'bin', 'tunevlseg.js'), ...args], { encoding: 'utf8', timeout: 120_000 });
+    const cli = (args: string[]) =>
+      spawnSync(process.execPath, [join(dir, 'bin', 'tunevlseg.js'), ...args], { encoding: 'utf8', timeout: 120_000 });
     const ins = cli(['inspect', '--model', TINY, '--learner', 'vpt_half', '--depth', '2', '--num-context', '3', '--json']);
     assert.equal(ins.status, 0, ins.stderr);
     const r = JSON.parse(ins.stdout) as { learner: string; parameters: Array<{ name: string; shape: number[] }> };
@@ -158,7 +185,11 @@ test('a built-in learner is one folder plus one line in builtins: a copy of the 
     assert.deepEqual(r.parameters.find((p) => p.name === 'context_learner.context_vectors')?.shape, [2, 3, 64]);
     // The help lists it among the learners; this repository's own build does not know it.
     assert.match(cli(['inspect', '--help']).stdout, /vpt_half/);
-    const mine = spawnSync(process.execPath, [join(root, 'bin', 'tunevlseg.js'), 'inspect', '--model', TINY, '--learner', 'vpt_half', '--json'], { encoding: 'utf8', timeout: 120_000 });
+    const mine = spawnSync(
+      process.execPath,
+      [join(root, 'bin', 'tunevlseg.js'), 'inspect', '--model', TINY, '--learner', 'vpt_half', '--json'],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
     assert.notEqual(mine.status, 0);
     assert.match(mine.stderr, /vpt_half/);
 
@@ -189,7 +220,11 @@ const { learnerSpace } = await import(src + '/experiment/spaces.js');
 const { learnerOrder } = await import(src + '/report/paper.js');
 console.log(JSON.stringify({ names: LEARNER_NAMES, loads: LEARNER_NAMES.filter((n) => typeof learnerEntry(n).load === 'function'), rows: Object.keys(learnerSpace('maple').params), order: learnerOrder().length }));
 try { await import(src + '/learners/classes.js'); console.log('classes loaded'); } catch (e) { console.log('classes: ' + e.message.split('\\n')[0]); }`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8', env: { ...process.env, TUNEVLSEG_ADDON: '/nope/addon.node' }, timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], {
+    encoding: 'utf8',
+    env: { ...process.env, TUNEVLSEG_ADDON: '/nope/addon.node' },
+    timeout: 60_000,
+  });
   assert.equal(r.status, 0, r.stderr);
   const [first, second] = r.stdout.trim().split('\n');
   const got = JSON.parse(first!) as { names: string[]; loads: string[]; rows: string[]; order: number };
@@ -206,7 +241,10 @@ test('a registered learner is known everywhere that reads the registry, and forg
     assert.ok(LEARNER_NAMES.includes(NAME));
     assert.deepEqual(learnersFor('cris').includes(NAME), false);
     assert.throws(() => registerLearner(ENTRY), /already registered/);
-    assert.throws(() => registerLearner({ ...ENTRY, name: 'other', referenceClass: 'Other', searchRows: { nope: { type: 'int', low: 1, high: 2 } } }), /search row "nope"/);
+    assert.throws(
+      () => registerLearner({ ...ENTRY, name: 'other', referenceClass: 'Other', searchRows: { nope: { type: 'int', low: 1, high: 2 } } }),
+      /search row "nope"/,
+    );
 
     // inspect (its library function): the trainable tensors of the new learner on a tiny CLIPSeg
     const r = await runInspect({ model: TINY, learner: NAME, depth: '2', numContext: '3' });
@@ -240,17 +278,36 @@ test('a one-trial sweep of a registered learner samples its row and trains it', 
   try {
     await generateSyntheticDataset('ultrasound', join(dir, 'data'), { size: 64, counts: { train: 4, val: 2, test: 2 }, seed: 3 });
     const cfg = join(dir, 'train.json');
-    writeFileSync(cfg, JSON.stringify({
-      model: { tokenizer: join(fixturesDir(), 'tokenizer'), imageSize: 64 },
-      batchSize: 2, effectiveBatchSize: 2, minEpochs: 1, maxEpochs: 1, data: { workers: 0, promptKey: 'p1' },
-    }));
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        model: { tokenizer: join(fixturesDir(), 'tokenizer'), imageSize: 64 },
+        batchSize: 2,
+        effectiveBatchSize: 2,
+        minEpochs: 1,
+        maxEpochs: 1,
+        data: { workers: 0, promptKey: 'p1' },
+      }),
+    );
     const storage = `sqlite:${join(dir, 'studies.db')}`;
     const log = console.log;
     console.log = () => {};
     try {
       await sweep({
-        model: TINY, learner: NAME, dataset: join(dir, 'data'), trials: '1', storage, study: 'one', workers: '1', seed: '0',
-        objective: 'val_loss', pruner: 'none', maxDepth: '2', config: cfg, runsDir: join(dir, 'runs'), quiet: true,
+        model: TINY,
+        learner: NAME,
+        dataset: join(dir, 'data'),
+        trials: '1',
+        storage,
+        study: 'one',
+        workers: '1',
+        seed: '0',
+        objective: 'val_loss',
+        pruner: 'none',
+        maxDepth: '2',
+        config: cfg,
+        runsDir: join(dir, 'runs'),
+        quiet: true,
       });
     } finally {
       console.log = log;
@@ -262,7 +319,9 @@ test('a one-trial sweep of a registered learner samples its row and trains it', 
       const t = s.trials[0]!;
       assert.deepEqual(Object.keys(t.params!).sort(), ['lr', 'num_context', 'prompt_depth', 'weight_decay']);
       assert.ok([2, 3].includes(t.params!.num_context as number));
-      const run = JSON.parse((await import('node:fs')).readFileSync(join(t.attrs.runDir as string, 'config.json'), 'utf8')) as { model: Record<string, unknown> };
+      const run = JSON.parse((await import('node:fs')).readFileSync(join(t.attrs.runDir as string, 'config.json'), 'utf8')) as {
+        model: Record<string, unknown>;
+      };
       assert.equal(run.model.learner, NAME);
       assert.equal(run.model.numContext, t.params!.num_context);
     } finally {

@@ -20,8 +20,12 @@ const TINY = join(fixturesDir(), 'clipseg-tiny');
 const inputs = T.loadSafetensors(join(TINY, 'inputs.safetensors')).tensors;
 after(() => T.dispose([...inputs.values()]));
 const px = (): T.Tensor => inputs.get('pixel_values')!;
-const text = (): { inputIds: T.Tensor; attentionMask: T.Tensor } => ({ inputIds: inputs.get('input_ids')!, attentionMask: inputs.get('attention_mask')! });
-const tiny = async (o: Record<string, unknown> = {}): Promise<PromptedClipSeg> => (await buildSegmenter({ model: TINY, learner: 'lora', ...o })) as PromptedClipSeg;
+const text = (): { inputIds: T.Tensor; attentionMask: T.Tensor } => ({
+  inputIds: inputs.get('input_ids')!,
+  attentionMask: inputs.get('attention_mask')!,
+});
+const tiny = async (o: Record<string, unknown> = {}): Promise<PromptedClipSeg> =>
+  (await buildSegmenter({ model: TINY, learner: 'lora', ...o })) as PromptedClipSeg;
 const maxDiff = (a: T.Tensor, b: T.Tensor): number => T.tidy(() => a.sub(b).abs().max().item());
 
 /** Gives every B a non-zero value (B starts at zero, so the update is invisible until trained). */
@@ -42,14 +46,21 @@ test('init: A kaiming_uniform(a=√5) (|a| <= 1/√in), B zeros, so the LoRA mod
   const seg = await tiny();
   try {
     for (const [n, p] of seg.namedTrainable()) {
-      if (n.endsWith('lora_B.weight')) assert.equal(T.tidy(() => p.abs().max().item()), 0, n);
+      if (n.endsWith('lora_B.weight'))
+        assert.equal(
+          T.tidy(() => p.abs().max().item()),
+          0,
+          n,
+        );
       if (n.endsWith('lora_A.weight')) {
         const bound = 1 / Math.sqrt(p.size(1));
         const m = T.tidy(() => p.abs().max().item());
         assert.ok(m <= bound && m > 0.8 * bound, `${n}: max |a| ${m}, bound ${bound}`);
       }
     }
-    const base = T.noGrad(() => T.tidy(() => seg.model.forward(px(), { inputIds: text().inputIds, attentionMask: text().attentionMask }).logits.unsqueeze(1)));
+    const base = T.noGrad(() =>
+      T.tidy(() => seg.model.forward(px(), { inputIds: text().inputIds, attentionMask: text().attentionMask }).logits.unsqueeze(1)),
+    );
     for (const mode of ['train', 'eval'] as const) {
       const l = logits(seg, mode);
       assert.ok(maxDiff(l, base) < 1e-6, mode);
@@ -69,11 +80,18 @@ test('the update is (alpha/r)·B(A x) on the targeted Linear, and the merged wei
     assert.equal(L.scaling, 3);
     const layer = seg.model.clip.vision_model.encoder.layers.at(2);
     const hook = L.hooks.vision!.linear!;
-    for (const [site, base] of [['q_proj', layer.self_attn.q_proj], ['fc2', layer.mlp.fc2]] as const) {
+    for (const [site, base] of [
+      ['q_proj', layer.self_attn.q_proj],
+      ['fc2', layer.mlp.fc2],
+    ] as const) {
       const p = L.pair('vision', 2, site)!;
       const x = T.randn([2, 5, base.inFeatures]);
-      const want = T.tidy(() => x.matmul(base.weight.transpose(0, 1)).add(base.bias!)
-        .add(x.matmul(p.lora_A.weight.transpose(0, 1)).matmul(p.lora_B.weight.transpose(0, 1)).mul(3)));
+      const want = T.tidy(() =>
+        x
+          .matmul(base.weight.transpose(0, 1))
+          .add(base.bias!)
+          .add(x.matmul(p.lora_A.weight.transpose(0, 1)).matmul(p.lora_B.weight.transpose(0, 1)).mul(3)),
+      );
       L.train();
       const unmerged = T.noGrad(() => hook(2, site, x, base));
       L.eval();
@@ -98,13 +116,20 @@ test('the update is (alpha/r)·B(A x) on the targeted Linear, and the merged wei
 });
 
 test('merged (eval) logits equal the unmerged training forward; the LoRA logits differ from the base model', async () => {
-  for (const o of [{}, { targetModules: ['attention', 'mlp'], rank: 2, alpha: 16 }, { towers: ['text'] }, { towers: ['vision'], targetModules: ['out_proj', 'fc1'] }]) {
+  for (const o of [
+    {},
+    { targetModules: ['attention', 'mlp'], rank: 2, alpha: 16 },
+    { towers: ['text'] },
+    { towers: ['vision'], targetModules: ['out_proj', 'fc1'] },
+  ]) {
     const seg = await tiny(o);
     try {
       randomiseB(seg, 2);
       const unmerged = logits(seg, 'train');
       const merged = logits(seg, 'eval');
-      const base = T.noGrad(() => T.tidy(() => seg.model.forward(px(), { inputIds: text().inputIds, attentionMask: text().attentionMask }).logits.unsqueeze(1)));
+      const base = T.noGrad(() =>
+        T.tidy(() => seg.model.forward(px(), { inputIds: text().inputIds, attentionMask: text().attentionMask }).logits.unsqueeze(1)),
+      );
       assert.ok(maxDiff(merged, unmerged) < 1e-5, `${JSON.stringify(o)}: merged vs unmerged ${maxDiff(merged, unmerged)}`);
       assert.ok(maxDiff(merged, base) > 1e-2, `${JSON.stringify(o)}: LoRA changes nothing`);
       T.dispose([unmerged, merged, base]);
@@ -123,7 +148,10 @@ test('trainable tensors: A [r, in] and B [out, r] per targeted Linear of the vis
     assert.equal(seg.numParameters(true), 4 * 2 * (8 * 64 * 2) + 4 * 2 * (8 * 32 * 2));
     const a = t.find(([n]) => n === 'context_learner.vision_model.encoder.layers.3.self_attn.v_proj.lora_A.weight');
     assert.deepEqual(a?.[1].shape, [8, 64]);
-    assert.deepEqual(t.find(([n]) => n === 'context_learner.text_model.encoder.layers.0.self_attn.q_proj.lora_B.weight')?.[1].shape, [32, 8]);
+    assert.deepEqual(
+      t.find(([n]) => n === 'context_learner.text_model.encoder.layers.0.self_attn.q_proj.lora_B.weight')?.[1].shape,
+      [32, 8],
+    );
     assert.ok(seg.model.clip.vision_model.encoder.layers.at(3).self_attn.v_proj !== undefined);
     assert.equal(seg.useNewLastLayer, false);
     assert.deepEqual(loraSites(['mlp', 'q_proj']), ['q_proj', 'fc1', 'fc2']);
@@ -132,8 +160,18 @@ test('trainable tensors: A [r, in] and B [out, r] per targeted Linear of the vis
   }
   const mlp = await tiny({ targetModules: ['mlp'], towers: ['vision'], rank: 2 });
   try {
-    const shapes = Object.fromEntries(mlp.namedTrainable().filter(([n]) => n.includes('layers.0.')).map(([n, p]) => [n.split('.').slice(-3).join('.'), p.shape]));
-    assert.deepEqual(shapes, { 'fc1.lora_A.weight': [2, 64], 'fc1.lora_B.weight': [128, 2], 'fc2.lora_A.weight': [2, 128], 'fc2.lora_B.weight': [64, 2] });
+    const shapes = Object.fromEntries(
+      mlp
+        .namedTrainable()
+        .filter(([n]) => n.includes('layers.0.'))
+        .map(([n, p]) => [n.split('.').slice(-3).join('.'), p.shape]),
+    );
+    assert.deepEqual(shapes, {
+      'fc1.lora_A.weight': [2, 64],
+      'fc1.lora_B.weight': [128, 2],
+      'fc2.lora_A.weight': [2, 128],
+      'fc2.lora_B.weight': [64, 2],
+    });
   } finally {
     mlp.dispose();
   }
@@ -168,15 +206,24 @@ test('gradients reach A and B only (the base stays frozen); dropout acts in trai
 test('LoRA pair alone: kaiming-uniform A, zero B, delta = B·A', () => {
   T.manualSeed(0);
   const p = new LoraPair(10, 6, 3);
-  assert.deepEqual([p.lora_A.weight.shape, p.lora_B.weight.shape], [[3, 10], [6, 3]]);
+  assert.deepEqual(
+    [p.lora_A.weight.shape, p.lora_B.weight.shape],
+    [
+      [3, 10],
+      [6, 3],
+    ],
+  );
   const d = T.noGrad(() => p.delta());
   assert.deepEqual(d.shape, [6, 10]);
-  assert.equal(T.tidy(() => d.abs().max().item()), 0);
+  assert.equal(
+    T.tidy(() => d.abs().max().item()),
+    0,
+  );
   d.dispose();
   p.dispose();
 });
 
-test('full_finetune: every base weight trains, no upsampler, e2e in describe(); its recipe is VLSM-Adapter\'s CLIPSeg baseline', async () => {
+test("full_finetune: every base weight trains, no upsampler, e2e in describe(); its recipe is VLSM-Adapter's CLIPSeg baseline", async () => {
   const seg = (await buildSegmenter({ model: TINY, learner: 'full_finetune' })) as PromptedClipSeg;
   try {
     assert.equal(seg.e2e, true);

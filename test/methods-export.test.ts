@@ -42,10 +42,20 @@ const METHODS = [
 
 for (const m of METHODS) {
   test(`${m.learner}: export --tuned verifies against libtorch, and predict --onnx agrees with predict --tuned`, async () => {
-    const config = { model: join(fixturesDir(), 'clipseg-tiny'), tokenizer: join(fixturesDir(), 'tokenizer'), learner: m.learner, ...m.options };
+    const config = {
+      model: join(fixturesDir(), 'clipseg-tiny'),
+      tokenizer: join(fixturesDir(), 'tokenizer'),
+      learner: m.learner,
+      ...m.options,
+    };
     T.manualSeed(21);
     const seg = await buildSegmenter(config);
-    T.noGrad(() => { for (const [, p] of seg.learnableState()) T.tidy(() => { p.add_(T.randn(p.shape).mul(m.scale)); }); });
+    T.noGrad(() => {
+      for (const [, p] of seg.learnableState())
+        T.tidy(() => {
+          p.add_(T.randn(p.shape).mul(m.scale));
+        });
+    });
     const ckpt = join(tmp, `${m.learner}.safetensors`);
     saveCheckpoint(ckpt, seg, { kind: 'best', model: config, metrics: { valDice: 0.5 }, epoch: 1, globalStep: 1 });
     seg.dispose();
@@ -54,18 +64,29 @@ for (const m of METHODS) {
     assert.equal(e.status, 0, e.stderr.slice(-2000));
     const d = /max \|logits\(onnxruntime\) - logits\(libtorch\)\| = ([0-9.e+-]+)/.exec(e.stdout);
     assert.ok(d && Number(d[1]) < 1e-4, `${m.learner}: export verification: ${e.stdout}`);
-    const imgs = readdirSync(kvasir).sort().slice(0, 3).map((f) => join(kvasir, f));
-    const pOnnx = join(tmp, `${m.learner}-pred-onnx`), pTuned = join(tmp, `${m.learner}-pred-tuned`);
+    const imgs = readdirSync(kvasir)
+      .sort()
+      .slice(0, 3)
+      .map((f) => join(kvasir, f));
+    const pOnnx = join(tmp, `${m.learner}-pred-onnx`),
+      pTuned = join(tmp, `${m.learner}-pred-tuned`);
     const a = run(['predict', '--onnx', out, '--out', pOnnx, '-q', ...imgs]);
     assert.equal(a.status, 0, a.stderr.slice(-2000));
     const b = run(['predict', '--tuned', ckpt, '--prompt', 'polyp', '--out', pTuned, '-q', ...imgs]);
     assert.equal(b.status, 0, b.stderr.slice(-2000));
-    let fg = 0, all = 0;
+    let fg = 0,
+      all = 0;
     for (const img of imgs) {
-      const stem = img.split('/').pop()!.replace(/\.jpg$/, '');
+      const stem = img
+        .split('/')
+        .pop()!
+        .replace(/\.jpg$/, '');
       const agree = await agreement(join(pOnnx, `${stem}.png`), join(pTuned, `${stem}.png`));
       assert.ok(agree >= 0.999, `${m.learner} ${stem}: masks agree on ${(agree * 100).toFixed(3)}% of pixels`);
-      const mask = await sharp(join(pTuned, `${stem}.png`)).extractChannel(0).raw().toBuffer();
+      const mask = await sharp(join(pTuned, `${stem}.png`))
+        .extractChannel(0)
+        .raw()
+        .toBuffer();
       fg += mask.filter((v) => v === 255).length;
       all += mask.length;
     }

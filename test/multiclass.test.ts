@@ -70,7 +70,10 @@ describe('label maps', () => {
       const legend = JSON.parse(await fs.readFile(path.join(out, 'legend.json'), 'utf8')) as { threshold: number; legend: unknown };
       assert.deepEqual(legend, { threshold: 0.2, legend: classLegend(classes) });
       // Not a trivial map: the tiny model's maps give several labels at this threshold.
-      assert.ok(r.files.some((f) => f.pixels.filter((n) => n > 0).length >= 2), JSON.stringify(r.files.map((f) => f.pixels)));
+      assert.ok(
+        r.files.some((f) => f.pixels.filter((n) => n > 0).length >= 2),
+        JSON.stringify(r.files.map((f) => f.pixels)),
+      );
       for (const f of r.files) {
         assert.equal(f.probs.length, 3);
         const { idx, width, height } = await readIndices(f.labels);
@@ -78,8 +81,14 @@ describe('label maps', () => {
         assert.ok(idx.every((v) => v >= 0 && v <= 3));
         const probs = await Promise.all(f.probs.map(async (p) => (await readMaskGray(p)).gray));
         assert.deepEqual([...idx], [...labelMapFromProbs(probs, 0.2)]);
-        assert.equal(f.pixels.reduce((a, b) => a + b, 0), width * height);
-        assert.deepEqual(pngPalette(await fs.readFile(f.labels)).slice(0, 4), classLegend(classes).map((l) => l.colour));
+        assert.equal(
+          f.pixels.reduce((a, b) => a + b, 0),
+          width * height,
+        );
+        assert.deepEqual(
+          pngPalette(await fs.readFile(f.labels)).slice(0, 4),
+          classLegend(classes).map((l) => l.colour),
+        );
       }
     } finally {
       seg.dispose();
@@ -102,10 +111,17 @@ describe('label maps', () => {
       const classes = ['polyp', 'instrument', 'unused class'];
       const r = await evaluateClasses(seg, data, 'train', { classes, outDir: out, threshold: 0.2 });
       assert.equal(r.unmatched, 0);
-      assert.deepEqual(r.classes.map((c) => c.entries), [2, 2, 0]);
+      assert.deepEqual(
+        r.classes.map((c) => c.entries),
+        [2, 2, 0],
+      );
       assert.ok(Number.isNaN(r.classes[2]?.dice));
       // The same Dice recomputed from the written label maps and the dataset's masks.
-      const train = JSON.parse(await fs.readFile(path.join(data, 'anns', 'train.json'), 'utf8')) as { img_name: string; mask_name: string; prompts: { p1: string } }[];
+      const train = JSON.parse(await fs.readFile(path.join(data, 'anns', 'train.json'), 'utf8')) as {
+        img_name: string;
+        mask_name: string;
+        prompts: { p1: string };
+      }[];
       const legend = JSON.parse(await fs.readFile(path.join(out, 'legend.json'), 'utf8')) as { legend: { index: number; name: string }[] };
       const labelFiles = (await fs.readdir(out)).filter((f) => f.endsWith('_labels.png')).sort();
       assert.equal(labelFiles.length, 2);
@@ -138,10 +154,27 @@ describe('label maps', () => {
   it('predict --prompts on the command line', () => {
     const out = path.join(tmp, 'cli');
     const bin = path.join(repoRoot(), 'bin', 'tunevlseg.js');
-    const r = spawnSync(process.execPath, [bin, 'predict', '--model', TINY, '--tokenizer', TOKENIZER, '--prompts', 'polyp,instrument', '--out', out, '-q', path.join(tmp, 'imgs')], {
-      encoding: 'utf8',
-      env: { ...process.env, TUNEVLSEG_THREADS: '1' },
-    });
+    const r = spawnSync(
+      process.execPath,
+      [
+        bin,
+        'predict',
+        '--model',
+        TINY,
+        '--tokenizer',
+        TOKENIZER,
+        '--prompts',
+        'polyp,instrument',
+        '--out',
+        out,
+        '-q',
+        path.join(tmp, 'imgs'),
+      ],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, TUNEVLSEG_THREADS: '1' },
+      },
+    );
     assert.equal(r.status, 0, r.stderr.slice(-2000));
     assert.ok(existsSync(path.join(out, 'a_labels.png')));
     assert.ok(existsSync(path.join(out, 'legend.json')));
@@ -156,8 +189,26 @@ describe('label maps', () => {
     tiny.dispose();
     const out: string[] = [];
     const program = new Command().exitOverride();
-    registerEvalCommand(program, { buildSegmenter: () => new TinySegmenter({ imageSize: 32, channels: 8 }), print: (l: string) => out.push(l) });
-    await program.parseAsync(['node', 'tunevlseg', 'eval', ckpt, '--dataset', path.join(tmp, 'ds'), '--split', 'train', '--prompts', 'polyp,instrument', '--image-size', '32', '--loader-threads', '0']);
+    registerEvalCommand(program, {
+      buildSegmenter: () => new TinySegmenter({ imageSize: 32, channels: 8 }),
+      print: (l: string) => out.push(l),
+    });
+    await program.parseAsync([
+      'node',
+      'tunevlseg',
+      'eval',
+      ckpt,
+      '--dataset',
+      path.join(tmp, 'ds'),
+      '--split',
+      'train',
+      '--prompts',
+      'polyp,instrument',
+      '--image-size',
+      '32',
+      '--loader-threads',
+      '0',
+    ]);
     assert.match(out[0] ?? '', /^train: per-class Dice of the label maps/);
     assert.match(out[1] ?? '', /^ {2}polyp +Dice \d\.\d{4} {2}\(2 entries\)$/);
     assert.match(out[2] ?? '', /^ {2}instrument +Dice \d\.\d{4} {2}\(2 entries\)$/);

@@ -14,15 +14,21 @@ import { decodeImage, decodeMask, ImageError, readMaskGray } from '../src/data/i
 
 const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures', 'opencv');
 
-interface RawInfo { width: number; height: number; channels: number; dtype: string }
+interface RawInfo {
+  width: number;
+  height: number;
+  channels: number;
+  dtype: string;
+}
 const meta = JSON.parse(readFileSync(path.join(FIXTURE, 'meta.json'), 'utf8')) as { files: Record<string, RawInfo> };
 
 function raw(name: string): { data: Uint8Array | Uint16Array; info: RawInfo } {
   const info = meta.files[name]!;
   const bytes = readFileSync(path.join(FIXTURE, name));
-  const data = info.dtype === 'uint16'
-    ? new Uint16Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length))
-    : new Uint8Array(bytes);
+  const data =
+    info.dtype === 'uint16'
+      ? new Uint16Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length))
+      : new Uint8Array(bytes);
   assert.equal(data.length, info.width * info.height * info.channels, name);
   return { data, info };
 }
@@ -85,7 +91,11 @@ describe('image addon (OpenCV-exact decoding and resizing)', () => {
 
   it('resizeCubic is Keys a = -0.75 without antialiasing (within one level of the float definition)', () => {
     const src = raw('src.rgb');
-    for (const [dw, dh] of [[20, 15], [53, 37], [120, 90]] as const) {
+    for (const [dw, dh] of [
+      [20, 15],
+      [53, 37],
+      [120, 90],
+    ] as const) {
       const got = resizeCubic(src.data as Uint8Array, src.info.width, src.info.height, 3, dw, dh);
       const ref = keysResize(src.data as Uint8Array, src.info.width, src.info.height, 3, dw, dh);
       let worst = 0;
@@ -133,10 +143,16 @@ describe('image addon (OpenCV-exact decoding and resizing)', () => {
     const good = readFileSync(path.join(FIXTURE, 'src.jpg'));
     const cut = decodeJpeg(good.subarray(0, Math.floor(good.length * 0.6)), false);
     assert.ok(cut.ok && cut.warnings > 0 && cut.warning.length > 0, JSON.stringify(cut.ok ? { warnings: cut.warnings } : cut));
-    const cmyk = await sharp(Buffer.alloc(16 * 16 * 3, 120), { raw: { width: 16, height: 16, channels: 3 } }).toColourspace('cmyk').jpeg().toBuffer();
+    const cmyk = await sharp(Buffer.alloc(16 * 16 * 3, 120), { raw: { width: 16, height: 16, channels: 3 } })
+      .toColourspace('cmyk')
+      .jpeg()
+      .toBuffer();
     const c = decodeJpeg(cmyk, false);
     assert.ok(!c.ok && c.unsupported);
-    const rotated = await sharp(Buffer.alloc(40 * 20 * 3, 90), { raw: { width: 40, height: 20, channels: 3 } }).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+    const rotated = await sharp(Buffer.alloc(40 * 20 * 3, 90), { raw: { width: 40, height: 20, channels: 3 } })
+      .jpeg()
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
     const r = decodeJpeg(rotated, false);
     assert.ok(r.ok);
     assert.equal(r.orientation, 6);
@@ -144,11 +160,17 @@ describe('image addon (OpenCV-exact decoding and resizing)', () => {
 
   it('files the addon hands back go through libvips: EXIF rotation applied, CMYK decoded, damage named', async () => {
     const rotatedPath = path.join(tmp, 'rotated.jpg');
-    await sharp(Buffer.alloc(40 * 20 * 3, 90), { raw: { width: 40, height: 20, channels: 3 } }).jpeg().withMetadata({ orientation: 6 }).toFile(rotatedPath);
+    await sharp(Buffer.alloc(40 * 20 * 3, 90), { raw: { width: 40, height: 20, channels: 3 } })
+      .jpeg()
+      .withMetadata({ orientation: 6 })
+      .toFile(rotatedPath);
     const rot = await decodeImage(rotatedPath, { size: 16 });
     assert.deepEqual([rot.width, rot.height], [20, 40]);
     const cmykPath = path.join(tmp, 'cmyk.jpg');
-    await sharp(Buffer.alloc(16 * 16 * 3, 120), { raw: { width: 16, height: 16, channels: 3 } }).toColourspace('cmyk').jpeg().toFile(cmykPath);
+    await sharp(Buffer.alloc(16 * 16 * 3, 120), { raw: { width: 16, height: 16, channels: 3 } })
+      .toColourspace('cmyk')
+      .jpeg()
+      .toFile(cmykPath);
     const cm = await decodeImage(cmykPath, { size: 8 });
     assert.ok(cm.data.every(Number.isFinite));
     assert.deepEqual([cm.width, cm.height], [16, 16]);
@@ -168,7 +190,9 @@ describe('image addon (OpenCV-exact decoding and resizing)', () => {
     const px = Buffer.alloc(W * H * 3);
     for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) px.set([(x * 255) / W, (y * 255) / H, ((x + y) % 64) * 4], (y * W + x) * 3);
     const big = path.join(tmp, 'big.jpg');
-    await sharp(px, { raw: { width: W, height: H, channels: 3 } }).jpeg({ quality: 92 }).toFile(big);
+    await sharp(px, { raw: { width: W, height: H, channels: 3 } })
+      .jpeg({ quality: 92 })
+      .toFile(big);
     const full = await decodeImage(big, { size: 64 });
     const fast = await decodeImage(big, { size: 64, fastShrinkOnLoad: true });
     assert.deepEqual([fast.width, fast.height], [W, H]);

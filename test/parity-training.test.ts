@@ -50,7 +50,11 @@ function editTensor(file: string, name: string, fn: (v: Float32Array) => void): 
   writeFileSync(file, serializeSafetensors(f.tensors, f.metadata));
 }
 
-const failing = (l: CaseLine): string[] => Object.entries(l.tensors).filter(([, t]) => !t.pass).map(([k]) => k).sort();
+const failing = (l: CaseLine): string[] =>
+  Object.entries(l.tensors)
+    .filter(([, t]) => !t.pass)
+    .map(([k]) => k)
+    .sort();
 
 test('the training kind recognises every shared training case, and they pass', async () => {
   const cases = readdirSync(trainingDir()).filter((d) => !d.startsWith('.'));
@@ -62,10 +66,15 @@ test('the training kind recognises every shared training case, and they pass', a
     assert.equal(l.kind, 'training', c);
     assert.deepEqual(failing(l), [], `${c}: ${JSON.stringify(l.error ?? l.tensors).slice(0, 400)}`);
     assert.equal(l.pass, true);
-    const cj = JSON.parse(readFileSync(join(trainingDir(), c, 'case.json'), 'utf8')) as { steps: number; trainable_parameters: { name: string }[] };
+    const cj = JSON.parse(readFileSync(join(trainingDir(), c, 'case.json'), 'utf8')) as {
+      steps: number;
+      trainable_parameters: { name: string }[];
+    };
     // every step's every trainable tensor was compared, and the per-micro-batch losses
-    for (let k = 1; k <= cj.steps; k++) for (const p of cj.trainable_parameters) assert.ok(`params_step${k}.${p.name}` in l.tensors, `${c}: params_step${k}.${p.name}`);
-    for (const k of ['loss', 'dice_loss', 'bce_loss', 'lr_per_step', 'logits.mb0', 'optimizer.param_groups', 'steps']) assert.ok(k in l.tensors, `${c}: ${k}`);
+    for (let k = 1; k <= cj.steps; k++)
+      for (const p of cj.trainable_parameters) assert.ok(`params_step${k}.${p.name}` in l.tensors, `${c}: params_step${k}.${p.name}`);
+    for (const k of ['loss', 'dice_loss', 'bce_loss', 'lr_per_step', 'logits.mb0', 'optimizer.param_groups', 'steps'])
+      assert.ok(k in l.tensors, `${c}: ${k}`);
   }
   assert.equal(trainingKind.matches('x', { kind: 'training' }), true);
   assert.equal(trainingKind.matches('x', { wrapper_class: 'VPTCLIPSeg' }), false);
@@ -77,14 +86,22 @@ test('a training case in another layout passes; tampered copies fail where they 
     copyCase(root, 'vpt-d1', 'vpt-copy');
     // params_step3: one element of the context vectors moved by 10x its tolerance (atol 1e-7 + rtol 2e-6 |p|)
     const shifted = copyCase(root, 'vpt-d1', 'shifted-param');
-    editTensor(join(shifted, 'params_step3.safetensors'), 'context_learner.context_vectors', (v) => { v[5] = v[5]! + 10 * (1e-7 + 2e-6 * Math.abs(v[5]!)); });
+    editTensor(join(shifted, 'params_step3.safetensors'), 'context_learner.context_vectors', (v) => {
+      v[5] = v[5]! + 10 * (1e-7 + 2e-6 * Math.abs(v[5]!));
+    });
     // hard targets: the trainer must see the soft gray/255 masks (quirk 18)
     const hard = copyCase(root, 'coop-d1', 'hard-masks');
-    editTensor(join(hard, 'batches.safetensors'), 'mb0.mask', (v) => { for (let i = 0; i < v.length; i++) v[i] = v[i]! > 0.5 ? 1 : 0; });
+    editTensor(join(hard, 'batches.safetensors'), 'mb0.mask', (v) => {
+      for (let i = 0; i < v.length; i++) v[i] = v[i]! > 0.5 ? 1 : 0;
+    });
     // an explicit weight decay > 0 splits the groups (only Linear/Conv weights decay): not what the reference built
-    copyCase(root, 'maple-d2', 'explicit-wd', (cj) => { (cj.weight_decay as Record<string, unknown>).config = 1e-3; });
+    copyCase(root, 'maple-d2', 'explicit-wd', (cj) => {
+      (cj.weight_decay as Record<string, unknown>).config = 1e-3;
+    });
     // another lr, read from case.json
-    copyCase(root, 'vpt-d1', 'other-lr', (cj) => { cj.lr = 3e-4; });
+    copyCase(root, 'vpt-d1', 'other-lr', (cj) => {
+      cj.lr = 3e-4;
+    });
     // another base model than the case was made with
     copyCase(root, 'vpt-d1', 'other-base', (cj) => {
       ((cj.base_model as Record<string, unknown>).sha256 as Record<string, string>)['model.safetensors'] = '0'.repeat(64);
@@ -120,7 +137,9 @@ test('a training case in another layout passes; tampered copies fail where they 
 test('a training case with a malformed field names the file and the field', async () => {
   const root = mkdtempSync(join(tmpdir(), 'tvs-parity-training-bad-'));
   try {
-    copyCase(root, 'coop-d1', 'no-accumulate', (cj) => { delete cj.accumulate; });
+    copyCase(root, 'coop-d1', 'no-accumulate', (cj) => {
+      delete cj.accumulate;
+    });
     const { lines } = await run(root);
     const l = lines.get('runs/no-accumulate')!;
     assert.equal(l.pass, false);
@@ -133,14 +152,31 @@ test('a training case with a malformed field names the file and the field', asyn
 test('accumulation: reference divides every micro-batch by A (Lightning), fixed weighs by samples; steps close windows and the epoch', () => {
   // 7 micro-batches of 2, 2, 2, 2, 2, 2, 1 samples with A = 2: steps after 1, 3, 5 and 6.
   const sizes = [2, 2, 2, 2, 2, 2, 1];
-  const plan = (weighting: AccumulationPlan['weighting']): AccumulationPlan => ({ accumulate: 2, microBatches: 7, sizeAt: (i) => sizes[i]!, weighting });
-  assert.deepEqual(sizes.map((_, i) => closesStep(plan('per-micro-batch'), i)), [false, true, false, true, false, true, true]);
+  const plan = (weighting: AccumulationPlan['weighting']): AccumulationPlan => ({
+    accumulate: 2,
+    microBatches: 7,
+    sizeAt: (i) => sizes[i]!,
+    weighting,
+  });
+  assert.deepEqual(
+    sizes.map((_, i) => closesStep(plan('per-micro-batch'), i)),
+    [false, true, false, true, false, true, true],
+  );
   assert.equal(accumulationWeighting('reference'), 'per-micro-batch');
   assert.equal(accumulationWeighting('fixed'), 'per-sample');
   // reference: loss / A whatever the size, the lone last micro-batch included
-  assert.deepEqual(sizes.map((_, i) => microBatchWeight(plan('per-micro-batch'), i)), [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]);
+  assert.deepEqual(
+    sizes.map((_, i) => microBatchWeight(plan('per-micro-batch'), i)),
+    [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5],
+  );
   // fixed: its share of the step's samples (the last window holds one sample: weight 1)
-  assert.deepEqual(sizes.map((_, i) => microBatchWeight(plan('per-sample'), i)), [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 1]);
+  assert.deepEqual(
+    sizes.map((_, i) => microBatchWeight(plan('per-sample'), i)),
+    [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 1],
+  );
   const uneven: AccumulationPlan = { accumulate: 3, microBatches: 3, sizeAt: (i) => [4, 4, 1][i]!, weighting: 'per-sample' };
-  assert.deepEqual([0, 1, 2].map((i) => microBatchWeight(uneven, i)), [4 / 9, 4 / 9, 1 / 9]);
+  assert.deepEqual(
+    [0, 1, 2].map((i) => microBatchWeight(uneven, i)),
+    [4 / 9, 4 / 9, 1 / 9],
+  );
 });

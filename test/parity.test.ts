@@ -13,7 +13,11 @@ const cli = join(repoRoot(), 'dist', 'src', 'parity', 'cli.js');
 
 function runParity(dir: string): { status: number | null; lines: Record<string, unknown>[] } {
   const r = spawnSync(process.execPath, [cli, dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  const lines = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   return { status: r.status, lines };
 }
 
@@ -23,7 +27,9 @@ test('every case of ../shared/fixtures passes, one JSON line each plus the summa
   const cases = lines.slice(0, -1);
   assert.ok((last.cases as number) >= 17, `found ${String(last.cases)} cases`);
   assert.equal(cases.length, last.cases);
-  const failed = cases.filter((c) => c.pass !== true).map((c) => `${String(c.case)}: ${String(c.error ?? JSON.stringify(c.tensors).slice(0, 300))}`);
+  const failed = cases
+    .filter((c) => c.pass !== true)
+    .map((c) => `${String(c.case)}: ${String(c.error ?? JSON.stringify(c.tensors).slice(0, 300))}`);
   assert.deepEqual(failed, []);
   assert.equal(last.failed, 0);
   assert.equal(status, 0);
@@ -36,7 +42,10 @@ test('every case of ../shared/fixtures passes, one JSON line each plus the summa
   }
   const kinds = new Set(cases.map((c) => c.kind));
   for (const k of ['clip-tokenizer', 'clipseg-base', 'cris-base']) assert.ok(kinds.has(k), `no ${k} case ran`);
-  assert.ok(cases.some((c) => String(c.case).includes('learners/')), 'no learner case ran');
+  assert.ok(
+    cases.some((c) => String(c.case).includes('learners/')),
+    'no learner case ran',
+  );
 });
 
 test('a differently named folder of the same layout works, and a tampered case fails', () => {

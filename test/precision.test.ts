@@ -16,8 +16,22 @@ import path from 'node:path';
 import * as T from '../src/torch/index.js';
 import { generateSyntheticDataset } from '../src/data/synthetic.js';
 import {
-  GradScaler, mixedPrecision, cpuBf16Autocast, parseTrainConfig, configLeaves, train, TinySegmenter, loadCheckpoint, diceCELoss, float32,
-  evaluate, refuseBatchThatCannotFit, batchTooLargeMessage, resumeRun, TrainingInterruptedError, type TrainSummary,
+  GradScaler,
+  mixedPrecision,
+  cpuBf16Autocast,
+  parseTrainConfig,
+  configLeaves,
+  train,
+  TinySegmenter,
+  loadCheckpoint,
+  diceCELoss,
+  float32,
+  evaluate,
+  refuseBatchThatCannotFit,
+  batchTooLargeMessage,
+  resumeRun,
+  TrainingInterruptedError,
+  type TrainSummary,
 } from '../src/index.js';
 
 T.setNumThreads(1);
@@ -31,7 +45,7 @@ function paramWithGrad(values: number[], grad: number[]): T.Tensor {
 
 // ------------------------------------------------------------------------------ GradScaler
 
-test('GradScaler defaults are torch.cuda.amp.GradScaler\'s', () => {
+test("GradScaler defaults are torch.cuda.amp.GradScaler's", () => {
   const s = new GradScaler();
   assert.deepEqual(s.stateDict(), { scale: 65536, growthFactor: 2, backoffFactor: 0.5, growthInterval: 2000, growthTracker: 0 });
 });
@@ -163,13 +177,13 @@ test('CPU autocast (bfloat16): matmul, linear, conv, bmm run in bf16; losses in 
     const [major, minor] = T.runtimeInfo().libtorchVersion.split('.').map(Number) as [number, number];
     if (major < 2 || (major === 2 && minor < 1)) assert.equal(r.sdpa, 'bfloat16');
     else assert.ok(['bfloat16', 'float32'].includes(r.sdpa), r.sdpa);
-    assert.equal(r.bce, 'float32', 'losses are on autocast\'s float32 list');
+    assert.equal(r.bce, 'float32', "losses are on autocast's float32 list");
     assert.equal(r.mse, 'float32');
     assert.equal(r.layerNormOfFloat, 'float32', 'layer norm of the float32 residual stream stays float32');
     assert.equal(r.softmaxOfFloat, 'float32');
     assert.equal(r.softmaxAsked, 'float32');
     assert.equal(r.residual, 'float32', 'bf16 + float32 promotes to float32 (the residual stream)');
-    assert.equal(r.layerNormOfBf16, 'float32', 'layer norm of a bf16 activation normalises in float32 (CUDA autocast\'s rule)');
+    assert.equal(r.layerNormOfBf16, 'float32', "layer norm of a bf16 activation normalises in float32 (CUDA autocast's rule)");
     assert.equal(r.groupNormOfBf16, 'float32');
     // the master weight and its gradient stay float32
     const loss = T.autocast('cpu', 'bfloat16', () => float32(T.F.linear(x, w)).square().mean());
@@ -191,9 +205,13 @@ test('autocast restores the previous state (nesting, exceptions, enabled=false) 
       assert.equal(inner, 'float32', 'an inner disabled region runs in float32');
       assert.equal(T.autocastState('cpu').enabled, true, 'the outer region is on again');
     });
-    assert.throws(() => T.autocast('cpu', 'bfloat16', () => {
-      throw new Error('boom');
-    }), /boom/);
+    assert.throws(
+      () =>
+        T.autocast('cpu', 'bfloat16', () => {
+          throw new Error('boom');
+        }),
+      /boom/,
+    );
     assert.equal(T.autocastState('cpu').enabled, false);
     assert.throws(() => T.autocast('cpu', 'bfloat16', async () => 1), /async function/);
     assert.equal(T.autocastState('cpu').enabled, false);
@@ -225,7 +243,10 @@ test('16-mixed on CPU is refused with what to use instead; the plans carry the r
   assert.equal(bf.scaler, null);
   const fp = mixedPrecision('32', 'cpu');
   assert.equal(fp.dtype, null);
-  assert.equal(T.tidy(() => fp.run(() => T.F.linear(T.randn([1, 2]), T.randn([2, 2])).dtype)), 'float32');
+  assert.equal(
+    T.tidy(() => fp.run(() => T.F.linear(T.randn([1, 2]), T.randn([2, 2])).dtype)),
+    'float32',
+  );
 });
 
 // ------------------------------------------------------------------------------ training
@@ -242,15 +263,33 @@ after(async () => {
 });
 
 test('bf16-mixed trains the tiny model (loss goes down), keeps float32 weights, and records precision, peak memory and images/s', async () => {
-  const s = await train({
-    name: 'bf16', runsDir: path.join(tmp, 'runs'), seed: 1, precision: 'bf16-mixed',
-    data: { dir: shapes, imageSize: 32, workers: 0 },
-    batchSize: 8, effectiveBatchSize: 8, minEpochs: 4, maxEpochs: 4, lr: 0.03, augment: { p: 0 }, progress: 'none',
-  }, { buildSegmenter: () => new TinySegmenter({ imageSize: 32 }) });
-  const epochs = readFileSync(path.join(s.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>)
+  const s = await train(
+    {
+      name: 'bf16',
+      runsDir: path.join(tmp, 'runs'),
+      seed: 1,
+      precision: 'bf16-mixed',
+      data: { dir: shapes, imageSize: 32, workers: 0 },
+      batchSize: 8,
+      effectiveBatchSize: 8,
+      minEpochs: 4,
+      maxEpochs: 4,
+      lr: 0.03,
+      augment: { p: 0 },
+      progress: 'none',
+    },
+    { buildSegmenter: () => new TinySegmenter({ imageSize: 32 }) },
+  );
+  const epochs = readFileSync(path.join(s.runDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, number | string>)
     .filter((r) => r.type === 'epoch');
   assert.equal(epochs.length, 4);
-  assert.ok((epochs[3]!.trainLoss as number) < (epochs[0]!.trainLoss as number) * 0.95, `train loss ${epochs.map((e) => e.trainLoss).join(' -> ')}`);
+  assert.ok(
+    (epochs[3]!.trainLoss as number) < (epochs[0]!.trainLoss as number) * 0.95,
+    `train loss ${epochs.map((e) => e.trainLoss).join(' -> ')}`,
+  );
   assert.ok((epochs[3]!.valLoss as number) < (epochs[0]!.valLoss as number), `val loss ${epochs.map((e) => e.valLoss).join(' -> ')}`);
   const summary = JSON.parse(readFileSync(path.join(s.runDir, 'summary.json'), 'utf8')) as TrainSummary;
   assert.equal(summary.precision, 'bf16-mixed');
@@ -273,7 +312,10 @@ test('a loss-scaled loop resumed from its saved state (params, AdamW, scaler) eq
   const masks = T.keep(T.rand([4, 1, 32, 32]).gt(0.5).to('float32'));
   const prompts = ['a circle', 'a square', 'a triangle', 'a circle'];
   const injectAt = new Set([2, 5]);
-  const run = (steps: number[], state?: { params: Map<string, T.Tensor>; opt: T.optim.OptimizerState; scaler: ReturnType<GradScaler['stateDict']> }) => {
+  const run = (
+    steps: number[],
+    state?: { params: Map<string, T.Tensor>; opt: T.optim.OptimizerState; scaler: ReturnType<GradScaler['stateDict']> },
+  ) => {
     T.manualSeed(7);
     const seg = new TinySegmenter({ imageSize: 32 });
     const params = seg.parameterGroups(0.01).flatMap((g) => g.params);
@@ -296,9 +338,21 @@ test('a loss-scaled loop resumed from its saved state (params, AdamW, scaler) eq
       opt.zeroGrad();
       scales.push(scaler.scale);
     }
-    const saved = { params: seg.learnableState(), opt: opt.stateDict(), scaler: JSON.parse(JSON.stringify(scaler.stateDict())) as ReturnType<GradScaler['stateDict']> };
+    const saved = {
+      params: seg.learnableState(),
+      opt: opt.stateDict(),
+      scaler: JSON.parse(JSON.stringify(scaler.stateDict())) as ReturnType<GradScaler['stateDict']>,
+    };
     const values = new Map([...saved.params].map(([k, t]) => [k, Array.from(t.toFloat32Array())]));
-    return { saved, values, scales, dispose: () => { opt.dispose(); seg.dispose(); } };
+    return {
+      saved,
+      values,
+      scales,
+      dispose: () => {
+        opt.dispose();
+        seg.dispose();
+      },
+    };
   };
   const whole = run([0, 1, 2, 3, 4, 5, 6, 7]);
   const first = run([0, 1, 2, 3]);
@@ -341,7 +395,13 @@ test('batch-fit probe: nothing to do on CPU; the refusal names the estimate, the
     seg.dispose();
   }
   const GiB = 2 ** 30;
-  const msg = batchTooLargeMessage('cuda:0', 64, { baseBytes: 2 * GiB, perSampleBytes: 1.5 * GiB, estimateBytes: 98 * GiB, totalBytes: 80 * GiB, fits: false });
+  const msg = batchTooLargeMessage('cuda:0', 64, {
+    baseBytes: 2 * GiB,
+    perSampleBytes: 1.5 * GiB,
+    estimateBytes: 98 * GiB,
+    totalBytes: 80 * GiB,
+    fits: false,
+  });
   assert.match(msg, /batchSize 64 does not fit on cuda:0/);
   assert.match(msg, /about 98\.00 GiB of the device's 80\.00 GiB/);
   assert.match(msg, /batchSize <= 46/); // floor((72 - 2) / 1.5)
@@ -350,14 +410,31 @@ test('batch-fit probe: nothing to do on CPU; the refusal names the estimate, the
 
 test('a bf16-mixed run interrupted mid-epoch and resumed ends with the same weights and scores as a straight run', async () => {
   const cfg = (name: string) => ({
-    name, runsDir: path.join(tmp, 'runs'), seed: 1, precision: 'bf16-mixed' as const,
-    data: { dir: shapes, imageSize: 32, workers: 0, testSplit: null }, batchSize: 4, effectiveBatchSize: 4,
-    minEpochs: 2, maxEpochs: 2, lr: 0.03, progress: 'none' as const,
+    name,
+    runsDir: path.join(tmp, 'runs'),
+    seed: 1,
+    precision: 'bf16-mixed' as const,
+    data: { dir: shapes, imageSize: 32, workers: 0, testSplit: null },
+    batchSize: 4,
+    effectiveBatchSize: 4,
+    minEpochs: 2,
+    maxEpochs: 2,
+    lr: 0.03,
+    progress: 'none' as const,
   });
   const build = { buildSegmenter: () => new TinySegmenter({ imageSize: 32 }) };
   const straight = await train(cfg('straight'), build);
   const ac = new AbortController();
-  await assert.rejects(train(cfg('cut'), { ...build, signal: ac.signal, onStep: (r) => { if (r.globalStep === 5) ac.abort(); } }), TrainingInterruptedError);
+  await assert.rejects(
+    train(cfg('cut'), {
+      ...build,
+      signal: ac.signal,
+      onStep: (r) => {
+        if (r.globalStep === 5) ac.abort();
+      },
+    }),
+    TrainingInterruptedError,
+  );
   const resumed = await resumeRun(path.join(tmp, 'runs', 'cut'), build);
   assert.equal(resumed.resumes, 1);
   assert.equal(resumed.precision, 'bf16-mixed');

@@ -21,19 +21,24 @@ function userProject(): string {
 }
 
 test('package.json exports name every entry point with its JavaScript and its type declarations', () => {
-  const pkg = JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { exports: Record<string, { types: string; default: string } | string> };
+  const pkg = JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as {
+    exports: Record<string, { types: string; default: string } | string>;
+  };
   for (const name of ENTRY_POINTS) {
     const key = name === 'tunevlseg' ? '.' : `.${name.slice('tunevlseg'.length)}`;
     const e = pkg.exports[key];
     assert.ok(e && typeof e === 'object', `exports["${key}"]`);
-    for (const f of [e.types, e.default]) assert.doesNotThrow(() => readFileSync(join(repoRoot(), f)), `${name}: ${f} exists (npm run build)`);
+    for (const f of [e.types, e.default])
+      assert.doesNotThrow(() => readFileSync(join(repoRoot(), f)), `${name}: ${f} exists (npm run build)`);
   }
 });
 
 test('a user project imports tunevlseg, tunevlseg/torch, tunevlseg/data and tunevlseg/sweep by name', () => {
   const dir = userProject();
   try {
-    writeFileSync(join(dir, 'use.mjs'), `
+    writeFileSync(
+      join(dir, 'use.mjs'),
+      `
       import { buildSegmenter, train, evaluate, predictFolder, loadTuned, learnerSpace, LEARNER_NAMES } from 'tunevlseg';
       import * as T from 'tunevlseg/torch';
       import { generateSyntheticDataset, loadSplit } from 'tunevlseg/data';
@@ -43,10 +48,16 @@ test('a user project imports tunevlseg, tunevlseg/torch, tunevlseg/data and tune
       let internal = 'importable';
       try { await import('tunevlseg/dist/src/cli/main.js'); } catch (e) { internal = e.code; }
       console.log(JSON.stringify({ types: Object.fromEntries(Object.entries(fns).map(([k, v]) => [k, typeof v])), learners: LEARNER_NAMES, sum, internal }));
-    `);
+    `,
+    );
     const r = spawnSync(process.execPath, ['use.mjs'], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, r.stderr);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { types: Record<string, string>; learners: string[]; sum: number; internal: string };
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+      types: Record<string, string>;
+      learners: string[];
+      sum: number;
+      internal: string;
+    };
     for (const [k, t] of Object.entries(out.types)) assert.equal(t, 'function', k);
     assert.ok(out.learners.includes('vpt') && out.learners.includes('coop'));
     assert.equal(out.sum, 12);
@@ -59,7 +70,9 @@ test('a user project imports tunevlseg, tunevlseg/torch, tunevlseg/data and tune
 test('the type declarations type-check a TypeScript user file (and reject a wrong call)', () => {
   const dir = userProject();
   try {
-    writeFileSync(join(dir, 'use.ts'), `
+    writeFileSync(
+      join(dir, 'use.ts'),
+      `
       import { buildSegmenter, learnerSpace, train, type TrainSummary } from 'tunevlseg';
       import { tensor, type Tensor } from 'tunevlseg/torch';
       import { loadSplit, type DatasetSample } from 'tunevlseg/data';
@@ -73,14 +86,25 @@ test('the type declarations type-check a TypeScript user file (and reject a wron
         await train('config.yaml', { buildSegmenter: (m) => buildSegmenter(m) });
         return t.numel + samples.length + Object.keys(space.params).length + s.val.dice;
       }
-    `);
-    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: {
-        target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true,
-        lib: ['ES2022', 'ESNext.Disposable'], typeRoots: [join(repoRoot(), 'node_modules', '@types')], types: ['node'],
-      },
-      files: ['use.ts'],
-    }));
+    `,
+    );
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          lib: ['ES2022', 'ESNext.Disposable'],
+          typeRoots: [join(repoRoot(), 'node_modules', '@types')],
+          types: ['node'],
+        },
+        files: ['use.ts'],
+      }),
+    );
     const tsc = join(repoRoot(), 'node_modules', 'typescript', 'bin', 'tsc');
     const r = spawnSync(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json')], { cwd: dir, encoding: 'utf8', timeout: 300_000 });
     assert.equal(r.status, 0, `tsc:\n${r.stdout}${r.stderr}`);

@@ -27,7 +27,12 @@ export async function grayImage(file: string, w: number, h: number, fn: Fn): Pro
 }
 
 /** An RGB image whose pixel colour is fn(x, y) as [r, g, b] (colour-coded masks). */
-export async function colourImage(file: string, w: number, h: number, fn: (x: number, y: number) => [number, number, number]): Promise<void> {
+export async function colourImage(
+  file: string,
+  w: number,
+  h: number,
+  fn: (x: number, y: number) => [number, number, number],
+): Promise<void> {
   const px = Buffer.alloc(w * h * 3);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) px.set(fn(x, y), (y * w + x) * 3);
   await writeRaw(file, px, w, h, 3);
@@ -184,7 +189,13 @@ export function greyTaggedRgbTiff(w: number, h: number, fn: (x: number, y: numbe
 }
 
 /** A PNG of raw interleaved 8-bit pixels (1-4 channels) as they are (RGBA kept, nothing converted). */
-export async function rawPng(file: string, w: number, h: number, channels: 1 | 2 | 3 | 4, fn: (x: number, y: number) => number[]): Promise<void> {
+export async function rawPng(
+  file: string,
+  w: number,
+  h: number,
+  channels: 1 | 2 | 3 | 4,
+  fn: (x: number, y: number) => number[],
+): Promise<void> {
   const px = Buffer.alloc(w * h * channels);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) px.set(fn(x, y).slice(0, channels), (y * w + x) * channels);
   await fs.mkdir(path.dirname(file), { recursive: true });

@@ -6,9 +6,23 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as T from '../src/torch/index.js';
 import {
-  TinySegmenter, diceCELoss, lossTargets, optimizerGroups, passBatchSize, batchStatisticNorms, TORCH_DEFAULT_WEIGHT_DECAY,
-  resolveAugment, applyAugmentations, checkpointSelectionProtocol, sampleAugmentations, affineTheta, DEFAULT_AUGMENT, parseTrainConfig, type TrainSummary,
-  buildOptimizer, REFERENCE_SEED,
+  TinySegmenter,
+  diceCELoss,
+  lossTargets,
+  optimizerGroups,
+  passBatchSize,
+  batchStatisticNorms,
+  TORCH_DEFAULT_WEIGHT_DECAY,
+  resolveAugment,
+  applyAugmentations,
+  checkpointSelectionProtocol,
+  sampleAugmentations,
+  affineTheta,
+  DEFAULT_AUGMENT,
+  parseTrainConfig,
+  type TrainSummary,
+  buildOptimizer,
+  REFERENCE_SEED,
 } from '../src/index.js';
 import { Rng } from '../src/data/rng.js';
 import { objectiveValue, autoObjective } from '../src/experiment/trial.js';
@@ -32,7 +46,7 @@ test('quirk 18: the loss trains on soft gray/255 targets in reference mode, on t
   });
 });
 
-test('quirk 19: weight decay 0 is torch\'s default 0.01 on every trainable tensor (reference); > 0 decays Linear/Conv weights only', () => {
+test("quirk 19: weight decay 0 is torch's default 0.01 on every trainable tensor (reference); > 0 decays Linear/Conv weights only", () => {
   const ref = new TinySegmenter();
   const fixed = new TinySegmenter({ quirks: 'fixed' });
   try {
@@ -43,9 +57,18 @@ test('quirk 19: weight decay 0 is torch\'s default 0.01 on every trainable tenso
     assert.equal(g0[0]!.params.length, trainable.length);
     // > 0: the segmenter's groups (film/head/out weights decayed, context and biases not)
     const g = optimizerGroups(ref, 1e-3);
-    assert.deepEqual(g.map((x) => [x.params.length, x.weightDecay]), [[3, 1e-3], [trainable.length - 3, 0]]);
+    assert.deepEqual(
+      g.map((x) => [x.params.length, x.weightDecay]),
+      [
+        [3, 1e-3],
+        [trainable.length - 3, 0],
+      ],
+    );
     // fixed: 0 means no decay at all
-    assert.deepEqual(optimizerGroups(fixed, 0).map((x) => x.weightDecay), [0, 0]);
+    assert.deepEqual(
+      optimizerGroups(fixed, 0).map((x) => x.weightDecay),
+      [0, 0],
+    );
 
     // One AdamW step (lr 1e-3) with a zero gradient on the context vectors: Adam's update is 0,
     // so the reference's step leaves p·(1 - lr·0.01) exactly; fixed mode leaves p.
@@ -92,13 +115,16 @@ test('quirk 20: reference mode shifts brightness by the maximum and draws x/y sc
   const drawn = sampleAugmentations({ ...ref, p: 1 }, 64, new Rng(7));
   const ys = drawn.map((d) => d.affine!.scaleY!);
   assert.ok(ys.every((y) => y >= 0.98 && y <= 1.02));
-  assert.ok(drawn.some((d) => Math.abs(d.affine!.scale - d.affine!.scaleY!) > 1e-3), 'x and y scales differ');
+  assert.ok(
+    drawn.some((d) => Math.abs(d.affine!.scale - d.affine!.scaleY!) > 1e-3),
+    'x and y scales differ',
+  );
   assert.ok(sampleAugmentations({ ...fixed, p: 1 }, 4, new Rng(7)).every((d) => d.affine!.scaleY === undefined));
   const th = affineTheta({ scale: 1.02, scaleY: 0.98, tx: 0, ty: 0, angle: 0 });
   assert.ok(Math.abs(th[0]![0]! - 1 / 1.02) < 1e-12 && Math.abs(th[1]![1]! - 1 / 0.98) < 1e-12 && th[0]![1] === 0);
 });
 
-test('quirk 21: the sweep objective is the last epoch\'s val_loss (reference); the best checkpoint\'s stays selectable', () => {
+test("quirk 21: the sweep objective is the last epoch's val_loss (reference); the best checkpoint's stays selectable", () => {
   const s = { val: { samples: 4, loss: 0.31, dice: 0.8, iou: 0.7 }, lastEpoch: { valLoss: 0.42 } } as unknown as TrainSummary;
   assert.equal(objectiveValue('val_loss', s), 0.42);
   assert.equal(objectiveValue('best_val_loss', s), 0.31);
@@ -110,7 +136,7 @@ test('quirk 21: the sweep objective is the last epoch\'s val_loss (reference); t
   assert.equal(checkpointSelectionProtocol('fixed'), 'model-resolution');
 });
 
-test('BatchNorms on batch statistics: one pass per step by default; smaller passes accumulate as the original\'s accumulate_grad_batches, noted', () => {
+test("BatchNorms on batch statistics: one pass per step by default; smaller passes accumulate as the original's accumulate_grad_batches, noted", () => {
   const bn = new TinySegmenter({ batchNorm: true });
   const bnFixed = new TinySegmenter({ batchNorm: true, quirks: 'fixed' });
   const plain = new TinySegmenter();
@@ -125,9 +151,15 @@ test('BatchNorms on batch statistics: one pass per step by default; smaller pass
     assert.equal(passBatchSize(null, 4, plain), 4);
     assert.equal(passBatchSize(32, 32, bn), 32);
     const notes: string[] = [];
-    assert.equal(passBatchSize(8, 32, bn, (l) => notes.push(l)), 8);
+    assert.equal(
+      passBatchSize(8, 32, bn, (l) => notes.push(l)),
+      8,
+    );
     assert.match(notes.join('\n'), /4 passes of 8 per optimizer step with BatchNorm layers that use batch statistics in training \(norm\)/);
-    assert.equal(passBatchSize(8, 32, bnFixed, (l) => notes.push(l)), 8);
+    assert.equal(
+      passBatchSize(8, 32, bnFixed, (l) => notes.push(l)),
+      8,
+    );
     assert.equal(notes.length, 1, 'frozen BatchNorms on running statistics: nothing to say');
   } finally {
     bn.dispose();
@@ -136,7 +168,7 @@ test('BatchNorms on batch statistics: one pass per step by default; smaller pass
   }
 });
 
-test('issue 24 row 9: a run\'s seed defaults to the original experiment configs\' 12345 (reference), 0 (fixed); explicit wins', () => {
+test("issue 24 row 9: a run's seed defaults to the original experiment configs' 12345 (reference), 0 (fixed); explicit wins", () => {
   // configs/experiment/coop/clipseg.yaml and coop/cris.yaml: `seed: 12345`.
   assert.equal(REFERENCE_SEED, 12345);
   assert.equal(parseTrainConfig({ data: { dir: 'd' } }).seed, 12345);
@@ -148,7 +180,7 @@ test('issue 24 row 9: a run\'s seed defaults to the original experiment configs\
   assert.equal(parseTrainConfig(JSON.parse(JSON.stringify(once))).seed, 12345);
 });
 
-test('issue 24 row 6: a non-sweep reference run decays every tensor with a gradient by torch\'s 0.01, in one group; tensors without one never move', () => {
+test("issue 24 row 6: a non-sweep reference run decays every tensor with a gradient by torch's 0.01, in one group; tensors without one never move", () => {
   // configs/experiment/coop/*.yaml `model.weight_decay: 0.0`; image_text_mask_module.py get_optim_groups:
   // `if self.hparams.weight_decay <= 0: return self.parameters()`, then partial(AdamW, lr)(params): torch's
   // default weight_decay 0.01 on the one group, and AdamW skips a parameter whose grad is None.
@@ -160,7 +192,10 @@ test('issue 24 row 6: a non-sweep reference run decays every tensor with a gradi
   try {
     const opt = buildOptimizer(seg, cfg);
     const trainable = seg.parameters().filter((p) => p.requiresGrad);
-    assert.deepEqual(opt.paramGroups.map((g) => [g.params.length, g.weightDecay, g.lr]), [[trainable.length, TORCH_DEFAULT_WEIGHT_DECAY, 1e-3]]);
+    assert.deepEqual(
+      opt.paramGroups.map((g) => [g.params.length, g.weightDecay, g.lr]),
+      [[trainable.length, TORCH_DEFAULT_WEIGHT_DECAY, 1e-3]],
+    );
     // A zero gradient on the context vectors only: Adam's update is 0, the decay is p·(1 - lr·0.01);
     // every other tensor has no gradient and stays bit for bit.
     const before = trainable.map((p) => p.toArray() as number[]);
@@ -168,13 +203,20 @@ test('issue 24 row 6: a non-sweep reference run decays every tensor with a gradi
     opt.step();
     trainable.forEach((p, k) => {
       const after = p.toArray() as number[];
-      if (p === seg.context) for (let i = 0; i < after.length; i++) assert.ok(Math.abs(after[i]! / before[k]![i]! - (1 - 1e-3 * 0.01)) < 1e-7);
+      if (p === seg.context)
+        for (let i = 0; i < after.length; i++) assert.ok(Math.abs(after[i]! / before[k]![i]! - (1 - 1e-3 * 0.01)) < 1e-7);
       else assert.deepEqual(after, before[k]);
     });
     opt.dispose();
     // explicit > 0 (the sweeps): the split groups, decay on Linear/Conv weights only
     const split = buildOptimizer(seg, { ...cfg, weightDecay: 1e-3 });
-    assert.deepEqual(split.paramGroups.map((g) => [g.params.length, g.weightDecay]), [[3, 1e-3], [trainable.length - 3, 0]]);
+    assert.deepEqual(
+      split.paramGroups.map((g) => [g.params.length, g.weightDecay]),
+      [
+        [3, 1e-3],
+        [trainable.length - 3, 0],
+      ],
+    );
     split.dispose();
   } finally {
     seg.dispose();

@@ -5,7 +5,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  type Bench, type Figure, buildFigures, buildFigureSet, countMarks, formatRate, isOmitted, lrWdFigure, depthFigure, linearFit, loadBench, renderFigures, renderSvg, testDicePoints,
+  type Bench,
+  type Figure,
+  buildFigures,
+  buildFigureSet,
+  countMarks,
+  formatRate,
+  isOmitted,
+  lrWdFigure,
+  depthFigure,
+  linearFit,
+  loadBench,
+  renderFigures,
+  renderSvg,
+  testDicePoints,
 } from '../src/report/index.js';
 import { type SyntheticBench, makeSyntheticBench } from './synthetic-bench.js';
 
@@ -34,11 +47,22 @@ function marksIn(svg: string, kind: 'symbol' | 'line'): number {
   return total;
 }
 
-const main = (id: string) => Object.entries(info.trials).filter(([cell]) => cell.split('__').length === 3 && (id === '' || cell.split('__')[2] === id));
+const main = (id: string) =>
+  Object.entries(info.trials).filter(([cell]) => cell.split('__').length === 3 && (id === '' || cell.split('__')[2] === id));
 
 test('every figure is a non-empty SVG with the data marks it expects', () => {
   const ids = figs.map((f) => f.id);
-  assert.deepEqual(ids, ['fig6-depth', 'fig7-lr-wd', 'trials-kvasir', 'trials-busi', 'trials-camus', 'curves-kvasir', 'curves-busi', 'curves-camus', 'fig4-tsne']);
+  assert.deepEqual(ids, [
+    'fig6-depth',
+    'fig7-lr-wd',
+    'trials-kvasir',
+    'trials-busi',
+    'trials-camus',
+    'curves-kvasir',
+    'curves-busi',
+    'curves-camus',
+    'fig4-tsne',
+  ]);
   for (const f of figs) {
     assert.ok(f.svg && f.svg.startsWith('<svg') && f.svg.endsWith('</svg>'), f.id);
     const w = Number(/width="(\d+(?:\.\d+)?)"/.exec(f.svg)![1]);
@@ -59,10 +83,18 @@ test('Fig. 6 and 7: one point per evaluated trial, one fit line per learner, R²
   const f7 = figs.find((f) => f.id === 'fig7-lr-wd')!;
   assert.deepEqual(f7.expected, { points: 2 * evaluated.length, lines: 0 });
   // The R² shown is the least-squares R² of that learner's trials.
-  const vpt = main('').filter(([cell]) => cell.split('__')[1] === 'vpt').flatMap(([, ts]) => ts.filter((t) => t.testDice !== null && t.state === 'complete'));
-  const fit = linearFit(vpt.map((t) => t.params.depth), vpt.map((t) => t.testDice! * 100))!;
+  const vpt = main('')
+    .filter(([cell]) => cell.split('__')[1] === 'vpt')
+    .flatMap(([, ts]) => ts.filter((t) => t.testDice !== null && t.state === 'complete'));
+  const fit = linearFit(
+    vpt.map((t) => t.params.depth),
+    vpt.map((t) => t.testDice! * 100),
+  )!;
   assert.ok(f6.svg!.includes(`VPT: R² = ${fit.r2.toFixed(3)}`), 'VPT panel title with R²');
-  assert.ok(f6.summary.includes(`VPT ${fit.slope >= 0 ? '+' : ''}${fit.slope.toFixed(2)} points/layer (R² = ${fit.r2.toFixed(3)})`), f6.summary);
+  assert.ok(
+    f6.summary.includes(`VPT ${fit.slope >= 0 ? '+' : ''}${fit.slope.toFixed(2)} points/layer (R² = ${fit.r2.toFixed(3)})`),
+    f6.summary,
+  );
   assert.match(f7.svg!, /Learning rate/);
   assert.match(f7.svg!, /Weight decay/);
 });
@@ -71,7 +103,9 @@ test('trials and training-curve figures: points per finished trial, lines per ru
   for (const d of info.datasets) {
     const finished = main(d).flatMap(([, ts]) => ts.filter((t) => t.value !== null));
     assert.equal(figs.find((f) => f.id === `trials-${d}`)!.expected.points, finished.length);
-    const runs = Object.entries(info.runs).filter(([cell]) => cell.split('__')[2] === d).reduce((s, [, n]) => s + n, 0);
+    const runs = Object.entries(info.runs)
+      .filter(([cell]) => cell.split('__')[2] === d)
+      .reduce((s, [, n]) => s + n, 0);
     // train loss, val loss and val Dice per run
     assert.equal(figs.find((f) => f.id === `curves-${d}`)!.expected.lines, 3 * runs);
   }
@@ -98,7 +132,10 @@ test('without evaluated trials the figures fall back to the runs, and include fi
   const pts = testDicePoints(b);
   assert.equal(pts.length, 12); // 11 cells, one with two seeds
   assert.ok(pts.every((p) => p.source === 'run' && p.depth === 3 && p.lr === 2e-4));
-  assert.deepEqual(buildFigures(b, { include: ['fig6', 'curves-busi'] }).map((x) => x.id), ['curves-busi']);
+  assert.deepEqual(
+    buildFigures(b, { include: ['fig6', 'curves-busi'] }).map((x) => x.id),
+    ['curves-busi'],
+  );
   // Two depths among the runs: Fig. 6 is drawn from them.
   const vpt = b.cells.find((c) => c.id === 'clipseg__vpt__kvasir')!;
   (vpt.runs[1]!.config!.model as Record<string, unknown>).depth = 7;
@@ -122,17 +159,21 @@ test('a figure the data cannot support is left out with one line saying why', ()
   b.embeddings = b.embeddings.filter((e) => e.dataset === 'kvasir');
   const set = buildFigureSet(b);
   assert.deepEqual(set.figures, []);
-  assert.deepEqual(set.omitted.map((o) => o.id), ['fig6-depth', 'fig7-lr-wd', 'curves-kvasir', 'curves-busi', 'curves-camus', 'fig4-tsne']);
+  assert.deepEqual(
+    set.omitted.map((o) => o.id),
+    ['fig6-depth', 'fig7-lr-wd', 'curves-kvasir', 'curves-busi', 'curves-camus', 'fig4-tsne'],
+  );
   assert.ok(set.omitted.every((o) => o.reason.length > 20 && !o.reason.includes('\n')));
   assert.match(set.omitted.at(-1)!.reason, /one dataset only \(kvasir\)/);
   b.embeddings = [];
-  assert.match((buildFigureSet(b).omitted.at(-1)!).reason, /no CLIP embeddings/);
+  assert.match(buildFigureSet(b).omitted.at(-1)!.reason, /no CLIP embeddings/);
 });
 
 /** The tick labels of a rendered figure (vega writes them as role-axis-label text marks). */
 function tickLabels(svg: string): string[] {
   const out: string[] = [];
-  for (const m of svg.matchAll(/<g class="mark-text role-axis-label"[^>]*>(.*?)<\/g>/gs)) for (const t of m[1]!.matchAll(/<text\b[^>]*>([^<]*)<\/text>/g)) out.push(t[1]!);
+  for (const m of svg.matchAll(/<g class="mark-text role-axis-label"[^>]*>(.*?)<\/g>/gs))
+    for (const t of m[1]!.matchAll(/<text\b[^>]*>([^<]*)<\/text>/g)) out.push(t[1]!);
   return out;
 }
 
@@ -147,7 +188,10 @@ test('ticks are written for people: Dice in % with one decimal, rates in scienti
   for (const l of l6) assert.match(l, /^(\d+|\d+\.\d)$/, `Fig. 6 tick "${l}"`);
   assert.ok(l6.some((l) => /^\d+\.\d$/.test(l)));
   for (const l of l7) assert.match(l, /^(\d+\.\d|\d(\.\d)?e[-−]\d+)$/, `Fig. 7 tick "${l}"`);
-  assert.ok(l7.some((l) => /e[-−]\d/.test(l)), 'learning rates in scientific notation');
+  assert.ok(
+    l7.some((l) => /e[-−]\d/.test(l)),
+    'learning rates in scientific notation',
+  );
   for (const l of tickLabels(curves.svg!)) assert.match(l, /^(\d+|\d+\.\d{1,2})$/, `curves tick "${l}"`);
   assert.deepEqual([2e-4, 1.5e-3, 0.01, 0, 3].map(formatRate), ['2e-4', '1.5e-3', '1e-2', '0', '3e0']);
 });
@@ -160,7 +204,19 @@ test('every figure has a one-line summary (its text alternative with the title)'
 });
 
 test('renderSvg renders a plain Vega-Lite spec offline', async () => {
-  const svg = await renderSvg({ data: { values: [{ a: 1, b: 2 }, { a: 2, b: 1 }] }, mark: 'point', encoding: { x: { field: 'a', type: 'quantitative' }, y: { field: 'b', type: 'quantitative' } } }, 'x');
+  const svg = await renderSvg(
+    {
+      data: {
+        values: [
+          { a: 1, b: 2 },
+          { a: 2, b: 1 },
+        ],
+      },
+      mark: 'point',
+      encoding: { x: { field: 'a', type: 'quantitative' }, y: { field: 'b', type: 'quantitative' } },
+    },
+    'x',
+  );
   assert.equal(countMarks(svg).points, 2);
   assert.equal(marksIn(svg, 'symbol'), 2);
 });

@@ -31,7 +31,11 @@ test('writeReport writes report.md, table CSV/LaTeX, figure SVGs and a self-cont
   assert.deepEqual(p.problems, []);
   for (const f of [p.html!, p.markdown!, ...Object.values(p.csv), ...Object.values(p.latex), ...p.figures]) assert.ok(existsSync(f), f);
   assert.equal(p.figures.length, 9);
-  assert.deepEqual(readdirSync(out).filter((f) => f.startsWith('.')), [], 'no temporary files left');
+  assert.deepEqual(
+    readdirSync(out).filter((f) => f.startsWith('.')),
+    [],
+    'no temporary files left',
+  );
 
   const md = readFileSync(p.markdown!, 'utf8');
   assert.match(md, /^# TuneVLSeg benchmark report: synthetic/);
@@ -44,7 +48,8 @@ test('writeReport writes report.md, table CSV/LaTeX, figure SVGs and a self-cont
   assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">/);
   // Nothing is fetched: no scripts, no external sources, stylesheets or fonts.
   assert.doesNotMatch(html, /<script|<link\b|<iframe|@import|url\((?!#)/i);
-  for (const m of html.matchAll(/\b(?:src|href)="([^"]*)"/g)) assert.ok(/^data:image\/(png|jpeg);base64,/.test(m[1]!) || m[1]!.startsWith('#'), m[1]);
+  for (const m of html.matchAll(/\b(?:src|href)="([^"]*)"/g))
+    assert.ok(/^data:image\/(png|jpeg);base64,/.test(m[1]!) || m[1]!.startsWith('#'), m[1]);
   assert.equal((html.match(/<figure class="figure"/g) ?? []).length, 9);
   assert.equal((html.match(/<svg\b/g) ?? []).length, 9);
   assert.equal((html.match(/<table class="results"/g) ?? []).length, 3);
@@ -52,7 +57,10 @@ test('writeReport writes report.md, table CSV/LaTeX, figure SVGs and a self-cont
   assert.equal((html.match(/<table class="gallery"/g) ?? []).length, 2);
   assert.equal((html.match(/<img src="data:image\/(png|jpeg);base64,/g) ?? []).length, 3 * 4 + 3 * 2);
   // Every figure has a text alternative: role="img" and the title plus its summary.
-  assert.equal((html.match(/<svg role="img" aria-label="Fig\. |<svg role="img" aria-label="(Sweep trials|Training curves)/g) ?? []).length, 9);
+  assert.equal(
+    (html.match(/<svg role="img" aria-label="Fig\. |<svg role="img" aria-label="(Sweep trials|Training curves)/g) ?? []).length,
+    9,
+  );
   assert.match(html, /@media print/);
   // A dataset without predictions says why it has no gallery.
   assert.match(html, /No gallery for CAMUS: no cell of it has scored predictions/);
@@ -63,12 +71,28 @@ test('writeReport writes report.md, table CSV/LaTeX, figure SVGs and a self-cont
 test('galleries: best, median and worst image by mean Dice over the methods; zero-shot and each method as columns', async () => {
   const b = loadBench(info.dir);
   const kv = (await buildGallery(b, 'kvasir', { thumbWidth: 32 }))!;
-  assert.deepEqual(kv.columns.map((c) => c.id), info.galleryColumns.kvasir);
-  assert.deepEqual(kv.columns.map((c) => c.label), ['Zero-shot CLIPSeg', 'CLIPSeg MaPLe', 'CLIPSeg CoOp']);
+  assert.deepEqual(
+    kv.columns.map((c) => c.id),
+    info.galleryColumns.kvasir,
+  );
+  assert.deepEqual(
+    kv.columns.map((c) => c.label),
+    ['Zero-shot CLIPSeg', 'CLIPSeg MaPLe', 'CLIPSeg CoOp'],
+  );
   // Mean over MaPLe and CoOp (zero-shot excluded): img0 0.90, img1 0.25, img2 0.60, img3 0.50.
-  assert.deepEqual(kv.rows.map((r) => [r.rank, r.name]), [['best', 'img0.png'], ['median', 'img2.png'], ['worst', 'img1.png']]);
+  assert.deepEqual(
+    kv.rows.map((r) => [r.rank, r.name]),
+    [
+      ['best', 'img0.png'],
+      ['median', 'img2.png'],
+      ['worst', 'img1.png'],
+    ],
+  );
   assert.ok(Math.abs(kv.rows[0]!.meanDice - 0.9) < 1e-12);
-  assert.deepEqual(kv.rows[2]!.tiles.map((t) => t.dice), [info.zeroShot.clipseg__kvasir![1], info.predictions.kvasir!.dice[1], 0.3]);
+  assert.deepEqual(
+    kv.rows[2]!.tiles.map((t) => t.dice),
+    [info.zeroShot.clipseg__kvasir![1], info.predictions.kvasir!.dice[1], 0.3],
+  );
   assert.deepEqual(kv.notes, []);
   for (const r of kv.rows) {
     for (const uri of [r.groundTruth, ...r.tiles.map((t) => t.uri)]) {
@@ -79,10 +103,19 @@ test('galleries: best, median and worst image by mean Dice over the methods; zer
   }
   // Two rows per group: with four images, best 2, median (the middle two) overlap and are shown once.
   const k2 = (await buildGallery(b, 'kvasir', { k: 2, thumbWidth: 16 }))!;
-  assert.deepEqual(k2.rows.map((r) => r.name), ['img0.png', 'img2.png', 'img3.png', 'img1.png']);
+  assert.deepEqual(
+    k2.rows.map((r) => r.name),
+    ['img0.png', 'img2.png', 'img3.png', 'img1.png'],
+  );
   const bu = (await buildGallery(b, 'busi'))!;
-  assert.deepEqual(bu.columns.map((c) => c.id), ['clipseg__vpt__busi']);
-  assert.deepEqual(bu.rows.map((r) => r.name), ['case1', 'case2', 'case0']);
+  assert.deepEqual(
+    bu.columns.map((c) => c.id),
+    ['clipseg__vpt__busi'],
+  );
+  assert.deepEqual(
+    bu.rows.map((r) => r.name),
+    ['case1', 'case2', 'case0'],
+  );
   assert.equal(await buildGallery(b, 'camus'), null);
 });
 
@@ -91,7 +124,15 @@ test('gallery HTML: thumbnails open larger with CSS only (:target), each image i
   const p = await writeReport(info.dir, out, { formats: ['html'], include: [] });
   const html = readFileSync(p.html!, 'utf8');
   const tiles = [...html.matchAll(/<figure class="tile" id="([^"]+)"><a class="open" href="#([^"]+)"/g)];
-  assert.equal(tiles.length, 3 * 4 + 3 * 2, html.match(/<table class="gallery"[\s\S]*?<\/table>/g)!.map((x) => x.replace(/data:[^"]+/g, "D")).join("\n").replace(/<figure class="tile"[^]*?<\/figure>/g, "T"));
+  assert.equal(
+    tiles.length,
+    3 * 4 + 3 * 2,
+    html
+      .match(/<table class="gallery"[\s\S]*?<\/table>/g)!
+      .map((x) => x.replace(/data:[^"]+/g, 'D'))
+      .join('\n')
+      .replace(/<figure class="tile"[^]*?<\/figure>/g, 'T'),
+  );
   for (const t of tiles) assert.equal(t[1], t[2], 'each thumbnail links to its own tile');
   assert.match(html, /\.tile:target \.open img \{ position: fixed;/);
   const uris = [...html.matchAll(/src="(data:[^"]+)"/g)].map((m) => m[1]);

@@ -6,7 +6,17 @@ import { appendFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, 
 import os from 'node:os';
 import path from 'node:path';
 import {
-  BenchError, cellId, findCell, gridCells, loadBench, missingCells, parseBenchJson, parseCellId, table3, toMarkdown, toTrialsJsonl,
+  BenchError,
+  cellId,
+  findCell,
+  gridCells,
+  loadBench,
+  missingCells,
+  parseBenchJson,
+  parseCellId,
+  table3,
+  toMarkdown,
+  toTrialsJsonl,
 } from '../src/report/index.js';
 import { type SyntheticBench, makeSyntheticBench } from './synthetic-bench.js';
 
@@ -34,15 +44,27 @@ test('the synthetic bench loads without problems', () => {
   assert.equal(b.grid.name, 'synthetic');
   assert.equal(b.cells.length, 12 + 3 + 6);
   assert.ok(b.cells.every((c) => c.inGrid));
-  assert.deepEqual(missingCells(b).map((c) => [c.id, c.status]), [['cris__coop__camus', 'missing']]);
+  assert.deepEqual(
+    missingCells(b).map((c) => [c.id, c.status]),
+    [['cris__coop__camus', 'missing']],
+  );
   const vpt = findCell(b, { model: 'clipseg', learner: 'vpt', dataset: 'kvasir', ablation: null })!;
-  assert.deepEqual(vpt.runs.map((r) => r.seed), [0, 1]);
+  assert.deepEqual(
+    vpt.runs.map((r) => r.seed),
+    [0, 1],
+  );
   assert.equal(vpt.test!.n, 2);
   assert.ok(Math.abs(vpt.test!.mean - 0.82) < 1e-12 && Math.abs(vpt.test!.std! - 0.04 / Math.SQRT2) < 1e-12);
   assert.equal(vpt.runs[0]!.epochs.length, info.epochs);
-  assert.deepEqual(vpt.runs[0]!.epochs.map((e) => e.epoch), [1, 2, 3]);
+  assert.deepEqual(
+    vpt.runs[0]!.epochs.map((e) => e.epoch),
+    [1, 2, 3],
+  );
   assert.equal(vpt.trials.length, 6);
-  assert.deepEqual(vpt.trials.map((t) => t.state), ['complete', 'complete', 'complete', 'complete', 'pruned', 'failed']);
+  assert.deepEqual(
+    vpt.trials.map((t) => t.state),
+    ['complete', 'complete', 'complete', 'complete', 'pruned', 'failed'],
+  );
   assert.equal(vpt.trials[5]!.value, null);
   assert.equal(vpt.trials[0]!.testDice, info.trials[vpt.id]![0]!.testDice);
   assert.equal(vpt.trials[0]!.depth, info.trials[vpt.id]![0]!.params.depth);
@@ -63,11 +85,20 @@ test('predictions: predictFolder lists with images from the dataset, and bare fi
     assert.ok(s.image.endsWith(path.join('data', 'kvasir', 'images', s.name)));
     assert.ok(s.groundTruth.endsWith(path.join('data', 'kvasir', 'masks', s.name)));
   }
-  assert.deepEqual(p.samples.map((s) => s.dice), info.predictions.kvasir!.dice);
+  assert.deepEqual(
+    p.samples.map((s) => s.dice),
+    info.predictions.kvasir!.dice,
+  );
   const bu = findCell(b, { model: 'clipseg', learner: 'vpt', dataset: 'busi', ablation: null })!;
   const q = bu.runs[0]!.predictions!;
-  assert.deepEqual(q.samples.map((s) => s.name), ['case0', 'case1', 'case2']);
-  assert.deepEqual(q.samples.map((s) => s.dice), info.predictions.busi!.dice);
+  assert.deepEqual(
+    q.samples.map((s) => s.name),
+    ['case0', 'case1', 'case2'],
+  );
+  assert.deepEqual(
+    q.samples.map((s) => s.dice),
+    info.predictions.busi!.dice,
+  );
   assert.ok(q.samples.every((s) => s.image?.endsWith('_image.png') && s.groundTruth?.endsWith('_gt.png') && s.mask?.endsWith('_mask.png')));
 });
 
@@ -85,7 +116,10 @@ test('malformed files are named in the problems; the rest still loads', () => {
   const cell = (id: string) => path.join(d, 'cells', id);
   writeFileSync(path.join(cell('clipseg__maple__busi'), 'summary.json'), '{"test": {"dice": 0.5,');
   writeFileSync(path.join(cell('clipseg__coop__busi'), 'summary.json'), JSON.stringify({ val: { dice: 0.5 }, test: { dice: 51.23 } }));
-  appendFileSync(path.join(cell('clipseg__maple__camus'), 'trials.jsonl'), '{"number": 9, "state": "complete"\n{"number": -1, "state": "complete"}\n');
+  appendFileSync(
+    path.join(cell('clipseg__maple__camus'), 'trials.jsonl'),
+    '{"number": 9, "state": "complete"\n{"number": -1, "state": "complete"}\n',
+  );
   // A torn last line of metrics.jsonl (a killed writer) is not a problem.
   appendFileSync(path.join(cell('clipseg__maple__camus'), 'metrics.jsonl'), '{"type": "epoch", "epo');
   unlinkSync(path.join(cell('clipseg__vpt__kvasir'), 'seed-1', 'summary.json'));
@@ -94,7 +128,11 @@ test('malformed files are named in the problems; the rest still loads', () => {
   writeFileSync(path.join(d, 'embeddings', 'bin.json'), JSON.stringify({ image: { labels: ['a'], file: 'missing.f32', dim: 4 } }));
   const b = loadBench(d);
   const msgs = b.problems.map((p) => `${p.file}: ${p.message}`);
-  const has = (re: RegExp) => assert.ok(msgs.some((m) => re.test(m)), `no problem matching ${re}:\n${msgs.join('\n')}`);
+  const has = (re: RegExp) =>
+    assert.ok(
+      msgs.some((m) => re.test(m)),
+      `no problem matching ${re}:\n${msgs.join('\n')}`,
+    );
   has(/^cells\/clipseg__maple__busi\/summary\.json: malformed JSON/);
   has(/^cells\/clipseg__coop__busi\/summary\.json: field "test\.dice": expected a Dice in \[0, 1\] \(not a percentage\)/);
   has(/^cells\/clipseg__maple__camus\/trials\.jsonl: line 7: malformed JSON/);
@@ -120,12 +158,15 @@ test('malformed files are named in the problems; the rest still loads', () => {
   assert.match(md, /\| CLIPSeg \| VPT \| 80\.00 \| \*\*67\.02\*\* \| \*\*87\.31\*\* \| \*\*78\.11\*\* \|/);
   assert.equal(b.embeddings.length, 3);
   // strict: one error listing every problem.
-  assert.throws(() => loadBench(d, { strict: true }), (e: unknown) => {
-    assert.ok(e instanceof BenchError);
-    assert.equal(e.problems.length, b.problems.length);
-    assert.match(e.message, /cells\/clipseg__maple__busi\/summary\.json: malformed JSON/);
-    return true;
-  });
+  assert.throws(
+    () => loadBench(d, { strict: true }),
+    (e: unknown) => {
+      assert.ok(e instanceof BenchError);
+      assert.equal(e.problems.length, b.problems.length);
+      assert.match(e.message, /cells\/clipseg__maple__busi\/summary\.json: malformed JSON/);
+      return true;
+    },
+  );
 });
 
 test('without bench.json the grid is inferred from the cell folders; a bad bench.json is named', () => {
@@ -138,13 +179,24 @@ test('without bench.json the grid is inferred from the cell folders; a bad bench
   assert.deepEqual(b.grid.datasets, ['kvasir', 'busi', 'camus']);
   assert.deepEqual(b.grid.ablations.map((a) => a.name).sort(), ['init-gaussian', 'no-upsampler']);
   // The inferred grid still has the CRIS CoOp / CAMUS hole.
-  assert.deepEqual(missingCells(b).map((c) => c.id), ['cris__coop__camus']);
-  writeFileSync(path.join(d, 'bench.json'), JSON.stringify({ models: ['clipseg'], learners: { clipseg: ['vpt'], sam: ['vpt'] }, datasets: ['kvasir'] }));
+  assert.deepEqual(
+    missingCells(b).map((c) => c.id),
+    ['cris__coop__camus'],
+  );
+  writeFileSync(
+    path.join(d, 'bench.json'),
+    JSON.stringify({ models: ['clipseg'], learners: { clipseg: ['vpt'], sam: ['vpt'] }, datasets: ['kvasir'] }),
+  );
   const b2 = loadBench(d);
   assert.equal(b2.gridSource, 'inferred');
-  assert.deepEqual(b2.problems.map((p) => `${p.file}: ${p.message}`), ['bench.json: field "learners.sam": "sam" is not one of the models (clipseg)']);
+  assert.deepEqual(
+    b2.problems.map((p) => `${p.file}: ${p.message}`),
+    ['bench.json: field "learners.sam": "sam" is not one of the models (clipseg)'],
+  );
   writeFileSync(path.join(d, 'bench.json'), JSON.stringify({ models: ['clipseg'], learners: 'vpt', datasets: [] }));
-  const p3 = loadBench(d).problems.map((p) => p.message).join('\n');
+  const p3 = loadBench(d)
+    .problems.map((p) => p.message)
+    .join('\n');
   assert.match(p3, /field "learners"/);
   assert.match(p3, /field "datasets"/);
 });
@@ -162,8 +214,16 @@ test('grid definition: flat learner lists give CRIS its textual learners only; a
   const cells = gridCells(g);
   assert.equal(cells.filter((c) => c.ablation === null).length, 8 * 2);
   assert.equal(cells.filter((c) => c.ablation === 'no-upsampler').length, 8 * 2);
-  assert.deepEqual(cells.filter((c) => c.ablation === 'init-gaussian').map(cellId), ['clipseg__maple__kvasir__init-gaussian', 'clipseg__maple__busi__init-gaussian']);
-  assert.deepEqual(parseCellId('clipseg__shared_attn__kvasir__no-upsampler'), { model: 'clipseg', learner: 'shared_attn', dataset: 'kvasir', ablation: 'no-upsampler' });
+  assert.deepEqual(cells.filter((c) => c.ablation === 'init-gaussian').map(cellId), [
+    'clipseg__maple__kvasir__init-gaussian',
+    'clipseg__maple__busi__init-gaussian',
+  ]);
+  assert.deepEqual(parseCellId('clipseg__shared_attn__kvasir__no-upsampler'), {
+    model: 'clipseg',
+    learner: 'shared_attn',
+    dataset: 'kvasir',
+    ablation: 'no-upsampler',
+  });
   assert.equal(parseCellId('clipseg__vpt'), null);
   assert.equal(parseCellId('a__b__c__d__e'), null);
   assert.equal(parseCellId('a__../x__c'), null);
@@ -174,7 +234,10 @@ test('a missing bench folder is an error; an empty one loads with a problem', ()
   const d = path.join(tmp, 'empty');
   mkdirSync(d);
   const b = loadBench(d);
-  assert.deepEqual(b.problems.map((p) => p.message), ['no cells/ folder']);
+  assert.deepEqual(
+    b.problems.map((p) => p.message),
+    ['no cells/ folder'],
+  );
   assert.equal(b.cells.length, 0);
   const t = table3(b);
   assert.equal(t.rows.length, 1);
@@ -183,7 +246,12 @@ test('a missing bench folder is an error; an empty one loads with a problem', ()
 test('prediction references cannot escape the predictions folder', () => {
   const d = copy();
   const pred = path.join(d, 'cells', 'clipseg__maple__kvasir', 'predictions');
-  writeFileSync(path.join(pred, 'predictions.json'), JSON.stringify({ files: [{ name: 'x.png', mask: '../../../bench.json', overlay: '/etc/passwd', image: '../summary.json', dice: 0.5 }] }));
+  writeFileSync(
+    path.join(pred, 'predictions.json'),
+    JSON.stringify({
+      files: [{ name: 'x.png', mask: '../../../bench.json', overlay: '/etc/passwd', image: '../summary.json', dice: 0.5 }],
+    }),
+  );
   const s = loadBench(d).cells.find((c) => c.id === 'clipseg__maple__kvasir')!.runs[0]!.predictions!.samples[0]!;
   assert.equal(s.mask, null);
   assert.equal(s.overlay, null);
@@ -193,19 +261,38 @@ test('prediction references cannot escape the predictions folder', () => {
 test('toTrialsJsonl writes what loadBench reads back', () => {
   const d = copy();
   const file = path.join(d, 'cells', 'clipseg__vpt__camus', 'trials.jsonl');
-  writeFileSync(file, toTrialsJsonl([
-    { number: 0, seq: 0, state: 'complete', params: { lr: 1e-3, weight_decay: 1e-4, depth: 5, intermediate_dim: 32 }, value: 0.31, attrs: { testDice: 0.77, valDice: 0.8 } },
-    { number: 1, state: 'pruned', params: { lr: 2e-3, depth: 2 }, value: 0.5, attrs: { test: { dice: 0.4 } } },
-    { number: 2, state: 'failed', params: null, value: null },
-    // a reference sweep's trial: the original's parameter names
-    { number: 3, state: 'complete', params: { 'optimizer.lr': 4e-4, weight_decay: 2e-5, 'net.context_learner.prompt_depth': 11 }, value: 0.2, attrs: { testDice: 0.6 } },
-  ]));
+  writeFileSync(
+    file,
+    toTrialsJsonl([
+      {
+        number: 0,
+        seq: 0,
+        state: 'complete',
+        params: { lr: 1e-3, weight_decay: 1e-4, depth: 5, intermediate_dim: 32 },
+        value: 0.31,
+        attrs: { testDice: 0.77, valDice: 0.8 },
+      },
+      { number: 1, state: 'pruned', params: { lr: 2e-3, depth: 2 }, value: 0.5, attrs: { test: { dice: 0.4 } } },
+      { number: 2, state: 'failed', params: null, value: null },
+      // a reference sweep's trial: the original's parameter names
+      {
+        number: 3,
+        state: 'complete',
+        params: { 'optimizer.lr': 4e-4, weight_decay: 2e-5, 'net.context_learner.prompt_depth': 11 },
+        value: 0.2,
+        attrs: { testDice: 0.6 },
+      },
+    ]),
+  );
   const c = loadBench(d).cells.find((x) => x.id === 'clipseg__vpt__camus')!;
-  assert.deepEqual(c.trials.map((t) => [t.number, t.state, t.value, t.testDice, t.valDice, t.lr, t.weightDecay, t.depth]), [
-    [0, 'complete', 0.31, 0.77, 0.8, 1e-3, 1e-4, 5],
-    [1, 'pruned', 0.5, 0.4, null, 2e-3, null, 2],
-    [2, 'failed', null, null, null, null, null, null],
-    [3, 'complete', 0.2, 0.6, null, 4e-4, 2e-5, 11],
-  ]);
+  assert.deepEqual(
+    c.trials.map((t) => [t.number, t.state, t.value, t.testDice, t.valDice, t.lr, t.weightDecay, t.depth]),
+    [
+      [0, 'complete', 0.31, 0.77, 0.8, 1e-3, 1e-4, 5],
+      [1, 'pruned', 0.5, 0.4, null, 2e-3, null, 2],
+      [2, 'failed', null, null, null, null, null, null],
+      [3, 'complete', 0.2, 0.6, null, 4e-4, 2e-5, 11],
+    ],
+  );
   assert.equal(c.trials[0]!.params.intermediate_dim, 32);
 });

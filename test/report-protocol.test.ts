@@ -7,9 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import {
-  EVAL_PROTOCOLS, loadBench, parseProtocol, table3, toHtmlTable, toLatex, toMarkdown,
-} from '../src/report/index.js';
+import { EVAL_PROTOCOLS, loadBench, parseProtocol, table3, toHtmlTable, toLatex, toMarkdown } from '../src/report/index.js';
 import { type SyntheticBench, makeSyntheticBench, syntheticProtocolDice } from './synthetic-bench.js';
 import { repoRoot } from './helpers.js';
 
@@ -62,25 +60,35 @@ test('runs without protocols fall back to model-resolution, said in the caption'
 
 test('a bench mixing old and new runs names the fallback cells in a note', () => {
   const b = loadBench(mixed.dir, { protocol: 'original-size' });
-  assert.deepEqual(b.protocol.fallback.filter((c) => c.split('__').length === 3).sort(),
-    ['clipseg__coop__busi', 'clipseg__coop__camus', 'clipseg__coop__kvasir']);
+  assert.deepEqual(b.protocol.fallback.filter((c) => c.split('__').length === 3).sort(), [
+    'clipseg__coop__busi',
+    'clipseg__coop__camus',
+    'clipseg__coop__kvasir',
+  ]);
   const t = table3(b);
   assert.match(t.caption, /Protocol original-size:/);
   const note = t.notes.find((n) => n.includes('made before protocols existed'));
   assert.ok(note && note.includes('clipseg__coop__kvasir') && !note.includes('clipseg__maple__kvasir'), String(note));
   const coop = t.rows.find((r) => r.labels[0] === 'CLIPSeg' && r.labels[1] === 'CoOp')!;
-  assert.ok(Math.abs(coop.values[0]!.mean - mixed.testDice['clipseg__coop__kvasir']![0]! * 100) < 1e-9, 'CoOp shows its model-resolution score');
+  assert.ok(
+    Math.abs(coop.values[0]!.mean - mixed.testDice['clipseg__coop__kvasir']![0]! * 100) < 1e-9,
+    'CoOp shows its model-resolution score',
+  );
   assert.ok(toMarkdown(t).includes(note!));
 });
 
 test('protocol names are checked', () => {
   assert.equal(parseProtocol('original-size'), 'original-size');
-  assert.throws(() => parseProtocol('original'), /unknown evaluation protocol "original".*model-resolution-reference, original-size, model-resolution/);
+  assert.throws(
+    () => parseProtocol('original'),
+    /unknown evaluation protocol "original".*model-resolution-reference, original-size, model-resolution/,
+  );
 });
 
 test('tunevlseg report --protocol switches the tables', () => {
   const cli = path.join(repoRoot(), 'bin', 'tunevlseg.js');
-  const run = (args: string[]) => spawnSync(process.execPath, [cli, 'report', full.dir, '--format', 'md,csv', ...args], { encoding: 'utf8', timeout: 60_000 });
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, [cli, 'report', full.dir, '--format', 'md,csv', ...args], { encoding: 'utf8', timeout: 60_000 });
   const a = run(['--out', path.join(tmp, 'r-ref'), '--protocol', 'model-resolution-reference']);
   assert.equal(a.status, 0, a.stderr);
   assert.match(readFileSync(path.join(tmp, 'r-ref', 'report.md'), 'utf8'), /Protocol model-resolution-reference:/);

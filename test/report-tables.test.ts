@@ -6,7 +6,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  type Bench, type ResultTable, PAPER_E2E, loadBench, table3, table4, table5, toCsv, toHtmlTable, toLatex, toMarkdown, buildTables, latexEscape,
+  type Bench,
+  type ResultTable,
+  PAPER_E2E,
+  loadBench,
+  table3,
+  table4,
+  table5,
+  toCsv,
+  toHtmlTable,
+  toLatex,
+  toMarkdown,
+  buildTables,
+  latexEscape,
 } from '../src/report/index.js';
 import { type SyntheticBench, makeSyntheticBench } from './synthetic-bench.js';
 
@@ -65,10 +77,14 @@ function parseCsv(text: string): string[][] {
 
 test('Table 3 values equal the summaries (percent), with mean ± sample std over seeds', () => {
   const t = table3(bench);
-  assert.deepEqual(t.columns.map((c) => c.key), ['kvasir', 'busi', 'camus']);
-  assert.deepEqual(t.rows.map((r) => r.labels.join(' / ')), [
-    'CLIPSeg / MaPLe', 'CLIPSeg / VPT', 'CLIPSeg / CoOp', 'CRIS / CoOp', 'Average across Methods / ',
-  ]);
+  assert.deepEqual(
+    t.columns.map((c) => c.key),
+    ['kvasir', 'busi', 'camus'],
+  );
+  assert.deepEqual(
+    t.rows.map((r) => r.labels.join(' / ')),
+    ['CLIPSeg / MaPLe', 'CLIPSeg / VPT', 'CLIPSeg / CoOp', 'CRIS / CoOp', 'Average across Methods / '],
+  );
   for (const r of t.rows.filter((x) => x.kind === 'method')) {
     r.values.forEach((v, j) => {
       const id = r.cells[j]!;
@@ -104,14 +120,22 @@ test('Table 3 values equal the summaries (percent), with mean ± sample std over
 
 test('Table 3 bolds the best value of each column and of the mean, methods only', () => {
   const t = table3(bench, { withPaperE2E: true });
-  const bold = t.rows.flatMap((r) => r.values.map((v, j) => (r.bold[j] ? `${r.labels[1]}@${t.columns[j]!.key}=${v!.mean.toFixed(2)}` : null)).filter(Boolean));
+  const bold = t.rows.flatMap((r) =>
+    r.values.map((v, j) => (r.bold[j] ? `${r.labels[1]}@${t.columns[j]!.key}=${v!.mean.toFixed(2)}` : null)).filter(Boolean),
+  );
   assert.deepEqual(bold, ['MaPLe@kvasir=86.12', 'VPT@busi=67.02', 'VPT@camus=87.31']);
-  assert.deepEqual(t.rows.filter((r) => r.summaryBold).map((r) => r.labels[1]), ['VPT']);
+  assert.deepEqual(
+    t.rows.filter((r) => r.summaryBold).map((r) => r.labels[1]),
+    ['VPT'],
+  );
   // The E2E rows hold the paper's numbers, and are never bold though higher.
   const e2e = t.rows.filter((r) => r.kind === 'reference');
   assert.equal(e2e.length, 2);
   const cris = PAPER_E2E.find((x) => x.model === 'cris')!;
-  assert.deepEqual(rowOf(t, 'CRIS', 'E2E finetune').values.map((v) => v!.mean), [cris.values.kvasir, cris.values.busi, cris.values.camus]);
+  assert.deepEqual(
+    rowOf(t, 'CRIS', 'E2E finetune').values.map((v) => v!.mean),
+    [cris.values.kvasir, cris.values.busi, cris.values.camus],
+  );
   assert.ok(e2e.every((r) => r.bold.every((b) => !b) && !r.summaryBold && r.summary === null));
   // The average row ignores the reference rows.
   close(t.rows[t.rows.length - 1]!.values[0]!.mean, (86.12 + 82 + 70.11 + 75.55) / 4);
@@ -132,7 +156,10 @@ test('Markdown: bold maxima, ± std, en dash for the missing cell, partial mean 
   const lines = md.split('\n').filter((l) => l.startsWith('|'));
   assert.equal(lines.length, 2 + 5);
   const cols = (l: string) => l.split(/(?<!\\)\|/).length;
-  assert.ok(lines.every((l) => cols(l) === cols(lines[0]!)), 'every row has the header`s column count');
+  assert.ok(
+    lines.every((l) => cols(l) === cols(lines[0]!)),
+    'every row has the header`s column count',
+  );
   assert.match(md, /\| CLIPSeg \| MaPLe \| \*\*86\.12\*\* \| 62\.31 \| 84\.55 \| 77\.66 \|/);
   assert.match(md, /\| CLIPSeg \| VPT \| 82\.00 ± 2\.83 \| \*\*67\.02\*\* \| \*\*87\.31\*\* \| \*\*78\.78\*\* \|/);
   assert.match(md, /\| CRIS \| CoOp \| 75\.55 \| 58\.34 \| – \| 66\.94† \|/);
@@ -143,7 +170,21 @@ test('CSV: RFC 4180, one header, equal field counts, numbers match', () => {
   const t = table3(bench, { withPaperE2E: true });
   const rows = parseCsv(toCsv(t));
   const head = rows[0]!;
-  assert.deepEqual(head, ['kind', 'model', 'context_learner', 'kvasir', 'kvasir_std', 'kvasir_n', 'busi', 'busi_std', 'busi_n', 'camus', 'camus_std', 'camus_n', 'mean']);
+  assert.deepEqual(head, [
+    'kind',
+    'model',
+    'context_learner',
+    'kvasir',
+    'kvasir_std',
+    'kvasir_n',
+    'busi',
+    'busi_std',
+    'busi_n',
+    'camus',
+    'camus_std',
+    'camus_n',
+    'mean',
+  ]);
   assert.equal(rows.length, 1 + t.rows.length);
   for (const r of rows) assert.equal(r.length, head.length);
   const vpt = rows.find((r) => r[1] === 'CLIPSeg' && r[2] === 'VPT')!;
@@ -206,27 +247,50 @@ test('LaTeX: booktabs, well-formed, bold and ± as commands, missing as --', () 
 
 test('Table 4: Gaussian vs "a photo of a" with mean ± std over datasets', () => {
   const t = table4(bench)!;
-  assert.deepEqual(t.rows.map((r) => r.labels[0]), ['Gaussian', 'a photo of a']);
+  assert.deepEqual(
+    t.rows.map((r) => r.labels[0]),
+    ['Gaussian', 'a photo of a'],
+  );
   const g = [84.01, 63.33, 80.12];
   const p = [86.12, 62.31, 84.55];
   t.rows[0]!.values.forEach((v, j) => close(v!.mean, g[j]!));
   t.rows[1]!.values.forEach((v, j) => close(v!.mean, p[j]!));
   close(t.rows[0]!.summary!.mean, mean(g));
   close(t.rows[0]!.summary!.std!, sampleStd(g));
-  assert.deepEqual(t.rows.map((r) => r.bold), [[false, true, false], [true, false, true]]);
-  assert.deepEqual(t.rows.map((r) => r.summaryBold), [false, true]);
+  assert.deepEqual(
+    t.rows.map((r) => r.bold),
+    [
+      [false, true, false],
+      [true, false, true],
+    ],
+  );
+  assert.deepEqual(
+    t.rows.map((r) => r.summaryBold),
+    [false, true],
+  );
   assert.match(toMarkdown(t), /\| a photo of a \| \*\*86\.12\*\* \| 62\.31 \| \*\*84\.55\*\* \| \*\*77\.66 ± 13\.32\*\* \|/);
 });
 
 test('Table 5: no-upsampler rows, average row, and the change against Table 3', () => {
   const t = table5(bench)!;
-  assert.deepEqual(t.rows.map((r) => r.labels.join(' ')), ['CLIPSeg VPT', 'CLIPSeg CoOp', 'Average across Methods ']);
+  assert.deepEqual(
+    t.rows.map((r) => r.labels.join(' ')),
+    ['CLIPSeg VPT', 'CLIPSeg CoOp', 'Average across Methods '],
+  );
   close(t.rows[0]!.values[0]!.mean, 79.12);
   close(t.rows[2]!.values[1]!.mean, (60.11 + 50.02) / 2);
   close(t.rows[1]!.summary!.std!, sampleStd([68.14, 50.02, 74.05]));
   const delta = mean([82 - 79.12, 67.02 - 60.11, 87.31 - 85.23, 70.11 - 68.14, 51.23 - 50.02, 77.02 - 74.05]);
-  assert.ok(t.notes.some((n) => n.includes(`+${delta.toFixed(2)} points`)), t.notes.join('\n'));
-  assert.equal(buildTables(bench).map((x) => x.id).join(','), 'table3,table4,table5');
+  assert.ok(
+    t.notes.some((n) => n.includes(`+${delta.toFixed(2)} points`)),
+    t.notes.join('\n'),
+  );
+  assert.equal(
+    buildTables(bench)
+      .map((x) => x.id)
+      .join(','),
+    'table3,table4,table5',
+  );
 });
 
 test('HTML table: header groups, strong maxima, missing class, escaped labels', () => {
@@ -262,8 +326,9 @@ test('runs that read val/test as the original reads VOC/Cityscapes (summary.json
   const dir = path.join(tmp, 'evaluated');
   cpSync(info.dir, dir, { recursive: true });
   // every camus cell: augmented val/test, tested on the val split (as train writes it for VOC/Cityscapes)
-  const files = readdirSync(path.join(dir, 'cells'), { recursive: true, encoding: 'utf8' })
-    .filter((f) => f.startsWith('clipseg__') && f.includes('__camus') && f.endsWith('summary.json'));
+  const files = readdirSync(path.join(dir, 'cells'), { recursive: true, encoding: 'utf8' }).filter(
+    (f) => f.startsWith('clipseg__') && f.includes('__camus') && f.endsWith('summary.json'),
+  );
   assert.ok(files.length > 0);
   for (const f of files) {
     const file = path.join(dir, 'cells', f);
@@ -274,6 +339,9 @@ test('runs that read val/test as the original reads VOC/Cityscapes (summary.json
   const run = b.cells.find((c) => c.key.dataset === 'camus' && c.key.model === 'clipseg')!.runs[0]!;
   assert.deepEqual(run.summary!.evaluation, { augmented: true, testSplit: 'val' });
   const note = table3(b).notes.find((n) => /training augmentation/.test(n));
-  assert.equal(note, 'CAMUS: val and test inputs went through the training augmentation, as the original\'s data configs read them; ' +
-    'the test set is CAMUS\'s val split (no test split; the original tests on val) (summary.json "evaluation").');
+  assert.equal(
+    note,
+    "CAMUS: val and test inputs went through the training augmentation, as the original's data configs read them; " +
+      'the test set is CAMUS\'s val split (no test split; the original tests on val) (summary.json "evaluation").',
+  );
 });

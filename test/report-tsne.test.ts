@@ -67,10 +67,15 @@ test('well-separated Gaussian clusters stay separated', () => {
   // Every cluster's radius is smaller than the distance to the nearest other centroid.
   const cent = Array.from({ length: 4 }, (_, c) => {
     const idx = labels.flatMap((l, i) => (l === c ? [i] : []));
-    return [idx.reduce((s, i) => s + r.embedding[2 * i]!, 0) / idx.length, idx.reduce((s, i) => s + r.embedding[2 * i + 1]!, 0) / idx.length] as const;
+    return [
+      idx.reduce((s, i) => s + r.embedding[2 * i]!, 0) / idx.length,
+      idx.reduce((s, i) => s + r.embedding[2 * i + 1]!, 0) / idx.length,
+    ] as const;
   });
   for (let c = 0; c < 4; c++) {
-    const radius = Math.max(...labels.flatMap((l, i) => (l === c ? [Math.hypot(r.embedding[2 * i]! - cent[c]![0], r.embedding[2 * i + 1]! - cent[c]![1])] : [])));
+    const radius = Math.max(
+      ...labels.flatMap((l, i) => (l === c ? [Math.hypot(r.embedding[2 * i]! - cent[c]![0], r.embedding[2 * i + 1]! - cent[c]![1])] : [])),
+    );
     const gap = Math.min(...cent.flatMap((o, d) => (d === c ? [] : [Math.hypot(o[0] - cent[c]![0], o[1] - cent[c]![1])])));
     assert.ok(radius < gap / 2, `cluster ${c}: radius ${radius} vs gap ${gap}`);
   }
@@ -107,12 +112,26 @@ test('small inputs: perplexity clamped to (n - 1) / 3; 0 and 1 points; mismatche
   assert.equal(tsne(points, { iterations: 50 }).perplexity, 2);
   assert.equal(tsne([], {}).embedding.length, 0);
   assert.deepEqual([...tsne([[1, 2, 3]], {}).embedding], [0, 0]);
-  assert.throws(() => tsne([[1, 2], [1, 2, 3]], { iterations: 1 }), /point 1 has 3 dimensions, expected 2/);
+  assert.throws(
+    () =>
+      tsne(
+        [
+          [1, 2],
+          [1, 2, 3],
+        ],
+        { iterations: 1 },
+      ),
+    /point 1 has 3 dimensions, expected 2/,
+  );
   assert.throws(() => calibrateAffinities(new Float64Array(4), 2, 0), /perplexity must be positive/);
 });
 
 test('stratified sampling keeps every dataset, deterministically', () => {
-  const xs = [...Array.from({ length: 90 }, (_, i) => ({ dataset: 'a', i })), ...Array.from({ length: 10 }, (_, i) => ({ dataset: 'b', i })), { dataset: 'c', i: 0 }];
+  const xs = [
+    ...Array.from({ length: 90 }, (_, i) => ({ dataset: 'a', i })),
+    ...Array.from({ length: 10 }, (_, i) => ({ dataset: 'b', i })),
+    { dataset: 'c', i: 0 },
+  ];
   const s = stratifiedSample(xs, 20, 0);
   assert.deepEqual(s, stratifiedSample(xs, 20, 0));
   assert.equal(s.filter((x) => x.dataset === 'a').length, 17);

@@ -70,11 +70,7 @@ function tensor(dtype: StDtype, shape: number[], fill?: (i: number) => number): 
 }
 
 /** Builds a file from a header (object or raw text) and a data buffer. */
-function rawFile(
-  header: string | object,
-  data: Uint8Array | number = 0,
-  opts: { length?: bigint; pad?: boolean } = {},
-): Uint8Array {
+function rawFile(header: string | object, data: Uint8Array | number = 0, opts: { length?: bigint; pad?: boolean } = {}): Uint8Array {
   let text = typeof header === 'string' ? header : JSON.stringify(header);
   if (opts.pad !== false) text += ' '.repeat((8 - (Buffer.byteLength(text) % 8)) % 8);
   const head = Buffer.from(text, 'utf8');
@@ -121,7 +117,10 @@ function assertConsistent(file: SafetensorsFile, bytes: Uint8Array): void {
   let covered = 0;
   for (const [name, t] of file.tensors) {
     assert.ok(ALL_DTYPES.includes(t.dtype), `${name}: dtype ${t.dtype}`);
-    assert.ok(t.shape.every((d) => Number.isSafeInteger(d) && d >= 0), `${name}: shape`);
+    assert.ok(
+      t.shape.every((d) => Number.isSafeInteger(d) && d >= 0),
+      `${name}: shape`,
+    );
     assert.equal(t.data.byteLength, numel(t.shape) * DTYPE_BYTES[t.dtype], `${name}: byte length`);
     assert.ok(t.data.buffer === bytes.buffer, `${name}: not a view into the input`);
     assert.ok(t.data.byteOffset >= bytes.byteOffset + dataStart, `${name}: starts before the data`);
@@ -151,7 +150,10 @@ describe('round trip', () => {
       tensors.set(`${dtype}.scalar`, tensor(dtype, []));
       tensors.set(`${dtype}.empty`, tensor(dtype, [0]));
       tensors.set(`${dtype}.empty3d`, tensor(dtype, [3, 0, 2]));
-      tensors.set(`${dtype}.big`, tensor(dtype, [4, 5, 6], (i) => (i * 7919) & 0xff));
+      tensors.set(
+        `${dtype}.big`,
+        tensor(dtype, [4, 5, 6], (i) => (i * 7919) & 0xff),
+      );
     }
     const metadata = { format: 'pt', note: 'ünïcode ✓ 🙂', empty: '' };
     const bytes = serializeSafetensors(tensors, metadata);
@@ -190,11 +192,20 @@ describe('round trip', () => {
       const d = back.get(name)!.data;
       return new DataView(d.buffer, d.byteOffset, d.byteLength);
     };
-    assert.deepEqual([0, 1, 2, 3].map((i) => view('f32').getFloat32(i * 4, true)), [...f32]);
+    assert.deepEqual(
+      [0, 1, 2, 3].map((i) => view('f32').getFloat32(i * 4, true)),
+      [...f32],
+    );
     assert.ok(Object.is(view('f64').getFloat64(8, true), -0));
     assert.equal(view('f64').getFloat64(0, true), Math.E);
-    assert.deepEqual([0, 1, 2].map((i) => view('i64').getBigInt64(i * 8, true)), [...i64]);
-    assert.deepEqual([0, 1, 2].map((i) => view('i16').getInt16(i * 2, true)), [...i16]);
+    assert.deepEqual(
+      [0, 1, 2].map((i) => view('i64').getBigInt64(i * 8, true)),
+      [...i64],
+    );
+    assert.deepEqual(
+      [0, 1, 2].map((i) => view('i16').getInt16(i * 2, true)),
+      [...i16],
+    );
     assert.deepEqual([view('i8').getInt8(0), view('i8').getInt8(1)], [-128, 127]);
     assert.deepEqual([...back.get('b')!.data], [1, 0]);
   });
@@ -337,9 +348,11 @@ describe('shared fixtures', () => {
       const casePath = join(dirname(path), 'case.json');
       const base = path.slice(dirname(path).length + 1);
       if (existsSync(casePath)) {
-        const listing = (JSON.parse(readFileSync(casePath, 'utf8')) as {
-          tensors?: Record<string, Record<string, { dtype: string; shape: number[] }>>;
-        }).tensors?.[base];
+        const listing = (
+          JSON.parse(readFileSync(casePath, 'utf8')) as {
+            tensors?: Record<string, Record<string, { dtype: string; shape: number[] }>>;
+          }
+        ).tensors?.[base];
         if (listing && typeof listing['num_tensors'] === 'number') {
           // Model files are summarised: tensor and parameter counts.
           listed++;
@@ -533,7 +546,10 @@ describe('reader validation', () => {
   });
 
   test('offsets beyond the data buffer', () => {
-    throwsSt(parseBad(rawFile(ok('a', 'F32', [2, 2], [0, 16]), 8)), /tensor "a": data_offsets \[0, 16\] run past the end of the 8-byte data buffer/);
+    throwsSt(
+      parseBad(rawFile(ok('a', 'F32', [2, 2], [0, 16]), 8)),
+      /tensor "a": data_offsets \[0, 16\] run past the end of the 8-byte data buffer/,
+    );
     throwsSt(parseBad(rawFile(ok('a', 'U8', [4], [2 ** 52, 2 ** 52 + 4]), 8)), /run past the end of the 8-byte data buffer/);
     const p = join(tmp, 'past-end.safetensors');
     writeFileSync(p, rawFile(ok('a', 'F32', [2, 2], [0, 16]), 15));
@@ -629,7 +645,11 @@ describe('writer validation', () => {
   test('names: non-empty, unique, not __metadata__, strings', () => {
     throwsSt(() => serializeSafetensors({ '': tensor('U8', [1]) }), /tensor name must not be empty/, W);
     throwsSt(
-      () => serializeSafetensors([['a', tensor('U8', [1])], ['a', tensor('U8', [2])]]),
+      () =>
+        serializeSafetensors([
+          ['a', tensor('U8', [1])],
+          ['a', tensor('U8', [2])],
+        ]),
       /duplicate tensor name "a"/,
       W,
     );
@@ -643,7 +663,11 @@ describe('writer validation', () => {
     throwsSt(bad({ dtype: 'U16', shape: [1], data: new Uint8Array(2) }), /tensor "t": unknown dtype "U16"/, W);
     throwsSt(bad({ dtype: 'F32', shape: [-1], data: new Uint8Array(0) }), /tensor "t": shape must be an array/, W);
     throwsSt(bad({ dtype: 'F32', shape: [1.5], data: new Uint8Array(4) }), /shape must be an array/, W);
-    throwsSt(bad({ dtype: 'F32', shape: [2, 2], data: new Uint8Array(12) }), /tensor "t": data holds 12 bytes but F32 \[2, 2\] needs 16/, W);
+    throwsSt(
+      bad({ dtype: 'F32', shape: [2, 2], data: new Uint8Array(12) }),
+      /tensor "t": data holds 12 bytes but F32 \[2, 2\] needs 16/,
+      W,
+    );
     throwsSt(bad({ dtype: 'F32', shape: [], data: new Uint8Array(0) }), /data holds 0 bytes but F32 \[\] needs 4/, W);
     throwsSt(bad({ dtype: 'F32', shape: [2], data: new Float32Array(2) }), /data must be a Uint8Array .* got Float32Array/, W);
     throwsSt(bad({ dtype: 'F32', shape: [2], data: [1, 2] }), /data must be a Uint8Array/, W);
@@ -677,14 +701,49 @@ describe('writer validation', () => {
 // Fuzzing
 
 const INTERESTING = [
-  0, 1, 2, 3, 4, 7, 8, 15, 16, -1, -8, 0.5, 2 ** 31, 2 ** 32, 2 ** 53 - 1, 2 ** 53, 2 ** 53 + 2, 2 ** 64, 1e308,
-  '1', null, true, [], {}, [0], [1, 2],
+  0,
+  1,
+  2,
+  3,
+  4,
+  7,
+  8,
+  15,
+  16,
+  -1,
+  -8,
+  0.5,
+  2 ** 31,
+  2 ** 32,
+  2 ** 53 - 1,
+  2 ** 53,
+  2 ** 53 + 2,
+  2 ** 64,
+  1e308,
+  '1',
+  null,
+  true,
+  [],
+  {},
+  [0],
+  [1, 2],
 ];
 const DTYPE_CHOICES = [...ALL_DTYPES, 'U16', 'U64', 'F8_E4M3', 'f32', '', 'constructor', '__proto__', 5, null];
 const JSON_CHARS = Buffer.from('{}[]",:0123456789-.eE \\ntfu');
 const INTERESTING_U64 = [
-  0n, 1n, 7n, 8n, 2n ** 31n, 2n ** 32n - 1n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 63n, 2n ** 64n - 1n,
-  100_000_000n, 100_000_001n,
+  0n,
+  1n,
+  7n,
+  8n,
+  2n ** 31n,
+  2n ** 32n - 1n,
+  2n ** 53n - 1n,
+  2n ** 53n,
+  2n ** 53n + 1n,
+  2n ** 63n,
+  2n ** 64n - 1n,
+  100_000_000n,
+  100_000_001n,
 ];
 
 const isValidShapeForTest = (shape: unknown): shape is number[] =>
@@ -694,8 +753,7 @@ function mutate(base: Uint8Array, rand: () => number): Uint8Array {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
   const int = (n: number) => Math.floor(rand() * n);
   let bytes: Uint8Array = new Uint8Array(base);
-  const headerLen = () =>
-    bytes.length >= 8 ? Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true)) : 0;
+  const headerLen = () => (bytes.length >= 8 ? Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true)) : 0);
   switch (int(6)) {
     case 0: {
       // bit flips anywhere (the header is where they matter most: bias towards it)
@@ -895,7 +953,7 @@ describe('fuzz', () => {
         assert.equal(headError.problem, (error as SafetensorsError).problem, what);
       }
     }
-    t.diagnostic(`${parsed} parsed, ${rejected} rejected; errors by kind: ${[...problems].map(([k, v]) => `${v} x ${k}`).join(" | ")}`);
+    t.diagnostic(`${parsed} parsed, ${rejected} rejected; errors by kind: ${[...problems].map(([k, v]) => `${v} x ${k}`).join(' | ')}`);
     assert.equal(parsed + rejected, CASES);
     assert.equal(headerChecked, CASES / 8);
     // The mutations exercise both outcomes and many distinct checks.

@@ -31,12 +31,21 @@ const SPACE = { params: { x: float(-3, 3), n: int(1, 6) } };
 const f = (p: Params): number => ((p['x'] as number) - 1) ** 2 + ((p['n'] as number) - 4) ** 2 / 10;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface WorkerConfig { url: string; study: string; nTrials: number; log: string; faultOnFinish: boolean; id: string }
+interface WorkerConfig {
+  url: string;
+  study: string;
+  nTrials: number;
+  log: string;
+  faultOnFinish: boolean;
+  id: string;
+}
 
 /** Worker mode: the runStudy loop with a cheap objective; optionally one transient failure of the first finishTrial. */
 async function workerMain(cfg: WorkerConfig): Promise<void> {
   // A worker started while the database is away waits for it, as `tunevlseg worker` does.
-  const real = await openStoragePatiently(cfg.url, {}, (line) => fs.appendFileSync(cfg.log, `${JSON.stringify({ event: 'log', worker: cfg.id, line })}\n`));
+  const real = await openStoragePatiently(cfg.url, {}, (line) =>
+    fs.appendFileSync(cfg.log, `${JSON.stringify({ event: 'log', worker: cfg.id, line })}\n`),
+  );
   let fault = cfg.faultOnFinish;
   const storage = new Proxy(real, {
     get(target, prop, receiver) {
@@ -54,11 +63,19 @@ async function workerMain(cfg: WorkerConfig): Promise<void> {
     },
   }) as StudyStorage;
   await runStudy({
-    storage, study: cfg.study, nTrials: cfg.nTrials, workerId: cfg.id,
-    heartbeatIntervalS: 0.1, heartbeatTimeoutS: 1.5, pollIntervalS: 0.03,
+    storage,
+    study: cfg.study,
+    nTrials: cfg.nTrials,
+    workerId: cfg.id,
+    heartbeatIntervalS: 0.1,
+    heartbeatTimeoutS: 1.5,
+    pollIntervalS: 0.03,
     log: (line) => fs.appendFileSync(cfg.log, `${JSON.stringify({ event: 'log', worker: cfg.id, line })}\n`),
     objective: async (params, report, trial) => {
-      fs.appendFileSync(cfg.log, `${JSON.stringify({ event: 'start', worker: cfg.id, pid: process.pid, number: trial.number, seq: trial.seq })}\n`);
+      fs.appendFileSync(
+        cfg.log,
+        `${JSON.stringify({ event: 'start', worker: cfg.id, pid: process.pid, number: trial.number, seq: trial.seq })}\n`,
+      );
       await sleep(300 + ((trial.seq * 37) % 100));
       await report(0, f(params));
       return f(params);
@@ -106,8 +123,10 @@ class Proxy2 {
 function defineTests(): void {
   const pgSkip = !process.env['TUNEVLSEG_TEST_PG'] && process.env['TUNEVLSEG_SKIP_PG'] === '1' ? 'TUNEVLSEG_SKIP_PG=1' : false;
   for (const backend of ['sqlite', 'postgres'] as const) {
-    test(`[${backend}] chaos: 4 workers, SIGKILLs, a stopped worker, an injected storage error${backend === 'postgres' ? ', a database outage' : ''}: every trial completes once`,
-      { skip: backend === 'postgres' ? pgSkip : false, timeout: 180_000 }, async () => {
+    test(
+      `[${backend}] chaos: 4 workers, SIGKILLs, a stopped worker, an injected storage error${backend === 'postgres' ? ', a database outage' : ''}: every trial completes once`,
+      { skip: backend === 'postgres' ? pgSkip : false, timeout: 180_000 },
+      async () => {
         const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tvs-chaos-'));
         let proxy: Proxy2 | null = null;
         let url: string;
@@ -139,10 +158,17 @@ function defineTests(): void {
             delete env['NODE_TEST_CONTEXT'];
             const child = fork(THIS_FILE, [], { env, execArgv: [], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
             child.stderr?.on('data', (d: Buffer) => stderr.push(d.toString()));
-            const exit = new Promise<{ code: number | null; signal: string | null }>((res) => child.on('exit', (code, signal) => res({ code, signal })));
+            const exit = new Promise<{ code: number | null; signal: string | null }>((res) =>
+              child.on('exit', (code, signal) => res({ code, signal })),
+            );
             children.push({ child, id, exit });
           };
-          const events = (): Record<string, unknown>[] => fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+          const events = (): Record<string, unknown>[] =>
+            fs
+              .readFileSync(log, 'utf8')
+              .split('\n')
+              .filter(Boolean)
+              .map((l) => JSON.parse(l) as Record<string, unknown>);
           spawnWorker(true);
           for (let i = 0; i < 3; i++) spawnWorker();
 
@@ -196,13 +222,27 @@ function defineTests(): void {
           }
           const trials = await storage.getTrials((await storage.loadStudy(name))!.id);
           const complete = trials.filter((t) => t.state === 'complete');
-          assert.deepEqual(complete.map((t) => t.seq).sort((a, b) => a - b), Array.from({ length: nTrials }, (_, i) => i), 'every logical trial complete, none twice');
+          assert.deepEqual(
+            complete.map((t) => t.seq).sort((a, b) => a - b),
+            Array.from({ length: nTrials }, (_, i) => i),
+            'every logical trial complete, none twice',
+          );
           assert.equal(trials.filter((t) => t.state === 'running' || t.state === 'waiting').length, 0, 'none stuck');
-          for (const t of trials.filter((x) => x.state === 'failed')) assert.match(t.error ?? '', /stopped sending heartbeats/, 'only trials of killed or stopped workers failed');
-          assert.ok(chaos.kills === 3 && chaos.stops === 1 && chaos.outages === (proxy ? 1 : 0), `the chaos happened while the study ran: ${JSON.stringify(chaos)}`);
+          for (const t of trials.filter((x) => x.state === 'failed'))
+            assert.match(t.error ?? '', /stopped sending heartbeats/, 'only trials of killed or stopped workers failed');
+          assert.ok(
+            chaos.kills === 3 && chaos.stops === 1 && chaos.outages === (proxy ? 1 : 0),
+            `the chaos happened while the study ran: ${JSON.stringify(chaos)}`,
+          );
           const ev = events();
-          assert.ok(ev.some((e) => e['event'] === 'fault'), 'the transient error was injected');
-          assert.ok(!trials.some((t) => t.state === 'failed' && /injected/.test(t.error ?? '')), 'the injected storage error failed no trial');
+          assert.ok(
+            ev.some((e) => e['event'] === 'fault'),
+            'the transient error was injected',
+          );
+          assert.ok(
+            !trials.some((t) => t.state === 'failed' && /injected/.test(t.error ?? '')),
+            'the injected storage error failed no trial',
+          );
           for (const t of complete) assert.deepEqual(t.intermediate, [[0, t.value]]);
 
           // The same study run serially gives the same parameters and values.
@@ -213,12 +253,17 @@ function defineTests(): void {
           assert.deepEqual(bySeq(complete), bySeq(serial));
           await storage.deleteStudy(serialName);
         } finally {
-          for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) { c.child.kill('SIGCONT'); c.child.kill('SIGKILL'); }
+          for (const c of children)
+            if (c.child.exitCode === null && c.child.signalCode === null) {
+              c.child.kill('SIGCONT');
+              c.child.kill('SIGKILL');
+            }
           await storage.deleteStudy(name).catch(() => undefined);
           await storage.close();
           await proxy?.down();
           fs.rmSync(tmp, { recursive: true, force: true });
         }
-      });
+      },
+    );
   }
 }

@@ -29,13 +29,35 @@ test('sweep --devices cpu,cpu runs one worker process per device on one SQLite s
   try {
     await generateSyntheticDataset('ultrasound', join(dir, 'data'), { size: 64, counts: { train: 8, val: 4, test: 4 }, seed: 1 });
     const cfg = join(dir, 'train.json');
-    writeFileSync(cfg, JSON.stringify({
-      model: { tokenizer: join(fixturesDir(), 'tokenizer'), imageSize: 64 },
-      batchSize: 4, effectiveBatchSize: 8, minEpochs: 1, maxEpochs: 1, data: { workers: 0, promptKey: 'p1' },
-    }));
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        model: { tokenizer: join(fixturesDir(), 'tokenizer'), imageSize: 64 },
+        batchSize: 4,
+        effectiveBatchSize: 8,
+        minEpochs: 1,
+        maxEpochs: 1,
+        data: { workers: 0, promptKey: 'p1' },
+      }),
+    );
     const storage = `sqlite:${join(dir, 'studies.db')}`;
-    const common = ['--dataset', join(dir, 'data'), '--model', join(fixturesDir(), 'clipseg-tiny'), '--learner', 'vpt',
-      '--storage', storage, '--max-depth', '2', '-c', cfg, '--runs-dir', join(dir, 'runs'), '--quiet'];
+    const common = [
+      '--dataset',
+      join(dir, 'data'),
+      '--model',
+      join(fixturesDir(), 'clipseg-tiny'),
+      '--learner',
+      'vpt',
+      '--storage',
+      storage,
+      '--max-depth',
+      '2',
+      '-c',
+      cfg,
+      '--runs-dir',
+      join(dir, 'runs'),
+      '--quiet',
+    ];
     const both = run(['sweep', ...common, '--trials', '2', '--study', 'dup', '--devices', 'cpu,cpu', '--workers', '2'], dir);
     assert.equal(both.status, 1);
     assert.match(both.stderr, /give --devices or --workers, not both/);
@@ -44,10 +66,14 @@ test('sweep --devices cpu,cpu runs one worker process per device on one SQLite s
     assert.equal(r.status, 0, r.stderr.slice(-3000));
     assert.match(r.stdout, /4 trials, 2 worker\(s\)/);
     const show = run(['study', 'show', 'dev', '--storage', storage, '--json'], dir);
-    const s = JSON.parse(show.stdout.trim().split('\n').pop()!) as { counts: Record<string, number>; trials: { attrs: { runDir: string } }[] };
+    const s = JSON.parse(show.stdout.trim().split('\n').pop()!) as {
+      counts: Record<string, number>;
+      trials: { attrs: { runDir: string } }[];
+    };
     assert.equal(s.counts.complete, 4);
     // every trial trained on the device its worker was given
-    for (const t of s.trials) assert.equal((JSON.parse(readFileSync(join(t.attrs.runDir, 'config.json'), 'utf8')) as { device: string }).device, 'cpu');
+    for (const t of s.trials)
+      assert.equal((JSON.parse(readFileSync(join(t.attrs.runDir, 'config.json'), 'utf8')) as { device: string }).device, 'cpu');
     // both processes took part: their ids name the device
     const { default: Database } = await import('better-sqlite3');
     const db = new Database(join(dir, 'studies.db'), { readonly: true });

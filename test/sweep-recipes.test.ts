@@ -7,10 +7,15 @@ import assert from 'node:assert/strict';
 import { RECIPE_NAMES, recipeFor, scriptDataset, withRecipe } from '../src/experiment/recipes.js';
 import type { TrainConfigInput } from '../src/train/index.js';
 
-const cell = (learner: string, family: 'clipseg' | 'cris', dataset: string, model: Record<string, unknown> = {}, cuda = true) =>
-  ({ learner, family, dataset, model, cuda });
+const cell = (learner: string, family: 'clipseg' | 'cris', dataset: string, model: Record<string, unknown> = {}, cuda = true) => ({
+  learner,
+  family,
+  dataset,
+  model,
+  cuda,
+});
 
-test('the scripts\' datasets are told apart by folder name', () => {
+test("the scripts' datasets are told apart by folder name", () => {
   assert.equal(scriptDataset('Kvasir-SEG'), 'kvasir');
   assert.equal(scriptDataset('cvc-clinicdb'), 'clinicdb');
   assert.equal(scriptDataset('cityscapes_binarized'), 'cityscapes');
@@ -26,7 +31,12 @@ test('original-scripts: each cell gets the script that ran it, on CUDA with 16-m
   assert.deepEqual(camus.train, { precision: '16-mixed', tf32: 'on', batchSize: 16, effectiveBatchSize: 16 });
   assert.deepEqual(camus.model, { contextInitializer: null });
   // schedule_maple_leftout.sh passes it
-  assert.deepEqual(recipeFor('original-scripts', cell('maple', 'clipseg', 'chexlocalize')).train, { precision: '16-mixed', tf32: 'on', batchSize: 16, effectiveBatchSize: 32 });
+  assert.deepEqual(recipeFor('original-scripts', cell('maple', 'clipseg', 'chexlocalize')).train, {
+    precision: '16-mixed',
+    tf32: 'on',
+    batchSize: 16,
+    effectiveBatchSize: 32,
+  });
   // VPT on the medical sets: batch 32 without the upsampler (Table 5's setup), said in a note
   const vpt = recipeFor('original-scripts', cell('vpt', 'clipseg', 'kvasir'));
   assert.equal(vpt.script, 'scripts/schedule_vpt.sh');
@@ -44,7 +54,11 @@ test('original-scripts: each cell gets the script that ran it, on CUDA with 16-m
   const noUp = recipeFor('original-scripts', cell('coop', 'cris', 'cityscapes', { useNewLastLayer: false }));
   assert.equal(noUp.script, 'scripts/schedule_coop_cris_cityscapes.sh');
   assert.deepEqual([noUp.train.batchSize, noUp.train.effectiveBatchSize, noUp.train.valCheckInterval], [32, 32, 0.5]);
-  for (const [learner, family] of [['cocoop', 'cris'], ['shared_attn', 'clipseg'], ['shared_separate', 'clipseg']] as const) {
+  for (const [learner, family] of [
+    ['cocoop', 'cris'],
+    ['shared_attn', 'clipseg'],
+    ['shared_separate', 'clipseg'],
+  ] as const) {
     assert.equal(recipeFor('original-scripts', cell(learner, family, 'cityscapes')).train.valCheckInterval, 0.5, `${family} x ${learner}`);
   }
   // the scripts of other datasets validate once per epoch
@@ -52,12 +66,17 @@ test('original-scripts: each cell gets the script that ran it, on CUDA with 16-m
   assert.equal(recipeFor('original-scripts', cell('shared_separate', 'clipseg', 'voc')).train.valCheckInterval, undefined);
 });
 
-test('original-scripts: a cell no script ran gets its learner\'s training setup only; CPU runs stay float32', () => {
+test("original-scripts: a cell no script ran gets its learner's training setup only; CPU runs stay float32", () => {
   const r = recipeFor('original-scripts', cell('shared_attn', 'clipseg', 'kvasir', {}, false));
   assert.equal(r.script, 'scripts/schedule_shared_atn.sh');
   assert.deepEqual(r.train, { batchSize: 16, effectiveBatchSize: 32 });
-  assert.deepEqual(r.model, {}, 'not the script\'s use_new_last_layer=false: it ran Cityscapes');
-  assert.ok(r.notes.some((n) => /schedule_shared_atn\.sh validates every 0\.5 epoch on cityscapes \(val_check_interval\); not applied to kvasir/.test(n)), r.notes.join('\n'));
+  assert.deepEqual(r.model, {}, "not the script's use_new_last_layer=false: it ran Cityscapes");
+  assert.ok(
+    r.notes.some((n) =>
+      /schedule_shared_atn\.sh validates every 0\.5 epoch on cityscapes \(val_check_interval\); not applied to kvasir/.test(n),
+    ),
+    r.notes.join('\n'),
+  );
   assert.ok(r.notes.some((n) => /no run script ran clipseg x shared_attn on kvasir/.test(n)));
   assert.ok(r.notes.some((n) => /on CPU the trials run in float32/.test(n)));
 });
@@ -71,6 +90,17 @@ test('a script by name applies that script; unknown names are refused with the l
   const base = { data: { dir: '/d' }, batchSize: 4, lr: 1e-3, model: { model: 'clipseg', learner: 'vpt', depth: 2 } } as TrainConfigInput;
   const lines: string[] = [];
   const out = withRecipe(base, 'schedule_vpt', { learner: 'vpt', family: 'clipseg', dataset: 'isic', cuda: true }, (l) => lines.push(l));
-  assert.deepEqual(out, { data: { dir: '/d' }, lr: 1e-3, batchSize: 32, effectiveBatchSize: 32, precision: '16-mixed', tf32: 'on', model: { model: 'clipseg', learner: 'vpt', depth: 2, useNewLastLayer: false } });
-  assert.match(lines[0]!, /^recipe schedule_vpt: scripts\/schedule_vpt\.sh: precision="16-mixed", tf32="on", batchSize=32, effectiveBatchSize=32, model\.useNewLastLayer=false$/);
+  assert.deepEqual(out, {
+    data: { dir: '/d' },
+    lr: 1e-3,
+    batchSize: 32,
+    effectiveBatchSize: 32,
+    precision: '16-mixed',
+    tf32: 'on',
+    model: { model: 'clipseg', learner: 'vpt', depth: 2, useNewLastLayer: false },
+  });
+  assert.match(
+    lines[0]!,
+    /^recipe schedule_vpt: scripts\/schedule_vpt\.sh: precision="16-mixed", tf32="on", batchSize=32, effectiveBatchSize=32, model\.useNewLastLayer=false$/,
+  );
 });

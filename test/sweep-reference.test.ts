@@ -13,8 +13,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from './helpers.js';
 import {
-  ORIGINAL_SETTINGS, openStorage, parseSpace, randomValue, runStudy, sampleForTrial, tpeOptionsFromSettings,
-  type Params, type TrialObservation,
+  ORIGINAL_SETTINGS,
+  openStorage,
+  parseSpace,
+  randomValue,
+  runStudy,
+  sampleForTrial,
+  tpeOptionsFromSettings,
+  type Params,
+  type TrialObservation,
 } from '../src/sweep/index.js';
 import { originalSpace } from '../src/experiment/spaces.js';
 import { MT19937 } from '../src/sweep/random.js';
@@ -57,10 +64,17 @@ function replay(c: Fixture['cases'][number], version: '2.10' | '3.1'): number {
   return worst;
 }
 
-test('the original\'s sweeps propose what Optuna 2.10.1 proposed (six learners, their yaml seeds, 20 and 40 trials, tied values)', () => {
+test("the original's sweeps propose what Optuna 2.10.1 proposed (six learners, their yaml seeds, 20 and 40 trials, tied values)", () => {
   const f = fixture('2.10.1');
   assert.equal(f.optuna, '2.10.1');
-  assert.deepEqual([...new Set(f.cases.map((c) => c.learner))].sort(), ['cocoop', 'coop', 'maple', 'shared_attn', 'shared_separate', 'vpt']);
+  assert.deepEqual([...new Set(f.cases.map((c) => c.learner))].sort(), [
+    'cocoop',
+    'coop',
+    'maple',
+    'shared_attn',
+    'shared_separate',
+    'vpt',
+  ]);
   for (const c of f.cases) {
     assert.equal(c.seed, learnerEntry(c.learner).originalSweep!.seed, `${c.learner}: the fixture ran the yaml's seed`);
     replay(c, '2.10');
@@ -75,8 +89,16 @@ test('with optunaVersion 3.1 the same studies propose what Optuna 3.1.0 proposes
   // Optuna 3.0-3.4 give a continuous kernel lacks its -log(sigma) term.
   for (const [i, c] of f31.cases.entries()) {
     const other = f210.cases[i]!;
-    assert.deepEqual(c.trials.slice(0, 10).map((t) => t.params), other.trials.slice(0, 10).map((t) => t.params), `${c.learner}: start-up`);
-    assert.notDeepEqual(c.trials.map((t) => t.params), other.trials.map((t) => t.params), `${c.learner}: TPE trials`);
+    assert.deepEqual(
+      c.trials.slice(0, 10).map((t) => t.params),
+      other.trials.slice(0, 10).map((t) => t.params),
+      `${c.learner}: start-up`,
+    );
+    assert.notDeepEqual(
+      c.trials.map((t) => t.params),
+      other.trials.map((t) => t.params),
+      `${c.learner}: TPE trials`,
+    );
   }
 });
 
@@ -88,7 +110,10 @@ test('a study run by runStudy on SQLite proposes the Optuna 2.10.1 sequence (str
     const plan = await planSweep({ learner: 'cocoop', model: { model: 'clipseg', randomWeights: true } });
     const seen: Params[] = [];
     await runStudy({
-      storage, nTrials: plan.nTrials, heartbeatIntervalS: 5, heartbeatTimeoutS: 60,
+      storage,
+      nTrials: plan.nTrials,
+      heartbeatIntervalS: 5,
+      heartbeatTimeoutS: 60,
       study: { name: 'ref', direction: 'minimize', space: plan.space, seed: plan.seed, sampler: plan.sampler },
       objective: async (params, _report, trial) => {
         seen.push(params);
@@ -96,11 +121,14 @@ test('a study run by runStudy on SQLite proposes the Optuna 2.10.1 sequence (str
       },
     });
     assert.equal(seen.length, 20);
-    seen.forEach((p, seq) => c.names.forEach((name, k) => {
-      const e = c.trials[seq]!.params[k]!;
-      if (typeof e === 'number' && !Number.isInteger(e)) assert.ok(Math.abs((p[name] as number) - e) <= 1e-9 * Math.max(1, Math.abs(e)), `trial ${seq} ${name}`);
-      else assert.equal(p[name], e, `trial ${seq} ${name}`);
-    }));
+    seen.forEach((p, seq) =>
+      c.names.forEach((name, k) => {
+        const e = c.trials[seq]!.params[k]!;
+        if (typeof e === 'number' && !Number.isInteger(e))
+          assert.ok(Math.abs((p[name] as number) - e) <= 1e-9 * Math.max(1, Math.abs(e)), `trial ${seq} ${name}`);
+        else assert.equal(p[name], e, `trial ${seq} ${name}`);
+      }),
+    );
   } finally {
     await storage.close();
     rmSync(dir, { recursive: true, force: true });
@@ -143,26 +171,44 @@ const YAML: Record<string, { seed: number; own: Record<string, unknown> }> = {
   },
 };
 
-test('--print-space gives each learner\'s original distributions, sampler settings, seed and n_trials', async () => {
+test("--print-space gives each learner's original distributions, sampler settings, seed and n_trials", async () => {
   for (const [learner, y] of Object.entries(YAML)) {
     const r = planReport(await planSweep({ learner, model: { model: 'clipseg', randomWeights: true } }));
     const { settings, ...sampler } = r.sampler;
     assert.deepEqual(r.space, { 'optimizer.lr': LR, weight_decay: WD, 'net.context_learner.prompt_depth': DEPTH, ...y.own }, learner);
-    assert.deepEqual(Object.keys(r.space), ['optimizer.lr', 'weight_decay', 'net.context_learner.prompt_depth', ...Object.keys(y.own)], `${learner}: the file's order`);
-    assert.deepEqual(sampler, {
-      name: 'optuna.samplers.TPESampler', seed: y.seed, n_startup_trials: 10, multivariate: true, consider_magic_clip: true, consider_prior: true, prior_weight: 1.0,
-    }, learner);
+    assert.deepEqual(
+      Object.keys(r.space),
+      ['optimizer.lr', 'weight_decay', 'net.context_learner.prompt_depth', ...Object.keys(y.own)],
+      `${learner}: the file's order`,
+    );
+    assert.deepEqual(
+      sampler,
+      {
+        name: 'optuna.samplers.TPESampler',
+        seed: y.seed,
+        n_startup_trials: 10,
+        multivariate: true,
+        consider_magic_clip: true,
+        consider_prior: true,
+        prior_weight: 1.0,
+      },
+      learner,
+    );
     assert.equal((settings as { optunaVersion?: string }).optunaVersion, '2.10');
     assert.equal(r.n_trials, 20);
   }
 });
 
-test('sweep --print-space prints one JSON object and exits; quirks fixed and --sampler choose ours or the original\'s', () => {
+test("sweep --print-space prints one JSON object and exits; quirks fixed and --sampler choose ours or the original's", () => {
   const dir = mkdtempSync(join(tmpdir(), 'tvs-print-space-'));
   try {
     const bin = join(repoRoot(), 'bin', 'tunevlseg.js');
     const run = (args: string[]): { status: number | null; stdout: string; stderr: string } =>
-      spawnSync(process.execPath, [bin, 'sweep', '--dataset', join(dir, 'data'), ...args, '--print-space'], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+      spawnSync(process.execPath, [bin, 'sweep', '--dataset', join(dir, 'data'), ...args, '--print-space'], {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
     writeFileSync(join(dir, 'ref.yaml'), 'model: {randomWeights: true}\n');
     writeFileSync(join(dir, 'fixed.yaml'), 'model: {randomWeights: true, quirks: fixed}\n');
     const ref = run(['--model', 'clipseg', '--learner', 'shared_attn', '-c', join(dir, 'ref.yaml')]);
@@ -174,13 +220,17 @@ test('sweep --print-space prints one JSON object and exits; quirks fixed and --s
     assert.equal(r.sampler.seed, 123456);
     assert.deepEqual(r.space['net.context_learner.prompt_depth'], DEPTH);
 
-    const fixed = JSON.parse(run(['--model', 'clipseg', '--learner', 'maple', '-c', join(dir, 'fixed.yaml')]).stdout) as ReturnType<typeof planReport>;
+    const fixed = JSON.parse(run(['--model', 'clipseg', '--learner', 'maple', '-c', join(dir, 'fixed.yaml')]).stdout) as ReturnType<
+      typeof planReport
+    >;
     assert.equal(fixed.sampler.name, 'tunevlseg.TPESampler');
     assert.equal(fixed.sampler.seed, 0);
     assert.equal(fixed.sampler.consider_magic_clip, false);
     assert.deepEqual(Object.keys(fixed.space), ['lr', 'weight_decay', 'prompt_depth', 'intermediate_dim', 'use_lora_proj']);
     assert.equal((fixed.space.prompt_depth as { high: number }).high, 10);
-    const chosen = JSON.parse(run(['--model', 'clipseg', '--learner', 'maple', '-c', join(dir, 'fixed.yaml'), '--sampler', 'optuna', '--seed', '7']).stdout) as ReturnType<typeof planReport>;
+    const chosen = JSON.parse(
+      run(['--model', 'clipseg', '--learner', 'maple', '-c', join(dir, 'fixed.yaml'), '--sampler', 'optuna', '--seed', '7']).stdout,
+    ) as ReturnType<typeof planReport>;
     assert.equal(chosen.sampler.name, 'optuna.samplers.TPESampler');
     assert.equal(chosen.sampler.seed, 7);
     // a small model caps the depth (CRIS tiny: 3 text blocks), and says so on stderr
@@ -208,20 +258,45 @@ test('range(1, 11) includes 11 and choice(32, 129, 32) draws 32 two times in thr
     depths.add(randomValue(space.params['net.context_learner.prompt_depth']!, rng) as number);
     if (randomValue(space.params['net.context_learner.intermediate_dim']!, rng) === 32) n32++;
   }
-  assert.deepEqual([...depths].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  assert.deepEqual(
+    [...depths].sort((a, b) => a - b),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+  );
   assert.ok(Math.abs(n32 / N - 2 / 3) < 0.03, `32 drawn ${n32} of ${N}`);
 });
 
-test('the original\'s parameter names set our config keys when a trial runs (one table)', () => {
-  const cfg = trialConfig({ data: { dir: '/d' }, model: { model: 'x', learner: 'shared_attn' } } as never, {
-    'optimizer.lr': 1e-3, weight_decay: 1e-4, 'net.context_learner.prompt_depth': 11,
-    'net.context_learner.unified_projector.nhead': 20, 'net.context_learner.unified_projector.dropout': 0.3,
-    'net.context_learner.unified_projector.dim_feedforward': 1420, 'net.context_learner.unified_projector.norm_first': false,
-  }, { name: 'st', id: 1, createdAt: 0 }, 1);
+test("the original's parameter names set our config keys when a trial runs (one table)", () => {
+  const cfg = trialConfig(
+    { data: { dir: '/d' }, model: { model: 'x', learner: 'shared_attn' } } as never,
+    {
+      'optimizer.lr': 1e-3,
+      weight_decay: 1e-4,
+      'net.context_learner.prompt_depth': 11,
+      'net.context_learner.unified_projector.nhead': 20,
+      'net.context_learner.unified_projector.dropout': 0.3,
+      'net.context_learner.unified_projector.dim_feedforward': 1420,
+      'net.context_learner.unified_projector.norm_first': false,
+    },
+    { name: 'st', id: 1, createdAt: 0 },
+    1,
+  );
   assert.equal(cfg.lr, 1e-3);
   assert.equal(cfg.weightDecay, 1e-4);
-  assert.deepEqual(cfg.model, { model: 'x', learner: 'shared_attn', depth: 11, heads: 20, dropout: 0.3, feedforward: 1420, normFirst: false });
-  const maple = trialConfig({ data: { dir: '/d' }, model: {} } as never, { 'net.context_learner.intermediate_dim': 96, 'net.context_learner.use_lora_proj': true }, { name: 's', id: 1, createdAt: 0 }, 0);
+  assert.deepEqual(cfg.model, {
+    model: 'x',
+    learner: 'shared_attn',
+    depth: 11,
+    heads: 20,
+    dropout: 0.3,
+    feedforward: 1420,
+    normFirst: false,
+  });
+  const maple = trialConfig(
+    { data: { dir: '/d' }, model: {} } as never,
+    { 'net.context_learner.intermediate_dim': 96, 'net.context_learner.use_lora_proj': true },
+    { name: 's', id: 1, createdAt: 0 },
+    0,
+  );
   assert.deepEqual(maple.model, { intermediateDim: 96, useLoraProj: true });
   assert.equal(configTargetOf('net.context_learner.nhead'), undefined, 'projector keys only under unified_projector');
   assert.equal(configTargetOf('net.bogus'), undefined);
@@ -230,7 +305,10 @@ test('the original\'s parameter names set our config keys when a trial runs (one
     const e = learnerEntry(name);
     for (const k of Object.keys(e.originalSweep?.params ?? {})) {
       const t = configTargetOf(k);
-      assert.ok(t && (t.scope === 'train' || t.key in e.schema.shape), `${name}: original sweep parameter "${k}" sets nothing (src/learners/param-names.ts)`);
+      assert.ok(
+        t && (t.scope === 'train' || t.key in e.schema.shape),
+        `${name}: original sweep parameter "${k}" sets nothing (src/learners/param-names.ts)`,
+      );
     }
   }
 });

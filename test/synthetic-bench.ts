@@ -66,7 +66,10 @@ const MAIN: Record<string, Record<string, number[]>> = {
 const GAUSSIAN = { cell: 'clipseg/maple', dice: { kvasir: 0.8401, busi: 0.6333, camus: 0.8012 } as Record<string, number> };
 const [GAUSSIAN_MODEL, GAUSSIAN_LEARNER] = GAUSSIAN.cell.split('/') as [string, string];
 /** The main grid's learners of a model, in MAIN's order. */
-const learnersOf = (model: string): string[] => Object.keys(MAIN).filter((k) => k.startsWith(`${model}/`)).map((k) => k.slice(model.length + 1));
+const learnersOf = (model: string): string[] =>
+  Object.keys(MAIN)
+    .filter((k) => k.startsWith(`${model}/`))
+    .map((k) => k.slice(model.length + 1));
 const NO_UPS: Record<string, Record<string, number>> = {
   vpt: { kvasir: 0.7912, busi: 0.6011, camus: 0.8523 },
   coop: { kvasir: 0.6814, busi: 0.5002, camus: 0.7405 },
@@ -95,47 +98,123 @@ function write(file: string, text: string | Buffer): void {
 
 async function png(file: string, w: number, h: number, channels: 1 | 3, fill: (x: number, y: number, c: number) => number): Promise<void> {
   const data = Buffer.alloc(w * h * channels);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < channels; c++) data[(y * w + x) * channels + c] = fill(x, y, c);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) for (let c = 0; c < channels; c++) data[(y * w + x) * channels + c] = fill(x, y, c);
   mkdirSync(path.dirname(file), { recursive: true });
-  await sharp(data, { raw: { width: w, height: h, channels } }).png().toFile(file);
+  await sharp(data, { raw: { width: w, height: h, channels } })
+    .png()
+    .toFile(file);
 }
 
 const inBox = (x: number, y: number, i: number): boolean => x >= 4 + i && x < 14 + i && y >= 5 && y < 14;
 
-async function writeRun(dir: string, key: CellKey, dice: number, seed: number, epochs: number, benchDir: string, protocols: boolean): Promise<void> {
+async function writeRun(
+  dir: string,
+  key: CellKey,
+  dice: number,
+  seed: number,
+  epochs: number,
+  benchDir: string,
+  protocols: boolean,
+): Promise<void> {
   const val = Math.min(1, dice + 0.01);
   const files = runFiles(dir);
-  write(files.config, json({
-    name: cellId(key), runsDir: 'runs', seed, device: 'cpu',
-    model: { base: key.model === 'clipseg' ? 'clipseg-rd64-refined' : 'cris', learner: key.learner, depth: 3 },
-    data: { dir: path.relative(dir, path.join(benchDir, 'data', key.dataset)), trainSplit: 'train', valSplit: 'val', testSplit: 'test', promptKey: 'p1' },
-    lr: 2e-4, weightDecay: 0.01, batchSize: 8, effectiveBatchSize: 32, maxEpochs: epochs,
-  }));
+  write(
+    files.config,
+    json({
+      name: cellId(key),
+      runsDir: 'runs',
+      seed,
+      device: 'cpu',
+      model: { base: key.model === 'clipseg' ? 'clipseg-rd64-refined' : 'cris', learner: key.learner, depth: 3 },
+      data: {
+        dir: path.relative(dir, path.join(benchDir, 'data', key.dataset)),
+        trainSplit: 'train',
+        valSplit: 'val',
+        testSplit: 'test',
+        promptKey: 'p1',
+      },
+      lr: 2e-4,
+      weightDecay: 0.01,
+      batchSize: 8,
+      effectiveBatchSize: 32,
+      maxEpochs: epochs,
+    }),
+  );
   const lines: string[] = [];
   for (let e = 1; e <= epochs; e++) {
-    lines.push(JSON.stringify({ type: 'step', epoch: e, step: 1, globalStep: e, samples: 32, loss: 1 - dice * (e / epochs) * 0.5, dice: 0.5, lr: 2e-4, imagesPerSecond: 10 }));
-    lines.push(JSON.stringify({
-      type: 'epoch', epoch: e, globalStep: e, trainLoss: 0.9 - 0.1 * e, trainDice: 0.4 + 0.1 * e, valLoss: 0.95 - 0.1 * e,
-      valDice: val - 0.05 * (epochs - e), valIou: val - 0.1, lr: 2e-4, lrReduced: false, best: true, earlyStoppingWait: 0, seconds: 1, imagesPerSecond: 10,
-    }));
+    lines.push(
+      JSON.stringify({
+        type: 'step',
+        epoch: e,
+        step: 1,
+        globalStep: e,
+        samples: 32,
+        loss: 1 - dice * (e / epochs) * 0.5,
+        dice: 0.5,
+        lr: 2e-4,
+        imagesPerSecond: 10,
+      }),
+    );
+    lines.push(
+      JSON.stringify({
+        type: 'epoch',
+        epoch: e,
+        globalStep: e,
+        trainLoss: 0.9 - 0.1 * e,
+        trainDice: 0.4 + 0.1 * e,
+        valLoss: 0.95 - 0.1 * e,
+        valDice: val - 0.05 * (epochs - e),
+        valIou: val - 0.1,
+        lr: 2e-4,
+        lrReduced: false,
+        best: true,
+        earlyStoppingWait: 0,
+        seconds: 1,
+        imagesPerSecond: 10,
+      }),
+    );
   }
   const scores = (d: number) => ({ samples: 4, loss: 1 - d, dice: d, iou: d - 0.08 });
   lines.push(JSON.stringify({ type: 'final', val: scores(val), test: scores(dice), bestEpoch: epochs }));
   write(files.metrics, `${lines.join('\n')}\n`);
-  write(files.summary, json({
-    name: cellId(key), runDir: dir, status: 'completed', stopReason: 'max_epochs', epochs, globalSteps: epochs, bestEpoch: epochs,
-    val: scores(val),
-    test: { ...scores(dice), ...(protocols ? { protocols: Object.fromEntries(Object.entries(syntheticProtocolDice(dice)).map(([k, d]) => [k, { dice: d, iou: d - 0.08 }])) } : {}) },
-    trainableParams: 1234, wallSeconds: 12.5, resumes: 0, seed, device: 'cpu', tunevlsegVersion: '0.1.0',
-    checkpoints: { best: 'checkpoints/best.safetensors', last: 'checkpoints/last.safetensors' },
-  }));
+  write(
+    files.summary,
+    json({
+      name: cellId(key),
+      runDir: dir,
+      status: 'completed',
+      stopReason: 'max_epochs',
+      epochs,
+      globalSteps: epochs,
+      bestEpoch: epochs,
+      val: scores(val),
+      test: {
+        ...scores(dice),
+        ...(protocols
+          ? { protocols: Object.fromEntries(Object.entries(syntheticProtocolDice(dice)).map(([k, d]) => [k, { dice: d, iou: d - 0.08 }])) }
+          : {}),
+      },
+      trainableParams: 1234,
+      wallSeconds: 12.5,
+      resumes: 0,
+      seed,
+      device: 'cpu',
+      tunevlsegVersion: '0.1.0',
+      checkpoints: { best: 'checkpoints/best.safetensors', last: 'checkpoints/last.safetensors' },
+    }),
+  );
 }
 
 function trialsFor(key: CellKey, best: number, rng: SeededRandom): SyntheticTrial[] {
   const out: SyntheticTrial[] = [];
   for (let i = 0; i < 6; i++) {
     const depth = 1 + ((i * 3 + key.dataset.length) % 10);
-    const params = { lr: Number((1e-5 * Math.pow(500, rng.next())).toPrecision(4)), weight_decay: Number((1e-5 * Math.pow(1000, rng.next())).toPrecision(4)), depth };
+    const params = {
+      lr: Number((1e-5 * Math.pow(500, rng.next())).toPrecision(4)),
+      weight_decay: Number((1e-5 * Math.pow(1000, rng.next())).toPrecision(4)),
+      depth,
+    };
     const state = i === 4 ? 'pruned' : i === 5 ? 'failed' : 'complete';
     const testDice = state === 'complete' ? Number(Math.max(0, best - 0.02 * (3 - i) - 0.004 * depth).toFixed(4)) : null;
     const value = state === 'failed' ? null : Number((0.2 + rng.next() * 0.3).toFixed(4));
@@ -147,18 +226,33 @@ function trialsFor(key: CellKey, best: number, rng: SeededRandom): SyntheticTria
 /** Writes the synthetic bench into `dir` (created) and returns what it holds. */
 export async function makeSyntheticBench(dir: string, o: SyntheticBenchOptions = {}): Promise<SyntheticBench> {
   mkdirSync(dir, { recursive: true });
-  const info: SyntheticBench = { dir, datasets: DATASETS, testDice: {}, missing: [], trials: {}, epochs: 3, runs: {}, predictions: {}, zeroShot: {}, galleryColumns: {}, embeddings: {} };
-  write(benchFiles(dir).grid, json({
-    name: 'synthetic',
-    models: ['clipseg', 'cris'],
-    learners: { clipseg: learnersOf('clipseg'), cris: learnersOf('cris') },
+  const info: SyntheticBench = {
+    dir,
     datasets: DATASETS,
-    ablations: [
-      { name: 'init-gaussian', models: [GAUSSIAN_MODEL], learners: [GAUSSIAN_LEARNER] },
-      { name: 'no-upsampler', models: ['clipseg'], learners: Object.keys(NO_UPS) },
-    ],
-    sweep: { trials: 6, sampler: 'tpe' },
-  }));
+    testDice: {},
+    missing: [],
+    trials: {},
+    epochs: 3,
+    runs: {},
+    predictions: {},
+    zeroShot: {},
+    galleryColumns: {},
+    embeddings: {},
+  };
+  write(
+    benchFiles(dir).grid,
+    json({
+      name: 'synthetic',
+      models: ['clipseg', 'cris'],
+      learners: { clipseg: learnersOf('clipseg'), cris: learnersOf('cris') },
+      datasets: DATASETS,
+      ablations: [
+        { name: 'init-gaussian', models: [GAUSSIAN_MODEL], learners: [GAUSSIAN_LEARNER] },
+        { name: 'no-upsampler', models: ['clipseg'], learners: Object.keys(NO_UPS) },
+      ],
+      sweep: { trials: 6, sampler: 'tpe' },
+    }),
+  );
   const rng = new SeededRandom(7);
   const cells: Array<{ key: CellKey; dice: number[] }> = [];
   for (const [ml, byDs] of Object.entries(MAIN)) {
@@ -170,11 +264,18 @@ export async function makeSyntheticBench(dir: string, o: SyntheticBenchOptions =
       else cells.push({ key, dice: d });
     }
   }
-  for (const dataset of DATASETS) cells.push({ key: { model: GAUSSIAN_MODEL, learner: GAUSSIAN_LEARNER, dataset, ablation: 'init-gaussian' }, dice: [GAUSSIAN.dice[dataset]!] });
+  for (const dataset of DATASETS)
+    cells.push({
+      key: { model: GAUSSIAN_MODEL, learner: GAUSSIAN_LEARNER, dataset, ablation: 'init-gaussian' },
+      dice: [GAUSSIAN.dice[dataset]!],
+    });
   for (const [learner, byDs] of Object.entries(NO_UPS)) {
-    for (const dataset of DATASETS) cells.push({ key: { model: 'clipseg', learner, dataset, ablation: 'no-upsampler' }, dice: [byDs[dataset]!] });
+    for (const dataset of DATASETS)
+      cells.push({ key: { model: 'clipseg', learner, dataset, ablation: 'no-upsampler' }, dice: [byDs[dataset]!] });
   }
-  const oldStyleLearner = learnersInPaperOrder().filter((l) => learnerFamily(l) === 'prompt').at(-1);
+  const oldStyleLearner = learnersInPaperOrder()
+    .filter((l) => learnerFamily(l) === 'prompt')
+    .at(-1);
   for (const { key, dice } of cells) {
     const id = cellId(key);
     const protocols = o.protocols === true || (o.protocols === 'mixed' && !(key.model === 'clipseg' && key.learner === oldStyleLearner));
@@ -188,7 +289,10 @@ export async function makeSyntheticBench(dir: string, o: SyntheticBenchOptions =
     if (key.ablation === null) info.runs[id] = dice.length;
     const trials = trialsFor(key, Math.max(...dice), rng);
     info.trials[id] = trials;
-    write(runFiles(cdir).trials, trials.map((t) => JSON.stringify({ ...t, seq: t.number, attrs: { valDice: t.testDice } })).join('\n') + '\n');
+    write(
+      runFiles(cdir).trials,
+      trials.map((t) => JSON.stringify({ ...t, seq: t.number, attrs: { valDice: t.testDice } })).join('\n') + '\n',
+    );
   }
 
   // Kvasir: a dataset folder and predictions as predictFolder writes them (absolute paths).
@@ -207,15 +311,27 @@ export async function makeSyntheticBench(dir: string, o: SyntheticBenchOptions =
     await png(path.join(kvPred, `img${i}_prob.png`), 24, 20, 1, (x, y) => (inBox(x, y, i + 1) ? 230 : 10));
     await png(path.join(kvPred, `img${i}_overlay.png`), 24, 20, 3, (x, y, c) => (inBox(x, y, i + 1) && c === 0 ? 250 : 60));
     files.push({
-      name, mask: path.join(kvPred, name), prob: path.join(kvPred, `img${i}_prob.png`), overlay: path.join(kvPred, `img${i}_overlay.png`),
-      prompt: 'polyp.', width: 24, height: 20, foreground: 90, loss: 1 - kvDice[i]!, dice: kvDice[i]!, iou: kvDice[i]! - 0.1,
+      name,
+      mask: path.join(kvPred, name),
+      prob: path.join(kvPred, `img${i}_prob.png`),
+      overlay: path.join(kvPred, `img${i}_overlay.png`),
+      prompt: 'polyp.',
+      width: 24,
+      height: 20,
+      foreground: 90,
+      loss: 1 - kvDice[i]!,
+      dice: kvDice[i]!,
+      iou: kvDice[i]! - 0.1,
     });
   }
   write(path.join(kv, 'anns', 'test.json'), json(anns));
   write(path.join(kvPred, 'predictions.json'), json({ outDir: kvPred, files, means: { samples: 4, loss: 0.4, dice: 0.6, iou: 0.5 } }));
   info.predictions.kvasir = { cell: 'clipseg__maple__kvasir', dice: kvDice };
   // The same images predicted by CLIPSeg CoOp and by the frozen base model (zero-shot/), for the gallery's columns.
-  const others: Array<[string, number[]]> = [[path.join(dir, 'cells', 'clipseg__coop__kvasir'), [0.85, 0.3, 0.5, 0.45]], [path.join(dir, 'zero-shot', 'clipseg__kvasir'), [0.4, 0.05, 0.2, 0.1]]];
+  const others: Array<[string, number[]]> = [
+    [path.join(dir, 'cells', 'clipseg__coop__kvasir'), [0.85, 0.3, 0.5, 0.45]],
+    [path.join(dir, 'zero-shot', 'clipseg__kvasir'), [0.4, 0.05, 0.2, 0.1]],
+  ];
   for (const [runDir, dices] of others) {
     const pred = path.join(runDir, 'predictions');
     const fs: unknown[] = [];
@@ -224,7 +340,8 @@ export async function makeSyntheticBench(dir: string, o: SyntheticBenchOptions =
       fs.push({ name: `img${i}.png`, mask: `img${i}.png`, prompt: 'polyp.', dice: dices[i]!, iou: dices[i]! - 0.1 });
     }
     write(path.join(pred, 'predictions.json'), json({ files: fs }));
-    if (runDir.includes('zero-shot')) write(path.join(runDir, 'config.json'), json({ data: { dir: path.relative(runDir, kv), testSplit: 'test' } }));
+    if (runDir.includes('zero-shot'))
+      write(path.join(runDir, 'config.json'), json({ data: { dir: path.relative(runDir, kv), testSplit: 'test' } }));
   }
   info.zeroShot = { clipseg__kvasir: [0.4, 0.05, 0.2, 0.1] };
   info.galleryColumns = { kvasir: ['zero-shot/clipseg', 'clipseg__maple__kvasir', 'clipseg__coop__kvasir'], busi: ['clipseg__vpt__busi'] };
@@ -249,13 +366,17 @@ export async function makeSyntheticBench(dir: string, o: SyntheticBenchOptions =
   const dim = 16;
   const erng = new SeededRandom(11);
   const cluster = (centre: number, n: number): number[][] =>
-    Array.from({ length: n }, () => Array.from({ length: dim }, (_, k) => (k % DATASETS.length === centre ? 4 : 0) + 0.3 * erng.gaussian()));
+    Array.from({ length: n }, () =>
+      Array.from({ length: dim }, (_, k) => (k % DATASETS.length === centre ? 4 : 0) + 0.3 * erng.gaussian()),
+    );
   DATASETS.forEach((ds, c) => {
     const text = cluster(c, 3);
     const image = cluster(c, 15);
     const labels = image.map((_, i) => `${ds}/img${i}.png`);
     const doc: Record<string, unknown> = {
-      format: 'tunevlseg-embeddings/1', dataset: ds, model: 'clipseg-rd64-refined',
+      format: 'tunevlseg-embeddings/1',
+      dataset: ds,
+      model: 'clipseg-rd64-refined',
       text: { labels: text.map((_, i) => `${ds} prompt ${i}`), vectors: text },
     };
     if (ds === 'camus') {

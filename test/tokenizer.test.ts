@@ -63,8 +63,14 @@ test('batch padded to the longest row', () => {
 test('batch padded to max_length equals the per-case padded-77 rows', () => {
   const texts = cases.cases.map((c) => c.text);
   const out = tok.encodeBatch(texts, { padding: 'max_length' });
-  assert.deepEqual(out.inputIds, cases.cases.map((c) => c.input_ids_padded_77));
-  assert.deepEqual(out.attentionMask, cases.cases.map((c) => c.attention_mask_padded_77));
+  assert.deepEqual(
+    out.inputIds,
+    cases.cases.map((c) => c.input_ids_padded_77),
+  );
+  assert.deepEqual(
+    out.attentionMask,
+    cases.cases.map((c) => c.attention_mask_padded_77),
+  );
 });
 
 test('context initializer without special tokens', () => {

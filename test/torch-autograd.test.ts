@@ -23,18 +23,61 @@ test('backward, grad accumulation, zeroGrad, noGrad', () => {
 });
 
 const checks: [string, (...xs: T.Tensor[]) => T.Tensor, number[][]][] = [
-  ['matmul', (a, b) => a.matmul(b), [[3, 4], [4, 2]]],
+  [
+    'matmul',
+    (a, b) => a.matmul(b),
+    [
+      [3, 4],
+      [4, 2],
+    ],
+  ],
   ['layerNorm', (x, w, b) => F.layerNorm(x, [5], w, b), [[2, 5], [5], [5]]],
   ['softmax', (x) => x.softmax(-1), [[3, 4]]],
   ['conv2d', (x, w, b) => F.conv2d(x, w, b, 1, 1), [[1, 2, 4, 4], [3, 2, 3, 3], [3]]],
-  ['conv2d stride 2 replicate', (x, w) => F.conv2d(F.pad(x, [1, 1, 1, 1], 'replicate'), w, null, 2), [[1, 1, 5, 5], [2, 1, 3, 3]]],
-  ['convTranspose2d', (x, w) => F.convTranspose2d(x, w, null, 2), [[1, 2, 2, 2], [2, 1, 3, 3]]],
-  ['gridSample', (x, g) => F.gridSample(x, g.tanh(), 'bilinear', 'border', false), [[1, 2, 4, 4], [1, 3, 3, 2]]],
+  [
+    'conv2d stride 2 replicate',
+    (x, w) => F.conv2d(F.pad(x, [1, 1, 1, 1], 'replicate'), w, null, 2),
+    [
+      [1, 1, 5, 5],
+      [2, 1, 3, 3],
+    ],
+  ],
+  [
+    'convTranspose2d',
+    (x, w) => F.convTranspose2d(x, w, null, 2),
+    [
+      [1, 2, 2, 2],
+      [2, 1, 3, 3],
+    ],
+  ],
+  [
+    'gridSample',
+    (x, g) => F.gridSample(x, g.tanh(), 'bilinear', 'border', false),
+    [
+      [1, 2, 4, 4],
+      [1, 3, 3, 2],
+    ],
+  ],
   ['interpolate bilinear', (x) => F.interpolate(x, { size: [5, 7], mode: 'bilinear', alignCorners: false }), [[1, 2, 3, 3]]],
   ['interpolate bicubic', (x) => F.interpolate(x, { size: [6, 6], mode: 'bicubic', alignCorners: true }), [[1, 1, 3, 3]]],
-  ['attention', (q, k, v) => F.scaledDotProductAttention(q, k, v), [[2, 3, 4], [2, 5, 4], [2, 5, 4]]],
+  [
+    'attention',
+    (q, k, v) => F.scaledDotProductAttention(q, k, v),
+    [
+      [2, 3, 4],
+      [2, 5, 4],
+      [2, 5, 4],
+    ],
+  ],
   ['quickGelu', (x) => F.quickGelu(x), [[6]]],
-  ['BCE with logits', (x, t) => F.binaryCrossEntropyWithLogits(x, t.sigmoid()), [[2, 3], [2, 3]]],
+  [
+    'BCE with logits',
+    (x, t) => F.binaryCrossEntropyWithLogits(x, t.sigmoid()),
+    [
+      [2, 3],
+      [2, 3],
+    ],
+  ],
 ];
 
 for (const [name, f, shapes] of checks) {

@@ -37,7 +37,10 @@ test('bad arguments from JS become TypeErrors', () => {
   assert.throws(() => N.reshape(T.ones([2])._h, [1.5]), /TypeError: reshape: argument 1\[0\] must be an integer/);
   assert.throws(() => T.zeros([-1]), /^Error: zeros: /);
   assert.throws(() => T.tensor(new Float32Array(3), [2, 2]), /^TypeError: fromBuffer: buffer holds 12 bytes but shape \[2, 2\]/);
-  assert.throws(() => F.interpolate(T.ones([1, 1, 2, 2]), { size: 4, mode: 'bogus' as 'nearest' }), /^TypeError: interpolate: unknown interpolate mode/);
+  assert.throws(
+    () => F.interpolate(T.ones([1, 1, 2, 2]), { size: 4, mode: 'bogus' as 'nearest' }),
+    /^TypeError: interpolate: unknown interpolate mode/,
+  );
   assert.throws(() => new (N.NativeTensor as unknown as new () => unknown)(), /cannot be constructed from JS/);
 });
 
@@ -45,7 +48,7 @@ test('the process survives a burst of failing ops', () => {
   let errors = 0;
   for (let i = 0; i < 500; i++) {
     try {
-      tidy(() => T.randn([i % 7 + 1, 3]).matmul(T.randn([4, i % 5 + 1])));
+      tidy(() => T.randn([(i % 7) + 1, 3]).matmul(T.randn([4, (i % 5) + 1])));
     } catch (e) {
       assert.ok(e instanceof Error);
       errors++;

@@ -12,7 +12,8 @@ type DT = 'float32' | 'float64';
 function attentionReference(q: T.Tensor, k: T.Tensor, v: T.Tensor, H: number, scale: number, bias: T.Tensor | null): T.Tensor {
   return tidy(() => {
     const [B, S, D] = q.shape as [number, number, number];
-    const Tk = k.size(1), Dh = D / H;
+    const Tk = k.size(1),
+      Dh = D / H;
     const heads = (t: T.Tensor, len: number): T.Tensor => t.reshape(B, len, H, Dh).transpose(1, 2);
     let scores = heads(q.mul(scale), S).matmul(heads(k, Tk).transpose(2, 3));
     if (bias) scores = scores.add(bias);
@@ -27,7 +28,12 @@ function relErr(a: T.Tensor, b: T.Tensor): number {
 }
 
 /** Values and input gradients of f and g on the same inputs and the same upstream gradient. */
-function compare(f: (...xs: T.Tensor[]) => T.Tensor, g: (...xs: T.Tensor[]) => T.Tensor, inputs: T.Tensor[], needGrad = inputs.map(() => true)): { value: number; grads: number[] } {
+function compare(
+  f: (...xs: T.Tensor[]) => T.Tensor,
+  g: (...xs: T.Tensor[]) => T.Tensor,
+  inputs: T.Tensor[],
+  needGrad = inputs.map(() => true),
+): { value: number; grads: number[] } {
   return tidy(() => {
     const run = (fn: (...xs: T.Tensor[]) => T.Tensor): { y: T.Tensor; grads: (T.Tensor | null)[] } => {
       const xs = inputs.map((x, i) => x.detach().clone().requiresGrad_(needGrad[i]!));
@@ -37,7 +43,8 @@ function compare(f: (...xs: T.Tensor[]) => T.Tensor, g: (...xs: T.Tensor[]) => T
       y.mul(up).sum().backward();
       return { y: y.detach(), grads: xs.map((x) => x.grad) };
     };
-    const a = run(f), b = run(g);
+    const a = run(f),
+      b = run(g);
     return {
       value: relErr(a.y, b.y),
       grads: a.grads.map((ga, i) => {
@@ -68,10 +75,19 @@ for (const dt of ['float32', 'float64'] as DT[]) {
     ];
     for (const c of cases) {
       tidy(() => {
-        const q = T.randn([c.B, c.S, c.D], { dtype: dt }), k = T.randn([c.B, c.Tk, c.D], { dtype: dt }), v = T.randn([c.B, c.Tk, c.D], { dtype: dt });
+        const q = T.randn([c.B, c.S, c.D], { dtype: dt }),
+          k = T.randn([c.B, c.Tk, c.D], { dtype: dt }),
+          v = T.randn([c.B, c.Tk, c.D], { dtype: dt });
         let bias: T.Tensor | null = null;
         if (c.bias === 'causal') bias = T.ones([c.S, c.Tk], { dtype: dt }).triu(1).mul(-3.4028234663852886e38).view(1, 1, c.S, c.Tk);
-        if (c.bias === 'padding') bias = T.tensor([[0, 0, 0, 0, -1e9, -1e9], [0, 0, 0, 0, 0, -1e9]], { dtype: dt }).view(2, 1, 1, 6);
+        if (c.bias === 'padding')
+          bias = T.tensor(
+            [
+              [0, 0, 0, 0, -1e9, -1e9],
+              [0, 0, 0, 0, 0, -1e9],
+            ],
+            { dtype: dt },
+          ).view(2, 1, 1, 6);
         if (c.bias === 'per-head') bias = T.randn([c.B, c.H, c.S, c.Tk], { dtype: dt });
         const scale = (c.D / c.H) ** -0.5;
         const r = compare(
@@ -89,25 +105,49 @@ for (const dt of ['float32', 'float64'] as DT[]) {
   test(`linearQuickGelu and quickGelu match the composition (${dt}), bias or none, gradients of x, W and b`, () => {
     T.manualSeed(2);
     tidy(() => {
-      const x = T.randn([2, 7, 16], { dtype: dt }).mul(3), w = T.randn([40, 16], { dtype: dt }).mul(0.5), b = T.randn([40], { dtype: dt });
-      const withBias = compare((a, c, e) => F.linearQuickGelu(a, c, e), (a, c, e) => quickGeluReference(F.linear(a, c, e)), [x, w, b]);
+      const x = T.randn([2, 7, 16], { dtype: dt }).mul(3),
+        w = T.randn([40, 16], { dtype: dt }).mul(0.5),
+        b = T.randn([40], { dtype: dt });
+      const withBias = compare(
+        (a, c, e) => F.linearQuickGelu(a, c, e),
+        (a, c, e) => quickGeluReference(F.linear(a, c, e)),
+        [x, w, b],
+      );
       assert.ok(withBias.value < tol(dt), `with bias: output rel. error ${withBias.value}`);
       withBias.grads.forEach((e, i) => assert.ok(e < 10 * tol(dt), `with bias: grad ${i} rel. error ${e}`));
-      const noBias = compare((a, c) => F.linearQuickGelu(a, c, null), (a, c) => quickGeluReference(F.linear(a, c)), [x, w]);
+      const noBias = compare(
+        (a, c) => F.linearQuickGelu(a, c, null),
+        (a, c) => quickGeluReference(F.linear(a, c)),
+        [x, w],
+      );
       assert.ok(noBias.value < tol(dt) && noBias.grads.every((e) => e < 10 * tol(dt)), `no bias: ${JSON.stringify(noBias)}`);
       // Without a graph (inference): the activation written over the product, same values.
       const inference = T.noGrad(() => F.linearQuickGelu(x, w, b));
       assert.ok(relErr(inference, quickGeluReference(F.linear(x, w, b))) < tol(dt), 'no-grad linearQuickGelu');
       assert.equal(inference.requiresGrad, false);
       // A frozen layer (the prompt-tuning case): only x needs a gradient.
-      const frozen = compare((a, c, e) => F.linearQuickGelu(a, c, e), (a, c, e) => quickGeluReference(F.linear(a, c, e)), [x, w, b], [true, false, false]);
+      const frozen = compare(
+        (a, c, e) => F.linearQuickGelu(a, c, e),
+        (a, c, e) => quickGeluReference(F.linear(a, c, e)),
+        [x, w, b],
+        [true, false, false],
+      );
       assert.ok(frozen.grads[0]! < 10 * tol(dt), `frozen weights: grad of x rel. error ${frozen.grads[0]}`);
       // quick_gelu alone, over the whole range: saturated tails, 0, and values near the clamp of exp.
-      const wide = T.cat([T.randn([1000], { dtype: dt }).mul(4), T.tensor([0, -0, 1e-30, -40, 40, -87, 88, -100, 100, -1e4, 1e4], { dtype: dt })]);
-      const act = compare((a) => F.quickGelu(a), (a) => quickGeluReference(a), [wide]);
+      const wide = T.cat([
+        T.randn([1000], { dtype: dt }).mul(4),
+        T.tensor([0, -0, 1e-30, -40, 40, -87, 88, -100, 100, -1e4, 1e4], { dtype: dt }),
+      ]);
+      const act = compare(
+        (a) => F.quickGelu(a),
+        (a) => quickGeluReference(a),
+        [wide],
+      );
       assert.ok(act.value < tol(dt), `quickGelu: output rel. error ${act.value}`);
       assert.ok(act.grads[0]! < 10 * tol(dt), `quickGelu: grad rel. error ${act.grads[0]}`);
-      const elementwise = tidy(() => F.quickGelu(wide).sub(quickGeluReference(wide)).abs().div(quickGeluReference(wide).abs().add(1e-30)).max().item());
+      const elementwise = tidy(() =>
+        F.quickGelu(wide).sub(quickGeluReference(wide)).abs().div(quickGeluReference(wide).abs().add(1e-30)).max().item(),
+      );
       assert.ok(elementwise < (dt === 'float32' ? 1e-5 : 1e-13), `quickGelu: worst element rel. error ${elementwise}`);
     });
   });
@@ -116,7 +156,15 @@ for (const dt of ['float32', 'float64'] as DT[]) {
 test('gradcheck (float64 finite differences): multiHeadAttention with and without a mask, linearQuickGelu, quickGelu', () => {
   T.manualSeed(3);
   const d = (s: number[]): T.Tensor => T.randn(s, { dtype: 'float64' }).keep();
-  const mask = T.tensor([[0, 0, -1e9, 0], [0, 0, 0, -1e9]], { dtype: 'float64' }).view(2, 1, 1, 4).keep();
+  const mask = T.tensor(
+    [
+      [0, 0, -1e9, 0],
+      [0, 0, 0, -1e9],
+    ],
+    { dtype: 'float64' },
+  )
+    .view(2, 1, 1, 4)
+    .keep();
   const checks: [string, (...xs: T.Tensor[]) => T.Tensor, T.Tensor[]][] = [
     ['attention', (q, k, v) => F.multiHeadAttention(q, k, v, 2, 0.5), [d([2, 3, 4]), d([2, 3, 4]), d([2, 3, 4])]],
     ['attention masked cross', (q, k, v) => F.multiHeadAttention(q, k, v, 2, 0.7, mask), [d([2, 3, 4]), d([2, 4, 4]), d([2, 4, 4])]],
@@ -136,7 +184,9 @@ test('multiHeadAttention: strided inputs, no-grad, one head needing a gradient, 
   tidy(() => {
     // q/k/v as transposed views (not contiguous) give the same result as contiguous copies.
     const base = T.randn([6, 2, 16]);
-    const q = base.transpose(0, 1), k = base.transpose(0, 1).mul(0.5), v = base.transpose(0, 1).add(1);
+    const q = base.transpose(0, 1),
+      k = base.transpose(0, 1).mul(0.5),
+      v = base.transpose(0, 1).add(1);
     assert.equal(q.isContiguous, false);
     const a = F.multiHeadAttention(q, k, v, 4, 0.5);
     const b = attentionReference(q.contiguous(), k.contiguous(), v.contiguous(), 4, 0.5, null);
@@ -145,8 +195,12 @@ test('multiHeadAttention: strided inputs, no-grad, one head needing a gradient, 
     const n = T.noGrad(() => F.multiHeadAttention(q.clone().requiresGrad_(true), k, v, 4, 0.5));
     assert.equal(n.requiresGrad, false);
     // Only v needs a gradient: q and k get none, v's matches the composition.
-    const r = compare((x, y, z) => F.multiHeadAttention(x, y, z, 4, 0.5), (x, y, z) => attentionReference(x, y, z, 4, 0.5, null),
-      [q.contiguous(), k.contiguous(), v.contiguous()], [false, false, true]);
+    const r = compare(
+      (x, y, z) => F.multiHeadAttention(x, y, z, 4, 0.5),
+      (x, y, z) => attentionReference(x, y, z, 4, 0.5, null),
+      [q.contiguous(), k.contiguous(), v.contiguous()],
+      [false, false, true],
+    );
     assert.ok(r.grads[2]! < 2e-4, `grad of v rel. error ${r.grads[2]}`);
     // CPU autocast: the composition runs (matmuls in bfloat16), close to float32.
     const mixed = T.autocast('cpu', 'bfloat16', () => F.multiHeadAttention(q, k, v, 4, 0.5));

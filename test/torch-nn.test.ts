@@ -13,36 +13,47 @@ class Net extends nn.Module {
 
 test('named parameters, buffers, state dict and counts follow PyTorch naming', () => {
   const n = new Net();
-  assert.deepEqual(n.namedParameters().map(([k]) => k), [
-    'fc.weight', 'fc.bias', 'norm.weight', 'norm.bias', 'blocks.0.weight', 'blocks.0.bias', 'blocks.1.weight', 'bn.weight', 'bn.bias',
-  ]);
-  assert.deepEqual(n.namedBuffers().map(([k]) => k), ['bn.running_mean', 'bn.running_var', 'bn.num_batches_tracked']);
+  assert.deepEqual(
+    n.namedParameters().map(([k]) => k),
+    ['fc.weight', 'fc.bias', 'norm.weight', 'norm.bias', 'blocks.0.weight', 'blocks.0.bias', 'blocks.1.weight', 'bn.weight', 'bn.bias'],
+  );
+  assert.deepEqual(
+    n.namedBuffers().map(([k]) => k),
+    ['bn.running_mean', 'bn.running_var', 'bn.num_batches_tracked'],
+  );
   assert.equal(n.numParameters(), 12 + 3 + 3 + 3 + 9 + 3 + 9 + 2 + 2);
   assert.equal(n.stateDict().size, 12);
   n.dispose();
 });
 
 test('strict loadStateDict lists missing, unexpected and mismatched keys and changes nothing', () => {
-  const a = new Net(), b = new Net();
+  const a = new Net(),
+    b = new Net();
   const sd = new Map(b.stateDict());
   sd.delete('fc.bias');
   sd.set('extra.weight', T.ones([1]));
   sd.set('norm.weight', T.ones([5]));
   const before = a.fc.weight.toArray();
-  assert.throws(() => a.loadStateDict(sd, { source: 'x.safetensors' }), (e: Error) => {
-    assert.ok(e instanceof nn.StateDictError);
-    assert.match(e.message, /from x\.safetensors/);
-    assert.match(e.message, /missing keys \(1\): fc\.bias/);
-    assert.match(e.message, /unexpected keys \(1\): extra\.weight/);
-    assert.match(e.message, /shape mismatch for norm\.weight: model has \[3\], checkpoint has \[5\]/);
-    return true;
-  });
+  assert.throws(
+    () => a.loadStateDict(sd, { source: 'x.safetensors' }),
+    (e: Error) => {
+      assert.ok(e instanceof nn.StateDictError);
+      assert.match(e.message, /from x\.safetensors/);
+      assert.match(e.message, /missing keys \(1\): fc\.bias/);
+      assert.match(e.message, /unexpected keys \(1\): extra\.weight/);
+      assert.match(e.message, /shape mismatch for norm\.weight: model has \[3\], checkpoint has \[5\]/);
+      return true;
+    },
+  );
   assert.deepEqual(a.fc.weight.toArray(), before);
   // a full, matching dict copies values
   a.loadStateDict(b.stateDict());
   assert.deepEqual(a.fc.weight.toArray(), b.fc.weight.toArray());
   // non-strict tolerates missing/unexpected but not shape mismatches
-  const partial = new Map([['fc.weight', b.fc.weight], ['nope', T.ones([1])]]);
+  const partial = new Map([
+    ['fc.weight', b.fc.weight],
+    ['nope', T.ones([1])],
+  ]);
   const r = a.loadStateDict(partial, { strict: false });
   assert.equal(r.unexpected[0], 'nope');
   a.dispose();
@@ -74,13 +85,19 @@ test('default initialisation has PyTorch bounds', () => {
   assert.ok(c.weight.abs().max().item() <= 1 / Math.sqrt(75) + 1e-7);
   const ct = new nn.ConvTranspose2d(8, 4, 4, { stride: 4 });
   assert.deepEqual(ct.weight.shape, [8, 4, 4, 4]);
-  assert.deepEqual(tidy(() => ct.forward(T.ones([1, 8, 3, 3])).shape), [1, 4, 12, 12]);
+  assert.deepEqual(
+    tidy(() => ct.forward(T.ones([1, 8, 3, 3])).shape),
+    [1, 4, 12, 12],
+  );
 });
 
 test('BatchNorm2d: batch statistics in training, running statistics in eval', () => {
   const bn = new nn.BatchNorm2d(1, 0);
   const x = T.tensor([1, 3], [2, 1, 1, 1]).keep();
-  assert.deepEqual(tidy(() => bn.forward(x).toArray()), [-1, 1]);
+  assert.deepEqual(
+    tidy(() => bn.forward(x).toArray()),
+    [-1, 1],
+  );
   assert.ok(Math.abs(bn.runningMean!.item() - 0.2) < 1e-7);
   assert.equal(bn._buffers.get('num_batches_tracked')!.item(), 1);
   bn.eval();
@@ -102,7 +119,13 @@ test('MultiheadAttention equals the per-head formula; key padding mask removes k
     const ref = mha.out_proj.forward(att);
     assert.ok(out.sub(ref).abs().max().item() < 1e-5);
     // masking the last two keys equals attending over the first three only
-    const kpm = T.tensor([[0, 0, 0, 1, 1], [0, 0, 0, 1, 1]], { dtype: 'bool' });
+    const kpm = T.tensor(
+      [
+        [0, 0, 0, 1, 1],
+        [0, 0, 0, 1, 1],
+      ],
+      { dtype: 'bool' },
+    );
     const masked = mha.forward(x, x, x, { keyPaddingMask: kpm });
     const kv = x.slice(1, 0, 3);
     const cross = mha.forward(x, kv, kv);
@@ -136,7 +159,12 @@ test('TransformerEncoderLayer: post-LN and pre-LN structure', () => {
 test('BatchNorm1d normalises [N, C] and [N, C, L] and refuses other ranks', () => {
   const bn = new nn.BatchNorm1d(2, 0);
   tidy(() => {
-    const y = bn.forward(T.tensor([[1, 10], [3, 30]]));
+    const y = bn.forward(
+      T.tensor([
+        [1, 10],
+        [3, 30],
+      ]),
+    );
     assert.deepEqual(y.toArray(), [-1, -1, 1, 1]);
     assert.deepEqual(bn.forward(T.ones([2, 2, 5])).shape, [2, 2, 5]);
     assert.throws(() => bn.forward(T.ones([1, 2, 3, 4])), /BatchNorm1d expects a 2-D or 3-D input/);

@@ -11,7 +11,10 @@ const close = (a: number[], b: number[], tol = 1e-5): void => {
 
 test('creation, dtypes and data round trips', () => {
   tidy(() => {
-    const a = tensor([[1, 2, 3], [4, 5, 6]]);
+    const a = tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     assert.deepEqual(a.shape, [2, 3]);
     assert.equal(a.dtype, 'float32');
     assert.deepEqual(a.toArray(), [1, 2, 3, 4, 5, 6]);
@@ -43,7 +46,10 @@ test('creation, dtypes and data round trips', () => {
 
 test('broadcasting arithmetic, comparisons, where, clamp', () => {
   tidy(() => {
-    const a = tensor([[1, 2], [3, 4]]);
+    const a = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     const b = tensor([10, 20]);
     assert.deepEqual(a.add(b).toArray(), [11, 22, 13, 24]);
     assert.deepEqual(a.sub(b, 0.5).toArray(), [-4, -8, -2, -6]);
@@ -61,7 +67,10 @@ test('broadcasting arithmetic, comparisons, where, clamp', () => {
 
 test('reductions with dims', () => {
   tidy(() => {
-    const a = tensor([[1, 5, 3], [4, 2, 6]]);
+    const a = tensor([
+      [1, 5, 3],
+      [4, 2, 6],
+    ]);
     assert.equal(a.sum().item(), 21);
     assert.deepEqual(a.sum(0).toArray(), [5, 7, 9]);
     assert.deepEqual(a.sum(1, true).shape, [2, 1]);
@@ -81,8 +90,14 @@ test('reductions with dims', () => {
 
 test('matmul, bmm, linear, softmax, logSoftmax', () => {
   tidy(() => {
-    const a = tensor([[1, 2], [3, 4]]);
-    const b = tensor([[5, 6], [7, 8]]);
+    const a = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
+    const b = tensor([
+      [5, 6],
+      [7, 8],
+    ]);
     assert.deepEqual(a.matmul(b).toArray(), [19, 22, 43, 50]);
     assert.deepEqual(T.stack([a, a]).bmm(T.stack([b, b])).shape, [2, 2, 2]);
     const x = tensor([[1, 1]]);
@@ -100,12 +115,20 @@ test('activations', () => {
     assert.deepEqual(F.relu(x).toArray(), [0, 0, 2]);
     close(F.sigmoid(x).toArray(), [1 / (1 + Math.E), 0.5, 1 / (1 + Math.exp(-2))]);
     close(F.quickGelu(x).toArray(), [-1 / (1 + Math.exp(1.702)), 0, 2 / (1 + Math.exp(-3.404))]);
-    const erf = (v: number): number => { // Abramowitz-Stegun 7.1.26 is too coarse; use series
-      let s = 0, term = v;
-      for (let n = 0; n < 60; n++) { s += term / (2 * n + 1); term *= (-v * v) / (n + 1); }
+    const erf = (v: number): number => {
+      // Abramowitz-Stegun 7.1.26 is too coarse; use series
+      let s = 0,
+        term = v;
+      for (let n = 0; n < 60; n++) {
+        s += term / (2 * n + 1);
+        term *= (-v * v) / (n + 1);
+      }
       return (2 / Math.sqrt(Math.PI)) * s;
     };
-    close(F.gelu(x).toArray(), [-1, 0, 2].map((v) => 0.5 * v * (1 + erf(v / Math.SQRT2))));
+    close(
+      F.gelu(x).toArray(),
+      [-1, 0, 2].map((v) => 0.5 * v * (1 + erf(v / Math.SQRT2))),
+    );
     close(F.tanh(x).toArray(), [Math.tanh(-1), 0, Math.tanh(2)]);
   });
 });
@@ -113,11 +136,19 @@ test('activations', () => {
 test('layerNorm and batchNorm', () => {
   tidy(() => {
     const x = tensor([[1, 2, 3, 4]]);
-    const m = 2.5, v = 1.25;
-    close(F.layerNorm(x, [4]).toArray(), [1, 2, 3, 4].map((a) => (a - m) / Math.sqrt(v + 1e-5)));
-    close(F.layerNorm(x, [4], tensor([2, 2, 2, 2]), tensor([1, 1, 1, 1])).toArray(), [1, 2, 3, 4].map((a) => (2 * (a - m)) / Math.sqrt(v + 1e-5) + 1));
+    const m = 2.5,
+      v = 1.25;
+    close(
+      F.layerNorm(x, [4]).toArray(),
+      [1, 2, 3, 4].map((a) => (a - m) / Math.sqrt(v + 1e-5)),
+    );
+    close(
+      F.layerNorm(x, [4], tensor([2, 2, 2, 2]), tensor([1, 1, 1, 1])).toArray(),
+      [1, 2, 3, 4].map((a) => (2 * (a - m)) / Math.sqrt(v + 1e-5) + 1),
+    );
     const bx = tensor([1, 3, 5, 7], [2, 2, 1, 1]); // N=2, C=2
-    const rm = T.zeros([2]), rv = T.ones([2]);
+    const rm = T.zeros([2]),
+      rv = T.ones([2]);
     const y = F.batchNorm(bx, rm, rv, null, null, true, 0.1, 0);
     close(y.toArray(), [-1, -1, 1, 1]);
     close(rm.toArray(), [0.3, 0.5]); // running mean updated: 0.9*0 + 0.1*mean
@@ -176,12 +207,22 @@ test('pad modes, affineGrid + gridSample identity and shift', () => {
     assert.deepEqual(F.pad(x, [2, 1], 'reflect').toArray(), [3, 2, 1, 2, 3, 2]);
     assert.deepEqual(F.pad(x, [1, 1], 'circular').toArray(), [3, 1, 2, 3, 1]);
     const img = T.arange(16, undefined, 1, { dtype: 'float32' }).reshape(1, 1, 4, 4);
-    const id = tensor([[[1, 0, 0], [0, 1, 0]]]);
+    const id = tensor([
+      [
+        [1, 0, 0],
+        [0, 1, 0],
+      ],
+    ]);
     const grid = F.affineGrid(id, [1, 1, 4, 4], false);
     assert.deepEqual(grid.shape, [1, 4, 4, 2]);
     close(F.gridSample(img, grid, 'bilinear', 'zeros', false).toArray(), img.toArray());
     // translate by one pixel to the right (grid x shift of 2/W), border padding replicates
-    const shift = tensor([[[1, 0, 0.5], [0, 1, 0]]]);
+    const shift = tensor([
+      [
+        [1, 0, 0.5],
+        [0, 1, 0],
+      ],
+    ]);
     const out = F.gridSample(img, F.affineGrid(shift, [1, 1, 4, 4], false), 'bilinear', 'border', false).toArray();
     close(out.slice(0, 4), [1, 2, 3, 3]);
   });
@@ -197,17 +238,39 @@ test('shape ops, indexing and slicing', () => {
     assert.deepEqual(a.select(1, 0).toArray(), [0, 1, 2, 3, 12, 13, 14, 15]);
     assert.deepEqual(a.narrow(0, 1, 1).shape, [1, 3, 4]);
     assert.deepEqual(T.cat([a, a], 1).shape, [2, 6, 4]);
-    assert.deepEqual(a.split(2, 2).map((t) => t.shape), [[2, 3, 2], [2, 3, 2]]);
-    assert.deepEqual(a.split([1, 3], 2).map((t) => t.shape[2]), [1, 3]);
+    assert.deepEqual(
+      a.split(2, 2).map((t) => t.shape),
+      [
+        [2, 3, 2],
+        [2, 3, 2],
+      ],
+    );
+    assert.deepEqual(
+      a.split([1, 3], 2).map((t) => t.shape[2]),
+      [1, 3],
+    );
     assert.deepEqual(a.chunk(3, 1).length, 3);
     assert.deepEqual(a.flatten(1).shape, [2, 12]);
     assert.deepEqual(a.unsqueeze(0).squeeze(0).shape, [2, 3, 4]);
     assert.deepEqual(T.ones([1, 3]).expand(2, 3).shape, [2, 3]);
     const idx = tensor([2, 0], { dtype: 'int64' });
     assert.deepEqual(a.select(0, 0).indexSelect(0, idx).select(1, 0).toArray(), [8, 0]);
-    assert.deepEqual(a.select(0, 0).gather(1, tensor([[0], [1], [3]], { dtype: 'int64' })).toArray(), [0, 5, 11]);
+    assert.deepEqual(
+      a
+        .select(0, 0)
+        .gather(1, tensor([[0], [1], [3]], { dtype: 'int64' }))
+        .toArray(),
+      [0, 5, 11],
+    );
     assert.deepEqual(a.index([tensor([1], { dtype: 'int64' }), tensor([2], { dtype: 'int64' })]).toArray(), [20, 21, 22, 23]);
-    const emb = F.embedding(tensor([[0, 0], [1, 1], [2, 2]]), tensor([2, 0], { dtype: 'int64' }));
+    const emb = F.embedding(
+      tensor([
+        [0, 0],
+        [1, 1],
+        [2, 2],
+      ]),
+      tensor([2, 0], { dtype: 'int64' }),
+    );
     assert.deepEqual(emb.toArray(), [2, 2, 0, 0]);
     assert.deepEqual(tensor([1, 2, 3]).flip(0).toArray(), [3, 2, 1]);
     assert.deepEqual(T.ones([3, 3]).tril().sum().item(), 6);
@@ -217,8 +280,14 @@ test('shape ops, indexing and slicing', () => {
 test('scaled dot-product attention equals the explicit formula; causal masking', () => {
   tidy(() => {
     T.manualSeed(0);
-    const q = T.randn([2, 5, 8]), k = T.randn([2, 5, 8]), v = T.randn([2, 5, 8]);
-    const ref = q.matmul(k.transpose(1, 2)).mul(1 / Math.sqrt(8)).softmax(-1).matmul(v);
+    const q = T.randn([2, 5, 8]),
+      k = T.randn([2, 5, 8]),
+      v = T.randn([2, 5, 8]);
+    const ref = q
+      .matmul(k.transpose(1, 2))
+      .mul(1 / Math.sqrt(8))
+      .softmax(-1)
+      .matmul(v);
     close(F.scaledDotProductAttention(q, k, v).toArray(), ref.toArray(), 1e-5);
     const causal = F.scaledDotProductAttention(q, k, v, { isCausal: true });
     // first query attends only to the first key

@@ -36,14 +36,18 @@ test('AdamW step 1 matches torch 1.13 on every learner fixture (params_init + gr
 
 test('AdamW: the fused one-pass native step equals torch.optim.AdamW op by op (float32, float64, decay or none, strided parameters)', () => {
   // torch.optim.AdamW's single-tensor step, one ATen op at a time.
-  const reference = (p: T.Tensor, g: T.Tensor, m: T.Tensor, v: T.Tensor, step: number, lr: number, wd: number): void => tidy(() => {
-    const [b1, b2, eps] = [0.9, 0.999, 1e-8];
-    if (wd !== 0) p.mul_(1 - lr * wd);
-    m.mul_(b1).add_(g, 1 - b1);
-    v.mul_(b2).addcmul_(g, g, 1 - b2);
-    const denom = v.sqrt().div_(Math.sqrt(1 - b2 ** step)).add_(eps);
-    p.addcdiv_(m, denom, -lr / (1 - b1 ** step));
-  });
+  const reference = (p: T.Tensor, g: T.Tensor, m: T.Tensor, v: T.Tensor, step: number, lr: number, wd: number): void =>
+    tidy(() => {
+      const [b1, b2, eps] = [0.9, 0.999, 1e-8];
+      if (wd !== 0) p.mul_(1 - lr * wd);
+      m.mul_(b1).add_(g, 1 - b1);
+      v.mul_(b2).addcmul_(g, g, 1 - b2);
+      const denom = v
+        .sqrt()
+        .div_(Math.sqrt(1 - b2 ** step))
+        .add_(eps);
+      p.addcdiv_(m, denom, -lr / (1 - b1 ** step));
+    });
   for (const dtype of ['float32', 'float64'] as const) {
     for (const wd of [0.01, 0]) {
       for (const strided of [false, true]) {
@@ -77,11 +81,17 @@ test('SGD with momentum, nesterov and weight decay follows torch.optim.SGD', () 
   // step 1: d = g + wd*p = [1.1, -2.2] with g = 2p ... use a fixed grad of [1, 1]
   p.grad = T.tensor([1, 1]);
   opt.step(); // d = [1.1, 0.8], buf = d, p = p - 0.1 d
-  assert.deepEqual(p.toArray().map((v) => +v.toFixed(6)), [0.89, -2.08]);
+  assert.deepEqual(
+    p.toArray().map((v) => +v.toFixed(6)),
+    [0.89, -2.08],
+  );
   p.grad = T.tensor([1, 1]);
   opt.step(); // d = [1 + 0.089, 1 - 0.208], buf = 0.9*buf + d
   const buf = [0.9 * 1.1 + 1.089, 0.9 * 0.8 + 0.792];
-  assert.deepEqual(p.toArray().map((v) => +v.toFixed(5)), [+(0.89 - 0.1 * buf[0]!).toFixed(5), +(-2.08 - 0.1 * buf[1]!).toFixed(5)]);
+  assert.deepEqual(
+    p.toArray().map((v) => +v.toFixed(5)),
+    [+(0.89 - 0.1 * buf[0]!).toFixed(5), +(-2.08 - 0.1 * buf[1]!).toFixed(5)],
+  );
   opt.dispose();
   p.dispose();
 });
@@ -90,7 +100,13 @@ test('parameter groups carry their own lr and weight decay; grad-less params are
   const a = T.ones([2], { requiresGrad: true }).keep();
   const b = T.ones([2], { requiresGrad: true }).keep();
   const c = T.ones([2], { requiresGrad: true }).keep();
-  const opt = new optim.AdamW([{ params: [a], weightDecay: 0.5 }, { params: [b, c], lr: 0 }], { lr: 0.1 });
+  const opt = new optim.AdamW(
+    [
+      { params: [a], weightDecay: 0.5 },
+      { params: [b, c], lr: 0 },
+    ],
+    { lr: 0.1 },
+  );
   assert.equal(opt.paramGroups[0]!.lr, 0.1);
   assert.equal(opt.paramGroups[1]!.weightDecay, 1e-2);
   a.grad = T.zeros([2]);
@@ -129,7 +145,9 @@ test('optimizer state save/load resumes bit-identically', () => {
   }
   assert.deepEqual(p2.toArray(), p1.toArray());
   T.dispose([p1, p2, grads]);
-  o1.dispose(); o2.dispose(); o3.dispose();
+  o1.dispose();
+  o2.dispose();
+  o3.dispose();
 });
 
 test('clipGradNorm_ scales gradients to the max norm', () => {

@@ -46,8 +46,24 @@ async function cli(...args: string[]): Promise<string[]> {
 
 test('train --print-config: defaults < file < key flags < --model < --set', async () => {
   const file = path.join(tmp, 'cfg.yaml');
-  await fs.writeFile(file, `name: from-file\ndata:\n  dir: ${data}\n  imageSize: 32\nlr: 0.001\nmodel:\n  learner: vpt\n  depth: 1\naugment:\n  p: 0.3\n`);
-  const [json] = await cli('train', '-c', file, '--lr', '0.05', '--early-stopping-patience', '3', '--model', 'depth=4', '--set', 'augment.rotate=10', '--print-config');
+  await fs.writeFile(
+    file,
+    `name: from-file\ndata:\n  dir: ${data}\n  imageSize: 32\nlr: 0.001\nmodel:\n  learner: vpt\n  depth: 1\naugment:\n  p: 0.3\n`,
+  );
+  const [json] = await cli(
+    'train',
+    '-c',
+    file,
+    '--lr',
+    '0.05',
+    '--early-stopping-patience',
+    '3',
+    '--model',
+    'depth=4',
+    '--set',
+    'augment.rotate=10',
+    '--print-config',
+  );
   const c = JSON.parse(json!) as Record<string, any>;
   assert.equal(c.name, 'from-file');
   assert.equal(c.lr, 0.05);
@@ -68,15 +84,43 @@ test('train: bad values are reported with the key and where they came from', asy
     assert.match(e.message, /config key "plateau\.factor": .*\(from .*bad\.yaml\)/);
     return true;
   });
-  await assert.rejects(cli('train', '--dataset', data, '--set', 'optimizer.lr=1', '--print-config'), /config key "optimizer": unknown key \(from --set optimizer\.lr=1\)/);
+  await assert.rejects(
+    cli('train', '--dataset', data, '--set', 'optimizer.lr=1', '--print-config'),
+    /config key "optimizer": unknown key \(from --set optimizer\.lr=1\)/,
+  );
   await assert.rejects(cli('train', '--print-config'), /config key "data": missing/);
 });
 
 test('train then eval a run folder: summary, scores and predictions agree', async () => {
   const runs = path.join(tmp, 'runs');
-  const out = await cli('train', '--dataset', data, '--image-size', '32', '--loader-threads', '0', '--name', 'cli', '--runs-dir', runs,
-    '--batch-size', '4', '--effective-batch-size', '4', '--min-epochs', '1', '--max-epochs', '2', '--lr', '0.05', '--model', 'channels=6',
-    '--progress', 'none', '--json');
+  const out = await cli(
+    'train',
+    '--dataset',
+    data,
+    '--image-size',
+    '32',
+    '--loader-threads',
+    '0',
+    '--name',
+    'cli',
+    '--runs-dir',
+    runs,
+    '--batch-size',
+    '4',
+    '--effective-batch-size',
+    '4',
+    '--min-epochs',
+    '1',
+    '--max-epochs',
+    '2',
+    '--lr',
+    '0.05',
+    '--model',
+    'channels=6',
+    '--progress',
+    'none',
+    '--json',
+  );
   const summary = JSON.parse(out[out.length - 1]!) as TrainSummary;
   assert.equal(summary.epochs, 2);
   assert.deepEqual(built[built.length - 1], { channels: 6 });
@@ -101,14 +145,41 @@ test('train then eval a run folder: summary, scores and predictions agree', asyn
   assert.ok(existsSync(path.join(tmp, 'pred', 'predictions.json')));
   // a checkpoint file on its own: model config from its metadata, data from --dataset
   const results = path.join(tmp, 'val-scores.json');
-  const [line] = await cli('eval', path.join(run, 'checkpoints', 'best.safetensors'), '--dataset', data, '--split', 'val', '--image-size', '32',
-    '--loader-threads', '0', '--results', results);
+  const [line] = await cli(
+    'eval',
+    path.join(run, 'checkpoints', 'best.safetensors'),
+    '--dataset',
+    data,
+    '--split',
+    'val',
+    '--image-size',
+    '32',
+    '--loader-threads',
+    '0',
+    '--results',
+    results,
+  );
   assert.match(line!, new RegExp(`^val: ${summary.val.samples} samples  loss`));
-  const [, ...protocolLines] = await cli('eval', path.join(run, 'checkpoints', 'best.safetensors'), '--dataset', data, '--split', 'val', '--image-size', '32',
-    '--loader-threads', '0', '--protocol', 'model-resolution');
+  const [, ...protocolLines] = await cli(
+    'eval',
+    path.join(run, 'checkpoints', 'best.safetensors'),
+    '--dataset',
+    data,
+    '--split',
+    'val',
+    '--image-size',
+    '32',
+    '--loader-threads',
+    '0',
+    '--protocol',
+    'model-resolution',
+  );
   assert.equal(protocolLines.length, 1);
   assert.match(protocolLines[0]!, new RegExp(`model-resolution +Dice ${summary.val.dice.toFixed(4)}`));
-  await assert.rejects(cli('eval', run, '--protocol', 'paper'), /expected model-resolution-reference \| original-size \| model-resolution, got "paper"/);
+  await assert.rejects(
+    cli('eval', run, '--protocol', 'paper'),
+    /expected model-resolution-reference \| original-size \| model-resolution, got "paper"/,
+  );
   assert.equal((JSON.parse(readFileSync(results, 'utf8')) as { perSample: unknown[] }).perSample.length, summary.val.samples);
   await assert.rejects(cli('eval', run, '--batch-size', 'zero'), /--batch-size <n>' argument 'zero' is invalid\. expected an integer >= 1/);
   // --resume: a finished run is refused, config flags are refused

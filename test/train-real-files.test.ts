@@ -26,10 +26,16 @@ before(async () => {
   const split: Record<string, number[]> = { train: [1, 2, 3, 4], val: [5, 6], test: [7, 8] };
   for (const [name, ns] of Object.entries(split)) {
     for (const n of ns) {
-      await put(path.join(data, 'images', `${n}.tif`), greyTaggedRgbTiff(S, S, (x, y) => [90 + 5 * x + n, 40 + 3 * y, 30 + x + y]));
+      await put(
+        path.join(data, 'images', `${n}.tif`),
+        greyTaggedRgbTiff(S, S, (x, y) => [90 + 5 * x + n, 40 + 3 * y, 30 + x + y]),
+      );
       await grayImage(path.join(data, 'masks', `${n}.png`), S, S, (x, y) => ((x - 8 - (n % 3)) ** 2 + (y - 9) ** 2 <= 16 ? 255 : 0));
     }
-    await put(path.join(data, 'anns', `${name}.json`), JSON.stringify(ns.map((n) => ({ img_name: `${n}.tif`, mask_name: `${n}.png`, prompts: { p0: '', p1: 'polyp' } }))));
+    await put(
+      path.join(data, 'anns', `${name}.json`),
+      JSON.stringify(ns.map((n) => ({ img_name: `${n}.tif`, mask_name: `${n}.png`, prompts: { p0: '', p1: 'polyp' } }))),
+    );
   }
 });
 after(async () => {
@@ -51,13 +57,38 @@ test('train, eval and predict read the raw TIFFs and warn once, with the file co
   const prev = setRepairWarningSink((l) => said.push(l));
   try {
     const runs = path.join(tmp, 'runs');
-    const out = await cli('train', '--dataset', data, '--image-size', '32', '--loader-threads', '0', '--name', 'tiff', '--runs-dir', runs,
-      '--batch-size', '2', '--effective-batch-size', '2', '--min-epochs', '1', '--max-epochs', '1', '--progress', 'none', '--json');
+    const out = await cli(
+      'train',
+      '--dataset',
+      data,
+      '--image-size',
+      '32',
+      '--loader-threads',
+      '0',
+      '--name',
+      'tiff',
+      '--runs-dir',
+      runs,
+      '--batch-size',
+      '2',
+      '--effective-batch-size',
+      '2',
+      '--min-epochs',
+      '1',
+      '--max-epochs',
+      '1',
+      '--progress',
+      'none',
+      '--json',
+    );
     const summary = JSON.parse(out[out.length - 1]!) as TrainSummary;
     assert.equal(summary.epochs, 1);
     assert.ok(Number.isFinite(summary.test!.dice));
     assert.equal(said.length, 1, said.join('\n'));
-    assert.match(said[0]!, /^warning: 8 file\(s\): TIFF header says PhotometricInterpretation 1 \(BlackIsZero, grey\) but holds SamplesPerPixel 3 of 8 bits .*: read by its samples as RGB \(e\.g\. images\/1\.tif\)$/);
+    assert.match(
+      said[0]!,
+      /^warning: 8 file\(s\): TIFF header says PhotometricInterpretation 1 \(BlackIsZero, grey\) but holds SamplesPerPixel 3 of 8 bits .*: read by its samples as RGB \(e\.g\. images\/1\.tif\)$/,
+    );
 
     const pred = path.join(tmp, 'pred');
     await cli('eval', path.join(runs, 'tiff'), '--out', pred, '--loader-threads', '0', '--json');
@@ -67,7 +98,12 @@ test('train, eval and predict read the raw TIFFs and warn once, with the file co
     }
 
     const folder = path.join(tmp, 'pred-folder');
-    const r = await predictFolder(new TinySegmenter({ imageSize: 32, channels: 4 }), { input: path.join(data, 'images'), prompt: 'polyp', outDir: folder, workers: 0 });
+    const r = await predictFolder(new TinySegmenter({ imageSize: 32, channels: 4 }), {
+      input: path.join(data, 'images'),
+      prompt: 'polyp',
+      outDir: folder,
+      workers: 0,
+    });
     assert.equal(r.files.length, 8);
     assert.ok(existsSync(path.join(folder, '3_overlay.png')));
     // the overlay is drawn on the photo's colours (not a grey frame)

@@ -90,21 +90,39 @@ function registerTests(): void {
   });
 
   const config = (name: string, checkpointEverySteps: number): TrainConfigInput => ({
-    name, runsDir: path.join(tmp, 'runs'), seed: 4,
+    name,
+    runsDir: path.join(tmp, 'runs'),
+    seed: 4,
     data: { dir: data, imageSize: 32, workers: 0 },
-    batchSize: 4, effectiveBatchSize: 8, minEpochs: 1, maxEpochs: 2, lr: 0.03,
-    augment: { p: 0.5 }, checkpointEverySteps, progress: 'none',
+    batchSize: 4,
+    effectiveBatchSize: 8,
+    minEpochs: 1,
+    maxEpochs: 2,
+    lr: 0.03,
+    augment: { p: 0.5 },
+    checkpointEverySteps,
+    progress: 'none',
   });
 
   /** Everything of a finished run that must not depend on interruptions (timings dropped). */
-  function outcome(run: string): { summary: Partial<TrainSummary>; epochs: unknown[]; steps: unknown[]; validations: unknown[]; best: Map<string, number[]>; last: Map<string, number[]> } {
+  function outcome(run: string): {
+    summary: Partial<TrainSummary>;
+    epochs: unknown[];
+    steps: unknown[];
+    validations: unknown[];
+    best: Map<string, number[]>;
+    last: Map<string, number[]>;
+  } {
     const s = JSON.parse(readFileSync(path.join(run, 'summary.json'), 'utf8')) as TrainSummary & Record<string, unknown>;
     const { wallSeconds: _w, resumes: _r, runDir: _d, name: _n, lastEpoch, peakMemory: _m, imagesPerSecond: _i, ...rest } = s;
     const untimed = (r: Record<string, unknown>): Record<string, unknown> => {
       const { seconds: _s, imagesPerSecond: _i, ...keep } = r;
       return keep;
     };
-    const lines = readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const tensors = (f: string): Map<string, number[]> => {
       const { state } = loadCheckpoint(path.join(run, 'checkpoints', f));
       const out = new Map([...state].map(([k, t]) => [k, Array.from(t.toFloat32Array())]));
@@ -146,7 +164,10 @@ function registerTests(): void {
       assert.equal(killed.signal, 'SIGKILL', `child exit ${killed.code}: ${killed.stderr}`);
       assert.ok(!existsSync(path.join(run, 'summary.json')));
       await resumeRun(run, opts);
-      const lines = readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lines = readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       const resumeLine = lines.find((l) => l.type === 'resume');
       // with checkpointEverySteps 1 the last state is after step 2 (the step-3 state write may or may not
       // have happened before the kill: onStep runs before it), i.e. batch 4 of epoch 2
@@ -174,10 +195,34 @@ function registerTests(): void {
   for (const [interval, label, killStep, expectResumeAt, expectValidations] of [
     // validations after passes 2, 4 and 6 (step boundaries), none after the 7th: killed at step 4 (pass 7), the
     // run resumes from the state written after the pass-6 validation, whose scores the epoch's end then reports
-    [2, 'the state written after a mid-epoch validation', 4, { epoch: 2, batch: 6 }, [[1, 2], [1, 4], [1, 6], [2, 2], [2, 4], [2, 6]]],
+    [
+      2,
+      'the state written after a mid-epoch validation',
+      4,
+      { epoch: 2, batch: 6 },
+      [
+        [1, 2],
+        [1, 4],
+        [1, 6],
+        [2, 2],
+        [2, 4],
+        [2, 6],
+      ],
+    ],
     // 0.5 of 7 passes: validations after passes 3 (between steps: no state there) and 6, none after the 7th: killed at
     // step 2 (pass 4), the run resumes from the epoch boundary and runs the pass-3 validation again
-    [0.5, 'the epoch boundary, replaying a validation between two optimizer steps', 2, { epoch: 2, batch: 0 }, [[1, 3], [1, 6], [2, 3], [2, 6]]],
+    [
+      0.5,
+      'the epoch boundary, replaying a validation between two optimizer steps',
+      2,
+      { epoch: 2, batch: 0 },
+      [
+        [1, 3],
+        [1, 6],
+        [2, 3],
+        [2, 6],
+      ],
+    ],
   ] as const) {
     test(`valCheckInterval ${interval}: SIGKILL mid-epoch, resume from ${label}: same validations and final metrics`, async () => {
       T.setNumThreads(1);
@@ -186,14 +231,23 @@ function registerTests(): void {
         references.set(interval, outcome(path.join(tmp, 'runs', `ref-vci-${interval}`)));
       }
       const ref = references.get(interval)!;
-      assert.deepEqual(ref.validations.map((v) => [(v as { epoch: number }).epoch, (v as { batch: number }).batch]), expectValidations);
+      assert.deepEqual(
+        ref.validations.map((v) => [(v as { epoch: number }).epoch, (v as { batch: number }).batch]),
+        expectValidations,
+      );
       const name = `killed-vci-${interval}`;
       const run = path.join(tmp, 'runs', name);
       const marker = path.join(tmp, `${name}.marker`);
-      const killed = await runChild({ config: validating(name, interval), batchNorm: true, killAt: { epoch: 2, step: killStep, marker } }, marker);
+      const killed = await runChild(
+        { config: validating(name, interval), batchNorm: true, killAt: { epoch: 2, step: killStep, marker } },
+        marker,
+      );
       assert.equal(killed.signal, 'SIGKILL', `child exit ${killed.code}: ${killed.stderr}`);
       await resumeRun(run, bnOpts);
-      const lines = readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lines = readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       const resumeLine = lines.find((l) => l.type === 'resume')!;
       assert.deepEqual({ epoch: resumeLine.epoch, batch: resumeLine.batch }, expectResumeAt);
       const got = outcome(run);
@@ -203,7 +257,7 @@ function registerTests(): void {
       assert.deepEqual(got.steps, ref.steps);
       assert.deepEqual(got.best, ref.best);
       assert.deepEqual(got.last, ref.last);
-      assert.ok(got.last.has('norm.running_mean'), 'the BatchNorm\'s running statistics travel with the state');
+      assert.ok(got.last.has('norm.running_mean'), "the BatchNorm's running statistics travel with the state");
     });
   }
 }

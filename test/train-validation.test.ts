@@ -11,8 +11,15 @@ import path from 'node:path';
 import * as T from '../src/torch/index.js';
 import { generateSyntheticDataset } from '../src/data/synthetic.js';
 import {
-  train, TinySegmenter, parseTrainConfig, readCheckpointMeta, passBatchSize, ConfigError,
-  type TrainConfigInput, type EpochRecord, type ValidationRecord,
+  train,
+  TinySegmenter,
+  parseTrainConfig,
+  readCheckpointMeta,
+  passBatchSize,
+  ConfigError,
+  type TrainConfigInput,
+  type EpochRecord,
+  type ValidationRecord,
 } from '../src/index.js';
 import { monitorImproves, monitorMode, validationEvery, validationsPerEpoch } from '../src/train/validation-rules.js';
 
@@ -39,13 +46,26 @@ after(async () => {
 
 const tiny = (): TinySegmenter => new TinySegmenter({ imageSize: 32 });
 const config = (name: string, extra: Partial<TrainConfigInput> = {}): TrainConfigInput => ({
-  name, runsDir: path.join(tmp, 'runs'), seed: 2, data: { dir: data, imageSize: 32, workers: 0 },
-  batchSize: 2, effectiveBatchSize: 2, minEpochs: 1, maxEpochs: 2, lr: 0.02, augment: { p: 0 }, progress: 'none', ...extra,
+  name,
+  runsDir: path.join(tmp, 'runs'),
+  seed: 2,
+  data: { dir: data, imageSize: 32, workers: 0 },
+  batchSize: 2,
+  effectiveBatchSize: 2,
+  minEpochs: 1,
+  maxEpochs: 2,
+  lr: 0.02,
+  augment: { p: 0 },
+  progress: 'none',
+  ...extra,
 });
 const records = (run: string): Record<string, unknown>[] =>
-  readFileSync(path.join(tmp, 'runs', run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  readFileSync(path.join(tmp, 'runs', run, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
-test('valCheckInterval: Lightning\'s val_check_batch (a fraction of the epoch\'s passes, floored, at least 1; or a pass count)', () => {
+test("valCheckInterval: Lightning's val_check_batch (a fraction of the epoch's passes, floored, at least 1; or a pass count)", () => {
   // _FitLoop.setup_data: int(num_training_batches * val_check_interval), max 1; validation after batch i when (i + 1) % it == 0
   assert.equal(validationEvery(0.5, 7), 3, '7 passes at 0.5: after passes 3 and 6, none after the 7th');
   assert.equal(validationsPerEpoch(3, 7), 2);
@@ -53,19 +73,23 @@ test('valCheckInterval: Lightning\'s val_check_batch (a fraction of the epoch\'s
   assert.equal(validationEvery(0.5, 3), 1, 'floor(1.5) = 1: after every pass');
   assert.equal(validationEvery(0.3, 10), 3);
   assert.equal(validationEvery(0.7, 10), 7, '10 x 0.7 is 7.000000000000001 in floating point: still 7');
-  assert.equal(validationEvery(1, 5), 5, 'the default: once, after the epoch\'s last pass');
+  assert.equal(validationEvery(1, 5), 5, "the default: once, after the epoch's last pass");
   assert.equal(validationEvery(1e-6, 5), 1);
   assert.equal(validationEvery(4, 10), 4, 'a whole number counts passes');
   assert.throws(() => validationEvery(4, 3), /config key "valCheckInterval": 4 training passes is more than an epoch has \(3\)/);
   // the key: a fraction in (0, 1] or a whole number of passes
   assert.equal(parseTrainConfig({ data: { dir: 'd' }, valCheckInterval: 0.5 }).valCheckInterval, 0.5);
   assert.equal(parseTrainConfig({ data: { dir: 'd' }, valCheckInterval: 20 }).valCheckInterval, 20);
-  assert.throws(() => parseTrainConfig({ data: { dir: 'd' }, valCheckInterval: 1.5 }), (e: unknown) =>
-    e instanceof ConfigError && /config key "valCheckInterval": expected a fraction in \(0, 1\] of an epoch or a whole number/.test(e.message));
+  assert.throws(
+    () => parseTrainConfig({ data: { dir: 'd' }, valCheckInterval: 1.5 }),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /config key "valCheckInterval": expected a fraction in \(0, 1\] of an epoch or a whole number/.test(e.message),
+  );
   assert.throws(() => parseTrainConfig({ data: { dir: 'd' }, valCheckInterval: 0 }), /config key "valCheckInterval"/);
 });
 
-test('early-stopping monitor: val_loss improves downwards, val_dice upwards, by more than minDelta (Lightning\'s monitor_op)', () => {
+test("early-stopping monitor: val_loss improves downwards, val_dice upwards, by more than minDelta (Lightning's monitor_op)", () => {
   assert.equal(monitorMode('val_loss'), 'min');
   assert.equal(monitorMode('val_dice'), 'max');
   assert.equal(monitorImproves('val_loss', 0.5, Infinity, 1e-4), true);
@@ -75,7 +99,10 @@ test('early-stopping monitor: val_loss improves downwards, val_dice upwards, by 
   assert.equal(monitorImproves('val_dice', 0.80005, 0.8, 1e-4), false);
   assert.equal(monitorImproves('val_dice', 0.8002, 0.8, 1e-4), true);
   assert.equal(parseTrainConfig({ data: { dir: 'd' } }).earlyStopping.monitor, 'val_loss');
-  assert.throws(() => parseTrainConfig({ data: { dir: 'd' }, earlyStopping: { monitor: 'val_iou' } }), /config key "earlyStopping.monitor"/);
+  assert.throws(
+    () => parseTrainConfig({ data: { dir: 'd' }, earlyStopping: { monitor: 'val_iou' } }),
+    /config key "earlyStopping.monitor"/,
+  );
 });
 
 test('valCheckInterval 0.5 on an odd epoch: validations after passes 3 and 6 of 7, none after the 7th; the epoch record carries the latest', async () => {
@@ -85,7 +112,15 @@ test('valCheckInterval 0.5 on an odd epoch: validations after passes 3 and 6 of 
   const vals = recs.filter((r) => r.type === 'validation') as unknown as ValidationRecord[];
   const epochs = recs.filter((r) => r.type === 'epoch') as unknown as EpochRecord[];
   // Mid-epoch validations get their own record: pass 3 and pass 6 (the latter is not the epoch's end: 7 passes).
-  assert.deepEqual(vals.map((v) => [v.epoch, v.batch, v.globalStep, v.index]), [[1, 3, 3, 0], [1, 6, 6, 1], [2, 3, 10, 2], [2, 6, 13, 3]]);
+  assert.deepEqual(
+    vals.map((v) => [v.epoch, v.batch, v.globalStep, v.index]),
+    [
+      [1, 3, 3, 0],
+      [1, 6, 6, 1],
+      [2, 3, 10, 2],
+      [2, 6, 13, 3],
+    ],
+  );
   assert.equal(epochs.length, 2);
   // No validation after pass 7: the epoch's record repeats its latest validation (pass 6), as Lightning's
   // callback_metrics would hold for ReduceLROnPlateau at the epoch's end.
@@ -93,7 +128,10 @@ test('valCheckInterval 0.5 on an odd epoch: validations after passes 3 and 6 of 
     const last = vals.filter((v) => v.epoch === e.epoch).at(-1)!;
     assert.deepEqual([e.valLoss, e.valDice, e.valSelectDice], [last.valLoss, last.valDice, last.valSelectDice]);
     assert.equal(e.earlyStoppingWait, last.earlyStoppingWait);
-    assert.equal(e.best, vals.some((v) => v.epoch === e.epoch && v.best));
+    assert.equal(
+      e.best,
+      vals.some((v) => v.epoch === e.epoch && v.best),
+    );
     assert.equal(e.batches, undefined, 'every pass trained');
   }
   assert.equal(s.globalSteps, 14);
@@ -119,7 +157,10 @@ test('early stopping counts validations and stops mid-epoch once minEpochs epoch
   await fs.cp(data, half, { recursive: true });
   await keepTrainEntries(half, 12);
   const lines: string[] = [];
-  const s = await train(config('stop-mid', { ...base, minEpochs: 1, data: { ...base.data, dir: half }, progress: 'lines' }), { buildSegmenter: tiny, log: (l) => lines.push(l) });
+  const s = await train(config('stop-mid', { ...base, minEpochs: 1, data: { ...base.data, dir: half }, progress: 'lines' }), {
+    buildSegmenter: tiny,
+    log: (l) => lines.push(l),
+  });
   assert.equal(s.stopReason, 'early_stopping');
   assert.equal(s.epochs, 2);
   assert.equal(s.globalSteps, 9, 'epoch 1 (6 steps) and 3 passes of epoch 2');
@@ -127,9 +168,18 @@ test('early stopping counts validations and stops mid-epoch once minEpochs epoch
   assert.equal(s.lastEpoch.lrReduced, false, 'ReduceLROnPlateau does not step in an epoch cut short');
   assert.equal(s.lastEpoch.earlyStoppingWait, 2);
   assert.equal(s.validation.earlyStoppingMonitor, 'val_dice');
-  assert.ok(lines.some((l) => /early stopping in epoch 2 after pass 3\/6: no validation-Dice improvement > 1 for 2 validations/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /early stopping in epoch 2 after pass 3\/6: no validation-Dice improvement > 1 for 2 validations/.test(l)),
+    lines.join('\n'),
+  );
   const vals = records('stop-mid').filter((r) => r.type === 'validation');
-  assert.deepEqual(vals.map((v) => [v.epoch, v.batch, v.earlyStoppingWait]), [[1, 3, 0], [2, 3, 2]]);
+  assert.deepEqual(
+    vals.map((v) => [v.epoch, v.batch, v.earlyStoppingWait]),
+    [
+      [1, 3, 0],
+      [2, 3, 2],
+    ],
+  );
   // minEpochs 2: triggered in epoch 2 (1 epoch complete), so epoch 2 runs to its end
   const s2 = await train(config('stop-end', { ...base, minEpochs: 2, data: { ...base.data, dir: half } }), { buildSegmenter: tiny });
   assert.equal(s2.stopReason, 'early_stopping');
@@ -139,13 +189,19 @@ test('early stopping counts validations and stops mid-epoch once minEpochs epoch
   assert.equal(s2.lastEpoch.earlyStoppingWait, 3);
 });
 
-test('accumulation over passes whose BatchNorms use batch statistics: allowed (the original\'s accumulate_grad_batches), noted', async () => {
+test("accumulation over passes whose BatchNorms use batch statistics: allowed (the original's accumulate_grad_batches), noted", async () => {
   const bn = new TinySegmenter({ imageSize: 32, batchNorm: true });
   try {
     const notes: string[] = [];
-    assert.equal(passBatchSize(16, 32, bn, (l) => notes.push(l)), 16);
-    assert.match(notes[0]!, /2 passes of 16 per optimizer step with BatchNorm layers that use batch statistics in training \(norm\): each pass is normalised with its own 16 samples' statistics/);
-    assert.equal(passBatchSize(null, 32, bn), 32, 'unset: one pass per step (the CoCoOp-CRIS scripts\' batch 32)');
+    assert.equal(
+      passBatchSize(16, 32, bn, (l) => notes.push(l)),
+      16,
+    );
+    assert.match(
+      notes[0]!,
+      /2 passes of 16 per optimizer step with BatchNorm layers that use batch statistics in training \(norm\): each pass is normalised with its own 16 samples' statistics/,
+    );
+    assert.equal(passBatchSize(null, 32, bn), 32, "unset: one pass per step (the CoCoOp-CRIS scripts' batch 32)");
     // Two 2-sample passes in train mode: each normalised by its own statistics, the running mean
     // moved twice with momentum 0.1 (what validation then normalises with).
     T.tidy(() => {
@@ -154,7 +210,8 @@ test('accumulation over passes whose BatchNorms use batch statistics: allowed (t
       const r0 = bn.norm!.runningMean!.clone();
       const m = (part: T.Tensor): T.Tensor => T.noGrad(() => bn.stem.forward(part).mean([0, 2, 3]));
       const [a, b] = [x.narrow(0, 0, 2), x.narrow(0, 2, 2)];
-      const ta = bn.tokenize(['a', 'b']), tb = bn.tokenize(['c', 'd']);
+      const ta = bn.tokenize(['a', 'b']),
+        tb = bn.tokenize(['c', 'd']);
       T.noGrad(() => {
         bn.forward(a, ta);
         bn.forward(b, tb);
@@ -171,10 +228,14 @@ test('accumulation over passes whose BatchNorms use batch statistics: allowed (t
   }
   const lines: string[] = [];
   const s = await train(config('bn-2x2', { batchSize: 2, effectiveBatchSize: 4, maxEpochs: 1, progress: 'lines' }), {
-    buildSegmenter: () => new TinySegmenter({ imageSize: 32, batchNorm: true }), log: (l) => lines.push(l),
+    buildSegmenter: () => new TinySegmenter({ imageSize: 32, batchNorm: true }),
+    log: (l) => lines.push(l),
   });
   assert.equal(s.batchSize, 2);
-  assert.ok(lines.some((l) => /2 passes of 2 per optimizer step with BatchNorm layers/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /2 passes of 2 per optimizer step with BatchNorm layers/.test(l)),
+    lines.join('\n'),
+  );
 });
 
 /** TinySegmenter whose validation forwards give NaN (diverged weights, as far as validation can tell). */
@@ -195,6 +256,9 @@ test('a non-finite loss at a validation inside an epoch: reference ends the run 
   assert.equal(s.lastEpoch.valLoss, Infinity);
   assert.match(s.diverged ?? '', /validation loss NaN after epoch 1: recorded as inf and early stopping ended the run/);
   await assert.rejects(
-    train(config('nan-mid-fixed', { valCheckInterval: 0.5, model: { quirks: 'fixed' } }), { buildSegmenter: () => new NaNInEval({ imageSize: 32, quirks: 'fixed' }) }),
-    /non-finite validation loss \(NaN\) after epoch 1/);
+    train(config('nan-mid-fixed', { valCheckInterval: 0.5, model: { quirks: 'fixed' } }), {
+      buildSegmenter: () => new NaNInEval({ imageSize: 32, quirks: 'fixed' }),
+    }),
+    /non-finite validation loss \(NaN\) after epoch 1/,
+  );
 });

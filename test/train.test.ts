@@ -11,11 +11,38 @@ import sharp from 'sharp';
 import * as T from '../src/torch/index.js';
 import { generateSyntheticDataset } from '../src/data/synthetic.js';
 import {
-  diceCELoss, diceCELossPerSample, diceIoU, diceIoUFromCounts, MeanAccumulator,
-  sampleAugmentations, applyAugmentations, augmentBatch, augmentRng, affineTheta, DEFAULT_AUGMENT, type SampleAugment,
-  parseTrainConfig, configLeaves, parseFlagValue, parseAssignments, ConfigError,
-  saveCheckpoint, loadCheckpoint, loadCheckpointInto, readCheckpointMeta, stringifyJson, parseJson, writeFileAtomic,
-  train, NonFiniteLossError, evaluate, predictFolder, TinySegmenter, EVAL_PROTOCOLS, type EpochRecord, type TrainConfigInput,
+  diceCELoss,
+  diceCELossPerSample,
+  diceIoU,
+  diceIoUFromCounts,
+  MeanAccumulator,
+  sampleAugmentations,
+  applyAugmentations,
+  augmentBatch,
+  augmentRng,
+  affineTheta,
+  DEFAULT_AUGMENT,
+  type SampleAugment,
+  parseTrainConfig,
+  configLeaves,
+  parseFlagValue,
+  parseAssignments,
+  ConfigError,
+  saveCheckpoint,
+  loadCheckpoint,
+  loadCheckpointInto,
+  readCheckpointMeta,
+  stringifyJson,
+  parseJson,
+  writeFileAtomic,
+  train,
+  NonFiniteLossError,
+  evaluate,
+  predictFolder,
+  TinySegmenter,
+  EVAL_PROTOCOLS,
+  type EpochRecord,
+  type TrainConfigInput,
 } from '../src/index.js';
 import type { TextInputs } from '../src/tuning/segmenter.js';
 import { fixturesDir, sharedDir } from './helpers.js';
@@ -37,9 +64,7 @@ after(async () => {
 });
 
 /** Same shape and bit-equal values. */
-const same = (a: T.Tensor, b: T.Tensor): boolean =>
-  a.shape.join(',') === b.shape.join(',') && T.tidy(() => a.eq(b).all().item()) === 1;
-
+const same = (a: T.Tensor, b: T.Tensor): boolean => a.shape.join(',') === b.shape.join(',') && T.tidy(() => a.eq(b).all().item()) === 1;
 
 // ------------------------------------------------------------------------------------ loss
 
@@ -52,7 +77,11 @@ test('DiceCE equals the fixture dicece_loss / dice_loss / bce_loss (MONAI semant
       const logits = out.get('logits')!.view(2, 1, 96, 96);
       const labels = inp.get('labels')!;
       const r = diceCELoss(logits, labels);
-      for (const [name, got] of [['dicece_loss', r.loss], ['dice_loss', r.dice], ['bce_loss', r.bce]] as const) {
+      for (const [name, got] of [
+        ['dicece_loss', r.loss],
+        ['dice_loss', r.dice],
+        ['bce_loss', r.bce],
+      ] as const) {
         const exp = out.get(name)!.item();
         assert.ok(Math.abs(got.item() - exp) < 1e-6, `${name}: ${got.item()} vs ${exp}`);
       }
@@ -83,16 +112,24 @@ test('metrics: empty/empty = 1, empty prediction of a non-empty mask = 0, hand-c
     // 4 samples of 2x2; logits +-5 (sigmoid 0.993 / 0.007)
     const L = (bits: number[]): number[] => bits.map((b) => (b ? 5 : -5));
     const logits = T.tensor([L([0, 0, 0, 0]), L([0, 0, 0, 0]), L([1, 1, 0, 0]), L([1, 1, 1, 0])]).view(4, 1, 2, 2);
-    const target = T.tensor([[0, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0], [1, 1, 0, 1]]).view(4, 1, 2, 2);
+    const target = T.tensor([
+      [0, 0, 0, 0],
+      [1, 0, 0, 0],
+      [1, 0, 0, 0],
+      [1, 1, 0, 1],
+    ]).view(4, 1, 2, 2);
     const r = diceIoU(logits, target);
-    assert.deepEqual(r.dice, [1, 0, 2 / 3, 2 * 2 / (3 + 3)]);
+    assert.deepEqual(r.dice, [1, 0, 2 / 3, (2 * 2) / (3 + 3)]);
     assert.deepEqual(r.iou, [1, 0, 1 / 2, 2 / 4]);
     // threshold is strict: p = 0.5 exactly (logit 0) is background
     const z = diceIoU(T.zeros([1, 1, 2, 2]), T.ones([1, 1, 2, 2]));
     assert.deepEqual(z.dice, [0]);
     // probabilities directly, other threshold
-    const p = diceIoU(T.tensor([[0.3, 0.6, 0.2, 0.9]]).view(1, 1, 2, 2), T.tensor([[1, 1, 0, 0]]).view(1, 1, 2, 2), { fromProbabilities: true, threshold: 0.25 });
-    assert.deepEqual(p.dice, [2 * 2 / (3 + 2)]);
+    const p = diceIoU(T.tensor([[0.3, 0.6, 0.2, 0.9]]).view(1, 1, 2, 2), T.tensor([[1, 1, 0, 0]]).view(1, 1, 2, 2), {
+      fromProbabilities: true,
+      threshold: 0.25,
+    });
+    assert.deepEqual(p.dice, [(2 * 2) / (3 + 2)]);
     assert.deepEqual(p.iou, [2 / 3]);
     return null;
   });
@@ -112,7 +149,9 @@ function squareBatch(B: number, S: number): { images: T.Tensor; masks: T.Tensor 
   const img = new Float32Array(B * 3 * S * S);
   const msk = new Float32Array(B * S * S);
   for (let b = 0; b < B; b++) {
-    const x0 = 6 + 2 * b, y0 = 9 + b, side = 14;
+    const x0 = 6 + 2 * b,
+      y0 = 9 + b,
+      side = 14;
     for (let y = 0; y < S; y++) {
       for (let x = 0; x < S; x++) {
         const inside = x >= x0 && x < x0 + side && y >= y0 && y < y0 + side;
@@ -169,7 +208,10 @@ test('the mask follows the image transform (same grid), masks stay binary', () =
     ];
     const out = applyAugmentations(images, masks, plan, { ...DEFAULT_AUGMENT, brightnessByMax: false });
     const m = out.masks.toFloat32Array();
-    assert.ok(m.every((v) => v === 0 || v === 1), 'mask values stay 0/1');
+    assert.ok(
+      m.every((v) => v === 0 || v === 1),
+      'mask values stay 0/1',
+    );
     // red channel thresholded half-way between 0.1 and 0.9 = where the square went
     const red = out.images.narrow(1, 0, 1).gt(0.5).to('float32');
     const agree = red.eq(out.masks).to('float32').flatten(1).mean(1).toArray();
@@ -188,13 +230,21 @@ test('the mask follows the image transform (same grid), masks stay binary', () =
     // colour: x' = clamp(a*x + a*b*mean(x)), mask untouched
     assert.ok(same(out.masks.select(0, 5), masks.select(0, 5)));
     const px = images.select(0, 5);
-    const expPx = px.mul(1.1).add(px.mean().mul(1.1 * 0.05)).clamp(0, 1);
+    const expPx = px
+      .mul(1.1)
+      .add(px.mean().mul(1.1 * 0.05))
+      .clamp(0, 1);
     const gotPx = out.images.select(0, 5);
     assert.ok(gotPx.allclose(expPx, 1e-5, 1e-5));
     return null;
   });
   // theta of the identity transform
-  assert.deepEqual(affineTheta({ scale: 1, tx: 0, ty: 0, angle: 0 }).flat().map((v) => v + 0), [1, 0, 0, 0, 1, 0]);
+  assert.deepEqual(
+    affineTheta({ scale: 1, tx: 0, ty: 0, angle: 0 })
+      .flat()
+      .map((v) => v + 0),
+    [1, 0, 0, 0, 1, 0],
+  );
 });
 
 // ------------------------------------------------------------------------------------ config
@@ -219,10 +269,16 @@ test('config: defaults, errors naming the key and its source, flags for every ke
     }
     throw new Error('expected a ConfigError');
   };
-  assert.match(bad({ name: 'x', data: { dir: '/d' }, lr: 'fast' }, new Map([['lr', '--lr']])), /config key "lr": .*expected number.*\(from --lr\)/);
+  assert.match(
+    bad({ name: 'x', data: { dir: '/d' }, lr: 'fast' }, new Map([['lr', '--lr']])),
+    /config key "lr": .*expected number.*\(from --lr\)/,
+  );
   assert.match(bad({ name: 'x', data: {} }), /config key "data\.dir": missing/);
   assert.match(bad({ name: 'x', data: { dir: '/d' }, plateau: { factr: 0.1 } }), /config key "plateau\.factr": unknown key/);
-  assert.match(bad({ name: 'x', data: { dir: '/d' }, batchSize: 8, effectiveBatchSize: 12 }), /config key "effectiveBatchSize": must be a multiple of batchSize/);
+  assert.match(
+    bad({ name: 'x', data: { dir: '/d' }, batchSize: 8, effectiveBatchSize: 12 }),
+    /config key "effectiveBatchSize": must be a multiple of batchSize/,
+  );
   assert.match(bad({ name: '../up', data: { dir: '/d' } }), /config key "name"/);
   const leaves = configLeaves();
   const flags = new Map(leaves.map((l) => [l.key, l.flag]));
@@ -237,7 +293,13 @@ test('config: defaults, errors naming the key and its source, flags for every ke
   assert.equal(parseFlagValue(leaf('data.overridePrompt'), 'null'), null);
   assert.deepEqual(parseFlagValue(leaf('betas'), '[0.9, 0.99]'), [0.9, 0.99]);
   assert.equal(parseFlagValue(leaf('earlyStopping.enabled'), 'false'), false);
-  assert.deepEqual(parseAssignments(['learner=vpt', 'depth=3'], '--model', 'model.').map(([k, v]) => [k, v]), [['model.learner', 'vpt'], ['model.depth', 3]]);
+  assert.deepEqual(
+    parseAssignments(['learner=vpt', 'depth=3'], '--model', 'model.').map(([k, v]) => [k, v]),
+    [
+      ['model.learner', 'vpt'],
+      ['model.depth', 3],
+    ],
+  );
   assert.throws(() => parseAssignments(['oops'], '--set'), /expected key=value/);
 });
 
@@ -251,7 +313,13 @@ test('checkpoint: learnable state + metadata round trip, strict load, atomic wri
   const b = new TinySegmenter({ imageSize: 32 });
   try {
     const file = path.join(dir, 'x.safetensors');
-    saveCheckpoint(file, a, { kind: 'best', model: { kind: 'tiny' }, metrics: { valDice: 0.5, valLoss: Infinity }, epoch: 3, globalStep: 12 });
+    saveCheckpoint(file, a, {
+      kind: 'best',
+      model: { kind: 'tiny' },
+      metrics: { valDice: 0.5, valLoss: Infinity },
+      epoch: 3,
+      globalStep: 12,
+    });
     const meta = readCheckpointMeta(file);
     assert.equal(meta.kind, 'best');
     assert.equal(meta.epoch, 3);
@@ -288,9 +356,16 @@ test('checkpoint: learnable state + metadata round trip, strict load, atomic wri
 // ------------------------------------------------------------------------------------ training
 
 const baseConfig = (name: string, extra: Partial<TrainConfigInput> = {}): TrainConfigInput => ({
-  name, runsDir: path.join(tmp, 'runs'), seed: 11,
+  name,
+  runsDir: path.join(tmp, 'runs'),
+  seed: 11,
   data: { dir: shapes, imageSize: 32, workers: 0 },
-  batchSize: 8, effectiveBatchSize: 8, minEpochs: 1, maxEpochs: 2, lr: 0.05, progress: 'none',
+  batchSize: 8,
+  effectiveBatchSize: 8,
+  minEpochs: 1,
+  maxEpochs: 2,
+  lr: 0.05,
+  progress: 'none',
   ...extra,
 });
 const tiny = (): TinySegmenter => new TinySegmenter({ imageSize: 32 });
@@ -312,7 +387,10 @@ test('two epochs on synthetic data lower the loss and raise val Dice; run folder
   assert.ok(epochs[1]!.valDice > before.dice + 0.02, `val Dice ${before.dice} -> ${epochs[1]!.valDice}`);
   assert.ok(epochs[1]!.trainLoss < epochs[0]!.trainLoss, `train loss ${epochs[0]!.trainLoss} -> ${epochs[1]!.trainLoss}`);
   // summary = the best checkpoint's scores, equal to evaluating it independently
-  assert.equal(summary.bestEpoch, epochs.reduce((b, e) => (e.valDice > epochs[b - 1]!.valDice ? e.epoch : b), 1));
+  assert.equal(
+    summary.bestEpoch,
+    epochs.reduce((b, e) => (e.valDice > epochs[b - 1]!.valDice ? e.epoch : b), 1),
+  );
   assert.equal(summary.val.dice, afterEval.dice);
   assert.equal(summary.val.loss, afterEval.loss);
   assert.equal(summary.val.dice, epochs[summary.bestEpoch - 1]!.valDice);
@@ -323,17 +401,32 @@ test('two epochs on synthetic data lower the loss and raise val Dice; run folder
   assert.equal(summary.trainableParams, fresh.numParameters(true));
   fresh.dispose();
   // run folder
-  for (const f of ['config.json', 'metrics.jsonl', 'summary.json', 'checkpoints/best.safetensors', 'checkpoints/last.safetensors',
-    'checkpoints/resume/state.safetensors', 'eval/val.json', 'eval/test.json']) assert.ok(existsSync(path.join(run, f)), f);
+  for (const f of [
+    'config.json',
+    'metrics.jsonl',
+    'summary.json',
+    'checkpoints/best.safetensors',
+    'checkpoints/last.safetensors',
+    'checkpoints/resume/state.safetensors',
+    'eval/val.json',
+    'eval/test.json',
+  ])
+    assert.ok(existsSync(path.join(run, f)), f);
   const config = JSON.parse(readFileSync(path.join(run, 'config.json'), 'utf8')) as Record<string, unknown>;
   assert.equal(config.lr, 0.05);
-  assert.equal(config.weightDecay, 0, 'the resolved default (quirks reference: the original\'s weight_decay 0.0) is recorded');
+  assert.equal(config.weightDecay, 0, "the resolved default (quirks reference: the original's weight_decay 0.0) is recorded");
   assert.deepEqual(JSON.parse(readFileSync(path.join(run, 'summary.json'), 'utf8')).val, summary.val);
-  const lines = readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; epoch?: number });
+  const lines = readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; epoch?: number });
   const steps = lines.filter((l) => l.type === 'step');
   const N = (JSON.parse(readFileSync(path.join(shapes, 'anns', 'train.json'), 'utf8')) as unknown[]).length;
   assert.equal(steps.length, 2 * Math.ceil(N / 8));
-  assert.deepEqual(lines.filter((l) => l.type === 'epoch').map((l) => l.epoch), [1, 2]);
+  assert.deepEqual(
+    lines.filter((l) => l.type === 'epoch').map((l) => l.epoch),
+    [1, 2],
+  );
   assert.equal(lines[lines.length - 1]!.type, 'final');
   const last = readCheckpointMeta(path.join(run, 'checkpoints', 'last.safetensors'));
   assert.equal(last.epoch, 2);
@@ -343,7 +436,10 @@ test('two epochs on synthetic data lower the loss and raise val Dice; run folder
   // an existing run folder is not silently reused
   await assert.rejects(train(cfg, { buildSegmenter: tiny }), /already exists: resume it/);
   // a dataset problem fails before any run folder is made
-  await assert.rejects(train(baseConfig('no-data', { data: { dir: path.join(tmp, 'missing'), imageSize: 32 } }), { buildSegmenter: tiny }), /split file not found/);
+  await assert.rejects(
+    train(baseConfig('no-data', { data: { dir: path.join(tmp, 'missing'), imageSize: 32 } }), { buildSegmenter: tiny }),
+    /split file not found/,
+  );
   assert.ok(!existsSync(path.join(tmp, 'runs', 'no-data')));
 });
 
@@ -353,18 +449,29 @@ test('issue 24 row 8: a dataset the original evaluates through its training tran
   const voc = path.join(tmp, 'voc-like');
   await fs.cp(shapes, voc, { recursive: true });
   await fs.rm(path.join(voc, 'anns', 'test.json'));
-  await fs.writeFile(path.join(voc, 'dataset.json'), JSON.stringify({
-    reference: { dataConfig: 'configs/data/image_dir_text_mask_jpg.yaml', evalTransforms: 'train', testSplit: 'val' },
-  }));
-  const cfg = (name: string, extra: Partial<TrainConfigInput> = {}): TrainConfigInput => baseConfig(name, {
-    data: { dir: voc, imageSize: 32, workers: 0 }, maxEpochs: 1, augment: { p: 1 }, progress: 'lines', ...extra,
-  });
+  await fs.writeFile(
+    path.join(voc, 'dataset.json'),
+    JSON.stringify({
+      reference: { dataConfig: 'configs/data/image_dir_text_mask_jpg.yaml', evalTransforms: 'train', testSplit: 'val' },
+    }),
+  );
+  const cfg = (name: string, extra: Partial<TrainConfigInput> = {}): TrainConfigInput =>
+    baseConfig(name, {
+      data: { dir: voc, imageSize: 32, workers: 0 },
+      maxEpochs: 1,
+      augment: { p: 1 },
+      progress: 'lines',
+      ...extra,
+    });
   const notes: string[] = [];
   // evaluation batches of 3: the augmentation draws are per batch, which `eval` must follow
   const ref = await train(cfg('voc-ref', { evalBatchSize: 3 }), { buildSegmenter: tiny, log: (l) => notes.push(l) });
   assert.deepEqual(ref.evaluation, { augmented: true, testSplit: 'val' });
   assert.equal(ref.test?.samples, ref.val.samples, 'the test set is the val split');
-  assert.ok(notes.some((l) => /the test set is the val split, as the original's configs\/data\/image_dir_text_mask_jpg\.yaml/.test(l)), notes.join('\n'));
+  assert.ok(
+    notes.some((l) => /the test set is the val split, as the original's configs\/data\/image_dir_text_mask_jpg\.yaml/.test(l)),
+    notes.join('\n'),
+  );
   const testJson = JSON.parse(readFileSync(path.join(tmp, 'runs', 'voc-ref', 'eval', 'test.json'), 'utf8')) as { split: string };
   assert.equal(testJson.split, 'val');
   // The val/test scores are those of augmented inputs: an un-augmented evaluation of the same checkpoint differs,
@@ -382,8 +489,16 @@ test('issue 24 row 8: a dataset the original evaluates through its training tran
     const t = await ev({});
     assert.deepEqual(t.reading, { split: 'val', augmented: true });
     assert.deepEqual([t.evaluation!.loss, t.evaluation!.dice, t.evaluation!.iou], [ref.test!.loss, ref.test!.dice, ref.test!.iou]);
-    assert.ok(t.notes.some((n) => /the test set is the val split, as the original's configs\/data\/image_dir_text_mask_jpg\.yaml/.test(n)), t.notes.join('\n'));
-    assert.ok(t.notes.some((n) => /go through the training augmentation, with the draws of the run's final test evaluation in batches of 3/.test(n)), t.notes.join('\n'));
+    assert.ok(
+      t.notes.some((n) => /the test set is the val split, as the original's configs\/data\/image_dir_text_mask_jpg\.yaml/.test(n)),
+      t.notes.join('\n'),
+    );
+    assert.ok(
+      t.notes.some((n) =>
+        /go through the training augmentation, with the draws of the run's final test evaluation in batches of 3/.test(n),
+      ),
+      t.notes.join('\n'),
+    );
     const v = await ev({ split: 'val' });
     assert.deepEqual([v.evaluation!.loss, v.evaluation!.dice], [ref.val.loss, ref.val.dice]);
     // clean inputs on request, the same as evaluating the checkpoint directly
@@ -392,7 +507,11 @@ test('issue 24 row 8: a dataset the original evaluates through its training tran
     assert.ok(Math.abs(clean.evaluation!.loss - plain.loss) < 1e-6);
     // another batch size draws otherwise, said so
     const b5 = await ev({ batchSize: '5' });
-    assert.ok(b5.notes.some((n) => /--batch-size 5: the augmentation draws are made per batch, so they differ from the run's \(batches of 3\)/.test(n)));
+    assert.ok(
+      b5.notes.some((n) =>
+        /--batch-size 5: the augmentation draws are made per batch, so they differ from the run's \(batches of 3\)/.test(n),
+      ),
+    );
     // --out predicts the clean images (predictions are for use), said so
     const out = await ev({ out: path.join(tmp, 'voc-ref-preds'), overlays: false });
     assert.deepEqual(out.reading, { split: 'val', augmented: false });
@@ -401,23 +520,37 @@ test('issue 24 row 8: a dataset the original evaluates through its training tran
     const best = path.join(runDir, 'checkpoints', 'best.safetensors');
     const file = await runEval(best, { dataset: voc, loaderThreads: '0', imageSize: '32' }, tiny);
     assert.deepEqual(file.reading, { split: 'val', augmented: false });
-    assert.ok(file.notes.some((n) => /a checkpoint file has no run config \(seed, augmentation\), so its inputs are read clean/.test(n)), file.notes.join('\n'));
-    await assert.rejects(runEval(best, { dataset: voc, loaderThreads: '0', evalAugment: 'on' }, tiny), /option "--eval-augment": on needs a run folder/);
+    assert.ok(
+      file.notes.some((n) => /a checkpoint file has no run config \(seed, augmentation\), so its inputs are read clean/.test(n)),
+      file.notes.join('\n'),
+    );
+    await assert.rejects(
+      runEval(best, { dataset: voc, loaderThreads: '0', evalAugment: 'on' }, tiny),
+      /option "--eval-augment": on needs a run folder/,
+    );
   } finally {
     seg.dispose();
   }
   // data.evalAugment: false turns the augmentation off (the test split stays the original's)
-  const off = await train(cfg('voc-off', { data: { dir: voc, imageSize: 32, workers: 0, evalAugment: false }, progress: 'none' }), { buildSegmenter: tiny });
+  const off = await train(cfg('voc-off', { data: { dir: voc, imageSize: 32, workers: 0, evalAugment: false }, progress: 'none' }), {
+    buildSegmenter: tiny,
+  });
   assert.deepEqual(off.evaluation, { augmented: false, testSplit: 'val' });
   // quirks fixed: this project's evaluation (no augmentation; no test split, no test evaluation)
-  const fixed = await train(cfg('voc-fixed', { model: { quirks: 'fixed' }, progress: 'none' }), { buildSegmenter: () => new TinySegmenter({ imageSize: 32, quirks: 'fixed' }) });
+  const fixed = await train(cfg('voc-fixed', { model: { quirks: 'fixed' }, progress: 'none' }), {
+    buildSegmenter: () => new TinySegmenter({ imageSize: 32, quirks: 'fixed' }),
+  });
   assert.deepEqual(fixed.evaluation, { augmented: false, testSplit: null });
   assert.equal(fixed.test, null);
 });
 
 test('gradient accumulation: one step of 16 = two passes of 8 (same update)', async () => {
-  const one = await train(baseConfig('accum-16', { batchSize: 16, effectiveBatchSize: 16, maxEpochs: 1, augment: { p: 0 } }), { buildSegmenter: tiny });
-  const two = await train(baseConfig('accum-8x2', { batchSize: 8, effectiveBatchSize: 16, maxEpochs: 1, augment: { p: 0 } }), { buildSegmenter: tiny });
+  const one = await train(baseConfig('accum-16', { batchSize: 16, effectiveBatchSize: 16, maxEpochs: 1, augment: { p: 0 } }), {
+    buildSegmenter: tiny,
+  });
+  const two = await train(baseConfig('accum-8x2', { batchSize: 8, effectiveBatchSize: 16, maxEpochs: 1, augment: { p: 0 } }), {
+    buildSegmenter: tiny,
+  });
   assert.equal(one.globalSteps, two.globalSteps);
   const a = loadCheckpoint(path.join(tmp, 'runs', 'accum-16', 'checkpoints', 'last.safetensors')).state;
   const b = loadCheckpoint(path.join(tmp, 'runs', 'accum-8x2', 'checkpoints', 'last.safetensors')).state;
@@ -445,10 +578,19 @@ test('gradient accumulation weighting: reference divides each pass by A (Lightni
   const N = (JSON.parse(readFileSync(path.join(shapes, 'anns', 'train.json'), 'utf8')) as unknown[]).length;
   const last = N - 3 * 24;
   assert.ok(last > 0 && last < 24, `the synthetic split (${N} samples) must end in a smaller pass`);
-  const common = { batchSize: 24, effectiveBatchSize: 48, weightDecay: 1e-3, maxEpochs: 1, augment: { p: 0 }, data: { dir: shapes, imageSize: 32, workers: 0, testSplit: null } };
+  const common = {
+    batchSize: 24,
+    effectiveBatchSize: 48,
+    weightDecay: 1e-3,
+    maxEpochs: 1,
+    augment: { p: 0 },
+    data: { dir: shapes, imageSize: 32, workers: 0, testSplit: null },
+  };
   const run = async (name: string, quirks: 'reference' | 'fixed'): Promise<number[]> => {
     let seg: GradProbe | null = null;
-    await train(baseConfig(name, { ...common, model: { quirks } }), { buildSegmenter: () => (seg = new GradProbe({ imageSize: 32, quirks })) });
+    await train(baseConfig(name, { ...common, model: { quirks } }), {
+      buildSegmenter: () => (seg = new GradProbe({ imageSize: 32, quirks })),
+    });
     return seg!.seen;
   };
   const ref = await run('weights-ref', 'reference');
@@ -457,19 +599,24 @@ test('gradient accumulation weighting: reference divides each pass by A (Lightni
   assert.deepEqual([ref[0], ref[2]], [0, 0], 'gradients are none when a step starts');
   assert.ok(Math.abs(ref[1]! - fixed[1]!) <= 1e-6 * fixed[1]!, 'full window: 1/2 in both modes');
   const ratio = ref[3]! / fixed[3]!;
-  assert.ok(Math.abs(ratio - (1 / 2) / (24 / (24 + last))) < 1e-5, `ratio ${ratio}`);
+  assert.ok(Math.abs(ratio - 1 / 2 / (24 / (24 + last))) < 1e-5, `ratio ${ratio}`);
 });
 
 test('memory is flat: live tensors after epoch 1 equal those after epoch 3', async () => {
   const live: number[] = [];
   const lines: string[] = [];
   await train(baseConfig('memory', { maxEpochs: 3, progress: 'lines' }), {
-    buildSegmenter: tiny, onEpoch: () => live.push(T.liveTensors()), log: (l) => lines.push(l),
+    buildSegmenter: tiny,
+    onEpoch: () => live.push(T.liveTensors()),
+    log: (l) => lines.push(l),
   });
   // quiet mode: one line per epoch (plus the final evaluation messages)
   const epochLines = lines.filter((l) => l.startsWith('epoch '));
   assert.equal(epochLines.length, 3);
-  assert.match(epochLines[0]!, /^epoch 1\/3 {2}train loss \d\.\d{4} dice \d\.\d{4} \| val loss \d\.\d{4} dice \d\.\d{4} iou \d\.\d{4} \| lr 5\.00e-2 \| [\d.]+ img\/s \| [\d.]+ s/);
+  assert.match(
+    epochLines[0]!,
+    /^epoch 1\/3 {2}train loss \d\.\d{4} dice \d\.\d{4} \| val loss \d\.\d{4} dice \d\.\d{4} iou \d\.\d{4} \| lr 5\.00e-2 \| [\d.]+ img\/s \| [\d.]+ s/,
+  );
   assert.match(lines[lines.length - 1]!, /^done: 3 epochs \(max_epochs\), best epoch \d: val Dice/);
   assert.equal(live.length, 3);
   assert.equal(live[2], live[0], `live tensors per epoch: ${live.join(', ')}`);
@@ -478,7 +625,10 @@ test('memory is flat: live tensors after epoch 1 equal those after epoch 3', asy
 /** TinySegmenter whose forward turns NaN from its n-th training call on. */
 class NaNAfter extends TinySegmenter {
   calls = 0;
-  constructor(readonly n: number, quirks: 'reference' | 'fixed' = 'fixed') {
+  constructor(
+    readonly n: number,
+    quirks: 'reference' | 'fixed' = 'fixed',
+  ) {
     super({ imageSize: 32, quirks });
   }
   override forward(x: T.Tensor, text: TextInputs): T.Tensor {
@@ -524,7 +674,6 @@ test('quirks fixed: a NaN loss stops with an error naming the step; the last goo
 
 // ------------------------------------------------------------------------------------ evaluation and prediction
 
-
 test('quirks reference: a NaN loss becomes val_loss inf (nan_to_num, nan=inf) and early stopping ends the run, as the original', async () => {
   const cfg = baseConfig('nan-ref', { maxEpochs: 3, minEpochs: 3 });
   const perEpoch = Math.ceil((JSON.parse(readFileSync(path.join(shapes, 'anns', 'train.json'), 'utf8')) as unknown[]).length / 8);
@@ -544,8 +693,14 @@ test('quirks reference: a NaN loss becomes val_loss inf (nan_to_num, nan=inf) an
   assert.equal(summary.stopReason, 'early_stopping');
   assert.equal(summary.epochs, 2);
   assert.equal(summary.lastEpoch.valLoss, Infinity);
-  assert.deepEqual(epochs.map((e) => Number.isFinite(e.valLoss)), [true, false]);
-  const lines = readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => parseJson<Record<string, unknown>>(l));
+  assert.deepEqual(
+    epochs.map((e) => Number.isFinite(e.valLoss)),
+    [true, false],
+  );
+  const lines = readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => parseJson<Record<string, unknown>>(l));
   assert.ok(lines.some((l) => l.type === 'error' && l.quirks === 'reference' && l.what === 'loss (NaN)' && l.epoch === 2 && l.step === 3));
   // No update was applied on the NaN step: the last checkpoint is epoch 1's, finite.
   const { state } = loadCheckpoint(path.join(run, 'checkpoints', 'last.safetensors'));
@@ -579,7 +734,14 @@ test('evaluate gives per-sample scores; predictFolder writes masks at the origin
     const some = path.join(tmp, 'kv');
     await fs.mkdir(some);
     for (const name of readdirSync(kv).sort().slice(0, 3)) await fs.copyFile(path.join(kv, name), path.join(some, name));
-    const q = await predictFolder(seg, { input: some, prompt: 'polyp', outDir: path.join(tmp, 'pred-kv'), imageSize: 32, workers: 0, overlays: false });
+    const q = await predictFolder(seg, {
+      input: some,
+      prompt: 'polyp',
+      outDir: path.join(tmp, 'pred-kv'),
+      imageSize: 32,
+      workers: 0,
+      overlays: false,
+    });
     assert.equal(q.files.length, 3);
     for (const file of q.files) {
       const src = await sharp(path.join(some, file.name)).metadata();
@@ -601,19 +763,35 @@ test('predictFolder writes each batch behind the next forward: outputs in input 
     const progress: { done: number; total: number; images: number; totalImages: number; rate: number }[] = [];
     const out = path.join(tmp, 'pred-behind');
     const p = await predictFolder(seg, {
-      input: shapes, split: 'test', outDir: out, imageSize: 32, workers: 1, batchSize: 2, overlays: false,
-      onBatch: (done, total, pr) => progress.push({ done, total, images: pr.images, totalImages: pr.totalImages, rate: pr.imagesPerSecond }),
+      input: shapes,
+      split: 'test',
+      outDir: out,
+      imageSize: 32,
+      workers: 1,
+      batchSize: 2,
+      overlays: false,
+      onBatch: (done, total, pr) =>
+        progress.push({ done, total, images: pr.images, totalImages: pr.totalImages, rate: pr.imagesPerSecond }),
     });
     const ref = await evaluate(seg, shapes, 'test', { imageSize: 32, workers: 0, batchSize: 4 });
     assert.ok(ref.samples >= 3, 'the fixture split has several batches of 2');
     // In input order, each entry's files written, whatever batch they were written behind.
-    assert.deepEqual(p.files.map((f) => f.name), ref.perSample.map((s) => s.name));
-    assert.deepEqual(p.evaluation!.perSample.map((s) => s.dice), ref.perSample.map((s) => s.dice));
+    assert.deepEqual(
+      p.files.map((f) => f.name),
+      ref.perSample.map((s) => s.name),
+    );
+    assert.deepEqual(
+      p.evaluation!.perSample.map((s) => s.dice),
+      ref.perSample.map((s) => s.dice),
+    );
     for (const f of p.files) assert.ok(existsSync(f.mask) && existsSync(f.prob), f.name);
     // Progress: images written so far (never ahead of the files), the last call has them all.
     const batches = Math.ceil(ref.samples / 2);
     assert.equal(progress.length, batches + 1);
-    assert.deepEqual(progress.map((x) => x.done), Array.from({ length: batches + 1 }, (_, i) => i));
+    assert.deepEqual(
+      progress.map((x) => x.done),
+      Array.from({ length: batches + 1 }, (_, i) => i),
+    );
     assert.ok(progress.every((x, i) => x.total === batches && x.totalImages === ref.samples && x.images === Math.min(ref.samples, 2 * i)));
     assert.ok(progress.at(-1)!.rate > 0 && Number.isFinite(progress.at(-1)!.rate));
   } finally {

@@ -47,13 +47,30 @@ test('loadTunedInto (train, eval) and loadTuned (predict, bench) refuse a checkp
     T.noGrad(() => seg.learnableState().get('context_learner.context_vectors')!.mul_(2));
     saveCheckpoint(file, seg, { kind: 'best', model: config, metrics: { valDice: 0.5 }, epoch: 1, globalStep: 3 });
     loadTunedInto(same, file);
-    T.noGrad(() => assert.equal(same.learnableState().get('context_learner.context_vectors')!.sub(seg.learnableState().get('context_learner.context_vectors')!).abs().max().item(), 0));
+    T.noGrad(() =>
+      assert.equal(
+        same
+          .learnableState()
+          .get('context_learner.context_vectors')!
+          .sub(seg.learnableState().get('context_learner.context_vectors')!)
+          .abs()
+          .max()
+          .item(),
+        0,
+      ),
+    );
     same.dispose();
 
-    await refuses({ ...config, learner: 'coop', depth: 2 }, /learner configuration differs from the checkpoint's: .*name "vpt" \(checkpoint\) vs "coop"/);
+    await refuses(
+      { ...config, learner: 'coop', depth: 2 },
+      /learner configuration differs from the checkpoint's: .*name "vpt" \(checkpoint\) vs "coop"/,
+    );
     await refuses({ ...config, depth: 3 }, /learner configuration differs from the checkpoint's: depth 2 \(checkpoint\) vs 3/);
     await refuses({ ...config, numContext: 6 }, /numContext 4 \(checkpoint\) vs 6/);
-    await refuses({ ...config, quirks: 'fixed' }, /segmenter configuration differs from the checkpoint's: quirks "reference" \(checkpoint\) vs "fixed"/);
+    await refuses(
+      { ...config, quirks: 'fixed' },
+      /segmenter configuration differs from the checkpoint's: quirks "reference" \(checkpoint\) vs "fixed"/,
+    );
     // another base model: same architecture and config, other weights
     const otherBase = join(tmp, 'other-base');
     cpSync(TINY, otherBase, { recursive: true });

@@ -27,8 +27,13 @@ test('inspect a folder: names, shapes, decay flags and the total (the fixture co
   const text = await cli(['--model', TINY, '--learner', 'shared_attn', '--depth', '1', '--set', 'feedforward=64', '--set', 'dropout=0']);
   assert.match(text, /context_learner\.projection_layers\.0\.self_attn\.in_proj_weight\s+\[288, 96\]\s+27,648\s+yes/);
   assert.match(text, /total trainable: 50,866 values in 16 tensors/);
-  assert.deepEqual(inspectConfig({ model: TINY, set: ['intermediateDim=null', 'contextInitializer=a photo'] }),
-    { model: TINY, learner: 'vpt', randomWeights: true, intermediateDim: null, contextInitializer: 'a photo' });
+  assert.deepEqual(inspectConfig({ model: TINY, set: ['intermediateDim=null', 'contextInitializer=a photo'] }), {
+    model: TINY,
+    learner: 'vpt',
+    randomWeights: true,
+    intermediateDim: null,
+    contextInitializer: 'a photo',
+  });
   await assert.rejects(cli(['--model', TINY, '--learner', 'vpt', '--set', 'heads=4']), /learner vpt: unknown option "heads"/);
 });
 
@@ -42,5 +47,5 @@ test('inspect --weights with a preset or hub id: ignored, and the result says wh
   const r = await runInspect({ model: 'cris-tiny', learner: 'coop', weights: true, tokenizer: join(fixturesDir(), 'tokenizer') });
   assert.match(r.note ?? '', /--weights ignored: "cris-tiny" is not a local model folder, and inspect never downloads/);
   const folder = await runInspect({ model: TINY, learner: 'coop', weights: true });
-  assert.equal(folder.note, undefined, 'a folder\'s weights are loaded: no note');
+  assert.equal(folder.note, undefined, "a folder's weights are loaded: no note");
 });

@@ -34,7 +34,10 @@ after(() => {
 });
 
 const px = (): T.Tensor => inputs.get('pixel_values')!;
-const text = (): { inputIds: T.Tensor; attentionMask: T.Tensor } => ({ inputIds: inputs.get('input_ids')!, attentionMask: inputs.get('attention_mask')! });
+const text = (): { inputIds: T.Tensor; attentionMask: T.Tensor } => ({
+  inputIds: inputs.get('input_ids')!,
+  attentionMask: inputs.get('attention_mask')!,
+});
 const tiny = (o: Record<string, unknown> = {}): Promise<TunedSegmenter> => buildSegmenter({ model: TINY, tokenizer: TOKENIZER, ...o });
 
 /** Loss + backward; returns the grads of the trainable tensors by name (null = none). */
@@ -47,14 +50,23 @@ function gradsOf(seg: TunedSegmenter, pixels = px(), t = text(), labels = inputs
 
 test('factory configs reproduce every fixture learner configuration and its trainable count', async () => {
   const dir = join(TINY, 'learners');
-  for (const c of readdirSync(dir).filter((e) => e.includes('-d')).sort()) {
+  for (const c of readdirSync(dir)
+    .filter((e) => e.includes('-d'))
+    .sort()) {
     const cj = JSON.parse(readFileSync(join(dir, c, 'case.json'), 'utf8')) as Record<string, unknown>;
     const { name, options } = learnerFromReference(cj.context_learner as Record<string, unknown>);
     const seg = await tiny({ learner: name, ...options });
     try {
       assert.equal(seg.numParameters(true), cj.num_trainable_parameters, c);
       const want = (cj.trainable_parameters as { name: string; shape: number[] }[]).map((p) => `${p.name} [${p.shape.join(',')}]`).sort();
-      assert.deepEqual(seg.namedTrainable().map(([k, t]) => `${k} [${t.shape.join(',')}]`).sort(), want, `${c}: names are the reference's`);
+      assert.deepEqual(
+        seg
+          .namedTrainable()
+          .map(([k, t]) => `${k} [${t.shape.join(',')}]`)
+          .sort(),
+        want,
+        `${c}: names are the reference's`,
+      );
     } finally {
       seg.dispose();
     }
@@ -76,7 +88,11 @@ test('Segmenter contract: tokenize, forward [B, 1, S, S], info, describe; a trai
     assert.equal((d.learner as Record<string, unknown>).depth, 2);
     assert.match(String((d.base as Record<string, unknown>).fingerprint), /^sha256-sampled:[0-9a-f]{64}$/);
     assert.equal((d.config as Record<string, unknown>).learner, 'maple');
-    T.noGrad(() => T.tidy(() => { seg.forward(px(), text()); })); // builds the upsampler's cached interpolation matrices
+    T.noGrad(() =>
+      T.tidy(() => {
+        seg.forward(px(), text());
+      }),
+    ); // builds the upsampler's cached interpolation matrices
     const before = T.liveTensors();
     const opt = new T.optim.AdamW(seg.parameterGroups(0.01), { lr: 1e-3 });
     for (let i = 0; i < 2; i++) {
@@ -102,15 +118,26 @@ test('parameterGroups: decay on Linear/Conv weights (and attention in_proj_weigh
   const attn = await tiny({ learner: 'shared_attn', heads: 16, feedforward: 64, dropout: 0 });
   try {
     assert.deepEqual(maple.decayNames().decayed.sort(), [
-      'additive_decoder_layer.1.weight', 'context_learner.projection_layers.0.0.weight', 'context_learner.projection_layers.0.2.weight',
+      'additive_decoder_layer.1.weight',
+      'context_learner.projection_layers.0.0.weight',
+      'context_learner.projection_layers.0.2.weight',
     ]);
     assert.deepEqual(maple.decayNames().other.sort(), [
-      'additive_decoder_layer.1.bias', 'context_learner.context_vectors', 'context_learner.projection_layers.0.0.bias',
-      'context_learner.projection_layers.0.3.bias', 'context_learner.projection_layers.0.3.weight', 'residual_ratio',
+      'additive_decoder_layer.1.bias',
+      'context_learner.context_vectors',
+      'context_learner.projection_layers.0.0.bias',
+      'context_learner.projection_layers.0.3.bias',
+      'context_learner.projection_layers.0.3.weight',
+      'residual_ratio',
     ]);
     const d = attn.decayNames().decayed.sort();
-    assert.deepEqual(d, ['additive_decoder_layer.1.weight', 'context_learner.projection_layers.0.linear1.weight', 'context_learner.projection_layers.0.linear2.weight',
-      'context_learner.projection_layers.0.self_attn.in_proj_weight', 'context_learner.projection_layers.0.self_attn.out_proj.weight']);
+    assert.deepEqual(d, [
+      'additive_decoder_layer.1.weight',
+      'context_learner.projection_layers.0.linear1.weight',
+      'context_learner.projection_layers.0.linear2.weight',
+      'context_learner.projection_layers.0.self_attn.in_proj_weight',
+      'context_learner.projection_layers.0.self_attn.out_proj.weight',
+    ]);
     assert.ok(attn.decayNames().other.includes('context_learner.projection_layers.0.norm1.weight'));
     const groups = maple.parameterGroups(0.05);
     assert.equal(groups[0]!.weightDecay, 0.05);
@@ -127,21 +154,36 @@ test('learnableState round trip: same values, same logits; strict loading names 
   const b = await tiny({ learner: 'cocoop', depth: 2 });
   const c = await tiny({ learner: 'cocoop', depth: 3 });
   try {
-    T.noGrad(() => T.tidy(() => { for (const [, t] of a.namedTrainable()) t.add_(T.randn(t.shape).mul(0.01)); }));
+    T.noGrad(() =>
+      T.tidy(() => {
+        for (const [, t] of a.namedTrainable()) t.add_(T.randn(t.shape).mul(0.01));
+      }),
+    );
     const state = a.learnableState();
-    assert.deepEqual([...state.keys()].sort(), a.namedTrainable().map(([k]) => k).sort());
+    assert.deepEqual(
+      [...state.keys()].sort(),
+      a
+        .namedTrainable()
+        .map(([k]) => k)
+        .sort(),
+    );
     b.loadLearnableState(state, 'a');
-    T.noGrad(() => T.tidy(() => {
-      assert.equal(a.forward(px(), text()).sub(b.forward(px(), text())).abs().max().item(), 0);
-    }));
-    assert.throws(() => c.loadLearnableState(state, 'a.safetensors'), (e: Error) => {
-      assert.ok(e instanceof LearnableStateError);
-      assert.match(e.message, /from a\.safetensors/);
-      assert.match(e.message, /missing \(4\): context_learner\.projection_layers\.2\./);
-      assert.match(e.message, /shape mismatch: context_learner\.context_vectors: expected \[3, 4, 32\], got \[2, 4, 32\]/);
-      assert.match(e.message, /cocoop depth 3/);
-      return true;
-    });
+    T.noGrad(() =>
+      T.tidy(() => {
+        assert.equal(a.forward(px(), text()).sub(b.forward(px(), text())).abs().max().item(), 0);
+      }),
+    );
+    assert.throws(
+      () => c.loadLearnableState(state, 'a.safetensors'),
+      (e: Error) => {
+        assert.ok(e instanceof LearnableStateError);
+        assert.match(e.message, /from a\.safetensors/);
+        assert.match(e.message, /missing \(4\): context_learner\.projection_layers\.2\./);
+        assert.match(e.message, /shape mismatch: context_learner\.context_vectors: expected \[3, 4, 32\], got \[2, 4, 32\]/);
+        assert.match(e.message, /cocoop depth 3/);
+        return true;
+      },
+    );
   } finally {
     a.dispose();
     b.dispose();
@@ -149,7 +191,7 @@ test('learnableState round trip: same values, same logits; strict loading names 
   }
 });
 
-test('loadTuned: rebuilds the checkpoint\'s segmenter; refuses another base model or learner configuration', async () => {
+test("loadTuned: rebuilds the checkpoint's segmenter; refuses another base model or learner configuration", async () => {
   const config = { model: TINY, tokenizer: TOKENIZER, learner: 'vpt', depth: 2 };
   const seg = await buildSegmenter(config);
   const file = join(tmp, 'best.safetensors');
@@ -176,8 +218,14 @@ test('loadTuned: rebuilds the checkpoint\'s segmenter; refuses another base mode
     });
     copyFileSync(join(TINY, 'config.json'), join(other, 'config.json'));
     await assert.rejects(loadTuned(file, other), /tuned on base model .* but .* has different weights \(fingerprint/);
-    await assert.rejects(loadTuned(file, undefined, { depth: 3 }), /learner configuration differs from the checkpoint's: depth 2 \(checkpoint\) vs 3/);
-    await assert.rejects(loadTuned(file, undefined, { quirks: 'fixed' }), /segmenter configuration differs from the checkpoint's: quirks "reference" \(checkpoint\) vs "fixed"/);
+    await assert.rejects(
+      loadTuned(file, undefined, { depth: 3 }),
+      /learner configuration differs from the checkpoint's: depth 2 \(checkpoint\) vs 3/,
+    );
+    await assert.rejects(
+      loadTuned(file, undefined, { quirks: 'fixed' }),
+      /segmenter configuration differs from the checkpoint's: quirks "reference" \(checkpoint\) vs "fixed"/,
+    );
     await assert.rejects(loadTuned(file, CRIS_TINY), /config\.json/);
     await assert.rejects(loadTuned(join(tmp, 'missing.safetensors')), /no such checkpoint file/);
   } finally {
@@ -225,7 +273,10 @@ test('CRIS: CoOp/CoCoOp only; quirk 12 depth shift; quirk 16 train mode and Batc
   };
   for (const l of ['vpt', 'maple', 'shared_separate', 'shared_attn']) {
     const m = model();
-    assert.throws(() => new PromptedCris(m, { learner: l as 'vpt' }), /CRIS's image encoder is a CNN \(ResNet\): only the text learners coop and cocoop apply/);
+    assert.throws(
+      () => new PromptedCris(m, { learner: l as 'vpt' }),
+      /CRIS's image encoder is a CNN \(ResNet\): only the text learners coop and cocoop apply/,
+    );
     m.dispose();
   }
   const ref = new PromptedCris(model(), { learner: 'coop' });
@@ -235,11 +286,14 @@ test('CRIS: CoOp/CoCoOp only; quirk 12 depth shift; quirk 16 train mode and Batc
     assert.equal(ref.context_learner!.numContext, 4, '"a photo of a" without a tokenizer');
     const t = { inputIds: crisInputs.get('input_ids')!, attentionMask: crisInputs.get('attention_mask')! };
     const pixels = crisInputs.get('pixel_values')!;
-    T.noGrad(() => T.tidy(() => {
-      const a = ref.forward(pixels, t), b = fixed.forward(pixels, t);
-      assert.deepEqual(a.shape, [2, 1, 64, 64]);
-      assert.ok(a.sub(b).abs().max().item() > 1e-4, 'depth 1: the reference re-injects ctx[0] after block 0, fixed does not');
-    }));
+    T.noGrad(() =>
+      T.tidy(() => {
+        const a = ref.forward(pixels, t),
+          b = fixed.forward(pixels, t);
+        assert.deepEqual(a.shape, [2, 1, 64, 64]);
+        assert.ok(a.sub(b).abs().max().item() > 1e-4, 'depth 1: the reference re-injects ctx[0] after block 0, fixed does not');
+      }),
+    );
     assert.throws(() => ref.tokenize(['polyp']), /no tokenizer/);
     const withTok = new PromptedCris(model(), { learner: 'cocoop', tokenizer: ClipTokenizer.fromDir(TOKENIZER) });
     const tk = withTok.tokenize(['a photo of a malignant tumor in the left atrium cavity.', 'polyp']);
@@ -262,7 +316,10 @@ test('CRIS: CoOp/CoCoOp only; quirk 12 depth shift; quirk 16 train mode and Batc
   // context [2, 4, 64] + 2 x (Linear(128, 64) + Linear(64, 64, no bias) + LayerNorm(64, no bias)) + Conv1x1(64, 64) + Conv5x5(64, 1) + r
   assert.equal(viaFactory.numParameters(true), 2 * 4 * 64 + 2 * (128 * 64 + 64 + 64 * 64 + 64) + 64 * 64 + 64 * 25 + 1 + 1);
   viaFactory.dispose();
-  await assert.rejects(buildSegmenter({ model: 'cris-tiny', randomWeights: true, learner: 'vpt' }), /only the text learners coop and cocoop/);
+  await assert.rejects(
+    buildSegmenter({ model: 'cris-tiny', randomWeights: true, learner: 'vpt' }),
+    /only the text learners coop and cocoop/,
+  );
 });
 
 test('issue 24 row 5: prompt tuning builds CRIS with decoder dropout 0 (configs/experiment/coop/cris.yaml), whatever the folder says; e2e keeps it', async () => {
@@ -275,10 +332,19 @@ test('issue 24 row 5: prompt tuning builds CRIS with decoder dropout 0 (configs/
   const twice = (seg: TunedSegmenter): number => {
     seg.train(); // Lightning's net.train(): reaches the frozen CRIS in reference mode (quirk 16)
     T.manualSeed(1);
-    return T.noGrad(() => T.tidy(() => seg.forward(crisInputs.get('pixel_values')!, t).sub(seg.forward(crisInputs.get('pixel_values')!, t)).abs().max().item()));
+    return T.noGrad(() =>
+      T.tidy(() =>
+        seg
+          .forward(crisInputs.get('pixel_values')!, t)
+          .sub(seg.forward(crisInputs.get('pixel_values')!, t))
+          .abs()
+          .max()
+          .item(),
+      ),
+    );
   };
-  const ref = await buildSegmenter({ model: dir, learner: 'coop', tokenizer: TOKENIZER }) as PromptedCris;
-  const e2e = await buildSegmenter({ model: dir, learner: 'coop', tokenizer: TOKENIZER, e2e: true }) as PromptedCris;
+  const ref = (await buildSegmenter({ model: dir, learner: 'coop', tokenizer: TOKENIZER })) as PromptedCris;
+  const e2e = (await buildSegmenter({ model: dir, learner: 'coop', tokenizer: TOKENIZER, e2e: true })) as PromptedCris;
   try {
     assert.equal(ref.cris.config.dropout, 0);
     assert.equal(ref.cris.backbone.visual.bn1.training, false, 'built in eval mode');
@@ -308,10 +374,13 @@ test('the frozen-feature cache: text-only learners reuse prompt-free vision feat
     }
     // a batch mixing a cached and a new image
     const mixed = T.tidy(() => T.cat([px().narrow(0, 0, 1), px().narrow(0, 1, 1).mul(0.5)], 0));
-    T.noGrad(() => T.tidy(() => {
-      const a = plain.forward(mixed, text()), b = cached.forward(mixed, text());
-      assert.ok(a.sub(b).abs().max().item() < 1e-5);
-    }));
+    T.noGrad(() =>
+      T.tidy(() => {
+        const a = plain.forward(mixed, text()),
+          b = cached.forward(mixed, text());
+        assert.ok(a.sub(b).abs().max().item() < 1e-5);
+      }),
+    );
     assert.equal(s.frozenCache.size, 3);
     mixed.dispose();
     T.dispose([...g0.values(), ...g1.values(), ...g2.values()]);
@@ -321,7 +390,7 @@ test('the frozen-feature cache: text-only learners reuse prompt-free vision feat
   }
 });
 
-test('e2e trains the whole model; noFreezeLastLayer trains the transposed convolution\'s last layer', async () => {
+test("e2e trains the whole model; noFreezeLastLayer trains the transposed convolution's last layer", async () => {
   const e2e = await tiny({ learner: 'none', e2e: true });
   const last = await tiny({ learner: 'vpt', useNewLastLayer: false, noFreezeLastLayer: true });
   try {
@@ -331,8 +400,13 @@ test('e2e trains the whole model; noFreezeLastLayer trains the transposed convol
     const g = gradsOf(e2e);
     assert.ok(g.get('model.clip.vision_model.embeddings.patch_embedding.weight'));
     T.dispose([...g.values()]);
-    assert.deepEqual(last.namedTrainable().map(([k]) => k).sort(),
-      ['context_learner.context_vectors', 'model.decoder.transposed_convolution.4.bias', 'model.decoder.transposed_convolution.4.weight']);
+    assert.deepEqual(
+      last
+        .namedTrainable()
+        .map(([k]) => k)
+        .sort(),
+      ['context_learner.context_vectors', 'model.decoder.transposed_convolution.4.bias', 'model.decoder.transposed_convolution.4.weight'],
+    );
   } finally {
     e2e.dispose();
     last.dispose();
@@ -352,14 +426,22 @@ test('the factored upsampler equals Upsample -> Conv2d(replicate, same) in value
       T.tidy(() => {
         const C = c.x[1]!;
         const conv = new T.nn.Conv2d(C, 1, c.k, { padding: 'same', paddingMode: 'replicate' });
-        const up = new T.nn.Upsample({ ...(c.spec.scaleFactor ? { scaleFactor: c.spec.scaleFactor } : { size: c.spec.size! }), mode: 'bilinear', alignCorners: false });
-        const x1 = T.randn(c.x).requiresGrad_(true), x2 = x1.detach().requiresGrad_(true);
+        const up = new T.nn.Upsample({
+          ...(c.spec.scaleFactor ? { scaleFactor: c.spec.scaleFactor } : { size: c.spec.size! }),
+          mode: 'bilinear',
+          alignCorners: false,
+        });
+        const x1 = T.randn(c.x).requiresGrad_(true),
+          x2 = x1.detach().requiresGrad_(true);
         const a = conv.forward(up.forward(x1));
         const b = plan.forward(x2, conv.weight, conv.bias, c.spec);
         assert.deepEqual(b.shape, a.shape);
         assert.ok(a.sub(b).abs().max().item() < 1e-5, `${JSON.stringify(c)}: values`);
         const g = T.randn(a.shape);
-        const [gw1, gb1, gx1] = (() => { a.backward(g); return [conv.weight.grad!, conv.bias!.grad!, x1.grad!]; })();
+        const [gw1, gb1, gx1] = (() => {
+          a.backward(g);
+          return [conv.weight.grad!, conv.bias!.grad!, x1.grad!];
+        })();
         conv.zeroGrad();
         b.backward(g);
         // The bias gradient is a sum of every element of g (18,432 in the first case), reduced in
@@ -367,9 +449,16 @@ test('the factored upsampler equals Upsample -> Conv2d(replicate, same) in value
         // sum, which can come out near 0 (a bound on the sum alone failed ~1% of draws; measured
         // over 300 draws the error stays below 0.07 x 1e-6 sum |g|).
         const rounding = { x: 0, weight: 0, bias: 1e-6 * g.abs().sum().item() };
-        for (const [name, p, q] of [['x', gx1, x2.grad!], ['weight', gw1, conv.weight.grad!], ['bias', gb1, conv.bias!.grad!]] as const) {
+        for (const [name, p, q] of [
+          ['x', gx1, x2.grad!],
+          ['weight', gw1, conv.weight.grad!],
+          ['bias', gb1, conv.bias!.grad!],
+        ] as const) {
           const diff = p.sub(q).abs().max().item();
-          assert.ok(diff < Math.max(1e-4 * Math.max(1, p.abs().max().item()), rounding[name]), `${JSON.stringify(c)}: grad ${name} differs by ${diff}`);
+          assert.ok(
+            diff < Math.max(1e-4 * Math.max(1, p.abs().max().item()), rounding[name]),
+            `${JSON.stringify(c)}: grad ${name} differs by ${diff}`,
+          );
         }
         conv.dispose();
       });

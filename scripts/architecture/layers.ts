@@ -47,7 +47,7 @@ export const LAYERS: readonly Layer[] = [
     order: 5,
     folders: ['learners'],
     holds:
-      'the context learners and the other tuning methods behind one interface, each one folder `<name>/` (`options.ts` its schema, `learner.ts` its class, `entry.ts` its registry entry) listed by one line in `builtins.ts`; the registry (`registry.ts`, without libtorch: the one description of a learner; `entry.ts` what an entry says), `classes.ts` (loads the classes, `createLearner`), what learners share (`base.ts`: the constructors\' opening, context vectors, projections, `BaseLearner`; `options.ts`: option groups; `tunevlseg/`, `vlsm-adapter/`: each paper\'s shared entry pieces) and `reference.ts` (the reference names). Adding a learner = one folder + one line (docs/learners.md).',
+      "the context learners and the other tuning methods behind one interface, each one folder `<name>/` (`options.ts` its schema, `learner.ts` its class, `entry.ts` its registry entry) listed by one line in `builtins.ts`; the registry (`registry.ts`, without libtorch: the one description of a learner; `entry.ts` what an entry says), `classes.ts` (loads the classes, `createLearner`), what learners share (`base.ts`: the constructors' opening, context vectors, projections, `BaseLearner`; `options.ts`: option groups; `tunevlseg/`, `vlsm-adapter/`: each paper's shared entry pieces) and `reference.ts` (the reference names). Adding a learner = one folder + one line (docs/learners.md).",
   },
   {
     order: 6,
@@ -65,7 +65,7 @@ export const LAYERS: readonly Layer[] = [
     order: 8,
     folders: ['train'],
     holds:
-      'training only: the config (`config.ts`, torch-free `run-config.ts`), the trainer loop and its steps (`trainer.ts`, `epoch.ts`, `step.ts`), the reference defaults, 16-mixed\'s loss scaler, the non-finite guards, validation, checkpoints and resume states, the end-of-run evaluation (`final.ts`, through src/inference), how a run reads its val/test (`run-evaluation.ts`) and a run folder handed to evaluation (`eval-source.ts`), and `run-folder.ts`: the one definition of the run- and bench-folder layout (file names).',
+      "training only: the config (`config.ts`, torch-free `run-config.ts`), the trainer loop and its steps (`trainer.ts`, `epoch.ts`, `step.ts`), the reference defaults, 16-mixed's loss scaler, the non-finite guards, validation, checkpoints and resume states, the end-of-run evaluation (`final.ts`, through src/inference), how a run reads its val/test (`run-evaluation.ts`) and a run folder handed to evaluation (`eval-source.ts`), and `run-folder.ts`: the one definition of the run- and bench-folder layout (file names).",
   },
   {
     order: 9,

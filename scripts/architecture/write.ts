@@ -42,7 +42,9 @@ export function renderArchitecturePage(page: string, root: string, file = 'docs/
   const begin = page.indexOf(TABLE_BEGIN);
   const end = page.indexOf(TABLE_END);
   if (begin < 0 || end < begin) {
-    throw new Error(`${file}: the layer table's markers are missing (a line "${TABLE_BEGIN}" before the table and "${TABLE_END}" after it)`);
+    throw new Error(
+      `${file}: the layer table's markers are missing (a line "${TABLE_BEGIN}" before the table and "${TABLE_END}" after it)`,
+    );
   }
   return `${page.slice(0, begin + TABLE_BEGIN.length)}\n${layerTable(root)}\n${page.slice(end)}`;
 }
@@ -67,4 +69,5 @@ function main(argv: string[]): number {
   return 0;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) process.exitCode = main(process.argv.slice(2));
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href)
+  process.exitCode = main(process.argv.slice(2));

@@ -6,7 +6,15 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { examples, flag, option } from './flags.js';
 
-interface Located { source: string; root: string; lib: string; include: string[]; abi: number; tried: string[]; cudaLib: boolean }
+interface Located {
+  source: string;
+  root: string;
+  lib: string;
+  include: string[];
+  abi: number;
+  tried: string[];
+  cudaLib: boolean;
+}
 
 /** The shared libraries this process has mapped whose file name matches `re` (Linux: /proc/self/maps), real paths. */
 function loadedLibraries(re: RegExp): string[] {
@@ -33,10 +41,27 @@ function blasInUse(buildBlas: string): { name: string; library: string | null; b
   const libs = loadedLibraries(/^lib(openblas|blas|mkl_|blis|flexiblas)/);
   const pick = (re: RegExp): string | undefined => libs.find((l) => re.test(l.split('/').pop()!));
   const openblas = pick(/^libopenblas/) ?? (libs.some((l) => /openblas/.test(l)) ? libs.find((l) => /openblas/.test(l)) : undefined);
-  const mkl = pick(/^libmkl_/), blis = pick(/^libblis/), flexi = pick(/^libflexiblas/), ref = pick(/^libblas\.so/);
-  const [name, library] = openblas ? ['OpenBLAS', openblas] : mkl ? ['MKL', mkl] : blis ? ['BLIS', blis] : flexi ? ['FlexiBLAS', flexi]
-    : ref ? ['reference BLAS (slow)', ref] : buildBlas === 'mkl' ? ['MKL (linked into libtorch)', null] : ['unknown (no BLAS library loaded)', null];
-  const how = buildBlas === 'generic' ? 'libtorch uses the generic BLAS interface, so the system\'s libblas.so.3 decides' : `libtorch's build: BLAS_INFO=${buildBlas}`;
+  const mkl = pick(/^libmkl_/),
+    blis = pick(/^libblis/),
+    flexi = pick(/^libflexiblas/),
+    ref = pick(/^libblas\.so/);
+  const [name, library] = openblas
+    ? ['OpenBLAS', openblas]
+    : mkl
+      ? ['MKL', mkl]
+      : blis
+        ? ['BLIS', blis]
+        : flexi
+          ? ['FlexiBLAS', flexi]
+          : ref
+            ? ['reference BLAS (slow)', ref]
+            : buildBlas === 'mkl'
+              ? ['MKL (linked into libtorch)', null]
+              : ['unknown (no BLAS library loaded)', null];
+  const how =
+    buildBlas === 'generic'
+      ? "libtorch uses the generic BLAS interface, so the system's libblas.so.3 decides"
+      : `libtorch's build: BLAS_INFO=${buildBlas}`;
   return { name, library, build: buildBlas, line: `${name}${library ? ` (${library})` : ''}; ${how}` };
 }
 
@@ -59,12 +84,18 @@ export async function doctor(opts: { brief?: boolean; json?: boolean }): Promise
     // What a run on this process would start from; a run's `tf32` setting sets both flags explicitly.
     const { cudaFlags, cudaAllocatorBuilt } = await import('../torch/index.js');
     const f = cudaFlags();
-    report.tf32 = { matmul: f.tf32Matmul, cudnn: f.tf32Cudnn, cudnnBenchmark: f.cudnnBenchmark, note: 'libtorch defaults in force; train --tf32 on|off|auto sets them per run' };
+    report.tf32 = {
+      matmul: f.tf32Matmul,
+      cudnn: f.tf32Cudnn,
+      cudnnBenchmark: f.cudnnBenchmark,
+      note: 'libtorch defaults in force; train --tf32 on|off|auto sets them per run',
+    };
     report.cudaAllocatorStats = cudaAllocatorBuilt();
     const { cpuBf16Autocast } = await import('../inference/precision.js');
     const bf = cpuBf16Autocast();
     report.cpuBf16Autocast = { available: bf.available, nativeHardware: bf.nativeHardware, detail: bf.detail };
-    if (/reference BLAS/.test(blas.name)) report.warning = `${blas.library} is reference BLAS (~12x slower): apt-get install libopenblas0-pthread`;
+    if (/reference BLAS/.test(blas.name))
+      report.warning = `${blas.library} is reference BLAS (~12x slower): apt-get install libopenblas0-pthread`;
   } catch (e) {
     ok = false;
     report.addonError = (e as Error).message;
@@ -90,9 +121,11 @@ export async function doctor(opts: { brief?: boolean; json?: boolean }): Promise
   }
   if (opts.json) console.log(JSON.stringify(report, null, 2));
   else if (opts.brief) {
-    console.log(ok
-      ? `tunevlseg: libtorch ${String(report.libtorchVersion)} (${String(report.libtorchLoaded ?? (report.libtorchFound as { source?: string } | null)?.source ?? '?')}), BLAS ${String(report.blas)}, ${String(report.threads)} threads, CUDA ${report.cudaAvailable ? `yes (${String(report.cudaDeviceCount)} devices)` : 'no'}, ${precisionLine(report)}`
-      : `tunevlseg: addon not usable: ${String(report.addonError ?? report.imageAddonError)}`);
+    console.log(
+      ok
+        ? `tunevlseg: libtorch ${String(report.libtorchVersion)} (${String(report.libtorchLoaded ?? (report.libtorchFound as { source?: string } | null)?.source ?? '?')}), BLAS ${String(report.blas)}, ${String(report.threads)} threads, CUDA ${report.cudaAvailable ? `yes (${String(report.cudaDeviceCount)} devices)` : 'no'}, ${precisionLine(report)}`
+        : `tunevlseg: addon not usable: ${String(report.addonError ?? report.imageAddonError)}`,
+    );
     if (report.warning) console.log(`warning: ${String(report.warning)}`);
   } else {
     for (const [k, v] of Object.entries(report)) {
@@ -113,7 +146,8 @@ function precisionLine(report: Record<string, unknown>): string {
 }
 
 export function registerDoctorCommand(program: Command): void {
-  const cmd = program.command('doctor')
+  const cmd = program
+    .command('doctor')
     .description('show the libtorch in use (version, BLAS, threads, CUDA, TF32 flags, CPU bf16 autocast) and every path the locator tried');
   option(cmd, '--brief', 'one line');
   flag(cmd, 'json', { help: 'machine-readable output' });

@@ -36,8 +36,11 @@ export async function download(repo: string, opts: DownloadCommandOptions = {}):
 }
 
 export function registerDownloadCommand(program: Command): void {
-  const cmd = program.command('download <repo>')
-    .description('download a model (e.g. CIDAS/clipseg-rd64-refined) into the cache ($TUNEVLSEG_CACHE, default ~/.cache/tunevlseg); resumes, verifies hashes; $HF_ENDPOINT names a mirror');
+  const cmd = program
+    .command('download <repo>')
+    .description(
+      'download a model (e.g. CIDAS/clipseg-rd64-refined) into the cache ($TUNEVLSEG_CACHE, default ~/.cache/tunevlseg); resumes, verifies hashes; $HF_ENDPOINT names a mirror',
+    );
   option(cmd, '--revision <rev>', 'branch, tag or commit', { defaultText: 'main' });
   option(cmd, '--files <list>', 'comma-separated file names', { defaultText: 'config, weights, tokenizer files' });
   option(cmd, '--cache-dir <dir>', 'cache folder', { defaultText: '$TUNEVLSEG_CACHE, else ~/.cache/tunevlseg' });
@@ -48,15 +51,27 @@ export function registerDownloadCommand(program: Command): void {
     'tunevlseg download CIDAS/clipseg-rd64-refined',
     'tunevlseg download CIDAS/clipseg-rd64 --revision main --cache-dir /data/hub',
   ]);
-  cmd.action(async (repo: string, o: { revision?: string; files?: string; cacheDir?: string; offline?: boolean; quiet?: boolean; maxBytes?: string }) => {
-    const { parseByteSize } = await import('../hub/download-repo.js');
-    await download(repo, {
-      ...(o.maxBytes ? { maxBytes: parseByteSize(o.maxBytes) } : {}),
-      ...(o.revision ? { revision: o.revision } : {}),
-      ...(o.files ? { files: o.files.split(',').map((f) => f.trim()).filter(Boolean) } : {}),
-      ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
-      ...(o.offline ? { offline: true } : {}),
-      quiet: o.quiet === true,
-    });
-  });
+  cmd.action(
+    async (
+      repo: string,
+      o: { revision?: string; files?: string; cacheDir?: string; offline?: boolean; quiet?: boolean; maxBytes?: string },
+    ) => {
+      const { parseByteSize } = await import('../hub/download-repo.js');
+      await download(repo, {
+        ...(o.maxBytes ? { maxBytes: parseByteSize(o.maxBytes) } : {}),
+        ...(o.revision ? { revision: o.revision } : {}),
+        ...(o.files
+          ? {
+              files: o.files
+                .split(',')
+                .map((f) => f.trim())
+                .filter(Boolean),
+            }
+          : {}),
+        ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
+        ...(o.offline ? { offline: true } : {}),
+        quiet: o.quiet === true,
+      });
+    },
+  );
 }

@@ -24,30 +24,32 @@ export type EvalCommandResult = CheckpointEvaluation;
 const int = (min: number) => z.coerce.number().int().min(min);
 
 /** The eval command's options (flag values arrive as strings; numbers are coerced). */
-export const evalOptionsSchema = z.object({
-  checkpoint: z.string().min(1).default('best'),
-  dataset: z.string().min(1).optional(),
-  split: z.enum(SPLITS).default('test'),
-  images: z.string().min(1).optional(),
-  prompt: z.string().min(1).optional(),
-  prompts: z.string().min(1).optional(),
-  promptKey: z.string().min(1).optional(),
-  out: z.string().min(1).optional(),
-  overlays: z.boolean().default(true),
-  batchSize: int(1).optional(),
-  evalAugment: z.enum(EVAL_AUGMENT_MODES).default('auto'),
-  loaderThreads: int(0).optional(),
-  imageSize: int(1).optional(),
-  threshold: z.coerce.number().gt(0).lt(1).default(0.5),
-  results: z.string().min(1).optional(),
-  json: z.boolean().default(false),
-  protocol: z.string().optional(),
-  config: z.string().min(1).optional(),
-  model: z.array(z.string()).default([]),
-  precision: z.enum(PRECISIONS).optional(),
-  tf32: z.enum(TF32_MODES).default('auto'),
-  quiet: z.boolean().default(false),
-}).strict();
+export const evalOptionsSchema = z
+  .object({
+    checkpoint: z.string().min(1).default('best'),
+    dataset: z.string().min(1).optional(),
+    split: z.enum(SPLITS).default('test'),
+    images: z.string().min(1).optional(),
+    prompt: z.string().min(1).optional(),
+    prompts: z.string().min(1).optional(),
+    promptKey: z.string().min(1).optional(),
+    out: z.string().min(1).optional(),
+    overlays: z.boolean().default(true),
+    batchSize: int(1).optional(),
+    evalAugment: z.enum(EVAL_AUGMENT_MODES).default('auto'),
+    loaderThreads: int(0).optional(),
+    imageSize: int(1).optional(),
+    threshold: z.coerce.number().gt(0).lt(1).default(0.5),
+    results: z.string().min(1).optional(),
+    json: z.boolean().default(false),
+    protocol: z.string().optional(),
+    config: z.string().min(1).optional(),
+    model: z.array(z.string()).default([]),
+    precision: z.enum(PRECISIONS).optional(),
+    tf32: z.enum(TF32_MODES).default('auto'),
+    quiet: z.boolean().default(false),
+  })
+  .strict();
 export type EvalOptions = z.output<typeof evalOptionsSchema>;
 
 const kebab = (s: string): string => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -56,12 +58,18 @@ function parseEvalOptions(raw: Record<string, unknown>): EvalOptions {
   const r = evalOptionsSchema.safeParse(raw);
   if (r.success) return r.data;
   // An unknown key has an empty path (zod names the keys in the message): name them as flags too.
-  const where = (i: z.core.$ZodIssue): string => (i.code === 'unrecognized_keys' ? i.keys.map((k) => `--${kebab(k)}`).join(', ') : `--${kebab(i.path.map(String).join('.'))}`);
+  const where = (i: z.core.$ZodIssue): string =>
+    i.code === 'unrecognized_keys' ? i.keys.map((k) => `--${kebab(k)}`).join(', ') : `--${kebab(i.path.map(String).join('.'))}`;
   throw new Error(`invalid eval options:\n  ${r.error.issues.map((i) => `option "${where(i)}": ${i.message}`).join('\n  ')}`);
 }
 
 /** What `tunevlseg eval` does, as a function: flag values in, the evaluation out. */
-export async function runEval(target: string, raw: Record<string, unknown>, buildSegmenter: BuildSegmenter, onProgress?: (done: number, total: number) => void): Promise<EvalCommandResult> {
+export async function runEval(
+  target: string,
+  raw: Record<string, unknown>,
+  buildSegmenter: BuildSegmenter,
+  onProgress?: (done: number, total: number) => void,
+): Promise<EvalCommandResult> {
   const o = parseEvalOptions(raw);
   const protocol = o.protocol === undefined ? DEFAULT_TABLE_PROTOCOL : parseProtocol(o.protocol);
   const { evalSourceOf } = await import('../train/eval-source.js');
@@ -76,17 +84,25 @@ function resultLines(r: EvalCommandResult, allProtocols: boolean): string[] {
   const lines = [...r.notes];
   if (r.evaluation) {
     const e = r.evaluation;
-    lines.push(`${r.split}${r.reading?.augmented ? ' (augmented as in training)' : ''}: ${e.samples} samples  loss ${e.loss.toFixed(4)}  (${r.checkpoint})`);
+    lines.push(
+      `${r.split}${r.reading?.augmented ? ' (augmented as in training)' : ''}: ${e.samples} samples  loss ${e.loss.toFixed(4)}  (${r.checkpoint})`,
+    );
     for (const p of allProtocols ? EVAL_PROTOCOLS : [r.protocol]) {
       const m = e.protocols?.[p];
-      if (m) lines.push(`  ${p.padEnd(27)} Dice ${m.dice.toFixed(4)}  IoU ${m.iou.toFixed(4)}${m.iouAggregate === 'global' ? ' (global)' : ''}${p === r.protocol ? '  <-' : ''}`);
+      if (m)
+        lines.push(
+          `  ${p.padEnd(27)} Dice ${m.dice.toFixed(4)}  IoU ${m.iou.toFixed(4)}${m.iouAggregate === 'global' ? ' (global)' : ''}${p === r.protocol ? '  <-' : ''}`,
+        );
     }
   }
   if (r.classes) {
     const c = r.classes;
     lines.push(`${c.split}: per-class Dice of the label maps (${r.checkpoint})`);
-    for (const k of c.classes) lines.push(`  ${k.name.padEnd(24)} Dice ${Number.isNaN(k.dice) ? '   -  ' : k.dice.toFixed(4)}  (${k.entries} entries)`);
-    lines.push(`  ${'mean'.padEnd(24)} Dice ${c.meanDice.toFixed(4)}${c.unmatched > 0 ? `  (${c.unmatched} entries of other classes left out)` : ''}`);
+    for (const k of c.classes)
+      lines.push(`  ${k.name.padEnd(24)} Dice ${Number.isNaN(k.dice) ? '   -  ' : k.dice.toFixed(4)}  (${k.entries} entries)`);
+    lines.push(
+      `  ${'mean'.padEnd(24)} Dice ${c.meanDice.toFixed(4)}${c.unmatched > 0 ? `  (${c.unmatched} entries of other classes left out)` : ''}`,
+    );
     if (c.outDir) lines.push(`label maps -> ${c.outDir}`);
   }
   if (r.predictions) lines.push(`predictions: ${r.predictions.files} images -> ${r.predictions.outDir}`);
@@ -102,10 +118,15 @@ export function registerEvalCommand(program: Command, deps: CommandDeps = {}): C
   option(cmd, '--split <split>', `split to score: ${SPLITS.join(' | ')}`, { default: 'test', parse: oneOf(SPLITS) });
   option(cmd, '--images <dir>', 'predict every image of a folder instead (needs --prompt and --out; no scores)');
   option(cmd, '--prompt-key <key>', "prompt key of the split's entries", { defaultText: "the run's" });
-  option(cmd, '--protocol <name>', `evaluation protocol to report: ${EVAL_PROTOCOLS.join(' | ')} (docs/protocols.md)`, { defaultText: DEFAULT_TABLE_PROTOCOL, parse: oneOf(EVAL_PROTOCOLS) });
+  option(cmd, '--protocol <name>', `evaluation protocol to report: ${EVAL_PROTOCOLS.join(' | ')} (docs/protocols.md)`, {
+    defaultText: DEFAULT_TABLE_PROTOCOL,
+    parse: oneOf(EVAL_PROTOCOLS),
+  });
   predictionFlags(cmd, {
     prompt: { help: 'the prompt for --images, or an override prompt for the split' },
-    prompts: { help: 'several classes: "a,b,c", @labels.txt or @<dataset dir>; per-class Dice of the label maps (argmax over the classes, background below --threshold) and their mean; --out keeps the maps' },
+    prompts: {
+      help: 'several classes: "a,b,c", @labels.txt or @<dataset dir>; per-class Dice of the label maps (argmax over the classes, background below --threshold) and their mean; --out keeps the maps',
+    },
     out: { help: "write masks, 8-bit probability maps (the reference's bicubic resize + save_image) and overlays at original size there" },
     batchSize: { defaultText: "8; an augmented evaluation of a run: the run's evaluation batch size" },
     imageSize: { defaultText: "the run's or the model's" },
@@ -113,7 +134,12 @@ export function registerEvalCommand(program: Command, deps: CommandDeps = {}): C
     precision: { defaultText: "the run's, else 32" },
     tf32: { default: 'auto' },
   });
-  option(cmd, '--eval-augment <mode>', 'auto (a run folder: val/test through the training augmentation where its training read them so: quirks reference on VOC/Cityscapes, or data.evalAugment) | on | off', { default: 'auto', parse: oneOf(EVAL_AUGMENT_MODES) });
+  option(
+    cmd,
+    '--eval-augment <mode>',
+    'auto (a run folder: val/test through the training augmentation where its training read them so: quirks reference on VOC/Cityscapes, or data.evalAugment) | on | off',
+    { default: 'auto', parse: oneOf(EVAL_AUGMENT_MODES) },
+  );
   flag(cmd, 'loaderThreads', { defaultText: 'cores, at most 4' });
   option(cmd, '--results <file>', 'write per-sample scores (JSON) there');
   flag(cmd, 'json', { help: 'print the result as one JSON line' });
@@ -128,7 +154,10 @@ export function registerEvalCommand(program: Command, deps: CommandDeps = {}): C
   return cmd.action(async (target: string, flags: Record<string, unknown>) => {
     const print = printerOf(deps);
     const build = await factoryOf(deps);
-    const progress = progressOf('eval', 'batches', { quiet: flags.quiet === true || flags.json === true, ...(deps.stream ? { stream: deps.stream } : {}) });
+    const progress = progressOf('eval', 'batches', {
+      quiet: flags.quiet === true || flags.json === true,
+      ...(deps.stream ? { stream: deps.stream } : {}),
+    });
     // Ctrl-C: exit at once; an unfinished --out's new files are removed by predictFolder's exit hook.
     const onSigint = (): void => process.exit(130);
     process.once('SIGINT', onSigint);

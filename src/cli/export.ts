@@ -23,15 +23,20 @@ export interface ExportCliOptions {
 }
 
 export function registerExportCommand(program: Command): void {
-  const cmd = program.command('export')
-    .description('export a tuned checkpoint (--tuned) or a base model (--model) with a fixed prompt to ONNX: model.onnx, preprocess.json, web/, README.md');
+  const cmd = program
+    .command('export')
+    .description(
+      'export a tuned checkpoint (--tuned) or a base model (--model) with a fixed prompt to ONNX: model.onnx, preprocess.json, web/, README.md',
+    );
   option(cmd, '--tuned <ckpt>', 'a tuned checkpoint (.safetensors from tunevlseg train) or a run folder (its best checkpoint)');
-  flag(cmd, 'model', { help: 'base model (preset, folder or hub id) or key=value for a model config key; repeatable; with --tuned: where its base model lives. Training-only keys (frozenCacheMb) are ignored' });
+  flag(cmd, 'model', {
+    help: 'base model (preset, folder or hub id) or key=value for a model config key; repeatable; with --tuned: where its base model lives. Training-only keys (frozenCacheMb) are ignored',
+  });
   option(cmd, '--prompt <text>', 'the prompt to bake in, e.g. "polyp"', { required: true });
   flag(cmd, 'out', { required: true, help: 'output folder: new, empty, or an earlier export (replaced as a whole)' });
   flag(cmd, 'overwrite', { help: 'replace a non-empty --out that is not an earlier export' });
   option(cmd, '--fp16', 'store the weights in float16 (half the file; computed in float32)');
-  flag(cmd, 'imageSize', { defaultText: 'the model\'s' });
+  flag(cmd, 'imageSize', { defaultText: "the model's" });
   flag(cmd, 'tokenizer');
   option(cmd, '--threshold <p>', 'mask threshold written to preprocess.json', { default: '0.5' });
   option(cmd, '--random-weights', 'build the architecture with random weights (smoke tests; no weights read)');
@@ -45,12 +50,19 @@ export function registerExportCommand(program: Command): void {
   cmd.action(async (o: ExportCliOptions) => {
     const { model: base, ...modelConfig } = modelFlagConfig(o.model);
     checkModelKeys(modelConfig, '--model');
-    if (!o.tuned && base === undefined) throw new Error('export: give --tuned <checkpoint.safetensors | run folder> or --model <preset|folder|hub id>');
+    if (!o.tuned && base === undefined)
+      throw new Error('export: give --tuned <checkpoint.safetensors | run folder> or --model <preset|folder|hub id>');
     const { exportModel } = await import('../export/bundle.js');
     const r = await exportModel({
-      prompt: o.prompt, outDir: o.out, verify: o.verify, appendFullStop: o.fullStop,
-      ...(o.tuned ? { tuned: o.tuned } : {}), ...(base !== undefined ? { model: String(base) } : {}), modelConfig,
-      ...(o.fp16 ? { fp16: true } : {}), ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
+      prompt: o.prompt,
+      outDir: o.out,
+      verify: o.verify,
+      appendFullStop: o.fullStop,
+      ...(o.tuned ? { tuned: o.tuned } : {}),
+      ...(base !== undefined ? { model: String(base) } : {}),
+      modelConfig,
+      ...(o.fp16 ? { fp16: true } : {}),
+      ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
       ...(o.imageSize ? { imageSize: o.imageSize } : {}),
       ...(o.threshold ? { threshold: Number.parseFloat(o.threshold) } : {}),
       ...(o.randomWeights ? { randomWeights: true } : {}),
@@ -58,8 +70,12 @@ export function registerExportCommand(program: Command): void {
       ...(o.quiet ? {} : { onStage: (s: string) => console.error(`export: ${s}…`) }),
     });
     if (!o.quiet) {
-      console.log(`${r.family} + ${r.learner}: model.onnx ${(r.modelBytes / 2 ** 20).toFixed(2)} MiB, ${r.nodes} nodes, traced in ${r.traceSeconds.toFixed(1)} s; ` +
-        (r.verifiedMaxAbs === null ? 'not verified (onnxruntime-node not installed)' : `max |logits(onnxruntime) - logits(libtorch)| = ${r.verifiedMaxAbs.toExponential(2)}`));
+      console.log(
+        `${r.family} + ${r.learner}: model.onnx ${(r.modelBytes / 2 ** 20).toFixed(2)} MiB, ${r.nodes} nodes, traced in ${r.traceSeconds.toFixed(1)} s; ` +
+          (r.verifiedMaxAbs === null
+            ? 'not verified (onnxruntime-node not installed)'
+            : `max |logits(onnxruntime) - logits(libtorch)| = ${r.verifiedMaxAbs.toExponential(2)}`),
+      );
       console.log(`web page: ${shellCommand(['tunevlseg', 'serve', r.outDir])}`);
     }
     console.log(r.outDir);

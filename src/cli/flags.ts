@@ -40,7 +40,10 @@ export function oldSpellings(cmd: Command): ReadonlyMap<string, string> {
 
 /** A hidden option that stores into another option's attribute (an old spelling). */
 class OldSpelling extends Option {
-  constructor(flags: string, private readonly target: string) {
+  constructor(
+    flags: string,
+    private readonly target: string,
+  ) {
     super(flags);
     this.hideHelp();
   }
@@ -56,7 +59,12 @@ function longOf(flags: string): string {
 }
 
 /** Adds an option with the grammar's default display to `cmd`. */
-export function option(cmd: Command, flags: string, help: string, use: Omit<FlagUse, 'help' | 'old'> & { parse?: Parse; repeatable?: boolean } = {}): Option {
+export function option(
+  cmd: Command,
+  flags: string,
+  help: string,
+  use: Omit<FlagUse, 'help' | 'old'> & { parse?: Parse; repeatable?: boolean } = {},
+): Option {
   const shown = use.default !== undefined ? use.default : use.defaultText;
   const o = new Option(flags, shown !== undefined && use.default === undefined ? `${help} ${defaultNote(shown)}` : help);
   if (use.parse) o.argParser(use.parse as (v: string, p: unknown) => unknown);
@@ -112,5 +120,9 @@ export function examples(cmd: Command, lines: readonly string[]): Command {
 export function examplesOf(help: string): string[] {
   const i = help.indexOf('\nExamples:\n');
   if (i < 0) return [];
-  return help.slice(i + 11).split('\n').filter((l) => l.startsWith('  $ ')).map((l) => l.slice(4));
+  return help
+    .slice(i + 11)
+    .split('\n')
+    .filter((l) => l.startsWith('  $ '))
+    .map((l) => l.slice(4));
 }

@@ -37,13 +37,16 @@ const weightsNotes = new WeakMap<Record<string, unknown>, string>();
 
 /** The model config `inspect` builds (flags -> factory config). */
 export function inspectConfig(f: InspectFlags): Record<string, unknown> {
-  const fromFlag = modelFlagConfig(typeof f.model === 'string' ? [f.model] : f.model ?? []);
+  const fromFlag = modelFlagConfig(typeof f.model === 'string' ? [f.model] : (f.model ?? []));
   const model = typeof fromFlag.model === 'string' ? fromFlag.model : 'clipseg';
   const isFolder = existsSync(resolve(model)) && statSync(resolve(model)).isDirectory();
   const cfg: Record<string, unknown> = { model, learner: f.learner ?? DEFAULT_LEARNER, randomWeights: !(f.weights === true && isFolder) };
   if (f.weights === true && !isFolder) {
-    weightsNotes.set(cfg, `--weights ignored: "${model}" is not a local model folder, and inspect never downloads (the counts do not need weights); ` +
-      'give the folder a `tunevlseg download` wrote (its snapshot path) to load real weights');
+    weightsNotes.set(
+      cfg,
+      `--weights ignored: "${model}" is not a local model folder, and inspect never downloads (the counts do not need weights); ` +
+        'give the folder a `tunevlseg download` wrote (its snapshot path) to load real weights',
+    );
   }
   for (const [k, v] of Object.entries(fromFlag)) if (k !== 'model') cfg[k] = v;
   if (f.depth !== undefined) cfg.depth = Number(f.depth);
@@ -75,10 +78,15 @@ export function formatInspect(r: InspectResult, all = true): string {
   const lines = [
     `${r.model} + ${r.learner}${r.depth !== null ? ` (depth ${r.depth}, ${r.numContext} prompt tokens per layer)` : ''}, quirks ${r.quirks}`,
     `${'name'.padEnd(w)}  ${'shape'.padEnd(18)} ${'numel'.padStart(12)}  decay`,
-    ...rows.map((p) => `${p.name.padEnd(w)}  ${`[${p.shape.join(', ')}]`.padEnd(18)} ${p.numel.toLocaleString('en-US').padStart(12)}  ${p.decay ? 'yes' : 'no'}`),
+    ...rows.map(
+      (p) =>
+        `${p.name.padEnd(w)}  ${`[${p.shape.join(', ')}]`.padEnd(18)} ${p.numel.toLocaleString('en-US').padStart(12)}  ${p.decay ? 'yes' : 'no'}`,
+    ),
   ];
   if (rows.length < r.parameters.length) lines.push(`... ${r.parameters.length - rows.length} more tensors (--all lists every one)`);
-  lines.push(`total trainable: ${r.total.toLocaleString('en-US')} values in ${r.parameters.length} tensors (${r.decayed.toLocaleString('en-US')} weight-decayed)`);
+  lines.push(
+    `total trainable: ${r.total.toLocaleString('en-US')} values in ${r.parameters.length} tensors (${r.decayed.toLocaleString('en-US')} weight-decayed)`,
+  );
   return lines.join('\n');
 }
 
@@ -87,13 +95,22 @@ export function registerInspectCommand(program: Command, print: (s: string) => v
     .command('inspect')
     .description('list the trainable tensors (names, shapes, counts) of a model + learner configuration');
   flag(cmd, 'model', { help: `${MODEL_FLAG_HELP}; presets: rd64-refined, rd64, cris-rn50, cris-tiny`, defaultText: 'clipseg' });
-  flag(cmd, 'learner', { default: DEFAULT_LEARNER, help: `context learner: ${[...LEARNER_NAMES, 'none'].join(' | ')}` }).argParser(learnerName(['none']));
+  flag(cmd, 'learner', { default: DEFAULT_LEARNER, help: `context learner: ${[...LEARNER_NAMES, 'none'].join(' | ')}` }).argParser(
+    learnerName(['none']),
+  );
   option(cmd, '--depth <d>', 'prompt depth (prompt learners)', { defaultText: "the learner's" });
   option(cmd, '--num-context <n>', 'prompt tokens per layer (prompt learners)', { defaultText: "the learner's" });
   flag(cmd, 'quirks', { defaultText: 'reference' });
   flag(cmd, 'tokenizer', { help: 'tokenizer folder or hub id (for a context initializer other than "a photo of a")' });
-  option(cmd, '--set <key=value>', 'any other model config key (e.g. intermediateDim=32, heads=20, adapterDim=64, rank=4); repeatable', { repeatable: true, parse: collect });
-  option(cmd, '--weights', 'load a model folder\'s weights (counts do not need them; presets and hub ids always use random weights: inspect never downloads)');
+  option(cmd, '--set <key=value>', 'any other model config key (e.g. intermediateDim=32, heads=20, adapterDim=64, rank=4); repeatable', {
+    repeatable: true,
+    parse: collect,
+  });
+  option(
+    cmd,
+    '--weights',
+    "load a model folder's weights (counts do not need them; presets and hub ids always use random weights: inspect never downloads)",
+  );
   option(cmd, '--all', 'list every tensor', { defaultText: 'the first 40' });
   flag(cmd, 'json', { help: 'print one JSON object' });
   examples(cmd, [

@@ -38,7 +38,7 @@ function parseValue(key: string, raw: string): unknown {
   if (TEXT_KEYS.has(key)) return raw;
   try {
     const v: unknown = YAML.parse(raw);
-    return v === undefined || v === null && raw.trim() !== 'null' ? raw : v;
+    return v === undefined || (v === null && raw.trim() !== 'null') ? raw : v;
   } catch {
     return raw;
   }

@@ -35,24 +35,37 @@ export async function predict(inputs: string[], o: PredictCliOptions): Promise<s
   const progress = progressOf('predict', 'images', { quiet: o.quiet, rate: true });
   try {
     if (o.onnx) {
-      if (o.prompt || o.prompts || (o.model ?? []).length > 0 || o.tuned) throw new Error('predict: --onnx takes no --prompt, --prompts, --model or --tuned (the export folder has its model and prompt)');
+      if (o.prompt || o.prompts || (o.model ?? []).length > 0 || o.tuned)
+        throw new Error('predict: --onnx takes no --prompt, --prompts, --model or --tuned (the export folder has its model and prompt)');
       const { predictWithExport } = await import('../export/predict-onnx.js');
       const r = await withSigint(() => predictWithExport(inputs, { ...o, onnx: o.onnx!, onProgress: progress.onProgress }));
       progress.stop();
-      if (!o.quiet) console.log(`${r.images} image(s) with ${o.onnx}/model.onnx (prompt "${r.prompt}"): masks, probability maps${o.overlays ? ' and overlays' : ''} at original size`);
+      if (!o.quiet)
+        console.log(
+          `${r.images} image(s) with ${o.onnx}/model.onnx (prompt "${r.prompt}"): masks, probability maps${o.overlays ? ' and overlays' : ''} at original size`,
+        );
       return r.outDir;
     }
     const model = modelFlagConfig(o.model ?? []);
     checkModelKeys(model, '--model');
     const { predictImages } = await import('../inference/predict-images.js');
-    const r = await withSigint(() => predictImages(inputs, {
-      ...o, model, tuned: o.tuned ? checkpointOf(o.tuned) : undefined, precision: o.precision ?? '32', tf32: o.tf32 ?? 'auto', onProgress: progress.onProgress,
-    }));
+    const r = await withSigint(() =>
+      predictImages(inputs, {
+        ...o,
+        model,
+        tuned: o.tuned ? checkpointOf(o.tuned) : undefined,
+        precision: o.precision ?? '32',
+        tf32: o.tf32 ?? 'auto',
+        onProgress: progress.onProgress,
+      }),
+    );
     progress.stop();
     if (!o.quiet) {
-      console.log(r.classes
-        ? `${r.images} image(s): label maps <name>_labels.png (legend.json), one probability map per class under classes/`
-        : `${r.images} image(s): masks, probability maps${o.overlays ? ' and overlays' : ''} at original size`);
+      console.log(
+        r.classes
+          ? `${r.images} image(s): label maps <name>_labels.png (legend.json), one probability map per class under classes/`
+          : `${r.images} image(s): masks, probability maps${o.overlays ? ' and overlays' : ''} at original size`,
+      );
     }
     return r.outDir;
   } finally {
@@ -72,19 +85,31 @@ async function withSigint<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 export function registerPredictCommand(program: Command): void {
-  const cmd = program.command('predict <inputs...>')
-    .description('segment images with a prompt: zero-shot (--model), tuned (--tuned) or exported (--onnx); writes <name>.png, <name>_prob.png, <name>_overlay.png at original size');
+  const cmd = program
+    .command('predict <inputs...>')
+    .description(
+      'segment images with a prompt: zero-shot (--model), tuned (--tuned) or exported (--onnx); writes <name>.png, <name>_prob.png, <name>_overlay.png at original size',
+    );
   flag(cmd, 'model', { help: `${MODEL_FLAG_HELP} (with --tuned: where its base model is)` });
   option(cmd, '--onnx <dir>', 'an export folder (tunevlseg export): runs its model.onnx with onnxruntime-node');
-  option(cmd, '--tuned <ckpt>', 'a tuned checkpoint (.safetensors from tunevlseg train) or a run folder (its best checkpoint); --model overrides its base model location');
+  option(
+    cmd,
+    '--tuned <ckpt>',
+    'a tuned checkpoint (.safetensors from tunevlseg train) or a run folder (its best checkpoint); --model overrides its base model location',
+  );
   predictionFlags(cmd, {
     prompt: { help: 'what to segment, e.g. "polyp" (not with --onnx: the export has its prompt)' },
-    prompts: { help: 'several classes: "a,b,c", @labels.txt or @<dataset dir>; writes a probability map per class and a label map (argmax, background below --threshold) with legend.json' },
+    prompts: {
+      help: 'several classes: "a,b,c", @labels.txt or @<dataset dir>; writes a probability map per class and a label map (argmax, background below --threshold) with legend.json',
+    },
     out: { default: 'predictions' },
     overlays: { help: 'skip the overlay PNGs' },
     batchSize: { default: 8 },
-    imageSize: { defaultText: 'the model\'s' },
-    threshold: { help: 'probability threshold of the binary mask (with --prompts: of the background; with --onnx: the export\'s preprocess.json threshold unless given)', defaultText: '0.5' },
+    imageSize: { defaultText: "the model's" },
+    threshold: {
+      help: "probability threshold of the binary mask (with --prompts: of the background; with --onnx: the export's preprocess.json threshold unless given)",
+      defaultText: '0.5',
+    },
     precision: { default: '32' },
     tf32: { default: 'auto' },
   });

@@ -7,7 +7,17 @@ import type { Command } from 'commander';
 import { flag, type FlagUse } from './flags.js';
 
 /** The flags of a prediction, in their help order. */
-export const PREDICTION_FLAGS = ['prompt', 'prompts', 'out', 'overlays', 'batchSize', 'imageSize', 'threshold', 'precision', 'tf32'] as const;
+export const PREDICTION_FLAGS = [
+  'prompt',
+  'prompts',
+  'out',
+  'overlays',
+  'batchSize',
+  'imageSize',
+  'threshold',
+  'precision',
+  'tf32',
+] as const;
 export type PredictionFlag = (typeof PREDICTION_FLAGS)[number];
 
 /** Adds the prediction flags to `cmd`, with this command's help or defaults where given. */

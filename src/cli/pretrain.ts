@@ -32,7 +32,8 @@ interface PretrainFlags {
 
 function num(flag: string, v: string, integer: boolean): number {
   const x = Number(v);
-  if (!Number.isFinite(x) || (integer && !Number.isInteger(x))) throw new Error(`${flag}: expected ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(v)}`);
+  if (!Number.isFinite(x) || (integer && !Number.isInteger(x)))
+    throw new Error(`${flag}: expected ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(v)}`);
   return x;
 }
 
@@ -52,7 +53,7 @@ export function registerPretrainCommand(program: Command, deps: { print?: (line:
   flag(cmd, 'dataset', { required: true });
   flag(cmd, 'out', { required: true, help: 'output model folder (config.json, model.safetensors, tokenizer files, pretrain.json)' });
   option(cmd, '--generate <domain>', `first write a demo domain into --dataset: ${DEMO_DOMAINS.join(' | ')}`);
-  option(cmd, '--counts <train,val,test>', 'images per split for --generate', { defaultText: 'the domain\'s full counts' });
+  option(cmd, '--counts <train,val,test>', 'images per split for --generate', { defaultText: "the domain's full counts" });
   option(cmd, '--from <dir>', 'start from this model folder instead of from scratch');
   flag(cmd, 'tokenizer', { help: 'from scratch: a CLIP tokenizer folder (vocab.json + merges.txt)' });
   option(cmd, '--no-restrict-vocab', 'keep the whole vocabulary (default: restrict it to the demo words)');
@@ -73,23 +74,38 @@ export function registerPretrainCommand(program: Command, deps: { print?: (line:
     'tunevlseg pretrain --dataset data/natural --from assets/demo --steps 500 --out tiny-more',
   ]);
   return cmd.action(async (f: PretrainFlags) => {
-      const print = deps.print ?? ((l: string) => console.log(l));
-      if (f.generate !== undefined) {
-        if (!isDemoDomain(f.generate)) throw new Error(`--generate: expected one of ${DEMO_DOMAINS.join(', ')}, got ${JSON.stringify(f.generate)}`);
-        const t0 = performance.now();
-        const s = await generateDomain(f.generate, f.dataset, f.counts ? { counts: parseCounts(f.counts) } : {});
-        print(`generated ${f.generate}: ${s.splits.train.entries}/${s.splits.val.entries}/${s.splits.test.entries} train/val/test entries in ${s.dir} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-      } else if (f.counts !== undefined) throw new Error('--counts needs --generate');
-      if (!existsSync(path.join(f.dataset, 'anns', 'train.json'))) throw new Error(`--dataset ${f.dataset}: no anns/train.json (use --generate natural to write the demo's source domain)`);
-      const { pretrain } = await import('../demo/pretrain.js');
-      const summary = await pretrain({
-        dataDir: f.dataset, outDir: f.out, from: f.from ?? null, tokenizerDir: f.tokenizer ?? null, restrictVocab: f.restrictVocab,
-        steps: num('--steps', f.steps, true), batchSize: f.batchSize, lr: num('--lr', f.lr, false),
-        weightDecay: num('--weight-decay', f.weightDecay, false), warmupSteps: num('--warmup', f.warmup, true),
-        lambdaCe: num('--lambda-ce', f.lambdaCe, false), seed: f.seed, evalEvery: num('--eval-every', f.evalEvery, true),
-        threads: f.threads, workers: f.loaderThreads, logEvery: num('--log-every', f.logEvery, true),
-        log: print,
-      });
-      if (f.json) print(JSON.stringify(summary));
+    const print = deps.print ?? ((l: string) => console.log(l));
+    if (f.generate !== undefined) {
+      if (!isDemoDomain(f.generate))
+        throw new Error(`--generate: expected one of ${DEMO_DOMAINS.join(', ')}, got ${JSON.stringify(f.generate)}`);
+      const t0 = performance.now();
+      const s = await generateDomain(f.generate, f.dataset, f.counts ? { counts: parseCounts(f.counts) } : {});
+      print(
+        `generated ${f.generate}: ${s.splits.train.entries}/${s.splits.val.entries}/${s.splits.test.entries} train/val/test entries in ${s.dir} (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+      );
+    } else if (f.counts !== undefined) throw new Error('--counts needs --generate');
+    if (!existsSync(path.join(f.dataset, 'anns', 'train.json')))
+      throw new Error(`--dataset ${f.dataset}: no anns/train.json (use --generate natural to write the demo's source domain)`);
+    const { pretrain } = await import('../demo/pretrain.js');
+    const summary = await pretrain({
+      dataDir: f.dataset,
+      outDir: f.out,
+      from: f.from ?? null,
+      tokenizerDir: f.tokenizer ?? null,
+      restrictVocab: f.restrictVocab,
+      steps: num('--steps', f.steps, true),
+      batchSize: f.batchSize,
+      lr: num('--lr', f.lr, false),
+      weightDecay: num('--weight-decay', f.weightDecay, false),
+      warmupSteps: num('--warmup', f.warmup, true),
+      lambdaCe: num('--lambda-ce', f.lambdaCe, false),
+      seed: f.seed,
+      evalEvery: num('--eval-every', f.evalEvery, true),
+      threads: f.threads,
+      workers: f.loaderThreads,
+      logEvery: num('--log-every', f.logEvery, true),
+      log: print,
     });
+    if (f.json) print(JSON.stringify(summary));
+  });
 }

@@ -40,11 +40,7 @@ export async function buildProgram(argv: readonly string[] | null = null): Promi
     .name('tunevlseg')
     .description('Prompt tuning of frozen vision-language segmentation models (CLIPSeg, CRIS) on new domains')
     .version(tunevlsegVersion());
-  examples(program, [
-    'tunevlseg demo',
-    'tunevlseg train --dataset data/kvasir --model learner=maple',
-    'tunevlseg doctor',
-  ]);
+  examples(program, ['tunevlseg demo', 'tunevlseg train --dataset data/kvasir --model learner=maple', 'tunevlseg doctor']);
   const first = argv?.find((a) => !a.startsWith('-'));
   const wanted = first === undefined ? undefined : COMMANDS.find((c) => c.names.includes(first));
   for (const c of wanted ? [wanted] : COMMANDS) (await c.load())(program);

@@ -21,11 +21,18 @@ export interface CountBar {
  * A count bar named `label` counting `unit`s on a terminal stderr (with their rate per second when
  * `rate`); null (draw nothing) when quiet or when stderr is not a terminal.
  */
-export function countBar(label: string, unit: string, o: { quiet?: boolean | undefined; stream?: ProgressStream; rate?: boolean } = {}): CountBar | null {
+export function countBar(
+  label: string,
+  unit: string,
+  o: { quiet?: boolean | undefined; stream?: ProgressStream; rate?: boolean } = {},
+): CountBar | null {
   const stream = o.stream ?? process.stderr;
   if (o.quiet || !stream.isTTY) return null;
   const rate = o.rate ? ` | {rate} ${unit}/s` : '';
-  const bar = new cliProgress.SingleBar({ format: `${label} |{bar}| {value}/{total} ${unit}${rate} | ETA {eta}s`, stream }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    { format: `${label} |{bar}| {value}/{total} ${unit}${rate} | ETA {eta}s`, stream },
+    cliProgress.Presets.shades_classic,
+  );
   return {
     update(done, total, perSecond) {
       const payload = perSecond !== undefined ? { rate: perSecond.toFixed(2) } : {};
@@ -37,7 +44,11 @@ export function countBar(label: string, unit: string, o: { quiet?: boolean | und
 }
 
 /** A progress bar of `label` for a library's `(done, total)` reports, and its stop. */
-export function progressOf(label: string, unit: string, o: { quiet?: boolean | undefined; stream?: ProgressStream; rate?: boolean }): {
+export function progressOf(
+  label: string,
+  unit: string,
+  o: { quiet?: boolean | undefined; stream?: ProgressStream; rate?: boolean },
+): {
   onProgress: (done: number, total: number, perSecond?: number) => void;
   stop: () => void;
 } {

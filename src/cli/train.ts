@@ -32,11 +32,19 @@ interface TrainFlags {
  * dotted path: `--dataset`, not `--data-dir` (the old spellings stay accepted).
  */
 const CONCEPT_FLAGS: Readonly<Record<string, FlagName>> = {
-  'data.dir': 'dataset', 'data.imageSize': 'imageSize', 'data.workers': 'loaderThreads', seed: 'seed', device: 'device', batchSize: 'batchSize',
-  precision: 'precision', tf32: 'tf32', threshold: 'threshold',
+  'data.dir': 'dataset',
+  'data.imageSize': 'imageSize',
+  'data.workers': 'loaderThreads',
+  seed: 'seed',
+  device: 'device',
+  batchSize: 'batchSize',
+  precision: 'precision',
+  tf32: 'tf32',
+  threshold: 'threshold',
 };
 
-const shownDefault = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : typeof v === 'string' ? v : JSON.stringify(v));
+const shownDefault = (v: unknown): string | undefined =>
+  v === undefined || v === null ? undefined : typeof v === 'string' ? v : JSON.stringify(v);
 
 export function registerTrainCommand(program: Command, deps: CommandDeps = {}): Command {
   const cmd = program
@@ -76,17 +84,29 @@ export function registerTrainCommand(program: Command, deps: CommandDeps = {}): 
     let config: TrainConfig;
     let resume = false;
     if (flags.resume !== undefined) {
-      const extra = [...given.map(([, , f]) => f).filter((f) => f !== '--progress' && f !== '--runs-dir'),
-        ...(flags.config ? ['--config'] : []), ...(flags.set.length ? ['--set'] : []), ...(flags.model.length ? ['--model'] : [])];
+      const extra = [
+        ...given.map(([, , f]) => f).filter((f) => f !== '--progress' && f !== '--runs-dir'),
+        ...(flags.config ? ['--config'] : []),
+        ...(flags.set.length ? ['--set'] : []),
+        ...(flags.model.length ? ['--model'] : []),
+      ];
       if (extra.length > 0) {
-        throw new ConfigError(`--resume continues a run with its saved config.json; config flags are not allowed with it (got ${extra.join(', ')})`);
+        throw new ConfigError(
+          `--resume continues a run with its saved config.json; config flags are not allowed with it (got ${extra.join(', ')})`,
+        );
       }
       const runsDir = given.find(([k]) => k === 'runsDir')?.[1] ?? 'runs';
       const progress = flags.quiet ? 'lines' : (given.find(([k]) => k === 'progress')?.[1] as TrainConfig['progress'] | undefined);
       config = resumeConfig(locateRun(flags.resume, runsDir), progress);
       resume = true;
     } else {
-      config = resolveTrainConfig({ file: flags.config, leaves: given, model: modelFlagAssignments(flags.model), set: flags.set, quiet: flags.quiet }).config;
+      config = resolveTrainConfig({
+        file: flags.config,
+        leaves: given,
+        model: modelFlagAssignments(flags.model),
+        set: flags.set,
+        quiet: flags.quiet,
+      }).config;
     }
     if (flags.printConfig) {
       print(stringifyJson(config, 2));
@@ -106,8 +126,12 @@ export function registerTrainCommand(program: Command, deps: CommandDeps = {}): 
     process.on('SIGINT', onSigint);
     try {
       const summary = await train(config, {
-        buildSegmenter, resume, overwrite: flags.overwrite === true, signal: controller.signal,
-        ...(deps.stream ? { stream: deps.stream } : {}), log: print,
+        buildSegmenter,
+        resume,
+        overwrite: flags.overwrite === true,
+        signal: controller.signal,
+        ...(deps.stream ? { stream: deps.stream } : {}),
+        log: print,
       });
       if (flags.json) print(stringifyJson(summary));
       if (summary.diverged) {
@@ -129,4 +153,3 @@ export function registerTrainCommand(program: Command, deps: CommandDeps = {}): 
   });
   return cmd;
 }
-

@@ -154,7 +154,18 @@ export function connectedComponents(m: BinaryMask, connectivity: 4 | 8 = 4, full
   }
   const index = new Int32Array(n).fill(-1);
   const comps: Component[] = [];
-  const acc: { area: number; sx: number; sy: number; sxx: number; syy: number; sxy: number; perim: number; bbox: [number, number, number, number]; cells: number[]; fullCells: number[] }[] = [];
+  const acc: {
+    area: number;
+    sx: number;
+    sy: number;
+    sxx: number;
+    syy: number;
+    sxy: number;
+    perim: number;
+    bbox: [number, number, number, number];
+    cells: number[];
+    fullCells: number[];
+  }[] = [];
   // The grid's cuts, as numpy slices mask[0:int(h/3)], mask[int(h/3):int(2h/3)], mask[int(2h/3):].
   const colCuts = [Math.trunc(w / 3), Math.trunc((2 * w) / 3)] as const;
   const rowCuts = [Math.trunc(h / 3), Math.trunc((2 * h) / 3)] as const;
@@ -164,7 +175,18 @@ export function connectedComponents(m: BinaryMask, connectivity: 4 | 8 = 4, full
     if (k === -1) {
       k = acc.length;
       index[root] = k;
-      acc.push({ area: 0, sx: 0, sy: 0, sxx: 0, syy: 0, sxy: 0, perim: 0, bbox: [w, h, 0, 0], cells: [0, 0, 0, 0, 0, 0, 0, 0, 0], fullCells: [0, 0, 0, 0, 0, 0, 0, 0, 0] });
+      acc.push({
+        area: 0,
+        sx: 0,
+        sy: 0,
+        sxx: 0,
+        syy: 0,
+        sxy: 0,
+        perim: 0,
+        bbox: [w, h, 0, 0],
+        cells: [0, 0, 0, 0, 0, 0, 0, 0, 0],
+        fullCells: [0, 0, 0, 0, 0, 0, 0, 0, 0],
+      });
     }
     const c = acc[k] as (typeof acc)[number];
     const x0 = rx0[r] as number;
@@ -206,8 +228,19 @@ export function connectedComponents(m: BinaryMask, connectivity: 4 | 8 = 4, full
   for (const c of acc) {
     const cx = c.sx / c.area;
     const cy = c.sy / c.area;
-    comps.push({ area: c.area, cx, cy, bbox: c.bbox, perimeter: c.perim, mxx: c.sxx / c.area - cx * cx, myy: c.syy / c.area - cy * cy, mxy: c.sxy / c.area - cx * cy, cells: c.cells,
-      fullArea: full === undefined ? c.area : c.fullCells.reduce((a, b) => a + b, 0), fullCells: full === undefined ? c.cells : c.fullCells });
+    comps.push({
+      area: c.area,
+      cx,
+      cy,
+      bbox: c.bbox,
+      perimeter: c.perim,
+      mxx: c.sxx / c.area - cx * cx,
+      myy: c.syy / c.area - cy * cy,
+      mxy: c.sxy / c.area - cx * cy,
+      cells: c.cells,
+      fullArea: full === undefined ? c.area : c.fullCells.reduce((a, b) => a + b, 0),
+      fullCells: full === undefined ? c.cells : c.fullCells,
+    });
   }
   return comps;
 }
@@ -366,7 +399,12 @@ export interface Attributes {
  * mask's gray levels when they are not only 0 and 255 (JPEG masks), for medvlsm's sizes and
  * grid cells, which count only pixels at exactly 255.
  */
-export function maskAttributes(m: BinaryMask, img: ImagePixels | null, rules: AttributeRules = DEFAULT_ATTRIBUTE_RULES, gray?: Uint8Array): Attributes {
+export function maskAttributes(
+  m: BinaryMask,
+  img: ImagePixels | null,
+  rules: AttributeRules = DEFAULT_ATTRIBUTE_RULES,
+  gray?: Uint8Array,
+): Attributes {
   const total = m.width * m.height;
   let full: Uint8Array | undefined;
   if (gray !== undefined) {
@@ -399,7 +437,15 @@ export function maskAttributes(m: BinaryMask, img: ImagePixels | null, rules: At
 export function attributePrompts(className: string, a: Attributes): Record<string, string> {
   if (a.count === 0) {
     // An empty mask (BUSI's normal images): say so rather than invent attributes.
-    return { p0: '', p1: className, p2: className, p3: className, p4: className, p5: `no ${className}`, p6: `no ${className} in the image` };
+    return {
+      p0: '',
+      p1: className,
+      p2: className,
+      p3: className,
+      p4: className,
+      p5: `no ${className}`,
+      p6: `no ${className} in the image`,
+    };
   }
   const p2 = `${a.shape} ${className}`;
   const p3 = a.colour === '' ? p2 : `${a.colour} ${p2}`;

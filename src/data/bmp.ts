@@ -113,7 +113,7 @@ export function decodeBmp(buf: Uint8Array): BmpImage {
       const row = dataOffset + y * stride;
       for (let x = 0; x < width; x++) {
         const v = bpp === 32 ? dv.getUint32(row + x * 4, true) : dv.getUint16(row + x * 2, true);
-        if (((v & m[3]) >>> as.shift) !== 0) {
+        if ((v & m[3]) >>> as.shift !== 0) {
           hasAlpha = true;
           break;
         }

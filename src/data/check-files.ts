@@ -157,10 +157,18 @@ async function checkImage(u: FileUse, rel: string, tally: FileTally, log: Proble
     tally.imageFormats[info.format] = (tally.imageFormats[info.format] ?? 0) + 1;
     if (info.repair !== undefined) log.add('repaired_file', `${rel}: ${info.repair}${refsNote(u)}`, placeOf(u));
     if (info.identicalChannels) {
-      log.add('identical_channels', `${rel}: a colour file whose R, G and B are equal in every pixel: the model sees a grey image (a grey image stored as colour, or colour lost when it was made)${refsNote(u)}`, placeOf(u));
+      log.add(
+        'identical_channels',
+        `${rel}: a colour file whose R, G and B are equal in every pixel: the model sees a grey image (a grey image stored as colour, or colour lost when it was made)${refsNote(u)}`,
+        placeOf(u),
+      );
     }
     if (info.minAlpha !== null && info.minAlpha < 255) {
-      log.add('translucent_alpha', `${rel}: has an alpha channel that is not opaque (down to ${info.minAlpha}); every reader drops alpha, so what it hides is seen${refsNote(u)}`, placeOf(u));
+      log.add(
+        'translucent_alpha',
+        `${rel}: has an alpha channel that is not opaque (down to ${info.minAlpha}); every reader drops alpha, so what it hides is seen${refsNote(u)}`,
+        placeOf(u),
+      );
     }
   } catch (err) {
     log.add('unreadable_image', `${rel}: ${reasonOf(err)}${refsNote(u)}`, placeOf(u));
@@ -191,7 +199,11 @@ async function checkMask(u: FileUse, rel: string, rules: CheckRules, tally: File
   }
   const midFrac = mid / n;
   if (gray.alpha !== null && gray.alpha[0] < gray.alpha[1] && isConstant(gray.gray)) {
-    log.add('mask_in_alpha', `${rel}: the mask is in its alpha channel (its colour is the same everywhere, alpha ${gray.alpha[0]}-${gray.alpha[1]}); readers take the colour, so every pixel is ${max > 127 ? 'foreground' : 'background'}: \`tunevlseg data import\` reads alpha masks${refsNote(u)}`, placeOf(u));
+    log.add(
+      'mask_in_alpha',
+      `${rel}: the mask is in its alpha channel (its colour is the same everywhere, alpha ${gray.alpha[0]}-${gray.alpha[1]}); readers take the colour, so every pixel is ${max > 127 ? 'foreground' : 'background'}: \`tunevlseg data import\` reads alpha masks${refsNote(u)}`,
+      placeOf(u),
+    );
   }
   tally.maxMid = Math.max(tally.maxMid, midFrac);
   tally.fgSum += fg / n;

@@ -189,7 +189,10 @@ async function readSplits(
     if (parsed.total === 0 && parsed.issues.length === 0) {
       // Training needs train and val entries (the trainer refuses an empty one); a test split may be empty.
       const severity: Severity = split === 'test' ? 'warning' : 'error';
-      log.addWithSeverity('empty_split', severity, `the split has no entries${split === 'test' ? '' : ' (training needs some)'}`, { file, split });
+      log.addWithSeverity('empty_split', severity, `the split has no entries${split === 'test' ? '' : ' (training needs some)'}`, {
+        file,
+        split,
+      });
     }
     entriesBySplit.set(split, parsed.entries);
     splits[split] = {
@@ -213,11 +216,15 @@ function checkDuplicates(root: string, layout: DatasetLayout, entriesBySplit: Re
       const key = `${entry.img_name}\0${entry.mask_name}`;
       const first = seen.get(key);
       if (first !== undefined) {
-        log.add('duplicate_entry', `duplicates entry ${first} (img_name ${JSON.stringify(entry.img_name)}, mask_name ${JSON.stringify(entry.mask_name)})`, {
-          file: splitFile(root, split),
-          split,
-          entry: index,
-        });
+        log.add(
+          'duplicate_entry',
+          `duplicates entry ${first} (img_name ${JSON.stringify(entry.img_name)}, mask_name ${JSON.stringify(entry.mask_name)})`,
+          {
+            file: splitFile(root, split),
+            split,
+            entry: index,
+          },
+        );
       } else {
         seen.set(key, index);
       }
@@ -229,7 +236,8 @@ function checkDuplicates(root: string, layout: DatasetLayout, entriesBySplit: Re
     }
   }
   for (const [file, s] of imageSplits) {
-    if (s.size > 1) log.add('split_overlap', `${path.relative(root, file)} is used in ${[...s].join(' and ')} (data leakage between splits)`, { file });
+    if (s.size > 1)
+      log.add('split_overlap', `${path.relative(root, file)} is used in ${[...s].join(' and ')} (data leakage between splits)`, { file });
   }
 }
 
@@ -261,7 +269,12 @@ function checkPrompts(root: string, entriesBySplit: ReadonlyMap<Split, IndexedEn
         const value = entry.prompts[key] as PromptValue;
         // A key empty in every entry (like the benchmark's p0) is a convention, not an error.
         if (isEmptyValue(value) && (keyStats.get(key)?.nonEmpty ?? 0) > 0) {
-          log.add('empty_prompt', `prompt "${key}" is empty here but not in other entries`, { file, split, entry: index, field: `prompts.${key}` });
+          log.add('empty_prompt', `prompt "${key}" is empty here but not in other entries`, {
+            file,
+            split,
+            entry: index,
+            field: `prompts.${key}`,
+          });
         }
       }
     }
@@ -335,7 +348,12 @@ function emptyReport(dir: string, rules: CheckRules, problems: Problem[]): Check
   const errors = problems.filter((p) => p.severity === 'error').length;
   const counts = countByCode(problems);
   return {
-    dir, ok: errors === 0, errors, warnings: problems.length - errors, counts, problems,
+    dir,
+    ok: errors === 0,
+    errors,
+    warnings: problems.length - errors,
+    counts,
+    problems,
     splits: { train: null, val: null, test: null },
     images: { checked: 0, readable: 0, distinctSizes: 0, minSize: null, maxSize: null, commonSizes: [], formats: {} },
     masks: { checked: 0, readable: 0, formats: {}, maxMidGreyFraction: 0, softEdgeMasks: 0, meanForeground: 0 },
@@ -359,7 +377,9 @@ export function formatCheckReport(report: CheckReport, opts: { maxPerCode?: numb
   lines.push(`Dataset check: ${report.dir}`);
   const perSplit = SPLITS.some((s) => report.layout[s].images !== 'images' || report.layout[s].masks !== 'masks');
   if (perSplit) {
-    lines.push(`Folders (${LAYOUT_FILE}): ${SPLITS.map((s) => `${s} ${report.layout[s].images}/ + ${report.layout[s].masks}/`).join('; ')}`);
+    lines.push(
+      `Folders (${LAYOUT_FILE}): ${SPLITS.map((s) => `${s} ${report.layout[s].images}/ + ${report.layout[s].masks}/`).join('; ')}`,
+    );
   }
   lines.push('');
   lines.push('Splits');
@@ -428,13 +448,16 @@ export function formatCheckReport(report: CheckReport, opts: { maxPerCode?: numb
         const rel = p.file === undefined ? undefined : path.relative(report.dir, p.file) || p.file;
         if (rel !== undefined && !p.message.includes(rel)) loc.push(rel);
         if (p.entry !== undefined && !p.message.includes(`entry ${p.entry}`)) loc.push(`${p.split} entry ${p.entry}`);
-        if (p.field !== undefined && (code === 'invalid_entry' || code === 'empty_prompt' || code === 'path_escape')) loc.push(`field "${p.field}"`);
+        if (p.field !== undefined && (code === 'invalid_entry' || code === 'empty_prompt' || code === 'path_escape'))
+          loc.push(`field "${p.field}"`);
         lines.push(`      - ${loc.length > 0 ? `${loc.join(': ')}: ` : ''}${p.message}`);
       }
       if (list.length > maxPer) lines.push(`      ... and ${list.length - maxPer} more`);
     }
   }
   lines.push('');
-  lines.push(report.ok ? `Result: OK${report.warnings > 0 ? ` (${report.warnings} warning(s))` : ''}` : `Result: FAILED (${report.errors} error(s))`);
+  lines.push(
+    report.ok ? `Result: OK${report.warnings > 0 ? ` (${report.warnings} warning(s))` : ''}` : `Result: FAILED (${report.errors} error(s))`,
+  );
   return lines.join('\n');
 }

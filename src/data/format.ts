@@ -44,13 +44,7 @@ export const annotationEntrySchema = z.looseObject({
 export type AnnotationEntry = z.infer<typeof annotationEntrySchema>;
 
 export type FormatIssueCode =
-  | 'missing_split'
-  | 'malformed_json'
-  | 'invalid_entry'
-  | 'path_escape'
-  | 'missing_image'
-  | 'missing_mask'
-  | 'prompt_unavailable';
+  'missing_split' | 'malformed_json' | 'invalid_entry' | 'path_escape' | 'missing_image' | 'missing_mask' | 'prompt_unavailable';
 
 /** One problem in a dataset's annotation files, located as precisely as possible. */
 export interface FormatIssue {
@@ -216,21 +210,30 @@ export interface ReferenceEvaluation {
 const folderSchema = z.string({ error: 'expected a folder path relative to the dataset folder' }).min(1, 'must not be empty');
 const layoutSchema = z.strictObject({
   folders: z.partialRecord(z.enum(SPLITS), z.strictObject({ images: folderSchema.optional(), masks: folderSchema.optional() })).optional(),
-  reference: z.strictObject({
-    dataConfig: z.string().min(1),
-    evalTransforms: z.enum(['train', 'eval']),
-    testSplit: z.enum(SPLITS),
-  }).optional(),
+  reference: z
+    .strictObject({
+      dataConfig: z.string().min(1),
+      evalTransforms: z.enum(['train', 'eval']),
+      testSplit: z.enum(SPLITS),
+    })
+    .optional(),
 });
 
 /** Parses a layout file's text; returns the layout (and the reference evaluation, if any) or the problems (file and field named). */
-export function parseLayoutJson(text: string, file: string): { layout: DatasetLayout; reference: ReferenceEvaluation | null; issues: FormatIssue[] } {
+export function parseLayoutJson(
+  text: string,
+  file: string,
+): { layout: DatasetLayout; reference: ReferenceEvaluation | null; issues: FormatIssue[] } {
   const layout: DatasetLayout = structuredClone(DEFAULT_LAYOUT);
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (err) {
-    return { layout, reference: null, issues: [{ code: 'malformed_json', file, message: `malformed JSON: ${err instanceof Error ? err.message : String(err)}` }] };
+    return {
+      layout,
+      reference: null,
+      issues: [{ code: 'malformed_json', file, message: `malformed JSON: ${err instanceof Error ? err.message : String(err)}` }],
+    };
   }
   const r = layoutSchema.safeParse(data);
   if (!r.success) {
@@ -249,7 +252,8 @@ export function parseLayoutJson(text: string, file: string): { layout: DatasetLa
       const rel = r.data.folders?.[split]?.[folder];
       if (rel === undefined) continue;
       const why = unsafeNameReason(rel);
-      if (why !== null) issues.push({ code: 'path_escape', file, field: `folders.${split}.${folder}`, message: `${JSON.stringify(rel)} ${why}` });
+      if (why !== null)
+        issues.push({ code: 'path_escape', file, field: `folders.${split}.${folder}`, message: `${JSON.stringify(rel)} ${why}` });
       else layout[split][folder] = path.posix.normalize(rel.replaceAll('\\', '/'));
     }
   }

@@ -117,7 +117,8 @@ interface Source {
 }
 
 async function source(input: string | Buffer, opts: DecodeOptions): Promise<Source> {
-  const src: Source = typeof input === 'string' ? { buf: await readImageFile(input), file: input } : { buf: input, file: opts.file ?? '<buffer>' };
+  const src: Source =
+    typeof input === 'string' ? { buf: await readImageFile(input), file: input } : { buf: input, file: opts.file ?? '<buffer>' };
   const mended = await mendTiff(src.buf);
   if (mended !== null) {
     src.buf = mended.buf;
@@ -169,10 +170,7 @@ async function metadata(src: Source, opts: DecodeOptions): Promise<ImageMeta> {
   }
 }
 
-async function run(
-  src: Source,
-  pipeline: Sharp,
-): Promise<{ data: Buffer; info: OutputInfo }> {
+async function run(src: Source, pipeline: Sharp): Promise<{ data: Buffer; info: OutputInfo }> {
   try {
     return await pipeline.toBuffer({ resolveWithObject: true });
   } catch (err) {
@@ -206,7 +204,15 @@ function jpegPixels(src: Source, opts: DecodeOptions, gray: boolean, minSize: nu
   if (!r.ok || r.orientation !== 1) return null;
   if (r.warnings > 0 && (opts.failOn ?? 'warning') !== 'none') return null;
   const data = new Uint8Array(r.pixels.buffer, r.pixels.byteOffset, r.pixels.length);
-  return { data, width: r.width, height: r.height, channels: r.channels, maxValue: 255, sourceWidth: r.sourceWidth, sourceHeight: r.sourceHeight };
+  return {
+    data,
+    width: r.width,
+    height: r.height,
+    channels: r.channels,
+    maxValue: 255,
+    sourceWidth: r.sourceWidth,
+    sourceHeight: r.sourceHeight,
+  };
 }
 
 /** Any format through libvips: EXIF orientation applied, alpha dropped, 16 bits kept, gray kept gray. */
@@ -224,7 +230,15 @@ async function vipsPixels(src: Source, opts: DecodeOptions): Promise<Pixels> {
   const pixels = meta.is16
     ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2)
     : new Uint8Array(data.buffer, data.byteOffset, data.length);
-  return { data: pixels, width: info.width, height: info.height, channels: info.channels, maxValue: meta.is16 ? 65535 : 255, sourceWidth: meta.width, sourceHeight: meta.height };
+  return {
+    data: pixels,
+    width: info.width,
+    height: info.height,
+    channels: info.channels,
+    maxValue: meta.is16 ? 65535 : 255,
+    sourceWidth: meta.width,
+    sourceHeight: meta.height,
+  };
 }
 
 /**
@@ -270,7 +284,14 @@ async function decodeRaw8(
   const p = open(src, opts);
   const { data, info } = await run(src, (gray && !alpha ? p.toColourspace('b-w') : p).raw());
   const pixels = new Uint8Array(data.buffer, data.byteOffset, data.length);
-  return { data: pixels, width: info.width, height: info.height, channels: info.channels, format, ...(repair !== undefined ? { repair } : {}) };
+  return {
+    data: pixels,
+    width: info.width,
+    height: info.height,
+    channels: info.channels,
+    format,
+    ...(repair !== undefined ? { repair } : {}),
+  };
 }
 
 export interface MaskGray {
@@ -322,11 +343,7 @@ export function nearestIndices(src: number, dst: number): Int32Array {
  * Decodes a mask to size x size: 0/1 (Uint8Array), or gray / 255 (Float32Array) with
  * `threshold: null`; or into `out`, e.g. a Float32Array view of a batch.
  */
-export async function decodeMask(
-  input: string | Buffer,
-  opts: MaskOptions,
-  out?: Uint8Array | Float32Array,
-): Promise<DecodedMask> {
+export async function decodeMask(input: string | Buffer, opts: MaskOptions, out?: Uint8Array | Float32Array): Promise<DecodedMask> {
   const S = opts.size;
   if (out !== undefined && out.length !== S * S) {
     throw new RangeError(`decodeMask: out has length ${out.length}, expected ${S * S}`);
@@ -392,7 +409,8 @@ type RawOptions = DecodeOptions & { alpha?: boolean; maxSide?: number };
 
 async function rawPixels(src: Source, meta: ImageMeta, opts: RawOptions): Promise<RawImage> {
   let p = open(src, opts);
-  if (opts.maxSide !== undefined) p = p.resize(opts.maxSide, opts.maxSide, { fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true });
+  if (opts.maxSide !== undefined)
+    p = p.resize(opts.maxSide, opts.maxSide, { fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: true });
   const keepAlpha = opts.alpha === true && meta.alpha;
   if (!keepAlpha) p = p.removeAlpha();
   // sharp's b-w conversion drops alpha: gray + alpha is read as sRGB + alpha and folded back below.
@@ -412,8 +430,13 @@ async function rawPixels(src: Source, meta: ImageMeta, opts: RawOptions): Promis
     channels = 2;
   }
   return {
-    data: pixels, width: info.width, height: info.height, channels,
-    alpha: keepAlpha, format: meta.format, ...(meta.repair !== undefined ? { repair: meta.repair } : {}),
+    data: pixels,
+    width: info.width,
+    height: info.height,
+    channels,
+    alpha: keepAlpha,
+    format: meta.format,
+    ...(meta.repair !== undefined ? { repair: meta.repair } : {}),
   };
 }
 

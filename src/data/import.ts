@@ -81,10 +81,14 @@ export function parseGroups(text: string, file: string): Map<string, string> {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
     const m = /^(.*?)\s*[\t,]\s*([^\t,]+)$/.exec(line) ?? /^(.*\S)\s+(\S+)$/.exec(line);
-    if (m === null) throw new DatasetError(`${file}: line ${i + 1}: expected "<image> <group>" (tab, comma or space between), got ${JSON.stringify(line)}`);
+    if (m === null)
+      throw new DatasetError(
+        `${file}: line ${i + 1}: expected "<image> <group>" (tab, comma or space between), got ${JSON.stringify(line)}`,
+      );
     const [, name, group] = m as unknown as [string, string, string];
     const prev = out.get(name);
-    if (prev !== undefined && prev !== group) throw new DatasetError(`${file}: line ${i + 1}: ${name} is in group ${prev} and in group ${group}`);
+    if (prev !== undefined && prev !== group)
+      throw new DatasetError(`${file}: line ${i + 1}: ${name} is in group ${prev} and in group ${group}`);
     out.set(name, group);
   });
   if (out.size === 0) throw new DatasetError(`${file}: no "<image> <group>" lines`);
@@ -93,7 +97,8 @@ export function parseGroups(text: string, file: string): Map<string, string> {
 
 /** The group of each image (by file name, then stem), or an error naming the images without one. */
 async function groupsOf(images: readonly string[], opts: ImportOptions): Promise<Map<string, string> | null> {
-  if (opts.groupsFile !== undefined && opts.groupPattern !== undefined) throw new Error('give one of --groups <file> and --group-pattern <regex>, not both');
+  if (opts.groupsFile !== undefined && opts.groupPattern !== undefined)
+    throw new Error('give one of --groups <file> and --group-pattern <regex>, not both');
   let find: (image: string) => string | undefined;
   let why: string;
   if (opts.groupsFile !== undefined) {
@@ -139,7 +144,9 @@ export async function importDataset(opts: ImportOptions): Promise<BuildResult> {
   if (split.length !== 3 || split.some((x) => !(x >= 0)) || split[0] + split[1] + split[2] <= 0) {
     throw new Error(`--split expects three non-negative ratios train,val,test, got ${split.join(',')}`);
   }
-  const images = await listFiles(path.resolve(opts.images)).catch(() => Promise.reject(new Error(`--images ${opts.images}: folder not found`)));
+  const images = await listFiles(path.resolve(opts.images)).catch(() =>
+    Promise.reject(new Error(`--images ${opts.images}: folder not found`)),
+  );
   const masks = await listFiles(path.resolve(opts.masks)).catch(() => Promise.reject(new Error(`--masks ${opts.masks}: folder not found`)));
   if (images.length === 0) throw new Error(`--images ${opts.images}: no image files (expected .jpg, .png, .tif, .bmp, .webp or .gif)`);
   if (labels !== null && opts.maskMode !== undefined && opts.maskMode !== 'auto') {
@@ -147,7 +154,10 @@ export async function importDataset(opts: ImportOptions): Promise<BuildResult> {
   }
   const root = path.dirname(path.resolve(opts.images));
   const paired = pairByStem(images, masks, (m) => stem(m).replace(MASK_SUFFIX, ''), root);
-  const groups = await groupsOf(paired.pairs.map((p) => p.image), opts);
+  const groups = await groupsOf(
+    paired.pairs.map((p) => p.image),
+    opts,
+  );
   // TIFFs the decoder has to mend are written as PNG from what they hold, not copied.
   const mended = await scanRepairs(paired.pairs.map((p) => p.image));
   const readings = new Map<Exclude<MaskReadingKind, null>, number>();
@@ -166,14 +176,28 @@ export async function importDataset(opts: ImportOptions): Promise<BuildResult> {
           const r = await readBinaryMask(m, opts.maskMode ?? 'auto');
           if (r.kind !== null) readings.set(r.kind, (readings.get(r.kind) ?? 0) + 1);
           const copy = r.exact && path.extname(m).toLowerCase() === '.png';
-          return [{ maskName: `${s}.png`, className: opts.className as string, mask: r.mask, ...(copy ? { copyFrom: m } : {}),
-            ...(r.repair !== undefined ? { repair: r.repair } : {}), ...(r.gray !== undefined ? { gray: r.gray } : {}) }];
+          return [
+            {
+              maskName: `${s}.png`,
+              className: opts.className as string,
+              mask: r.mask,
+              ...(copy ? { copyFrom: m } : {}),
+              ...(r.repair !== undefined ? { repair: r.repair } : {}),
+              ...(r.gray !== undefined ? { gray: r.gray } : {}),
+            },
+          ];
         }
         const values = await readLabelValues(m);
         const out: MaskOut[] = [];
         for (const l of labels) {
           const mask = labelMask(values, l.value);
-          if (hasForeground(mask)) out.push({ maskName: `${l.name}/${s}.png`, className: l.name, mask, ...(values.repair !== undefined ? { repair: values.repair } : {}) });
+          if (hasForeground(mask))
+            out.push({
+              maskName: `${l.name}/${s}.png`,
+              className: l.name,
+              mask,
+              ...(values.repair !== undefined ? { repair: values.repair } : {}),
+            });
         }
         return out;
       },
@@ -190,7 +214,10 @@ export async function importDataset(opts: ImportOptions): Promise<BuildResult> {
     ...(opts.onProgress !== undefined ? { onProgress: opts.onProgress } : {}),
     ...(groups !== null ? { groupWord: 'group' } : {}),
     command: 'data import',
-    inputs: [{ dir: opts.images, what: 'the --images folder' }, { dir: opts.masks, what: 'the --masks folder' }],
+    inputs: [
+      { dir: opts.images, what: 'the --images folder' },
+      { dir: opts.masks, what: 'the --masks folder' },
+    ],
   });
   for (const [kind, n] of readings) result.notes.push(maskReadingNote(kind, n));
   return result;

@@ -31,10 +31,23 @@ export type JpegDecode =
 
 interface ImageAddon {
   decodeJpeg(data: Uint8Array, gray: boolean, minSize: number): JpegDecode;
-  resizeCubic<T extends Uint8Array | Uint16Array>(pixels: T, width: number, height: number, channels: number, dstWidth: number, dstHeight: number): T;
+  resizeCubic<T extends Uint8Array | Uint16Array>(
+    pixels: T,
+    width: number,
+    height: number,
+    channels: number,
+    dstWidth: number,
+    dstHeight: number,
+  ): T;
   resizeCubicToPlanes(
-    pixels: Uint8Array | Uint16Array, width: number, height: number, channels: number, size: number,
-    scale: readonly number[], offset: readonly number[], out: Float32Array,
+    pixels: Uint8Array | Uint16Array,
+    width: number,
+    height: number,
+    channels: number,
+    size: number,
+    scale: readonly number[],
+    offset: readonly number[],
+    out: Float32Array,
   ): void;
 }
 
@@ -45,13 +58,17 @@ let addon: ImageAddon | null = null;
 function load(): ImageAddon {
   if (addon !== null) return addon;
   if (!existsSync(imageAddonPath)) {
-    throw new Error(`tunevlseg: the image addon is not built (${imageAddonPath} missing). Run \`npm run build:native\` ` +
-      '(needs Debian libjpeg62-turbo-dev; see scripts/bootstrap.sh).');
+    throw new Error(
+      `tunevlseg: the image addon is not built (${imageAddonPath} missing). Run \`npm run build:native\` ` +
+        '(needs Debian libjpeg62-turbo-dev; see scripts/bootstrap.sh).',
+    );
   }
   try {
     addon = createRequire(import.meta.url)(imageAddonPath) as ImageAddon;
   } catch (e) {
-    throw new Error(`tunevlseg: failed to load ${imageAddonPath}: ${(e as Error).message} (libjpeg.so.62 missing? see scripts/bootstrap.sh)`);
+    throw new Error(
+      `tunevlseg: failed to load ${imageAddonPath}: ${(e as Error).message} (libjpeg.so.62 missing? see scripts/bootstrap.sh)`,
+    );
   }
   return addon;
 }
@@ -72,7 +89,14 @@ export function decodeJpeg(data: Uint8Array, gray: boolean, minSize = 0): JpegDe
 }
 
 /** OpenCV INTER_CUBIC resize of interleaved 8- or 16-bit pixels (cv2.resize, bit-exact on x86-64). */
-export function resizeCubic<T extends Uint8Array | Uint16Array>(pixels: T, width: number, height: number, channels: number, dstWidth: number, dstHeight: number): T {
+export function resizeCubic<T extends Uint8Array | Uint16Array>(
+  pixels: T,
+  width: number,
+  height: number,
+  channels: number,
+  dstWidth: number,
+  dstHeight: number,
+): T {
   return load().resizeCubic(pixels, width, height, channels, dstWidth, dstHeight);
 }
 
@@ -81,8 +105,14 @@ export function resizeCubic<T extends Uint8Array | Uint16Array>(pixels: T, width
  * one gray channel fills all three planes.
  */
 export function resizeCubicToPlanes(
-  pixels: Uint8Array | Uint16Array, width: number, height: number, channels: number, size: number,
-  scale: readonly [number, number, number], offset: readonly [number, number, number], out: Float32Array,
+  pixels: Uint8Array | Uint16Array,
+  width: number,
+  height: number,
+  channels: number,
+  size: number,
+  scale: readonly [number, number, number],
+  offset: readonly [number, number, number],
+  out: Float32Array,
 ): void {
   load().resizeCubicToPlanes(pixels, width, height, channels, size, scale, offset, out);
 }

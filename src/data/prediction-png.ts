@@ -135,7 +135,8 @@ export async function writePredictionPngs(
   opts: WriteMaskOptions = {},
 ): Promise<WrittenMask> {
   const n = origW * origH;
-  if (!(origW > 0 && origH > 0) || prob8.length !== n) throw new RangeError(`writePredictionPngs: got ${prob8.length} values for ${origW}x${origH}`);
+  if (!(origW > 0 && origH > 0) || prob8.length !== n)
+    throw new RangeError(`writePredictionPngs: got ${prob8.length} values for ${origW}x${origH}`);
   const level = (opts.threshold ?? 0.5) * 255;
   const mask = new Uint8Array(n);
   let foreground = 0;
@@ -176,7 +177,9 @@ export async function writePredictionPngs(
     }
     await fs.mkdir(path.dirname(overlayPath), { recursive: true });
     try {
-      await sharp(rgb, { raw: { width: origW, height: origH, channels: 3 } }).png().toFile(overlayPath);
+      await sharp(rgb, { raw: { width: origW, height: origH, channels: 3 } })
+        .png()
+        .toFile(overlayPath);
     } catch (err) {
       throw new ImageError(overlayPath, `cannot write PNG: ${errMessage(err)}`, { cause: err });
     }

@@ -61,16 +61,22 @@ export async function checkTrainingPairs(samples: readonly DatasetSample[], o: P
     }
     if (img.width !== mask.width || img.height !== mask.height) {
       issues.push({
-        code: 'invalid_entry', ...where, field: 'mask_name',
-        message: `mask ${s.maskPath} is ${mask.width}x${mask.height} but its image ${s.imagePath} is ${img.width}x${img.height}: ` +
-          'a mask must have its image\'s size (it would be stretched onto the image)',
+        code: 'invalid_entry',
+        ...where,
+        field: 'mask_name',
+        message:
+          `mask ${s.maskPath} is ${mask.width}x${mask.height} but its image ${s.imagePath} is ${img.width}x${img.height}: ` +
+          "a mask must have its image's size (it would be stretched onto the image)",
       });
     }
     if (mask.max > 0 && mask.max <= 127 && !reported.has(s.maskPath)) {
       reported.add(s.maskPath);
       issues.push({
-        code: 'invalid_entry', ...where, field: 'mask_name',
-        message: `mask ${s.maskPath}: largest value is ${mask.max} (a 0/1 or class-index mask?): thresholded at gray 128 it is empty, ` +
+        code: 'invalid_entry',
+        ...where,
+        field: 'mask_name',
+        message:
+          `mask ${s.maskPath}: largest value is ${mask.max} (a 0/1 or class-index mask?): thresholded at gray 128 it is empty, ` +
           'so training would learn nothing; store foreground as 255',
       });
     }

@@ -7,7 +7,6 @@ import { hashSeed, Rng } from './rng.js';
 
 export type PromptValue = string | string[];
 
-
 export interface PromptOptions {
   /** A prompt key such as `p1`, or `random` (a random non-empty key per sample). Default `p1`. */
   promptKey?: string;
@@ -93,11 +92,7 @@ export function promptUnavailableReason(prompts: Readonly<Record<string, PromptV
  * must be seeded per sample (see `promptRng`) so the choice is independent of batch order.
  * Throws with the reason when the entry has no usable prompt for these options.
  */
-export function selectPrompt(
-  prompts: Readonly<Record<string, PromptValue>>,
-  opts: PromptOptions & { train: boolean },
-  rng: Rng,
-): string {
+export function selectPrompt(prompts: Readonly<Record<string, PromptValue>>, opts: PromptOptions & { train: boolean }, rng: Rng): string {
   const finish = (p: string): string => ((opts.appendFullStop ?? true) ? withFullStop(p) : p);
   if (opts.overridePrompt !== undefined) {
     if (opts.overridePrompt.trim() === '') throw new Error('the override prompt is empty');

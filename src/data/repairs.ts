@@ -65,7 +65,10 @@ export function setRepairWarningSink(fn: (line: string) => void): (line: string)
  * Warns, once per process and line, about the images the decoder will mend: the commands that
  * train, evaluate or predict call it with their samples' images before loading them.
  */
-export async function warnAboutRepairs(files: readonly string[], o: { root?: string; say?: (line: string) => void } = {}): Promise<string[]> {
+export async function warnAboutRepairs(
+  files: readonly string[],
+  o: { root?: string; say?: (line: string) => void } = {},
+): Promise<string[]> {
   const lines = (await scanRepairs(files)).lines(o.root).map((l) => `warning: ${l}`);
   for (const l of lines) {
     if (told.has(l)) continue;

@@ -19,7 +19,14 @@ const SHORT = 3;
 const LONG = 4;
 /** Bytes per value of the TIFF field types an IFD entry may use (1-12). */
 const TYPE_SIZE = [0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8];
-const PHOTOMETRIC_NAMES: Record<number, string> = { 0: 'WhiteIsZero, grey', 1: 'BlackIsZero, grey', 2: 'RGB', 3: 'palette', 5: 'CMYK', 6: 'YCbCr' };
+const PHOTOMETRIC_NAMES: Record<number, string> = {
+  0: 'WhiteIsZero, grey',
+  1: 'BlackIsZero, grey',
+  2: 'RGB',
+  3: 'palette',
+  5: 'CMYK',
+  6: 'YCbCr',
+};
 
 /** Reads `length` bytes at `offset` (fewer at the end of the file). */
 type ReadAt = (offset: number, length: number) => Promise<Uint8Array>;
@@ -56,7 +63,11 @@ export interface TiffFix {
 }
 
 export function isTiff(buf: Uint8Array): boolean {
-  return buf.length >= 8 && ((buf[0] === 0x49 && buf[1] === 0x49 && buf[2] === 42 && buf[3] === 0) || (buf[0] === 0x4d && buf[1] === 0x4d && buf[2] === 0 && buf[3] === 42));
+  return (
+    buf.length >= 8 &&
+    ((buf[0] === 0x49 && buf[1] === 0x49 && buf[2] === 42 && buf[3] === 0) ||
+      (buf[0] === 0x4d && buf[1] === 0x4d && buf[2] === 0 && buf[3] === 42))
+  );
 }
 
 function view(b: Uint8Array): DataView {
@@ -82,13 +93,17 @@ export async function readTiffSamples(read: ReadAt): Promise<TiffSamples | null>
     const bytes = size * e.count <= 4 ? e.field : await read(view(e.field).getUint32(0, le), size * e.count);
     const v = view(bytes);
     const out: number[] = [];
-    for (let i = 0; i < e.count && (i + 1) * size <= bytes.length; i++) out.push(size === 2 ? v.getUint16(i * 2, le) : v.getUint32(i * 4, le));
+    for (let i = 0; i < e.count && (i + 1) * size <= bytes.length; i++)
+      out.push(size === 2 ? v.getUint16(i * 2, le) : v.getUint32(i * 4, le));
     return out;
   };
   for (let i = 0; i < n; i++) {
     entries.push({
-      tag: dv.getUint16(i * 12, le), type: dv.getUint16(i * 12 + 2, le), count: dv.getUint32(i * 12 + 4, le),
-      at: ifdOffset + 2 + i * 12, field: ifd.subarray(i * 12 + 8, i * 12 + 12),
+      tag: dv.getUint16(i * 12, le),
+      type: dv.getUint16(i * 12 + 2, le),
+      count: dv.getUint32(i * 12 + 4, le),
+      at: ifdOffset + 2 + i * 12,
+      field: ifd.subarray(i * 12 + 8, i * 12 + 12),
     });
   }
   const first = async (tag: number, fallback: number): Promise<number> => {
@@ -122,10 +137,18 @@ export function tiffFix(t: TiffSamples): TiffFix | null {
   const said = `PhotometricInterpretation ${t.photometric} (${PHOTOMETRIC_NAMES[t.photometric] ?? 'unknown'})`;
   const holds = `SamplesPerPixel ${t.samplesPerPixel} of ${depth} bits and ${t.extraSamples === 0 ? 'no' : t.extraSamples} ExtraSamples`;
   if ((t.photometric === 0 || t.photometric === 1) && (colour === 3 || colour === 4)) {
-    return { problem: `TIFF header says ${said} but holds ${holds}: read by its samples as ${colour === 3 ? 'RGB' : 'RGBA'}`, photometric: 2, addAlpha: colour === 4 };
+    return {
+      problem: `TIFF header says ${said} but holds ${holds}: read by its samples as ${colour === 3 ? 'RGB' : 'RGBA'}`,
+      photometric: 2,
+      addAlpha: colour === 4,
+    };
   }
   if (t.photometric === 2 && colour === 4) {
-    return { problem: `TIFF header says ${said} but holds ${holds}: the fourth sample read as alpha (RGBA)`, photometric: 2, addAlpha: true };
+    return {
+      problem: `TIFF header says ${said} but holds ${holds}: the fourth sample read as alpha (RGBA)`,
+      photometric: 2,
+      addAlpha: true,
+    };
   }
   return null;
 }

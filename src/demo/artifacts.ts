@@ -31,14 +31,23 @@ export async function writeLearnerPredictions(runDir: string, dataDir: string, w
 }
 
 /** CLIP text (each distinct prompt) and image embeddings of a domain's test split, from the frozen base model. */
-export async function writeDomainEmbeddings(base: ClipsegFullSegmenter, dataset: string, dataDir: string, file: string, maxImages = 200): Promise<{ text: number; image: number }> {
+export async function writeDomainEmbeddings(
+  base: ClipsegFullSegmenter,
+  dataset: string,
+  dataDir: string,
+  file: string,
+  maxImages = 200,
+): Promise<{ text: number; image: number }> {
   const clip = base.model.clip;
-  const e = await datasetEmbeddings({
-    info: base.info,
-    tokenize: (p) => base.tokenize(p),
-    textFeatures: (t) => clip.getTextFeatures(t.inputIds, t.attentionMask),
-    imageFeatures: (px) => clip.getImageFeatures(px),
-  }, { dataset, dataDir, model: 'tiny-clipseg', maxImages, batchSize: 64 });
+  const e = await datasetEmbeddings(
+    {
+      info: base.info,
+      tokenize: (p) => base.tokenize(p),
+      textFeatures: (t) => clip.getTextFeatures(t.inputIds, t.attentionMask),
+      imageFeatures: (px) => clip.getImageFeatures(px),
+    },
+    { dataset, dataDir, model: 'tiny-clipseg', maxImages, batchSize: 64 },
+  );
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify(e));
   return { text: e.text.labels.length, image: e.image.labels.length };

@@ -43,11 +43,17 @@ export interface DomainSpec {
 /** The demo's domains at full size (the recipe's counts; val added for the trainer). */
 export const DOMAIN_SPECS: Readonly<Record<DemoDomain, DomainSpec>> = Object.freeze({
   natural: {
-    kind: 'shapes', counts: { train: 8000, val: 200, test: 400 }, seed: 11, promptKey: 'p1',
+    kind: 'shapes',
+    counts: { train: 8000, val: 200, test: 400 },
+    seed: 11,
+    promptKey: 'p1',
     description: 'coloured shapes on textured backgrounds, prompt "<colour> <shape>"',
   },
   ultrasound: {
-    kind: 'ultrasound', counts: { train: 300, val: 50, test: 200 }, seed: 23, promptKey: 'p1',
+    kind: 'ultrasound',
+    counts: { train: 300, val: 50, test: 200 },
+    seed: 23,
+    promptKey: 'p1',
     description: 'synthetic ultrasound, one dark lesion with a bright rim, prompt "tumor"',
   },
 });
@@ -80,9 +86,12 @@ async function readGray(file: string): Promise<{ data: Uint8Array; width: number
 }
 
 function dice(pred: Uint8Array, truth: Uint8Array): number {
-  let inter = 0, p = 0, t = 0;
+  let inter = 0,
+    p = 0,
+    t = 0;
   for (let i = 0; i < pred.length; i++) {
-    const a = pred[i]!, b = truth[i]!;
+    const a = pred[i]!,
+      b = truth[i]!;
     p += a;
     t += b;
     inter += a & b;
@@ -96,10 +105,12 @@ export function close3x3(m: Uint8Array, w: number, h: number): Uint8Array {
     const out = new Uint8Array(w * h);
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
-        let any = 0, all = 1;
+        let any = 0,
+          all = 1;
         for (let dy = -1; dy <= 1; dy++) {
           for (let dx = -1; dx <= 1; dx++) {
-            const yy = y + dy, xx = x + dx;
+            const yy = y + dy,
+              xx = x + dx;
             const v = yy >= 0 && yy < h && xx >= 0 && xx < w ? src[yy * w + xx]! : 0;
             any |= v;
             all &= v;
@@ -115,7 +126,11 @@ export function close3x3(m: Uint8Array, w: number, h: number): Uint8Array {
 
 /** The field of view of an ultrasound image: its non-black pixels, closed 3x3. */
 export function fieldOfView(gray: Uint8Array, w: number, h: number): Uint8Array {
-  return close3x3(Uint8Array.from(gray, (v) => (v > 0 ? 1 : 0)), w, h);
+  return close3x3(
+    Uint8Array.from(gray, (v) => (v > 0 ? 1 : 0)),
+    w,
+    h,
+  );
 }
 
 export interface BaselineResult {

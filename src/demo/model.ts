@@ -29,10 +29,24 @@ export const DEMO_IMAGE_SIZE = 64;
 export function tinyClipsegConfig(vocabSize: number): CLIPSegConfig {
   return clipsegConfig({
     textConfig: {
-      vocabSize, hiddenSize: 64, intermediateSize: 128, numHiddenLayers: 4, numAttentionHeads: 4,
-      maxPositionEmbeddings: TINY_MAX_LENGTH, bosTokenId: 0, eosTokenId: 1, padTokenId: 1,
+      vocabSize,
+      hiddenSize: 64,
+      intermediateSize: 128,
+      numHiddenLayers: 4,
+      numAttentionHeads: 4,
+      maxPositionEmbeddings: TINY_MAX_LENGTH,
+      bosTokenId: 0,
+      eosTokenId: 1,
+      padTokenId: 1,
     },
-    visionConfig: { hiddenSize: 64, intermediateSize: 128, numHiddenLayers: 4, numAttentionHeads: 4, imageSize: DEMO_IMAGE_SIZE, patchSize: 8 },
+    visionConfig: {
+      hiddenSize: 64,
+      intermediateSize: 128,
+      numHiddenLayers: 4,
+      numAttentionHeads: 4,
+      imageSize: DEMO_IMAGE_SIZE,
+      patchSize: 8,
+    },
     projectionDim: 32,
     extractLayers: [1, 2, 3],
     reduceDim: 32,
@@ -67,7 +81,12 @@ export function initTinyClipseg(model: CLIPSegForImageSegmentation, seed: number
       const numLayers = tower.numHiddenLayers;
       if (name.endsWith('.bias')) t.zero_();
       else if (/layer_?norm|layrnorm/.test(name)) t.fill_(1);
-      else if (name.endsWith('token_embedding.weight') || name.endsWith('position_embedding.weight') || name.endsWith('patch_embedding.weight')) fill(t, 0.02);
+      else if (
+        name.endsWith('token_embedding.weight') ||
+        name.endsWith('position_embedding.weight') ||
+        name.endsWith('patch_embedding.weight')
+      )
+        fill(t, 0.02);
       else if (name.endsWith('class_embedding')) fill(t, D ** -0.5);
       else if (/self_attn\.(q|k|v)_proj\.weight$/.test(name)) fill(t, D ** -0.5 * (2 * numLayers) ** -0.5);
       else if (/self_attn\.out_proj\.weight$/.test(name)) fill(t, D ** -0.5);
@@ -122,10 +141,15 @@ export class ClipsegFullSegmenter extends nn.Module implements Segmenter {
   }
 
   tokenize(prompts: string[]): TextInputs {
-    const { inputIds, attentionMask } = this.tokenizer.encodeBatch(prompts, { maxLength: this.model.config.textConfig.maxPositionEmbeddings });
+    const { inputIds, attentionMask } = this.tokenizer.encodeBatch(prompts, {
+      maxLength: this.model.config.textConfig.maxPositionEmbeddings,
+    });
     const seqLen = inputIds[0]?.length ?? 0;
     const flat = (rows: number[][]): BigInt64Array => BigInt64Array.from(rows.flat(), (x) => BigInt(x));
-    return { inputIds: tensor(flat(inputIds), [prompts.length, seqLen]), attentionMask: tensor(flat(attentionMask), [prompts.length, seqLen]) };
+    return {
+      inputIds: tensor(flat(inputIds), [prompts.length, seqLen]),
+      attentionMask: tensor(flat(attentionMask), [prompts.length, seqLen]),
+    };
   }
 
   forward(pixelValues: Tensor, text: TextInputs): Tensor {
@@ -161,11 +185,19 @@ export class ClipsegFullSegmenter extends nn.Module implements Segmenter {
   describe(): Record<string, unknown> {
     const c = this.model.config;
     return {
-      kind: 'clipseg-full', base: this.base, imageSize: this.info.imageSize,
+      kind: 'clipseg-full',
+      base: this.base,
+      imageSize: this.info.imageSize,
       architecture: {
-        textHidden: c.textConfig.hiddenSize, textLayers: c.textConfig.numHiddenLayers, visionHidden: c.visionConfig.hiddenSize,
-        visionLayers: c.visionConfig.numHiddenLayers, patchSize: c.visionConfig.patchSize, projectionDim: c.projectionDim,
-        extractLayers: c.extractLayers.slice(), reduceDim: c.reduceDim, vocabSize: c.textConfig.vocabSize,
+        textHidden: c.textConfig.hiddenSize,
+        textLayers: c.textConfig.numHiddenLayers,
+        visionHidden: c.visionConfig.hiddenSize,
+        visionLayers: c.visionConfig.numHiddenLayers,
+        patchSize: c.visionConfig.patchSize,
+        projectionDim: c.projectionDim,
+        extractLayers: c.extractLayers.slice(),
+        reduceDim: c.reduceDim,
+        vocabSize: c.textConfig.vocabSize,
       },
       trainableParams: this.numParameters(true),
     };

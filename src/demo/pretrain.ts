@@ -92,7 +92,11 @@ function copyTokenizerFiles(src: string, dst: string): void {
 }
 
 /** Builds the starting model: from a folder, or from scratch with a (restricted) tokenizer. */
-function startingModel(o: PretrainOptions, outDir: string, seed: number): { model: CLIPSegForImageSegmentation; tokenizer: ClipTokenizer; base: string } {
+function startingModel(
+  o: PretrainOptions,
+  outDir: string,
+  seed: number,
+): { model: CLIPSegForImageSegmentation; tokenizer: ClipTokenizer; base: string } {
   if (o.from) {
     const model = CLIPSegForImageSegmentation.fromPretrained(o.from);
     if (!model.tokenizer) {
@@ -143,25 +147,35 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainSummary> {
   mkdirSync(outDir, { recursive: true });
 
   const train = await loadSplit(o.dataDir, 'train', { promptKey: o.promptKey ?? 'random' });
-  if (train.length < batchSize) throw new Error(`pretrain: ${o.dataDir} has ${train.length} training samples, fewer than one batch of ${batchSize}`);
+  if (train.length < batchSize)
+    throw new Error(`pretrain: ${o.dataDir} has ${train.length} training samples, fewer than one batch of ${batchSize}`);
   const hasVal = existsSync(path.join(o.dataDir, 'anns', 'val.json'));
   const hasTest = existsSync(path.join(o.dataDir, 'anns', 'test.json'));
 
   const { model, tokenizer, base } = startingModel(o, outDir, seed);
   const seg = new ClipsegFullSegmenter(model, tokenizer, { base });
   const loader = loaderFor(seg, train, {
-    batchSize, shuffle: true, dropLast: true, seed, promptKey: o.promptKey ?? 'random', workers: o.workers ?? 1,
+    batchSize,
+    shuffle: true,
+    dropLast: true,
+    seed,
+    promptKey: o.promptKey ?? 'random',
+    workers: o.workers ?? 1,
   });
   const opt = new optim.AdamW(seg.parameterGroups(weightDecay), { lr, weightDecay });
   const sched = new optim.CosineSchedule(opt, steps, 0, warmup);
   const curve: [number, number, number][] = [];
   const valCurve: [number, number][] = [];
   const recent: number[] = [];
-  let winLoss = 0, winDice = 0, winN = 0;
+  let winLoss = 0,
+    winDice = 0,
+    winN = 0;
   let step = 0;
   let tLast = performance.now();
   const evalOpts = { promptKey: 'p1', batchSize: 64, workers: 0 } as const;
-  log(`pretrain: ${train.length} training samples, ${steps} steps of ${batchSize}, ${seg.numParameters(true)} parameters, vocabulary ${tokenizer.vocabSize}, from ${base}`);
+  log(
+    `pretrain: ${train.length} training samples, ${steps} steps of ${batchSize}, ${seg.numParameters(true)} parameters, vocabulary ${tokenizer.vocabSize}, from ${base}`,
+  );
   try {
     seg.train();
     for (let epoch = 0; step < steps; epoch++) {
@@ -191,7 +205,9 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainSummary> {
           const rate = (winN * batchSize) / ((now - tLast) / 1000);
           const eta = ((steps - step) * batchSize) / rate;
           curve.push([step, winLoss / winN, winDice / winN]);
-          log(`step ${step}/${steps}  loss ${fmt(winLoss / winN)}  dice ${fmt(winDice / winN)}  lr ${opt.paramGroups[0]!.lr.toExponential(2)}  ${rate.toFixed(0)} img/s  ETA ${eta.toFixed(0)} s`);
+          log(
+            `step ${step}/${steps}  loss ${fmt(winLoss / winN)}  dice ${fmt(winDice / winN)}  lr ${opt.paramGroups[0]!.lr.toExponential(2)}  ${rate.toFixed(0)} img/s  ETA ${eta.toFixed(0)} s`,
+          );
           winLoss = winDice = winN = 0;
           tLast = now;
         }
@@ -212,21 +228,52 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainSummary> {
     const seconds = (performance.now() - t0) / 1000;
     writeFileSync(path.join(outDir, 'config.json'), `${JSON.stringify(clipsegConfigToJson(model.config), null, 1)}\n`);
     saveModel(path.join(outDir, 'model.safetensors'), model, {
-      'tunevlseg.version': tunevlsegVersion(), 'tunevlseg.kind': 'pretrained-clipseg', steps: String(step),
+      'tunevlseg.version': tunevlsegVersion(),
+      'tunevlseg.kind': 'pretrained-clipseg',
+      steps: String(step),
     });
     const summary: PretrainSummary = {
-      outDir, steps: step, seconds, parameters: seg.numParameters(), vocabSize: tokenizer.vocabSize,
-      finalTrainLoss: recent.reduce((s, x) => s + x, 0) / Math.max(1, recent.length), val, test, curve, valCurve,
+      outDir,
+      steps: step,
+      seconds,
+      parameters: seg.numParameters(),
+      vocabSize: tokenizer.vocabSize,
+      finalTrainLoss: recent.reduce((s, x) => s + x, 0) / Math.max(1, recent.length),
+      val,
+      test,
+      curve,
+      valCurve,
     };
-    writeFileSync(path.join(outDir, 'pretrain.json'), `${JSON.stringify({
-      options: {
-        dataDir: path.resolve(o.dataDir), from: o.from ?? null, tokenizerDir: o.tokenizerDir ?? null, restrictVocab: o.restrictVocab ?? true,
-        steps, batchSize, lr, weightDecay, warmupSteps: warmup, lambdaCe: o.lambdaCe ?? 0.2, seed, promptKey: o.promptKey ?? 'random',
-        threads: o.threads ?? 1,
-      },
-      ...summary, outDir: path.basename(outDir), tunevlsegVersion: tunevlsegVersion(),
-    }, null, 1)}\n`);
-    log(`pretrain: done in ${seconds.toFixed(0)} s; val dice ${val ? fmt(val.dice) : '-'}, test dice ${test ? fmt(test.dice) : '-'}; model in ${outDir}`);
+    writeFileSync(
+      path.join(outDir, 'pretrain.json'),
+      `${JSON.stringify(
+        {
+          options: {
+            dataDir: path.resolve(o.dataDir),
+            from: o.from ?? null,
+            tokenizerDir: o.tokenizerDir ?? null,
+            restrictVocab: o.restrictVocab ?? true,
+            steps,
+            batchSize,
+            lr,
+            weightDecay,
+            warmupSteps: warmup,
+            lambdaCe: o.lambdaCe ?? 0.2,
+            seed,
+            promptKey: o.promptKey ?? 'random',
+            threads: o.threads ?? 1,
+          },
+          ...summary,
+          outDir: path.basename(outDir),
+          tunevlsegVersion: tunevlsegVersion(),
+        },
+        null,
+        1,
+      )}\n`,
+    );
+    log(
+      `pretrain: done in ${seconds.toFixed(0)} s; val dice ${val ? fmt(val.dice) : '-'}, test dice ${test ? fmt(test.dice) : '-'}; model in ${outDir}`,
+    );
     return summary;
   } finally {
     await loader.close();
@@ -238,4 +285,3 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainSummary> {
 function meansOnly(r: EvalMeans): EvalMeans {
   return { samples: r.samples, loss: r.loss, dice: r.dice, iou: r.iou };
 }
-

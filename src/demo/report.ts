@@ -44,16 +44,34 @@ export async function writeDemoReport(s: DemoSummary): Promise<string> {
     writeFileSync(dir.config, `${JSON.stringify({ data: { dir: join(s.run_dir, 'data', DEMO_DATASET), testSplit: 'test' } }, null, 2)}\n`);
   }
   if (existsSync(join(s.run_dir, 'embeddings'))) cpSync(join(s.run_dir, 'embeddings'), files.embeddings, { recursive: true });
-  writeFileSync(files.grid, JSON.stringify({
-    name: 'tunevlseg demo', models: [DEMO_MODEL], learners, datasets: [DEMO_DATASET],
-    labels: { models: { [DEMO_MODEL]: 'Tiny CLIPSeg' }, datasets: { [DEMO_DATASET]: 'Synthetic US (target)', natural: 'Synthetic shapes (source)' } },
-    demo: { zero_shot_dice: s.zero_shot_dice, trivial_dice: s.trivial_dice, source_dice: s.source_dice, text_blind_dice: s.text_blind_dice },
-    // Table 3's untuned rows, as the terminal table shows them.
-    baselines: [
-      { label: 'Trivial: whole field of view', values: { [DEMO_DATASET]: s.trivial_dice } },
-      { label: 'Zero-shot "tumor"', values: { [DEMO_DATASET]: s.zero_shot_dice } },
-    ],
-  }, null, 2) + '\n');
+  writeFileSync(
+    files.grid,
+    JSON.stringify(
+      {
+        name: 'tunevlseg demo',
+        models: [DEMO_MODEL],
+        learners,
+        datasets: [DEMO_DATASET],
+        labels: {
+          models: { [DEMO_MODEL]: 'Tiny CLIPSeg' },
+          datasets: { [DEMO_DATASET]: 'Synthetic US (target)', natural: 'Synthetic shapes (source)' },
+        },
+        demo: {
+          zero_shot_dice: s.zero_shot_dice,
+          trivial_dice: s.trivial_dice,
+          source_dice: s.source_dice,
+          text_blind_dice: s.text_blind_dice,
+        },
+        // Table 3's untuned rows, as the terminal table shows them.
+        baselines: [
+          { label: 'Trivial: whole field of view', values: { [DEMO_DATASET]: s.trivial_dice } },
+          { label: 'Zero-shot "tumor"', values: { [DEMO_DATASET]: s.zero_shot_dice } },
+        ],
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   const r = await writeReport(bench, join(s.run_dir, 'report'), { k: 2 });
   return r.html ?? r.markdown!;
 }

@@ -171,7 +171,9 @@ function prepareRunDir(runDir: string, overwrite: boolean): void {
   if (entries.length === 0) return;
   const foreign = entries.filter((e) => !(DEMO_OUTPUTS as readonly string[]).includes(e));
   if (foreign.length > 0) {
-    throw new Error(`demo: ${runDir} is not empty and not a demo run folder (it holds ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}): give another --run-dir`);
+    throw new Error(
+      `demo: ${runDir} is not empty and not a demo run folder (it holds ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}): give another --run-dir`,
+    );
   }
   if (!overwrite) throw new Error(`demo: ${runDir} holds an earlier demo run: give another --run-dir, or --overwrite to replace it`);
   for (const e of entries) rmSync(path.join(runDir, e), { recursive: true, force: true });
@@ -192,17 +194,32 @@ export function formatDemoTable(s: DemoSummary): string {
   ];
   for (const [name, r] of Object.entries(s.learners) as [LearnerName, DemoLearnerResult][]) {
     const d = r.test_dice - best;
-    rows.push([title(name), f3(r.test_dice), `${d >= 0 ? '+' : ''}${d.toFixed(3)}`, r.trainable_params.toLocaleString('en-US'), r.seconds.toFixed(1)]);
+    rows.push([
+      title(name),
+      f3(r.test_dice),
+      `${d >= 0 ? '+' : ''}${d.toFixed(3)}`,
+      r.trainable_params.toLocaleString('en-US'),
+      r.seconds.toFixed(1),
+    ]);
   }
   const head = ['method (target: ultrasound, test split)', 'test Dice', 'vs best baseline', 'trainable params', 'seconds'];
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join(' | ')} |`;
-  const out = [line(head), `|${width.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.map(line)];
+  const line = (cells: string[]): string =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join(' | ')} |`;
+  const out = [
+    line(head),
+    `|${width.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
+    ...rows.map(line),
+  ];
   out.push('');
   const gap = s.source_dice - s.text_blind_dice;
-  out.push(`source domain (natural shapes, ${s.source_samples} prompts): pretrained model ${f3(s.source_dice)} Dice, text-blind baseline ${f3(s.text_blind_dice)}` +
-    ` (${gap >= 0 ? '+' : ''}${gap.toFixed(3)}${gap >= 0.1 ? ': the model segments by text' : ''})`);
-  out.push(`tuning + evaluation of ${Object.keys(s.learners).length} learners: ${s.tuning_seconds.toFixed(0)} s; whole demo: ${s.total_seconds.toFixed(0)} s (${s.threads} libtorch thread${s.threads === 1 ? '' : 's'})`);
+  out.push(
+    `source domain (natural shapes, ${s.source_samples} prompts): pretrained model ${f3(s.source_dice)} Dice, text-blind baseline ${f3(s.text_blind_dice)}` +
+      ` (${gap >= 0 ? '+' : ''}${gap.toFixed(3)}${gap >= 0.1 ? ': the model segments by text' : ''})`,
+  );
+  out.push(
+    `tuning + evaluation of ${Object.keys(s.learners).length} learners: ${s.tuning_seconds.toFixed(0)} s; whole demo: ${s.total_seconds.toFixed(0)} s (${s.threads} libtorch thread${s.threads === 1 ? '' : 's'})`,
+  );
   return out.join('\n');
 }
 
@@ -229,7 +246,9 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     mkdirSync(runDir, { recursive: true });
     log(`demo: run folder ${runDir}`);
     log(`demo: base model ${modelDir}`);
-    log(`demo: quirks ${o.quirks ?? 'fixed'} (the demo's default, unlike every other command's reference: every learner gets the learnable upsampler, as the paper describes; --quirks reference for the original code)`);
+    log(
+      `demo: quirks ${o.quirks ?? 'fixed'} (the demo's default, unlike every other command's reference: every learner gets the learnable upsampler, as the paper describes; --quirks reference for the original code)`,
+    );
 
     // 1. Data.
     const targetDir = path.join(runDir, 'data', 'ultrasound');
@@ -237,8 +256,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     let t = performance.now();
     const tgt = await generateDomain('ultrasound', targetDir, { counts: targetCounts });
     const src = await generateDomain('natural', sourceDir, { counts: { train: 0, val: 0, test: sourceTestImages } });
-    log(`[data] target "ultrasound": ${tgt.splits.train.images}/${tgt.splits.val.images}/${tgt.splits.test.images} train/val/test images; ` +
-      `source "natural" test: ${src.splits.test.images} images, ${src.splits.test.entries} prompts (${((performance.now() - t) / 1000).toFixed(1)} s)`);
+    log(
+      `[data] target "ultrasound": ${tgt.splits.train.images}/${tgt.splits.val.images}/${tgt.splits.test.images} train/val/test images; ` +
+        `source "natural" test: ${src.splits.test.images} images, ${src.splits.test.entries} prompts (${((performance.now() - t) / 1000).toFixed(1)} s)`,
+    );
     check();
 
     // 2. Base model on the source domain, and zero-shot on the target.
@@ -254,7 +275,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       zeroShot = z.dice;
       // For the report: the zero-shot masks (gallery) and both domains' CLIP embeddings (Fig. 4).
       await writeTestPredictions(base, targetDir, path.join(runDir, 'zero-shot', 'predictions'), workers);
-      for (const [name, dir] of [['ultrasound', targetDir], ['natural', sourceDir]] as const) {
+      for (const [name, dir] of [
+        ['ultrasound', targetDir],
+        ['natural', sourceDir],
+      ] as const) {
         const n = await writeDomainEmbeddings(base, name, dir, path.join(runDir, 'embeddings', `${name}.json`));
         log(`[report] ${name}: CLIP embeddings of ${n.text} prompt(s) and ${n.image} image(s) (Fig. 4)`);
       }
@@ -263,8 +287,12 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     }
     const blind = await textBlindDice(sourceDir, 'test');
     const trivial = await fieldOfViewDice(targetDir, 'test');
-    log(`[source] pretrained model: Dice ${f3(sourceDice)} on ${sourceSamples} "<colour> <shape>" prompts; text-blind baseline ${f3(blind.dice)}`);
-    log(`[target] zero-shot "tumor": Dice ${f3(zeroShot)}; trivial whole field of view: ${f3(trivial.dice)} (${((performance.now() - t) / 1000).toFixed(1)} s)`);
+    log(
+      `[source] pretrained model: Dice ${f3(sourceDice)} on ${sourceSamples} "<colour> <shape>" prompts; text-blind baseline ${f3(blind.dice)}`,
+    );
+    log(
+      `[target] zero-shot "tumor": Dice ${f3(zeroShot)}; trivial whole field of view: ${f3(trivial.dice)} (${((performance.now() - t) / 1000).toFixed(1)} s)`,
+    );
     check();
 
     // 3. Prompt tuning, every learner.
@@ -284,47 +312,81 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
       const textOnly = !entry.vision;
       const prompt = 'depth' in entry.schema.shape ? { numContext: o.numContext ?? 4, depth: o.depth ?? 1 } : {};
       const config: TrainConfigInput = {
-        name, runsDir: path.join(runDir, 'tuning'), seed,
-        model: await fittedModelOptions({
-          model: modelDir, learner: name, ...prompt, quirks: o.quirks ?? 'fixed',
-          ...demoLearnerOptions(name),
-          ...(textOnly ? { frozenCacheMb: 64 } : {}),
-          ...o.modelConfig,
-        }, log),
+        name,
+        runsDir: path.join(runDir, 'tuning'),
+        seed,
+        model: await fittedModelOptions(
+          {
+            model: modelDir,
+            learner: name,
+            ...prompt,
+            quirks: o.quirks ?? 'fixed',
+            ...demoLearnerOptions(name),
+            ...(textOnly ? { frozenCacheMb: 64 } : {}),
+            ...o.modelConfig,
+          },
+          log,
+        ),
         data: { dir: targetDir, promptKey: 'p1', workers },
-        batchSize, effectiveBatchSize: batchSize, evalBatchSize: 50,
-        minEpochs: epochs, maxEpochs: epochs, lr, weightDecay: 0,
+        batchSize,
+        effectiveBatchSize: batchSize,
+        evalBatchSize: 50,
+        minEpochs: epochs,
+        maxEpochs: epochs,
+        lr,
+        weightDecay: 0,
         earlyStopping: { enabled: false },
         progress: 'lines',
       };
       log(`[${i + 1}/${learners.length}] ${title(name)}: ${epochs} epochs x ${stepsPerEpoch} steps of ${batchSize}, lr ${lr}`);
       const ts = performance.now();
       const summary: TrainSummary = await train(config, {
-        buildSegmenter: (m) => buildSegmenter(m), overwrite: false, log: (l) => log(`  ${title(name)} ${l}`),
+        buildSegmenter: (m) => buildSegmenter(m),
+        overwrite: false,
+        log: (l) => log(`  ${title(name)} ${l}`),
         ...(o.signal ? { signal: o.signal } : {}),
       });
       const seconds = (performance.now() - ts) / 1000;
       await writeLearnerPredictions(summary.runDir, targetDir, workers);
       results[name] = {
-        test_dice: summary.test?.dice ?? Number.NaN, val_dice: summary.val.dice, seconds,
-        steps: summary.globalSteps, epochs: summary.epochs, trainable_params: summary.trainableParams,
+        test_dice: summary.test?.dice ?? Number.NaN,
+        val_dice: summary.val.dice,
+        seconds,
+        steps: summary.globalSteps,
+        epochs: summary.epochs,
+        trainable_params: summary.trainableParams,
       };
-      log(`  ${title(name)}: test Dice ${f3(results[name].test_dice)} (${seconds.toFixed(1)} s, ${summary.trainableParams} trainable parameters)`);
+      log(
+        `  ${title(name)}: test Dice ${f3(results[name].test_dice)} (${seconds.toFixed(1)} s, ${summary.trainableParams} trainable parameters)`,
+      );
     }
     const tuningSeconds = (performance.now() - tuneStart) / 1000;
 
     // 4. Summary.
     const summary: DemoSummary = {
-      run_dir: runDir, model_dir: modelDir,
-      source_dice: sourceDice, text_blind_dice: blind.dice, source_samples: sourceSamples,
-      zero_shot_dice: zeroShot, trivial_dice: trivial.dice,
+      run_dir: runDir,
+      model_dir: modelDir,
+      source_dice: sourceDice,
+      text_blind_dice: blind.dice,
+      source_samples: sourceSamples,
+      zero_shot_dice: zeroShot,
+      trivial_dice: trivial.dice,
       target_samples: { train: tgt.splits.train.entries, val: tgt.splits.val.entries, test: tgt.splits.test.entries },
       learners: results,
       tuning_seconds: tuningSeconds,
       total_seconds: (performance.now() - t0) / 1000,
       settings: {
-        steps: o.steps ?? DEMO_STEPS, lr: o.lr ?? DEMO_LR, perLearner: o.perLearner ?? {}, batchSize, numContext: o.numContext ?? 4, depth: o.depth ?? 1,
-        weightDecay: 0, quirks: o.quirks ?? 'fixed', seed, workers, learnerOrder: learners,
+        steps: o.steps ?? DEMO_STEPS,
+        lr: o.lr ?? DEMO_LR,
+        perLearner: o.perLearner ?? {},
+        batchSize,
+        numContext: o.numContext ?? 4,
+        depth: o.depth ?? 1,
+        weightDecay: 0,
+        quirks: o.quirks ?? 'fixed',
+        seed,
+        workers,
+        learnerOrder: learners,
       },
       threads,
     };
@@ -335,8 +397,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     log('');
     log(`summary: ${file}`);
     log(`run folder: ${runDir}`);
-    log(`checkpoints: ${learnerRunDir(runDir, '<learner>')}/checkpoints/best.safetensors for ${Object.keys(results).join(', ')} ` +
-      '(export, predict and eval take the run folder tuning/<learner> itself)');
+    log(
+      `checkpoints: ${learnerRunDir(runDir, '<learner>')}/checkpoints/best.safetensors for ${Object.keys(results).join(', ')} ` +
+        '(export, predict and eval take the run folder tuning/<learner> itself)',
+    );
     return summary;
   } finally {
     setNumThreads(prevThreads);

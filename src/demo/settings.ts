@@ -19,4 +19,3 @@ export const DEMO_FAMILY_LR: Readonly<Record<MethodFamily, number>> = { prompt: 
 export const demoDefaultLearners = (): LearnerName[] => learnersFor('clipseg').filter((l) => learnerFamily(l) === 'prompt');
 /** `--learners all`: every CLIPSeg learner of the registry (adapters, LoRA, full fine-tuning too). */
 export const demoAllLearners = (): LearnerName[] => learnersFor('clipseg');
-

@@ -34,11 +34,30 @@ export const TINY_MAX_LENGTH = 16;
  */
 export const DEMO_WORDS: readonly string[] = [
   // source domain: "<colour> <shape>", "the <colour> <shape>", "<colour> <shape> shape"
-  'red', 'green', 'blue', 'yellow', 'circle', 'square', 'triangle', 'the', 'shape',
+  'red',
+  'green',
+  'blue',
+  'yellow',
+  'circle',
+  'square',
+  'triangle',
+  'the',
+  'shape',
   // context initialiser of CoOp/MaPLe
-  'a', 'photo', 'of',
+  'a',
+  'photo',
+  'of',
   // target domain prompts and zero-shot probes
-  'tumor', 'dark', 'with', 'bright', 'rim', 'lesion', 'mass', 'vessel', 'ultrasound', 'object',
+  'tumor',
+  'dark',
+  'with',
+  'bright',
+  'rim',
+  'lesion',
+  'mass',
+  'vessel',
+  'ultrasound',
+  'object',
   // the full stop appended to every prompt
   '.',
 ];
@@ -82,7 +101,7 @@ function bpeTrace(word: string, ranks: Map<string, number>): { symbols: string[]
     fired.push(key);
     const [a, b] = key.split(' ') as [string, string];
     const merged: string[] = [];
-    for (let i = 0; i < symbols.length; ) {
+    for (let i = 0; i < symbols.length;) {
       if (i + 1 < symbols.length && symbols[i] === a && symbols[i + 1] === b) {
         merged.push(a + b);
         i += 2;
@@ -115,9 +134,11 @@ export function buildTinyVocab(fullVocabPath: string, fullMergesPath: string, wo
     const pieces = full.bpeTokens(w);
     const encoded = Array.from(Buffer.from(w.toLowerCase(), 'utf8'), (b) => enc[b]!).join('');
     const t = bpeTrace(encoded, ranks);
-    if (t.symbols.join('|') !== pieces.join('|')) throw new Error(`tiny vocab: BPE trace of ${JSON.stringify(w)} disagrees with the tokenizer`);
+    if (t.symbols.join('|') !== pieces.join('|'))
+      throw new Error(`tiny vocab: BPE trace of ${JSON.stringify(w)} disagrees with the tokenizer`);
     for (const s of t.symbols) {
-      if (fullVocab[s] === undefined) throw new Error(`tiny vocab: token ${JSON.stringify(s)} of ${JSON.stringify(w)} is not in ${fullVocabPath}`);
+      if (fullVocab[s] === undefined)
+        throw new Error(`tiny vocab: token ${JSON.stringify(s)} of ${JSON.stringify(w)} is not in ${fullVocabPath}`);
       tokens.add(s);
     }
     for (const m of t.fired) fired.add(m);
@@ -138,11 +159,23 @@ export function writeTinyVocab(dir: string, v: TinyVocab): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'vocab.json'), `${JSON.stringify(v.vocab)}\n`);
   writeFileSync(path.join(dir, 'merges.txt'), `#version: 0.2\n${v.merges.map(([a, b]) => `${a} ${b}`).join('\n')}\n`);
-  writeFileSync(path.join(dir, 'tokenizer_config.json'), `${JSON.stringify({
-    bos_token: TINY_BOS, eos_token: TINY_EOS, pad_token: TINY_EOS, unk_token: TINY_UNK,
-    model_max_length: TINY_MAX_LENGTH, do_lower_case: true, tokenizer_class: 'CLIPTokenizer',
-    note: 'CLIP BPE restricted to the tunevlseg demo words (src/demo/vocab.ts); ids remapped',
-  }, null, 1)}\n`);
+  writeFileSync(
+    path.join(dir, 'tokenizer_config.json'),
+    `${JSON.stringify(
+      {
+        bos_token: TINY_BOS,
+        eos_token: TINY_EOS,
+        pad_token: TINY_EOS,
+        unk_token: TINY_UNK,
+        model_max_length: TINY_MAX_LENGTH,
+        do_lower_case: true,
+        tokenizer_class: 'CLIPTokenizer',
+        note: 'CLIP BPE restricted to the tunevlseg demo words (src/demo/vocab.ts); ids remapped',
+      },
+      null,
+      1,
+    )}\n`,
+  );
 }
 
 /** The tokenizer of a folder written by `writeTinyVocab` (or any HF CLIP tokenizer folder). */

@@ -11,9 +11,21 @@ import { familyOfModelSpec } from '../tuning/base-model.js';
 
 export const ABLATIONS: Record<string, { name: string; model: Record<string, unknown>; learners?: readonly string[] }> = {
   // Table 4: MaPLe (and the other initialised learners) from N(0, 0.02) instead of "a photo of a".
-  init: { name: 'init-gaussian', model: { contextInitializer: null }, get learners() { return learnersWithOption('contextInitializer'); } },
+  init: {
+    name: 'init-gaussian',
+    model: { contextInitializer: null },
+    get learners() {
+      return learnersWithOption('contextInitializer');
+    },
+  },
   // Table 5: no learnable upsampler (for the learners that have one: the adapters, LoRA and full fine-tuning have none).
-  upsampler: { name: 'no-upsampler', model: { useNewLastLayer: false }, get learners() { return LEARNER_NAMES.filter((l) => learnerEntry(l).upsampler !== false); } },
+  upsampler: {
+    name: 'no-upsampler',
+    model: { useNewLastLayer: false },
+    get learners() {
+      return LEARNER_NAMES.filter((l) => learnerEntry(l).upsampler !== false);
+    },
+  },
 };
 
 /** The model family of a grid model (which learners it takes; which one gives the embeddings). */
@@ -35,7 +47,14 @@ export function namedSpec(s: string): { name: string; spec: string } {
   return { name: clean, spec };
 }
 
-export interface GridCell { id: string; model: { name: string; spec: string }; learner: LearnerName; dataset: { name: string; spec: string }; ablation: string | null; overrides: Record<string, unknown> }
+export interface GridCell {
+  id: string;
+  model: { name: string; spec: string };
+  learner: LearnerName;
+  dataset: { name: string; spec: string };
+  ablation: string | null;
+  overrides: Record<string, unknown>;
+}
 
 export function gridCells(models: string[], learners: string[], datasets: string[], ablate: string[]): GridCell[] {
   if (learners.length === 1 && learners[0] === 'all') learners = [...LEARNER_NAMES];

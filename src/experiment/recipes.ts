@@ -64,23 +64,144 @@ interface RunScript {
 
 /** The run scripts' active commands (schedule_e2e_* and schedule_zss.sh train no learner). */
 export const RUN_SCRIPTS: readonly RunScript[] = [
-  { file: 'scripts/schedule_coop_clipseg.sh', learner: 'coop', family: 'clipseg', datasets: ['clinicdb', 'kvasir', 'chexlocalize', 'dfu'], batchSize: 32, accumulate: 1, noUpsampler: true },
-  { file: 'scripts/schedule_cocoop_clipseg.sh', learner: 'cocoop', family: 'clipseg', datasets: ['bkai', 'clinicdb', 'kvasir'], batchSize: 32, accumulate: 1, noUpsampler: true },
+  {
+    file: 'scripts/schedule_coop_clipseg.sh',
+    learner: 'coop',
+    family: 'clipseg',
+    datasets: ['clinicdb', 'kvasir', 'chexlocalize', 'dfu'],
+    batchSize: 32,
+    accumulate: 1,
+    noUpsampler: true,
+  },
+  {
+    file: 'scripts/schedule_cocoop_clipseg.sh',
+    learner: 'cocoop',
+    family: 'clipseg',
+    datasets: ['bkai', 'clinicdb', 'kvasir'],
+    batchSize: 32,
+    accumulate: 1,
+    noUpsampler: true,
+  },
   { file: 'scripts/schedule_busi.sh', learner: 'cocoop', family: 'clipseg', datasets: ['busi'], batchSize: 32, accumulate: 1 },
   { file: 'scripts/schedule_busi.sh', learner: 'coop', family: 'clipseg', datasets: ['busi'], batchSize: 32, accumulate: 1 },
-  { file: 'scripts/schedule_coop_cris.sh', learner: 'coop', family: 'cris', datasets: ['cityscapes'], batchSize: 16, accumulate: 2, valCheckInterval: 0.5 },
-  { file: 'scripts/schedule_coop_cris_cityscapes.sh', learner: 'coop', family: 'cris', datasets: ['cityscapes'], batchSize: 32, accumulate: 1, noUpsampler: true, valCheckInterval: 0.5 },
-  { file: 'scripts/schedule_coop_cris_pascal.sh', learner: 'coop', family: 'cris', datasets: ['voc'], batchSize: 32, accumulate: 1, noUpsampler: true },
-  { file: 'scripts/schedule_cocoop_cris.sh', learner: 'cocoop', family: 'cris', datasets: [...MEDICAL, 'camus'], batchSize: 32, accumulate: 1 },
-  { file: 'scripts/schedule_cocoop_cris_cityscapes.sh', learner: 'cocoop', family: 'cris', datasets: ['cityscapes'], batchSize: 32, accumulate: 1, noUpsampler: true, valCheckInterval: 0.5 },
-  { file: 'scripts/schedule_cocoop_cris_pascal.sh', learner: 'cocoop', family: 'cris', datasets: ['voc'], batchSize: 32, accumulate: 1, noUpsampler: true },
-  { file: 'scripts/schedule_maple.sh', learner: 'maple', family: 'clipseg', datasets: ['camus'], batchSize: 16, accumulate: 1, gaussianInit: true },
-  { file: 'scripts/schedule_maple_leftout.sh', learner: 'maple', family: 'clipseg', datasets: ['chexlocalize'], batchSize: 16, accumulate: 2 },
-  { file: 'scripts/schedule_pascal_maple.sh', learner: 'maple', family: 'clipseg', datasets: ['voc'], batchSize: 16, accumulate: 2, gaussianInit: true },
-  { file: 'scripts/schedule_shared_atn.sh', learner: 'shared_attn', family: 'clipseg', datasets: ['cityscapes'], batchSize: 16, accumulate: 2, noUpsampler: true, valCheckInterval: 0.5 },
-  { file: 'scripts/schedule_shared_separate.sh', learner: 'shared_separate', family: 'clipseg', datasets: ['cityscapes'], batchSize: 16, accumulate: 2, noUpsampler: true, valCheckInterval: 0.5 },
-  { file: 'scripts/schedule_shared_separate_pascal.sh', learner: 'shared_separate', family: 'clipseg', datasets: ['voc'], batchSize: 16, accumulate: 2 },
-  { file: 'scripts/schedule_vpt.sh', learner: 'vpt', family: 'clipseg', datasets: [...MEDICAL, 'camus'], batchSize: 32, accumulate: 1, noUpsampler: true },
+  {
+    file: 'scripts/schedule_coop_cris.sh',
+    learner: 'coop',
+    family: 'cris',
+    datasets: ['cityscapes'],
+    batchSize: 16,
+    accumulate: 2,
+    valCheckInterval: 0.5,
+  },
+  {
+    file: 'scripts/schedule_coop_cris_cityscapes.sh',
+    learner: 'coop',
+    family: 'cris',
+    datasets: ['cityscapes'],
+    batchSize: 32,
+    accumulate: 1,
+    noUpsampler: true,
+    valCheckInterval: 0.5,
+  },
+  {
+    file: 'scripts/schedule_coop_cris_pascal.sh',
+    learner: 'coop',
+    family: 'cris',
+    datasets: ['voc'],
+    batchSize: 32,
+    accumulate: 1,
+    noUpsampler: true,
+  },
+  {
+    file: 'scripts/schedule_cocoop_cris.sh',
+    learner: 'cocoop',
+    family: 'cris',
+    datasets: [...MEDICAL, 'camus'],
+    batchSize: 32,
+    accumulate: 1,
+  },
+  {
+    file: 'scripts/schedule_cocoop_cris_cityscapes.sh',
+    learner: 'cocoop',
+    family: 'cris',
+    datasets: ['cityscapes'],
+    batchSize: 32,
+    accumulate: 1,
+    noUpsampler: true,
+    valCheckInterval: 0.5,
+  },
+  {
+    file: 'scripts/schedule_cocoop_cris_pascal.sh',
+    learner: 'cocoop',
+    family: 'cris',
+    datasets: ['voc'],
+    batchSize: 32,
+    accumulate: 1,
+    noUpsampler: true,
+  },
+  {
+    file: 'scripts/schedule_maple.sh',
+    learner: 'maple',
+    family: 'clipseg',
+    datasets: ['camus'],
+    batchSize: 16,
+    accumulate: 1,
+    gaussianInit: true,
+  },
+  {
+    file: 'scripts/schedule_maple_leftout.sh',
+    learner: 'maple',
+    family: 'clipseg',
+    datasets: ['chexlocalize'],
+    batchSize: 16,
+    accumulate: 2,
+  },
+  {
+    file: 'scripts/schedule_pascal_maple.sh',
+    learner: 'maple',
+    family: 'clipseg',
+    datasets: ['voc'],
+    batchSize: 16,
+    accumulate: 2,
+    gaussianInit: true,
+  },
+  {
+    file: 'scripts/schedule_shared_atn.sh',
+    learner: 'shared_attn',
+    family: 'clipseg',
+    datasets: ['cityscapes'],
+    batchSize: 16,
+    accumulate: 2,
+    noUpsampler: true,
+    valCheckInterval: 0.5,
+  },
+  {
+    file: 'scripts/schedule_shared_separate.sh',
+    learner: 'shared_separate',
+    family: 'clipseg',
+    datasets: ['cityscapes'],
+    batchSize: 16,
+    accumulate: 2,
+    noUpsampler: true,
+    valCheckInterval: 0.5,
+  },
+  {
+    file: 'scripts/schedule_shared_separate_pascal.sh',
+    learner: 'shared_separate',
+    family: 'clipseg',
+    datasets: ['voc'],
+    batchSize: 16,
+    accumulate: 2,
+  },
+  {
+    file: 'scripts/schedule_vpt.sh',
+    learner: 'vpt',
+    family: 'clipseg',
+    datasets: [...MEDICAL, 'camus'],
+    batchSize: 32,
+    accumulate: 1,
+    noUpsampler: true,
+  },
 ];
 
 export const RECIPE_NAMES: readonly string[] = ['original-scripts', ...new Set(RUN_SCRIPTS.map((s) => scriptName(s.file)))];
@@ -132,14 +253,20 @@ export function recipeFor(name: string, cell: RecipeCell): RecipeResult {
     if (!script) {
       script = RUN_SCRIPTS.find((s) => s.learner === cell.learner && s.family === cell.family);
       modelOverrides = false;
-      if (script) notes.push(`no run script ran ${cell.family} x ${cell.learner} on ${ds ?? `"${cell.dataset}"`}: using the training setup of ${script.file} (same learner and model), without its model overrides`);
+      if (script)
+        notes.push(
+          `no run script ran ${cell.family} x ${cell.learner} on ${ds ?? `"${cell.dataset}"`}: using the training setup of ${script.file} (same learner and model), without its model overrides`,
+        );
       else notes.push(`no run script trains ${cell.learner} on ${cell.family}: only the scripts' precision settings apply`);
     }
   } else {
-    script = RUN_SCRIPTS.find((s) => scriptName(s.file) === wanted && s.learner === cell.learner && s.family === cell.family) ??
+    script =
+      RUN_SCRIPTS.find((s) => scriptName(s.file) === wanted && s.learner === cell.learner && s.family === cell.family) ??
       RUN_SCRIPTS.find((s) => scriptName(s.file) === wanted);
     if (script && (script.learner !== cell.learner || script.family !== cell.family)) {
-      notes.push(`${script.file} trains ${script.family} x ${script.learner}, this run is ${cell.family} x ${cell.learner}: its training setup applies, not its model overrides`);
+      notes.push(
+        `${script.file} trains ${script.family} x ${script.learner}, this run is ${cell.family} x ${cell.learner}: its training setup applies, not its model overrides`,
+      );
       modelOverrides = false;
     }
   }
@@ -161,7 +288,10 @@ export function recipeFor(name: string, cell: RecipeCell): RecipeResult {
     }
     if (script.valCheckInterval !== undefined) {
       if (ds !== null && script.datasets.includes(ds)) train.valCheckInterval = script.valCheckInterval;
-      else notes.push(`${script.file} validates every ${script.valCheckInterval} epoch on ${script.datasets.join(', ')} (val_check_interval); not applied to ${ds ?? `"${cell.dataset}"`}`);
+      else
+        notes.push(
+          `${script.file} validates every ${script.valCheckInterval} epoch on ${script.datasets.join(', ')} (val_check_interval); not applied to ${ds ?? `"${cell.dataset}"`}`,
+        );
     }
   }
   return { train, model, script: script?.file ?? null, notes };
@@ -179,10 +309,17 @@ export async function trialsOnCuda(devices: readonly (string | null)[] | null, c
  * A base training config with a recipe's overrides (recipes.ts) applied; each note goes to
  * `log`. The file's (or the caller's) keys stay where the recipe sets nothing.
  */
-export function withRecipe(base: TrainConfigInput, recipe: string, cell: Omit<RecipeCell, 'model'>, log: (line: string) => void): TrainConfigInput {
+export function withRecipe(
+  base: TrainConfigInput,
+  recipe: string,
+  cell: Omit<RecipeCell, 'model'>,
+  log: (line: string) => void,
+): TrainConfigInput {
   const model = (base.model ?? {}) as Record<string, unknown>;
   const r = recipeFor(recipe, { ...cell, model });
-  const set = Object.entries({ ...r.train, ...Object.fromEntries(Object.entries(r.model).map(([k, v]) => [`model.${k}`, v])) }).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+  const set = Object.entries({ ...r.train, ...Object.fromEntries(Object.entries(r.model).map(([k, v]) => [`model.${k}`, v])) }).map(
+    ([k, v]) => `${k}=${JSON.stringify(v)}`,
+  );
   log(`recipe ${recipe}: ${r.script ?? 'no script'}${set.length ? `: ${set.join(', ')}` : ''}`);
   for (const n of r.notes) log(`recipe ${recipe}: ${n}`);
   return { ...base, ...r.train, model: { ...model, ...r.model } } as TrainConfigInput;

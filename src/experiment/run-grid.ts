@@ -43,7 +43,11 @@ export interface GridOptions {
   devices?: string;
 }
 
-const list = (s: string | undefined): string[] => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+const list = (s: string | undefined): string[] =>
+  (s ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 
 export async function runGrid(o: GridOptions): Promise<{ dir: string; ran: string[]; skipped: string[]; failed: FailedCell[] }> {
   const dir = resolve(o.out);
@@ -60,12 +64,22 @@ export async function runGrid(o: GridOptions): Promise<{ dir: string; ran: strin
     const base = {
       ...fileCfg,
       data: { ...((fileCfg.data as Record<string, unknown> | undefined) ?? {}), dir: resolve(cell.dataset.spec) },
-      model: { ...((fileCfg.model as Record<string, unknown> | undefined) ?? {}), model: cell.model.spec, learner: cell.learner, ...cell.overrides },
+      model: {
+        ...((fileCfg.model as Record<string, unknown> | undefined) ?? {}),
+        model: cell.model.spec,
+        learner: cell.learner,
+        ...cell.overrides,
+      },
       runsDir: files.trials,
       ...(o.maxEpochs ? { maxEpochs: Number.parseInt(o.maxEpochs, 10) } : {}),
     } as TrainConfigInput;
     if (o.recipe === undefined) return base;
-    return withRecipe(base, o.recipe, { learner: cell.learner, family: familyOf(cell.model), dataset: cell.dataset.name, cuda: await trialsOnCuda(devices, base.device) }, log);
+    return withRecipe(
+      base,
+      o.recipe,
+      { learner: cell.learner, family: familyOf(cell.model), dataset: cell.dataset.name, cuda: await trialsOnCuda(devices, base.device) },
+      log,
+    );
   };
   // Every cell's name and config is checked before anything is written or run: a contradiction
   // (minEpochs > maxEpochs) would fail every trial of every cell.
@@ -75,15 +89,30 @@ export async function runGrid(o: GridOptions): Promise<{ dir: string; ran: strin
   }
   mkdirSync(files.cells, { recursive: true });
   const models = [...new Set(cells.map((c) => c.model.name))];
-  writeFileSync(files.grid, JSON.stringify({
-    name: basename(dir), models, learners: [...new Set(cells.map((c) => c.learner))], datasets: [...new Set(cells.map((c) => c.dataset.name))],
-    ablations: [...new Set(cells.map((c) => c.ablation).filter((a): a is string => a !== null))],
-    specs: { models: Object.fromEntries(cells.map((c) => [c.model.name, c.model.spec])), datasets: Object.fromEntries(cells.map((c) => [c.dataset.name, resolve(c.dataset.spec)])) },
-    trials: intFlag('--trials', o.trials) ?? 20,
-  }, null, 2) + '\n');
+  writeFileSync(
+    files.grid,
+    JSON.stringify(
+      {
+        name: basename(dir),
+        models,
+        learners: [...new Set(cells.map((c) => c.learner))],
+        datasets: [...new Set(cells.map((c) => c.dataset.name))],
+        ablations: [...new Set(cells.map((c) => c.ablation).filter((a): a is string => a !== null))],
+        specs: {
+          models: Object.fromEntries(cells.map((c) => [c.model.name, c.model.spec])),
+          datasets: Object.fromEntries(cells.map((c) => [c.dataset.name, resolve(c.dataset.spec)])),
+        },
+        trials: intFlag('--trials', o.trials) ?? 20,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   const storageUrl = o.storage ?? `sqlite:${files.studies}`;
   const storage = await openStorage(storageUrl);
-  const ran: string[] = [], skipped: string[] = [], failed: FailedCell[] = [];
+  const ran: string[] = [],
+    skipped: string[] = [],
+    failed: FailedCell[] = [];
   try {
     for (const [i, cell] of cells.entries()) {
       const cellDir = files.cell(cell.id);
@@ -95,17 +124,36 @@ export async function runGrid(o: GridOptions): Promise<{ dir: string; ran: strin
       const base = await baseOf(cell, console.log);
       const model = (base.model ?? {}) as Record<string, unknown>;
       const plan = await planSweep({
-        learner: cell.learner, model, sampler: (o.sampler ?? 'auto') as SamplerChoice,
-        seed: intFlag('--seed', o.seed), nTrials: intFlag('--trials', o.trials), maxDepth: intFlag('--max-depth', o.maxDepth), log: console.log,
+        learner: cell.learner,
+        model,
+        sampler: (o.sampler ?? 'auto') as SamplerChoice,
+        seed: intFlag('--seed', o.seed),
+        nTrials: intFlag('--trials', o.trials),
+        maxDepth: intFlag('--max-depth', o.maxDepth),
+        log: console.log,
       });
       const nTrials = plan.nTrials;
-      if (!o.quiet) console.log(`[${i + 1}/${cells.length}] ${cell.id}: sweeping ${nTrials} trials (${plan.samplerName} TPE, seed ${plan.seed}${plan.source ? `, the space of ${plan.source}` : ''})`);
+      if (!o.quiet)
+        console.log(
+          `[${i + 1}/${cells.length}] ${cell.id}: sweeping ${nTrials} trials (${plan.samplerName} TPE, seed ${plan.seed}${plan.source ? `, the space of ${plan.source}` : ''})`,
+        );
       const objective = autoObjective(model);
       const config: StudyConfig = {
-        name: cell.id, direction: objectiveDirection(objective), space: plan.space, seed: plan.seed, sampler: plan.sampler, lag: 0,
+        name: cell.id,
+        direction: objectiveDirection(objective),
+        space: plan.space,
+        seed: plan.seed,
+        sampler: plan.sampler,
+        lag: 0,
         attrs: {
-          train: base, objective, nTrials, pruner: 'none', cell: cell.id, sampler: plan.samplerName,
-          ...(plan.source ? { source: plan.source } : {}), ...(o.recipe ? { recipe: o.recipe } : {}),
+          train: base,
+          objective,
+          nTrials,
+          pruner: 'none',
+          cell: cell.id,
+          sampler: plan.samplerName,
+          ...(plan.source ? { source: plan.source } : {}),
+          ...(o.recipe ? { recipe: o.recipe } : {}),
         },
       };
       await restartFailedCellStudy(storage, cell.id, base, o.quiet === true);
@@ -119,11 +167,18 @@ export async function runGrid(o: GridOptions): Promise<{ dir: string; ran: strin
       const runDir = s.best?.attrs.runDir as string | undefined;
       if (!s.best || !runDir || !existsSync(runFiles(runDir).summary)) {
         const first = s.trials.find((t) => t.state === 'failed');
-        const why = !s.best ? `no trial completed (${JSON.stringify(s.counts)})` : `the best trial's run folder ${String(runDir)} has no summary.json`;
-        failed.push({ cell: cell.id, reason: `${why}${first ? `; first failure, trial ${first.number}: ${first.error ?? 'unknown error'}` : ''}` });
+        const why = !s.best
+          ? `no trial completed (${JSON.stringify(s.counts)})`
+          : `the best trial's run folder ${String(runDir)} has no summary.json`;
+        failed.push({
+          cell: cell.id,
+          reason: `${why}${first ? `; first failure, trial ${first.number}: ${first.error ?? 'unknown error'}` : ''}`,
+        });
         // True: the next run starts a study without a completed trial again (restartFailedCellStudy).
-        console.error(`${cell.id}: ${why}; the cell stays empty and is swept again by the next \`tunevlseg bench\` into this folder` +
-          (first ? `. First failure: ${first.error ?? 'unknown error'}` : ''));
+        console.error(
+          `${cell.id}: ${why}; the cell stays empty and is swept again by the next \`tunevlseg bench\` into this folder` +
+            (first ? `. First failure: ${first.error ?? 'unknown error'}` : ''),
+        );
         continue;
       }
       // Assemble the cell in a temporary folder, then rename: a half-written cell never looks finished.
@@ -176,13 +231,16 @@ async function restartFailedCellStudy(storage: StudyStorage, name: string, base:
   const active = trials.some((t) => t.state === 'running' || t.state === 'waiting');
   if (complete === 0 && !active && trials.length > 0) {
     await storage.deleteStudy(name);
-    if (!quiet) console.log(`${name}: the earlier sweep of this cell completed no trial (${trials.length} failed or pruned); sweeping it again`);
+    if (!quiet)
+      console.log(`${name}: the earlier sweep of this cell completed no trial (${trials.length} failed or pruned); sweeping it again`);
     return;
   }
   const keys = trainConfigDiff(study.attrs.train, base);
   if (keys.length > 0) {
-    throw new Error(`cell ${name}: its study in ${storage.url} has ${complete} completed trial(s) with a different training config (differs in: ${keys.join(', ')}); ` +
-      'bench into a new --out folder, or keep the config it was started with');
+    throw new Error(
+      `cell ${name}: its study in ${storage.url} has ${complete} completed trial(s) with a different training config (differs in: ${keys.join(', ')}); ` +
+        'bench into a new --out folder, or keep the config it was started with',
+    );
   }
 }
 
@@ -193,7 +251,9 @@ async function restartFailedCellStudy(storage: StudyStorage, name: string, base:
 async function writeEmbeddings(files: BenchFiles, cells: GridCell[], fileCfg: Record<string, unknown>, quiet: boolean): Promise<void> {
   const clipCell = cells.find((c) => familyOf(c.model) === 'clipseg');
   if (!clipCell) return;
-  const datasets = [...new Map(cells.map((c) => [c.dataset.name, c.dataset])).values()].filter((d) => !existsSync(files.embeddingsOf(d.name)));
+  const datasets = [...new Map(cells.map((c) => [c.dataset.name, c.dataset])).values()].filter(
+    (d) => !existsSync(files.embeddingsOf(d.name)),
+  );
   if (datasets.length === 0) return;
   const { buildSegmenter } = await import('../tuning/factory.js');
   const { PromptedClipSeg } = await import('../tuning/clipseg.js');
@@ -204,11 +264,15 @@ async function writeEmbeddings(files: BenchFiles, cells: GridCell[], fileCfg: Re
     const clip = seg.model.clip;
     mkdirSync(files.embeddings, { recursive: true });
     for (const d of datasets) {
-      const e = await datasetEmbeddings({
-        info: seg.info, tokenize: (p) => seg.tokenize(p),
-        textFeatures: (t) => clip.getTextFeatures(t.inputIds, t.attentionMask),
-        imageFeatures: (px) => clip.getImageFeatures(px),
-      }, { dataset: d.name, dataDir: resolve(d.spec), model: clipCell.model.name });
+      const e = await datasetEmbeddings(
+        {
+          info: seg.info,
+          tokenize: (p) => seg.tokenize(p),
+          textFeatures: (t) => clip.getTextFeatures(t.inputIds, t.attentionMask),
+          imageFeatures: (px) => clip.getImageFeatures(px),
+        },
+        { dataset: d.name, dataDir: resolve(d.spec), model: clipCell.model.name },
+      );
       writeFileSync(files.embeddingsOf(d.name), JSON.stringify(e));
       if (!quiet) console.log(`embeddings/${d.name}.json: ${e.text.labels.length} prompt(s), ${e.image.labels.length} image(s)`);
     }

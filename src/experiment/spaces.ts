@@ -9,7 +9,6 @@ import { referenceOptionName } from '../learners/reference.js';
 import type { LearnerName } from '../learners/types.js';
 import { SpaceError, type Distribution, type SearchSpace } from '../sweep/space.js';
 
-
 /** Rows every learner shares: lr log [1e-5, 5e-3], weight decay log [1e-5, 1e-2], depth 1..10. */
 export const COMMON_SPACE: SearchSpace = {
   params: {
@@ -57,7 +56,9 @@ export function tuneVLSegSpace(learners: readonly LearnerName[] = LEARNER_NAMES.
   const when: Record<string, SearchSpace> = {};
   for (const l of learners) {
     if (isLearnerName(l) && learnerEntry(l).trainingSearchRows) {
-      throw new SpaceError(`learner "${l}" has its own training rows (${Object.keys(learnerEntry(l).trainingSearchRows!).join(', ')}): sweep it in a study of its own`);
+      throw new SpaceError(
+        `learner "${l}" has its own training rows (${Object.keys(learnerEntry(l).trainingSearchRows!).join(', ')}): sweep it in a study of its own`,
+      );
     }
     const rows = learnerRows(l);
     if (Object.keys(rows).length > 0) when[l] = { params: { ...rows } };

@@ -60,21 +60,29 @@ export async function planSweep(o: PlanOptions): Promise<SweepPlan> {
   const log = o.log ?? (() => undefined);
   const quirks = quirksOf(o.model);
   const choice = o.sampler ?? 'auto';
-  if (!(SAMPLER_CHOICES as readonly string[]).includes(choice)) throw new Error(`--sampler must be one of ${SAMPLER_CHOICES.join(', ')}, got "${choice}"`);
+  if (!(SAMPLER_CHOICES as readonly string[]).includes(choice))
+    throw new Error(`--sampler must be one of ${SAMPLER_CHOICES.join(', ')}, got "${choice}"`);
   const samplerName = choice === 'auto' ? (quirks === 'reference' ? 'optuna' : 'tunevlseg') : choice;
-  const original = quirks === 'reference' ? learnerEntry(o.learner).originalSweep ?? null : null;
+  const original = quirks === 'reference' ? (learnerEntry(o.learner).originalSweep ?? null) : null;
   let space: SearchSpace;
   if (original) space = originalSpace(o.learner) as SearchSpace;
   else {
     if (quirks === 'reference') log(`sweep: the original has no sweep of ${o.learner}; using its Tab. 2 rows (quirks: fixed's space)`);
     space = sweepSpace(o.learner);
   }
-  for (const [k, v] of [['seed', o.seed], ['nTrials', o.nTrials], ['maxDepth', o.maxDepth]] as const) {
-    if (v !== undefined && !(Number.isInteger(v) && v >= (k === 'seed' ? 0 : 1))) throw new Error(`sweep: ${k} must be a ${k === 'seed' ? 'non-negative' : 'positive'} integer, got ${String(v)}`);
+  for (const [k, v] of [
+    ['seed', o.seed],
+    ['nTrials', o.nTrials],
+    ['maxDepth', o.maxDepth],
+  ] as const) {
+    if (v !== undefined && !(Number.isInteger(v) && v >= (k === 'seed' ? 0 : 1)))
+      throw new Error(`sweep: ${k} must be a ${k === 'seed' ? 'non-negative' : 'positive'} integer, got ${String(v)}`);
   }
   space = await clampDepth(space, o.maxDepth, o.model, log, o.lenientModel === true);
   return {
-    quirks, space, samplerName,
+    quirks,
+    space,
+    samplerName,
     sampler: samplerName === 'optuna' ? ORIGINAL_SETTINGS : DEFAULT_SETTINGS,
     seed: o.seed ?? original?.seed ?? 0,
     nTrials: o.nTrials ?? original?.nTrials ?? 20,
@@ -87,11 +95,20 @@ export async function planSweep(o: PlanOptions): Promise<SweepPlan> {
  * encoders lack would only make trials fail), saying so through `log` when the model caps it.
  * The limit comes from the model's config alone, before any trial (or weight load) runs.
  */
-async function clampDepth(space: SearchSpace, maxDepth: number | undefined, model: Record<string, unknown>, log: (line: string) => void, lenient: boolean): Promise<SearchSpace> {
+async function clampDepth(
+  space: SearchSpace,
+  maxDepth: number | undefined,
+  model: Record<string, unknown>,
+  log: (line: string) => void,
+  lenient: boolean,
+): Promise<SearchSpace> {
   const name = paramFor(Object.keys(space.params), { scope: 'model', key: 'depth' });
   const depth = name === undefined ? undefined : space.params[name];
   if (name === undefined || !depth || depth.type !== 'int') return space;
-  const set = (high: number): SearchSpace => ({ ...space, params: { ...space.params, [name]: { ...depth, high: Math.max(depth.low, high) } as Distribution } });
+  const set = (high: number): SearchSpace => ({
+    ...space,
+    params: { ...space.params, [name]: { ...depth, high: Math.max(depth.low, high) } as Distribution },
+  });
   let high = maxDepth === undefined ? depth.high : Math.min(depth.high, maxDepth);
   const { promptDepthLimit } = await import('../tuning/factory.js');
   let limit: Awaited<ReturnType<typeof promptDepthLimit>>;
@@ -103,7 +120,9 @@ async function clampDepth(space: SearchSpace, maxDepth: number | undefined, mode
     return high === depth.high ? space : set(high);
   }
   if (high > limit.maxDepth) {
-    log(`sweep: prompt depth range ${depth.low}..${high} clamped to ${depth.low}..${Math.max(depth.low, limit.maxDepth)}: ${String(model.model)} takes at most ${limit.maxDepth} (${limit.maxDepthWhy})`);
+    log(
+      `sweep: prompt depth range ${depth.low}..${high} clamped to ${depth.low}..${Math.max(depth.low, limit.maxDepth)}: ${String(model.model)} takes at most ${limit.maxDepth} (${limit.maxDepthWhy})`,
+    );
     high = limit.maxDepth;
   }
   return high === depth.high ? space : set(high);
@@ -116,7 +135,11 @@ function printable(d: Distribution): Record<string, unknown> {
 }
 
 /** `tunevlseg sweep --print-space`: the space, the sampler and the number of trials, as one JSON-able object. */
-export function planReport(plan: SweepPlan): { space: Record<string, Record<string, unknown>>; sampler: Record<string, unknown>; n_trials: number } {
+export function planReport(plan: SweepPlan): {
+  space: Record<string, Record<string, unknown>>;
+  sampler: Record<string, unknown>;
+  n_trials: number;
+} {
   const s = plan.sampler;
   return {
     space: Object.fromEntries(Object.entries(plan.space.params).map(([k, d]) => [k, printable(d)])),

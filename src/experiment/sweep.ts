@@ -91,8 +91,14 @@ async function setupSweep(o: SweepOptions, log: (line: string) => void, lenientM
     base = withRecipe(base, o.recipe, { learner, family: familyOfModelSpec(o.model), dataset: datasetName, cuda }, log);
   }
   const plan = await planSweep({
-    learner, model: (base.model ?? {}) as Record<string, unknown>, sampler: (o.sampler ?? 'auto') as SamplerChoice,
-    seed: intFlag('--seed', o.seed), nTrials, maxDepth: intFlag('--max-depth', o.maxDepth), log, lenientModel,
+    learner,
+    model: (base.model ?? {}) as Record<string, unknown>,
+    sampler: (o.sampler ?? 'auto') as SamplerChoice,
+    seed: intFlag('--seed', o.seed),
+    nTrials,
+    maxDepth: intFlag('--max-depth', o.maxDepth),
+    log,
+    lenientModel,
   });
   return { learner, base, plan, workers, devices, studyName };
 }
@@ -101,7 +107,10 @@ async function setupSweep(o: SweepOptions, log: (line: string) => void, lenientM
  * `sweep --print-space`: what the study would sample (the space, the sampler with its seed and
  * settings, the number of trials) as one JSON-able object; nothing runs, nothing is written.
  */
-export async function sweepSpaceReport(o: SweepOptions, log: (line: string) => void = console.error): Promise<ReturnType<typeof planReport>> {
+export async function sweepSpaceReport(
+  o: SweepOptions,
+  log: (line: string) => void = console.error,
+): Promise<ReturnType<typeof planReport>> {
   return planReport((await setupSweep(o, log, true)).plan);
 }
 
@@ -125,8 +134,16 @@ export async function runSweep(o: SweepOptions, log: (line: string) => void = co
     sampler: plan.sampler,
     lag: workers - 1,
     attrs: {
-      train: base, objective, nTrials, pruner: o.pruner, model: o.model, learner, dataset: resolve(o.dataset),
-      sampler: plan.samplerName, ...(plan.source ? { source: plan.source } : {}), ...(o.recipe ? { recipe: o.recipe } : {}),
+      train: base,
+      objective,
+      nTrials,
+      pruner: o.pruner,
+      model: o.model,
+      learner,
+      dataset: resolve(o.dataset),
+      sampler: plan.samplerName,
+      ...(plan.source ? { source: plan.source } : {}),
+      ...(o.recipe ? { recipe: o.recipe } : {}),
     },
   };
   const storage = await openStorage(o.storage);
@@ -157,7 +174,8 @@ export async function runSweep(o: SweepOptions, log: (line: string) => void = co
 /** Logical trials of a study that have finished (a re-run of a dead worker's trial counts once). */
 async function finishedTrials(storage: StudyStorage, studyId: number): Promise<number> {
   const seqs = new Set<number>();
-  for (const t of await storage.getTrials(studyId)) if (t.state === 'complete' || t.state === 'pruned' || t.state === 'failed') seqs.add(t.seq);
+  for (const t of await storage.getTrials(studyId))
+    if (t.state === 'complete' || t.state === 'pruned' || t.state === 'failed') seqs.add(t.seq);
   return seqs.size;
 }
 
@@ -169,12 +187,16 @@ async function finishedTrials(storage: StudyStorage, studyId: number): Promise<n
 function rerunNote(name: string, oldTrain: unknown, base: TrainConfigInput, finished: number, nTrials: number): string {
   const keys = trainConfigDiff(oldTrain, base);
   if (keys.length > 0) {
-    throw new Error(`study "${name}" already exists with a different training config (differs in: ${keys.join(', ')}); ` +
-      'give this sweep its own --study name');
+    throw new Error(
+      `study "${name}" already exists with a different training config (differs in: ${keys.join(', ')}); ` +
+        'give this sweep its own --study name',
+    );
   }
   if (finished >= nTrials) {
-    return `study "${name}" already has ${finished} finished trial(s) of the ${nTrials} asked: nothing to run. ` +
-      `Its results are below; --trials ${nTrials + 10} adds trials to it, --study <new name> starts a fresh study.`;
+    return (
+      `study "${name}" already has ${finished} finished trial(s) of the ${nTrials} asked: nothing to run. ` +
+      `Its results are below; --trials ${nTrials + 10} adds trials to it, --study <new name> starts a fresh study.`
+    );
   }
   return `study "${name}" exists: resuming it, ${finished} of ${nTrials} trial(s) finished, ${nTrials - finished} to run`;
 }

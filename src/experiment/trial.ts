@@ -53,7 +53,6 @@ export function epochObjectiveValue(objective: SweepObjective, r: EpochRecord): 
   return objective === 'val_dice' ? r.valDice : r.valLoss;
 }
 
-
 /** What makes a study itself rather than another of the same name (storage.ts: StudyRecord). */
 export type StudyIdentity = Pick<StudyRecord, 'name' | 'id' | 'createdAt'>;
 
@@ -95,7 +94,10 @@ export function trialConfig(base: TrainConfigInput, params: Params, study: Study
  * minEpochs > maxEpochs): every trial would fail on it. `file` (the -c file) and `flags` (keys
  * set by a flag) name where the values came from.
  */
-export function checkTrialConfig(base: TrainConfigInput, from: { file?: string | undefined; flags?: Readonly<Record<string, string>> } = {}): void {
+export function checkTrialConfig(
+  base: TrainConfigInput,
+  from: { file?: string | undefined; flags?: Readonly<Record<string, string>> } = {},
+): void {
   const sources = new Map<string, string>(Object.entries(from.flags ?? {}));
   if (from.file) {
     for (const k of Object.keys(base)) if (!sources.has(k) && k !== 'data' && k !== 'model' && k !== 'runsDir') sources.set(k, from.file);
@@ -104,13 +106,16 @@ export function checkTrialConfig(base: TrainConfigInput, from: { file?: string |
     parseTrainConfig(base, sources);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    throw new ConfigError(`the trials' training config${from.file ? ` (${from.file})` : ''} is refused before any trial runs: ${e.message}`);
+    throw new ConfigError(
+      `the trials' training config${from.file ? ` (${from.file})` : ''} is refused before any trial runs: ${e.message}`,
+    );
   }
 }
 
 /** Top-level keys in which two training configs differ (a study's recorded one and a rerun's). */
 export function trainConfigDiff(oldTrain: unknown, base: TrainConfigInput): string[] {
-  const a = (oldTrain ?? {}) as Record<string, unknown>, b = base as Record<string, unknown>;
+  const a = (oldTrain ?? {}) as Record<string, unknown>,
+    b = base as Record<string, unknown>;
   return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }
 

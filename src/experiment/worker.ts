@@ -6,8 +6,16 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
-  openStorage, openStoragePatiently, runStudy, summarizeStudy, MedianPruner, SuccessiveHalvingPruner, TrialPruned,
-  type Pruner, type StudyStorage, type StudySummary,
+  openStorage,
+  openStoragePatiently,
+  runStudy,
+  summarizeStudy,
+  MedianPruner,
+  SuccessiveHalvingPruner,
+  TrialPruned,
+  type Pruner,
+  type StudyStorage,
+  type StudySummary,
 } from '../sweep/index.js';
 import { train, TrainingInterruptedError, type TrainConfigInput, type TrainSummary } from '../train/index.js';
 import { urlPassword, urlWithoutPassword } from '../util/redact.js';
@@ -38,15 +46,20 @@ const DEVICE = /^(cpu|cuda(:\d+)?)$/;
  */
 export function parseDevices(spec: string, cudaDeviceCount: number): string[] {
   if (spec.trim() === 'all') {
-    if (cudaDeviceCount === 0) throw new Error('--devices all: libtorch sees no CUDA device here (tunevlseg doctor); list devices instead, e.g. --devices cpu,cpu');
+    if (cudaDeviceCount === 0)
+      throw new Error('--devices all: libtorch sees no CUDA device here (tunevlseg doctor); list devices instead, e.g. --devices cpu,cpu');
     return Array.from({ length: cudaDeviceCount }, (_, i) => `cuda:${i}`);
   }
-  const list = spec.split(',').map((d) => d.trim()).filter(Boolean);
+  const list = spec
+    .split(',')
+    .map((d) => d.trim())
+    .filter(Boolean);
   if (list.length === 0) throw new Error('--devices: expected a list such as cuda:0,cuda:1, or all');
   for (const d of list) {
     if (!DEVICE.test(d)) throw new Error(`--devices: "${d}" is not a device (expected cpu, cuda or cuda:<n>)`);
     const n = /^cuda:(\d+)$/.exec(d);
-    if (n && Number(n[1]) >= cudaDeviceCount) throw new Error(`--devices: ${d} does not exist (libtorch sees ${cudaDeviceCount} CUDA device(s))`);
+    if (n && Number(n[1]) >= cudaDeviceCount)
+      throw new Error(`--devices: ${d} does not exist (libtorch sees ${cudaDeviceCount} CUDA device(s))`);
     if (d === 'cuda' && cudaDeviceCount === 0) throw new Error('--devices: cuda given but libtorch sees no CUDA device');
   }
   return list;
@@ -62,7 +75,11 @@ export async function runWorker(storage: StudyStorage, studyName: string, o: Wor
   const nTrials = o.nTrials ?? (study.attrs.nTrials as number | undefined) ?? 20;
   const pruner = makePruner(o.pruner ?? (study.attrs.pruner as string | undefined) ?? 'none');
   const res = await runStudy({
-    storage, study: studyName, nTrials, pruner, workerId: o.workerId,
+    storage,
+    study: studyName,
+    nTrials,
+    pruner,
+    workerId: o.workerId,
     objective: async (params, report, trial) => {
       const cfg = trialConfig(base, params, study, trial.number);
       if (o.device !== undefined) cfg.device = o.device;
@@ -73,17 +90,22 @@ export async function runWorker(storage: StudyStorage, studyName: string, o: Wor
       try {
         // Never overwrite: the folder is this trial's own (trial.ts); one that exists was made by
         // something else and the trial fails naming it.
-        summary = await train({ ...cfg, progress: o.quiet ? 'none' : 'lines' }, {
-          buildSegmenter: async (model) => (await import('../tuning/factory.js')).buildSegmenter(model as Record<string, unknown>),
-          signal: ac.signal,
-          onEpoch: (r) => {
-            const v = epochObjectiveValue(objective, r);
-            pending.push(report(r.epoch, v).catch((e: unknown) => {
-              pruned = e;
-              ac.abort();
-            }));
+        summary = await train(
+          { ...cfg, progress: o.quiet ? 'none' : 'lines' },
+          {
+            buildSegmenter: async (model) => (await import('../tuning/factory.js')).buildSegmenter(model as Record<string, unknown>),
+            signal: ac.signal,
+            onEpoch: (r) => {
+              const v = epochObjectiveValue(objective, r);
+              pending.push(
+                report(r.epoch, v).catch((e: unknown) => {
+                  pruned = e;
+                  ac.abort();
+                }),
+              );
+            },
           },
-        });
+        );
       } catch (e) {
         await Promise.all(pending);
         if (pruned && e instanceof TrainingInterruptedError) throw pruned;
@@ -92,12 +114,18 @@ export async function runWorker(storage: StudyStorage, studyName: string, o: Wor
       await Promise.all(pending);
       if (pruned instanceof TrialPruned) throw pruned;
       const value = objectiveValue(objective, summary);
-      return { value, attrs: { runDir: summary.runDir, testDice: summary.test?.dice ?? null, valDice: summary.val.dice, epochs: summary.epochs } };
+      return {
+        value,
+        attrs: { runDir: summary.runDir, testDice: summary.test?.dice ?? null, valDice: summary.val.dice, epochs: summary.epochs },
+      };
     },
     onTrialFinished: (t) => {
       // A failed trial's reason always reaches the log: silent failures make a useless sweep.
       if (t.state === 'failed') console.error(`trial ${t.number} failed: ${t.error ?? 'unknown error'}`);
-      else if (!o.quiet) console.log(`trial ${t.number}: ${t.state}${t.value !== null && t.value !== undefined ? ` value=${t.value.toFixed(5)}` : ''} ${JSON.stringify(t.params)}`);
+      else if (!o.quiet)
+        console.log(
+          `trial ${t.number}: ${t.state}${t.value !== null && t.value !== undefined ? ` value=${t.value.toFixed(5)}` : ''} ${JSON.stringify(t.params)}`,
+        );
     },
   });
   return res.ran;
@@ -121,7 +149,9 @@ export async function joinStudy(url: string, studyName: string, o: WorkerOptions
  */
 export async function openStudyStorage(url: string, study: string, patient = false): Promise<StudyStorage> {
   try {
-    return patient ? await openStoragePatiently(url, { create: false }, (l) => console.error(l)) : await openStorage(url, { create: false });
+    return patient
+      ? await openStoragePatiently(url, { create: false }, (l) => console.error(l))
+      : await openStorage(url, { create: false });
   } catch (e) {
     throw new Error(`study "${study}": ${(e as Error).message}`);
   }
@@ -147,7 +177,9 @@ export function joinHint(url: string, study: string): string {
   if (!/^postgres(ql)?:\/\//.test(url)) return `join from elsewhere with\n  ${cmd}`;
   const lines = [`join from elsewhere with (the password in $PGPASSWORD or ~/.pgpass, not in the URL)\n  PGPASSWORD=... ${cmd}`];
   if (urlPassword(url) !== null) {
-    lines.push('note: --storage holds a password, which the process list and your shell history keep; pass it as PGPASSWORD or in ~/.pgpass instead');
+    lines.push(
+      'note: --storage holds a password, which the process list and your shell history keep; pass it as PGPASSWORD or in ~/.pgpass instead',
+    );
   }
   return lines.join('\n');
 }
@@ -156,23 +188,52 @@ export function joinHint(url: string, study: string): string {
  * Local worker processes, one per entry of `devices` (null: the study's device); the storage
  * password reaches them through PGPASSWORD, never argv.
  */
-export async function spawnWorkers(url: string, study: string, nTrials: number, devices: readonly (string | null)[], quiet: boolean): Promise<number[]> {
+export async function spawnWorkers(
+  url: string,
+  study: string,
+  nTrials: number,
+  devices: readonly (string | null)[],
+  quiet: boolean,
+): Promise<number[]> {
   const bin = fileURLToPath(new URL('../../../bin/tunevlseg.js', import.meta.url));
   const password = urlPassword(url);
-  const env = { ...process.env, TUNEVLSEG_THREADS: process.env.TUNEVLSEG_THREADS ?? '1', ...(password !== null ? { PGPASSWORD: password } : {}) };
-  return Promise.all(devices.map((device, i) => new Promise<number>((res) => {
-    const args = [bin, 'worker', '--storage', urlWithoutPassword(url), '--study', study, '--trials', String(nTrials), '--worker-id', `local-${i}${device ? `-${device}` : ''}`];
-    if (device) args.push('--device', device);
-    if (quiet) args.push('--quiet');
-    const p = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env });
-    p.on('exit', (code) => res(code ?? 1));
-  })));
+  const env = {
+    ...process.env,
+    TUNEVLSEG_THREADS: process.env.TUNEVLSEG_THREADS ?? '1',
+    ...(password !== null ? { PGPASSWORD: password } : {}),
+  };
+  return Promise.all(
+    devices.map(
+      (device, i) =>
+        new Promise<number>((res) => {
+          const args = [
+            bin,
+            'worker',
+            '--storage',
+            urlWithoutPassword(url),
+            '--study',
+            study,
+            '--trials',
+            String(nTrials),
+            '--worker-id',
+            `local-${i}${device ? `-${device}` : ''}`,
+          ];
+          if (device) args.push('--device', device);
+          if (quiet) args.push('--quiet');
+          const p = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env });
+          p.on('exit', (code) => res(code ?? 1));
+        }),
+    ),
+  );
 }
 
 /** A study none of whose trials completed; carries the summary so the caller can still show it. */
 export class StudyFailedError extends Error {
   override name = 'StudyFailedError';
-  constructor(message: string, readonly summary: StudySummary) {
+  constructor(
+    message: string,
+    readonly summary: StudySummary,
+  ) {
     super(message);
   }
 }
@@ -182,6 +243,9 @@ export function assertSomeTrialCompleted(s: StudySummary): void {
   if (s.counts.complete > 0 || s.trials.length === 0) return;
   const first = s.trials.find((t) => t.state === 'failed');
   const what = `${s.counts.failed} failed${s.counts.pruned ? `, ${s.counts.pruned} pruned` : ''}`;
-  throw new StudyFailedError(`study "${s.study.name}": no trial completed (${what})` +
-    (first ? `; first failure, trial ${first.number}:\n${first.error ?? 'unknown error'}` : ''), s);
+  throw new StudyFailedError(
+    `study "${s.study.name}": no trial completed (${what})` +
+      (first ? `; first failure, trial ${first.number}:\n${first.error ?? 'unknown error'}` : ''),
+    s,
+  );
 }

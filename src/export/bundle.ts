@@ -72,7 +72,13 @@ async function segmenterFor(o: ExportOptions): Promise<TunedSegmenter> {
   return buildSegmenter({ model: o.model, learner: 'none', ...overrides, ...(o.randomWeights ? { randomWeights: true } : {}) });
 }
 
-function readme(o: ExportOptions, d: Record<string, unknown>, pre: PreprocessJson, ckptFingerprint: string | null, modelBytes: number): string {
+function readme(
+  o: ExportOptions,
+  d: Record<string, unknown>,
+  pre: PreprocessJson,
+  ckptFingerprint: string | null,
+  modelBytes: number,
+): string {
   const base = (d.base ?? {}) as Record<string, unknown>;
   const learner = (d.learner ?? {}) as Record<string, unknown>;
   return `# ${String(d.family)} + ${String(learner.name)}: "${o.prompt}"
@@ -125,7 +131,10 @@ export function isEarlierExport(dir: string): boolean {
  * folder the command runs in, or holds an input (the checkpoint, a local model or tokenizer folder).
  * Returns whether an existing folder is replaced.
  */
-export function checkExportOut(o: Pick<ExportOptions, 'outDir' | 'tuned' | 'model' | 'tokenizer' | 'overwrite'>): { outDir: string; replace: boolean } {
+export function checkExportOut(o: Pick<ExportOptions, 'outDir' | 'tuned' | 'model' | 'tokenizer' | 'overwrite'>): {
+  outDir: string;
+  replace: boolean;
+} {
   const outDir = resolve(o.outDir);
   let st: Stats | null = null;
   try {
@@ -134,14 +143,18 @@ export function checkExportOut(o: Pick<ExportOptions, 'outDir' | 'tuned' | 'mode
     st = null;
   }
   if (st !== null && !st.isDirectory()) {
-    throw new OutputPathError(`export: --out ${o.outDir} is a file, not a folder (an export is a folder: model.onnx, preprocess.json, web/, README.md); choose a new folder`);
+    throw new OutputPathError(
+      `export: --out ${o.outDir} is a file, not a folder (an export is a folder: model.onnx, preprocess.json, web/, README.md); choose a new folder`,
+    );
   }
   const out = canonicalPath(outDir);
   const inputs = [o.tuned, o.model, o.tokenizer].filter((p): p is string => typeof p === 'string' && existsSync(p));
   for (const input of inputs) {
     const canon = canonicalPath(input);
-    if (isInside(canon, out)) throw new OutputPathError(`export: --out ${o.outDir} holds the input ${input}; write the export somewhere else`);
-    if (statSync(input).isDirectory() && isInside(out, canon)) throw new OutputPathError(`export: --out ${o.outDir} is inside the input folder ${input}; write the export somewhere else`);
+    if (isInside(canon, out))
+      throw new OutputPathError(`export: --out ${o.outDir} holds the input ${input}; write the export somewhere else`);
+    if (statSync(input).isDirectory() && isInside(out, canon))
+      throw new OutputPathError(`export: --out ${o.outDir} is inside the input folder ${input}; write the export somewhere else`);
   }
   const entries = st === null ? [] : readdirSync(outDir);
   if (entries.length === 0) {
@@ -149,13 +162,17 @@ export function checkExportOut(o: Pick<ExportOptions, 'outDir' | 'tuned' | 'mode
     return { outDir, replace: false };
   }
   if (isInside(canonicalPath(process.cwd()), out)) {
-    throw new OutputPathError(`export: --out ${o.outDir} is the folder this command runs in (or holds it) and is not empty; choose a new folder`);
+    throw new OutputPathError(
+      `export: --out ${o.outDir} is the folder this command runs in (or holds it) and is not empty; choose a new folder`,
+    );
   }
   if (isEarlierExport(outDir)) return { outDir, replace: true };
   if (o.overwrite === true) return { outDir, replace: true };
   const shown = entries.slice(0, 5).join(', ') + (entries.length > 5 ? `, ... (${entries.length})` : '');
-  throw new OutputPathError(`export: --out ${o.outDir} is not empty and not an earlier export (it holds ${shown}); nothing was written. ` +
-    'Choose a new or empty folder, or give --overwrite to replace the folder with the export');
+  throw new OutputPathError(
+    `export: --out ${o.outDir} is not empty and not an earlier export (it holds ${shown}); nothing was written. ` +
+      'Choose a new or empty folder, or give --overwrite to replace the folder with the export',
+  );
 }
 
 /**
@@ -165,8 +182,10 @@ export function checkExportOut(o: Pick<ExportOptions, 'outDir' | 'tuned' | 'mode
  */
 export async function exportModel(o: ExportOptions): Promise<ExportSummary> {
   if (!o.prompt || !o.prompt.trim()) throw new Error('export: --prompt is required (the prompt is baked into the model)');
-  if (o.threshold !== undefined && !(o.threshold >= 0 && o.threshold <= 1)) throw new Error(`export: --threshold must be a probability in [0, 1], got ${o.threshold}`);
-  if (o.imageSize !== undefined && !(Number.isInteger(o.imageSize) && o.imageSize > 0)) throw new Error(`export: --image-size must be a positive integer, got ${o.imageSize}`);
+  if (o.threshold !== undefined && !(o.threshold >= 0 && o.threshold <= 1))
+    throw new Error(`export: --threshold must be a probability in [0, 1], got ${o.threshold}`);
+  if (o.imageSize !== undefined && !(Number.isInteger(o.imageSize) && o.imageSize > 0))
+    throw new Error(`export: --image-size must be a positive integer, got ${o.imageSize}`);
   const { outDir, replace } = checkExportOut(o);
   o.onStage?.('loading the model');
   const seg = await segmenterFor(o);
@@ -184,7 +203,11 @@ export async function exportModel(o: ExportOptions): Promise<ExportSummary> {
     const res = traceSegmenter(seg, text, {
       ...(o.fp16 ? { fp16: true } : {}),
       metadata: {
-        prompt: o.prompt, model_prompt: modelPrompt, family: String(d.family), learner, base_model: String((d.base as Record<string, unknown>).id),
+        prompt: o.prompt,
+        model_prompt: modelPrompt,
+        family: String(d.family),
+        learner,
+        base_model: String((d.base as Record<string, unknown>).id),
         ...(ckptFingerprint ? { checkpoint: ckptFingerprint } : {}),
       },
       docString: `tunevlseg ${String(d.family)} + ${learner}, prompt ${JSON.stringify(o.prompt)}`,
@@ -195,12 +218,19 @@ export async function exportModel(o: ExportOptions): Promise<ExportSummary> {
     writeFileSync(join(dir, 'model.onnx'), res.model);
     const traceSeconds = (performance.now() - t0) / 1000;
     const pre: PreprocessJson = {
-      size: seg.info.imageSize, mean: [...seg.info.mean], std: [...seg.info.std],
+      size: seg.info.imageSize,
+      mean: [...seg.info.mean],
+      std: [...seg.info.std],
       interpolation: 'bicubic (OpenCV INTER_CUBIC: Keys a = -0.75, half-pixel centres, no antialiasing), fit "fill"',
-      layout: 'NCHW', channels: 'RGB', input: ONNX_INPUT, outputs: [...ONNX_OUTPUTS],
+      layout: 'NCHW',
+      channels: 'RGB',
+      input: ONNX_INPUT,
+      outputs: [...ONNX_OUTPUTS],
       threshold: o.threshold ?? 0.5,
       maskResize: 'bilinear, half-pixel centres, to the original image size; 8-bit quantised (round(p*255))',
-      prompt: o.prompt, modelPrompt, weights: o.fp16 ? 'float16' : 'float32',
+      prompt: o.prompt,
+      modelPrompt,
+      weights: o.fp16 ? 'float16' : 'float32',
     };
     writeFileSync(join(dir, 'preprocess.json'), `${JSON.stringify(pre, null, 2)}\n`);
     writeFileSync(join(dir, 'README.md'), readme(o, d, pre, ckptFingerprint, res.model.byteLength));
@@ -214,7 +244,15 @@ export async function exportModel(o: ExportOptions): Promise<ExportSummary> {
     dispose([text.inputIds, text.attentionMask]);
     await stage.commit();
     stage = null;
-    return { outDir, modelBytes: res.model.byteLength, traceSeconds, nodes: Object.values(res.nodeCounts).reduce((a, b) => a + b, 0), verifiedMaxAbs, family: String(d.family), learner };
+    return {
+      outDir,
+      modelBytes: res.model.byteLength,
+      traceSeconds,
+      nodes: Object.values(res.nodeCounts).reduce((a, b) => a + b, 0),
+      verifiedMaxAbs,
+      family: String(d.family),
+      learner,
+    };
   } finally {
     await stage?.abort();
     seg.dispose();

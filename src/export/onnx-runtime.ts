@@ -10,7 +10,10 @@ import type { SegmenterInfo } from '../tuning/segmenter.js';
 import { ONNX_INPUT, type PreprocessJson, readPreprocess } from './preprocess.js';
 
 /** The slice of onnxruntime-node's API used here (its types live in the optional package). */
-interface OrtTensor { data: Float32Array | Uint8Array; dims: readonly number[] }
+interface OrtTensor {
+  data: Float32Array | Uint8Array;
+  dims: readonly number[];
+}
 export interface OrtSession {
   run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
   release?(): Promise<void>;
@@ -31,8 +34,10 @@ export async function loadOnnxRuntime(): Promise<OrtModule> {
     const m = (await import(name)) as { default?: OrtModule } & OrtModule;
     return m.default ?? m;
   } catch (e) {
-    throw new Error(`onnxruntime-node is not installed (${(e as Error).message.split('\n')[0]}). It is an optional dependency that \`npm ci\` ` +
-      'installs (`bash scripts/bootstrap.sh` runs it); it is missing after `npm ci --omit=optional` or a failed install (README, "Exporting to ONNX")');
+    throw new Error(
+      `onnxruntime-node is not installed (${(e as Error).message.split('\n')[0]}). It is an optional dependency that \`npm ci\` ` +
+        'installs (`bash scripts/bootstrap.sh` runs it); it is missing after `npm ci --omit=optional` or a failed install (README, "Exporting to ONNX")',
+    );
   }
 }
 
@@ -47,8 +52,10 @@ function checkInputSize(session: OrtSession, model: string, preFile: string, siz
   const [, c, h, w] = meta.shape;
   const fixed = (d: number | string | undefined): d is number => typeof d === 'number' && d > 0;
   if ((fixed(h) && h !== size) || (fixed(w) && w !== size) || (fixed(c) && c !== 3)) {
-    throw new Error(`${preFile}: size ${size} does not fit ${model}, whose input "${ONNX_INPUT}" is [${meta.shape.join(', ')}]; ` +
-      'the two files come from different exports (export the model again)');
+    throw new Error(
+      `${preFile}: size ${size} does not fit ${model}, whose input "${ONNX_INPUT}" is [${meta.shape.join(', ')}]; ` +
+        'the two files come from different exports (export the model again)',
+    );
   }
 }
 
@@ -59,7 +66,13 @@ export interface OnnxSessionOptions {
 
 /** An export folder's model.onnx in onnxruntime-node, as a LogitsModel. */
 export class OnnxSegmenter implements LogitsModel {
-  private constructor(readonly dir: string, readonly preprocess: PreprocessJson, readonly info: SegmenterInfo, private readonly session: OrtSession, private readonly ort: OrtModule) {}
+  private constructor(
+    readonly dir: string,
+    readonly preprocess: PreprocessJson,
+    readonly info: SegmenterInfo,
+    private readonly session: OrtSession,
+    private readonly ort: OrtModule,
+  ) {}
 
   static async open(dir: string, o: OnnxSessionOptions = {}): Promise<OnnxSegmenter> {
     const model = join(dir, 'model.onnx');

@@ -20,15 +20,26 @@ export interface PredictOnnxOptions {
 }
 
 /** Predicts a folder or image files with an export folder. */
-export async function predictWithExport(inputs: readonly string[], o: PredictOnnxOptions): Promise<{ outDir: string; images: number; prompt: string }> {
+export async function predictWithExport(
+  inputs: readonly string[],
+  o: PredictOnnxOptions,
+): Promise<{ outDir: string; images: number; prompt: string }> {
   const source = imageInputs(inputs);
   const model = await OnnxSegmenter.open(resolve(o.onnx));
   try {
     const res = await predictFolder(model, {
-      ...source, prompt: model.preprocess.prompt, outDir: resolve(o.out), overlays: o.overlays,
+      ...source,
+      prompt: model.preprocess.prompt,
+      outDir: resolve(o.out),
+      overlays: o.overlays,
       threshold: o.threshold ?? model.preprocess.threshold,
       ...(o.batchSize ? { batchSize: o.batchSize } : {}),
-      ...(o.onProgress ? { onBatch: (_d: number, _t: number, p: { images: number; totalImages: number; imagesPerSecond: number }) => o.onProgress!(p.images, p.totalImages, p.imagesPerSecond) } : {}),
+      ...(o.onProgress
+        ? {
+            onBatch: (_d: number, _t: number, p: { images: number; totalImages: number; imagesPerSecond: number }) =>
+              o.onProgress!(p.images, p.totalImages, p.imagesPerSecond),
+          }
+        : {}),
     });
     return { outDir: res.outDir, images: res.files.length, prompt: model.preprocess.prompt };
   } finally {

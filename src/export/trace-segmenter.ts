@@ -43,25 +43,31 @@ function repeatRows(t: Tensor, batch: number): Tensor {
 
 /** Traces `segmenter` (eval mode, no autograd) with the tokenised prompt `text` ([1, L]) fixed. */
 export function traceSegmenter(segmenter: Segmenter, text: TextInputs, o: TraceSegmenterOptions = {}): TraceResult {
-  if (text.inputIds.size(0) !== 1) throw new Error(`traceSegmenter: give one prompt (inputIds [1, L]), got [${text.inputIds.shape.join(', ')}]`);
+  if (text.inputIds.size(0) !== 1)
+    throw new Error(`traceSegmenter: give one prompt (inputIds [1, L]), got [${text.inputIds.shape.join(', ')}]`);
   const wasTraining = segmenter.training;
   segmenter.eval();
   try {
-    return noGrad(() => traceOnnx({
-      inputs: (b) => [traceImages(b, o.imageSize ?? segmenter.info.imageSize)],
-      inputNames: [ONNX_INPUT],
-      outputNames: [...ONNX_OUTPUTS],
-      forward: ([x]) => {
-        const B = x!.size(0);
-        const logits = segmenter.forward(x!, { inputIds: repeatRows(text.inputIds, B), attentionMask: repeatRows(text.attentionMask, B) });
-        return [logits, logits.sigmoid()];
-      },
-      opset: ONNX_OPSET,
-      ...(o.fp16 ? { weightsFloat16: true } : {}),
-      ...(o.metadata ? { metadata: o.metadata } : {}),
-      ...(o.docString ? { docString: o.docString } : {}),
-      ...(o.onPhase ? { onPhase: o.onPhase } : {}),
-    }));
+    return noGrad(() =>
+      traceOnnx({
+        inputs: (b) => [traceImages(b, o.imageSize ?? segmenter.info.imageSize)],
+        inputNames: [ONNX_INPUT],
+        outputNames: [...ONNX_OUTPUTS],
+        forward: ([x]) => {
+          const B = x!.size(0);
+          const logits = segmenter.forward(x!, {
+            inputIds: repeatRows(text.inputIds, B),
+            attentionMask: repeatRows(text.attentionMask, B),
+          });
+          return [logits, logits.sigmoid()];
+        },
+        opset: ONNX_OPSET,
+        ...(o.fp16 ? { weightsFloat16: true } : {}),
+        ...(o.metadata ? { metadata: o.metadata } : {}),
+        ...(o.docString ? { docString: o.docString } : {}),
+        ...(o.onPhase ? { onPhase: o.onPhase } : {}),
+      }),
+    );
   } finally {
     if (wasTraining) segmenter.train();
   }

@@ -16,8 +16,10 @@ function ortWebDist(): string {
   try {
     main = createRequire(import.meta.url).resolve('onnxruntime-web');
   } catch {
-    throw new Error('onnxruntime-web is not installed: the web page needs its WASM files. It is an optional dependency that `npm ci` ' +
-      'installs (`bash scripts/bootstrap.sh` runs it); it is missing after `npm ci --omit=optional` or a failed install (README, "Exporting to ONNX")');
+    throw new Error(
+      'onnxruntime-web is not installed: the web page needs its WASM files. It is an optional dependency that `npm ci` ' +
+        'installs (`bash scripts/bootstrap.sh` runs it); it is missing after `npm ci --omit=optional` or a failed install (README, "Exporting to ONNX")',
+    );
   }
   let d = dirname(main);
   while (!existsSync(join(d, 'package.json')) && dirname(d) !== d) d = dirname(d);

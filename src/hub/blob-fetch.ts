@@ -106,8 +106,10 @@ async function verifyPartial(job: BlobJob): Promise<void> {
   }
   const kind = hashKindOf(meta.etag);
   if (kind === undefined) {
-    job.limits.warn(`${label}: not verified: the hub's ETag ${JSON.stringify(meta.etag)} is neither a sha256 (X-Linked-Etag) nor a git blob id, ` +
-      'so there is no hash to check the bytes against (only the size was checked)');
+    job.limits.warn(
+      `${label}: not verified: the hub's ETag ${JSON.stringify(meta.etag)} is neither a sha256 (X-Linked-Etag) nor a git blob id, ` +
+        'so there is no hash to check the bytes against (only the size was checked)',
+    );
     return;
   }
   const actual = await hashFile(incomplete, kind);
@@ -133,13 +135,19 @@ class StallWatchdog {
   #timer: ReturnType<typeof setTimeout>;
 
   constructor(private readonly limits: TransferLimits) {
-    this.#timer = setTimeout(() => this.#abort(`no response within ${limits.connectTimeoutMs / 1000} s (connect timeout)`), limits.connectTimeoutMs);
+    this.#timer = setTimeout(
+      () => this.#abort(`no response within ${limits.connectTimeoutMs / 1000} s (connect timeout)`),
+      limits.connectTimeoutMs,
+    );
   }
 
   /** Data arrived: re-arm the idle timer. */
   alive(): void {
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.#abort(`no data for ${this.limits.readTimeoutMs / 1000} s (read timeout)`), this.limits.readTimeoutMs);
+    this.#timer = setTimeout(
+      () => this.#abort(`no data for ${this.limits.readTimeoutMs / 1000} s (read timeout)`),
+      this.limits.readTimeoutMs,
+    );
   }
 
   get stalled(): string | null {
@@ -194,7 +202,11 @@ async function request(job: BlobJob, headers: Record<string, string>, watchdog: 
   } catch (e) {
     if (e instanceof HubError && e.code === 'NETWORK') {
       const why = watchdog.stalled;
-      throw new RetryableError('NETWORK', why !== null ? `${job.label}: ${why} from ${redactUrl(job.meta.downloadUrl, { query: 'drop' })}` : e.message, { cause: e });
+      throw new RetryableError(
+        'NETWORK',
+        why !== null ? `${job.label}: ${why} from ${redactUrl(job.meta.downloadUrl, { query: 'drop' })}` : e.message,
+        { cause: e },
+      );
     }
     throw e;
   }
@@ -224,20 +236,14 @@ async function acceptResponse(job: BlobJob, res: Response, offset: number): Prom
     }
     if (expected !== undefined && range.total !== undefined && range.total !== expected) {
       await res.body?.cancel().catch(() => undefined);
-      throw new HubError(
-        'SIZE_MISMATCH',
-        `server reports ${range.total} bytes for ${label} but the hub's metadata said ${expected}`,
-      );
+      throw new HubError('SIZE_MISMATCH', `server reports ${range.total} bytes for ${label} but the hub's metadata said ${expected}`);
     }
     return { append: true, start: offset };
   }
   const len = res.headers.get('content-length');
   if (expected !== undefined && len !== null && Number(len) !== expected) {
     await res.body?.cancel().catch(() => undefined);
-    throw new HubError(
-      'SIZE_MISMATCH',
-      `server sends ${len} bytes for ${label} but the hub's metadata said ${expected}`,
-    );
+    throw new HubError('SIZE_MISMATCH', `server sends ${len} bytes for ${label} but the hub's metadata said ${expected}`);
   }
   return { append: false, start: 0 };
 }
@@ -246,7 +252,13 @@ async function acceptResponse(job: BlobJob, res: Response, offset: number): Prom
  * Streams the body into the partial (appended, or from the start), reporting each chunk, and
  * fsyncs it. More bytes than stated or allowed delete the partial; a dropped connection keeps it.
  */
-async function writeBody(job: BlobJob, body: ReadableStream<Uint8Array>, append: boolean, start: number, watchdog: StallWatchdog): Promise<void> {
+async function writeBody(
+  job: BlobJob,
+  body: ReadableStream<Uint8Array>,
+  append: boolean,
+  start: number,
+  watchdog: StallWatchdog,
+): Promise<void> {
   const { incomplete, label, expected, limits, report } = job;
   const fh = await fsp.open(incomplete, append ? 'a' : 'w');
   let discard = false;
@@ -264,8 +276,11 @@ async function writeBody(job: BlobJob, body: ReadableStream<Uint8Array>, append:
         }
         if (downloaded > limits.maxBytes) {
           discard = true;
-          throw new HubError('TOO_LARGE', `${label}: the server sent more than the largest download allowed (${limits.maxBytes} bytes; ` +
-            'raise it with maxBytes / --max-bytes / $TUNEVLSEG_MAX_DOWNLOAD_BYTES); the partial file was deleted');
+          throw new HubError(
+            'TOO_LARGE',
+            `${label}: the server sent more than the largest download allowed (${limits.maxBytes} bytes; ` +
+              'raise it with maxBytes / --max-bytes / $TUNEVLSEG_MAX_DOWNLOAD_BYTES); the partial file was deleted',
+          );
         }
         report({ downloaded, total: expected, resumedFrom: start, cached: false });
       }

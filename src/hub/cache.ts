@@ -59,8 +59,7 @@ export function validateRepoId(repo: string): void {
   if (!ok) {
     throw new HubError(
       'INVALID_ARGUMENT',
-      `invalid Hugging Face repo id ${JSON.stringify(repo)}: expected "org/name" ` +
-        `(letters, digits, ".", "_", "-"; no "--" or "..")`,
+      `invalid Hugging Face repo id ${JSON.stringify(repo)}: expected "org/name" ` + `(letters, digits, ".", "_", "-"; no "--" or "..")`,
     );
   }
 }
@@ -69,10 +68,7 @@ export function validateRepoId(repo: string): void {
 export function validateFilename(filename: string): void {
   const segs = filename.split('/');
   const ok =
-    filename.length > 0 &&
-    !filename.includes('\\') &&
-    !filename.includes('\0') &&
-    segs.every((s) => s !== '' && s !== '.' && s !== '..');
+    filename.length > 0 && !filename.includes('\\') && !filename.includes('\0') && segs.every((s) => s !== '' && s !== '.' && s !== '..');
   if (!ok) {
     throw new HubError(
       'INVALID_ARGUMENT',
@@ -86,15 +82,9 @@ export function validateFilename(filename: string): void {
 export function validateRevision(revision: string): void {
   const segs = revision.split('/');
   const ok =
-    revision.length > 0 &&
-    !revision.includes('\\') &&
-    !revision.includes('\0') &&
-    segs.every((s) => s !== '' && s !== '.' && s !== '..');
+    revision.length > 0 && !revision.includes('\\') && !revision.includes('\0') && segs.every((s) => s !== '' && s !== '.' && s !== '..');
   if (!ok) {
-    throw new HubError(
-      'INVALID_ARGUMENT',
-      `invalid revision ${JSON.stringify(revision)}: expected a branch, tag or commit hash`,
-    );
+    throw new HubError('INVALID_ARGUMENT', `invalid revision ${JSON.stringify(revision)}: expected a branch, tag or commit hash`);
   }
 }
 
@@ -221,12 +211,7 @@ export interface CacheLookup {
  * goes through refs/<revision>. A snapshot entry counts only when its blob is really there
  * (a dangling symlink is a miss).
  */
-export async function lookupCachedFile(
-  cacheDir: string,
-  repo: string,
-  revision: string,
-  filename: string,
-): Promise<CacheLookup> {
+export async function lookupCachedFile(cacheDir: string, repo: string, revision: string, filename: string): Promise<CacheLookup> {
   const { repoDir } = repoCachePaths(cacheDir, repo);
   const commit = isCommitHash(revision) ? revision : await readRef(cacheDir, repo, revision);
   if (commit === undefined) return { commit, path: undefined, searched: repoDir };

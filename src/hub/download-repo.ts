@@ -15,7 +15,8 @@ export function parseByteSize(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kMGT]?)B?\s*$/i.exec(text);
   const unit = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12 }[(m?.[2] ?? '').toLowerCase()];
   const n = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
-  if (!Number.isSafeInteger(n) || n <= 0) throw new HubError('INVALID_ARGUMENT', `not a size: ${JSON.stringify(text)} (expected bytes, or a number with k, M, G or T, e.g. 20G)`);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new HubError('INVALID_ARGUMENT', `not a size: ${JSON.stringify(text)} (expected bytes, or a number with k, M, G or T, e.g. 20G)`);
   return n;
 }
 

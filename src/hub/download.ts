@@ -95,7 +95,11 @@ function maxBytesFromEnv(): number {
   const v = process.env['TUNEVLSEG_MAX_DOWNLOAD_BYTES'];
   if (v === undefined || v.trim() === '') return DEFAULT_MAX_DOWNLOAD_BYTES;
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new HubError('INVALID_ARGUMENT', `$TUNEVLSEG_MAX_DOWNLOAD_BYTES must be a positive whole number of bytes, got ${JSON.stringify(v)}`);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new HubError(
+      'INVALID_ARGUMENT',
+      `$TUNEVLSEG_MAX_DOWNLOAD_BYTES must be a positive whole number of bytes, got ${JSON.stringify(v)}`,
+    );
   return n;
 }
 
@@ -117,7 +121,7 @@ interface Config {
 function configFrom(opts: HubOptions): Config {
   const envToken = process.env['HF_TOKEN'];
   const token =
-    opts.token === false ? undefined : opts.token ?? (envToken !== undefined && envToken.trim() !== '' ? envToken.trim() : undefined);
+    opts.token === false ? undefined : (opts.token ?? (envToken !== undefined && envToken.trim() !== '' ? envToken.trim() : undefined));
   return {
     cacheDir: opts.cacheDir !== undefined ? path.resolve(expandHome(opts.cacheDir)) : defaultCacheDir(),
     endpoint: opts.endpoint !== undefined ? opts.endpoint.replace(/\/+$/, '') : defaultEndpoint(),
@@ -186,8 +190,11 @@ async function fetchFile(opts: DownloadFileOptions, cfg: Config, pinned?: string
   }
 
   if (meta.size !== undefined && meta.size > cfg.maxBytes) {
-    throw new HubError('TOO_LARGE', `${JSON.stringify(filename)} of ${repo}@${revision}: the hub states ${meta.size} bytes, more than the ` +
-      `largest download allowed (${cfg.maxBytes} bytes; raise it with maxBytes / --max-bytes / $TUNEVLSEG_MAX_DOWNLOAD_BYTES); nothing was downloaded`);
+    throw new HubError(
+      'TOO_LARGE',
+      `${JSON.stringify(filename)} of ${repo}@${revision}: the hub states ${meta.size} bytes, more than the ` +
+        `largest download allowed (${cfg.maxBytes} bytes; raise it with maxBytes / --max-bytes / $TUNEVLSEG_MAX_DOWNLOAD_BYTES); nothing was downloaded`,
+    );
   }
   const { locksDir } = repoCachePaths(cfg.cacheDir, repo);
   const blob = blobPath(cfg.cacheDir, repo, meta.etag);
@@ -242,7 +249,8 @@ async function fromCache(
     networkFailure !== undefined
       ? `the hub could not be reached (${networkFailure.message})`
       : 'offline mode is on (offline option, $HF_HUB_OFFLINE or $TUNEVLSEG_OFFLINE)';
-  const reason = `${JSON.stringify(filename)} of ${repo}@${revision} is not in the cache and ${why}. Searched ${hit.searched} (${where}).` +
+  const reason =
+    `${JSON.stringify(filename)} of ${repo}@${revision} is not in the cache and ${why}. Searched ${hit.searched} (${where}).` +
     (networkFailure === undefined ? ' Turn offline mode off, or:' : '');
   const context = { repo, revision, cacheDir: cfg.cacheDir, endpoint: cfg.endpoint };
   const help = { general: offlineHelp({ ...context, inDownload: false }), download: offlineHelp({ ...context, inDownload: true }) };

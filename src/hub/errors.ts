@@ -34,11 +34,7 @@ export class HubHttpError extends HubError {
   readonly url: string;
   /** The hub's `X-Error-Code` header (EntryNotFound, RepoNotFound, RevisionNotFound, GatedRepo, ...). */
   readonly hubErrorCode: string | undefined;
-  constructor(
-    code: HubErrorCode,
-    message: string,
-    info: { status: number; url: string; hubErrorCode: string | undefined },
-  ) {
+  constructor(code: HubErrorCode, message: string, info: { status: number; url: string; hubErrorCode: string | undefined }) {
     super(code, message);
     this.name = 'HubHttpError';
     this.status = info.status;

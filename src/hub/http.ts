@@ -54,7 +54,10 @@ function sameOrigin(a: string, b: string): boolean {
 
 export function normalizeEtag(etag: string | null): string | undefined {
   if (etag === null) return undefined;
-  const e = etag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+  const e = etag
+    .trim()
+    .replace(/^W\//, '')
+    .replace(/^"(.*)"$/, '$1');
   return e === '' ? undefined : e;
 }
 

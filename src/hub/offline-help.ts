@@ -27,5 +27,7 @@ export function offlineHelp(c: OfflineHelpContext): string {
     `point $HF_ENDPOINT at a hub mirror you can reach (now ${c.endpoint})`,
   ];
   const list = ways.map((w, i) => `(${i + 1}) ${w}`).join('; ');
-  return c.inDownload ? `To work without network: ${list}.` : `With network access: \`${downloadCommand(c.repo, c.revision)}\`. Without it: ${list}.`;
+  return c.inDownload
+    ? `To work without network: ${list}.`
+    : `With network access: \`${downloadCommand(c.repo, c.revision)}\`. Without it: ${list}.`;
 }

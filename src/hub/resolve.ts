@@ -44,7 +44,10 @@ export interface ResolveModelOptions extends HubOptions {
 export async function resolveModelSource(idOrDir: string, opts: ResolveModelOptions = {}): Promise<string> {
   const source = idOrDir.trim();
   if (source === '') {
-    throw new HubError('INVALID_ARGUMENT', 'empty model source: expected a model folder or a hub repo id like "CIDAS/clipseg-rd64-refined"');
+    throw new HubError(
+      'INVALID_ARGUMENT',
+      'empty model source: expected a model folder or a hub repo id like "CIDAS/clipseg-rd64-refined"',
+    );
   }
   const local = path.resolve(expandHome(source));
   try {

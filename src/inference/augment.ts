@@ -126,11 +126,15 @@ export function sampleAugmentations(cfg: AugmentConfig, batchSize: number, rng: 
  */
 export function affineTheta(a: AffineParams): number[][] {
   const r = (a.angle * Math.PI) / 180;
-  const sx = a.scale, sy = a.scaleY ?? a.scale;
+  const sx = a.scale,
+    sy = a.scaleY ?? a.scale;
   // A⁻¹ = diag(1/sx, 1/sy)·R(-angle) = [[cos/sx, sin/sx], [-sin/sy, cos/sy]]
-  const a00 = Math.cos(r) / sx, a01 = Math.sin(r) / sx;
-  const a10 = -Math.sin(r) / sy, a11 = Math.cos(r) / sy;
-  const tx = 2 * a.tx, ty = 2 * a.ty;
+  const a00 = Math.cos(r) / sx,
+    a01 = Math.sin(r) / sx;
+  const a10 = -Math.sin(r) / sy,
+    a11 = Math.cos(r) / sy;
+  const tx = 2 * a.tx,
+    ty = 2 * a.ty;
   return [
     [a00, a01, -(a00 * tx + a01 * ty)],
     [a10, a11, -(a10 * tx + a11 * ty)],
@@ -138,7 +142,10 @@ export function affineTheta(a: AffineParams): number[][] {
 }
 
 /** Augmentation settings as configured, with those left to the quirks mode (null) filled in. */
-export type AugmentSettings = Omit<AugmentConfig, 'brightnessByMax' | 'keepRatio'> & { brightnessByMax: boolean | null; keepRatio: boolean | null };
+export type AugmentSettings = Omit<AugmentConfig, 'brightnessByMax' | 'keepRatio'> & {
+  brightnessByMax: boolean | null;
+  keepRatio: boolean | null;
+};
 
 /**
  * Fills `brightnessByMax` / `keepRatio` left null: `reference` follows the original's configs
@@ -172,24 +179,41 @@ export function applyAugmentations(
   let img = images;
   let msk = masks;
   if (affineIdx.length > 0) {
-    const idx = tensor(BigInt64Array.from(affineIdx, (i) => BigInt(i)), [affineIdx.length]).to(dev);
+    const idx = tensor(
+      BigInt64Array.from(affineIdx, (i) => BigInt(i)),
+      [affineIdx.length],
+    ).to(dev);
     const theta = tensor(Float32Array.from(affineIdx.flatMap((i) => affineTheta(plan[i]!.affine!).flat())), [affineIdx.length, 2, 3])
-      .to(images.dtype).to(dev);
+      .to(images.dtype)
+      .to(dev);
     const grid = F.affineGrid(theta, [affineIdx.length, C, H, W], false);
-    const warped = F.gridSample(images.indexSelect(0, idx), grid, cfg.imageInterpolation, 'border', false)
-      .clamp(0, 1); // bicubic overshoot clipped to the valid pixel range, like uint8 saturation
+    const warped = F.gridSample(images.indexSelect(0, idx), grid, cfg.imageInterpolation, 'border', false).clamp(0, 1); // bicubic overshoot clipped to the valid pixel range, like uint8 saturation
     const sub = masks.indexSelect(0, idx);
-    const warpedMask = cfg.maskInterpolation === 'nearest'
-      ? F.gridSample(sub, grid.to(sub.dtype), 'nearest', 'border', false)
-      : F.gridSample(sub, grid.to(sub.dtype), 'bilinear', 'border', false).gt(0.5).to(sub.dtype);
+    const warpedMask =
+      cfg.maskInterpolation === 'nearest'
+        ? F.gridSample(sub, grid.to(sub.dtype), 'nearest', 'border', false)
+        : F.gridSample(sub, grid.to(sub.dtype), 'bilinear', 'border', false).gt(0.5).to(sub.dtype);
     img = images.clone().indexPut_([idx], warped);
     msk = masks.clone().indexPut_([idx], warpedMask);
   }
   if (colourIdx.length > 0) {
-    const idx = tensor(BigInt64Array.from(colourIdx, (i) => BigInt(i)), [colourIdx.length]).to(dev);
+    const idx = tensor(
+      BigInt64Array.from(colourIdx, (i) => BigInt(i)),
+      [colourIdx.length],
+    ).to(dev);
     const k = colourIdx.length;
-    const alpha = tensor(Float32Array.from(colourIdx, (i) => plan[i]!.colour!.alpha), [k, 1, 1, 1]).to(images.dtype).to(dev);
-    const beta = tensor(Float32Array.from(colourIdx, (i) => plan[i]!.colour!.beta), [k, 1, 1, 1]).to(images.dtype).to(dev);
+    const alpha = tensor(
+      Float32Array.from(colourIdx, (i) => plan[i]!.colour!.alpha),
+      [k, 1, 1, 1],
+    )
+      .to(images.dtype)
+      .to(dev);
+    const beta = tensor(
+      Float32Array.from(colourIdx, (i) => plan[i]!.colour!.beta),
+      [k, 1, 1, 1],
+    )
+      .to(images.dtype)
+      .to(dev);
     const px = img.indexSelect(0, idx);
     const shift = cfg.brightnessByMax ? beta : alpha.mul(beta).mul(px.mean([1, 2, 3], true));
     const adjusted = px.mul(alpha).add(shift).clamp(0, 1);

@@ -9,8 +9,13 @@ import type { Tensor } from '../torch/index.js';
 import type { Segmenter } from '../tuning/segmenter.js';
 import { diceCELossPerSample, type DiceCEOptions } from './loss.js';
 import {
-  modelSideScores, originalSizePrediction, originalSizeScores, protocolMeans,
-  type EvalProtocol, type ProtocolMeans, type ProtocolSample,
+  modelSideScores,
+  originalSizePrediction,
+  originalSizeScores,
+  protocolMeans,
+  type EvalProtocol,
+  type ProtocolMeans,
+  type ProtocolSample,
 } from './protocols.js';
 
 export interface SampleResult {
@@ -59,7 +64,11 @@ export interface BatchScores {
 }
 
 /** Loss and the model-side protocols of one batch of logits [B, 1, S, S] against soft masks. */
-export function scoreBatch(logits: Tensor, masks: Tensor, o: { threshold: number; soft: boolean; loss: DiceCEOptions | undefined; cpuProbs: boolean }): BatchScores {
+export function scoreBatch(
+  logits: Tensor,
+  masks: Tensor,
+  o: { threshold: number; soft: boolean; loss: DiceCEOptions | undefined; cpuProbs: boolean },
+): BatchScores {
   const probs = logits.sigmoid();
   return {
     losses: diceCELossPerSample(logits, lossTargets(masks, o.soft), o.loss).toArray(),
@@ -79,14 +88,20 @@ export async function originalSizeBatch(probs: Float32Array, b: Batch): Promise<
       continue;
     }
     const truth = await readMaskGray(file);
-    out.push(originalSizeScores(originalSizePrediction(probs.subarray(i * S * S, (i + 1) * S * S), S, truth.width, truth.height), truth.gray));
+    out.push(
+      originalSizeScores(originalSizePrediction(probs.subarray(i * S * S, (i + 1) * S * S), S, truth.width, truth.height), truth.gray),
+    );
   }
   return out;
 }
 
 /** Item `i`'s scores under `protocols` (`orig[origIndex]`: its original-size score, if any). */
 export function pickProtocols(
-  protocols: readonly EvalProtocol[], side: BatchScores['side'], orig: (ProtocolSample | null)[] | null, origIndex: number, i: number,
+  protocols: readonly EvalProtocol[],
+  side: BatchScores['side'],
+  orig: (ProtocolSample | null)[] | null,
+  origIndex: number,
+  i: number,
 ): Partial<Record<EvalProtocol, ProtocolSample>> {
   const out: Partial<Record<EvalProtocol, ProtocolSample>> = {};
   for (const p of protocols) {
@@ -99,16 +114,25 @@ export function pickProtocols(
 /** Means over samples (summed in arrival order), and each protocol's aggregate. */
 export function meansOf(rs: readonly SampleResult[], protocols: readonly EvalProtocol[] = []): EvalMeans {
   const n = rs.length;
-  let loss = 0, dice = 0, iou = 0;
+  let loss = 0,
+    dice = 0,
+    iou = 0;
   for (const r of rs) {
     loss += r.loss;
     dice += r.dice;
     iou += r.iou;
   }
-  const out: EvalMeans = n === 0 ? { samples: 0, loss: Number.NaN, dice: Number.NaN, iou: Number.NaN } : { samples: n, loss: loss / n, dice: dice / n, iou: iou / n };
+  const out: EvalMeans =
+    n === 0
+      ? { samples: 0, loss: Number.NaN, dice: Number.NaN, iou: Number.NaN }
+      : { samples: n, loss: loss / n, dice: dice / n, iou: iou / n };
   if (protocols.length > 0) {
     out.protocols = {};
-    for (const p of protocols) out.protocols[p] = protocolMeans(p, rs.flatMap((r) => (r.protocols?.[p] ? [r.protocols[p]] : [])));
+    for (const p of protocols)
+      out.protocols[p] = protocolMeans(
+        p,
+        rs.flatMap((r) => (r.protocols?.[p] ? [r.protocols[p]] : [])),
+      );
   }
   return out;
 }

@@ -29,7 +29,10 @@ const rows = (t: Tensor): number[][] => {
   return Array.from({ length: t.size(0) }, (_, i) => Array.from(a.subarray(i * d, (i + 1) * d), (v) => Math.round(v * 1e6) / 1e6));
 };
 
-export async function datasetEmbeddings(m: ClipLike, o: { dataset: string; dataDir: string; model: string; split?: Split; promptKey?: string; maxImages?: number; batchSize?: number }): Promise<EmbeddingsFile> {
+export async function datasetEmbeddings(
+  m: ClipLike,
+  o: { dataset: string; dataDir: string; model: string; split?: Split; promptKey?: string; maxImages?: number; batchSize?: number },
+): Promise<EmbeddingsFile> {
   const samples = (await loadSplit(o.dataDir, o.split ?? 'test', { promptKey: o.promptKey ?? 'p1' })).slice(0, o.maxImages ?? 200);
   if (samples.length === 0) throw new Error(`${o.dataDir}: no samples in split ${o.split ?? 'test'}`);
   const loader = loaderFor(m, samples, { batchSize: o.batchSize ?? 8, promptKey: o.promptKey ?? 'p1', workers: 0 });

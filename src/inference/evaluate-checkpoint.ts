@@ -47,7 +47,13 @@ export interface EvalSource {
   /** Builds the segmenter the checkpoint is loaded into. */
   build(): Promise<Segmenter>;
   /** How `split` of `dataDir` is read (the run's augmentation, a stand-in test split), with notes. */
-  reading(r: { dataDir: string; split: Split; mode: EvalAugmentMode; batchSize?: number | undefined; segmenter: Segmenter }): Promise<EvalReading>;
+  reading(r: {
+    dataDir: string;
+    split: Split;
+    mode: EvalAugmentMode;
+    batchSize?: number | undefined;
+    segmenter: Segmenter;
+  }): Promise<EvalReading>;
 }
 
 export interface CheckpointEvalOptions {
@@ -101,16 +107,31 @@ export interface CheckpointEvaluation {
 function guardOutputs(o: CheckpointEvalOptions, checkpoint: string, data: string | undefined): void {
   const protectedDirs = [{ dir: o.images ?? data!, what: o.images ? 'the input folder' : 'the dataset folder' }];
   // Scores must never land on a dataset file or the checkpoint.
-  if (o.results) assertNoOverwrite({ command: 'eval --results', outputs: [o.results], inputs: [checkpoint], protectedDirs, hint: 'write the scores elsewhere' });
+  if (o.results)
+    assertNoOverwrite({
+      command: 'eval --results',
+      outputs: [o.results],
+      inputs: [checkpoint],
+      protectedDirs,
+      hint: 'write the scores elsewhere',
+    });
   // Every --out (one class or several) is checked here.
-  if (o.out) assertNoOverwrite({ command: 'eval --out', outputs: [o.out], inputs: [checkpoint], protectedDirs, hint: 'choose an --out folder outside the inputs' });
+  if (o.out)
+    assertNoOverwrite({
+      command: 'eval --out',
+      outputs: [o.out],
+      inputs: [checkpoint],
+      protectedDirs,
+      hint: 'choose an --out folder outside the inputs',
+    });
 }
 
 /** Scores (or predicts with) a tuned checkpoint; see the file's header. */
 export async function evaluateCheckpoint(source: EvalSource, o: CheckpointEvalOptions): Promise<CheckpointEvaluation> {
   const { checkpoint, run } = source;
   const data = o.dataset ?? run?.dataDir;
-  if (o.images === undefined && data === undefined) throw new Error('option "--dataset": a dataset folder is needed (the target is not a run folder)');
+  if (o.images === undefined && data === undefined)
+    throw new Error('option "--dataset": a dataset folder is needed (the target is not a run folder)');
   guardOutputs(o, checkpoint, data);
   const prompts = promptOptions(run?.prompts, { promptKey: o.promptKey, overridePrompt: o.images === undefined ? o.prompt : undefined });
   const imageSize = o.imageSize ?? run?.imageSize ?? undefined;
@@ -120,18 +141,32 @@ export async function evaluateCheckpoint(source: EvalSource, o: CheckpointEvalOp
     loadTunedInto(segmenter, checkpoint);
     applyTf32For(o.tf32, moduleDevice(segmenter));
     const common = {
-      precision: o.precision ?? run?.precision ?? '32', batchSize: o.batchSize ?? 8, threshold: o.threshold,
-      ...(o.loaderThreads !== undefined ? { workers: o.loaderThreads } : {}), ...(imageSize ? { imageSize } : {}),
+      precision: o.precision ?? run?.precision ?? '32',
+      batchSize: o.batchSize ?? 8,
+      threshold: o.threshold,
+      ...(o.loaderThreads !== undefined ? { workers: o.loaderThreads } : {}),
+      ...(imageSize ? { imageSize } : {}),
     };
     const onBatch = o.onProgress ? (done: number, total: number): void => o.onProgress!(done, total) : undefined;
     if (o.prompts !== undefined && o.images === undefined) {
-      const classes = await evaluateClasses(segmenter, data!, o.split, { ...common, classes: await parseClassList(o.prompts), ...(o.out ? { outDir: o.out } : {}) });
+      const classes = await evaluateClasses(segmenter, data!, o.split, {
+        ...common,
+        classes: await parseClassList(o.prompts),
+        ...(o.out ? { outDir: o.out } : {}),
+      });
       return { ...none, split: o.split, predictions: null, classes };
     }
     if (o.images !== undefined) {
       if (!o.out) throw new Error('option "--out": --images needs an output folder');
       if (!o.prompt) throw new Error('option "--prompt": --images needs a prompt');
-      const p = await predictFolder(segmenter, { ...common, input: o.images, prompt: o.prompt, outDir: o.out, overlays: o.overlays, ...(onBatch ? { onBatch } : {}) });
+      const p = await predictFolder(segmenter, {
+        ...common,
+        input: o.images,
+        prompt: o.prompt,
+        outDir: o.out,
+        overlays: o.overlays,
+        ...(onBatch ? { onBatch } : {}),
+      });
       return { ...none, split: null, predictions: { outDir: p.outDir, files: p.files.length } };
     }
     const r = await source.reading({ dataDir: data!, split: o.split, mode: o.evalAugment, batchSize: o.batchSize, segmenter });
@@ -139,12 +174,25 @@ export async function evaluateCheckpoint(source: EvalSource, o: CheckpointEvalOp
     let pred: PredictResult | null = null;
     if (o.out) {
       // Predictions are for use: always from the clean images.
-      pred = await predictFolder(segmenter, { ...common, ...prompts, input: data!, split: r.split, outDir: o.out, overlays: o.overlays, ...(onBatch ? { onBatch } : {}) });
+      pred = await predictFolder(segmenter, {
+        ...common,
+        ...prompts,
+        input: data!,
+        split: r.split,
+        outDir: o.out,
+        overlays: o.overlays,
+        ...(onBatch ? { onBatch } : {}),
+      });
       ev = pred.evaluation!;
-      if (r.augment) r.notes.push('note: --out predicts and scores the clean images; leave --out away for the augmented scores the run reported');
+      if (r.augment)
+        r.notes.push('note: --out predicts and scores the clean images; leave --out away for the augmented scores the run reported');
     } else {
       ev = await evaluate(segmenter, data!, r.split, {
-        ...common, ...prompts, ...(run ? { seed: run.seed, loss: run.loss } : {}), protocols: EVAL_PROTOCOLS, ...(onBatch ? { onBatch } : {}),
+        ...common,
+        ...prompts,
+        ...(run ? { seed: run.seed, loss: run.loss } : {}),
+        protocols: EVAL_PROTOCOLS,
+        ...(onBatch ? { onBatch } : {}),
         ...(r.augment ? { augment: r.augment, batchSize: r.batchSize ?? common.batchSize } : {}),
       });
     }
@@ -153,8 +201,14 @@ export async function evaluateCheckpoint(source: EvalSource, o: CheckpointEvalOp
     const { perSample: _p, ...means } = ev;
     const chosen = ev.protocols?.[o.protocol];
     return {
-      checkpoint, split: r.split, protocol: o.protocol, score: chosen ? { dice: chosen.dice, iou: chosen.iou } : null, evaluation: means,
-      predictions: pred ? { outDir: pred.outDir, files: pred.files.length } : null, reading: { split: r.split, augmented }, notes: r.notes,
+      checkpoint,
+      split: r.split,
+      protocol: o.protocol,
+      score: chosen ? { dice: chosen.dice, iou: chosen.iou } : null,
+      evaluation: means,
+      predictions: pred ? { outDir: pred.outDir, files: pred.files.length } : null,
+      reading: { split: r.split, augmented },
+      notes: r.notes,
     };
   } finally {
     segmenter.dispose();

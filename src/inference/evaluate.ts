@@ -11,7 +11,15 @@ import { warnAboutRepairs } from '../data/repairs.js';
 import { tidy, noGrad } from '../torch/index.js';
 import type { Segmenter } from '../tuning/segmenter.js';
 import { augmentBatch, type AugmentConfig } from './augment.js';
-import { meansOf, originalSizeBatch, pickProtocols, scoreBatch, softTargetsOf, type EvalResult, type SampleResult } from './batch-scores.js';
+import {
+  meansOf,
+  originalSizeBatch,
+  pickProtocols,
+  scoreBatch,
+  softTargetsOf,
+  type EvalResult,
+  type SampleResult,
+} from './batch-scores.js';
 import { moduleDevice, segmenterLogits, withEvalMode } from './forward.js';
 import { batchTensors, loaderFor } from './inputs.js';
 import type { DiceCEOptions } from './loss.js';
@@ -64,17 +72,32 @@ export async function evaluateLoader(segmenter: Segmenter, loader: BatchLoader, 
     for await (const b of loader.epoch(o.epoch ?? 0)) {
       const aug = o.augment;
       const step = done;
-      const r = noGrad(() => tidy(() => {
-        let { images, masks } = batchTensors(b, device);
-        if (aug && aug.config.p > 0) ({ images, masks } = augmentBatch(images, masks, aug.config, { seed: aug.seed, epoch: aug.epoch, step }));
-        const logits = segmenterLogits(segmenter, images, b.prompts, amp);
-        return scoreBatch(logits, masks, { threshold: o.threshold ?? 0.5, soft, loss: o.loss, cpuProbs: protocols.includes('original-size') });
-      }));
+      const r = noGrad(() =>
+        tidy(() => {
+          let { images, masks } = batchTensors(b, device);
+          if (aug && aug.config.p > 0)
+            ({ images, masks } = augmentBatch(images, masks, aug.config, { seed: aug.seed, epoch: aug.epoch, step }));
+          const logits = segmenterLogits(segmenter, images, b.prompts, amp);
+          return scoreBatch(logits, masks, {
+            threshold: o.threshold ?? 0.5,
+            soft,
+            loss: o.loss,
+            cpuProbs: protocols.includes('original-size'),
+          });
+        }),
+      );
       b.release();
       const orig = r.probs ? await originalSizeBatch(r.probs, b) : null;
       for (let i = 0; i < b.size; i++) {
         const mr = r.side['model-resolution'][i]!;
-        const rec: SampleResult = { name: b.names[i]!, index: b.indices[i]!, prompt: b.prompts[i]!, loss: r.losses[i]!, dice: mr.dice, iou: mr.iou };
+        const rec: SampleResult = {
+          name: b.names[i]!,
+          index: b.indices[i]!,
+          prompt: b.prompts[i]!,
+          loss: r.losses[i]!,
+          dice: mr.dice,
+          iou: mr.iou,
+        };
         if (protocols.length > 0) rec.protocols = pickProtocols(protocols, r.side, orig, i, i);
         perSample.push(rec);
       }
@@ -96,7 +119,10 @@ export interface EvaluateOptions extends EvalLoopOptions, PromptOptions {
 /** Evaluates a segmenter on one split of a dataset folder. */
 export async function evaluate(segmenter: Segmenter, dataDir: string, split: Split, o: EvaluateOptions = {}): Promise<EvalResult> {
   const samples = await loadSplit(dataDir, split, o);
-  await warnAboutRepairs(samples.map((s) => s.imagePath), { root: dataDir });
+  await warnAboutRepairs(
+    samples.map((s) => s.imagePath),
+    { root: dataDir },
+  );
   const loader = loaderFor(segmenter, samples, {
     ...promptOptions(o),
     imageSize: o.imageSize ?? null,

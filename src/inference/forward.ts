@@ -44,7 +44,11 @@ export function segmenterLogits(segmenter: Segmenter, images: Tensor, prompts: s
 /** An outside model's logits of a batch, as a Float32Array (run before the batch's `tidy`: it is asynchronous). */
 export async function externalLogits(model: LogitsModel, b: Batch): Promise<Float32Array> {
   const S = b.imageSize;
-  return model.logits(noGrad(() => tidy(() => normalise(batchTensors(b, 'cpu').images, model.info).toFloat32Array())), b.size, S);
+  return model.logits(
+    noGrad(() => tidy(() => normalise(batchTensors(b, 'cpu').images, model.info).toFloat32Array())),
+    b.size,
+    S,
+  );
 }
 
 /** An outside model's logits as a tensor [B, 1, S, S]. Call inside `tidy`. */

@@ -44,10 +44,17 @@ export interface DiceCEResult {
   bce: Tensor;
 }
 
-export const DEFAULT_LOSS: Required<DiceCEOptions> = Object.freeze({ lambdaDice: 1, lambdaCe: 0.2, smoothNr: 1e-5, smoothDr: 1e-5, appliedTo: 'logits' });
+export const DEFAULT_LOSS: Required<DiceCEOptions> = Object.freeze({
+  lambdaDice: 1,
+  lambdaCe: 0.2,
+  smoothNr: 1e-5,
+  smoothDr: 1e-5,
+  appliedTo: 'logits',
+});
 
 function checkShapes(name: string, logits: Tensor, target: Tensor): number[] {
-  const ls = logits.shape, ts = target.shape;
+  const ls = logits.shape,
+    ts = target.shape;
   if (ls.length < 3 || ls.length !== ts.length || ls.some((v, i) => v !== ts[i])) {
     throw new Error(`${name}: logits [${ls.join(', ')}] and target [${ts.join(', ')}] must have the same [B, C, ...spatial] shape`);
   }

@@ -30,7 +30,8 @@ export function diceIoUFromCounts(intersection: number, predicted: number, truth
  * same shape. `fromProbabilities` treats the input as probabilities (no sigmoid).
  */
 export function diceIoU(logits: Tensor, target: Tensor, o: { threshold?: number; fromProbabilities?: boolean } = {}): SampleScores {
-  const ls = logits.shape, ts = target.shape;
+  const ls = logits.shape,
+    ts = target.shape;
   if (ls.length !== ts.length || ls.some((v, i) => v !== ts[i])) {
     throw new Error(`diceIoU: logits [${ls.join(', ')}] and target [${ts.join(', ')}] must have the same shape`);
   }

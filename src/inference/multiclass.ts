@@ -65,7 +65,10 @@ export interface ClassPredictResult {
 
 /** The legend of a label map: background, then the classes with VOC's colour map. */
 export function classLegend(classes: readonly string[]): LegendEntry[] {
-  return [{ index: 0, name: 'background', colour: [0, 0, 0] }, ...classes.map((name, i) => ({ index: i + 1, name, colour: vocColour(i + 1) }))];
+  return [
+    { index: 0, name: 'background', colour: [0, 0, 0] },
+    ...classes.map((name, i) => ({ index: i + 1, name, colour: vocColour(i + 1) })),
+  ];
 }
 
 /** Per pixel: 1 + argmax over the class maps (8-bit probabilities) where above threshold, else 0. */
@@ -87,7 +90,11 @@ export function labelMapFromProbs(probs: readonly Uint8Array[], threshold: numbe
   return out;
 }
 
-const slug = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '') || 'class';
+const slug = (s: string): string =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_|_$/g, '') || 'class';
 
 /** Predicts every class on every image of a folder and writes the label maps; see the module comment. */
 export async function predictClasses(segmenter: Segmenter, o: ClassPredictOptions): Promise<ClassPredictResult> {
@@ -217,7 +224,13 @@ export async function evaluateClasses(
       return { name, entries: s.entries, dice: s.entries > 0 ? s.dice / s.entries : Number.NaN };
     });
     const scored = classes.filter((c) => c.entries > 0);
-    return { split, classes, meanDice: scored.reduce((a, c) => a + c.dice, 0) / scored.length, unmatched, outDir: o.outDir === undefined ? '' : res.outDir };
+    return {
+      split,
+      classes,
+      meanDice: scored.reduce((a, c) => a + c.dice, 0) / scored.length,
+      unmatched,
+      outDir: o.outDir === undefined ? '' : res.outDir,
+    };
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
@@ -240,7 +253,10 @@ export async function parseClassList(flag: string): Promise<string[]> {
       .sort((a, b) => a.value - b.value)
       .map((l) => l.name);
   }
-  const list = flag.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const list = flag
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (list.length === 0) throw new Error(`--prompts: no class in ${JSON.stringify(flag)} (expected "a,b,c" or @labels.txt)`);
   return list;
 }

@@ -17,8 +17,17 @@
  */
 import { readFileSync } from 'node:fs';
 import {
-  type Tensor, autocast, autocastDeviceOf, applyTf32, tensor, tidy, F,
-  type AutocastDevice, type AutocastDtype, type CudaFlags, type Tf32Mode,
+  type Tensor,
+  autocast,
+  autocastDeviceOf,
+  applyTf32,
+  tensor,
+  tidy,
+  F,
+  type AutocastDevice,
+  type AutocastDtype,
+  type CudaFlags,
+  type Tf32Mode,
 } from '../torch/index.js';
 import type { Precision } from './precision-modes.js';
 
@@ -45,8 +54,10 @@ export function autocastFor(precision: Precision, device: string): Autocast {
     return { precision, deviceType, dtype: null, run: (fn) => fn() };
   }
   if (precision === '16-mixed' && deviceType === 'cpu') {
-    throw new Error('precision "16-mixed" needs a CUDA device (libtorch\'s CPU autocast has no float16 matmul/conv kernels); ' +
-      'on CPU use precision "bf16-mixed" or "32"');
+    throw new Error(
+      'precision "16-mixed" needs a CUDA device (libtorch\'s CPU autocast has no float16 matmul/conv kernels); ' +
+        'on CPU use precision "bf16-mixed" or "32"',
+    );
   }
   const dtype: AutocastDtype = precision === '16-mixed' ? 'float16' : 'bfloat16';
   if (deviceType === 'cpu') {
@@ -72,14 +83,30 @@ export function cpuBf16Autocast(): CpuBf16Report {
   let flags = '';
   try {
     flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '';
-  } catch { /* not Linux: unknown */ }
+  } catch {
+    /* not Linux: unknown */
+  }
   const nativeHardware = /\b(avx512_bf16|amx_bf16)\b/.test(flags);
   let available = false;
   let detail: string;
   try {
-    const dt = tidy(() => autocast('cpu', 'bfloat16', () => F.linear(tensor([[1, 2, 3, 4]]), tensor([[1, 0, 0, 0], [0, 1, 0, 0]])).dtype));
+    const dt = tidy(() =>
+      autocast(
+        'cpu',
+        'bfloat16',
+        () =>
+          F.linear(
+            tensor([[1, 2, 3, 4]]),
+            tensor([
+              [1, 0, 0, 0],
+              [0, 1, 0, 0],
+            ]),
+          ).dtype,
+      ),
+    );
     available = dt === 'bfloat16';
-    detail = available ? `libtorch CPU autocast runs linear in bfloat16${nativeHardware ? ', CPU has native bf16 (avx512_bf16/amx_bf16)' : ', but the CPU lacks avx512_bf16/amx_bf16 (emulated, slow)'}`
+    detail = available
+      ? `libtorch CPU autocast runs linear in bfloat16${nativeHardware ? ', CPU has native bf16 (avx512_bf16/amx_bf16)' : ', but the CPU lacks avx512_bf16/amx_bf16 (emulated, slow)'}`
       : `libtorch CPU autocast left linear in ${dt}`;
   } catch (e) {
     detail = `libtorch CPU autocast failed: ${(e as Error).message}`;

@@ -65,29 +65,53 @@ async function segmenterOf(o: PredictImagesOptions): Promise<Segmenter> {
 
 /** Segments `inputs` (see the file's header); outputs are checked before the model is built. */
 export async function predictImages(inputs: readonly string[], o: PredictImagesOptions): Promise<PredictImagesResult> {
-  if (!o.prompt && !o.prompts) throw new Error('predict: --prompt is required (e.g. --prompt "polyp"), or --prompts "a,b,c" for several classes');
-  if (o.model.model === undefined && !o.tuned) throw new Error('predict: give --model <preset|folder|hub id> (zero-shot) or --tuned <checkpoint.safetensors | run folder>');
+  if (!o.prompt && !o.prompts)
+    throw new Error('predict: --prompt is required (e.g. --prompt "polyp"), or --prompts "a,b,c" for several classes');
+  if (o.model.model === undefined && !o.tuned)
+    throw new Error('predict: give --model <preset|folder|hub id> (zero-shot) or --tuned <checkpoint.safetensors | run folder>');
   const source = imageInputs(inputs);
   const outDir = resolve(o.out);
   if (o.prompts) {
     if (source.images) throw new Error('predict --prompts: give one folder of images (several classes are predicted per folder)');
     // Several classes write under --out too: never inside the input folder.
-    assertNoOverwrite({ command: 'predict', outputs: [outDir], inputs: [], protectedDirs: [{ dir: source.input, what: 'the input folder' }], hint: 'choose an --out folder outside the inputs' });
+    assertNoOverwrite({
+      command: 'predict',
+      outputs: [outDir],
+      inputs: [],
+      protectedDirs: [{ dir: source.input, what: 'the input folder' }],
+      hint: 'choose an --out folder outside the inputs',
+    });
   }
   const seg = await segmenterOf(o);
   try {
     seg.eval();
     applyTf32For(o.tf32, moduleDevice(seg));
-    const common = { precision: o.precision, ...(o.batchSize ? { batchSize: o.batchSize } : {}), ...(o.threshold !== undefined ? { threshold: o.threshold } : {}) };
+    const common = {
+      precision: o.precision,
+      ...(o.batchSize ? { batchSize: o.batchSize } : {}),
+      ...(o.threshold !== undefined ? { threshold: o.threshold } : {}),
+    };
     if (o.prompts) {
       const res = await predictClasses(seg, {
-        ...common, input: source.input, classes: await parseClassList(o.prompts), outDir,
+        ...common,
+        input: source.input,
+        classes: await parseClassList(o.prompts),
+        outDir,
         ...(o.onProgress ? { onProgress: o.onProgress } : {}),
       });
       return { outDir: res.outDir, images: res.files.length, classes: true };
     }
-    const onBatch = o.onProgress ? (_d: number, _t: number, p: PredictProgress): void => o.onProgress!(p.images, p.totalImages, p.imagesPerSecond) : undefined;
-    const res = await predictFolder(seg, { ...source, ...common, prompt: o.prompt, outDir, overlays: o.overlays, ...(onBatch ? { onBatch } : {}) });
+    const onBatch = o.onProgress
+      ? (_d: number, _t: number, p: PredictProgress): void => o.onProgress!(p.images, p.totalImages, p.imagesPerSecond)
+      : undefined;
+    const res = await predictFolder(seg, {
+      ...source,
+      ...common,
+      prompt: o.prompt,
+      outDir,
+      overlays: o.overlays,
+      ...(onBatch ? { onBatch } : {}),
+    });
     return { outDir: res.outDir, images: res.files.length, classes: false };
   } finally {
     seg.dispose();

@@ -48,17 +48,30 @@ export async function predictFolder(segmenter: Segmenter | LogitsModel, o: Predi
   const outDir = path.resolve(o.outDir);
   // Every output is decided, and checked against every input, before anything is written.
   const plan = planPredictionOutputs({
-    outDir, names: inputs.names, overlays: o.overlays ?? true, inputs: inputs.files,
-    ...(o.images === undefined ? { protectedDir: { dir: o.input, what: o.split !== undefined ? 'the dataset folder' : 'the input folder' } } : {}),
+    outDir,
+    names: inputs.names,
+    overlays: o.overlays ?? true,
+    inputs: inputs.files,
+    ...(o.images === undefined
+      ? { protectedDir: { dir: o.input, what: o.split !== undefined ? 'the dataset folder' : 'the input folder' } }
+      : {}),
   });
   ensureOutputDir(o.outDir, 'output folder');
   await warnAboutRepairs(inputs.imagePaths, { root: inputs.root });
-  const writer = new PredictionWriter(plan, inputs, { outDir, threshold: o.threshold ?? 0.5, scored: o.split !== undefined && (o.score ?? true) });
+  const writer = new PredictionWriter(plan, inputs, {
+    outDir,
+    threshold: o.threshold ?? 0.5,
+    scored: o.split !== undefined && (o.score ?? true),
+  });
   const run = new PredictionRun(segmenter, inputs, o);
   const started = performance.now();
   const report = (done: number): void => {
     const images = writer.files.length;
-    o.onBatch?.(done, run.batchCount, { images, totalImages: inputs.samples.length, imagesPerSecond: images / Math.max(1e-9, (performance.now() - started) / 1000) });
+    o.onBatch?.(done, run.batchCount, {
+      images,
+      totalImages: inputs.samples.length,
+      imagesPerSecond: images / Math.max(1e-9, (performance.now() - started) / 1000),
+    });
   };
   try {
     await withEvalMode(segmenter, async () => {

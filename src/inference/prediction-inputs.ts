@@ -45,7 +45,8 @@ async function listImages(dir: string): Promise<string[]> {
     for (const e of entries) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) await walk(p);
-      else if (e.isFile() && IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase()) && !/_(prob|overlay)\.png$/i.test(e.name)) out.push(p);
+      else if (e.isFile() && IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase()) && !/_(prob|overlay)\.png$/i.test(e.name))
+        out.push(p);
     }
   };
   await walk(dir);
@@ -59,7 +60,8 @@ function namedFiles(images: readonly string[]): { imagePaths: string[]; names: s
   const seen = new Map<string, string>();
   names.forEach((n, i) => {
     const other = seen.get(n);
-    if (other !== undefined) throw new Error(`predict: ${other} and ${images[i]} are both named ${n}; predict them in separate calls or pass their folder`);
+    if (other !== undefined)
+      throw new Error(`predict: ${other} and ${images[i]} are both named ${n}; predict them in separate calls or pass their folder`);
     seen.set(n, images[i]!);
   });
   return { imagePaths: images.map((f) => path.resolve(f)), names };
@@ -73,12 +75,17 @@ export async function predictionInputs(o: PredictionSource): Promise<PredictionI
     const ds = await loadSplit(root, o.split, prompts);
     const imagePaths = ds.map((s) => s.imagePath);
     return {
-      root, samples: ds, names: ds.map((s) => s.maskName), imagePaths, prompts,
+      root,
+      samples: ds,
+      names: ds.map((s) => s.maskName),
+      imagePaths,
+      prompts,
       files: [...imagePaths, ...(ds as { maskPath?: string }[]).flatMap((s) => (s.maskPath ? [s.maskPath] : []))],
     };
   }
   const prompt = o.prompt ?? o.overridePrompt;
-  if (prompt === undefined || prompt.trim() === '') throw new Error('predictFolder: a folder of images needs a prompt (prompt or overridePrompt)');
+  if (prompt === undefined || prompt.trim() === '')
+    throw new Error('predictFolder: a folder of images needs a prompt (prompt or overridePrompt)');
   let imagePaths: string[], names: string[];
   if (o.images !== undefined) ({ imagePaths, names } = namedFiles(o.images));
   else {

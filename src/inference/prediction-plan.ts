@@ -82,8 +82,10 @@ export function planPredictionOutputs(p: PredictionPlanInput): PredictionPlan {
       if (f === undefined) continue;
       const other = byOutput.get(f);
       if (other !== undefined) {
-        throw new OutputPathError(`predict: ${other} and ${name} would both write ${f}; ` +
-          'rename one of them or predict them in separate calls with different --out folders');
+        throw new OutputPathError(
+          `predict: ${other} and ${name} would both write ${f}; ` +
+            'rename one of them or predict them in separate calls with different --out folders',
+        );
       }
       byOutput.set(f, name);
     }
@@ -100,8 +102,10 @@ export function planPredictionOutputs(p: PredictionPlanInput): PredictionPlan {
   const earlier = earlierOutputs(outDir);
   const clash = outputs.find((f) => !f.endsWith(PREDICTIONS_INDEX) && existsSync(f) && !earlier.has(canonicalPath(f)));
   if (clash !== undefined) {
-    throw new OutputPathError(`predict: ${clash} exists and was not written by an earlier prediction (not in ${path.join(outDir, PREDICTIONS_INDEX)}); ` +
-      'choose an empty or new --out folder');
+    throw new OutputPathError(
+      `predict: ${clash} exists and was not written by an earlier prediction (not in ${path.join(outDir, PREDICTIONS_INDEX)}); ` +
+        'choose an empty or new --out folder',
+    );
   }
   const index = path.join(outDir, PREDICTIONS_INDEX);
   if (existsSync(index) && earlier.size === 0 && p.names.length > 0) {

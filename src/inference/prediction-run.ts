@@ -46,7 +46,11 @@ export class PredictionRun {
   private readonly loader: BatchLoader;
   private readonly device: string;
   private readonly amp: Autocast;
-  constructor(private readonly model: Segmenter | LogitsModel, inputs: PredictionInputs, private readonly o: PredictionRunOptions = {}) {
+  constructor(
+    private readonly model: Segmenter | LogitsModel,
+    inputs: PredictionInputs,
+    private readonly o: PredictionRunOptions = {},
+  ) {
     this.loader = loaderFor(model, inputs.samples, {
       ...inputs.prompts,
       imageSize: o.imageSize ?? null,
@@ -70,14 +74,23 @@ export class PredictionRun {
     const soft = isSegmenter(model) ? softTargetsOf(model) : true;
     for await (const b of this.loader.epoch(0)) {
       const external = isSegmenter(model) ? null : await externalLogits(model, b);
-      const r = noGrad(() => tidy(() => {
-        const { images, masks } = batchTensors(b, this.device);
-        const logits = isSegmenter(model) ? segmenterLogits(model, images, b.prompts, this.amp) : logitsTensor(external!, b);
-        return scoreBatch(logits, masks, { threshold: this.o.threshold ?? 0.5, soft, loss: this.o.loss, cpuProbs: true });
-      }));
+      const r = noGrad(() =>
+        tidy(() => {
+          const { images, masks } = batchTensors(b, this.device);
+          const logits = isSegmenter(model) ? segmenterLogits(model, images, b.prompts, this.amp) : logitsTensor(external!, b);
+          return scoreBatch(logits, masks, { threshold: this.o.threshold ?? 0.5, soft, loss: this.o.loss, cpuProbs: true });
+        }),
+      );
       const batch: PredictedBatch = {
-        imageSize: b.imageSize, size: b.size, indices: [...b.indices], prompts: [...b.prompts], originalSizes: [...b.originalSizes], maskPaths: [...b.maskPaths],
-        probs: r.probs!, losses: r.losses, side: r.side,
+        imageSize: b.imageSize,
+        size: b.size,
+        indices: [...b.indices],
+        prompts: [...b.prompts],
+        originalSizes: [...b.originalSizes],
+        maskPaths: [...b.maskPaths],
+        probs: r.probs!,
+        losses: r.losses,
+        side: r.side,
       };
       b.release();
       yield batch;

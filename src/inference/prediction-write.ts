@@ -14,9 +14,7 @@ import { meansOf, pickProtocols, type EvalResult, type SampleResult } from './ba
 import { removeFreshOutputs, PREDICTIONS_INDEX, type PredictionPlan } from './prediction-plan.js';
 import type { PredictionInputs } from './prediction-inputs.js';
 import type { PredictedBatch } from './prediction-run.js';
-import {
-  originalSizePrediction, originalSizeScores, EVAL_PROTOCOLS, type EvalProtocol, type ProtocolSample,
-} from './protocols.js';
+import { originalSizePrediction, originalSizeScores, EVAL_PROTOCOLS, type EvalProtocol, type ProtocolSample } from './protocols.js';
 
 export interface PredictedFile {
   /** Sample name (mask name or image path relative to the input folder). */
@@ -76,20 +74,29 @@ export class PredictionWriter {
       return { i, w, h, pred8: originalSizePrediction(b.probs.subarray(i * S * S, (i + 1) * S * S), S, w, h) };
     });
     const writes = (async () => {
-      const written = await Promise.all(outputs.map(({ i, w, h, pred8 }) => {
-        const idx = b.indices[i]!;
-        const planned = this.plan.outputs[idx]!;
-        return writePredictionPngs(planned.mask, pred8, w, h, {
-          threshold: this.o.threshold, probPath: planned.prob,
-          ...(planned.overlay !== undefined ? { imagePath: this.inputs.imagePaths[idx]!, overlayPath: planned.overlay } : {}),
-        });
-      }));
+      const written = await Promise.all(
+        outputs.map(({ i, w, h, pred8 }) => {
+          const idx = b.indices[i]!;
+          const planned = this.plan.outputs[idx]!;
+          return writePredictionPngs(planned.mask, pred8, w, h, {
+            threshold: this.o.threshold,
+            probPath: planned.prob,
+            ...(planned.overlay !== undefined ? { imagePath: this.inputs.imagePaths[idx]!, overlayPath: planned.overlay } : {}),
+          });
+        }),
+      );
       for (const { i, w, h, pred8 } of outputs) {
         const idx = b.indices[i]!;
         const out = written[i]!;
         const entry: PredictedFile = {
-          name: this.inputs.names[idx]!, mask: out.mask, prob: out.prob, ...(out.overlay ? { overlay: out.overlay } : {}),
-          prompt: b.prompts[i]!, width: w, height: h, foreground: out.foreground,
+          name: this.inputs.names[idx]!,
+          mask: out.mask,
+          prob: out.prob,
+          ...(out.overlay ? { overlay: out.overlay } : {}),
+          prompt: b.prompts[i]!,
+          width: w,
+          height: h,
+          foreground: out.foreground,
         };
         if (this.o.scored) Object.assign(entry, await this.score(b, i, pred8, w, h));
         this.files.push(entry);
@@ -100,16 +107,32 @@ export class PredictionWriter {
   }
 
   /** A scored split's item `i`: its loss, Dice and IoU, under every protocol. */
-  private async score(b: PredictedBatch, i: number, pred8: Uint8Array, w: number, h: number): Promise<Pick<PredictedFile, 'loss' | 'dice' | 'iou' | 'protocols'>> {
+  private async score(
+    b: PredictedBatch,
+    i: number,
+    pred8: Uint8Array,
+    w: number,
+    h: number,
+  ): Promise<Pick<PredictedFile, 'loss' | 'dice' | 'iou' | 'protocols'>> {
     const S = b.imageSize;
     const mr = b.side['model-resolution'][i]!;
-    const rec: SampleResult = { name: this.inputs.names[b.indices[i]!]!, index: b.indices[i]!, prompt: b.prompts[i]!, loss: b.losses[i]!, dice: mr.dice, iou: mr.iou };
+    const rec: SampleResult = {
+      name: this.inputs.names[b.indices[i]!]!,
+      index: b.indices[i]!,
+      prompt: b.prompts[i]!,
+      loss: b.losses[i]!,
+      dice: mr.dice,
+      iou: mr.iou,
+    };
     // The original-size protocol scores the written 8-bit map when the mask has the image's size.
     const maskFile = b.maskPaths[i];
     let orig: ProtocolSample | null = null;
     if (maskFile) {
       const truth = await readMaskGray(maskFile);
-      const p8 = truth.width === w && truth.height === h ? pred8 : originalSizePrediction(b.probs.subarray(i * S * S, (i + 1) * S * S), S, truth.width, truth.height);
+      const p8 =
+        truth.width === w && truth.height === h
+          ? pred8
+          : originalSizePrediction(b.probs.subarray(i * S * S, (i + 1) * S * S), S, truth.width, truth.height);
       orig = originalSizeScores(p8, truth.gray);
     }
     rec.protocols = pickProtocols(this.protocols, b.side, [orig], 0, i);

@@ -54,7 +54,8 @@ export function modelSideScores(
   softMasks: Tensor,
   threshold = 0.5,
 ): { 'model-resolution': ProtocolSample[]; 'model-resolution-reference': ProtocolSample[] } {
-  const ps = probs.shape, ms = softMasks.shape;
+  const ps = probs.shape,
+    ms = softMasks.shape;
   if (ps.length !== ms.length || ps.some((v, i) => v !== ms[i])) {
     throw new Error(`modelSideScores: probabilities [${ps.join(', ')}] and masks [${ms.join(', ')}] must have the same shape`);
   }
@@ -62,7 +63,8 @@ export function modelSideScores(
     const p = probs.flatten(1);
     const m = softMasks.flatten(1);
     const counts = (pred: Tensor, truth: Tensor): number[][] => {
-      const pr = pred.to('float64'), tr = truth.to('float64');
+      const pr = pred.to('float64'),
+        tr = truth.to('float64');
       return [pr.mul(tr).sum(1).toArray(), pr.sum(1).toArray(), tr.sum(1).toArray()];
     };
     // Ours: truth gray/255 > 0.5, prediction strictly above the threshold.
@@ -73,7 +75,9 @@ export function modelSideScores(
   const mrr: ProtocolSample[] = [];
   for (let i = 0; i < ours[0]!.length; i++) {
     mr.push(diceIoUFromCounts(ours[0]![i]!, ours[1]![i]!, ours[2]![i]!));
-    const tp = ref[0]![i]!, fp = ref[1]![i]! - tp, fn = ref[2]![i]! - tp;
+    const tp = ref[0]![i]!,
+      fp = ref[1]![i]! - tp,
+      fn = ref[2]![i]! - tp;
     mrr.push({ ...referenceDiceIoU(tp, fp, fn), counts: { tp, fp, fn } });
   }
   return { 'model-resolution': mr, 'model-resolution-reference': mrr };
@@ -112,9 +116,12 @@ export function originalSizeScores(prediction8: Uint8Array, truthGray: Uint8Arra
   if (prediction8.length !== truthGray.length) {
     throw new Error(`originalSizeScores: prediction has ${prediction8.length} pixels, the mask ${truthGray.length}`);
   }
-  let tp = 0, p = 0, t = 0;
+  let tp = 0,
+    p = 0,
+    t = 0;
   for (let i = 0; i < truthGray.length; i++) {
-    const a = prediction8[i]! > 127, b = truthGray[i]! > 127;
+    const a = prediction8[i]! > 127,
+      b = truthGray[i]! > 127;
     if (a) p++;
     if (b) t++;
     if (a && b) tp++;
@@ -126,14 +133,17 @@ export function originalSizeScores(prediction8: Uint8Array, truthGray: Uint8Arra
 /** The aggregate a table reports for one protocol, from its per-sample scores (in order). */
 export function protocolMeans(protocol: EvalProtocol, samples: readonly ProtocolSample[]): ProtocolMeans {
   const n = samples.length;
-  if (n === 0) return { samples: 0, dice: Number.NaN, iou: Number.NaN, iouAggregate: protocol === 'model-resolution-reference' ? 'global' : 'mean' };
-  let dice = 0, iou = 0;
+  if (n === 0)
+    return { samples: 0, dice: Number.NaN, iou: Number.NaN, iouAggregate: protocol === 'model-resolution-reference' ? 'global' : 'mean' };
+  let dice = 0,
+    iou = 0;
   for (const s of samples) {
     dice += s.dice;
     iou += s.iou;
   }
   if (protocol !== 'model-resolution-reference') return { samples: n, dice: dice / n, iou: iou / n, iouAggregate: 'mean' };
-  let tp = 0, den = 0;
+  let tp = 0,
+    den = 0;
   for (const s of samples) {
     if (!s.counts) throw new Error('protocolMeans: the reference protocol needs per-sample counts');
     tp += s.counts.tp;

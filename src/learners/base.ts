@@ -10,7 +10,14 @@
 import { z } from 'zod';
 import { Tensor, cat, empty, nn, noGrad, tensor, tidy } from '../torch/index.js';
 import { formatIssues, type IntermediateDim } from './options.js';
-import { LearnerConfigError, type ContextLearner, type EncoderLayout, type LearnerHost, type LearnerName, type PromptPair } from './types.js';
+import {
+  LearnerConfigError,
+  type ContextLearner,
+  type EncoderLayout,
+  type LearnerHost,
+  type LearnerName,
+  type PromptPair,
+} from './types.js';
 
 /** Parses learner options with a strict zod schema; errors name the learner and every bad key. */
 export function parseOptions<S extends z.ZodType>(schema: S, name: LearnerName, raw: unknown): z.output<S> {
@@ -31,8 +38,10 @@ export function checkDepth(depth: number, host: LearnerHost, name: LearnerName):
 /** The vision tower's width for a learner that prompts its tokens, or an error saying the model's image encoder is a CNN. */
 export function requireVision(host: LearnerHost, name: string): number {
   if (host.visionDim === null) {
-    throw new LearnerConfigError(`learner ${name} prompts the vision encoder's tokens, but ${host.family}'s image encoder is a CNN (no tokens to prompt): ` +
-      'use a text learner (coop, cocoop) with this model');
+    throw new LearnerConfigError(
+      `learner ${name} prompts the vision encoder's tokens, but ${host.family}'s image encoder is a CNN (no tokens to prompt): ` +
+        'use a text learner (coop, cocoop) with this model',
+    );
   }
   return host.visionDim;
 }
@@ -41,7 +50,12 @@ export function requireVision(host: LearnerHost, name: string): number {
  * The opening every prompt learner's constructor shares: its options parsed by its schema
  * (unknown keys are errors) and its depth checked against the encoders.
  */
-export function openPromptLearner<S extends z.ZodType<{ depth: number }>>(schema: S, name: LearnerName, raw: unknown, host: LearnerHost): z.output<S> {
+export function openPromptLearner<S extends z.ZodType<{ depth: number }>>(
+  schema: S,
+  name: LearnerName,
+  raw: unknown,
+  host: LearnerHost,
+): z.output<S> {
   const o = parseOptions(schema, name, raw);
   checkDepth(o.depth, host, name);
   return o;
@@ -49,7 +63,10 @@ export function openPromptLearner<S extends z.ZodType<{ depth: number }>>(schema
 
 /** The same opening for a learner that prompts the vision tower: `dv` is its width (the CNN error comes before the depth's). */
 export function openVisionPromptLearner<S extends z.ZodType<{ depth: number }>>(
-  schema: S, name: LearnerName, raw: unknown, host: LearnerHost,
+  schema: S,
+  name: LearnerName,
+  raw: unknown,
+  host: LearnerHost,
 ): { o: z.output<S>; dv: number } {
   const o = parseOptions(schema, name, raw);
   const dv = requireVision(host, name);
@@ -59,7 +76,10 @@ export function openVisionPromptLearner<S extends z.ZodType<{ depth: number }>>(
 
 /** The CLIP encoders' layout for a method that hooks into them, or an error saying it needs CLIPSeg. */
 export function requireEncoders(host: LearnerHost, name: LearnerName): EncoderLayout {
-  if (!host.encoders) throw new LearnerConfigError(`learner ${name} acts inside CLIPSeg's encoders; ${host.family} has no such encoders (it applies to clipseg only)`);
+  if (!host.encoders)
+    throw new LearnerConfigError(
+      `learner ${name} acts inside CLIPSeg's encoders; ${host.family} has no such encoders (it applies to clipseg only)`,
+    );
   return host.encoders;
 }
 
@@ -79,7 +99,9 @@ export const KNOWN_INITIALIZER_IDS: Readonly<Record<string, readonly number[]>> 
 /** Token ids of the initializer phrase(s) (no special tokens), one row per phrase. */
 export function initializerIds(
   o: { contextInitializer: string | string[] | null; contextInitializerIds?: number[] | number[][] | undefined },
-  host: LearnerHost, name: LearnerName, depth: number,
+  host: LearnerHost,
+  name: LearnerName,
+  depth: number,
 ): number[][] | null {
   let rows: number[][];
   if (o.contextInitializerIds !== undefined) {
@@ -91,8 +113,10 @@ export function initializerIds(
     const phrases = typeof o.contextInitializer === 'string' ? [o.contextInitializer] : o.contextInitializer;
     const known = phrases.every((p) => KNOWN_INITIALIZER_IDS[p] !== undefined);
     if (!host.tokenize && !known) {
-      throw new LearnerConfigError(`learner ${name}: contextInitializer ${JSON.stringify(o.contextInitializer)} needs a tokenizer ` +
-        '(the model folder has no vocab.json/merges.txt: give a tokenizer folder, contextInitializerIds, or contextInitializer: null)');
+      throw new LearnerConfigError(
+        `learner ${name}: contextInitializer ${JSON.stringify(o.contextInitializer)} needs a tokenizer ` +
+          '(the model folder has no vocab.json/merges.txt: give a tokenizer folder, contextInitializerIds, or contextInitializer: null)',
+      );
     }
     // The reference tokenises `context_initializer[:prompt_depth]` in one call without padding.
     rows = phrases.slice(0, depth).map((p) => (host.tokenize ? host.tokenize(p) : KNOWN_INITIALIZER_IDS[p]!.slice()));
@@ -101,11 +125,15 @@ export function initializerIds(
   const n = rows[0]!.length;
   if (n === 0) throw new LearnerConfigError(`learner ${name}: the context initializer has no tokens`);
   if (rows.some((r) => r.length !== n)) {
-    throw new LearnerConfigError(`learner ${name}: every context initializer phrase must have the same token count, got ${rows.map((r) => r.length).join(', ')}`);
+    throw new LearnerConfigError(
+      `learner ${name}: every context initializer phrase must have the same token count, got ${rows.map((r) => r.length).join(', ')}`,
+    );
   }
   if (n > 75) throw new LearnerConfigError(`learner ${name}: the context initializer has ${n} tokens; at most 75 fit in a 77-token text`);
   const vocab = host.tokenEmbedding.size(0);
-  for (const r of rows) for (const id of r) if (id >= vocab) throw new LearnerConfigError(`learner ${name}: initializer token id ${id} is outside the vocabulary (${vocab})`);
+  for (const r of rows)
+    for (const id of r)
+      if (id >= vocab) throw new LearnerConfigError(`learner ${name}: initializer token id ${id} is outside the vocabulary (${vocab})`);
   return rows;
 }
 
@@ -116,9 +144,11 @@ export function initializerIds(
 export function textContextDim(host: LearnerHost, name: string, random: boolean): number {
   const ref = host.referenceContextDim;
   if (random && ref !== undefined && ref !== host.textDim && host.quirks === 'reference') {
-    throw new LearnerConfigError(`learner ${name}: random context vectors on ${host.family} (contextInitializer: null) are broken in the reference ` +
-      `(quirk 14: it sizes them with word_dim ${ref}, but the text transformer is ${host.textDim} wide); ` +
-      "give a contextInitializer, or set quirks: 'fixed' to size them with the text width");
+    throw new LearnerConfigError(
+      `learner ${name}: random context vectors on ${host.family} (contextInitializer: null) are broken in the reference ` +
+        `(quirk 14: it sizes them with word_dim ${ref}, but the text transformer is ${host.textDim} wide); ` +
+        "give a contextInitializer, or set quirks: 'fixed' to size them with the text width",
+    );
   }
   return host.textDim;
 }
@@ -130,20 +160,38 @@ export function textContextDim(host: LearnerHost, name: string, random: boolean)
  * with dim = textContextDim.
  */
 export function textContextVectors(
-  o: { depth: number; numContext: number; vectorStd: number; contextInitializer: string | string[] | null; contextInitializerIds?: number[] | number[][] | undefined },
-  host: LearnerHost, name: LearnerName,
+  o: {
+    depth: number;
+    numContext: number;
+    vectorStd: number;
+    contextInitializer: string | string[] | null;
+    contextInitializerIds?: number[] | number[][] | undefined;
+  },
+  host: LearnerHost,
+  name: LearnerName,
 ): { vectors: Tensor; initializerIds: number[][] | null } {
   // Its quirk-14 error comes before any initializer error (the order the learners always had).
   const randomDim = textContextDim(host, name, o.contextInitializer === null && o.contextInitializerIds === undefined);
   const ids = initializerIds(o, host, name, o.depth);
   if (ids === null) return { vectors: randomVectors([o.depth, o.numContext, randomDim], o.vectorStd), initializerIds: null };
-  const vectors = noGrad(() => tidy(() => {
-    const k = ids.length, n = ids[0]!.length;
-    const flat = tensor(BigInt64Array.from(ids.flat(), (x) => BigInt(x)), [k * n]);
-    const emb = host.tokenEmbedding.indexSelect(0, flat.to(host.tokenEmbedding.device)).view(k, n, host.textDim).to('cpu').contiguous().clone();
-    if (k === o.depth) return emb;
-    return cat([emb, empty([o.depth - k, n, host.textDim]).normal_(0, o.vectorStd)], 0);
-  }));
+  const vectors = noGrad(() =>
+    tidy(() => {
+      const k = ids.length,
+        n = ids[0]!.length;
+      const flat = tensor(
+        BigInt64Array.from(ids.flat(), (x) => BigInt(x)),
+        [k * n],
+      );
+      const emb = host.tokenEmbedding
+        .indexSelect(0, flat.to(host.tokenEmbedding.device))
+        .view(k, n, host.textDim)
+        .to('cpu')
+        .contiguous()
+        .clone();
+      if (k === o.depth) return emb;
+      return cat([emb, empty([o.depth - k, n, host.textDim]).normal_(0, o.vectorStd)], 0);
+    }),
+  );
   return { vectors, initializerIds: ids };
 }
 
@@ -155,7 +203,13 @@ export function textContextVectors(
  * (kaiming_normal weights) -> Linear(dk, out, bias = !useFinalNorm && useFinalBias) -> [LayerNorm(out, bias = useFinalBias)].
  * Sequential indices are the reference's (`0` Linear, `1` ReLU, `2` Linear, `3` LayerNorm for one intermediate).
  */
-export function mlpProjection(inDim: number, outDim: number, intermediate: IntermediateDim, useFinalNorm: boolean, useFinalBias = true): nn.Module & { forward(x: Tensor): Tensor } {
+export function mlpProjection(
+  inDim: number,
+  outDim: number,
+  intermediate: IntermediateDim,
+  useFinalNorm: boolean,
+  useFinalBias = true,
+): nn.Module & { forward(x: Tensor): Tensor } {
   if (intermediate === null) return new nn.Linear(inDim, outDim);
   const dims = typeof intermediate === 'number' ? [intermediate] : intermediate;
   const layers: nn.Module[] = [new nn.Linear(inDim, dims[0]!), new nn.ReLU()];
@@ -181,12 +235,18 @@ export type Projection = nn.Module & { forward(x: Tensor): Tensor };
 
 /** Picks the LoRA or MLP builder as BaseProjectorLearner does (LoRA needs a single intermediate dim). */
 export function buildProjection(
-  name: LearnerName, inDim: number, outDim: number,
-  o: { intermediateDim: IntermediateDim; useProjNorm: boolean; useLoraProj: boolean }, useFinalBias = true,
+  name: LearnerName,
+  inDim: number,
+  outDim: number,
+  o: { intermediateDim: IntermediateDim; useProjNorm: boolean; useLoraProj: boolean },
+  useFinalBias = true,
 ): Projection {
   if (o.useLoraProj && o.intermediateDim !== null) {
     if (typeof o.intermediateDim !== 'number') {
-      if (o.intermediateDim.length !== 1) throw new LearnerConfigError(`learner ${name}: LoRA projection is only available for a single intermediate layer, got intermediateDim [${o.intermediateDim.join(', ')}]`);
+      if (o.intermediateDim.length !== 1)
+        throw new LearnerConfigError(
+          `learner ${name}: LoRA projection is only available for a single intermediate layer, got intermediateDim [${o.intermediateDim.join(', ')}]`,
+        );
       return loraProjection(inDim, outDim, o.intermediateDim[0]!, o.useProjNorm, useFinalBias);
     }
     return loraProjection(inDim, outDim, o.intermediateDim, o.useProjNorm, useFinalBias);
@@ -245,7 +305,8 @@ export abstract class BaseLearner extends nn.Module implements ContextLearner {
 
   /** context_vectors[layer], [n, dim]. */
   protected ctx(layer: number): Tensor {
-    if (!Number.isInteger(layer) || layer < 0 || layer >= this.depth) throw new RangeError(`${this.name}: layer ${layer} is outside 0..${this.depth - 1}`);
+    if (!Number.isInteger(layer) || layer < 0 || layer >= this.depth)
+      throw new RangeError(`${this.name}: layer ${layer} is outside 0..${this.depth - 1}`);
     return this.context_vectors.select(0, layer);
   }
 
@@ -253,4 +314,11 @@ export abstract class BaseLearner extends nn.Module implements ContextLearner {
   abstract describe(): Record<string, unknown>;
 }
 
-export { commonOptions, initializerOptions, projectionOptions, intermediateDimSchema, formatIssues, type IntermediateDim } from './options.js';
+export {
+  commonOptions,
+  initializerOptions,
+  projectionOptions,
+  intermediateDimSchema,
+  formatIssues,
+  type IntermediateDim,
+} from './options.js';

@@ -12,10 +12,12 @@ const loaded = new Map<LearnerName, LearnerClass>();
 
 /** Loads the class of every registered learner that has a `load` and is not loaded yet. */
 export async function loadLearnerClasses(): Promise<void> {
-  await Promise.all(LEARNER_NAMES.map(async (name) => {
-    const e = learnerEntry(name);
-    if (e.load && !loaded.has(name)) loaded.set(name, await e.load());
-  }));
+  await Promise.all(
+    LEARNER_NAMES.map(async (name) => {
+      const e = learnerEntry(name);
+      if (e.load && !loaded.has(name)) loaded.set(name, await e.load());
+    }),
+  );
 }
 
 await loadLearnerClasses();
@@ -26,10 +28,16 @@ export function createLearner(name: string, options: Record<string, unknown>, ho
   if (e.create) return e.create(options, host);
   const Cls = loaded.get(e.name);
   if (!Cls) {
-    if (e.load) throw new LearnerConfigError(`learner ${name}'s class is not loaded yet (it was registered after classes.ts loaded: await loadLearnerClasses() first)`);
+    if (e.load)
+      throw new LearnerConfigError(
+        `learner ${name}'s class is not loaded yet (it was registered after classes.ts loaded: await loadLearnerClasses() first)`,
+      );
     throw new LearnerConfigError(`learner ${name} is registered without a class (give its entry a load or a create function)`);
   }
   const learner = new Cls(options, host);
-  if (learner.name !== e.name) throw new LearnerConfigError(`learner ${name}: its class ${Cls.name} calls itself "${learner.name}" (the entry's name and the class's must agree)`);
+  if (learner.name !== e.name)
+    throw new LearnerConfigError(
+      `learner ${name}: its class ${Cls.name} calls itself "${learner.name}" (the entry's name and the class's must agree)`,
+    );
   return learner;
 }

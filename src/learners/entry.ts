@@ -41,7 +41,10 @@ export type MethodFamily = 'prompt' | 'adapter' | 'lora' | 'full';
 export const METHOD_FAMILIES: readonly MethodFamily[] = ['prompt', 'adapter', 'lora', 'full'];
 /** Display names of the families (report tables). */
 export const METHOD_FAMILY_LABELS: Readonly<Record<MethodFamily, string>> = {
-  prompt: 'Prompt tuning', adapter: 'Adapters', lora: 'LoRA', full: 'Full fine-tuning',
+  prompt: 'Prompt tuning',
+  adapter: 'Adapters',
+  lora: 'LoRA',
+  full: 'Full fine-tuning',
 };
 
 /**

@@ -25,7 +25,9 @@ export const initializerOptions = {
    */
   contextInitializer: z.union([z.string().min(1), z.array(z.string().min(1)).min(1), z.null()]).default('a photo of a'),
   /** The initializer's token ids instead of its text (no tokenizer needed): one list, or one per layer. */
-  contextInitializerIds: z.union([z.array(z.number().int().nonnegative()).min(1), z.array(z.array(z.number().int().nonnegative()).min(1)).min(1)]).optional(),
+  contextInitializerIds: z
+    .union([z.array(z.number().int().nonnegative()).min(1), z.array(z.array(z.number().int().nonnegative()).min(1)).min(1)])
+    .optional(),
 };
 
 export const intermediateDimSchema = z.union([posInt, z.array(posInt).min(1), z.null()]);
@@ -45,12 +47,15 @@ export const projectionOptions = {
 export type IntermediateDim = z.infer<typeof intermediateDimSchema>;
 
 /** Formats zod issues as `option "key": message` lines. */
-export function formatIssues(issues: readonly { path: readonly PropertyKey[]; message: string; code?: string; keys?: readonly string[] }[], where: string): string {
+export function formatIssues(
+  issues: readonly { path: readonly PropertyKey[]; message: string; code?: string; keys?: readonly string[] }[],
+  where: string,
+): string {
   const lines = issues.map((i) => {
     const key = i.path.map(String).join('.');
-    if (i.code === 'unrecognized_keys' && i.keys) return `unknown option${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
+    if (i.code === 'unrecognized_keys' && i.keys)
+      return `unknown option${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
     return `option "${key || '(root)'}": ${i.message}`;
   });
   return `${where}: ${lines.join('; ')}`;
 }
-

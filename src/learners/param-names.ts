@@ -13,9 +13,7 @@ import { REFERENCE_OPTION_NAMES, REFERENCE_PROJECTOR_NAMES } from './reference.j
 
 /** Where a sweep parameter goes: a top-level training key, or a key of `model` (learner options, `learner`). */
 export type TrainParamKey = 'lr' | 'weightDecay' | 'effectiveBatchSize';
-export type ConfigTarget =
-  | { readonly scope: 'train'; readonly key: TrainParamKey }
-  | { readonly scope: 'model'; readonly key: string };
+export type ConfigTarget = { readonly scope: 'train'; readonly key: TrainParamKey } | { readonly scope: 'model'; readonly key: string };
 
 /** Training keys by parameter name (both spellings). */
 const TRAIN_PARAMS: Readonly<Record<string, TrainParamKey>> = Object.freeze({

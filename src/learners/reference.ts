@@ -41,7 +41,8 @@ export const REFERENCE_PROJECTOR_NAMES: Readonly<Record<string, string>> = Objec
 /** Our option name -> the reference's (paper Tab. 2) name: the inverse of the two tables above. */
 export function referenceOptionName(ours: string): string {
   const hit = Object.entries({ ...REFERENCE_OPTION_NAMES, ...REFERENCE_PROJECTOR_NAMES }).find(([, o]) => o === ours);
-  if (!hit) throw new LearnerConfigError(`option "${ours}" has no reference name (add it to REFERENCE_OPTION_NAMES in src/learners/reference.ts)`);
+  if (!hit)
+    throw new LearnerConfigError(`option "${ours}" has no reference name (add it to REFERENCE_OPTION_NAMES in src/learners/reference.ts)`);
   return hit[0];
 }
 
@@ -64,17 +65,22 @@ export interface ReferenceLearner {
  */
 export function learnerFromReference(section: Record<string, unknown>, initializerIds?: number[] | number[][] | null): ReferenceLearner {
   const cls = section.class ?? section._target_;
-  if (typeof cls !== 'string') throw new LearnerConfigError('reference learner config: no "class" (or "_target_") naming the learner class');
+  if (typeof cls !== 'string')
+    throw new LearnerConfigError('reference learner config: no "class" (or "_target_") naming the learner class');
   const entry = learnerForReferenceClass(cls.split('.').pop()!);
   const options: Record<string, unknown> = { ...entry.referenceDefaults };
   for (const [k, v] of Object.entries(section)) {
     if (IGNORED.has(k)) continue;
     if (k === 'unified_projector') {
-      if (typeof v !== 'object' || v === null) throw new LearnerConfigError('reference learner config: unified_projector must be an object');
+      if (typeof v !== 'object' || v === null)
+        throw new LearnerConfigError('reference learner config: unified_projector must be an object');
       for (const [pk, pv] of Object.entries(v as Record<string, unknown>)) {
         if (IGNORED.has(pk) || pk === 'd_model') continue;
         if (pk === 'batch_first') {
-          if (pv !== false) throw new LearnerConfigError('reference learner config: unified_projector.batch_first must be false (as the reference builds it)');
+          if (pv !== false)
+            throw new LearnerConfigError(
+              'reference learner config: unified_projector.batch_first must be false (as the reference builds it)',
+            );
           continue;
         }
         const ours = REFERENCE_PROJECTOR_NAMES[pk];
@@ -87,7 +93,12 @@ export function learnerFromReference(section: Record<string, unknown>, initializ
     if (!ours) throw new LearnerConfigError(`reference learner config (${cls}): unknown key "${k}"`);
     options[ours] = v;
   }
-  if (initializerIds !== undefined && initializerIds !== null && options.contextInitializer !== null && options.contextInitializer !== undefined) {
+  if (
+    initializerIds !== undefined &&
+    initializerIds !== null &&
+    options.contextInitializer !== null &&
+    options.contextInitializer !== undefined
+  ) {
     options.contextInitializerIds = initializerIds;
   }
   return { name: entry.name, options };

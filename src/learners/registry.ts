@@ -44,17 +44,24 @@ const TRAINING_SEARCH_KEYS = ['lr', 'weight_decay', 'batch_size', 'prompt_depth'
  */
 export function registerLearner(entry: LearnerEntry): () => void {
   if (!/^[a-z][a-z0-9_]*$/.test(entry.name) || entry.name === 'none') {
-    throw new LearnerConfigError(`registerLearner: "${entry.name}" is not a valid learner name (lower-case letters, digits, "_"; not "none")`);
+    throw new LearnerConfigError(
+      `registerLearner: "${entry.name}" is not a valid learner name (lower-case letters, digits, "_"; not "none")`,
+    );
   }
   if (registry[entry.name]) throw new LearnerConfigError(`registerLearner: a learner named "${entry.name}" is already registered`);
   const clash = Object.values(registry).find((e) => e.referenceClass === entry.referenceClass);
-  if (clash) throw new LearnerConfigError(`registerLearner: reference class "${entry.referenceClass}" already belongs to learner ${clash.name}`);
+  if (clash)
+    throw new LearnerConfigError(`registerLearner: reference class "${entry.referenceClass}" already belongs to learner ${clash.name}`);
   if (entry.models.length === 0) throw new LearnerConfigError(`registerLearner: learner ${entry.name} supports no base model`);
   for (const k of Object.keys(entry.searchRows)) {
-    if (!(k in entry.schema.shape)) throw new LearnerConfigError(`registerLearner: search row "${k}" of learner ${entry.name} is not one of its options`);
+    if (!(k in entry.schema.shape))
+      throw new LearnerConfigError(`registerLearner: search row "${k}" of learner ${entry.name} is not one of its options`);
   }
   for (const k of Object.keys(entry.trainingSearchRows ?? {})) {
-    if (!TRAINING_SEARCH_KEYS.includes(k)) throw new LearnerConfigError(`registerLearner: training search row "${k}" of learner ${entry.name} is none of ${TRAINING_SEARCH_KEYS.join(', ')}`);
+    if (!TRAINING_SEARCH_KEYS.includes(k))
+      throw new LearnerConfigError(
+        `registerLearner: training search row "${k}" of learner ${entry.name} is none of ${TRAINING_SEARCH_KEYS.join(', ')}`,
+      );
   }
   registry[entry.name] = entry;
   names.push(entry.name);
@@ -90,7 +97,12 @@ export function bindLearnerClass(name: LearnerName, create: NonNullable<LearnerE
 /** The learner whose reference class is `cls` (e.g. "CoOpContextLearner"). */
 export function learnerForReferenceClass(cls: string): LearnerEntry {
   const e = Object.values(registry).find((l) => l.referenceClass === cls);
-  if (!e) throw new LearnerConfigError(`unknown reference learner class "${cls}" (expected one of ${Object.values(registry).map((l) => l.referenceClass).join(', ')})`);
+  if (!e)
+    throw new LearnerConfigError(
+      `unknown reference learner class "${cls}" (expected one of ${Object.values(registry)
+        .map((l) => l.referenceClass)
+        .join(', ')})`,
+    );
   return e;
 }
 
@@ -125,7 +137,10 @@ export function learnersWithOption(key: string): LearnerName[] {
 /** The learners in the paper's row order (those without a paper position last, in registry order). */
 export function learnersInPaperOrder(): LearnerName[] {
   const rank = (n: LearnerName): number => registry[n]!.paperOrder ?? Number.POSITIVE_INFINITY;
-  return names.map((n, i) => ({ n, i })).sort((a, b) => rank(a.n) - rank(b.n) || a.i - b.i).map((x) => x.n);
+  return names
+    .map((n, i) => ({ n, i }))
+    .sort((a, b) => rank(a.n) - rank(b.n) || a.i - b.i)
+    .map((x) => x.n);
 }
 
 /** How learner `name` adapts the model: prompt tokens, adapters, LoRA or every weight (report grouping). */

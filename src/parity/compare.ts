@@ -28,7 +28,8 @@ export interface TensorReport {
 
 /** Compares two tensors element-wise on the CPU in float64. */
 export function compareTensors(actual: Tensor, expected: Tensor, tol: Tolerance): TensorReport {
-  const as = actual.shape, es = expected.shape;
+  const as = actual.shape,
+    es = expected.shape;
   if (as.length !== es.length || as.some((v, i) => v !== es[i])) {
     return { pass: false, max_abs: Infinity, max_rel: Infinity, error: `shape [${as.join(', ')}] != expected [${es.join(', ')}]` };
   }
@@ -38,10 +39,14 @@ export function compareTensors(actual: Tensor, expected: Tensor, tol: Tolerance)
 
 export function compareArrays(a: ArrayLike<number>, b: ArrayLike<number>, tol: Tolerance, shape?: number[]): TensorReport {
   if (a.length !== b.length) return { pass: false, max_abs: Infinity, max_rel: Infinity, error: `length ${a.length} != ${b.length}` };
-  let maxAbs = 0, maxRel = 0, maxB = 0, ok = true;
+  let maxAbs = 0,
+    maxRel = 0,
+    maxB = 0,
+    ok = true;
   for (let i = 0; i < b.length; i++) maxB = Math.max(maxB, Math.abs(b[i]!));
   for (let i = 0; i < a.length; i++) {
-    const x = a[i]!, y = b[i]!;
+    const x = a[i]!,
+      y = b[i]!;
     const d = Math.abs(x - y);
     if (Number.isNaN(x) !== Number.isNaN(y)) ok = false;
     if (!Number.isFinite(d) && x !== y) ok = false;

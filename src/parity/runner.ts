@@ -46,7 +46,11 @@ export function findCaseDirs(root: string): string[] {
   return out;
 }
 
-export async function runParity(root: string, kinds: CaseKind[], emit: (line: CaseLine) => void = (l) => console.log(JSON.stringify(l))): Promise<{ cases: number; failed: number }> {
+export async function runParity(
+  root: string,
+  kinds: CaseKind[],
+  emit: (line: CaseLine) => void = (l) => console.log(JSON.stringify(l)),
+): Promise<{ cases: number; failed: number }> {
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new Error(`parity: ${root} is not a folder`);
   const dirs = findCaseDirs(root);
   let failed = 0;
@@ -68,7 +72,7 @@ export async function runParity(root: string, kinds: CaseKind[], emit: (line: Ca
     } catch (e) {
       line = { case: rel, kind: 'error', pass: false, tensors: {}, error: (e as Error).message, seconds: 0 };
     }
-    line.seconds = Math.round((performance.now() - t0)) / 1000;
+    line.seconds = Math.round(performance.now() - t0) / 1000;
     if (!line.pass) failed++;
     emit(line);
   }

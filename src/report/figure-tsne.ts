@@ -57,7 +57,9 @@ export interface TsnePanel {
 
 /** Runs t-SNE on one modality of every embedding set (datasets with the most common vector size). */
 export function tsnePanel(sets: readonly EmbeddingSet[], modality: 'text' | 'image', o: FigureOptions = {}): TsnePanel | null {
-  const groups = sets.map((s) => ({ s, g: s[modality] })).filter((x): x is { s: EmbeddingSet; g: EmbeddingGroup } => x.g !== null && x.g.vectors.length > 0);
+  const groups = sets
+    .map((s) => ({ s, g: s[modality] }))
+    .filter((x): x is { s: EmbeddingSet; g: EmbeddingGroup } => x.g !== null && x.g.vectors.length > 0);
   if (!groups.length) return null;
   const dimCount = new Map<number, number>();
   for (const { g } of groups) dimCount.set(g.dim, (dimCount.get(g.dim) ?? 0) + g.vectors.length);
@@ -66,15 +68,20 @@ export function tsnePanel(sets: readonly EmbeddingSet[], modality: 'text' | 'ima
   const all: Sample[] = [];
   for (const { s, g } of groups) {
     if (g.dim !== dim) continue;
-    g.vectors.forEach((v, i) => all.push({ dataset: s.dataset, label: g.labels[i]!, vector: o.normalizeEmbeddings === false ? v : normalise(v) }));
+    g.vectors.forEach((v, i) =>
+      all.push({ dataset: s.dataset, label: g.labels[i]!, vector: o.normalizeEmbeddings === false ? v : normalise(v) }),
+    );
   }
   const seed = o.tsneSeed ?? 0;
   const chosen = stratifiedSample(all, o.tsneMaxPoints ?? 1000, seed);
-  const res = tsne(chosen.map((c) => c.vector), {
-    seed,
-    ...(o.tsnePerplexity !== undefined ? { perplexity: o.tsnePerplexity } : {}),
-    ...(o.tsneIterations !== undefined ? { iterations: o.tsneIterations } : {}),
-  });
+  const res = tsne(
+    chosen.map((c) => c.vector),
+    {
+      seed,
+      ...(o.tsnePerplexity !== undefined ? { perplexity: o.tsnePerplexity } : {}),
+      ...(o.tsneIterations !== undefined ? { iterations: o.tsneIterations } : {}),
+    },
+  );
   return {
     modality,
     points: chosen.map((c, i) => ({ x: r3(res.embedding[2 * i]!), y: r3(res.embedding[2 * i + 1]!), dataset: c.dataset, label: c.label })),
@@ -110,12 +117,14 @@ export const FIG4 = { id: 'fig4-tsne', title: 'Fig. 4: t-SNE of text and image e
 /** Fig. 4: t-SNE of the text and image embeddings, coloured by dataset. */
 export function tsneFigure(b: Bench, o: FigureOptions = {}): Figure | OmittedFigure {
   const omit = (reason: string): OmittedFigure => ({ ...FIG4, reason });
-  if (!b.embeddings.length) return omit('no CLIP embeddings in this bench (embeddings/<dataset>.json; `tunevlseg bench --embeddings` writes them).');
+  if (!b.embeddings.length)
+    return omit('no CLIP embeddings in this bench (embeddings/<dataset>.json; `tunevlseg bench --embeddings` writes them).');
   const datasets = new Set(b.embeddings.map((e) => e.dataset));
   if (datasets.size < 2) return omit(`embeddings of one dataset only (${[...datasets].join('')}): the figure compares datasets.`);
   const sizes = (['text', 'image'] as const).map((m) => b.embeddings.reduce((s, e) => s + (e[m]?.vectors.length ?? 0), 0));
   const modalities = (['text', 'image'] as const).filter((_, i) => sizes[i]! >= TSNE_MIN_POINTS);
-  if (!modalities.length) return omit(`too few vectors for a t-SNE map (text ${sizes[0]}, image ${sizes[1]}; at least ${TSNE_MIN_POINTS} needed).`);
+  if (!modalities.length)
+    return omit(`too few vectors for a t-SNE map (text ${sizes[0]}, image ${sizes[1]}; at least ${TSNE_MIN_POINTS} needed).`);
   const panels = modalities.map((m) => tsnePanel(b.embeddings, m, o)).filter((p): p is TsnePanel => p !== null);
   if (!panels.length) return omit('no usable embedding vectors.');
   const domain = datasetDomain(b, [...new Set(b.embeddings.map((e) => e.dataset))]);
@@ -140,8 +149,15 @@ export function tsneFigure(b: Bench, o: FigureOptions = {}): Figure | OmittedFig
     id: 'fig4-tsne',
     title: 'Fig. 4: t-SNE of text and image embeddings',
     caption: `t-SNE of the CLIP ${panels.map((p) => (p.modality === 'text' ? 'text (prompt)' : 'image')).join(' and ')} embeddings of each dataset (L2-normalised${notes.length ? `; ${notes.join('; ')}` : ''}${modalities.length < 2 ? `; ${sizes[0]! < TSNE_MIN_POINTS ? 'text' : 'image'} left out: fewer than ${TSNE_MIN_POINTS} vectors` : ''}); separated clusters show the domain shift between datasets.`,
-    summary: `${domain.join(' vs ')}: ` +
-      panels.map((p) => `${p.modality} embeddings, ${Math.round(neighbourAgreement(p.points) * 100)}% of ${p.points.length} points have a nearest neighbour from their own dataset`).join('; ') + '.',
+    summary:
+      `${domain.join(' vs ')}: ` +
+      panels
+        .map(
+          (p) =>
+            `${p.modality} embeddings, ${Math.round(neighbourAgreement(p.points) * 100)}% of ${p.points.length} points have a nearest neighbour from their own dataset`,
+        )
+        .join('; ') +
+      '.',
     spec: { $schema: SCHEMA, config: CONFIG, hconcat: specs },
     expected: { points: panels.reduce((s, p) => s + p.points.length, 0), lines: 0 },
   };

@@ -16,8 +16,21 @@ import type { Bench } from './load.js';
 import { learnerOrder, datasetLabel, learnerLabel, modelLabel, orderBy } from './paper.js';
 import { linearFit } from './stats.js';
 import {
-  CONFIG, type Figure, type FigureOptions, type OmittedFigure, PANEL_H, PANEL_W, SCHEMA, TICK_FORMATS, type VegaLiteSpec,
-  baseCells, datasetDomain, formatR2, isOmitted, methodLabel, r3,
+  CONFIG,
+  type Figure,
+  type FigureOptions,
+  type OmittedFigure,
+  PANEL_H,
+  PANEL_W,
+  SCHEMA,
+  TICK_FORMATS,
+  type VegaLiteSpec,
+  baseCells,
+  datasetDomain,
+  formatR2,
+  isOmitted,
+  methodLabel,
+  r3,
 } from './figure-style.js';
 import { tsneFigure } from './figure-tsne.js';
 
@@ -68,15 +81,19 @@ export function testDicePoints(b: Bench): TrialPoint[] {
     for (const r of c.runs) {
       if (!r.summary?.test) continue;
       fromRuns.push({
-        ...c.key, dice: r.summary.test.dice * 100,
+        ...c.key,
+        dice: r.summary.test.dice * 100,
         depth: numAt(r.config, ['model', 'depth']) ?? numAt(r.config, ['model', 'prompt_depth']),
-        lr: numAt(r.config, ['lr']), weightDecay: numAt(r.config, ['weightDecay']), source: 'run',
+        lr: numAt(r.config, ['lr']),
+        weightDecay: numAt(r.config, ['weightDecay']),
+        source: 'run',
       });
     }
   }
   return fromRuns;
 }
-const distinct = (xs: ReadonlyArray<number | null>): number[] => [...new Set(xs.filter((x): x is number => x !== null))].sort((a, b) => a - b);
+const distinct = (xs: ReadonlyArray<number | null>): number[] =>
+  [...new Set(xs.filter((x): x is number => x !== null))].sort((a, b) => a - b);
 const pct1 = (x: number): string => `${x.toFixed(1)}%`;
 /** A learning rate or weight decay as people write it: 2e-4, 1.5e-3, 1e-2 (0 as 0). */
 export function formatRate(x: number): string {
@@ -84,7 +101,13 @@ export function formatRate(x: number): string {
   const [m, e] = x.toExponential(1).split('e') as [string, string];
   return `${m.endsWith('.0') ? m.slice(0, -2) : m}e${Number(e)}`;
 }
-const diceAxis = (title: string): Record<string, unknown> => ({ field: 'dice', type: 'quantitative', title, scale: { zero: false, nice: true }, axis: { format: TICK_FORMATS.dice } });
+const diceAxis = (title: string): Record<string, unknown> => ({
+  field: 'dice',
+  type: 'quantitative',
+  title,
+  scale: { zero: false, nice: true },
+  axis: { format: TICK_FORMATS.dice },
+});
 
 export const FIG6 = { id: 'fig6-depth', title: 'Fig. 6: test Dice vs prompt depth' } as const;
 export const FIG7 = { id: 'fig7-lr-wd', title: 'Fig. 7: test Dice vs learning rate and weight decay' } as const;
@@ -97,41 +120,69 @@ export function depthFigure(b: Bench): Figure | OmittedFigure {
   const varied = learners.filter((l) => distinct(all.filter((p) => p.learner === l).map((p) => p.depth)).length >= 2);
   const depths = distinct(all.map((p) => p.depth));
   if (!varied.length) {
-    return { ...FIG6, reason: `every ${all[0]!.source === 'trial' ? 'trial' : 'run'} of each learner uses one prompt depth (${depths.join(', ')}): a trend over depth needs at least two depths per learner.` };
+    return {
+      ...FIG6,
+      reason: `every ${all[0]!.source === 'trial' ? 'trial' : 'run'} of each learner uses one prompt depth (${depths.join(', ')}): a trend over depth needs at least two depths per learner.`,
+    };
   }
   const single = learners.filter((l) => !varied.includes(l)).map((l) => learnerLabel(l, b.grid.labels.learners));
   const pts = all.filter((p) => varied.includes(p.learner));
-  const domain = datasetDomain(b, pts.map((p) => p.dataset));
+  const domain = datasetDomain(
+    b,
+    pts.map((p) => p.dataset),
+  );
   const maxDepth = Math.max(...pts.map((p) => p.depth!));
   const panels: VegaLiteSpec[] = [];
   let lines = 0;
   const fits: string[] = [];
   for (const l of varied) {
     const mine = pts.filter((p) => p.learner === l);
-    const values = mine.map((p) => ({ depth: p.depth, dice: r3(p.dice), dataset: datasetLabel(p.dataset, b.grid.labels.datasets), model: modelLabel(p.model, b.grid.labels.models) }));
-    const fit = linearFit(mine.map((p) => p.depth!), mine.map((p) => p.dice));
+    const values = mine.map((p) => ({
+      depth: p.depth,
+      dice: r3(p.dice),
+      dataset: datasetLabel(p.dataset, b.grid.labels.datasets),
+      model: modelLabel(p.model, b.grid.labels.models),
+    }));
+    const fit = linearFit(
+      mine.map((p) => p.depth!),
+      mine.map((p) => p.dice),
+    );
     const name = learnerLabel(l, b.grid.labels.learners);
     const slope = fit ? `${fit.slope >= 0 ? '+' : ''}${fit.slope.toFixed(2)}` : '';
     const title = fit ? `${name}: ${formatR2(fit.r2)}, slope ${slope}/layer (n = ${mine.length})` : `${name} (n = ${mine.length}, no fit)`;
     fits.push(fit ? `${name} ${slope} points/layer (${formatR2(fit.r2)})` : `${name} no fit`);
-    const x = { field: 'depth', type: 'quantitative', title: 'Prompt depth', scale: { domain: [0, Math.max(maxDepth, 1) + 1] }, axis: { tickMinStep: 1, format: TICK_FORMATS.integer } };
+    const x = {
+      field: 'depth',
+      type: 'quantitative',
+      title: 'Prompt depth',
+      scale: { domain: [0, Math.max(maxDepth, 1) + 1] },
+      axis: { tickMinStep: 1, format: TICK_FORMATS.integer },
+    };
     const y = diceAxis('Test Dice (%)');
-    const layer: VegaLiteSpec[] = [{
-      data: { values },
-      mark: { type: 'point', filled: true },
-      encoding: {
-        x, y,
-        color: { field: 'dataset', type: 'nominal', title: 'Dataset', scale: { domain } },
-        shape: { field: 'model', type: 'nominal', title: 'Model' },
-        tooltip: [{ field: 'dataset' }, { field: 'model' }, { field: 'depth' }, { field: 'dice', format: TICK_FORMATS.dice }],
+    const layer: VegaLiteSpec[] = [
+      {
+        data: { values },
+        mark: { type: 'point', filled: true },
+        encoding: {
+          x,
+          y,
+          color: { field: 'dataset', type: 'nominal', title: 'Dataset', scale: { domain } },
+          shape: { field: 'model', type: 'nominal', title: 'Model' },
+          tooltip: [{ field: 'dataset' }, { field: 'model' }, { field: 'depth' }, { field: 'dice', format: TICK_FORMATS.dice }],
+        },
       },
-    }];
+    ];
     if (fit) {
       const xs = mine.map((p) => p.depth!);
       const x0 = Math.min(...xs);
       const x1 = Math.max(...xs);
       layer.push({
-        data: { values: [{ depth: x0, dice: r3(fit.slope * x0 + fit.intercept) }, { depth: x1, dice: r3(fit.slope * x1 + fit.intercept) }] },
+        data: {
+          values: [
+            { depth: x0, dice: r3(fit.slope * x0 + fit.intercept) },
+            { depth: x1, dice: r3(fit.slope * x1 + fit.intercept) },
+          ],
+        },
         mark: { type: 'line', color: '#333', strokeWidth: 1.5 },
         encoding: { x, y },
       });
@@ -158,21 +209,39 @@ export function lrWdFigure(b: Bench): Figure | OmittedFigure {
   const useLr = lrs.length >= 2;
   const useWd = wds.length >= 2;
   if (!useLr && !useWd) {
-    const said = (what: string, xs: number[]): string => (xs.length ? `one ${what} (${xs.map(formatRate).join(', ')})` : `no positive ${what}`);
-    return { ...FIG7, reason: `every ${pts[0]?.source === 'trial' ? 'trial' : 'run'} uses ${said('learning rate', lrs)} and ${said('weight decay', wds)}: a trend needs at least two values.` };
+    const said = (what: string, xs: number[]): string =>
+      xs.length ? `one ${what} (${xs.map(formatRate).join(', ')})` : `no positive ${what}`;
+    return {
+      ...FIG7,
+      reason: `every ${pts[0]?.source === 'trial' ? 'trial' : 'run'} uses ${said('learning rate', lrs)} and ${said('weight decay', wds)}: a trend needs at least two values.`,
+    };
   }
-  const learnerDomain = orderBy([...new Set(pts.map((p) => p.learner))], learnerOrder()).map((l) => learnerLabel(l, b.grid.labels.learners));
+  const learnerDomain = orderBy([...new Set(pts.map((p) => p.learner))], learnerOrder()).map((l) =>
+    learnerLabel(l, b.grid.labels.learners),
+  );
   const panel = (which: 'lr' | 'weightDecay', data: TrialPoint[], title: string): VegaLiteSpec => ({
     title,
     width: PANEL_W + 60,
     height: PANEL_H + 30,
-    data: { values: data.map((p) => ({ x: p[which], dice: r3(p.dice), learner: learnerLabel(p.learner, b.grid.labels.learners), dataset: datasetLabel(p.dataset, b.grid.labels.datasets) })) },
+    data: {
+      values: data.map((p) => ({
+        x: p[which],
+        dice: r3(p.dice),
+        learner: learnerLabel(p.learner, b.grid.labels.learners),
+        dataset: datasetLabel(p.dataset, b.grid.labels.datasets),
+      })),
+    },
     mark: { type: 'point', filled: true },
     encoding: {
       x: { field: 'x', type: 'quantitative', title, scale: { type: 'log' }, axis: { format: TICK_FORMATS.rate } },
       y: diceAxis('Test Dice (%)'),
       color: { field: 'learner', type: 'nominal', title: 'Context learner', scale: { domain: learnerDomain } },
-      tooltip: [{ field: 'learner' }, { field: 'dataset' }, { field: 'x', title, format: TICK_FORMATS.rate }, { field: 'dice', format: TICK_FORMATS.dice }],
+      tooltip: [
+        { field: 'learner' },
+        { field: 'dataset' },
+        { field: 'x', title, format: TICK_FORMATS.rate },
+        { field: 'dice', format: TICK_FORMATS.dice },
+      ],
     },
   });
   const panels: VegaLiteSpec[] = [];
@@ -181,7 +250,8 @@ export function lrWdFigure(b: Bench): Figure | OmittedFigure {
   const best = [...(useLr ? lrPts : wdPts)].sort((a, c) => c.dice - a.dice)[0]!;
   return {
     ...FIG7,
-    caption: `Test Dice of every evaluated ${pts[0]!.source === 'trial' ? 'sweep trial' : 'run'} against ${[useLr ? `its learning rate (${lrPts.length} points)` : '', useWd ? `its weight decay (${wdPts.length} points)` : ''].filter(Boolean).join(' and ')}, log scale, all datasets` +
+    caption:
+      `Test Dice of every evaluated ${pts[0]!.source === 'trial' ? 'sweep trial' : 'run'} against ${[useLr ? `its learning rate (${lrPts.length} points)` : '', useWd ? `its weight decay (${wdPts.length} points)` : ''].filter(Boolean).join(' and ')}, log scale, all datasets` +
       `${!useLr ? `; no learning-rate panel: one value (${lrs.map(formatRate).join(', ') || 'none'})` : ''}${!useWd ? `; no weight-decay panel: ${wds.length ? `one value (${wds.map(formatRate).join(', ')})` : 'none positive'}` : ''}.`,
     summary: `Best test Dice ${pct1(best.dice)} (${learnerLabel(best.learner, b.grid.labels.learners)}, ${datasetLabel(best.dataset, b.grid.labels.datasets)}) at learning rate ${best.lr !== null ? formatRate(best.lr) : 'n/a'}, weight decay ${best.weightDecay !== null ? formatRate(best.weightDecay) : 'n/a'}; learning rates ${formatRate(lrs[0] ?? 0)} to ${formatRate(lrs.at(-1) ?? 0)}.`,
     spec: { $schema: SCHEMA, config: CONFIG, hconcat: panels },
@@ -207,16 +277,33 @@ export function trialsFigure(b: Bench, dataset: string): Figure | OmittedFigure 
   if (rows.length < 2) return { id, title, reason: 'one sweep trial only: nothing to compare.' };
   const best = [...rows].sort((a, c) => (a.value as number) - (c.value as number))[0]!;
   return {
-    id, title,
+    id,
+    title,
     caption: `The sweep's objective (validation loss, lower is better) of each finished trial of each method on ${dl}, by trial number; pruned trials report their last intermediate value.`,
     summary: `${rows.length} trials of ${methods.length} method${methods.length === 1 ? '' : 's'}; lowest objective ${(best.value as number).toFixed(3)} (${String(best.method)}, trial ${String(best.trial)}).`,
     spec: {
-      $schema: SCHEMA, config: CONFIG, title, width: PANEL_W * 2, height: PANEL_H + 30,
+      $schema: SCHEMA,
+      config: CONFIG,
+      title,
+      width: PANEL_W * 2,
+      height: PANEL_H + 30,
       data: { values: rows },
       mark: { type: 'point', filled: true },
       encoding: {
-        x: { field: 'trial', type: 'quantitative', title: 'Trial number', axis: { tickMinStep: 1, format: TICK_FORMATS.integer }, scale: { padding: 8 } },
-        y: { field: 'value', type: 'quantitative', title: 'Objective (val loss)', scale: { zero: false, padding: 8 }, axis: { format: TICK_FORMATS.loss } },
+        x: {
+          field: 'trial',
+          type: 'quantitative',
+          title: 'Trial number',
+          axis: { tickMinStep: 1, format: TICK_FORMATS.integer },
+          scale: { padding: 8 },
+        },
+        y: {
+          field: 'value',
+          type: 'quantitative',
+          title: 'Objective (val loss)',
+          scale: { zero: false, padding: 8 },
+          axis: { format: TICK_FORMATS.loss },
+        },
         color: { field: 'method', type: 'nominal', title: 'Method', scale: { domain: methods } },
         shape: { field: 'state', type: 'nominal', title: 'State' },
         tooltip: [{ field: 'method' }, { field: 'trial' }, { field: 'state' }, { field: 'value' }],
@@ -238,12 +325,20 @@ export function curvesFigure(b: Bench, dataset: string): Figure | OmittedFigure 
       const run = r.seed === null ? 'run' : `seed ${r.seed}`;
       const method = methodLabel(b, c);
       anyEpochs ||= r.epochs.length > 0;
-      const series = (key: 'trainLoss' | 'valLoss' | 'valDice', out: Array<Record<string, unknown>>, split: string, scale: number): void => {
+      const series = (
+        key: 'trainLoss' | 'valLoss' | 'valDice',
+        out: Array<Record<string, unknown>>,
+        split: string,
+        scale: number,
+      ): void => {
         const pts = r.epochs.filter((e) => e[key] !== null);
         if (pts.length < 2) return;
         lines++;
         for (const e of pts) out.push({ epoch: e.epoch, value: r3(e[key]! * scale), method, run, split });
-        if (key === 'valDice') finals.push(`${method}${r.seed === null ? '' : ` (${run})`} ${pct1(pts.at(-1)!.valDice! * 100)} after ${pts.at(-1)!.epoch} epochs`);
+        if (key === 'valDice')
+          finals.push(
+            `${method}${r.seed === null ? '' : ` (${run})`} ${pct1(pts.at(-1)!.valDice! * 100)} after ${pts.at(-1)!.epoch} epochs`,
+          );
       };
       series('trainLoss', loss, 'train', 1);
       series('valLoss', loss, 'val', 1);
@@ -260,22 +355,42 @@ export function curvesFigure(b: Bench, dataset: string): Figure | OmittedFigure 
   const panels: VegaLiteSpec[] = [];
   if (loss.length) {
     panels.push({
-      title: 'Loss (Dice + 0.2 BCE)', width: PANEL_W, height: PANEL_H, data: { values: loss },
+      title: 'Loss (Dice + 0.2 BCE)',
+      width: PANEL_W,
+      height: PANEL_H,
+      data: { values: loss },
       mark: { type: 'line', strokeWidth: 1.5 },
-      encoding: { x, y: { field: 'value', type: 'quantitative', title: 'Loss', scale: { zero: false }, axis: { format: TICK_FORMATS.loss } }, color, strokeDash: { field: 'split', type: 'nominal', title: 'Split' }, detail: { field: 'run' } },
+      encoding: {
+        x,
+        y: { field: 'value', type: 'quantitative', title: 'Loss', scale: { zero: false }, axis: { format: TICK_FORMATS.loss } },
+        color,
+        strokeDash: { field: 'split', type: 'nominal', title: 'Split' },
+        detail: { field: 'run' },
+      },
     });
   }
   if (dice.length) {
     panels.push({
-      title: 'Validation Dice', width: PANEL_W, height: PANEL_H, data: { values: dice },
+      title: 'Validation Dice',
+      width: PANEL_W,
+      height: PANEL_H,
+      data: { values: dice },
       mark: { type: 'line', strokeWidth: 1.5 },
-      encoding: { x, y: { field: 'value', type: 'quantitative', title: 'Val Dice (%)', scale: { zero: false }, axis: { format: TICK_FORMATS.dice } }, color, detail: { field: 'run' } },
+      encoding: {
+        x,
+        y: { field: 'value', type: 'quantitative', title: 'Val Dice (%)', scale: { zero: false }, axis: { format: TICK_FORMATS.dice } },
+        color,
+        detail: { field: 'run' },
+      },
     });
   }
   return {
-    id, title,
+    id,
+    title,
     caption: `Per-epoch training and validation loss and validation Dice of the reported run(s) of each method on ${dl} (one line per seed).`,
-    summary: finals.length ? `Last validation Dice: ${finals.join('; ')}.` : `Loss curves of ${methods.length} method${methods.length === 1 ? '' : 's'}.`,
+    summary: finals.length
+      ? `Last validation Dice: ${finals.join('; ')}.`
+      : `Loss curves of ${methods.length} method${methods.length === 1 ? '' : 's'}.`,
     spec: { $schema: SCHEMA, config: CONFIG, hconcat: panels },
     expected: { points: 0, lines },
   };

@@ -34,20 +34,28 @@ export const GALLERY_CSS = `
 
 function tile(id: string, back: string, uri: string | null, alt: string, caption: string, what: string): string {
   if (!uri) return '<span class="missing" title="no prediction of this image">–</span>';
-  return `<figure class="tile" id="${id}"><a class="open" href="#${id}" aria-label="enlarge ${htmlEscape(alt)}"><img src="${uri}" alt="${htmlEscape(alt)}"></a>` +
-    `<a class="close" href="#${back}" aria-label="close"><span>close ✕</span></a><figcaption><span class="what">${htmlEscape(what)}: </span>${htmlEscape(caption)}</figcaption></figure>`;
+  return (
+    `<figure class="tile" id="${id}"><a class="open" href="#${id}" aria-label="enlarge ${htmlEscape(alt)}"><img src="${uri}" alt="${htmlEscape(alt)}"></a>` +
+    `<a class="close" href="#${back}" aria-label="close"><span>close ✕</span></a><figcaption><span class="what">${htmlEscape(what)}: </span>${htmlEscape(caption)}</figcaption></figure>`
+  );
 }
 
 /** One dataset's gallery as HTML (`width`: thumbnail display width in px). */
 export function galleryHtml(g: Gallery, width: number): string {
   const ds = htmlEscape(g.dataset);
   const back = `gallery-${ds}`;
-  const head = ['<th></th><th>Ground truth</th>', ...g.columns.map((c) => `<th class="${c.kind}" scope="col">${htmlEscape(c.label)}</th>`)].join('');
+  const head = [
+    '<th></th><th>Ground truth</th>',
+    ...g.columns.map((c) => `<th class="${c.kind}" scope="col">${htmlEscape(c.label)}</th>`),
+  ].join('');
   const rows = g.rows.map((r, i) => {
     const cells = [
       `<td class="info"><b>${RANK[r.rank]}</b><br>mean Dice ${pct(r.meanDice)}<br><code>${htmlEscape(r.name)}</code>${r.prompt ? `<br>“${htmlEscape(r.prompt)}”` : ''}</td>`,
       `<td>${tile(`g-${ds}-${i}-gt`, back, r.groundTruth, `${g.datasetLabel} ${r.name}: ground truth`, 'ground truth', r.name)}</td>`,
-      ...r.tiles.map((t, j) => `<td>${tile(`g-${ds}-${i}-${j}`, back, t.uri, `${g.datasetLabel} ${r.name}: ${g.columns[j]!.label}, Dice ${pct(t.dice)}`, `Dice ${pct(t.dice)}`, `${r.name}, ${g.columns[j]!.label}`)}</td>`),
+      ...r.tiles.map(
+        (t, j) =>
+          `<td>${tile(`g-${ds}-${i}-${j}`, back, t.uri, `${g.datasetLabel} ${r.name}: ${g.columns[j]!.label}, Dice ${pct(t.dice)}`, `Dice ${pct(t.dice)}`, `${r.name}, ${g.columns[j]!.label}`)}</td>`,
+      ),
     ];
     return `<tr class="${r.rank}">${cells.join('')}</tr>`;
   });
@@ -67,7 +75,12 @@ export function galleryHtml(g: Gallery, width: number): string {
 export function galleryMarkdown(gs: readonly Gallery[]): string[] {
   const out: string[] = ['## Predictions', '', 'Test images by mean Dice over the tuned methods (images in report.html):', ''];
   for (const g of gs) {
-    out.push(`**${g.datasetLabel}**`, '', `| image | ${g.columns.map((c) => c.label).join(' | ')} |`, `| --- | ${g.columns.map(() => '---:').join(' | ')} |`);
+    out.push(
+      `**${g.datasetLabel}**`,
+      '',
+      `| image | ${g.columns.map((c) => c.label).join(' | ')} |`,
+      `| --- | ${g.columns.map(() => '---:').join(' | ')} |`,
+    );
     for (const r of g.rows) out.push(`| ${RANK[r.rank]}: \`${r.name}\` | ${r.tiles.map((t) => pct(t.dice)).join(' | ')} |`);
     out.push('');
   }

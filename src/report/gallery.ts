@@ -74,7 +74,12 @@ async function sharpOf(file: string): Promise<Sharp> {
 
 async function rgbAt(file: string, w: number, h: number): Promise<Rgb> {
   const s = await sharpOf(file);
-  const { data, info } = await s.removeAlpha().resize(w, h, { fit: 'fill' }).toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await s
+    .removeAlpha()
+    .resize(w, h, { fit: 'fill' })
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height };
 }
 
@@ -94,9 +99,13 @@ async function sizeFor(file: string, width: number): Promise<{ w: number; h: num
 /** The smaller of a palette PNG and a JPEG (q 82) of raw pixels, as a data: URI. */
 export async function thumbUri(data: Buffer, w: number, h: number, channels: 1 | 3): Promise<string> {
   const raw = { raw: { width: w, height: h, channels } } as const;
-  const png = await sharp(data, raw).png({ compressionLevel: 9, palette: channels === 3 }).toBuffer();
+  const png = await sharp(data, raw)
+    .png({ compressionLevel: 9, palette: channels === 3 })
+    .toBuffer();
   const jpg = await sharp(data, raw).jpeg({ quality: 82, mozjpeg: true }).toBuffer();
-  return jpg.length < png.length * 0.8 ? `data:image/jpeg;base64,${jpg.toString('base64')}` : `data:image/png;base64,${png.toString('base64')}`;
+  return jpg.length < png.length * 0.8
+    ? `data:image/jpeg;base64,${jpg.toString('base64')}`
+    : `data:image/png;base64,${png.toString('base64')}`;
 }
 
 function tint(rgb: Buffer, mask: Buffer, colour: readonly [number, number, number], alpha = 0.5): Buffer {
@@ -124,7 +133,10 @@ function outline(rgb: Buffer, mask: Buffer, w: number, h: number, colour: readon
 }
 
 /** Rows: the best, median and worst `k` names by mean Dice (each name once). */
-export function pickRows(scores: ReadonlyArray<{ name: string; meanDice: number }>, k: number): Array<{ name: string; meanDice: number; rank: GalleryRank }> {
+export function pickRows(
+  scores: ReadonlyArray<{ name: string; meanDice: number }>,
+  k: number,
+): Array<{ name: string; meanDice: number; rank: GalleryRank }> {
   const sorted = [...scores].sort((a, b) => b.meanDice - a.meanDice || (a.name < b.name ? -1 : 1));
   const n = sorted.length;
   const mid = Math.max(0, Math.min(n - k, Math.floor((n - k) / 2)));
@@ -140,15 +152,23 @@ export function pickRows(scores: ReadonlyArray<{ name: string; meanDice: number 
 export function gallerySources(b: Bench, dataset: string): Source[] {
   const displayNames = b.grid.labels;
   const out: Source[] = [];
-  const scored = (ss: readonly PredictionSample[] | undefined): Map<string, PredictionSample> => new Map((ss ?? []).filter((s) => s.dice !== null).map((s) => [s.name, s]));
+  const scored = (ss: readonly PredictionSample[] | undefined): Map<string, PredictionSample> =>
+    new Map((ss ?? []).filter((s) => s.dice !== null).map((s) => [s.name, s]));
   for (const z of b.zeroShot.filter((x) => x.dataset === dataset)) {
     const samples = scored(z.run.predictions?.samples);
-    if (samples.size) out.push({ column: { id: `zero-shot/${z.model}`, label: `Zero-shot ${modelLabel(z.model, displayNames.models)}`, kind: 'zero-shot' }, samples });
+    if (samples.size)
+      out.push({
+        column: { id: `zero-shot/${z.model}`, label: `Zero-shot ${modelLabel(z.model, displayNames.models)}`, kind: 'zero-shot' },
+        samples,
+      });
   }
   for (const c of b.cells.filter((x) => x.key.dataset === dataset && x.key.ablation === null && x.inGrid && x.status === 'ok')) {
     const run = c.runs.find((r) => r.predictions && r.predictions.samples.some((s) => s.dice !== null));
     if (!run) continue;
-    const label = b.grid.models.length > 1 ? `${modelLabel(c.key.model, displayNames.models)} ${learnerLabel(c.key.learner, displayNames.learners)}` : learnerLabel(c.key.learner, displayNames.learners);
+    const label =
+      b.grid.models.length > 1
+        ? `${modelLabel(c.key.model, displayNames.models)} ${learnerLabel(c.key.learner, displayNames.learners)}`
+        : learnerLabel(c.key.learner, displayNames.learners);
     out.push({ column: { id: c.id, label, kind: 'method' }, samples: scored(run.predictions!.samples) });
   }
   return out;
@@ -218,7 +238,21 @@ export async function buildGallery(b: Bench, dataset: string, o: GalleryOptions 
       const uri = await attempt(`${pick.name}: ${src.column.label}`, () => tileUri(s, base, gt, stored));
       tiles.push({ dice: s.dice, uri });
     }
-    rows.push({ rank: pick.rank, name: pick.name, prompt: all.find((s) => s.prompt)?.prompt ?? null, meanDice: pick.meanDice, groundTruth, tiles });
+    rows.push({
+      rank: pick.rank,
+      name: pick.name,
+      prompt: all.find((s) => s.prompt)?.prompt ?? null,
+      meanDice: pick.meanDice,
+      groundTruth,
+      tiles,
+    });
   }
-  return { dataset, datasetLabel: datasetLabel(dataset, b.grid.labels.datasets), columns: sources.map((s) => s.column), rows, samples: names.length, notes };
+  return {
+    dataset,
+    datasetLabel: datasetLabel(dataset, b.grid.labels.datasets),
+    columns: sources.map((s) => s.column),
+    rows,
+    samples: names.length,
+    notes,
+  };
 }

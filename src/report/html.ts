@@ -71,7 +71,16 @@ export async function buildReport(benchDir: string, o: ReportOptions = {}): Prom
       else noGallery.push(datasetLabel(d, bench.grid.labels.datasets));
     }
   }
-  return { bench, tables, figures, omitted: set.omitted, galleries, noGallery, date: o.date ?? new Date(), thumbWidth: o.thumbWidth ?? 160 };
+  return {
+    bench,
+    tables,
+    figures,
+    omitted: set.omitted,
+    galleries,
+    noGallery,
+    date: o.date ?? new Date(),
+    thumbWidth: o.thumbWidth ?? 160,
+  };
 }
 
 const CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'";
@@ -124,7 +133,9 @@ ${GALLERY_CSS}
 /** The SVG as an image with a text alternative: `role="img"`, and the title and one-line summary as its label. */
 function accessibleSvg(f: Figure): string {
   const alt = htmlEscape(`${f.title}. ${f.summary}`);
-  return (f.svg ?? '').replace(/^<svg\b([^>]*?)\s(?:role|aria-label|aria-roledescription)="[^"]*"/, '<svg$1').replace(/^<svg\b/, `<svg role="img" aria-label="${alt}"`)
+  return (f.svg ?? '')
+    .replace(/^<svg\b([^>]*?)\s(?:role|aria-label|aria-roledescription)="[^"]*"/, '<svg$1')
+    .replace(/^<svg\b/, `<svg role="img" aria-label="${alt}"`)
     .replace(/^(<svg\b[^>]*>)/, `$1<title>${alt}</title>`);
 }
 
@@ -139,7 +150,9 @@ function figureHtml(f: Figure): string {
 }
 
 const omittedHtml = (os: readonly OmittedFigure[]): string =>
-  os.length ? `<ul class="omitted" aria-label="figures left out">${os.map((o) => `<li data-omitted="${htmlEscape(o.id)}"><b>${htmlEscape(o.title)}</b> is left out: ${htmlEscape(o.reason)}</li>`).join('')}</ul>` : '';
+  os.length
+    ? `<ul class="omitted" aria-label="figures left out">${os.map((o) => `<li data-omitted="${htmlEscape(o.id)}"><b>${htmlEscape(o.title)}</b> is left out: ${htmlEscape(o.reason)}</li>`).join('')}</ul>`
+    : '';
 
 function cellCounts(b: Bench): Record<string, number> {
   const counts: Record<string, number> = { ok: 0, missing: 0, incomplete: 0, error: 0 };
@@ -161,22 +174,43 @@ export function renderHtml(r: ReportData): string {
   const extra = b.cells.filter((c) => !c.inGrid);
   const title = `TuneVLSeg benchmark report: ${b.grid.name}`;
   const sections: string[] = [];
-  sections.push(`<section id="tables"><h2>Tables</h2>\n${r.tables.map((t) => `<div class="table-wrap">${toHtmlTable(t)}</div>`).join('\n')}</section>`);
-  if (r.figures.length || r.omitted.length) sections.push(`<section id="figures"><h2>Figures</h2>\n${r.figures.map(figureHtml).join('\n')}\n${omittedHtml(r.omitted)}</section>`);
+  sections.push(
+    `<section id="tables"><h2>Tables</h2>\n${r.tables.map((t) => `<div class="table-wrap">${toHtmlTable(t)}</div>`).join('\n')}</section>`,
+  );
+  if (r.figures.length || r.omitted.length)
+    sections.push(`<section id="figures"><h2>Figures</h2>\n${r.figures.map(figureHtml).join('\n')}\n${omittedHtml(r.omitted)}</section>`);
   if (r.galleries.length || r.noGallery.length) {
-    const why = r.noGallery.length ? `<p class="meta" data-no-gallery>No gallery for ${htmlEscape(r.noGallery.join(', '))}: no cell of ${r.noGallery.length === 1 ? 'it' : 'them'} has scored predictions (<code>predictions/</code>, written by <code>tunevlseg bench</code> or <code>tunevlseg eval &lt;run&gt; --out &lt;run&gt;/predictions</code>).</p>` : '';
-    sections.push(`<section id="galleries"><h2>Predictions</h2>\n${r.galleries.map((g) => galleryHtml(g, r.thumbWidth)).join('\n')}\n${why}</section>`);
+    const why = r.noGallery.length
+      ? `<p class="meta" data-no-gallery>No gallery for ${htmlEscape(r.noGallery.join(', '))}: no cell of ${r.noGallery.length === 1 ? 'it' : 'them'} has scored predictions (<code>predictions/</code>, written by <code>tunevlseg bench</code> or <code>tunevlseg eval &lt;run&gt; --out &lt;run&gt;/predictions</code>).</p>`
+      : '';
+    sections.push(
+      `<section id="galleries"><h2>Predictions</h2>\n${r.galleries.map((g) => galleryHtml(g, r.thumbWidth)).join('\n')}\n${why}</section>`,
+    );
   }
   const status: string[] = [
     `<section id="status" class="status"><h2>Grid status</h2>`,
     `<p>${total} cells in the grid (${b.gridSource === 'bench.json' ? 'bench.json' : 'inferred from cells/: no usable bench.json'}): <span class="ok">${counts.ok} with results</span>, <span class="missing">${counts.missing} missing</span>, ${counts.incomplete} incomplete, <span class="error">${counts.error} unreadable</span>.</p>`,
   ];
-  if (notOk.length) status.push(`<h3>Cells without results</h3><ul>${notOk.map((c) => `<li class="${c.status === 'error' ? 'error' : 'missing'}">${htmlEscape(cellName(b, c))}: ${c.status} (<code>cells/${htmlEscape(c.id)}</code>)</li>`).join('')}</ul>`);
-  if (extra.length) status.push(`<h3>Cells outside the grid</h3><ul>${extra.map((c) => `<li><code>cells/${htmlEscape(c.id)}</code> (${c.status})</li>`).join('')}</ul>`);
-  if (b.problems.length) status.push(`<h3>Problems</h3><ul>${b.problems.map((p) => `<li class="error"><code>${htmlEscape(p.file)}</code>: ${htmlEscape(p.message)}</li>`).join('')}</ul>`);
+  if (notOk.length)
+    status.push(
+      `<h3>Cells without results</h3><ul>${notOk.map((c) => `<li class="${c.status === 'error' ? 'error' : 'missing'}">${htmlEscape(cellName(b, c))}: ${c.status} (<code>cells/${htmlEscape(c.id)}</code>)</li>`).join('')}</ul>`,
+    );
+  if (extra.length)
+    status.push(
+      `<h3>Cells outside the grid</h3><ul>${extra.map((c) => `<li><code>cells/${htmlEscape(c.id)}</code> (${c.status})</li>`).join('')}</ul>`,
+    );
+  if (b.problems.length)
+    status.push(
+      `<h3>Problems</h3><ul>${b.problems.map((p) => `<li class="error"><code>${htmlEscape(p.file)}</code>: ${htmlEscape(p.message)}</li>`).join('')}</ul>`,
+    );
   status.push('</section>');
   sections.push(status.join('\n'));
-  const nav = [['tables', 'Tables'], ...(r.figures.length || r.omitted.length ? [['figures', 'Figures']] : []), ...(r.galleries.length || r.noGallery.length ? [['galleries', 'Predictions']] : []), ['status', 'Grid status']]
+  const nav = [
+    ['tables', 'Tables'],
+    ...(r.figures.length || r.omitted.length ? [['figures', 'Figures']] : []),
+    ...(r.galleries.length || r.noGallery.length ? [['galleries', 'Predictions']] : []),
+    ['status', 'Grid status'],
+  ]
     .map(([id, l]) => `<a href="#${id}">${l}</a>`)
     .join('');
   return `<!DOCTYPE html>
@@ -207,7 +241,12 @@ export function renderMarkdown(r: ReportData, figureFiles: Record<string, string
   const b = r.bench;
   const counts = cellCounts(b);
   const total = b.cells.filter((c) => c.inGrid).length;
-  const out: string[] = [`# TuneVLSeg benchmark report: ${b.grid.name}`, '', `Bench \`${b.dir}\`, ${r.date.toISOString().slice(0, 16).replace('T', ' ')} UTC. ${counts.ok} of ${total} cells with results${counts.missing ? `, ${counts.missing} missing` : ''}.`, ''];
+  const out: string[] = [
+    `# TuneVLSeg benchmark report: ${b.grid.name}`,
+    '',
+    `Bench \`${b.dir}\`, ${r.date.toISOString().slice(0, 16).replace('T', ' ')} UTC. ${counts.ok} of ${total} cells with results${counts.missing ? `, ${counts.missing} missing` : ''}.`,
+    '',
+  ];
   for (const t of r.tables) out.push(toMarkdown(t));
   if (r.figures.length || r.omitted.length) {
     out.push('## Figures', '');
@@ -242,12 +281,18 @@ function writeAtomic(file: string, data: string): void {
  */
 export async function writeReport(benchDir: string, outDir: string, o: ReportOptions = {}): Promise<ReportPaths> {
   const formats = new Set(o.formats ?? REPORT_FORMATS);
-  for (const f of formats) if (!REPORT_FORMATS.includes(f)) throw new Error(`unknown report format "${f}" (expected ${REPORT_FORMATS.join(', ')})`);
+  for (const f of formats)
+    if (!REPORT_FORMATS.includes(f)) throw new Error(`unknown report format "${f}" (expected ${REPORT_FORMATS.join(', ')})`);
   const data = await buildReport(benchDir, { ...o, noGallery: o.noGallery || !formats.has('html') });
   const out = path.resolve(outDir);
   mkdirSync(out, { recursive: true });
   const paths: ReportPaths = {
-    outDir: out, markdown: null, html: null, csv: {}, latex: {}, figures: [],
+    outDir: out,
+    markdown: null,
+    html: null,
+    csv: {},
+    latex: {},
+    figures: [],
     problems: data.bench.problems,
     missing: data.bench.cells.filter((c) => c.inGrid && c.status !== 'ok').map((c) => c.id),
   };

@@ -99,7 +99,9 @@ export function readEmbeddings(ctx: Ctx, benchDir: string): EmbeddingSet[] {
   const embDir = benchFiles(benchDir).embeddings;
   if (!isDir(embDir)) return [];
   const out: EmbeddingSet[] = [];
-  for (const f of readdirSync(embDir).filter((n) => n.endsWith('.json')).sort()) {
+  for (const f of readdirSync(embDir)
+    .filter((n) => n.endsWith('.json'))
+    .sort()) {
     const file = path.join(embDir, f);
     const raw = ctx.readJson(file);
     if (raw === undefined) continue;

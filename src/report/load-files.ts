@@ -100,4 +100,5 @@ export const isFile = (p: string): boolean => {
 };
 
 /** A relative path that stays inside its folder. */
-export const safeName = (n: string): boolean => n !== '' && !path.isAbsolute(n) && !/^[A-Za-z]:[\\/]/.test(n) && !n.split(/[\\/]/).includes('..');
+export const safeName = (n: string): boolean =>
+  n !== '' && !path.isAbsolute(n) && !/^[A-Za-z]:[\\/]/.test(n) && !n.split(/[\\/]/).includes('..');

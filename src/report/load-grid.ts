@@ -101,7 +101,8 @@ export function parseBenchJson(input: unknown, file = 'bench.json', fallbackName
   }
   if (!Array.isArray(b.learners)) {
     for (const m of Object.keys(b.learners)) {
-      if (!b.models.includes(m)) throw new Error(`${file}: field "learners.${m}": "${m}" is not one of the models (${b.models.join(', ')})`);
+      if (!b.models.includes(m))
+        throw new Error(`${file}: field "learners.${m}": "${m}" is not one of the models (${b.models.join(', ')})`);
     }
   }
   const ablations: AblationSpec[] = (b.ablations ?? []).map((a) =>
@@ -159,5 +160,15 @@ export function inferGrid(keys: readonly CellKey[], name: string): BenchGrid {
       datasets: orderBy(uniq(ks.map((k) => k.dataset)), DATASET_ORDER),
     };
   });
-  return { name, models, learners, datasets, ablations, seeds: null, labels: { models: {}, learners: {}, datasets: {} }, groups: null, baselines: [] };
+  return {
+    name,
+    models,
+    learners,
+    datasets,
+    ablations,
+    seeds: null,
+    labels: { models: {}, learners: {}, datasets: {} },
+    groups: null,
+    baselines: [],
+  };
 }

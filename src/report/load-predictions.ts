@@ -62,8 +62,11 @@ function datasetDir(config: Record<string, unknown> | null, runDir: string, benc
   return cands.find((d) => isDir(path.join(d, 'anns'))) ?? null;
 }
 
-
-export function readPredictions(ctx: Ctx, run: { dir: string; config: Record<string, unknown> | null }, cell: string): PredictionSet | null {
+export function readPredictions(
+  ctx: Ctx,
+  run: { dir: string; config: Record<string, unknown> | null },
+  cell: string,
+): PredictionSet | null {
   const predDir = runFiles(run.dir).predictions;
   if (!isDir(predDir)) return null;
   const samples: PredictionSample[] = [];
@@ -105,9 +108,14 @@ export function readPredictions(ctx: Ctx, run: { dir: string; config: Record<str
     }
     for (const stem of names) {
       samples.push({
-        name: stem, prompt: null, dice: null, iou: null,
-        mask: sibling(predDir, stem, '_mask'), overlay: sibling(predDir, stem, '_overlay'),
-        image: sibling(predDir, stem, '_image'), groundTruth: sibling(predDir, stem, '_gt'),
+        name: stem,
+        prompt: null,
+        dice: null,
+        iou: null,
+        mask: sibling(predDir, stem, '_mask'),
+        overlay: sibling(predDir, stem, '_overlay'),
+        image: sibling(predDir, stem, '_image'),
+        groundTruth: sibling(predDir, stem, '_gt'),
       });
     }
   }

@@ -86,8 +86,13 @@ const summarySchema = z.looseObject({
 const toScores = (s: z.infer<typeof scoresSchema> | null | undefined): EvalScores | null =>
   s
     ? {
-        samples: s.samples ?? null, loss: finiteOrNull(s.loss), dice: s.dice, iou: s.iou ?? null,
-        protocols: s.protocols ? Object.fromEntries(Object.entries(s.protocols).map(([k, v]) => [k, { dice: v.dice, iou: v.iou ?? null }])) : null,
+        samples: s.samples ?? null,
+        loss: finiteOrNull(s.loss),
+        dice: s.dice,
+        iou: s.iou ?? null,
+        protocols: s.protocols
+          ? Object.fromEntries(Object.entries(s.protocols).map(([k, v]) => [k, { dice: v.dice, iou: v.iou ?? null }]))
+          : null,
       }
     : null;
 
@@ -96,7 +101,10 @@ const toScores = (s: z.infer<typeof scoresSchema> | null | undefined): EvalScore
  * protocols existed) `test.dice`/`test.iou`, which are `model-resolution`; `protocol` in the
  * result says which one it is. Null when the run has no test scores.
  */
-export function testScoresUnder(s: RunSummary, protocol: EvalProtocol): { dice: number; iou: number | null; protocol: EvalProtocol } | null {
+export function testScoresUnder(
+  s: RunSummary,
+  protocol: EvalProtocol,
+): { dice: number; iou: number | null; protocol: EvalProtocol } | null {
   const t = s.test;
   if (!t) return null;
   const p = t.protocols?.[protocol];

@@ -100,7 +100,19 @@ export interface LoadOptions {
 function readCell(ctx: Ctx, benchDir: string, key: CellKey, inGrid: boolean, protocol: EvalProtocol): CellData {
   const id = cellId(key);
   const dir = benchFiles(benchDir).cell(id);
-  const cell: CellData = { key, id, dir, status: 'missing', inGrid, runs: [], trials: [], test: null, val: null, testIou: null, protocol: null };
+  const cell: CellData = {
+    key,
+    id,
+    dir,
+    status: 'missing',
+    inGrid,
+    runs: [],
+    trials: [],
+    test: null,
+    val: null,
+    testIou: null,
+    protocol: null,
+  };
   if (!existsSync(dir)) return cell;
   if (!isDir(dir)) {
     ctx.add(dir, 'expected a folder', id);
@@ -201,7 +213,16 @@ export function loadBench(benchDir: string, opts: LoadOptions = {}): Bench {
   const embeddings = opts.embeddings === false ? [] : readEmbeddings(ctx, dir);
   const fallback = cells.filter((c) => c.protocol !== null && c.protocol !== protocol).map((c) => c.id);
   const zeroShot = readZeroShot(ctx, dir);
-  const bench: Bench = { dir, grid, gridSource, cells, embeddings, zeroShot, problems: ctx.problems, protocol: { requested: protocol, fallback } };
+  const bench: Bench = {
+    dir,
+    grid,
+    gridSource,
+    cells,
+    embeddings,
+    zeroShot,
+    problems: ctx.problems,
+    protocol: { requested: protocol, fallback },
+  };
   if (opts.strict && ctx.problems.length) {
     throw new BenchError(`${dir}: ${ctx.problems.length} problem(s):\n${formatProblems(ctx.problems)}`, ctx.problems);
   }

@@ -52,11 +52,33 @@ export function initAblationLearner(): string {
 export const PAPER_E2E: ReadonlyArray<{ readonly model: string; readonly values: Readonly<Record<string, number>> }> = [
   {
     model: 'cris',
-    values: { bkai: 92.4, clinicdb: 91.69, kvasir: 91.39, dfu: 76.13, isic: 91.94, busi: 69.31, camus: 91.09, chexlocalize: 62.57, cityscapes: 63.5, pascalvoc: 75.73 },
+    values: {
+      bkai: 92.4,
+      clinicdb: 91.69,
+      kvasir: 91.39,
+      dfu: 76.13,
+      isic: 91.94,
+      busi: 69.31,
+      camus: 91.09,
+      chexlocalize: 62.57,
+      cityscapes: 63.5,
+      pascalvoc: 75.73,
+    },
   },
   {
     model: 'clipseg',
-    values: { bkai: 86.47, clinicdb: 88.74, kvasir: 89.51, dfu: 73.24, isic: 92.12, busi: 64.32, camus: 88.85, chexlocalize: 59.56, cityscapes: 59.43, pascalvoc: 78.88 },
+    values: {
+      bkai: 86.47,
+      clinicdb: 88.74,
+      kvasir: 89.51,
+      dfu: 73.24,
+      isic: 92.12,
+      busi: 64.32,
+      camus: 88.85,
+      chexlocalize: 59.56,
+      cityscapes: 59.43,
+      pascalvoc: 78.88,
+    },
   },
 ];
 
@@ -67,7 +89,8 @@ const label = (table: Readonly<Record<string, string>>, id: string, override?: R
 
 export const modelLabel = (id: string, o?: Readonly<Record<string, string>>): string => label(MODEL_LABELS, id, o);
 /** A learner's table label: the bench's override, else its registry label, else the id. */
-export const learnerLabel = (id: string, o?: Readonly<Record<string, string>>): string => o?.[id] ?? (isLearnerName(id) ? learnerEntry(id).label : id);
+export const learnerLabel = (id: string, o?: Readonly<Record<string, string>>): string =>
+  o?.[id] ?? (isLearnerName(id) ? learnerEntry(id).label : id);
 export const datasetLabel = (id: string, o?: Readonly<Record<string, string>>): string => label(DATASET_LABELS, id, o);
 
 /** Sorts ids by a known order; unknown ids keep their relative order, after the known ones. */
@@ -76,5 +99,8 @@ export function orderBy(ids: readonly string[], order: readonly string[]): strin
     const i = order.indexOf(id);
     return i < 0 ? order.length : i;
   };
-  return ids.map((id, i) => ({ id, i })).sort((a, b) => rank(a.id) - rank(b.id) || a.i - b.i).map((x) => x.id);
+  return ids
+    .map((id, i) => ({ id, i }))
+    .sort((a, b) => rank(a.id) - rank(b.id) || a.i - b.i)
+    .map((x) => x.id);
 }

@@ -5,7 +5,13 @@
  * report shows one protocol per table and says which in the caption.
  */
 
-import { DEFAULT_TABLE_PROTOCOL, EVAL_PROTOCOLS, type EvalProtocol, PROTOCOL_DESCRIPTIONS, parseProtocol } from '../inference/protocol-names.js';
+import {
+  DEFAULT_TABLE_PROTOCOL,
+  EVAL_PROTOCOLS,
+  type EvalProtocol,
+  PROTOCOL_DESCRIPTIONS,
+  parseProtocol,
+} from '../inference/protocol-names.js';
 
 export { EVAL_PROTOCOLS, type EvalProtocol, PROTOCOL_DESCRIPTIONS, parseProtocol };
 
@@ -31,7 +37,9 @@ interface ProtocolTable {
  * every cell did, else in a note naming the cells.
  */
 export function captionProtocol(t: ProtocolTable, p: { requested: EvalProtocol; fallback: readonly string[] }): void {
-  const shown = t.rows.filter((r) => r.kind === 'method').flatMap((r) => r.cells.filter((c, j): c is string => c !== null && r.values[j] !== null));
+  const shown = t.rows
+    .filter((r) => r.kind === 'method')
+    .flatMap((r) => r.cells.filter((c, j): c is string => c !== null && r.values[j] !== null));
   const fell = shown.filter((c) => p.fallback.includes(c));
   const asked = `Protocol ${p.requested}: ${PROTOCOL_DESCRIPTIONS[p.requested]}.`;
   if (p.requested === LEGACY_PROTOCOL || fell.length === 0) {

@@ -33,7 +33,11 @@ export function toMarkdown(t: ResultTable): string {
 }
 
 const csvField = (s: string): string => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-const slug = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '');
+const slug = (s: string): string =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_|_$/g, '');
 const num = (x: number | null | undefined): string => (x === null || x === undefined ? '' : String(Number(x.toFixed(4))));
 
 /**
@@ -62,9 +66,13 @@ export function toCsv(t: ResultTable): string {
 
 /** Escapes text for LaTeX. */
 export function latexEscape(s: string): string {
-  return s.replace(/[\\{}$&#%_^~]/g, (ch) =>
-    ch === '\\' ? '\\textbackslash{}' : ch === '^' ? '\\textasciicircum{}' : ch === '~' ? '\\textasciitilde{}' : `\\${ch}`,
-  ).replace(/±/g, '$\\pm$').replace(/–/g, '--').replace(/†/g, '$^\\dagger$');
+  return s
+    .replace(/[\\{}$&#%_^~]/g, (ch) =>
+      ch === '\\' ? '\\textbackslash{}' : ch === '^' ? '\\textasciicircum{}' : ch === '~' ? '\\textasciitilde{}' : `\\${ch}`,
+    )
+    .replace(/±/g, '$\\pm$')
+    .replace(/–/g, '--')
+    .replace(/†/g, '$^\\dagger$');
 }
 
 /** A `table` environment with a booktabs `tabular` (needs `\usepackage{booktabs}`). */
@@ -103,11 +111,16 @@ export function toLatex(t: ResultTable): string {
   let prev: TableRow | null = null;
   for (const r of t.rows) {
     const newBlock = startsBlock(prev, r, nl);
-    if (newBlock) out.push(prev!.labels[0] === r.labels[0] && r.kind === 'method' ? `\\cmidrule(lr){2-${nl + t.columns.length + 1}}` : '\\midrule');
+    if (newBlock)
+      out.push(prev!.labels[0] === r.labels[0] && r.kind === 'method' ? `\\cmidrule(lr){2-${nl + t.columns.length + 1}}` : '\\midrule');
     let labels: string[];
     if (r.kind === 'average') labels = [nl > 1 ? `\\multicolumn{${nl}}{l}{${latexEscape(r.labels[0]!)}}` : latexEscape(r.labels[0]!)];
     else labels = r.labels.map((l, i) => (repeatsLabel(prev, r, i, nl) ? '' : latexEscape(l)));
-    const cells = [...labels, ...r.values.map((v, j) => fmt(v, r.bold[j]!)), fmt(r.summary, r.summaryBold, r.partial && r.summary !== null)];
+    const cells = [
+      ...labels,
+      ...r.values.map((v, j) => fmt(v, r.bold[j]!)),
+      fmt(r.summary, r.summaryBold, r.partial && r.summary !== null),
+    ];
     out.push(`${cells.join(' & ')} \\\\`);
     prev = r;
   }
@@ -119,7 +132,9 @@ export function toLatex(t: ResultTable): string {
 
 /** A row starts a block (a rule above it): another kind, another model (first label), or another group (Table 3's family). */
 function startsBlock(prev: TableRow | null, r: TableRow, nl: number): boolean {
-  return prev !== null && (prev.kind !== r.kind || (nl > 1 && r.kind === 'method' && (prev.labels[0] !== r.labels[0] || prev.group !== r.group)));
+  return (
+    prev !== null && (prev.kind !== r.kind || (nl > 1 && r.kind === 'method' && (prev.labels[0] !== r.labels[0] || prev.group !== r.group)))
+  );
 }
 
 /** Label i repeats the row above in a grouping column (the model; within a model, the family): printed blank. */
@@ -135,11 +150,21 @@ export const htmlEscape = (s: string): string =>
 /** An HTML `<table class="results">` (with caption, column groups and notes). */
 export function toHtmlTable(t: ResultTable): string {
   const nl = t.labelHeaders.length;
-  const o: string[] = [`<table class="results" id="${htmlEscape(t.id)}">`, `<caption><b>${htmlEscape(t.title)}.</b> ${htmlEscape(t.caption)}</caption>`, '<thead>'];
+  const o: string[] = [
+    `<table class="results" id="${htmlEscape(t.id)}">`,
+    `<caption><b>${htmlEscape(t.title)}.</b> ${htmlEscape(t.caption)}</caption>`,
+    '<thead>',
+  ];
   if (t.groups) {
-    o.push(`<tr class="groups"><th colspan="${nl}"></th>${t.groups.map((g) => `<th colspan="${g.span}">${htmlEscape(g.label)}</th>`).join('')}<th>Overall</th></tr>`);
+    o.push(
+      `<tr class="groups"><th colspan="${nl}"></th>${t.groups.map((g) => `<th colspan="${g.span}">${htmlEscape(g.label)}</th>`).join('')}<th>Overall</th></tr>`,
+    );
   }
-  o.push(`<tr>${[...t.labelHeaders, ...t.columns.map((c) => c.label), t.summaryHeader].map((h) => `<th>${htmlEscape(h)}</th>`).join('')}</tr>`, '</thead>', '<tbody>');
+  o.push(
+    `<tr>${[...t.labelHeaders, ...t.columns.map((c) => c.label), t.summaryHeader].map((h) => `<th>${htmlEscape(h)}</th>`).join('')}</tr>`,
+    '</thead>',
+    '<tbody>',
+  );
   const td = (v: TableValue | null, bold: boolean, dagger = false, title?: string | null): string => {
     if (v === null) return '<td class="missing">–</td>';
     const s = htmlEscape(formatValue(v, t.digits)) + (dagger ? '†' : '');
@@ -153,7 +178,9 @@ export function toHtmlTable(t: ResultTable): string {
     let labels: string;
     if (r.kind === 'average') labels = `<th colspan="${nl}" scope="row">${htmlEscape(r.labels[0]!)}</th>`;
     else labels = r.labels.map((l, i) => `<th scope="row">${repeatsLabel(prev, r, i, nl) ? '' : htmlEscape(l)}</th>`).join('');
-    o.push(`<tr class="${cls}">${labels}${r.values.map((v, j) => td(v, r.bold[j]!, false, r.cells[j])).join('')}${td(r.summary, r.summaryBold, r.partial && r.summary !== null)}</tr>`);
+    o.push(
+      `<tr class="${cls}">${labels}${r.values.map((v, j) => td(v, r.bold[j]!, false, r.cells[j])).join('')}${td(r.summary, r.summaryBold, r.partial && r.summary !== null)}</tr>`,
+    );
     prev = r;
   }
   o.push('</tbody>', '</table>');

@@ -108,11 +108,22 @@ function markBold(rows: TableRow[], digits: number, perGroup = false): void {
   if (bestS !== -Infinity) for (const r of complete) r.summaryBold = round(r.summary!.mean, digits) === bestS;
 }
 
-function row(kind: RowKind, labels: string[], values: Array<TableValue | null>, withStd: boolean, cells: Array<string | null> = []): TableRow {
+function row(
+  kind: RowKind,
+  labels: string[],
+  values: Array<TableValue | null>,
+  withStd: boolean,
+  cells: Array<string | null> = [],
+): TableRow {
   const { summary, partial } = summarise(values, withStd);
   return {
-    kind, labels, values, summary, partial,
-    bold: values.map(() => false), summaryBold: false,
+    kind,
+    labels,
+    values,
+    summary,
+    partial,
+    bold: values.map(() => false),
+    summaryBold: false,
     cells: cells.length ? cells : values.map(() => null),
   };
 }
@@ -147,8 +158,14 @@ function evaluationNote(b: Bench, t: ResultTable): string | null {
     }
   }
   const parts: string[] = [];
-  if (augmented.size) parts.push(`${[...augmented].join(', ')}: val and test inputs went through the training augmentation, as the original's data configs read them`);
-  if (testSplits.size) parts.push(`the test set is ${[...testSplits].map(([d, s]) => `${d}'s ${[...s].join('/')} split`).join(', ')} (no test split; the original tests on val)`);
+  if (augmented.size)
+    parts.push(
+      `${[...augmented].join(', ')}: val and test inputs went through the training augmentation, as the original's data configs read them`,
+    );
+  if (testSplits.size)
+    parts.push(
+      `the test set is ${[...testSplits].map(([d, s]) => `${d}'s ${[...s].join('/')} split`).join(', ')} (no test split; the original tests on val)`,
+    );
   return parts.length ? `${parts.join('; ')} (summary.json "evaluation").` : null;
 }
 
@@ -156,11 +173,15 @@ function notesFor(t: ResultTable, missing: string[], metricName: string, b: Benc
   const notes = [`${metricName} in %, evaluated on each dataset's test split with the checkpoint of best validation Dice.`];
   const evaluation = evaluationNote(b, t);
   if (evaluation) notes.push(evaluation);
-  if (t.rows.some((r) => r.kind === 'method' && r.values.some((v) => v !== null && v.n > 1))) notes.push('a ± b: mean and sample standard deviation over repeated seeds (their number is in the CSV column <dataset>_n).');
+  if (t.rows.some((r) => r.kind === 'method' && r.values.some((v) => v !== null && v.n > 1)))
+    notes.push('a ± b: mean and sample standard deviation over repeated seeds (their number is in the CSV column <dataset>_n).');
   if (t.summaryStd) notes.push(`${t.summaryHeader}: over the dataset columns of the row.`);
-  notes.push(`Bold: the best prompt-tuning value of each column (reference and average rows excluded; for the ${t.summaryHeader} column, rows without missing cells only).`);
+  notes.push(
+    `Bold: the best prompt-tuning value of each column (reference and average rows excluded; for the ${t.summaryHeader} column, rows without missing cells only).`,
+  );
   if (t.rows.some((r) => r.partial)) notes.push('†: the row covers only the datasets with results (some cells are missing).');
-  if (t.rows.some((r) => r.kind === 'reference')) notes.push(`${E2E_LABEL}: end-to-end fine-tuning, as reported by the paper (not re-run).`);
+  if (t.rows.some((r) => r.kind === 'reference'))
+    notes.push(`${E2E_LABEL}: end-to-end fine-tuning, as reported by the paper (not re-run).`);
   if (missing.length) notes.push(`Missing (–): ${missing.join(', ')}.`);
   return notes;
 }
@@ -174,9 +195,12 @@ export function formatCount(n: number): string {
 
 /** The trainable parameters of a row's runs: one count, a range when the sweeps chose sizes that differ, or "–". */
 function paramsLabel(cells: ReadonlyArray<CellData | undefined>): string {
-  const counts = cells.flatMap((c) => (c?.status === 'ok' ? c.runs.flatMap((r) => (r.summary?.trainableParams != null ? [r.summary.trainableParams] : [])) : []));
+  const counts = cells.flatMap((c) =>
+    c?.status === 'ok' ? c.runs.flatMap((r) => (r.summary?.trainableParams != null ? [r.summary.trainableParams] : [])) : [],
+  );
   if (counts.length === 0) return '–';
-  const lo = Math.min(...counts), hi = Math.max(...counts);
+  const lo = Math.min(...counts),
+    hi = Math.max(...counts);
   return lo === hi ? formatCount(lo) : `${formatCount(lo)}–${formatCount(hi)}`;
 }
 
@@ -210,7 +234,12 @@ class TableBuilder {
   readonly missing: string[] = [];
 
   /** `withStd`: the summary column is Mean ± Std over the datasets (Tables 4 and 5), else Mean. */
-  constructor(readonly bench: Bench, o: TableOptions, readonly datasets: readonly string[], readonly withStd: boolean) {
+  constructor(
+    readonly bench: Bench,
+    o: TableOptions,
+    readonly datasets: readonly string[],
+    readonly withStd: boolean,
+  ) {
     this.digits = o.digits ?? 2;
     this.metric = o.metric ?? 'dice';
     this.metricName = this.metric === 'dice' ? 'Test Dice' : 'Test IoU';
@@ -228,7 +257,15 @@ class TableBuilder {
     values.forEach((v, j) => {
       if (v === null) this.missing.push(`${missingLabel} / ${this.columns[j]!.label}`);
     });
-    return this.add(row('method', labels, values, this.withStd, cells.map((c) => c?.id ?? null)));
+    return this.add(
+      row(
+        'method',
+        labels,
+        values,
+        this.withStd,
+        cells.map((c) => c?.id ?? null),
+      ),
+    );
   }
 
   add(r: TableRow): TableRow {
@@ -269,13 +306,18 @@ export function table3(b: Bench, o: TableOptions = {}): ResultTable {
   const tb = new TableBuilder(b, o, g.datasets, false);
   const byFamily = o.families ?? new Set(g.models.flatMap((m) => (g.learners[m] ?? []).map(learnerFamily))).size > 1;
   // With families: [model, family, method, trainable params]; rows grouped by family in METHOD_FAMILIES order.
-  const labelsOf = (model: string, learner: string, params: string): string[] => (byFamily
-    ? [model, METHOD_FAMILY_LABELS[learnerFamily(learner)], learnerLabel(learner, names.learners), params]
-    : [model, learnerLabel(learner, names.learners)]);
+  const labelsOf = (model: string, learner: string, params: string): string[] =>
+    byFamily
+      ? [model, METHOD_FAMILY_LABELS[learnerFamily(learner)], learnerLabel(learner, names.learners), params]
+      : [model, learnerLabel(learner, names.learners)];
   if (o.withPaperE2E) {
     for (const ref of PAPER_E2E) {
-      const values = g.datasets.map((d): TableValue | null => (ref.values[d] !== undefined ? { mean: ref.values[d]!, std: null, n: 1 } : null));
-      const labels = byFamily ? [modelLabel(ref.model, names.models), METHOD_FAMILY_LABELS.full, E2E_LABEL, '–'] : [modelLabel(ref.model, names.models), E2E_LABEL];
+      const values = g.datasets.map((d): TableValue | null =>
+        ref.values[d] !== undefined ? { mean: ref.values[d]!, std: null, n: 1 } : null,
+      );
+      const labels = byFamily
+        ? [modelLabel(ref.model, names.models), METHOD_FAMILY_LABELS.full, E2E_LABEL, '–']
+        : [modelLabel(ref.model, names.models), E2E_LABEL];
       const r = tb.add(row('reference', labels, values, false));
       // The paper prints no mean for these rows.
       r.summary = null;
@@ -283,7 +325,9 @@ export function table3(b: Bench, o: TableOptions = {}): ResultTable {
     }
   }
   for (const base of g.baselines) {
-    const values = g.datasets.map((d): TableValue | null => (base.values[d] !== undefined ? { mean: base.values[d]! * 100, std: null, n: 1 } : null));
+    const values = g.datasets.map((d): TableValue | null =>
+      base.values[d] !== undefined ? { mean: base.values[d]! * 100, std: null, n: 1 } : null,
+    );
     tb.add(row('baseline', byFamily ? [base.label, '', '', '0'] : [base.label, ''], values, false));
   }
   for (const model of g.models) {
@@ -291,12 +335,18 @@ export function table3(b: Bench, o: TableOptions = {}): ResultTable {
     const ordered = byFamily ? METHOD_FAMILIES.flatMap((f) => learners.filter((l) => learnerFamily(l) === f)) : learners;
     for (const learner of ordered) {
       const cells = tb.cellsOf(model, learner, null);
-      const r = tb.addMethod(labelsOf(modelLabel(model, names.models), learner, paramsLabel(cells)), cells, `${modelLabel(model, names.models)} ${learnerLabel(learner, names.learners)}`);
+      const r = tb.addMethod(
+        labelsOf(modelLabel(model, names.models), learner, paramsLabel(cells)),
+        cells,
+        `${modelLabel(model, names.models)} ${learnerLabel(learner, names.learners)}`,
+      );
       if (byFamily) r.group = learnerFamily(learner);
     }
   }
   // The paper's average is over its (prompt-tuning) methods; with other families it stays that.
-  const avg = tb.addAverage([byFamily ? 'Average across prompt-tuning methods' : 'Average across Methods', ''], (rows) => (byFamily ? rows.filter((r) => r.kind !== 'method' || r.group === 'prompt') : rows));
+  const avg = tb.addAverage([byFamily ? 'Average across prompt-tuning methods' : 'Average across Methods', ''], (rows) =>
+    byFamily ? rows.filter((r) => r.kind !== 'method' || r.group === 'prompt') : rows,
+  );
   if (byFamily) avg.labels = [avg.labels[0]!, '', '', ''];
   const metricName = tb.metricName;
   return tb.finish(
@@ -313,8 +363,11 @@ export function table3(b: Bench, o: TableOptions = {}): ResultTable {
         const notes = [...common, ...baselineNotes(tb.rows, tb.columns, tb.digits)];
         if (byFamily) {
           const i = notes.findIndex((n) => n.startsWith('Bold:'));
-          notes[i] = 'Bold: the best value of each column within each family of methods (model by model; reference and average rows excluded; for the Mean column, rows without missing cells only).';
-          notes.push('Trainable params: the trained tensors of the runs behind the row (a range when the sweeps chose different sizes); Average: over the prompt-tuning rows.');
+          notes[i] =
+            'Bold: the best value of each column within each family of methods (model by model; reference and average rows excluded; for the Mean column, rows without missing cells only).';
+          notes.push(
+            'Trainable params: the trained tensors of the runs behind the row (a range when the sweeps chose different sizes); Average: over the prompt-tuning rows.',
+          );
         }
         return notes;
       },
@@ -327,14 +380,17 @@ export function table3(b: Bench, o: TableOptions = {}): ResultTable {
 function baselineNotes(rows: readonly TableRow[], columns: readonly TableColumn[], digits: number): string[] {
   const baselines = rows.filter((r) => r.kind === 'baseline');
   if (baselines.length === 0) return [];
-  const notes = [`${baselines.map((r) => r.labels[0]).join(', ')}: untuned baselines of this bench (not prompt-tuned); a method only learned something where it beats them.`];
+  const notes = [
+    `${baselines.map((r) => r.labels[0]).join(', ')}: untuned baselines of this bench (not prompt-tuned); a method only learned something where it beats them.`,
+  ];
   const below: string[] = [];
   columns.forEach((c, j) => {
     const best = Math.max(...baselines.map((r) => r.values[j]?.mean ?? -Infinity));
     if (best === -Infinity) return;
     for (const r of rows) {
       const v = r.values[j];
-      if (r.kind === 'method' && v && round(v.mean, digits) <= round(best, digits)) below.push(`${r.labels.filter(Boolean).join(' ')} / ${c.label}`);
+      if (r.kind === 'method' && v && round(v.mean, digits) <= round(best, digits))
+        below.push(`${r.labels.filter(Boolean).join(' ')} / ${c.label}`);
     }
   });
   if (below.length) notes.push(`At or below the best baseline: ${below.join(', ')}.`);
@@ -360,7 +416,11 @@ export function table4(b: Bench, o: Table4Options = {}): ResultTable | null {
   const learner = o.learner ?? initAblationLearner();
   const g = b.grid;
   const tb = new TableBuilder(b, o, g.datasets, true);
-  for (const [label, abl] of [['Gaussian', ablation], ['a photo of a', null]] as const) tb.addMethod([label], tb.cellsOf(model, learner, abl), label);
+  for (const [label, abl] of [
+    ['Gaussian', ablation],
+    ['a photo of a', null],
+  ] as const)
+    tb.addMethod([label], tb.cellsOf(model, learner, abl), label);
   return tb.finish({
     id: 'table4',
     title: 'Table 4',
@@ -388,7 +448,11 @@ export function table5(b: Bench, o: Table5Options = {}): ResultTable | null {
     // Methods without an upsampler (adapters, LoRA, full fine-tuning) have nothing to ablate.
     const ls = (g.learners[model] ?? []).filter((l) => !isLearnerName(l) || learnerEntry(l).upsampler !== false);
     for (const learner of spec?.learners ? spec.learners.filter((l) => ls.includes(l)) : ls) {
-      const r = tb.addMethod([modelLabel(model, names.models), learnerLabel(learner, names.learners)], tb.cellsOf(model, learner, ablation), `${modelLabel(model, names.models)} ${learnerLabel(learner, names.learners)}`);
+      const r = tb.addMethod(
+        [modelLabel(model, names.models), learnerLabel(learner, names.learners)],
+        tb.cellsOf(model, learner, ablation),
+        `${modelLabel(model, names.models)} ${learnerLabel(learner, names.learners)}`,
+      );
       r.values.forEach((v, j) => {
         const base = v === null ? null : cellValue(findCell(b, { model, learner, dataset: datasets[j]!, ablation: null }), tb.metric);
         if (v !== null && base) withUps.push(base.mean - v.mean);
@@ -410,7 +474,9 @@ export function table5(b: Bench, o: Table5Options = {}): ResultTable | null {
     },
     {
       after: withUps.length
-        ? [`Against the same cells of Table 3 (${withUps.length} pairs), ${isUps ? 'adding the learnable upsampler' : 'the main grid'} changes ${metricName} by ${change(mean(withUps))} points on average.`]
+        ? [
+            `Against the same cells of Table 3 (${withUps.length} pairs), ${isUps ? 'adding the learnable upsampler' : 'the main grid'} changes ${metricName} by ${change(mean(withUps))} points on average.`,
+          ]
         : [],
     },
   );

@@ -13,9 +13,9 @@
  * Unlike fANOVA this ignores interactions; it is cheap, deterministic and needs no model.
  */
 
-import { allDistributions } from "./space.js";
-import type { Distribution, ParamValue, SearchSpace } from "./space.js";
-import type { TrialRecord } from "./storage.js";
+import { allDistributions } from './space.js';
+import type { Distribution, ParamValue, SearchSpace } from './space.js';
+import type { TrialRecord } from './storage.js';
 
 export interface ParamImportance {
   readonly param: string;
@@ -30,7 +30,7 @@ export interface ParamImportance {
 function ranks(values: readonly number[]): number[] {
   const order = values.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
   const out = new Array<number>(values.length);
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i;
     while (j + 1 < order.length && (order[j + 1] as readonly [number, number])[0] === (order[i] as readonly [number, number])[0]) j++;
     for (let k = i; k <= j; k++) out[(order[k] as readonly [number, number])[1]] = (i + j) / 2;
@@ -40,7 +40,7 @@ function ranks(values: readonly number[]): number[] {
 }
 
 function groupKeys(d: Distribution, xs: readonly ParamValue[]): string[] {
-  if (d.type === "categorical") return xs.map((x) => String(x));
+  if (d.type === 'categorical') return xs.map((x) => String(x));
   const t = xs.map((x) => (d.log ? Math.log(x as number) : (x as number)));
   const n = t.length;
   const bins = Math.min(8, Math.max(2, Math.floor(Math.sqrt(n))));
@@ -75,7 +75,7 @@ function epsilonSquared(y: readonly number[], keys: readonly string[]): number {
 }
 
 export function paramImportances(space: SearchSpace, trials: readonly TrialRecord[]): ParamImportance[] {
-  const complete = trials.filter((t) => t.state === "complete" && t.params && t.value !== null && Number.isFinite(t.value));
+  const complete = trials.filter((t) => t.state === 'complete' && t.params && t.value !== null && Number.isFinite(t.value));
   const raw: { param: string; explained: number; n: number }[] = [];
   for (const [name, d] of allDistributions(space)) {
     const having = complete.filter((t) => name in (t.params as object));
@@ -84,5 +84,7 @@ export function paramImportances(space: SearchSpace, trials: readonly TrialRecor
     raw.push({ param: name, explained, n: having.length });
   }
   const total = raw.reduce((s, r) => s + r.explained, 0);
-  return raw.map((r) => ({ ...r, importance: total > 0 ? r.explained / total : 0 })).sort((a, b) => b.importance - a.importance || a.param.localeCompare(b.param));
+  return raw
+    .map((r) => ({ ...r, importance: total > 0 ? r.explained / total : 0 }))
+    .sort((a, b) => b.importance - a.importance || a.param.localeCompare(b.param));
 }

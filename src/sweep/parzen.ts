@@ -15,9 +15,9 @@
  * draw can round onto it), which takes more uniforms from the stream.
  */
 
-import type { Distribution } from "./space.js";
-import { erf, npArgsort, npSum, roundHalfEven, truncnormLogPdf, truncnormPpf, logGaussMass } from "./numerics.js";
-import type { MT19937 } from "./random.js";
+import type { Distribution } from './space.js';
+import { erf, npArgsort, npSum, roundHalfEven, truncnormLogPdf, truncnormPpf, logGaussMass } from './numerics.js';
+import type { MT19937 } from './random.js';
 
 const EPS = 1e-12;
 const SIGMA0_MAGNITUDE = 0.2;
@@ -32,7 +32,7 @@ export interface ParzenParameters {
   /** Multivariate kernel width as a fraction of the range before Scott's n^(-1/(d+4)) (Optuna: 0.2). */
   readonly sigma0Magnitude?: number;
   /** Whose kernel densities: Optuna 3.1's (default) or 2.10's (see the file header). */
-  readonly version?: "2.10" | "3.1";
+  readonly version?: '2.10' | '3.1';
 }
 
 /** Optuna 2.10's `_normal_cdf(x, mu, sigma)` (SciPy's erf there; the C library's here). */
@@ -55,8 +55,8 @@ function kernelLogPdf210(x: number, k: NumericKernel, mu: number, sigma: number)
 }
 
 interface NumericKernel {
-  kind: "numeric";
-  dist: Exclude<Distribution, { type: "categorical" }>;
+  kind: 'numeric';
+  dist: Exclude<Distribution, { type: 'categorical' }>;
   low: number; // bounds of the kernel support, in the transformed (log) space
   high: number;
   q: number | null; // discretisation step, if any
@@ -65,7 +65,7 @@ interface NumericKernel {
 }
 
 interface CategoricalKernel {
-  kind: "categorical";
+  kind: 'categorical';
   nChoices: number;
   weights: number[][]; // [component][choice]
 }
@@ -73,8 +73,8 @@ interface CategoricalKernel {
 type Kernel = NumericKernel | CategoricalKernel;
 
 /** Transformed-space bounds and step of a numerical distribution. */
-function parzenBounds(d: Exclude<Distribution, { type: "categorical" }>): { low: number; high: number; q: number | null } {
-  if (d.type === "float") {
+function parzenBounds(d: Exclude<Distribution, { type: 'categorical' }>): { low: number; high: number; q: number | null } {
+  if (d.type === 'float') {
     if (d.log) return { low: Math.log(d.low), high: Math.log(d.high), q: null };
     if (d.step !== undefined) return { low: d.low - 0.5 * d.step, high: d.high + 0.5 * d.step, q: d.step };
     return { low: d.low, high: d.high, q: null };
@@ -85,7 +85,7 @@ function parzenBounds(d: Exclude<Distribution, { type: "categorical" }>): { low:
 }
 
 function isLog(d: Distribution): boolean {
-  return d.type !== "categorical" && !!d.log;
+  return d.type !== 'categorical' && !!d.log;
 }
 
 /** Maps a value (internal representation) to the space kernels live in. */
@@ -95,8 +95,8 @@ function toKernelSpace(d: Distribution, x: number): number {
 
 /** Maps a kernel-space sample back to a value of the distribution (rounding, clipping). */
 function fromKernelSpace(d: Distribution, x: number, q: number | null): number {
-  if (d.type === "categorical") return x;
-  if (d.type === "float") {
+  if (d.type === 'categorical') return x;
+  if (d.type === 'float') {
     if (d.log) return Math.exp(x);
     if (d.step !== undefined) return Math.min(Math.max(roundHalfEven((x - d.low) / (q as number)) * (q as number) + d.low, d.low), d.high);
     return x;
@@ -117,7 +117,7 @@ export class ParzenEstimator {
    */
   constructor(observations: ReadonlyMap<string, readonly number[]>, space: ReadonlyMap<string, Distribution>, params: ParzenParameters) {
     this.space = space;
-    this.v210 = params.version === "2.10";
+    this.v210 = params.version === '2.10';
     const first = observations.values().next().value as readonly number[] | undefined;
     const n = first ? first.length : 0;
     const considerPrior = params.considerPrior || n === 0;
@@ -137,7 +137,7 @@ export class ParzenEstimator {
     for (const [name, d] of space) {
       const obs = observations.get(name);
       if (!obs || obs.length !== n) throw new Error(`observations for "${name}" missing or of the wrong length`);
-      if (d.type === "categorical") {
+      if (d.type === 'categorical') {
         const k = d.choices.length;
         const rows = considerPrior ? n + 1 : n;
         const fill = params.priorWeight / rows;
@@ -148,7 +148,7 @@ export class ParzenEstimator {
           const s = npSum(row);
           cw.push(row.map((x) => x / s));
         }
-        this.kernels.set(name, { kind: "categorical", nChoices: k, weights: cw });
+        this.kernels.set(name, { kind: 'categorical', nChoices: k, weights: cw });
         continue;
       }
       const { low, high, q } = parzenBounds(d);
@@ -162,7 +162,9 @@ export class ParzenEstimator {
         const order = npArgsort(mus);
         const sorted = order.map((i) => mus[i] as number);
         const ext = [low, ...sorted, high];
-        const sortedSigmas = sorted.map((_, i) => Math.max((ext[i + 1] as number) - (ext[i] as number), (ext[i + 2] as number) - (ext[i + 1] as number)));
+        const sortedSigmas = sorted.map((_, i) =>
+          Math.max((ext[i + 1] as number) - (ext[i] as number), (ext[i + 2] as number) - (ext[i + 1] as number)),
+        );
         if (!params.considerEndpoints && ext.length >= 4) {
           sortedSigmas[0] = (ext[2] as number) - (ext[1] as number);
           sortedSigmas[sortedSigmas.length - 1] = (ext[ext.length - 2] as number) - (ext[ext.length - 3] as number);
@@ -176,7 +178,7 @@ export class ParzenEstimator {
       const minSigma = params.considerMagicClip ? (1.0 * (high - low)) / Math.min(100.0, 1.0 + mus.length) : EPS;
       sigmas = sigmas.map((s) => Math.min(Math.max(s, minSigma), maxSigma));
       if (considerPrior) sigmas[n] = 1.0 * (high - low);
-      this.kernels.set(name, { kind: "numeric", dist: d, low, high, q, mus, sigmas });
+      this.kernels.set(name, { kind: 'numeric', dist: d, low, high, q, mus, sigmas });
     }
   }
 
@@ -186,7 +188,7 @@ export class ParzenEstimator {
     const out = new Map<string, number[]>();
     for (const [name, d] of this.space) {
       const k = this.kernels.get(name) as Kernel;
-      if (k.kind === "categorical") {
+      if (k.kind === 'categorical') {
         const us = Array.from({ length: size }, () => rng.random());
         out.set(
           name,
@@ -218,7 +220,10 @@ export class ParzenEstimator {
             if (x >= k.high) xs[i] = again[i] as number;
           });
         }
-        out.set(name, xs.map((x) => fromKernelSpace(d, x, k.q)));
+        out.set(
+          name,
+          xs.map((x) => fromKernelSpace(d, x, k.q)),
+        );
       }
     }
     return out;
@@ -234,7 +239,7 @@ export class ParzenEstimator {
       // A lone categorical: the mixture's probability of each choice, directly.
       const [name] = this.space.keys() as IterableIterator<string>;
       const k = this.kernels.get(name as string) as Kernel;
-      if (k.kind === "categorical") {
+      if (k.kind === 'categorical') {
         const xs = samples.get(name as string) as readonly number[];
         return xs.map((x) => {
           let p = 0;
@@ -247,7 +252,7 @@ export class ParzenEstimator {
     for (const [name, d] of this.space) {
       const k = this.kernels.get(name) as Kernel;
       const xs = (samples.get(name) as readonly number[]).map((x) => toKernelSpace(d, x));
-      if (k.kind === "categorical") {
+      if (k.kind === 'categorical') {
         for (let i = 0; i < m; i++) {
           const row = comp[i] as number[];
           for (let c = 0; c < nc; c++) row[c] = (row[c] as number) + Math.log((k.weights[c] as number[])[xs[i] as number] as number);
@@ -257,7 +262,8 @@ export class ParzenEstimator {
       if (this.v210) {
         for (let i = 0; i < m; i++) {
           const row = comp[i] as number[];
-          for (let c = 0; c < nc; c++) row[c] = (row[c] as number) + kernelLogPdf210(xs[i] as number, k, k.mus[c] as number, k.sigmas[c] as number);
+          for (let c = 0; c < nc; c++)
+            row[c] = (row[c] as number) + kernelLogPdf210(xs[i] as number, k, k.mus[c] as number, k.sigmas[c] as number);
         }
         continue;
       }
@@ -290,4 +296,3 @@ export class ParzenEstimator {
     });
   }
 }
-

@@ -13,11 +13,11 @@
  * the next call connects again.
  */
 
-import pg from "pg";
-import { redactUrl } from "../util/redact.js";
-import { StorageError, TransientStorageError } from "./storage.js";
-import { SqlStudyStorage } from "./sql-storage.js";
-import type { OpenStorageOptions, Row, SqlDriver, SqlValue, StudyStorage } from "./storage.js";
+import pg from 'pg';
+import { redactUrl } from '../util/redact.js';
+import { StorageError, TransientStorageError } from './storage.js';
+import { SqlStudyStorage } from './sql-storage.js';
+import type { OpenStorageOptions, Row, SqlDriver, SqlValue, StudyStorage } from './storage.js';
 
 /** First half of the advisory-lock key pair: marks the locks as tunevlseg's. */
 const LOCK_NAMESPACE = 0x7476;
@@ -28,11 +28,11 @@ function numbered(sql: string): string {
   return sql.replace(/\?/g, () => `$${++i}`);
 }
 
-const NOW_SQL = "SELECT (extract(epoch from clock_timestamp()) * 1000)::float8 AS now";
+const NOW_SQL = 'SELECT (extract(epoch from clock_timestamp()) * 1000)::float8 AS now';
 
-function clientDriver(q: (sql: string, params?: readonly SqlValue[]) => Promise<pg.QueryResult>): Omit<SqlDriver, "transaction" | "close"> {
+function clientDriver(q: (sql: string, params?: readonly SqlValue[]) => Promise<pg.QueryResult>): Omit<SqlDriver, 'transaction' | 'close'> {
   return {
-    dialect: "postgres",
+    dialect: 'postgres',
     all: async (sql, params = []) => (await q(numbered(sql), params)).rows as Row[],
     run: async (sql, params = []) => (await q(numbered(sql), params)).rowCount ?? 0,
     now: async () => Number((await q(NOW_SQL)).rows[0]?.now),
@@ -47,15 +47,16 @@ function clientDriver(q: (sql: string, params?: readonly SqlValue[]) => Promise<
  */
 async function probe(url: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
-  client.on("error", () => undefined);
+  client.on('error', () => undefined);
   try {
     await client.connect();
-    await client.query("SELECT 1");
+    await client.query('SELECT 1');
     await client.end();
   } catch (e) {
     (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
     let why = (e as Error).message;
-    if (/password must be a string/.test(why)) why = "the server asks for a password and none was given: set PGPASSWORD or add the server to ~/.pgpass";
+    if (/password must be a string/.test(why))
+      why = 'the server asks for a password and none was given: set PGPASSWORD or add the server to ~/.pgpass';
     // The cause keeps the error's code: a server restarting (ECONNREFUSED, 57P03) is transient, a bad password is not.
     throw new StorageError(`${redactUrl(url)}: cannot connect to PostgreSQL: ${why}`, { cause: e });
   }
@@ -75,7 +76,7 @@ export async function openPostgres(url: string, opts: OpenStorageOptions = {}): 
     idle_in_transaction_session_timeout: Math.max(1, Math.round(opts.idleInTransactionTimeoutMs ?? PG_IDLE_IN_TRANSACTION_TIMEOUT_MS)),
   });
   // An idle client losing its connection must not crash the worker; the next query reconnects.
-  pool.on("error", () => undefined);
+  pool.on('error', () => undefined);
   const base = clientDriver((sql, params) => pool.query(sql, params as SqlValue[]));
   const driver: SqlDriver = {
     ...base,
@@ -84,29 +85,32 @@ export async function openPostgres(url: string, opts: OpenStorageOptions = {}): 
       // A checked-out client is not watched by the pool: without a listener, a connection the
       // server terminates (restart, admin shutdown) would be an uncaught 'error' event.
       const onError = (): void => undefined;
-      client.on("error", onError);
+      client.on('error', onError);
       const tx: SqlDriver = {
         ...clientDriver((sql, params) => client.query(sql, params as SqlValue[])),
-        transaction: () => Promise.reject(new StorageError("nested transactions are not supported")),
+        transaction: () => Promise.reject(new StorageError('nested transactions are not supported')),
         close: async () => undefined,
       };
       let failed: Error | undefined;
       try {
-        await client.query("BEGIN");
+        await client.query('BEGIN');
         await client.query(`SET LOCAL lock_timeout = ${lockTimeoutMs}`);
-        await client.query("SELECT pg_advisory_xact_lock($1, $2)", [LOCK_NAMESPACE, lockKey]);
+        await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, lockKey]);
         const out = await fn(tx);
-        await client.query("COMMIT");
+        await client.query('COMMIT');
         return out;
       } catch (e) {
         failed = e as Error;
-        await client.query("ROLLBACK").catch(() => undefined);
-        if ((e as { code?: string }).code === "55P03") {
-          throw new TransientStorageError(`${redactUrl(url)}: the study's lock stayed taken for ${lockTimeoutMs / 1000} s (another worker is claiming, or stopped while claiming)`, { cause: e });
+        await client.query('ROLLBACK').catch(() => undefined);
+        if ((e as { code?: string }).code === '55P03') {
+          throw new TransientStorageError(
+            `${redactUrl(url)}: the study's lock stayed taken for ${lockTimeoutMs / 1000} s (another worker is claiming, or stopped while claiming)`,
+            { cause: e },
+          );
         }
         throw e;
       } finally {
-        client.off("error", onError);
+        client.off('error', onError);
         // A client whose transaction failed may hold a dead connection: destroy it, do not pool it.
         client.release(failed);
       }

@@ -4,14 +4,14 @@
  * SuccessiveHalvingPruner (asynchronous successive halving).
  */
 
-import type { Direction } from "./tpe.js";
-import type { TrialRecord } from "./storage.js";
+import type { Direction } from './tpe.js';
+import type { TrialRecord } from './storage.js';
 
 export interface PruneContext {
   /** The trial being decided on, with its intermediate values so far. */
-  readonly trial: Pick<TrialRecord, "number" | "intermediate">;
+  readonly trial: Pick<TrialRecord, 'number' | 'intermediate'>;
   /** All trials of the study (any state). */
-  readonly trials: readonly Pick<TrialRecord, "number" | "state" | "intermediate">[];
+  readonly trials: readonly Pick<TrialRecord, 'number' | 'state' | 'intermediate'>[];
   readonly direction: Direction;
 }
 
@@ -25,12 +25,12 @@ export class NopPruner implements Pruner {
   }
 }
 
-function lastStep(t: Pick<TrialRecord, "intermediate">): number | null {
+function lastStep(t: Pick<TrialRecord, 'intermediate'>): number | null {
   if (t.intermediate.length === 0) return null;
   return Math.max(...t.intermediate.map(([s]) => s));
 }
 
-function valueAt(t: Pick<TrialRecord, "intermediate">, step: number): number | undefined {
+function valueAt(t: Pick<TrialRecord, 'intermediate'>, step: number): number | undefined {
   for (const [s, v] of t.intermediate) if (s === step) return v;
   return undefined;
 }
@@ -67,12 +67,12 @@ export class PercentilePruner implements Pruner {
   constructor(o: PercentilePrunerOptions) {
     this.o = { nStartupTrials: 5, nWarmupSteps: 0, intervalSteps: 1, nMinTrials: 1, ...o };
     if (!(this.o.percentile >= 0 && this.o.percentile <= 100)) throw new RangeError(`percentile must be in [0, 100], got ${o.percentile}`);
-    if (this.o.nStartupTrials < 0 || this.o.nWarmupSteps < 0) throw new RangeError("nStartupTrials and nWarmupSteps must be >= 0");
-    if (this.o.intervalSteps < 1 || this.o.nMinTrials < 1) throw new RangeError("intervalSteps and nMinTrials must be >= 1");
+    if (this.o.nStartupTrials < 0 || this.o.nWarmupSteps < 0) throw new RangeError('nStartupTrials and nWarmupSteps must be >= 0');
+    if (this.o.intervalSteps < 1 || this.o.nMinTrials < 1) throw new RangeError('intervalSteps and nMinTrials must be >= 1');
   }
 
   prune({ trial, trials, direction }: PruneContext): boolean {
-    const completed = trials.filter((t) => t.state === "complete");
+    const completed = trials.filter((t) => t.state === 'complete');
     if (completed.length === 0 || completed.length < this.o.nStartupTrials) return false;
     const step = lastStep(trial);
     if (step === null || step < this.o.nWarmupSteps) return false;
@@ -82,25 +82,25 @@ export class PercentilePruner implements Pruner {
     if (previous >= checkpoint) return false;
     const own = trial.intermediate.map(([, v]) => v).filter((v) => !Number.isNaN(v));
     if (own.length === 0) return true;
-    const best = direction === "maximize" ? Math.max(...own) : Math.min(...own);
+    const best = direction === 'maximize' ? Math.max(...own) : Math.min(...own);
     const others = completed.map((t) => valueAt(t, step)).filter((v): v is number => v !== undefined);
     if (others.length < this.o.nMinTrials) return false;
-    const p = nanPercentile(others, direction === "maximize" ? 100 - this.o.percentile : this.o.percentile);
+    const p = nanPercentile(others, direction === 'maximize' ? 100 - this.o.percentile : this.o.percentile);
     if (Number.isNaN(p)) return false;
-    return direction === "maximize" ? best < p : best > p;
+    return direction === 'maximize' ? best < p : best > p;
   }
 }
 
 /** Prunes trials worse than the median of completed trials at the same step. */
 export class MedianPruner extends PercentilePruner {
-  constructor(o: Omit<PercentilePrunerOptions, "percentile"> = {}) {
+  constructor(o: Omit<PercentilePrunerOptions, 'percentile'> = {}) {
     super({ ...o, percentile: 50 });
   }
 }
 
 export interface SuccessiveHalvingOptions {
   /** Steps before the first rung; "auto" = max(1, last step of the longest completed trial / 100). */
-  readonly minResource?: number | "auto";
+  readonly minResource?: number | 'auto';
   /** Keep the best 1/reductionFactor at each rung (4). */
   readonly reductionFactor?: number;
   /** Rungs start at minResource * reductionFactor^minEarlyStoppingRate (0). */
@@ -123,14 +123,14 @@ export class SuccessiveHalvingPruner implements Pruner {
   private readonly bootstrap: number;
 
   constructor(o: SuccessiveHalvingOptions = {}) {
-    const mr = o.minResource ?? "auto";
-    this.minResource = mr === "auto" ? null : mr;
+    const mr = o.minResource ?? 'auto';
+    this.minResource = mr === 'auto' ? null : mr;
     this.rf = o.reductionFactor ?? 4;
     this.rate = o.minEarlyStoppingRate ?? 0;
     this.bootstrap = o.bootstrapCount ?? 0;
     if (this.minResource !== null && !(this.minResource >= 1)) throw new RangeError("minResource must be >= 1 or 'auto'");
-    if (!(this.rf >= 2)) throw new RangeError("reductionFactor must be >= 2");
-    if (this.rate < 0 || this.bootstrap < 0) throw new RangeError("minEarlyStoppingRate and bootstrapCount must be >= 0");
+    if (!(this.rf >= 2)) throw new RangeError('reductionFactor must be >= 2');
+    if (this.rate < 0 || this.bootstrap < 0) throw new RangeError('minEarlyStoppingRate and bootstrapCount must be >= 0');
   }
 
   private rungStep(rung: number): number {
@@ -138,7 +138,7 @@ export class SuccessiveHalvingPruner implements Pruner {
   }
 
   /** The value a trial recorded at a rung, if it got there. */
-  private rungValue(t: Pick<TrialRecord, "intermediate">, rung: number): number | undefined {
+  private rungValue(t: Pick<TrialRecord, 'intermediate'>, rung: number): number | undefined {
     const at = this.rungStep(rung);
     let best: [number, number] | undefined;
     for (const e of t.intermediate) if (e[0] >= at && (!best || e[0] < best[0])) best = [e[0], e[1]];
@@ -149,7 +149,10 @@ export class SuccessiveHalvingPruner implements Pruner {
     const step = lastStep(trial);
     if (step === null) return false;
     if (this.minResource === null) {
-      const steps = trials.filter((t) => t.state === "complete").map(lastStep).filter((s): s is number => s !== null);
+      const steps = trials
+        .filter((t) => t.state === 'complete')
+        .map(lastStep)
+        .filter((s): s is number => s !== null);
       if (steps.length === 0) return false;
       this.minResource = Math.max(Math.floor(Math.max(...steps) / 100), 1);
     }
@@ -161,13 +164,17 @@ export class SuccessiveHalvingPruner implements Pruner {
     for (;;) {
       if (step < this.rungStep(rung)) return false;
       if (Number.isNaN(value)) return true;
-      const competing = trials.filter((t) => t.number !== trial.number).map((t) => this.rungValue(t, rung)).filter((v): v is number => v !== undefined);
+      const competing = trials
+        .filter((t) => t.number !== trial.number)
+        .map((t) => this.rungValue(t, rung))
+        .filter((v): v is number => v !== undefined);
       competing.push(value);
       if (competing.length <= this.bootstrap) return true;
       let idx = Math.floor(competing.length / this.rf) - 1;
       if (idx === -1) idx = 0;
       competing.sort((a, b) => a - b);
-      const promotable = direction === "maximize" ? value >= (competing[competing.length - 1 - idx] as number) : value <= (competing[idx] as number);
+      const promotable =
+        direction === 'maximize' ? value >= (competing[competing.length - 1 - idx] as number) : value <= (competing[idx] as number);
       if (!promotable) return true;
       rung++;
     }

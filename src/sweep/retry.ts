@@ -11,20 +11,30 @@
  * server that is down or restarting. Anything else (a constraint, a bad study name, a bug) is
  * thrown at once.
  */
-import { setTimeout as sleep } from "node:timers/promises";
-import { redactText } from "../util/redact.js";
-import { StorageError, TransientStorageError } from "./storage.js";
+import { setTimeout as sleep } from 'node:timers/promises';
+import { redactText } from '../util/redact.js';
+import { StorageError, TransientStorageError } from './storage.js';
 
-const PG_TRANSIENT = new Set(["40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03", "53300"]);
-const SOCKET_TRANSIENT = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENETDOWN", "EAI_AGAIN"]);
-const PG_MESSAGES = /Connection terminated|connection error|timeout exceeded when trying to connect|terminating connection|Query read timeout/i;
+const PG_TRANSIENT = new Set(['40001', '40P01', '55P03', '57014', '57P01', '57P02', '57P03', '53300']);
+const SOCKET_TRANSIENT = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+]);
+const PG_MESSAGES =
+  /Connection terminated|connection error|timeout exceeded when trying to connect|terminating connection|Query read timeout/i;
 
 /** Whether `e` (or an error it wraps) is a storage failure that may pass by itself. */
 export function isTransientStorageError(e: unknown): boolean {
   for (let cur: unknown = e, depth = 0; cur !== null && cur !== undefined && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) {
     if (cur instanceof TransientStorageError) return true;
     const code = (cur as { code?: unknown }).code;
-    if (typeof code === "string") {
+    if (typeof code === 'string') {
       if (/^SQLITE_(BUSY|LOCKED)/.test(code)) return true;
       if (/^08/.test(code) || PG_TRANSIENT.has(code) || SOCKET_TRANSIENT.has(code)) return true;
     }
@@ -35,7 +45,7 @@ export function isTransientStorageError(e: unknown): boolean {
 
 /** The storage stayed unreachable for the whole retry budget. */
 export class StorageUnavailableError extends StorageError {
-  override name = "StorageUnavailableError";
+  override name = 'StorageUnavailableError';
 }
 
 export interface StorageRetryOptions {
@@ -76,10 +86,15 @@ export class StorageRetry {
         const reason = redactText(e instanceof Error ? e.message : String(e));
         if (this.outageSince === null) {
           this.outageSince = now;
-          this.o.log(`storage ${this.o.url}: cannot ${what} (${reason}); retrying with backoff for up to ${Math.round(this.maxOutageMs / 1000)} s`);
+          this.o.log(
+            `storage ${this.o.url}: cannot ${what} (${reason}); retrying with backoff for up to ${Math.round(this.maxOutageMs / 1000)} s`,
+          );
         }
         if (now - this.outageSince >= this.maxOutageMs) {
-          throw new StorageUnavailableError(`storage ${this.o.url} unreachable for ${Math.round((now - this.outageSince) / 1000)} s: cannot ${what} (${reason})`, { cause: e });
+          throw new StorageUnavailableError(
+            `storage ${this.o.url} unreachable for ${Math.round((now - this.outageSince) / 1000)} s: cannot ${what} (${reason})`,
+            { cause: e },
+          );
         }
         const delay = Math.min(10_000, 100 * 2 ** Math.min(attempt, 10));
         await sleep(delay * (0.5 + Math.random() / 2));

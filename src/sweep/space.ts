@@ -25,7 +25,7 @@
 export type Choice = string | number | boolean | null;
 
 export interface FloatDistribution {
-  readonly type: "float";
+  readonly type: 'float';
   readonly low: number;
   readonly high: number;
   readonly log?: boolean;
@@ -33,7 +33,7 @@ export interface FloatDistribution {
 }
 
 export interface IntDistribution {
-  readonly type: "int";
+  readonly type: 'int';
   readonly low: number;
   readonly high: number;
   readonly step?: number;
@@ -41,7 +41,7 @@ export interface IntDistribution {
 }
 
 export interface CategoricalDistribution {
-  readonly type: "categorical";
+  readonly type: 'categorical';
   readonly choices: readonly Choice[];
 }
 
@@ -58,27 +58,39 @@ export type Params = Record<string, ParamValue>;
 // ---------------------------------------------------------------- constructors
 
 export function float(low: number, high: number, opts: { log?: boolean; step?: number } = {}): FloatDistribution {
-  const d: FloatDistribution = { type: "float", low, high, ...(opts.log ? { log: true } : {}), ...(opts.step !== undefined ? { step: opts.step } : {}) };
-  validateDistribution(d, "float()");
+  const d: FloatDistribution = {
+    type: 'float',
+    low,
+    high,
+    ...(opts.log ? { log: true } : {}),
+    ...(opts.step !== undefined ? { step: opts.step } : {}),
+  };
+  validateDistribution(d, 'float()');
   return d;
 }
 
 export function int(low: number, high: number, opts: { log?: boolean; step?: number } = {}): IntDistribution {
-  const d: IntDistribution = { type: "int", low, high, ...(opts.log ? { log: true } : {}), ...(opts.step !== undefined && opts.step !== 1 ? { step: opts.step } : {}) };
-  validateDistribution(d, "int()");
+  const d: IntDistribution = {
+    type: 'int',
+    low,
+    high,
+    ...(opts.log ? { log: true } : {}),
+    ...(opts.step !== undefined && opts.step !== 1 ? { step: opts.step } : {}),
+  };
+  validateDistribution(d, 'int()');
   return d;
 }
 
 export function categorical<const T extends Choice>(choices: readonly T[]): CategoricalDistribution {
-  const d: CategoricalDistribution = { type: "categorical", choices: [...choices] };
-  validateDistribution(d, "categorical()");
+  const d: CategoricalDistribution = { type: 'categorical', choices: [...choices] };
+  validateDistribution(d, 'categorical()');
   return d;
 }
 
 // ---------------------------------------------------------------- validation
 
 export class SpaceError extends Error {
-  override name = "SpaceError";
+  override name = 'SpaceError';
 }
 
 function fail(where: string, msg: string): never {
@@ -86,52 +98,55 @@ function fail(where: string, msg: string): never {
 }
 
 function isFiniteNumber(x: unknown): x is number {
-  return typeof x === "number" && Number.isFinite(x);
+  return typeof x === 'number' && Number.isFinite(x);
 }
 
 export function validateDistribution(d: Distribution, where: string): void {
-  if (d.type === "categorical") {
-    if (!Array.isArray(d.choices) || d.choices.length === 0) fail(where, "categorical needs a non-empty `choices` array");
+  if (d.type === 'categorical') {
+    if (!Array.isArray(d.choices) || d.choices.length === 0) fail(where, 'categorical needs a non-empty `choices` array');
     // A choice may be listed twice, as Optuna allows: random sampling then draws it more often,
     // and its first position is the one TPE counts (the original's `choice(32, 129, 32)`).
     for (const c of d.choices) {
-      const ok = c === null || typeof c === "string" || typeof c === "boolean" || isFiniteNumber(c);
+      const ok = c === null || typeof c === 'string' || typeof c === 'boolean' || isFiniteNumber(c);
       if (!ok) fail(where, `choice ${JSON.stringify(c)} is not a string, finite number, boolean or null`);
     }
     return;
   }
-  if (d.type !== "float" && d.type !== "int") fail(where, `unknown type ${JSON.stringify((d as { type: unknown }).type)}; expected "float", "int" or "categorical"`);
-  if (!isFiniteNumber(d.low) || !isFiniteNumber(d.high)) fail(where, "`low` and `high` must be finite numbers");
+  if (d.type !== 'float' && d.type !== 'int')
+    fail(where, `unknown type ${JSON.stringify((d as { type: unknown }).type)}; expected "float", "int" or "categorical"`);
+  if (!isFiniteNumber(d.low) || !isFiniteNumber(d.high)) fail(where, '`low` and `high` must be finite numbers');
   if (!(d.low < d.high)) fail(where, `expected low < high, got low=${d.low} high=${d.high}`);
-  if (d.log !== undefined && typeof d.log !== "boolean") fail(where, "`log` must be a boolean");
-  if (d.step !== undefined && (!isFiniteNumber(d.step) || d.step <= 0)) fail(where, "`step` must be a positive number");
-  if (d.type === "int") {
-    if (!Number.isInteger(d.low) || !Number.isInteger(d.high)) fail(where, "int bounds must be integers");
-    if (d.step !== undefined && !Number.isInteger(d.step)) fail(where, "int step must be an integer");
-    if (d.log && d.step !== undefined && d.step !== 1) fail(where, "int with log=true needs step 1");
-    if (d.log && d.low < 1) fail(where, "int with log=true needs low >= 1");
+  if (d.log !== undefined && typeof d.log !== 'boolean') fail(where, '`log` must be a boolean');
+  if (d.step !== undefined && (!isFiniteNumber(d.step) || d.step <= 0)) fail(where, '`step` must be a positive number');
+  if (d.type === 'int') {
+    if (!Number.isInteger(d.low) || !Number.isInteger(d.high)) fail(where, 'int bounds must be integers');
+    if (d.step !== undefined && !Number.isInteger(d.step)) fail(where, 'int step must be an integer');
+    if (d.log && d.step !== undefined && d.step !== 1) fail(where, 'int with log=true needs step 1');
+    if (d.log && d.low < 1) fail(where, 'int with log=true needs low >= 1');
   } else {
-    if (d.log && d.step !== undefined) fail(where, "float cannot have both `log` and `step`");
-    if (d.log && d.low <= 0) fail(where, "float with log=true needs low > 0");
+    if (d.log && d.step !== undefined) fail(where, 'float cannot have both `log` and `step`');
+    if (d.log && d.low <= 0) fail(where, 'float with log=true needs low > 0');
   }
 }
 
 /** Checks a space (e.g. read back from JSON) and returns it typed; errors name the path. */
-export function parseSpace(raw: unknown, where = "space"): SearchSpace {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) fail(where, "expected an object with `params`");
+export function parseSpace(raw: unknown, where = 'space'): SearchSpace {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(where, 'expected an object with `params`');
   const obj = raw as Record<string, unknown>;
-  for (const k of Object.keys(obj)) if (k !== "params" && k !== "when") fail(where, `unexpected key ${JSON.stringify(k)} (expected "params" and optional "when")`);
-  const params = obj["params"];
-  if (typeof params !== "object" || params === null || Array.isArray(params)) fail(`${where}.params`, "expected an object of distributions");
+  for (const k of Object.keys(obj))
+    if (k !== 'params' && k !== 'when') fail(where, `unexpected key ${JSON.stringify(k)} (expected "params" and optional "when")`);
+  const params = obj['params'];
+  if (typeof params !== 'object' || params === null || Array.isArray(params))
+    fail(`${where}.params`, 'expected an object of distributions');
   for (const [name, d] of Object.entries(params as Record<string, unknown>)) {
-    if (typeof d !== "object" || d === null) fail(`${where}.params.${name}`, "expected a distribution object");
+    if (typeof d !== 'object' || d === null) fail(`${where}.params.${name}`, 'expected a distribution object');
     validateDistribution(d as Distribution, `${where}.params.${name}`);
   }
-  const when = obj["when"];
+  const when = obj['when'];
   if (when !== undefined) {
-    if (typeof when !== "object" || when === null || Array.isArray(when)) fail(`${where}.when`, "expected an object");
+    if (typeof when !== 'object' || when === null || Array.isArray(when)) fail(`${where}.when`, 'expected an object');
     for (const [p, cases] of Object.entries(when as Record<string, unknown>)) {
-      if (typeof cases !== "object" || cases === null) fail(`${where}.when.${p}`, "expected an object of sub-spaces keyed by choice");
+      if (typeof cases !== 'object' || cases === null) fail(`${where}.when.${p}`, 'expected an object of sub-spaces keyed by choice');
       for (const [c, sub] of Object.entries(cases as Record<string, unknown>)) parseSpace(sub, `${where}.when.${p}.${c}`);
     }
   }
@@ -143,15 +158,15 @@ export function parseSpace(raw: unknown, where = "space"): SearchSpace {
 function checkNames(space: SearchSpace, where: string, above: Map<string, Distribution>): void {
   const scope = new Map(above);
   for (const [name, d] of Object.entries(space.params)) {
-    if (scope.has(name)) fail(`${where}.params.${name}`, "parameter defined twice on one path");
+    if (scope.has(name)) fail(`${where}.params.${name}`, 'parameter defined twice on one path');
     scope.set(name, d);
   }
   for (const [p, cases] of Object.entries(space.when ?? {})) {
     const d = scope.get(p);
-    if (!d || d.type !== "categorical") fail(`${where}.when.${p}`, `"${p}" must be a categorical parameter defined at this level or above`);
+    if (!d || d.type !== 'categorical') fail(`${where}.when.${p}`, `"${p}" must be a categorical parameter defined at this level or above`);
     const keys = new Set(d.choices.map(choiceKey));
     for (const [c, sub] of Object.entries(cases)) {
-      if (!keys.has(c)) fail(`${where}.when.${p}.${c}`, `"${c}" is not one of the choices of "${p}" (${[...keys].join(", ")})`);
+      if (!keys.has(c)) fail(`${where}.when.${p}.${c}`, `"${c}" is not one of the choices of "${p}" (${[...keys].join(', ')})`);
       checkNames(sub, `${where}.when.${p}.${c}`, scope);
     }
   }
@@ -166,43 +181,43 @@ export function choiceKey(c: Choice): string {
 
 export function distributionsEqual(a: Distribution, b: Distribution): boolean {
   if (a.type !== b.type) return false;
-  if (a.type === "categorical") {
+  if (a.type === 'categorical') {
     const bc = (b as CategoricalDistribution).choices;
     return a.choices.length === bc.length && a.choices.every((c, i) => c === bc[i]);
   }
   const bn = b as FloatDistribution | IntDistribution;
-  const stepA = a.step ?? (a.type === "int" ? 1 : undefined);
-  const stepB = bn.step ?? (bn.type === "int" ? 1 : undefined);
+  const stepA = a.step ?? (a.type === 'int' ? 1 : undefined);
+  const stepB = bn.step ?? (bn.type === 'int' ? 1 : undefined);
   return a.low === bn.low && a.high === bn.high && !!a.log === !!bn.log && stepA === stepB;
 }
 
 /** True when the distribution has a single possible value. */
 export function isSingle(d: Distribution): boolean {
-  if (d.type === "categorical") return d.choices.length === 1;
+  if (d.type === 'categorical') return d.choices.length === 1;
   return d.low === d.high;
 }
 
 /** Internal (numeric) representation: the index for categoricals, the number otherwise. */
 export function toInternal(d: Distribution, value: ParamValue): number {
-  if (d.type === "categorical") {
+  if (d.type === 'categorical') {
     const i = d.choices.findIndex((c) => c === value);
     if (i < 0) throw new SpaceError(`value ${JSON.stringify(value)} is not one of the choices ${JSON.stringify(d.choices)}`);
     return i;
   }
-  if (typeof value !== "number") throw new SpaceError(`expected a number, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'number') throw new SpaceError(`expected a number, got ${JSON.stringify(value)}`);
   return value;
 }
 
 export function toExternal(d: Distribution, internal: number): ParamValue {
-  if (d.type === "categorical") return d.choices[internal] as Choice;
+  if (d.type === 'categorical') return d.choices[internal] as Choice;
   return internal;
 }
 
 export function contains(d: Distribution, value: ParamValue): boolean {
-  if (d.type === "categorical") return d.choices.some((c) => c === value);
-  if (typeof value !== "number" || !Number.isFinite(value)) return false;
+  if (d.type === 'categorical') return d.choices.some((c) => c === value);
+  if (typeof value !== 'number' || !Number.isFinite(value)) return false;
   if (value < d.low || value > d.high) return false;
-  if (d.type === "int") {
+  if (d.type === 'int') {
     if (!Number.isInteger(value)) return false;
     const step = d.step ?? 1;
     return (value - d.low) % step === 0;
@@ -261,7 +276,9 @@ export function allDistributions(space: SearchSpace): Map<string, Distribution> 
 export function checkParams(space: SearchSpace, params: Readonly<Params>): void {
   const active = activeDistributions(space, params);
   for (const [name, d] of active) {
-    if (!contains(d, params[name] as ParamValue)) throw new SpaceError(`parameter "${name}"=${JSON.stringify(params[name])} is outside ${JSON.stringify(d)}`);
+    if (!contains(d, params[name] as ParamValue))
+      throw new SpaceError(`parameter "${name}"=${JSON.stringify(params[name])} is outside ${JSON.stringify(d)}`);
   }
-  for (const name of Object.keys(params)) if (!active.has(name)) throw new SpaceError(`parameter "${name}" is not active in the space for ${JSON.stringify(params)}`);
+  for (const name of Object.keys(params))
+    if (!active.has(name)) throw new SpaceError(`parameter "${name}" is not active in the space for ${JSON.stringify(params)}`);
 }

@@ -13,12 +13,12 @@
  * meanwhile, so the reaper does not count that time against running trials).
  */
 
-import fs from "node:fs";
-import path from "node:path";
-import Database from "better-sqlite3";
-import { StorageError, TransientStorageError } from "./storage.js";
-import { SqlStudyStorage } from "./sql-storage.js";
-import type { OpenStorageOptions, Row, SqlDriver, SqlValue, StudyStorage } from "./storage.js";
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { StorageError, TransientStorageError } from './storage.js';
+import { SqlStudyStorage } from './sql-storage.js';
+import type { OpenStorageOptions, Row, SqlDriver, SqlValue, StudyStorage } from './storage.js';
 
 /** How long a call waits for another process's write lock before failing (transiently). */
 export const SQLITE_BUSY_TIMEOUT_MS = 60_000;
@@ -27,26 +27,28 @@ const BUSY_SLICE_MS = 25;
 /** A wait for the lock longer than this is a stall (see takeStall). */
 const STALL_MS = 2_000;
 
-const isBusy = (e: unknown): boolean => /^SQLITE_(BUSY|LOCKED)/.test(String((e as { code?: unknown }).code ?? ""));
+const isBusy = (e: unknown): boolean => /^SQLITE_(BUSY|LOCKED)/.test(String((e as { code?: unknown }).code ?? ''));
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const queues = new Map<string | symbol, Promise<void>>();
 
 export async function openSqlite(file: string, url = `sqlite:${file}`, opts: OpenStorageOptions = {}): Promise<StudyStorage> {
   const create = opts.create !== false;
-  if (!create && file !== ":memory:" && !fs.existsSync(file)) {
-    throw new StorageError(`${url}: no study database at ${path.resolve(file)} (no sweep has written there; pass the --storage the sweep used)`);
+  if (!create && file !== ':memory:' && !fs.existsSync(file)) {
+    throw new StorageError(
+      `${url}: no study database at ${path.resolve(file)} (no sweep has written there; pass the --storage the sweep used)`,
+    );
   }
-  if (create && file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  if (create && file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   let db: Database.Database;
   try {
     // Opening waits as SQLite does (a sweep creating the file at the same moment); calls then
     // wait in slices (patiently, below).
     db = new Database(file, { timeout: SQLITE_BUSY_TIMEOUT_MS, fileMustExist: !create });
     // A database made by a sweep is already in WAL mode; an opener that may not create leaves the file's mode alone.
-    if (create) db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = NORMAL");
-    db.pragma("foreign_keys = ON");
+    if (create) db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
     db.pragma(`busy_timeout = ${BUSY_SLICE_MS}`);
   } catch (e) {
     throw new StorageError(`${url}: cannot open SQLite database ${file}: ${(e as Error).message}`);
@@ -61,7 +63,7 @@ export async function openSqlite(file: string, url = `sqlite:${file}`, opts: Ope
   // heartbeat timer must not slip a statement into another task's open transaction, and a
   // second connection waiting for the write lock would block the thread (better-sqlite3 is
   // synchronous) while the holder, on the same thread, can never finish.
-  const key = file === ":memory:" ? Symbol("memory") : path.resolve(file);
+  const key = file === ':memory:' ? Symbol('memory') : path.resolve(file);
   const exclusive = <T>(fn: () => Promise<T> | T): Promise<T> => {
     const prev = queues.get(key) ?? Promise.resolve();
     const next = prev.then(fn, fn);
@@ -91,14 +93,17 @@ export async function openSqlite(file: string, url = `sqlite:${file}`, opts: Ope
         if (!isBusy(e)) throw e;
         busySince ??= Date.now();
         if (Date.now() - t0 >= busyTimeoutMs) {
-          throw new TransientStorageError(`${url}: the database stayed locked by another process for ${Math.round((Date.now() - t0) / 1000)} s (${(e as Error).message})`, { cause: e });
+          throw new TransientStorageError(
+            `${url}: the database stayed locked by another process for ${Math.round((Date.now() - t0) / 1000)} s (${(e as Error).message})`,
+            { cause: e },
+          );
         }
         await pause(delay);
       }
     }
   };
   const raw: SqlDriver = {
-    dialect: "sqlite",
+    dialect: 'sqlite',
     all: async (sql, params: readonly SqlValue[] = []) => {
       const s = stmt(sql);
       if (s.reader) return s.all(...params) as Row[];
@@ -113,18 +118,18 @@ export async function openSqlite(file: string, url = `sqlite:${file}`, opts: Ope
     },
   };
   const driver: SqlDriver = {
-    dialect: "sqlite",
+    dialect: 'sqlite',
     all: (sql, params) => exclusive(() => patiently(() => raw.all(sql, params))),
     run: (sql, params) => exclusive(() => patiently(() => raw.run(sql, params))),
     transaction: (_lockKey, fn) =>
       exclusive(async () => {
-        await patiently(() => db.exec("BEGIN IMMEDIATE"));
+        await patiently(() => db.exec('BEGIN IMMEDIATE'));
         try {
           const out = await fn(raw);
-          db.exec("COMMIT");
+          db.exec('COMMIT');
           return out;
         } catch (e) {
-          if (db.inTransaction) db.exec("ROLLBACK");
+          if (db.inTransaction) db.exec('ROLLBACK');
           throw e;
         }
       }),

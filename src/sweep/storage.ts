@@ -19,8 +19,8 @@
  * has finished (Optuna's asynchronous behaviour: faster, not reproducible).
  */
 
-import type { Direction, TpeSettings, TrialState } from "./tpe.js";
-import type { Params, SearchSpace } from "./space.js";
+import type { Direction, TpeSettings, TrialState } from './tpe.js';
+import type { Params, SearchSpace } from './space.js';
 
 export interface StudyConfig {
   readonly name: string;
@@ -83,12 +83,12 @@ export interface ClaimOptions {
 }
 
 export type Claim =
-  | { readonly kind: "trial"; readonly trial: TrialRecord; readonly history: readonly TrialRecord[] }
-  | { readonly kind: "wait" }
-  | { readonly kind: "done" };
+  | { readonly kind: 'trial'; readonly trial: TrialRecord; readonly history: readonly TrialRecord[] }
+  | { readonly kind: 'wait' }
+  | { readonly kind: 'done' };
 
 export interface FinishResult {
-  readonly state: "complete" | "pruned" | "failed";
+  readonly state: 'complete' | 'pruned' | 'failed';
   readonly value?: number | null;
   readonly error?: string | null;
   readonly attrs?: Readonly<Record<string, unknown>>;
@@ -130,7 +130,7 @@ export interface OpenStorageOptions {
 }
 
 export class StorageError extends Error {
-  override name = "StorageError";
+  override name = 'StorageError';
 }
 
 /**
@@ -139,7 +139,7 @@ export class StorageError extends Error {
  * these (retry.ts); anything else is a real error.
  */
 export class TransientStorageError extends StorageError {
-  override name = "TransientStorageError";
+  override name = 'TransientStorageError';
 }
 
 /**
@@ -151,11 +151,11 @@ export function checkStudyName(name: string): void {
   const bad = (why: string): never => {
     throw new StorageError(`study name ${JSON.stringify(name)} ${why}: a study name is a name, not a path (e.g. clipseg__coop__kvasir)`);
   };
-  if (typeof name !== "string" || name.length === 0) bad("is empty");
-  if (name.length > 200) bad("is longer than 200 characters");
-  if (/[/\\]/.test(name)) bad("contains a path separator");
-  if (name.startsWith(".")) bad("starts with a dot");
-  if (/[\u0000-\u001f\u007f]/.test(name)) bad("contains a control character");
+  if (typeof name !== 'string' || name.length === 0) bad('is empty');
+  if (name.length > 200) bad('is longer than 200 characters');
+  if (/[/\\]/.test(name)) bad('contains a path separator');
+  if (name.startsWith('.')) bad('starts with a dot');
+  if (/[\u0000-\u001f\u007f]/.test(name)) bad('contains a control character');
 }
 
 // ---------------------------------------------------------------- the SQL dialect contract
@@ -165,7 +165,7 @@ export type Row = Record<string, unknown>;
 
 /** The little a dialect has to provide; SQL is written with `?` placeholders. */
 export interface SqlDriver {
-  readonly dialect: "sqlite" | "postgres";
+  readonly dialect: 'sqlite' | 'postgres';
   all(sql: string, params?: readonly SqlValue[]): Promise<Row[]>;
   run(sql: string, params?: readonly SqlValue[]): Promise<number>;
   /** Runs fn in a transaction that excludes other writers (to the whole database or to `lockKey`). */

@@ -21,23 +21,23 @@
  * trial running, to be reaped and re-run (docs/sweep.md, "When the storage goes away").
  */
 
-import os from "node:os";
-import { randomBytes } from "node:crypto";
-import { sampleForTrial, tpeOptionsFromSettings } from "./tpe.js";
-import type { TrialObservation } from "./tpe.js";
-import type { Params } from "./space.js";
-import type { FinishResult, StudyConfig, StudyRecord, StudyStorage, TrialRecord } from "./storage.js";
-import { StorageRetry } from "./retry.js";
-import { StorageError } from "./storage.js";
-import type { Pruner } from "./pruners.js";
-import { paramImportances } from "./importance.js";
-import { redactText } from "../util/redact.js";
-import type { ParamImportance } from "./importance.js";
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { sampleForTrial, tpeOptionsFromSettings } from './tpe.js';
+import type { TrialObservation } from './tpe.js';
+import type { Params } from './space.js';
+import type { FinishResult, StudyConfig, StudyRecord, StudyStorage, TrialRecord } from './storage.js';
+import { StorageRetry } from './retry.js';
+import { StorageError } from './storage.js';
+import type { Pruner } from './pruners.js';
+import { paramImportances } from './importance.js';
+import { redactText } from '../util/redact.js';
+import type { ParamImportance } from './importance.js';
 
 /** Thrown by `report` when the pruner stops the trial; the trial is recorded as pruned. */
 export class TrialPruned extends Error {
-  override name = "TrialPruned";
-  constructor(message = "trial pruned") {
+  override name = 'TrialPruned';
+  constructor(message = 'trial pruned') {
     super(message);
   }
 }
@@ -91,15 +91,15 @@ export interface RunStudyResult {
 }
 
 export function defaultWorkerId(): string {
-  return `${os.hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
+  return `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 }
 
 /** The best complete trial (lowest number among equals). */
-export function bestTrial(study: Pick<StudyRecord, "direction">, trials: readonly TrialRecord[]): TrialRecord | null {
+export function bestTrial(study: Pick<StudyRecord, 'direction'>, trials: readonly TrialRecord[]): TrialRecord | null {
   let best: TrialRecord | null = null;
   for (const t of trials) {
-    if (t.state !== "complete" || t.value === null) continue;
-    if (!best || (study.direction === "minimize" ? t.value < (best.value as number) : t.value > (best.value as number))) best = t;
+    if (t.state !== 'complete' || t.value === null) continue;
+    if (!best || (study.direction === 'minimize' ? t.value < (best.value as number) : t.value > (best.value as number))) best = t;
   }
   return best;
 }
@@ -113,14 +113,14 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     const timer = setTimeout(done, ms);
     function done(): void {
       clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
+      signal?.removeEventListener('abort', done);
       resolve();
     }
-    signal?.addEventListener("abort", done, { once: true });
+    signal?.addEventListener('abort', done, { once: true });
   });
 
 async function resolveStudy(storage: StudyStorage, study: string | StudyConfig): Promise<StudyRecord> {
-  if (typeof study !== "string") return storage.createStudy(study, { loadIfExists: true });
+  if (typeof study !== 'string') return storage.createStudy(study, { loadIfExists: true });
   const found = await storage.loadStudy(study);
   if (!found) throw new StorageError(`no study named "${study}" in ${storage.url}`);
   return found;
@@ -128,23 +128,31 @@ async function resolveStudy(storage: StudyStorage, study: string | StudyConfig):
 
 export async function runStudy(opts: RunStudyOptions): Promise<RunStudyResult> {
   const { storage, objective, pruner, signal } = opts;
-  if (!Number.isInteger(opts.nTrials) || opts.nTrials < 0) throw new RangeError(`nTrials must be a non-negative integer, got ${opts.nTrials}`);
+  if (!Number.isInteger(opts.nTrials) || opts.nTrials < 0)
+    throw new RangeError(`nTrials must be a non-negative integer, got ${opts.nTrials}`);
   const workerId = opts.workerId ?? defaultWorkerId();
   const heartbeatMs = (opts.heartbeatIntervalS ?? 10) * 1000;
   const timeoutS = opts.heartbeatTimeoutS ?? 60;
-  if (timeoutS * 1000 <= heartbeatMs) throw new RangeError("heartbeatTimeoutS must be longer than heartbeatIntervalS");
+  if (timeoutS * 1000 <= heartbeatMs) throw new RangeError('heartbeatTimeoutS must be longer than heartbeatIntervalS');
   const pollMs = (opts.pollIntervalS ?? 1) * 1000;
-  const retry = new StorageRetry({ url: storage.url, log: opts.log ?? ((l) => console.error(l)), ...(opts.maxOutageS !== undefined ? { maxOutageMs: opts.maxOutageS * 1000 } : {}) });
-  const study = await retry.run("load the study", () => resolveStudy(storage, opts.study));
+  const retry = new StorageRetry({
+    url: storage.url,
+    log: opts.log ?? ((l) => console.error(l)),
+    ...(opts.maxOutageS !== undefined ? { maxOutageMs: opts.maxOutageS * 1000 } : {}),
+  });
+  const study = await retry.run('load the study', () => resolveStudy(storage, opts.study));
   const tpe = { ...tpeOptionsFromSettings(study.sampler), direction: study.direction };
   const independentBelow = study.lag === null ? 0 : (tpe.nStartupTrials ?? 10) + study.lag;
-  const trialRecord = async (id: number): Promise<TrialRecord | undefined> => (await retry.run("read the study's trials", () => storage.getTrials(study.id))).find((t) => t.id === id);
+  const trialRecord = async (id: number): Promise<TrialRecord | undefined> =>
+    (await retry.run("read the study's trials", () => storage.getTrials(study.id))).find((t) => t.id === id);
   let ran = 0;
 
   while (!signal?.aborted) {
-    const claim = await retry.run("claim a trial", () => storage.claimTrial(study.id, { workerId, nTrials: opts.nTrials, heartbeatTimeoutS: timeoutS, independentBelow }));
-    if (claim.kind === "done") break;
-    if (claim.kind === "wait") {
+    const claim = await retry.run('claim a trial', () =>
+      storage.claimTrial(study.id, { workerId, nTrials: opts.nTrials, heartbeatTimeoutS: timeoutS, independentBelow }),
+    );
+    if (claim.kind === 'done') break;
+    if (claim.kind === 'wait') {
       await sleep(pollMs, signal);
       continue;
     }
@@ -182,40 +190,48 @@ export async function runStudy(opts: RunStudyOptions): Promise<RunStudyResult> {
           throw e;
         }
         const self = trials.find((t) => t.id === trial.id);
-        if (self && pruner.prune({ trial: self, trials, direction: study.direction })) throw new TrialPruned(`trial ${trial.number} pruned at step ${step}`);
+        if (self && pruner.prune({ trial: self, trials, direction: study.direction }))
+          throw new TrialPruned(`trial ${trial.number} pruned at step ${step}`);
       };
       const info: TrialInfo = { study: study.name, number: trial.number, seq: trial.seq, retryOf: trial.retryOf, workerId };
       if (beat.lost) continue;
 
       // 1. The objective. Its errors are the trial's; nothing below this block is.
-      let outcome: { kind: "value"; value: unknown; attrs?: Readonly<Record<string, unknown>> } | { kind: "pruned" } | { kind: "error"; error: unknown };
+      let outcome:
+        | { kind: 'value'; value: unknown; attrs?: Readonly<Record<string, unknown>> }
+        | { kind: 'pruned' }
+        | { kind: 'error'; error: unknown };
       try {
         const out = await objective(params, report, info);
-        outcome = typeof out === "number" ? { kind: "value", value: out } : { kind: "value", value: out.value, ...(out.attrs ? { attrs: out.attrs } : {}) };
+        outcome =
+          typeof out === 'number'
+            ? { kind: 'value', value: out }
+            : { kind: 'value', value: out.value, ...(out.attrs ? { attrs: out.attrs } : {}) };
       } catch (e) {
-        outcome = e instanceof TrialPruned ? { kind: "pruned" } : { kind: "error", error: e };
+        outcome = e instanceof TrialPruned ? { kind: 'pruned' } : { kind: 'error', error: e };
       }
       // The storage failed under the objective: leave the trial RUNNING (its heartbeats stop
       // below), so that it is reaped and re-run, and stop this worker with the storage's error.
       if (storageFailure !== null) throw storageFailure;
-      if (beat.lost && outcome.kind !== "value") continue;
+      if (beat.lost && outcome.kind !== 'value') continue;
 
       // 2. Recording the result: storage errors are retried (retry.ts), never taken for the
       // objective's. A result that cannot be written leaves the trial RUNNING (see above).
       let result: FinishResult;
       let thrown: unknown = null;
-      if (outcome.kind === "value") {
+      if (outcome.kind === 'value') {
         const { value, attrs } = outcome;
-        result = typeof value !== "number" || Number.isNaN(value)
-          ? { state: "failed", error: `objective returned ${String(value)}`, ...(attrs ? { attrs } : {}) }
-          : { state: "complete", value, ...(attrs ? { attrs } : {}) };
-      } else if (outcome.kind === "pruned") {
+        result =
+          typeof value !== 'number' || Number.isNaN(value)
+            ? { state: 'failed', error: `objective returned ${String(value)}`, ...(attrs ? { attrs } : {}) }
+            : { state: 'complete', value, ...(attrs ? { attrs } : {}) };
+      } else if (outcome.kind === 'pruned') {
         const last = (await trialRecord(trial.id))?.intermediate.at(-1);
-        result = { state: "pruned", value: last ? last[1] : null };
+        result = { state: 'pruned', value: last ? last[1] : null };
       } else {
         // The whole message (not its first line) is the trial's record, credentials masked.
         const e = outcome.error;
-        result = { state: "failed", error: redactText(e instanceof Error ? `${e.name}: ${e.message}` : String(e)) };
+        result = { state: 'failed', error: redactText(e instanceof Error ? `${e.name}: ${e.message}` : String(e)) };
         if (opts.catchErrors === false) thrown = e;
       }
       let attempts = 0;
@@ -234,8 +250,10 @@ export async function runStudy(opts: RunStudyOptions): Promise<RunStudyResult> {
           const rec = await trialRecord(trial.id);
           if (rec) opts.onTrialFinished(rec);
         }
-      } else if (outcome.kind === "value") {
-        (opts.log ?? ((l) => console.error(l)))(`trial ${trial.number}: its result was not recorded: the trial was given to another worker (no heartbeat for ${timeoutS} s), which runs it again`);
+      } else if (outcome.kind === 'value') {
+        (opts.log ?? ((l) => console.error(l)))(
+          `trial ${trial.number}: its result was not recorded: the trial was given to another worker (no heartbeat for ${timeoutS} s), which runs it again`,
+        );
       }
       if (thrown) throw thrown;
     } finally {
@@ -259,14 +277,17 @@ function startHeartbeat(storage: StudyStorage, trialId: number, workerId: string
   const timer = setInterval(() => {
     if (pending) return;
     pending = true;
-    storage.heartbeat(trialId, workerId).then(
-      (ok) => {
-        if (!ok) state.lost = true;
-      },
-      () => undefined,
-    ).finally(() => {
-      pending = false;
-    });
+    storage
+      .heartbeat(trialId, workerId)
+      .then(
+        (ok) => {
+          if (!ok) state.lost = true;
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        pending = false;
+      });
   }, everyMs);
   timer.unref();
   return state;
@@ -275,7 +296,7 @@ function startHeartbeat(storage: StudyStorage, trialId: number, workerId: string
 export interface StudySummary {
   readonly study: StudyRecord;
   readonly trials: readonly TrialRecord[];
-  readonly counts: Readonly<Record<TrialRecord["state"], number>>;
+  readonly counts: Readonly<Record<TrialRecord['state'], number>>;
   readonly best: TrialRecord | null;
   readonly importances: readonly ParamImportance[];
 }

@@ -33,15 +33,15 @@
  * kernel estimators, candidate scoring) must agree stream for stream with Optuna's.
  */
 
-import { activeDistributions, contains, distributionsEqual, isSingle, toExternal, toInternal, walkSpace } from "./space.js";
-import type { Distribution, ParamValue, Params, SearchSpace } from "./space.js";
-import { ParzenEstimator } from "./parzen.js";
-import type { ParzenParameters } from "./parzen.js";
-import { nextBelow, npArgsortBy, roundHalfEven } from "./numerics.js";
-import { MT19937, deriveSeed } from "./random.js";
+import { activeDistributions, contains, distributionsEqual, isSingle, toExternal, toInternal, walkSpace } from './space.js';
+import type { Distribution, ParamValue, Params, SearchSpace } from './space.js';
+import { ParzenEstimator } from './parzen.js';
+import type { ParzenParameters } from './parzen.js';
+import { nextBelow, npArgsortBy, roundHalfEven } from './numerics.js';
+import { MT19937, deriveSeed } from './random.js';
 
-export type Direction = "minimize" | "maximize";
-export type TrialState = "waiting" | "running" | "complete" | "pruned" | "failed";
+export type Direction = 'minimize' | 'maximize';
+export type TrialState = 'waiting' | 'running' | 'complete' | 'pruned' | 'failed';
 
 /** What the sampler needs to know of a trial. Only complete and pruned trials are used. */
 export interface TrialObservation {
@@ -75,53 +75,54 @@ export interface TpeOptions {
    * hypercube over the first `nStartupTrials` trial numbers; needs the trial's seed and
    * sequence number, i.e. `sampleForTrial`).
    */
-  readonly startup?: "random" | "lhs";
+  readonly startup?: 'random' | 'lhs';
   /** Multivariate kernel width factor before Scott's rule (Optuna: 0.2). */
   readonly sigma0Magnitude?: number;
   /** Weight the good group's kernels by rank (best highest) instead of by age. */
   readonly rankWeights?: boolean;
   /** Whose TPE: Optuna 3.1's (default) or 2.10's (see the file header). */
-  readonly optunaVersion?: "2.10" | "3.1";
+  readonly optunaVersion?: '2.10' | '3.1';
   /**
    * `sampleForTrial`'s random streams: "trial" (default: fresh streams per trial from (seed,
    * seq)) or "optuna" (one pair of `RandomState(seed)` streams through the whole study, as an
    * Optuna study holds them, rebuilt by replaying the earlier trials' sampling).
    */
-  readonly streams?: "trial" | "optuna";
+  readonly streams?: 'trial' | 'optuna';
 }
 
 /** Serialisable sampler settings (what a study stores): everything but the functions. */
-export type TpeSettings = Omit<TpeOptions, "gamma" | "weights" | "direction"> & {
+export type TpeSettings = Omit<TpeOptions, 'gamma' | 'weights' | 'direction'> & {
   /** "default" (Optuna's), "hyperopt", or a fraction f for min(ceil(f * n), 25). */
-  readonly gamma?: "default" | "hyperopt" | number;
+  readonly gamma?: 'default' | 'hyperopt' | number;
 };
 
 /** Checks sampler settings read from a config file or a database; errors name the field. */
-export function parseTpeSettings(raw: unknown, where = "sampler"): TpeSettings {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new TypeError(`${where}: expected an object of TPE settings`);
+export function parseTpeSettings(raw: unknown, where = 'sampler'): TpeSettings {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new TypeError(`${where}: expected an object of TPE settings`);
   const o = raw as Record<string, unknown>;
-  const bool = ["considerPrior", "considerMagicClip", "considerEndpoints", "multivariate", "rankWeights"];
-  const positive = ["priorWeight", "sigma0Magnitude"];
+  const bool = ['considerPrior', 'considerMagicClip', 'considerEndpoints', 'multivariate', 'rankWeights'];
+  const positive = ['priorWeight', 'sigma0Magnitude'];
   for (const [k, v] of Object.entries(o)) {
     const bad = (expected: string): never => {
       throw new TypeError(`${where}.${k}: expected ${expected}, got ${JSON.stringify(v)}`);
     };
     if (bool.includes(k)) {
-      if (typeof v !== "boolean") bad("a boolean");
+      if (typeof v !== 'boolean') bad('a boolean');
     } else if (positive.includes(k)) {
-      if (typeof v !== "number" || !(v > 0) || !Number.isFinite(v)) bad("a positive number");
-    } else if (k === "nStartupTrials") {
-      if (!Number.isInteger(v) || (v as number) < 0) bad("a non-negative integer");
-    } else if (k === "nEiCandidates") {
-      if (!Number.isInteger(v) || (v as number) < 1) bad("a positive integer");
-    } else if (k === "startup") {
-      if (v !== "random" && v !== "lhs") bad('"random" or "lhs"');
-    } else if (k === "optunaVersion") {
-      if (v !== "2.10" && v !== "3.1") bad('"2.10" or "3.1"');
-    } else if (k === "streams") {
-      if (v !== "trial" && v !== "optuna") bad('"trial" or "optuna"');
-    } else if (k === "gamma") {
-      if (v !== "default" && v !== "hyperopt" && !(typeof v === "number" && v > 0 && v <= 1)) bad('"default", "hyperopt" or a fraction in (0, 1]');
+      if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) bad('a positive number');
+    } else if (k === 'nStartupTrials') {
+      if (!Number.isInteger(v) || (v as number) < 0) bad('a non-negative integer');
+    } else if (k === 'nEiCandidates') {
+      if (!Number.isInteger(v) || (v as number) < 1) bad('a positive integer');
+    } else if (k === 'startup') {
+      if (v !== 'random' && v !== 'lhs') bad('"random" or "lhs"');
+    } else if (k === 'optunaVersion') {
+      if (v !== '2.10' && v !== '3.1') bad('"2.10" or "3.1"');
+    } else if (k === 'streams') {
+      if (v !== 'trial' && v !== 'optuna') bad('"trial" or "optuna"');
+    } else if (k === 'gamma') {
+      if (v !== 'default' && v !== 'hyperopt' && !(typeof v === 'number' && v > 0 && v <= 1))
+        bad('"default", "hyperopt" or a fraction in (0, 1]');
     } else {
       throw new TypeError(`${where}: unknown setting "${k}"`);
     }
@@ -148,9 +149,9 @@ export const ORIGINAL_SETTINGS: TpeSettings = {
   priorWeight: 1.0,
   considerMagicClip: true,
   considerEndpoints: false,
-  gamma: "default",
-  optunaVersion: "2.10",
-  streams: "optuna",
+  gamma: 'default',
+  optunaVersion: '2.10',
+  streams: 'optuna',
 };
 
 /**
@@ -166,7 +167,7 @@ export const ORIGINAL_SETTINGS: TpeSettings = {
  */
 export const DEFAULT_SETTINGS: TpeSettings = {
   multivariate: true,
-  startup: "lhs",
+  startup: 'lhs',
   considerMagicClip: false,
   gamma: 0.15,
   sigma0Magnitude: 0.175,
@@ -201,7 +202,7 @@ export function defaultWeights(n: number): number[] {
 
 interface Resolved {
   v210: boolean;
-  startup: "random" | "lhs";
+  startup: 'random' | 'lhs';
   rankWeights: boolean;
   sign: number;
   nStartup: number;
@@ -212,10 +213,10 @@ interface Resolved {
 
 function resolve(o: TpeOptions): Resolved {
   return {
-    v210: o.optunaVersion === "2.10",
-    startup: o.startup ?? "random",
+    v210: o.optunaVersion === '2.10',
+    startup: o.startup ?? 'random',
     rankWeights: o.rankWeights ?? false,
-    sign: o.direction === "maximize" ? -1 : 1,
+    sign: o.direction === 'maximize' ? -1 : 1,
     nStartup: o.nStartupTrials ?? 10,
     nEi: o.nEiCandidates ?? 24,
     gamma: o.gamma ?? defaultGamma,
@@ -235,15 +236,15 @@ function resolve(o: TpeOptions): Resolved {
 /** Turns stored settings into options (gamma by name). */
 export function tpeOptionsFromSettings(s: TpeSettings): TpeOptions {
   const { gamma, ...rest } = s;
-  if (typeof gamma === "number") return { ...rest, gamma: (n: number) => Math.min(Math.ceil(gamma * n), 25) };
-  return { ...rest, gamma: gamma === "hyperopt" ? hyperoptGamma : defaultGamma };
+  if (typeof gamma === 'number') return { ...rest, gamma: (n: number) => Math.min(Math.ceil(gamma * n), 25) };
+  return { ...rest, gamma: gamma === 'hyperopt' ? hyperoptGamma : defaultGamma };
 }
 
 // ---------------------------------------------------------------- random sampling
 
 /** Transformed-space bounds random sampling draws from (half-step margins, log space). */
-function randomBounds(d: Exclude<Distribution, { type: "categorical" }>): [number, number] {
-  if (d.type === "float") {
+function randomBounds(d: Exclude<Distribution, { type: 'categorical' }>): [number, number] {
+  if (d.type === 'float') {
     if (d.log) return [Math.log(d.low), Math.log(d.high)];
     if (d.step !== undefined) return [d.low - 0.5 * d.step, d.high + 0.5 * d.step];
     return [d.low, d.high];
@@ -254,10 +255,10 @@ function randomBounds(d: Exclude<Distribution, { type: "categorical" }>): [numbe
 }
 
 /** The value at fraction `u` in [0, 1) of a numerical distribution's sampling range. */
-function valueAt(d: Exclude<Distribution, { type: "categorical" }>, u: number): number {
+function valueAt(d: Exclude<Distribution, { type: 'categorical' }>, u: number): number {
   const [a, b] = randomBounds(d);
   const t = a + (b - a) * u;
-  if (d.type === "float") {
+  if (d.type === 'float') {
     if (d.log) return Math.min(Math.exp(t), nextBelow(d.high));
     if (d.step !== undefined) return Math.min(Math.max(roundHalfEven((t - d.low) / d.step) * d.step + d.low, d.low), d.high);
     return Math.min(t, nextBelow(d.high));
@@ -269,7 +270,7 @@ function valueAt(d: Exclude<Distribution, { type: "categorical" }>, u: number): 
 
 /** One value drawn uniformly the way Optuna's RandomSampler does. */
 export function randomValue(d: Distribution, rng: MT19937): ParamValue {
-  if (d.type === "categorical") {
+  if (d.type === 'categorical') {
     let best = 0;
     let bestU = -Infinity;
     for (let i = 0; i < d.choices.length; i++) {
@@ -306,7 +307,7 @@ function lhsValue(d: Distribution, name: string, seed: number, seq: number, n: n
     [perm[i], perm[j]] = [perm[j] as number, perm[i] as number];
   }
   const u = ((perm[seq] as number) + rng.random()) / n;
-  if (d.type === "categorical") {
+  if (d.type === 'categorical') {
     // Strata map to choices through a second permutation, so no choice is favoured.
     const k = d.choices.length;
     const cperm = Array.from({ length: k }, (_, i) => i);
@@ -339,11 +340,11 @@ function observe(space: SearchSpace, trials: readonly TrialObservation[], sign: 
   for (const t of trials) {
     let step: number;
     let score: number;
-    if (t.state === "complete") {
+    if (t.state === 'complete') {
       if (t.value === undefined || t.value === null) continue;
       step = -Infinity;
       score = sign * t.value;
-    } else if (t.state === "pruned") {
+    } else if (t.state === 'pruned') {
       const iv = t.intermediate ?? [];
       if (iv.length > 0) {
         let last = iv[0] as readonly [number, number];
@@ -372,7 +373,8 @@ function observe(space: SearchSpace, trials: readonly TrialObservation[], sign: 
  * only in how ties at the boundary fall.
  */
 function split(obs: readonly Observed[], nBelow: number, v210: boolean): { below: number[]; above: number[]; rank: Map<number, number> } {
-  const cmpNum = (a: number, b: number): number => (a < b ? -1 : a > b ? 1 : Number.isNaN(a) ? (Number.isNaN(b) ? 0 : 1) : Number.isNaN(b) ? -1 : 0);
+  const cmpNum = (a: number, b: number): number =>
+    a < b ? -1 : a > b ? 1 : Number.isNaN(a) ? (Number.isNaN(b) ? 0 : 1) : Number.isNaN(b) ? -1 : 0;
   const cmp = (i: number, j: number): number => {
     const a = obs[i] as Observed;
     const b = obs[j] as Observed;
@@ -427,7 +429,9 @@ function tpePropose(
   rng: MT19937,
   belowRanks: readonly number[],
 ): Map<string, number> {
-  const lParams = r.rankWeights ? { ...r.parzen, weights: () => belowRanks.map((k) => (belowRanks.length - k) / belowRanks.length) } : r.parzen;
+  const lParams = r.rankWeights
+    ? { ...r.parzen, weights: () => belowRanks.map((k) => (belowRanks.length - k) / belowRanks.length) }
+    : r.parzen;
   const l = new ParzenEstimator(below, space, lParams);
   const g = new ParzenEstimator(above, space, r.parzen);
   const cands = l.sample(rng, r.nEi);
@@ -438,7 +442,7 @@ function tpePropose(
 }
 
 function toExternalValue(d: Distribution, x: number): ParamValue {
-  if (d.type === "int") return Math.trunc(x);
+  if (d.type === 'int') return Math.trunc(x);
   return toExternal(d, x);
 }
 
@@ -461,7 +465,11 @@ function sampleRelative(obs: readonly Observed[], relSpace: ReadonlyMap<string, 
   const { below, above, rank } = split(obs, r.gamma(obs.length), r.v210);
   const pick = (idx: readonly number[]): Map<string, number[]> => {
     const m = new Map<string, number[]>();
-    for (const [name, d] of relSpace) m.set(name, idx.map((i) => internalValue(obs[i] as Observed, name, d) as number));
+    for (const [name, d] of relSpace)
+      m.set(
+        name,
+        idx.map((i) => internalValue(obs[i] as Observed, name, d) as number),
+      );
     return m;
   };
   const best = tpePropose(relSpace, pick(below), pick(above), r, rng, ranksOf(below, rank));
@@ -475,7 +483,7 @@ function sampleIndependent(all: readonly Observed[], name: string, d: Distributi
   const obs = r.v210 && r.parzen.multivariate ? all.filter((o) => name in o.trial.params) : all;
   if (obs.length < r.nStartup) {
     const at = rngs.at;
-    if (r.startup === "lhs" && at && at.seq < r.nStartup) return lhsValue(d, name, at.seed, at.seq, r.nStartup, rngs.random);
+    if (r.startup === 'lhs' && at && at.seq < r.nStartup) return lhsValue(d, name, at.seed, at.seq, r.nStartup, rngs.random);
     return randomValue(d, rngs.random);
   }
   const { below, above, rank } = split(obs, r.gamma(obs.length), r.v210);
@@ -543,14 +551,21 @@ export interface TrialSamplingOptions extends TpeOptions {
  * Every observation needs its `seq`.
  */
 export function sampleForTrial(space: SearchSpace, trials: readonly TrialObservation[], options: TrialSamplingOptions): Params {
-  if (options.streams !== "optuna") return sampleParams(space, trials, options, trialStreams(options.seed, options.seq));
+  if (options.streams !== 'optuna') return sampleParams(space, trials, options, trialStreams(options.seed, options.seq));
   const lag = options.lag ?? 0;
   const seqs = trials.map((t, i) => {
-    if (t.seq === undefined || !Number.isInteger(t.seq)) throw new TypeError(`sampleForTrial (streams "optuna"): observation ${i} has no seq`);
+    if (t.seq === undefined || !Number.isInteger(t.seq))
+      throw new TypeError(`sampleForTrial (streams "optuna"): observation ${i} has no seq`);
     return t.seq;
   });
   const streams = optunaStreams(options.seed);
-  for (let k = 0; k < options.seq; k++) sampleParams(space, trials.filter((_, i) => (seqs[i] as number) < k - lag), options, streams);
+  for (let k = 0; k < options.seq; k++)
+    sampleParams(
+      space,
+      trials.filter((_, i) => (seqs[i] as number) < k - lag),
+      options,
+      streams,
+    );
   return sampleParams(space, trials, options, streams);
 }
 
@@ -560,9 +575,7 @@ export function sampleForTrial(space: SearchSpace, trials: readonly TrialObserva
  */
 export class TPESampler {
   private readonly streams: SamplerStreams;
-  constructor(
-    readonly options: TpeOptions & { readonly seed: number },
-  ) {
+  constructor(readonly options: TpeOptions & { readonly seed: number }) {
     this.streams = optunaStreams(options.seed);
   }
   sample(space: SearchSpace, trials: readonly TrialObservation[]): Params {

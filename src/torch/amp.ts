@@ -31,8 +31,10 @@ export function autocast<T>(deviceType: AutocastDevice, dtype: AutocastDtype, fn
   try {
     const r = fn();
     if (typeof r === 'object' && r !== null && typeof (r as { then?: unknown }).then === 'function') {
-      throw new Error('autocast() was given an async function: autocast state is per thread and would leak across awaits. ' +
-        'Run the synchronous forward/loss inside autocast() and await outside it.');
+      throw new Error(
+        'autocast() was given an async function: autocast state is per thread and would leak across awaits. ' +
+          'Run the synchronous forward/loss inside autocast() and await outside it.',
+      );
     }
     return r;
   } finally {

@@ -2,7 +2,16 @@
 export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
 export const DTYPE_CODE: Record<DType, number> = {
-  uint8: 0, int8: 1, int16: 2, int32: 3, int64: 4, float16: 5, float32: 6, float64: 7, bool: 11, bfloat16: 15,
+  uint8: 0,
+  int8: 1,
+  int16: 2,
+  int32: 3,
+  int64: 4,
+  float16: 5,
+  float32: 6,
+  float64: 7,
+  bool: 11,
+  bfloat16: 15,
 };
 const CODE_DTYPE = new Map<number, DType>(Object.entries(DTYPE_CODE).map(([k, v]) => [v, k as DType]));
 
@@ -19,13 +28,33 @@ export function dtypeCode(d: DType): number {
 }
 
 export const DTYPE_BYTES: Record<DType, number> = {
-  float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+  float32: 4,
+  float64: 8,
+  float16: 2,
+  bfloat16: 2,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
 };
 
-export type TypedArrayFor<D extends DType> =
-  D extends 'float32' ? Float32Array : D extends 'float64' ? Float64Array : D extends 'int64' ? BigInt64Array :
-  D extends 'int32' ? Int32Array : D extends 'int16' ? Int16Array : D extends 'int8' ? Int8Array :
-  D extends 'uint8' | 'bool' ? Uint8Array : Uint16Array;
+export type TypedArrayFor<D extends DType> = D extends 'float32'
+  ? Float32Array
+  : D extends 'float64'
+    ? Float64Array
+    : D extends 'int64'
+      ? BigInt64Array
+      : D extends 'int32'
+        ? Int32Array
+        : D extends 'int16'
+          ? Int16Array
+          : D extends 'int8'
+            ? Int8Array
+            : D extends 'uint8' | 'bool'
+              ? Uint8Array
+              : Uint16Array;
 
 export type AnyTypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array;
 
@@ -33,14 +62,24 @@ export type AnyTypedArray = Float32Array | Float64Array | BigInt64Array | Int32A
 export function typedView(d: DType, buf: ArrayBuffer, byteOffset = 0, length?: number): AnyTypedArray {
   const n = length ?? (buf.byteLength - byteOffset) / DTYPE_BYTES[d];
   switch (d) {
-    case 'float32': return new Float32Array(buf, byteOffset, n);
-    case 'float64': return new Float64Array(buf, byteOffset, n);
-    case 'int64': return new BigInt64Array(buf, byteOffset, n);
-    case 'int32': return new Int32Array(buf, byteOffset, n);
-    case 'int16': return new Int16Array(buf, byteOffset, n);
-    case 'int8': return new Int8Array(buf, byteOffset, n);
-    case 'uint8': case 'bool': return new Uint8Array(buf, byteOffset, n);
-    case 'float16': case 'bfloat16': return new Uint16Array(buf, byteOffset, n);
+    case 'float32':
+      return new Float32Array(buf, byteOffset, n);
+    case 'float64':
+      return new Float64Array(buf, byteOffset, n);
+    case 'int64':
+      return new BigInt64Array(buf, byteOffset, n);
+    case 'int32':
+      return new Int32Array(buf, byteOffset, n);
+    case 'int16':
+      return new Int16Array(buf, byteOffset, n);
+    case 'int8':
+      return new Int8Array(buf, byteOffset, n);
+    case 'uint8':
+    case 'bool':
+      return new Uint8Array(buf, byteOffset, n);
+    case 'float16':
+    case 'bfloat16':
+      return new Uint16Array(buf, byteOffset, n);
   }
 }
 

@@ -44,38 +44,74 @@ export const multiHeadAttention = (q: Tensor, k: Tensor, v: Tensor, numHeads: nu
 // type BFloat16 but found Float"). Both devices therefore normalise in float32 here, as CUDA
 // autocast does, and return float32 (the next matmul casts down again).
 const normInput = (x: Tensor, weight?: Tensor | null): Tensor =>
-  (weight && (x.dtype === 'bfloat16' || x.dtype === 'float16') && weight.dtype === 'float32' ? x.to('float32') : x);
+  weight && (x.dtype === 'bfloat16' || x.dtype === 'float16') && weight.dtype === 'float32' ? x.to('float32') : x;
 
 export const layerNorm = (x: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor =>
   w(N.layerNorm(normInput(x, weight)._h, normalizedShape, o(weight), o(bias), eps));
 export const groupNorm = (x: Tensor, groups: number, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor =>
   w(N.groupNorm(normInput(x, weight)._h, groups, o(weight), o(bias), eps));
-export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight?: Tensor | null, bias?: Tensor | null,
-  training = false, momentum = 0.1, eps = 1e-5): Tensor {
+export function batchNorm(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  training = false,
+  momentum = 0.1,
+  eps = 1e-5,
+): Tensor {
   return w(N.batchNorm(x._h, o(weight), o(bias), o(runningMean), o(runningVar), training, momentum, eps));
 }
 
 export type Padding2d = number | number[] | 'same' | 'valid';
 
-export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, stride: number | number[] = 1, padding: Padding2d = 0,
-  dilation: number | number[] = 1, groups = 1): Tensor {
+export function conv2d(
+  x: Tensor,
+  weight: Tensor,
+  bias?: Tensor | null,
+  stride: number | number[] = 1,
+  padding: Padding2d = 0,
+  dilation: number | number[] = 1,
+  groups = 1,
+): Tensor {
   const p = typeof padding === 'string' ? padding : pair(padding);
   return w(N.conv2d(x._h, weight._h, o(bias), pair(stride), p, pair(dilation), groups));
 }
 export function conv1d(x: Tensor, weight: Tensor, bias?: Tensor | null, stride = 1, padding = 0, dilation = 1, groups = 1): Tensor {
   return w(N.conv1d(x._h, weight._h, o(bias), [stride], [padding], [dilation], groups));
 }
-export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null, stride: number | number[] = 1, padding: number | number[] = 0,
-  outputPadding: number | number[] = 0, groups = 1, dilation: number | number[] = 1): Tensor {
+export function convTranspose2d(
+  x: Tensor,
+  weight: Tensor,
+  bias?: Tensor | null,
+  stride: number | number[] = 1,
+  padding: number | number[] = 0,
+  outputPadding: number | number[] = 0,
+  groups = 1,
+  dilation: number | number[] = 1,
+): Tensor {
   return w(N.convTranspose2d(x._h, weight._h, o(bias), pair(stride), pair(padding), pair(outputPadding), groups, pair(dilation)));
 }
 
-export function maxPool2d(x: Tensor, kernel: number | number[], stride?: number | number[] | null, padding: number | number[] = 0,
-  dilation: number | number[] = 1, ceilMode = false): Tensor {
+export function maxPool2d(
+  x: Tensor,
+  kernel: number | number[],
+  stride?: number | number[] | null,
+  padding: number | number[] = 0,
+  dilation: number | number[] = 1,
+  ceilMode = false,
+): Tensor {
   return w(N.maxPool2d(x._h, pair(kernel), pair(stride ?? kernel), pair(padding), pair(dilation), ceilMode));
 }
-export function avgPool2d(x: Tensor, kernel: number | number[], stride?: number | number[] | null, padding: number | number[] = 0,
-  ceilMode = false, countIncludePad = true, divisorOverride?: number): Tensor {
+export function avgPool2d(
+  x: Tensor,
+  kernel: number | number[],
+  stride?: number | number[] | null,
+  padding: number | number[] = 0,
+  ceilMode = false,
+  countIncludePad = true,
+  divisorOverride?: number,
+): Tensor {
   return w(N.avgPool2d(x._h, pair(kernel), pair(stride ?? kernel), pair(padding), ceilMode, countIncludePad, divisorOverride ?? null));
 }
 export const adaptiveAvgPool2d = (x: Tensor, size: number | number[]): Tensor => w(N.adaptiveAvgPool2d(x._h, pair(size)));
@@ -91,7 +127,8 @@ export interface InterpolateOptions {
 export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
   const mode = opts.mode ?? 'nearest';
   if (mode === 'nearest' && opts.alignCorners !== undefined) throw new Error('interpolate: alignCorners only applies to bilinear/bicubic');
-  if ((opts.size === undefined) === (opts.scaleFactor === undefined)) throw new Error('interpolate: give exactly one of size and scaleFactor');
+  if ((opts.size === undefined) === (opts.scaleFactor === undefined))
+    throw new Error('interpolate: give exactly one of size and scaleFactor');
   if (opts.size !== undefined) return w(N.interpolate(x._h, pair(opts.size), null, mode, opts.alignCorners ?? false));
   // Scale factors go to the kernel (they define the source-coordinate mapping; output size floor(in * s)).
   return w(N.interpolate(x._h, null, pair(opts.scaleFactor!), mode, opts.alignCorners ?? false));
@@ -102,23 +139,39 @@ export const pad = (x: Tensor, pads: number[], mode: 'constant' | 'reflect' | 'r
   w(N.pad(x._h, pads, mode, value));
 
 export const affineGrid = (theta: Tensor, size: number[], alignCorners = false): Tensor => w(N.affineGrid(theta._h, size, alignCorners));
-export const gridSample = (x: Tensor, grid: Tensor, mode: 'bilinear' | 'nearest' | 'bicubic' = 'bilinear',
-  paddingMode: 'zeros' | 'border' | 'reflection' = 'zeros', alignCorners = false): Tensor =>
-  w(N.gridSample(x._h, grid._h, mode, paddingMode, alignCorners));
+export const gridSample = (
+  x: Tensor,
+  grid: Tensor,
+  mode: 'bilinear' | 'nearest' | 'bicubic' = 'bilinear',
+  paddingMode: 'zeros' | 'border' | 'reflection' = 'zeros',
+  alignCorners = false,
+): Tensor => w(N.gridSample(x._h, grid._h, mode, paddingMode, alignCorners));
 
-export const embedding = (weight: Tensor, indices: Tensor, paddingIdx?: number): Tensor => w(N.embedding(weight._h, indices._h, paddingIdx ?? null));
+export const embedding = (weight: Tensor, indices: Tensor, paddingIdx?: number): Tensor =>
+  w(N.embedding(weight._h, indices._h, paddingIdx ?? null));
 export const dropout = (x: Tensor, p = 0.5, training = true): Tensor => (p === 0 || !training ? x : w(N.dropout(x._h, p, training)));
 
-export interface SdpaOptions { mask?: Tensor | null; dropoutP?: number; isCausal?: boolean; scale?: number }
+export interface SdpaOptions {
+  mask?: Tensor | null;
+  dropoutP?: number;
+  isCausal?: boolean;
+  scale?: number;
+}
 /** softmax(q kᵀ · scale + mask) v over the last two dims; a bool mask marks allowed positions. */
 export const scaledDotProductAttention = (q: Tensor, k: Tensor, v: Tensor, opts: SdpaOptions = {}): Tensor =>
   w(N.scaledDotProductAttention(q._h, k._h, v._h, o(opts.mask), opts.dropoutP ?? 0, opts.isCausal ?? false, opts.scale ?? null));
 
 export type Reduction = 'none' | 'mean' | 'sum';
-export const binaryCrossEntropyWithLogits = (x: Tensor, target: Tensor, reduction: Reduction = 'mean', weight?: Tensor, posWeight?: Tensor): Tensor =>
-  w(N.binaryCrossEntropyWithLogits(x._h, target._h, o(weight), o(posWeight), reduction));
+export const binaryCrossEntropyWithLogits = (
+  x: Tensor,
+  target: Tensor,
+  reduction: Reduction = 'mean',
+  weight?: Tensor,
+  posWeight?: Tensor,
+): Tensor => w(N.binaryCrossEntropyWithLogits(x._h, target._h, o(weight), o(posWeight), reduction));
 export const mseLoss = (x: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor => w(N.mseLoss(x._h, target._h, reduction));
-export const crossEntropy = (x: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor => w(N.crossEntropy(x._h, target._h, reduction));
+export const crossEntropy = (x: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor =>
+  w(N.crossEntropy(x._h, target._h, reduction));
 
 /** x / max(||x||_p, eps) along dim. */
 export function normalize(x: Tensor, p = 2, dim = -1, eps = 1e-12): Tensor {

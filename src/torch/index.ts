@@ -1,7 +1,18 @@
 // tunevlseg's tensor engine: libtorch through a Node-API addon, with a PyTorch-like API.
 export * from './tensor.js';
 export * from './dtype.js';
-export { tidy, keep, noGrad, enableGrad, isGradEnabled, dispose, memoryStats, liveTensors, resetPeakMemory, type MemoryStats } from './scope.js';
+export {
+  tidy,
+  keep,
+  noGrad,
+  enableGrad,
+  isGradEnabled,
+  dispose,
+  memoryStats,
+  liveTensors,
+  resetPeakMemory,
+  type MemoryStats,
+} from './scope.js';
 export * as F from './functional.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
@@ -12,6 +23,21 @@ export { gradcheck, type GradcheckResult } from './gradcheck.js';
 export { startOpProfile, takeOpProfile, stopOpProfile, type OpProfile, type OpProfileRow } from './profiler.js';
 export { readTorchSaveZip, isTorchSaveZip, type PickledCheckpoint } from './torch-pickle.js';
 export {
-  autocast, autocastState, autocastDeviceOf, cudaFlags, setCudaFlags, applyTf32, cudaMemory, cudaResetPeakMemory, cudaEmptyCache,
-  cudaAllocatorBuilt, cudaIndexOf, processPeakRss, type AutocastDevice, type AutocastDtype, type CudaFlags, type Tf32Mode, type CudaMemory,
+  autocast,
+  autocastState,
+  autocastDeviceOf,
+  cudaFlags,
+  setCudaFlags,
+  applyTf32,
+  cudaMemory,
+  cudaResetPeakMemory,
+  cudaEmptyCache,
+  cudaAllocatorBuilt,
+  cudaIndexOf,
+  processPeakRss,
+  type AutocastDevice,
+  type AutocastDtype,
+  type CudaFlags,
+  type Tf32Mode,
+  type CudaMemory,
 } from './amp.js';

@@ -7,7 +7,9 @@ import { packageRoot } from '../util/package-root.js';
 import { cpus } from 'node:os';
 
 /** Opaque handle to a native at::Tensor. */
-export interface NativeHandle { readonly __nativeTensor: unique symbol }
+export interface NativeHandle {
+  readonly __nativeTensor: unique symbol;
+}
 
 // The addon's functions are typed loosely here; `Tensor` and the functional modules give
 // them their typed faces.
@@ -31,15 +33,19 @@ function load(): NativeModule {
   process.env.OPENBLAS_THREAD_TIMEOUT ??= '4';
   const require = createRequire(import.meta.url);
   if (!existsSync(addonPath)) {
-    throw new Error(`tunevlseg: the libtorch addon is not built (${addonPath} missing). Run \`npm run build:native\` ` +
-      '(needs Debian libtorch-dev; see scripts/bootstrap.sh), then `tunevlseg doctor`.');
+    throw new Error(
+      `tunevlseg: the libtorch addon is not built (${addonPath} missing). Run \`npm run build:native\` ` +
+        '(needs Debian libtorch-dev; see scripts/bootstrap.sh), then `tunevlseg doctor`.',
+    );
   }
   try {
     return require(addonPath) as NativeModule;
   } catch (e) {
-    throw new Error(`tunevlseg: failed to load ${addonPath}: ${(e as Error).message}\n` +
-      'If libtorch_cpu.so / libc10.so cannot be found, rebuild the addon (`npm run build:native`) so its rpath points at the ' +
-      'libtorch in use, or set LD_LIBRARY_PATH; `node native/find-libtorch.cjs` prints the libtorch the build picks.');
+    throw new Error(
+      `tunevlseg: failed to load ${addonPath}: ${(e as Error).message}\n` +
+        'If libtorch_cpu.so / libc10.so cannot be found, rebuild the addon (`npm run build:native`) so its rpath points at the ' +
+        'libtorch in use, or set LD_LIBRARY_PATH; `node native/find-libtorch.cjs` prints the libtorch the build picks.',
+    );
   }
 }
 

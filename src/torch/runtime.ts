@@ -14,11 +14,26 @@ export interface RuntimeInfo {
 }
 
 export function runtimeInfo(): RuntimeInfo {
-  const c = N.config() as { version: string; threads: number; parallelInfo: string; buildConfig: string; cudaAvailable: boolean; cudaDeviceCount: number; cxx11Abi: boolean };
+  const c = N.config() as {
+    version: string;
+    threads: number;
+    parallelInfo: string;
+    buildConfig: string;
+    cudaAvailable: boolean;
+    cudaDeviceCount: number;
+    cxx11Abi: boolean;
+  };
   const blas = /BLAS_INFO=([^,\s]+)/.exec(c.buildConfig)?.[1] ?? 'unknown';
   return {
-    libtorchVersion: c.version, threads: c.threads, blas, cudaAvailable: c.cudaAvailable, cudaDeviceCount: c.cudaDeviceCount,
-    cxx11Abi: c.cxx11Abi, addonPath, parallelInfo: c.parallelInfo, buildConfig: c.buildConfig,
+    libtorchVersion: c.version,
+    threads: c.threads,
+    blas,
+    cudaAvailable: c.cudaAvailable,
+    cudaDeviceCount: c.cudaDeviceCount,
+    cxx11Abi: c.cxx11Abi,
+    addonPath,
+    parallelInfo: c.parallelInfo,
+    buildConfig: c.buildConfig,
   };
 }
 

@@ -37,13 +37,7 @@
  * with its own error) and the writer share one set of layout rules; the fuzz tests read it whole.
  */
 import { writeChunksAtomic } from '../util/atomic-write.js';
-import {
-  closeSync,
-  fstatSync,
-  openSync,
-  readFileSync,
-  readSync,
-} from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { constants as bufferConstants } from 'node:buffer';
 
 export type StDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
@@ -90,10 +84,7 @@ export interface SafetensorsHeader {
   dataStart: number;
 }
 
-export type SafetensorsInput =
-  | Map<string, RawTensor>
-  | Record<string, RawTensor>
-  | Iterable<readonly [string, RawTensor]>;
+export type SafetensorsInput = Map<string, RawTensor> | Record<string, RawTensor> | Iterable<readonly [string, RawTensor]>;
 
 /** A malformed safetensors file or invalid tensors to write. `message` = `${file}: ${problem}`. */
 export class SafetensorsError extends Error {
@@ -145,9 +136,7 @@ function render(v: unknown, depth: number, max: number): string {
   if (typeof v === 'object') {
     if (depth >= 3) return '{...}';
     const keys = Object.keys(v);
-    const items = keys
-      .slice(0, 4)
-      .map((k) => `${render(k, depth + 1, max)}:${render((v as Record<string, unknown>)[k], depth + 1, max)}`);
+    const items = keys.slice(0, 4).map((k) => `${render(k, depth + 1, max)}:${render((v as Record<string, unknown>)[k], depth + 1, max)}`);
     return `{${items.join(',')}${keys.length > 4 ? ',...' : ''}}`;
   }
   return typeof v;
@@ -240,10 +229,7 @@ interface ParsedHeader {
  */
 function checkHeaderLength(first8: Uint8Array, fileSize: number, file: string): number {
   if (fileSize < 8) {
-    throw new SafetensorsError(
-      file,
-      `file is ${fileSize} bytes, shorter than the 8-byte header length field`,
-    );
+    throw new SafetensorsError(file, `file is ${fileSize} bytes, shorter than the 8-byte header length field`);
   }
   const view = new DataView(first8.buffer, first8.byteOffset, 8);
   const n = view.getBigUint64(0, true);
@@ -280,7 +266,8 @@ function nestingDepth(bytes: Uint8Array): number {
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i] as number;
     if (inString) {
-      if (b === 0x5c) i++; // skip the escaped byte
+      if (b === 0x5c)
+        i++; // skip the escaped byte
       else if (b === 0x22) inString = false;
     } else if (b === 0x22) {
       inString = true;
@@ -336,10 +323,7 @@ function parseHeader(headerBytes: Uint8Array, dataLength: number, file: string):
       for (const key of Object.keys(value)) {
         const v = value[key];
         if (typeof v !== 'string') {
-          throw new SafetensorsError(
-            file,
-            `"__metadata__" entry ${quote(key)} must be a string, got ${kind(v)} ${show(v, 40)}`,
-          );
+          throw new SafetensorsError(file, `"__metadata__" entry ${quote(key)} must be a string, got ${kind(v)} ${show(v, 40)}`);
         }
         if (LONE_SURROGATE.test(key) || LONE_SURROGATE.test(v)) {
           throw new SafetensorsError(file, `"__metadata__" entry ${quote(key)} is not well-formed Unicode (lone surrogate)`);
@@ -357,10 +341,7 @@ function parseHeader(headerBytes: Uint8Array, dataLength: number, file: string):
   for (const e of entries) {
     if (e.begin < cursor) {
       const prev = previous === undefined ? 'another tensor' : `${quote(previous.name)} [${previous.begin}, ${previous.end}]`;
-      throw new SafetensorsError(
-        file,
-        `tensors ${prev} and ${quote(e.name)} [${e.begin}, ${e.end}] overlap`,
-      );
+      throw new SafetensorsError(file, `tensors ${prev} and ${quote(e.name)} [${e.begin}, ${e.end}] overlap`);
     }
     if (e.begin > cursor) {
       throw new SafetensorsError(
@@ -394,26 +375,13 @@ function parseEntry(name: string, value: unknown, dataLength: number, file: stri
   }
   const { dtype, shape, data_offsets: offsets } = value;
   if (!isDtype(dtype)) {
-    throw new SafetensorsError(
-      file,
-      `${where}: unknown dtype ${show(dtype, 40)} (supported: ${DTYPE_NAMES.join(', ')})`,
-    );
+    throw new SafetensorsError(file, `${where}: unknown dtype ${show(dtype, 40)} (supported: ${DTYPE_NAMES.join(', ')})`);
   }
   if (!isValidShape(shape)) {
-    throw new SafetensorsError(
-      file,
-      `${where}: shape must be an array of non-negative integers below 2^53, got ${show(shape)}`,
-    );
+    throw new SafetensorsError(file, `${where}: shape must be an array of non-negative integers below 2^53, got ${show(shape)}`);
   }
-  if (
-    !Array.isArray(offsets) ||
-    offsets.length !== 2 ||
-    !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)
-  ) {
-    throw new SafetensorsError(
-      file,
-      `${where}: data_offsets must be two non-negative integers below 2^53, got ${show(offsets)}`,
-    );
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+    throw new SafetensorsError(file, `${where}: data_offsets must be two non-negative integers below 2^53, got ${show(offsets)}`);
   }
   const begin = offsets[0] as number;
   const end = offsets[1] as number;
@@ -433,10 +401,7 @@ function parseEntry(name: string, value: unknown, dataLength: number, file: stri
     );
   }
   if (end > dataLength) {
-    throw new SafetensorsError(
-      file,
-      `${where}: data_offsets [${begin}, ${end}] run past the end of the ${dataLength}-byte data buffer`,
-    );
+    throw new SafetensorsError(file, `${where}: data_offsets [${begin}, ${end}] run past the end of the ${dataLength}-byte data buffer`);
   }
   // Normalise -0 (JSON "-0") to 0.
   return { name, dtype, shape: shape.map((d) => d + 0), begin: begin + 0, end: end + 0 };
@@ -453,11 +418,7 @@ export function parseSafetensors(bytes: Uint8Array, source: string = BUFFER_SOUR
   }
   const n = checkHeaderLength(bytes, bytes.byteLength, file);
   const dataStart = 8 + n;
-  const { entries, metadata } = parseHeader(
-    bytes.subarray(8, dataStart),
-    bytes.byteLength - dataStart,
-    file,
-  );
+  const { entries, metadata } = parseHeader(bytes.subarray(8, dataStart), bytes.byteLength - dataStart, file);
   const tensors = new Map<string, RawTensor>();
   for (const e of entries) {
     tensors.set(e.name, {
@@ -579,11 +540,7 @@ function entriesOf(tensors: SafetensorsInput, file: string): Array<[unknown, unk
   return Object.keys(tensors).map((k) => [k, (tensors as Record<string, unknown>)[k]]);
 }
 
-function planWrite(
-  tensors: SafetensorsInput,
-  metadata: Record<string, string> | undefined,
-  file: string,
-): WritePlan {
+function planWrite(tensors: SafetensorsInput, metadata: Record<string, string> | undefined, file: string): WritePlan {
   const seen = new Set<string>();
   const items: Array<{ name: string; tensor: RawTensor }> = [];
   for (const [name, tensor] of entriesOf(tensors, file)) {
@@ -673,10 +630,7 @@ function checkTensor(name: string, tensor: unknown, file: string): RawTensor {
   if (typeof count === 'string') throw new SafetensorsError(file, `${where}: ${count}`);
   const need = count * DTYPE_BYTES[dtype];
   if (data.byteLength !== need) {
-    throw new SafetensorsError(
-      file,
-      `${where}: data holds ${data.byteLength} bytes but ${dtype} ${shapeText(shape)} needs ${need}`,
-    );
+    throw new SafetensorsError(file, `${where}: data holds ${data.byteLength} bytes but ${dtype} ${shapeText(shape)} needs ${need}`);
   }
   return { dtype, shape: shape.map((d) => d + 0), data };
 }
@@ -685,10 +639,7 @@ function checkTensor(name: string, tensor: unknown, file: string): RawTensor {
  * Serializes tensors (keys sorted, data contiguous in key order, header space-padded to a
  * multiple of 8) into one Buffer. `metadata` is written as `__metadata__` when non-empty.
  */
-export function serializeSafetensors(
-  tensors: SafetensorsInput,
-  metadata?: Record<string, string>,
-): Buffer {
+export function serializeSafetensors(tensors: SafetensorsInput, metadata?: Record<string, string>): Buffer {
   const plan = planWrite(tensors, metadata, SERIALIZE_SOURCE);
   const total = plan.head.byteLength + plan.dataLength;
   if (total > bufferConstants.MAX_LENGTH) {
@@ -712,11 +663,7 @@ export function serializeSafetensors(
  * folder, which is fsync'ed and then renamed over `path`. Tensor data are streamed, never
  * concatenated in memory.
  */
-export function writeSafetensors(
-  path: string,
-  tensors: SafetensorsInput,
-  metadata?: Record<string, string>,
-): void {
+export function writeSafetensors(path: string, tensors: SafetensorsInput, metadata?: Record<string, string>): void {
   const plan = planWrite(tensors, metadata, path);
   try {
     writeChunksAtomic(path, [plan.head, ...plan.chunks]);
@@ -724,4 +671,3 @@ export function writeSafetensors(
     throw ioError(path, 'cannot write file', e);
   }
 }
-

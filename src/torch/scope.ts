@@ -64,8 +64,10 @@ export function tidy<T>(fn: () => T): T {
   scopes.pop();
   if (isThenable(result)) {
     for (const t of scope) t.dispose();
-    throw new Error('tidy() was given an async function: tensors created after an await would escape the scope. ' +
-      'Run the synchronous tensor work inside tidy() and await outside it; keep() tensors that must live longer.');
+    throw new Error(
+      'tidy() was given an async function: tensors created after an await would escape the scope. ' +
+        'Run the synchronous tensor work inside tidy() and await outside it; keep() tensors that must live longer.',
+    );
   }
   const out = new Set<Trackable>();
   collect(result, out);
@@ -113,7 +115,12 @@ export function dispose(v: unknown): void {
   for (const t of out) t.dispose();
 }
 
-export interface MemoryStats { liveTensors: number; peakTensors: number; liveBytes: number; peakBytes: number }
+export interface MemoryStats {
+  liveTensors: number;
+  peakTensors: number;
+  liveBytes: number;
+  peakBytes: number;
+}
 
 /** Live native tensors (handles not yet disposed or finalized): use it in leak tests. */
 export function memoryStats(): MemoryStats {

@@ -39,7 +39,11 @@ export const RESUME_FORMAT = 'resume/1';
 // Tuned checkpoints
 
 export class CheckpointError extends Error {
-  constructor(readonly file: string, problem: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly file: string,
+    problem: string,
+    options?: { cause?: unknown },
+  ) {
     super(`${file}: ${problem}`, options);
     this.name = 'CheckpointError';
   }
@@ -95,7 +99,10 @@ export function loadResumeState<S>(file: string): ResumeFile<S> {
   const { tensors, metadata } = loadSafetensors(file);
   try {
     if (metadata['tunevlseg.format'] !== RESUME_FORMAT) {
-      throw new CheckpointError(file, `not a tunevlseg resume state (format "${metadata['tunevlseg.format'] ?? '<none>'}", expected "${RESUME_FORMAT}")`);
+      throw new CheckpointError(
+        file,
+        `not a tunevlseg resume state (format "${metadata['tunevlseg.format'] ?? '<none>'}", expected "${RESUME_FORMAT}")`,
+      );
     }
     const model = new Map<string, Tensor>();
     const optTensors = new Map<string, Tensor>();

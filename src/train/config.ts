@@ -31,139 +31,180 @@ export type EarlyStoppingMonitor = (typeof EARLY_STOPPING_MONITORS)[number];
 const positive = () => z.number().positive().refine(Number.isFinite, 'expected a finite number');
 const prob = () => z.number().min(0).max(1);
 
-export const augmentSchema = z.object({
-  /** Probability of each transform (affine; brightness/contrast) per sample; 0 disables augmentation. */
-  p: prob().default(0.2),
-  scale: z.tuple([positive(), positive()]).default([0.98, 1.02]),
-  translate: z.number().min(0).max(0.5).default(0.02),
-  rotate: z.number().min(0).max(180).default(5),
-  brightness: z.number().min(0).max(1).default(0.1),
-  contrast: z.number().min(0).max(1).default(0.1),
-  /** Brightness shift by the maximum (true) or by α·mean (false); null: by the quirks mode (reference: true, quirk 20). */
-  brightnessByMax: z.boolean().nullable().default(null),
-  /** One scale factor (true) or independent x/y scales (false); null: by the quirks mode (reference: false, quirk 20). */
-  keepRatio: z.boolean().nullable().default(null),
-  imageInterpolation: z.enum(['bicubic', 'bilinear']).default('bicubic'),
-  maskInterpolation: z.enum(['nearest', 'bilinear']).default('nearest'),
-}).strict();
+export const augmentSchema = z
+  .object({
+    /** Probability of each transform (affine; brightness/contrast) per sample; 0 disables augmentation. */
+    p: prob().default(0.2),
+    scale: z.tuple([positive(), positive()]).default([0.98, 1.02]),
+    translate: z.number().min(0).max(0.5).default(0.02),
+    rotate: z.number().min(0).max(180).default(5),
+    brightness: z.number().min(0).max(1).default(0.1),
+    contrast: z.number().min(0).max(1).default(0.1),
+    /** Brightness shift by the maximum (true) or by α·mean (false); null: by the quirks mode (reference: true, quirk 20). */
+    brightnessByMax: z.boolean().nullable().default(null),
+    /** One scale factor (true) or independent x/y scales (false); null: by the quirks mode (reference: false, quirk 20). */
+    keepRatio: z.boolean().nullable().default(null),
+    imageInterpolation: z.enum(['bicubic', 'bilinear']).default('bicubic'),
+    maskInterpolation: z.enum(['nearest', 'bilinear']).default('nearest'),
+  })
+  .strict();
 
-export const trainConfigSchema = z.object({
-  /** Run name: the run folder is `<runsDir>/<name>`. Default: `<dataset folder name>-<timestamp>`. */
-  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected letters, digits, ".", "_" or "-" (it names a folder)')
-    .refine((s) => s !== '.' && s !== '..', 'expected a folder name').optional(),
-  runsDir: z.string().min(1).default('runs'),
-  /** null: by the quirks mode (`reference`: 12345, the original's experiment configs; `fixed`: 0). */
-  seed: z.number().int().min(0).max(2 ** 32 - 1).nullable().default(null),
-  /** "auto" (where the segmenter's parameters are), "cpu", "cuda", "cuda:1"... */
-  device: z.string().regex(/^(auto|cpu|cuda(:\d+)?)$/, 'expected auto, cpu, cuda or cuda:<n>').default('auto'),
-  /** 32, 16-mixed (CUDA: float16 autocast + loss scaling) or bf16-mixed (CUDA or CPU: bfloat16 autocast). */
-  precision: z.enum(PRECISIONS).default('32'),
-  /** TF32 math for float32 CUDA matmuls and cuDNN convolutions: on, off, or auto (libtorch's defaults: matmul off, cuDNN on). */
-  tf32: z.enum(TF32_MODES).default('auto'),
-  /** Passed to the segmenter factory as is (base model, learner and its options...). */
-  model: z.record(z.string(), z.unknown()).default({}),
-  data: z.object({
-    dir: z.string().min(1),
-    trainSplit: z.enum(SPLITS).default('train'),
-    valSplit: z.enum(SPLITS).default('val'),
+export const trainConfigSchema = z
+  .object({
+    /** Run name: the run folder is `<runsDir>/<name>`. Default: `<dataset folder name>-<timestamp>`. */
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/, 'expected letters, digits, ".", "_" or "-" (it names a folder)')
+      .refine((s) => s !== '.' && s !== '..', 'expected a folder name')
+      .optional(),
+    runsDir: z.string().min(1).default('runs'),
+    /** null: by the quirks mode (`reference`: 12345, the original's experiment configs; `fixed`: 0). */
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .nullable()
+      .default(null),
+    /** "auto" (where the segmenter's parameters are), "cpu", "cuda", "cuda:1"... */
+    device: z
+      .string()
+      .regex(/^(auto|cpu|cuda(:\d+)?)$/, 'expected auto, cpu, cuda or cuda:<n>')
+      .default('auto'),
+    /** 32, 16-mixed (CUDA: float16 autocast + loss scaling) or bf16-mixed (CUDA or CPU: bfloat16 autocast). */
+    precision: z.enum(PRECISIONS).default('32'),
+    /** TF32 math for float32 CUDA matmuls and cuDNN convolutions: on, off, or auto (libtorch's defaults: matmul off, cuDNN on). */
+    tf32: z.enum(TF32_MODES).default('auto'),
+    /** Passed to the segmenter factory as is (base model, learner and its options...). */
+    model: z.record(z.string(), z.unknown()).default({}),
+    data: z
+      .object({
+        dir: z.string().min(1),
+        trainSplit: z.enum(SPLITS).default('train'),
+        valSplit: z.enum(SPLITS).default('val'),
+        /**
+         * null: no test evaluation. A missing test split file is skipped with a note, except where
+         * the dataset says the original tests on another split (dataset.json `reference.testSplit`,
+         * VOC and Cityscapes: val) and quirks is reference: then that split is the test set.
+         */
+        testSplit: z.enum(SPLITS).nullable().default('test'),
+        /**
+         * Augment val and test inputs with the training augmentation. null: as the original's data
+         * config for the dataset (dataset.json `reference.evalTransforms`: VOC and Cityscapes) with
+         * quirks reference, else no.
+         */
+        evalAugment: z.boolean().nullable().default(null),
+        promptKey: z.string().min(1).default('p1'),
+        overridePrompt: z.string().nullable().default(null),
+        appendFullStop: z.boolean().default(true),
+        /** Model input side; null: the segmenter's `info.imageSize`. */
+        imageSize: z.number().int().positive().nullable().default(null),
+        /** Loader worker threads; null: cores (at most 4); 0: main thread. */
+        workers: z.number().int().min(0).nullable().default(null),
+      })
+      .strict(),
     /**
-     * null: no test evaluation. A missing test split file is skipped with a note, except where
-     * the dataset says the original tests on another split (dataset.json `reference.testSplit`,
-     * VOC and Cityscapes: val) and quirks is reference: then that split is the test set.
+     * Samples per forward/backward pass; null: 8, or one pass per step (effectiveBatchSize) when
+     * the model's BatchNorms use batch statistics in training (CRIS with quirks: reference).
      */
-    testSplit: z.enum(SPLITS).nullable().default('test'),
+    batchSize: z.number().int().positive().nullable().default(null),
+    /** Samples per optimizer step (gradient accumulation over batchSize-sized passes); a multiple of batchSize. */
+    effectiveBatchSize: z.number().int().positive().default(32),
+    /** Batch size for validation/test; null: the pass size. */
+    evalBatchSize: z.number().int().positive().nullable().default(null),
+    minEpochs: z.number().int().min(0).default(10),
+    maxEpochs: z.number().int().positive().default(20),
+    lr: positive().default(2e-4),
     /**
-     * Augment val and test inputs with the training augmentation. null: as the original's data
-     * config for the dataset (dataset.json `reference.evalTransforms`: VOC and Cityscapes) with
-     * quirks reference, else no.
+     * AdamW decoupled weight decay, applied to the groups the segmenter marks as decayed
+     * (Linear/Conv weights). With quirks: reference, 0 means torch's default 0.01 on every
+     * trainable tensor that gets a gradient, as the original (quirk 19). null: by the quirks
+     * mode (`reference`: 0, the original's experiment configs; `fixed`: 0.01).
      */
-    evalAugment: z.boolean().nullable().default(null),
-    promptKey: z.string().min(1).default('p1'),
-    overridePrompt: z.string().nullable().default(null),
-    appendFullStop: z.boolean().default(true),
-    /** Model input side; null: the segmenter's `info.imageSize`. */
-    imageSize: z.number().int().positive().nullable().default(null),
-    /** Loader worker threads; null: cores (at most 4); 0: main thread. */
-    workers: z.number().int().min(0).nullable().default(null),
-  }).strict(),
-  /**
-   * Samples per forward/backward pass; null: 8, or one pass per step (effectiveBatchSize) when
-   * the model's BatchNorms use batch statistics in training (CRIS with quirks: reference).
-   */
-  batchSize: z.number().int().positive().nullable().default(null),
-  /** Samples per optimizer step (gradient accumulation over batchSize-sized passes); a multiple of batchSize. */
-  effectiveBatchSize: z.number().int().positive().default(32),
-  /** Batch size for validation/test; null: the pass size. */
-  evalBatchSize: z.number().int().positive().nullable().default(null),
-  minEpochs: z.number().int().min(0).default(10),
-  maxEpochs: z.number().int().positive().default(20),
-  lr: positive().default(2e-4),
-  /**
-   * AdamW decoupled weight decay, applied to the groups the segmenter marks as decayed
-   * (Linear/Conv weights). With quirks: reference, 0 means torch's default 0.01 on every
-   * trainable tensor that gets a gradient, as the original (quirk 19). null: by the quirks
-   * mode (`reference`: 0, the original's experiment configs; `fixed`: 0.01).
-   */
-  weightDecay: z.number().min(0).refine(Number.isFinite, 'expected a finite number').nullable().default(null),
-  betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).default([0.9, 0.999]),
-  eps: positive().default(1e-8),
-  /** Clip the global gradient norm to this value; null: no clipping. */
-  gradClipNorm: positive().nullable().default(null),
-  plateau: z.object({
-    factor: z.number().gt(0).lt(1).default(0.2),
-    patience: z.number().int().min(0).default(5),
-    threshold: z.number().min(0).default(1e-4),
-    minLr: z.number().min(0).default(0),
-  }).strict().prefault({}),
-  earlyStopping: z.object({
-    enabled: z.boolean().default(true),
-    /** val_loss (mode min) or val_dice (mode max: the checkpoint-selection protocol's Dice). */
-    monitor: z.enum(EARLY_STOPPING_MONITORS).default('val_loss'),
-    /** Validations (not epochs, when valCheckInterval validates more often) without improvement. */
-    patience: z.number().int().min(1).default(12),
-    minDelta: z.number().min(0).default(1e-4),
-  }).strict().prefault({}),
-  /**
-   * When to validate (Lightning's `val_check_interval`): a fraction in (0, 1] of an epoch's
-   * training passes, i.e. after every max(1, floor(passes x fraction))-th pass (0.5: twice per
-   * epoch, and not after the last pass when that count does not divide the epoch), or a whole
-   * number >= 2 of passes. 1: once per epoch, after its last pass. Early stopping, the best
-   * checkpoint and ReduceLROnPlateau (at each epoch's end, on the latest validation) follow it.
-   */
-  valCheckInterval: z.number().positive()
-    .refine((v) => v <= 1 || Number.isInteger(v), 'expected a fraction in (0, 1] of an epoch or a whole number (>= 2) of training passes')
-    .default(1),
-  augment: augmentSchema.prefault({}),
-  loss: z.object({
-    lambdaDice: z.number().min(0).default(1),
-    lambdaCe: z.number().min(0).default(0.2),
-    /** What DiceCELoss receives: logits (TuneVLSeg) or sigmoid(logits) (VLSM-Adapter's double sigmoid, src/inference/loss.ts). */
-    appliedTo: z.enum(LOSS_INPUTS).default('logits'),
-  }).strict().prefault({}),
-  /** Probability threshold of the Dice/IoU metrics. */
-  threshold: z.number().gt(0).lt(1).default(0.5),
-  /** Also write a resume checkpoint every N optimizer steps inside an epoch (0: only at epoch ends). */
-  checkpointEverySteps: z.number().int().min(0).default(0),
-  /** Progress output: a bar (TTY), one line per epoch, or nothing. auto: bar on a TTY, else lines. */
-  progress: z.enum(['auto', 'bar', 'lines', 'none']).default('auto'),
-}).strict().superRefine((c, ctx) => {
-  if (c.batchSize !== null && c.effectiveBatchSize % c.batchSize !== 0) {
-    ctx.addIssue({ code: 'custom', path: ['effectiveBatchSize'], message: `must be a multiple of batchSize (${c.batchSize}), got ${c.effectiveBatchSize}` });
-  }
-  if (c.minEpochs > c.maxEpochs) {
-    ctx.addIssue({ code: 'custom', path: ['minEpochs'], message: `must not exceed maxEpochs (${c.maxEpochs}), got ${c.minEpochs}` });
-  }
-  if (c.augment.scale[0] > c.augment.scale[1]) {
-    ctx.addIssue({ code: 'custom', path: ['augment', 'scale'], message: `expected [min, max], got [${c.augment.scale.join(', ')}]` });
-  }
-});
+    weightDecay: z.number().min(0).refine(Number.isFinite, 'expected a finite number').nullable().default(null),
+    betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).default([0.9, 0.999]),
+    eps: positive().default(1e-8),
+    /** Clip the global gradient norm to this value; null: no clipping. */
+    gradClipNorm: positive().nullable().default(null),
+    plateau: z
+      .object({
+        factor: z.number().gt(0).lt(1).default(0.2),
+        patience: z.number().int().min(0).default(5),
+        threshold: z.number().min(0).default(1e-4),
+        minLr: z.number().min(0).default(0),
+      })
+      .strict()
+      .prefault({}),
+    earlyStopping: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** val_loss (mode min) or val_dice (mode max: the checkpoint-selection protocol's Dice). */
+        monitor: z.enum(EARLY_STOPPING_MONITORS).default('val_loss'),
+        /** Validations (not epochs, when valCheckInterval validates more often) without improvement. */
+        patience: z.number().int().min(1).default(12),
+        minDelta: z.number().min(0).default(1e-4),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * When to validate (Lightning's `val_check_interval`): a fraction in (0, 1] of an epoch's
+     * training passes, i.e. after every max(1, floor(passes x fraction))-th pass (0.5: twice per
+     * epoch, and not after the last pass when that count does not divide the epoch), or a whole
+     * number >= 2 of passes. 1: once per epoch, after its last pass. Early stopping, the best
+     * checkpoint and ReduceLROnPlateau (at each epoch's end, on the latest validation) follow it.
+     */
+    valCheckInterval: z
+      .number()
+      .positive()
+      .refine((v) => v <= 1 || Number.isInteger(v), 'expected a fraction in (0, 1] of an epoch or a whole number (>= 2) of training passes')
+      .default(1),
+    augment: augmentSchema.prefault({}),
+    loss: z
+      .object({
+        lambdaDice: z.number().min(0).default(1),
+        lambdaCe: z.number().min(0).default(0.2),
+        /** What DiceCELoss receives: logits (TuneVLSeg) or sigmoid(logits) (VLSM-Adapter's double sigmoid, src/inference/loss.ts). */
+        appliedTo: z.enum(LOSS_INPUTS).default('logits'),
+      })
+      .strict()
+      .prefault({}),
+    /** Probability threshold of the Dice/IoU metrics. */
+    threshold: z.number().gt(0).lt(1).default(0.5),
+    /** Also write a resume checkpoint every N optimizer steps inside an epoch (0: only at epoch ends). */
+    checkpointEverySteps: z.number().int().min(0).default(0),
+    /** Progress output: a bar (TTY), one line per epoch, or nothing. auto: bar on a TTY, else lines. */
+    progress: z.enum(['auto', 'bar', 'lines', 'none']).default('auto'),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.batchSize !== null && c.effectiveBatchSize % c.batchSize !== 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['effectiveBatchSize'],
+        message: `must be a multiple of batchSize (${c.batchSize}), got ${c.effectiveBatchSize}`,
+      });
+    }
+    if (c.minEpochs > c.maxEpochs) {
+      ctx.addIssue({ code: 'custom', path: ['minEpochs'], message: `must not exceed maxEpochs (${c.maxEpochs}), got ${c.minEpochs}` });
+    }
+    if (c.augment.scale[0] > c.augment.scale[1]) {
+      ctx.addIssue({ code: 'custom', path: ['augment', 'scale'], message: `expected [min, max], got [${c.augment.scale.join(', ')}]` });
+    }
+  });
 
 export type TrainConfigInput = z.input<typeof trainConfigSchema>;
 /** A resolved configuration (every default filled in, `name` set, `seed`/`weightDecay` resolved by the quirks mode). */
-export type TrainConfig = Omit<z.output<typeof trainConfigSchema>, 'seed' | 'weightDecay'> & { name: string; seed: number; weightDecay: number };
+export type TrainConfig = Omit<z.output<typeof trainConfigSchema>, 'seed' | 'weightDecay'> & {
+  name: string;
+  seed: number;
+  weightDecay: number;
+};
 
 export class ConfigError extends Error {
-  constructor(message: string, readonly issues: string[] = []) {
+  constructor(
+    message: string,
+    readonly issues: string[] = [],
+  ) {
     super(issues.length ? `${message}:\n  ${issues.join('\n  ')}` : message);
     this.name = 'ConfigError';
   }
@@ -177,11 +218,13 @@ function describeIssue(issue: z.core.$ZodIssue, sources?: ConfigSources): string
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') {
     const keys = (issue as { keys: string[] }).keys;
-    return keys.map((k) => {
-      const full = keyPath ? `${keyPath}.${k}` : k;
-      const from = sources?.get(full) ?? [...(sources ?? new Map<string, string>())].find(([key]) => key.startsWith(`${full}.`))?.[1];
-      return `config key "${full}": unknown key${from ? ` (from ${from})` : ''}`;
-    }).join('\n  ');
+    return keys
+      .map((k) => {
+        const full = keyPath ? `${keyPath}.${k}` : k;
+        const from = sources?.get(full) ?? [...(sources ?? new Map<string, string>())].find(([key]) => key.startsWith(`${full}.`))?.[1];
+        return `config key "${full}": unknown key${from ? ` (from ${from})` : ''}`;
+      })
+      .join('\n  ');
   }
   if (keyPath === '') keyPath = '<root>';
   let from: string | undefined;
@@ -230,14 +273,21 @@ export function withLearnerRecipe(input: unknown): unknown {
 export function parseTrainConfig(input: unknown, sources?: ConfigSources): TrainConfig {
   input = withLearnerRecipe(input);
   // YAML reads `precision: 32` as a number; Lightning accepts it too.
-  if (typeof input === 'object' && input !== null && (input as { precision?: unknown }).precision === 32) input = { ...input, precision: '32' };
+  if (typeof input === 'object' && input !== null && (input as { precision?: unknown }).precision === 32)
+    input = { ...input, precision: '32' };
   const r = trainConfigSchema.safeParse(input);
-  if (!r.success) throw new ConfigError('invalid training configuration', r.error.issues.map((i) => describeIssue(i, sources)));
+  if (!r.success)
+    throw new ConfigError(
+      'invalid training configuration',
+      r.error.issues.map((i) => describeIssue(i, sources)),
+    );
   const c = r.data;
   const quirks = quirksOfModel(c.model);
   return {
-    ...c, name: c.name ?? defaultName(c.data.dir),
-    seed: c.seed ?? defaultSeed(quirks), weightDecay: c.weightDecay ?? defaultWeightDecay(quirks),
+    ...c,
+    name: c.name ?? defaultName(c.data.dir),
+    seed: c.seed ?? defaultSeed(quirks),
+    weightDecay: c.weightDecay ?? defaultWeightDecay(quirks),
   };
 }
 
@@ -276,7 +326,16 @@ export interface ConfigLeaf {
   defaultValue?: unknown;
 }
 
-type AnySchema = z.ZodType & { def: { type: string; innerType?: AnySchema; shape?: Record<string, AnySchema>; schema?: AnySchema; defaultValue?: unknown; entries?: Record<string, string> } };
+type AnySchema = z.ZodType & {
+  def: {
+    type: string;
+    innerType?: AnySchema;
+    shape?: Record<string, AnySchema>;
+    schema?: AnySchema;
+    defaultValue?: unknown;
+    entries?: Record<string, string>;
+  };
+};
 
 function unwrap(s: AnySchema): { base: AnySchema; nullable: boolean; defaultValue?: unknown } {
   let cur = s;
@@ -300,7 +359,7 @@ const kebab = (s: string): string => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCas
 
 function objectShape(s: AnySchema): Record<string, AnySchema> | undefined {
   const base = unwrap(s).base;
-  return base.def.type === 'object' ? (base as unknown as z.ZodObject).shape as unknown as Record<string, AnySchema> : undefined;
+  return base.def.type === 'object' ? ((base as unknown as z.ZodObject).shape as unknown as Record<string, AnySchema>) : undefined;
 }
 
 /** Every leaf key of the schema with its flag (the `model` record is one leaf, set with --model k=v). */
@@ -316,8 +375,18 @@ export function configLeaves(schema: z.ZodType = trainConfigSchema): ConfigLeaf[
       }
       const { base, nullable, defaultValue } = unwrap(s);
       const t = base.def.type;
-      const kind: LeafKind = t === 'string' ? 'string' : t === 'number' ? 'number' : t === 'boolean' ? 'boolean'
-        : t === 'enum' ? 'enum' : t === 'record' ? 'record' : 'array';
+      const kind: LeafKind =
+        t === 'string'
+          ? 'string'
+          : t === 'number'
+            ? 'number'
+            : t === 'boolean'
+              ? 'boolean'
+              : t === 'enum'
+                ? 'enum'
+                : t === 'record'
+                  ? 'record'
+                  : 'array';
       out.push({
         key: keyPath.join('.'),
         flag: `--${keyPath.map(kebab).join('-')}`,

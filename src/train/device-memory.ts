@@ -9,7 +9,15 @@
  *   share of the heap).
  */
 import {
-  type Tensor, cudaMemory, cudaResetPeakMemory, cudaEmptyCache, cudaIndexOf, processPeakRss, runtimeInfo, tidy, zeros,
+  type Tensor,
+  cudaMemory,
+  cudaResetPeakMemory,
+  cudaEmptyCache,
+  cudaIndexOf,
+  processPeakRss,
+  runtimeInfo,
+  tidy,
+  zeros,
 } from '../torch/index.js';
 import type { Segmenter } from '../tuning/segmenter.js';
 import { float32 } from '../inference/precision.js';
@@ -75,16 +83,24 @@ export function estimateBatchFit(device: string, batchSize: number, probe: () =>
   const perSample = Math.max(0, after.peakAllocated - base);
   const estimate = base + batchSize * perSample;
   cudaResetPeakMemory(idx);
-  return { baseBytes: base, perSampleBytes: perSample, estimateBytes: estimate, totalBytes: after.total, fits: estimate <= headroom * after.total };
+  return {
+    baseBytes: base,
+    perSampleBytes: perSample,
+    estimateBytes: estimate,
+    totalBytes: after.total,
+    fits: estimate <= headroom * after.total,
+  };
 }
 
 /** The message of a batch that does not fit (names the estimate and what to change). */
 export function batchTooLargeMessage(device: string, batchSize: number, e: BatchFitEstimate): string {
   const maxBatch = Math.max(0, Math.floor((0.9 * e.totalBytes - e.baseBytes) / Math.max(1, e.perSampleBytes)));
-  return `batchSize ${batchSize} does not fit on ${device}: a one-sample probe step peaked at ${GiB(e.perSampleBytes)} per sample on top of ` +
+  return (
+    `batchSize ${batchSize} does not fit on ${device}: a one-sample probe step peaked at ${GiB(e.perSampleBytes)} per sample on top of ` +
     `${GiB(e.baseBytes)} held, so a batch of ${batchSize} needs about ${GiB(e.estimateBytes)} of the device's ${GiB(e.totalBytes)} ` +
     `(90% usable). Use batchSize <= ${maxBatch} with effectiveBatchSize for the same step size (gradient accumulation), ` +
-    'or precision "16-mixed" / "bf16-mixed" to halve the activations.';
+    'or precision "16-mixed" / "bf16-mixed" to halve the activations.'
+  );
 }
 
 /**
@@ -93,21 +109,29 @@ export function batchTooLargeMessage(device: string, batchSize: number, e: Batch
  * when `batchSize` samples would not fit. CPU: nothing to do (the OS pages, it does not throw).
  */
 export function refuseBatchThatCannotFit(
-  segmenter: Segmenter, amp: MixedPrecision, device: string, batchSize: number, imageSize: number, prompt: string, params: readonly Tensor[],
+  segmenter: Segmenter,
+  amp: MixedPrecision,
+  device: string,
+  batchSize: number,
+  imageSize: number,
+  prompt: string,
+  params: readonly Tensor[],
 ): BatchFitEstimate | null {
   if (device === 'cpu') return null;
   const wasTraining = segmenter.training;
   segmenter.eval();
   let est: BatchFitEstimate | null;
   try {
-    est = estimateBatchFit(device, batchSize, () => tidy(() => {
-      const images = zeros([1, 3, imageSize, imageSize], { device });
-      const { loss } = amp.run(() => {
-        const logits = float32(segmenter.forward(images, segmenter.tokenize([prompt])));
-        return { loss: logits.sigmoid().mean() };
-      });
-      (amp.scaler ? amp.scaler.scaleLoss(loss) : loss).backward();
-    }));
+    est = estimateBatchFit(device, batchSize, () =>
+      tidy(() => {
+        const images = zeros([1, 3, imageSize, imageSize], { device });
+        const { loss } = amp.run(() => {
+          const logits = float32(segmenter.forward(images, segmenter.tokenize([prompt])));
+          return { loss: logits.sigmoid().mean() };
+        });
+        (amp.scaler ? amp.scaler.scaleLoss(loss) : loss).backward();
+      }),
+    );
   } finally {
     for (const p of params) p.zeroGrad();
     if (wasTraining) segmenter.train();

@@ -15,14 +15,25 @@ import { saveCheckpoint } from './checkpoint.js';
 import { lossTargets } from '../inference/batch-scores.js';
 import { batchTensors, normalise } from '../inference/inputs.js';
 import { diceIoU, MeanAccumulator } from '../inference/metrics.js';
-import { TrainingInterruptedError, type EpochRecord, type StepRecord, type TrainOptions, type TrainerState, type ValidationRecord } from './records.js';
+import {
+  TrainingInterruptedError,
+  type EpochRecord,
+  type StepRecord,
+  type TrainOptions,
+  type TrainerState,
+  type ValidationRecord,
+} from './records.js';
 import { DivergedStep, endOnNonFiniteReference, nonFiniteError } from './non-finite.js';
 import { appendLine, saveState, type TrainingRun } from './run-setup.js';
 import { accumulationWeighting, backwardMicroBatch, closesStep, microBatchWeight, optimizerStep, type AccumulationPlan } from './step.js';
 import { validate } from './validation.js';
 
 /** Runs epoch `st.epoch` (from batch `st.batch`) and updates `st`; throws on an abort or (quirks fixed) a non-finite loss (non-finite.ts). */
-export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<TrainOptions, 'onStep' | 'onEpoch' | 'onValidation' | 'signal'>): Promise<void> {
+export async function runEpoch(
+  run: TrainingRun,
+  st: TrainerState,
+  opts: Pick<TrainOptions, 'onStep' | 'onEpoch' | 'onValidation' | 'signal'>,
+): Promise<void> {
   const { config, files, segmenter, device, amp, opt, sched, params, progress, augment, softTargets, lossCfg, batchSize } = run;
   const trainLoader = run.loaders.train;
   const runDir = files.dir;
@@ -31,7 +42,9 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
   const nb = trainLoader.length;
   const N = trainLoader.sampleCount;
   const plan: AccumulationPlan = {
-    accumulate: accum, microBatches: nb, weighting: accumulationWeighting(run.quirks),
+    accumulate: accum,
+    microBatches: nb,
+    weighting: accumulationWeighting(run.quirks),
     sizeAt: (i) => (i < nb - 1 ? batchSize : N - (nb - 1) * batchSize),
   };
   const valEvery = run.validationEvery;
@@ -44,7 +57,9 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
   const epochStart = performance.now();
   let epochImages = 0;
   let stepStart = performance.now();
-  let stepLoss = 0, stepDice = 0, stepSamples = 0;
+  let stepLoss = 0,
+    stepDice = 0,
+    stepSamples = 0;
   let i = -1;
   let passes = nb;
   let stoppedEarly = false;
@@ -60,15 +75,26 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
       let { images, masks } = batchTensors(b, device);
       if (augment.p > 0) ({ images, masks } = augmentBatch(images, masks, augment, { seed: config.seed, epoch: E, step: i }));
       manualSeed(hashSeed(config.seed, E, i, 0x70c4));
-      const { logits, value } = backwardMicroBatch(segmenter,
+      const { logits, value } = backwardMicroBatch(
+        segmenter,
         { pixels: normalise(images, segmenter.info), text: segmenter.tokenize(b.prompts), targets: lossTargets(masks, softTargets) },
-        { weight: microBatchWeight(plan, i), amp, loss: lossCfg });
+        { weight: microBatchWeight(plan, i), amp, loss: lossCfg },
+      );
       if (!Number.isFinite(value)) return { value, dice: [] as number[] };
       return { value, dice: noGrad(() => diceIoU(logits, masks, { threshold: config.threshold }).dice) };
     });
     b.release(); // the tensors hold copies
     if (!Number.isFinite(r.value)) {
-      const at = { what: `loss (${r.value})`, value: r.value, epoch: E, step: st.stepInEpoch + 1, globalStep: st.globalStep + 1, batch: i, batches: nb, names: b.names };
+      const at = {
+        what: `loss (${r.value})`,
+        value: r.value,
+        epoch: E,
+        step: st.stepInEpoch + 1,
+        globalStep: st.globalStep + 1,
+        batch: i,
+        batches: nb,
+        names: b.names,
+      };
       if (run.quirks !== 'reference') throw nonFiniteError(at, files, st, opt);
       const rec = endOnNonFiniteReference(run, st, at, epochStart); // not inside `onEpoch?.(...)`: that skips its argument when absent
       opts.onEpoch?.(rec);
@@ -86,9 +112,19 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
       let outcome: ReturnType<typeof optimizerStep>;
       try {
         outcome = optimizerStep(opt, params, {
-          scaler: amp.scaler, gradClipNorm: config.gradClipNorm,
+          scaler: amp.scaler,
+          gradClipNorm: config.gradClipNorm,
           onNonFinite: (gradNorm) => {
-            const at = { what: `gradient norm (${gradNorm})`, value: gradNorm, epoch: E, step: st.stepInEpoch + 1, globalStep: st.globalStep + 1, batch: i, batches: nb, names: b.names };
+            const at = {
+              what: `gradient norm (${gradNorm})`,
+              value: gradNorm,
+              epoch: E,
+              step: st.stepInEpoch + 1,
+              globalStep: st.globalStep + 1,
+              batch: i,
+              batches: nb,
+              names: b.names,
+            };
             return run.quirks !== 'reference' ? nonFiniteError(at, files, st, opt) : new DivergedStep(at);
           },
         });
@@ -104,8 +140,14 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
       st.batch = i + 1;
       const now = performance.now();
       const rec: StepRecord = {
-        type: 'step', epoch: E + 1, step: st.stepInEpoch, globalStep: st.globalStep, samples: stepSamples,
-        loss: stepLoss / stepSamples, dice: stepDice / stepSamples, lr: opt.paramGroups[0]!.lr,
+        type: 'step',
+        epoch: E + 1,
+        step: st.stepInEpoch,
+        globalStep: st.globalStep,
+        samples: stepSamples,
+        loss: stepLoss / stepSamples,
+        dice: stepDice / stepSamples,
+        lr: opt.paramGroups[0]!.lr,
         imagesPerSecond: stepSamples / Math.max(1e-9, (now - stepStart) / 1000),
         ...(lossScale !== undefined ? { lossScale, skipped } : {}),
       };
@@ -115,7 +157,8 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
       stepLoss = stepDice = stepSamples = 0;
     }
     progress.batch(i + 1, {
-      loss: acc.mean('loss'), dice: acc.mean('dice'),
+      loss: acc.mean('loss'),
+      dice: acc.mean('dice'),
       imagesPerSecond: epochImages / Math.max(1e-9, (performance.now() - epochStart) / 1000),
     });
     const midEpoch = i < nb - 1;
@@ -127,9 +170,18 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
       const v = await validate(run, st, { epoch: E, batch: i + 1 }, { trainLoss: acc.mean('loss'), trainDice: acc.mean('dice') });
       validated = true;
       const vr: ValidationRecord = {
-        type: 'validation', epoch: E + 1, batch: i + 1, globalStep: st.globalStep, index: st.validations - 1,
-        valLoss: v.scores.loss, valDice: v.scores.dice, valIou: v.scores.iou, valSelectDice: v.scores.selectDice,
-        best: v.best, earlyStoppingWait: st.early.wait, seconds: (performance.now() - t0) / 1000,
+        type: 'validation',
+        epoch: E + 1,
+        batch: i + 1,
+        globalStep: st.globalStep,
+        index: st.validations - 1,
+        valLoss: v.scores.loss,
+        valDice: v.scores.dice,
+        valIou: v.scores.iou,
+        valSelectDice: v.scores.selectDice,
+        best: v.best,
+        earlyStoppingWait: st.early.wait,
+        seconds: (performance.now() - t0) / 1000,
       };
       validationSeconds += vr.seconds;
       appendLine(files.metrics, vr);
@@ -148,27 +200,44 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
     }
     // A resume state where the loader position is a step boundary: after a mid-epoch
     // validation (so that it is not run again), every N steps, or on an abort.
-    if (stepped && midEpoch && (validated || opts.signal?.aborted || (config.checkpointEverySteps > 0 && st.stepInEpoch % config.checkpointEverySteps === 0))) {
+    if (
+      stepped &&
+      midEpoch &&
+      (validated || opts.signal?.aborted || (config.checkpointEverySteps > 0 && st.stepInEpoch % config.checkpointEverySteps === 0))
+    ) {
       st.epochSums = acc.state();
       st.metricsBytes = statSync(files.metrics).size;
       save();
       if (opts.signal?.aborted) {
-        throw new TrainingInterruptedError(`training interrupted at epoch ${E + 1}, step ${st.stepInEpoch} (global step ${st.globalStep}); ` +
-          `resume with: tunevlseg train --resume ${runDir}`, runDir);
+        throw new TrainingInterruptedError(
+          `training interrupted at epoch ${E + 1}, step ${st.stepInEpoch} (global step ${st.globalStep}); ` +
+            `resume with: tunevlseg train --resume ${runDir}`,
+          runDir,
+        );
       }
     }
   }
   const trainSeconds = (performance.now() - epochStart) / 1000 - validationSeconds;
   const train = { trainLoss: acc.mean('loss'), trainDice: acc.mean('dice') };
-  if (!stoppedEarly && (nb % valEvery === 0)) await validate(run, st, { epoch: E, batch: nb }, train);
+  if (!stoppedEarly && nb % valEvery === 0) await validate(run, st, { epoch: E, batch: nb }, train);
   const val = st.lastVal!;
   const lrUsed = opt.paramGroups[0]!.lr;
   // ReduceLROnPlateau on the latest validation's loss, once per completed epoch.
   const lrReduced = stoppedEarly ? false : sched.step(val.loss);
   const rec: EpochRecord = {
-    type: 'epoch', epoch: E + 1, globalStep: st.globalStep, ...train,
-    valLoss: val.loss, valDice: val.dice, valIou: val.iou, valSelectDice: val.selectDice, lr: lrUsed, lrReduced, best: st.epochBest,
-    earlyStoppingWait: st.early.wait, seconds: (performance.now() - epochStart) / 1000,
+    type: 'epoch',
+    epoch: E + 1,
+    globalStep: st.globalStep,
+    ...train,
+    valLoss: val.loss,
+    valDice: val.dice,
+    valIou: val.iou,
+    valSelectDice: val.selectDice,
+    lr: lrUsed,
+    lrReduced,
+    best: st.epochBest,
+    earlyStoppingWait: st.early.wait,
+    seconds: (performance.now() - epochStart) / 1000,
     imagesPerSecond: epochImages / Math.max(1e-9, trainSeconds),
     ...(passes < nb ? { batches: passes } : {}),
   };
@@ -197,16 +266,23 @@ export async function runEpoch(run: TrainingRun, st: TrainerState, opts: Pick<Tr
   opts.onEpoch?.(rec);
   if (st.done && st.stopReason === 'early_stopping' && Number.isFinite(val.loss)) {
     const es = config.earlyStopping;
-    progress.message(`early stopping ${stoppedEarly ? `in epoch ${st.epoch} after pass ${passes}/${nb}` : `after epoch ${st.epoch}`}: ` +
-      `no ${es.monitor === 'val_dice' ? 'validation-Dice' : 'validation-loss'} improvement > ${es.minDelta} for ${st.early.wait} validations`);
+    progress.message(
+      `early stopping ${stoppedEarly ? `in epoch ${st.epoch} after pass ${passes}/${nb}` : `after epoch ${st.epoch}`}: ` +
+        `no ${es.monitor === 'val_dice' ? 'validation-Dice' : 'validation-loss'} improvement > ${es.minDelta} for ${st.early.wait} validations`,
+    );
   }
   if (opts.signal?.aborted && !st.done) {
-    throw new TrainingInterruptedError(`training interrupted after epoch ${st.epoch}; resume with: ${shellCommand(['tunevlseg', 'train', '--resume', runDir])}`, runDir);
+    throw new TrainingInterruptedError(
+      `training interrupted after epoch ${st.epoch}; resume with: ${shellCommand(['tunevlseg', 'train', '--resume', runDir])}`,
+      runDir,
+    );
   }
 }
 
 /** One line for a validation inside an epoch (the epoch's own line comes at its end). */
 function formatValidationLine(r: ValidationRecord, passes: number): string {
-  return `  epoch ${r.epoch} pass ${r.batch}/${passes}: val loss ${r.valLoss.toFixed(4)} dice ${r.valDice.toFixed(4)}` +
-    `${r.best ? ' (best)' : ''}  wait ${r.earlyStoppingWait}`;
+  return (
+    `  epoch ${r.epoch} pass ${r.batch}/${passes}: val loss ${r.valLoss.toFixed(4)} dice ${r.valDice.toFixed(4)}` +
+    `${r.best ? ' (best)' : ''}  wait ${r.earlyStoppingWait}`
+  );
 }

@@ -45,19 +45,34 @@ export function evalSourceOf(target: string, o: EvalSourceRequest, buildSegmente
     const file = readConfigFile(o.config);
     if (typeof file.model === 'object' && file.model !== null) model = file.model as Record<string, unknown>;
   }
-  if (o.model && o.model.length > 0) model = applyOverrides(model, o.model.map(([k, v]) => [k, v]));
+  if (o.model && o.model.length > 0)
+    model = applyOverrides(
+      model,
+      o.model.map(([k, v]) => [k, v]),
+    );
   const runDir = run ? path.resolve(target) : null;
   return {
-    checkpoint, model,
+    checkpoint,
+    model,
     run: run && {
-      dataDir: run.data.dir, prompts: run.data, imageSize: run.data.imageSize ?? null, precision: run.precision, seed: run.seed, loss: run.loss,
+      dataDir: run.data.dir,
+      prompts: run.data,
+      imageSize: run.data.imageSize ?? null,
+      precision: run.precision,
+      seed: run.seed,
+      loss: run.loss,
     },
     build: async () => buildSegmenter(model, run ?? ({ model } as TrainConfig)),
     reading: ({ dataDir, split, mode, batchSize, segmenter }) => {
       if (!run || !runDir) return planCheckpointEvaluation(model, dataDir, split, mode);
       return planRunEvaluation({
-        runDir, config: run, dataDir, asked: split, mode,
-        passBatchSize: () => passBatchSize(run.batchSize, run.effectiveBatchSize, segmenter), ...(batchSize !== undefined ? { batchSize } : {}),
+        runDir,
+        config: run,
+        dataDir,
+        asked: split,
+        mode,
+        passBatchSize: () => passBatchSize(run.batchSize, run.effectiveBatchSize, segmenter),
+        ...(batchSize !== undefined ? { batchSize } : {}),
       });
     },
   };

@@ -18,7 +18,8 @@ import { testDraws, valDraws } from './run-evaluation.js';
 export async function finalEvaluation(run: TrainingRun, st: TrainerState): Promise<TrainSummary> {
   const { config, files, segmenter, device, progress, lossCfg, quirks, batchSize, selectBy, trainableParams, tf32, memory } = run;
   const runDir = files.dir;
-  const valLoader = run.loaders.val, testLoader = run.loaders.test;
+  const valLoader = run.loaders.val,
+    testLoader = run.loaders.test;
   progress.message(`evaluating the best checkpoint (epoch ${st.best.epoch}, val Dice ${st.best.dice.toFixed(4)})`);
   loadTunedInto(segmenter, files.best);
   const evalOpts = { threshold: config.threshold, loss: lossCfg, device, protocols: EVAL_PROTOCOLS, precision: config.precision };
@@ -26,23 +27,50 @@ export async function finalEvaluation(run: TrainingRun, st: TrainerState): Promi
   // its scores are that epoch's; test with a stream of its own.
   const ea = run.evalAugment;
   const valRes = await evaluateLoader(segmenter, valLoader, { ...evalOpts, ...(ea ? { augment: valDraws(ea, st.best.index) } : {}) });
-  const testRes = testLoader ? await evaluateLoader(segmenter, testLoader, { ...evalOpts, ...(ea ? { augment: testDraws(ea) } : {}) }) : null;
+  const testRes = testLoader
+    ? await evaluateLoader(segmenter, testLoader, { ...evalOpts, ...(ea ? { augment: testDraws(ea) } : {}) })
+    : null;
   writeEval(path.join(files.evalDir, 'val.json'), config.data.valSplit, valRes);
   if (testRes && run.testSplit) writeEval(path.join(files.evalDir, 'test.json'), run.testSplit, testRes);
-  const means = (r: EvalResult): EvalMeans => ({ samples: r.samples, loss: r.loss, dice: r.dice, iou: r.iou, ...(r.protocols ? { protocols: r.protocols } : {}) });
+  const means = (r: EvalResult): EvalMeans => ({
+    samples: r.samples,
+    loss: r.loss,
+    dice: r.dice,
+    iou: r.iou,
+    ...(r.protocols ? { protocols: r.protocols } : {}),
+  });
   const summary: TrainSummary = {
-    name: config.name, runDir, status: 'completed', stopReason: st.stopReason ?? 'max_epochs',
+    name: config.name,
+    runDir,
+    status: 'completed',
+    stopReason: st.stopReason ?? 'max_epochs',
     ...(st.diverged ? { diverged: st.diverged } : {}),
-    epochs: st.epoch, globalSteps: st.globalStep, bestEpoch: st.best.epoch,
+    epochs: st.epoch,
+    globalSteps: st.globalStep,
+    bestEpoch: st.best.epoch,
     bestValidation: { epoch: st.best.epoch, batch: st.best.batch, globalStep: st.best.globalStep, index: st.best.index },
-    val: means(valRes), test: testRes ? means(testRes) : null,
+    val: means(valRes),
+    test: testRes ? means(testRes) : null,
     lastEpoch: st.history[st.history.length - 1]!,
-    metricsProtocol: 'model-resolution', quirks, batchSize, checkpointSelection: selectBy,
+    metricsProtocol: 'model-resolution',
+    quirks,
+    batchSize,
+    checkpointSelection: selectBy,
     evaluation: { augmented: ea !== null, testSplit: testRes ? run.testSplit : null },
-    validation: { checkEveryPasses: run.validationEvery, perEpoch: validationsPerEpoch(run.validationEvery, run.loaders.train.length), earlyStoppingMonitor: config.earlyStopping.monitor },
-    trainableParams, wallSeconds: run.elapsed(), resumes: st.resumes, seed: config.seed, device,
-    precision: config.precision, tf32: tf32 ? { matmul: tf32.tf32Matmul, cudnn: tf32.tf32Cudnn } : null,
-    peakMemory: memory.read(), imagesPerSecond: trainImagesPerSecond(st.history, run.sizes.train, batchSize),
+    validation: {
+      checkEveryPasses: run.validationEvery,
+      perEpoch: validationsPerEpoch(run.validationEvery, run.loaders.train.length),
+      earlyStoppingMonitor: config.earlyStopping.monitor,
+    },
+    trainableParams,
+    wallSeconds: run.elapsed(),
+    resumes: st.resumes,
+    seed: config.seed,
+    device,
+    precision: config.precision,
+    tf32: tf32 ? { matmul: tf32.tf32Matmul, cudnn: tf32.tf32Cudnn } : null,
+    peakMemory: memory.read(),
+    imagesPerSecond: trainImagesPerSecond(st.history, run.sizes.train, batchSize),
     tunevlsegVersion: tunevlsegVersion(),
     checkpoints: { best: path.relative(runDir, files.best), last: path.relative(runDir, files.last) },
   };
@@ -50,9 +78,12 @@ export async function finalEvaluation(run: TrainingRun, st: TrainerState): Promi
   writeFileAtomic(files.summary, `${stringifyJson(summary, 2)}\n`);
   const t = summary.test;
   const orig = t?.protocols?.['original-size'];
-  progress.message(`done: ${summary.epochs} epochs (${summary.stopReason}), best epoch ${summary.bestEpoch}: val Dice ${summary.val.dice.toFixed(4)} IoU ${summary.val.iou.toFixed(4)}` +
-    (t ? `, test Dice ${t.dice.toFixed(4)} IoU ${t.iou.toFixed(4)} (model-resolution)` : '') +
-    (orig ? `, ${orig.dice.toFixed(4)} / ${orig.iou.toFixed(4)} (original-size)` : '') + ` -> ${files.summary}`);
+  progress.message(
+    `done: ${summary.epochs} epochs (${summary.stopReason}), best epoch ${summary.bestEpoch}: val Dice ${summary.val.dice.toFixed(4)} IoU ${summary.val.iou.toFixed(4)}` +
+      (t ? `, test Dice ${t.dice.toFixed(4)} IoU ${t.iou.toFixed(4)} (model-resolution)` : '') +
+      (orig ? `, ${orig.dice.toFixed(4)} / ${orig.iou.toFixed(4)} (original-size)` : '') +
+      ` -> ${files.summary}`,
+  );
   return summary;
 }
 
@@ -64,5 +95,8 @@ function trainImagesPerSecond(history: readonly EpochRecord[], n: number, batchS
 }
 
 function writeEval(file: string, split: string, r: EvalResult): void {
-  writeFileAtomic(file, `${stringifyJson({ split, samples: r.samples, loss: r.loss, dice: r.dice, iou: r.iou, metricsProtocol: 'model-resolution', protocols: r.protocols ?? null, perSample: r.perSample }, 1)}\n`);
+  writeFileAtomic(
+    file,
+    `${stringifyJson({ split, samples: r.samples, loss: r.loss, dice: r.dice, iou: r.iou, metricsProtocol: 'model-resolution', protocols: r.protocols ?? null, perSample: r.perSample }, 1)}\n`,
+  );
 }

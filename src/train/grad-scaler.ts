@@ -47,10 +47,13 @@ export class GradScaler {
     this.growthFactor = o.growthFactor ?? 2.0;
     this.backoffFactor = o.backoffFactor ?? 0.5;
     this.growthInterval = o.growthInterval ?? 2000;
-    if (!(this.scaleValue > 0) || !Number.isFinite(this.scaleValue)) throw new RangeError(`GradScaler: initScale must be a positive finite number, got ${o.initScale}`);
+    if (!(this.scaleValue > 0) || !Number.isFinite(this.scaleValue))
+      throw new RangeError(`GradScaler: initScale must be a positive finite number, got ${o.initScale}`);
     if (!(this.growthFactor > 1)) throw new RangeError(`GradScaler: growthFactor must be > 1, got ${this.growthFactor}`);
-    if (!(this.backoffFactor > 0 && this.backoffFactor < 1)) throw new RangeError(`GradScaler: backoffFactor must be in (0, 1), got ${this.backoffFactor}`);
-    if (!Number.isInteger(this.growthInterval) || this.growthInterval < 1) throw new RangeError(`GradScaler: growthInterval must be a positive integer, got ${this.growthInterval}`);
+    if (!(this.backoffFactor > 0 && this.backoffFactor < 1))
+      throw new RangeError(`GradScaler: backoffFactor must be in (0, 1), got ${this.backoffFactor}`);
+    if (!Number.isInteger(this.growthInterval) || this.growthInterval < 1)
+      throw new RangeError(`GradScaler: growthInterval must be a positive integer, got ${this.growthInterval}`);
   }
 
   /** The current loss scale. */
@@ -75,16 +78,18 @@ export class GradScaler {
   unscale(params: readonly Tensor[]): boolean {
     if (this.foundInf !== null) throw new Error('GradScaler.unscale() was already called since the last update()');
     const inv = Math.fround(1 / this.scaleValue);
-    const bad = tidy(() => noGrad(() => {
-      let nonFinite = 0;
-      for (const p of params) {
-        const g = p.grad;
-        if (g === null) continue;
-        nonFinite += g.isfinite().logicalNot().any().item() ? 1 : 0;
-        g.mul_(inv);
-      }
-      return nonFinite;
-    }));
+    const bad = tidy(() =>
+      noGrad(() => {
+        let nonFinite = 0;
+        for (const p of params) {
+          const g = p.grad;
+          if (g === null) continue;
+          nonFinite += g.isfinite().logicalNot().any().item() ? 1 : 0;
+          g.mul_(inv);
+        }
+        return nonFinite;
+      }),
+    );
     this.foundInf = bad > 0;
     return this.foundInf;
   }
@@ -117,13 +122,21 @@ export class GradScaler {
   }
 
   stateDict(): GradScalerState {
-    return { scale: this.scaleValue, growthFactor: this.growthFactor, backoffFactor: this.backoffFactor, growthInterval: this.growthInterval, growthTracker: this.growthTracker };
+    return {
+      scale: this.scaleValue,
+      growthFactor: this.growthFactor,
+      backoffFactor: this.backoffFactor,
+      growthInterval: this.growthInterval,
+      growthTracker: this.growthTracker,
+    };
   }
 
   loadStateDict(s: GradScalerState): void {
     if (s.growthFactor !== this.growthFactor || s.backoffFactor !== this.backoffFactor || s.growthInterval !== this.growthInterval) {
-      throw new Error(`GradScaler: saved state has growth ${s.growthFactor}/backoff ${s.backoffFactor}/interval ${s.growthInterval}, ` +
-        `this scaler ${this.growthFactor}/${this.backoffFactor}/${this.growthInterval}`);
+      throw new Error(
+        `GradScaler: saved state has growth ${s.growthFactor}/backoff ${s.backoffFactor}/interval ${s.growthInterval}, ` +
+          `this scaler ${this.growthFactor}/${this.backoffFactor}/${this.growthInterval}`,
+      );
     }
     if (!(s.scale > 0) || !Number.isFinite(s.scale)) throw new Error(`GradScaler: saved scale must be positive and finite, got ${s.scale}`);
     this.scaleValue = Math.fround(s.scale);

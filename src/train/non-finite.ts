@@ -55,11 +55,21 @@ export function nonFiniteError(at: NonFiniteAt, files: RunFiles, st: TrainerStat
   const lastEpoch = st.history.length;
   const { what, epoch, step, globalStep, batch, batches, names } = at;
   const sample = names.slice(0, 4).join(', ') + (names.length > 4 ? `, ... (${names.length})` : '');
-  const msg = `non-finite ${what} at epoch ${epoch + 1}, step ${step} (batch ${batch + 1}/${batches}, global step ${globalStep}; samples: ${sample}). ` +
+  const msg =
+    `non-finite ${what} at epoch ${epoch + 1}, step ${step} (batch ${batch + 1}/${batches}, global step ${globalStep}; samples: ${sample}). ` +
     `No update was applied. The run folder keeps the last good checkpoint: ${files.last} ` +
     `(${lastEpoch > 0 ? `after epoch ${lastEpoch}` : 'the initial weights'}), and a resume state at ${files.resume}. ` +
     'Lower the learning rate, enable gradClipNorm, or check the data.';
-  appendLine(files.metrics, { type: 'error', error: 'non_finite', what, epoch: epoch + 1, step, globalStep, batch: batch + 1, samples: names });
+  appendLine(files.metrics, {
+    type: 'error',
+    error: 'non_finite',
+    what,
+    epoch: epoch + 1,
+    step,
+    globalStep,
+    batch: batch + 1,
+    samples: names,
+  });
   return new NonFiniteLossError(msg, epoch + 1, step, globalStep, at.value, files.last);
 }
 
@@ -70,18 +80,45 @@ export function nonFiniteError(at: NonFiniteAt, files: RunFiles, st: TrainerStat
 export function endOnNonFiniteReference(run: TrainingRun, st: TrainerState, at: NonFiniteAt, epochStart: number): EpochRecord {
   const { files, segmenter, opt, config } = run;
   opt.zeroGrad();
-  appendLine(files.metrics, { type: 'error', error: 'non_finite', what: at.what, epoch: at.epoch + 1, step: at.step, globalStep: at.globalStep, batch: at.batch + 1, samples: at.names, quirks: 'reference' });
+  appendLine(files.metrics, {
+    type: 'error',
+    error: 'non_finite',
+    what: at.what,
+    epoch: at.epoch + 1,
+    step: at.step,
+    globalStep: at.globalStep,
+    batch: at.batch + 1,
+    samples: at.names,
+    quirks: 'reference',
+  });
   if (!existsSync(files.best)) {
     st.best = { dice: Number.NaN, epoch: at.epoch + 1, batch: at.batch, globalStep: st.globalStep, index: st.validations };
-    saveCheckpoint(files.best, segmenter, { kind: 'best', model: config.model, metrics: {}, epoch: at.epoch + 1, globalStep: st.globalStep });
+    saveCheckpoint(files.best, segmenter, {
+      kind: 'best',
+      model: config.model,
+      metrics: {},
+      epoch: at.epoch + 1,
+      globalStep: st.globalStep,
+    });
   }
   st.early.wait++;
   st.early.triggered = true;
   const rec: EpochRecord = {
-    type: 'epoch', epoch: at.epoch + 1, globalStep: st.globalStep, trainLoss: Infinity, trainDice: Number.NaN,
-    valLoss: Infinity, valDice: Number.NaN, valIou: Number.NaN, valSelectDice: Number.NaN,
-    lr: opt.paramGroups[0]!.lr, lrReduced: false, best: false, earlyStoppingWait: st.early.wait,
-    seconds: (performance.now() - epochStart) / 1000, imagesPerSecond: 0,
+    type: 'epoch',
+    epoch: at.epoch + 1,
+    globalStep: st.globalStep,
+    trainLoss: Infinity,
+    trainDice: Number.NaN,
+    valLoss: Infinity,
+    valDice: Number.NaN,
+    valIou: Number.NaN,
+    valSelectDice: Number.NaN,
+    lr: opt.paramGroups[0]!.lr,
+    lrReduced: false,
+    best: false,
+    earlyStoppingWait: st.early.wait,
+    seconds: (performance.now() - epochStart) / 1000,
+    imagesPerSecond: 0,
   };
   appendLine(files.metrics, rec);
   st.history.push(rec);
@@ -91,7 +128,8 @@ export function endOnNonFiniteReference(run: TrainingRun, st: TrainerState, at: 
   st.epochSums = null;
   st.done = true;
   st.stopReason = 'early_stopping';
-  st.diverged = `non-finite ${at.what} at epoch ${at.epoch + 1}, step ${at.step} (global step ${at.globalStep}): validation loss recorded as inf and early stopping ended the run ` +
+  st.diverged =
+    `non-finite ${at.what} at epoch ${at.epoch + 1}, step ${at.step} (global step ${at.globalStep}): validation loss recorded as inf and early stopping ended the run ` +
     '(quirks: reference, as the original logs nan_to_num(loss, nan=inf) and stops on a non-finite val_loss)';
   st.metricsBytes = statSync(files.metrics).size;
   saveState(run, st);
@@ -107,15 +145,30 @@ export function endOnNonFiniteReference(run: TrainingRun, st: TrainerState, at: 
 export function validationLoss(run: TrainingRun, st: TrainerState, loss: number, epoch: number): number {
   if (Number.isFinite(loss)) return loss;
   const { files } = run;
-  appendLine(files.metrics, { type: 'error', error: 'non_finite', what: `validation loss (${loss})`, epoch: epoch + 1, globalStep: st.globalStep, ...(run.quirks === 'reference' ? { quirks: 'reference' } : {}) });
+  appendLine(files.metrics, {
+    type: 'error',
+    error: 'non_finite',
+    what: `validation loss (${loss})`,
+    epoch: epoch + 1,
+    globalStep: st.globalStep,
+    ...(run.quirks === 'reference' ? { quirks: 'reference' } : {}),
+  });
   if (run.quirks !== 'reference') {
     const lastEpoch = st.history.length;
-    throw new NonFiniteLossError(`non-finite validation loss (${loss}) after epoch ${epoch + 1} (global step ${st.globalStep}): the weights diverged. ` +
-      `The run folder keeps the last good checkpoint: ${files.last} (${lastEpoch > 0 ? `after epoch ${lastEpoch}` : 'the initial weights'}). ` +
-      'Lower the learning rate, enable gradClipNorm, or check the data.', epoch + 1, 0, st.globalStep, loss, files.last);
+    throw new NonFiniteLossError(
+      `non-finite validation loss (${loss}) after epoch ${epoch + 1} (global step ${st.globalStep}): the weights diverged. ` +
+        `The run folder keeps the last good checkpoint: ${files.last} (${lastEpoch > 0 ? `after epoch ${lastEpoch}` : 'the initial weights'}). ` +
+        'Lower the learning rate, enable gradClipNorm, or check the data.',
+      epoch + 1,
+      0,
+      st.globalStep,
+      loss,
+      files.last,
+    );
   }
   st.early.triggered = true;
-  st.diverged = `validation loss ${loss} after epoch ${epoch + 1}: recorded as inf and early stopping ended the run ` +
+  st.diverged =
+    `validation loss ${loss} after epoch ${epoch + 1}: recorded as inf and early stopping ended the run ` +
     '(quirks: reference, as the original logs nan_to_num(val_loss, nan=inf) and stops on a non-finite val_loss)';
   run.progress.message(st.diverged);
   return Infinity;

@@ -32,9 +32,11 @@ export interface ProgressReporter {
 const f = (x: number, d = 4): string => (Number.isFinite(x) ? x.toFixed(d) : String(x));
 
 export function formatEpochLine(l: EpochLine): string {
-  return `epoch ${l.epoch}/${l.maxEpochs}  train loss ${f(l.trainLoss)} dice ${f(l.trainDice)} | ` +
+  return (
+    `epoch ${l.epoch}/${l.maxEpochs}  train loss ${f(l.trainLoss)} dice ${f(l.trainDice)} | ` +
     `val loss ${f(l.valLoss)} dice ${f(l.valDice)} iou ${f(l.valIou)} | lr ${l.lr.toExponential(2)} | ` +
-    `${l.imagesPerSecond.toFixed(1)} img/s | ${l.seconds.toFixed(1)} s${l.best ? ' | best' : ''}`;
+    `${l.imagesPerSecond.toFixed(1)} img/s | ${l.seconds.toFixed(1)} s${l.best ? ' | best' : ''}`
+  );
 }
 
 class NoProgress implements ProgressReporter {
@@ -65,15 +67,18 @@ class BarProgress implements ProgressReporter {
   constructor(private readonly stream: NodeJS.WritableStream) {}
   epochStart(epoch: number, maxEpochs: number, batches: number, startAt: number): void {
     this.bar?.stop();
-    this.bar = new cliProgress.SingleBar({
-      stream: this.stream,
-      format: `epoch ${epoch}/${maxEpochs} |{bar}| {value}/{total} | loss {loss} | dice {dice} | {ips} img/s | ETA {eta_formatted}`,
-      barsize: 24,
-      clearOnComplete: true,
-      hideCursor: null,
-      etaBuffer: 20,
-      fps: 5,
-    }, cliProgress.Presets.shades_classic);
+    this.bar = new cliProgress.SingleBar(
+      {
+        stream: this.stream,
+        format: `epoch ${epoch}/${maxEpochs} |{bar}| {value}/{total} | loss {loss} | dice {dice} | {ips} img/s | ETA {eta_formatted}`,
+        barsize: 24,
+        clearOnComplete: true,
+        hideCursor: null,
+        etaBuffer: 20,
+        fps: 5,
+      },
+      cliProgress.Presets.shades_classic,
+    );
     this.bar.start(batches, startAt, { loss: '-', dice: '-', ips: '-' });
   }
   batch(done: number, p: { loss: number; dice: number; imagesPerSecond: number }): void {
@@ -97,7 +102,10 @@ class BarProgress implements ProgressReporter {
   }
 }
 
-export function createProgress(mode: ProgressMode, o: { stream?: NodeJS.WritableStream; log?: (s: string) => void } = {}): ProgressReporter {
+export function createProgress(
+  mode: ProgressMode,
+  o: { stream?: NodeJS.WritableStream; log?: (s: string) => void } = {},
+): ProgressReporter {
   const stream = o.stream ?? process.stderr;
   const resolved = mode === 'auto' ? ((stream as { isTTY?: boolean }).isTTY ? 'bar' : 'lines') : mode;
   if (resolved === 'none') return new NoProgress();

@@ -175,7 +175,10 @@ export class NonFiniteLossError extends Error {
 
 /** Training stopped by its AbortSignal; the run can be resumed. */
 export class TrainingInterruptedError extends Error {
-  constructor(message: string, readonly runDir: string) {
+  constructor(
+    message: string,
+    readonly runDir: string,
+  ) {
     super(message);
     this.name = 'TrainingInterruptedError';
   }

@@ -60,14 +60,21 @@ export function batchStatisticNorms(segmenter: Segmenter): string[] {
  * each pass is normalised with its own samples' statistics and moves the running statistics
  * once (docs/quirks.md); `note` says so.
  */
-export function passBatchSize(configured: number | null, effectiveBatchSize: number, segmenter: Segmenter, note?: (line: string) => void): number {
+export function passBatchSize(
+  configured: number | null,
+  effectiveBatchSize: number,
+  segmenter: Segmenter,
+  note?: (line: string) => void,
+): number {
   const norms = batchStatisticNorms(segmenter);
   if (configured === null) return norms.length > 0 ? effectiveBatchSize : Math.min(8, effectiveBatchSize);
   if (norms.length > 0 && configured < effectiveBatchSize) {
-    note?.(`note: ${effectiveBatchSize / configured} passes of ${configured} per optimizer step with BatchNorm layers that use batch statistics in training ` +
-      `(${norms.slice(0, 3).join(', ')}${norms.length > 3 ? `, ... ${norms.length} in all` : ''}): each pass is normalised with its own ${configured} samples' ` +
-      `statistics and updates the running statistics once, as the original's accumulate_grad_batches does; one ${effectiveBatchSize}-sample pass ` +
-      'normalises differently (batchSize null or equal to effectiveBatchSize for that)');
+    note?.(
+      `note: ${effectiveBatchSize / configured} passes of ${configured} per optimizer step with BatchNorm layers that use batch statistics in training ` +
+        `(${norms.slice(0, 3).join(', ')}${norms.length > 3 ? `, ... ${norms.length} in all` : ''}): each pass is normalised with its own ${configured} samples' ` +
+        `statistics and updates the running statistics once, as the original's accumulate_grad_batches does; one ${effectiveBatchSize}-sample pass ` +
+        'normalises differently (batchSize null or equal to effectiveBatchSize for that)',
+    );
   }
   return configured;
 }

@@ -8,8 +8,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseJson } from '../util/json.js';
 import {
-  applyOverrides, configLeaves, keyPaths, parseAssignments, parseFlagValue, parseTrainConfig, readConfigFile,
-  type ConfigSources, type TrainConfig,
+  applyOverrides,
+  configLeaves,
+  keyPaths,
+  parseAssignments,
+  parseFlagValue,
+  parseTrainConfig,
+  readConfigFile,
+  type ConfigSources,
+  type TrainConfig,
 } from './config.js';
 import { RUN_FILES, runFiles } from './run-folder.js';
 
@@ -65,7 +72,9 @@ export function locateRun(run: string, runsDir: string): string {
   if (existsSync(path.join(run, RUN_FILES.config))) return path.resolve(run);
   const under = path.join(runsDir, run);
   if (existsSync(path.join(under, RUN_FILES.config))) return path.resolve(under);
-  throw new Error(`--resume ${run}: no run folder there (looked for ${path.resolve(run, RUN_FILES.config)} and ${path.resolve(under, RUN_FILES.config)})`);
+  throw new Error(
+    `--resume ${run}: no run folder there (looked for ${path.resolve(run, RUN_FILES.config)} and ${path.resolve(under, RUN_FILES.config)})`,
+  );
 }
 
 /**

@@ -53,7 +53,8 @@ export function evalAugmentOf(config: TrainConfig, reference: ReferenceEvaluatio
  * dataset's reference test split, as the original tests VOC and Cityscapes on val.
  */
 export function splitRead(dataDir: string, asked: Split, reference: ReferenceEvaluation | null): { split: Split; note: string | null } {
-  if (asked !== 'test' || existsSync(splitFile(dataDir, asked)) || !reference || reference.testSplit === asked) return { split: asked, note: null };
+  if (asked !== 'test' || existsSync(splitFile(dataDir, asked)) || !reference || reference.testSplit === asked)
+    return { split: asked, note: null };
   if (!existsSync(splitFile(dataDir, reference.testSplit))) return { split: asked, note: null };
   return {
     split: reference.testSplit,
@@ -95,7 +96,8 @@ export async function planRunEvaluation(o: {
   if (read.note) notes.push(read.note);
   const augmented = o.mode === 'on' || (o.mode === 'auto' && evalAugmentOf(config, reference));
   if (!augmented) {
-    if (o.mode === 'off' && evalAugmentOf(config, reference)) notes.push('note: clean inputs (--eval-augment off): the run scored its val/test through the training augmentation');
+    if (o.mode === 'off' && evalAugmentOf(config, reference))
+      notes.push('note: clean inputs (--eval-augment off): the run scored its val/test through the training augmentation');
     return { split: read.split, augment: null, batchSize: null, notes };
   }
   const streams = evalAugmentStreams(config, quirks);
@@ -108,9 +110,14 @@ export async function planRunEvaluation(o: {
   const bestIndex = summary?.bestValidation?.index ?? (summary?.bestEpoch ?? bestCheckpointEpoch(o.runDir)) - 1;
   const runBatch = config.evalBatchSize ?? summary?.batchSize ?? o.passBatchSize();
   const batchSize = o.batchSize ?? runBatch;
-  if (batchSize !== runBatch) notes.push(`note: --batch-size ${batchSize}: the augmentation draws are made per batch, so they differ from the run's (batches of ${runBatch})`);
-  notes.push(`note: ${read.split} inputs go through the training augmentation, with the draws of the run's final ${isTest ? 'test' : 'val'} evaluation ` +
-    `in batches of ${batchSize}${ref?.evalTransforms === 'train' && config.data.evalAugment === null ? ` (the original's ${ref.dataConfig})` : ''}; --eval-augment off scores clean inputs`);
+  if (batchSize !== runBatch)
+    notes.push(
+      `note: --batch-size ${batchSize}: the augmentation draws are made per batch, so they differ from the run's (batches of ${runBatch})`,
+    );
+  notes.push(
+    `note: ${read.split} inputs go through the training augmentation, with the draws of the run's final ${isTest ? 'test' : 'val'} evaluation ` +
+      `in batches of ${batchSize}${ref?.evalTransforms === 'train' && config.data.evalAugment === null ? ` (the original's ${ref.dataConfig})` : ''}; --eval-augment off scores clean inputs`,
+  );
   return { split: read.split, augment: isTest ? testDraws(streams) : valDraws(streams, bestIndex), batchSize, notes };
 }
 
@@ -124,15 +131,23 @@ function bestCheckpointEpoch(runDir: string): number {
  * test split (quirks reference); never augmented (a checkpoint file has no run config: seed,
  * augmentation settings), said where the original would have augmented.
  */
-export async function planCheckpointEvaluation(model: Record<string, unknown>, dataDir: string, asked: Split, mode: EvalAugmentMode): Promise<RunEvaluationPlan> {
-  if (mode === 'on') throw new ConfigError('option "--eval-augment": on needs a run folder (its augmentation settings and seed), not a checkpoint file');
+export async function planCheckpointEvaluation(
+  model: Record<string, unknown>,
+  dataDir: string,
+  asked: Split,
+  mode: EvalAugmentMode,
+): Promise<RunEvaluationPlan> {
+  if (mode === 'on')
+    throw new ConfigError('option "--eval-augment": on needs a run folder (its augmentation settings and seed), not a checkpoint file');
   const { reference } = await readDatasetDescription(dataDir);
   const ref = quirksOfModel(model) === 'reference' ? reference : null;
   const read = splitRead(dataDir, asked, ref);
   const notes = read.note ? [read.note] : [];
   if (ref?.evalTransforms === 'train' && mode === 'auto') {
-    notes.push(`note: the original reads this dataset's val/test through its training transforms (${ref.dataConfig}); a checkpoint file has no run ` +
-      'config (seed, augmentation), so its inputs are read clean: evaluate the run folder for the scores its training reported');
+    notes.push(
+      `note: the original reads this dataset's val/test through its training transforms (${ref.dataConfig}); a checkpoint file has no run ` +
+        'config (seed, augmentation), so its inputs are read clean: evaluate the run folder for the scores its training reported',
+    );
   }
   return { split: read.split, augment: null, batchSize: null, notes };
 }

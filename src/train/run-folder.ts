@@ -164,6 +164,8 @@ export function checkpointOf(target: string, which: 'best' | 'last' = 'best'): s
   const file = runFiles(path.resolve(target))[which];
   if (existsSync(file)) return file;
   const isRun = existsSync(path.join(target, RUN_FILES.config));
-  throw new Error(`${target}: ${isRun ? `a run folder without a ${which} checkpoint yet` : 'a folder, but not a run folder'} (looked for ${file}); ` +
-    'give a run folder of `tunevlseg train` or a .safetensors checkpoint');
+  throw new Error(
+    `${target}: ${isRun ? `a run folder without a ${which} checkpoint yet` : 'a folder, but not a run folder'} (looked for ${file}); ` +
+      'give a run folder of `tunevlseg train` or a .safetensors checkpoint',
+  );
 }

@@ -13,9 +13,15 @@ import os from 'node:os';
 import path from 'node:path';
 
 export class RunLockedError extends Error {
-  constructor(readonly runDir: string, readonly holderPid: number, readonly holderHost: string) {
-    super(`run ${runDir} is in use by another tunevlseg process (pid ${holderPid}${holderHost !== os.hostname() ? ` on ${holderHost}` : ''}); ` +
-      `wait for it to finish or stop it. If no such process exists, delete ${lockFileOf(runDir)}`);
+  constructor(
+    readonly runDir: string,
+    readonly holderPid: number,
+    readonly holderHost: string,
+  ) {
+    super(
+      `run ${runDir} is in use by another tunevlseg process (pid ${holderPid}${holderHost !== os.hostname() ? ` on ${holderHost}` : ''}); ` +
+        `wait for it to finish or stop it. If no such process exists, delete ${lockFileOf(runDir)}`,
+    );
     this.name = 'RunLockedError';
   }
 }
@@ -76,7 +82,8 @@ export function acquireRunLock(runDir: string): RunLock {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw e;
       }
       const holder = readRecord(file);
-      const held = (h: LockRecord | null): h is LockRecord => h !== null && (h.host !== os.hostname() || h.pid === process.pid || alive(h.pid));
+      const held = (h: LockRecord | null): h is LockRecord =>
+        h !== null && (h.host !== os.hostname() || h.pid === process.pid || alive(h.pid));
       if (held(holder)) throw new RunLockedError(runDir, holder.pid, holder.host);
       // Stale (its process is gone): move it aside, then check that what was moved is still the
       // stale lock (another process may have taken the lock over in between) before retrying.

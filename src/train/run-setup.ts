@@ -8,7 +8,15 @@
  */
 import { appendFileSync, existsSync, statSync, truncateSync } from 'node:fs';
 import type { BatchLoader } from '../data/loader.js';
-import { DatasetError, loadSplit, promptOptions, readDatasetDescription, splitFile, type DatasetSample, type Split } from '../data/format.js';
+import {
+  DatasetError,
+  loadSplit,
+  promptOptions,
+  readDatasetDescription,
+  splitFile,
+  type DatasetSample,
+  type Split,
+} from '../data/format.js';
 import { checkTrainingPairs, preflightHint } from '../data/preflight.js';
 import { warnAboutRepairs } from '../data/repairs.js';
 import { dispose, optim, type Tensor } from '../torch/index.js';
@@ -79,7 +87,9 @@ export async function loadRunData(config: TrainConfig, note: (line: string) => v
   }
   const evalAugment = evalAugmentOf(config, reference);
   if (evalAugment && config.data.evalAugment === null) {
-    note(`note: val and test go through the training augmentation, as the original's ${ref!.dataConfig} (dataset.json "reference"; data.evalAugment: false to turn it off)`);
+    note(
+      `note: val and test go through the training augmentation, as the original's ${ref!.dataConfig} (dataset.json "reference"; data.evalAugment: false to turn it off)`,
+    );
   }
   if (train.length === 0) throw new Error(`${splitFile(config.data.dir, config.data.trainSplit)}: the training split is empty`);
   if (val.length === 0) throw new Error(`${splitFile(config.data.dir, config.data.valSplit)}: the validation split is empty`);
@@ -128,7 +138,12 @@ export interface TrainingRun {
  * soon as they exist, so that the caller closes them even when a later step fails.
  */
 export function setupRun(
-  config: TrainConfig, files: RunFiles, segmenter: Segmenter, data: RunData, progress: ProgressReporter, sessionStart: number,
+  config: TrainConfig,
+  files: RunFiles,
+  segmenter: Segmenter,
+  data: RunData,
+  progress: ProgressReporter,
+  sessionStart: number,
   own: { loaders: BatchLoader[]; optimizer: optim.AdamW | null },
 ): TrainingRun {
   if (config.device !== 'auto') segmenter.to(config.device);
@@ -137,40 +152,76 @@ export function setupRun(
   const tf32 = applyTf32For(config.tf32, device);
   const memory = peakMemoryMeter(device);
   const common = {
-    ...promptOptions(config.data), imageSize: config.data.imageSize,
+    ...promptOptions(config.data),
+    imageSize: config.data.imageSize,
     ...(config.data.workers !== null ? { workers: config.data.workers } : {}),
   };
   const quirks = segmenter.quirks ?? 'reference';
   const batchSize = passBatchSize(config.batchSize, config.effectiveBatchSize, segmenter, (line) => progress.message(line));
-  if (config.effectiveBatchSize % batchSize !== 0) throw new Error(`effectiveBatchSize ${config.effectiveBatchSize} must be a multiple of the pass size ${batchSize}`);
+  if (config.effectiveBatchSize % batchSize !== 0)
+    throw new Error(`effectiveBatchSize ${config.effectiveBatchSize} must be a multiple of the pass size ${batchSize}`);
   const evalBatch = config.evalBatchSize ?? batchSize;
   const loaders = {
     train: loaderFor(segmenter, data.train, { ...common, batchSize, shuffle: true, train: true, seed: config.seed }),
     val: loaderFor(segmenter, data.val, { ...common, batchSize: evalBatch, shuffle: false, train: false, seed: config.seed }),
-    test: data.test && data.test.length > 0
-      ? loaderFor(segmenter, data.test, { ...common, batchSize: evalBatch, shuffle: false, train: false, seed: config.seed }) : null,
+    test:
+      data.test && data.test.length > 0
+        ? loaderFor(segmenter, data.test, { ...common, batchSize: evalBatch, shuffle: false, train: false, seed: config.seed })
+        : null,
   };
   own.loaders.push(loaders.train, loaders.val, ...(loaders.test ? [loaders.test] : []));
   const validationEvery = validationEveryOf(config.valCheckInterval, loaders.train.length);
 
-  const opt = (own.optimizer = buildOptimizer(segmenter, { lr: config.lr, weightDecay: config.weightDecay, betas: config.betas, eps: config.eps }));
+  const opt = (own.optimizer = buildOptimizer(segmenter, {
+    lr: config.lr,
+    weightDecay: config.weightDecay,
+    betas: config.betas,
+    eps: config.eps,
+  }));
   const params = opt.paramGroups.flatMap((g) => g.params);
   if (params.length === 0) throw new Error('the segmenter has no trainable parameters (parameterGroups returned none)');
-  refuseBatchThatCannotFit(segmenter, amp, device, batchSize, config.data.imageSize ?? segmenter.info.imageSize,
-    [data.train[0]!.prompts[config.data.promptKey] ?? 'a photo'].flat()[0]!, params);
+  refuseBatchThatCannotFit(
+    segmenter,
+    amp,
+    device,
+    batchSize,
+    config.data.imageSize ?? segmenter.info.imageSize,
+    [data.train[0]!.prompts[config.data.promptKey] ?? 'a photo'].flat()[0]!,
+    params,
+  );
   const sched = new optim.ReduceLROnPlateau(opt, {
-    mode: 'min', factor: config.plateau.factor, patience: config.plateau.patience, threshold: config.plateau.threshold, minLr: config.plateau.minLr,
+    mode: 'min',
+    factor: config.plateau.factor,
+    patience: config.plateau.patience,
+    threshold: config.plateau.threshold,
+    minLr: config.plateau.minLr,
   });
   const augment = resolveAugment(config.augment, quirks);
   return {
-    config, files, segmenter, device, amp, tf32, memory, quirks, batchSize,
-    softTargets: softTargetsOf(segmenter), selectBy: checkpointSelectionProtocol(quirks), validationEvery, augment,
+    config,
+    files,
+    segmenter,
+    device,
+    amp,
+    tf32,
+    memory,
+    quirks,
+    batchSize,
+    softTargets: softTargetsOf(segmenter),
+    selectBy: checkpointSelectionProtocol(quirks),
+    validationEvery,
+    augment,
     evalAugment: data.evalAugment ? evalAugmentStreams(config, quirks) : null,
     testSplit: data.testSplit,
-    loaders, opt, sched, params, trainableParams: params.reduce((s, p) => s + p.numel, 0),
+    loaders,
+    opt,
+    sched,
+    params,
+    trainableParams: params.reduce((s, p) => s + p.numel, 0),
     lossCfg: { ...config.loss },
     sizes: { train: data.train.length, val: data.val.length, test: data.test?.length ?? 0 },
-    progress, elapsed: () => (performance.now() - sessionStart) / 1000,
+    progress,
+    elapsed: () => (performance.now() - sessionStart) / 1000,
   };
 }
 
@@ -178,12 +229,23 @@ export function setupRun(
 export function startState(run: TrainingRun): TrainerState {
   const { config, files, segmenter, opt, sched } = run;
   const st: TrainerState = {
-    epoch: 0, batch: 0, stepInEpoch: 0, globalStep: 0, done: false, stopReason: null,
+    epoch: 0,
+    batch: 0,
+    stepInEpoch: 0,
+    globalStep: 0,
+    done: false,
+    stopReason: null,
     scheduler: sched.stateDict(),
     early: { best: monitorStart(config.earlyStopping.monitor), wait: 0, triggered: false },
     best: { dice: -Infinity, epoch: 0, batch: 0, globalStep: 0, index: -1 },
-    validations: 0, lastVal: null, epochBest: false,
-    epochSums: null, metricsBytes: 0, elapsedSeconds: 0, resumes: 0, history: [],
+    validations: 0,
+    lastVal: null,
+    epochBest: false,
+    epochSums: null,
+    metricsBytes: 0,
+    elapsedSeconds: 0,
+    resumes: 0,
+    history: [],
     rng: { seed: config.seed, note: 'loader order/prompts: (seed, epoch); augmentation and libtorch generator: (seed, epoch, batch)' },
     dataset: run.sizes,
   };
@@ -206,8 +268,10 @@ export function resumeState(run: TrainingRun): TrainerState {
   }
   const st = withValidationState(r.trainer);
   if (st.dataset.train !== sizes.train || st.dataset.val !== sizes.val || st.dataset.test !== sizes.test) {
-    throw new Error(`${runDir}: the dataset changed since the run started (train/val/test samples ${st.dataset.train}/${st.dataset.val}/${st.dataset.test}, ` +
-      `now ${sizes.train}/${sizes.val}/${sizes.test}): the run cannot be resumed exactly`);
+    throw new Error(
+      `${runDir}: the dataset changed since the run started (train/val/test samples ${st.dataset.train}/${st.dataset.val}/${st.dataset.test}, ` +
+        `now ${sizes.train}/${sizes.val}/${sizes.test}): the run cannot be resumed exactly`,
+    );
   }
   sched.loadStateDict(st.scheduler);
   if (amp.scaler && st.scaler) amp.scaler.loadStateDict(st.scaler);
@@ -215,8 +279,11 @@ export function resumeState(run: TrainingRun): TrainerState {
   st.resumes++;
   appendLine(files.metrics, { type: 'resume', epoch: st.epoch + 1, batch: st.batch, globalStep: st.globalStep, resumes: st.resumes });
   st.metricsBytes = statSync(files.metrics).size;
-  run.progress.message(st.done ? `resuming ${runDir}: training done, final evaluation`
-    : `resuming ${runDir} at epoch ${st.epoch + 1}, batch ${st.batch}/${run.loaders.train.length} (global step ${st.globalStep})`);
+  run.progress.message(
+    st.done
+      ? `resuming ${runDir}: training done, final evaluation`
+      : `resuming ${runDir} at epoch ${st.epoch + 1}, batch ${st.batch}/${run.loaders.train.length} (global step ${st.globalStep})`,
+  );
   return st;
 }
 
@@ -225,16 +292,27 @@ export function resumeState(run: TrainingRun): TrainerState {
  * completed epoch, the best one at its epoch's end.
  */
 function withValidationState(st: TrainerState): TrainerState {
-  const legacy = st as Omit<TrainerState, 'validations' | 'lastVal' | 'epochBest'> & Partial<Pick<TrainerState, 'validations' | 'lastVal' | 'epochBest'>>;
+  const legacy = st as Omit<TrainerState, 'validations' | 'lastVal' | 'epochBest'> &
+    Partial<Pick<TrainerState, 'validations' | 'lastVal' | 'epochBest'>>;
   const best = st.best as { dice: number; epoch: number } & Partial<TrainerState['best']>;
   const last = st.history[st.history.length - 1];
   return {
     ...st,
     validations: legacy.validations ?? st.epoch,
-    lastVal: legacy.lastVal !== undefined ? legacy.lastVal
-      : last ? { loss: last.valLoss, dice: last.valDice, iou: last.valIou, selectDice: last.valSelectDice } : null,
+    lastVal:
+      legacy.lastVal !== undefined
+        ? legacy.lastVal
+        : last
+          ? { loss: last.valLoss, dice: last.valDice, iou: last.valIou, selectDice: last.valSelectDice }
+          : null,
     epochBest: legacy.epochBest ?? false,
-    best: { dice: best.dice, epoch: best.epoch, batch: best.batch ?? 0, globalStep: best.globalStep ?? 0, index: best.index ?? best.epoch - 1 },
+    best: {
+      dice: best.dice,
+      epoch: best.epoch,
+      batch: best.batch ?? 0,
+      globalStep: best.globalStep ?? 0,
+      index: best.index ?? best.epoch - 1,
+    },
   };
 }
 

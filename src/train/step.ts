@@ -97,7 +97,9 @@ export interface MicroBatchResult {
  * to the caller's scope (call it inside `tidy`).
  */
 export function backwardMicroBatch(
-  segmenter: Segmenter, inputs: MicroBatchInputs, o: { weight: number; amp: MixedPrecision; loss?: DiceCEOptions },
+  segmenter: Segmenter,
+  inputs: MicroBatchInputs,
+  o: { weight: number; amp: MixedPrecision; loss?: DiceCEOptions },
 ): MicroBatchResult {
   const { logits, l } = o.amp.run(() => {
     const logits = segmenter.forward(inputs.pixels, inputs.text);
@@ -130,7 +132,8 @@ export interface StepOutcome {
  * step, so the parameters keep their last good values.
  */
 export function optimizerStep(
-  opt: optim.Optimizer, params: Tensor[],
+  opt: optim.Optimizer,
+  params: Tensor[],
   o: { scaler: GradScaler | null; gradClipNorm: number | null; onNonFinite: (gradNorm: number) => Error },
 ): StepOutcome {
   const lossScale = o.scaler?.scale;
@@ -145,13 +148,15 @@ export function optimizerStep(
 
 /** L2 norm of all gradients (parameters without a gradient are skipped), without modifying them. */
 export function globalGradNorm(params: Tensor[]): number {
-  return noGrad(() => tidy(() => {
-    let total = 0;
-    for (const p of params) {
-      const g = p.grad;
-      if (g === null) continue;
-      total += g.to('float64').square().sum().item();
-    }
-    return Math.sqrt(total);
-  }));
+  return noGrad(() =>
+    tidy(() => {
+      let total = 0;
+      for (const p of params) {
+        const g = p.grad;
+        if (g === null) continue;
+        total += g.to('float64').square().sum().item();
+      }
+      return Math.sqrt(total);
+    }),
+  );
 }

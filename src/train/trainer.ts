@@ -80,7 +80,10 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
     throw new Error(`run folder ${runDir} already exists: resume it (--resume), pick another name, or overwrite it`);
   }
   const sessionStart = performance.now();
-  const progress = createProgress(config.progress, { ...(opts.stream ? { stream: opts.stream } : {}), ...(opts.log ? { log: opts.log } : {}) });
+  const progress = createProgress(config.progress, {
+    ...(opts.stream ? { stream: opts.stream } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
+  });
 
   // Data first: a dataset problem should fail before a run folder is made or a large model built.
   const data = await loadRunData(config, (line) => progress.message(line));

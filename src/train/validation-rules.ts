@@ -25,8 +25,10 @@ import type { ValidationScores } from './records.js';
 export function validationEvery(interval: number, passes: number): number {
   if (interval <= 1) return Math.max(1, Math.floor(passes * interval));
   if (interval > passes) {
-    throw new Error(`config key "valCheckInterval": ${interval} training passes is more than an epoch has (${passes}): ` +
-      'no validation would run. Use a fraction of the epoch (0.5: twice per epoch) or at most the epoch\'s passes');
+    throw new Error(
+      `config key "valCheckInterval": ${interval} training passes is more than an epoch has (${passes}): ` +
+        "no validation would run. Use a fraction of the epoch (0.5: twice per epoch) or at most the epoch's passes",
+    );
   }
   return interval;
 }

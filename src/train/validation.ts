@@ -23,13 +23,20 @@ export interface ValidationOutcome {
  * `best`). `train` holds the training means so far (the checkpoint's metadata).
  */
 export async function validate(
-  run: TrainingRun, st: TrainerState, at: { epoch: number; batch: number }, train: { trainLoss: number; trainDice: number },
+  run: TrainingRun,
+  st: TrainerState,
+  at: { epoch: number; batch: number },
+  train: { trainLoss: number; trainDice: number },
 ): Promise<ValidationOutcome> {
   const { config, files, segmenter, device, lossCfg, selectBy } = run;
   run.progress.validating();
   const index = st.validations;
   const val = await evaluateLoader(segmenter, run.loaders.val, {
-    threshold: config.threshold, loss: lossCfg, device, protocols: [selectBy], precision: config.precision,
+    threshold: config.threshold,
+    loss: lossCfg,
+    device,
+    protocols: [selectBy],
+    precision: config.precision,
     // An augmented validation draws anew each time, keyed by its index (one per epoch: the epoch).
     ...(run.evalAugment ? { augment: valDraws(run.evalAugment, index) } : {}),
   });
@@ -49,7 +56,10 @@ export async function validate(
   if (isBest) {
     st.best = { dice: scores.selectDice, epoch: at.epoch + 1, batch: at.batch, globalStep: st.globalStep, index };
     saveCheckpoint(files.best, segmenter, {
-      kind: 'best', model: config.model, epoch: at.epoch + 1, globalStep: st.globalStep,
+      kind: 'best',
+      model: config.model,
+      epoch: at.epoch + 1,
+      globalStep: st.globalStep,
       metrics: { ...train, valLoss: scores.loss, valDice: scores.dice, valIou: scores.iou },
     });
   }

@@ -54,7 +54,8 @@ export function fingerprintWeights(file: string): string {
     const head = Buffer.alloc(dataStart);
     readSync(fd, head, 0, dataStart, 0);
     h.update(head);
-    const block = 64 * 1024, blocks = 64;
+    const block = 64 * 1024,
+      blocks = 64;
     const dataLen = size - dataStart;
     const buf = Buffer.alloc(block);
     for (let i = 0; i < blocks; i++) {
@@ -70,7 +71,10 @@ export function fingerprintWeights(file: string): string {
 
 function readModelType(dir: string): string {
   const p = join(dir, 'config.json');
-  if (!existsSync(p)) throw new SegmenterConfigError(`model folder ${dir} has no config.json (expected a CLIPSeg folder or a CRIS folder from \`tunevlseg convert\`)`);
+  if (!existsSync(p))
+    throw new SegmenterConfigError(
+      `model folder ${dir} has no config.json (expected a CLIPSeg folder or a CRIS folder from \`tunevlseg convert\`)`,
+    );
   let obj: unknown;
   try {
     obj = JSON.parse(readFileSync(p, 'utf8'));
@@ -78,14 +82,20 @@ function readModelType(dir: string): string {
     throw new SegmenterConfigError(`${p} is not valid JSON: ${(e as Error).message}`);
   }
   const t = (obj as { model_type?: unknown }).model_type;
-  if (t !== 'clipseg' && t !== 'cris') throw new SegmenterConfigError(`${p}: model_type must be "clipseg" or "cris", got ${JSON.stringify(t)}`);
+  if (t !== 'clipseg' && t !== 'cris')
+    throw new SegmenterConfigError(`${p}: model_type must be "clipseg" or "cris", got ${JSON.stringify(t)}`);
   return t;
 }
 
 function folderSource(dir: string, id: string): BaseSource {
   const t = readModelType(dir);
   if (t === 'clipseg') return { family: 'clipseg', dir, config: readClipsegConfig(join(dir, 'config.json')), id };
-  return { family: 'cris', dir, config: parseCrisConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')), join(dir, 'config.json')), id };
+  return {
+    family: 'cris',
+    dir,
+    config: parseCrisConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')), join(dir, 'config.json')),
+    id,
+  };
 }
 
 export async function resolveBase(cfg: SegmenterConfig, resolveModel: ModelResolver = hubResolver): Promise<BaseSource> {
@@ -95,15 +105,20 @@ export async function resolveBase(cfg: SegmenterConfig, resolveModel: ModelResol
   const crisPreset = CRIS_PRESETS[m];
   if (crisPreset) {
     if (!cfg.randomWeights) {
-      throw new SegmenterConfigError(`model "${m}": CRIS weights are not on the hub; convert a checkpoint (\`tunevlseg convert cris_best.pth --to weights/cris\`) ` +
-        'and give that folder as model, or set randomWeights: true');
+      throw new SegmenterConfigError(
+        `model "${m}": CRIS weights are not on the hub; convert a checkpoint (\`tunevlseg convert cris_best.pth --to weights/cris\`) ` +
+          'and give that folder as model, or set randomWeights: true',
+      );
     }
     return { family: 'cris', dir: null, config: crisPreset(), id: m };
   }
   const preset = CLIPSEG_PRESETS[m];
   const hubId = preset?.hubId ?? m;
   if (cfg.randomWeights) {
-    if (!preset) throw new SegmenterConfigError(`model "${m}": randomWeights needs a preset (clipseg, rd64-refined, rd64, cris-rn50, cris-tiny) or a folder with config.json`);
+    if (!preset)
+      throw new SegmenterConfigError(
+        `model "${m}": randomWeights needs a preset (clipseg, rd64-refined, rd64, cris-rn50, cris-tiny) or a folder with config.json`,
+      );
     return { family: 'clipseg', dir: null, config: preset.config(), id: hubId, inputSize: preset.inputSize };
   }
   const dir = await resolveModel(hubId, cfg.offline !== undefined ? { offline: cfg.offline } : {});
@@ -112,16 +127,22 @@ export async function resolveBase(cfg: SegmenterConfig, resolveModel: ModelResol
   return src;
 }
 
-export async function loadTokenizer(cfg: SegmenterConfig, dir: string | null, resolveModel: ModelResolver = hubResolver): Promise<ClipTokenizer | null> {
+export async function loadTokenizer(
+  cfg: SegmenterConfig,
+  dir: string | null,
+  resolveModel: ModelResolver = hubResolver,
+): Promise<ClipTokenizer | null> {
   if (cfg.tokenizer) {
     const local = resolve(cfg.tokenizer);
     let tdir = local;
     if (!(existsSync(local) && statSync(local).isDirectory())) {
-      tdir = await resolveModel(cfg.tokenizer, { files: ['vocab.json', 'merges.txt'], ...(cfg.offline !== undefined ? { offline: cfg.offline } : {}) });
+      tdir = await resolveModel(cfg.tokenizer, {
+        files: ['vocab.json', 'merges.txt'],
+        ...(cfg.offline !== undefined ? { offline: cfg.offline } : {}),
+      });
     }
     return ClipTokenizer.fromDir(tdir);
   }
   if (dir && (existsSync(join(dir, 'vocab.json')) || existsSync(join(dir, 'tokenizer.json')))) return ClipTokenizer.fromDir(dir);
   return null;
 }
-

@@ -31,7 +31,10 @@ import { buildSegmenter, type BuildOptions, type TunedSegmenter } from './factor
 export const CHECKPOINT_FORMAT = 'checkpoint/1';
 
 export class TunedCheckpointError extends Error {
-  constructor(readonly file: string, problem: string) {
+  constructor(
+    readonly file: string,
+    problem: string,
+  ) {
     super(`${file}: ${problem}`);
     this.name = 'TunedCheckpointError';
   }
@@ -59,8 +62,10 @@ export interface CheckpointMeta extends CheckpointInfo {
 
 function metaFrom(file: string, m: Record<string, string>): CheckpointMeta {
   const fmt = m['tunevlseg.format'];
-  if (fmt === undefined) throw new TunedCheckpointError(file, 'not a tunevlseg checkpoint (no "tunevlseg.format" in the safetensors metadata)');
-  if (fmt !== CHECKPOINT_FORMAT) throw new TunedCheckpointError(file, `unsupported checkpoint format "${fmt}" (this version reads "${CHECKPOINT_FORMAT}")`);
+  if (fmt === undefined)
+    throw new TunedCheckpointError(file, 'not a tunevlseg checkpoint (no "tunevlseg.format" in the safetensors metadata)');
+  if (fmt !== CHECKPOINT_FORMAT)
+    throw new TunedCheckpointError(file, `unsupported checkpoint format "${fmt}" (this version reads "${CHECKPOINT_FORMAT}")`);
   const json = <T>(k: string, fallback: T): T => {
     const v = m[k];
     if (v === undefined) return fallback;
@@ -101,9 +106,12 @@ export function loadCheckpoint(file: string, device?: string): { state: Map<stri
 // ---------------------------------------------------------------------------------------
 // Validation
 
-const stable = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x)
-  ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
-  : x));
+const stable = (v: unknown): string =>
+  JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : x,
+  );
 
 /** Keys whose values differ between two flat records. */
 function diffKeys(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
@@ -123,22 +131,33 @@ export function checkTunedFits(file: string, want: Record<string, unknown>, got:
     throw new TunedCheckpointError(file, `it holds a ${String(want.kind)} segmenter, this one is ${String(got.kind)}`);
   }
   if (got.kind !== 'prompted') return;
-  const gb = (got.base ?? {}) as Partial<BaseModelInfo>, wb = (want.base ?? {}) as Partial<BaseModelInfo>;
+  const gb = (got.base ?? {}) as Partial<BaseModelInfo>,
+    wb = (want.base ?? {}) as Partial<BaseModelInfo>;
   if (wb.fingerprint !== undefined && gb.fingerprint !== wb.fingerprint) {
-    throw new TunedCheckpointError(file, `it was tuned on base model "${wb.id}" (fingerprint ${wb.fingerprint}), but "${gb.id}" has different weights ` +
-      `(fingerprint ${gb.fingerprint}): a tuned checkpoint only fits the base model it was trained on`);
+    throw new TunedCheckpointError(
+      file,
+      `it was tuned on base model "${wb.id}" (fingerprint ${wb.fingerprint}), but "${gb.id}" has different weights ` +
+        `(fingerprint ${gb.fingerprint}): a tuned checkpoint only fits the base model it was trained on`,
+    );
   }
   if (want.family !== undefined && want.family !== got.family) {
     throw new TunedCheckpointError(file, `it was tuned on a ${String(want.family)} model, "${gb.id}" is ${String(got.family)}`);
   }
-  const wl = (want.learner ?? {}) as Record<string, unknown>, gl = (got.learner ?? {}) as Record<string, unknown>;
+  const wl = (want.learner ?? {}) as Record<string, unknown>,
+    gl = (got.learner ?? {}) as Record<string, unknown>;
   const ld = diffKeys(wl, gl);
   if (ld.length) {
-    throw new TunedCheckpointError(file, `learner configuration differs from the checkpoint's: ${ld.map((k) => `${k} ${stable(wl[k])} (checkpoint) vs ${stable(gl[k])}`).join('; ')}`);
+    throw new TunedCheckpointError(
+      file,
+      `learner configuration differs from the checkpoint's: ${ld.map((k) => `${k} ${stable(wl[k])} (checkpoint) vs ${stable(gl[k])}`).join('; ')}`,
+    );
   }
   const wd = WRAPPER_KEYS.filter((k) => want[k] !== undefined && stable(want[k]) !== stable(got[k]));
   if (wd.length) {
-    throw new TunedCheckpointError(file, `segmenter configuration differs from the checkpoint's: ${wd.map((k) => `${k} ${stable(want[k])} (checkpoint) vs ${stable(got[k])}`).join('; ')}`);
+    throw new TunedCheckpointError(
+      file,
+      `segmenter configuration differs from the checkpoint's: ${wd.map((k) => `${k} ${stable(want[k])} (checkpoint) vs ${stable(got[k])}`).join('; ')}`,
+    );
   }
 }
 
@@ -158,8 +177,11 @@ export function checkFiniteTensors(file: string, state: ReadonlyMap<string, Tens
     if (finite) continue;
     const nan = tidy(() => t.isnan().sum().item());
     const inf = t.numel - nan - tidy(() => t.isfinite().sum().item());
-    throw new TunedCheckpointError(file, `tensor "${key}" holds non-finite values (${nan} NaN, ${inf} inf, of ${t.numel}): ` +
-      'the run that wrote it diverged; use an earlier checkpoint or train again with a lower learning rate');
+    throw new TunedCheckpointError(
+      file,
+      `tensor "${key}" holds non-finite values (${nan} NaN, ${inf} inf, of ${t.numel}): ` +
+        'the run that wrote it diverged; use an earlier checkpoint or train again with a lower learning rate',
+    );
   }
 }
 
@@ -212,8 +234,12 @@ export function readTunedCheckpoint(file: string): TunedCheckpointInfo {
  * `overrides`) on `baseModel` (default: the recorded base) and loads its learnable tensors, after
  * `checkTunedFits`. `build` passes through to the factory (e.g. the hub resolver).
  */
-export async function loadTuned(ckptPath: string, baseModel?: string, overrides: Partial<SegmenterConfigInput> = {}, build: BuildOptions = {}):
-  Promise<{ segmenter: TunedSegmenter; info: TunedCheckpointInfo }> {
+export async function loadTuned(
+  ckptPath: string,
+  baseModel?: string,
+  overrides: Partial<SegmenterConfigInput> = {},
+  build: BuildOptions = {},
+): Promise<{ segmenter: TunedSegmenter; info: TunedCheckpointInfo }> {
   const info = readTunedCheckpoint(ckptPath);
   // Checkpoints written before RUNTIME_ONLY_KEYS existed may record a training cache: dropped.
   const config = { ...inferenceConfig(info.config), ...overrides, ...(baseModel !== undefined ? { model: baseModel } : {}) };

@@ -23,7 +23,13 @@ import { Tensor, cat, nn } from '../torch/index.js';
 import { CLIPSEG_IMAGE_MEAN, CLIPSEG_IMAGE_STD, type CLIPSegConfig } from '../models/clipseg/config.js';
 import type { CLIPSegForImageSegmentation } from '../models/clipseg/model.js';
 import type { LayerHook } from '../models/clip/layers.js';
-import { batchedPrompts, deepPromptHook, extendAttentionMaskForContext, insertContextAfterBos, shiftPoolIndex } from '../models/clip/prompt-layout.js';
+import {
+  batchedPrompts,
+  deepPromptHook,
+  extendAttentionMaskForContext,
+  insertContextAfterBos,
+  shiftPoolIndex,
+} from '../models/clip/prompt-layout.js';
 import { learnerEntry } from '../learners/registry.js';
 import type { PromptPair } from '../learners/types.js';
 import type { TextInputs } from './segmenter.js';
@@ -60,9 +66,14 @@ function clipsegSpec(model: CLIPSegForImageSegmentation, o: PromptedClipSegOptio
     family: 'clipseg',
     model,
     architecture: {
-      textHidden: c.textConfig.hiddenSize, textLayers: c.textConfig.numHiddenLayers, visionHidden: c.visionConfig.hiddenSize,
-      visionLayers: c.visionConfig.numHiddenLayers, patchSize: c.visionConfig.patchSize, projectionDim: c.projectionDim,
-      extractLayers: c.extractLayers.slice(), reduceDim: c.reduceDim,
+      textHidden: c.textConfig.hiddenSize,
+      textLayers: c.textConfig.numHiddenLayers,
+      visionHidden: c.visionConfig.hiddenSize,
+      visionLayers: c.visionConfig.numHiddenLayers,
+      patchSize: c.visionConfig.patchSize,
+      projectionDim: c.projectionDim,
+      extractLayers: c.extractLayers.slice(),
+      reduceDim: c.reduceDim,
     },
     info: { imageSize, mean: [...CLIPSEG_IMAGE_MEAN] as [number, number, number], std: [...CLIPSEG_IMAGE_STD] as [number, number, number] },
     defaultTokenizer: model.tokenizer,
@@ -90,14 +101,19 @@ function clipsegSpec(model: CLIPSegForImageSegmentation, o: PromptedClipSegOptio
       ...clipsegDepthLimit(c),
       tokenEmbedding: model.clip.text_model.embeddings.token_embedding.weight,
       encoders: {
-        textLayers: c.textConfig.numHiddenLayers, visionLayers: c.visionConfig.numHiddenLayers, visionLayersRun: model.visionLayersNeeded,
-        extractLayers: c.extractLayers.slice(), projectionDim: c.projectionDim,
-        textIntermediate: c.textConfig.intermediateSize, visionIntermediate: c.visionConfig.intermediateSize,
+        textLayers: c.textConfig.numHiddenLayers,
+        visionLayers: c.visionConfig.numHiddenLayers,
+        visionLayersRun: model.visionLayersNeeded,
+        extractLayers: c.extractLayers.slice(),
+        projectionDim: c.projectionDim,
+        textIntermediate: c.textConfig.intermediateSize,
+        visionIntermediate: c.visionConfig.intermediateSize,
       },
     },
     mixRule(contextLearner, quirks) {
       if (quirks === 'reference' && contextLearner && contextLearner.usesText && !contextLearner.usesVision) return 'none'; // quirk 1: COOPCLIPSeg calls HF's decoder
-      if (quirks === 'reference' && contextLearner && learnerEntry(contextLearner.name).referenceWrappers.clipseg === 'VPTCLIPSeg') return 'add'; // quirk 2: VPTCLIPSeg adds
+      if (quirks === 'reference' && contextLearner && learnerEntry(contextLearner.name).referenceWrappers.clipseg === 'VPTCLIPSeg')
+        return 'add'; // quirk 2: VPTCLIPSeg adds
       return 'residual';
     },
     noTokenizer: 'PromptedClipSeg: no tokenizer (the model folder has no vocab.json/merges.txt; pass one)',
@@ -155,33 +171,56 @@ export class PromptedClipSeg extends PromptedSegmenterBase<PromptedOutput> {
     // 1. Frozen vision (no prompt and no hook inside the tower): decoder-ready reduced activations
     //    (or the raw ones for an activation hook) and, for CoCoOp, the image features; cached per
     //    image when a budget is set.
-    const frozenVision = usesVision || hooks?.vision
-      ? null : this.frozenVision(pixels, contextLearner?.needsImageFeatures ?? false, detailed, hooks?.visionActivations ?? null);
+    const frozenVision =
+      usesVision || hooks?.vision
+        ? null
+        : this.frozenVision(pixels, contextLearner?.needsImageFeatures ?? false, detailed, hooks?.visionActivations ?? null);
 
     // 2. Every layer's prompts, once.
-    const prompts: PromptPair[] = contextLearner ? Array.from({ length: contextLearner.depth }, (_, l) => contextLearner.prompts(l, frozenVision?.imageFeatures ?? undefined)) : [];
+    const prompts: PromptPair[] = contextLearner
+      ? Array.from({ length: contextLearner.depth }, (_, l) => contextLearner.prompts(l, frozenVision?.imageFeatures ?? undefined))
+      : [];
 
     // 3. Vision with prompts: appended after the patch tokens, the last n overwritten per layer (quirk 3).
     let activations: Tensor[] | null = frozenVision?.activations ?? null;
     if (usesVision) {
       const depth = contextLearner!.depth;
       const vp = (l: number): Tensor => prompts[l]!.vision!;
-      const afterLayer: LayerHook = (l, h) => (l + 1 < depth
-        ? cat([h.narrow(1, 0, h.size(1) - n), vp(l + 1).unsqueeze(0).expand(h.size(0), n, -1)], 1)
-        : h);
-      activations = model.visionActivations(pixels, { extraTokens: vp(0).unsqueeze(0), afterLayer, hooks: hooks?.vision ?? null }).activations;
+      const afterLayer: LayerHook = (l, h) =>
+        l + 1 < depth
+          ? cat(
+              [
+                h.narrow(1, 0, h.size(1) - n),
+                vp(l + 1)
+                  .unsqueeze(0)
+                  .expand(h.size(0), n, -1),
+              ],
+              1,
+            )
+          : h;
+      activations = model.visionActivations(pixels, {
+        extraTokens: vp(0).unsqueeze(0),
+        afterLayer,
+        hooks: hooks?.vision ?? null,
+      }).activations;
     } else if (hooks?.vision) {
       activations = model.visionActivations(pixels, { hooks: hooks.vision }).activations;
     }
     if (!frozenVision && hooks?.visionActivations) activations = hooks.visionActivations(activations!);
 
     // 4. Text: prompted, hooked (with autograd), or frozen; then a conditional-embedding hook.
-    let projected: Tensor, lastHidden: Tensor, pooled: Tensor, hiddenStates: Tensor[] | null = null;
+    let projected: Tensor,
+      lastHidden: Tensor,
+      pooled: Tensor,
+      hiddenStates: Tensor[] | null = null;
     if (usesText) {
       ({ conditional: projected, lastHidden, pooled } = this.promptedText(text, prompts));
     } else {
-      const encode = (): ReturnType<typeof model.textConditional> => model.textConditional(text.inputIds, text.attentionMask,
-        { hooks: hooks?.text ?? null, outputHiddenStates: hooks?.readsTextHiddenStates ?? false });
+      const encode = (): ReturnType<typeof model.textConditional> =>
+        model.textConditional(text.inputIds, text.attentionMask, {
+          hooks: hooks?.text ?? null,
+          outputHiddenStates: hooks?.readsTextHiddenStates ?? false,
+        });
       const t = hooks?.text ? encode() : this.runFrozen(encode);
       projected = t.conditionalEmbeddings;
       lastHidden = t.text.lastHiddenState;
@@ -196,8 +235,13 @@ export class PromptedClipSeg extends PromptedSegmenterBase<PromptedOutput> {
       : model.decoder.forward(activations!, conditional, { numExtraTokens: usesVision ? n : 0 });
     const out = this.mixed(dec.logits.unsqueeze(1), dec.features);
     return {
-      logits: out, decoderFeatures: dec.features, conditionalEmbeddings: conditional, textProjectionOutput: projected,
-      visionActivations: activations, textLastHiddenState: lastHidden, textPooledOutput: pooled,
+      logits: out,
+      decoderFeatures: dec.features,
+      conditionalEmbeddings: conditional,
+      textProjectionOutput: projected,
+      visionActivations: activations,
+      textLastHiddenState: lastHidden,
+      textPooledOutput: pooled,
     };
   }
 
@@ -220,7 +264,11 @@ export class PromptedClipSeg extends PromptedSegmenterBase<PromptedOutput> {
       afterLayer: deepPromptHook(p, n, contextLearner.depth),
       hooks: contextLearner.hooks?.text ?? null,
     });
-    return { conditional: this.model.clip.text_projection.forward(out.pooledOutput!), lastHidden: out.lastHiddenState, pooled: out.pooledOutput! };
+    return {
+      conditional: this.model.clip.text_projection.forward(out.pooledOutput!),
+      lastHidden: out.lastHiddenState,
+      pooled: out.pooledOutput!,
+    };
   }
 
   /**
@@ -230,8 +278,12 @@ export class PromptedClipSeg extends PromptedSegmenterBase<PromptedOutput> {
    * `detailed` (never cached). With an activation hook (shallow adapter) the frozen activations
    * themselves are what is kept, and the decoder gets `adapt(activations)` (reduced: null).
    */
-  private frozenVision(pixels: Tensor, needFeatures: boolean, detailed: boolean, adapt: ((a: Tensor[]) => Tensor[]) | null):
-    { reduced: Tensor[] | null; activations: Tensor[] | null; imageFeatures: Tensor | null } {
+  private frozenVision(
+    pixels: Tensor,
+    needFeatures: boolean,
+    detailed: boolean,
+    adapt: ((a: Tensor[]) => Tensor[]) | null,
+  ): { reduced: Tensor[] | null; activations: Tensor[] | null; imageFeatures: Tensor | null } {
     const model = this.model;
     const depth = model.extractLayers.length;
     let activations: Tensor[] | null = null;

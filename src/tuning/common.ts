@@ -42,7 +42,12 @@ export function decayGroups(root: nn.Module, weightDecay: number): { groups: opt
 }
 
 export class LearnableStateError extends Error {
-  constructor(message: string, readonly missing: string[], readonly unexpected: string[], readonly mismatched: string[]) {
+  constructor(
+    message: string,
+    readonly missing: string[],
+    readonly unexpected: string[],
+    readonly mismatched: string[],
+  ) {
     super(message);
     this.name = 'LearnableStateError';
   }
@@ -55,7 +60,8 @@ export function loadStateStrict(own: Map<string, Tensor>, state: Map<string, Ten
   const mismatched: string[] = [];
   for (const [k, t] of own) {
     const s = state.get(k);
-    if (s && s.shape.join(',') !== t.shape.join(',')) mismatched.push(`${k}: expected [${t.shape.join(', ')}], got [${s.shape.join(', ')}]`);
+    if (s && s.shape.join(',') !== t.shape.join(','))
+      mismatched.push(`${k}: expected [${t.shape.join(', ')}], got [${s.shape.join(', ')}]`);
   }
   if (missing.length || unexpected.length || mismatched.length) {
     const list = (xs: string[]): string => (xs.length > 12 ? [...xs.slice(0, 12), `... (${xs.length - 12} more)`] : xs).join(', ');
@@ -64,8 +70,12 @@ export function loadStateStrict(own: Map<string, Tensor>, state: Map<string, Ten
       unexpected.length ? `unexpected (${unexpected.length}): ${list(unexpected)}` : '',
       mismatched.length ? `shape mismatch: ${list(mismatched)}` : '',
     ].filter(Boolean);
-    throw new LearnableStateError(`${who}: cannot load the learnable state${source ? ` from ${source}` : ''}: ${parts.join('; ')}` +
-      (hint ? ` (${hint})` : ''), missing, unexpected, mismatched);
+    throw new LearnableStateError(
+      `${who}: cannot load the learnable state${source ? ` from ${source}` : ''}: ${parts.join('; ')}` + (hint ? ` (${hint})` : ''),
+      missing,
+      unexpected,
+      mismatched,
+    );
   }
   noGrad(() => {
     for (const [k, t] of own) {
@@ -179,7 +189,16 @@ export class FrozenFeatureCache {
     const found = keys.map((k) => this.get(k));
     const missing = found.flatMap((f, b) => (f ? [] : [b]));
     if (missing.length > 0) {
-      const sub = missing.length === B ? pixels : pixels.indexSelect(0, tensor(BigInt64Array.from(missing, (b) => BigInt(b)), [missing.length]).to(pixels.device));
+      const sub =
+        missing.length === B
+          ? pixels
+          : pixels.indexSelect(
+              0,
+              tensor(
+                BigInt64Array.from(missing, (b) => BigInt(b)),
+                [missing.length],
+              ).to(pixels.device),
+            );
       const r = compute(sub);
       missing.forEach((b, j) => {
         const entry = r.map((t) => t.select(0, j));
@@ -188,10 +207,14 @@ export class FrozenFeatureCache {
       });
       if (missing.length === B) return r;
     }
-    return found[0]!.map((_, i) => stack(found.map((f) => f![i]!), 0));
+    return found[0]!.map((_, i) =>
+      stack(
+        found.map((f) => f![i]!),
+        0,
+      ),
+    );
   }
 }
-
 
 /** A tokenizer's batch (padded to the longest) as the int64 [B, L] tensors a Segmenter takes. */
 export function textInputsFrom(enc: { inputIds: number[][]; attentionMask: number[][] }): { inputIds: Tensor; attentionMask: Tensor } {

@@ -21,7 +21,13 @@
 import { Tensor, nn, tidy } from '../torch/index.js';
 import { CRIS, CRIS_IMAGE_MEAN, CRIS_IMAGE_STD, type CrisConfig, type CrisDecodeOutput } from '../models/cris/index.js';
 import type { VisualFeatures } from '../models/cris/clip.js';
-import { batchedPrompts, deepPromptHook, eosIndexForContext, extendPadMaskForContext, insertContextAfterBos } from '../models/clip/prompt-layout.js';
+import {
+  batchedPrompts,
+  deepPromptHook,
+  eosIndexForContext,
+  extendPadMaskForContext,
+  insertContextAfterBos,
+} from '../models/clip/prompt-layout.js';
 import type { PromptPair } from '../learners/types.js';
 import type { TextInputs } from './segmenter.js';
 import { PromptedSegmenterBase, type FrozenModelSpec, type PromptedOptions } from './prompted.js';
@@ -53,10 +59,19 @@ function crisSpec(cris: CRIS): FrozenModelSpec {
     family: 'cris',
     model: cris,
     architecture: {
-      textWidth: c.clip.transformerWidth, textLayers: c.clip.transformerLayers, embedDim: c.clip.embedDim, visDim: c.visDim,
-      wordDim: c.wordDim, visionLayers: c.clip.visionLayers.slice(), decoderLayers: c.numLayers,
+      textWidth: c.clip.transformerWidth,
+      textLayers: c.clip.transformerLayers,
+      embedDim: c.clip.embedDim,
+      visDim: c.visDim,
+      wordDim: c.wordDim,
+      visionLayers: c.clip.visionLayers.slice(),
+      decoderLayers: c.numLayers,
     },
-    info: { imageSize: c.imgSize, mean: [...CRIS_IMAGE_MEAN] as [number, number, number], std: [...CRIS_IMAGE_STD] as [number, number, number] },
+    info: {
+      imageSize: c.imgSize,
+      mean: [...CRIS_IMAGE_MEAN] as [number, number, number],
+      std: [...CRIS_IMAGE_STD] as [number, number, number],
+    },
     defaultTokenizer: null,
     attach(self, e2e) {
       for (const [name, m] of cris.children()) self.registerModule(name, m);
@@ -87,8 +102,9 @@ function crisSpec(cris: CRIS): FrozenModelSpec {
       referenceContextDim: c.wordDim,
     },
     mixRule: () => 'residual',
-    noTokenizer: 'PromptedCris: no tokenizer: set the model config\'s "tokenizer" to a folder with vocab.json + merges.txt ' +
-      '(or a hub id; the reference uses CIDAS/clipseg-rd64\'s CLIP tokenizer)',
+    noTokenizer:
+      'PromptedCris: no tokenizer: set the model config\'s "tokenizer" to a folder with vocab.json + merges.txt ' +
+      "(or a hub id; the reference uses CIDAS/clipseg-rd64's CLIP tokenizer)",
     maxTokens: c.maxLength,
   };
 }
@@ -165,7 +181,8 @@ export class PromptedCris extends PromptedSegmenterBase<PromptedCrisOutput> {
     const bb = cris.backbone;
     const { inputIds: ids, attentionMask: mask } = text;
     const maxLen = cris.config.maxLength;
-    if (ids.ndim !== 2 || ids.size(0) !== pixels.size(0)) throw new Error(`PromptedCris: ${ids.shape[0]} prompts for ${pixels.size(0)} images`);
+    if (ids.ndim !== 2 || ids.size(0) !== pixels.size(0))
+      throw new Error(`PromptedCris: ${ids.shape[0]} prompts for ${pixels.size(0)} images`);
     if (ids.size(1) > maxLen) throw new Error(`PromptedCris: ${ids.size(1)} tokens exceed maxLength ${maxLen}`);
     const vis = this.encodeImage(pixels, detailed);
     let padMask = cris.padMask(ids, mask);
@@ -192,7 +209,14 @@ export class PromptedCris extends PromptedSegmenterBase<PromptedCrisOutput> {
     const dec = cris.decode(vis, textOut.features, textOut.state, padMask);
     const output = this.mixed(dec.logits, dec.decoderMap);
     return {
-      ...dec, output, visC3: vis.c3, visC4: vis.c4, visC5: vis.c5, textFeatures: textOut.features, textState: textOut.state, padMask,
+      ...dec,
+      output,
+      visC3: vis.c3,
+      visC4: vis.c4,
+      visC5: vis.c5,
+      textFeatures: textOut.features,
+      textState: textOut.state,
+      padMask,
     };
   }
 }

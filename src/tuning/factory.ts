@@ -28,16 +28,26 @@ export interface BuildOptions {
  * Builds a ready segmenter from a model config (the trainer's `model` section). Base weights come
  * from a local folder (CLIPSegForImageSegmentation.fromPretrained / loadCris) or the hub cache.
  */
-export async function buildSegmenter(raw: SegmenterConfigInput | Record<string, unknown> = {}, o: BuildOptions = {}): Promise<TunedSegmenter> {
+export async function buildSegmenter(
+  raw: SegmenterConfigInput | Record<string, unknown> = {},
+  o: BuildOptions = {},
+): Promise<TunedSegmenter> {
   const cfg = parseSegmenterConfig(raw);
   const resolveModel = o.resolveModel ?? hubResolver;
   const src = await resolveBase(cfg, resolveModel);
   const tokenizer = await loadTokenizer(cfg, src.dir, resolveModel);
   const learnerOptions = learnerOptionsOf(cfg);
   const common = {
-    learner: cfg.learner, learnerOptions, quirks: cfg.quirks, useNewLastLayer: cfg.useNewLastLayer,
-    newLastLayerKernelSize: cfg.newLastLayerKernelSize, residualRatio: cfg.residualRatio, noFreezeLastLayer: cfg.noFreezeLastLayer,
-    e2e: cfg.e2e, frozenCacheBytes: Math.round(cfg.frozenCacheMb * 1024 * 1024), factoryConfig: configJson(cfg),
+    learner: cfg.learner,
+    learnerOptions,
+    quirks: cfg.quirks,
+    useNewLastLayer: cfg.useNewLastLayer,
+    newLastLayerKernelSize: cfg.newLastLayerKernelSize,
+    residualRatio: cfg.residualRatio,
+    noFreezeLastLayer: cfg.noFreezeLastLayer,
+    e2e: cfg.e2e,
+    frozenCacheBytes: Math.round(cfg.frozenCacheMb * 1024 * 1024),
+    factoryConfig: configJson(cfg),
   };
   let seg: TunedSegmenter;
   if (src.family === 'clipseg') {
@@ -54,14 +64,21 @@ export async function buildSegmenter(raw: SegmenterConfigInput | Record<string, 
     }
     if (cfg.imageSize === undefined && src.dir === null && 'inputSize' in src && src.inputSize) cfg.imageSize = src.inputSize;
     try {
-      seg = new PromptedClipSeg(model, { ...common, tokenizer: tokenizer ?? model.tokenizer, base, ...(cfg.imageSize ? { imageSize: cfg.imageSize } : {}) });
+      seg = new PromptedClipSeg(model, {
+        ...common,
+        tokenizer: tokenizer ?? model.tokenizer,
+        base,
+        ...(cfg.imageSize ? { imageSize: cfg.imageSize } : {}),
+      });
     } catch (e) {
       model.dispose();
       throw e;
     }
   } else {
     if (cfg.imageSize !== undefined && cfg.imageSize !== src.config.imgSize) {
-      throw new SegmenterConfigError(`imageSize ${cfg.imageSize}: CRIS runs at its config's imgSize ${src.config.imgSize} (set it when converting the checkpoint)`);
+      throw new SegmenterConfigError(
+        `imageSize ${cfg.imageSize}: CRIS runs at its config's imgSize ${src.config.imgSize} (set it when converting the checkpoint)`,
+      );
     }
     const configHash = sha256(JSON.stringify(src.config));
     let model: CRIS;
@@ -89,7 +106,10 @@ export async function buildSegmenter(raw: SegmenterConfigInput | Record<string, 
  * The deepest prompt the config's base model takes, read from its config alone (no weights are
  * loaded): what `sweep` clamps its depth range to before any trial runs.
  */
-export async function promptDepthLimit(raw: SegmenterConfigInput | Record<string, unknown>, resolveModel: ModelResolver = hubResolver): Promise<{ maxDepth: number; maxDepthWhy: string }> {
+export async function promptDepthLimit(
+  raw: SegmenterConfigInput | Record<string, unknown>,
+  resolveModel: ModelResolver = hubResolver,
+): Promise<{ maxDepth: number; maxDepthWhy: string }> {
   const src = await resolveBase(parseSegmenterConfig(raw), resolveModel);
   return src.family === 'clipseg' ? clipsegDepthLimit(src.config) : crisDepthLimit(src.config);
 }

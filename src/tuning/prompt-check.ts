@@ -34,13 +34,18 @@ export function promptProblems(tokenizer: ClipTokenizer, prompt: string, limit: 
   const tokens = tokenizer.bpeTokens(prompt);
   const unknown = tokens.filter((t) => t !== tokenizer.unkToken && tokenizer.tokenToId(t) === tokenizer.unkId);
   if (unknown.length > 0) {
-    const shown = [...new Set(unknown)].slice(0, 5).map((t) => JSON.stringify(t.replace('</w>', ''))).join(', ');
+    const shown = [...new Set(unknown)]
+      .slice(0, 5)
+      .map((t) => JSON.stringify(t.replace('</w>', '')))
+      .join(', ');
     out.push(`the tokenizer does not know ${shown}: the model sees its unknown token ${JSON.stringify(tokenizer.unkToken)} there`);
   }
   const room = limit.maxLength - 2 - limit.contextTokens;
   if (tokens.length > room) {
-    out.push(`${tokens.length} tokens, more than the ${room} that fit (${limit.maxLength} positions` +
-      `${limit.contextTokens > 0 ? ` - ${limit.contextTokens} context tokens` : ''} - BOS/EOS): the rest is cut`);
+    out.push(
+      `${tokens.length} tokens, more than the ${room} that fit (${limit.maxLength} positions` +
+        `${limit.contextTokens > 0 ? ` - ${limit.contextTokens} context tokens` : ''} - BOS/EOS): the rest is cut`,
+    );
   }
   return out;
 }

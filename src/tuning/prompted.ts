@@ -17,7 +17,14 @@ import { Tensor, nn, noGrad, scalarTensor, tidy, type optim } from '../torch/ind
 import type { ClipTokenizer } from '../models/clip/tokenizer.js';
 import { createLearner } from '../learners/classes.js';
 import { learnerEntry, learnersFor } from '../learners/registry.js';
-import { LearnerConfigError, type BaseFamily, type ContextLearner, type LearnerHost, type LearnerName, type QuirkMode } from '../learners/types.js';
+import {
+  LearnerConfigError,
+  type BaseFamily,
+  type ContextLearner,
+  type LearnerHost,
+  type LearnerName,
+  type QuirkMode,
+} from '../learners/types.js';
 import type { Segmenter, SegmenterInfo, TextInputs } from './segmenter.js';
 import { FrozenFeatureCache, decayGroups, loadStateStrict, mixLogits, textInputsFrom, type MixRule } from './common.js';
 import { warnAboutPrompts } from './prompt-check.js';
@@ -120,10 +127,12 @@ export abstract class PromptedSegmenterBase<Output> extends nn.Module implements
     super();
     if (o.learner !== 'none' && !learnerEntry(o.learner).models.includes(spec.family)) {
       const e = learnerEntry(o.learner);
-      throw new LearnerConfigError(spec.family === 'cris' && e.vision
-        ? `learner ${o.learner} prompts the vision encoder's tokens, but CRIS's image encoder is a CNN (ResNet): ` +
-          `only the text learners ${learnersFor('cris').join(' and ')} apply to CRIS (as in the paper)`
-        : `learner ${o.learner} does not apply to ${spec.family} (it supports ${e.models.join(', ')})`);
+      throw new LearnerConfigError(
+        spec.family === 'cris' && e.vision
+          ? `learner ${o.learner} prompts the vision encoder's tokens, but CRIS's image encoder is a CNN (ResNet): ` +
+              `only the text learners ${learnersFor('cris').join(' and ')} apply to CRIS (as in the paper)`
+          : `learner ${o.learner} does not apply to ${spec.family} (it supports ${e.models.join(', ')})`,
+      );
     }
     this.#spec = spec;
     this.family = spec.family;
@@ -149,7 +158,10 @@ export abstract class PromptedSegmenterBase<Output> extends nn.Module implements
 
     // The learnable upsampler, or (reference `elif no_freeze_last_layer`) the model's last layer.
     if (this.useNewLastLayer) {
-      this.additive_decoder_layer = this.registerModule('additive_decoder_layer', new nn.Sequential(...spec.upsamplerLayers(this.newLastLayerKernelSize)));
+      this.additive_decoder_layer = this.registerModule(
+        'additive_decoder_layer',
+        new nn.Sequential(...spec.upsamplerLayers(this.newLastLayerKernelSize)),
+      );
       this.residual_ratio = this.registerParameter('residual_ratio', scalarTensor(this.residualRatio));
     } else {
       this.additive_decoder_layer = null;
@@ -189,8 +201,13 @@ export abstract class PromptedSegmenterBase<Output> extends nn.Module implements
     if (!this.tokenizer) throw new Error(this.#spec.noTokenizer);
     const max = this.#spec.maxTokens;
     const contextLearner = this.context_learner;
-    warnAboutPrompts(this.tokenizer, prompts, { maxLength: max ?? this.tokenizer.modelMaxLength, contextTokens: contextLearner?.usesText ? contextLearner.numContext : 0 });
-    return textInputsFrom(max === undefined ? this.tokenizer.encodeBatch(prompts) : this.tokenizer.encodeBatch(prompts, { maxLength: max }));
+    warnAboutPrompts(this.tokenizer, prompts, {
+      maxLength: max ?? this.tokenizer.modelMaxLength,
+      contextTokens: contextLearner?.usesText ? contextLearner.numContext : 0,
+    });
+    return textInputsFrom(
+      max === undefined ? this.tokenizer.encodeBatch(prompts) : this.tokenizer.encodeBatch(prompts, { maxLength: max }),
+    );
   }
 
   forward(pixelValues: Tensor, text: TextInputs): Tensor {
@@ -225,9 +242,14 @@ export abstract class PromptedSegmenterBase<Output> extends nn.Module implements
 
   loadLearnableState(state: Map<string, Tensor>, source?: string): void {
     const contextLearner = this.context_learner;
-    loadStateStrict(this.learnableState(), state, this.constructor.name, source,
+    loadStateStrict(
+      this.learnableState(),
+      state,
+      this.constructor.name,
+      source,
       `this segmenter is ${this.family === 'cris' ? 'CRIS + ' : ''}${this.learnerName}${contextLearner ? ` depth ${contextLearner.depth}` : ''}, quirks ${this.quirks}${this.e2e ? ', e2e' : ''}: ` +
-      'the checkpoint was made with another learner configuration or base model');
+        'the checkpoint was made with another learner configuration or base model',
+    );
   }
 
   describe(): Record<string, unknown> {

@@ -63,12 +63,23 @@ export class TinySegmenter extends nn.Module implements Segmenter {
   constructor(o: TinySegmenterOptions = {}) {
     super();
     this.options = {
-      imageSize: o.imageSize ?? 32, channels: o.channels ?? 8, vocab: o.vocab ?? 97, embedDim: o.embedDim ?? 8, numContext: o.numContext ?? 2,
-      dropout: o.dropout ?? 0, frozenSeed: o.frozenSeed ?? 0, quirks: o.quirks ?? 'reference', batchNorm: o.batchNorm ?? false,
+      imageSize: o.imageSize ?? 32,
+      channels: o.channels ?? 8,
+      vocab: o.vocab ?? 97,
+      embedDim: o.embedDim ?? 8,
+      numContext: o.numContext ?? 2,
+      dropout: o.dropout ?? 0,
+      frozenSeed: o.frozenSeed ?? 0,
+      quirks: o.quirks ?? 'reference',
+      batchNorm: o.batchNorm ?? false,
     };
     this.quirks = this.options.quirks;
     const { channels: ch, vocab, embedDim: d, numContext: n } = this.options;
-    this.info = { imageSize: this.options.imageSize, mean: [...IMAGENET_MEAN] as [number, number, number], std: [...IMAGENET_STD] as [number, number, number] };
+    this.info = {
+      imageSize: this.options.imageSize,
+      mean: [...IMAGENET_MEAN] as [number, number, number],
+      std: [...IMAGENET_STD] as [number, number, number],
+    };
     this.stem = this.registerModule('stem', new nn.Conv2d(3, ch, 3, { padding: 1 }));
     this.embed = this.registerModule('embed', new nn.Embedding(vocab, d));
     this.stem.requiresGrad_(false);
@@ -83,7 +94,10 @@ export class TinySegmenter extends nn.Module implements Segmenter {
         src.dispose();
       }
     });
-    this.context = this.registerParameter('context', noGrad(() => tensor(new Float32Array(n * d), [n, d]).normal_(0, 0.02)));
+    this.context = this.registerParameter(
+      'context',
+      noGrad(() => tensor(new Float32Array(n * d), [n, d]).normal_(0, 0.02)),
+    );
     this.film = this.registerModule('film', new nn.Linear(d, 2 * ch));
     this.head = this.registerModule('head', new nn.Conv2d(ch, ch, 3, { padding: 1 }));
     this.out = this.registerModule('out', new nn.Conv2d(ch, 1, 3, { padding: 1 }));
@@ -99,14 +113,22 @@ export class TinySegmenter extends nn.Module implements Segmenter {
   }
 
   tokenize(prompts: string[]): TextInputs {
-    const rows = prompts.map((p) => p.toLowerCase().split(/[^a-z0-9]+/).filter((w) => w !== '').map((w) => wordId(w, this.options.vocab)));
+    const rows = prompts.map((p) =>
+      p
+        .toLowerCase()
+        .split(/[^a-z0-9]+/)
+        .filter((w) => w !== '')
+        .map((w) => wordId(w, this.options.vocab)),
+    );
     const seqLen = Math.max(1, ...rows.map((r) => r.length));
     const ids = new BigInt64Array(prompts.length * seqLen);
     const mask = new BigInt64Array(prompts.length * seqLen);
-    rows.forEach((r, i) => r.forEach((id, j) => {
-      ids[i * seqLen + j] = BigInt(id);
-      mask[i * seqLen + j] = 1n;
-    }));
+    rows.forEach((r, i) =>
+      r.forEach((id, j) => {
+        ids[i * seqLen + j] = BigInt(id);
+        mask[i * seqLen + j] = 1n;
+      }),
+    );
     return { inputIds: tensor(ids, [prompts.length, seqLen]), attentionMask: tensor(mask, [prompts.length, seqLen]) };
   }
 
@@ -126,7 +148,9 @@ export class TinySegmenter extends nn.Module implements Segmenter {
 
   parameterGroups(weightDecay: number): optim.ParamGroupInput[] {
     const decay = [this.film.weight, this.head.weight, this.out.weight];
-    const rest = this.namedTrainable().map(([, t]) => t).filter((t) => !decay.includes(t));
+    const rest = this.namedTrainable()
+      .map(([, t]) => t)
+      .filter((t) => !decay.includes(t));
     return [
       { params: decay, weightDecay },
       { params: rest, weightDecay: 0 },
@@ -149,9 +173,16 @@ export class TinySegmenter extends nn.Module implements Segmenter {
     const unexpected = [...state.keys()].filter((k) => !own.has(k));
     const bad = [...own].filter(([k, t]) => state.has(k) && state.get(k)!.shape.join(',') !== t.shape.join(','));
     if (missing.length || unexpected.length || bad.length) {
-      throw new Error(`TinySegmenter: cannot load learnable state${source ? ` from ${source}` : ''}: ` +
-        [missing.length ? `missing ${missing.join(', ')}` : '', unexpected.length ? `unexpected ${unexpected.join(', ')}` : '',
-          ...bad.map(([k, t]) => `${k}: expected [${t.shape.join(', ')}], got [${state.get(k)!.shape.join(', ')}]`)].filter(Boolean).join('; '));
+      throw new Error(
+        `TinySegmenter: cannot load learnable state${source ? ` from ${source}` : ''}: ` +
+          [
+            missing.length ? `missing ${missing.join(', ')}` : '',
+            unexpected.length ? `unexpected ${unexpected.join(', ')}` : '',
+            ...bad.map(([k, t]) => `${k}: expected [${t.shape.join(', ')}], got [${state.get(k)!.shape.join(', ')}]`),
+          ]
+            .filter(Boolean)
+            .join('; '),
+      );
     }
     noGrad(() => {
       for (const [k, t] of own) t.copy_(state.get(k)!);

@@ -26,26 +26,34 @@ export interface UpsampleSpec {
 
 /** [out, in] bilinear (align_corners=False) interpolation matrix of one axis, from libtorch's kernel. */
 function axisMatrix(inSize: number, spec: UpsampleSpec, device: string): Tensor {
-  return noGrad(() => tidy(() => {
-    const id = eye(inSize, { device }).view(1, inSize, inSize, 1); // channel c = one-hot row c
-    const up = spec.scaleFactor !== undefined
-      ? F.interpolate(id, { scaleFactor: [spec.scaleFactor, 1], mode: 'bilinear', alignCorners: false })
-      : F.interpolate(id, { size: [spec.size!, 1], mode: 'bilinear', alignCorners: false });
-    return up.view(inSize, -1).transpose(0, 1).contiguous(); // [out, in]
-  }));
+  return noGrad(() =>
+    tidy(() => {
+      const id = eye(inSize, { device }).view(1, inSize, inSize, 1); // channel c = one-hot row c
+      const up =
+        spec.scaleFactor !== undefined
+          ? F.interpolate(id, { scaleFactor: [spec.scaleFactor, 1], mode: 'bilinear', alignCorners: false })
+          : F.interpolate(id, { size: [spec.size!, 1], mode: 'bilinear', alignCorners: false });
+      return up.view(inSize, -1).transpose(0, 1).contiguous(); // [out, in]
+    }),
+  );
 }
 
 /** [outSize, k·inSize]: for each kernel offset d the rows of U at clamp(Y + d - padBefore), side by side. */
 function shiftedCat(u: Tensor, k: number, padBefore: number): Tensor {
-  return noGrad(() => tidy(() => {
-    const n = u.size(0);
-    const parts: Tensor[] = [];
-    for (let d = 0; d < k; d++) {
-      const idx = tensor(BigInt64Array.from({ length: n }, (_, y) => BigInt(Math.min(n - 1, Math.max(0, y + d - padBefore)))), [n]);
-      parts.push(u.indexSelect(0, u.device === 'cpu' ? idx : idx.to(u.device)));
-    }
-    return cat(parts, 1).contiguous();
-  }));
+  return noGrad(() =>
+    tidy(() => {
+      const n = u.size(0);
+      const parts: Tensor[] = [];
+      for (let d = 0; d < k; d++) {
+        const idx = tensor(
+          BigInt64Array.from({ length: n }, (_, y) => BigInt(Math.min(n - 1, Math.max(0, y + d - padBefore)))),
+          [n],
+        );
+        parts.push(u.indexSelect(0, u.device === 'cpu' ? idx : idx.to(u.device)));
+      }
+      return cat(parts, 1).contiguous();
+    }),
+  );
 }
 
 /** Cached interpolation matrices per (h, w, spec, kernel, device). */
@@ -84,7 +92,11 @@ export class UpsampleConvPlan {
     const { rows, cols } = this.matrices(h, w, spec, k, x.device);
     return tidy(() => {
       // Z[b, i, j, dy, dx] = sum_c x[b, c, i, j] weight[0, c, dy, dx]
-      const z = x.permute(0, 2, 3, 1).reshape(B * h * w, C).mm(weight.reshape(C, k * k)).view(B, h, w, k, k);
+      const z = x
+        .permute(0, 2, 3, 1)
+        .reshape(B * h * w, C)
+        .mm(weight.reshape(C, k * k))
+        .view(B, h, w, k, k);
       // -> [B, dy, i, dx, j] -> [B·k·h, k·w]
       const zr = z.permute(0, 3, 1, 4, 2).reshape(B * k * h, k * w);
       const m = zr.mm(cols).view(B, k * h, cols.size(1)); // sum over dx, j -> [B, k·h, W]

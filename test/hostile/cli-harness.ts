@@ -17,8 +17,20 @@ export const tinyModelFlags = ['--model', tinyModel, '--model', `tokenizer=${tin
 
 /** Flags of a short training run on a 32 px synthetic dataset. */
 export const quickTrainFlags = [
-  '--image-size', '32', '--loader-threads', '0', '--batch-size', '2', '--effective-batch-size', '2',
-  '--min-epochs', '1', '--max-epochs', '1', '--progress', 'none',
+  '--image-size',
+  '32',
+  '--loader-threads',
+  '0',
+  '--batch-size',
+  '2',
+  '--effective-batch-size',
+  '2',
+  '--min-epochs',
+  '1',
+  '--max-epochs',
+  '1',
+  '--progress',
+  'none',
 ];
 
 export interface CliResult {
@@ -35,7 +47,10 @@ const env = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({ ...pro
 /** Runs the CLI to completion; `timeout` kills a hang (the test then fails on the status). */
 export function tvs(args: string[], o: { cwd?: string; env?: Record<string, string>; timeout?: number } = {}): CliResult {
   const r = spawnSync(process.execPath, [bin, ...args], {
-    encoding: 'utf8', cwd: o.cwd ?? process.cwd(), env: env(o.env), timeout: o.timeout ?? 120_000,
+    encoding: 'utf8',
+    cwd: o.cwd ?? process.cwd(),
+    env: env(o.env),
+    timeout: o.timeout ?? 120_000,
   });
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, all: `${r.stdout}\n${r.stderr}` };
 }

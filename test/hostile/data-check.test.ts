@@ -19,7 +19,8 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Sums the `ERROR code (n)` and `warning code (n)` group lines of a report. */
 function groupSums(out: string): { errors: number; warnings: number } {
-  let errors = 0, warnings = 0;
+  let errors = 0,
+    warnings = 0;
   for (const m of out.matchAll(/^ {2}(ERROR {2}|warning) (\w+) \((\d+)\)$/gm)) {
     if (m[1]!.startsWith('ERROR')) errors += Number(m[3]);
     else warnings += Number(m[3]);

@@ -17,7 +17,11 @@ const COMMIT = 'a'.repeat(40);
 const body = Buffer.alloc(5000, 7);
 const sha = createHash('sha256').update(body).digest('hex');
 
-interface FileSpec { etag: string; size?: number; get: 'normal' | 'stall' | 'no-headers' | 'endless' }
+interface FileSpec {
+  etag: string;
+  size?: number;
+  get: 'normal' | 'stall' | 'no-headers' | 'endless';
+}
 const FILES: Record<string, FileSpec> = {
   'stall.bin': { etag: sha, size: body.length, get: 'stall' },
   'silent.bin': { etag: sha, size: body.length, get: 'no-headers' },
@@ -91,21 +95,30 @@ test('a body that stalls after 300 bytes fails after the read timeout, naming th
 });
 
 test('a server that accepts and never answers fails after the connect timeout', async () => {
-  await assert.rejects(downloadFile({ ...opts('silent'), filename: 'silent.bin', connectTimeoutMs: 500 }),
-    /"silent\.bin" of org\/model@main: no response within 0\.5 s \(connect timeout\)/);
+  await assert.rejects(
+    downloadFile({ ...opts('silent'), filename: 'silent.bin', connectTimeoutMs: 500 }),
+    /"silent\.bin" of org\/model@main: no response within 0\.5 s \(connect timeout\)/,
+  );
 });
 
 test('a declared size of 10^15 bytes is refused before any byte is fetched (CLI); --max-bytes lowers the cap', async () => {
-  const run = async (file: string, extra: string[] = []) => tvsStart(['download', 'org/model', '--files', file, '--cache-dir', cache('huge'), '-q', ...extra]);
+  const run = async (file: string, extra: string[] = []) =>
+    tvsStart(['download', 'org/model', '--files', file, '--cache-dir', cache('huge'), '-q', ...extra]);
   const env = { HF_ENDPOINT: endpoint };
   Object.assign(process.env, env);
   try {
     const r = await (await run('huge.bin')).done;
     assert.equal(r.status, 1, r.all);
-    assert.match(r.stderr, /"huge\.bin" of org\/model@main: the hub states 1000000000000000 bytes, more than the largest download allowed \(10737418240 bytes/);
+    assert.match(
+      r.stderr,
+      /"huge\.bin" of org\/model@main: the hub states 1000000000000000 bytes, more than the largest download allowed \(10737418240 bytes/,
+    );
     const capped = await (await run('ok.bin', ['--max-bytes', '1k'])).done;
     assert.equal(capped.status, 1, capped.all);
-    assert.match(capped.stderr, /"ok\.bin" of org\/model@main: the hub states 5000 bytes, more than the largest download allowed \(1000 bytes/);
+    assert.match(
+      capped.stderr,
+      /"ok\.bin" of org\/model@main: the hub states 5000 bytes, more than the largest download allowed \(1000 bytes/,
+    );
     assert.ok(!gets.includes('huge.bin') && !gets.includes('ok.bin'), 'no GET was sent');
     assert.deepEqual(blobs('huge'), []);
   } finally {
@@ -116,7 +129,10 @@ test('a declared size of 10^15 bytes is refused before any byte is fetched (CLI)
 test('a stream with no stated size is cut at the maximum and deleted', async () => {
   await assert.rejects(downloadFile({ ...opts('endless'), filename: 'endless.bin', maxBytes: 64 * 1024 }), (e: unknown) => {
     assert.ok(e instanceof HubError && e.code === 'TOO_LARGE', String(e));
-    assert.match((e as Error).message, /"endless\.bin" of org\/model@main: the server sent more than the largest download allowed \(65536 bytes/);
+    assert.match(
+      (e as Error).message,
+      /"endless\.bin" of org\/model@main: the server sent more than the largest download allowed \(65536 bytes/,
+    );
     return true;
   });
   assert.deepEqual(blobs('endless'), []);
@@ -127,7 +143,10 @@ test('an ETag that is not a hash: the file is stored, with a warning that it cou
   try {
     const r = await tvsStart(['download', 'org/model', '--files', 'unhashed.bin', '--cache-dir', cache('unhashed'), '-q']).done;
     assert.equal(r.status, 0, r.all);
-    assert.match(r.stderr, /warning: "unhashed\.bin" of org\/model@main: not verified: the hub's ETag "v2-build-17" is neither a sha256 \(X-Linked-Etag\) nor a git blob id/);
+    assert.match(
+      r.stderr,
+      /warning: "unhashed\.bin" of org\/model@main: not verified: the hub's ETag "v2-build-17" is neither a sha256 \(X-Linked-Etag\) nor a git blob id/,
+    );
     const ok = await tvsStart(['download', 'org/model', '--files', 'ok.bin', '--cache-dir', cache('unhashed'), '-q']).done;
     assert.equal(ok.status, 0, ok.all);
     assert.doesNotMatch(ok.stderr, /warning/, 'a file verified by its sha256 gets no warning');

@@ -35,8 +35,20 @@ test('eval --results over a split file or inside the dataset is refused before a
   const before = hashTree(ds);
   const split = tvs(['eval', run, '--results', path.join(ds, 'anns', 'test.json'), '--loader-threads', '0']);
   assert.equal(split.status, 1, split.all);
-  assert.match(split.stderr, new RegExp(`eval --results: the output ${quote(path.join(ds, 'anns', 'test.json'))} would be written inside the dataset folder`));
-  const checkpoint = tvs(['eval', run, '--dataset', ds, '--results', path.join(run, 'checkpoints', 'best.safetensors'), '--loader-threads', '0']);
+  assert.match(
+    split.stderr,
+    new RegExp(`eval --results: the output ${quote(path.join(ds, 'anns', 'test.json'))} would be written inside the dataset folder`),
+  );
+  const checkpoint = tvs([
+    'eval',
+    run,
+    '--dataset',
+    ds,
+    '--results',
+    path.join(run, 'checkpoints', 'best.safetensors'),
+    '--loader-threads',
+    '0',
+  ]);
   assert.equal(checkpoint.status, 1, checkpoint.all);
   assert.match(checkpoint.stderr, /would overwrite the input .*best\.safetensors/);
   assert.deepEqual(hashTree(ds), before);

@@ -23,7 +23,12 @@ let nanCkpt: string;
 let images: string;
 let exported: string;
 
-const config = () => ({ model: path.join(fixturesDir(), 'clipseg-tiny'), tokenizer: path.join(fixturesDir(), 'tokenizer'), learner: 'vpt', depth: 2 });
+const config = () => ({
+  model: path.join(fixturesDir(), 'clipseg-tiny'),
+  tokenizer: path.join(fixturesDir(), 'tokenizer'),
+  learner: 'vpt',
+  depth: 2,
+});
 const quote = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 const siblings = (dir: string): string[] => readdirSync(path.dirname(dir)).filter((n) => n.startsWith(`.${path.basename(dir)}.`));
 
@@ -34,7 +39,11 @@ before(async () => {
   saveCheckpoint(ckpt, seg, { kind: 'best', model: config(), metrics: {}, epoch: 1, globalStep: 1 });
   // The same checkpoint after a run that diverged: one prompt tensor holds NaN.
   const [key, p] = [...seg.learnableState()][0]!;
-  T.noGrad(() => T.tidy(() => { p.mul_(Number.NaN); }));
+  T.noGrad(() =>
+    T.tidy(() => {
+      p.mul_(Number.NaN);
+    }),
+  );
   nanCkpt = path.join(tmp, 'nan.safetensors');
   saveCheckpoint(nanCkpt, seg, { kind: 'best', model: config(), metrics: {}, epoch: 1, globalStep: 1 });
   seg.dispose();
@@ -65,7 +74,12 @@ test('export --out into a project folder (or `.` in it) is refused; nothing in i
   const before = hashTree(project);
   const named = tvs(['export', '--tuned', ckpt, '--prompt', 'polyp', '--out', project]);
   assert.equal(named.status, 1, named.all);
-  assert.match(named.stderr, new RegExp(`export: --out ${quote(project)} is not empty and not an earlier export \\(it holds README\\.md, preprocess\\.json, src\\); nothing was written`));
+  assert.match(
+    named.stderr,
+    new RegExp(
+      `export: --out ${quote(project)} is not empty and not an earlier export \\(it holds README\\.md, preprocess\\.json, src\\); nothing was written`,
+    ),
+  );
   const dot = tvs(['export', '--tuned', ckpt, '--prompt', 'polyp', '--out', '.', '--overwrite'], { cwd: project });
   assert.equal(dot.status, 1, dot.all);
   assert.match(dot.stderr, /export: --out \. is the folder this command runs in/);
@@ -94,13 +108,18 @@ test('an export failing after it began writing leaves --out as it was and no par
   cpSync(exported, earlier, { recursive: true });
   const before = hashTree(earlier);
   const stages: string[] = [];
-  await assert.rejects(exportModel({
-    tuned: ckpt, prompt: 'polyp', outDir: earlier,
-    onStage: (s) => {
-      stages.push(s);
-      if (s === 'verifying with onnxruntime-node') throw new Error('simulated failure after every file was written');
-    },
-  }), /simulated failure/);
+  await assert.rejects(
+    exportModel({
+      tuned: ckpt,
+      prompt: 'polyp',
+      outDir: earlier,
+      onStage: (s) => {
+        stages.push(s);
+        if (s === 'verifying with onnxruntime-node') throw new Error('simulated failure after every file was written');
+      },
+    }),
+    /simulated failure/,
+  );
   assert.ok(stages.includes('writing the web page'), 'the failure came after the files were written');
   assert.deepEqual(hashTree(earlier), before);
   assert.deepEqual(siblings(earlier), []);
@@ -108,10 +127,18 @@ test('an export failing after it began writing leaves --out as it was and no par
 
 test('predict --onnx: preprocess.json with std 0, or a size model.onnx does not take, is refused naming the file and key', () => {
   for (const [what, edit, message] of [
-    ['std 0', (p: Record<string, unknown>) => ({ ...p, std: [0, 0, 0] }), /preprocess\.json: std\.0: must be > 0 \(x \/ std\); std\.1: .*std\.2: /],
+    [
+      'std 0',
+      (p: Record<string, unknown>) => ({ ...p, std: [0, 0, 0] }),
+      /preprocess\.json: std\.0: must be > 0 \(x \/ std\); std\.1: .*std\.2: /,
+    ],
     ['negative std', (p: Record<string, unknown>) => ({ ...p, std: [0.2, -0.3, 0.2] }), /preprocess\.json: std\.1: must be > 0/],
     ['a huge size', (p: Record<string, unknown>) => ({ ...p, size: 100000 }), /preprocess\.json: size: Too big/],
-    ['a size the model does not take', (p: Record<string, unknown>) => ({ ...p, size: 48 }), /preprocess\.json: size 48 does not fit .*model\.onnx, whose input "pixel_values" is \[[^\]]*64, 64\]/],
+    [
+      'a size the model does not take',
+      (p: Record<string, unknown>) => ({ ...p, size: 48 }),
+      /preprocess\.json: size 48 does not fit .*model\.onnx, whose input "pixel_values" is \[[^\]]*64, 64\]/,
+    ],
   ] as const) {
     const dir = path.join(tmp, `bad-${what.replace(/ /g, '-')}`);
     cpSync(exported, dir, { recursive: true });
@@ -129,7 +156,10 @@ test('predict --onnx: preprocess.json with std 0, or a size model.onnx does not 
 });
 
 test('predict --onnx with an empty or truncated model.onnx names the file', () => {
-  for (const [what, bytes] of [['empty', 0], ['truncated', 1000]] as const) {
+  for (const [what, bytes] of [
+    ['empty', 0],
+    ['truncated', 1000],
+  ] as const) {
     const dir = path.join(tmp, `onnx-${what}`);
     cpSync(exported, dir, { recursive: true });
     rmSync(path.join(dir, 'model.onnx'));
@@ -137,7 +167,13 @@ test('predict --onnx with an empty or truncated model.onnx names the file', () =
     const r = tvs(['predict', '--onnx', dir, '--out', path.join(tmp, `pred-${what}`), images]);
     assert.equal(r.status, 1, r.all);
     const file = quote(path.join(dir, 'model.onnx'));
-    assert.match(r.stderr, what === 'empty' ? new RegExp(`${file}: empty file \\(0 bytes\\)`) : new RegExp(`${file}: not a loadable ONNX model \\(1000 bytes; truncated or not ONNX\\?\\)`), r.stderr);
+    assert.match(
+      r.stderr,
+      what === 'empty'
+        ? new RegExp(`${file}: empty file \\(0 bytes\\)`)
+        : new RegExp(`${file}: not a loadable ONNX model \\(1000 bytes; truncated or not ONNX\\?\\)`),
+      r.stderr,
+    );
     assert.equal(existsSync(path.join(tmp, `pred-${what}`)), false);
   }
 });

@@ -27,9 +27,34 @@ before(async () => {
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-const nanArgs = (name: string, quirks: 'fixed' | 'reference', progress = 'none'): string[] => ['train', '--dataset', ds, '--name', name, '--runs-dir', path.join(tmp, 'runs'),
-  ...tinyModelFlags, '--model', `quirks=${quirks}`, '--image-size', '32', '--loader-threads', '2', '--batch-size', '1', '--effective-batch-size', '1',
-  '--min-epochs', '1', '--max-epochs', '2', '--progress', progress, '--lr', '1e30'];
+const nanArgs = (name: string, quirks: 'fixed' | 'reference', progress = 'none'): string[] => [
+  'train',
+  '--dataset',
+  ds,
+  '--name',
+  name,
+  '--runs-dir',
+  path.join(tmp, 'runs'),
+  ...tinyModelFlags,
+  '--model',
+  `quirks=${quirks}`,
+  '--image-size',
+  '32',
+  '--loader-threads',
+  '2',
+  '--batch-size',
+  '1',
+  '--effective-batch-size',
+  '1',
+  '--min-epochs',
+  '1',
+  '--max-epochs',
+  '2',
+  '--progress',
+  progress,
+  '--lr',
+  '1e30',
+];
 
 test('quirks fixed: a NaN loss ends every one of 20 runs with exit 1 and the message; no lock left, no native abort', async () => {
   const dataBefore = hashTree(ds);
@@ -41,7 +66,13 @@ test('quirks fixed: a NaN loss ends every one of 20 runs with exit 1 and the mes
       const where = `run ${i}: exit ${String(r.status)} (signal ${String(r.signal)})\n${r.all.slice(-2000)}`;
       assert.equal(r.status, 1, where);
       assert.match(r.stderr, /tunevlseg: non-finite (loss|gradient norm) \([^)]*\) at epoch 1, step \d+ .*No update was applied/, where);
-      assert.match(r.stderr, new RegExp(`The run folder keeps the last good checkpoint: ${path.join(tmp, 'runs', name).replaceAll('/', '\\/')}\\/checkpoints\\/last\\.safetensors`), where);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `The run folder keeps the last good checkpoint: ${path.join(tmp, 'runs', name).replaceAll('/', '\\/')}\\/checkpoints\\/last\\.safetensors`,
+        ),
+        where,
+      );
       assert.doesNotMatch(r.all, /terminate called|Napi::Error|Aborted/, where);
       assert.equal(existsSync(path.join(tmp, 'runs', `.${name}.lock`)), false, `${where}\nthe run lock was released`);
     }
@@ -53,10 +84,15 @@ test('quirks fixed: a NaN loss ends every one of 20 runs with exit 1 and the mes
 test('quirks reference: a NaN loss becomes a validation loss of inf and early stopping ends the run as in the original; train still exits 1 saying it diverged', () => {
   const r = tvs(nanArgs('nan-ref', 'reference', 'lines'));
   assert.equal(r.status, 1, r.all.slice(-3000));
-  assert.match(r.all, /non-finite loss \(NaN\) at epoch 1, step \d+ \(global step \d+\): validation loss recorded as inf and early stopping ended the run \(quirks: reference/);
+  assert.match(
+    r.all,
+    /non-finite loss \(NaN\) at epoch 1, step \d+ \(global step \d+\): validation loss recorded as inf and early stopping ended the run \(quirks: reference/,
+  );
   assert.match(r.all, /error: training diverged: .*summary: .*nan-ref.summary\.json/);
   assert.doesNotMatch(r.all, /terminate called|Napi::Error|Aborted/);
-  const summary = parseJson<{ stopReason: string; diverged?: string; epochs: number; lastEpoch: { valLoss: number } }>(readFileSync(path.join(tmp, 'runs', 'nan-ref', 'summary.json'), 'utf8'));
+  const summary = parseJson<{ stopReason: string; diverged?: string; epochs: number; lastEpoch: { valLoss: number } }>(
+    readFileSync(path.join(tmp, 'runs', 'nan-ref', 'summary.json'), 'utf8'),
+  );
   assert.match(summary.diverged ?? '', /^non-finite loss \(NaN\)/);
   assert.equal(summary.stopReason, 'early_stopping');
   assert.equal(summary.epochs, 1);
@@ -67,9 +103,27 @@ test('quirks reference: a NaN loss becomes a validation loss of inf and early st
 for (const quirks of ['reference', 'fixed'] as const) {
   test(`a sweep trial whose loss becomes NaN: ${quirks === 'reference' ? 'completes with value inf (the original: Optuna gets val_loss inf)' : 'fails with the message'}`, async () => {
     const dir = mkdtempSync(path.join(tmp, `sweep-${quirks}-`));
-    const { data, config } = await tinySweepSetup(dir, { model: { tokenizer: path.join(path.dirname(tinyModel()), 'tokenizer'), imageSize: 64, quirks } });
+    const { data, config } = await tinySweepSetup(dir, {
+      model: { tokenizer: path.join(path.dirname(tinyModel()), 'tokenizer'), imageSize: 64, quirks },
+    });
     const storage = `sqlite:${path.join(dir, 'studies.db')}`;
-    const base = ['--dataset', data, '--model', tinyModel(), '--learner', 'vpt', '--study', 'nan', '--storage', storage, '-c', config, '--runs-dir', path.join(dir, 'runs'), '--quiet'];
+    const base = [
+      '--dataset',
+      data,
+      '--model',
+      tinyModel(),
+      '--learner',
+      'vpt',
+      '--study',
+      'nan',
+      '--storage',
+      storage,
+      '-c',
+      config,
+      '--runs-dir',
+      path.join(dir, 'runs'),
+      '--quiet',
+    ];
     const first = cli(['sweep', ...base, '--trials', '1'], dir);
     assert.equal(first.status, 0, first.stderr);
     // A second trial with the first's parameters but a learning rate that diverges at once.

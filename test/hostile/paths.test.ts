@@ -26,11 +26,31 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 test('a run trained with relative paths records them absolute: eval works from another directory', () => {
   // Relative data folder and model folder, as a user types them in their project folder.
   const relModel = path.relative(work, tinyModel);
-  const r = tvs(['train', '--dataset', 'data/us', '--name', 'rel', '--runs-dir', 'runs', ...quickTrainFlags,
-    '--model', relModel, '--model', `tokenizer=${path.relative(work, tinyTokenizer)}`, '--model', 'learner=coop'], { cwd: work });
+  const r = tvs(
+    [
+      'train',
+      '--dataset',
+      'data/us',
+      '--name',
+      'rel',
+      '--runs-dir',
+      'runs',
+      ...quickTrainFlags,
+      '--model',
+      relModel,
+      '--model',
+      `tokenizer=${path.relative(work, tinyTokenizer)}`,
+      '--model',
+      'learner=coop',
+    ],
+    { cwd: work },
+  );
   assert.equal(r.status, 0, r.all);
   const run = path.join(work, 'runs', 'rel');
-  const cfg = JSON.parse(readFileSync(path.join(run, 'config.json'), 'utf8')) as { data: { dir: string }; model: { model: string; tokenizer: string } };
+  const cfg = JSON.parse(readFileSync(path.join(run, 'config.json'), 'utf8')) as {
+    data: { dir: string };
+    model: { model: string; tokenizer: string };
+  };
   assert.equal(cfg.data.dir, path.join(work, 'data', 'us'));
   assert.equal(cfg.model.model, tinyModel);
   assert.equal(cfg.model.tokenizer, tinyTokenizer);
@@ -42,7 +62,18 @@ test('a run trained with relative paths records them absolute: eval works from a
 });
 
 test('--model: a base model or key=value in every command; an unknown key lists the valid ones with a suggestion', () => {
-  const inspect = tvs(['inspect', '--model', tinyModel, '--model', 'learner=vpt', '--model', 'numContext=3', '--model', 'depth=1', '--json']);
+  const inspect = tvs([
+    'inspect',
+    '--model',
+    tinyModel,
+    '--model',
+    'learner=vpt',
+    '--model',
+    'numContext=3',
+    '--model',
+    'depth=1',
+    '--json',
+  ]);
   assert.equal(inspect.status, 0, inspect.all);
   const r = JSON.parse(inspect.stdout) as { learner: string; numContext: number; depth: number };
   assert.deepEqual([r.learner, r.numContext, r.depth], ['vpt', 3, 1]);
@@ -66,5 +97,6 @@ test('docs: every model config key in docs/train.md examples exists', () => {
     const keys = [...body.matchAll(/(\w+):/g)].map((m) => m[1]!);
     assert.doesNotThrow(() => checkModelKeys(Object.fromEntries(keys.map((k) => [k, 1]))), `docs/train.md: model { ${body} }`);
   }
-  for (const m of doc.matchAll(/--model ([A-Za-z]{2,}\w*)=/g)) assert.doesNotThrow(() => checkModelKeys({ [m[1]!]: 1 }), `docs/train.md: --model ${m[1]}=`);
+  for (const m of doc.matchAll(/--model ([A-Za-z]{2,}\w*)=/g))
+    assert.doesNotThrow(() => checkModelKeys({ [m[1]!]: 1 }), `docs/train.md: --model ${m[1]}=`);
 });

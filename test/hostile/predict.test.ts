@@ -46,7 +46,10 @@ test('predict on a folder holding b.jpg and b.png: refused, naming both', () => 
   const dir = path.join(tmp, 'same-stem');
   mkdirSync(dir);
   copyFileSync(path.join(images, 'x.png'), path.join(dir, 'b.png'));
-  execFileSync(process.execPath, ['-e', `require('sharp')(${JSON.stringify(path.join(dir, 'b.png'))}).jpeg().toFile(${JSON.stringify(path.join(dir, 'b.jpg'))})`]);
+  execFileSync(process.execPath, [
+    '-e',
+    `require('sharp')(${JSON.stringify(path.join(dir, 'b.png'))}).jpeg().toFile(${JSON.stringify(path.join(dir, 'b.jpg'))})`,
+  ]);
   const out = path.join(tmp, 'same-stem-out');
   const before = hashTree(dir);
   const r = tvs(['predict', ...model, dir, '--out', out]);
@@ -65,7 +68,7 @@ test('predict on a FIFO: refused at once instead of blocking', () => {
   assert.match(r.stderr, /pipe\.png is not a regular file/);
 });
 
-test('a failing predict leaves no temporary copies and names the user\'s file', () => {
+test("a failing predict leaves no temporary copies and names the user's file", () => {
   const tmpdir = mkdtempSync(path.join(tmp, 'tmpdir-'));
   const bad = path.join(tmp, 'broken.png');
   writeFileSync(bad, 'not a png at all');
@@ -76,7 +79,7 @@ test('a failing predict leaves no temporary copies and names the user\'s file', 
   assert.deepEqual(readdirSync(tmpdir), [], 'nothing left in the temp folder');
 });
 
-test('predict into a folder with a foreign file of an output\'s name: refused; its own earlier outputs are replaced', () => {
+test("predict into a folder with a foreign file of an output's name: refused; its own earlier outputs are replaced", () => {
   const out = path.join(tmp, 'out-foreign');
   mkdirSync(out);
   writeFileSync(path.join(out, 'x.png'), 'my precious file');
@@ -94,7 +97,18 @@ test('predict into a folder with a foreign file of an output\'s name: refused; i
 });
 
 test('predict --model with a mistyped key: the valid keys and a "did you mean"', () => {
-  const r = tvs(['predict', '--model', tinyModel, '--model', 'imagesize=32', '--prompt', 'tumor', path.join(images, 'x.png'), '--out', path.join(tmp, 'typo')]);
+  const r = tvs([
+    'predict',
+    '--model',
+    tinyModel,
+    '--model',
+    'imagesize=32',
+    '--prompt',
+    'tumor',
+    path.join(images, 'x.png'),
+    '--out',
+    path.join(tmp, 'typo'),
+  ]);
   assert.equal(r.status, 1, r.all);
   assert.match(r.stderr, /unknown key "imagesize" \(did you mean "imageSize"\?\)/);
   assert.match(r.stderr, /Valid keys: .*learner/);

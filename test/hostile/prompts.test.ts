@@ -30,17 +30,46 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 test('an unknown word and a cut prompt are each warned about once, and prediction still runs', () => {
   const long = `tumor ${Array.from({ length: 90 }, () => 'red').join(' ')}`;
   const before = hashTree(images);
-  const r = tvs(['predict', '--model', tinyModel, '--tokenizer', tokenizer, '--prompt', long, '--batch-size', '2', '-q', images, '--out', path.join(tmp, 'out')]);
+  const r = tvs([
+    'predict',
+    '--model',
+    tinyModel,
+    '--tokenizer',
+    tokenizer,
+    '--prompt',
+    long,
+    '--batch-size',
+    '2',
+    '-q',
+    images,
+    '--out',
+    path.join(tmp, 'out'),
+  ]);
   assert.equal(r.status, 0, r.all);
   const unknown = r.stderr.match(/warning: prompt "tumor red[^"]*": the tokenizer does not know "tumor"/g) ?? [];
-  const cut = r.stderr.match(/warning: prompt "tumor red[^"]*": 9[12] tokens, more than the 75 that fit \(77 positions - BOS\/EOS\): the rest is cut/g) ?? [];
+  const cut =
+    r.stderr.match(
+      /warning: prompt "tumor red[^"]*": 9[12] tokens, more than the 75 that fit \(77 positions - BOS\/EOS\): the rest is cut/g,
+    ) ?? [];
   assert.equal(unknown.length, 1, r.stderr);
   assert.equal(cut.length, 1, r.stderr);
   assert.deepEqual(hashTree(images), before);
 });
 
 test('a prompt that fits and is known gives no warning', () => {
-  const r = tvs(['predict', '--model', tinyModel, '--tokenizer', tinyTokenizer, '--prompt', 'tumor', '-q', path.join(images, readdirSync(images)[0]!), '--out', path.join(tmp, 'out2')]);
+  const r = tvs([
+    'predict',
+    '--model',
+    tinyModel,
+    '--tokenizer',
+    tinyTokenizer,
+    '--prompt',
+    'tumor',
+    '-q',
+    path.join(images, readdirSync(images)[0]!),
+    '--out',
+    path.join(tmp, 'out2'),
+  ]);
   assert.equal(r.status, 0, r.all);
   assert.doesNotMatch(r.stderr, /warning: prompt/);
 });

@@ -14,19 +14,49 @@ import { cli, tinyModel, tinySweepSetup } from './sweep-helpers.js';
 
 /** Runs `line` in /bin/sh with `tunevlseg` a function that prints its arguments; returns them. */
 function paste(line: string, cwd: string): string[] {
-  const r = spawnSync('/bin/sh', ['-c', `tunevlseg() { for a in "$@"; do printf '%s\\0' "$a"; done; }\n${line}`], { cwd, encoding: 'utf8' });
+  const r = spawnSync('/bin/sh', ['-c', `tunevlseg() { for a in "$@"; do printf '%s\\0' "$a"; done; }\n${line}`], {
+    cwd,
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   return r.stdout.split('\0').slice(0, -1);
 }
 
-const NASTY = ['kv; touch PWNED', '$(touch PWNED)', '`touch PWNED`', "it's", '"quoted"', 'a b\tc', 'line\nbreak', '*', '~', '!x', '-rf', '', 'ünï çødé', 'a\\b', '&& touch PWNED', '|touch PWNED', "'; touch PWNED; '"];
+const NASTY = [
+  'kv; touch PWNED',
+  '$(touch PWNED)',
+  '`touch PWNED`',
+  "it's",
+  '"quoted"',
+  'a b\tc',
+  'line\nbreak',
+  '*',
+  '~',
+  '!x',
+  '-rf',
+  '',
+  'ünï çødé',
+  'a\\b',
+  '&& touch PWNED',
+  '|touch PWNED',
+  "'; touch PWNED; '",
+];
 
 test('shellQuote: every argument comes back from /bin/sh exactly as given, and nothing runs', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tvs-hostile-quote-'));
   try {
     assert.deepEqual(paste(`tunevlseg ${NASTY.map(shellQuote).join(' ')}`, dir), NASTY);
-    assert.deepEqual(paste(shellCommand(['tunevlseg', 'train', '--resume', '/runs/kv; touch PWNED']), dir), ['train', '--resume', '/runs/kv; touch PWNED']);
-    assert.deepEqual(paste(downloadHint('org/model', "v1'; touch PWNED"), dir), ['download', 'org/model', '--revision', "v1'; touch PWNED"]);
+    assert.deepEqual(paste(shellCommand(['tunevlseg', 'train', '--resume', '/runs/kv; touch PWNED']), dir), [
+      'train',
+      '--resume',
+      '/runs/kv; touch PWNED',
+    ]);
+    assert.deepEqual(paste(downloadHint('org/model', "v1'; touch PWNED"), dir), [
+      'download',
+      'org/model',
+      '--revision',
+      "v1'; touch PWNED",
+    ]);
     assert.equal(shellQuote('plain/path-1.2_x'), 'plain/path-1.2_x', 'safe arguments stay readable');
     assert.deepEqual(readdirSync(dir), [], 'no PWNED file');
   } finally {
@@ -41,8 +71,29 @@ test('sweep on a dataset folder named `kv; touch PWNED`: the printed join comman
     const data = join(dir, 'kv; touch PWNED');
     await generateSyntheticDataset('ultrasound', data, { size: 64, counts: { train: 8, val: 4, test: 4 }, seed: 1 });
     const storage = `sqlite:${join(dir, "my studies's.db")}`;
-    const r = cli(['sweep', '--dataset', data, '--model', tinyModel(), '--learner', 'vpt', '--trials', '1', '--storage', storage, '-c', config,
-      '--runs-dir', join(dir, 'runs'), '--max-depth', '2', '--quiet'], dir);
+    const r = cli(
+      [
+        'sweep',
+        '--dataset',
+        data,
+        '--model',
+        tinyModel(),
+        '--learner',
+        'vpt',
+        '--trials',
+        '1',
+        '--storage',
+        storage,
+        '-c',
+        config,
+        '--runs-dir',
+        join(dir, 'runs'),
+        '--max-depth',
+        '2',
+        '--quiet',
+      ],
+      dir,
+    );
     assert.equal(r.status, 0, r.stderr);
     const line = /join from elsewhere with\n {2}(.*)\n/.exec(r.stdout)?.[1];
     assert.ok(line, r.stdout);

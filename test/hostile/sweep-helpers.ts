@@ -9,11 +9,18 @@ import { generateSyntheticDataset } from '../../src/data/synthetic.js';
 
 export const tinyModel = (): string => join(fixturesDir(), 'clipseg-tiny');
 
-export interface CliResult { status: number | null; stdout: string; stderr: string }
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 export function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): CliResult {
   return spawnSync(process.execPath, [join(repoRoot(), 'bin', 'tunevlseg.js'), ...args], {
-    cwd, encoding: 'utf8', env: { ...process.env, TUNEVLSEG_THREADS: '1', ...env }, timeout: 300_000,
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, TUNEVLSEG_THREADS: '1', ...env },
+    timeout: 300_000,
   });
 }
 
@@ -22,10 +29,18 @@ export async function tinySweepSetup(dir: string, extra: Record<string, unknown>
   const data = join(dir, 'data');
   await generateSyntheticDataset('ultrasound', data, { size: 64, counts: { train: 8, val: 4, test: 4 }, seed: 1 });
   const config = join(dir, 'train.json');
-  writeFileSync(config, JSON.stringify({
-    model: { tokenizer: join(fixturesDir(), 'tokenizer'), imageSize: 64 },
-    batchSize: 4, effectiveBatchSize: 8, minEpochs: 1, maxEpochs: 1, data: { workers: 0, promptKey: 'p1' }, ...extra,
-  }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      model: { tokenizer: join(fixturesDir(), 'tokenizer'), imageSize: 64 },
+      batchSize: 4,
+      effectiveBatchSize: 8,
+      minEpochs: 1,
+      maxEpochs: 1,
+      data: { workers: 0, promptKey: 'p1' },
+      ...extra,
+    }),
+  );
   return { data, config };
 }
 

@@ -41,8 +41,29 @@ test('no password or token in any output, file or study record of a PostgreSQL s
       outputs.push(r.stdout, r.stderr);
       return r;
     };
-    const sweep = run(['sweep', '--dataset', data, '--model', tinyModel(), '--learner', 'vpt', '--trials', '2', '--workers', '2',
-      '--study', 'secret-study', '--storage', url, '--max-depth', '2', '-c', config, '--runs-dir', join(dir, 'runs')]);
+    const sweep = run([
+      'sweep',
+      '--dataset',
+      data,
+      '--model',
+      tinyModel(),
+      '--learner',
+      'vpt',
+      '--trials',
+      '2',
+      '--workers',
+      '2',
+      '--study',
+      'secret-study',
+      '--storage',
+      url,
+      '--max-depth',
+      '2',
+      '-c',
+      config,
+      '--runs-dir',
+      join(dir, 'runs'),
+    ]);
     assert.equal(sweep.status, 0, sweep.stderr.slice(-3000));
     // The hint shows how to join without the password, and where the password goes instead.
     const bare = `postgres://${tag}@${u.host}/${tag}`;
@@ -76,7 +97,10 @@ test('no password or token in any output, file or study record of a PostgreSQL s
     await rows.end();
     assert.ok(records.includes('secret-study') && records.includes('runDir'), 'the study records were read');
     const files = allFiles(dir);
-    assert.ok(files.some((f) => f.endsWith('summary.json')), 'the trial run folders were searched');
+    assert.ok(
+      files.some((f) => f.endsWith('summary.json')),
+      'the trial run folders were searched',
+    );
     for (const secret of [password, hfToken]) {
       for (const [i, o] of outputs.entries()) assert.ok(!o.includes(secret), `output ${i} holds a secret:\n${o}`);
       for (const f of files) assert.ok(!readFileSync(f).includes(secret), `${f} holds a secret`);

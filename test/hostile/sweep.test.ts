@@ -19,8 +19,29 @@ test('a sweep whose every trial fails exits 1, naming the study and the whole fi
     // entry: a reason cut to its first line would lose them all.
     const { data, config } = await tinySweepSetup(dir, { data: { workers: 0, promptKey: 'p9' } });
     const before = treeHashes(dir);
-    const r = cli(['sweep', '--dataset', data, '--model', tinyModel(), '--learner', 'vpt', '--trials', '2', '--study', 'doomed',
-      '--storage', `sqlite:${join(dir, 'studies.db')}`, '-c', config, '--runs-dir', join(dir, 'runs'), '--quiet'], dir);
+    const r = cli(
+      [
+        'sweep',
+        '--dataset',
+        data,
+        '--model',
+        tinyModel(),
+        '--learner',
+        'vpt',
+        '--trials',
+        '2',
+        '--study',
+        'doomed',
+        '--storage',
+        `sqlite:${join(dir, 'studies.db')}`,
+        '-c',
+        config,
+        '--runs-dir',
+        join(dir, 'runs'),
+        '--quiet',
+      ],
+      dir,
+    );
     assert.equal(r.status, 1, r.stdout + r.stderr);
     const last = r.stderr.slice(r.stderr.lastIndexOf('tunevlseg: '));
     assert.match(last, /study "doomed": no trial completed \(2 failed\); first failure, trial 0:/);
@@ -41,10 +62,36 @@ test('a config no trial can train with is refused before any trial, naming every
     const { data, config } = await tinySweepSetup(dir, { batchSize: 0, minEpochs: 10 });
     const before = treeHashes(dir);
     // minEpochs (10 by default) above --max-epochs 3 contradicts; batchSize 0 is out of range.
-    const r = cli(['sweep', '--dataset', data, '--model', tinyModel(), '--learner', 'vpt', '--trials', '2', '--study', 'contradict',
-      '--storage', `sqlite:${join(dir, 'studies.db')}`, '-c', config, '--runs-dir', join(dir, 'runs'), '--max-epochs', '3', '--quiet'], dir);
+    const r = cli(
+      [
+        'sweep',
+        '--dataset',
+        data,
+        '--model',
+        tinyModel(),
+        '--learner',
+        'vpt',
+        '--trials',
+        '2',
+        '--study',
+        'contradict',
+        '--storage',
+        `sqlite:${join(dir, 'studies.db')}`,
+        '-c',
+        config,
+        '--runs-dir',
+        join(dir, 'runs'),
+        '--max-epochs',
+        '3',
+        '--quiet',
+      ],
+      dir,
+    );
     assert.equal(r.status, 1, r.stdout + r.stderr);
-    assert.match(r.stderr, new RegExp(`the trials' training config \\(${config.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\) is refused before any trial runs`));
+    assert.match(
+      r.stderr,
+      new RegExp(`the trials' training config \\(${config.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\) is refused before any trial runs`),
+    );
     assert.match(r.stderr, /config key "batchSize": [^\n]*\(from [^\n]*train\.json\)/);
     assert.match(r.stderr, /config key "minEpochs": must not exceed maxEpochs \(3\), got 10/);
     assert.doesNotMatch(r.stdout, /trial 0/);
@@ -59,8 +106,22 @@ test('rerunning a sweep under the same automatic study name says what it does: n
   try {
     const { data, config } = await tinySweepSetup(dir);
     const storage = `sqlite:${join(dir, 'studies.db')}`;
-    const args = ['sweep', '--dataset', data, '--model', tinyModel(), '--learner', 'vpt', '--storage', storage, '-c', config,
-      '--runs-dir', join(dir, 'runs'), '--quiet'];
+    const args = [
+      'sweep',
+      '--dataset',
+      data,
+      '--model',
+      tinyModel(),
+      '--learner',
+      'vpt',
+      '--storage',
+      storage,
+      '-c',
+      config,
+      '--runs-dir',
+      join(dir, 'runs'),
+      '--quiet',
+    ];
     const first = cli([...args, '--trials', '1'], dir);
     assert.equal(first.status, 0, first.stderr);
     const study = /^study (\S+) in /m.exec(first.stdout)?.[1];
@@ -95,24 +156,51 @@ test('rerunning a sweep under the same automatic study name says what it does: n
   }
 });
 
-test('the default depth range is clamped to a small model\'s layers, and the sweep says so', async () => {
+test("the default depth range is clamped to a small model's layers, and the sweep says so", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tvs-hostile-sweep-'));
   try {
     const { data, config } = await tinySweepSetup(dir);
     const dataBefore = treeHashes(data);
     const storage = `sqlite:${join(dir, 'studies.db')}`;
     // No --max-depth: the original's range (1..11, quirks reference) exceeds the tiny CLIPSeg's 4 layers.
-    const r = cli(['sweep', '--dataset', data, '--model', tinyModel(), '--learner', 'vpt', '--trials', '1', '--study', 'shallow',
-      '--storage', storage, '-c', config, '--runs-dir', join(dir, 'runs'), '--quiet'], dir);
+    const r = cli(
+      [
+        'sweep',
+        '--dataset',
+        data,
+        '--model',
+        tinyModel(),
+        '--learner',
+        'vpt',
+        '--trials',
+        '1',
+        '--study',
+        'shallow',
+        '--storage',
+        storage,
+        '-c',
+        config,
+        '--runs-dir',
+        join(dir, 'runs'),
+        '--quiet',
+      ],
+      dir,
+    );
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /prompt depth range 1\.\.11 clamped to 1\.\.4: .*clipseg-tiny takes at most 4 \(min of the text \(4\) and vision \(4\) layers\)/);
+    assert.match(
+      r.stdout,
+      /prompt depth range 1\.\.11 clamped to 1\.\.4: .*clipseg-tiny takes at most 4 \(min of the text \(4\) and vision \(4\) layers\)/,
+    );
     const s = await openStorage(storage, { create: false });
     try {
       const study = (await s.loadStudy('shallow'))!;
       const depth = study.space.params['net.context_learner.prompt_depth']!;
       assert.equal(depth.type === 'int' && depth.high, 4, 'the study records the clamped range');
       const trials = await s.getTrials(study.id);
-      assert.deepEqual(trials.map((t) => t.state), ['complete']);
+      assert.deepEqual(
+        trials.map((t) => t.state),
+        ['complete'],
+      );
     } finally {
       await s.close();
     }

@@ -16,8 +16,18 @@ let ds: string;
 let runs: string;
 let finished: string;
 
-const trainArgs = (name: string, extra: string[] = [], data = ds): string[] =>
-  ['train', '--dataset', data, '--name', name, '--runs-dir', runs, ...quickTrainFlags, ...tinyModelFlags, ...extra];
+const trainArgs = (name: string, extra: string[] = [], data = ds): string[] => [
+  'train',
+  '--dataset',
+  data,
+  '--name',
+  name,
+  '--runs-dir',
+  runs,
+  ...quickTrainFlags,
+  ...tinyModelFlags,
+  ...extra,
+];
 
 before(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'tvs-hostile-train-'));
@@ -31,14 +41,44 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 test('train --overwrite with a mistyped --model key or a missing model folder keeps the finished run', () => {
   const before = hashTree(finished);
-  const typo = tvs(['train', '--dataset', ds, '--name', 'done', '--runs-dir', runs, ...quickTrainFlags, '--model', tinyModel, '--model', 'learnr=coop', '--overwrite']);
+  const typo = tvs([
+    'train',
+    '--dataset',
+    ds,
+    '--name',
+    'done',
+    '--runs-dir',
+    runs,
+    ...quickTrainFlags,
+    '--model',
+    tinyModel,
+    '--model',
+    'learnr=coop',
+    '--overwrite',
+  ]);
   assert.equal(typo.status, 1, typo.all);
   assert.match(typo.stderr, /unknown key "learnr" \(did you mean "learner"\?\)/);
-  const missing = tvs(['train', '--dataset', ds, '--name', 'done', '--runs-dir', runs, ...quickTrainFlags, '--model', path.join(tmp, 'no-such-model'), '--overwrite']);
+  const missing = tvs([
+    'train',
+    '--dataset',
+    ds,
+    '--name',
+    'done',
+    '--runs-dir',
+    runs,
+    ...quickTrainFlags,
+    '--model',
+    path.join(tmp, 'no-such-model'),
+    '--overwrite',
+  ]);
   assert.equal(missing.status, 1, missing.all);
   assert.match(missing.stderr, /no-such-model/);
   assert.deepEqual(hashTree(finished), before, 'the finished run is untouched');
-  assert.deepEqual(readdirSync(runs).filter((n) => n.includes('replaced')), [], 'no moved-aside copy left behind');
+  assert.deepEqual(
+    readdirSync(runs).filter((n) => n.includes('replaced')),
+    [],
+    'no moved-aside copy left behind',
+  );
 });
 
 test('a run folder overlapping the dataset is refused, even with --overwrite', () => {
@@ -56,7 +96,10 @@ test('a run in use by a live process is refused with its pid; a stale lock of a 
     writeFileSync(lock, JSON.stringify({ pid: holder.pid, host: os.hostname(), started: new Date().toISOString() }));
     const r = tvs(['train', '--resume', finished]);
     assert.equal(r.status, 1, r.all);
-    assert.match(r.stderr, new RegExp(`run ${finished.replaceAll('/', '\\/')} is in use by another tunevlseg process \\(pid ${holder.pid}\\)`));
+    assert.match(
+      r.stderr,
+      new RegExp(`run ${finished.replaceAll('/', '\\/')} is in use by another tunevlseg process \\(pid ${holder.pid}\\)`),
+    );
   } finally {
     holder.kill();
   }
@@ -68,7 +111,7 @@ test('a run in use by a live process is refused with its pid; a stale lock of a 
   assert.equal(existsSync(lock), false, 'the lock is released');
 });
 
-test('two trainings of one run at once: the second fails at once naming the run and the first one\'s pid', async () => {
+test("two trainings of one run at once: the second fails at once naming the run and the first one's pid", async () => {
   const name = 'busy';
   const first = tvsStart(trainArgs(name, ['--max-epochs', '200', '--min-epochs', '200']));
   const lock = path.join(runs, `.${name}.lock`);
@@ -88,13 +131,17 @@ test('two trainings of one run at once: the second fails at once naming the run 
   assert.doesNotMatch(metrics, /"type":"resume"/);
 });
 
-test('train refuses a mask whose size differs from its image\'s and a 0/1-valued mask, naming both, before making a run folder', async () => {
+test("train refuses a mask whose size differs from its image's and a 0/1-valued mask, naming both, before making a run folder", async () => {
   const bad = await makeDataset(path.join(tmp, 'bad-masks'));
   const train = JSON.parse(readFileSync(path.join(bad, 'anns', 'train.json'), 'utf8')) as { mask_name: string }[];
   const small = path.join(bad, 'masks', train[0]!.mask_name);
   const ones = path.join(bad, 'masks', train[1]!.mask_name);
-  await sharp(Buffer.alloc(16 * 16, 255), { raw: { width: 16, height: 16, channels: 1 } }).png().toFile(`${small}.tmp.png`);
-  await sharp(Buffer.alloc(32 * 32, 1), { raw: { width: 32, height: 32, channels: 1 } }).png().toFile(`${ones}.tmp.png`);
+  await sharp(Buffer.alloc(16 * 16, 255), { raw: { width: 16, height: 16, channels: 1 } })
+    .png()
+    .toFile(`${small}.tmp.png`);
+  await sharp(Buffer.alloc(32 * 32, 1), { raw: { width: 32, height: 32, channels: 1 } })
+    .png()
+    .toFile(`${ones}.tmp.png`);
   for (const f of [small, ones]) writeFileSync(f, readFileSync(`${f}.tmp.png`));
   rmSync(`${small}.tmp.png`);
   rmSync(`${ones}.tmp.png`);
@@ -143,6 +190,13 @@ test('Ctrl-C twice right after the start: no folder, or a resumable one', async 
   const r = await p.done;
   assert.ok(r.status === 130 || r.signal === 'SIGINT', r.all);
   const dir = path.join(runs, name);
-  assert.ok(!existsSync(dir) || existsSync(path.join(dir, 'checkpoints', 'resume', 'state.safetensors')), 'a run folder that exists can be resumed');
-  assert.deepEqual(readdirSync(runs).filter((n) => n.includes('replaced') || n.endsWith('.tmp')), [], 'nothing half-made beside it');
+  assert.ok(
+    !existsSync(dir) || existsSync(path.join(dir, 'checkpoints', 'resume', 'state.safetensors')),
+    'a run folder that exists can be resumed',
+  );
+  assert.deepEqual(
+    readdirSync(runs).filter((n) => n.includes('replaced') || n.endsWith('.tmp')),
+    [],
+    'nothing half-made beside it',
+  );
 });

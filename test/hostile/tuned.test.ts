@@ -25,10 +25,36 @@ const quote = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 test('eval of a CoOp checkpoint as a VPT model, or in the other quirks mode: refused, naming the checkpoint', () => {
   const before = hashTree(path.join(tmp, 'runs'));
-  const learner = tvs(['eval', best, '--dataset', ds, '--image-size', '32', '--loader-threads', '0', '--model', 'learner=vpt', '--out', path.join(tmp, 'p1')]);
+  const learner = tvs([
+    'eval',
+    best,
+    '--dataset',
+    ds,
+    '--image-size',
+    '32',
+    '--loader-threads',
+    '0',
+    '--model',
+    'learner=vpt',
+    '--out',
+    path.join(tmp, 'p1'),
+  ]);
   assert.equal(learner.status, 1, learner.all);
   assert.match(learner.stderr, new RegExp(`${quote(best)}: .*learner`));
-  const quirks = tvs(['eval', best, '--dataset', ds, '--image-size', '32', '--loader-threads', '0', '--model', 'quirks=fixed', '--out', path.join(tmp, 'p2')]);
+  const quirks = tvs([
+    'eval',
+    best,
+    '--dataset',
+    ds,
+    '--image-size',
+    '32',
+    '--loader-threads',
+    '0',
+    '--model',
+    'quirks=fixed',
+    '--out',
+    path.join(tmp, 'p2'),
+  ]);
   assert.equal(quirks.status, 1, quirks.all);
   assert.match(quirks.stderr, new RegExp(`${quote(best)}: .*quirks`));
   assert.equal(existsSync(path.join(tmp, 'p1')) || existsSync(path.join(tmp, 'p2')), false, 'no predictions written');

@@ -115,7 +115,9 @@ async function readPublished(dir: string, layout: DatasetLayout): Promise<Publis
   }
   if (issues.length > 0) throw DatasetError.fromIssues(`published annotations ${dir}`, issues);
   if (Object.keys(pub.texts).length === 0) {
-    throw new DatasetError(`${path.resolve(dir)}: no train.json, val.json or test.json (--anns names the folder holding them, e.g. medvlsm's data/<dataset>/anns)`);
+    throw new DatasetError(
+      `${path.resolve(dir)}: no train.json, val.json or test.json (--anns names the folder holding them, e.g. medvlsm's data/<dataset>/anns)`,
+    );
   }
   return pub;
 }
@@ -166,7 +168,10 @@ export async function buildDataset(samples: readonly RawSample[], skipped: reado
   }
 
   assertNoOverwrite({
-    outputs: [opts.out], inputs: [], protectedDirs: opts.inputs ?? [], command: opts.command ?? 'data convert',
+    outputs: [opts.out],
+    inputs: [],
+    protectedDirs: opts.inputs ?? [],
+    command: opts.command ?? 'data convert',
     hint: 'choose an --out outside the folders the command reads',
   });
   const published = opts.anns === undefined ? null : await readPublished(opts.anns, layout);
@@ -174,21 +179,31 @@ export async function buildDataset(samples: readonly RawSample[], skipped: reado
   const chosen = published === null ? [...samples] : samples.filter((s) => published.needImages.has(imageRel(s)));
   const splits = published === null ? assignSplits(chosen, opts.sizes, opts.seed ?? 0) : null;
   const notes: string[] = [];
-  const splitOf = (s: RawSample, i: number): Split[] => (splits !== null ? [splits[i] as Split] : [...(published?.imageSplits.get(imageRel(s)) ?? [])]);
+  const splitOf = (s: RawSample, i: number): Split[] =>
+    splits !== null ? [splits[i] as Split] : [...(published?.imageSplits.get(imageRel(s)) ?? [])];
   const groups = groupCounts(chosen, splitOf);
   if (splits !== null && groups !== null) {
     // Training needs train and val; a test split may be absent (a data check warning).
-    const empty = (['train', 'val'] as const).filter((sp) => opts.sizes[sp] > 0 && groups.perSplit[sp] === 0 && chosen.some((s) => (s.candidates ?? SPLITS).includes(sp)));
+    const empty = (['train', 'val'] as const).filter(
+      (sp) => opts.sizes[sp] > 0 && groups.perSplit[sp] === 0 && chosen.some((s) => (s.candidates ?? SPLITS).includes(sp)),
+    );
     if (empty.length > 0) {
       const word = opts.groupWord ?? 'group';
-      throw new DatasetError(`${opts.dataset}: the ${chosen.length} samples come from ${groups.total} ${word}(s), too few to give ${empty.join(' and ')} one ` +
-        `without splitting a ${word} across splits (frames of one ${word} in train and test would leak); add samples, or keep the published split with --anns`);
+      throw new DatasetError(
+        `${opts.dataset}: the ${chosen.length} samples come from ${groups.total} ${word}(s), too few to give ${empty.join(' and ')} one ` +
+          `without splitting a ${word} across splits (frames of one ${word} in train and test would leak); add samples, or keep the published split with --anns`,
+      );
     }
   }
   if (published !== null && groups !== null && groups.leaking.length > 0) {
     const word = opts.groupWord ?? 'group';
-    const eg = groups.leaking.slice(0, 3).map((g) => `${word} ${g.name}: ${g.splits.join(', ')}`).join('; ');
-    notes.push(`the published split puts ${groups.leaking.length} of ${groups.total} ${word}s in more than one split (e.g. ${eg}): kept as published (--anns); without --anns each ${word} stays in one split`);
+    const eg = groups.leaking
+      .slice(0, 3)
+      .map((g) => `${word} ${g.name}: ${g.splits.join(', ')}`)
+      .join('; ');
+    notes.push(
+      `the published split puts ${groups.leaking.length} of ${groups.total} ${word}s in more than one split (e.g. ${eg}): kept as published (--anns); without --anns each ${word} stays in one split`,
+    );
   }
 
   const stage = await StagingDir.create(opts.out);
@@ -199,7 +214,10 @@ export async function buildDataset(samples: readonly RawSample[], skipped: reado
   let done = 0;
   try {
     if (layout !== DEFAULT_LAYOUT || opts.reference) {
-      const description = { ...(layout !== DEFAULT_LAYOUT ? { folders: layout } : {}), ...(opts.reference ? { reference: opts.reference } : {}) };
+      const description = {
+        ...(layout !== DEFAULT_LAYOUT ? { folders: layout } : {}),
+        ...(opts.reference ? { reference: opts.reference } : {}),
+      };
       await stage.write(LAYOUT_FILE, `${JSON.stringify(description, null, 2)}\n`);
     }
     await pool(chosen, opts.concurrency ?? os.availableParallelism() * 2, async (s, i) => {
@@ -224,7 +242,13 @@ export async function buildDataset(samples: readonly RawSample[], skipped: reado
           if (published === null) {
             const a = maskAttributes(m.mask, colourPx, undefined, m.gray);
             const prompts = opts.attributes ? attributePrompts(m.className, a) : { p0: '', p1: m.className };
-            list.push({ img_name: s.imageName, mask_name: m.maskName, prompts, class: m.className, ...(a.bbox !== null ? { bbox: a.bbox } : {}) });
+            list.push({
+              img_name: s.imageName,
+              mask_name: m.maskName,
+              prompts,
+              class: m.className,
+              ...(a.bbox !== null ? { bbox: a.bbox } : {}),
+            });
           }
         }
         entries.set(i, list);
@@ -236,7 +260,9 @@ export async function buildDataset(samples: readonly RawSample[], skipped: reado
     if (failures.length > 0) {
       const shown = failures.slice(0, 10).map((f) => `  - ${f}`);
       if (failures.length > 10) shown.push(`  ... and ${failures.length - 10} more`);
-      throw new DatasetError(`${opts.dataset}: ${failures.length} file(s) could not be converted (nothing was written):\n${shown.join('\n')}`);
+      throw new DatasetError(
+        `${opts.dataset}: ${failures.length} file(s) could not be converted (nothing was written):\n${shown.join('\n')}`,
+      );
     }
     const counts = { train: { images: 0, entries: 0 }, val: { images: 0, entries: 0 }, test: { images: 0, entries: 0 } };
     if (published !== null) {
@@ -274,7 +300,9 @@ export async function buildDataset(samples: readonly RawSample[], skipped: reado
     const check = relocate(await checkDataset(stage.dir), stage.dir, stage.out);
     const blocking = check.problems.filter((p) => p.severity === 'error' && !(published !== null && PUBLISHED_ENTRY_CODES.has(p.code)));
     if (blocking.length > 0) {
-      throw new DatasetError(`${opts.dataset}: the result fails its check (${blocking.length} error(s)), so nothing was written to ${stage.out}:\n${formatCheckReport(check)}`);
+      throw new DatasetError(
+        `${opts.dataset}: the result fails its check (${blocking.length} error(s)), so nothing was written to ${stage.out}:\n${formatCheckReport(check)}`,
+      );
     }
     await stage.commit();
     notes.unshift(...repairs.lines());
@@ -286,8 +314,13 @@ export async function buildDataset(samples: readonly RawSample[], skipped: reado
 }
 
 /** Groups per split, and the groups whose samples are in more than one split; null without groups. */
-function groupCounts(samples: readonly RawSample[], splitOf: (s: RawSample, i: number) => Split[]): {
-  total: number; perSplit: Record<Split, number>; leaking: { name: string; splits: Split[] }[];
+function groupCounts(
+  samples: readonly RawSample[],
+  splitOf: (s: RawSample, i: number) => Split[],
+): {
+  total: number;
+  perSplit: Record<Split, number>;
+  leaking: { name: string; splits: Split[] }[];
 } | null {
   if (!samples.some((s) => s.group !== undefined)) return null;
   const of = new Map<string, Set<Split>>();
@@ -311,8 +344,12 @@ function groupCounts(samples: readonly RawSample[], splitOf: (s: RawSample, i: n
 function relocate(report: CheckReport, from: string, to: string): CheckReport {
   const move = (p: string): string => (p === from || p.startsWith(`${from}${path.sep}`) ? to + p.slice(from.length) : p);
   const problems = report.problems.map((p) => ({
-    ...p, message: p.message.split(from).join(to), ...(p.file !== undefined ? { file: move(p.file) } : {}),
+    ...p,
+    message: p.message.split(from).join(to),
+    ...(p.file !== undefined ? { file: move(p.file) } : {}),
   }));
-  const splits = Object.fromEntries(SPLITS.map((s) => [s, report.splits[s] === null ? null : { ...report.splits[s], file: move(report.splits[s].file) }])) as CheckReport['splits'];
+  const splits = Object.fromEntries(
+    SPLITS.map((s) => [s, report.splits[s] === null ? null : { ...report.splits[s], file: move(report.splits[s].file) }]),
+  ) as CheckReport['splits'];
   return { ...report, dir: to, problems, splits };
 }

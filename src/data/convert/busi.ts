@@ -11,7 +11,10 @@ import { isDir, listFiles } from './scan.js';
 import { type Converter, LayoutError, type RawSample } from './types.js';
 
 const CLASSES = ['benign', 'malignant', 'normal'] as const;
-const EXPECTED = ['Dataset_BUSI_with_GT/{benign,malignant,normal}/<class> (<n>).png + <class> (<n>)_mask[_k].png', '{benign,malignant,normal}/ (the same, without the top folder)'];
+const EXPECTED = [
+  'Dataset_BUSI_with_GT/{benign,malignant,normal}/<class> (<n>).png + <class> (<n>)_mask[_k].png',
+  '{benign,malignant,normal}/ (the same, without the top folder)',
+];
 /** `benign (12)_mask_1.png` -> image `benign (12)`; the image itself has no `_mask`. */
 const MASK_RE = /^(.*)_mask(?:_\d+)?$/;
 
@@ -43,7 +46,9 @@ export const busi: Converter = {
           masks.get(key)?.push(f);
         }
       }
-      for (const [key, ms] of masks) if (!images.has(key)) for (const m of ms) skipped.push(`${path.relative(root, m)}: mask without an image (no ${key}.png); left out`);
+      for (const [key, ms] of masks)
+        if (!images.has(key))
+          for (const m of ms) skipped.push(`${path.relative(root, m)}: mask without an image (no ${key}.png); left out`);
       for (const [key, img] of images) {
         const ms = masks.get(key);
         if (ms === undefined) {
@@ -60,7 +65,8 @@ export const busi: Converter = {
           masks: async () => {
             const decoded = await Promise.all(ms.map(async (f) => binarizeGray(await readPixels(f))));
             const merged = unionMasks(decoded.map((d) => d.mask));
-            if (merged === null) throw new Error(`${path.relative(root, img)}: its masks ${ms.map((f) => path.basename(f)).join(', ')} differ in size`);
+            if (merged === null)
+              throw new Error(`${path.relative(root, img)}: its masks ${ms.map((f) => path.basename(f)).join(', ')} differ in size`);
             const only = decoded.length === 1 && decoded[0]?.exact === true;
             return [{ maskName: name, className, mask: merged, ...(only ? { copyFrom: ms[0] as string } : {}) }];
           },

@@ -54,7 +54,10 @@ async function readFrame(file: string): Promise<Frame> {
 
 async function patientDirs(dir: string): Promise<string[]> {
   const ents = await fs.readdir(dir, { withFileTypes: true });
-  return ents.filter((e) => e.isDirectory() && /^patient\d+$/.test(e.name)).map((e) => path.join(dir, e.name)).sort();
+  return ents
+    .filter((e) => e.isDirectory() && /^patient\d+$/.test(e.name))
+    .map((e) => path.join(dir, e.name))
+    .sort();
 }
 
 export const camus: Converter = {
@@ -110,13 +113,18 @@ export const camus: Converter = {
               const f = await readFrame(gt);
               const data = Uint8Array.from(f.values, (v) => (v >= 0 && v <= 255 ? Math.round(v) : 0));
               const labels = { data, width: f.width, height: f.height, channels: 1, format: 'label' };
-              return CAMUS_STRUCTURES.map((st) => ({ maskName: `${st.folder}/${s}_gt.png`, className: st.className, mask: labelMask(labels, st.label) }));
+              return CAMUS_STRUCTURES.map((st) => ({
+                maskName: `${st.folder}/${s}_gt.png`,
+                className: st.className,
+                mask: labelMask(labels, st.label),
+              }));
             },
           });
         }
       }
     }
-    if (samples.length === 0 && skipped.length === 0) throw new LayoutError('camus', root, 'no patient<n>/ folder with frames found', EXPECTED);
+    if (samples.length === 0 && skipped.length === 0)
+      throw new LayoutError('camus', root, 'no patient<n>/ folder with frames found', EXPECTED);
     return { samples, skipped, ...(layout !== undefined ? { layout } : {}) };
   },
 };

@@ -54,7 +54,11 @@ export function decodeCocoRle(counts: string, height: number, width: number): Bi
 }
 
 /** Fills polygons ([[x, y], ...] per contour) at width x height, through an SVG rendered by sharp. */
-export async function rasterisePolygons(contours: readonly (readonly (readonly number[])[])[], height: number, width: number): Promise<BinaryMask> {
+export async function rasterisePolygons(
+  contours: readonly (readonly (readonly number[])[])[],
+  height: number,
+  width: number,
+): Promise<BinaryMask> {
   const polys = contours
     .filter((c) => c.length >= 3)
     .map((c) => `<polygon points="${c.map(([x, y]) => `${x},${y}`).join(' ')}" fill="#fff"/>`)
@@ -66,7 +70,11 @@ export async function rasterisePolygons(contours: readonly (readonly (readonly n
   return { data: out, width, height };
 }
 
-const snake = (s: string): string => s.trim().toLowerCase().replace(/[^a-z0-9]+/g, '_');
+const snake = (s: string): string =>
+  s
+    .trim()
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_');
 
 type Rle = { size: [number, number]; counts: string };
 type SegJson = Record<string, Record<string, Rle>>;
@@ -82,7 +90,18 @@ export const chexlocalize: Converter = {
   title: 'CheXlocalize chest X-rays (JSON segmentations -> one mask per pathology)',
   expected: EXPECTED,
   paperSizes: { train: 1279, val: 446, test: 452 },
-  classes: ['Enlarged Cardiomediastinum', 'Cardiomegaly', 'Lung Lesion', 'Airspace Opacity', 'Edema', 'Consolidation', 'Atelectasis', 'Pneumothorax', 'Pleural Effusion', 'Support Devices'],
+  classes: [
+    'Enlarged Cardiomediastinum',
+    'Cardiomegaly',
+    'Lung Lesion',
+    'Airspace Opacity',
+    'Edema',
+    'Consolidation',
+    'Atelectasis',
+    'Pneumothorax',
+    'Pleural Effusion',
+    'Support Devices',
+  ],
   groupWord: 'patient',
   async scan(rawDir) {
     const root = path.resolve(rawDir);
@@ -91,8 +110,19 @@ export const chexlocalize: Converter = {
     let found = 0;
     for (const split of ['val', 'test'] as const) {
       const where = ['', 'CheXlocalize', 'cheXlocalize_dataset'];
-      const seg = await findFirst(root, where.map((w) => path.join(w, `gt_segmentations_${split}.json`)), isFile);
-      const ann = seg === null ? await findFirst(root, where.map((w) => path.join(w, `gt_annotations_${split}.json`)), isFile) : null;
+      const seg = await findFirst(
+        root,
+        where.map((w) => path.join(w, `gt_segmentations_${split}.json`)),
+        isFile,
+      );
+      const ann =
+        seg === null
+          ? await findFirst(
+              root,
+              where.map((w) => path.join(w, `gt_annotations_${split}.json`)),
+              isFile,
+            )
+          : null;
       if (seg === null && ann === null) continue;
       const imgDir = await findFirst(root, [`CheXpert/${split}`, split, `CheXpert-v1.0/${split === 'val' ? 'valid' : 'test'}`], isDir);
       if (imgDir === null) throw new LayoutError('chexlocalize', root, `the ${split} JSON is there but not its images`, EXPECTED);
@@ -107,7 +137,9 @@ export const chexlocalize: Converter = {
       for (const [id, byPathology] of Object.entries(json)) {
         const m = /^(patient\d+)_(study\d+)_(view\d+_[a-z]+)$/.exec(id);
         if (m === null) {
-          skipped.push(`${path.relative(root, jsonFile)}: key ${JSON.stringify(id)} is not patient<p>_study<s>_view<v>_<frontal|lateral>; left out`);
+          skipped.push(
+            `${path.relative(root, jsonFile)}: key ${JSON.stringify(id)} is not patient<p>_study<s>_view<v>_<frontal|lateral>; left out`,
+          );
           continue;
         }
         const image = path.join(imgDir, m[1] as string, m[2] as string, `${m[3]}.jpg`);

@@ -12,11 +12,25 @@ import { type Converter, LayoutError, type MaskOut, type RawSample } from './typ
 
 /** The 19 classes Cityscapes evaluates, with their label ids (labelIds PNG values). */
 export const CITYSCAPES_CLASSES: readonly { id: number; name: string }[] = [
-  { id: 7, name: 'road' }, { id: 8, name: 'sidewalk' }, { id: 11, name: 'building' }, { id: 12, name: 'wall' },
-  { id: 13, name: 'fence' }, { id: 17, name: 'pole' }, { id: 19, name: 'traffic light' }, { id: 20, name: 'traffic sign' },
-  { id: 21, name: 'vegetation' }, { id: 22, name: 'terrain' }, { id: 23, name: 'sky' }, { id: 24, name: 'person' },
-  { id: 25, name: 'rider' }, { id: 26, name: 'car' }, { id: 27, name: 'truck' }, { id: 28, name: 'bus' },
-  { id: 31, name: 'train' }, { id: 32, name: 'motorcycle' }, { id: 33, name: 'bicycle' },
+  { id: 7, name: 'road' },
+  { id: 8, name: 'sidewalk' },
+  { id: 11, name: 'building' },
+  { id: 12, name: 'wall' },
+  { id: 13, name: 'fence' },
+  { id: 17, name: 'pole' },
+  { id: 19, name: 'traffic light' },
+  { id: 20, name: 'traffic sign' },
+  { id: 21, name: 'vegetation' },
+  { id: 22, name: 'terrain' },
+  { id: 23, name: 'sky' },
+  { id: 24, name: 'person' },
+  { id: 25, name: 'rider' },
+  { id: 26, name: 'car' },
+  { id: 27, name: 'truck' },
+  { id: 28, name: 'bus' },
+  { id: 31, name: 'train' },
+  { id: 32, name: 'motorcycle' },
+  { id: 33, name: 'bicycle' },
 ];
 
 const EXPECTED = ['leftImg8bit/{train,val}/<city>/<x>_leftImg8bit.png + gtFine/{train,val}/<city>/<x>_gtFine_labelIds.png'];
@@ -38,7 +52,9 @@ export const cityscapes: Converter = {
     const skipped: string[] = [];
     for (const split of ['train', 'val'] as const) {
       const gtDir = path.join(root, 'gtFine', split);
-      const labelFiles = (await listFiles(gtDir, new Set(['.png']), true).catch(() => [])).filter((f) => f.endsWith('_gtFine_labelIds.png'));
+      const labelFiles = (await listFiles(gtDir, new Set(['.png']), true).catch(() => [])).filter((f) =>
+        f.endsWith('_gtFine_labelIds.png'),
+      );
       for (const lf of labelFiles) {
         const city = path.basename(path.dirname(lf));
         const x = path.basename(lf).replace(/_gtFine_labelIds\.png$/, '');
@@ -55,12 +71,17 @@ export const cityscapes: Converter = {
           masks: async (): Promise<MaskOut[]> => {
             const p = await readPixels(lf);
             const present = new Set(labelsPresent(p));
-            return CITYSCAPES_CLASSES.filter((c) => present.has(c.id)).map((c) => ({ maskName: `${c.name}/${x}.png`, className: c.name, mask: labelMask(p, c.id) }));
+            return CITYSCAPES_CLASSES.filter((c) => present.has(c.id)).map((c) => ({
+              maskName: `${c.name}/${x}.png`,
+              className: c.name,
+              mask: labelMask(p, c.id),
+            }));
           },
         });
       }
     }
-    if (samples.length === 0 && skipped.length === 0) throw new LayoutError('cityscapes', root, 'no *_gtFine_labelIds.png under gtFine/train or gtFine/val', EXPECTED);
+    if (samples.length === 0 && skipped.length === 0)
+      throw new LayoutError('cityscapes', root, 'no *_gtFine_labelIds.png under gtFine/train or gtFine/val', EXPECTED);
     return { samples, skipped };
   },
 };

@@ -73,7 +73,9 @@ function threshold(values: Uint8Array, w: number, h: number, above: number): Bin
 }
 
 function grayValues(px: RawImage): Uint8Array {
-  return colourChannels(px) >= 3 ? perPixel(px, (d, j) => grayOf(d[j] as number, d[j + 1] as number, d[j + 2] as number)) : perPixel(px, (d, j) => d[j] as number);
+  return colourChannels(px) >= 3
+    ? perPixel(px, (d, j) => grayOf(d[j] as number, d[j + 1] as number, d[j + 2] as number))
+    : perPixel(px, (d, j) => d[j] as number);
 }
 
 /** Fraction of values in the check's mid-grey band. */
@@ -152,7 +154,8 @@ export async function readBinaryMask(file: string, mode: MaskMode = 'auto'): Pro
   }
   if (mode === 'index') {
     const palette = pngPalette(buf);
-    if (palette.length === 0 || colourChannels(px) < 3) throw new MaskReadError(file, 'mask_mode', '--mask-mode index, but the file is not a palette PNG');
+    if (palette.length === 0 || colourChannels(px) < 3)
+      throw new MaskReadError(file, 'mask_mode', '--mask-mode index, but the file is not a palette PNG');
     return done(threshold(paletteIndices(px, palette), w, h, 0), null);
   }
   if (mode === 'nonzero') {
@@ -170,7 +173,15 @@ export async function readBinaryMask(file: string, mode: MaskMode = 'auto'): Pro
     if (pal !== null) return done(pal.mask, pal.fgIndex === 0 ? 'palette-entry-0' : null);
   }
   const c = colourChannels(px);
-  const spread = c >= 3 ? perPixel(px, (d, j) => Math.max(d[j] as number, d[j + 1] as number, d[j + 2] as number) - Math.min(d[j] as number, d[j + 1] as number, d[j + 2] as number)) : null;
+  const spread =
+    c >= 3
+      ? perPixel(
+          px,
+          (d, j) =>
+            Math.max(d[j] as number, d[j + 1] as number, d[j + 2] as number) -
+            Math.min(d[j] as number, d[j + 1] as number, d[j + 2] as number),
+        )
+      : null;
   let colourful = 0;
   if (spread !== null) for (let i = 0; i < spread.length; i++) if ((spread[i] as number) > DEFAULT_CHECK_RULES.midGreyLow) colourful++;
   const { nonBinaryFraction: limit } = DEFAULT_CHECK_RULES;
@@ -179,9 +190,13 @@ export async function readBinaryMask(file: string, mode: MaskMode = 'auto'): Pro
     const value = perPixel(px, (d, j) => Math.max(d[j] as number, d[j + 1] as number, d[j + 2] as number));
     const mid = midFraction(value);
     if (mid > limit) {
-      throw new MaskReadError(file, 'non_binary_mask', `a colour image with ${pct(mid)} of its pixels at mid levels (brightest channel ` +
-        `${DEFAULT_CHECK_RULES.midGreyLow}-${DEFAULT_CHECK_RULES.midGreyHigh}), more than ${pct(limit)}: this looks like a photo, not a mask ` +
-        '(--mask-mode gray or nonzero reads it anyway)');
+      throw new MaskReadError(
+        file,
+        'non_binary_mask',
+        `a colour image with ${pct(mid)} of its pixels at mid levels (brightest channel ` +
+          `${DEFAULT_CHECK_RULES.midGreyLow}-${DEFAULT_CHECK_RULES.midGreyHigh}), more than ${pct(limit)}: this looks like a photo, not a mask ` +
+          '(--mask-mode gray or nonzero reads it anyway)',
+      );
     }
     return done(threshold(value, w, h, 127), 'colour');
   }
@@ -190,14 +205,22 @@ export async function readBinaryMask(file: string, mode: MaskMode = 'auto'): Pro
   if (max <= 1) return done(threshold(gray, w, h, 0), null);
   if (mode === 'auto') {
     if (max <= 127) {
-      throw new MaskReadError(file, 'mask_values_low', `largest value is ${max}: read as binary (foreground above 127) the mask is empty; ` +
-        'a class-index map? (--classes <labels.txt> reads label maps, --mask-mode nonzero takes every non-zero value as foreground)');
+      throw new MaskReadError(
+        file,
+        'mask_values_low',
+        `largest value is ${max}: read as binary (foreground above 127) the mask is empty; ` +
+          'a class-index map? (--classes <labels.txt> reads label maps, --mask-mode nonzero takes every non-zero value as foreground)',
+      );
     }
     const mid = midFraction(gray);
     if (mid > limit) {
-      throw new MaskReadError(file, 'non_binary_mask', `${pct(mid)} of its pixels are mid-grey (${DEFAULT_CHECK_RULES.midGreyLow}-` +
-        `${DEFAULT_CHECK_RULES.midGreyHigh}), more than ${pct(limit)}: this looks like a photo or soft labels, not a binary mask ` +
-        '(--mask-mode gray reads it anyway, foreground where gray > 127)');
+      throw new MaskReadError(
+        file,
+        'non_binary_mask',
+        `${pct(mid)} of its pixels are mid-grey (${DEFAULT_CHECK_RULES.midGreyLow}-` +
+          `${DEFAULT_CHECK_RULES.midGreyHigh}), more than ${pct(limit)}: this looks like a photo or soft labels, not a binary mask ` +
+          '(--mask-mode gray reads it anyway, foreground where gray > 127)',
+      );
     }
   }
   let binary = true;

@@ -57,7 +57,12 @@ export function pairedConverter(spec: PairedSpec): Converter {
       const root = path.resolve(rawDir);
       let layout: readonly Subset[] | null = null;
       for (const l of spec.layouts) {
-        const flat = Object.fromEntries(l.flatMap((s, i) => [[`i${i}`, s.images], [`m${i}`, s.masks]]));
+        const flat = Object.fromEntries(
+          l.flatMap((s, i) => [
+            [`i${i}`, s.images],
+            [`m${i}`, s.masks],
+          ]),
+        );
         if ((await firstLayout(root, [flat])) !== null) {
           layout = l;
           break;
@@ -72,7 +77,10 @@ export function pairedConverter(spec: PairedSpec): Converter {
         if (images.length === 0) throw new LayoutError(spec.name, root, `${sub.images}/ holds no images`, expected);
         const paired = pairByStem(images, masks, spec.maskKey ?? stem, root);
         skipped.push(...paired.skipped);
-        for (const { image, masks: [maskFile] } of paired.pairs) {
+        for (const {
+          image,
+          masks: [maskFile],
+        } of paired.pairs) {
           const m = maskFile as string;
           const maskName = spec.maskName(m, image);
           const group = spec.group?.(image);
@@ -84,7 +92,16 @@ export function pairedConverter(spec: PairedSpec): Converter {
             ...(group !== undefined ? { group } : {}),
             masks: async (): Promise<MaskOut[]> => {
               const { mask, copy, repair, gray } = await spec.mask(m, maskName);
-              return [{ maskName, className: spec.className, mask, ...(copy ? { copyFrom: m } : {}), ...(repair !== undefined ? { repair } : {}), ...(gray !== undefined ? { gray } : {}) }];
+              return [
+                {
+                  maskName,
+                  className: spec.className,
+                  mask,
+                  ...(copy ? { copyFrom: m } : {}),
+                  ...(repair !== undefined ? { repair } : {}),
+                  ...(gray !== undefined ? { gray } : {}),
+                },
+              ];
             },
           });
         }
@@ -95,12 +112,17 @@ export function pairedConverter(spec: PairedSpec): Converter {
 }
 
 /** gray > 127 (0/1 masks: value 1); copyable when the file is a one-channel 0/255 PNG and the output is PNG. */
-export async function grayBinary(file: string, maskName: string): Promise<{ mask: BinaryMask; copy: boolean; repair?: string; gray?: Uint8Array }> {
+export async function grayBinary(
+  file: string,
+  maskName: string,
+): Promise<{ mask: BinaryMask; copy: boolean; repair?: string; gray?: Uint8Array }> {
   const p = await readPixels(file);
   const { mask, exact, gray } = binarizeGray(p);
   return {
-    mask, copy: exact && p.format === 'png' && path.extname(maskName).toLowerCase() === '.png',
-    ...(p.repair !== undefined ? { repair: p.repair } : {}), ...(exact ? {} : { gray }),
+    mask,
+    copy: exact && p.format === 'png' && path.extname(maskName).toLowerCase() === '.png',
+    ...(p.repair !== undefined ? { repair: p.repair } : {}),
+    ...(exact ? {} : { gray }),
   };
 }
 

@@ -13,8 +13,26 @@ import { firstLayout, isFile } from './scan.js';
 import { type Converter, LayoutError, type MaskOut, type RawSample } from './types.js';
 
 export const VOC_CLASSES = [
-  'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',
-  'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor',
+  'aeroplane',
+  'bicycle',
+  'bird',
+  'boat',
+  'bottle',
+  'bus',
+  'car',
+  'cat',
+  'chair',
+  'cow',
+  'diningtable',
+  'dog',
+  'horse',
+  'motorbike',
+  'person',
+  'pottedplant',
+  'sheep',
+  'sofa',
+  'train',
+  'tvmonitor',
 ] as const;
 
 /** The VOC palette colour of label index i (the bit-interleaving of the devkit's colormap). */
@@ -32,7 +50,10 @@ export function vocColour(i: number): [number, number, number] {
   return [r, g, b];
 }
 
-const EXPECTED = ['VOCdevkit/VOC2012/{JPEGImages,SegmentationClass,ImageSets/Segmentation}', 'VOC2012/{...} or the same folders at the top'];
+const EXPECTED = [
+  'VOCdevkit/VOC2012/{JPEGImages,SegmentationClass,ImageSets/Segmentation}',
+  'VOC2012/{...} or the same folders at the top',
+];
 
 export const pascalVoc2012: Converter = {
   name: 'pascal-voc-2012',
@@ -51,18 +72,24 @@ export const pascalVoc2012: Converter = {
       sets: path.join(b, 'ImageSets/Segmentation'),
     }));
     const found = await firstLayout(root, cands);
-    if (found === null) throw new LayoutError('pascal-voc-2012', root, 'no JPEGImages/, SegmentationClass/ and ImageSets/Segmentation/ found', EXPECTED);
+    if (found === null)
+      throw new LayoutError('pascal-voc-2012', root, 'no JPEGImages/, SegmentationClass/ and ImageSets/Segmentation/ found', EXPECTED);
     const samples: RawSample[] = [];
     const skipped: string[] = [];
     for (const split of ['train', 'val'] as const) {
       const list = path.join(root, found.sets, `${split}.txt`);
       const text = await fs.readFile(list, 'utf8').catch(() => null);
       if (text === null) throw new LayoutError('pascal-voc-2012', root, `${path.relative(root, list)} not found`, EXPECTED);
-      for (const id of text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '')) {
+      for (const id of text
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l !== '')) {
         const image = path.join(root, found.images, `${id}.jpg`);
         const maskFile = path.join(root, found.masks, `${id}.png`);
         if (!(await isFile(image)) || !(await isFile(maskFile))) {
-          skipped.push(`${path.relative(root, list)}: ${id} is listed but ${(await isFile(image)) ? path.relative(root, maskFile) : path.relative(root, image)} is missing; left out`);
+          skipped.push(
+            `${path.relative(root, list)}: ${id} is listed but ${(await isFile(image)) ? path.relative(root, maskFile) : path.relative(root, image)} is missing; left out`,
+          );
           continue;
         }
         samples.push({

@@ -14,7 +14,18 @@ import { kvasirSeg } from './kvasir-seg.js';
 import { pascalVoc2012 } from './pascal-voc-2012.js';
 import type { Converter } from './types.js';
 
-export const CONVERTERS: readonly Converter[] = [kvasirSeg, cvcClinicDb, bkaiIgh, isic2016, dfu2022, busi, camus, chexlocalize, pascalVoc2012, cityscapes];
+export const CONVERTERS: readonly Converter[] = [
+  kvasirSeg,
+  cvcClinicDb,
+  bkaiIgh,
+  isic2016,
+  dfu2022,
+  busi,
+  camus,
+  chexlocalize,
+  pascalVoc2012,
+  cityscapes,
+];
 
 export function getConverter(name: string): Converter {
   const c = CONVERTERS.find((x) => x.name === name);

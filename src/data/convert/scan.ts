@@ -86,7 +86,8 @@ export function pairByStem(
     else pairs.push({ image: img, masks: ms });
   }
   for (const [k, ms] of byKey) {
-    if (!seen.has(k)) for (const m of ms) skipped.push(`${path.relative(root, m)}: mask without an image (no image named ${k}.*); left out`);
+    if (!seen.has(k))
+      for (const m of ms) skipped.push(`${path.relative(root, m)}: mask without an image (no image named ${k}.*); left out`);
   }
   return { pairs, skipped };
 }

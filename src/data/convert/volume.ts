@@ -70,7 +70,8 @@ export async function readMetaImage(file: string): Promise<Frame> {
   const type = fields.get('ElementType') ?? '';
   const dataFile = fields.get('ElementDataFile');
   const t = META_TYPES[type];
-  if (t === undefined) throw new FrameError(file, `ElementType ${JSON.stringify(type)} not supported (expected one of ${Object.keys(META_TYPES).join(', ')})`);
+  if (t === undefined)
+    throw new FrameError(file, `ElementType ${JSON.stringify(type)} not supported (expected one of ${Object.keys(META_TYPES).join(', ')})`);
   if (dataFile === undefined) throw new FrameError(file, 'no ElementDataFile field');
   if (dims.length < 2 || dims.slice(2).some((d) => d !== 1) || dims.some((d) => !Number.isInteger(d) || d < 1)) {
     throw new FrameError(file, `DimSize ${JSON.stringify(fields.get('DimSize'))} is not a 2-D frame`);
@@ -79,11 +80,14 @@ export async function readMetaImage(file: string): Promise<Frame> {
   let data: Buffer =
     dataFile === 'LOCAL'
       ? head.subarray(dataStart)
-      : await fs.readFile(path.join(path.dirname(file), dataFile)).catch((err: Error) => Promise.reject(new FrameError(file, `cannot read its data file ${dataFile} (${err.message})`)));
+      : await fs
+          .readFile(path.join(path.dirname(file), dataFile))
+          .catch((err: Error) => Promise.reject(new FrameError(file, `cannot read its data file ${dataFile} (${err.message})`)));
   if (/^true$/i.test(fields.get('CompressedData') ?? 'False')) data = inflateSync(data);
   const little = !/^true$/i.test(fields.get('BinaryDataByteOrderMSB') ?? fields.get('ElementByteOrderMSB') ?? 'False');
   const n = width * height;
-  if (data.length < n * t.bytes) throw new FrameError(file, `data holds ${data.length} bytes, expected ${n * t.bytes} for ${width}x${height} ${type}`);
+  if (data.length < n * t.bytes)
+    throw new FrameError(file, `data holds ${data.length} bytes, expected ${n * t.bytes} for ${width}x${height} ${type}`);
   return { values: t.read(data, data.length - n * t.bytes, n, little), width, height };
 }
 
@@ -120,7 +124,8 @@ export async function readNifti(file: string): Promise<Frame> {
   const values = t.read(buf, offset, n, little);
   const slope = f32(112);
   const inter = f32(116);
-  if (slope !== 0 && Number.isFinite(slope) && (slope !== 1 || inter !== 0)) for (let i = 0; i < n; i++) values[i] = (values[i] as number) * slope + inter;
+  if (slope !== 0 && Number.isFinite(slope) && (slope !== 1 || inter !== 0))
+    for (let i = 0; i < n; i++) values[i] = (values[i] as number) * slope + inter;
   return { values, width, height };
 }
 

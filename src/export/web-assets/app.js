@@ -10,18 +10,26 @@ ort.env.wasm.numThreads = 1;
 ort.env.wasm.proxy = false;
 
 const $ = (id) => document.getElementById(id);
-const status = (text, error = false) => { $('status').textContent = text; $('status').className = error ? 'error' : ''; };
+const status = (text, error = false) => {
+  $('status').textContent = text;
+  $('status').className = error ? 'error' : '';
+};
 
 /** Bilinear resize with half-pixel centres (as tunevlseg's resizeBilinear). */
 function resizeBilinear(src, w, h, outW, outH) {
   const out = new Float32Array(outW * outH);
-  const sx = w / outW, sy = h / outH;
+  const sx = w / outW,
+    sy = h / outH;
   for (let y = 0; y < outH; y++) {
     const fy = Math.max((y + 0.5) * sy - 0.5, 0);
-    const y0 = Math.min(Math.floor(fy), h - 1), y1 = Math.min(y0 + 1, h - 1), wy = fy - y0;
+    const y0 = Math.min(Math.floor(fy), h - 1),
+      y1 = Math.min(y0 + 1, h - 1),
+      wy = fy - y0;
     for (let x = 0; x < outW; x++) {
       const fx = Math.max((x + 0.5) * sx - 0.5, 0);
-      const x0 = Math.min(Math.floor(fx), w - 1), x1 = Math.min(x0 + 1, w - 1), wx = fx - x0;
+      const x0 = Math.min(Math.floor(fx), w - 1),
+        x1 = Math.min(x0 + 1, w - 1),
+        wx = fx - x0;
       const top = src[y0 * w + x0] * (1 - wx) + src[y0 * w + x1] * wx;
       const bot = src[y1 * w + x0] * (1 - wx) + src[y1 * w + x1] * wx;
       out[y * outW + x] = top * (1 - wy) + bot * wy;
@@ -56,7 +64,9 @@ async function main() {
     status('running…');
     try {
       window.tvsResult = await segment(session, pre, await createImageBitmap(file));
-      status(`done: ${window.tvsResult.ms.toFixed(0)} ms (inference ${window.tvsResult.inferenceMs.toFixed(0)} ms), ${window.tvsResult.foreground} foreground pixels`);
+      status(
+        `done: ${window.tvsResult.ms.toFixed(0)} ms (inference ${window.tvsResult.inferenceMs.toFixed(0)} ms), ${window.tvsResult.foreground} foreground pixels`,
+      );
       document.body.dataset.state = 'done';
     } catch (e) {
       status(`error: ${e.message}`, true);
@@ -67,7 +77,9 @@ async function main() {
 
 async function segment(session, pre, bitmap) {
   const t0 = performance.now();
-  const S = pre.size, W = bitmap.width, H = bitmap.height;
+  const S = pre.size,
+    W = bitmap.width,
+    H = bitmap.height;
   const small = new OffscreenCanvas(S, S).getContext('2d');
   small.imageSmoothingQuality = 'high';
   small.drawImage(bitmap, 0, 0, S, S);
@@ -83,10 +95,15 @@ async function segment(session, pre, bitmap) {
   const level = pre.threshold * 255;
   const mask = new Uint8Array(W * H);
   let foreground = 0;
-  for (let i = 0; i < mask.length; i++) if (prob8[i] > level) { mask[i] = 255; foreground++; }
+  for (let i = 0; i < mask.length; i++)
+    if (prob8[i] > level) {
+      mask[i] = 255;
+      foreground++;
+    }
 
   const ov = $('overlay');
-  ov.width = W; ov.height = H;
+  ov.width = W;
+  ov.height = H;
   const octx = ov.getContext('2d');
   octx.drawImage(bitmap, 0, 0);
   const img = octx.getImageData(0, 0, W, H);
@@ -98,7 +115,8 @@ async function segment(session, pre, bitmap) {
   }
   octx.putImageData(img, 0, 0);
   const pc = $('prob');
-  pc.width = W; pc.height = H;
+  pc.width = W;
+  pc.height = H;
   const pctx = pc.getContext('2d');
   const pimg = pctx.createImageData(W, H);
   for (let i = 0; i < prob8.length; i++) {
@@ -109,4 +127,7 @@ async function segment(session, pre, bitmap) {
   return { width: W, height: H, mask: Array.from(mask), foreground, inferenceMs, ms: performance.now() - t0 };
 }
 
-main().catch((e) => { status(`error: ${e.message}`, true); document.body.dataset.state = 'error'; });
+main().catch((e) => {
+  status(`error: ${e.message}`, true);
+  document.body.dataset.state = 'error';
+});

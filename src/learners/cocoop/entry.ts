@@ -4,9 +4,18 @@ import { PROJECTION_REFERENCE_DEFAULTS, PROJECTION_ROWS, TRUE_FALSE, originalSwe
 import { cocoopOptionsSchema } from './options.js';
 
 export const entry: LearnerEntry = {
-  name: 'cocoop', label: 'CoCoOp', title: 'CoCoOp', paperOrder: 4, summary: 'CoOp vectors plus a per-image bias from the image embedding',
-  schema: cocoopOptionsSchema, load: async () => (await import('./learner.js')).CoCoOpLearner, text: true, vision: false, models: ['clipseg', 'cris'],
-  referenceClass: 'CoCoOpContextLearner', referenceWrappers: { clipseg: 'COOPCLIPSeg', cris: 'COOPCRIS' },
+  name: 'cocoop',
+  label: 'CoCoOp',
+  title: 'CoCoOp',
+  paperOrder: 4,
+  summary: 'CoOp vectors plus a per-image bias from the image embedding',
+  schema: cocoopOptionsSchema,
+  load: async () => (await import('./learner.js')).CoCoOpLearner,
+  text: true,
+  vision: false,
+  models: ['clipseg', 'cris'],
+  referenceClass: 'CoCoOpContextLearner',
+  referenceWrappers: { clipseg: 'COOPCLIPSeg', cris: 'COOPCRIS' },
   referenceDefaults: { depth: 1, vectorStd: 0.02, contextInitializer: null, ...PROJECTION_REFERENCE_DEFAULTS, normImageFeatures: true },
   // The original sweep config's choices (configs/hparams_search/cocoop*.yaml): {32, 129}.
   searchRows: { intermediateDim: { type: 'categorical', choices: [32, 129] }, useLoraProj: PROJECTION_ROWS.useLoraProj },

@@ -31,15 +31,24 @@ export class CoCoOpLearner extends BaseLearner {
     this.initializerIds = initializerIds;
     this.imageFeatureDim = host.imageFeatureDim;
     // proj_in_dim = visual_dim, proj_out_dim = context dim, use_final_bias = False (reference).
-    this.projection_layers = this.registerModule('projection_layers',
-      projectionList(o.depth, o.useUnifiedProjection, () => buildProjection('cocoop', host.imageFeatureDim, this.contextDim, o, false), false));
+    this.projection_layers = this.registerModule(
+      'projection_layers',
+      projectionList(
+        o.depth,
+        o.useUnifiedProjection,
+        () => buildProjection('cocoop', host.imageFeatureDim, this.contextDim, o, false),
+        false,
+      ),
+    );
   }
 
   /** ctx[layer] + proj_layer(f), [B, n, Dt]. */
   prompts(layer: number, imageFeatures?: Tensor): PromptPair {
     if (!imageFeatures) throw new LearnerConfigError('learner cocoop: prompts() needs the image features [B, D]');
     if (imageFeatures.ndim !== 2 || imageFeatures.size(1) !== this.imageFeatureDim) {
-      throw new LearnerConfigError(`learner cocoop: image features must be [B, ${this.imageFeatureDim}], got [${imageFeatures.shape.join(', ')}]`);
+      throw new LearnerConfigError(
+        `learner cocoop: image features must be [B, ${this.imageFeatureDim}], got [${imageFeatures.shape.join(', ')}]`,
+      );
     }
     const ctx = this.ctx(layer);
     return {

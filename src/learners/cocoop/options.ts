@@ -2,11 +2,13 @@
 import { z } from 'zod';
 import { commonOptions, initializerOptions, projectionOptions } from '../options.js';
 
-export const cocoopOptionsSchema = z.object({
-  ...commonOptions,
-  ...initializerOptions,
-  ...projectionOptions,
-  /** L2-normalise the image features before the projection (reference default true; yaml false). */
-  normImageFeatures: z.boolean().default(false),
-}).strict();
+export const cocoopOptionsSchema = z
+  .object({
+    ...commonOptions,
+    ...initializerOptions,
+    ...projectionOptions,
+    /** L2-normalise the image features before the projection (reference default true; yaml false). */
+    normImageFeatures: z.boolean().default(false),
+  })
+  .strict();
 export type CoCoOpOptions = z.input<typeof cocoopOptionsSchema>;

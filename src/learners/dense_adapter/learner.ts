@@ -63,7 +63,10 @@ export class DenseAdapterLearner extends nn.Module implements ContextLearner {
       this.l_out_adapters = this.registerModule('l_out_adapters', list(nl, host.textDim));
     }
     if (o.adapterInCond) {
-      this.cond_adapter = this.registerModule('cond_adapter', new Adapter(enc.projectionDim, reference ? REFERENCE_COND_ADAPTER_DIM : o.adapterDim, reference));
+      this.cond_adapter = this.registerModule(
+        'cond_adapter',
+        new Adapter(enc.projectionDim, reference ? REFERENCE_COND_ADAPTER_DIM : o.adapterDim, reference),
+      );
     }
     this.hooks = {
       ...(this.v_attn_adapters ? { vision: blockHooks(this.v_attn_adapters, this.v_out_adapters!) } : {}),

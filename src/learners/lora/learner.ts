@@ -35,7 +35,14 @@ export class LoraPair extends nn.Module {
   }
 }
 
-const SUBLAYER: Record<LoraSite, 'self_attn' | 'mlp'> = { q_proj: 'self_attn', k_proj: 'self_attn', v_proj: 'self_attn', out_proj: 'self_attn', fc1: 'mlp', fc2: 'mlp' };
+const SUBLAYER: Record<LoraSite, 'self_attn' | 'mlp'> = {
+  q_proj: 'self_attn',
+  k_proj: 'self_attn',
+  v_proj: 'self_attn',
+  out_proj: 'self_attn',
+  fc1: 'mlp',
+  fc2: 'mlp',
+};
 
 export class LoraLearner extends nn.Module implements ContextLearner {
   readonly name = 'lora' as const;
@@ -59,7 +66,12 @@ export class LoraLearner extends nn.Module implements ContextLearner {
     this.scaling = o.alpha / o.rank;
     const sites = loraSites(o.targetModules);
     const shapes = (dim: number, inter: number): Record<LoraSite, [number, number]> => ({
-      q_proj: [dim, dim], k_proj: [dim, dim], v_proj: [dim, dim], out_proj: [dim, dim], fc1: [dim, inter], fc2: [inter, dim],
+      q_proj: [dim, dim],
+      k_proj: [dim, dim],
+      v_proj: [dim, dim],
+      out_proj: [dim, dim],
+      fc1: [dim, inter],
+      fc2: [inter, dim],
     });
     const towers = [
       { tower: 'vision' as const, layers: enc.visionLayersRun, shape: shapes(host.visionDim!, enc.visionIntermediate) },

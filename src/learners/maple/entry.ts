@@ -4,10 +4,20 @@ import { PROJECTION_REFERENCE_DEFAULTS, PROJECTION_ROWS, TRUE_FALSE, originalSwe
 import { mapleOptionsSchema } from './options.js';
 
 export const entry: LearnerEntry = {
-  name: 'maple', label: 'MaPLe', title: 'MaPLe', paperOrder: 0, summary: 'text context vectors, vision prompts projected from them per layer',
-  schema: mapleOptionsSchema, load: async () => (await import('./learner.js')).MapleLearner, text: true, vision: true, models: ['clipseg'],
-  referenceClass: 'MapleContextLearner', referenceWrappers: { clipseg: 'MapleCLIPSeg' },
-  referenceDefaults: { depth: 1, vectorStd: 0.02, contextInitializer: null, ...PROJECTION_REFERENCE_DEFAULTS }, searchRows: PROJECTION_ROWS,
+  name: 'maple',
+  label: 'MaPLe',
+  title: 'MaPLe',
+  paperOrder: 0,
+  summary: 'text context vectors, vision prompts projected from them per layer',
+  schema: mapleOptionsSchema,
+  load: async () => (await import('./learner.js')).MapleLearner,
+  text: true,
+  vision: true,
+  models: ['clipseg'],
+  referenceClass: 'MapleContextLearner',
+  referenceWrappers: { clipseg: 'MapleCLIPSeg' },
+  referenceDefaults: { depth: 1, vectorStd: 0.02, contextInitializer: null, ...PROJECTION_REFERENCE_DEFAULTS },
+  searchRows: PROJECTION_ROWS,
   // range(32, 97, 32): IntUniformDistribution(32, 97, step=32), whose high Optuna lowers to 96.
   originalSweep: originalSweep('maple_optuna.yaml', 12345, {
     'net.context_learner.intermediate_dim': { type: 'int', low: 32, high: 96, step: 32 },

@@ -25,8 +25,10 @@ export class MapleLearner extends BaseLearner {
     this.options = o;
     this.initializerIds = initializerIds;
     // proj_in_dim = context dim, proj_out_dim = visual dim, use_final_bias = True (reference).
-    this.projection_layers = this.registerModule('projection_layers',
-      projectionList(o.depth, o.useUnifiedProjection, () => buildProjection('maple', this.contextDim, dv, o, true), false));
+    this.projection_layers = this.registerModule(
+      'projection_layers',
+      projectionList(o.depth, o.useUnifiedProjection, () => buildProjection('maple', this.contextDim, dv, o, true), false),
+    );
   }
 
   /** text: ctx[layer] [n, Dt]; vision: proj_layer(ctx[layer]) [n, Dv]. */

@@ -40,24 +40,41 @@ export class ShallowAdapterLearner extends nn.Module implements ContextLearner {
     const E = enc.extractLayers;
     if (o.adapterInL) {
       if (host.textDim !== enc.projectionDim) {
-        throw new LearnerConfigError(`learner shallow_adapter: adapterInL adds the raw text state (width ${host.textDim}) to the conditional embedding ` +
-          `(width ${enc.projectionDim}); they must be equal (set adapterInL: false for this model)`);
+        throw new LearnerConfigError(
+          `learner shallow_adapter: adapterInL adds the raw text state (width ${host.textDim}) to the conditional embedding ` +
+            `(width ${enc.projectionDim}); they must be equal (set adapterInL: false for this model)`,
+        );
       }
       if (enc.textLayers < Math.max(...E) + 1) {
-        throw new LearnerConfigError(`learner shallow_adapter: adapterInL reads text layer ${Math.max(...E) + 1} (extract layers [${E.join(', ')}]), ` +
-          `but the text encoder has ${enc.textLayers} layers`);
+        throw new LearnerConfigError(
+          `learner shallow_adapter: adapterInL reads text layer ${Math.max(...E) + 1} (extract layers [${E.join(', ')}]), ` +
+            `but the text encoder has ${enc.textLayers} layers`,
+        );
       }
     }
     this.options = o;
     this.#extract = E;
     const reference = host.quirks === 'reference';
-    if (o.adapterInV) this.vision_extract_adapters = this.registerModule('vision_extract_adapters', adapterList(E.length, host.visionDim!, o.adapterDim, reference));
-    if (o.adapterInL) this.text_extract_adapters = this.registerModule('text_extract_adapters', adapterList(E.length, host.textDim, o.adapterDim, reference));
+    if (o.adapterInV)
+      this.vision_extract_adapters = this.registerModule(
+        'vision_extract_adapters',
+        adapterList(E.length, host.visionDim!, o.adapterDim, reference),
+      );
+    if (o.adapterInL)
+      this.text_extract_adapters = this.registerModule(
+        'text_extract_adapters',
+        adapterList(E.length, host.textDim, o.adapterDim, reference),
+      );
     if (o.adapterInCond) {
-      this.cond_adapter = this.registerModule('cond_adapter', new Adapter(enc.projectionDim, reference ? REFERENCE_COND_ADAPTER_DIM : o.adapterDim, reference));
+      this.cond_adapter = this.registerModule(
+        'cond_adapter',
+        new Adapter(enc.projectionDim, reference ? REFERENCE_COND_ADAPTER_DIM : o.adapterDim, reference),
+      );
     }
     this.hooks = {
-      ...(this.vision_extract_adapters ? { visionActivations: (acts: Tensor[]) => acts.map((a, j) => this.vision_extract_adapters!.at(j).forward(a)) } : {}),
+      ...(this.vision_extract_adapters
+        ? { visionActivations: (acts: Tensor[]) => acts.map((a, j) => this.vision_extract_adapters!.at(j).forward(a)) }
+        : {}),
       ...(o.adapterInL || o.adapterInCond ? { conditional: (c: Tensor, text: TextStates) => this.conditional(c, text) } : {}),
       readsTextHiddenStates: o.adapterInL,
     };

@@ -4,12 +4,29 @@ import { TRUE_FALSE, originalSweep } from '../tunevlseg/common.js';
 import { sharedAttnOptionsSchema } from './options.js';
 
 export const entry: LearnerEntry = {
-  name: 'shared_attn', label: 'Shared Attn', title: 'Shared Attention', paperOrder: 2,
+  name: 'shared_attn',
+  label: 'Shared Attn',
+  title: 'Shared Attention',
+  paperOrder: 2,
   summary: 'a unified prompt through a transformer layer, split into text and vision',
-  schema: sharedAttnOptionsSchema, load: async () => (await import('./learner.js')).SharedAttnLearner, text: true, vision: true, models: ['clipseg'],
-  referenceClass: 'SharedAttnLearner', referenceWrappers: { clipseg: 'SharedAttnCLIPSeg' },
+  schema: sharedAttnOptionsSchema,
+  load: async () => (await import('./learner.js')).SharedAttnLearner,
+  text: true,
+  vision: true,
+  models: ['clipseg'],
+  referenceClass: 'SharedAttnLearner',
+  referenceWrappers: { clipseg: 'SharedAttnCLIPSeg' },
   // nn.TransformerEncoderLayer's defaults (nhead has none)
-  referenceDefaults: { depth: 1, vectorStd: 0.02, useUnifiedProjection: true, feedforward: 2048, dropout: 0.1, activation: 'relu', layerNormEps: 1e-5, normFirst: false },
+  referenceDefaults: {
+    depth: 1,
+    vectorStd: 0.02,
+    useUnifiedProjection: true,
+    feedforward: 2048,
+    dropout: 0.1,
+    activation: 'relu',
+    layerNormEps: 1e-5,
+    normFirst: false,
+  },
   searchRows: {
     heads: { type: 'categorical', choices: [16, 20, 32] },
     dropout: { type: 'float', low: 0.1, high: 0.55 },

@@ -29,16 +29,27 @@ export class SharedAttnLearner extends BaseLearner {
   constructor(options: SharedAttnOptions, host: LearnerHost) {
     const { o, dv } = openVisionPromptLearner(sharedAttnOptionsSchema, 'shared_attn', options, host);
     const d = host.textDim + dv;
-    if (d % o.heads !== 0) throw new LearnerConfigError(`learner shared_attn: d_model ${d} (text ${host.textDim} + vision ${dv}) is not divisible by heads ${o.heads}`);
+    if (d % o.heads !== 0)
+      throw new LearnerConfigError(
+        `learner shared_attn: d_model ${d} (text ${host.textDim} + vision ${dv}) is not divisible by heads ${o.heads}`,
+      );
     super(randomVectors([o.depth, o.numContext, d], o.vectorStd)); // [depth, n, Dt + Dv]
     this.options = o;
     this.quirks = host.quirks;
     this.textDim = host.textDim;
-    const make = (): nn.TransformerEncoderLayer => new nn.TransformerEncoderLayer(d, o.heads, {
-      dimFeedforward: o.feedforward, dropout: o.dropout, activation: o.activation, layerNormEps: o.layerNormEps,
-      normFirst: o.normFirst, batchFirst: false,
-    });
-    this.projection_layers = this.registerModule('projection_layers', projectionList(o.depth, o.useUnifiedProjection, make, this.quirks === 'reference'));
+    const make = (): nn.TransformerEncoderLayer =>
+      new nn.TransformerEncoderLayer(d, o.heads, {
+        dimFeedforward: o.feedforward,
+        dropout: o.dropout,
+        activation: o.activation,
+        layerNormEps: o.layerNormEps,
+        normFirst: o.normFirst,
+        batchFirst: false,
+      });
+    this.projection_layers = this.registerModule(
+      'projection_layers',
+      projectionList(o.depth, o.useUnifiedProjection, make, this.quirks === 'reference'),
+    );
   }
 
   /** text: y[:, :Dt] [n, Dt]; vision: y[:, Dt:] [n, Dv], y = projection_layers[layer](ctx[layer]). */

@@ -4,10 +4,21 @@ import { PROJECTION_REFERENCE_DEFAULTS, originalSweep } from '../tunevlseg/commo
 import { sharedSeparateOptionsSchema } from './options.js';
 
 export const entry: LearnerEntry = {
-  name: 'shared_separate', label: 'Shared Sep', title: 'Shared Separate', paperOrder: 1, summary: 'a unified prompt projected separately to text and vision',
-  schema: sharedSeparateOptionsSchema, load: async () => (await import('./learner.js')).SharedSeparateLearner, text: true, vision: true, models: ['clipseg'],
-  referenceClass: 'SharedSeparateLearner', referenceWrappers: { clipseg: 'SharedSeparateCLIPSeg' },
+  name: 'shared_separate',
+  label: 'Shared Sep',
+  title: 'Shared Separate',
+  paperOrder: 1,
+  summary: 'a unified prompt projected separately to text and vision',
+  schema: sharedSeparateOptionsSchema,
+  load: async () => (await import('./learner.js')).SharedSeparateLearner,
+  text: true,
+  vision: true,
+  models: ['clipseg'],
+  referenceClass: 'SharedSeparateLearner',
+  referenceWrappers: { clipseg: 'SharedSeparateCLIPSeg' },
   referenceDefaults: { depth: 1, vectorStd: 0.02, sharedDim: 64, ...PROJECTION_REFERENCE_DEFAULTS },
   searchRows: { sharedDim: { type: 'categorical', choices: [32, 64] } },
-  originalSweep: originalSweep('shared_separate_optuna.yaml', 4322, { 'net.context_learner.shared_dim': { type: 'categorical', choices: [32, 64] } }),
+  originalSweep: originalSweep('shared_separate_optuna.yaml', 4322, {
+    'net.context_learner.shared_dim': { type: 'categorical', choices: [32, 64] },
+  }),
 };

@@ -36,10 +36,14 @@ export class SharedSeparateLearner extends BaseLearner {
       }
       return buildProjection('shared_separate', o.sharedDim, out, o);
     };
-    this.textual_projection_layers = this.registerModule('textual_projection_layers',
-      projectionList(o.depth, o.useUnifiedProjection, () => make(host.textDim), !fixed));
-    this.visual_projection_layers = this.registerModule('visual_projection_layers',
-      projectionList(o.depth, o.useUnifiedProjection, () => make(dv), !fixed));
+    this.textual_projection_layers = this.registerModule(
+      'textual_projection_layers',
+      projectionList(o.depth, o.useUnifiedProjection, () => make(host.textDim), !fixed),
+    );
+    this.visual_projection_layers = this.registerModule(
+      'visual_projection_layers',
+      projectionList(o.depth, o.useUnifiedProjection, () => make(dv), !fixed),
+    );
   }
 
   /** text: tproj_layer(ctx[layer]) [n, Dt]; vision: vproj_layer(ctx[layer]) [n, Dv]. */

@@ -17,8 +17,12 @@ const ORIGINAL_COMMON_ROWS = {
 } as const;
 
 /** The original's sweep file `configs/hparams_search/<file>` (naamiinepal/tunevlseg @ 7956bcd): the common rows, then the learner's own. */
-export const originalSweep = (file: string, seed: number, own: Readonly<Record<string, SearchRow>> = {}): OriginalSweep =>
-  ({ file: `configs/hparams_search/${file}`, seed, nTrials: 20, params: { ...ORIGINAL_COMMON_ROWS, ...own } });
+export const originalSweep = (file: string, seed: number, own: Readonly<Record<string, SearchRow>> = {}): OriginalSweep => ({
+  file: `configs/hparams_search/${file}`,
+  seed,
+  nTrials: 20,
+  params: { ...ORIGINAL_COMMON_ROWS, ...own },
+});
 
 /** `choice(true, false)`: a categorical in the order written (the order random sampling and TPE index). */
 export const TRUE_FALSE = { type: 'categorical', choices: [true, false] } as const;

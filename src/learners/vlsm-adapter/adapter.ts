@@ -10,7 +10,11 @@ export class Adapter extends nn.Module {
   readonly fc1: nn.Linear;
   readonly fc2: nn.Linear;
 
-  constructor(readonly inputDim: number, readonly adapterDim: number, readonly reluAfterUp = true) {
+  constructor(
+    readonly inputDim: number,
+    readonly adapterDim: number,
+    readonly reluAfterUp = true,
+  ) {
     super();
     this.fc1 = this.registerModule('fc1', new nn.Linear(inputDim, adapterDim));
     this.fc2 = this.registerModule('fc2', new nn.Linear(adapterDim, inputDim));

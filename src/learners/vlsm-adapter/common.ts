@@ -17,16 +17,18 @@ export const REFERENCE_COND_ADAPTER_DIM = 256;
 
 /** The options of both adapters (reference kwargs adapter_dim, adapter_in_v, adapter_in_l, adapter_in_cond). */
 export function adapterOptionsSchema(defaultDim: number) {
-  return z.object({
-    /** Bottleneck width of the encoder adapters (`adapter_dim`; the yaml: 512 shallow, 64 dense). */
-    adapterDim: z.number().int().positive().default(defaultDim),
-    /** Adapters on the vision side (`adapter_in_v`): the experiments' "v". */
-    adapterInV: z.boolean().default(true),
-    /** Adapters on the text side (`adapter_in_l`): "l". */
-    adapterInL: z.boolean().default(true),
-    /** An adapter on the conditional embedding (`adapter_in_cond`): "c". */
-    adapterInCond: z.boolean().default(true),
-  }).strict();
+  return z
+    .object({
+      /** Bottleneck width of the encoder adapters (`adapter_dim`; the yaml: 512 shallow, 64 dense). */
+      adapterDim: z.number().int().positive().default(defaultDim),
+      /** Adapters on the vision side (`adapter_in_v`): the experiments' "v". */
+      adapterInV: z.boolean().default(true),
+      /** Adapters on the text side (`adapter_in_l`): "l". */
+      adapterInL: z.boolean().default(true),
+      /** An adapter on the conditional embedding (`adapter_in_cond`): "c". */
+      adapterInCond: z.boolean().default(true),
+    })
+    .strict();
 }
 export type AdapterOptions = z.output<ReturnType<typeof adapterOptionsSchema>>;
 
@@ -38,7 +40,12 @@ export function requireSomeAdapter(o: AdapterOptions, name: string): void {
 }
 
 /** The class defaults of CLIPSeg{Shallow,Dense}Adapter (adapter_dim has none: the yaml's value stands in). */
-export const adapterReferenceDefaults = (dim: number): Record<string, unknown> => ({ adapterDim: dim, adapterInV: true, adapterInL: true, adapterInCond: true });
+export const adapterReferenceDefaults = (dim: number): Record<string, unknown> => ({
+  adapterDim: dim,
+  adapterInV: true,
+  adapterInL: true,
+  adapterInCond: true,
+});
 
 /**
  * configs/callbacks/default.yaml: `early_stopping: {monitor: "val/dice_epoch", patience: 20,
@@ -58,14 +65,26 @@ export const VLSM_ADAPTER_EARLY_STOPPING = Object.freeze({ monitor: 'val_dice', 
  * is the original's too; it is the run's `precision` (CUDA only), not part of the recipe.
  */
 export function adapterRecipe(lr: number, modelYaml: string): Readonly<Record<QuirkMode, TrainingRecipe>> {
-  const source = `${VLSM_ADAPTER_REFERENCE}: configs/model/${modelYaml} (lr, weight_decay, loss, scheduler), configs/experiment/${modelYaml.replace('.yaml', '')}_*.yaml ` +
+  const source =
+    `${VLSM_ADAPTER_REFERENCE}: configs/model/${modelYaml} (lr, weight_decay, loss, scheduler), configs/experiment/${modelYaml.replace('.yaml', '')}_*.yaml ` +
     '(epochs, gradient_clip_val), configs/callbacks/default.yaml (early stopping), scripts/finetune.py (batch 32)';
   const config = {
-    lr, weightDecay: 1e-3, gradClipNorm: 0.5, plateau: { factor: 0.3, patience: 5 },
-    minEpochs: 10, maxEpochs: 200, earlyStopping: VLSM_ADAPTER_EARLY_STOPPING, effectiveBatchSize: 32, augment: { p: 0 },
+    lr,
+    weightDecay: 1e-3,
+    gradClipNorm: 0.5,
+    plateau: { factor: 0.3, patience: 5 },
+    minEpochs: 10,
+    maxEpochs: 200,
+    earlyStopping: VLSM_ADAPTER_EARLY_STOPPING,
+    effectiveBatchSize: 32,
+    augment: { p: 0 },
   };
   return {
-    reference: { source, config: { ...config, loss: { lambdaDice: 1.5, lambdaCe: 1, appliedTo: 'probabilities' } }, decayEveryTensor: true },
+    reference: {
+      source,
+      config: { ...config, loss: { lambdaDice: 1.5, lambdaCe: 1, appliedTo: 'probabilities' } },
+      decayEveryTensor: true,
+    },
     fixed: { source, config: { ...config, loss: { lambdaDice: 1.5, lambdaCe: 1, appliedTo: 'logits' } }, decayEveryTensor: true },
   };
 }

@@ -4,9 +4,19 @@ import { originalSweep } from '../tunevlseg/common.js';
 import { vptOptionsSchema } from './options.js';
 
 export const entry: LearnerEntry = {
-  name: 'vpt', label: 'VPT', title: 'VPT', paperOrder: 3, summary: 'learned vision prompt tokens after the patch tokens',
-  schema: vptOptionsSchema, load: async () => (await import('./learner.js')).VPTLearner, text: false, vision: true, models: ['clipseg'],
-  referenceClass: 'VPTContextLearner', referenceWrappers: { clipseg: 'VPTCLIPSeg' },
-  referenceDefaults: { depth: 1, vectorStd: 0.02 }, searchRows: {},
+  name: 'vpt',
+  label: 'VPT',
+  title: 'VPT',
+  paperOrder: 3,
+  summary: 'learned vision prompt tokens after the patch tokens',
+  schema: vptOptionsSchema,
+  load: async () => (await import('./learner.js')).VPTLearner,
+  text: false,
+  vision: true,
+  models: ['clipseg'],
+  referenceClass: 'VPTContextLearner',
+  referenceWrappers: { clipseg: 'VPTCLIPSeg' },
+  referenceDefaults: { depth: 1, vectorStd: 0.02 },
+  searchRows: {},
   originalSweep: originalSweep('vpt_optuna.yaml', 1234),
 };

@@ -102,7 +102,10 @@ function checkTransformerShape(c: { hiddenSize: number; numAttentionHeads: numbe
 
 /** Reads typed fields of a JSON object, failing with the file and field in the message. */
 export class JsonFields {
-  constructor(readonly obj: Record<string, unknown>, readonly where: string) {}
+  constructor(
+    readonly obj: Record<string, unknown>,
+    readonly where: string,
+  ) {}
 
   private fail(key: string, expected: string): never {
     throw new Error(`${this.where}: field "${key}" must be ${expected}, got ${JSON.stringify(this.obj[key])}`);
@@ -206,20 +209,37 @@ export function visionConfigFromJson(obj: Record<string, unknown>, where = 'visi
 /** The HF JSON keys of a text config (the inverse of textConfigFromJson). */
 export function textConfigToJson(c: CLIPTextConfig): Record<string, unknown> {
   return {
-    vocab_size: c.vocabSize, hidden_size: c.hiddenSize, intermediate_size: c.intermediateSize,
-    num_hidden_layers: c.numHiddenLayers, num_attention_heads: c.numAttentionHeads,
-    max_position_embeddings: c.maxPositionEmbeddings, hidden_act: c.hiddenAct, layer_norm_eps: c.layerNormEps,
-    attention_dropout: c.attentionDropout, initializer_range: c.initializerRange, initializer_factor: c.initializerFactor,
-    pad_token_id: c.padTokenId, bos_token_id: c.bosTokenId, eos_token_id: c.eosTokenId,
+    vocab_size: c.vocabSize,
+    hidden_size: c.hiddenSize,
+    intermediate_size: c.intermediateSize,
+    num_hidden_layers: c.numHiddenLayers,
+    num_attention_heads: c.numAttentionHeads,
+    max_position_embeddings: c.maxPositionEmbeddings,
+    hidden_act: c.hiddenAct,
+    layer_norm_eps: c.layerNormEps,
+    attention_dropout: c.attentionDropout,
+    initializer_range: c.initializerRange,
+    initializer_factor: c.initializerFactor,
+    pad_token_id: c.padTokenId,
+    bos_token_id: c.bosTokenId,
+    eos_token_id: c.eosTokenId,
   };
 }
 
 /** The HF JSON keys of a vision config (the inverse of visionConfigFromJson). */
 export function visionConfigToJson(c: CLIPVisionConfig): Record<string, unknown> {
   return {
-    hidden_size: c.hiddenSize, intermediate_size: c.intermediateSize, num_hidden_layers: c.numHiddenLayers,
-    num_attention_heads: c.numAttentionHeads, num_channels: c.numChannels, image_size: c.imageSize,
-    patch_size: c.patchSize, hidden_act: c.hiddenAct, layer_norm_eps: c.layerNormEps,
-    attention_dropout: c.attentionDropout, initializer_range: c.initializerRange, initializer_factor: c.initializerFactor,
+    hidden_size: c.hiddenSize,
+    intermediate_size: c.intermediateSize,
+    num_hidden_layers: c.numHiddenLayers,
+    num_attention_heads: c.numAttentionHeads,
+    num_channels: c.numChannels,
+    image_size: c.imageSize,
+    patch_size: c.patchSize,
+    hidden_act: c.hiddenAct,
+    layer_norm_eps: c.layerNormEps,
+    attention_dropout: c.attentionDropout,
+    initializer_range: c.initializerRange,
+    initializer_factor: c.initializerFactor,
   };
 }

@@ -44,11 +44,17 @@ const plainLinear: LinearCall = (_site, base, x) => base.forward(x);
 
 export function activationFn(name: HiddenAct): (x: Tensor) => Tensor {
   switch (name) {
-    case 'quick_gelu': return F.quickGelu;
-    case 'gelu': return (x) => F.gelu(x);
-    case 'gelu_new': case 'gelu_pytorch_tanh': return (x) => F.gelu(x, 'tanh');
-    case 'relu': return F.relu;
-    case 'silu': return F.silu;
+    case 'quick_gelu':
+      return F.quickGelu;
+    case 'gelu':
+      return (x) => F.gelu(x);
+    case 'gelu_new':
+    case 'gelu_pytorch_tanh':
+      return (x) => F.gelu(x, 'tanh');
+    case 'relu':
+      return F.relu;
+    case 'silu':
+      return F.silu;
   }
 }
 
@@ -61,7 +67,11 @@ export class CLIPAttention extends nn.Module {
   readonly headDim: number;
   readonly scale: number;
 
-  constructor(readonly embedDim: number, readonly numHeads: number, readonly dropout = 0) {
+  constructor(
+    readonly embedDim: number,
+    readonly numHeads: number,
+    readonly dropout = 0,
+  ) {
     super();
     if (embedDim % numHeads !== 0) throw new Error(`CLIPAttention: embed dim ${embedDim} is not divisible by ${numHeads} heads`);
     this.headDim = embedDim / numHeads;
@@ -80,11 +90,19 @@ export class CLIPAttention extends nn.Module {
     return tidy(() => {
       if (this.dropout === 0 || !this.training) {
         // One native op (F.multiHeadAttention): heads read in place, no transposed copies.
-        const out = F.multiHeadAttention(lin('q_proj', this.q_proj, x), lin('k_proj', this.k_proj, x), lin('v_proj', this.v_proj, x), this.numHeads, this.scale, bias);
+        const out = F.multiHeadAttention(
+          lin('q_proj', this.q_proj, x),
+          lin('k_proj', this.k_proj, x),
+          lin('v_proj', this.v_proj, x),
+          this.numHeads,
+          this.scale,
+          bias,
+        );
         return lin('out_proj', this.out_proj, out);
       }
       const [B, S] = [x.size(0), x.size(1)];
-      const H = this.numHeads, Dh = this.headDim;
+      const H = this.numHeads,
+        Dh = this.headDim;
       const heads = (t: Tensor): Tensor => t.view(B, S, H, Dh).transpose(1, 2); // [B, H, S, Dh]
       const q = heads(lin('q_proj', this.q_proj, x).mul(this.scale));
       const k = heads(lin('k_proj', this.k_proj, x));
@@ -103,7 +121,11 @@ export class CLIPMLP extends nn.Module {
   readonly fc1: nn.Linear;
   readonly fc2: nn.Linear;
   readonly act: (x: Tensor) => Tensor;
-  constructor(hiddenSize: number, intermediateSize: number, readonly hiddenAct: HiddenAct) {
+  constructor(
+    hiddenSize: number,
+    intermediateSize: number,
+    readonly hiddenAct: HiddenAct,
+  ) {
     super();
     this.act = activationFn(hiddenAct);
     this.fc1 = this.registerModule('fc1', new nn.Linear(hiddenSize, intermediateSize));

@@ -81,17 +81,23 @@ export class CLIPTextTransformer extends nn.Module {
    * (legacy configs such as CIDAS/clipseg-*), otherwise the first index of eos_token_id.
    */
   eosPoolIndex(inputIds: Tensor): Tensor {
-    return tidy(() => (this.config.eosTokenId === 2
-      ? inputIds.argmax(-1)
-      : inputIds.eq(this.config.eosTokenId).to('int32').argmax(-1)));
+    return tidy(() => (this.config.eosTokenId === 2 ? inputIds.argmax(-1) : inputIds.eq(this.config.eosTokenId).to('int32').argmax(-1)));
   }
 
   /** The HF forward: ids [B, L] (+ mask [B, L]) -> states, pooled output at HF's EOS index. */
-  forward(inputIds: Tensor, attentionMask: Tensor | null = null, o: Pick<TextEmbedsOptions, 'afterLayer' | 'hooks' | 'outputHiddenStates' | 'positionIds'> = {}): CLIPTextOutput {
+  forward(
+    inputIds: Tensor,
+    attentionMask: Tensor | null = null,
+    o: Pick<TextEmbedsOptions, 'afterLayer' | 'hooks' | 'outputHiddenStates' | 'positionIds'> = {},
+  ): CLIPTextOutput {
     if (inputIds.ndim !== 2) throw new Error(`CLIP text: input_ids must be [B, L], got [${inputIds.shape.join(', ')}]`);
-    return tidy(() => this.forwardEmbeds(this.embedTokens(inputIds), {
-      ...o, attentionMask, poolIndex: this.eosPoolIndex(inputIds),
-    }));
+    return tidy(() =>
+      this.forwardEmbeds(this.embedTokens(inputIds), {
+        ...o,
+        attentionMask,
+        poolIndex: this.eosPoolIndex(inputIds),
+      }),
+    );
   }
 
   /**
@@ -111,12 +117,18 @@ export class CLIPTextTransformer extends nn.Module {
     return tidy(() => {
       const h0 = this.embeddings.forward(inputsEmbeds, o.positionIds ?? null);
       const bias = textAttentionBias(o.attentionMask ?? null, L, o.causal ?? true, inputsEmbeds.device);
-      const enc = this.encoder.forward(h0, { attentionBias: bias, afterLayer: o.afterLayer ?? null, hooks: o.hooks ?? null, outputHiddenStates: o.outputHiddenStates ?? false });
+      const enc = this.encoder.forward(h0, {
+        attentionBias: bias,
+        afterLayer: o.afterLayer ?? null,
+        hooks: o.hooks ?? null,
+        outputHiddenStates: o.outputHiddenStates ?? false,
+      });
       const last = this.final_layer_norm.forward(enc.lastHiddenState);
       let pooled: Tensor | null = null;
       if (o.poolIndex !== undefined && o.poolIndex !== null) {
         const idx = o.poolIndex instanceof Tensor ? o.poolIndex.to('int64') : tensor(o.poolIndex, { dtype: 'int64', device: last.device });
-        if (idx.ndim !== 1 || idx.size(0) !== B) throw new Error(`CLIP text: poolIndex must have ${B} entries, got [${idx.shape.join(', ')}]`);
+        if (idx.ndim !== 1 || idx.size(0) !== B)
+          throw new Error(`CLIP text: poolIndex must have ${B} entries, got [${idx.shape.join(', ')}]`);
         pooled = last.index([arange(B, undefined, 1, { device: last.device }), idx]);
       }
       return { lastHiddenState: last, pooledOutput: pooled, hiddenStates: enc.hiddenStates };

@@ -68,8 +68,7 @@ const WORD_END = '</w>';
 const CACHE_LIMIT = 200_000;
 
 /** The CLIP pre-tokenization regex of `CLIPTokenizer` (compiled there with `re.IGNORECASE`). */
-const CLIP_PATTERN =
-  /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+/giu;
+const CLIP_PATTERN = /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+/giu;
 const CONTROL_CATEGORY = /^\p{C}$/u;
 const SPACE_SEPARATOR = /^\p{Zs}$/u;
 /** Python's `str.split()` / `str.strip()` whitespace set (Py_UNICODE_ISSPACE). */
@@ -80,8 +79,7 @@ const PLAIN_ASCII = /^[\x20-\x7e]*$/;
 /** GPT-2's reversible byte -> printable unicode character table (`bytes_to_unicode`). */
 function bytesToUnicode(): string[] {
   const table: string[] = new Array<string>(256);
-  const direct = (b: number): boolean =>
-    (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+  const direct = (b: number): boolean => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
   let n = 0;
   for (let b = 0; b < 256; b++) {
     if (direct(b)) table[b] = String.fromCodePoint(b);
@@ -356,7 +354,7 @@ export class ClipTokenizer {
       if (bestRank === Infinity) break;
       // Merge every non-overlapping occurrence of (first, second), left to right.
       const merged: string[] = [];
-      for (let i = 0; i < symbols.length; ) {
+      for (let i = 0; i < symbols.length;) {
         if (i + 1 < symbols.length && symbols[i] === first && symbols[i + 1] === second) {
           merged.push(first + second);
           i += 2;
@@ -493,7 +491,8 @@ export class ClipTokenizer {
       if (skip && this.specialIds.has(id)) continue;
       for (const ch of this.idToToken(id)) {
         const b = BYTE_DECODER.get(ch);
-        if (b === undefined) throw new Error(`CLIP tokenizer: token of id ${id} has a character outside the byte alphabet: ${JSON.stringify(ch)}`);
+        if (b === undefined)
+          throw new Error(`CLIP tokenizer: token of id ${id} has a character outside the byte alphabet: ${JSON.stringify(ch)}`);
         bytes.push(b);
       }
     }

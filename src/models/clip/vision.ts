@@ -25,8 +25,10 @@ export class CLIPVisionEmbeddings extends nn.Module {
     super();
     const D = config.hiddenSize;
     this.class_embedding = this.registerParameter('class_embedding', randn([D]));
-    this.patch_embedding = this.registerModule('patch_embedding',
-      new nn.Conv2d(config.numChannels, D, config.patchSize, { stride: config.patchSize, bias: false }));
+    this.patch_embedding = this.registerModule(
+      'patch_embedding',
+      new nn.Conv2d(config.numChannels, D, config.patchSize, { stride: config.patchSize, bias: false }),
+    );
     this.numPatches = Math.floor(config.imageSize / config.patchSize) ** 2;
     this.numPositions = this.numPatches + 1;
     this.position_embedding = this.registerModule('position_embedding', new nn.Embedding(this.numPositions, D));
@@ -43,9 +45,12 @@ export class CLIPVisionEmbeddings extends nn.Module {
     return tidy(() => {
       const D = this.config.hiddenSize;
       const n0 = Math.round(Math.sqrt(this.numPatches));
-      if (n0 * n0 !== this.numPatches) throw new Error(`CLIP vision: cannot interpolate a non-square ${this.numPatches}-patch position table`);
+      if (n0 * n0 !== this.numPatches)
+        throw new Error(`CLIP vision: cannot interpolate a non-square ${this.numPatches}-patch position table`);
       const grid = w.narrow(0, 1, this.numPatches).transpose(0, 1).reshape(1, D, n0, n0);
-      const resized = F.interpolate(grid, { size: [gh, gw], mode: 'bicubic', alignCorners: false }).reshape(D, gh * gw).transpose(0, 1);
+      const resized = F.interpolate(grid, { size: [gh, gw], mode: 'bicubic', alignCorners: false })
+        .reshape(D, gh * gw)
+        .transpose(0, 1);
       return cat([w.narrow(0, 0, 1), resized], 0);
     });
   }
@@ -113,14 +118,20 @@ export class CLIPVisionTransformer extends nn.Module {
       let h = this.embeddings.forward(pixelValues);
       if (o.extraTokens) {
         const e = o.extraTokens;
-        const B = h.size(0), D = h.size(2);
+        const B = h.size(0),
+          D = h.size(2);
         if (e.ndim !== 3 || e.size(2) !== D || (e.size(0) !== B && e.size(0) !== 1)) {
           throw new Error(`CLIP vision: extraTokens must be [${B} or 1, n, ${D}], got [${e.shape.join(', ')}]`);
         }
         h = cat([h, e.size(0) === B ? e : e.expand(B, -1, -1)], 1);
       }
       h = this.pre_layrnorm.forward(h);
-      const enc = this.encoder.forward(h, { numLayers: n, afterLayer: o.afterLayer ?? null, hooks: o.hooks ?? null, outputHiddenStates: true });
+      const enc = this.encoder.forward(h, {
+        numLayers: n,
+        afterLayer: o.afterLayer ?? null,
+        hooks: o.hooks ?? null,
+        outputHiddenStates: true,
+      });
       const pool = o.pool ?? n === total;
       const pooled = pool ? this.post_layernorm.forward(enc.lastHiddenState.select(1, 0)) : null;
       return { lastHiddenState: enc.lastHiddenState, hiddenStates: enc.hiddenStates!, pooledOutput: pooled };

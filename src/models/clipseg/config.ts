@@ -4,13 +4,29 @@
  */
 import { readFileSync } from 'node:fs';
 import {
-  type CLIPTextConfig, type CLIPVisionConfig, type HiddenAct, JsonFields,
-  clipTextConfig, clipVisionConfig, textConfigFromJson, visionConfigFromJson, textConfigToJson, visionConfigToJson,
+  type CLIPTextConfig,
+  type CLIPVisionConfig,
+  type HiddenAct,
+  JsonFields,
+  clipTextConfig,
+  clipVisionConfig,
+  textConfigFromJson,
+  visionConfigFromJson,
+  textConfigToJson,
+  visionConfigToJson,
 } from '../clip/config.js';
 
 /** Image normalisation of CLIPSeg's processor (ImageNet mean/std), applied to [0,1] RGB. */
-export const CLIPSEG_IMAGE_MEAN: readonly [number, number, number] = Object.freeze([0.485, 0.456, 0.406]) as readonly [number, number, number];
-export const CLIPSEG_IMAGE_STD: readonly [number, number, number] = Object.freeze([0.229, 0.224, 0.225]) as readonly [number, number, number];
+export const CLIPSEG_IMAGE_MEAN: readonly [number, number, number] = Object.freeze([0.485, 0.456, 0.406]) as readonly [
+  number,
+  number,
+  number,
+];
+export const CLIPSEG_IMAGE_STD: readonly [number, number, number] = Object.freeze([0.229, 0.224, 0.225]) as readonly [
+  number,
+  number,
+  number,
+];
 
 export interface CLIPSegConfig {
   textConfig: CLIPTextConfig;
@@ -30,9 +46,12 @@ export interface CLIPSegConfig {
 }
 
 /** HF `CLIPSegConfig()` defaults (the CIDAS/clipseg-rd64 architecture except patch size). */
-export function clipsegConfig(o: Partial<Omit<CLIPSegConfig, 'textConfig' | 'visionConfig'>> & {
-  textConfig?: Partial<CLIPTextConfig>; visionConfig?: Partial<CLIPVisionConfig>;
-} = {}): CLIPSegConfig {
+export function clipsegConfig(
+  o: Partial<Omit<CLIPSegConfig, 'textConfig' | 'visionConfig'>> & {
+    textConfig?: Partial<CLIPTextConfig>;
+    visionConfig?: Partial<CLIPVisionConfig>;
+  } = {},
+): CLIPSegConfig {
   const c: CLIPSegConfig = {
     projectionDim: 512,
     logitScaleInitValue: 2.6592,
@@ -55,7 +74,10 @@ export function clipsegConfig(o: Partial<Omit<CLIPSegConfig, 'textConfig' | 'vis
 function validateClipsegConfig(c: CLIPSegConfig, where: string): void {
   const L = c.visionConfig.numHiddenLayers;
   const bad = c.extractLayers.filter((l) => l < 0 || l + 1 > L);
-  if (bad.length) throw new Error(`${where}: extract_layers ${JSON.stringify(c.extractLayers)} need hidden_states[l + 1] with l + 1 <= ${L} vision layers`);
+  if (bad.length)
+    throw new Error(
+      `${where}: extract_layers ${JSON.stringify(c.extractLayers)} need hidden_states[l + 1] with l + 1 <= ${L} vision layers`,
+    );
   if (c.reduceDim % c.decoderNumAttentionHeads !== 0) {
     throw new Error(`${where}: reduce_dim ${c.reduceDim} is not divisible by decoder_num_attention_heads ${c.decoderNumAttentionHeads}`);
   }

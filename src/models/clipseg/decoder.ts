@@ -58,19 +58,23 @@ export class CLIPSegDecoder extends nn.Module {
 
   constructor(readonly config: CLIPSegConfig) {
     super();
-    const R = config.reduceDim, P = config.visionConfig.patchSize;
+    const R = config.reduceDim,
+      P = config.visionConfig.patchSize;
     this.conditionalLayer = config.conditionalLayer;
     this.film_mul = this.registerModule('film_mul', new nn.Linear(config.projectionDim, R));
     this.film_add = this.registerModule('film_add', new nn.Linear(config.projectionDim, R));
     if (config.useComplexTransposedConvolution) {
       const k = Math.floor(P / 4);
-      this.transposed_convolution = this.registerModule('transposed_convolution', new nn.Sequential(
-        new nn.Conv2d(R, R, 3, { padding: 1 }),
-        new nn.ReLU(),
-        new nn.ConvTranspose2d(R, Math.floor(R / 2), k, { stride: k }),
-        new nn.ReLU(),
-        new nn.ConvTranspose2d(Math.floor(R / 2), 1, k, { stride: k }),
-      ));
+      this.transposed_convolution = this.registerModule(
+        'transposed_convolution',
+        new nn.Sequential(
+          new nn.Conv2d(R, R, 3, { padding: 1 }),
+          new nn.ReLU(),
+          new nn.ConvTranspose2d(R, Math.floor(R / 2), k, { stride: k }),
+          new nn.ReLU(),
+          new nn.ConvTranspose2d(Math.floor(R / 2), 1, k, { stride: k }),
+        ),
+      );
     } else {
       this.transposed_convolution = this.registerModule('transposed_convolution', new nn.ConvTranspose2d(R, 1, P, { stride: P }));
     }
@@ -80,8 +84,15 @@ export class CLIPSegDecoder extends nn.Module {
     // HF deep-copies the vision config for the decoder: its layer_norm_eps is the vision one.
     this.layers = this.registerModule('layers', new nn.ModuleList<CLIPSegDecoderLayer>());
     for (let i = 0; i < depth; i++) {
-      this.layers.push(new CLIPSegDecoderLayer(R, config.decoderNumAttentionHeads, config.decoderIntermediateSize,
-        config.visionConfig.layerNormEps, config.decoderAttentionDropout));
+      this.layers.push(
+        new CLIPSegDecoderLayer(
+          R,
+          config.decoderNumAttentionHeads,
+          config.decoderIntermediateSize,
+          config.visionConfig.layerNormEps,
+          config.decoderAttentionDropout,
+        ),
+      );
     }
   }
 
@@ -93,7 +104,8 @@ export class CLIPSegDecoder extends nn.Module {
    */
   reduce(activations: Tensor[]): Tensor[] {
     const depth = this.layers.length;
-    if (activations.length !== depth) throw new Error(`CLIPSegDecoder: expected ${depth} activations (one per extract layer), got ${activations.length}`);
+    if (activations.length !== depth)
+      throw new Error(`CLIPSegDecoder: expected ${depth} activations (one per extract layer), got ${activations.length}`);
     return tidy(() => Array.from({ length: depth }, (_, i) => this.reduces.at(i).forward(activations[depth - 1 - i]!)));
   }
 
@@ -103,10 +115,13 @@ export class CLIPSegDecoder extends nn.Module {
    */
   tokensFromReduced(reduced: Tensor[], conditional: Tensor): Tensor {
     const depth = this.layers.length;
-    if (reduced.length !== depth) throw new Error(`CLIPSegDecoder: expected ${depth} reduced activations (one per extract layer), got ${reduced.length}`);
+    if (reduced.length !== depth)
+      throw new Error(`CLIPSegDecoder: expected ${depth} reduced activations (one per extract layer), got ${reduced.length}`);
     const B = reduced[0]!.size(0);
     if (conditional.ndim !== 2 || conditional.size(0) !== B || conditional.size(1) !== this.config.projectionDim) {
-      throw new Error(`CLIPSegDecoder: conditional embeddings must be [${B}, ${this.config.projectionDim}], got [${conditional.shape.join(', ')}]`);
+      throw new Error(
+        `CLIPSegDecoder: conditional embeddings must be [${B}, ${this.config.projectionDim}], got [${conditional.shape.join(', ')}]`,
+      );
     }
     return tidy(() => {
       let out: Tensor | null = null;
@@ -137,7 +152,8 @@ export class CLIPSegDecoder extends nn.Module {
       const [B, S, R] = [tokens.size(0), tokens.size(1), tokens.size(2)];
       const N = S - 1 - numExtraTokens;
       const s = Math.floor(Math.sqrt(N));
-      if (N <= 0 || s * s !== N) throw new Error(`CLIPSegDecoder: ${N} patch tokens (of ${S}, ${numExtraTokens} extra) do not form a square grid`);
+      if (N <= 0 || s * s !== N)
+        throw new Error(`CLIPSegDecoder: ${N} patch tokens (of ${S}, ${numExtraTokens} extra) do not form a square grid`);
       return tokens.narrow(1, 1, N).permute(0, 2, 1).reshape(B, R, s, s);
     });
   }

@@ -30,7 +30,10 @@ export class CLIPSegModel extends nn.Module {
     super();
     this.text_model = this.registerModule('text_model', new CLIPTextTransformer(config.textConfig));
     this.vision_model = this.registerModule('vision_model', new CLIPVisionTransformer(config.visionConfig));
-    this.visual_projection = this.registerModule('visual_projection', new nn.Linear(config.visionConfig.hiddenSize, config.projectionDim, false));
+    this.visual_projection = this.registerModule(
+      'visual_projection',
+      new nn.Linear(config.visionConfig.hiddenSize, config.projectionDim, false),
+    );
     this.text_projection = this.registerModule('text_projection', new nn.Linear(config.textConfig.hiddenSize, config.projectionDim, false));
     this.logit_scale = this.registerParameter('logit_scale', scalarTensor(config.logitScaleInitValue));
   }
@@ -47,9 +50,7 @@ export class CLIPSegModel extends nn.Module {
 }
 
 /** What conditions the decoder: token ids (+ mask), or ready conditional embeddings [B, projection_dim]. */
-export type CLIPSegCondition =
-  | { inputIds: Tensor; attentionMask?: Tensor | null }
-  | { conditionalEmbeddings: Tensor };
+export type CLIPSegCondition = { inputIds: Tensor; attentionMask?: Tensor | null } | { conditionalEmbeddings: Tensor };
 
 export interface CLIPSegForwardOptions {
   /** Run every vision layer plus post_layernorm as HF does (for `visionPooledOutput`); default false. */
@@ -108,9 +109,10 @@ export class CLIPSegForImageSegmentation extends nn.Module {
   visionActivations(pixelValues: Tensor, o: VisionForwardOptions & { full?: boolean } = {}): VisionActivations {
     const total = this.config.visionConfig.numHiddenLayers;
     const numLayers = o.full ? total : (o.numLayers ?? this.visionLayersNeeded);
-    if (numLayers < this.visionLayersNeeded) throw new Error(`CLIPSeg: the decoder needs ${this.visionLayersNeeded} vision layers, numLayers is ${numLayers}`);
+    if (numLayers < this.visionLayersNeeded)
+      throw new Error(`CLIPSeg: the decoder needs ${this.visionLayersNeeded} vision layers, numLayers is ${numLayers}`);
     return tidy(() => {
-      const out = this.clip.vision_model.forward(pixelValues, { ...o, numLayers, pool: o.pool ?? (o.full === true) });
+      const out = this.clip.vision_model.forward(pixelValues, { ...o, numLayers, pool: o.pool ?? o.full === true });
       return {
         activations: this.extractLayers.map((l) => out.hiddenStates[l + 1]!),
         hiddenStates: out.hiddenStates,
@@ -123,7 +125,11 @@ export class CLIPSegForImageSegmentation extends nn.Module {
    * text_projection(pooled text) and the text outputs (HF `get_conditional_embeddings` from text);
    * `hooks` act inside the text layers, `outputHiddenStates` keeps every layer's output.
    */
-  textConditional(inputIds: Tensor, attentionMask: Tensor | null = null, o: Pick<TextEmbedsOptions, 'hooks' | 'outputHiddenStates'> = {}): { conditionalEmbeddings: Tensor; text: CLIPTextOutput } {
+  textConditional(
+    inputIds: Tensor,
+    attentionMask: Tensor | null = null,
+    o: Pick<TextEmbedsOptions, 'hooks' | 'outputHiddenStates'> = {},
+  ): { conditionalEmbeddings: Tensor; text: CLIPTextOutput } {
     return tidy(() => {
       const text = this.clip.text_model.forward(inputIds, attentionMask, o);
       return { conditionalEmbeddings: this.clip.text_projection.forward(text.pooledOutput!), text };
@@ -143,7 +149,9 @@ export class CLIPSegForImageSegmentation extends nn.Module {
       if ('conditionalEmbeddings' in cond) {
         conditional = cond.conditionalEmbeddings;
         if (conditional.ndim !== 2 || conditional.size(0) !== B || conditional.size(1) !== this.config.projectionDim) {
-          throw new Error(`CLIPSeg: conditional embeddings must be [${B}, ${this.config.projectionDim}], got [${conditional.shape.join(', ')}]`);
+          throw new Error(
+            `CLIPSeg: conditional embeddings must be [${B}, ${this.config.projectionDim}], got [${conditional.shape.join(', ')}]`,
+          );
         }
       } else {
         if (cond.inputIds.size(0) !== B) throw new Error(`CLIPSeg: ${cond.inputIds.size(0)} prompts for ${B} images`);
@@ -179,7 +187,9 @@ export class CLIPSegForImageSegmentation extends nn.Module {
     const weightsPath = join(dir, 'model.safetensors');
     if (!existsSync(weightsPath)) {
       const pth = ['pytorch_model.bin', 'model.pth'].find((f) => existsSync(join(dir, f)));
-      throw new Error(`CLIPSeg: ${weightsPath} does not exist` + (pth ? ` (found ${pth}: only safetensors are read; convert it first)` : ''));
+      throw new Error(
+        `CLIPSeg: ${weightsPath} does not exist` + (pth ? ` (found ${pth}: only safetensors are read; convert it first)` : ''),
+      );
     }
     const config = readClipsegConfig(configPath);
     const model = new CLIPSegForImageSegmentation(config);

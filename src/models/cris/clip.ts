@@ -14,7 +14,11 @@ import type { ClipResNetConfig } from './config.js';
 class Downsample extends nn.Module {
   readonly conv: nn.Conv2d;
   readonly bn: nn.BatchNorm2d;
-  constructor(inplanes: number, outplanes: number, readonly stride: number) {
+  constructor(
+    inplanes: number,
+    outplanes: number,
+    readonly stride: number,
+  ) {
     super();
     this.conv = this.registerModule('0', new nn.Conv2d(inplanes, outplanes, 1, { bias: false }));
     this.bn = this.registerModule('1', new nn.BatchNorm2d(outplanes));
@@ -37,7 +41,11 @@ export class Bottleneck extends nn.Module {
   readonly bn3: nn.BatchNorm2d;
   readonly downsample: Downsample | null;
 
-  constructor(inplanes: number, planes: number, readonly stride = 1) {
+  constructor(
+    inplanes: number,
+    planes: number,
+    readonly stride = 1,
+  ) {
     super();
     const out = planes * Bottleneck.expansion;
     this.conv1 = this.registerModule('conv1', new nn.Conv2d(inplanes, planes, 1, { bias: false }));
@@ -80,12 +88,20 @@ class ResLayer extends nn.Module {
 function separateProjAttention(x: Tensor, q: nn.Linear, k: nn.Linear, v: nn.Linear, o: nn.Linear, heads: number): Tensor {
   const [L, B, E] = x.shape as [number, number, number];
   const D = E / heads;
-  const split = (t: Tensor): Tensor => t.contiguous().view(L, B * heads, D).transpose(0, 1); // [B*H, L, D]
+  const split = (t: Tensor): Tensor =>
+    t
+      .contiguous()
+      .view(L, B * heads, D)
+      .transpose(0, 1); // [B*H, L, D]
   const qh = split(q.forward(x)).mul(1 / Math.sqrt(D));
   const kh = split(k.forward(x));
   const vh = split(v.forward(x));
   const attn = qh.bmm(kh.transpose(1, 2)).softmax(-1);
-  const out = attn.bmm(vh).transpose(0, 1).contiguous().view(L * B, E);
+  const out = attn
+    .bmm(vh)
+    .transpose(0, 1)
+    .contiguous()
+    .view(L * B, E);
   const y = o.forward(out);
   return y.view(L, B, y.size(-1));
 }
@@ -105,7 +121,12 @@ export class AttentionPool2d extends nn.Module {
   readonly c_proj: nn.Linear;
   readonly connect: nn.Sequential;
 
-  constructor(readonly spacialDim: number, readonly embedDim: number, readonly numHeads: number, readonly outputDim: number) {
+  constructor(
+    readonly spacialDim: number,
+    readonly embedDim: number,
+    readonly numHeads: number,
+    readonly outputDim: number,
+  ) {
     super();
     const pe = tidy(() => empty([spacialDim * spacialDim + 1, embedDim]).normal_(0, 1 / Math.sqrt(embedDim)));
     this.positional_embedding = this.registerParameter('positional_embedding', pe);
@@ -113,16 +134,19 @@ export class AttentionPool2d extends nn.Module {
     this.q_proj = this.registerModule('q_proj', new nn.Linear(embedDim, embedDim));
     this.v_proj = this.registerModule('v_proj', new nn.Linear(embedDim, embedDim));
     this.c_proj = this.registerModule('c_proj', new nn.Linear(embedDim, outputDim));
-    this.connect = this.registerModule('connect', new nn.Sequential(
-      new nn.Conv2d(embedDim, outputDim, 1, { bias: false }),
-      new nn.BatchNorm2d(outputDim),
-    ));
+    this.connect = this.registerModule(
+      'connect',
+      new nn.Sequential(new nn.Conv2d(embedDim, outputDim, 1, { bias: false }), new nn.BatchNorm2d(outputDim)),
+    );
   }
 
   /** The grid part of the positional embedding resized to [1, C, H*W]. */
   resizedPositionalEmbedding(h: number, w: number): Tensor {
     const s = this.spacialDim;
-    const grid = this.positional_embedding.slice(0, -s * s).reshape(1, s, s, this.embedDim).permute(0, 3, 1, 2);
+    const grid = this.positional_embedding
+      .slice(0, -s * s)
+      .reshape(1, s, s, this.embedDim)
+      .permute(0, 3, 1, 2);
     // Interpolating to the same size is exact, as in PyTorch.
     const r = F.interpolate(grid, { size: [h, w], mode: 'bicubic', alignCorners: false });
     return r.flatten(2);
@@ -131,7 +155,10 @@ export class AttentionPool2d extends nn.Module {
   forward(x: Tensor): Tensor {
     const res = this.connect.forward(x);
     const [B, C, H, W] = x.shape as [number, number, number, number];
-    const seq = x.view(B, C, H * W).add(this.resizedPositionalEmbedding(H, W)).permute(2, 0, 1); // [HW, B, C]
+    const seq = x
+      .view(B, C, H * W)
+      .add(this.resizedPositionalEmbedding(H, W))
+      .permute(2, 0, 1); // [HW, B, C]
     const y = separateProjAttention(seq, this.q_proj, this.k_proj, this.v_proj, this.c_proj, this.numHeads);
     return F.relu(y.permute(1, 2, 0).reshape(B, -1, H, W).add(res));
   }
@@ -160,7 +187,13 @@ export class ModifiedResNet extends nn.Module {
   readonly layer4: ResLayer;
   readonly attnpool: AttentionPool2d;
 
-  constructor(layers: [number, number, number, number], readonly outputDim: number, heads: number, readonly inputResolution: number, width: number) {
+  constructor(
+    layers: [number, number, number, number],
+    readonly outputDim: number,
+    heads: number,
+    readonly inputResolution: number,
+    width: number,
+  ) {
     super();
     this.conv1 = this.registerModule('conv1', new nn.Conv2d(3, width / 2, 3, { stride: 2, padding: 1, bias: false }));
     this.bn1 = this.registerModule('bn1', new nn.BatchNorm2d(width / 2));
@@ -184,7 +217,11 @@ export class ModifiedResNet extends nn.Module {
 
   forward(x: Tensor): VisualFeatures {
     let y = x;
-    for (const [conv, bn] of [[this.conv1, this.bn1], [this.conv2, this.bn2], [this.conv3, this.bn3]] as const) {
+    for (const [conv, bn] of [
+      [this.conv1, this.bn1],
+      [this.conv2, this.bn2],
+      [this.conv3, this.bn3],
+    ] as const) {
       y = F.relu(bn.forward(conv.forward(y)));
     }
     y = F.avgPool2d(y, 2);
@@ -234,9 +271,16 @@ export class ResidualAttentionBlock extends nn.Module {
 
 export class TextTransformer extends nn.Module {
   readonly resblocks: nn.ModuleList<ResidualAttentionBlock>;
-  constructor(readonly width: number, readonly layers: number, heads: number) {
+  constructor(
+    readonly width: number,
+    readonly layers: number,
+    heads: number,
+  ) {
     super();
-    this.resblocks = this.registerModule('resblocks', new nn.ModuleList(Array.from({ length: layers }, () => new ResidualAttentionBlock(width, heads))));
+    this.resblocks = this.registerModule(
+      'resblocks',
+      new nn.ModuleList(Array.from({ length: layers }, () => new ResidualAttentionBlock(width, heads))),
+    );
   }
 }
 
@@ -283,14 +327,26 @@ export class ClipResNet extends nn.Module {
   constructor(readonly config: ClipResNetConfig) {
     super();
     const c = config;
-    this.visual = this.registerModule('visual', new ModifiedResNet(c.visionLayers, c.embedDim, c.visionHeads, c.imageResolution, c.visionWidth));
+    this.visual = this.registerModule(
+      'visual',
+      new ModifiedResNet(c.visionLayers, c.embedDim, c.visionHeads, c.imageResolution, c.visionWidth),
+    );
     this.transformer = this.registerModule('transformer', new TextTransformer(c.transformerWidth, c.transformerLayers, c.transformerHeads));
     this.token_embedding = this.registerModule('token_embedding', new nn.Embedding(c.vocabSize, c.transformerWidth));
     noGrad(() => this.token_embedding.weight.normal_(0, 0.02));
-    this.positional_embedding = this.registerParameter('positional_embedding', tidy(() => empty([c.contextLength, c.transformerWidth]).normal_(0, 0.01)));
+    this.positional_embedding = this.registerParameter(
+      'positional_embedding',
+      tidy(() => empty([c.contextLength, c.transformerWidth]).normal_(0, 0.01)),
+    );
     this.ln_final = this.registerModule('ln_final', new nn.LayerNorm(c.transformerWidth));
-    this.text_projection = this.registerParameter('text_projection', tidy(() => empty([c.transformerWidth, c.embedDim]).normal_(0, 1 / Math.sqrt(c.transformerWidth))));
-    this.logit_scale = this.registerParameter('logit_scale', tidy(() => zeros([]).add_(Math.log(1 / 0.07))));
+    this.text_projection = this.registerParameter(
+      'text_projection',
+      tidy(() => empty([c.transformerWidth, c.embedDim]).normal_(0, 1 / Math.sqrt(c.transformerWidth))),
+    );
+    this.logit_scale = this.registerParameter(
+      'logit_scale',
+      tidy(() => zeros([]).add_(Math.log(1 / 0.07))),
+    );
   }
 
   /** The three CRIS image features (tidy'd). */
@@ -312,10 +368,13 @@ export class ClipResNet extends nn.Module {
   encodeTextFromEmbeddings(inputEmbeds: Tensor, opts: TextFromEmbeddingsOptions): TextOutput {
     return tidy(() => {
       if (inputEmbeds.ndim !== 3 || inputEmbeds.size(2) !== this.config.transformerWidth) {
-        throw new Error(`encodeTextFromEmbeddings: expected [B, L, ${this.config.transformerWidth}] embeddings, got [${inputEmbeds.shape.join(', ')}]`);
+        throw new Error(
+          `encodeTextFromEmbeddings: expected [B, L, ${this.config.transformerWidth}] embeddings, got [${inputEmbeds.shape.join(', ')}]`,
+        );
       }
       const [B, L] = inputEmbeds.shape as [number, number];
-      if (L > this.config.contextLength) throw new Error(`encodeTextFromEmbeddings: ${L} tokens exceed the context length ${this.config.contextLength}`);
+      if (L > this.config.contextLength)
+        throw new Error(`encodeTextFromEmbeddings: ${L} tokens exceed the context length ${this.config.contextLength}`);
       const pm = opts.padMask;
       if (pm.ndim !== 2 || pm.size(0) !== B || pm.size(1) !== L) {
         throw new Error(`encodeTextFromEmbeddings: padMask must be [${B}, ${L}], got [${pm.shape.join(', ')}]`);

@@ -14,11 +14,25 @@ import { N, type NativeHandle } from '../../torch/native.js';
 import { readTorchSaveZip } from '../../torch/torch-pickle.js';
 import { CRIS } from './model.js';
 import { ClipResNet } from './clip.js';
-import { inferClipConfig, inferCrisConfig, checkCrisConfig, clipResNetConfigSchema, type CrisConfig, type ClipResNetConfig, type CrisUnshapedHyper, type ShapeMap } from './config.js';
+import {
+  inferClipConfig,
+  inferCrisConfig,
+  checkCrisConfig,
+  clipResNetConfigSchema,
+  type CrisConfig,
+  type ClipResNetConfig,
+  type CrisUnshapedHyper,
+  type ShapeMap,
+} from './config.js';
 import { applyKeyMap, defaultKeyMap, type ConvertModel, type KeyMap } from './key-map.js';
 
 export class ConvertError extends Error {
-  constructor(message: string, readonly missing: string[] = [], readonly unexpected: string[] = [], readonly mismatched: string[] = []) {
+  constructor(
+    message: string,
+    readonly missing: string[] = [],
+    readonly unexpected: string[] = [],
+    readonly mismatched: string[] = [],
+  ) {
     super(message);
     this.name = 'ConvertError';
   }
@@ -69,7 +83,8 @@ const list = (xs: string[], max = 40): string => (xs.length > max ? [...xs.slice
 /** Converts a pickled CRIS (or OpenAI CLIP RN50) checkpoint into `<outDir>/model.safetensors` + `config.json`. */
 export async function convertCheckpoint(input: string, outDir: string, opts: ConvertOptions = {}): Promise<ConvertResult> {
   const model: ConvertModel = opts.model ?? 'cris';
-  if (model !== 'cris' && model !== 'clip-rn50') throw new ConvertError(`convert: unknown model ${JSON.stringify(model)} (expected cris or clip-rn50)`);
+  if (model !== 'cris' && model !== 'clip-rn50')
+    throw new ConvertError(`convert: unknown model ${JSON.stringify(model)} (expected cris or clip-rn50)`);
   const src = readPickledCheckpoint(input);
   const owned = [...src.tensors];
   try {
@@ -89,8 +104,10 @@ export async function convertCheckpoint(input: string, outDir: string, opts: Con
         config = r.data as ClipResNetConfig;
       }
     } catch (e) {
-      throw new ConvertError(`convert: ${input}: cannot determine the ${model} configuration: ${(e as Error).message}\n` +
-        `  checkpoint keys after the key map (${mapping.size}): ${list([...mapping.keys()], 20)}`);
+      throw new ConvertError(
+        `convert: ${input}: cannot determine the ${model} configuration: ${(e as Error).message}\n` +
+          `  checkpoint keys after the key map (${mapping.size}): ${list([...mapping.keys()], 20)}`,
+      );
     }
     const module = model === 'cris' ? new CRIS(config as CrisConfig) : new ClipResNet(config as ClipResNetConfig);
     try {
@@ -106,7 +123,8 @@ export async function convertCheckpoint(input: string, outDir: string, opts: Con
     const mismatched: string[] = [];
     for (const [k, s] of expected) {
       const got = shapes.get(k);
-      if (got && (got.length !== s.length || got.some((v, i) => v !== s[i]))) mismatched.push(`${k}: model [${s.join(', ')}], checkpoint [${got.join(', ')}]`);
+      if (got && (got.length !== s.length || got.some((v, i) => v !== s[i])))
+        mismatched.push(`${k}: model [${s.join(', ')}], checkpoint [${got.join(', ')}]`);
     }
     if (missing.length || unexpected.length || mismatched.length) {
       const lines = [`convert: ${input} does not match the ${model} model's state dict:`];

@@ -31,12 +31,14 @@ export function loadCrisWeights(model: CRIS, weightsPath: string): void {
 export function loadCris(dir: string, opts: { device?: string; config?: CrisConfig } = {}): CRIS {
   const cfgPath = join(dir, 'config.json');
   const weights = join(dir, 'model.safetensors');
-  if (!existsSync(weights)) throw new Error(`loadCris: ${weights} not found (convert a .pth with \`tunevlseg convert <file> --to ${shellQuote(dir)}\`)`);
+  if (!existsSync(weights))
+    throw new Error(`loadCris: ${weights} not found (convert a .pth with \`tunevlseg convert <file> --to ${shellQuote(dir)}\`)`);
   let config = opts.config;
   if (!config) {
     if (!existsSync(cfgPath)) throw new Error(`loadCris: ${cfgPath} not found and no config given`);
     const json = JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
-    if (json.model_type !== 'cris') throw new Error(`loadCris: ${cfgPath}: model_type must be "cris", got ${JSON.stringify(json.model_type)}`);
+    if (json.model_type !== 'cris')
+      throw new Error(`loadCris: ${cfgPath}: model_type must be "cris", got ${JSON.stringify(json.model_type)}`);
     config = parseCrisConfig(json, cfgPath);
   }
   const model = new CRIS(config);

@@ -20,10 +20,18 @@ export interface KeyMap {
 }
 
 /** CRIS checkpoints (the authors' `cris_best.pth` holds {state_dict: {module.backbone...}, optimizer, ...}). */
-export const CRIS_KEY_MAP: Readonly<Required<KeyMap>> = Object.freeze({ unwrap: ['state_dict'], stripPrefixes: ['module.'], drop: [], rename: {} });
+export const CRIS_KEY_MAP: Readonly<Required<KeyMap>> = Object.freeze({
+  unwrap: ['state_dict'],
+  stripPrefixes: ['module.'],
+  drop: [],
+  rename: {},
+});
 /** OpenAI CLIP RN50.pt (TorchScript): drops the three integer attributes build_model deletes. */
 export const CLIP_RN50_KEY_MAP: Readonly<Required<KeyMap>> = Object.freeze({
-  unwrap: ['state_dict'], stripPrefixes: ['module.'], drop: ['input_resolution', 'context_length', 'vocab_size'], rename: {},
+  unwrap: ['state_dict'],
+  stripPrefixes: ['module.'],
+  drop: ['input_resolution', 'context_length', 'vocab_size'],
+  rename: {},
 });
 
 export function defaultKeyMap(model: ConvertModel): Required<KeyMap> {
@@ -46,7 +54,7 @@ export function applyKeyMap(names: string[], map: KeyMap): KeyMapResult {
     const pre = `${u}.`;
     if (work.some(([c]) => c.startsWith(pre))) {
       const keep: [string, string][] = [];
-      for (const [c, o] of work) (c.startsWith(pre) ? keep.push([c.slice(pre.length), o]) : skipped.push(o));
+      for (const [c, o] of work) c.startsWith(pre) ? keep.push([c.slice(pre.length), o]) : skipped.push(o);
       work = keep;
       break;
     }

@@ -11,7 +11,11 @@ export class BatchNorm1d extends nn.Module {
   readonly bias: Tensor;
   readonly runningMean: Tensor;
   readonly runningVar: Tensor;
-  constructor(readonly numFeatures: number, readonly eps = 1e-5, readonly momentum = 0.1) {
+  constructor(
+    readonly numFeatures: number,
+    readonly eps = 1e-5,
+    readonly momentum = 0.1,
+  ) {
     super();
     this.weight = this.registerParameter('weight', ones([numFeatures]));
     this.bias = this.registerParameter('bias', zeros([numFeatures]));
@@ -28,7 +32,11 @@ export class BatchNorm1d extends nn.Module {
 
 /** conv_layer: Conv2d(no bias) "0" -> BatchNorm2d "1" -> ReLU "2". */
 export function convLayer(inDim: number, outDim: number, kernel = 1, padding = 0, stride = 1): nn.Sequential {
-  return new nn.Sequential(new nn.Conv2d(inDim, outDim, kernel, { stride, padding, bias: false }), new nn.BatchNorm2d(outDim), new nn.ReLU());
+  return new nn.Sequential(
+    new nn.Conv2d(inDim, outDim, kernel, { stride, padding, bias: false }),
+    new nn.BatchNorm2d(outDim),
+    new nn.ReLU(),
+  );
 }
 
 /** linear_layer: Linear(no bias) "0" -> BatchNorm1d "1" -> ReLU "2". */
@@ -63,16 +71,23 @@ export class CoordConv extends nn.Module {
 export class Projector extends nn.Module {
   readonly vis: nn.Sequential;
   readonly txt: nn.Linear;
-  constructor(wordDim: number, readonly inDim: number, readonly kernelSize = 3) {
+  constructor(
+    wordDim: number,
+    readonly inDim: number,
+    readonly kernelSize = 3,
+  ) {
     super();
     const up = (): nn.Upsample => new nn.Upsample({ scaleFactor: 2, mode: 'bilinear', alignCorners: false });
-    this.vis = this.registerModule('vis', new nn.Sequential(
-      up(),
-      convLayer(inDim * 2, inDim * 2, 3, 1),
-      up(),
-      convLayer(inDim * 2, inDim, 3, 1),
-      new nn.Conv2d(inDim, inDim, 1),
-    ));
+    this.vis = this.registerModule(
+      'vis',
+      new nn.Sequential(
+        up(),
+        convLayer(inDim * 2, inDim * 2, 3, 1),
+        up(),
+        convLayer(inDim * 2, inDim, 3, 1),
+        new nn.Conv2d(inDim, inDim, 1),
+      ),
+    );
     this.txt = this.registerModule('txt', new nn.Linear(wordDim, inDim * kernelSize * kernelSize + 1));
   }
   forward(x: Tensor, word: Tensor): Tensor {
@@ -110,7 +125,9 @@ export function pos2d(d: number, height: number, width: number, like: Tensor): T
   const ah = arange(0, height, 1, o).unsqueeze(1).mul(mul).transpose(0, 1); // [d/4, H]
   const pw = stack([aw.sin(), aw.cos()], 1).reshape(half, 1, width).expand(half, height, width);
   const ph = stack([ah.sin(), ah.cos()], 1).reshape(half, height, 1).expand(half, height, width);
-  return cat([pw, ph], 0).reshape(d, 1, height * width).permute(2, 1, 0);
+  return cat([pw, ph], 0)
+    .reshape(d, 1, height * width)
+    .permute(2, 1, 0);
 }
 
 /** nn.Sequential "ffn": Linear "0", ReLU "1", Dropout "2", LayerNorm "3", Linear "4". */
@@ -169,9 +186,18 @@ export class TransformerDecoderLayer extends nn.Module {
 export class TransformerDecoder extends nn.Module {
   readonly layers: nn.ModuleList<TransformerDecoderLayer>;
   readonly norm: nn.LayerNorm;
-  constructor(numLayers: number, readonly dModel: number, nhead: number, dff: number, p: number) {
+  constructor(
+    numLayers: number,
+    readonly dModel: number,
+    nhead: number,
+    dff: number,
+    p: number,
+  ) {
     super();
-    this.layers = this.registerModule('layers', new nn.ModuleList(Array.from({ length: numLayers }, () => new TransformerDecoderLayer(dModel, nhead, dff, p))));
+    this.layers = this.registerModule(
+      'layers',
+      new nn.ModuleList(Array.from({ length: numLayers }, () => new TransformerDecoderLayer(dModel, nhead, dff, p))),
+    );
     this.norm = this.registerModule('norm', new nn.LayerNorm(dModel));
   }
   forward(vis: Tensor, txt: Tensor, padMask: Tensor): Tensor {
@@ -218,7 +244,10 @@ export class FPN extends nn.Module {
     this.f4_proj4 = this.registerModule('f4_proj4', convLayer(outC[1], outC[1], 3, 1));
     this.f4_proj3 = this.registerModule('f4_proj3', convLayer(outC[1], outC[1], 3, 1));
     this.aggr = this.registerModule('aggr', convLayer(3 * outC[1], outC[1], 1, 0));
-    this.coordconv = this.registerModule('coordconv', new nn.Sequential(new CoordConv(outC[1], outC[1], 3, 1), convLayer(outC[1], outC[1], 3, 1)));
+    this.coordconv = this.registerModule(
+      'coordconv',
+      new nn.Sequential(new CoordConv(outC[1], outC[1], 3, 1), convLayer(outC[1], outC[1], 3, 1)),
+    );
   }
 
   forward(v3: Tensor, v4: Tensor, v5: Tensor, state: Tensor): Tensor {

@@ -148,9 +148,12 @@ export class CRIS extends nn.Module {
     return tidy(() => {
       const { pixelValues, inputIds } = inputs;
       if (inputIds.ndim !== 2) throw new Error(`CRIS.forward: inputIds must be [B, L], got [${inputIds.shape.join(', ')}]`);
-      if (inputIds.size(1) > this.config.maxLength) throw new Error(`CRIS.forward: ${inputIds.size(1)} tokens exceed maxLength ${this.config.maxLength}`);
-      if (inputs.attentionMask && (inputs.attentionMask.shape.join() !== inputIds.shape.join())) {
-        throw new Error(`CRIS.forward: attentionMask [${inputs.attentionMask.shape.join(', ')}] must match inputIds [${inputIds.shape.join(', ')}]`);
+      if (inputIds.size(1) > this.config.maxLength)
+        throw new Error(`CRIS.forward: ${inputIds.size(1)} tokens exceed maxLength ${this.config.maxLength}`);
+      if (inputs.attentionMask && inputs.attentionMask.shape.join() !== inputIds.shape.join()) {
+        throw new Error(
+          `CRIS.forward: attentionMask [${inputs.attentionMask.shape.join(', ')}] must match inputIds [${inputIds.shape.join(', ')}]`,
+        );
       }
       const vis = this.encodeImage(pixelValues);
       let padMask = this.padMask(inputIds, inputs.attentionMask);
@@ -169,7 +172,9 @@ export class CRIS extends nn.Module {
         };
         const ti: CrisTextInput = hooks.prepare ? hooks.prepare(ctx) : { inputEmbeds: ctx.tokenEmbeds, padMask, eosIndex: ctx.eosIndex };
         if (ti.inputEmbeds.size(1) > this.config.maxLength) {
-          throw new Error(`CRIS.forward: prepare() returned ${ti.inputEmbeds.size(1)} positions, more than maxLength ${this.config.maxLength}`);
+          throw new Error(
+            `CRIS.forward: prepare() returned ${ti.inputEmbeds.size(1)} positions, more than maxLength ${this.config.maxLength}`,
+          );
         }
         padMask = ti.padMask.dtype === 'bool' ? ti.padMask : ti.padMask.ne(0);
         const f = imageFeatures;
@@ -183,8 +188,12 @@ export class CRIS extends nn.Module {
       const dec = this.decode(vis, text.features, text.state, padMask);
       const out: CrisOutput = {
         ...dec,
-        visC3: vis.c3, visC4: vis.c4, visC5: vis.c5,
-        textFeatures: text.features, textState: text.state, padMask,
+        visC3: vis.c3,
+        visC4: vis.c4,
+        visC5: vis.c5,
+        textFeatures: text.features,
+        textState: text.state,
+        padMask,
       };
       if (imageFeatures) out.imageFeatures = imageFeatures;
       return out;

@@ -75,7 +75,8 @@ function learnerOfCase(dir: string, cj: Json): { name: string; options: Json } {
   if (!cls && typeof cj.variant === 'string') cls = learnerEntry(`${cj.variant}_adapter`).referenceClass;
   if (!cls) throw new Error(`${where}: neither "wrapper_class" nor "variant" names the adapter`);
   // The three flags and adapter_dim may also sit at the top level of case.json.
-  for (const k of ['adapter_dim', 'adapter_in_v', 'adapter_in_l', 'adapter_in_cond']) if (kw[k] === undefined && cj[k] !== undefined) kw[k] = cj[k];
+  for (const k of ['adapter_dim', 'adapter_in_v', 'adapter_in_l', 'adapter_in_cond'])
+    if (kw[k] === undefined && cj[k] !== undefined) kw[k] = cj[k];
   learnerForReferenceClass(cls); // names the known classes when it is none of them
   return learnerFromReference({ class: cls, ...kw });
 }
@@ -100,17 +101,30 @@ function recipeDifferences(cj: Json, learner: string, loss: DiceCEOptions): stri
   if (!tc) return [];
   if (!recipe) return [`learner ${learner} has no reference recipe`];
   const r = recipe.config as Json;
-  const opt = (tc.optimizer ?? {}) as Json, sch = (tc.scheduler ?? {}) as Json, es = (tc.early_stopping ?? {}) as Json;
-  const plateau = (r.plateau ?? {}) as Json, early = (r.earlyStopping ?? {}) as Json, rl = (r.loss ?? {}) as DiceCEOptions;
+  const opt = (tc.optimizer ?? {}) as Json,
+    sch = (tc.scheduler ?? {}) as Json,
+    es = (tc.early_stopping ?? {}) as Json;
+  const plateau = (r.plateau ?? {}) as Json,
+    early = (r.earlyStopping ?? {}) as Json,
+    rl = (r.loss ?? {}) as DiceCEOptions;
   const pairs: [string, unknown, unknown][] = [
-    ['lr', opt.lr, r.lr], ['weight_decay', opt.weight_decay, r.weightDecay], ['gradient_clip_val', tc.gradient_clip_val, r.gradClipNorm],
-    ['scheduler.factor', sch.factor, plateau.factor], ['scheduler.patience', sch.patience, plateau.patience],
-    ['min_epochs', tc.min_epochs, r.minEpochs], ['max_epochs', tc.max_epochs, r.maxEpochs],
-    ['early_stopping.patience', es.patience, early.patience], ['early_stopping.min_delta', es.min_delta, early.minDelta],
+    ['lr', opt.lr, r.lr],
+    ['weight_decay', opt.weight_decay, r.weightDecay],
+    ['gradient_clip_val', tc.gradient_clip_val, r.gradClipNorm],
+    ['scheduler.factor', sch.factor, plateau.factor],
+    ['scheduler.patience', sch.patience, plateau.patience],
+    ['min_epochs', tc.min_epochs, r.minEpochs],
+    ['max_epochs', tc.max_epochs, r.maxEpochs],
+    ['early_stopping.patience', es.patience, early.patience],
+    ['early_stopping.min_delta', es.min_delta, early.minDelta],
     ['early_stopping.monitor', es.monitor === undefined ? undefined : monitorOfCase(es.monitor, es.mode), early.monitor],
-    ['loss.lambda_dice', loss.lambdaDice, rl.lambdaDice], ['loss.lambda_ce', loss.lambdaCe, rl.lambdaCe], ['loss input', loss.appliedTo, rl.appliedTo],
+    ['loss.lambda_dice', loss.lambdaDice, rl.lambdaDice],
+    ['loss.lambda_ce', loss.lambdaCe, rl.lambdaCe],
+    ['loss input', loss.appliedTo, rl.appliedTo],
   ];
-  return pairs.filter(([, c, ours]) => c !== undefined && c !== ours).map(([k, c, ours]) => `${k}: case ${JSON.stringify(c)}, recipe ${JSON.stringify(ours)}`);
+  return pairs
+    .filter(([, c, ours]) => c !== undefined && c !== ours)
+    .map(([k, c, ours]) => `${k}: case ${JSON.stringify(c)}, recipe ${JSON.stringify(ours)}`);
 }
 
 /** A Lightning monitor key and mode as our `earlyStopping.monitor` (`val/dice_epoch`, max -> val_dice). */
@@ -136,7 +150,9 @@ function baseMismatches(root: string, cj: Json): string[] {
 /** Fixture-named tensors of one forward. */
 function outputsOf(seg: PromptedClipSeg, o: PromptedOutput): Map<string, Tensor> {
   const m = new Map<string, Tensor>([
-    ['logits', o.logits], ['conditional_embeddings', o.conditionalEmbeddings], ['text_projection_output', o.textProjectionOutput],
+    ['logits', o.logits],
+    ['conditional_embeddings', o.conditionalEmbeddings],
+    ['text_projection_output', o.textProjectionOutput],
     ['decoder_features', o.decoderFeatures],
   ]);
   o.visionActivations?.forEach((a, i) => m.set(`vision_activation.layer${seg.model.extractLayers[i]}`, a));
@@ -177,12 +193,20 @@ export function runAdapterCase(dir: string, cj: Json): CaseResult {
     const missing = listed.filter((p) => !trainable.has(p.name)).map((p) => p.name);
     const extra = [...trainable.keys()].filter((k) => !listed.some((p) => p.name === k));
     const badShape = listed.filter((p) => trainable.has(p.name) && trainable.get(p.name)!.shape.join(',') !== p.shape.join(','));
-    tensors.trainable_names = missing.length || extra.length || badShape.length
-      ? fail(`missing ${missing.join(', ') || '-'}; unexpected ${extra.join(', ') || '-'}; shapes ${badShape.map((p) => `${p.name} [${trainable.get(p.name)!.shape.join(', ')}] != [${p.shape.join(', ')}]`).join(', ') || '-'}`)
-      : ok();
+    tensors.trainable_names =
+      missing.length || extra.length || badShape.length
+        ? fail(
+            `missing ${missing.join(', ') || '-'}; unexpected ${extra.join(', ') || '-'}; shapes ${badShape.map((p) => `${p.name} [${trainable.get(p.name)!.shape.join(', ')}] != [${p.shape.join(', ')}]`).join(', ') || '-'}`,
+          )
+        : ok();
     const count = seg.numParameters(true);
-    if (typeof cj.num_trainable_parameters === 'number') tensors.trainable_count = compareArrays([count], [cj.num_trainable_parameters], TOL.exact);
-    if (!tensors.trainable_names.pass) return { tensors, notes: [`clipseg + ${name} ${JSON.stringify(options)}: its trainable tensors are not the case's; nothing else compared`] };
+    if (typeof cj.num_trainable_parameters === 'number')
+      tensors.trainable_count = compareArrays([count], [cj.num_trainable_parameters], TOL.exact);
+    if (!tensors.trainable_names.pass)
+      return {
+        tensors,
+        notes: [`clipseg + ${name} ${JSON.stringify(options)}: its trainable tensors are not the case's; nothing else compared`],
+      };
     loadStateStrict(trainable, files.get('params_init.safetensors')!, 'parity', join(dir, 'params_init.safetensors'));
 
     const pixels = need('inputs.safetensors', 'pixel_values');
@@ -221,7 +245,11 @@ export function runAdapterCase(dir: string, cj: Json): CaseResult {
       try {
         if (g) sq += tidy(() => g.to('float64').square().sum().item());
         const exp = grads.get(k);
-        if (noGradNames.has(k) || !exp) tensors[`grad.${k}`] = g === null ? ok() : fail(noGradNames.has(k) ? 'the reference gives this tensor no gradient' : 'no reference gradient to compare');
+        if (noGradNames.has(k) || !exp)
+          tensors[`grad.${k}`] =
+            g === null
+              ? ok()
+              : fail(noGradNames.has(k) ? 'the reference gives this tensor no gradient' : 'no reference gradient to compare');
         else tensors[`grad.${k}`] = g ? tidy(() => compareTensors(g, exp, gradTol)) : fail('no gradient');
       } finally {
         g?.dispose();

@@ -37,40 +37,43 @@ export function computeClipsegBaseOutputs(model: CLIPSegForImageSegmentation, in
     if (!t) throw new Error(`clipseg parity: inputs.safetensors has no "${k}"`);
     return t;
   };
-  return noGrad(() => tidy(() => {
-    const out = new Map<string, Tensor>();
-    const pixels = need('pixel_values');
-    const main = model.forward(pixels, { inputIds: need('input_ids'), attentionMask: need('attention_mask') }, { fullVision: true });
-    out.set('logits', main.logits);
-    out.set('conditional_embeddings', main.conditionalEmbeddings);
-    out.set('text_last_hidden_state', main.textLastHiddenState!);
-    out.set('text_pooled_output', main.textPooledOutput!);
-    out.set('vision_pooled_projected', model.clip.visual_projection.forward(main.visionPooledOutput!));
-    main.visionHiddenStates.forEach((h, k) => out.set(`vision_hidden_states.${k}`, h));
-    model.extractLayers.forEach((l, i) => out.set(`vision_activation.layer${l}`, main.visionActivations[i]!));
-    out.set('decoder_features', main.decoderFeatures);
+  return noGrad(() =>
+    tidy(() => {
+      const out = new Map<string, Tensor>();
+      const pixels = need('pixel_values');
+      const main = model.forward(pixels, { inputIds: need('input_ids'), attentionMask: need('attention_mask') }, { fullVision: true });
+      out.set('logits', main.logits);
+      out.set('conditional_embeddings', main.conditionalEmbeddings);
+      out.set('text_last_hidden_state', main.textLastHiddenState!);
+      out.set('text_pooled_output', main.textPooledOutput!);
+      out.set('vision_pooled_projected', model.clip.visual_projection.forward(main.visionPooledOutput!));
+      main.visionHiddenStates.forEach((h, k) => out.set(`vision_hidden_states.${k}`, h));
+      model.extractLayers.forEach((l, i) => out.set(`vision_activation.layer${l}`, main.visionActivations[i]!));
+      out.set('decoder_features', main.decoderFeatures);
 
-    const native = model.forward(need('pixel_values_native'), { inputIds: need('input_ids'), attentionMask: need('attention_mask') });
-    out.set('logits_native', native.logits);
-    out.set('decoder_features_native', native.decoderFeatures);
+      const native = model.forward(need('pixel_values_native'), { inputIds: need('input_ids'), attentionMask: need('attention_mask') });
+      out.set('logits_native', native.logits);
+      out.set('decoder_features_native', native.decoderFeatures);
 
-    const pad77 = model.forward(pixels, { inputIds: need('input_ids_pad77'), attentionMask: need('attention_mask_pad77') });
-    out.set('logits_pad77', pad77.logits);
-    out.set('conditional_embeddings_pad77', pad77.conditionalEmbeddings);
+      const pad77 = model.forward(pixels, { inputIds: need('input_ids_pad77'), attentionMask: need('attention_mask_pad77') });
+      out.set('logits_pad77', pad77.logits);
+      out.set('conditional_embeddings_pad77', pad77.conditionalEmbeddings);
 
-    const [B, H, W] = main.logits.shape as [number, number, number];
-    const l = diceCELoss(main.logits.view(B, 1, H, W), need('labels'));
-    out.set('dicece_loss', l.loss);
-    out.set('dice_loss', l.dice);
-    out.set('bce_loss', l.bce);
-    for (const t of out.values()) keep(t);
-    return out;
-  }));
+      const [B, H, W] = main.logits.shape as [number, number, number];
+      const l = diceCELoss(main.logits.view(B, 1, H, W), need('labels'));
+      out.set('dicece_loss', l.loss);
+      out.set('dice_loss', l.dice);
+      out.set('bce_loss', l.bce);
+      for (const t of out.values()) keep(t);
+      return out;
+    }),
+  );
 }
 
 export const clipsegBaseKind: CaseKind = {
   name: 'clipseg-base',
-  matches: (dir) => isClipsegConfig(dir) && ['model.safetensors', 'inputs.safetensors', 'outputs.safetensors'].every((f) => existsSync(join(dir, f))),
+  matches: (dir) =>
+    isClipsegConfig(dir) && ['model.safetensors', 'inputs.safetensors', 'outputs.safetensors'].every((f) => existsSync(join(dir, f))),
   run(dir): CaseResult {
     const model = CLIPSegForImageSegmentation.fromPretrained(dir);
     const inputs = loadSafetensors(join(dir, 'inputs.safetensors')).tensors;
@@ -83,7 +86,12 @@ export const clipsegBaseKind: CaseKind = {
       for (const [name, exp] of expected) {
         const got = actual.get(name);
         if (!got) {
-          tensors[name] = { pass: false, max_abs: Infinity, max_rel: Infinity, error: 'not a base-model output this kind knows how to compute' };
+          tensors[name] = {
+            pass: false,
+            max_abs: Infinity,
+            max_rel: Infinity,
+            error: 'not a base-model output this kind knows how to compute',
+          };
           continue;
         }
         tensors[name] = tidy(() => compareTensors(got, exp, clipsegTolerance(name)));

@@ -43,40 +43,42 @@ export function runCrisBaseCase(dir: string, caseJson: Record<string, unknown>):
     const tensors: Record<string, TensorReport> = {};
     const notes: string[] = [];
     const seen = new Set<string>();
-    noGrad(() => tidy(() => {
-      const out = model.forward({
-        pixelValues: need(inputs, 'pixel_values', inFile),
-        inputIds: need(inputs, 'input_ids', inFile),
-        attentionMask: inputs.get('attention_mask') ?? null,
-      });
-      for (const [name, [field, tol]] of Object.entries(FIELDS)) {
-        const e = expected.get(name);
-        if (!e) continue;
-        tensors[name] = compareTensors(out[field] as Tensor, e, tol);
-        seen.add(name);
-      }
-      const pm = expected.get('pad_mask');
-      if (pm) {
-        tensors.pad_mask = compareTensors(out.padMask.to(pm.dtype), pm, TOL.exact);
-        seen.add('pad_mask');
-      }
-      const loss = expected.get('dicece_loss');
-      if (loss) {
-        const l = diceCELoss(out.logits, need(inputs, 'labels', inFile), { lambdaDice: 1, lambdaCe: 0.2 });
-        tensors.dicece_loss = compareTensors(l.loss, loss, TOL.loss);
-        seen.add('dicece_loss');
-      }
-      const l77 = expected.get('logits_pad77');
-      if (l77) {
-        const o77 = model.forward({
+    noGrad(() =>
+      tidy(() => {
+        const out = model.forward({
           pixelValues: need(inputs, 'pixel_values', inFile),
-          inputIds: need(inputs, 'input_ids_pad77', inFile),
-          attentionMask: inputs.get('attention_mask_pad77') ?? null,
+          inputIds: need(inputs, 'input_ids', inFile),
+          attentionMask: inputs.get('attention_mask') ?? null,
         });
-        tensors.logits_pad77 = compareTensors(o77.logits, l77, TOL.logits);
-        seen.add('logits_pad77');
-      }
-    }));
+        for (const [name, [field, tol]] of Object.entries(FIELDS)) {
+          const e = expected.get(name);
+          if (!e) continue;
+          tensors[name] = compareTensors(out[field] as Tensor, e, tol);
+          seen.add(name);
+        }
+        const pm = expected.get('pad_mask');
+        if (pm) {
+          tensors.pad_mask = compareTensors(out.padMask.to(pm.dtype), pm, TOL.exact);
+          seen.add('pad_mask');
+        }
+        const loss = expected.get('dicece_loss');
+        if (loss) {
+          const l = diceCELoss(out.logits, need(inputs, 'labels', inFile), { lambdaDice: 1, lambdaCe: 0.2 });
+          tensors.dicece_loss = compareTensors(l.loss, loss, TOL.loss);
+          seen.add('dicece_loss');
+        }
+        const l77 = expected.get('logits_pad77');
+        if (l77) {
+          const o77 = model.forward({
+            pixelValues: need(inputs, 'pixel_values', inFile),
+            inputIds: need(inputs, 'input_ids_pad77', inFile),
+            attentionMask: inputs.get('attention_mask_pad77') ?? null,
+          });
+          tensors.logits_pad77 = compareTensors(o77.logits, l77, TOL.logits);
+          seen.add('logits_pad77');
+        }
+      }),
+    );
     for (const name of expected.keys()) {
       if (!seen.has(name)) {
         tensors[name] = { pass: false, max_abs: Infinity, max_rel: Infinity, error: 'no CRIS output corresponds to this fixture tensor' };
@@ -96,8 +98,14 @@ export const crisBaseKind: CaseKind = {
   matches(dir, caseJson) {
     if (!caseJson || 'wrapper_class' in caseJson) return false;
     const mc = caseJson.model_config as Record<string, unknown> | undefined;
-    return typeof mc === 'object' && mc !== null && typeof mc.cris === 'object' && typeof mc.clip === 'object' &&
-      existsSync(join(dir, 'model.safetensors')) && existsSync(join(dir, 'outputs.safetensors'));
+    return (
+      typeof mc === 'object' &&
+      mc !== null &&
+      typeof mc.cris === 'object' &&
+      typeof mc.clip === 'object' &&
+      existsSync(join(dir, 'model.safetensors')) &&
+      existsSync(join(dir, 'outputs.safetensors'))
+    );
   },
   run(dir, caseJson) {
     return runCrisBaseCase(dir, caseJson ?? {});

@@ -8,7 +8,11 @@ import { join, resolve, sep } from 'node:path';
 import { decodeMask, readMaskGray } from '../../data/image.js';
 import { loadSafetensors, tensor, tidy, dispose } from '../../torch/index.js';
 import {
-  modelSideScores, originalSizePrediction, originalSizeScores, protocolMeans, type ProtocolSample,
+  modelSideScores,
+  originalSizePrediction,
+  originalSizeScores,
+  protocolMeans,
+  type ProtocolSample,
 } from '../../inference/protocols.js';
 import { compareArrays, type TensorReport } from '../compare.js';
 import type { CaseKind, CaseResult } from '../runner.js';
@@ -47,8 +51,10 @@ const scalar = (a: number, b: number, atol: number): TensorReport => compareArra
 
 /** The reference's PNG vs ours: at most `maxFraction` of pixels differ, by at most one level. */
 function comparePng(ours: Uint8Array, expected: Uint8Array, maxFraction = 1e-3): TensorReport {
-  if (ours.length !== expected.length) return { pass: false, max_abs: Infinity, max_rel: Infinity, error: `${ours.length} pixels, expected ${expected.length}` };
-  let differ = 0, maxAbs = 0;
+  if (ours.length !== expected.length)
+    return { pass: false, max_abs: Infinity, max_rel: Infinity, error: `${ours.length} pixels, expected ${expected.length}` };
+  let differ = 0,
+    maxAbs = 0;
   for (let i = 0; i < ours.length; i++) {
     const d = Math.abs(ours[i]! - expected[i]!);
     if (d > 0) differ++;
@@ -56,7 +62,12 @@ function comparePng(ours: Uint8Array, expected: Uint8Array, maxFraction = 1e-3):
   }
   const fraction = differ / ours.length;
   const pass = maxAbs <= 1 && fraction <= maxFraction;
-  return { pass, max_abs: maxAbs, max_rel: fraction, ...(pass ? {} : { error: `${differ} of ${ours.length} pixels differ (max ${maxAbs} levels)` }) };
+  return {
+    pass,
+    max_abs: maxAbs,
+    max_rel: fraction,
+    ...(pass ? {} : { error: `${differ} of ${ours.length} pixels differ (max ${maxAbs} levels)` }),
+  };
 }
 
 export const evalProtocolKind: CaseKind = {
@@ -106,13 +117,15 @@ export const evalProtocolKind: CaseKind = {
           out[`sample${i}.original_size.dice`] = scalar(scores.dice, s.original_size.dice, perTol);
           if (s.original_size.iou !== undefined) out[`sample${i}.original_size.iou`] = scalar(scores.iou, s.original_size.iou, perTol);
         }
-        if (s.model_resolution_reference) out[`sample${i}.model_resolution_reference.dice`] = scalar(ref[i]!.dice, s.model_resolution_reference.dice, perTol);
+        if (s.model_resolution_reference)
+          out[`sample${i}.model_resolution_reference.dice`] = scalar(ref[i]!.dice, s.model_resolution_reference.dice, perTol);
       }
 
       const e = c.expected ?? {};
       const refMeans = protocolMeans('model-resolution-reference', ref);
       const origMeans = protocolMeans('original-size', orig);
-      const mr = e.model_resolution_reference, os = e.original_size;
+      const mr = e.model_resolution_reference,
+        os = e.original_size;
       if (mr?.dice_mean !== undefined) out['model_resolution_reference.dice_mean'] = scalar(refMeans.dice, mr.dice_mean, meanTol);
       if (mr?.iou_global !== undefined) out['model_resolution_reference.iou_global'] = scalar(refMeans.iou, mr.iou_global, meanTol);
       if (os?.dice_mean !== undefined) out['original_size.dice_mean'] = scalar(origMeans.dice, os.dice_mean, meanTol);

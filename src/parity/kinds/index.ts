@@ -9,4 +9,12 @@ import { evalProtocolKind } from './eval-protocol.js';
 import { trainingKind } from './training.js';
 import { adapterKind } from './adapter.js';
 
-export const caseKinds: CaseKind[] = [tokenizerKind, clipsegBaseKind, crisBaseKind, learnerKind, adapterKind, evalProtocolKind, trainingKind];
+export const caseKinds: CaseKind[] = [
+  tokenizerKind,
+  clipsegBaseKind,
+  crisBaseKind,
+  learnerKind,
+  adapterKind,
+  evalProtocolKind,
+  trainingKind,
+];

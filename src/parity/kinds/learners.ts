@@ -22,7 +22,13 @@ import { loadStateStrict } from '../../tuning/common.js';
 import { TOL, compareArrays, compareTensors, type TensorReport, type Tolerance } from '../compare.js';
 import type { CaseKind, CaseResult } from '../runner.js';
 
-const CASE_FILES = ['params_init.safetensors', 'grads.safetensors', 'adamw_step1.safetensors', 'adamw_step2.safetensors', 'outputs.safetensors'];
+const CASE_FILES = [
+  'params_init.safetensors',
+  'grads.safetensors',
+  'adamw_step1.safetensors',
+  'adamw_step2.safetensors',
+  'outputs.safetensors',
+];
 
 type Segmenter = PromptedClipSeg | PromptedCris;
 
@@ -51,11 +57,17 @@ function findTokenizerDir(from: string): string | null {
 }
 
 /** Builds the segmenter a learner case describes (reference quirks, base model from two folders up). */
-export function buildCaseSegmenter(dir: string, cj: Record<string, unknown>): { segmenter: Segmenter; root: string; family: 'clipseg' | 'cris' } {
+export function buildCaseSegmenter(
+  dir: string,
+  cj: Record<string, unknown>,
+): { segmenter: Segmenter; root: string; family: 'clipseg' | 'cris' } {
   const section = cj.context_learner as Record<string, unknown> | undefined;
   if (!section || typeof section !== 'object') throw new Error(`${join(dir, 'case.json')}: no "context_learner" section`);
   return buildReferenceSegmenter({
-    caseFile: join(dir, 'case.json'), root: resolve(dir, '..', '..'), wrapper: String(cj.wrapper_class), section,
+    caseFile: join(dir, 'case.json'),
+    root: resolve(dir, '..', '..'),
+    wrapper: String(cj.wrapper_class),
+    section,
     initializerIds: (cj.context_initializer_token_ids ?? null) as number[] | number[][] | null,
     wrapperKwargs: (cj.wrapper_kwargs ?? {}) as Record<string, unknown>,
   });
@@ -80,7 +92,8 @@ export function buildReferenceSegmenter(spec: ReferenceWrapperSpec): { segmenter
   const dir = dirname(caseFile);
   const { name, options } = learnerFromReference(spec.section, spec.initializerIds);
   const kw = spec.wrapperKwargs;
-  if (kw.freeze_all === false) throw new Error(`${caseFile}: wrapper_kwargs.freeze_all false is not supported (the reference trains with freeze_all true)`);
+  if (kw.freeze_all === false)
+    throw new Error(`${caseFile}: wrapper_kwargs.freeze_all false is not supported (the reference trains with freeze_all true)`);
   const wrapperOptions = {
     quirks: 'reference' as const,
     useNewLastLayer: (kw.use_new_last_layer as boolean | undefined) ?? false,
@@ -88,7 +101,8 @@ export function buildReferenceSegmenter(spec: ReferenceWrapperSpec): { segmenter
     residualRatio: (kw.residual_ratio as number | undefined) ?? 0.5,
     noFreezeLastLayer: (kw.no_freeze_last_layer as boolean | undefined) ?? false,
   };
-  const needsTokenizer = options.contextInitializer !== null && options.contextInitializer !== undefined && options.contextInitializerIds === undefined;
+  const needsTokenizer =
+    options.contextInitializer !== null && options.contextInitializer !== undefined && options.contextInitializerIds === undefined;
   // The wrapper class names the base-model family (the registry lists each learner's wrappers).
   const family = familyForReferenceWrapper(wrapper);
   if (family === 'clipseg') {
@@ -96,11 +110,18 @@ export function buildReferenceSegmenter(spec: ReferenceWrapperSpec): { segmenter
     let tokenizer = model.tokenizer;
     if (!tokenizer && needsTokenizer) {
       const t = findTokenizerDir(root);
-      if (!t) throw new Error(`${dir}: the context initializer needs a tokenizer (no context_initializer_token_ids in case.json, no vocab.json near the fixtures)`);
+      if (!t)
+        throw new Error(
+          `${dir}: the context initializer needs a tokenizer (no context_initializer_token_ids in case.json, no vocab.json near the fixtures)`,
+        );
       tokenizer = ClipTokenizer.fromDir(t);
     }
     try {
-      return { segmenter: new PromptedClipSeg(model, { ...wrapperOptions, learner: name, learnerOptions: options, tokenizer }), root, family: 'clipseg' };
+      return {
+        segmenter: new PromptedClipSeg(model, { ...wrapperOptions, learner: name, learnerOptions: options, tokenizer }),
+        root,
+        family: 'clipseg',
+      };
     } catch (e) {
       model.dispose();
       throw e;
@@ -114,10 +135,17 @@ export function buildReferenceSegmenter(spec: ReferenceWrapperSpec): { segmenter
       loadCrisWeights(model, join(root, 'model.safetensors'));
       if (needsTokenizer) {
         const t = findTokenizerDir(root);
-        if (!t) throw new Error(`${dir}: the context initializer needs a tokenizer (no context_initializer_token_ids, no vocab.json near the fixtures)`);
+        if (!t)
+          throw new Error(
+            `${dir}: the context initializer needs a tokenizer (no context_initializer_token_ids, no vocab.json near the fixtures)`,
+          );
         tokenizer = ClipTokenizer.fromDir(t);
       }
-      return { segmenter: new PromptedCris(model, { ...wrapperOptions, learner: name, learnerOptions: options, tokenizer }), root, family: 'cris' };
+      return {
+        segmenter: new PromptedCris(model, { ...wrapperOptions, learner: name, learnerOptions: options, tokenizer }),
+        root,
+        family: 'cris',
+      };
     } catch (e) {
       model.dispose();
       throw e;
@@ -141,8 +169,17 @@ function intermediates(family: 'clipseg' | 'cris', seg: Segmenter, out: Prompted
   } else {
     const o = out as PromptedCrisOutput;
     m.set('logits', o.output);
-    for (const [k, v] of [['vis_c3', o.visC3], ['vis_c4', o.visC4], ['vis_c5', o.visC5], ['text_features', o.textFeatures], ['text_state', o.textState],
-      ['fpn_out', o.fpnOut], ['decoder_out', o.decoderOut], ['proj_out', o.projOut]] as const) m.set(k, v);
+    for (const [k, v] of [
+      ['vis_c3', o.visC3],
+      ['vis_c4', o.visC4],
+      ['vis_c5', o.visC5],
+      ['text_features', o.textFeatures],
+      ['text_state', o.textState],
+      ['fpn_out', o.fpnOut],
+      ['decoder_out', o.decoderOut],
+      ['proj_out', o.projOut],
+    ] as const)
+      m.set(k, v);
     m.set('pad_mask', o.padMask.long());
   }
   return m;
@@ -178,11 +215,15 @@ export function runLearnerCase(dir: string, cj: Record<string, unknown>): CaseRe
     const missing = namesRef.filter((k) => !trainable.has(k));
     const extra = namesOurs.filter((k) => !namesRef.includes(k));
     const badShape = listed.filter((p) => trainable.has(p.name) && trainable.get(p.name)!.shape.join(',') !== p.shape.join(','));
-    tensors.trainable_names = missing.length || extra.length || badShape.length
-      ? fail(`missing ${missing.join(', ') || '-'}; unexpected ${extra.join(', ') || '-'}; shapes ${badShape.map((p) => `${p.name} [${trainable.get(p.name)!.shape.join(', ')}] != [${p.shape.join(', ')}]`).join(', ') || '-'}`)
-      : ok();
+    tensors.trainable_names =
+      missing.length || extra.length || badShape.length
+        ? fail(
+            `missing ${missing.join(', ') || '-'}; unexpected ${extra.join(', ') || '-'}; shapes ${badShape.map((p) => `${p.name} [${trainable.get(p.name)!.shape.join(', ')}] != [${p.shape.join(', ')}]`).join(', ') || '-'}`,
+          )
+        : ok();
     const count = seg.numParameters(true);
-    if (typeof cj.num_trainable_parameters === 'number') tensors.trainable_count = compareArrays([count], [cj.num_trainable_parameters], TOL.exact);
+    if (typeof cj.num_trainable_parameters === 'number')
+      tensors.trainable_count = compareArrays([count], [cj.num_trainable_parameters], TOL.exact);
     loadStateStrict(trainable, files.get('params_init.safetensors')!, 'parity', join(dir, 'params_init.safetensors'));
 
     const text = { inputIds: need(inputs, 'input_ids', 'inputs'), attentionMask: need(inputs, 'attention_mask', 'inputs') };
@@ -209,7 +250,10 @@ export function runLearnerCase(dir: string, cj: Record<string, unknown>): CaseRe
       try {
         const exp = grads.get(name);
         if (noGradNames.has(name) || !exp) {
-          tensors[`grad.${name}`] = g === null ? ok() : fail(noGradNames.has(name) ? 'the reference gives this parameter no gradient' : 'no reference gradient to compare');
+          tensors[`grad.${name}`] =
+            g === null
+              ? ok()
+              : fail(noGradNames.has(name) ? 'the reference gives this parameter no gradient' : 'no reference gradient to compare');
         } else {
           tensors[`grad.${name}`] = g ? tidy(() => compareTensors(g, exp, TOL.grads)) : fail('no gradient');
         }
@@ -221,10 +265,15 @@ export function runLearnerCase(dir: string, cj: Record<string, unknown>): CaseRe
 
     // The pad-77 input (truncation path), no grad, initial parameters.
     if (expected.has('logits_pad77')) {
-      noGrad(() => tidy(() => {
-        const o = seg.forwardDetailed(pixels, { inputIds: need(inputs, 'input_ids_pad77', 'inputs'), attentionMask: need(inputs, 'attention_mask_pad77', 'inputs') });
-        cmp('logits_pad77', intermediates(family, seg, o).get('logits'), expected.get('logits_pad77'));
-      }));
+      noGrad(() =>
+        tidy(() => {
+          const o = seg.forwardDetailed(pixels, {
+            inputIds: need(inputs, 'input_ids_pad77', 'inputs'),
+            attentionMask: need(inputs, 'attention_mask_pad77', 'inputs'),
+          });
+          cmp('logits_pad77', intermediates(family, seg, o).get('logits'), expected.get('logits_pad77'));
+        }),
+      );
     }
 
     // AdamW over the trainable tensors (torch.optim.AdamW(trainable, lr=1e-3, weight_decay=1e-2)).
@@ -233,7 +282,9 @@ export function runLearnerCase(dir: string, cj: Record<string, unknown>): CaseRe
       const compareParams = (file: string): void => {
         for (const [name, exp] of files.get(file)!) {
           const p = trainable.get(name);
-          tensors[`${file.replace('.safetensors', '')}.${name}`] = p ? tidy(() => compareTensors(p, exp, TOL.adamw)) : fail('not a trainable parameter here');
+          tensors[`${file.replace('.safetensors', '')}.${name}`] = p
+            ? tidy(() => compareTensors(p, exp, TOL.adamw))
+            : fail('not a trainable parameter here');
         }
       };
       opt.step();
@@ -251,8 +302,11 @@ export function runLearnerCase(dir: string, cj: Record<string, unknown>): CaseRe
     } finally {
       opt.dispose();
     }
-    for (const name of expected.keys()) if (!seen.has(name)) tensors[name] = fail('no output of this kind corresponds to this fixture tensor');
-    notes.push(`${family} + ${seg.context_learner?.name ?? 'none'} depth ${seg.context_learner?.depth ?? 0}, quirks reference, ${count} trainable values`);
+    for (const name of expected.keys())
+      if (!seen.has(name)) tensors[name] = fail('no output of this kind corresponds to this fixture tensor');
+    notes.push(
+      `${family} + ${seg.context_learner?.name ?? 'none'} depth ${seg.context_learner?.depth ?? 0}, quirks reference, ${count} trainable values`,
+    );
     return { tensors, notes };
   } finally {
     seg.zeroGrad();
@@ -266,8 +320,13 @@ export function runLearnerCase(dir: string, cj: Record<string, unknown>): CaseRe
 export const learnerKind: CaseKind = {
   name: 'learner',
   matches(dir, cj) {
-    return cj !== null && typeof cj.wrapper_class === 'string' && typeof cj.context_learner === 'object' && cj.context_learner !== null &&
-      existsSync(join(dir, 'params_init.safetensors'));
+    return (
+      cj !== null &&
+      typeof cj.wrapper_class === 'string' &&
+      typeof cj.context_learner === 'object' &&
+      cj.context_learner !== null &&
+      existsSync(join(dir, 'params_init.safetensors'))
+    );
   },
   run(dir, cj) {
     return runLearnerCase(dir, cj ?? {});

@@ -5,7 +5,14 @@ import { ClipTokenizer } from '../../models/clip/tokenizer.js';
 import type { CaseKind, CaseResult } from '../runner.js';
 import type { TensorReport } from '../compare.js';
 
-interface TokCase { text: string; bpe_tokens?: string[]; input_ids: number[]; attention_mask: number[]; input_ids_padded_77?: number[]; attention_mask_padded_77?: number[] }
+interface TokCase {
+  text: string;
+  bpe_tokens?: string[];
+  input_ids: number[];
+  attention_mask: number[];
+  input_ids_padded_77?: number[];
+  attention_mask_padded_77?: number[];
+}
 interface TokFile {
   cases: TokCase[];
   context_initializer?: { text: string; ids_no_special_tokens: number[] };
@@ -14,7 +21,12 @@ interface TokFile {
 
 function exact(name: string, a: unknown, b: unknown, out: Record<string, TensorReport>): void {
   const same = JSON.stringify(a) === JSON.stringify(b);
-  out[name] = { pass: same, max_abs: same ? 0 : 1, max_rel: same ? 0 : 1, ...(same ? {} : { error: `got ${JSON.stringify(a)}, expected ${JSON.stringify(b)}` }) };
+  out[name] = {
+    pass: same,
+    max_abs: same ? 0 : 1,
+    max_rel: same ? 0 : 1,
+    ...(same ? {} : { error: `got ${JSON.stringify(a)}, expected ${JSON.stringify(b)}` }),
+  };
 }
 
 export const tokenizerKind: CaseKind = {
@@ -36,7 +48,12 @@ export const tokenizerKind: CaseKind = {
       }
     });
     if (f.context_initializer) {
-      exact('context_initializer', tok.encode(f.context_initializer.text, { addSpecialTokens: false }).inputIds, f.context_initializer.ids_no_special_tokens, out);
+      exact(
+        'context_initializer',
+        tok.encode(f.context_initializer.text, { addSpecialTokens: false }).inputIds,
+        f.context_initializer.ids_no_special_tokens,
+        out,
+      );
     }
     if (f.batch_padded_to_longest) {
       const b = tok.encodeBatch(f.batch_padded_to_longest.texts, { padding: 'longest' });

@@ -53,7 +53,8 @@ const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && 
 export function readTrainingCase(dir: string, cj: Json): TrainingCase {
   const caseFile = join(dir, 'case.json');
   const field = (path: string): unknown => path.split('.').reduce<unknown>((o, k) => (isObj(o) ? o[k] : undefined), cj);
-  const bad = (path: string, expected: string): Error => new Error(`${caseFile}: field "${path}": expected ${expected}, got ${JSON.stringify(field(path)) ?? 'nothing'}`);
+  const bad = (path: string, expected: string): Error =>
+    new Error(`${caseFile}: field "${path}": expected ${expected}, got ${JSON.stringify(field(path)) ?? 'nothing'}`);
   const num = (path: string): number => {
     const v = field(path);
     if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(path, 'a number');
@@ -86,16 +87,20 @@ export function readTrainingCase(dir: string, cj: Json): TrainingCase {
   const tolerances = obj('tolerances');
   const tolerance = (key: string, rtolKey = 'rtol', mode?: Tolerance['mode']): Tolerance => {
     const t = tolerances[key];
-    const atol = isObj(t) ? t.atol ?? 0 : undefined, rtol = isObj(t) ? t[rtolKey] ?? 0 : undefined;
+    const atol = isObj(t) ? (t.atol ?? 0) : undefined,
+      rtol = isObj(t) ? (t[rtolKey] ?? 0) : undefined;
     if (typeof atol !== 'number' || typeof rtol !== 'number') {
-      throw new Error(`${caseFile}: field "tolerances" key "${key}": expected {atol, ${rtolKey}} numbers, got ${JSON.stringify(t) ?? 'nothing'}`);
+      throw new Error(
+        `${caseFile}: field "tolerances" key "${key}": expected {atol, ${rtolKey}} numbers, got ${JSON.stringify(t) ?? 'nothing'}`,
+      );
     }
     return { atol, rtol, ...(mode ? { mode } : {}) };
   };
 
   // The base model: a folder relative to the case, its files' hashes checked when given.
   const baseDir = resolve(dir, str('base_model.dir'));
-  if (!existsSync(baseDir) || !statSync(baseDir).isDirectory()) throw new Error(`${caseFile}: field "base_model.dir": ${baseDir} is not a folder`);
+  if (!existsSync(baseDir) || !statSync(baseDir).isDirectory())
+    throw new Error(`${caseFile}: field "base_model.dir": ${baseDir} is not a folder`);
   const hashes = field('base_model.sha256');
   if (hashes !== undefined) {
     if (!isObj(hashes)) throw bad('base_model.sha256', 'an object mapping file names to sha256 hex digests');
@@ -103,7 +108,10 @@ export function readTrainingCase(dir: string, cj: Json): TrainingCase {
       const file = join(baseDir, f);
       if (!existsSync(file)) throw new Error(`${caseFile}: field "base_model.sha256": ${file} not found`);
       const got = createHash('sha256').update(readFileSync(file)).digest('hex');
-      if (got !== want) throw new Error(`${caseFile}: base model file ${file} has sha256 ${got}, the case expects ${String(want)} (another base model than the one the case was made with)`);
+      if (got !== want)
+        throw new Error(
+          `${caseFile}: base model file ${file} has sha256 ${got}, the case expects ${String(want)} (another base model than the one the case was made with)`,
+        );
     }
   }
 
@@ -120,12 +128,17 @@ export function readTrainingCase(dir: string, cj: Json): TrainingCase {
       return g[key];
     };
     return {
-      trainableNames: names(g.trainable_names, `${p}.trainable_names`), lr: num1('lr'), weightDecay: num1('weight_decay'),
-      betas: pair(g.betas, `${p}.betas`), eps: num1('eps'), amsgrad: g.amsgrad === true,
+      trainableNames: names(g.trainable_names, `${p}.trainable_names`),
+      lr: num1('lr'),
+      weightDecay: num1('weight_decay'),
+      betas: pair(g.betas, `${p}.betas`),
+      eps: num1('eps'),
+      amsgrad: g.amsgrad === true,
     };
   });
   const lrRaw = field('lr_per_step');
-  if (!Array.isArray(lrRaw) || lrRaw.some((r) => !Array.isArray(r) || r.some((x) => typeof x !== 'number'))) throw bad('lr_per_step', 'a list (per step) of lists (per group) of numbers');
+  if (!Array.isArray(lrRaw) || lrRaw.some((r) => !Array.isArray(r) || r.some((x) => typeof x !== 'number')))
+    throw bad('lr_per_step', 'a list (per step) of lists (per group) of numbers');
   const trainableRaw = field('trainable_parameters');
   if (!Array.isArray(trainableRaw) || trainableRaw.some((p) => !isObj(p) || typeof p.name !== 'string' || !Array.isArray(p.shape))) {
     throw bad('trainable_parameters', 'a list of {name, shape}');
@@ -179,7 +192,12 @@ export function readTrainingCase(dir: string, cj: Json): TrainingCase {
       loss: tolerance('loss'),
       lr: tolerance('lr'),
       grads: tolerance('grads_step1', 'rtol_of_tensor_max', 'tensorMax'),
-      params: { atol: num('tolerances.params.atol'), rtol: num('tolerances.params.rtol'), epsSensitiveThreshold: (thr as number | undefined) ?? null, epsSensitiveLrFactor },
+      params: {
+        atol: num('tolerances.params.atol'),
+        rtol: num('tolerances.params.rtol'),
+        epsSensitiveThreshold: (thr as number | undefined) ?? null,
+        epsSensitiveLrFactor,
+      },
       paramsWithoutGrad: 'params_without_grad' in tolerances ? tolerance('params_without_grad') : { atol: 0, rtol: 0 },
       logits: (key) => {
         const k = key in tolerances ? key : 'logits' in tolerances ? 'logits' : null;

@@ -30,7 +30,11 @@ export class MultiheadAttention extends Module {
   readonly dropout: number;
   readonly batchFirst: boolean;
 
-  constructor(readonly embedDim: number, readonly numHeads: number, o: MultiheadAttentionOptions = {}) {
+  constructor(
+    readonly embedDim: number,
+    readonly numHeads: number,
+    o: MultiheadAttentionOptions = {},
+  ) {
     super();
     if (embedDim % numHeads !== 0) throw new Error(`MultiheadAttention: embedDim ${embedDim} is not divisible by numHeads ${numHeads}`);
     this.headDim = embedDim / numHeads;
@@ -50,7 +54,12 @@ export class MultiheadAttention extends Module {
       const q0 = this.batchFirst ? query.transpose(0, 1) : query;
       const k0 = this.batchFirst ? key.transpose(0, 1) : key;
       const v0 = this.batchFirst ? value.transpose(0, 1) : value;
-      const L = q0.size(0), B = q0.size(1), S = k0.size(0), E = this.embedDim, H = this.numHeads, D = this.headDim;
+      const L = q0.size(0),
+        B = q0.size(1),
+        S = k0.size(0),
+        E = this.embedDim,
+        H = this.numHeads,
+        D = this.headDim;
       let q: Tensor, k: Tensor, v: Tensor;
       if (query === key && key === value) {
         [q, k, v] = F.linear(q0, this.in_proj_weight, this.in_proj_bias).chunk(3, -1) as [Tensor, Tensor, Tensor];
@@ -62,7 +71,11 @@ export class MultiheadAttention extends Module {
         v = F.linear(v0, wv, bv);
       }
       // [L, B, E] -> [B*H, L, D]
-      const heads = (t: Tensor, len: number): Tensor => t.contiguous().view(len, B * H, D).transpose(0, 1);
+      const heads = (t: Tensor, len: number): Tensor =>
+        t
+          .contiguous()
+          .view(len, B * H, D)
+          .transpose(0, 1);
       const qh = heads(q, L).mul(1 / Math.sqrt(D));
       const kh = heads(k, S);
       const vh = heads(v, S);
@@ -72,12 +85,19 @@ export class MultiheadAttention extends Module {
         scores = m.dtype === 'bool' ? scores.maskedFill(m, -Infinity) : scores.add(m);
       }
       if (masks.keyPaddingMask) {
-        const kpm = masks.keyPaddingMask.view(B, 1, 1, S).expand(B, H, 1, S).reshape(B * H, 1, S);
+        const kpm = masks.keyPaddingMask
+          .view(B, 1, 1, S)
+          .expand(B, H, 1, S)
+          .reshape(B * H, 1, S);
         scores = kpm.dtype === 'bool' ? scores.maskedFill(kpm, -Infinity) : scores.add(kpm);
       }
       let attn = scores.softmax(-1);
       if (this.dropout > 0 && this.training) attn = F.dropout(attn, this.dropout, true);
-      const out = attn.bmm(vh).transpose(0, 1).contiguous().view(L * B, E); // [L*B, E]
+      const out = attn
+        .bmm(vh)
+        .transpose(0, 1)
+        .contiguous()
+        .view(L * B, E); // [L*B, E]
       const y = this.out_proj.forward(out).view(L, B, E);
       return this.batchFirst ? y.transpose(0, 1) : y;
     });
@@ -107,14 +127,21 @@ export class TransformerEncoderLayer extends Module {
   readonly normFirst: boolean;
   readonly activation: 'relu' | 'gelu';
 
-  constructor(readonly dModel: number, readonly nhead: number, o: TransformerEncoderLayerOptions = {}) {
+  constructor(
+    readonly dModel: number,
+    readonly nhead: number,
+    o: TransformerEncoderLayerOptions = {},
+  ) {
     super();
     const ff = o.dimFeedforward ?? 2048;
     const p = o.dropout ?? 0.1;
     const eps = o.layerNormEps ?? 1e-5;
     this.normFirst = o.normFirst ?? false;
     this.activation = o.activation ?? 'relu';
-    this.self_attn = this.registerModule('self_attn', new MultiheadAttention(dModel, nhead, { dropout: p, batchFirst: o.batchFirst, bias: o.bias, device: o.device }));
+    this.self_attn = this.registerModule(
+      'self_attn',
+      new MultiheadAttention(dModel, nhead, { dropout: p, batchFirst: o.batchFirst, bias: o.bias, device: o.device }),
+    );
     this.linear1 = this.registerModule('linear1', new Linear(dModel, ff, o.bias !== false, { device: o.device }));
     this.dropoutLayer = this.registerModule('dropout', new Dropout(p));
     this.linear2 = this.registerModule('linear2', new Linear(ff, dModel, o.bias !== false, { device: o.device }));
@@ -128,7 +155,8 @@ export class TransformerEncoderLayer extends Module {
     return tidy(() => {
       const sa = (x: Tensor): Tensor => this.dropout1.forward(this.self_attn.forward(x, x, x, masks));
       const act = (x: Tensor): Tensor => (this.activation === 'relu' ? F.relu(x) : F.gelu(x));
-      const ffn = (x: Tensor): Tensor => this.dropout2.forward(this.linear2.forward(this.dropoutLayer.forward(act(this.linear1.forward(x)))));
+      const ffn = (x: Tensor): Tensor =>
+        this.dropout2.forward(this.linear2.forward(this.dropoutLayer.forward(act(this.linear1.forward(x)))));
       if (this.normFirst) {
         const x1 = src.add(sa(this.norm1.forward(src)));
         return x1.add(ffn(this.norm2.forward(x1)));

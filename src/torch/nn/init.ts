@@ -18,10 +18,14 @@ export const constant_ = (t: Tensor, v: number): Tensor => noGrad(() => t.fill_(
 
 function gain(nonlinearity: 'linear' | 'relu' | 'leaky_relu' | 'tanh' | 'sigmoid', a = 0): number {
   switch (nonlinearity) {
-    case 'relu': return Math.SQRT2;
-    case 'leaky_relu': return Math.sqrt(2 / (1 + a * a));
-    case 'tanh': return 5 / 3;
-    default: return 1;
+    case 'relu':
+      return Math.SQRT2;
+    case 'leaky_relu':
+      return Math.sqrt(2 / (1 + a * a));
+    case 'tanh':
+      return 5 / 3;
+    default:
+      return 1;
   }
 }
 
@@ -34,13 +38,23 @@ export function xavierNormal_(t: Tensor, g = 1): Tensor {
   const { fanIn, fanOut } = fans(t);
   return normal_(t, 0, g * Math.sqrt(2 / (fanIn + fanOut)));
 }
-export function kaimingUniform_(t: Tensor, a = 0, mode: 'fan_in' | 'fan_out' = 'fan_in', nonlinearity: 'relu' | 'leaky_relu' = 'leaky_relu'): Tensor {
+export function kaimingUniform_(
+  t: Tensor,
+  a = 0,
+  mode: 'fan_in' | 'fan_out' = 'fan_in',
+  nonlinearity: 'relu' | 'leaky_relu' = 'leaky_relu',
+): Tensor {
   const f = fans(t);
   const fan = mode === 'fan_in' ? f.fanIn : f.fanOut;
   const bound = gain(nonlinearity, a) * Math.sqrt(3 / fan);
   return uniform_(t, -bound, bound);
 }
-export function kaimingNormal_(t: Tensor, a = 0, mode: 'fan_in' | 'fan_out' = 'fan_in', nonlinearity: 'relu' | 'leaky_relu' = 'leaky_relu'): Tensor {
+export function kaimingNormal_(
+  t: Tensor,
+  a = 0,
+  mode: 'fan_in' | 'fan_out' = 'fan_in',
+  nonlinearity: 'relu' | 'leaky_relu' = 'leaky_relu',
+): Tensor {
   const f = fans(t);
   const fan = mode === 'fan_in' ? f.fanIn : f.fanOut;
   return normal_(t, 0, gain(nonlinearity, a) / Math.sqrt(fan));

@@ -5,12 +5,19 @@ import { Module } from './module.js';
 import { defaultLinearInit_, normal_, zeros_ } from './init.js';
 import { tidy } from '../scope.js';
 
-export interface FactoryOptions { device?: string }
+export interface FactoryOptions {
+  device?: string;
+}
 
 export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
-  constructor(readonly inFeatures: number, readonly outFeatures: number, bias = true, o: FactoryOptions = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    bias = true,
+    o: FactoryOptions = {},
+  ) {
     super();
     this.weight = this.registerParameter('weight', empty([outFeatures, inFeatures], { device: o.device }));
     this.bias = bias ? this.registerParameter('bias', empty([outFeatures], { device: o.device })) : null;
@@ -25,7 +32,13 @@ export class LayerNorm extends Module {
   readonly weight: Tensor | null;
   readonly bias: Tensor | null;
   readonly normalizedShape: number[];
-  constructor(normalizedShape: number | number[], readonly eps = 1e-5, elementwiseAffine = true, bias = true, o: FactoryOptions = {}) {
+  constructor(
+    normalizedShape: number | number[],
+    readonly eps = 1e-5,
+    elementwiseAffine = true,
+    bias = true,
+    o: FactoryOptions = {},
+  ) {
     super();
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
     this.weight = elementwiseAffine ? this.registerParameter('weight', ones(this.normalizedShape, { device: o.device })) : null;
@@ -62,7 +75,12 @@ export class Conv2d extends Module {
   /** F.pad amounts for non-zero padding modes (PyTorch's _reversed_padding_repeated_twice). */
   readonly #padAmounts: number[];
 
-  constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: number | number[], o: Conv2dOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: number | number[],
+    o: Conv2dOptions = {},
+  ) {
     super();
     this.kernelSize = pair(kernelSize);
     this.stride = pair(o.stride ?? 1);
@@ -72,7 +90,8 @@ export class Conv2d extends Module {
     const p = o.padding ?? 0;
     this.padding = typeof p === 'string' ? p : pair(p);
     if (this.padding === 'same' && (this.stride[0] !== 1 || this.stride[1] !== 1)) throw new Error("Conv2d: padding='same' needs stride 1");
-    if (inChannels % this.groups !== 0 || outChannels % this.groups !== 0) throw new Error(`Conv2d: channels ${inChannels}->${outChannels} not divisible by groups ${this.groups}`);
+    if (inChannels % this.groups !== 0 || outChannels % this.groups !== 0)
+      throw new Error(`Conv2d: channels ${inChannels}->${outChannels} not divisible by groups ${this.groups}`);
     // Padding amounts per side, last dim first (left, right, top, bottom), as PyTorch.
     const amounts: number[] = [];
     for (let d = 1; d >= 0; d--) {
@@ -84,15 +103,27 @@ export class Conv2d extends Module {
       } else amounts.push(this.padding[d]!, this.padding[d]!);
     }
     this.#padAmounts = amounts;
-    this.weight = this.registerParameter('weight', empty([outChannels, inChannels / this.groups, ...this.kernelSize], { device: o.device }));
+    this.weight = this.registerParameter(
+      'weight',
+      empty([outChannels, inChannels / this.groups, ...this.kernelSize], { device: o.device }),
+    );
     this.bias = o.bias === false ? null : this.registerParameter('bias', empty([outChannels], { device: o.device }));
     defaultLinearInit_(this.weight, this.bias);
   }
 
   forward(x: Tensor): Tensor {
     if (this.paddingMode !== 'zeros') {
-      return tidy(() => F.conv2d(F.pad(x, this.#padAmounts, this.paddingMode as 'reflect' | 'replicate' | 'circular'),
-        this.weight, this.bias, this.stride, 0, this.dilation, this.groups));
+      return tidy(() =>
+        F.conv2d(
+          F.pad(x, this.#padAmounts, this.paddingMode as 'reflect' | 'replicate' | 'circular'),
+          this.weight,
+          this.bias,
+          this.stride,
+          0,
+          this.dilation,
+          this.groups,
+        ),
+      );
     }
     return F.conv2d(x, this.weight, this.bias, this.stride, this.padding, this.dilation, this.groups);
   }
@@ -113,23 +144,51 @@ export class ConvTranspose2d extends Module {
   readonly bias: Tensor | null;
   readonly kernelSize: [number, number];
   readonly o: Required<Omit<ConvTranspose2dOptions, 'bias' | 'device'>>;
-  constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: number | number[], o: ConvTranspose2dOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: number | number[],
+    o: ConvTranspose2dOptions = {},
+  ) {
     super();
     this.kernelSize = pair(kernelSize);
-    this.o = { stride: o.stride ?? 1, padding: o.padding ?? 0, outputPadding: o.outputPadding ?? 0, dilation: o.dilation ?? 1, groups: o.groups ?? 1 };
+    this.o = {
+      stride: o.stride ?? 1,
+      padding: o.padding ?? 0,
+      outputPadding: o.outputPadding ?? 0,
+      dilation: o.dilation ?? 1,
+      groups: o.groups ?? 1,
+    };
     // PyTorch stores transposed-conv weights as [in, out/groups, kh, kw].
-    this.weight = this.registerParameter('weight', empty([inChannels, outChannels / this.o.groups, ...this.kernelSize], { device: o.device }));
+    this.weight = this.registerParameter(
+      'weight',
+      empty([inChannels, outChannels / this.o.groups, ...this.kernelSize], { device: o.device }),
+    );
     this.bias = o.bias === false ? null : this.registerParameter('bias', empty([outChannels], { device: o.device }));
     defaultLinearInit_(this.weight, this.bias);
   }
   forward(x: Tensor): Tensor {
-    return F.convTranspose2d(x, this.weight, this.bias, this.o.stride, this.o.padding, this.o.outputPadding, this.o.groups, this.o.dilation);
+    return F.convTranspose2d(
+      x,
+      this.weight,
+      this.bias,
+      this.o.stride,
+      this.o.padding,
+      this.o.outputPadding,
+      this.o.groups,
+      this.o.dilation,
+    );
   }
 }
 
 export class Embedding extends Module {
   readonly weight: Tensor;
-  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, readonly paddingIdx?: number, o: FactoryOptions = {}) {
+  constructor(
+    readonly numEmbeddings: number,
+    readonly embeddingDim: number,
+    readonly paddingIdx?: number,
+    o: FactoryOptions = {},
+  ) {
     super();
     this.weight = this.registerParameter('weight', empty([numEmbeddings, embeddingDim], { device: o.device }));
     normal_(this.weight);
@@ -146,7 +205,14 @@ abstract class BatchNormBase extends Module {
   readonly runningMean: Tensor | null;
   readonly runningVar: Tensor | null;
   protected abstract readonly validDims: number[];
-  constructor(readonly numFeatures: number, readonly eps = 1e-5, readonly momentum = 0.1, affine = true, readonly trackRunningStats = true, o: FactoryOptions = {}) {
+  constructor(
+    readonly numFeatures: number,
+    readonly eps = 1e-5,
+    readonly momentum = 0.1,
+    affine = true,
+    readonly trackRunningStats = true,
+    o: FactoryOptions = {},
+  ) {
     super();
     this.weight = affine ? this.registerParameter('weight', ones([numFeatures], { device: o.device })) : null;
     this.bias = affine ? this.registerParameter('bias', zeros([numFeatures], { device: o.device })) : null;

@@ -109,7 +109,10 @@ export class Module {
    * unexpected or shape-mismatched key fails with one error listing them all, and nothing
    * is modified.
    */
-  loadStateDict(sd: Map<string, Tensor> | Record<string, Tensor>, opts: LoadStateDictOptions = {}): { missing: string[]; unexpected: string[] } {
+  loadStateDict(
+    sd: Map<string, Tensor> | Record<string, Tensor>,
+    opts: LoadStateDictOptions = {},
+  ): { missing: string[]; unexpected: string[] } {
     const strict = opts.strict ?? true;
     const src = sd instanceof Map ? sd : new Map(Object.entries(sd));
     const own = this.stateDict();
@@ -119,7 +122,8 @@ export class Module {
     for (const [k, t] of own) {
       const s = src.get(k);
       if (s === undefined) continue;
-      const a = t.shape, b = s.shape;
+      const a = t.shape,
+        b = s.shape;
       if (a.length !== b.length || a.some((v, i) => v !== b[i])) mismatched.push({ key: k, expected: a, got: b });
     }
     if (mismatched.length > 0 || (strict && (missing.length > 0 || unexpected.length > 0))) {
@@ -127,9 +131,15 @@ export class Module {
       const list = (xs: string[]): string => (xs.length > 20 ? [...xs.slice(0, 20), `... (${xs.length - 20} more)`] : xs).join(', ');
       if (missing.length) lines.push(`missing keys (${missing.length}): ${list(missing)}`);
       if (unexpected.length && strict) lines.push(`unexpected keys (${unexpected.length}): ${list(unexpected)}`);
-      for (const m of mismatched.slice(0, 20)) lines.push(`shape mismatch for ${m.key}: model has [${m.expected.join(', ')}], checkpoint has [${m.got.join(', ')}]`);
+      for (const m of mismatched.slice(0, 20))
+        lines.push(`shape mismatch for ${m.key}: model has [${m.expected.join(', ')}], checkpoint has [${m.got.join(', ')}]`);
       const where = opts.source ? ` from ${opts.source}` : '';
-      throw new StateDictError(`error loading state dict into ${this.constructor.name}${where}:\n  ${lines.join('\n  ')}`, missing, unexpected, mismatched);
+      throw new StateDictError(
+        `error loading state dict into ${this.constructor.name}${where}:\n  ${lines.join('\n  ')}`,
+        missing,
+        unexpected,
+        mismatched,
+      );
     }
     noGrad(() => {
       for (const [k, t] of own) {

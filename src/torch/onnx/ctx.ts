@@ -13,7 +13,10 @@ export class OnnxExportError extends Error {
 
 /** An integer that follows the batch size: a·batch + c. */
 export class SymInt {
-  constructor(readonly a: number, readonly c: number) {}
+  constructor(
+    readonly a: number,
+    readonly c: number,
+  ) {}
   toString(): string {
     return `${this.a}·batch${this.c ? ` + ${this.c}` : ''}`;
   }
@@ -22,14 +25,21 @@ export type IntArg = number | SymInt;
 
 /** A graph value with the dtype and shape it had in the trace. */
 export class Val {
-  constructor(readonly name: string, readonly dtype: DType, readonly shape: IntArg[]) {}
+  constructor(
+    readonly name: string,
+    readonly dtype: DType,
+    readonly shape: IntArg[],
+  ) {}
   get rank(): number {
     return this.shape.length;
   }
 }
 
 export type OpArg = Val | number | SymInt | string | boolean | null | undefined | OpArg[];
-export interface OutMeta { dtype: DType; shape: IntArg[] }
+export interface OutMeta {
+  dtype: DType;
+  shape: IntArg[];
+}
 
 export interface ExportCtx {
   readonly g: OnnxGraph;
@@ -83,7 +93,8 @@ export function asType(ctx: ExportCtx, a: OpArg, dtype: DType, what: string): st
 
 /** PyTorch's result type of two operands (tensor dtypes; a Python number adopts the tensor's unless it is float and the tensor is not). */
 export function promote(a: OpArg, b: OpArg): DType {
-  const ta = a instanceof Val ? a.dtype : null, tb = b instanceof Val ? b.dtype : null;
+  const ta = a instanceof Val ? a.dtype : null,
+    tb = b instanceof Val ? b.dtype : null;
   if (ta && tb) {
     if (ta === tb) return ta;
     if (isFloat(ta) !== isFloat(tb)) return isFloat(ta) ? ta : tb;

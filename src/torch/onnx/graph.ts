@@ -12,17 +12,28 @@ const TP = onnx.TensorProto.DataType;
 /** ONNX element type of a libtorch dtype. */
 export function onnxElemType(d: DType): number {
   switch (d) {
-    case 'float32': return TP.FLOAT;
-    case 'float16': return TP.FLOAT16;
-    case 'bfloat16': return TP.BFLOAT16;
-    case 'float64': return TP.DOUBLE;
-    case 'int64': return TP.INT64;
-    case 'int32': return TP.INT32;
-    case 'int16': return TP.INT16;
-    case 'int8': return TP.INT8;
-    case 'uint8': return TP.UINT8;
-    case 'bool': return TP.BOOL;
-    default: throw new Error(`ONNX export: no ONNX element type for dtype ${String(d)}`);
+    case 'float32':
+      return TP.FLOAT;
+    case 'float16':
+      return TP.FLOAT16;
+    case 'bfloat16':
+      return TP.BFLOAT16;
+    case 'float64':
+      return TP.DOUBLE;
+    case 'int64':
+      return TP.INT64;
+    case 'int32':
+      return TP.INT32;
+    case 'int16':
+      return TP.INT16;
+    case 'int8':
+      return TP.INT8;
+    case 'uint8':
+      return TP.UINT8;
+    case 'bool':
+      return TP.BOOL;
+    default:
+      throw new Error(`ONNX export: no ONNX element type for dtype ${String(d)}`);
   }
 }
 
@@ -60,7 +71,9 @@ export class OnnxGraph {
   /** Adds a node; returns its output names (`outputs` fresh ones by default). */
   node(opType: string, inputs: string[], attrs: Record<string, AttrValue | undefined> = {}, outputs: number | string[] = 1): string[] {
     const outs = typeof outputs === 'number' ? Array.from({ length: outputs }, () => this.fresh(opType.toLowerCase())) : outputs;
-    const attribute = Object.entries(attrs).filter(([, v]) => v !== undefined).map(([k, v]) => attr(k, v!));
+    const attribute = Object.entries(attrs)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => attr(k, v!));
     this.nodes.push({ opType, input: inputs, output: outs, name: `${opType}_${this.nodes.length}`, attribute });
     return outs;
   }
@@ -104,7 +117,12 @@ export class OnnxGraph {
   encode(o: { opset: number; producer: string; docString?: string; metadata?: Record<string, string> }): Uint8Array {
     const vi = (v: ValueSpec): onnxProto.onnx.IValueInfoProto => ({
       name: v.name,
-      type: { tensorType: { elemType: onnxElemType(v.dtype), shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+      type: {
+        tensorType: {
+          elemType: onnxElemType(v.dtype),
+          shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+        },
+      },
     });
     const model: onnxProto.onnx.IModelProto = {
       irVersion: 8,
@@ -127,12 +145,19 @@ export class OnnxGraph {
 
 function scalarBytes(v: number, d: DType): Uint8Array {
   switch (d) {
-    case 'float32': return new Uint8Array(Float32Array.of(v).buffer);
-    case 'float64': return new Uint8Array(Float64Array.of(v).buffer);
-    case 'int64': return new Uint8Array(BigInt64Array.of(BigInt(Math.trunc(v))).buffer);
-    case 'int32': return new Uint8Array(Int32Array.of(v).buffer);
-    case 'bool': return Uint8Array.of(v ? 1 : 0);
-    case 'uint8': return Uint8Array.of(v);
-    default: throw new Error(`ONNX export: no scalar constant of dtype ${d}`);
+    case 'float32':
+      return new Uint8Array(Float32Array.of(v).buffer);
+    case 'float64':
+      return new Uint8Array(Float64Array.of(v).buffer);
+    case 'int64':
+      return new Uint8Array(BigInt64Array.of(BigInt(Math.trunc(v))).buffer);
+    case 'int32':
+      return new Uint8Array(Int32Array.of(v).buffer);
+    case 'bool':
+      return Uint8Array.of(v ? 1 : 0);
+    case 'uint8':
+      return Uint8Array.of(v);
+    default:
+      throw new Error(`ONNX export: no scalar constant of dtype ${d}`);
   }
 }

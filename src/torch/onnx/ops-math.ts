@@ -1,7 +1,19 @@
 // Exporters of elementwise ops, reductions and matrix products (opset 17).
 import { onnxElemType } from './graph.js';
 import {
-  OnnxExportError, Val, asType, dimsOf, dtypeArg, isFloat, normDim, num, promote, val, type ExportCtx, type Exporter, type OpArg,
+  OnnxExportError,
+  Val,
+  asType,
+  dimsOf,
+  dtypeArg,
+  isFloat,
+  normDim,
+  num,
+  promote,
+  val,
+  type ExportCtx,
+  type Exporter,
+  type OpArg,
 } from './ctx.js';
 
 /** a (op) b computed in the result dtype (PyTorch promotes; ONNX wants equal types). */
@@ -66,8 +78,10 @@ function minMax(opType: 'Max' | 'Min'): Exporter {
     if (dim === undefined || dim === null) return g.op(opType === 'Max' ? 'ReduceMax' : 'ReduceMin', [v.name], { keepdims: 0 });
     const axis = normDim(num(dim, 'dim'), v.rank);
     const kd = keepdim ? 1 : 0;
-    return [g.op(opType === 'Max' ? 'ReduceMax' : 'ReduceMin', [v.name], { axes: [axis], keepdims: kd }),
-      g.op(opType === 'Max' ? 'ArgMax' : 'ArgMin', [v.name], { axis, keepdims: kd })];
+    return [
+      g.op(opType === 'Max' ? 'ReduceMax' : 'ReduceMin', [v.name], { axes: [axis], keepdims: kd }),
+      g.op(opType === 'Max' ? 'ArgMax' : 'ArgMin', [v.name], { axis, keepdims: kd }),
+    ];
   };
 }
 
@@ -92,7 +106,8 @@ export const MATH_EXPORTERS: Record<string, Exporter> = {
   logicalAnd: (ctx, [a, b]) => ctx.g.op('And', [asType(ctx, a!, 'bool', 'and'), asType(ctx, b!, 'bool', 'and')]),
   logicalOr: (ctx, [a, b]) => ctx.g.op('Or', [asType(ctx, a!, 'bool', 'or'), asType(ctx, b!, 'bool', 'or')]),
   logicalNot: (ctx, [a]) => ctx.g.op('Not', [asType(ctx, a!, 'bool', 'not')]),
-  rsubScalar: (ctx, [x, s], out) => ctx.g.op('Sub', [ctx.g.scalar(num(s!, 'rsub scalar'), out[0]!.dtype), asType(ctx, x!, out[0]!.dtype, 'rsub')]),
+  rsubScalar: (ctx, [x, s], out) =>
+    ctx.g.op('Sub', [ctx.g.scalar(num(s!, 'rsub scalar'), out[0]!.dtype), asType(ctx, x!, out[0]!.dtype, 'rsub')]),
   neg: unary('Neg'),
   abs: unary('Abs'),
   exp: unary('Exp'),
@@ -110,18 +125,32 @@ export const MATH_EXPORTERS: Record<string, Exporter> = {
   round: unary('Round'),
   sign: unary('Sign'),
   reciprocal: unary('Reciprocal'),
-  log1p: (ctx, [x]) => { const v = val(x!, 'log1p'); return ctx.g.op('Log', [ctx.g.op('Add', [v.name, ctx.g.scalar(1, v.dtype)])]); },
+  log1p: (ctx, [x]) => {
+    const v = val(x!, 'log1p');
+    return ctx.g.op('Log', [ctx.g.op('Add', [v.name, ctx.g.scalar(1, v.dtype)])]);
+  },
   rsqrt: (ctx, [x]) => ctx.g.op('Reciprocal', [ctx.g.op('Sqrt', [val(x!, 'rsqrt').name])]),
-  square: (ctx, [x]) => { const n = val(x!, 'square').name; return ctx.g.op('Mul', [n, n]); },
-  silu: (ctx, [x]) => { const n = val(x!, 'silu').name; return ctx.g.op('Mul', [n, ctx.g.op('Sigmoid', [n])]); },
+  square: (ctx, [x]) => {
+    const n = val(x!, 'square').name;
+    return ctx.g.op('Mul', [n, n]);
+  },
+  silu: (ctx, [x]) => {
+    const n = val(x!, 'silu').name;
+    return ctx.g.op('Mul', [n, ctx.g.op('Sigmoid', [n])]);
+  },
   quickGelu: (ctx, [x]) => {
     const v = val(x!, 'quickGelu');
     return ctx.g.op('Mul', [v.name, ctx.g.op('Sigmoid', [mulScalar(ctx, v.name, 1.702, v.dtype)])]);
   },
   gelu: (ctx, [x, approximate]) => {
-    const v = val(x!, 'gelu'), g = ctx.g, s = (c: number) => g.scalar(c, v.dtype);
+    const v = val(x!, 'gelu'),
+      g = ctx.g,
+      s = (c: number) => g.scalar(c, v.dtype);
     if (approximate === 'tanh') {
-      const inner = g.op('Mul', [s(Math.sqrt(2 / Math.PI)), g.op('Add', [v.name, g.op('Mul', [s(0.044715), g.op('Pow', [v.name, s(3)])])])]);
+      const inner = g.op('Mul', [
+        s(Math.sqrt(2 / Math.PI)),
+        g.op('Add', [v.name, g.op('Mul', [s(0.044715), g.op('Pow', [v.name, s(3)])])]),
+      ]);
       return g.op('Mul', [g.op('Mul', [s(0.5), v.name]), g.op('Add', [s(1), g.op('Tanh', [inner])])]);
     }
     const erf = g.op('Erf', [g.op('Mul', [v.name, s(Math.SQRT1_2)])]);
@@ -132,9 +161,18 @@ export const MATH_EXPORTERS: Record<string, Exporter> = {
   clamp_: clampExporter,
   maskedFill: (ctx, [x, mask, value], out) => {
     const t = out[0]!.dtype;
-    return ctx.g.op('Where', [asType(ctx, mask!, 'bool', 'mask'), asType(ctx, value!, t, 'fill value'), asType(ctx, x!, t, 'maskedFill input')]);
+    return ctx.g.op('Where', [
+      asType(ctx, mask!, 'bool', 'mask'),
+      asType(ctx, value!, t, 'fill value'),
+      asType(ctx, x!, t, 'maskedFill input'),
+    ]);
   },
-  where: (ctx, [c, a, b], out) => ctx.g.op('Where', [asType(ctx, c!, 'bool', 'condition'), asType(ctx, a!, out[0]!.dtype, 'where'), asType(ctx, b!, out[0]!.dtype, 'where')]),
+  where: (ctx, [c, a, b], out) =>
+    ctx.g.op('Where', [
+      asType(ctx, c!, 'bool', 'condition'),
+      asType(ctx, a!, out[0]!.dtype, 'where'),
+      asType(ctx, b!, out[0]!.dtype, 'where'),
+    ]),
   to: (ctx, [x, dt], out) => asType(ctx, x!, dtypeArg(dt!) ?? out[0]!.dtype, 'to'),
   clone: (ctx, [x]) => ctx.g.op('Identity', [val(x!, 'clone').name]),
   detach: (ctx, [x]) => ctx.g.op('Identity', [val(x!, 'detach').name]),
@@ -154,7 +192,8 @@ export const MATH_EXPORTERS: Record<string, Exporter> = {
   min: minMax('Min'),
   argmax: (ctx, [x, dim, keepdim]) => {
     const v = val(x!, 'argmax');
-    if (dim === null || dim === undefined) return ctx.g.op('ArgMax', [ctx.g.op('Reshape', [v.name, ctx.g.ints([-1])])], { axis: 0, keepdims: 0 });
+    if (dim === null || dim === undefined)
+      return ctx.g.op('ArgMax', [ctx.g.op('Reshape', [v.name, ctx.g.ints([-1])])], { axis: 0, keepdims: 0 });
     return ctx.g.op('ArgMax', [v.name], { axis: normDim(num(dim, 'argmax dim'), v.rank), keepdims: keepdim ? 1 : 0 });
   },
   var: (ctx, [x, dims, correction, keepdim]) => {
@@ -180,22 +219,31 @@ export const MATH_EXPORTERS: Record<string, Exporter> = {
   matmul: (ctx, [a, b]) => ctx.g.op('MatMul', [val(a!, 'matmul').name, val(b!, 'matmul').name]),
   mm: (ctx, [a, b]) => ctx.g.op('MatMul', [val(a!, 'mm').name, val(b!, 'mm').name]),
   bmm: (ctx, [a, b]) => ctx.g.op('MatMul', [val(a!, 'bmm').name, val(b!, 'bmm').name]),
-  einsum: (ctx, [eq, list]) => ctx.g.op('Einsum', (list as OpArg[]).map((t) => val(t, 'einsum operand').name), { equation: String(eq).replace(/\s+/g, '') }),
+  einsum: (ctx, [eq, list]) =>
+    ctx.g.op(
+      'Einsum',
+      (list as OpArg[]).map((t) => val(t, 'einsum operand').name),
+      { equation: String(eq).replace(/\s+/g, '') },
+    ),
   linear: (ctx, [x, w, b]) => {
     const g = ctx.g;
     const y = g.op('MatMul', [val(x!, 'linear input').name, g.op('Transpose', [val(w!, 'linear weight').name], { perm: [1, 0] })]);
     return b instanceof Val ? g.op('Add', [y, b.name]) : y;
   },
   linearQuickGelu: (ctx, [x, w, b]) => {
-    const g = ctx.g, v = val(x!, 'linearQuickGelu input');
+    const g = ctx.g,
+      v = val(x!, 'linearQuickGelu input');
     let y = g.op('MatMul', [v.name, g.op('Transpose', [val(w!, 'linearQuickGelu weight').name], { perm: [1, 0] })]);
     if (b instanceof Val) y = g.op('Add', [y, b.name]);
     return g.op('Mul', [y, g.op('Sigmoid', [mulScalar(ctx, y, 1.702, v.dtype)])]);
   },
   // F.multiHeadAttention: the heads split by Reshape (0 = keep that dimension, so the batch stays dynamic).
   attention: (ctx, [q, k, v, heads, scale, bias]) => {
-    const g = ctx.g, qv = val(q!, 'attention q');
-    const H = num(heads!, 'attention heads'), D = num(qv.shape[2]!, 'attention embed dim'), Dh = D / H;
+    const g = ctx.g,
+      qv = val(q!, 'attention q');
+    const H = num(heads!, 'attention heads'),
+      D = num(qv.shape[2]!, 'attention embed dim'),
+      Dh = D / H;
     const split = (x: string, perm: number[]): string => g.op('Transpose', [g.op('Reshape', [x, g.ints([0, 0, H, Dh])])], { perm });
     const qh = split(mulScalar(ctx, qv.name, num(scale!, 'attention scale'), qv.dtype), [0, 2, 1, 3]);
     let scores = g.op('MatMul', [qh, split(val(k!, 'attention k').name, [0, 2, 3, 1])]);
@@ -206,7 +254,8 @@ export const MATH_EXPORTERS: Record<string, Exporter> = {
   softmax: softmaxLike('Softmax'),
   logSoftmax: softmaxLike('LogSoftmax'),
   softplus: (ctx, [x, beta]) => {
-    const v = val(x!, 'softplus'), bt = num(beta!, 'beta');
+    const v = val(x!, 'softplus'),
+      bt = num(beta!, 'beta');
     if (bt === 1) return ctx.g.op('Softplus', [v.name]);
     return ctx.g.op('Div', [ctx.g.op('Softplus', [mulScalar(ctx, v.name, bt, v.dtype)]), ctx.g.scalar(bt, v.dtype)]);
   },

@@ -1,7 +1,18 @@
 // Exporters of torch.nn.functional ops (opset 17): normalisation, convolution, pooling,
 // resizing, padding, attention.
 import {
-  OnnxExportError, SymInt, Val, asType, normDim, num, nums, val, type ExportCtx, type Exporter, type OpArg, type OutMeta,
+  OnnxExportError,
+  SymInt,
+  Val,
+  asType,
+  normDim,
+  num,
+  nums,
+  val,
+  type ExportCtx,
+  type Exporter,
+  type OpArg,
+  type OutMeta,
 } from './ctx.js';
 
 /** PyTorch pads [pT, pL] (symmetric) -> ONNX [pT, pL, pB, pR]. */
@@ -27,17 +38,20 @@ function perImageConv(ctx: ExportCtx, x: Val, w: Val, b: OpArg, stride: number[]
   const g = ctx.g;
   const [k0, k1] = [num(w.shape[2]!, 'kernel'), num(w.shape[3]!, 'kernel')];
   const C = num(w.shape[1]!, 'channels per group');
-  const H = num(x.shape[2]!, 'height'), W = num(x.shape[3]!, 'width');
+  const H = num(x.shape[2]!, 'height'),
+    W = num(x.shape[3]!, 'width');
   if (stride.some((s) => s !== 1) || !(w.shape[0] instanceof SymInt) || w.shape[0].a !== 1 || w.shape[0].c !== 0) {
     throw new OnnxExportError('ONNX export: conv2d with groups = batch is exported only with stride 1 and one output channel per image');
   }
   const xr = g.op('Reshape', [x.name, ctx.intList([new SymInt(1, 0), C, H, W])]);
   const xp = g.op('Pad', [xr, g.ints([0, 0, pads[0]!, pads[1]!, 0, 0, pads[2]!, pads[3]!])], { mode: 'constant' });
-  const Ho = num(out.shape[2]!, 'output height'), Wo = num(out.shape[3]!, 'output width');
+  const Ho = num(out.shape[2]!, 'output height'),
+    Wo = num(out.shape[3]!, 'output width');
   let acc: string | null = null;
   for (let dy = 0; dy < k0; dy++) {
     for (let dx = 0; dx < k1; dx++) {
-      const y0 = dy * dil[0]!, x0 = dx * dil[1]!;
+      const y0 = dy * dil[0]!,
+        x0 = dx * dil[1]!;
       const patch = g.op('Slice', [xp, g.ints([y0, x0]), g.ints([y0 + Ho, x0 + Wo]), g.ints([2, 3])]);
       const wk = g.op('Slice', [w.name, g.ints([dy, dx]), g.ints([dy + 1, dx + 1]), g.ints([2, 3])]); // [B, C, 1, 1]
       const term = g.op('ReduceSum', [g.op('Mul', [patch, wk]), g.ints([1])], { keepdims: 1 }); // [B, 1, Ho, Wo]
@@ -62,7 +76,10 @@ function conv(what: string): Exporter {
     const inputs = [val(x!, `${what} input`).name, wv.name];
     if (b instanceof Val) inputs.push(b.name);
     return ctx.g.op('Conv', inputs, {
-      kernel_shape: kernel, strides: nums(stride!, 'stride'), dilations: dil, group: num(groups!, 'groups'),
+      kernel_shape: kernel,
+      strides: nums(stride!, 'stride'),
+      dilations: dil,
+      group: num(groups!, 'groups'),
       pads: convPads(padding!, kernel, dil, what),
     });
   };
@@ -100,8 +117,13 @@ export const NN_EXPORTERS: Record<string, Exporter> = {
     const c = num(v.shape[1]!, 'channels');
     const g = ctx.g;
     const ones = (value: number): string => g.op('Expand', [g.scalar(value, v.dtype), g.ints([c])]);
-    const inputs = [v.name, w instanceof Val ? w.name : ones(1), b instanceof Val ? b.name : ones(0),
-      val(rm!, 'running mean (batchNorm without running stats has no exporter)').name, val(rv!, 'running var').name];
+    const inputs = [
+      v.name,
+      w instanceof Val ? w.name : ones(1),
+      b instanceof Val ? b.name : ones(0),
+      val(rm!, 'running mean (batchNorm without running stats has no exporter)').name,
+      val(rv!, 'running var').name,
+    ];
     return g.op('BatchNormalization', inputs, { epsilon: { float: num(eps!, 'eps') } });
   },
   groupNorm: (ctx, [x, groups, w, b, eps]) => {
@@ -122,25 +144,40 @@ export const NN_EXPORTERS: Record<string, Exporter> = {
     const inputs = [val(x!, 'convTranspose2d input').name, wv.name];
     if (b instanceof Val) inputs.push(b.name);
     return ctx.g.op('ConvTranspose', inputs, {
-      kernel_shape: wv.shape.slice(2).map((d) => num(d, 'kernel')), strides: nums(stride!, 'stride'), pads: sym2(nums(padding!, 'padding')),
-      output_padding: nums(outputPadding!, 'output padding'), group: num(groups!, 'groups'), dilations: nums(dilation!, 'dilation'),
+      kernel_shape: wv.shape.slice(2).map((d) => num(d, 'kernel')),
+      strides: nums(stride!, 'stride'),
+      pads: sym2(nums(padding!, 'padding')),
+      output_padding: nums(outputPadding!, 'output padding'),
+      group: num(groups!, 'groups'),
+      dilations: nums(dilation!, 'dilation'),
     });
   },
-  maxPool2d: (ctx, [x, k, s, p, d, ceil]) => ctx.g.op('MaxPool', [val(x!, 'maxPool2d').name], {
-    kernel_shape: nums(k!, 'kernel'), strides: nums(s!, 'stride'), pads: sym2(nums(p!, 'padding')), dilations: nums(d!, 'dilation'), ceil_mode: ceil ? 1 : 0,
-  }),
+  maxPool2d: (ctx, [x, k, s, p, d, ceil]) =>
+    ctx.g.op('MaxPool', [val(x!, 'maxPool2d').name], {
+      kernel_shape: nums(k!, 'kernel'),
+      strides: nums(s!, 'stride'),
+      pads: sym2(nums(p!, 'padding')),
+      dilations: nums(d!, 'dilation'),
+      ceil_mode: ceil ? 1 : 0,
+    }),
   avgPool2d: (ctx, [x, k, s, p, ceil, countIncludePad, divisor]) => {
     if (divisor !== null && divisor !== undefined) throw new OnnxExportError('ONNX export: avgPool2d with divisorOverride has no exporter');
     return ctx.g.op('AveragePool', [val(x!, 'avgPool2d').name], {
-      kernel_shape: nums(k!, 'kernel'), strides: nums(s!, 'stride'), pads: sym2(nums(p!, 'padding')), ceil_mode: ceil ? 1 : 0, count_include_pad: countIncludePad ? 1 : 0,
+      kernel_shape: nums(k!, 'kernel'),
+      strides: nums(s!, 'stride'),
+      pads: sym2(nums(p!, 'padding')),
+      ceil_mode: ceil ? 1 : 0,
+      count_include_pad: countIncludePad ? 1 : 0,
     });
   },
   adaptiveAvgPool2d: (ctx, [x, size]) => {
     const v = val(x!, 'adaptiveAvgPool2d');
     const [oh, ow] = nums(size!, 'output size') as [number, number];
     if (oh === 1 && ow === 1) return ctx.g.op('GlobalAveragePool', [v.name]);
-    const ih = num(v.shape[2]!, 'height'), iw = num(v.shape[3]!, 'width');
-    if (ih % oh || iw % ow) throw new OnnxExportError(`ONNX export: adaptiveAvgPool2d ${ih}x${iw} -> ${oh}x${ow} (not a divisor) has no exporter`);
+    const ih = num(v.shape[2]!, 'height'),
+      iw = num(v.shape[3]!, 'width');
+    if (ih % oh || iw % ow)
+      throw new OnnxExportError(`ONNX export: adaptiveAvgPool2d ${ih}x${iw} -> ${oh}x${ow} (not a divisor) has no exporter`);
     return ctx.g.op('AveragePool', [v.name], { kernel_shape: [ih / oh, iw / ow], strides: [ih / oh, iw / ow] });
   },
   interpolate: (ctx, [x, _size, scales, mode, alignCorners], out) => {
@@ -162,7 +199,8 @@ export const NN_EXPORTERS: Record<string, Exporter> = {
     const v = val(x!, 'pad input');
     const p = nums(pads!, 'pads');
     // F.pad lists (before, after) from the last dim backwards; ONNX wants all befores then all afters, first dim first.
-    const before = Array(v.rank).fill(0) as number[], after = Array(v.rank).fill(0) as number[];
+    const before = Array(v.rank).fill(0) as number[],
+      after = Array(v.rank).fill(0) as number[];
     for (let i = 0; i < p.length / 2; i++) {
       before[v.rank - 1 - i] = p[2 * i]!;
       after[v.rank - 1 - i] = p[2 * i + 1]!;
@@ -175,17 +213,20 @@ export const NN_EXPORTERS: Record<string, Exporter> = {
   },
   scaledDotProductAttention: (ctx, [q, k, v, mask, dropoutP, isCausal, scale]) => {
     if (isCausal) throw new OnnxExportError('ONNX export: causal scaledDotProductAttention has no exporter');
-    if (typeof dropoutP === 'number' && dropoutP > 0) throw new OnnxExportError('ONNX export: attention dropout (put the model in eval mode)');
-    const qv = val(q!, 'query'), kv = val(k!, 'key');
+    if (typeof dropoutP === 'number' && dropoutP > 0)
+      throw new OnnxExportError('ONNX export: attention dropout (put the model in eval mode)');
+    const qv = val(q!, 'query'),
+      kv = val(k!, 'key');
     const g = ctx.g;
     const s = typeof scale === 'number' ? scale : 1 / Math.sqrt(num(qv.shape[qv.rank - 1]!, 'head dim'));
     const perm = Array.from({ length: kv.rank }, (_, i) => i);
     [perm[kv.rank - 2], perm[kv.rank - 1]] = [perm[kv.rank - 1]!, perm[kv.rank - 2]!];
     let scores = g.op('Mul', [g.op('MatMul', [qv.name, g.op('Transpose', [kv.name], { perm })]), g.scalar(s, qv.dtype)]);
     if (mask instanceof Val) {
-      scores = mask.dtype === 'bool'
-        ? g.op('Where', [mask.name, scores, g.scalar(-Infinity, qv.dtype)])
-        : g.op('Add', [scores, asType(ctx, mask, qv.dtype, 'attention mask')]);
+      scores =
+        mask.dtype === 'bool'
+          ? g.op('Where', [mask.name, scores, g.scalar(-Infinity, qv.dtype)])
+          : g.op('Add', [scores, asType(ctx, mask, qv.dtype, 'attention mask')]);
     }
     return g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), val(v!, 'value').name]);
   },

@@ -1,7 +1,19 @@
 // Exporters of shape, indexing and joining ops (opset 17). Reshape-like ops reshape to the
 // output shape the trace recorded (batch-linear dimensions computed in the graph).
 import {
-  OnnxExportError, SymInt, Val, ints, normDim, num, nums, val, type ExportCtx, type Exporter, type IntArg, type OpArg, type OutMeta,
+  OnnxExportError,
+  SymInt,
+  Val,
+  ints,
+  normDim,
+  num,
+  nums,
+  val,
+  type ExportCtx,
+  type Exporter,
+  type IntArg,
+  type OpArg,
+  type OutMeta,
 } from './ctx.js';
 
 const INT64_MAX = 2 ** 62; // large enough for "to the end"; exact in a double
@@ -50,7 +62,8 @@ export const SHAPE_EXPORTERS: Record<string, Exporter> = {
   transpose: (ctx, [x, a, b]) => {
     const v = val(x!, 'transpose');
     const perm = Array.from({ length: v.rank }, (_, i) => i);
-    const i = normDim(num(a!, 'dim0'), v.rank), j = normDim(num(b!, 'dim1'), v.rank);
+    const i = normDim(num(a!, 'dim0'), v.rank),
+      j = normDim(num(b!, 'dim1'), v.rank);
     [perm[i], perm[j]] = [perm[j]!, perm[i]!];
     return ctx.g.op('Transpose', [v.name], { perm });
   },
@@ -62,18 +75,33 @@ export const SHAPE_EXPORTERS: Record<string, Exporter> = {
   },
   narrow: (ctx, [x, dim, start, length]) => {
     const v = val(x!, 'narrow');
-    const s = start as IntArg, l = length as IntArg;
-    const end = typeof s === 'number' && typeof l === 'number' ? s + l
-      : new SymInt((s instanceof SymInt ? s.a : 0) + (l instanceof SymInt ? l.a : 0), (s instanceof SymInt ? s.c : s) + (l instanceof SymInt ? l.c : l));
+    const s = start as IntArg,
+      l = length as IntArg;
+    const end =
+      typeof s === 'number' && typeof l === 'number'
+        ? s + l
+        : new SymInt(
+            (s instanceof SymInt ? s.a : 0) + (l instanceof SymInt ? l.a : 0),
+            (s instanceof SymInt ? s.c : s) + (l instanceof SymInt ? l.c : l),
+          );
     return slice1(ctx, v.name, normDim(num(dim!, 'narrow dim'), v.rank), s, end);
   },
   slice: (ctx, [x, dim, start, end, step]) => {
     const v = val(x!, 'slice');
-    return slice1(ctx, v.name, normDim(num(dim!, 'slice dim'), v.rank), (start ?? 0) as IntArg, (end ?? INT64_MAX) as IntArg, num(step ?? 1, 'slice step'));
+    return slice1(
+      ctx,
+      v.name,
+      normDim(num(dim!, 'slice dim'), v.rank),
+      (start ?? 0) as IntArg,
+      (end ?? INT64_MAX) as IntArg,
+      num(step ?? 1, 'slice step'),
+    );
   },
   select: (ctx, [x, dim, index]) => {
     const v = val(x!, 'select');
-    return ctx.g.op('Gather', [v.name, ctx.g.ints([num(index!, 'select index')], true)], { axis: normDim(num(dim!, 'select dim'), v.rank) });
+    return ctx.g.op('Gather', [v.name, ctx.g.ints([num(index!, 'select index')], true)], {
+      axis: normDim(num(dim!, 'select dim'), v.rank),
+    });
   },
   indexSelect: (ctx, [x, dim, idx]) => {
     const v = val(x!, 'indexSelect');
@@ -89,17 +117,27 @@ export const SHAPE_EXPORTERS: Record<string, Exporter> = {
     const idx = list as OpArg[];
     const lead = idx.findIndex((t) => t !== null);
     const tensors = idx.slice(lead).filter((t) => t !== null);
-    if (tensors.length !== idx.length - lead) throw new OnnxExportError('ONNX export: index with a null after an index tensor has no exporter');
+    if (tensors.length !== idx.length - lead)
+      throw new OnnxExportError('ONNX export: index with a null after an index tensor has no exporter');
     if (tensors.length === 1) return ctx.g.op('Gather', [v.name, val(tensors[0]!, 'index').name], { axis: lead });
     if (lead !== 0) throw new OnnxExportError('ONNX export: index with several index tensors after a null has no exporter');
     // x[i0, i1, ...] with broadcast index tensors = GatherND over their stacked last axis.
     const parts = tensors.map((t) => ctx.g.op('Unsqueeze', [ctx.g.op('Cast', [val(t, 'index').name], { to: 7 }), ctx.g.ints([-1])]));
     return ctx.g.op('GatherND', [v.name, ctx.g.op('Concat', parts, { axis: -1 })]);
   },
-  cat: (ctx, [list, dim], out) => ctx.g.op('Concat', (list as OpArg[]).map((t) => val(t, 'cat input').name), { axis: normDim(num(dim!, 'cat dim'), out[0]!.shape.length) }),
+  cat: (ctx, [list, dim], out) =>
+    ctx.g.op(
+      'Concat',
+      (list as OpArg[]).map((t) => val(t, 'cat input').name),
+      { axis: normDim(num(dim!, 'cat dim'), out[0]!.shape.length) },
+    ),
   stack: (ctx, [list, dim], out) => {
     const axis = normDim(num(dim!, 'stack dim'), out[0]!.shape.length);
-    return ctx.g.op('Concat', (list as OpArg[]).map((t) => ctx.g.op('Unsqueeze', [val(t, 'stack input').name, ctx.g.ints([axis])])), { axis });
+    return ctx.g.op(
+      'Concat',
+      (list as OpArg[]).map((t) => ctx.g.op('Unsqueeze', [val(t, 'stack input').name, ctx.g.ints([axis])])),
+      { axis },
+    );
   },
   split: (ctx, [x, , dim], out) => splitTo(ctx, val(x!, 'split'), num(dim!, 'split dim'), out),
   chunk: (ctx, [x, , dim], out) => splitTo(ctx, val(x!, 'chunk'), num(dim!, 'chunk dim'), out),
@@ -114,7 +152,8 @@ export const SHAPE_EXPORTERS: Record<string, Exporter> = {
   // creation "like" ops on input-dependent tensors
   zerosLike: (ctx, [x], out) => ctx.g.op('Expand', [ctx.g.scalar(0, out[0]!.dtype), ctx.g.op('Shape', [val(x!, 'zerosLike').name])]),
   onesLike: (ctx, [x], out) => ctx.g.op('Expand', [ctx.g.scalar(1, out[0]!.dtype), ctx.g.op('Shape', [val(x!, 'onesLike').name])]),
-  fullLike: (ctx, [x, v], out) => ctx.g.op('Expand', [ctx.g.scalar(num(v!, 'fill value'), out[0]!.dtype), ctx.g.op('Shape', [val(x!, 'fullLike').name])]),
+  fullLike: (ctx, [x, v], out) =>
+    ctx.g.op('Expand', [ctx.g.scalar(num(v!, 'fill value'), out[0]!.dtype), ctx.g.op('Shape', [val(x!, 'fullLike').name])]),
 };
 
 export { rangeOf };

@@ -24,22 +24,76 @@ import { OnnxExportError, SymInt, Val, type ExportCtx, type OpArg } from './ctx.
 import { rangeOf } from './ops-shape.js';
 
 /** Calls that only read metadata or manage lifetime/threads: never recorded. */
-const METADATA = new Set(['NativeTensor', 'shape', 'dtype', 'device', 'requiresGrad', 'isContiguous', 'isLeaf', 'numel', 'isDisposed', 'dispose',
-  'memoryStats', 'resetPeak', 'setRequiresGrad', 'grad', 'setGrad', 'setGradEnabled', 'isGradEnabled', 'setNumThreads', 'synchronize',
-  'getNumThreads', 'config', 'manualSeed']);
+const METADATA = new Set([
+  'NativeTensor',
+  'shape',
+  'dtype',
+  'device',
+  'requiresGrad',
+  'isContiguous',
+  'isLeaf',
+  'numel',
+  'isDisposed',
+  'dispose',
+  'memoryStats',
+  'resetPeak',
+  'setRequiresGrad',
+  'grad',
+  'setGrad',
+  'setGradEnabled',
+  'isGradEnabled',
+  'setNumThreads',
+  'synchronize',
+  'getNumThreads',
+  'config',
+  'manualSeed',
+]);
 /** Calls that read tensor data into JS: fine on constants, untraceable on input-dependent tensors. */
 const DATA_READS = new Set(['item', 'toBuffer', 'viewBuffer', 'allclose']);
 /** In-place ops: they return nothing and rebind their first argument to the new value. */
-const INPLACE = new Set(['normal_', 'uniform_', 'copy_', 'zero_', 'fill_', 'setData', 'add_', 'sub_', 'mul_', 'div_', 'addcmul_', 'addcdiv_',
-  'lerp_', 'clamp_', 'sqrt_', 'indexPut_', 'sliceAssign_']);
+const INPLACE = new Set([
+  'normal_',
+  'uniform_',
+  'copy_',
+  'zero_',
+  'fill_',
+  'setData',
+  'add_',
+  'sub_',
+  'mul_',
+  'div_',
+  'addcmul_',
+  'addcdiv_',
+  'lerp_',
+  'clamp_',
+  'sqrt_',
+  'indexPut_',
+  'sliceAssign_',
+]);
 
-interface Meta { shape: number[]; dtype: DType }
+interface Meta {
+  shape: number[];
+  dtype: DType;
+}
 /** A tensor argument as recorded: its id, its metadata and (constants consumed by a dynamic op) its bytes. */
 class Ref {
-  constructor(readonly id: number, readonly meta: Meta, readonly snap: number | null) {}
+  constructor(
+    readonly id: number,
+    readonly meta: Meta,
+    readonly snap: number | null,
+  ) {}
 }
-interface Snapshot { bytes: Uint8Array; meta: Meta }
-interface Call { op: string; args: unknown[]; outs: number[]; outMeta: Meta[]; dynamic: boolean }
+interface Snapshot {
+  bytes: Uint8Array;
+  meta: Meta;
+}
+interface Call {
+  op: string;
+  args: unknown[];
+  outs: number[];
+  outMeta: Meta[];
+  dynamic: boolean;
+}
 
 export interface TraceSpec {
   /** Graph inputs for a batch size (dimension 0 of every input is the batch). */
@@ -95,7 +149,10 @@ class Recorder {
   readonly dynamic = new Set<number>();
   #next = 0;
 
-  constructor(readonly snapshotting: boolean, readonly real: Record<string, (...a: unknown[]) => unknown>) {}
+  constructor(
+    readonly snapshotting: boolean,
+    readonly real: Record<string, (...a: unknown[]) => unknown>,
+  ) {}
 
   id(h: NativeHandle): number {
     let i = this.#ids.get(h as object);
@@ -131,7 +188,10 @@ class Recorder {
     if (METADATA.has(name)) return real(...args);
     const dyn = this.anyDynamic(args);
     if (DATA_READS.has(name)) {
-      if (dyn) throw new OnnxExportError(`ONNX export: "${name}" reads the values of an input-dependent tensor; data-dependent control flow cannot be traced`);
+      if (dyn)
+        throw new OnnxExportError(
+          `ONNX export: "${name}" reads the values of an input-dependent tensor; data-dependent control flow cannot be traced`,
+        );
       return real(...args);
     }
     const encoded = this.encode(args, dyn && this.snapshotting) as unknown[];
@@ -153,13 +213,21 @@ class Recorder {
   }
 }
 
-function record(spec: TraceSpec, batch: number, snapshotting: boolean, real: Record<string, (...a: unknown[]) => unknown>): { rec: Recorder; inputIds: number[]; outputIds: number[] } {
+function record(
+  spec: TraceSpec,
+  batch: number,
+  snapshotting: boolean,
+  real: Record<string, (...a: unknown[]) => unknown>,
+): { rec: Recorder; inputIds: number[]; outputIds: number[] } {
   const rec = new Recorder(snapshotting, real);
   const inputs = spec.inputs(batch);
   try {
     const inputIds = inputs.map((t) => rec.id(t._h));
     for (const i of inputIds) rec.dynamic.add(i);
-    const outs = withHook((n, f, a) => rec.hook(n, f, a), () => tidy(() => spec.forward(inputs)));
+    const outs = withHook(
+      (n, f, a) => rec.hook(n, f, a),
+      () => tidy(() => spec.forward(inputs)),
+    );
     const outputIds = outs.map((t) => {
       const i = rec.id(t._h);
       if (!rec.dynamic.has(i)) throw new OnnxExportError('ONNX export: an output does not depend on the inputs');
@@ -175,8 +243,12 @@ function record(spec: TraceSpec, batch: number, snapshotting: boolean, real: Rec
 /** v at batch b1 and at b2 -> the number, or a·batch + c. */
 function fitInt(v1: number, v2: number, b1: number, b2: number, what: () => string): number | SymInt {
   if (v1 === v2) return v1;
-  const a = (v2 - v1) / (b2 - b1), c = v1 - a * b1;
-  if (!Number.isInteger(a) || !Number.isInteger(c)) throw new OnnxExportError(`ONNX export: ${what()} changes with the batch size as neither a constant nor a·batch + c (${v1} at ${b1}, ${v2} at ${b2})`);
+  const a = (v2 - v1) / (b2 - b1),
+    c = v1 - a * b1;
+  if (!Number.isInteger(a) || !Number.isInteger(c))
+    throw new OnnxExportError(
+      `ONNX export: ${what()} changes with the batch size as neither a constant nor a·batch + c (${v1} at ${b1}, ${v2} at ${b2})`,
+    );
   return new SymInt(a, c);
 }
 
@@ -186,27 +258,40 @@ export function traceOnnx(spec: TraceSpec): TraceResult {
   const real = Object.fromEntries(Object.entries(N)) as Record<string, (...a: unknown[]) => unknown>;
   spec.onPhase?.('warm-up forward');
   // Warm-up: lazily built caches (interpolation matrices, ...) are filled before either pass, so both record the same ops.
-  { const ins = spec.inputs(b1); for (const t of tidy(() => spec.forward(ins))) t.dispose(); for (const t of ins) t.dispose(); }
+  {
+    const ins = spec.inputs(b1);
+    for (const t of tidy(() => spec.forward(ins))) t.dispose();
+    for (const t of ins) t.dispose();
+  }
   spec.onPhase?.(`recording at batch ${b1}`);
   const A = record(spec, b1, true, real);
   spec.onPhase?.(`recording at batch ${b2}`);
   const B = record(spec, b2, false, real);
   spec.onPhase?.(`building the graph (${A.rec.calls.filter((c) => c.dynamic).length} input-dependent ops)`);
-  const ca = A.rec.calls, cb = B.rec.calls;
+  const ca = A.rec.calls,
+    cb = B.rec.calls;
   for (let i = 0; i < Math.min(ca.length, cb.length); i++) {
-    if (ca[i]!.op !== cb[i]!.op) throw new OnnxExportError(`ONNX export: the forward runs different ops at batch ${b1} and ${b2} (call ${i}: ${ca[i]!.op} vs ${cb[i]!.op}); it must not branch on the batch size`);
+    if (ca[i]!.op !== cb[i]!.op)
+      throw new OnnxExportError(
+        `ONNX export: the forward runs different ops at batch ${b1} and ${b2} (call ${i}: ${ca[i]!.op} vs ${cb[i]!.op}); it must not branch on the batch size`,
+      );
   }
-  if (ca.length !== cb.length) throw new OnnxExportError(`ONNX export: the forward runs ${ca.length} ops at batch ${b1} but ${cb.length} at batch ${b2}`);
+  if (ca.length !== cb.length)
+    throw new OnnxExportError(`ONNX export: the forward runs ${ca.length} ops at batch ${b1} but ${cb.length} at batch ${b2}`);
 
   const g = new OnnxGraph();
   // Graph inputs: metadata from pass A's first calls is not needed; read it off fresh tensors.
   const probe = spec.inputs(1);
   const inputMeta = probe.map((t) => ({ shape: t.shape, dtype: t.dtype }));
   for (const t of probe) t.dispose();
-  spec.inputNames.forEach((name, k) => g.inputs.push({ name, dtype: inputMeta[k]!.dtype, shape: ['batch', ...inputMeta[k]!.shape.slice(1)] }));
+  spec.inputNames.forEach((name, k) =>
+    g.inputs.push({ name, dtype: inputMeta[k]!.dtype, shape: ['batch', ...inputMeta[k]!.shape.slice(1)] }),
+  );
 
   const values = new Map<number, Val>();
-  A.inputIds.forEach((id, k) => values.set(id, new Val(spec.inputNames[k]!, inputMeta[k]!.dtype, [new SymInt(1, 0), ...inputMeta[k]!.shape.slice(1)])));
+  A.inputIds.forEach((id, k) =>
+    values.set(id, new Val(spec.inputNames[k]!, inputMeta[k]!.dtype, [new SymInt(1, 0), ...inputMeta[k]!.shape.slice(1)])),
+  );
   const ctx = makeCtx(g, spec.inputNames[0]!, b1);
   const constVals = new Map<string, Val>();
   let initializerBytes = 0;
@@ -217,11 +302,15 @@ export function traceOnnx(spec: TraceSpec): TraceResult {
     if (v) return v;
     const snap = A.rec.snapshots[ref.snap!]!;
     const sa = snap.meta.shape;
-    let bytes = snap.bytes, shape = sa.slice();
+    let bytes = snap.bytes,
+      shape = sa.slice();
     let tileDim = -1;
     if (sa.length !== shapeB.length) throw new OnnxExportError(`ONNX export: ${where()}: a constant changes rank with the batch size`);
     const diff = sa.map((d, i) => (d !== shapeB[i] ? i : -1)).filter((i) => i >= 0);
-    if (diff.length > 1) throw new OnnxExportError(`ONNX export: ${where()}: a constant of shape [${sa.join(', ')}] changes in several dimensions with the batch size`);
+    if (diff.length > 1)
+      throw new OnnxExportError(
+        `ONNX export: ${where()}: a constant of shape [${sa.join(', ')}] changes in several dimensions with the batch size`,
+      );
     if (diff.length === 1 && sa.length === 1 && snap.meta.dtype === 'int64' && isArange(snap.bytes)) {
       // arange(batch·k) (e.g. row indices for x[arange(B), idx]): a Range in the graph.
       const v = new Val(rangeOf(ctx, 0, fitInt(sa[0]!, shapeB[0]!, b1, b2, where)), 'int64', [fitInt(sa[0]!, shapeB[0]!, b1, b2, where)]);
@@ -231,7 +320,8 @@ export function traceOnnx(spec: TraceSpec): TraceResult {
     if (diff.length === 1) {
       tileDim = diff[0]!;
       const k = sa[tileDim]! / b1;
-      if (!Number.isInteger(k) || shapeB[tileDim]! !== k * b2) throw new OnnxExportError(`ONNX export: ${where()}: a constant's dimension ${tileDim} is not a multiple of the batch size`);
+      if (!Number.isInteger(k) || shapeB[tileDim]! !== k * b2)
+        throw new OnnxExportError(`ONNX export: ${where()}: a constant's dimension ${tileDim} is not a multiple of the batch size`);
       bytes = periodicBlock(bytes, sa, tileDim, k, snap.meta.dtype, where);
       shape[tileDim] = k;
     }
@@ -253,7 +343,8 @@ export function traceOnnx(spec: TraceSpec): TraceResult {
 
   let traced = 0;
   for (let i = 0; i < ca.length; i++) {
-    const a = ca[i]!, b = cb[i]!;
+    const a = ca[i]!,
+      b = cb[i]!;
     if (!a.dynamic) continue;
     traced++;
     const where = (): string => `op "${a.op}" (call ${i})`;
@@ -274,7 +365,10 @@ export function traceOnnx(spec: TraceSpec): TraceResult {
       shape: m.shape.map((d, j) => fitInt(d, b.outMeta[k]!.shape[j]!, b1, b2, () => `the output shape of ${where()}`)),
     }));
     const exporter = EXPORTERS[a.op];
-    if (!exporter) throw new OnnxExportError(`ONNX export: no exporter for op "${a.op}" (it is called on an input-dependent tensor); add one to src/torch/onnx/ops.ts`);
+    if (!exporter)
+      throw new OnnxExportError(
+        `ONNX export: no exporter for op "${a.op}" (it is called on an input-dependent tensor); add one to src/torch/onnx/ops.ts`,
+      );
     let outs: string | string[];
     try {
       outs = exporter(ctx, args, outMeta);
@@ -289,10 +383,19 @@ export function traceOnnx(spec: TraceSpec): TraceResult {
     const v = values.get(id)!;
     const name = spec.outputNames[k]!;
     g.node('Identity', [v.name], {}, [name]);
-    g.outputs.push({ name, dtype: v.dtype, shape: v.shape.map((d) => (typeof d === 'number' ? d : d.a === 1 && d.c === 0 ? 'batch' : `batch*${d.a}+${d.c}`)) });
+    g.outputs.push({
+      name,
+      dtype: v.dtype,
+      shape: v.shape.map((d) => (typeof d === 'number' ? d : d.a === 1 && d.c === 0 ? 'batch' : `batch*${d.a}+${d.c}`)),
+    });
   });
   spec.onPhase?.('encoding');
-  const model = g.encode({ opset: spec.opset ?? 17, producer: 'tunevlseg', ...(spec.docString ? { docString: spec.docString } : {}), ...(spec.metadata ? { metadata: spec.metadata } : {}) });
+  const model = g.encode({
+    opset: spec.opset ?? 17,
+    producer: 'tunevlseg',
+    ...(spec.docString ? { docString: spec.docString } : {}),
+    ...(spec.metadata ? { metadata: spec.metadata } : {}),
+  });
   const nodeCounts: Record<string, number> = {};
   for (const n of g.nodes) nodeCounts[n.opType!] = (nodeCounts[n.opType!] ?? 0) + 1;
   return { model, nodeCounts, tracedOps: traced, initializerBytes };
@@ -305,7 +408,8 @@ export function traceOnnx(spec: TraceSpec): TraceResult {
 function sameBlock(a: Uint8Array, b: Uint8Array, dtype: DType): boolean {
   if (dtype !== 'float32' && dtype !== 'float64') return Buffer.compare(a, b) === 0;
   const Ctor = dtype === 'float32' ? Float32Array : Float64Array;
-  const fa = new Ctor(a.slice().buffer), fb = new Ctor(b.slice().buffer);
+  const fa = new Ctor(a.slice().buffer),
+    fb = new Ctor(b.slice().buffer);
   for (let i = 0; i < fa.length; i++) if (!(Math.abs(fa[i]! - fb[i]!) <= 1e-5 + 1e-4 * Math.abs(fa[i]!))) return false;
   return true;
 }
@@ -317,10 +421,16 @@ function isArange(bytes: Uint8Array): boolean {
 
 /** The first `k`-slice along `dim` of data that repeats it batch times (checked). */
 function periodicBlock(bytes: Uint8Array, shape: number[], dim: number, k: number, dtype: DType, where: () => string): Uint8Array {
-  const item = bytes.byteLength / Math.max(1, shape.reduce((x, y) => x * y, 1));
+  const item =
+    bytes.byteLength /
+    Math.max(
+      1,
+      shape.reduce((x, y) => x * y, 1),
+    );
   const outer = shape.slice(0, dim).reduce((x, y) => x * y, 1);
   const inner = shape.slice(dim + 1).reduce((x, y) => x * y, 1) * item;
-  const reps = shape[dim]! / k, block = k * inner;
+  const reps = shape[dim]! / k,
+    block = k * inner;
   const out = new Uint8Array(outer * block);
   for (let o = 0; o < outer; o++) {
     const base = o * reps * block;
@@ -328,8 +438,10 @@ function periodicBlock(bytes: Uint8Array, shape: number[], dim: number, k: numbe
     for (let r = 1; r < reps; r++) {
       const other = bytes.subarray(base + r * block, base + (r + 1) * block);
       if (!sameBlock(first, other, dtype)) {
-        throw new OnnxExportError(`ONNX export: ${where()}: a constant (${dtype} [${shape.join(', ')}]) follows the batch size but its ${reps} blocks along dimension ${dim} differ; ` +
-          'only constants repeated per image (the same prompt for every image) can be folded');
+        throw new OnnxExportError(
+          `ONNX export: ${where()}: a constant (${dtype} [${shape.join(', ')}]) follows the batch size but its ${reps} blocks along dimension ${dim} differ; ` +
+            'only constants repeated per image (the same prompt for every image) can be folded',
+        );
       }
     }
     out.set(first, o * block);
@@ -361,7 +473,11 @@ function makeCtx(g: OnnxGraph, firstInput: string, _b1: number): ExportCtx {
     g,
     intList(list) {
       if (list.every((x) => typeof x === 'number')) return g.ints(list as number[]);
-      return g.op('Concat', list.map((x) => (typeof x === 'number' ? g.ints([x]) : symValue(x))), { axis: 0 });
+      return g.op(
+        'Concat',
+        list.map((x) => (typeof x === 'number' ? g.ints([x]) : symValue(x))),
+        { axis: 0 },
+      );
     },
     scalarInt(x) {
       return typeof x === 'number' ? g.ints([x]) : symValue(x);

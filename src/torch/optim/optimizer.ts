@@ -26,7 +26,8 @@ export abstract class Optimizer {
   protected readonly state = new Map<Tensor, { scalars: Record<string, number>; tensors: Record<string, Tensor> }>();
 
   constructor(params: Tensor[] | ParamGroupInput[], defaults: { lr: number; weightDecay: number; [k: string]: unknown }) {
-    const groups: ParamGroupInput[] = params.length > 0 && params[0] instanceof Tensor ? [{ params: params as Tensor[] }] : (params as ParamGroupInput[]);
+    const groups: ParamGroupInput[] =
+      params.length > 0 && params[0] instanceof Tensor ? [{ params: params as Tensor[] }] : (params as ParamGroupInput[]);
     const seen = new Set<Tensor>();
     this.paramGroups = groups.map((g, gi) => {
       for (const p of g.params) {
@@ -67,7 +68,12 @@ export abstract class Optimizer {
     });
   }
 
-  protected abstract update(p: Tensor, grad: Tensor, g: ParamGroup, st: { scalars: Record<string, number>; tensors: Record<string, Tensor> }): void;
+  protected abstract update(
+    p: Tensor,
+    grad: Tensor,
+    g: ParamGroup,
+    st: { scalars: Record<string, number>; tensors: Record<string, Tensor> },
+  ): void;
 
   protected stateTensor(st: { tensors: Record<string, Tensor> }, name: string, like: Tensor): Tensor {
     return (st.tensors[name] ??= keep(zerosLike(like)));
@@ -98,7 +104,8 @@ export abstract class Optimizer {
     }
     s.meta.groups.forEach((gs, gi) => {
       const g = this.paramGroups[gi]!;
-      if (gs.numParams !== g.params.length) throw new Error(`optimizer state group ${gi} has ${String(gs.numParams)} parameters, this optimizer ${g.params.length}`);
+      if (gs.numParams !== g.params.length)
+        throw new Error(`optimizer state group ${gi} has ${String(gs.numParams)} parameters, this optimizer ${g.params.length}`);
       for (const [k, v] of Object.entries(gs)) if (k !== 'numParams') (g as Record<string, unknown>)[k] = v;
     });
     for (const st of this.state.values()) for (const t of Object.values(st.tensors)) t.dispose();
@@ -112,7 +119,8 @@ export abstract class Optimizer {
           const [idx, name] = [k.slice(0, k.indexOf('.')), k.slice(k.indexOf('.') + 1)];
           if (Number(idx) !== i) continue;
           const shp = p.shape;
-          if (t.shape.join(',') !== shp.join(',')) throw new Error(`optimizer state ${k} has shape [${t.shape.join(', ')}], parameter ${i} has [${shp.join(', ')}]`);
+          if (t.shape.join(',') !== shp.join(','))
+            throw new Error(`optimizer state ${k} has shape [${t.shape.join(', ')}], parameter ${i} has [${shp.join(', ')}]`);
           tensors[name] = keep(t.to(p.dtype, p.device).clone());
         }
         this.state.set(p, { scalars: { ...sc }, tensors });
@@ -127,12 +135,24 @@ export abstract class Optimizer {
   }
 }
 
-export interface AdamWOptions { lr?: number; betas?: [number, number]; eps?: number; weightDecay?: number; amsgrad?: boolean }
+export interface AdamWOptions {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+  amsgrad?: boolean;
+}
 
 /** torch.optim.AdamW (decoupled weight decay), default lr 1e-3, betas (0.9, 0.999), eps 1e-8, wd 1e-2. */
 export class AdamW extends Optimizer {
   constructor(params: Tensor[] | ParamGroupInput[], o: AdamWOptions = {}) {
-    super(params, { lr: o.lr ?? 1e-3, weightDecay: o.weightDecay ?? 1e-2, betas: o.betas ?? [0.9, 0.999], eps: o.eps ?? 1e-8, amsgrad: o.amsgrad ?? false });
+    super(params, {
+      lr: o.lr ?? 1e-3,
+      weightDecay: o.weightDecay ?? 1e-2,
+      betas: o.betas ?? [0.9, 0.999],
+      eps: o.eps ?? 1e-8,
+      amsgrad: o.amsgrad ?? false,
+    });
   }
   protected update(p: Tensor, grad: Tensor, g: ParamGroup, st: { scalars: Record<string, number>; tensors: Record<string, Tensor> }): void {
     const [b1, b2] = g.betas as [number, number];
@@ -167,13 +187,26 @@ export class AdamW extends Optimizer {
   }
 }
 
-export interface SGDOptions { lr: number; momentum?: number; dampening?: number; weightDecay?: number; nesterov?: boolean }
+export interface SGDOptions {
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+}
 
 /** torch.optim.SGD with momentum, dampening, nesterov and (coupled) weight decay. */
 export class SGD extends Optimizer {
   constructor(params: Tensor[] | ParamGroupInput[], o: SGDOptions) {
-    super(params, { lr: o.lr, weightDecay: o.weightDecay ?? 0, momentum: o.momentum ?? 0, dampening: o.dampening ?? 0, nesterov: o.nesterov ?? false });
-    if (o.nesterov && ((o.momentum ?? 0) <= 0 || (o.dampening ?? 0) !== 0)) throw new Error('SGD: nesterov needs momentum > 0 and zero dampening');
+    super(params, {
+      lr: o.lr,
+      weightDecay: o.weightDecay ?? 0,
+      momentum: o.momentum ?? 0,
+      dampening: o.dampening ?? 0,
+      nesterov: o.nesterov ?? false,
+    });
+    if (o.nesterov && ((o.momentum ?? 0) <= 0 || (o.dampening ?? 0) !== 0))
+      throw new Error('SGD: nesterov needs momentum > 0 and zero dampening');
   }
   protected update(p: Tensor, grad: Tensor, g: ParamGroup, st: { scalars: Record<string, number>; tensors: Record<string, Tensor> }): void {
     const mom = g.momentum as number;
@@ -202,5 +235,9 @@ export class SGD extends Optimizer {
 
 /** Clips the global gradient norm in place (torch.nn.utils.clip_grad_norm_); returns the norm before clipping. */
 export function clipGradNorm_(params: Tensor[], maxNorm: number, normType = 2): number {
-  return N.clipGradNorm_(params.map((p) => p._h), maxNorm, normType) as number;
+  return N.clipGradNorm_(
+    params.map((p) => p._h),
+    maxNorm,
+    normType,
+  ) as number;
 }

@@ -9,13 +9,24 @@ export class ReduceLROnPlateau {
   lastEpoch = 0;
   constructor(
     readonly optimizer: Optimizer,
-    readonly o: { mode?: 'min' | 'max'; factor?: number; patience?: number; threshold?: number; thresholdMode?: 'rel' | 'abs'; cooldown?: number; minLr?: number; eps?: number } = {},
+    readonly o: {
+      mode?: 'min' | 'max';
+      factor?: number;
+      patience?: number;
+      threshold?: number;
+      thresholdMode?: 'rel' | 'abs';
+      cooldown?: number;
+      minLr?: number;
+      eps?: number;
+    } = {},
   ) {
     if ((o.factor ?? 0.1) >= 1) throw new RangeError('ReduceLROnPlateau: factor must be < 1');
     this.best = (o.mode ?? 'min') === 'min' ? Infinity : -Infinity;
   }
   private isBetter(a: number, best: number): boolean {
-    const mode = this.o.mode ?? 'min', th = this.o.threshold ?? 1e-4, tm = this.o.thresholdMode ?? 'rel';
+    const mode = this.o.mode ?? 'min',
+      th = this.o.threshold ?? 1e-4,
+      tm = this.o.thresholdMode ?? 'rel';
     if (mode === 'min') return tm === 'rel' ? a < best * (1 - th) : a < best - th;
     return tm === 'rel' ? a > best * (th + 1) : a > best + th;
   }
@@ -61,7 +72,12 @@ export class ReduceLROnPlateau {
 export class CosineSchedule {
   readonly baseLrs: number[];
   stepCount = 0;
-  constructor(readonly optimizer: Optimizer, readonly tMax: number, readonly etaMin = 0, readonly warmupSteps = 0) {
+  constructor(
+    readonly optimizer: Optimizer,
+    readonly tMax: number,
+    readonly etaMin = 0,
+    readonly warmupSteps = 0,
+  ) {
     if (tMax <= 0) throw new RangeError('CosineSchedule: tMax must be > 0');
     this.baseLrs = optimizer.paramGroups.map((g) => g.lr);
     this.apply();
