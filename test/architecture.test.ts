@@ -118,3 +118,12 @@ test('the written table follows the code: a new module or folder changes it', ()
   assert.match(withExtra, /^\| 1 \| `src\/torch\/` \| \d+ \| `util` \| y \|$/m);
   assert.throws(() => renderArchitecturePage('# no markers\n', repoRoot(), 'page.md'), /page\.md: the layer table's markers are missing/);
 });
+
+test('every CLI file is thin: at most 150 lines (parse flags, call one library function, print)', () => {
+  const cli = join(repoRoot(), 'src', 'cli');
+  const long = readdirSync(cli)
+    .filter((n) => n.endsWith('.ts'))
+    .map((n) => [n, readFileSync(join(cli, n), 'utf8').split('\n').length - 1] as const)
+    .filter(([, lines]) => lines > 150);
+  assert.deepEqual(long, [], `CLI files over 150 lines (move the work into the library or a flags module): ${JSON.stringify(long)}`);
+});

@@ -21,7 +21,8 @@ import { close3x3, fieldOfView, fieldOfViewDice, generateDomain, readEntries, te
 import { ClipsegFullSegmenter, tinyClipsegConfig } from '../src/demo/model.js';
 import { demoAssetsDir } from '../src/demo/assets.js';
 import { pretrain } from '../src/demo/pretrain.js';
-import { registerDemoCommand, parseLearnerList } from '../src/cli/demo.js';
+import { registerDemoCommand } from '../src/cli/demo.js';
+import { parseLearnerList } from '../src/cli/demo-flags.js';
 import { registerPretrainCommand, parseCounts } from '../src/cli/pretrain.js';
 import { LEARNER_NAMES, learnerEntry } from '../src/learners/registry.js';
 import { fixturesDir } from './helpers.js';

@@ -17,7 +17,7 @@ import { planSweep } from '../src/experiment/sweep-plan.js';
 import { learnerSpace, tuneVLSegSpace } from '../src/experiment/spaces.js';
 import { learnerFamily, learnersFor } from '../src/learners/registry.js';
 import { runInspect } from '../src/cli/inspect.js';
-import { parseLearnerList } from '../src/cli/demo.js';
+import { parseLearnerList } from '../src/cli/demo-flags.js';
 import { demoDefaultLearners } from '../src/demo/run.js';
 import { openStorage } from '../src/sweep/open-storage.js';
 import { formatCount, loadBench, table3, table5, toCsv, toLatex, toMarkdown } from '../src/report/index.js';

@@ -23,7 +23,9 @@ const COMMANDS: { names: readonly string[]; load: () => Promise<Register> }[] = 
   { names: ['download'], load: async () => (await import('./download.js')).registerDownloadCommand },
   { names: ['convert'], load: async () => (await import('./convert.js')).registerConvertCommand },
   { names: ['report'], load: async () => (await import('./report.js')).registerReportCommand },
-  { names: ['sweep', 'worker', 'study'], load: async () => (await import('./sweep.js')).registerSweepCommands },
+  { names: ['sweep'], load: async () => (await import('./sweep.js')).registerSweepCommand },
+  { names: ['worker'], load: async () => (await import('./worker.js')).registerWorkerCommand },
+  { names: ['study'], load: async () => (await import('./study.js')).registerStudyCommand },
   { names: ['bench'], load: async () => (await import('./bench.js')).registerBenchCommand },
 ];
 

@@ -1,7 +1,6 @@
-// `tunevlseg sweep | worker | study show`: flags in, one call to src/experiment (sweeps and
-// workers) or src/sweep (study summaries), the study table out.
+// `tunevlseg sweep`: flags in, one call to src/experiment (a sweep on this machine), the study
+// table out. `worker` (worker.ts) joins a study from anywhere; `study show` (study.ts) reads one.
 import type { Command } from 'commander';
-import type { StudySummary } from '../sweep/index.js';
 import { DEFAULT_LEARNER } from '../learners/registry.js';
 import { checkModelKeys, modelFlagConfig } from './model-flag.js';
 import { examples, flag, oneOf, option } from './flags.js';
@@ -9,47 +8,10 @@ import { RECIPE_NAMES } from '../experiment/recipes.js';
 import { SAMPLER_CHOICES } from '../experiment/sweep-plan.js';
 import { SWEEP_OBJECTIVES } from '../experiment/trial.js';
 import type { SweepOptions } from '../experiment/index.js';
+import { printStudy } from './study.js';
 
 /** The sweep library, loaded when a command runs (it loads libtorch). */
 const experiment = (): Promise<typeof import('../experiment/index.js')> => import('../experiment/index.js');
-
-function printStudy(s: StudySummary, json: boolean): void {
-  if (json) {
-    console.log(
-      JSON.stringify({
-        study: s.study.name,
-        direction: s.study.direction,
-        counts: s.counts,
-        best: s.best,
-        importances: s.importances,
-        trials: s.trials.map((t) => ({ number: t.number, state: t.state, value: t.value, params: t.params, attrs: t.attrs })),
-      }),
-    );
-    return;
-  }
-  console.log(`study ${s.study.name} (${s.study.direction}), ${JSON.stringify(s.counts)}`);
-  const names = Object.keys(s.trials[0]?.params ?? {});
-  console.log(['#', 'state', 'value', ...names].join('\t'));
-  for (const t of s.trials) {
-    console.log(
-      [
-        t.number,
-        t.state,
-        t.value === null || t.value === undefined ? '-' : t.value.toPrecision(5),
-        ...names.map((n) => JSON.stringify(t.params?.[n] ?? null)),
-      ].join('\t'),
-    );
-  }
-  // The whole reason, continuation lines indented (a first line alone rarely says what to fix),
-  // once per distinct reason: twenty trials failing alike make one paragraph, not twenty.
-  const reasons = new Map<string, number[]>();
-  for (const t of s.trials) if (t.state === 'failed' && t.error) reasons.set(t.error, [...(reasons.get(t.error) ?? []), t.number]);
-  for (const [error, nums] of reasons)
-    console.log(`trial${nums.length > 1 ? 's' : ''} ${nums.join(', ')} failed: ${error.replace(/\n/g, '\n  ')}`);
-  if (s.best) console.log(`best: trial ${s.best.number}, value ${String(s.best.value)}, ${JSON.stringify(s.best.params)}`);
-  const imp = [...s.importances].sort((a, b) => b.importance - a.importance);
-  if (imp.length) console.log(`importance: ${imp.map((i) => `${i.param} ${i.importance.toFixed(2)}`).join(', ')}`);
-}
 
 interface SweepFlags extends Omit<SweepOptions, 'model' | 'modelConfig' | 'workers' | 'seed'> {
   model: string[];
@@ -58,7 +20,7 @@ interface SweepFlags extends Omit<SweepOptions, 'model' | 'modelConfig' | 'worke
   printSpace?: boolean;
 }
 
-export function registerSweepCommands(program: Command): void {
+export function registerSweepCommand(program: Command): void {
   const sweep = program
     .command('sweep')
     .description('TPE hyperparameter sweep of one model x learner x dataset (each trial a training run)');
@@ -134,53 +96,5 @@ export function registerSweepCommands(program: Command): void {
       if (e instanceof StudyFailedError) printStudy(e.summary, false);
       throw e;
     }
-  });
-  const worker = program.command('worker').description('join a sweep study from any machine and run its trials until it has enough');
-  flag(worker, 'storage', { required: true, help: 'the study storage (postgres://... for many machines)' });
-  option(worker, '--study <name>', 'study name', { required: true });
-  option(worker, '--trials <n>', 'total trials of the study', { defaultText: 'what the study was created with' });
-  option(worker, '--pruner <p>', "override the study's pruner");
-  option(worker, '--worker-id <id>', 'name in the trials table', { defaultText: 'host:pid' });
-  flag(worker, 'device', { help: "train this worker's trials on this device (cpu, cuda, cuda:<n>) whatever the study's config says" });
-  flag(worker, 'quiet', { help: 'no per-trial lines' });
-  examples(worker, [
-    'tunevlseg worker --storage postgres://user@db/tvs --study clipseg__maple__kvasir',
-    'tunevlseg worker --storage postgres://user@db/tvs --study clipseg__maple__kvasir --device cuda:1',
-  ]);
-  worker.action(
-    async (o: {
-      storage: string;
-      study: string;
-      trials?: string;
-      pruner?: string;
-      workerId?: string;
-      device?: string;
-      quiet?: boolean;
-    }) => {
-      if (o.device !== undefined && !/^(cpu|cuda(:\d+)?)$/.test(o.device))
-        throw new Error(`--device: "${o.device}" is not a device (expected cpu, cuda or cuda:<n>)`);
-      const { joinStudy } = await experiment();
-      const ran = await joinStudy(o.storage, o.study, {
-        nTrials: o.trials ? Number.parseInt(o.trials, 10) : undefined,
-        pruner: o.pruner,
-        quiet: o.quiet,
-        workerId: o.workerId,
-        ...(o.device !== undefined ? { device: o.device } : {}),
-      });
-      if (!o.quiet) console.log(`worker ran ${ran} trial(s)`);
-    },
-  );
-  const study = program.command('study').description('inspect sweep studies');
-  examples(study, ['tunevlseg study show clipseg__maple__kvasir']);
-  const show = study.command('show <name>').description('trials table, best parameters and the importance of each parameter');
-  flag(show, 'storage', { default: 'sqlite:runs/studies.db', help: 'the study storage' });
-  flag(show, 'json', { help: 'one JSON object' });
-  examples(show, [
-    'tunevlseg study show clipseg__maple__kvasir',
-    'tunevlseg study show clipseg__vpt__kvasir --storage postgres://user@db/tvs --json',
-  ]);
-  show.action(async (name: string, o: { storage: string; json?: boolean }) => {
-    const { readStudy } = await experiment();
-    printStudy(await readStudy(o.storage, name), o.json === true);
   });
 }

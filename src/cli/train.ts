@@ -4,47 +4,14 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { RUN_FILES } from '../train/run-folder.js';
-import { configLeaves, ConfigError, type TrainConfig } from '../train/config.js';
-import { locateRun, resolveTrainConfig, resumeConfig } from '../train/run-config.js';
 import { stringifyJson } from '../util/json.js';
-import { modelFlagAssignments } from './model-flag.js';
 import { DEFAULT_LEARNER } from '../learners/registry.js';
 import { factoryOf, printerOf, type CommandDeps } from './deps.js';
-import { FLAGS, collect, examples, flag, option, type FlagName } from './flags.js';
+import { collect, examples, flag, option } from './flags.js';
+import { addConfigKeyFlags, trainConfigOf, type TrainFlags } from './train-flags.js';
 
 /** The base model a config gets when it names none (src/tuning/config.ts). */
 const DEFAULT_MODEL = 'clipseg';
-
-interface TrainFlags {
-  config?: string;
-  resume?: string;
-  overwrite?: boolean;
-  quiet?: boolean;
-  json?: boolean;
-  printConfig?: boolean;
-  set: string[];
-  model: string[];
-  [k: string]: unknown;
-}
-
-/**
- * Config keys whose flag is a shared concept of the grammar (docs/cli.md) rather than the key's
- * dotted path: `--dataset`, not `--data-dir` (the old spellings stay accepted).
- */
-const CONCEPT_FLAGS: Readonly<Record<string, FlagName>> = {
-  'data.dir': 'dataset',
-  'data.imageSize': 'imageSize',
-  'data.workers': 'loaderThreads',
-  seed: 'seed',
-  device: 'device',
-  batchSize: 'batchSize',
-  precision: 'precision',
-  tf32: 'tf32',
-  threshold: 'threshold',
-};
-
-const shownDefault = (v: unknown): string | undefined =>
-  v === undefined || v === null ? undefined : typeof v === 'string' ? v : JSON.stringify(v);
 
 export function registerTrainCommand(program: Command, deps: CommandDeps = {}): Command {
   const cmd = program
@@ -58,19 +25,7 @@ export function registerTrainCommand(program: Command, deps: CommandDeps = {}): 
   option(cmd, '--print-config', 'print the resolved configuration and exit');
   flag(cmd, 'model', { defaultText: `${DEFAULT_MODEL}, learner ${DEFAULT_LEARNER}, quirks reference` });
   option(cmd, '--set <key=value>', 'set any config key by its dotted path; repeatable', { repeatable: true, parse: collect });
-  const leafOptions: { key: string; flag: string; attr: string }[] = [];
-  for (const leaf of configLeaves()) {
-    if (leaf.kind === 'record') continue; // model: --model key=value
-    const choices = leaf.choices ? `: ${leaf.choices.join(' | ')}` : '';
-    const help = `config key ${leaf.key}${choices}`;
-    const def = shownDefault(leaf.defaultValue);
-    const concept = CONCEPT_FLAGS[leaf.key];
-    // Concept flags keep their own value check; the config's zod schema checks the rest.
-    const opt = concept
-      ? flag(cmd, concept, { help: `${FLAGS[concept].help}; ${help}`, ...(def !== undefined ? { defaultText: def } : {}) })
-      : option(cmd, `${leaf.flag} <value>`, help, def !== undefined ? { defaultText: def } : {});
-    leafOptions.push({ key: leaf.key, flag: opt.long!, attr: opt.attributeName() });
-  }
+  const leafOptions = addConfigKeyFlags(cmd);
   examples(cmd, [
     'tunevlseg train --dataset data/kvasir --model learner=maple --name k1',
     'tunevlseg train -c kvasir.yaml --model depth=3 --lr 1e-3',
@@ -78,36 +33,7 @@ export function registerTrainCommand(program: Command, deps: CommandDeps = {}): 
   ]);
   cmd.action(async (flags: TrainFlags) => {
     const print = printerOf(deps);
-    const given: [string, string, string][] = leafOptions
-      .filter((o) => flags[o.attr] !== undefined)
-      .map((o) => [o.key, String(flags[o.attr]), o.flag]);
-    let config: TrainConfig;
-    let resume = false;
-    if (flags.resume !== undefined) {
-      const extra = [
-        ...given.map(([, , f]) => f).filter((f) => f !== '--progress' && f !== '--runs-dir'),
-        ...(flags.config ? ['--config'] : []),
-        ...(flags.set.length ? ['--set'] : []),
-        ...(flags.model.length ? ['--model'] : []),
-      ];
-      if (extra.length > 0) {
-        throw new ConfigError(
-          `--resume continues a run with its saved config.json; config flags are not allowed with it (got ${extra.join(', ')})`,
-        );
-      }
-      const runsDir = given.find(([k]) => k === 'runsDir')?.[1] ?? 'runs';
-      const progress = flags.quiet ? 'lines' : (given.find(([k]) => k === 'progress')?.[1] as TrainConfig['progress'] | undefined);
-      config = resumeConfig(locateRun(flags.resume, runsDir), progress);
-      resume = true;
-    } else {
-      config = resolveTrainConfig({
-        file: flags.config,
-        leaves: given,
-        model: modelFlagAssignments(flags.model),
-        set: flags.set,
-        quiet: flags.quiet,
-      }).config;
-    }
+    const { config, resume } = trainConfigOf(flags, leafOptions);
     if (flags.printConfig) {
       print(stringifyJson(config, 2));
       return;
