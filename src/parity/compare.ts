@@ -58,3 +58,43 @@ export function compareArrays(a: ArrayLike<number>, b: ArrayLike<number>, tol: T
   }
   return { pass: ok, max_abs: maxAbs, max_rel: maxRel, shape };
 }
+
+/** A check that failed for a reason other than numbers (a missing tensor, a wrong name). */
+export function fail(error: string): TensorReport {
+  return { pass: false, max_abs: Infinity, max_rel: Infinity, error };
+}
+
+/** A check that passed exactly (names, hashes). */
+export function ok(): TensorReport {
+  return { pass: true, max_abs: 0, max_rel: 0 };
+}
+
+/** A fixture's list of trainable tensors (case.json `trainable_parameters`). */
+export interface ListedParameter {
+  name: string;
+  shape: number[];
+}
+
+/**
+ * Our trainable tensors against the fixture's: the same names (none missing, none extra) with the
+ * same shapes, and the same count when the fixture gives one.
+ */
+export function compareTrainable(
+  trainable: ReadonlyMap<string, { shape: readonly number[] }>,
+  listed: readonly ListedParameter[],
+  count: number,
+  expectedCount: unknown,
+): { trainable_names: TensorReport; trainable_count?: TensorReport } {
+  const missing = listed.filter((p) => !trainable.has(p.name)).map((p) => p.name);
+  const extra = [...trainable.keys()].filter((k) => !listed.some((p) => p.name === k)).sort();
+  const badShape = listed.filter((p) => trainable.has(p.name) && trainable.get(p.name)!.shape.join(',') !== p.shape.join(','));
+  const shapes = badShape.map((p) => `${p.name} [${trainable.get(p.name)!.shape.join(', ')}] != [${p.shape.join(', ')}]`).join(', ');
+  const trainable_names =
+    missing.length || extra.length || badShape.length
+      ? fail(`missing ${missing.join(', ') || '-'}; unexpected ${extra.join(', ') || '-'}; shapes ${shapes || '-'}`)
+      : ok();
+  return {
+    trainable_names,
+    ...(typeof expectedCount === 'number' ? { trainable_count: compareArrays([count], [expectedCount], TOL.exact) } : {}),
+  };
+}

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 import { fromBytes, type Tensor } from './tensor.js';
-import type { DType } from './dtype.js';
+import { DTYPE_BYTES, type DType } from './dtype.js';
 
 // ------------------------------------------------------------------ zip
 
@@ -136,18 +136,6 @@ const STORAGE_DTYPES: Record<string, DType> = {
   CharStorage: 'int8',
   ByteStorage: 'uint8',
   BoolStorage: 'bool',
-};
-const DTYPE_SIZE: Record<string, number> = {
-  float32: 4,
-  float64: 8,
-  float16: 2,
-  bfloat16: 2,
-  int64: 8,
-  int32: 4,
-  int16: 2,
-  int8: 1,
-  uint8: 1,
-  bool: 1,
 };
 // torch >= 2 pickles dtypes as globals `torch.float32` etc. in the storage persistent id.
 const TORCH_DTYPES: Record<string, DType> = {
@@ -560,7 +548,7 @@ export interface PickledCheckpoint {
 
 function materialise(spec: TensorSpec, storages: (key: string, dtype: DType) => Buffer, where: string): Tensor {
   const { storage, offset, size, stride } = spec;
-  const es = DTYPE_SIZE[storage.dtype]!;
+  const es = DTYPE_BYTES[storage.dtype];
   const raw = storages(storage.key, storage.dtype);
   const numel = size.reduce((a, b) => a * b, 1);
   let contiguous = true;

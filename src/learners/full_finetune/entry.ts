@@ -1,27 +1,11 @@
 // End-to-end fine-tuning of the whole CLIPSeg as a method of the registry (the class, learner.ts, loads only when a model is built).
 import type { LearnerEntry } from '../entry.js';
-import {
-  VLSM_ADAPTER_EARLY_STOPPING,
-  VLSM_ADAPTER_REFERENCE,
-  VLSM_ADAPTER_SEARCH_ROWS,
-  VLSM_ADAPTER_SWEEP,
-} from '../vlsm-adapter/common.js';
+import { adapterRecipe, VLSM_ADAPTER_REFERENCE, VLSM_ADAPTER_SEARCH_ROWS, VLSM_ADAPTER_SWEEP } from '../vlsm-adapter/common.js';
 import { fullFinetuneOptionsSchema } from './options.js';
 
 const source =
   `${VLSM_ADAPTER_REFERENCE}: configs/model/clipseg.yaml (CLIPSeg, freeze_encoder/decoder false: lr 1e-3, weight_decay 1e-3, loss, scheduler), ` +
   'configs/experiment/clipseg.yaml (epochs, gradient_clip_val), configs/callbacks/default.yaml, scripts/finetune.py (batch 32)';
-const config = {
-  lr: 1e-3,
-  weightDecay: 1e-3,
-  gradClipNorm: 0.5,
-  plateau: { factor: 0.3, patience: 5 },
-  minEpochs: 10,
-  maxEpochs: 200,
-  earlyStopping: VLSM_ADAPTER_EARLY_STOPPING,
-  effectiveBatchSize: 32,
-  augment: { p: 0 },
-};
 
 export const entry: LearnerEntry = {
   name: 'full_finetune',
@@ -41,14 +25,7 @@ export const entry: LearnerEntry = {
   upsampler: false,
   trainsBase: true,
   // The end-to-end baseline of VLSM-Adapter's paper (the same training code as its adapters).
-  recipe: {
-    reference: {
-      source,
-      config: { ...config, loss: { lambdaDice: 1.5, lambdaCe: 1, appliedTo: 'probabilities' } },
-      decayEveryTensor: true,
-    },
-    fixed: { source, config: { ...config, loss: { lambdaDice: 1.5, lambdaCe: 1, appliedTo: 'logits' } }, decayEveryTensor: true },
-  },
+  recipe: adapterRecipe(1e-3, 'clipseg.yaml', source),
   trainingSearchRows: VLSM_ADAPTER_SEARCH_ROWS,
   originalSweep: VLSM_ADAPTER_SWEEP,
 };

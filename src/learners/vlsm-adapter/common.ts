@@ -64,10 +64,12 @@ export const VLSM_ADAPTER_EARLY_STOPPING = Object.freeze({ monitor: 'val_dice', 
  * which `quirks: fixed` replaces by DiceCELoss(sigmoid=True) on the logits. Precision 16-mixed
  * is the original's too; it is the run's `precision` (CUDA only), not part of the recipe.
  */
-export function adapterRecipe(lr: number, modelYaml: string): Readonly<Record<QuirkMode, TrainingRecipe>> {
-  const source =
-    `${VLSM_ADAPTER_REFERENCE}: configs/model/${modelYaml} (lr, weight_decay, loss, scheduler), configs/experiment/${modelYaml.replace('.yaml', '')}_*.yaml ` +
-    '(epochs, gradient_clip_val), configs/callbacks/default.yaml (early stopping), scripts/finetune.py (batch 32)';
+export function adapterRecipe(
+  lr: number,
+  modelYaml: string,
+  source: string = `${VLSM_ADAPTER_REFERENCE}: configs/model/${modelYaml} (lr, weight_decay, loss, scheduler), configs/experiment/${modelYaml.replace('.yaml', '')}_*.yaml ` +
+    '(epochs, gradient_clip_val), configs/callbacks/default.yaml (early stopping), scripts/finetune.py (batch 32)',
+): Readonly<Record<QuirkMode, TrainingRecipe>> {
   const config = {
     lr,
     weightDecay: 1e-3,

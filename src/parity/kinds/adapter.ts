@@ -19,7 +19,17 @@ import { diceCELoss, type DiceCEOptions } from '../../inference/loss.js';
 import { optimizerGroups } from '../../train/reference-semantics.js';
 import { PromptedClipSeg, type PromptedOutput } from '../../tuning/clipseg.js';
 import { loadStateStrict } from '../../tuning/common.js';
-import { TOL, compareArrays, compareTensors, type TensorReport, type Tolerance } from '../compare.js';
+import {
+  TOL,
+  compareArrays,
+  compareTensors,
+  type TensorReport,
+  type Tolerance,
+  compareTrainable,
+  fail,
+  ok,
+  type ListedParameter,
+} from '../compare.js';
 import type { CaseKind, CaseResult } from '../runner.js';
 
 const CASE_FILES = ['inputs.safetensors', 'params_init.safetensors', 'outputs.safetensors', 'grads.safetensors', 'adamw_step1.safetensors'];
@@ -27,13 +37,6 @@ const CASE_FILES = ['inputs.safetensors', 'params_init.safetensors', 'outputs.sa
 const PREFIX = 'context_learner.';
 
 type Json = Record<string, unknown>;
-
-function fail(error: string): TensorReport {
-  return { pass: false, max_abs: Infinity, max_rel: Infinity, error };
-}
-function ok(): TensorReport {
-  return { pass: true, max_abs: 0, max_rel: 0 };
-}
 
 const NUM = String.raw`(\d+(?:\.\d+)?(?:e[-+]?\d+)?)`;
 
@@ -189,19 +192,9 @@ export function runAdapterCase(dir: string, cj: Json): CaseResult {
 
     // Trainable tensors: names (the wrapper's), shapes, count; initial values.
     const trainable = new Map(seg.namedTrainable().map(([n, t]) => [fixtureName(n), t] as const));
-    const listed = (cj.trainable_parameters ?? []) as { name: string; shape: number[] }[];
-    const missing = listed.filter((p) => !trainable.has(p.name)).map((p) => p.name);
-    const extra = [...trainable.keys()].filter((k) => !listed.some((p) => p.name === k));
-    const badShape = listed.filter((p) => trainable.has(p.name) && trainable.get(p.name)!.shape.join(',') !== p.shape.join(','));
-    tensors.trainable_names =
-      missing.length || extra.length || badShape.length
-        ? fail(
-            `missing ${missing.join(', ') || '-'}; unexpected ${extra.join(', ') || '-'}; shapes ${badShape.map((p) => `${p.name} [${trainable.get(p.name)!.shape.join(', ')}] != [${p.shape.join(', ')}]`).join(', ') || '-'}`,
-          )
-        : ok();
+    const listed = (cj.trainable_parameters ?? []) as ListedParameter[];
     const count = seg.numParameters(true);
-    if (typeof cj.num_trainable_parameters === 'number')
-      tensors.trainable_count = compareArrays([count], [cj.num_trainable_parameters], TOL.exact);
+    Object.assign(tensors, compareTrainable(trainable, listed, count, cj.num_trainable_parameters));
     if (!tensors.trainable_names.pass)
       return {
         tensors,

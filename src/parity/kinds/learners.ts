@@ -19,7 +19,7 @@ import { familyForReferenceWrapper, referenceWrapperNames } from '../../learners
 import { PromptedClipSeg, type PromptedOutput } from '../../tuning/clipseg.js';
 import { PromptedCris, type PromptedCrisOutput } from '../../tuning/cris.js';
 import { loadStateStrict } from '../../tuning/common.js';
-import { TOL, compareArrays, compareTensors, type TensorReport, type Tolerance } from '../compare.js';
+import { TOL, compareTensors, type TensorReport, type Tolerance, compareTrainable, fail, ok, type ListedParameter } from '../compare.js';
 import type { CaseKind, CaseResult } from '../runner.js';
 
 const CASE_FILES = [
@@ -31,13 +31,6 @@ const CASE_FILES = [
 ];
 
 type Segmenter = PromptedClipSeg | PromptedCris;
-
-function fail(error: string): TensorReport {
-  return { pass: false, max_abs: Infinity, max_rel: Infinity, error };
-}
-function ok(): TensorReport {
-  return { pass: true, max_abs: 0, max_rel: 0 };
-}
 
 function toleranceOf(name: string): Tolerance {
   if (name === 'pad_mask') return TOL.exact;
@@ -209,21 +202,9 @@ export function runLearnerCase(dir: string, cj: Record<string, unknown>): CaseRe
 
     // Trainable parameters: names, shapes, count; initial values from params_init.
     const trainable = new Map(seg.namedTrainable());
-    const listed = (cj.trainable_parameters ?? []) as { name: string; shape: number[] }[];
-    const namesOurs = [...trainable.keys()].sort();
-    const namesRef = listed.map((p) => p.name).sort();
-    const missing = namesRef.filter((k) => !trainable.has(k));
-    const extra = namesOurs.filter((k) => !namesRef.includes(k));
-    const badShape = listed.filter((p) => trainable.has(p.name) && trainable.get(p.name)!.shape.join(',') !== p.shape.join(','));
-    tensors.trainable_names =
-      missing.length || extra.length || badShape.length
-        ? fail(
-            `missing ${missing.join(', ') || '-'}; unexpected ${extra.join(', ') || '-'}; shapes ${badShape.map((p) => `${p.name} [${trainable.get(p.name)!.shape.join(', ')}] != [${p.shape.join(', ')}]`).join(', ') || '-'}`,
-          )
-        : ok();
+    const listed = (cj.trainable_parameters ?? []) as ListedParameter[];
     const count = seg.numParameters(true);
-    if (typeof cj.num_trainable_parameters === 'number')
-      tensors.trainable_count = compareArrays([count], [cj.num_trainable_parameters], TOL.exact);
+    Object.assign(tensors, compareTrainable(trainable, listed, count, cj.num_trainable_parameters));
     loadStateStrict(trainable, files.get('params_init.safetensors')!, 'parity', join(dir, 'params_init.safetensors'));
 
     const text = { inputIds: need(inputs, 'input_ids', 'inputs'), attentionMask: need(inputs, 'attention_mask', 'inputs') };

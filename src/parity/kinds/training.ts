@@ -29,7 +29,7 @@ import {
   type AccumulationPlan,
 } from '../../train/step.js';
 import { loadStateStrict } from '../../tuning/common.js';
-import { TOL, compareArrays, compareTensors, type TensorReport } from '../compare.js';
+import { TOL, compareArrays, compareTensors, type TensorReport, fail, ok } from '../compare.js';
 import type { CaseKind, CaseResult } from '../runner.js';
 import { buildReferenceSegmenter } from './learners.js';
 import { readTrainingCase, type TrainingCase } from './training-case.js';
@@ -38,12 +38,6 @@ const FILES = ['params_init', 'batches', 'trajectory', 'grads_step1'] as const;
 /** trajectory tensors that are diagnostics of other ports, not outputs of a trainer */
 const DIAGNOSTICS = new Set(['loss_long_targets']);
 
-function fail(error: string): TensorReport {
-  return { pass: false, max_abs: Infinity, max_rel: Infinity, error };
-}
-function ok(): TensorReport {
-  return { pass: true, max_abs: 0, max_rel: 0 };
-}
 const toF64 = (t: Tensor): Float64Array => tidy(() => t.to('float64').contiguous().toTypedArray() as Float64Array);
 
 /** The micro-batches of batches.safetensors, `mb0..mb<M-1>`, each with its four tensors. */
