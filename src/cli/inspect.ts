@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import type { InspectResult } from '../tuning/inspect.js';
 import { modelFlagConfig, checkModelKeys } from './model-flag.js';
 import { MODEL_FLAG_HELP, collect, examples, flag, learnerName, option } from './flags.js';
-import { DEFAULT_LEARNER, LEARNER_NAMES } from '../learners/registry.js';
+import { DEFAULT_LEARNER, LEARNER_NAMES, learnersFor, learnersWithOption } from '../learners/registry.js';
 
 export interface InspectFlags {
   /** `--model` values (repeatable): a base model and/or key=value model config keys. */
@@ -114,9 +114,9 @@ export function registerInspectCommand(program: Command, print: (s: string) => v
   option(cmd, '--all', 'list every tensor', { defaultText: 'the first 40' });
   flag(cmd, 'json', { help: 'print one JSON object' });
   examples(cmd, [
-    'tunevlseg inspect --learner maple --depth 3',
-    'tunevlseg inspect --model cris-rn50 --learner coop --json',
-    'tunevlseg inspect --model weights/clipseg --learner shared_attn --set heads=4 --weights',
+    `tunevlseg inspect --learner ${DEFAULT_LEARNER} --depth 3`,
+    `tunevlseg inspect --model cris-rn50 --learner ${learnersFor('cris')[0]} --json`,
+    `tunevlseg inspect --model weights/clipseg --learner ${learnersWithOption('heads')[0]} --set heads=4 --weights`,
   ]);
   return cmd.action(async (flags: InspectFlags) => {
     const r = await runInspect(flags);

@@ -3,6 +3,7 @@
 import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeReport } from '../report/index.js';
+import { DEFAULT_LEARNER } from '../learners/registry.js';
 import { learnerRunDir, type DemoSummary } from './run.js';
 import { shellCommand, shellQuote } from '../util/shell-quote.js';
 import { benchFiles, runFiles } from '../train/run-folder.js';
@@ -17,7 +18,7 @@ export const DEMO_DATASET = 'ultrasound';
  */
 export function nextSteps(s: DemoSummary): string[] {
   const ranked = (Object.entries(s.learners) as [string, { test_dice: number }][]).sort((a, b) => b[1].test_dice - a[1].test_dice);
-  const best = ranked[0]?.[0] ?? 'maple';
+  const best = ranked[0]?.[0] ?? DEFAULT_LEARNER;
   const exportDir = `${best}-export`;
   return [
     `next, in the browser: ${shellCommand(['tunevlseg', 'export', '--tuned', learnerRunDir(s.run_dir, best), '--prompt', 'tumor', '--out', exportDir])}, ` +

@@ -2,7 +2,8 @@
  * `--recipe`: the overrides of the original's run scripts (naamiinepal/tunevlseg @ 7956bcd,
  * `scripts/schedule_*.sh`), so that `sweep` and `bench` can run what the authors ran.
  *
- * The table below is the scripts' active (uncommented) commands as of that commit. What they
+ * Each learner's registry entry lists the scripts' active (uncommented) commands that train it, as
+ * of that commit (`originalRunScripts`); this module reads them from there. What they
  * override, and what it becomes here:
  * - `trainer.precision=16-mixed` in every one, and `torch.set_float32_matmul_precision("medium")`
  *   that `src/models/__init__.py` runs on import (TF32 for float32 matmuls on CUDA):
@@ -26,10 +27,11 @@
  * training setup of its learner and model family's script, without that script's model overrides.
  * A script's name (`schedule_vpt`) applies that script, whatever the cell.
  */
+import { LEARNERS, LEARNER_NAMES, type OriginalRunScript } from '../learners/registry.js';
 import type { BaseFamily, LearnerName } from '../learners/types.js';
 import type { TrainConfigInput } from '../train/index.js';
 
-/** The datasets of the scripts' `ds_name`s, told apart by their folder names. */
+/** The datasets of the scripts' `ds_name`s (the keys the entries' `originalRunScripts` use), told apart by their folder names. */
 const DATASETS: readonly { key: string; ds: string; pattern: RegExp }[] = [
   { key: 'bkai', ds: 'bkai_polyp', pattern: /bkai/ },
   { key: 'clinicdb', ds: 'clinicdb_polyp', pattern: /clinic/ },
@@ -43,166 +45,15 @@ const DATASETS: readonly { key: string; ds: string; pattern: RegExp }[] = [
   { key: 'voc', ds: 'VOC2012_binarized', pattern: /voc|pascal/ },
 ];
 
-const MEDICAL = ['bkai', 'clinicdb', 'kvasir', 'busi', 'chexlocalize', 'dfu', 'isic'];
-
-interface RunScript {
-  readonly file: string;
+interface RunScript extends OriginalRunScript {
   readonly learner: LearnerName;
-  readonly family: BaseFamily;
-  /** Dataset keys of its active commands. */
-  readonly datasets: readonly string[];
-  readonly batchSize: number;
-  /** `+trainer.accumulate_grad_batches` as passed on the command line (1 when not passed). */
-  readonly accumulate: number;
-  /** `model.net.use_new_last_layer=false` passed. */
-  readonly noUpsampler?: true;
-  /** `model.net.context_learner.context_initializer=null` passed. */
-  readonly gaussianInit?: true;
-  /** `+trainer.val_check_interval` passed. */
-  readonly valCheckInterval?: number;
 }
 
 /** The run scripts' active commands (schedule_e2e_* and schedule_zss.sh train no learner). */
-export const RUN_SCRIPTS: readonly RunScript[] = [
-  {
-    file: 'scripts/schedule_coop_clipseg.sh',
-    learner: 'coop',
-    family: 'clipseg',
-    datasets: ['clinicdb', 'kvasir', 'chexlocalize', 'dfu'],
-    batchSize: 32,
-    accumulate: 1,
-    noUpsampler: true,
-  },
-  {
-    file: 'scripts/schedule_cocoop_clipseg.sh',
-    learner: 'cocoop',
-    family: 'clipseg',
-    datasets: ['bkai', 'clinicdb', 'kvasir'],
-    batchSize: 32,
-    accumulate: 1,
-    noUpsampler: true,
-  },
-  { file: 'scripts/schedule_busi.sh', learner: 'cocoop', family: 'clipseg', datasets: ['busi'], batchSize: 32, accumulate: 1 },
-  { file: 'scripts/schedule_busi.sh', learner: 'coop', family: 'clipseg', datasets: ['busi'], batchSize: 32, accumulate: 1 },
-  {
-    file: 'scripts/schedule_coop_cris.sh',
-    learner: 'coop',
-    family: 'cris',
-    datasets: ['cityscapes'],
-    batchSize: 16,
-    accumulate: 2,
-    valCheckInterval: 0.5,
-  },
-  {
-    file: 'scripts/schedule_coop_cris_cityscapes.sh',
-    learner: 'coop',
-    family: 'cris',
-    datasets: ['cityscapes'],
-    batchSize: 32,
-    accumulate: 1,
-    noUpsampler: true,
-    valCheckInterval: 0.5,
-  },
-  {
-    file: 'scripts/schedule_coop_cris_pascal.sh',
-    learner: 'coop',
-    family: 'cris',
-    datasets: ['voc'],
-    batchSize: 32,
-    accumulate: 1,
-    noUpsampler: true,
-  },
-  {
-    file: 'scripts/schedule_cocoop_cris.sh',
-    learner: 'cocoop',
-    family: 'cris',
-    datasets: [...MEDICAL, 'camus'],
-    batchSize: 32,
-    accumulate: 1,
-  },
-  {
-    file: 'scripts/schedule_cocoop_cris_cityscapes.sh',
-    learner: 'cocoop',
-    family: 'cris',
-    datasets: ['cityscapes'],
-    batchSize: 32,
-    accumulate: 1,
-    noUpsampler: true,
-    valCheckInterval: 0.5,
-  },
-  {
-    file: 'scripts/schedule_cocoop_cris_pascal.sh',
-    learner: 'cocoop',
-    family: 'cris',
-    datasets: ['voc'],
-    batchSize: 32,
-    accumulate: 1,
-    noUpsampler: true,
-  },
-  {
-    file: 'scripts/schedule_maple.sh',
-    learner: 'maple',
-    family: 'clipseg',
-    datasets: ['camus'],
-    batchSize: 16,
-    accumulate: 1,
-    gaussianInit: true,
-  },
-  {
-    file: 'scripts/schedule_maple_leftout.sh',
-    learner: 'maple',
-    family: 'clipseg',
-    datasets: ['chexlocalize'],
-    batchSize: 16,
-    accumulate: 2,
-  },
-  {
-    file: 'scripts/schedule_pascal_maple.sh',
-    learner: 'maple',
-    family: 'clipseg',
-    datasets: ['voc'],
-    batchSize: 16,
-    accumulate: 2,
-    gaussianInit: true,
-  },
-  {
-    file: 'scripts/schedule_shared_atn.sh',
-    learner: 'shared_attn',
-    family: 'clipseg',
-    datasets: ['cityscapes'],
-    batchSize: 16,
-    accumulate: 2,
-    noUpsampler: true,
-    valCheckInterval: 0.5,
-  },
-  {
-    file: 'scripts/schedule_shared_separate.sh',
-    learner: 'shared_separate',
-    family: 'clipseg',
-    datasets: ['cityscapes'],
-    batchSize: 16,
-    accumulate: 2,
-    noUpsampler: true,
-    valCheckInterval: 0.5,
-  },
-  {
-    file: 'scripts/schedule_shared_separate_pascal.sh',
-    learner: 'shared_separate',
-    family: 'clipseg',
-    datasets: ['voc'],
-    batchSize: 16,
-    accumulate: 2,
-  },
-  {
-    file: 'scripts/schedule_vpt.sh',
-    learner: 'vpt',
-    family: 'clipseg',
-    datasets: [...MEDICAL, 'camus'],
-    batchSize: 32,
-    accumulate: 1,
-    noUpsampler: true,
-  },
-];
+/** The run scripts' active commands, each in the registry entry of the learner it trains (schedule_e2e_* and schedule_zss.sh train no learner). */
+export const RUN_SCRIPTS: readonly RunScript[] = LEARNER_NAMES.flatMap((learner) =>
+  (LEARNERS[learner].originalRunScripts ?? []).map((script) => ({ ...script, learner })),
+);
 
 export const RECIPE_NAMES: readonly string[] = ['original-scripts', ...new Set(RUN_SCRIPTS.map((s) => scriptName(s.file)))];
 

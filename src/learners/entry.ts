@@ -67,6 +67,26 @@ export interface TrainingRecipe {
 /** A learner class: options (validated by its schema) and the model it serves. */
 export type LearnerClass = new (options: Record<string, unknown>, host: LearnerHost) => ContextLearner;
 
+/**
+ * One active command of the original's run scripts (naamiinepal/tunevlseg @ 7956bcd,
+ * `scripts/schedule_*.sh`) that trains the learner: the overrides `--recipe` applies.
+ */
+export interface OriginalRunScript {
+  readonly file: string;
+  readonly family: BaseFamily;
+  /** Dataset keys of its active commands (src/experiment/recipes.ts names them by folder). */
+  readonly datasets: readonly string[];
+  readonly batchSize: number;
+  /** `+trainer.accumulate_grad_batches` as passed on the command line (1 when not passed). */
+  readonly accumulate: number;
+  /** `model.net.use_new_last_layer=false` passed. */
+  readonly noUpsampler?: true;
+  /** `model.net.context_learner.context_initializer=null` passed. */
+  readonly gaussianInit?: true;
+  /** `+trainer.val_check_interval` passed. */
+  readonly valCheckInterval?: number;
+}
+
 export interface LearnerEntry {
   /** The name configs, run folders and cell ids use. */
   name: LearnerName;
@@ -101,6 +121,8 @@ export interface LearnerEntry {
   searchRows: Readonly<Record<string, SearchRow>>;
   /** The original's sweep of this learner, when it has one (reference sweeps use it; see OriginalSweep). */
   originalSweep?: OriginalSweep;
+  /** The original's run-script commands that train this learner (what `--recipe` applies; src/experiment/recipes.ts). */
+  originalRunScripts?: readonly OriginalRunScript[];
   /** How it adapts the model (report grouping). Default 'prompt'. */
   family?: MethodFamily;
   /** The learnable upsampler's default (the non-prompt methods' original wrappers have none). Default true. */

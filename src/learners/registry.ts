@@ -21,7 +21,7 @@ import type { LearnerEntry, MethodFamily } from './entry.js';
 import { didYouMeanSuffix } from '../util/suggest.js';
 import { LearnerConfigError, type BaseFamily, type LearnerName } from './types.js';
 
-export type { SearchRow, LearnerClass, LearnerEntry, MethodFamily, OriginalSweep, TrainingRecipe } from './entry.js';
+export type { SearchRow, LearnerClass, LearnerEntry, MethodFamily, OriginalRunScript, OriginalSweep, TrainingRecipe } from './entry.js';
 export { BUILTIN_LEARNERS };
 
 /** The learner a config gets when it names none. */

@@ -23,4 +23,29 @@ export const entry: LearnerEntry = {
     'net.context_learner.intermediate_dim': { type: 'int', low: 32, high: 96, step: 32 },
     'net.context_learner.use_lora_proj': TRUE_FALSE,
   }),
+  originalRunScripts: [
+    {
+      file: 'scripts/schedule_maple.sh',
+      family: 'clipseg',
+      datasets: ['camus'],
+      batchSize: 16,
+      accumulate: 1,
+      gaussianInit: true,
+    },
+    {
+      file: 'scripts/schedule_maple_leftout.sh',
+      family: 'clipseg',
+      datasets: ['chexlocalize'],
+      batchSize: 16,
+      accumulate: 2,
+    },
+    {
+      file: 'scripts/schedule_pascal_maple.sh',
+      family: 'clipseg',
+      datasets: ['voc'],
+      batchSize: 16,
+      accumulate: 2,
+      gaussianInit: true,
+    },
+  ],
 };

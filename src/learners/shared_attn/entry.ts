@@ -39,4 +39,15 @@ export const entry: LearnerEntry = {
     'net.context_learner.unified_projector.dim_feedforward': { type: 'categorical', choices: [1280, 1420] },
     'net.context_learner.unified_projector.norm_first': TRUE_FALSE,
   }),
+  originalRunScripts: [
+    {
+      file: 'scripts/schedule_shared_atn.sh',
+      family: 'clipseg',
+      datasets: ['cityscapes'],
+      batchSize: 16,
+      accumulate: 2,
+      noUpsampler: true,
+      valCheckInterval: 0.5,
+    },
+  ],
 };

@@ -21,4 +21,22 @@ export const entry: LearnerEntry = {
   originalSweep: originalSweep('shared_separate_optuna.yaml', 4322, {
     'net.context_learner.shared_dim': { type: 'categorical', choices: [32, 64] },
   }),
+  originalRunScripts: [
+    {
+      file: 'scripts/schedule_shared_separate.sh',
+      family: 'clipseg',
+      datasets: ['cityscapes'],
+      batchSize: 16,
+      accumulate: 2,
+      noUpsampler: true,
+      valCheckInterval: 0.5,
+    },
+    {
+      file: 'scripts/schedule_shared_separate_pascal.sh',
+      family: 'clipseg',
+      datasets: ['voc'],
+      batchSize: 16,
+      accumulate: 2,
+    },
+  ],
 };

@@ -35,3 +35,6 @@ export const PROJECTION_ROWS = {
 
 /** The reference BaseProjectorLearner's defaults (for keys a reference section leaves out). */
 export const PROJECTION_REFERENCE_DEFAULTS = { useUnifiedProjection: true, intermediateDim: null, useProjNorm: false, useLoraProj: false };
+
+/** The medical datasets the run scripts loop over (`ds_name`s bkai_polyp ... isic, as recipes.ts keys them). */
+export const SCRIPT_MEDICAL_DATASETS = ['bkai', 'clinicdb', 'kvasir', 'busi', 'chexlocalize', 'dfu', 'isic'] as const;
