@@ -2,7 +2,7 @@
  * End-to-end prediction: `predictFolder` (what `tunevlseg predict` runs) against the same job in
  * Python, images per second, in the same run.
  *
- *   npm run bench -- predict [--images 50] [--rounds 2] [--batch 8] [--threads 2] [--prompt polyp]
+ *   npm run bench -- predict [--images 50] [--rounds 2] [--batch 8] [--python-batches 1,8] [--threads 2] [--prompt polyp]
  *
  * The job: decode each JPEG, resize it to 352x352, a full-size CLIPSeg forward
  * (CIDAS/clipseg-rd64-refined config, random weights, seeded), sigmoid, resize the probability
@@ -16,9 +16,17 @@
  *    in plain PyTorch 1.13 + Pillow: CLIPSegProcessor's image preprocessing (PIL bilinear resize,
  *    rescale, normalise), CLIPSegForImageSegmentation's forward (bench/clipseg_torch.py, all 12
  *    vision layers, eager attention) on the same weights (written here as model.safetensors and
- *    loaded strictly), torch.sigmoid, bicubic resize back, PIL PNGs. Same token ids, same batch.
- * The sides alternate (ours, Python, ours, Python, ...) after one warm-up batch each, so they see
- * the same machine load; the load average is printed beside every pass. The prediction maps of
+ *    loaded strictly), torch.sigmoid, bicubic resize back, PIL PNGs. Same token ids. It runs once
+ *    per round at each of `--python-batches` (default 1 and ours: a processor call and a forward
+ *    per image, as a Python user writes the loop, and the batches ours uses); the faster of them
+ *    is `python_images_per_s`, the `speedup`'s denominator, so the baseline's batch never flatters
+ *    the ratio (each one in `python_by_batch`).
+ * The sides alternate (ours, then Python at each batch, ours, ...) after one warm-up batch each,
+ * so they see the same machine load; the load average is printed beside every pass.
+ * The floor: one forward of a batch under the op observer gives its products (GFLOP); at the
+ * sgemm peak measured beside it, with decoding, resizing and PNGs free, no float32 predict can
+ * exceed `floor_images_per_s` here (`floor_speedup`: that over `python_images_per_s`).
+ * The prediction maps of
  * the two sides are compared (mean absolute difference in 8-bit levels: the preprocessing differs,
  * OpenCV bicubic vs PIL bilinear, so they agree closely but not exactly).
  *
@@ -37,8 +45,11 @@ import * as T from '../src/torch/index.js';
 import { buildSegmenter } from '../src/tuning/factory.js';
 import type { PromptedClipSeg } from '../src/tuning/clipseg.js';
 import { predictFolder } from '../src/inference/predict.js';
+import { segmenterLogits } from '../src/inference/forward.js';
+import { autocastFor } from '../src/inference/precision.js';
 import { ClipTokenizer } from '../src/models/clip/tokenizer.js';
 import { median, numberArg } from './util.js';
+import { sgemmPeak } from './step_profile.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const load = (): string => loadavg()[0]!.toFixed(2);
@@ -94,8 +105,8 @@ class PythonSide {
     if (r.done) throw new Error('bench/predict: the Python side exited early (see its stderr above; it needs python3-pil)');
     return JSON.parse(r.value) as Record<string, unknown>;
   }
-  async run(outDir: string, limit?: number): Promise<number> {
-    this.proc.stdin.write(`run ${outDir}${limit ? ` ${limit}` : ''}\n`);
+  async run(outDir: string, limit = 0, batch?: number): Promise<number> {
+    this.proc.stdin.write(`run ${outDir} ${limit}${batch ? ` ${batch}` : ''}\n`);
     return (await this.next()).seconds as number;
   }
   close(): void {
@@ -112,11 +123,37 @@ async function meanAbsDiff(a: string, b: string): Promise<number> {
   return s / x!.length;
 }
 
+/**
+ * The products of one no-grad forward of `batch` images (the op observer's GFLOP: GEMMs, the fused
+ * attention, the patch convolution) and the sgemm peak beside it: the images/s no float32 predict
+ * of this model can exceed here.
+ */
+function forwardFloor(seg: PromptedClipSeg, batch: number, prompt: string): { gflop: number; peak: number; imagesPerS: number } {
+  const peak = sgemmPeak(T).gflops;
+  let gflop = 0;
+  T.startOpProfile();
+  try {
+    T.noGrad(() =>
+      T.tidy(() => {
+        const images = T.rand([batch, 3, 352, 352]);
+        segmenterLogits(seg, images, new Array<string>(batch).fill(prompt), autocastFor('32', 'cpu'));
+      }),
+    );
+    for (const r of Object.values(T.takeOpProfile().ops)) gflop += r.flops / 1e9;
+  } finally {
+    T.stopOpProfile();
+  }
+  return { gflop, peak, imagesPerS: (peak / gflop) * batch };
+}
+
 async function main(): Promise<void> {
   const n = numberArg('images', 50),
     rounds = numberArg('rounds', 2),
     batch = numberArg('batch', 8),
-    threads = numberArg('threads', 2);
+    pyBatches = [...new Set((stringArg('python-batches', `1,${batch}`) || '1').split(',').map(Number))];
+  if (pyBatches.some((b) => !Number.isInteger(b) || b < 1))
+    throw new Error(`bench/predict: --python-batches wants positive integers, got ${pyBatches.join(',')}`);
+  const threads = numberArg('threads', 2);
   const prompt = stringArg('prompt', 'polyp');
   T.setNumThreads(threads);
   const work = mkdtempSync(join(tmpdir(), 'tvs-bench-predict-'));
@@ -169,25 +206,30 @@ async function main(): Promise<void> {
     );
     // Warm-up: one batch each (allocator, thread pools, worker start).
     await ours(files.slice(0, batch));
-    await py.run(join(work, 'py-warm'), batch);
+    for (const b of pyBatches) await py.run(join(work, `py-warm-${b}`), batch, b);
+    const floor = forwardFloor(seg, batch, prompt);
+    console.log(
+      `floor: one forward of ${batch} images = ${floor.gflop.toFixed(1)} GFLOP of products; at the ${floor.peak.toFixed(0)} GFLOP/s sgemm peak ` +
+        `with everything else free, ${floor.imagesPerS.toFixed(3)} images/s at most`,
+    );
 
-    const tsRuns: number[] = [],
-      pyRuns: number[] = [];
+    const tsRuns: number[] = [];
+    const pyRuns = new Map<number, number[]>(pyBatches.map((b) => [b, []]));
     let lastTs = '',
       lastPy = '';
+    const line = (who: string, s: number): void =>
+      console.log(`${who} ${files.length} images in ${s.toFixed(1)} s = ${(files.length / s).toFixed(3)} images/s (load ${load()})`);
     for (let r = 0; r < rounds; r++) {
       const a = await ours(files);
       tsRuns.push(a.seconds);
       lastTs = a.outDir;
-      console.log(
-        `round ${r + 1}: ours   ${files.length} images in ${a.seconds.toFixed(1)} s = ${(files.length / a.seconds).toFixed(3)} images/s (load ${load()})`,
-      );
-      lastPy = join(work, `py-${r}`);
-      const s = await py.run(lastPy);
-      pyRuns.push(s);
-      console.log(
-        `round ${r + 1}: Python ${files.length} images in ${s.toFixed(1)} s = ${(files.length / s).toFixed(3)} images/s (load ${load()})`,
-      );
+      line(`round ${r + 1}: ours                  `, a.seconds);
+      for (const b of pyBatches) {
+        lastPy = join(work, `py-${r}-${b}`);
+        const s = await py.run(lastPy, 0, b);
+        pyRuns.get(b)!.push(s);
+        line(`round ${r + 1}: Python, batch ${String(b).padEnd(8)}`, s);
+      }
     }
     py.close();
     // The same job: our probability maps against Python's (first 8 images).
@@ -197,10 +239,14 @@ async function main(): Promise<void> {
       diffs.push(await meanAbsDiff(join(lastTs, `${stem}_prob.png`), join(lastPy, `${stem}_prob.png`)));
     }
     seg.dispose();
-    const tsRate = files.length / median(tsRuns),
-      pyRate = files.length / median(pyRuns);
+    const tsRate = files.length / median(tsRuns);
+    const pyByBatch = pyBatches.map((b) => ({ batch: b, rate: files.length / median(pyRuns.get(b)!) }));
+    const best = pyByBatch.reduce((a, b) => (b.rate > a.rate ? b : a));
+    const pyRate = best.rate;
     console.log(
-      `ours ${tsRate.toFixed(3)} images/s, Python (HF's pipeline in plain PyTorch) ${pyRate.toFixed(3)} images/s: speedup ${(tsRate / pyRate).toFixed(2)}x; ` +
+      `ours ${tsRate.toFixed(3)} images/s; Python (HF's pipeline in plain PyTorch) ` +
+        `${pyByBatch.map((p) => `${p.rate.toFixed(3)} images/s at batch ${p.batch}`).join(', ')}: ` +
+        `speedup ${(tsRate / pyRate).toFixed(2)}x over the faster (the floor: ${(floor.imagesPerS / pyRate).toFixed(2)}x); ` +
         `probability maps differ by ${median(diffs).toFixed(2)} levels of 255 on average (median of ${diffs.length} images)`,
     );
     console.log(
@@ -214,8 +260,19 @@ async function main(): Promise<void> {
         ts_images_per_s: Number(tsRate.toFixed(4)),
         python_images_per_s: Number(pyRate.toFixed(4)),
         speedup: Number((tsRate / pyRate).toFixed(3)),
+        python_batch: best.batch,
+        python_by_batch: Object.fromEntries(
+          pyByBatch.map((p) => [
+            String(p.batch),
+            { images_per_s: Number(p.rate.toFixed(4)), speedup: Number((tsRate / p.rate).toFixed(3)) },
+          ]),
+        ),
+        forward_gflop_per_image: Number((floor.gflop / batch).toFixed(2)),
+        sgemm_peak_gflops: Number(floor.peak.toFixed(1)),
+        floor_images_per_s: Number(floor.imagesPerS.toFixed(4)),
+        floor_speedup: Number((floor.imagesPerS / pyRate).toFixed(3)),
         ts_runs_s: tsRuns.map((x) => Number(x.toFixed(2))),
-        python_runs_s: pyRuns.map((x) => Number(x.toFixed(2))),
+        python_runs_s: Object.fromEntries(pyBatches.map((b) => [String(b), pyRuns.get(b)!.map((x) => Number(x.toFixed(2)))])),
         prob_map_mean_abs_diff_levels: Number(median(diffs).toFixed(3)),
         python_baseline:
           'HF transformers 4.38 CLIPSegProcessor + CLIPSegForImageSegmentation re-stated in plain PyTorch 1.13 + Pillow ' +

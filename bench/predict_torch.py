@@ -18,7 +18,8 @@ python3-torch 1.13) and Pillow (Debian python3-pil), op for op:
     PIL: the binary mask (probability > threshold) and the probability map, as `predict` writes.
 
   --serve --list files.txt --ids '[[...]]' --mask '[[...]]' --weights model.safetensors
-        read "run <out-dir>" lines; answer {"seconds": wall, "images": n} per pass over the list
+        read "run <out-dir> [limit] [batch]" lines (limit 0 = every file; batch defaults to --batch);
+        answer {"seconds": wall, "images": n} per pass over the list
 """
 import argparse
 import json
@@ -74,12 +75,13 @@ def main():
     model.load_state_dict(read_safetensors(a.weights), strict=True)
     ids1, mask1 = torch.tensor(json.loads(a.ids)), torch.tensor(json.loads(a.mask))
 
-    def run(out_dir, limit=None):
+    def run(out_dir, limit=None, batch=None):
         os.makedirs(out_dir, exist_ok=True)
         todo = files[:limit] if limit else files
+        step = batch or a.batch
         t0 = time.perf_counter()
-        for s in range(0, len(todo), a.batch):
-            chunk = todo[s:s + a.batch]
+        for s in range(0, len(todo), step):
+            chunk = todo[s:s + step]
             images = [Image.open(f).convert("RGB") for f in chunk]
             px = preprocess(images, a.size)
             n = len(chunk)
@@ -97,7 +99,8 @@ def main():
         if not parts:
             continue
         if parts[0] == "run":
-            secs, n = run(parts[1], int(parts[2]) if len(parts) > 2 else None)
+            limit = int(parts[2]) if len(parts) > 2 and int(parts[2]) > 0 else None
+            secs, n = run(parts[1], limit, int(parts[3]) if len(parts) > 3 else None)
             print(json.dumps({"seconds": secs, "images": n}), flush=True)
         elif parts[0] == "quit":
             break
