@@ -147,7 +147,7 @@ export function sgemmPeak(T: typeof TorchModule, device = 'cpu'): { gflops: numb
     T.tidy(() => {
       const a = T.randn([m, k], { device });
       const b = T.randn([k, n], { device });
-      for (let i = 0; i < 6; i++) {
+      for (let i = 0; i < 10; i++) {
         T.synchronize();
         const t0 = performance.now();
         T.tidy(() => {
