@@ -2,7 +2,7 @@
  * Training-step benchmark of the prompted segmenters at full size.
  *
  *   node dist/bench/learners.js [--runs 5] [--only vpt_d1,coop_d1] [--torch] [--omp-active]
- *                               [--precision 32,bf16-mixed] [--device cuda] [--batch 32] [--profile]
+ *                               [--precision 32,bf16-mixed] [--device cuda] [--batch 32] [--profile] [--settle-ms 250]
  *
  * Each case builds the full-size model with random weights (CLIPSeg: CIDAS/clipseg-rd64-refined
  * config, 352x352; CRIS: the paper's RN50 config, 416x416), batch 2, 2 threads, the prompts
@@ -11,7 +11,8 @@
  * 'reference': the median of `--runs` after one warm-up, plus a no-grad forward (median of 3).
  * Every case runs in its own process (its peak RSS is its own); with `--torch`, the PyTorch
  * re-statement of the reference wrappers (bench/learners_torch.py) runs beside it, steps
- * interleaved, so both see the same machine load.
+ * interleaved with a pause of `--settle-ms` (250) before each side's step, so both see the same machine load
+ * and neither starts while the other's idle BLAS threads still spin.
  *
  * `ratio_vs_reference` = our median / the reference's median in ../shared/fixtures/bench_reference.json
  * (PyTorch 1.13 measured on this machine type, unloaded; CLIPSeg rows only). The machine is shared:
@@ -301,6 +302,8 @@ export interface LearnersBenchOptions {
   nograd: boolean;
   /** after the timed steps: the sgemm peak and one profiled step by op family (bench/step_profile.ts) */
   profile?: boolean;
+  /** with PyTorch interleaved, a pause before each side's step (ms, default 250) */
+  settleMs?: number;
 }
 
 /** Runs the cases (each precision in its own pair of processes) and returns the rows; prints one line per row. */
@@ -348,10 +351,20 @@ export async function runLearnersBench(o: LearnersBenchOptions): Promise<Record<
         // The sgemm peak moves with the machine (+-15% on a shared host): measured before the steps
         // and again after them, the higher kept.
         const peakBefore = o.profile ? await ours.call<{ gflops: number; shapes: string[] }>('peak') : null;
+        // Between the two sides' steps, a pause: PyTorch's idle OpenBLAS threads spin for about
+        // 0.1 s after its step (OpenBLAS's default thread timeout) and would take the cores from
+        // the first tenth of a second of ours (ours sleep at once, OMP_WAIT_POLICY=PASSIVE and
+        // OPENBLAS_THREAD_TIMEOUT=4). Each side times its own step; the pause is in neither.
+        const settleMs = o.settleMs ?? 250;
+        const settle = async (): Promise<void> => {
+          if (torch && settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));
+        };
         await ours.call('run'); // warm-up
         if (torch) await torch.call('run');
         for (let i = 0; i < o.runs; i++) {
+          await settle();
           mine.push(await ours.call('run'));
+          await settle();
           if (torch) theirs.push(await torch.call('run'));
         }
         const fwd: number[] = [];
@@ -465,6 +478,7 @@ async function main(): Promise<void> {
     ompActive: process.argv.includes('--omp-active'),
     nograd: true,
     profile: process.argv.includes('--profile'),
+    settleMs: Number(argValue('settle-ms') ?? 250),
   };
   const loadStart = loadavg();
   console.log(
