@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import type { SpawnSyncReturns } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
@@ -364,56 +365,21 @@ test('the demo command ends with the path of the report of its own runs', async 
     assert.match(md, /\| *Zero-shot "tumor" *\|/);
 
     // A second demo into the same folder: refused without --overwrite (nothing mixed), replaced with it
-    const again = spawnSync(
-      process.execPath,
-      [
-        join(repoRoot(), 'bin', 'tunevlseg.js'),
-        'demo',
-        '--steps',
-        '1',
-        '--train',
-        '16',
-        '--val',
-        '8',
-        '--test',
-        '8',
-        '--source-test',
-        '16',
-        '--learners',
-        'coop',
-        '-q',
-        '--run-dir',
-        join(dir, 'run'),
-      ],
-      { encoding: 'utf8', timeout: 180_000 },
-    );
+    const demoAgain = (...more: string[]): SpawnSyncReturns<string> =>
+      spawnSync(
+        process.execPath,
+        [
+          join(repoRoot(), 'bin', 'tunevlseg.js'),
+          ...['demo', '--steps', '1', '--train', '16', '--val', '8', '--test', '8', '--source-test', '16', '--learners', 'coop', '-q'],
+          ...['--run-dir', join(dir, 'run'), ...more],
+        ],
+        { encoding: 'utf8', timeout: 180_000 },
+      );
+    const again = demoAgain();
     assert.equal(again.status, 1);
     assert.match(again.stderr, /holds an earlier demo run: give another --run-dir, or --overwrite to replace it/);
     assert.ok(existsSync(join(dir, 'run', 'tuning', 'vpt')), 'the earlier run is untouched');
-    const over = spawnSync(
-      process.execPath,
-      [
-        join(repoRoot(), 'bin', 'tunevlseg.js'),
-        'demo',
-        '--steps',
-        '1',
-        '--train',
-        '16',
-        '--val',
-        '8',
-        '--test',
-        '8',
-        '--source-test',
-        '16',
-        '--learners',
-        'coop',
-        '-q',
-        '--run-dir',
-        join(dir, 'run'),
-        '--overwrite',
-      ],
-      { encoding: 'utf8', timeout: 180_000 },
-    );
+    const over = demoAgain('--overwrite');
     assert.equal(over.status, 0, over.stderr.slice(-2000));
     assert.deepEqual(readdirSync(join(dir, 'run', 'tuning')), ['coop'], "only the new run's learners");
     // A folder that is not a demo run is refused even with --overwrite

@@ -11,26 +11,10 @@ import sharp from 'sharp';
 import { loadSafetensors, saveSafetensors, dispose } from '../src/torch/index.js';
 import { readCheckpointMeta } from '../src/tuning/checkpoint.js';
 import { exportModel } from '../src/export/bundle.js';
-import { makeDataset, tinyModel, tinyTokenizer, tvs } from './hostile/cli-harness.js';
+import { makeDataset, quickTrainFlags, tinyModel, tinyTokenizer, tvs } from './hostile/cli-harness.js';
 
 let tmp: string;
 let ds: string;
-const trainFlags = [
-  '--image-size',
-  '32',
-  '--loader-threads',
-  '0',
-  '--batch-size',
-  '2',
-  '--effective-batch-size',
-  '2',
-  '--min-epochs',
-  '1',
-  '--max-epochs',
-  '1',
-  '--progress',
-  'none',
-];
 
 before(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'tvs-export-cached-'));
@@ -57,7 +41,7 @@ for (const learner of ['coop', 'cocoop']) {
       learner,
       '--runs-dir',
       runs,
-      ...trainFlags,
+      ...quickTrainFlags,
       '--model',
       tinyModel,
       '--model',

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { shellCommand, shellQuote } from '../../src/util/shell-quote.js';
 import { generateSyntheticDataset } from '../../src/data/synthetic.js';
 import { downloadHint } from '../../src/hub/index.js';
-import { cli, tinyModel, tinySweepSetup } from './sweep-helpers.js';
+import { cli, tinySweepArgs, tinySweepSetup } from './sweep-helpers.js';
 
 /** Runs `line` in /bin/sh with `tunevlseg` a function that prints its arguments; returns them. */
 function paste(line: string, cwd: string): string[] {
@@ -71,29 +71,7 @@ test('sweep on a dataset folder named `kv; touch PWNED`: the printed join comman
     const data = join(dir, 'kv; touch PWNED');
     await generateSyntheticDataset('ultrasound', data, { size: 64, counts: { train: 8, val: 4, test: 4 }, seed: 1 });
     const storage = `sqlite:${join(dir, "my studies's.db")}`;
-    const r = cli(
-      [
-        'sweep',
-        '--dataset',
-        data,
-        '--model',
-        tinyModel(),
-        '--learner',
-        'vpt',
-        '--trials',
-        '1',
-        '--storage',
-        storage,
-        '-c',
-        config,
-        '--runs-dir',
-        join(dir, 'runs'),
-        '--max-depth',
-        '2',
-        '--quiet',
-      ],
-      dir,
-    );
+    const r = cli(tinySweepArgs({ data, storage, config, runsDir: join(dir, 'runs'), trials: 1 }, '--max-depth', '2'), dir);
     assert.equal(r.status, 0, r.stderr);
     const line = /join from elsewhere with\n {2}(.*)\n/.exec(r.stdout)?.[1];
     assert.ok(line, r.stdout);

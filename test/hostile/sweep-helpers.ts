@@ -24,6 +24,25 @@ export function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): C
   });
 }
 
+/**
+ * `tunevlseg sweep` of VPT on the tiny CLIPSeg with what every hostile sweep test gives it (the
+ * dataset, storage, training config and runs folder), `more` flags after them, then `--quiet`.
+ */
+export function tinySweepArgs(
+  o: { data: string; storage: string; config: string; runsDir: string; trials?: number; study?: string },
+  ...more: string[]
+): string[] {
+  return [
+    'sweep',
+    ...['--dataset', o.data, '--model', tinyModel(), '--learner', 'vpt'],
+    ...(o.trials !== undefined ? ['--trials', String(o.trials)] : []),
+    ...(o.study !== undefined ? ['--study', o.study] : []),
+    ...['--storage', o.storage, '-c', o.config, '--runs-dir', o.runsDir],
+    ...more,
+    '--quiet',
+  ];
+}
+
 /** A synthetic dataset in <dir>/data and a one-epoch training config <dir>/train.json (extra keys merged in). */
 export async function tinySweepSetup(dir: string, extra: Record<string, unknown> = {}): Promise<{ data: string; config: string }> {
   const data = join(dir, 'data');

@@ -17,7 +17,7 @@ import { openStorage } from '../../src/sweep/open-storage.js';
 import { TransientStorageError, type StudyStorage } from '../../src/sweep/storage.js';
 import { runStudy } from '../../src/sweep/study.js';
 import { float } from '../../src/sweep/space.js';
-import { cli, tinyModel, tinySweepSetup, treeHashes } from './sweep-helpers.js';
+import { cli, tinySweepArgs, tinySweepSetup, treeHashes } from './sweep-helpers.js';
 
 const pgSkip = !process.env['TUNEVLSEG_TEST_PG'] && process.env['TUNEVLSEG_SKIP_PG'] === '1' ? 'TUNEVLSEG_SKIP_PG=1' : false;
 const pgUrl = (): string => {
@@ -73,26 +73,7 @@ test('a study name that is a path is refused before anything is created; the fol
     const work = join(dir, 'a', 'b');
     mkdirSync(work, { recursive: true });
     const r = cli(
-      [
-        'sweep',
-        '--dataset',
-        data,
-        '--model',
-        tinyModel(),
-        '--learner',
-        'vpt',
-        '--trials',
-        '1',
-        '--study',
-        '../../victim',
-        '--storage',
-        `sqlite:${join(work, 'studies.db')}`,
-        '-c',
-        config,
-        '--runs-dir',
-        'runs',
-        '--quiet',
-      ],
+      tinySweepArgs({ data, storage: `sqlite:${join(work, 'studies.db')}`, config, runsDir: 'runs', trials: 1, study: '../../victim' }),
       work,
     );
     assert.equal(r.status, 1, r.stdout + r.stderr);
@@ -107,29 +88,7 @@ test('one study name in two storages: separate trial folders; a folder the trial
     const { data, config } = await tinySweepSetup(dir);
     const runs = join(dir, 'runs');
     const sweep = (storage: string, trials: number): ReturnType<typeof cli> =>
-      cli(
-        [
-          'sweep',
-          '--dataset',
-          data,
-          '--model',
-          tinyModel(),
-          '--learner',
-          'vpt',
-          '--trials',
-          String(trials),
-          '--study',
-          'same',
-          '--storage',
-          `sqlite:${join(dir, storage)}`,
-          '-c',
-          config,
-          '--runs-dir',
-          runs,
-          '--quiet',
-        ],
-        dir,
-      );
+      cli(tinySweepArgs({ data, storage: `sqlite:${join(dir, storage)}`, config, runsDir: runs, trials, study: 'same' }), dir);
     const runDirs = async (storage: string): Promise<Record<number, string>> => {
       const s = await openStorage(`sqlite:${join(dir, storage)}`, { create: false });
       try {

@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStorage } from '../../src/sweep/open-storage.js';
-import { cli, tinyModel, tinySweepSetup, treeHashes } from './sweep-helpers.js';
+import { cli, tinySweepArgs, tinySweepSetup, treeHashes } from './sweep-helpers.js';
 
 const lastJson = (s: string): Record<string, unknown> => JSON.parse(s.trim().split('\n').pop()!) as Record<string, unknown>;
 
@@ -20,26 +20,7 @@ test('a sweep whose every trial fails exits 1, naming the study and the whole fi
     const { data, config } = await tinySweepSetup(dir, { data: { workers: 0, promptKey: 'p9' } });
     const before = treeHashes(dir);
     const r = cli(
-      [
-        'sweep',
-        '--dataset',
-        data,
-        '--model',
-        tinyModel(),
-        '--learner',
-        'vpt',
-        '--trials',
-        '2',
-        '--study',
-        'doomed',
-        '--storage',
-        `sqlite:${join(dir, 'studies.db')}`,
-        '-c',
-        config,
-        '--runs-dir',
-        join(dir, 'runs'),
-        '--quiet',
-      ],
+      tinySweepArgs({ data, storage: `sqlite:${join(dir, 'studies.db')}`, config, runsDir: join(dir, 'runs'), trials: 2, study: 'doomed' }),
       dir,
     );
     assert.equal(r.status, 1, r.stdout + r.stderr);
@@ -63,28 +44,11 @@ test('a config no trial can train with is refused before any trial, naming every
     const before = treeHashes(dir);
     // minEpochs (10 by default) above --max-epochs 3 contradicts; batchSize 0 is out of range.
     const r = cli(
-      [
-        'sweep',
-        '--dataset',
-        data,
-        '--model',
-        tinyModel(),
-        '--learner',
-        'vpt',
-        '--trials',
-        '2',
-        '--study',
-        'contradict',
-        '--storage',
-        `sqlite:${join(dir, 'studies.db')}`,
-        '-c',
-        config,
-        '--runs-dir',
-        join(dir, 'runs'),
+      tinySweepArgs(
+        { data, storage: `sqlite:${join(dir, 'studies.db')}`, config, runsDir: join(dir, 'runs'), trials: 2, study: 'contradict' },
         '--max-epochs',
         '3',
-        '--quiet',
-      ],
+      ),
       dir,
     );
     assert.equal(r.status, 1, r.stdout + r.stderr);
@@ -106,22 +70,7 @@ test('rerunning a sweep under the same automatic study name says what it does: n
   try {
     const { data, config } = await tinySweepSetup(dir);
     const storage = `sqlite:${join(dir, 'studies.db')}`;
-    const args = [
-      'sweep',
-      '--dataset',
-      data,
-      '--model',
-      tinyModel(),
-      '--learner',
-      'vpt',
-      '--storage',
-      storage,
-      '-c',
-      config,
-      '--runs-dir',
-      join(dir, 'runs'),
-      '--quiet',
-    ];
+    const args = tinySweepArgs({ data, storage, config, runsDir: join(dir, 'runs') });
     const first = cli([...args, '--trials', '1'], dir);
     assert.equal(first.status, 0, first.stderr);
     const study = /^study (\S+) in /m.exec(first.stdout)?.[1];
@@ -163,29 +112,7 @@ test("the default depth range is clamped to a small model's layers, and the swee
     const dataBefore = treeHashes(data);
     const storage = `sqlite:${join(dir, 'studies.db')}`;
     // No --max-depth: the original's range (1..11, quirks reference) exceeds the tiny CLIPSeg's 4 layers.
-    const r = cli(
-      [
-        'sweep',
-        '--dataset',
-        data,
-        '--model',
-        tinyModel(),
-        '--learner',
-        'vpt',
-        '--trials',
-        '1',
-        '--study',
-        'shallow',
-        '--storage',
-        storage,
-        '-c',
-        config,
-        '--runs-dir',
-        join(dir, 'runs'),
-        '--quiet',
-      ],
-      dir,
-    );
+    const r = cli(tinySweepArgs({ data, storage, config, runsDir: join(dir, 'runs'), trials: 1, study: 'shallow' }), dir);
     assert.equal(r.status, 0, r.stderr);
     assert.match(
       r.stdout,
