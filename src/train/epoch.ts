@@ -84,17 +84,19 @@ export async function runEpoch(
       return { value, dice: noGrad(() => diceIoU(logits, masks, { threshold: config.threshold }).dice) };
     });
     b.release(); // the tensors hold copies
+    // Where a non-finite value turned up: this batch, at the step it belongs to.
+    const nonFiniteAt = (what: string, value: number) => ({
+      what: `${what} (${value})`,
+      value,
+      epoch: E,
+      step: st.stepInEpoch + 1,
+      globalStep: st.globalStep + 1,
+      batch: i,
+      batches: nb,
+      names: b.names,
+    });
     if (!Number.isFinite(r.value)) {
-      const at = {
-        what: `loss (${r.value})`,
-        value: r.value,
-        epoch: E,
-        step: st.stepInEpoch + 1,
-        globalStep: st.globalStep + 1,
-        batch: i,
-        batches: nb,
-        names: b.names,
-      };
+      const at = nonFiniteAt('loss', r.value);
       if (run.quirks !== 'reference') throw nonFiniteError(at, files, st, opt);
       const rec = endOnNonFiniteReference(run, st, at, epochStart); // not inside `onEpoch?.(...)`: that skips its argument when absent
       opts.onEpoch?.(rec);
@@ -115,16 +117,7 @@ export async function runEpoch(
           scaler: amp.scaler,
           gradClipNorm: config.gradClipNorm,
           onNonFinite: (gradNorm) => {
-            const at = {
-              what: `gradient norm (${gradNorm})`,
-              value: gradNorm,
-              epoch: E,
-              step: st.stepInEpoch + 1,
-              globalStep: st.globalStep + 1,
-              batch: i,
-              batches: nb,
-              names: b.names,
-            };
+            const at = nonFiniteAt('gradient norm', gradNorm);
             return run.quirks !== 'reference' ? nonFiniteError(at, files, st, opt) : new DivergedStep(at);
           },
         });
